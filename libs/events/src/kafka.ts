@@ -1,0 +1,44 @@
+import { Kafka, logLevel, type ITopicConfig, type LogEntry } from 'kafkajs';
+import type { Logger } from '@vaxguard/logging';
+
+export interface KafkaOptions {
+  readonly clientId: string;
+  readonly brokers: readonly string[];
+  readonly logger: Logger;
+}
+
+/** A kafkajs client whose own logs go through our redacting logger. */
+export function createKafka(options: KafkaOptions): Kafka {
+  const logger = options.logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 200, retries: 5, maxRetryTime: 5_000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }: LogEntry) => {
+        const { message, ...fields } = log;
+        const text = `kafka: ${message}`;
+        if (level <= logLevel.ERROR) logger.error(text, fields);
+        else logger.warn(text, fields);
+      },
+  });
+}
+
+/** Creates the topics that do not exist yet; existing ones are left as they are. */
+export async function ensureTopics(kafka: Kafka, topics: readonly ITopicConfig[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((topic) => !existing.has(topic.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({ topics: [...missing], waitForLeaders: true });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,46 @@
+import type { Migration } from '@vaxguard/db';
+
+/**
+ * Tables every event-producing or event-consuming service carries in its own database.
+ * Services list these before their own migrations.
+ */
+export const eventsMigrations: readonly Migration[] = [
+  {
+    id: 'events/0001_outbox',
+    sql: `
+      CREATE TABLE outbox (
+        id bigserial PRIMARY KEY,
+        event_id uuid NOT NULL UNIQUE,
+        event_type text NOT NULL,
+        topic text NOT NULL,
+        message_key text NOT NULL,
+        envelope bytea NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        sent_at timestamptz,
+        attempts integer NOT NULL DEFAULT 0
+      );
+      CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+      CREATE INDEX outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+
+      -- Wakes the relay as soon as a transaction with events commits.
+      CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('outbox', '');
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+        FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+    `,
+  },
+  {
+    id: 'events/0002_processed_events',
+    sql: `
+      CREATE TABLE processed_events (
+        consumer text NOT NULL,
+        event_id uuid NOT NULL,
+        processed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (consumer, event_id)
+      );
+    `,
+  },
+];

@@ -1,0 +1,220 @@
+import type { Producer } from 'kafkajs';
+import pg from 'pg';
+import type { Queryable } from '@vaxguard/db';
+import type { Logger } from '@vaxguard/logging';
+import { encodeEnvelope, type EventEnvelope } from './envelope';
+
+/**
+ * Writes an event into the outbox inside the caller's transaction, so that the event
+ * exists if and only if the change it describes was committed. Keyed by the subject,
+ * so the events of one subject stay in order on one partition.
+ */
+export async function enqueueEvent(
+  tx: Queryable,
+  topic: string,
+  envelope: EventEnvelope,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6)`,
+    [
+      envelope.eventId,
+      envelope.type,
+      topic,
+      envelope.subject?.ref ?? envelope.eventId,
+      encodeEnvelope(envelope),
+      envelope.occurredAt ?? new Date(),
+    ],
+  );
+}
+
+export interface OutboxRelayOptions {
+  /** Connection for the relay's own session: leadership lock and LISTEN. */
+  readonly connectionString: string;
+  readonly pool: pg.Pool;
+  readonly producer: Producer;
+  readonly logger: Logger;
+  readonly batchSize?: number;
+  /** How often to look for rows when no notification arrives. */
+  readonly pollIntervalMs?: number;
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** How long sent rows are kept before being deleted. */
+  readonly retentionMs?: number;
+}
+
+// Only one relay per database publishes at a time, so rows go out in id order.
+const RELAY_LOCK = 0x6f75_7462; // "outb"
+
+interface OutboxRow {
+  id: string;
+  topic: string;
+  message_key: string;
+  event_id: string;
+  event_type: string;
+  envelope: Buffer;
+}
+
+/**
+ * Publishes outbox rows to Kafka in id order, marking them sent. A failure keeps the
+ * rows and retries with exponential backoff; a row may then be published twice, which
+ * idempotent consumers absorb. Several instances may run: one holds the lock and
+ * relays, the others stand by.
+ */
+export class OutboxRelay {
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly retentionMs: number;
+  private session: pg.Client | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private lastCleanup = 0;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.batchSize = options.batchSize ?? 500;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    this.initialBackoffMs = options.initialBackoffMs ?? 200;
+    this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
+    this.retentionMs = options.retentionMs ?? 24 * 3_600_000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops relaying after publishing what is pending, within `timeoutMs`. */
+  async stop(timeoutMs = 5_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    if (this.session) {
+      const deadline = Date.now() + timeoutMs;
+      try {
+        while (Date.now() < deadline && (await this.publishBatch()) > 0) {
+          // keep flushing until nothing is pending or time is up
+        }
+      } catch (error) {
+        this.options.logger.warn('outbox flush at shutdown failed; rows stay for the next start', {
+          err: error,
+        });
+      }
+    }
+    await this.closeSession();
+  }
+
+  /** Publishes one batch of pending rows; returns how many were sent. */
+  async publishBatch(): Promise<number> {
+    const { rows } = await this.options.pool.query<OutboxRow>(
+      `SELECT id, topic, message_key, event_id, event_type, envelope
+         FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1`,
+      [this.batchSize],
+    );
+    if (rows.length === 0) return 0;
+    const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
+    for (const row of rows) {
+      const messages = byTopic.get(row.topic) ?? [];
+      messages.push({
+        key: row.message_key,
+        value: row.envelope,
+        headers: { 'event-id': row.event_id, 'event-type': row.event_type },
+      });
+      byTopic.set(row.topic, messages);
+    }
+    const ids = rows.map((row) => row.id);
+    try {
+      await this.options.producer.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (error) {
+      await this.options.pool.query('UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1)', [
+        ids,
+      ]);
+      throw error;
+    }
+    await this.options.pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1)', [ids]);
+    return rows.length;
+  }
+
+  private async run(): Promise<void> {
+    let backoff = this.initialBackoffMs;
+    while (this.running) {
+      try {
+        if (!(await this.ensureLeadership())) {
+          await this.sleep(this.pollIntervalMs);
+          continue;
+        }
+        const sent = await this.publishBatch();
+        backoff = this.initialBackoffMs;
+        await this.cleanup();
+        if (sent < this.batchSize) await this.sleep(this.pollIntervalMs);
+      } catch (error) {
+        this.options.logger.warn('outbox relay failed; retrying', { err: error, backoffMs: backoff });
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, this.maxBackoffMs);
+      }
+    }
+  }
+
+  private async ensureLeadership(): Promise<boolean> {
+    if (this.session) return true;
+    const session = new pg.Client({
+      connectionString: this.options.connectionString,
+      application_name: 'outbox-relay',
+    });
+    session.on('error', (error) => {
+      this.options.logger.warn('outbox relay session lost', { err: error });
+      if (this.session === session) this.session = undefined;
+    });
+    session.on('notification', () => this.wake?.());
+    try {
+      await session.connect();
+      const { rows } = await session.query<{ leader: boolean }>(
+        'SELECT pg_try_advisory_lock($1) AS leader',
+        [RELAY_LOCK],
+      );
+      if (!rows[0]?.leader) {
+        await session.end();
+        return false;
+      }
+      await session.query('LISTEN outbox');
+    } catch (error) {
+      await session.end().catch(() => undefined);
+      throw error;
+    }
+    this.session = session;
+    this.options.logger.info('outbox relay is leader');
+    return true;
+  }
+
+  private async cleanup(): Promise<void> {
+    if (Date.now() - this.lastCleanup < 60_000) return;
+    this.lastCleanup = Date.now();
+    await this.options.pool.query(
+      `DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)`,
+      [this.retentionMs / 1000],
+    );
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async closeSession(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    if (session) await session.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,22 @@
+import { credentials, Metadata, type ChannelOptions } from '@grpc/grpc-js';
+import { CLIENT_ID_HEADER } from './auth';
+
+/** Metadata a client application sends to authenticate itself. */
+export function clientMetadata(clientId: string, secret: string): Metadata {
+  const metadata = new Metadata();
+  metadata.set(CLIENT_ID_HEADER, clientId);
+  metadata.set('authorization', `Bearer ${secret}`);
+  return metadata;
+}
+
+export const insecureCredentials = credentials.createInsecure;
+
+export const defaultChannelOptions: ChannelOptions = {
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.enable_retries': 1,
+};
+
+/** A deadline `ms` from now, for call options. */
+export function deadlineIn(ms: number): Date {
+  return new Date(Date.now() + ms);
+}

@@ -14,6 +14,7 @@ const alias = Object.fromEntries(
 export default defineConfig({
   resolve: { alias },
   test: {
+    reporters: ['default', './tools/dev/count-reporter.ts'],
     projects: [
       {
         extends: true,

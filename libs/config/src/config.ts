@@ -160,5 +160,9 @@ export const env = {
       return bytes;
     }),
 
+  /** Any other format: `convert` returns the value or throws with what is wrong. */
+  custom: <T>(variable: string, convert: (raw: string) => T, options: FieldOptions<T> = {}) =>
+    field(variable, options, convert),
+
   optional,
 };

@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { decodeEnvelope, type EventEnvelope } from '@vaxguard/events';
+import { eventually } from './eventually';
+
+/**
+ * Reads every message of some topics from the beginning, as a test's observer: the
+ * decoded envelopes, and the raw bytes for scans that look for leaked identifiers.
+ */
+export class EventCollector {
+  readonly events: EventEnvelope[] = [];
+  readonly rawMessages: Buffer[] = [];
+
+  private constructor(private readonly consumer: Consumer) {}
+
+  static async start(brokers: readonly string[], topics: readonly string[]): Promise<EventCollector> {
+    const kafka = new Kafka({ clientId: 'test-collector', brokers: [...brokers], logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}` });
+    const collector = new EventCollector(consumer);
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (!message.value) return;
+          collector.rawMessages.push(message.value);
+          if (message.key) collector.rawMessages.push(message.key);
+          collector.events.push(decodeEnvelope(message.value));
+        },
+      });
+    } catch (error) {
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
+    return collector;
+  }
+
+  ofType(type: string): EventEnvelope[] {
+    return this.events.filter((event) => event.type === type);
+  }
+
+  /** Waits until `count` events match. */
+  async waitFor(predicate: (event: EventEnvelope) => boolean, count = 1, timeoutMs = 30_000): Promise<EventEnvelope[]> {
+    return eventually(
+      () => {
+        const matching = this.events.filter(predicate);
+        if (matching.length < count) throw new Error(`saw ${matching.length} of ${count} expected events`);
+        return matching;
+      },
+      { timeoutMs },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

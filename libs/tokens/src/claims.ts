@@ -1,0 +1,77 @@
+/**
+ * The shape of VaxGuard access tokens: compact JWS signed with Ed25519 (alg EdDSA) by
+ * the OTP service, verified locally by every service against its published JWKS.
+ */
+export const TOKEN_ISSUER = 'vaxguard-otp';
+export const TOKEN_ALGORITHM = 'EdDSA';
+
+export const AUDIENCE = {
+  /** A citizen acting on the beneficiaries registered on their mobile. */
+  citizen: 'vaxguard:citizen',
+  /** A grantee acting on one beneficiary record with that beneficiary's consent. */
+  consent: 'vaxguard:consent',
+  /** The second factor of a staff login, exchanged by identity for a staff session. */
+  staffSecondFactor: 'vaxguard:staff-mfa',
+} as const;
+export type Audience = (typeof AUDIENCE)[keyof typeof AUDIENCE];
+
+export type TokenPurpose = 'CITIZEN_LOGIN' | 'CONSENT' | 'STAFF_LOGIN';
+export type GranteeKind = 'STAFF' | 'PARTNER_CLIENT';
+
+export interface ConsentClaim {
+  readonly beneficiaryRef: string;
+  readonly grantee: { readonly kind: GranteeKind; readonly id: string };
+}
+
+/** What a verified token says. */
+export interface TokenClaims {
+  readonly tokenId: string;
+  /** The mobile's keyed blind index. */
+  readonly subject: string;
+  readonly audience: Audience;
+  readonly scopes: readonly string[];
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+  readonly keyId: string;
+  readonly purpose: TokenPurpose;
+  /** The client application the token was issued to. */
+  readonly clientId: string;
+  readonly consent?: ConsentClaim;
+}
+
+/** The JWT payload as it is signed: registered claims plus VaxGuard's short ones. */
+export interface TokenPayload {
+  iss: string;
+  sub: string;
+  aud: string;
+  iat: number;
+  exp: number;
+  jti: string;
+  scope: string;
+  pur: TokenPurpose;
+  cid: string;
+  cst?: { bref: string; gk: GranteeKind; gid: string };
+}
+
+export function toPayload(claims: Omit<TokenClaims, 'keyId'>): TokenPayload {
+  return {
+    iss: TOKEN_ISSUER,
+    sub: claims.subject,
+    aud: claims.audience,
+    iat: Math.floor(claims.issuedAt.getTime() / 1000),
+    exp: Math.floor(claims.expiresAt.getTime() / 1000),
+    jti: claims.tokenId,
+    scope: claims.scopes.join(' '),
+    pur: claims.purpose,
+    cid: claims.clientId,
+    ...(claims.consent
+      ? {
+          cst: {
+            bref: claims.consent.beneficiaryRef,
+            gk: claims.consent.grantee.kind,
+            gid: claims.consent.grantee.id,
+          },
+        }
+      : {}),
+  };
+}

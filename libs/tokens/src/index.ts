@@ -1,0 +1,5 @@
+export * from './claims';
+export * from './jwks';
+export * from './revocations';
+export * from './sources';
+export * from './verifier';

@@ -1,0 +1,110 @@
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { unauthenticated, unavailable, type VaxGuardError } from '@vaxguard/errors';
+import {
+  TOKEN_ALGORITHM,
+  TOKEN_ISSUER,
+  type Audience,
+  type GranteeKind,
+  type TokenClaims,
+  type TokenPayload,
+  type TokenPurpose,
+} from './claims';
+import type { JwksCache } from './jwks';
+import type { RevocationSet } from './revocations';
+
+export interface TokenVerifierOptions {
+  readonly keys: JwksCache;
+  readonly revocations: RevocationSet;
+  readonly clock?: () => Date;
+}
+
+const PURPOSES: readonly TokenPurpose[] = ['CITIZEN_LOGIN', 'CONSENT', 'STAFF_LOGIN'];
+const GRANTEE_KINDS: readonly GranteeKind[] = ['STAFF', 'PARTNER_CLIENT'];
+
+function refuse(reason: string, message: string, cause?: unknown): VaxGuardError {
+  return unauthenticated(message, { reason, cause });
+}
+
+/**
+ * Verifies VaxGuard tokens locally: only EdDSA, only keys the OTP service published,
+ * only the expected issuer and audience, not expired, not revoked. Every refusal is
+ * UNAUTHENTICATED with a reason; the token itself never appears in a message.
+ */
+export class TokenVerifier {
+  private readonly clock: () => Date;
+
+  constructor(private readonly options: TokenVerifierOptions) {
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  async verify(token: string, audience: Audience): Promise<TokenClaims> {
+    let header: { alg?: string; kid?: string };
+    try {
+      header = decodeProtectedHeader(token);
+    } catch (error) {
+      throw refuse('TOKEN_MALFORMED', 'the token is not a compact JWS', error);
+    }
+    // Checked before any key lookup: `none`, HS256 with a public key as secret and
+    // other algorithm confusions never reach a verifier.
+    if (header.alg !== TOKEN_ALGORITHM) {
+      throw refuse('TOKEN_ALGORITHM', `tokens must be signed with ${TOKEN_ALGORITHM}`);
+    }
+    if (!header.kid) throw refuse('TOKEN_UNKNOWN_KEY', 'the token names no signing key');
+    let key;
+    try {
+      key = await this.options.keys.find(header.kid);
+    } catch (error) {
+      throw unavailable('signing keys cannot be fetched right now', { cause: error });
+    }
+    if (!key) throw refuse('TOKEN_UNKNOWN_KEY', 'the token was signed with an unknown key');
+
+    let payload: TokenPayload;
+    try {
+      const verified = await jwtVerify<TokenPayload>(token, key, {
+        algorithms: [TOKEN_ALGORITHM],
+        issuer: TOKEN_ISSUER,
+        audience,
+        currentDate: this.clock(),
+        requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+      });
+      payload = verified.payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw refuse('TOKEN_EXPIRED', 'the token has expired', error);
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
+        throw refuse('TOKEN_AUDIENCE', 'the token is not meant for this service', error);
+      }
+      if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+        throw refuse('TOKEN_SIGNATURE', 'the token signature is invalid', error);
+      }
+      throw refuse('TOKEN_INVALID', 'the token is invalid', error);
+    }
+    if (this.options.revocations.isRevoked(payload.jti)) {
+      throw refuse('TOKEN_REVOKED', 'the token has been revoked');
+    }
+    return toClaims(payload, header.kid, audience);
+  }
+}
+
+function toClaims(payload: TokenPayload, keyId: string, audience: Audience): TokenClaims {
+  if (!PURPOSES.includes(payload.pur) || typeof payload.cid !== 'string') {
+    throw refuse('TOKEN_INVALID', 'the token is invalid');
+  }
+  const consent = payload.cst;
+  if (consent && !GRANTEE_KINDS.includes(consent.gk)) {
+    throw refuse('TOKEN_INVALID', 'the token is invalid');
+  }
+  return {
+    tokenId: payload.jti,
+    subject: payload.sub,
+    audience,
+    scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
+    issuedAt: new Date(payload.iat * 1000),
+    expiresAt: new Date(payload.exp * 1000),
+    keyId,
+    purpose: payload.pur,
+    clientId: payload.cid,
+    ...(consent
+      ? { consent: { beneficiaryRef: consent.bref, grantee: { kind: consent.gk, id: consent.gid } } }
+      : {}),
+  };
+}

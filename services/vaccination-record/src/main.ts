@@ -1,0 +1,18 @@
+// The vaccination-record service's composition root: configuration, PostgreSQL, Kafka and the
+// gRPC server are built and wired here and nowhere else.
+import { clientSecretAuthenticator } from '@vaxguard/grpc-kit';
+import { runMain, ServiceRuntime } from '@vaxguard/runtime';
+import { readConfig } from './config';
+import { vaccinationRecordMigrations } from './migrations';
+
+runMain('vaccination-record', async () => {
+  const config = readConfig();
+  const runtime = await ServiceRuntime.create({
+    service: 'vaccination-record',
+    ...config,
+    migrations: vaccinationRecordMigrations,
+    authenticate: clientSecretAuthenticator(config.clientCredentials),
+  });
+  runtime.stopOnSignals();
+  await runtime.start();
+});

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `npm test`: proto drift and compatibility, typecheck, lint, unit and integration
+# tests of every project through Nx, closing with one total line.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+bash tools/dev/ensure-prereqs.sh deps docker || exit 1
+
+counts=$(mktemp)
+export VAXGUARD_TEST_COUNTS=$counts
+export NX_DAEMON=${NX_DAEMON:-false}
+export NX_NO_CLOUD=true
+export TESTCONTAINERS_RYUK_DISABLED=true
+started=$(date +%s)
+npx nx run-many -t proto-check breaking typecheck lint test integration --outputStyle=stream
+status=$?
+node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map(JSON.parse);
+  const sum = (k) => lines.reduce((n, l) => n + l[k], 0);
+  console.log(`\nvitest runs: ${lines.length} (Nx-cached targets are not re-run and not counted)`);
+  console.log(`${sum("passed")} passed, ${sum("failed")} failed, ${sum("skipped")} skipped`);
+' "$counts"
+rm -f "$counts"
+echo "npm test: $(( $(date +%s) - started )) s, exit $status"
+exit $status

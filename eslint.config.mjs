@@ -2,6 +2,27 @@ import js from '@eslint/js';
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
+// Services never import each other; production code never imports the test harness.
+function boundaries(inTests) {
+  const testing = inTests ? ['type:testing'] : [];
+  return {
+    allow: [],
+    depConstraints: [
+      {
+        sourceTag: 'type:service',
+        onlyDependOnLibsWithTags: ['type:lib', 'type:proto', ...testing],
+      },
+      { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', 'type:proto', ...testing] },
+      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:proto'] },
+      { sourceTag: 'type:proto', onlyDependOnLibsWithTags: [] },
+      {
+        sourceTag: 'type:tool',
+        onlyDependOnLibsWithTags: ['type:lib', 'type:proto', 'type:testing'],
+      },
+    ],
+  };
+}
+
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', 'libs/proto/src/gen/**', '.nx/**'] },
   js.configs.recommended,
@@ -24,20 +45,12 @@ export default tseslint.config(
           message: 'Read the environment only in a config.ts (STYLE.md habit 2).',
         },
       ],
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          allow: [],
-          depConstraints: [
-            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:lib', 'type:proto', 'type:testing'] },
-            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', 'type:proto'] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:proto'] },
-            { sourceTag: 'type:proto', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:proto', 'type:testing'] },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': ['error', boundaries(false)],
     },
+  },
+  {
+    files: ['**/*.test.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', boundaries(true)] },
   },
   {
     files: ['**/config.ts', 'libs/testing/src/**', 'tools/**', '**/*.test.ts', 'vitest.config.ts'],
@@ -46,5 +59,6 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
 );

@@ -11,7 +11,7 @@ export NX_DAEMON=${NX_DAEMON:-false}
 export NX_NO_CLOUD=true
 export TESTCONTAINERS_RYUK_DISABLED=true
 started=$(date +%s)
-npx nx run-many -t proto-check breaking typecheck lint test integration --outputStyle=stream
+npx nx run-many -t proto-check breaking format-check typecheck lint test integration --outputStyle=stream
 status=$?
 node -e '
   const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map(JSON.parse);

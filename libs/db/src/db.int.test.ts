@@ -20,7 +20,10 @@ describe('PostgreSQL access (real server)', () => {
   });
 
   const migrations = [
-    { id: 'test/0001_accounts', sql: 'CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)' },
+    {
+      id: 'test/0001_accounts',
+      sql: 'CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)',
+    },
     { id: 'test/0002_seed', sql: 'INSERT INTO accounts VALUES (1, 100), (2, 0)' },
   ];
 
@@ -31,12 +34,15 @@ describe('PostgreSQL access (real server)', () => {
     ]);
     expect([...first, ...second].sort()).toEqual(['test/0001_accounts', 'test/0002_seed']);
     expect(await migrate(pool, migrations, logger)).toEqual([]);
-    const { rows } = await pool.query('SELECT count(*)::int AS n FROM accounts');
-    expect(rows[0].n).toBe(2);
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM accounts');
+    expect(rows[0]!.n).toBe(2);
   });
 
   it('refuses to start when an applied migration was edited', async () => {
-    const edited = [migrations[0]!, { id: 'test/0002_seed', sql: 'INSERT INTO accounts VALUES (3, 5)' }];
+    const edited = [
+      migrations[0]!,
+      { id: 'test/0002_seed', sql: 'INSERT INTO accounts VALUES (3, 5)' },
+    ];
     await expect(migrate(pool, edited, logger)).rejects.toBeInstanceOf(MigrationError);
   });
 

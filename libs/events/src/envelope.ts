@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Any, eventsV1 } from '@vaxguard/proto';
+import { eventsV1, type Any } from '@vaxguard/proto';
 
 export type EventEnvelope = eventsV1.EventEnvelope;
 export const { ActorKind, SubjectKind } = eventsV1;

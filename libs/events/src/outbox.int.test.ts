@@ -62,7 +62,10 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
       [
         ...eventsMigrations,
         { id: 'test/0001_changes', sql: 'CREATE TABLE changes (subject text, n int)' },
-        { id: 'test/0002_applied', sql: 'CREATE TABLE applied (event_id uuid, subject text, n int)' },
+        {
+          id: 'test/0002_applied',
+          sql: 'CREATE TABLE applied (event_id uuid, subject text, n int)',
+        },
       ],
       logger,
     );
@@ -102,8 +105,8 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
 
     const { rows } = await pool.query<{ subject: string }>('SELECT subject FROM changes');
     expect(rows.map((r) => r.subject)).toEqual(['committed']);
-    const outbox = await pool.query('SELECT count(*)::int AS n FROM outbox');
-    expect(outbox.rows[0].n).toBe(1);
+    const outbox = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox');
+    expect(outbox.rows[0]!.n).toBe(1);
     // The relay publishes in commit order, so had the rolled-back event existed it
     // would have arrived before this one.
     expect(collector.events.filter((e) => e.subject?.ref === 'rolled-back')).toEqual([]);
@@ -130,14 +133,18 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
       await kafkaFixture.pause();
       const written: string[] = [];
       for (let n = 0; n < 20; n++) written.push(await recordChange(pool, `outage-${n % 4}`, n));
-      const pending = await pool.query('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL');
-      expect(pending.rows[0].n).toBe(20);
+      const pending = await pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL',
+      );
+      expect(pending.rows[0]!.n).toBe(20);
 
       await kafkaFixture.resume();
       await eventually(
         async () => {
-          const { rows } = await pool.query('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL');
-          expect(rows[0].n).toBe(0);
+          const { rows } = await pool.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL',
+          );
+          expect(rows[0]!.n).toBe(0);
         },
         { timeoutMs: 90_000 },
       );
@@ -149,7 +156,12 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
 
       await eventually(async () => {
         const { rows } = await pool.query<{ event_id: string }>('SELECT event_id FROM applied');
-        expect(rows.map((r) => r.event_id).filter((id) => written.includes(id)).sort()).toEqual([...written].sort());
+        expect(
+          rows
+            .map((r) => r.event_id)
+            .filter((id) => written.includes(id))
+            .sort(),
+        ).toEqual([...written].sort());
       });
       const { rows } = await pool.query<{ event_id: string; copies: number }>(
         'SELECT event_id, count(*)::int AS copies FROM applied GROUP BY event_id HAVING count(*) > 1',

@@ -116,7 +116,10 @@ export class OutboxRelay {
       [this.batchSize],
     );
     if (rows.length === 0) return 0;
-    const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
+    const byTopic = new Map<
+      string,
+      { key: string; value: Buffer; headers: Record<string, string> }[]
+    >();
     for (const row of rows) {
       const messages = byTopic.get(row.topic) ?? [];
       messages.push({
@@ -132,9 +135,10 @@ export class OutboxRelay {
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
     } catch (error) {
-      await this.options.pool.query('UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1)', [
-        ids,
-      ]);
+      await this.options.pool.query(
+        'UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1)',
+        [ids],
+      );
       throw error;
     }
     await this.options.pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1)', [ids]);
@@ -154,7 +158,10 @@ export class OutboxRelay {
         await this.cleanup();
         if (sent < this.batchSize) await this.sleep(this.pollIntervalMs);
       } catch (error) {
-        this.options.logger.warn('outbox relay failed; retrying', { err: error, backoffMs: backoff });
+        this.options.logger.warn('outbox relay failed; retrying', {
+          err: error,
+          backoffMs: backoff,
+        });
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, this.maxBackoffMs);
       }

@@ -50,7 +50,12 @@ export function parseClientCredentials(text: string): ClientCredential[] {
     .filter(Boolean)
     .map((entry) => {
       const [clientId, hash, scopes] = entry.split(':');
-      if (!clientId || !/^[a-z0-9][a-z0-9._-]{1,63}$/.test(clientId) || !hash || !/^[0-9a-f]{64}$/.test(hash)) {
+      if (
+        !clientId ||
+        !/^[a-z0-9][a-z0-9._-]{1,63}$/.test(clientId) ||
+        !hash ||
+        !/^[0-9a-f]{64}$/.test(hash)
+      ) {
         throw new Error('each entry must be client-id:sha256-hex-of-secret[:scope+scope]');
       }
       return {
@@ -72,9 +77,12 @@ export function clientSecretAuthenticator(credentials: readonly ClientCredential
     const clientId = header(metadata, CLIENT_ID_HEADER);
     const secret = bearerToken(metadata);
     if (!clientId || !secret) {
-      throw unauthenticated(`calls need ${CLIENT_ID_HEADER} and authorization: Bearer <client secret>`, {
-        reason: 'MISSING_CREDENTIALS',
-      });
+      throw unauthenticated(
+        `calls need ${CLIENT_ID_HEADER} and authorization: Bearer <client secret>`,
+        {
+          reason: 'MISSING_CREDENTIALS',
+        },
+      );
     }
     const credential = byId.get(clientId);
     const presented = hashClientSecret(secret);

@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ChannelOptions } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import { CLIENT_ID_HEADER } from './auth';
 
 /** Metadata a client application sends to authenticate itself. */
@@ -19,4 +19,15 @@ export const defaultChannelOptions: ChannelOptions = {
 /** A deadline `ms` from now, for call options. */
 export function deadlineIn(ms: number): Date {
   return new Date(Date.now() + ms);
+}
+
+/**
+ * Promise form of a grpc-js unary call: `unaryCall<Res>((done) => client.method(req, md, done))`.
+ */
+export function unaryCall<Res>(
+  invoke: (done: (error: ServiceError | null, response: Res) => void) => unknown,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    invoke((error, response) => (error ? reject(error) : resolve(response)));
+  });
 }

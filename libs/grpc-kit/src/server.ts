@@ -123,10 +123,17 @@ export class GrpcServer {
       const controller = new AbortController();
       const requested = call.getDeadline();
       const requestedMs =
-        requested instanceof Date ? requested.getTime() : Number.isFinite(requested) ? Number(requested) : Infinity;
+        requested instanceof Date
+          ? requested.getTime()
+          : Number.isFinite(requested)
+            ? Number(requested)
+            : Infinity;
       const deadlineMs = Math.min(requestedMs, Date.now() + this.maxCallDurationMs);
       const remaining = deadlineMs - Date.now();
-      const timer = setTimeout(() => controller.abort(new Error('deadline exceeded')), Math.max(0, remaining));
+      const timer = setTimeout(
+        () => controller.abort(new Error('deadline exceeded')),
+        Math.max(0, remaining),
+      );
       call.on('cancelled', () => controller.abort(new Error('cancelled by caller')));
 
       const finish = (error: unknown, response?: unknown): void => {
@@ -143,7 +150,9 @@ export class GrpcServer {
       };
 
       if (remaining <= 0) {
-        finish(new VaxGuardError('DEADLINE_EXCEEDED', 'the call deadline passed before it started'));
+        finish(
+          new VaxGuardError('DEADLINE_EXCEEDED', 'the call deadline passed before it started'),
+        );
         return;
       }
       const run = async (): Promise<unknown> => {

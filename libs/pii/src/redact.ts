@@ -55,7 +55,8 @@ export function redactValue(value: unknown, seen = new WeakSet<object>()): unkno
   if (value instanceof Error) return redactValue(serializeError(value), seen);
   const result: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
-    result[key] = SENSITIVE_KEY.test(key) && inner != null ? '[REDACTED]' : redactValue(inner, seen);
+    result[key] =
+      SENSITIVE_KEY.test(key) && inner != null ? '[REDACTED]' : redactValue(inner, seen);
   }
   return result;
 }

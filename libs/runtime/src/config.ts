@@ -9,7 +9,9 @@ export function runtimeConfigSchema(defaultPort: number) {
     databaseUrl: env.postgresUrl('DATABASE_URL'),
     databasePoolSize: env.integer('DATABASE_POOL_SIZE', { default: 10, min: 1, max: 200 }),
     kafkaBrokers: env.hostPorts('KAFKA_BROKERS'),
-    logLevel: env.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, { default: 'info' }),
+    logLevel: env.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, {
+      default: 'info',
+    }),
     shutdownGraceMs: env.duration('SHUTDOWN_GRACE', { default: 10_000 }),
     /** `client-id:sha256-hex-of-secret[:scope+scope]`, comma-separated. */
     clientCredentials: env.custom('CLIENT_CREDENTIALS', parseClientCredentials),

@@ -54,7 +54,11 @@ export class ServiceRuntime {
     });
     try {
       await migrate(pool, options.migrations, logger);
-      const kafka = createKafka({ clientId: options.service, brokers: options.kafkaBrokers, logger });
+      const kafka = createKafka({
+        clientId: options.service,
+        brokers: options.kafkaBrokers,
+        logger,
+      });
       await ensureTopics(kafka, [{ topic: eventsTopic(options.service), numPartitions: 6 }]);
       // Idempotent and one request in flight: retries never reorder or duplicate
       // within a partition, so per-subject order survives broker hiccups.
@@ -114,7 +118,9 @@ export class ServiceRuntime {
   private async doStop(): Promise<void> {
     await this.server.shutdown(this.options.shutdownGraceMs);
     for (const stop of [...this.stoppers].reverse()) {
-      await stop().catch((error: unknown) => this.logger.warn('worker stop failed', { err: error }));
+      await stop().catch((error: unknown) =>
+        this.logger.warn('worker stop failed', { err: error }),
+      );
     }
     await this.relay.stop();
     await this.producer.disconnect().catch(() => undefined);

@@ -21,7 +21,9 @@ export function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
       );
     });
   });
@@ -59,7 +61,10 @@ export async function sweepOrphanContainers(): Promise<number> {
   for (const info of containers) {
     const owner = Number(info.Labels[OWNER_LABEL]);
     if (info.Labels[TEST_LABEL] !== 'true' || !Number.isInteger(owner) || isAlive(owner)) continue;
-    await client.container.getById(info.Id).remove({ force: true, v: true }).catch(() => undefined);
+    await client.container
+      .getById(info.Id)
+      .remove({ force: true, v: true })
+      .catch(() => undefined);
     removed++;
   }
   return removed;

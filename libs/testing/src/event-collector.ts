@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { decodeEnvelope, type EventEnvelope } from '@vaxguard/events';
+import { eventsV1 } from '@vaxguard/proto';
 import { eventually } from './eventually';
 
 /**
@@ -8,13 +8,20 @@ import { eventually } from './eventually';
  * decoded envelopes, and the raw bytes for scans that look for leaked identifiers.
  */
 export class EventCollector {
-  readonly events: EventEnvelope[] = [];
+  readonly events: eventsV1.EventEnvelope[] = [];
   readonly rawMessages: Buffer[] = [];
 
   private constructor(private readonly consumer: Consumer) {}
 
-  static async start(brokers: readonly string[], topics: readonly string[]): Promise<EventCollector> {
-    const kafka = new Kafka({ clientId: 'test-collector', brokers: [...brokers], logLevel: logLevel.NOTHING });
+  static async start(
+    brokers: readonly string[],
+    topics: readonly string[],
+  ): Promise<EventCollector> {
+    const kafka = new Kafka({
+      clientId: 'test-collector',
+      brokers: [...brokers],
+      logLevel: logLevel.NOTHING,
+    });
     const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}` });
     const collector = new EventCollector(consumer);
     await consumer.connect();
@@ -25,7 +32,7 @@ export class EventCollector {
           if (!message.value) return;
           collector.rawMessages.push(message.value);
           if (message.key) collector.rawMessages.push(message.key);
-          collector.events.push(decodeEnvelope(message.value));
+          collector.events.push(eventsV1.EventEnvelope.decode(message.value));
         },
       });
     } catch (error) {
@@ -35,16 +42,21 @@ export class EventCollector {
     return collector;
   }
 
-  ofType(type: string): EventEnvelope[] {
+  ofType(type: string): eventsV1.EventEnvelope[] {
     return this.events.filter((event) => event.type === type);
   }
 
   /** Waits until `count` events match. */
-  async waitFor(predicate: (event: EventEnvelope) => boolean, count = 1, timeoutMs = 30_000): Promise<EventEnvelope[]> {
+  async waitFor(
+    predicate: (event: eventsV1.EventEnvelope) => boolean,
+    count = 1,
+    timeoutMs = 30_000,
+  ): Promise<eventsV1.EventEnvelope[]> {
     return eventually(
       () => {
         const matching = this.events.filter(predicate);
-        if (matching.length < count) throw new Error(`saw ${matching.length} of ${count} expected events`);
+        if (matching.length < count)
+          throw new Error(`saw ${matching.length} of ${count} expected events`);
         return matching;
       },
       { timeoutMs },

@@ -17,13 +17,14 @@ const built = new Map<LocalImage, Promise<string>>();
 export function ensureImage(image: LocalImage): Promise<string> {
   let pending = built.get(image);
   if (!pending) {
-    pending = run('bash', [BUILD_SCRIPT, image], { maxBuffer: 16 * 1024 * 1024, timeout: 20 * 60_000 }).then(
-      ({ stdout }) => {
-        const ref = stdout.trim().split('\n').pop();
-        if (!ref) throw new Error(`tools/images/build.sh ${image} printed no image reference`);
-        return ref;
-      },
-    );
+    pending = run('bash', [BUILD_SCRIPT, image], {
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 20 * 60_000,
+    }).then(({ stdout }) => {
+      const ref = stdout.trim().split('\n').pop();
+      if (!ref) throw new Error(`tools/images/build.sh ${image} printed no image reference`);
+      return ref;
+    });
     built.set(image, pending);
     pending.catch(() => built.delete(image));
   }

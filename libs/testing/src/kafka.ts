@@ -22,7 +22,10 @@ const READY = /Kafka Server started/;
 export async function startKafka(): Promise<KafkaFixture> {
   const external = process.env['TEST_KAFKA_BROKERS'];
   if (external) {
-    const brokers = external.split(',').map((b) => b.trim()).filter(Boolean);
+    const brokers = external
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean);
     const refuse = async (): Promise<void> => {
       throw new Error('an external broker (TEST_KAFKA_BROKERS) cannot be paused by a test');
     };
@@ -50,7 +53,9 @@ export async function startKafka(): Promise<KafkaFixture> {
       .withStartupTimeout(120_000)
       .start();
     const owned = container;
-    log(`Kafka container ${owned.getId().slice(0, 12)} (${image}) ready on 127.0.0.1:${port} in ${Date.now() - started} ms`);
+    log(
+      `Kafka container ${owned.getId().slice(0, 12)} (${image}) ready on 127.0.0.1:${port} in ${Date.now() - started} ms`,
+    );
 
     let stopped = false;
     const stop = async (): Promise<void> => {
@@ -80,7 +85,11 @@ export async function startKafka(): Promise<KafkaFixture> {
   }
 }
 
-async function waitForLog(container: StartedTestContainer, pattern: RegExp, sinceSeconds: number): Promise<void> {
+async function waitForLog(
+  container: StartedTestContainer,
+  pattern: RegExp,
+  sinceSeconds: number,
+): Promise<void> {
   const stream = await container.logs({ since: sinceSeconds });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -58,7 +58,12 @@ export async function startPostgres(): Promise<PostgresFixture> {
       const image = await ensureImage('postgres');
       const started = Date.now();
       container = await new GenericContainer(image)
-        .withEnvironment({ PG_FAST: '1', PG_USER: USER, PG_PASSWORD: PASSWORD, PG_DATABASE: 'vaxguard' })
+        .withEnvironment({
+          PG_FAST: '1',
+          PG_USER: USER,
+          PG_PASSWORD: PASSWORD,
+          PG_DATABASE: 'vaxguard',
+        })
         .withExposedPorts(5432)
         .withLabels(testLabels())
         .withTmpFs({ '/var/lib/postgresql': 'rw' })
@@ -67,7 +72,9 @@ export async function startPostgres(): Promise<PostgresFixture> {
         .start();
       const port = container.getMappedPort(5432);
       adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/vaxguard`;
-      log(`PostgreSQL 15 container ${container.getId().slice(0, 12)} (${image}) ready on 127.0.0.1:${port} in ${Date.now() - started} ms`);
+      log(
+        `PostgreSQL 15 container ${container.getId().slice(0, 12)} (${image}) ready on 127.0.0.1:${port} in ${Date.now() - started} ms`,
+      );
     }
     const first = await createDatabaseOn(adminUrl);
     created.push(first.name);
@@ -92,7 +99,8 @@ export async function startPostgres(): Promise<PostgresFixture> {
     };
   } catch (error) {
     // Half-finished setup: release what exists before reporting the failure.
-    if (container) await container.stop({ remove: true, removeVolumes: true }).catch(() => undefined);
+    if (container)
+      await container.stop({ remove: true, removeVolumes: true }).catch(() => undefined);
     throw error;
   }
 }

@@ -13,7 +13,12 @@ type HealthCheck = (
   callback: (error: Error | null, response?: { status: number | string }) => void,
 ) => void;
 
-const SERVING_STATUS: Record<number, string> = { 0: 'UNKNOWN', 1: 'SERVING', 2: 'NOT_SERVING', 3: 'SERVICE_UNKNOWN' };
+const SERVING_STATUS: Record<number, string> = {
+  0: 'UNKNOWN',
+  1: 'SERVING',
+  2: 'NOT_SERVING',
+  3: 'SERVICE_UNKNOWN',
+};
 
 /** Asks a server's grpc.health.v1 for a service's status (`''`: the whole server). */
 export async function checkHealth(address: string, service = ''): Promise<string> {
@@ -56,12 +61,19 @@ export async function spawnService(options: {
   let output = '';
   const child = spawn(process.execPath, ['--enable-source-maps', options.entry], {
     cwd: WORKSPACE,
-    env: { PATH: process.env['PATH'] ?? '', ...options.env, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port) },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      ...options.env,
+      GRPC_HOST: '127.0.0.1',
+      GRPC_PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
 
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -70,7 +82,8 @@ export async function spawnService(options: {
   try {
     await eventually(
       async () => {
-        if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${output}`);
+        if (child.exitCode !== null)
+          throw new Error(`service exited with ${child.exitCode}:\n${output}`);
         const status = await checkHealth(address);
         if (status !== 'SERVING') throw new Error(`health is ${status}`);
       },
@@ -80,5 +93,11 @@ export async function spawnService(options: {
     await stop('SIGKILL');
     throw error;
   }
-  return { address, child, output: () => output, stop, [Symbol.asyncDispose]: async () => void (await stop()) };
+  return {
+    address,
+    child,
+    output: () => output,
+    stop,
+    [Symbol.asyncDispose]: async () => void (await stop()),
+  };
 }

@@ -2,7 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { checkHealth, spawnService, type ServiceProcess } from './service-process';
 
 /** A client id and secret, and the CLIENT_CREDENTIALS entry that accepts them. */
-export function testClient(clientId = 'test-client'): { clientId: string; secret: string; credential: string } {
+export function testClient(clientId = 'test-client'): {
+  clientId: string;
+  secret: string;
+  credential: string;
+} {
   const secret = randomBytes(24).toString('base64url');
   const hash = createHash('sha256').update(secret).digest('hex');
   return { clientId, secret, credential: `${clientId}:${hash}` };

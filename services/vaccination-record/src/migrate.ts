@@ -4,5 +4,9 @@ import { readConfig } from './config';
 import { vaccinationRecordMigrations } from './migrations';
 
 runMain('vaccination-record', () =>
-  migrateOnce({ service: 'vaccination-record', ...readConfig(), migrations: vaccinationRecordMigrations }),
+  migrateOnce({
+    service: 'vaccination-record',
+    ...readConfig(),
+    migrations: vaccinationRecordMigrations,
+  }),
 );

@@ -10,12 +10,6 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-target=${1:-}
-case $target in
-  postgres | kafka) ;;
-  *) die "usage: $0 <postgres|kafka>" ;;
-esac
-
 DEBIAN_SUITE=bookworm
 DEBIAN_MIRROR=http://deb.debian.org/debian
 DEBIAN_SECURITY_MIRROR=http://deb.debian.org/debian-security
@@ -26,6 +20,7 @@ KAFKA_PACKAGES="openjdk-17-jre-headless"
 
 make_base() {
   local rootfs=$1
+  check_rootfs "$rootfs"
   debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" >&2
   cat >"$rootfs/etc/apt/sources.list" <<EOF
 deb $DEBIAN_MIRROR $DEBIAN_SUITE main
@@ -35,16 +30,25 @@ EOF
   # Package scripts must not try to start services inside the chroot.
   printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
   chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
-  # Docs, man pages and translations are dead weight in a test image.
+  # Docs, man pages and translations are dead weight in a test image: drop
+  # what debootstrap installed and keep dpkg from adding more.
   cat >"$rootfs/etc/dpkg/dpkg.cfg.d/01-vaxguard-slim" <<'EOF'
 path-exclude=/usr/share/doc/*
 path-exclude=/usr/share/man/*
 path-exclude=/usr/share/info/*
 path-exclude=/usr/share/locale/*
 EOF
-  # Downloads as _apt fail on the fresh rootfs' cache dir (apt falls back to
-  # root with a warning per package); just use root.
-  echo 'APT::Sandbox::User "root";' >"$rootfs/etc/apt/apt.conf.d/01-vaxguard-sandbox"
+  rm -rf "${rootfs:?}"/usr/share/{doc,man,info,locale}/*
+  # update-alternatives fails (e.g. in the JRE's postinst) if the directory
+  # of a man page slave link is missing.
+  mkdir -p "$rootfs"/usr/share/man/man{1..8}
+  # Sandbox: downloads as _apt fail on the fresh rootfs' cache dir (apt falls
+  # back to root, warning per package). Use-Pty: there is no /dev/pts in the
+  # chroot, so dpkg's pty logging would only print errors.
+  cat >"$rootfs/etc/apt/apt.conf.d/01-vaxguard" <<'EOF'
+APT::Sandbox::User "root";
+Dpkg::Use-Pty "0";
+EOF
   # Pick up bookworm-updates / security fixes once, here.
   chroot_run "$rootfs" apt-get update -q
   chroot_run "$rootfs" apt-get -y -q upgrade
@@ -69,6 +73,8 @@ $DEBIAN_SUITE $DEBIAN_MIRROR $DEBIAN_SECURITY_MIRROR $(dpkg --print-architecture
       mkdir -p "$CACHE_DIR/base"
       tar -C "$NEW_ROOTFS" --numeric-owner -cf "$tarball.tmp" .
       mv "$tarball.tmp" "$tarball"
+      # Tarballs for older inputs are never used again.
+      find "$CACHE_DIR/base" -name 'debian-*.tar' ! -path "$tarball" -delete
       remove_rootfs "$NEW_ROOTFS"
     fi
     exec 7>&-
@@ -80,15 +86,36 @@ $DEBIAN_SUITE $DEBIAN_MIRROR $DEBIAN_SECURITY_MIRROR $(dpkg --print-architecture
 
 ROOTFS_DIRS=()
 
-# Sets NEW_ROOTFS to a fresh temp dir that the EXIT trap will remove.
+# Everything below writes/deletes "$rootfs/...", as root: refuse any path
+# that is not one of our temp dirs, so a bug can never aim that at the host.
+check_rootfs() {
+  [[ $1 == "$CACHE_DIR"/tmp/rootfs.?* && -d $1 ]] || die "refusing to touch rootfs '$1'"
+}
+
+# Sets NEW_ROOTFS to a fresh temp dir that the EXIT trap will remove. Our PID
+# is in the name so a later run can sweep dirs of builds that were SIGKILLed.
 new_rootfs() {
   mkdir -p "$CACHE_DIR/tmp"
-  NEW_ROOTFS=$(mktemp -d "$CACHE_DIR/tmp/rootfs.XXXXXX")
+  NEW_ROOTFS=$(mktemp -d "$CACHE_DIR/tmp/rootfs.$$.XXXXXX")
   ROOTFS_DIRS+=("$NEW_ROOTFS")
+}
+
+sweep_stale_rootfs() {
+  local d pid
+  for d in "$CACHE_DIR"/tmp/rootfs.*; do
+    [[ -d $d ]] || continue
+    pid=${d##*/rootfs.}
+    pid=${pid%%.*}
+    if [[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
+      log "removing leftover $d"
+      remove_rootfs "$d"
+    fi
+  done
 }
 
 remove_rootfs() {
   local d=$1
+  check_rootfs "$d"
   if mountpoint -q "$d/proc"; then umount "$d/proc" || umount -l "$d/proc"; fi
   # --one-file-system: never descend into a mount we failed to undo.
   rm -rf --one-file-system "$d"
@@ -103,6 +130,7 @@ trap cleanup EXIT
 
 chroot_run() {
   local rootfs=$1
+  check_rootfs "$rootfs"
   shift
   # java (ca-certificates-java) and some maintainer scripts need /proc.
   mountpoint -q "$rootfs/proc" || mount -t proc proc "$rootfs/proc"
@@ -116,6 +144,7 @@ chroot_run() {
 
 clean_rootfs() {
   local rootfs=$1
+  check_rootfs "$rootfs"
   chroot_run "$rootfs" apt-get clean
   umount "$rootfs/proc"
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
@@ -129,6 +158,7 @@ clean_rootfs() {
 
 build_postgres() {
   local rootfs=$1
+  check_rootfs "$rootfs"
   # Only our entrypoint creates clusters (in PGDATA), not the package.
   mkdir -p "$rootfs/etc/postgresql-common/createcluster.d"
   echo 'create_main_cluster = false' \
@@ -136,6 +166,10 @@ build_postgres() {
   chroot_run "$rootfs" apt-get update -q
   # shellcheck disable=SC2086
   chroot_run "$rootfs" apt-get install -y -q --no-install-recommends $PG_PACKAGES
+  # postgresql-15 hard-depends on LLVM (+z3) for JIT, ~130MB of the image.
+  # The entrypoint sets jit=off (JIT only adds latency to test queries), so
+  # drop them; nothing runs apt in this image afterwards.
+  chroot_run "$rootfs" dpkg --purge --force-depends libllvm14 libz3-4
   clean_rootfs "$rootfs"
   install -m 0755 "$IMAGES_DIR/postgres/entrypoint.sh" "$rootfs/usr/local/bin/vaxguard-entrypoint"
   IMPORT_CHANGES=(
@@ -146,6 +180,7 @@ build_postgres() {
 
 build_kafka() {
   local rootfs=$1 libs
+  check_rootfs "$rootfs"
   libs=$(ensure_kafka_libs)
   chroot_run "$rootfs" apt-get update -q
   # shellcheck disable=SC2086
@@ -161,54 +196,71 @@ build_kafka() {
   )
 }
 
-case $target in
-  postgres)
-    version=15
-    packages=$PG_PACKAGES
-    files=("$IMAGES_DIR/postgres/entrypoint.sh")
-    ;;
-  kafka)
-    version=$(kafka_version)
-    packages=$KAFKA_PACKAGES
-    files=("$IMAGES_DIR/kafka/entrypoint.sh" "$IMAGES_DIR/kafka/log4j.properties" "$IMAGES_DIR/kafka/pom.xml")
-    ;;
-esac
-hash=$(inputs_hash "$target $version $packages $DEBIAN_SUITE" \
-  "$IMAGES_DIR/build.sh" "$IMAGES_DIR/lib.sh" "${files[@]}")
-ref="vaxguard/$target:$version-$hash"
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
-image_exists() { docker image inspect "$ref" >/dev/null 2>&1; }
+# All top-level work happens in main, called on the last line: bash reads
+# scripts lazily, so this makes editing build.sh safe while a build runs.
+main() {
+  local target=${1:-} version packages files hash ref rootfs started c changes
+  case $target in
+    postgres | kafka) ;;
+    *) die "usage: $0 <postgres|kafka>" ;;
+  esac
 
-if ! image_exists; then
-  mkdir -p "$CACHE_DIR/locks"
-  # Concurrent callers for the same image wait here, then find it built.
-  exec 9>"$CACHE_DIR/locks/image-$target.lock"
-  flock 9
-  if ! image_exists; then
-    started=$SECONDS
-    log "building $ref"
-    base_tarball
-    new_rootfs
-    rootfs=$NEW_ROOTFS
-    tar -C "$rootfs" --numeric-owner -xpf "$BASE_TARBALL"
-    IMPORT_CHANGES=()
-    "build_$target" "$rootfs"
-    changes=()
-    for c in "${IMPORT_CHANGES[@]}" \
-      'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      'ENV LANG=C.UTF-8' \
-      "LABEL vaxguard.image=$target vaxguard.inputs=$hash"; do
-      changes+=(--change "$c")
-    done
-    log "importing rootfs into docker"
-    # Device nodes etc. come from the container runtime, not the image.
-    tar -C "$rootfs" --numeric-owner \
-      --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . |
-      docker import "${changes[@]}" - "$ref" >/dev/null
-    remove_rootfs "$rootfs"
-    log "built $ref in $((SECONDS - started))s"
+  case $target in
+    postgres)
+      version=15
+      packages=$PG_PACKAGES
+      files=("$IMAGES_DIR/postgres/entrypoint.sh")
+      ;;
+    kafka)
+      version=$(kafka_version)
+      packages=$KAFKA_PACKAGES
+      files=("$IMAGES_DIR/kafka/entrypoint.sh" "$IMAGES_DIR/kafka/log4j.properties" "$IMAGES_DIR/kafka/pom.xml")
+      ;;
+  esac
+  hash=$(inputs_hash "$target $version $packages $DEBIAN_SUITE" \
+    "$IMAGES_DIR/build.sh" "$IMAGES_DIR/lib.sh" "${files[@]}")
+  ref="vaxguard/$target:$version-$hash"
+
+  if ! image_exists "$ref"; then
+    mkdir -p "$CACHE_DIR/locks"
+    # Concurrent callers for the same image wait here, then find it built.
+    exec 9>"$CACHE_DIR/locks/image-$target.lock"
+    flock 9
+    if ! image_exists "$ref"; then
+      # An unreachable daemon also makes `image inspect` fail; don't spend a
+      # minute building before finding out.
+      docker info >/dev/null 2>&1 || die "docker daemon not reachable"
+      command -v debootstrap >/dev/null || die "debootstrap not installed"
+      started=$SECONDS
+      log "building $ref"
+      sweep_stale_rootfs
+      base_tarball
+      new_rootfs
+      rootfs=$NEW_ROOTFS
+      tar -C "$rootfs" --numeric-owner -xpf "$BASE_TARBALL"
+      IMPORT_CHANGES=()
+      "build_$target" "$rootfs"
+      changes=()
+      for c in "${IMPORT_CHANGES[@]}" \
+        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        'ENV LANG=C.UTF-8' \
+        "LABEL vaxguard.image=$target vaxguard.inputs=$hash"; do
+        changes+=(--change "$c")
+      done
+      log "importing rootfs into docker"
+      # Device nodes etc. come from the container runtime, not the image.
+      tar -C "$rootfs" --numeric-owner \
+        --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . |
+        docker import "${changes[@]}" - "$ref" >/dev/null
+      remove_rootfs "$rootfs"
+      log "built $ref in $((SECONDS - started))s"
+    fi
+    exec 9>&-
   fi
-  exec 9>&-
-fi
 
-printf '%s\n' "$ref"
+  printf '%s\n' "$ref"
+}
+
+main "$@"

@@ -5,6 +5,9 @@
 # (e.g. --override log.retention.ms=60000).
 set -euo pipefail
 
+# One brace group: bash parses it fully before running, so editing this file
+# while it runs (before the exec) cannot derail it.
+{
 KAFKA_LIBS=${KAFKA_LIBS:-/opt/kafka/libs}
 KAFKA_LOG4J_CONFIG=${KAFKA_LOG4J_CONFIG:-/opt/kafka/config/log4j.properties}
 KAFKA_DATA_DIR=${KAFKA_DATA_DIR:-/var/lib/kafka}
@@ -74,3 +77,4 @@ fi
 
 # exec: the JVM becomes this PID and runs Kafka's shutdown hook on SIGTERM.
 exec "$JAVA" "${jvm[@]}" kafka.Kafka "$config" "$@"
+}

@@ -8,6 +8,10 @@
 # Extra arguments are passed to postgres (e.g. -c work_mem=64MB).
 set -euo pipefail
 
+# One brace group: bash parses it fully before running, so editing this file
+# while a server started from it is running cannot derail this shell (it
+# stays alive as the signal relay below).
+{
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
 PG_PORT=${PG_PORT:-5432}
@@ -31,7 +35,7 @@ if [[ $(id -u) == 0 ]]; then
   mkdir -p "$PGDATA" "$PG_SOCKET_DIR"
   chown "$PG_RUN_AS:" "$PGDATA" "$PG_SOCKET_DIR"
   if ! "${as_pg[@]}" test -w "$PGDATA" -a -x "$PGDATA"; then
-    echo "vaxguard-postgres: $PGDATA is not reachable by user $PG_RUN_AS (check parent dir permissions)" >&2
+    log "$PGDATA is not reachable by user $PG_RUN_AS (check parent dir permissions)"
     exit 1
   fi
 else
@@ -79,6 +83,8 @@ args=(
   -c "unix_socket_directories=$PG_SOCKET_DIR"
   -c "max_connections=$PG_MAX_CONNECTIONS"
   -c password_encryption=scram-sha-256
+  # The image ships without LLVM; JIT only slows short test queries anyway.
+  -c jit=off
 )
 if [[ $PG_FAST == 1 ]]; then
   # Throwaway test data: trade crash safety for speed.
@@ -104,3 +110,4 @@ while :; do
   kill -0 "$pg_pid" 2>/dev/null || break
 done
 exit "$status"
+}

@@ -28,17 +28,32 @@ export function createKafka(options: KafkaOptions): Kafka {
   });
 }
 
-/** Creates the topics that do not exist yet; existing ones are left as they are. */
-export async function ensureTopics(kafka: Kafka, topics: readonly ITopicConfig[]): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((topic) => !existing.has(topic.topic));
-    if (missing.length > 0) {
-      await admin.createTopics({ topics: [...missing], waitForLeaders: true });
+/**
+ * Creates the topics that do not exist yet; existing ones are left as they are. A
+ * broker that has just started may not have elected leaders yet, so this retries for
+ * up to `timeoutMs` before giving up.
+ */
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: readonly ITopicConfig[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 4_000)) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((topic) => !existing.has(topic.topic));
+      if (missing.length > 0) {
+        await admin.createTopics({ topics: [...missing], waitForLeaders: true });
+      }
+      return;
+    } catch (error) {
+      if (Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    } finally {
+      await admin.disconnect();
     }
-  } finally {
-    await admin.disconnect();
   }
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { createPool, migrate, withTransaction, type Pool } from '@vaxguard/db';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import { otpEventsV1 } from '@vaxguard/proto';
@@ -71,7 +71,10 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
     );
     kafka = createKafka({ clientId: 'outbox-test', brokers: kafkaFixture.brokers, logger });
     await ensureTopics(kafka, [{ topic: TOPIC, numPartitions: 3 }]);
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    producer = kafka.producer({
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     relay = new OutboxRelay({
       connectionString: postgres.url,

@@ -20,7 +20,7 @@ describe('redactText', () => {
 
   it('leaves ids, hashes, timestamps and ordinary numbers alone', () => {
     const text =
-      'txn 3f2a9c10-1234-4abc-9def-123456abcdef index a1b2c3123456d4 at 2026-11-22T10:57:45.123456Z port 50051 took 1200ms';
+      'txn 3f2a9c10-1234-4abc-9def-123456abcdef id 60486927-3602-4937-9123-987654321012 index a1b2c3123456d4 at 2026-11-22T10:57:45.123456Z port 50051 took 1200ms';
     expect(redactText(text)).toBe(text);
   });
 });

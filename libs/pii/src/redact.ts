@@ -6,11 +6,12 @@ export const SENSITIVE_PATTERNS: readonly { readonly kind: string; readonly patt
   // Compact JWS/JWT: three base64url parts, the header starting with `{"` (eyJ).
   { kind: 'token', pattern: /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g },
   // Aadhaar: 12 digits, first 2-9, often grouped 4-4-4.
-  { kind: 'aadhaar', pattern: /(?<![\w.])[2-9]\d{3}[\s-]?\d{4}[\s-]?\d{4}(?![\w])/g },
+  // Dashes around the digits mean an id such as a UUID, not an Aadhaar number.
+  { kind: 'aadhaar', pattern: /(?<![\w.-])[2-9]\d{3}[\s-]?\d{4}[\s-]?\d{4}(?![\w-])/g },
   // Indian mobile numbers, with or without +91, plain or split 5-5.
   {
     kind: 'mobile',
-    pattern: /(?<![\w.+])(?:\+?91[\s-]?)?[6-9]\d{4}[\s-]?\d{5}(?![\w])/g,
+    pattern: /(?<![\w.+-])(?:\+?91[\s-]?)?[6-9]\d{4}[\s-]?\d{5}(?![\w-])/g,
   },
   // Driving licence: state, RTO, year, number (e.g. MH12 20110012345).
   { kind: 'driving-licence', pattern: /\b[A-Z]{2}[\s-]?\d{2}[\s-]?(?:19|20)\d{2}\d{7}\b/g },

@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { createPool, migrate, type Migration, type Pool } from '@vaxguard/db';
 import { createKafka, ensureTopics, eventsTopic, OutboxRelay } from '@vaxguard/events';
 import { GrpcServer, type Authenticator } from '@vaxguard/grpc-kit';
@@ -60,9 +60,13 @@ export class ServiceRuntime {
         logger,
       });
       await ensureTopics(kafka, [{ topic: eventsTopic(options.service), numPartitions: 6 }]);
-      // Idempotent and one request in flight: retries never reorder or duplicate
-      // within a partition, so per-subject order survives broker hiccups.
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      // One request in flight: a retry never overtakes the batch before it, so
+      // per-subject order survives broker hiccups. Duplicates a retry may cause are
+      // absorbed by idempotent consumers, so the producer needs no EoS machinery.
+      const producer = kafka.producer({
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await producer.connect();
       const relay = new OutboxRelay({
         connectionString: options.databaseUrl,

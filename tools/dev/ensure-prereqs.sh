@@ -14,8 +14,11 @@ ensure_deps() {
   want=$(sha256sum package-lock.json | cut -d' ' -f1)
   [[ -f node_modules/.vaxguard-lock ]] && have=$(cat node_modules/.vaxguard-lock)
   if [[ $want != "$have" ]]; then
-    say "installing npm packages (npm ci)"
-    npm ci --no-audit --no-fund --loglevel=error
+    say "installing npm packages from package-lock.json"
+    # Not `npm ci`: it insists on lock entries for every platform's optional binary
+    # (@bufbuild/buf-darwin-*, ...), which this registry does not serve. `npm install`
+    # installs the same locked versions and leaves the lock file as it is.
+    npm install --no-audit --no-fund --loglevel=error
     echo "$want" >node_modules/.vaxguard-lock
   fi
 }

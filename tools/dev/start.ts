@@ -102,7 +102,7 @@ async function startInfrastructure(): Promise<{ adminUrl: string; brokers: strin
       throw new Error(`port ${port} for ${what} is taken; is another npm start running?`);
   }
   let mode: string;
-  if (dockerAvailable()) {
+  if (env['VAXGUARD_DEV_INFRA'] !== 'local' && dockerAvailable()) {
     mode = 'containers';
     const image = (name: string) =>
       execFileSync('bash', ['tools/images/build.sh', name], {
@@ -134,7 +134,7 @@ async function startInfrastructure(): Promise<{ adminUrl: string; brokers: strin
         'docker',
         ['run', '-d', '--rm', '--name', name, '--label', 'vaxguard.dev=true', ...args, ref],
         {
-          stdio: 'ignore',
+          stdio: ['ignore', 'ignore', 'inherit'],
         },
       );
       containers.push(name);
@@ -143,7 +143,7 @@ async function startInfrastructure(): Promise<{ adminUrl: string; brokers: strin
       children.push({ name: `${name}-logs`, child: logs });
     }
   } else {
-    mode = 'local processes (no Docker engine answered)';
+    mode = 'local processes';
     startChild('postgres', 'bash', [
       'tools/images/run-local.sh',
       'postgres',

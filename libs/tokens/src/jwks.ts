@@ -61,7 +61,10 @@ export class JwksCache {
     const keys = new Map<string, KeyObject>();
     for (const jwk of jwks) {
       if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || jwk.alg !== 'EdDSA') continue;
-      keys.set(jwk.kid, createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, format: 'jwk' }));
+      keys.set(
+        jwk.kid,
+        createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, format: 'jwk' }),
+      );
     }
     this.keys = keys;
     this.fetchedAt = this.clock().getTime();

@@ -51,7 +51,8 @@ export async function startRevocationListener(
     await consumer.subscribe({ topic: eventsTopic('otp'), fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        if (message.headers?.['event-type']?.toString() !== TOKEN_REVOKED_EVENT || !message.value) return;
+        if (message.headers?.['event-type']?.toString() !== TOKEN_REVOKED_EVENT || !message.value)
+          return;
         try {
           const revoked = readPayload(decodeEnvelope(message.value), TokenRevokedPayload);
           if (revoked.expiresAt) options.revocations.add(revoked.tokenId, revoked.expiresAt);

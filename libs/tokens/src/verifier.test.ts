@@ -30,7 +30,11 @@ const claims: Omit<TokenClaims, 'keyId'> = {
   clientId: 'cowin-portal',
 };
 
-function sign(privateKey: KeyObject, kid: string, override: Partial<Omit<TokenClaims, 'keyId'>> = {}) {
+function sign(
+  privateKey: KeyObject,
+  kid: string,
+  override: Partial<Omit<TokenClaims, 'keyId'>> = {},
+) {
   return new SignJWT({ ...toPayload({ ...claims, ...override }) })
     .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
     .sign(privateKey);
@@ -46,7 +50,11 @@ function setup(published: PublicJwk[]) {
     { clock, minRefreshIntervalMs: 0 },
   );
   const revocations = new RevocationSet(clock);
-  return { verifier: new TokenVerifier({ keys, revocations, clock }), revocations, fetches: () => fetches };
+  return {
+    verifier: new TokenVerifier({ keys, revocations, clock }),
+    revocations,
+    fetches: () => fetches,
+  };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<string | undefined> {
@@ -65,7 +73,12 @@ describe('TokenVerifier', () => {
   it('accepts a token signed by a published key and returns its claims', async () => {
     const { verifier } = setup([k1.jwk]);
     const verified = await verifier.verify(await sign(k1.privateKey, 'k1'), AUDIENCE.citizen);
-    expect(verified).toMatchObject({ tokenId: 'tok-1', keyId: 'k1', clientId: 'cowin-portal', scopes: ['beneficiary:read'] });
+    expect(verified).toMatchObject({
+      tokenId: 'tok-1',
+      keyId: 'k1',
+      clientId: 'cowin-portal',
+      scopes: ['beneficiary:read'],
+    });
   });
 
   it('carries the consent grant', async () => {
@@ -76,7 +89,10 @@ describe('TokenVerifier', () => {
       consent: { beneficiaryRef: 'ben-9', grantee: { kind: 'STAFF', id: 'staff-4' } },
     });
     const verified = await verifier.verify(token, AUDIENCE.consent);
-    expect(verified.consent).toEqual({ beneficiaryRef: 'ben-9', grantee: { kind: 'STAFF', id: 'staff-4' } });
+    expect(verified.consent).toEqual({
+      beneficiaryRef: 'ben-9',
+      grantee: { kind: 'STAFF', id: 'staff-4' },
+    });
   });
 
   it('refuses alg none', async () => {
@@ -96,18 +112,18 @@ describe('TokenVerifier', () => {
   it('refuses an unknown key id after one refetch', async () => {
     const { verifier, fetches } = setup([k1.jwk]);
     const other = keyPair('k-unknown');
-    expect(await refusal(verifier.verify(await sign(other.privateKey, 'k-unknown'), AUDIENCE.citizen))).toBe(
-      'TOKEN_UNKNOWN_KEY',
-    );
+    expect(
+      await refusal(verifier.verify(await sign(other.privateKey, 'k-unknown'), AUDIENCE.citizen)),
+    ).toBe('TOKEN_UNKNOWN_KEY');
     expect(fetches()).toBe(1);
   });
 
   it('refuses a token signed by another key under a published key id', async () => {
     const { verifier } = setup([k1.jwk]);
     const attacker = keyPair('k1');
-    expect(await refusal(verifier.verify(await sign(attacker.privateKey, 'k1'), AUDIENCE.citizen))).toBe(
-      'TOKEN_SIGNATURE',
-    );
+    expect(
+      await refusal(verifier.verify(await sign(attacker.privateKey, 'k1'), AUDIENCE.citizen)),
+    ).toBe('TOKEN_SIGNATURE');
   });
 
   it('refuses an expired token', async () => {
@@ -121,13 +137,17 @@ describe('TokenVerifier', () => {
 
   it('refuses a token for another audience', async () => {
     const { verifier } = setup([k1.jwk]);
-    expect(await refusal(verifier.verify(await sign(k1.privateKey, 'k1'), AUDIENCE.consent))).toBe('TOKEN_AUDIENCE');
+    expect(await refusal(verifier.verify(await sign(k1.privateKey, 'k1'), AUDIENCE.consent))).toBe(
+      'TOKEN_AUDIENCE',
+    );
   });
 
   it('refuses a revoked token until it would have expired anyway', async () => {
     const { verifier, revocations } = setup([k1.jwk]);
     revocations.add('tok-1', claims.expiresAt);
-    expect(await refusal(verifier.verify(await sign(k1.privateKey, 'k1'), AUDIENCE.citizen))).toBe('TOKEN_REVOKED');
+    expect(await refusal(verifier.verify(await sign(k1.privateKey, 'k1'), AUDIENCE.citizen))).toBe(
+      'TOKEN_REVOKED',
+    );
   });
 
   it('refuses garbage without echoing it', async () => {
@@ -147,7 +167,9 @@ describe('TokenVerifier', () => {
     await verifier.verify(await sign(k1.privateKey, 'k1'), AUDIENCE.citizen);
     const k2 = keyPair('k2');
     published.push(k2.jwk);
-    await expect(verifier.verify(await sign(k2.privateKey, 'k2'), AUDIENCE.citizen)).resolves.toMatchObject({
+    await expect(
+      verifier.verify(await sign(k2.privateKey, 'k2'), AUDIENCE.citizen),
+    ).resolves.toMatchObject({
       keyId: 'k2',
     });
   });

@@ -69,7 +69,8 @@ export class TokenVerifier {
       });
       payload = verified.payload;
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw refuse('TOKEN_EXPIRED', 'the token has expired', error);
+      if (error instanceof joseErrors.JWTExpired)
+        throw refuse('TOKEN_EXPIRED', 'the token has expired', error);
       if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
         throw refuse('TOKEN_AUDIENCE', 'the token is not meant for this service', error);
       }
@@ -104,7 +105,9 @@ function toClaims(payload: TokenPayload, keyId: string, audience: Audience): Tok
     purpose: payload.pur,
     clientId: payload.cid,
     ...(consent
-      ? { consent: { beneficiaryRef: consent.bref, grantee: { kind: consent.gk, id: consent.gid } } }
+      ? {
+          consent: { beneficiaryRef: consent.bref, grantee: { kind: consent.gk, id: consent.gid } },
+        }
       : {}),
   };
 }

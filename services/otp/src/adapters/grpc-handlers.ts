@@ -1,0 +1,99 @@
+import { invalidArgument } from '@vaxguard/errors';
+import type { ServiceHandlers } from '@vaxguard/grpc-kit';
+import { otpV1 } from '@vaxguard/proto';
+import type { Consent, OtpPurpose } from '../domain/model';
+import type { OtpService } from '../domain/otp-service';
+import { consentToProto, PURPOSE_TO_PROTO } from './otp-events';
+import type { SigningKeys } from './signing-keys';
+
+const PURPOSE_FROM_PROTO: ReadonlyMap<otpV1.OtpPurpose, OtpPurpose> = new Map(
+  Object.entries(PURPOSE_TO_PROTO).map(([purpose, proto]) => [proto, purpose as OtpPurpose]),
+);
+
+function purposeFromProto(purpose: otpV1.OtpPurpose): OtpPurpose {
+  const found = PURPOSE_FROM_PROTO.get(purpose);
+  if (!found) {
+    throw invalidArgument(
+      'purpose must be OTP_PURPOSE_CITIZEN_LOGIN, OTP_PURPOSE_CONSENT or OTP_PURPOSE_STAFF_LOGIN',
+      { reason: 'INVALID_PURPOSE' },
+    );
+  }
+  return found;
+}
+
+function consentFromProto(consent: otpV1.ConsentScope | undefined): Consent | undefined {
+  if (!consent) return undefined;
+  const kind = consent.grantee?.kind;
+  if (
+    kind !== otpV1.GranteeKind.GRANTEE_KIND_STAFF &&
+    kind !== otpV1.GranteeKind.GRANTEE_KIND_PARTNER_CLIENT
+  ) {
+    throw invalidArgument(
+      'consent.grantee.kind must be GRANTEE_KIND_STAFF or GRANTEE_KIND_PARTNER_CLIENT',
+      {
+        reason: 'INVALID_CONSENT',
+      },
+    );
+  }
+  return {
+    beneficiaryRef: consent.beneficiaryRef,
+    grantee: {
+      kind: kind === otpV1.GranteeKind.GRANTEE_KIND_STAFF ? 'STAFF' : 'PARTNER_CLIENT',
+      id: consent.grantee?.id ?? '',
+    },
+  };
+}
+
+/** The gRPC face of the OTP service: proto in, domain call, proto out. */
+export function otpHandlers(
+  service: OtpService,
+  keys: SigningKeys,
+): ServiceHandlers<typeof otpV1.OtpServiceService> {
+  return {
+    async generateOtp(request, { principal }) {
+      const sent = await service.generate(principal, {
+        mobile: request.mobile,
+        purpose: purposeFromProto(request.purpose),
+        consent: consentFromProto(request.consent),
+      });
+      return {
+        txnId: sent.txnId,
+        expiresAt: sent.expiresAt,
+        resendAvailableAt: sent.resendAvailableAt,
+        attemptsAllowed: sent.attemptsAllowed,
+      };
+    },
+
+    async resendOtp(request, { principal }) {
+      return service.resend(principal, request.txnId);
+    },
+
+    async confirmOtp(request, { principal }) {
+      const { token, claims } = await service.confirm(principal, request.txnId, request.otp);
+      return {
+        token,
+        claims: {
+          tokenId: claims.tokenId,
+          subject: claims.subject,
+          audience: claims.audience,
+          scopes: [...claims.scopes],
+          issuedAt: claims.issuedAt,
+          expiresAt: claims.expiresAt,
+          keyId: claims.keyId,
+          purpose: PURPOSE_TO_PROTO[claims.purpose],
+          clientId: claims.clientId,
+          consent: claims.consent ? consentToProto(claims.consent) : undefined,
+        },
+      };
+    },
+
+    async getSigningKeys() {
+      return { keys: await keys.publishedKeys() };
+    },
+
+    async revokeToken(request, { principal }) {
+      await service.revoke(principal, request.tokenId);
+      return {};
+    },
+  };
+}

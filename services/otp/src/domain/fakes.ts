@@ -1,0 +1,146 @@
+// In-memory stand-ins for the OTP domain's ports, for unit tests.
+import type {
+  IssuedToken,
+  MobileGuard,
+  OtpDelivery,
+  OtpEvent,
+  OtpMessage,
+  OtpStore,
+  OtpTransaction,
+  OtpUnitOfWork,
+  QuotaScope,
+  TokenSigner,
+} from './model';
+
+interface State {
+  transactions: Map<string, OtpTransaction>;
+  sends: { txnId: string; mobileIndex: string; clientId: string; sentAt: Date }[];
+  guards: Map<string, MobileGuard>;
+  tokens: Map<string, IssuedToken>;
+  events: OtpEvent[];
+}
+
+/** A store whose transactions commit when the work resolves and leave no trace when it throws. */
+export class InMemoryOtpStore implements OtpStore {
+  private state: State = {
+    transactions: new Map(),
+    sends: [],
+    guards: new Map(),
+    tokens: new Map(),
+    events: [],
+  };
+  readonly lockCalls: [string, string][] = [];
+
+  get events(): readonly OtpEvent[] {
+    return this.state.events;
+  }
+  get sends(): readonly State['sends'][number][] {
+    return this.state.sends;
+  }
+  transactionById(txnId: string): OtpTransaction | undefined {
+    return this.state.transactions.get(txnId);
+  }
+  guard(mobileIndex: string): MobileGuard | undefined {
+    return this.state.guards.get(mobileIndex);
+  }
+  token(tokenId: string): IssuedToken | undefined {
+    return this.state.tokens.get(tokenId);
+  }
+
+  async transaction<T>(work: (uow: OtpUnitOfWork) => Promise<T>): Promise<T> {
+    const draft: State = {
+      transactions: new Map(this.state.transactions),
+      sends: [...this.state.sends],
+      guards: new Map(this.state.guards),
+      tokens: new Map(this.state.tokens),
+      events: [...this.state.events],
+    };
+    const result = await work(this.unitOfWork(draft));
+    this.state = draft;
+    return result;
+  }
+
+  private unitOfWork(s: State): OtpUnitOfWork {
+    const guardOf = (mobileIndex: string): MobileGuard =>
+      s.guards.get(mobileIndex) ?? { consecutiveFailures: 0, lockedUntil: undefined };
+    return {
+      lockQuotaKeys: async (mobileIndex, clientId) => {
+        this.lockCalls.push([mobileIndex, clientId]);
+      },
+      nthMostRecentSend: async (scope: QuotaScope, since, n) => {
+        const matching = s.sends
+          .filter((send) =>
+            'mobileIndex' in scope
+              ? send.mobileIndex === scope.mobileIndex
+              : send.clientId === scope.clientId,
+          )
+          .filter((send) => send.sentAt > since)
+          .sort((a, b) => b.sentAt.getTime() - a.sentAt.getTime());
+        return matching[n - 1]?.sentAt;
+      },
+      recordSend: async (send) => void s.sends.push(send),
+      mobileGuard: async (mobileIndex) => guardOf(mobileIndex),
+      recordFailure: async (mobileIndex) => {
+        const guard = guardOf(mobileIndex);
+        const consecutiveFailures = guard.consecutiveFailures + 1;
+        s.guards.set(mobileIndex, { ...guard, consecutiveFailures });
+        return consecutiveFailures;
+      },
+      lockMobile: async (mobileIndex, until) =>
+        void s.guards.set(mobileIndex, { consecutiveFailures: 0, lockedUntil: until }),
+      clearFailures: async (mobileIndex) =>
+        void s.guards.set(mobileIndex, { ...guardOf(mobileIndex), consecutiveFailures: 0 }),
+      insertTransaction: async (txn) => void s.transactions.set(txn.txnId, txn),
+      findTransactionForUpdate: async (txnId) => s.transactions.get(txnId),
+      updateTransaction: async (txn) => void s.transactions.set(txn.txnId, txn),
+      recordIssuedToken: async (token) => void s.tokens.set(token.tokenId, token),
+      findIssuedTokenForUpdate: async (tokenId) => s.tokens.get(tokenId),
+      markTokenRevoked: async (tokenId, at) => {
+        const token = s.tokens.get(tokenId);
+        if (token) s.tokens.set(tokenId, { ...token, revokedAt: at });
+      },
+      publish: async (event) => void s.events.push(event),
+    };
+  }
+}
+
+/** Keeps every message "sent", so a test can read the code as a phone would. */
+export class FakeDelivery implements OtpDelivery {
+  readonly messages: OtpMessage[] = [];
+  failNext = false;
+
+  async deliver(message: OtpMessage): Promise<void> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('gateway down');
+    }
+    this.messages.push(message);
+  }
+
+  lastCode(txnId: string): string {
+    const message = this.messages.filter((m) => m.txnId === txnId).at(-1);
+    if (!message) throw new Error(`no message for ${txnId}`);
+    return message.code;
+  }
+}
+
+/** Signs nothing: returns the claims it was given, readable, under a fixed key id. */
+export class FakeSigner implements TokenSigner {
+  async sign(
+    claims: Parameters<TokenSigner['sign']>[0],
+  ): Promise<{ token: string; keyId: string }> {
+    return { token: `fake.${claims.tokenId}`, keyId: 'fake-key' };
+  }
+}
+
+/** A clock that moves only when told. */
+export class ManualClock {
+  private current: number;
+  constructor(start = new Date('2026-11-22T10:00:00Z')) {
+    this.current = start.getTime();
+  }
+  readonly now = (): Date => new Date(this.current);
+  advance(ms: number): void {
+    this.current += ms;
+  }
+}

@@ -1,0 +1,169 @@
+import type { Mobile } from '@vaxguard/pii';
+import type { ConsentClaim, TokenClaims, TokenPurpose } from '@vaxguard/tokens';
+
+/**
+ * The OTP domain's types and the ports it needs. Adapters (PostgreSQL, SMS, JOSE,
+ * gRPC) implement or call these; nothing here knows about transport or storage.
+ */
+
+export type OtpPurpose = TokenPurpose;
+export type Consent = ConsentClaim;
+export type Clock = () => Date;
+
+/** The calling client application, as authenticated by the server. */
+export interface Caller {
+  readonly clientId: string;
+}
+
+/** One OTP transaction: a mobile, a purpose and the code most recently sent. */
+export interface OtpTransaction {
+  readonly txnId: string;
+  /** The client that started it: the only one that may resend or confirm it. */
+  readonly clientId: string;
+  readonly mobile: Mobile;
+  readonly mobileIndex: string;
+  readonly purpose: OtpPurpose;
+  readonly consent: Consent | undefined;
+  /** Keyed hash of the latest code; the code itself is never stored. */
+  readonly codeHash: Buffer;
+  readonly createdAt: Date;
+  readonly lastSentAt: Date;
+  /** When the latest code expires. */
+  readonly expiresAt: Date;
+  readonly sendCount: number;
+  /** Wrong codes submitted so far; resends do not reset it. */
+  readonly failedAttempts: number;
+  readonly confirmedAt: Date | undefined;
+}
+
+/** What the service knows of a mobile's failures. */
+export interface MobileGuard {
+  readonly consecutiveFailures: number;
+  readonly lockedUntil: Date | undefined;
+}
+
+/** A token as recorded for revocation and key retirement. */
+export interface IssuedToken {
+  readonly tokenId: string;
+  readonly clientId: string;
+  readonly purpose: OtpPurpose;
+  readonly keyId: string;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+  readonly revokedAt: Date | undefined;
+}
+
+export type OtpFailureReason =
+  'WRONG_CODE' | 'EXPIRED' | 'ATTEMPTS_EXHAUSTED' | 'ALREADY_USED' | 'MOBILE_LOCKED';
+
+interface EventBase {
+  /** The calling client (the actor). */
+  readonly clientId: string;
+  readonly occurredAt: Date;
+}
+
+/** The facts the OTP service publishes; the subject is a mobile's blind index or a token id. */
+export type OtpEvent =
+  | (EventBase & {
+      readonly type: 'otp.requested';
+      readonly mobileIndex: string;
+      readonly txnId: string;
+      readonly purpose: OtpPurpose;
+      readonly sendNumber: number;
+      readonly expiresAt: Date;
+    })
+  | (EventBase & {
+      readonly type: 'otp.confirmed';
+      readonly mobileIndex: string;
+      readonly txnId: string;
+      readonly purpose: OtpPurpose;
+      readonly tokenId: string;
+      readonly tokenExpiresAt: Date;
+      readonly consent: Consent | undefined;
+    })
+  | (EventBase & {
+      readonly type: 'otp.failed';
+      readonly mobileIndex: string;
+      readonly txnId: string;
+      readonly purpose: OtpPurpose;
+      readonly reason: OtpFailureReason;
+      readonly attemptsLeft: number;
+      readonly consecutiveFailures: number;
+    })
+  | (EventBase & {
+      readonly type: 'otp.locked';
+      readonly mobileIndex: string;
+      readonly consecutiveFailures: number;
+      readonly lockedUntil: Date;
+    })
+  | (EventBase & {
+      readonly type: 'token.revoked';
+      readonly tokenId: string;
+      readonly expiresAt: Date;
+    });
+
+/** Whose sends a quota counts. */
+export type QuotaScope = { readonly mobileIndex: string } | { readonly clientId: string };
+
+/**
+ * Everything done inside one database transaction: the reads and writes of a flow and
+ * the events it publishes, committed together or not at all.
+ */
+export interface OtpUnitOfWork {
+  /**
+   * Serialises quota checks for this mobile and this client across all instances until
+   * the transaction ends. Always the mobile first, then the client.
+   */
+  lockQuotaKeys(mobileIndex: string, clientId: string): Promise<void>;
+  /** The time of the `n`-th most recent send since `since`, if there were that many. */
+  nthMostRecentSend(scope: QuotaScope, since: Date, n: number): Promise<Date | undefined>;
+  recordSend(send: {
+    txnId: string;
+    mobileIndex: string;
+    clientId: string;
+    sentAt: Date;
+  }): Promise<void>;
+
+  mobileGuard(mobileIndex: string): Promise<MobileGuard>;
+  /** Counts one more consecutive failure; returns the new count. */
+  recordFailure(mobileIndex: string): Promise<number>;
+  /** Locks the mobile until `until` and starts the failure count afresh. */
+  lockMobile(mobileIndex: string, until: Date): Promise<void>;
+  clearFailures(mobileIndex: string): Promise<void>;
+
+  insertTransaction(txn: OtpTransaction): Promise<void>;
+  /** Reads a transaction and holds it until commit, so concurrent confirms take turns. */
+  findTransactionForUpdate(txnId: string): Promise<OtpTransaction | undefined>;
+  updateTransaction(txn: OtpTransaction): Promise<void>;
+
+  recordIssuedToken(token: IssuedToken): Promise<void>;
+  findIssuedTokenForUpdate(tokenId: string): Promise<IssuedToken | undefined>;
+  markTokenRevoked(tokenId: string, at: Date): Promise<void>;
+
+  /** Writes an event to the outbox of this transaction. */
+  publish(event: OtpEvent): Promise<void>;
+}
+
+export interface OtpStore {
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (uow: OtpUnitOfWork) => Promise<T>): Promise<T>;
+}
+
+/** What the SMS gateway is asked to send. */
+export interface OtpMessage {
+  readonly txnId: string;
+  readonly mobile: Mobile;
+  readonly code: string;
+  readonly purpose: OtpPurpose;
+  readonly expiresAt: Date;
+}
+
+/** The SMS delivery port: a development sink now, a real gateway later. */
+export interface OtpDelivery {
+  deliver(message: OtpMessage): Promise<void>;
+}
+
+/** Signs token claims with the active key. */
+export interface TokenSigner {
+  sign(claims: Omit<TokenClaims, 'keyId'>): Promise<{ token: string; keyId: string }>;
+}

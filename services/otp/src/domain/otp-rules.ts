@@ -1,0 +1,162 @@
+import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { AUDIENCE, type Audience, type TokenPurpose } from '@vaxguard/tokens';
+
+/**
+ * The rules of the OTP gate, each a named constant or a small pure function, so that a
+ * reader finds them in one place and each has its own unit test. References: NIST SP
+ * 800-63B §5.1.3 (out-of-band authenticators) and §5.2.2 (rate limiting).
+ */
+
+/** Codes are 6 decimal digits. */
+export const OTP_DIGITS = 6;
+/** 10^6 codes: log2(10^6) ≈ 19.93 bits, which NIST calls "approximately 20 bits". */
+export const OTP_CODE_SPACE = 10 ** OTP_DIGITS;
+/** NIST SP 800-63B: "at least 6 decimal digits (approximately 20 bits of entropy)". */
+export const NIST_MIN_OTP_DIGITS = 6;
+
+/** A code is valid for 3 minutes after it was sent. */
+export const OTP_EXPIRY_MS = 3 * 60_000;
+/** NIST: an out-of-band secret is valid for at most 10 minutes; no transaction lives longer. */
+export const TXN_MAX_LIFETIME_MS = 10 * 60_000;
+
+/** Wrong codes allowed per transaction; the transaction is dead after the 3rd. */
+export const MAX_CONFIRM_ATTEMPTS = 3;
+/** A resend is allowed 30 seconds after the previous send. */
+export const RESEND_COOLDOWN_MS = 30_000;
+/** Codes sent per transaction: the first and 2 resends. */
+export const MAX_SENDS_PER_TXN = 3;
+
+/** Sends per mobile in sliding windows: 5 per 15 minutes and 20 per 24 hours. */
+export const MOBILE_SEND_QUOTAS: readonly SendQuota[] = [
+  { name: 'MOBILE_QUOTA_15M', windowMs: 15 * 60_000, limit: 5 },
+  { name: 'MOBILE_QUOTA_24H', windowMs: 24 * 3_600_000, limit: 20 },
+];
+/** The window of the per-client quota; the limit comes from configuration. */
+export const CLIENT_QUOTA_WINDOW_MS = 60_000;
+export const DEFAULT_CLIENT_QUOTA_PER_MINUTE = 1_000;
+
+/** NIST: at most 100 consecutive failed attempts per account (here: per mobile). */
+export const MOBILE_LOCKOUT_FAILURES = 100;
+/** How long a mobile stays locked once it reached the failure limit. */
+export const MOBILE_LOCKOUT_MS = 3_600_000;
+
+/** What a token issued for each purpose says and how long it lives. */
+export const TOKEN_POLICY: Readonly<
+  Record<
+    TokenPurpose,
+    { readonly audience: Audience; readonly ttlMs: number; readonly scopes: readonly string[] }
+  >
+> = {
+  CITIZEN_LOGIN: {
+    audience: AUDIENCE.citizen,
+    ttlMs: 15 * 60_000,
+    scopes: ['beneficiary:read', 'certificate:read'],
+  },
+  CONSENT: { audience: AUDIENCE.consent, ttlMs: 5 * 60_000, scopes: ['beneficiary:access'] },
+  STAFF_LOGIN: {
+    audience: AUDIENCE.staffSecondFactor,
+    ttlMs: 5 * 60_000,
+    scopes: ['staff:second-factor'],
+  },
+};
+export const LONGEST_TOKEN_TTL_MS = Math.max(...Object.values(TOKEN_POLICY).map((p) => p.ttlMs));
+
+/** A new signing key is made once the active one is this old (configurable). */
+export const DEFAULT_SIGNING_KEY_ROTATION_MS = 24 * 3_600_000;
+/**
+ * Extra time a rotated key stays published: covers instances that have not yet
+ * reloaded the active key and clock skew between verifiers.
+ */
+export const KEY_RETIREMENT_MARGIN_MS = 5 * 60_000;
+
+export interface SendQuota {
+  /** Also the `reason` of the RESOURCE_EXHAUSTED refusal. */
+  readonly name: string;
+  readonly windowMs: number;
+  readonly limit: number;
+}
+
+/** A fresh code from the CSPRNG, zero-padded: every one of the 10^6 values is equally likely. */
+export function generateCode(random: (max: number) => number = randomInt): string {
+  return random(OTP_CODE_SPACE).toString().padStart(OTP_DIGITS, '0');
+}
+
+const CODE_FORMAT = new RegExp(`^\\d{${OTP_DIGITS}}$`);
+
+/** Whether a submitted code is well formed; malformed ones do not cost an attempt. */
+export function isWellFormedCode(code: string): boolean {
+  return CODE_FORMAT.test(code);
+}
+
+/** The keyed hash stored instead of the code; bound to its transaction. */
+export function hashCode(key: Buffer, txnId: string, code: string): Buffer {
+  return createHmac('sha256', key).update(`${txnId}:${code}`).digest();
+}
+
+/** Compares a submitted code with the stored hash in constant time. */
+export function codeMatches(key: Buffer, txnId: string, code: string, storedHash: Buffer): boolean {
+  const candidate = hashCode(key, txnId, code);
+  return candidate.length === storedHash.length && timingSafeEqual(candidate, storedHash);
+}
+
+/** When a code sent at `sentAt` expires: 3 minutes, never past the transaction's 10. */
+export function codeExpiresAt(sentAt: Date, txnCreatedAt: Date): Date {
+  return new Date(
+    Math.min(sentAt.getTime() + OTP_EXPIRY_MS, txnCreatedAt.getTime() + TXN_MAX_LIFETIME_MS),
+  );
+}
+
+/** Whether the transaction has outlived NIST's 10 minutes. */
+export function txnHasOutlived(txnCreatedAt: Date, now: Date): boolean {
+  return now.getTime() >= txnCreatedAt.getTime() + TXN_MAX_LIFETIME_MS;
+}
+
+export function resendAvailableAt(lastSentAt: Date): Date {
+  return new Date(lastSentAt.getTime() + RESEND_COOLDOWN_MS);
+}
+
+/**
+ * How long until a sliding-window quota admits another send, or 0 if it admits one
+ * now. `nthMostRecent` is the send time of the `limit`-th most recent send inside the
+ * window (undefined when there are fewer): the next send fits once it leaves the window.
+ */
+export function quotaRetryAfterMs(
+  quota: SendQuota,
+  nthMostRecent: Date | undefined,
+  now: Date,
+): number {
+  if (nthMostRecent === undefined) return 0;
+  return Math.max(1, nthMostRecent.getTime() + quota.windowMs - now.getTime());
+}
+
+export function windowStart(quota: SendQuota, now: Date): Date {
+  return new Date(now.getTime() - quota.windowMs);
+}
+
+/** Whether a mobile is locked out now. */
+export function isLocked(lockedUntil: Date | undefined, now: Date): boolean {
+  return lockedUntil !== undefined && lockedUntil.getTime() > now.getTime();
+}
+
+/** Whether this many consecutive failures lock the mobile. */
+export function reachesLockout(consecutiveFailures: number, threshold: number): boolean {
+  return consecutiveFailures >= threshold;
+}
+
+export function attemptsLeft(failedAttempts: number): number {
+  return Math.max(0, MAX_CONFIRM_ATTEMPTS - failedAttempts);
+}
+
+/** Whether the active signing key is old enough to be replaced. */
+export function isRotationDue(
+  activeCreatedAt: Date | undefined,
+  now: Date,
+  rotationMs: number,
+): boolean {
+  return activeCreatedAt === undefined || now.getTime() - activeCreatedAt.getTime() >= rotationMs;
+}
+
+/** Until when a key rotated at `rotatedAt` stays published: its last token has expired by then. */
+export function keyRetiresAt(rotatedAt: Date): Date {
+  return new Date(rotatedAt.getTime() + LONGEST_TOKEN_TTL_MS + KEY_RETIREMENT_MARGIN_MS);
+}

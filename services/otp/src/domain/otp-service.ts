@@ -1,0 +1,519 @@
+import { randomUUID } from 'node:crypto';
+import {
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  permissionDenied,
+  resourceExhausted,
+  unauthenticated,
+  unavailable,
+  type VaxGuardError,
+} from '@vaxguard/errors';
+import { parseMobile, type Mobile } from '@vaxguard/pii';
+import type { TokenClaims } from '@vaxguard/tokens';
+import type {
+  Caller,
+  Clock,
+  Consent,
+  OtpDelivery,
+  OtpFailureReason,
+  OtpPurpose,
+  OtpStore,
+  OtpTransaction,
+  OtpUnitOfWork,
+  TokenSigner,
+} from './model';
+import {
+  attemptsLeft,
+  CLIENT_QUOTA_WINDOW_MS,
+  codeExpiresAt,
+  codeMatches,
+  generateCode,
+  hashCode,
+  isLocked,
+  isWellFormedCode,
+  MAX_CONFIRM_ATTEMPTS,
+  MAX_SENDS_PER_TXN,
+  MOBILE_LOCKOUT_FAILURES,
+  MOBILE_LOCKOUT_MS,
+  MOBILE_SEND_QUOTAS,
+  quotaRetryAfterMs,
+  reachesLockout,
+  resendAvailableAt,
+  TOKEN_POLICY,
+  txnHasOutlived,
+  windowStart,
+  DEFAULT_CLIENT_QUOTA_PER_MINUTE,
+  type SendQuota,
+} from './otp-rules';
+
+export interface OtpServiceOptions {
+  readonly store: OtpStore;
+  readonly delivery: OtpDelivery;
+  readonly signer: TokenSigner;
+  readonly clock: Clock;
+  /** HMAC key of stored codes. */
+  readonly codeHashKey: Buffer;
+  /** The keyed blind index of a mobile. */
+  readonly indexMobile: (mobile: Mobile) => string;
+  readonly clientQuotaPerMinute?: number;
+  /** Consecutive failures that lock a mobile; at most NIST's 100. */
+  readonly lockoutFailures?: number;
+  readonly lockoutMs?: number;
+  readonly generateCode?: () => string;
+  readonly newId?: () => string;
+}
+
+export interface GenerateOtpInput {
+  readonly mobile: string;
+  readonly purpose: OtpPurpose;
+  readonly consent?: Consent | undefined;
+}
+
+export interface OtpSent {
+  readonly txnId: string;
+  readonly expiresAt: Date;
+  readonly resendAvailableAt: Date;
+  readonly attemptsAllowed: number;
+}
+
+export interface ConfirmedOtp {
+  readonly token: string;
+  readonly claims: TokenClaims;
+}
+
+/**
+ * A refusal that must still be committed (a wrong code counts, an event records it):
+ * returned from the transaction and thrown once it has committed.
+ */
+type Outcome<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: VaxGuardError };
+const ok = <T>(value: T): Outcome<T> => ({ ok: true, value });
+const refuse = <T>(error: VaxGuardError): Outcome<T> => ({ ok: false, error });
+function settle<T>(outcome: Outcome<T>): T {
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Beneficiary references and grantee ids are opaque ids from identity, never PII.
+const OPAQUE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const TXN_NOT_FOUND = 'no such OTP transaction';
+
+/**
+ * The OTP flow: generate, resend, confirm, revoke. Every rule it applies lives in
+ * otp-rules.ts; every decision uses the injected clock; every change and its event
+ * commit together.
+ */
+export class OtpService {
+  private readonly clientQuota: SendQuota;
+  private readonly lockoutFailures: number;
+  private readonly lockoutMs: number;
+  private readonly generateCode: () => string;
+  private readonly newId: () => string;
+
+  constructor(private readonly options: OtpServiceOptions) {
+    this.clientQuota = {
+      name: 'CLIENT_QUOTA',
+      windowMs: CLIENT_QUOTA_WINDOW_MS,
+      limit: options.clientQuotaPerMinute ?? DEFAULT_CLIENT_QUOTA_PER_MINUTE,
+    };
+    this.lockoutFailures = options.lockoutFailures ?? MOBILE_LOCKOUT_FAILURES;
+    if (this.lockoutFailures < 1 || this.lockoutFailures > MOBILE_LOCKOUT_FAILURES) {
+      throw new RangeError(`lockoutFailures must be between 1 and ${MOBILE_LOCKOUT_FAILURES}`);
+    }
+    this.lockoutMs = options.lockoutMs ?? MOBILE_LOCKOUT_MS;
+    this.generateCode = options.generateCode ?? (() => generateCode());
+    this.newId = options.newId ?? randomUUID;
+  }
+
+  async generate(caller: Caller, input: GenerateOtpInput): Promise<OtpSent> {
+    const mobile = parseMobile(input.mobile);
+    const consent = checkConsent(caller, input.purpose, input.consent);
+    const mobileIndex = this.options.indexMobile(mobile);
+    const txnId = this.newId();
+    const code = this.generateCode();
+
+    const txn = settle(
+      await this.options.store.transaction(async (uow) => {
+        await uow.lockQuotaKeys(mobileIndex, caller.clientId);
+        const now = this.options.clock();
+        const refusal = await this.checkSendAllowed(uow, mobileIndex, caller.clientId, now);
+        if (refusal) return refuse<OtpTransaction>(refusal);
+        const created: OtpTransaction = {
+          txnId,
+          clientId: caller.clientId,
+          mobile,
+          mobileIndex,
+          purpose: input.purpose,
+          consent,
+          codeHash: hashCode(this.options.codeHashKey, txnId, code),
+          createdAt: now,
+          lastSentAt: now,
+          expiresAt: codeExpiresAt(now, now),
+          sendCount: 1,
+          failedAttempts: 0,
+          confirmedAt: undefined,
+        };
+        await uow.insertTransaction(created);
+        await this.recordSend(uow, created, now);
+        return ok(created);
+      }),
+    );
+    await this.deliver(txn, code);
+    return {
+      txnId,
+      expiresAt: txn.expiresAt,
+      resendAvailableAt: resendAvailableAt(txn.lastSentAt),
+      attemptsAllowed: MAX_CONFIRM_ATTEMPTS,
+    };
+  }
+
+  async resend(caller: Caller, txnId: string): Promise<Omit<OtpSent, 'txnId' | 'attemptsAllowed'>> {
+    checkTxnId(txnId);
+    const code = this.generateCode();
+    const txn = settle(
+      await this.options.store.transaction(async (uow) => {
+        const found = await uow.findTransactionForUpdate(txnId);
+        if (!found || found.clientId !== caller.clientId)
+          return refuse<OtpTransaction>(notFound(TXN_NOT_FOUND));
+        await uow.lockQuotaKeys(found.mobileIndex, caller.clientId);
+        const now = this.options.clock();
+        // An expired code is what a resend is for; a used or dead transaction is not.
+        const closed = closedReason(found);
+        if (closed) return refuse<OtpTransaction>(closedError(closed));
+        if (txnHasOutlived(found.createdAt, now)) {
+          return refuse<OtpTransaction>(
+            failedPrecondition(
+              'this OTP transaction is older than 10 minutes; generate a new OTP',
+              {
+                reason: 'OTP_TXN_EXPIRED',
+              },
+            ),
+          );
+        }
+        if (found.sendCount >= MAX_SENDS_PER_TXN) {
+          return refuse<OtpTransaction>(
+            failedPrecondition(
+              `a transaction sends at most ${MAX_SENDS_PER_TXN} codes; generate a new OTP`,
+              {
+                reason: 'OTP_RESENDS_EXHAUSTED',
+              },
+            ),
+          );
+        }
+        const availableAt = resendAvailableAt(found.lastSentAt);
+        if (now < availableAt) {
+          return refuse<OtpTransaction>(
+            resourceExhausted(
+              'a new code can be sent only after the cooldown',
+              availableAt.getTime() - now.getTime(),
+              {
+                reason: 'OTP_RESEND_COOLDOWN',
+              },
+            ),
+          );
+        }
+        const refusal = await this.checkSendAllowed(uow, found.mobileIndex, caller.clientId, now);
+        if (refusal) return refuse<OtpTransaction>(refusal);
+        const updated: OtpTransaction = {
+          ...found,
+          codeHash: hashCode(this.options.codeHashKey, txnId, code),
+          lastSentAt: now,
+          expiresAt: codeExpiresAt(now, found.createdAt),
+          sendCount: found.sendCount + 1,
+        };
+        await uow.updateTransaction(updated);
+        await this.recordSend(uow, updated, now);
+        return ok(updated);
+      }),
+    );
+    await this.deliver(txn, code);
+    return { expiresAt: txn.expiresAt, resendAvailableAt: resendAvailableAt(txn.lastSentAt) };
+  }
+
+  async confirm(caller: Caller, txnId: string, code: string): Promise<ConfirmedOtp> {
+    checkTxnId(txnId);
+    // Checked before anything is read: a typo costs no attempt, and the message never
+    // repeats what was typed.
+    if (!isWellFormedCode(code)) {
+      throw invalidArgument('otp must be exactly 6 digits', { reason: 'OTP_MALFORMED' });
+    }
+    return settle(
+      await this.options.store.transaction(async (uow): Promise<Outcome<ConfirmedOtp>> => {
+        const txn = await uow.findTransactionForUpdate(txnId);
+        if (!txn || txn.clientId !== caller.clientId) return refuse(notFound(TXN_NOT_FOUND));
+        const now = this.options.clock();
+        const guard = await uow.mobileGuard(txn.mobileIndex);
+        const failed = (
+          reason: OtpFailureReason,
+          failedAttempts = txn.failedAttempts,
+          consecutiveFailures = guard.consecutiveFailures,
+        ) =>
+          uow.publish({
+            type: 'otp.failed',
+            clientId: caller.clientId,
+            occurredAt: now,
+            mobileIndex: txn.mobileIndex,
+            txnId,
+            purpose: txn.purpose,
+            reason,
+            attemptsLeft: attemptsLeft(failedAttempts),
+            consecutiveFailures,
+          });
+
+        if (isLocked(guard.lockedUntil, now)) {
+          await failed('MOBILE_LOCKED');
+          return refuse(lockedError(guard.lockedUntil, now));
+        }
+        const closed = closedReason(txn) ?? (now >= txn.expiresAt ? 'EXPIRED' : undefined);
+        if (closed) {
+          await failed(closed);
+          return refuse(closedError(closed));
+        }
+
+        if (!codeMatches(this.options.codeHashKey, txnId, code, txn.codeHash)) {
+          const counted: OtpTransaction = { ...txn, failedAttempts: txn.failedAttempts + 1 };
+          await uow.updateTransaction(counted);
+          const consecutiveFailures = await uow.recordFailure(txn.mobileIndex);
+          const left = attemptsLeft(counted.failedAttempts);
+          await failed('WRONG_CODE', counted.failedAttempts, consecutiveFailures);
+          if (reachesLockout(consecutiveFailures, this.lockoutFailures)) {
+            const lockedUntil = new Date(now.getTime() + this.lockoutMs);
+            await uow.lockMobile(txn.mobileIndex, lockedUntil);
+            await uow.publish({
+              type: 'otp.locked',
+              clientId: caller.clientId,
+              occurredAt: now,
+              mobileIndex: txn.mobileIndex,
+              consecutiveFailures,
+              lockedUntil,
+            });
+          }
+          return refuse(
+            unauthenticated(
+              left > 0
+                ? `wrong code; ${left} attempt${left === 1 ? '' : 's'} left`
+                : 'wrong code; no attempts left, this transaction is closed',
+              { reason: 'OTP_WRONG_CODE' },
+            ),
+          );
+        }
+
+        await uow.updateTransaction({ ...txn, confirmedAt: now });
+        await uow.clearFailures(txn.mobileIndex);
+        const policy = TOKEN_POLICY[txn.purpose];
+        const unsigned: Omit<TokenClaims, 'keyId'> = {
+          tokenId: this.newId(),
+          subject: txn.mobileIndex,
+          audience: policy.audience,
+          scopes: policy.scopes,
+          issuedAt: now,
+          expiresAt: new Date(now.getTime() + policy.ttlMs),
+          purpose: txn.purpose,
+          clientId: caller.clientId,
+          ...(txn.consent ? { consent: txn.consent } : {}),
+        };
+        const { token, keyId } = await this.options.signer.sign(unsigned);
+        await uow.recordIssuedToken({
+          tokenId: unsigned.tokenId,
+          clientId: caller.clientId,
+          purpose: txn.purpose,
+          keyId,
+          issuedAt: now,
+          expiresAt: unsigned.expiresAt,
+          revokedAt: undefined,
+        });
+        await uow.publish({
+          type: 'otp.confirmed',
+          clientId: caller.clientId,
+          occurredAt: now,
+          mobileIndex: txn.mobileIndex,
+          txnId,
+          purpose: txn.purpose,
+          tokenId: unsigned.tokenId,
+          tokenExpiresAt: unsigned.expiresAt,
+          consent: txn.consent,
+        });
+        return ok({ token, claims: { ...unsigned, keyId } });
+      }),
+    );
+  }
+
+  /** Revokes a token issued to the caller; revoking it again changes nothing. */
+  async revoke(caller: Caller, tokenId: string): Promise<void> {
+    if (!UUID.test(tokenId))
+      throw invalidArgument('token_id must be a UUID', { reason: 'INVALID_TOKEN_ID' });
+    settle(
+      await this.options.store.transaction(async (uow): Promise<Outcome<void>> => {
+        const token = await uow.findIssuedTokenForUpdate(tokenId);
+        if (!token) return refuse(notFound('no such token'));
+        if (token.clientId !== caller.clientId) {
+          return refuse(permissionDenied('only the client a token was issued to may revoke it'));
+        }
+        if (token.revokedAt) return ok(undefined);
+        const now = this.options.clock();
+        await uow.markTokenRevoked(tokenId, now);
+        await uow.publish({
+          type: 'token.revoked',
+          clientId: caller.clientId,
+          occurredAt: now,
+          tokenId,
+          expiresAt: token.expiresAt,
+        });
+        return ok(undefined);
+      }),
+    );
+  }
+
+  /** The lockout and every send quota, checked under the quota locks. */
+  private async checkSendAllowed(
+    uow: OtpUnitOfWork,
+    mobileIndex: string,
+    clientId: string,
+    now: Date,
+  ): Promise<VaxGuardError | undefined> {
+    const guard = await uow.mobileGuard(mobileIndex);
+    if (isLocked(guard.lockedUntil, now)) return lockedError(guard.lockedUntil, now);
+    let worst: { quota: SendQuota; retryAfterMs: number } | undefined;
+    const checks: [SendQuota, { mobileIndex: string } | { clientId: string }][] = [
+      ...MOBILE_SEND_QUOTAS.map((quota): [SendQuota, { mobileIndex: string }] => [
+        quota,
+        { mobileIndex },
+      ]),
+      [this.clientQuota, { clientId }],
+    ];
+    for (const [quota, scope] of checks) {
+      const nth = await uow.nthMostRecentSend(scope, windowStart(quota, now), quota.limit);
+      const retryAfterMs = quotaRetryAfterMs(quota, nth, now);
+      if (retryAfterMs > 0 && (!worst || retryAfterMs > worst.retryAfterMs))
+        worst = { quota, retryAfterMs };
+    }
+    if (!worst) return undefined;
+    const whose = worst.quota.name === 'CLIENT_QUOTA' ? 'this client' : 'this mobile';
+    return resourceExhausted(`too many codes sent for ${whose}; retry later`, worst.retryAfterMs, {
+      reason: worst.quota.name,
+    });
+  }
+
+  private async recordSend(uow: OtpUnitOfWork, txn: OtpTransaction, now: Date): Promise<void> {
+    await uow.recordSend({
+      txnId: txn.txnId,
+      mobileIndex: txn.mobileIndex,
+      clientId: txn.clientId,
+      sentAt: now,
+    });
+    await uow.publish({
+      type: 'otp.requested',
+      clientId: txn.clientId,
+      occurredAt: now,
+      mobileIndex: txn.mobileIndex,
+      txnId: txn.txnId,
+      purpose: txn.purpose,
+      sendNumber: txn.sendCount,
+      expiresAt: txn.expiresAt,
+    });
+  }
+
+  private async deliver(txn: OtpTransaction, code: string): Promise<void> {
+    try {
+      await this.options.delivery.deliver({
+        txnId: txn.txnId,
+        mobile: txn.mobile,
+        code,
+        purpose: txn.purpose,
+        expiresAt: txn.expiresAt,
+      });
+    } catch (error) {
+      // The send was counted (so gateway trouble cannot be used to bypass quotas);
+      // the caller may resend after the cooldown.
+      throw unavailable('the code could not be sent right now; try ResendOtp after the cooldown', {
+        reason: 'OTP_DELIVERY_FAILED',
+        cause: error,
+      });
+    }
+  }
+}
+
+function checkTxnId(txnId: string): void {
+  if (!UUID.test(txnId))
+    throw invalidArgument('txn_id must be a UUID', { reason: 'INVALID_TXN_ID' });
+}
+
+/** Consent is required for CONSENT and refused for other purposes; a partner grants only itself. */
+function checkConsent(
+  caller: Caller,
+  purpose: OtpPurpose,
+  consent: Consent | undefined,
+): Consent | undefined {
+  if (purpose !== 'CONSENT') {
+    if (consent)
+      throw invalidArgument('consent is only accepted for OTP_PURPOSE_CONSENT', {
+        reason: 'CONSENT_NOT_ALLOWED',
+      });
+    return undefined;
+  }
+  if (!consent) {
+    throw invalidArgument('OTP_PURPOSE_CONSENT needs consent with beneficiary_ref and grantee', {
+      reason: 'CONSENT_REQUIRED',
+    });
+  }
+  if (!OPAQUE_ID.test(consent.beneficiaryRef)) {
+    throw invalidArgument(
+      'consent.beneficiary_ref must be 1-128 characters of A-Z a-z 0-9 . _ : -',
+      {
+        reason: 'INVALID_CONSENT',
+      },
+    );
+  }
+  if (!OPAQUE_ID.test(consent.grantee.id)) {
+    throw invalidArgument('consent.grantee.id must be 1-128 characters of A-Z a-z 0-9 . _ : -', {
+      reason: 'INVALID_CONSENT',
+    });
+  }
+  // A partner may only ask consent for itself. Staff ids are checked by identity once
+  // it exists; until then the grant names them as given.
+  if (consent.grantee.kind === 'PARTNER_CLIENT' && consent.grantee.id !== caller.clientId) {
+    throw permissionDenied('a partner client may only ask consent for itself', {
+      reason: 'CONSENT_GRANTEE',
+    });
+  }
+  return {
+    beneficiaryRef: consent.beneficiaryRef,
+    grantee: { kind: consent.grantee.kind, id: consent.grantee.id },
+  };
+}
+
+type ClosedReason = Extract<OtpFailureReason, 'ALREADY_USED' | 'ATTEMPTS_EXHAUSTED' | 'EXPIRED'>;
+
+/** Why a transaction is closed for good, if it is: used once, or out of attempts. */
+function closedReason(txn: OtpTransaction): 'ALREADY_USED' | 'ATTEMPTS_EXHAUSTED' | undefined {
+  if (txn.confirmedAt) return 'ALREADY_USED';
+  if (txn.failedAttempts >= MAX_CONFIRM_ATTEMPTS) return 'ATTEMPTS_EXHAUSTED';
+  return undefined;
+}
+
+function closedError(reason: ClosedReason): VaxGuardError {
+  switch (reason) {
+    case 'ALREADY_USED':
+      return failedPrecondition('this OTP was already used', { reason: 'OTP_ALREADY_USED' });
+    case 'ATTEMPTS_EXHAUSTED':
+      return failedPrecondition(
+        `${MAX_CONFIRM_ATTEMPTS} wrong codes were entered; this transaction is closed, generate a new OTP`,
+        { reason: 'OTP_ATTEMPTS_EXHAUSTED' },
+      );
+    case 'EXPIRED':
+      return failedPrecondition('the code has expired; resend or generate a new OTP', {
+        reason: 'OTP_EXPIRED',
+      });
+  }
+}
+
+function lockedError(lockedUntil: Date | undefined, now: Date): VaxGuardError {
+  return resourceExhausted(
+    'this mobile is locked after too many wrong codes; retry later',
+    (lockedUntil?.getTime() ?? now.getTime()) - now.getTime(),
+    { reason: 'MOBILE_LOCKED' },
+  );
+}

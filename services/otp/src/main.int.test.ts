@@ -1,0 +1,183 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { otpV1 } from '@vaxguard/proto';
+import {
+  checkHealth,
+  spawnService,
+  startKafka,
+  startPostgres,
+  testClient,
+  type KafkaFixture,
+  type PostgresFixture,
+  type ServiceProcess,
+} from '@vaxguard/testing';
+import {
+  AUDIENCE,
+  JwksCache,
+  otpServiceKeys,
+  RevocationSet,
+  TokenVerifier,
+} from '@vaxguard/tokens';
+import { readDevSms } from './adapters/dev-sms-sink';
+import { leaks, otpTestClient, outcomeOf, type OtpTestClient } from './test-support';
+
+const CITIZEN = otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN;
+const CLIENT_QUOTA = 6;
+
+/**
+ * Two processes of the built service (dist/main.js, the real composition root) started
+ * at once against one database: they share one signing key, one set of transactions
+ * and one set of quotas, enforced atomically in PostgreSQL under concurrent load.
+ */
+describe('OTP service processes: two instances, one database', () => {
+  const portal = testClient('cowin-portal');
+  const umang = testClient('umang');
+  const aarogya = testClient('aarogya-setu');
+  const mobilesUsed = new Set<string>();
+  let postgres: PostgresFixture;
+  let kafka: KafkaFixture;
+  let dir: string;
+  let instances: ServiceProcess[] = [];
+  const clients: OtpTestClient[] = [];
+
+  function client(
+    instance: number,
+    credential: { clientId: string; secret: string },
+  ): OtpTestClient {
+    const created = otpTestClient(
+      instances[instance]?.address ?? '',
+      credential.clientId,
+      credential.secret,
+    );
+    clients.push(created);
+    return created;
+  }
+  const sinkOf = (instance: number) => join(dir, `sms-${instance}.jsonl`);
+
+  beforeAll(async () => {
+    [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
+    dir = await mkdtemp(join(tmpdir(), 'otp-proc-'));
+    const env = (instance: number) => ({
+      DATABASE_URL: postgres.url,
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      CLIENT_CREDENTIALS: [portal, umang, aarogya].map((c) => c.credential).join(','),
+      LOG_LEVEL: 'debug',
+      OTP_HASH_KEY: Buffer.alloc(32, 21).toString('base64'),
+      MOBILE_INDEX_KEY: Buffer.alloc(32, 22).toString('base64'),
+      OTP_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 23).toString('base64'),
+      OTP_SMS_DELIVERY: 'dev-sink',
+      OTP_DEV_SMS_SINK: sinkOf(instance),
+      OTP_CLIENT_QUOTA_PER_MINUTE: String(CLIENT_QUOTA),
+    });
+    const started = await Promise.allSettled([
+      spawnService({ entry: 'services/otp/dist/main.js', env: env(0) }),
+      spawnService({ entry: 'services/otp/dist/main.js', env: env(1) }),
+    ]);
+    instances = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    for (const instance of instances) await instance.stop('SIGKILL');
+    await kafka?.stop().catch(() => undefined);
+    await postgres?.stop().catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('both report SERVING and publish the same single signing key', async () => {
+    for (const instance of instances) {
+      expect(await checkHealth(instance.address)).toBe('SERVING');
+      expect(await checkHealth(instance.address, 'vaxguard.otp.v1.OtpService')).toBe('SERVING');
+    }
+    const [a, b] = await Promise.all([
+      client(0, portal).signingKeys(),
+      client(1, portal).signingKeys(),
+    ]);
+    expect(a.keys).toHaveLength(1);
+    expect(b.keys).toEqual(a.keys);
+  });
+
+  it('a transaction started on one instance is confirmed on the other; the token verifies', async () => {
+    const mobile = '9123400000';
+    mobilesUsed.add(mobile);
+    const { txnId } = await client(0, portal).generate({ mobile, purpose: CITIZEN });
+    const sms = await readDevSms(sinkOf(0), txnId);
+    const onB = client(1, portal);
+    const { token } = await onB.confirm(txnId, sms?.code ?? '');
+    const verifier = new TokenVerifier({
+      keys: new JwksCache(otpServiceKeys(onB.raw, onB.metadata)),
+      revocations: new RevocationSet(),
+    });
+    await expect(verifier.verify(token, AUDIENCE.citizen)).resolves.toMatchObject({
+      clientId: 'cowin-portal',
+    });
+  });
+
+  it('per-mobile quota: of 8 concurrent sends to one mobile across both instances, exactly 5 succeed', async () => {
+    const mobile = '9123411111';
+    mobilesUsed.add(mobile);
+    const callers = [client(0, umang), client(1, umang)];
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        outcomeOf(callers[i % 2]!.generate({ mobile, purpose: CITIZEN })),
+      ),
+    );
+    expect(outcomes.filter((outcome) => outcome === undefined)).toHaveLength(5);
+    const refusals = outcomes.filter((outcome) => outcome !== undefined);
+    expect(refusals).toHaveLength(3);
+    for (const refusal of refusals) {
+      expect([refusal.code, refusal.reason]).toEqual([
+        status.RESOURCE_EXHAUSTED,
+        'MOBILE_QUOTA_15M',
+      ]);
+      expect(refusal.retryAfterMs).toBeGreaterThan(14 * 60_000);
+      expect(refusal.retryAfterMs).toBeLessThanOrEqual(15 * 60_000);
+      expect(refusal.message).not.toContain(mobile);
+    }
+  });
+
+  it(`per-client quota: of 10 concurrent sends by one client across both instances, exactly ${CLIENT_QUOTA} succeed`, async () => {
+    const callers = [client(0, aarogya), client(1, aarogya)];
+    const mobiles = Array.from({ length: 10 }, (_, i) => `91234222${String(i).padStart(2, '0')}`);
+    for (const mobile of mobiles) mobilesUsed.add(mobile);
+    const outcomes = await Promise.all(
+      mobiles.map((mobile, i) => outcomeOf(callers[i % 2]!.generate({ mobile, purpose: CITIZEN }))),
+    );
+    expect(outcomes.filter((outcome) => outcome === undefined)).toHaveLength(CLIENT_QUOTA);
+    const refusals = outcomes.filter((outcome) => outcome !== undefined);
+    expect(refusals).toHaveLength(10 - CLIENT_QUOTA);
+    for (const refusal of refusals) {
+      expect([refusal.code, refusal.reason]).toEqual([status.RESOURCE_EXHAUSTED, 'CLIENT_QUOTA']);
+      expect(refusal.retryAfterMs).toBeGreaterThan(0);
+      expect(refusal.retryAfterMs).toBeLessThanOrEqual(60_000);
+    }
+  });
+
+  it('both stop cleanly on SIGTERM (exit 0), and their output holds no mobile number and no code', async () => {
+    const exitCodes = await Promise.all(instances.map((instance) => instance.stop('SIGTERM')));
+    expect(exitCodes).toEqual([0, 0]);
+    const codes = new Set<string>();
+    for (const instance of [0, 1]) {
+      const text = await readFile(sinkOf(instance), 'utf8');
+      for (const line of text.split('\n').filter(Boolean))
+        codes.add((JSON.parse(line) as { code: string }).code);
+    }
+    expect(codes.size).toBeGreaterThan(5);
+    const outputs = instances.map((instance) => instance.output());
+    // Started together: one applied the schema and made the key, the other waited its turn.
+    const combined = outputs.join('');
+    expect(
+      combined.match(/"msg":"migration applied","migration":"otp\/0001_transactions"/g),
+    ).toHaveLength(1);
+    expect(combined.match(/"msg":"signing key rotated"/g)).toHaveLength(1);
+    for (const output of outputs) {
+      expect(output).toContain('"msg":"service stopped"');
+      expect(leaks(output, mobilesUsed, codes)).toEqual([]);
+    }
+  });
+});

@@ -1,0 +1,513 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT } from 'jose';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isVaxGuardError } from '@vaxguard/errors';
+import {
+  createKafka,
+  eventsTopic,
+  readPayload,
+  payloadType,
+  SubjectKind,
+  ActorKind,
+} from '@vaxguard/events';
+import { createLogger, MemoryLogSink } from '@vaxguard/logging';
+import { otpEventsV1, otpV1 } from '@vaxguard/proto';
+import {
+  EventCollector,
+  eventually,
+  startKafka,
+  startPostgres,
+  testClient,
+  type KafkaFixture,
+  type PostgresFixture,
+} from '@vaxguard/testing';
+import {
+  AUDIENCE,
+  JwksCache,
+  otpServiceKeys,
+  RevocationSet,
+  startRevocationListener,
+  TokenVerifier,
+  type Audience,
+} from '@vaxguard/tokens';
+import { readDevSms } from './adapters/dev-sms-sink';
+import { createOtpApp, type OtpApp } from './app';
+import { readConfig } from './config';
+import { ManualClock } from './domain/fakes';
+import { LONGEST_TOKEN_TTL_MS, KEY_RETIREMENT_MARGIN_MS } from './domain/otp-rules';
+import { leaks, otpTestClient, refusalOf, type OtpTestClient } from './test-support';
+
+const MINUTE = 60_000;
+const CITIZEN = otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN;
+const LOCKOUT_FAILURES = 6;
+
+/**
+ * The OTP service in-process against real PostgreSQL and Kafka, with a clock the test
+ * moves, so expiry, lockout and key rotation are stepped through without waiting.
+ * Every log line and every event of the run is kept and scanned at the end.
+ */
+describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
+  const clock = new ManualClock(new Date());
+  const logs = new MemoryLogSink();
+  const portalCredential = testClient('cowin-portal');
+  const umangCredential = testClient('umang');
+  const mobilesUsed = new Set<string>();
+  let postgres: PostgresFixture;
+  let kafka: KafkaFixture;
+  let dir: string;
+  let smsFile: string;
+  let app: OtpApp;
+  let collector: EventCollector;
+  let portal: OtpTestClient;
+  let umang: OtpTestClient;
+  let verifier: TokenVerifier;
+  let revocationListener: { stop(): Promise<void> };
+  let appStartedAt: Date;
+
+  let mobileCounter = 0;
+  /** A fresh mobile for each scenario, so per-mobile quotas never mix scenarios. */
+  function freshMobile(): string {
+    const mobile = `98${String(1_000_000 + mobileCounter++).padStart(8, '0')}`;
+    mobilesUsed.add(mobile);
+    return mobile;
+  }
+
+  async function codeFor(txnId: string): Promise<string> {
+    const sms = await readDevSms(smsFile, txnId);
+    if (!sms) throw new Error(`no SMS for ${txnId}`);
+    return sms.code;
+  }
+
+  async function login(
+    client = portal,
+    purpose = CITIZEN,
+    extra: Partial<otpV1.GenerateOtpRequest> = {},
+  ) {
+    const mobile = freshMobile();
+    const { txnId } = await client.generate({ mobile, purpose, ...extra });
+    const confirmed = await client.confirm(txnId, await codeFor(txnId));
+    return { mobile, txnId, ...confirmed };
+  }
+
+  async function verifyRefusal(token: string, audience: Audience): Promise<string | undefined> {
+    try {
+      await verifier.verify(token, audience);
+    } catch (error) {
+      if (isVaxGuardError(error) && error.code === 'UNAUTHENTICATED') return error.reason;
+      throw error;
+    }
+    return undefined;
+  }
+
+  beforeAll(async () => {
+    [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
+    dir = await mkdtemp(join(tmpdir(), 'otp-int-'));
+    smsFile = join(dir, 'sms.jsonl');
+    const config = readConfig({
+      GRPC_HOST: '127.0.0.1',
+      GRPC_PORT: '0',
+      DATABASE_URL: postgres.url,
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      CLIENT_CREDENTIALS: `${portalCredential.credential},${umangCredential.credential}`,
+      LOG_LEVEL: 'debug',
+      OTP_HASH_KEY: Buffer.alloc(32, 11).toString('base64'),
+      MOBILE_INDEX_KEY: Buffer.alloc(32, 12).toString('base64'),
+      OTP_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 13).toString('base64'),
+      OTP_SMS_DELIVERY: 'dev-sink',
+      OTP_DEV_SMS_SINK: smsFile,
+      // Lowered so the lockout is reachable here; the default of 100 is unit-tested.
+      OTP_MOBILE_LOCKOUT_FAILURES: String(LOCKOUT_FAILURES),
+    });
+    appStartedAt = clock.now();
+    app = await createOtpApp(config, { clock: clock.now, logSink: logs });
+    const port = await app.runtime.start();
+    const address = `127.0.0.1:${port}`;
+    portal = otpTestClient(address, portalCredential.clientId, portalCredential.secret);
+    umang = otpTestClient(address, umangCredential.clientId, umangCredential.secret);
+    collector = await EventCollector.start(kafka.brokers, [eventsTopic('otp')]);
+
+    // A verifier as any other service runs it: keys over gRPC, revocations from Kafka.
+    const otherServiceLogger = createLogger({ service: 'verifier', sink: logs, level: 'debug' });
+    const revocations = new RevocationSet(clock.now);
+    revocationListener = await startRevocationListener({
+      kafka: createKafka({
+        clientId: 'verifier',
+        brokers: kafka.brokers,
+        logger: otherServiceLogger,
+      }),
+      groupId: `otp-int-verifier-${randomUUID()}`,
+      revocations,
+      logger: otherServiceLogger,
+    });
+    verifier = new TokenVerifier({
+      keys: new JwksCache(otpServiceKeys(portal.raw, portal.metadata), {
+        clock: clock.now,
+        minRefreshIntervalMs: 0,
+      }),
+      revocations,
+      clock: clock.now,
+    });
+  });
+
+  afterAll(async () => {
+    await revocationListener?.stop().catch(() => undefined);
+    await collector?.stop().catch(() => undefined);
+    portal?.close();
+    umang?.close();
+    await app?.runtime.stop().catch(() => undefined);
+    await kafka?.stop().catch(() => undefined);
+    await postgres?.stop().catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('happy path: generate, read the code from the dev sink, confirm, verify the token with the published keys', async () => {
+    const mobile = freshMobile();
+    const generated = await portal.generate({ mobile: `+91${mobile}`, purpose: CITIZEN });
+    expect(generated.attemptsAllowed).toBe(3);
+    expect(generated.expiresAt).toEqual(new Date(clock.now().getTime() + 3 * MINUTE));
+    const sms = await readDevSms(smsFile, generated.txnId);
+    expect(sms).toMatchObject({ to: `XXXXXX${mobile.slice(-4)}`, purpose: 'CITIZEN_LOGIN' });
+
+    const { token, claims } = await portal.confirm(generated.txnId, sms?.code ?? '');
+    const { keys } = await portal.signingKeys();
+    expect(keys.map((k) => k.kid)).toEqual([app.keys.activeKeyId]);
+    expect(keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig' });
+    expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'EdDSA', kid: app.keys.activeKeyId });
+
+    const verified = await verifier.verify(token, AUDIENCE.citizen);
+    expect(verified).toMatchObject({
+      tokenId: claims?.tokenId,
+      subject: claims?.subject,
+      scopes: ['beneficiary:read', 'certificate:read'],
+      purpose: 'CITIZEN_LOGIN',
+      clientId: 'cowin-portal',
+      keyId: app.keys.activeKeyId,
+      expiresAt: new Date(Math.floor((clock.now().getTime() + 15 * MINUTE) / 1000) * 1000),
+    });
+    expect(claims?.subject).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(claims)).not.toContain(mobile);
+    expect(JSON.stringify(decodeJwt(token))).not.toContain(mobile);
+  });
+
+  it('consent: a partner asks for itself; the grant names the beneficiary and the grantee, for 5 minutes', async () => {
+    const consent = {
+      beneficiaryRef: 'ben-0001',
+      grantee: { kind: otpV1.GranteeKind.GRANTEE_KIND_PARTNER_CLIENT, id: 'umang' },
+    };
+    const { token, claims } = await login(umang, otpV1.OtpPurpose.OTP_PURPOSE_CONSENT, { consent });
+    expect(claims?.consent).toEqual(consent);
+    const verified = await verifier.verify(token, AUDIENCE.consent);
+    expect(verified.consent).toEqual({
+      beneficiaryRef: 'ben-0001',
+      grantee: { kind: 'PARTNER_CLIENT', id: 'umang' },
+    });
+    expect(verified.expiresAt.getTime() - verified.issuedAt.getTime()).toBe(5 * MINUTE);
+
+    const forOther = await refusalOf(
+      portal.generate({
+        mobile: freshMobile(),
+        purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT,
+        consent,
+      }),
+    );
+    expect(forOther.code).toBe(status.PERMISSION_DENIED);
+    const missing = await refusalOf(
+      portal.generate({ mobile: freshMobile(), purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT }),
+    );
+    expect([missing.code, missing.reason]).toEqual([status.INVALID_ARGUMENT, 'CONSENT_REQUIRED']);
+  });
+
+  it('staff second factor: a 5-minute token for the staff audience only', async () => {
+    const { token } = await login(portal, otpV1.OtpPurpose.OTP_PURPOSE_STAFF_LOGIN);
+    await expect(verifier.verify(token, AUDIENCE.staffSecondFactor)).resolves.toMatchObject({
+      scopes: ['staff:second-factor'],
+    });
+    expect(await verifyRefusal(token, AUDIENCE.citizen)).toBe('TOKEN_AUDIENCE');
+  });
+
+  it('refuses bad input precisely: invalid mobile (not echoed), missing purpose, unknown caller', async () => {
+    for (const mobile of ['5123456789', '+1 2025550123', '98765']) {
+      const refusal = await refusalOf(portal.generate({ mobile, purpose: CITIZEN }));
+      expect([refusal.code, refusal.reason]).toEqual([status.INVALID_ARGUMENT, 'INVALID_MOBILE']);
+      expect(refusal.message).not.toContain(mobile);
+      expect(refusal.message).not.toContain(mobile.replace(/\D/g, ''));
+    }
+    const noPurpose = await refusalOf(portal.generate({ mobile: freshMobile() }));
+    expect([noPurpose.code, noPurpose.reason]).toEqual([
+      status.INVALID_ARGUMENT,
+      'INVALID_PURPOSE',
+    ]);
+    const stranger = otpTestClient(`127.0.0.1:${app.runtime.port}`, 'cowin-portal', 'wrong-secret');
+    try {
+      expect(
+        (await refusalOf(stranger.generate({ mobile: freshMobile(), purpose: CITIZEN }))).code,
+      ).toBe(status.UNAUTHENTICATED);
+    } finally {
+      stranger.close();
+    }
+  });
+
+  it('3 wrong codes kill the transaction: the right code is refused on the 4th try', async () => {
+    const { txnId } = await portal.generate({ mobile: freshMobile(), purpose: CITIZEN });
+    const code = await codeFor(txnId);
+    const wrong = code === '000000' ? '000001' : '000000';
+    const malformed = await refusalOf(portal.confirm(txnId, '12345'));
+    expect([malformed.code, malformed.reason]).toEqual([status.INVALID_ARGUMENT, 'OTP_MALFORMED']);
+    const messages: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const refusal = await refusalOf(portal.confirm(txnId, wrong));
+      expect([refusal.code, refusal.reason]).toEqual([status.UNAUTHENTICATED, 'OTP_WRONG_CODE']);
+      messages.push(refusal.message);
+    }
+    expect(messages).toEqual([
+      'wrong code; 2 attempts left',
+      'wrong code; 1 attempt left',
+      'wrong code; no attempts left, this transaction is closed',
+    ]);
+    const fourth = await refusalOf(portal.confirm(txnId, code));
+    expect([fourth.code, fourth.reason]).toEqual([
+      status.FAILED_PRECONDITION,
+      'OTP_ATTEMPTS_EXHAUSTED',
+    ]);
+    // The failures were committed although each call failed: 3 wrong codes, then the dead transaction.
+    const failed = await collector.waitFor(
+      (event) => event.type === 'otp.failed' && readFailed(event).txnId === txnId,
+      4,
+    );
+    expect(failed.map((event) => readFailed(event).reason)).toEqual([
+      otpEventsV1.OtpFailureReason.OTP_FAILURE_REASON_WRONG_CODE,
+      otpEventsV1.OtpFailureReason.OTP_FAILURE_REASON_WRONG_CODE,
+      otpEventsV1.OtpFailureReason.OTP_FAILURE_REASON_WRONG_CODE,
+      otpEventsV1.OtpFailureReason.OTP_FAILURE_REASON_ATTEMPTS_EXHAUSTED,
+    ]);
+  });
+
+  it('a code expires after 3 minutes (clock stepped, no waiting)', async () => {
+    const { txnId } = await portal.generate({ mobile: freshMobile(), purpose: CITIZEN });
+    const code = await codeFor(txnId);
+    clock.advance(3 * MINUTE);
+    const refusal = await refusalOf(portal.confirm(txnId, code));
+    expect([refusal.code, refusal.reason]).toEqual([status.FAILED_PRECONDITION, 'OTP_EXPIRED']);
+  });
+
+  it('a code is accepted once only', async () => {
+    const { txnId } = await portal.generate({ mobile: freshMobile(), purpose: CITIZEN });
+    const code = await codeFor(txnId);
+    await portal.confirm(txnId, code);
+    const again = await refusalOf(portal.confirm(txnId, code));
+    expect([again.code, again.reason]).toEqual([status.FAILED_PRECONDITION, 'OTP_ALREADY_USED']);
+  });
+
+  it('resend waits for the 30-second cooldown, then sends a new code that replaces the old one', async () => {
+    const generated = await portal.generate({ mobile: freshMobile(), purpose: CITIZEN });
+    const early = await refusalOf(portal.resend(generated.txnId));
+    expect([early.code, early.reason, early.retryAfterMs]).toEqual([
+      status.RESOURCE_EXHAUSTED,
+      'OTP_RESEND_COOLDOWN',
+      30_000,
+    ]);
+    clock.advance(30_000);
+    const resent = await portal.resend(generated.txnId);
+    expect(resent.resendAvailableAt).toEqual(new Date(clock.now().getTime() + 30_000));
+    const newCode = await codeFor(generated.txnId);
+    await expect(portal.confirm(generated.txnId, newCode)).resolves.toMatchObject({
+      claims: { purpose: CITIZEN },
+    });
+  });
+
+  it(`locks a mobile after ${LOCKOUT_FAILURES} consecutive wrong codes (lowered from 100 by configuration)`, async () => {
+    const mobile = freshMobile();
+    for (let txn = 0; txn < LOCKOUT_FAILURES / 3; txn++) {
+      const { txnId } = await portal.generate({ mobile, purpose: CITIZEN });
+      const wrong = (await codeFor(txnId)) === '000000' ? '000001' : '000000';
+      for (let attempt = 0; attempt < 3; attempt++) await refusalOf(portal.confirm(txnId, wrong));
+    }
+    const locked = await refusalOf(umang.generate({ mobile, purpose: CITIZEN }));
+    expect([locked.code, locked.reason, locked.retryAfterMs]).toEqual([
+      status.RESOURCE_EXHAUSTED,
+      'MOBILE_LOCKED',
+      3_600_000,
+    ]);
+    const [lockedEvent] = await collector.waitFor((event) => event.type === 'otp.locked');
+    const payload = readPayload(
+      lockedEvent!,
+      payloadType(otpEventsV1.protobufPackage, 'OtpLocked', otpEventsV1.OtpLocked),
+    );
+    expect(payload).toEqual({
+      consecutiveFailures: LOCKOUT_FAILURES,
+      lockedUntil: new Date(clock.now().getTime() + 3_600_000),
+    });
+    clock.advance(3_600_000);
+    await expect(portal.generate({ mobile, purpose: CITIZEN })).resolves.toBeDefined();
+  });
+
+  it("BOLA: another client's transaction is NOT_FOUND, its token cannot be revoked by others", async () => {
+    const { txnId } = await portal.generate({ mobile: freshMobile(), purpose: CITIZEN });
+    const code = await codeFor(txnId);
+    const stolenConfirm = await refusalOf(umang.confirm(txnId, code));
+    const unknown = await refusalOf(umang.confirm(randomUUID(), code));
+    expect(stolenConfirm).toEqual(unknown);
+    expect(stolenConfirm.code).toBe(status.NOT_FOUND);
+    expect((await refusalOf(umang.resend(txnId))).code).toBe(status.NOT_FOUND);
+    // The owner is unaffected: no attempt was spent by the intruder.
+    const { claims } = await portal.confirm(txnId, code);
+    expect((await refusalOf(umang.revoke(claims?.tokenId ?? ''))).code).toBe(
+      status.PERMISSION_DENIED,
+    );
+    expect((await refusalOf(portal.revoke(randomUUID()))).code).toBe(status.NOT_FOUND);
+  });
+
+  describe('token verification edge cases (shared TokenVerifier, keys from GetSigningKeys)', () => {
+    it('refuses alg none', async () => {
+      const { token } = await login();
+      const unsecured = new UnsecuredJWT(decodeJwt(token)).encode();
+      expect(await verifyRefusal(unsecured, AUDIENCE.citizen)).toBe('TOKEN_ALGORITHM');
+    });
+
+    it('refuses a token signed by another key under the published key id, and unknown key ids', async () => {
+      const { token } = await login();
+      const { privateKey } = generateKeyPairSync('ed25519');
+      const forged = await new SignJWT(decodeJwt(token))
+        .setProtectedHeader({ alg: 'EdDSA', kid: decodeProtectedHeader(token).kid ?? '' })
+        .sign(privateKey);
+      expect(await verifyRefusal(forged, AUDIENCE.citizen)).toBe('TOKEN_SIGNATURE');
+      const unknownKid = await new SignJWT(decodeJwt(token))
+        .setProtectedHeader({ alg: 'EdDSA', kid: 'k-x' })
+        .sign(privateKey);
+      expect(await verifyRefusal(unknownKid, AUDIENCE.citizen)).toBe('TOKEN_UNKNOWN_KEY');
+    });
+
+    it('refuses a token for another audience', async () => {
+      const { token } = await login();
+      expect(await verifyRefusal(token, AUDIENCE.consent)).toBe('TOKEN_AUDIENCE');
+    });
+
+    it('refuses a citizen token once its 15 minutes are over', async () => {
+      const { token } = await login();
+      clock.advance(15 * MINUTE - 1_000);
+      await expect(verifier.verify(token, AUDIENCE.citizen)).resolves.toBeDefined();
+      clock.advance(1_000);
+      expect(await verifyRefusal(token, AUDIENCE.citizen)).toBe('TOKEN_EXPIRED');
+    });
+
+    it('refuses a revoked token once the token.revoked event arrives through Kafka; revoking twice emits once', async () => {
+      const { token, claims } = await login();
+      const tokenId = claims?.tokenId ?? '';
+      await expect(verifier.verify(token, AUDIENCE.citizen)).resolves.toBeDefined();
+      await portal.revoke(tokenId);
+      await portal.revoke(tokenId);
+      await eventually(async () =>
+        expect(await verifyRefusal(token, AUDIENCE.citizen)).toBe('TOKEN_REVOKED'),
+      );
+      const revoked = await collector.waitFor(
+        (event) => event.type === 'token.revoked' && event.subject?.ref === tokenId,
+      );
+      expect(revoked).toHaveLength(1);
+      expect(revoked[0]?.subject?.kind).toBe(SubjectKind.SUBJECT_KIND_TOKEN);
+      // A second event would have been relayed right after the first; make sure it was not.
+      await collector.waitFor(() => true, await outboxCount());
+      expect(collector.events.filter((event) => event.subject?.ref === tokenId)).toHaveLength(1);
+    });
+  });
+
+  it('rotates signing keys with overlap: the old key verifies until its last token expires', async () => {
+    // Step to just before the active key is due, and take a token signed by it.
+    const oldKid = app.keys.activeKeyId;
+    clock.advance(
+      Math.max(0, appStartedAt.getTime() + 24 * 3_600_000 - MINUTE - clock.now().getTime()),
+    );
+    const before = await login();
+    expect(before.claims?.keyId).toBe(oldKid);
+
+    clock.advance(2 * MINUTE);
+    await app.keys.maintain();
+    const newKid = app.keys.activeKeyId;
+    expect(newKid).not.toBe(oldKid);
+    expect((await portal.signingKeys()).keys.map((k) => k.kid)).toEqual([newKid, oldKid]);
+
+    const after = await login();
+    expect(after.claims?.keyId).toBe(newKid);
+    await expect(verifier.verify(before.token, AUDIENCE.citizen)).resolves.toMatchObject({
+      keyId: oldKid,
+    });
+    await expect(verifier.verify(after.token, AUDIENCE.citizen)).resolves.toMatchObject({
+      keyId: newKid,
+    });
+
+    // Once every token of the old key has expired (and the margin passed), it is withdrawn.
+    clock.advance(LONGEST_TOKEN_TTL_MS + KEY_RETIREMENT_MARGIN_MS);
+    expect((await portal.signingKeys()).keys.map((k) => k.kid)).toEqual([newKid]);
+  });
+
+  it('every event names the client as actor and a blind index or token id as subject', async () => {
+    await collector.waitFor(() => true, await outboxCount());
+    expect(new Set(collector.events.map((e) => e.type))).toEqual(
+      new Set(['otp.requested', 'otp.confirmed', 'otp.failed', 'otp.locked', 'token.revoked']),
+    );
+    for (const event of collector.events) {
+      expect(event.producer).toBe('otp');
+      expect(event.actor?.kind).toBe(ActorKind.ACTOR_KIND_PARTNER_CLIENT);
+      expect(['cowin-portal', 'umang']).toContain(event.actor?.clientId);
+      if (event.type === 'token.revoked') expect(event.subject?.ref).toMatch(/^[0-9a-f-]{36}$/);
+      else {
+        expect(event.subject?.kind).toBe(SubjectKind.SUBJECT_KIND_MOBILE);
+        expect(event.subject?.ref).toMatch(/^[0-9a-f]{64}$/);
+      }
+    }
+  });
+
+  it('leaks no mobile number and no code: not in any event, log line, or database row of the run', async () => {
+    const sent = (await readFile(smsFile, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { code: string }).code);
+    expect(sent.length).toBeGreaterThan(10);
+    const codes = new Set(sent);
+    await collector.waitFor(() => true, await outboxCount());
+
+    const eventText = collector.rawMessages.map((bytes) => bytes.toString('latin1')).join('\n');
+    expect(leaks(eventText, mobilesUsed, codes)).toEqual([]);
+    expect(logs.lines.length).toBeGreaterThan(50);
+    expect(leaks(logs.text(), mobilesUsed, codes)).toEqual([]);
+    // Nothing even had to be redacted: no sensitive value was handed to the logger.
+    expect(logs.text()).not.toContain('[REDACTED');
+
+    const db = new pg.Client({ connectionString: postgres.url });
+    await db.connect();
+    try {
+      const { rows: tables } = await db.query<{ table_name: string }>(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+      );
+      let dump = '';
+      for (const { table_name } of tables) {
+        const { rows } = await db.query<{ row: string }>(
+          `SELECT t::text AS row FROM ${table_name} t`,
+        );
+        dump += rows.map((r) => r.row).join('\n');
+      }
+      expect(dump).toContain('otp/0001_transactions');
+      expect(leaks(dump, mobilesUsed, codes)).toEqual([]);
+    } finally {
+      await db.end();
+    }
+  });
+
+  async function outboxCount(): Promise<number> {
+    const { rows } = await app.runtime.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox',
+    );
+    return rows[0]?.n ?? 0;
+  }
+});
+
+function readFailed(event: Parameters<typeof readPayload>[0]): otpEventsV1.OtpFailed {
+  return readPayload(
+    event,
+    payloadType(otpEventsV1.protobufPackage, 'OtpFailed', otpEventsV1.OtpFailed),
+  );
+}

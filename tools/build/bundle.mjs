@@ -11,7 +11,9 @@ if (!projectRoot) {
   console.error('usage: node tools/build/bundle.mjs <projectRoot>');
   process.exit(2);
 }
-const entries = ['main', 'migrate', 'index']
+// A library is its public surface, index.ts; a service has its entry points.
+const library = existsSync(join(projectRoot, 'src', 'index.ts'));
+const entries = (library ? ['index'] : ['main', 'migrate'])
   .map((name) => join(projectRoot, 'src', `${name}.ts`))
   .filter((file) => existsSync(file));
 const outdir = join(projectRoot, 'dist');

@@ -1,0 +1,167 @@
+import { createRequire } from 'node:module';
+import {
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  status,
+  type Client,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invalidArgument, resourceExhausted } from '@vaxguard/errors';
+import { createLogger, MemoryLogSink } from '@vaxguard/logging';
+import { otpV1 } from '@vaxguard/proto';
+import { clientSecretAuthenticator, hashClientSecret } from './auth';
+import { clientMetadata, unaryCall } from './client';
+import { GrpcServer, type ServiceHandlers } from './server';
+import { readStatusDetails } from './status';
+
+const require = createRequire(import.meta.url);
+const logs = new MemoryLogSink();
+const logger = createLogger({ service: 'grpc-kit-test', sink: logs });
+const SECRET = 'c0rrect-h0rse-battery-staple';
+
+// A stand-in OTP implementation whose behaviour each test picks through the mobile.
+const handlers: ServiceHandlers<typeof otpV1.OtpServiceService> = {
+  async generateOtp(request, context) {
+    if (request.mobile === 'bad') throw invalidArgument('mobile is not valid', { reason: 'BAD' });
+    if (request.mobile === 'busy') throw resourceExhausted('too many requests', 42_500);
+    if (request.mobile === 'crash') throw new Error('db password=hunter2 leaked in a driver error');
+    if (request.mobile === 'slow') {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      if (context.signal.aborted) throw invalidArgument('too late');
+    }
+    return {
+      txnId: `for-${context.principal.clientId}`,
+      expiresAt: undefined,
+      resendAvailableAt: undefined,
+      attemptsAllowed: 3,
+    };
+  },
+  resendOtp: async () => ({ expiresAt: undefined, resendAvailableAt: undefined }),
+  confirmOtp: async () => ({ token: '', claims: undefined }),
+  getSigningKeys: async () => ({ keys: [] }),
+  revokeToken: async () => ({}),
+};
+
+describe('GrpcServer over a real socket', () => {
+  const server = new GrpcServer({
+    logger,
+    authenticate: clientSecretAuthenticator([
+      { clientId: 'portal', secretSha256: hashClientSecret(SECRET), scopes: [] },
+    ]),
+  });
+  let address = '';
+  let client: otpV1.OtpServiceClient;
+
+  beforeAll(async () => {
+    server.addService('vaxguard.otp.v1.OtpService', otpV1.OtpServiceService, handlers);
+    address = `127.0.0.1:${await server.listen('127.0.0.1', 0)}`;
+    client = new otpV1.OtpServiceClient(address, credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client.close();
+    await server.shutdown(1_000);
+  });
+
+  const generate = (
+    mobile: string,
+    metadata: Metadata = clientMetadata('portal', SECRET),
+    deadlineMs = 5_000,
+  ) =>
+    unaryCall<otpV1.GenerateOtpResponse>((done) =>
+      client.generateOtp(
+        { mobile, purpose: 1 },
+        metadata,
+        { deadline: Date.now() + deadlineMs },
+        done,
+      ),
+    );
+  const failure = async (promise: Promise<unknown>): Promise<ServiceError> => {
+    try {
+      await promise;
+    } catch (error) {
+      return error as ServiceError;
+    }
+    throw new Error('the call succeeded');
+  };
+
+  it('passes the authenticated principal to the handler', async () => {
+    expect((await generate('ok')).txnId).toBe('for-portal');
+  });
+
+  it('refuses calls without or with wrong client credentials', async () => {
+    const missing = await failure(generate('ok', new Metadata()));
+    expect(missing.code).toBe(status.UNAUTHENTICATED);
+    const wrong = await failure(generate('ok', clientMetadata('portal', 'guess')));
+    expect(wrong.code).toBe(status.UNAUTHENTICATED);
+    expect(wrong.details).toBe('unknown client or wrong client secret');
+    expect(logs.text()).not.toContain('guess');
+  });
+
+  it('maps a domain error to its status, with reason and retry delay in the details', async () => {
+    const bad = await failure(generate('bad'));
+    expect([bad.code, bad.details]).toEqual([status.INVALID_ARGUMENT, 'mobile is not valid']);
+    expect(readStatusDetails(bad)).toEqual({ reason: 'BAD' });
+    const busy = await failure(generate('busy'));
+    expect(busy.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(readStatusDetails(busy)).toEqual({ retryAfterMs: 42_500 });
+  });
+
+  it('turns anything else into INTERNAL with a generic message, logging the cause', async () => {
+    const crash = await failure(generate('crash'));
+    expect([crash.code, crash.details]).toEqual([status.INTERNAL, 'internal error']);
+    expect(JSON.stringify(crash.metadata.getMap())).not.toContain('hunter2');
+    expect(logs.text()).toContain('db password=hunter2');
+  });
+
+  it('ends a call at its deadline', async () => {
+    const late = await failure(generate('slow', clientMetadata('portal', SECRET), 200));
+    expect(late.code).toBe(status.DEADLINE_EXCEEDED);
+  });
+
+  it('serves grpc.health.v1 and server reflection without credentials', async () => {
+    const { service: healthService } =
+      require('grpc-health-check') as typeof import('grpc-health-check');
+    const { makeGenericClientConstructor } = await import('@grpc/grpc-js');
+    const Health = makeGenericClientConstructor(healthService, 'Health');
+    const health = new Health(address, credentials.createInsecure()) as unknown as Client & {
+      check: (
+        r: { service: string },
+        cb: (e: ServiceError | null, r: { status: string | number }) => void,
+      ) => void;
+    };
+    const checked = await unaryCall<{ status: string | number }>((done) =>
+      health.check({ service: 'vaxguard.otp.v1.OtpService' }, done),
+    );
+    expect(['SERVING', 1]).toContain(checked.status);
+    health.close();
+
+    const reflectionProto =
+      require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
+    const definition = loadPackageDefinition(loadSync(reflectionProto, { keepCase: true }));
+    const reflectionPackage = (
+      definition['grpc'] as Record<string, Record<string, Record<string, unknown>>>
+    )['reflection']!['v1']!;
+    const Reflection = reflectionPackage['ServerReflection'] as new (
+      address: string,
+      creds: ReturnType<typeof credentials.createInsecure>,
+    ) => Client & { ServerReflectionInfo: () => NodeJS.ReadWriteStream };
+    const reflection = new Reflection(address, credentials.createInsecure());
+    const stream = reflection.ServerReflectionInfo();
+    const services = await new Promise<string[]>((resolve, reject) => {
+      stream.on(
+        'data',
+        (response: { list_services_response?: { service: { name: string }[] } }) => {
+          resolve(response.list_services_response?.service.map((s) => s.name) ?? []);
+          stream.end();
+        },
+      );
+      stream.on('error', reject);
+      stream.write({ list_services: '' } as never);
+    });
+    reflection.close();
+    expect(services).toContain('vaxguard.otp.v1.OtpService');
+  });
+});

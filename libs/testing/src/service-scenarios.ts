@@ -1,4 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { expect, it } from 'vitest';
+import { startKafka } from './kafka';
+import { startPostgres } from './postgres';
 import { checkHealth, spawnService, type ServiceProcess } from './service-process';
 
 /** A client id and secret, and the CLIENT_CREDENTIALS entry that accepts them. */
@@ -29,4 +32,31 @@ export async function startAndStopService(options: {
   } finally {
     await service?.stop('SIGKILL');
   }
+}
+
+/**
+ * The lifecycle test every service carries: its built `dist/main.js` starts against
+ * fresh PostgreSQL and Kafka, migrates, reports SERVING, and exits 0 on SIGTERM.
+ */
+export function itStartsAndStopsCleanly(
+  service: string,
+  extraEnv: Record<string, string> = {},
+): void {
+  it('starts against real PostgreSQL and Kafka, reports SERVING, and stops cleanly on SIGTERM', async () => {
+    await using postgres = await startPostgres();
+    await using kafka = await startKafka();
+    const result = await startAndStopService({
+      entry: `services/${service}/dist/main.js`,
+      env: {
+        DATABASE_URL: postgres.url,
+        KAFKA_BROKERS: kafka.brokers.join(','),
+        CLIENT_CREDENTIALS: testClient().credential,
+        ...extraEnv,
+      },
+    });
+    expect(result.health).toBe('SERVING');
+    expect(result.exitCode).toBe(0);
+    expect(result.output).toContain('"msg":"migration applied"');
+    expect(result.output).toContain('"msg":"service stopped"');
+  });
 }

@@ -2,11 +2,14 @@
 # Regenerates libs/proto/src/gen from proto/: ts-proto codecs and grpc-js service
 # definitions, plus the descriptor set that server reflection serves. Deterministic,
 # so that `proto-check` can fail CI when the committed tree is stale.
+#   generate.sh            write into the work tree
+#   generate.sh <dir>      write into <dir> instead (the tree stays untouched)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+base=${1:-.}
 npx buf lint
-npx buf generate
+npx buf generate -o "$base"
 
 # Reflection needs the file descriptors; embed them as base64 so that bundled
 # services carry them without reading files at run time.
@@ -18,4 +21,4 @@ npx buf build --as-file-descriptor-set -o "$descriptors#format=binpb"
   echo '// The FileDescriptorSet of proto/, for grpc server reflection.'
   echo "export const descriptorSetBase64 ="
   echo "  '$(base64 -w0 "$descriptors")';"
-} > libs/proto/src/gen/descriptor-set.ts
+} > "$base/libs/proto/src/gen/descriptor-set.ts"

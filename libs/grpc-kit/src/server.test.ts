@@ -2,12 +2,14 @@ import { createRequire } from 'node:module';
 import {
   credentials,
   loadPackageDefinition,
+  makeGenericClientConstructor,
   Metadata,
   status,
   type Client,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invalidArgument, resourceExhausted } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';

@@ -124,9 +124,6 @@ describe('GrpcServer over a real socket', () => {
   });
 
   it('serves grpc.health.v1 and server reflection without credentials', async () => {
-    const { service: healthService } =
-      require('grpc-health-check') as typeof import('grpc-health-check');
-    const { makeGenericClientConstructor } = await import('@grpc/grpc-js');
     const Health = makeGenericClientConstructor(healthService, 'Health');
     const health = new Health(address, credentials.createInsecure()) as unknown as Client & {
       check: (

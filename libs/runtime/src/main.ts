@@ -8,14 +8,18 @@ import { createLogger, type LogLevel } from '@vaxguard/logging';
  * and the process exits non-zero.
  */
 export function runMain(service: string, main: () => Promise<void>): void {
-  main().catch((error: unknown) => {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${service}: ${error.message}\n`);
-    } else {
-      createLogger({ service }).error('start-up failed', { err: error });
-    }
-    process.exit(1);
-  });
+  // Through a promise, so that a synchronous throw (a bad configuration read before
+  // the first await) takes the same path.
+  Promise.resolve()
+    .then(main)
+    .catch((error: unknown) => {
+      if (error instanceof ConfigError) {
+        process.stderr.write(`${service}: ${error.message}\n`);
+      } else {
+        createLogger({ service }).error('start-up failed', { err: error });
+      }
+      process.exit(1);
+    });
 }
 
 /** Applies a service's migrations and returns: the body of every `migrate` Nx target. */

@@ -93,6 +93,24 @@ function devSecrets(): Secrets {
   return secrets;
 }
 
+/**
+ * Starts a named container, replacing a leftover of an earlier run. A `--rm`
+ * container still being removed holds its name for a moment, hence the retries.
+ */
+async function runContainer(name: string, args: readonly string[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+    const run = spawnSync(
+      'docker',
+      ['run', '-d', '--rm', '--name', name, '--label', 'vaxguard.dev=true', ...args],
+      { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
+    );
+    if (run.status === 0) return;
+    if (attempt === 5) throw new Error(`docker run ${name} failed: ${run.stderr.trim()}`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
+
 async function startInfrastructure(): Promise<{ adminUrl: string; brokers: string; mode: string }> {
   for (const [what, port] of [
     ['PostgreSQL', PG_PORT],
@@ -129,14 +147,7 @@ async function startInfrastructure(): Promise<{ adminUrl: string; brokers: strin
         ],
       ],
     ] as const) {
-      spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
-      execFileSync(
-        'docker',
-        ['run', '-d', '--rm', '--name', name, '--label', 'vaxguard.dev=true', ...args, ref],
-        {
-          stdio: ['ignore', 'ignore', 'inherit'],
-        },
-      );
+      await runContainer(name, [...args, ref]);
       containers.push(name);
       const logs = spawn('docker', ['logs', '-f', name], { stdio: ['ignore', 'pipe', 'pipe'] });
       prefixOutput(name.replace('vaxguard-dev-', ''), logs);

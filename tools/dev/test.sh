@@ -13,12 +13,13 @@ export TESTCONTAINERS_RYUK_DISABLED=true
 started=$(date +%s)
 npx nx run-many -t proto-check breaking format-check typecheck lint test integration --outputStyle=stream
 status=$?
+echo "npm test: $(( $(date +%s) - started )) s, exit $status"
+# The totals close the output, alone on the last line: `N passed, N failed, N skipped`.
 node -e '
   const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map(JSON.parse);
   const sum = (k) => lines.reduce((n, l) => n + l[k], 0);
-  console.log(`\nvitest runs: ${lines.length} (Nx-cached targets are not re-run and not counted)`);
+  console.log(`vitest runs: ${lines.length} (Nx-cached targets are not re-run and not counted)`);
   console.log(`${sum("passed")} passed, ${sum("failed")} failed, ${sum("skipped")} skipped`);
 ' "$counts"
 rm -f "$counts"
-echo "npm test: $(( $(date +%s) - started )) s, exit $status"
 exit $status

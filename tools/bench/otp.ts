@@ -5,10 +5,11 @@
 // nothing: these machines are shared and noisy.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { readAllDevSms } from '@vaxguard/dev-sms';
 import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
 import { otpV1 } from '@vaxguard/proto';
 import { freePort, spawnService, startKafka, startPostgres, testClient } from '@vaxguard/testing';
@@ -111,12 +112,7 @@ async function main(): Promise<void> {
         txnIds[index] = response.txnId;
       },
     });
-    const codes = new Map<string, string>();
-    for (const line of readFileSync(sink, 'utf8').split('\n')) {
-      if (!line) continue;
-      const sms = JSON.parse(line) as { txnId: string; code: string };
-      codes.set(sms.txnId, sms.code);
-    }
+    const codes = new Map((await readAllDevSms(sink)).map((sms) => [sms.txnId, sms.code]));
     const confirm = await runLoad({
       ...limits,
       maxCalls: txnIds.length,

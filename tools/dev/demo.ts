@@ -1,8 +1,8 @@
 // The demo data `npm start` seeds: a citizen signs in with an OTP through the demo
 // partner client, end to end over real gRPC, and the result is printed (masked).
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { credentials } from '@grpc/grpc-js';
+import { readDevSms } from '@vaxguard/dev-sms';
 import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
 import { eventually } from '@vaxguard/testing';
 import { otpV1 } from '@vaxguard/proto';
@@ -25,14 +25,10 @@ export async function runDemo(options: {
         done,
       ),
     );
-    const code = await eventually(() => {
-      const line = readFileSync(options.smsSink, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { txnId: string; code: string })
-        .find((sms) => sms.txnId === generated.txnId);
-      if (!line) throw new Error('SMS not delivered yet');
-      return line.code;
+    const code = await eventually(async () => {
+      const sms = await readDevSms(options.smsSink, generated.txnId);
+      if (!sms) throw new Error('SMS not delivered yet');
+      return sms.code;
     });
     const confirmed = await unaryCall<otpV1.ConfirmOtpResponse>((done) =>
       client.confirmOtp({ txnId: generated.txnId, otp: code }, metadata(), done),

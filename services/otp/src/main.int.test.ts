@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -21,7 +21,7 @@ import {
   RevocationSet,
   TokenVerifier,
 } from '@vaxguard/tokens';
-import { readDevSms } from './adapters/dev-sms-sink';
+import { readAllDevSms, readDevSms } from '@vaxguard/dev-sms';
 import { leaks, otpTestClient, outcomeOf, type OtpTestClient } from './test-support';
 
 const CITIZEN = otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN;
@@ -163,9 +163,7 @@ describe('OTP service processes: two instances, one database', () => {
     expect(exitCodes).toEqual([0, 0]);
     const codes = new Set<string>();
     for (const instance of [0, 1]) {
-      const text = await readFile(sinkOf(instance), 'utf8');
-      for (const line of text.split('\n').filter(Boolean))
-        codes.add((JSON.parse(line) as { code: string }).code);
+      for (const sms of await readAllDevSms(sinkOf(instance))) codes.add(sms.code);
     }
     expect(codes.size).toBeGreaterThan(5);
     const outputs = instances.map((instance) => instance.output());

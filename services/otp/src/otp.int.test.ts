@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -35,7 +35,7 @@ import {
   TokenVerifier,
   type Audience,
 } from '@vaxguard/tokens';
-import { readDevSms } from './adapters/dev-sms-sink';
+import { readAllDevSms, readDevSms } from '@vaxguard/dev-sms';
 import { createOtpApp, type OtpApp } from './app';
 import { readConfig } from './config';
 import { ManualClock } from './domain/fakes';
@@ -462,10 +462,7 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
   });
 
   it('leaks no mobile number and no code: not in any event, log line, or database row of the run', async () => {
-    const sent = (await readFile(smsFile, 'utf8'))
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => (JSON.parse(line) as { code: string }).code);
+    const sent = (await readAllDevSms(smsFile)).map((sms) => sms.code);
     expect(sent.length).toBeGreaterThan(10);
     const codes = new Set(sent);
     await collector.waitFor(() => true, await outboxCount());

@@ -1,7 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { credentials, makeGenericClientConstructor, type Client } from '@grpc/grpc-js';
+import {
+  credentials,
+  makeGenericClientConstructor,
+  type Client,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
+import { unaryCall } from '@vaxguard/grpc-kit';
 import { freePort } from './containers';
 import { eventually } from './eventually';
 
@@ -10,7 +16,7 @@ const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1
 type HealthCheck = (
   request: { service: string },
   options: { deadline: Date },
-  callback: (error: Error | null, response?: { status: number | string }) => void,
+  callback: (error: ServiceError | null, response: { status: number | string }) => void,
 ) => void;
 
 const SERVING_STATUS: Record<number, string> = {
@@ -26,13 +32,10 @@ export async function checkHealth(address: string, service = ''): Promise<string
     check: HealthCheck;
   };
   try {
-    return await new Promise<string>((resolve, reject) => {
-      client.check({ service }, { deadline: new Date(Date.now() + 2_000) }, (error, response) => {
-        if (error || !response) return reject(error ?? new Error('no response'));
-        const status = response.status;
-        resolve(typeof status === 'number' ? (SERVING_STATUS[status] ?? String(status)) : status);
-      });
-    });
+    const { status } = await unaryCall<{ status: number | string }>((done) =>
+      client.check({ service }, { deadline: new Date(Date.now() + 2_000) }, done),
+    );
+    return typeof status === 'number' ? (SERVING_STATUS[status] ?? String(status)) : status;
   } finally {
     client.close();
   }

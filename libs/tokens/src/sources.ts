@@ -1,9 +1,10 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Kafka } from 'kafkajs';
 import { decodeEnvelope, eventsTopic, payloadType, readPayload } from '@vaxguard/events';
+import { unaryCall } from '@vaxguard/grpc-kit';
 import type { Logger } from '@vaxguard/logging';
 import { otpEventsV1, type otpV1 } from '@vaxguard/proto';
-import type { FetchKeys, PublicJwk } from './jwks';
+import type { FetchKeys } from './jwks';
 import type { RevocationSet } from './revocations';
 
 export const TOKEN_REVOKED_EVENT = 'token.revoked';
@@ -19,15 +20,12 @@ export function otpServiceKeys(
   metadata: () => Metadata,
   timeoutMs = 3_000,
 ): FetchKeys {
-  return () =>
-    new Promise<readonly PublicJwk[]>((resolve, reject) => {
-      client.getSigningKeys(
-        {},
-        metadata(),
-        { deadline: new Date(Date.now() + timeoutMs) },
-        (error, response) => (error ? reject(error) : resolve(response.keys)),
-      );
-    });
+  return async () => {
+    const response = await unaryCall<otpV1.GetSigningKeysResponse>((done) =>
+      client.getSigningKeys({}, metadata(), { deadline: new Date(Date.now() + timeoutMs) }, done),
+    );
+    return response.keys;
+  };
 }
 
 export interface RevocationListenerOptions {

@@ -35,7 +35,9 @@ function createBaseRetryInfo(): RetryInfo {
   return { retryDelay: undefined };
 }
 
-export const RetryInfo: MessageFns<RetryInfo> = {
+export const RetryInfo: MessageFns<RetryInfo, "google.rpc.RetryInfo"> = {
+  $type: "google.rpc.RetryInfo" as const,
+
   encode(message: RetryInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.retryDelay !== undefined) {
       Duration.encode(message.retryDelay, writer.uint32(10).fork()).join();
@@ -99,7 +101,9 @@ function createBaseErrorInfo(): ErrorInfo {
   return { reason: "", domain: "", metadata: {} };
 }
 
-export const ErrorInfo: MessageFns<ErrorInfo> = {
+export const ErrorInfo: MessageFns<ErrorInfo, "google.rpc.ErrorInfo"> = {
+  $type: "google.rpc.ErrorInfo" as const,
+
   encode(message: ErrorInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.reason !== "") {
       writer.uint32(10).string(message.reason);
@@ -211,7 +215,9 @@ function createBaseErrorInfo_MetadataEntry(): ErrorInfo_MetadataEntry {
   return { key: "", value: "" };
 }
 
-export const ErrorInfo_MetadataEntry: MessageFns<ErrorInfo_MetadataEntry> = {
+export const ErrorInfo_MetadataEntry: MessageFns<ErrorInfo_MetadataEntry, "google.rpc.ErrorInfo.MetadataEntry"> = {
+  $type: "google.rpc.ErrorInfo.MetadataEntry" as const,
+
   encode(message: ErrorInfo_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.key !== "") {
       writer.uint32(10).string(message.key);
@@ -290,7 +296,8 @@ function isSet(value: any): boolean {
   return value !== null && value !== undefined;
 }
 
-export interface MessageFns<T> {
+export interface MessageFns<T, V extends string> {
+  readonly $type: V;
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
   fromJSON(object: any): T;

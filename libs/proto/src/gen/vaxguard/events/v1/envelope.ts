@@ -194,7 +194,9 @@ function createBaseEventEnvelope(): EventEnvelope {
   };
 }
 
-export const EventEnvelope: MessageFns<EventEnvelope> = {
+export const EventEnvelope: MessageFns<EventEnvelope, "vaxguard.events.v1.EventEnvelope"> = {
+  $type: "vaxguard.events.v1.EventEnvelope" as const,
+
   encode(message: EventEnvelope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.eventId !== "") {
       writer.uint32(10).string(message.eventId);
@@ -371,7 +373,9 @@ function createBaseActor(): Actor {
   return { kind: 0, principalId: "", clientId: "" };
 }
 
-export const Actor: MessageFns<Actor> = {
+export const Actor: MessageFns<Actor, "vaxguard.events.v1.Actor"> = {
+  $type: "vaxguard.events.v1.Actor" as const,
+
   encode(message: Actor, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.kind !== 0) {
       writer.uint32(8).int32(message.kind);
@@ -469,7 +473,9 @@ function createBaseSubjectRef(): SubjectRef {
   return { kind: 0, ref: "" };
 }
 
-export const SubjectRef: MessageFns<SubjectRef> = {
+export const SubjectRef: MessageFns<SubjectRef, "vaxguard.events.v1.SubjectRef"> = {
+  $type: "vaxguard.events.v1.SubjectRef" as const,
+
   encode(message: SubjectRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.kind !== 0) {
       writer.uint32(8).int32(message.kind);
@@ -566,7 +572,8 @@ function isSet(value: any): boolean {
   return value !== null && value !== undefined;
 }
 
-export interface MessageFns<T> {
+export interface MessageFns<T, V extends string> {
+  readonly $type: V;
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
   fromJSON(object: any): T;

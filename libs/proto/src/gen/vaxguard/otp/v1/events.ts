@@ -114,7 +114,9 @@ function createBaseOtpRequested(): OtpRequested {
   return { txnId: "", purpose: 0, sendNumber: 0, expiresAt: undefined };
 }
 
-export const OtpRequested: MessageFns<OtpRequested> = {
+export const OtpRequested: MessageFns<OtpRequested, "vaxguard.otp.v1.OtpRequested"> = {
+  $type: "vaxguard.otp.v1.OtpRequested" as const,
+
   encode(message: OtpRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.txnId !== "") {
       writer.uint32(10).string(message.txnId);
@@ -231,7 +233,9 @@ function createBaseOtpConfirmed(): OtpConfirmed {
   return { txnId: "", purpose: 0, tokenId: "", tokenExpiresAt: undefined, consent: undefined };
 }
 
-export const OtpConfirmed: MessageFns<OtpConfirmed> = {
+export const OtpConfirmed: MessageFns<OtpConfirmed, "vaxguard.otp.v1.OtpConfirmed"> = {
+  $type: "vaxguard.otp.v1.OtpConfirmed" as const,
+
   encode(message: OtpConfirmed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.txnId !== "") {
       writer.uint32(10).string(message.txnId);
@@ -363,7 +367,9 @@ function createBaseOtpFailed(): OtpFailed {
   return { txnId: "", purpose: 0, reason: 0, attemptsLeft: 0, consecutiveFailures: 0 };
 }
 
-export const OtpFailed: MessageFns<OtpFailed> = {
+export const OtpFailed: MessageFns<OtpFailed, "vaxguard.otp.v1.OtpFailed"> = {
+  $type: "vaxguard.otp.v1.OtpFailed" as const,
+
   encode(message: OtpFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.txnId !== "") {
       writer.uint32(10).string(message.txnId);
@@ -495,7 +501,9 @@ function createBaseOtpLocked(): OtpLocked {
   return { consecutiveFailures: 0, lockedUntil: undefined };
 }
 
-export const OtpLocked: MessageFns<OtpLocked> = {
+export const OtpLocked: MessageFns<OtpLocked, "vaxguard.otp.v1.OtpLocked"> = {
+  $type: "vaxguard.otp.v1.OtpLocked" as const,
+
   encode(message: OtpLocked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.consecutiveFailures !== 0) {
       writer.uint32(8).int32(message.consecutiveFailures);
@@ -578,7 +586,9 @@ function createBaseTokenRevoked(): TokenRevoked {
   return { tokenId: "", expiresAt: undefined };
 }
 
-export const TokenRevoked: MessageFns<TokenRevoked> = {
+export const TokenRevoked: MessageFns<TokenRevoked, "vaxguard.otp.v1.TokenRevoked"> = {
+  $type: "vaxguard.otp.v1.TokenRevoked" as const,
+
   encode(message: TokenRevoked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.tokenId !== "") {
       writer.uint32(10).string(message.tokenId);
@@ -683,7 +693,8 @@ function isSet(value: any): boolean {
   return value !== null && value !== undefined;
 }
 
-export interface MessageFns<T> {
+export interface MessageFns<T, V extends string> {
+  readonly $type: V;
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
   fromJSON(object: any): T;

@@ -208,7 +208,9 @@ function createBaseGrantee(): Grantee {
   return { kind: 0, id: "" };
 }
 
-export const Grantee: MessageFns<Grantee> = {
+export const Grantee: MessageFns<Grantee, "vaxguard.otp.v1.Grantee"> = {
+  $type: "vaxguard.otp.v1.Grantee" as const,
+
   encode(message: Grantee, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.kind !== 0) {
       writer.uint32(8).int32(message.kind);
@@ -283,7 +285,9 @@ function createBaseConsentScope(): ConsentScope {
   return { beneficiaryRef: "", grantee: undefined };
 }
 
-export const ConsentScope: MessageFns<ConsentScope> = {
+export const ConsentScope: MessageFns<ConsentScope, "vaxguard.otp.v1.ConsentScope"> = {
+  $type: "vaxguard.otp.v1.ConsentScope" as const,
+
   encode(message: ConsentScope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.beneficiaryRef !== "") {
       writer.uint32(10).string(message.beneficiaryRef);
@@ -362,7 +366,9 @@ function createBaseGenerateOtpRequest(): GenerateOtpRequest {
   return { mobile: "", purpose: 0, consent: undefined };
 }
 
-export const GenerateOtpRequest: MessageFns<GenerateOtpRequest> = {
+export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1.GenerateOtpRequest"> = {
+  $type: "vaxguard.otp.v1.GenerateOtpRequest" as const,
+
   encode(message: GenerateOtpRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.mobile !== "") {
       writer.uint32(10).string(message.mobile);
@@ -452,7 +458,9 @@ function createBaseGenerateOtpResponse(): GenerateOtpResponse {
   return { txnId: "", expiresAt: undefined, resendAvailableAt: undefined, attemptsAllowed: 0 };
 }
 
-export const GenerateOtpResponse: MessageFns<GenerateOtpResponse> = {
+export const GenerateOtpResponse: MessageFns<GenerateOtpResponse, "vaxguard.otp.v1.GenerateOtpResponse"> = {
+  $type: "vaxguard.otp.v1.GenerateOtpResponse" as const,
+
   encode(message: GenerateOtpResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.txnId !== "") {
       writer.uint32(10).string(message.txnId);
@@ -573,7 +581,9 @@ function createBaseResendOtpRequest(): ResendOtpRequest {
   return { txnId: "" };
 }
 
-export const ResendOtpRequest: MessageFns<ResendOtpRequest> = {
+export const ResendOtpRequest: MessageFns<ResendOtpRequest, "vaxguard.otp.v1.ResendOtpRequest"> = {
+  $type: "vaxguard.otp.v1.ResendOtpRequest" as const,
+
   encode(message: ResendOtpRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.txnId !== "") {
       writer.uint32(10).string(message.txnId);
@@ -637,7 +647,9 @@ function createBaseResendOtpResponse(): ResendOtpResponse {
   return { expiresAt: undefined, resendAvailableAt: undefined };
 }
 
-export const ResendOtpResponse: MessageFns<ResendOtpResponse> = {
+export const ResendOtpResponse: MessageFns<ResendOtpResponse, "vaxguard.otp.v1.ResendOtpResponse"> = {
+  $type: "vaxguard.otp.v1.ResendOtpResponse" as const,
+
   encode(message: ResendOtpResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.expiresAt !== undefined) {
       Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(10).fork()).join();
@@ -720,7 +732,9 @@ function createBaseConfirmOtpRequest(): ConfirmOtpRequest {
   return { txnId: "", otp: "" };
 }
 
-export const ConfirmOtpRequest: MessageFns<ConfirmOtpRequest> = {
+export const ConfirmOtpRequest: MessageFns<ConfirmOtpRequest, "vaxguard.otp.v1.ConfirmOtpRequest"> = {
+  $type: "vaxguard.otp.v1.ConfirmOtpRequest" as const,
+
   encode(message: ConfirmOtpRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.txnId !== "") {
       writer.uint32(10).string(message.txnId);
@@ -799,7 +813,9 @@ function createBaseConfirmOtpResponse(): ConfirmOtpResponse {
   return { token: "", claims: undefined };
 }
 
-export const ConfirmOtpResponse: MessageFns<ConfirmOtpResponse> = {
+export const ConfirmOtpResponse: MessageFns<ConfirmOtpResponse, "vaxguard.otp.v1.ConfirmOtpResponse"> = {
+  $type: "vaxguard.otp.v1.ConfirmOtpResponse" as const,
+
   encode(message: ConfirmOtpResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.token !== "") {
       writer.uint32(10).string(message.token);
@@ -885,7 +901,9 @@ function createBaseTokenClaims(): TokenClaims {
   };
 }
 
-export const TokenClaims: MessageFns<TokenClaims> = {
+export const TokenClaims: MessageFns<TokenClaims, "vaxguard.otp.v1.TokenClaims"> = {
+  $type: "vaxguard.otp.v1.TokenClaims" as const,
+
   encode(message: TokenClaims, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.tokenId !== "") {
       writer.uint32(10).string(message.tokenId);
@@ -1100,7 +1118,9 @@ function createBaseGetSigningKeysRequest(): GetSigningKeysRequest {
   return {};
 }
 
-export const GetSigningKeysRequest: MessageFns<GetSigningKeysRequest> = {
+export const GetSigningKeysRequest: MessageFns<GetSigningKeysRequest, "vaxguard.otp.v1.GetSigningKeysRequest"> = {
+  $type: "vaxguard.otp.v1.GetSigningKeysRequest" as const,
+
   encode(_: GetSigningKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     return writer;
   },
@@ -1144,7 +1164,9 @@ function createBaseGetSigningKeysResponse(): GetSigningKeysResponse {
   return { keys: [] };
 }
 
-export const GetSigningKeysResponse: MessageFns<GetSigningKeysResponse> = {
+export const GetSigningKeysResponse: MessageFns<GetSigningKeysResponse, "vaxguard.otp.v1.GetSigningKeysResponse"> = {
+  $type: "vaxguard.otp.v1.GetSigningKeysResponse" as const,
+
   encode(message: GetSigningKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.keys) {
       JsonWebKey.encode(v!, writer.uint32(10).fork()).join();
@@ -1202,7 +1224,9 @@ function createBaseJsonWebKey(): JsonWebKey {
   return { kty: "", crv: "", x: "", kid: "", alg: "", use: "" };
 }
 
-export const JsonWebKey: MessageFns<JsonWebKey> = {
+export const JsonWebKey: MessageFns<JsonWebKey, "vaxguard.otp.v1.JsonWebKey"> = {
+  $type: "vaxguard.otp.v1.JsonWebKey" as const,
+
   encode(message: JsonWebKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.kty !== "") {
       writer.uint32(10).string(message.kty);
@@ -1337,7 +1361,9 @@ function createBaseRevokeTokenRequest(): RevokeTokenRequest {
   return { tokenId: "" };
 }
 
-export const RevokeTokenRequest: MessageFns<RevokeTokenRequest> = {
+export const RevokeTokenRequest: MessageFns<RevokeTokenRequest, "vaxguard.otp.v1.RevokeTokenRequest"> = {
+  $type: "vaxguard.otp.v1.RevokeTokenRequest" as const,
+
   encode(message: RevokeTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.tokenId !== "") {
       writer.uint32(10).string(message.tokenId);
@@ -1401,7 +1427,9 @@ function createBaseRevokeTokenResponse(): RevokeTokenResponse {
   return {};
 }
 
-export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
+export const RevokeTokenResponse: MessageFns<RevokeTokenResponse, "vaxguard.otp.v1.RevokeTokenResponse"> = {
+  $type: "vaxguard.otp.v1.RevokeTokenResponse" as const,
+
   encode(_: RevokeTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     return writer;
   },
@@ -1634,7 +1662,8 @@ function isSet(value: any): boolean {
   return value !== null && value !== undefined;
 }
 
-export interface MessageFns<T> {
+export interface MessageFns<T, V extends string> {
+  readonly $type: V;
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
   fromJSON(object: any): T;

@@ -8,6 +8,11 @@ export * as vaccinationRecordV1 from './gen/vaxguard/vaccination_record/v1/vacci
 export * as auditV1 from './gen/vaxguard/audit/v1/audit';
 export * as googleRpc from './gen/google/rpc/status';
 export * as googleRpcDetails from './gen/google/rpc/error_details';
+// grpc.health.v1 and server reflection (v1 and the older v1alpha that some clients
+// still call), vendored from grpc-proto so that reflection can describe them too.
+export * as grpcHealthV1 from './gen/grpc/health/v1/health';
+export * as grpcReflectionV1 from './gen/grpc/reflection/v1/reflection';
+export * as grpcReflectionV1alpha from './gen/grpc/reflection/v1alpha/reflection';
 export { Any } from './gen/google/protobuf/any';
 export { Duration } from './gen/google/protobuf/duration';
 export { descriptorSetBase64 } from './gen/descriptor-set';

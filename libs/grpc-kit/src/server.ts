@@ -8,13 +8,12 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import { VaxGuardError } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import { descriptorSetBase64 } from '@vaxguard/proto';
 import type { Authenticator, Principal } from './auth';
+import { ServerReflection } from './reflection';
 import { toStatusError } from './status';
 
 export interface CallContext {
@@ -57,6 +56,7 @@ export interface GrpcServerOptions {
 export class GrpcServer {
   private readonly server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
   private readonly health: HealthImplementation;
+  private readonly reflection: ServerReflection;
   private readonly serviceNames: string[] = [];
   private readonly maxCallDurationMs: number;
 
@@ -64,8 +64,8 @@ export class GrpcServer {
     this.maxCallDurationMs = options.maxCallDurationMs ?? 30_000;
     this.health = new HealthImplementation({ '': 'NOT_SERVING' });
     this.health.addToServer(this.server);
-    const descriptors = loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'));
-    new ReflectionService(descriptors).addToServer(this.server);
+    this.reflection = new ServerReflection(Buffer.from(descriptorSetBase64, 'base64'));
+    this.reflection.addToServer(this.server);
   }
 
   addService<D extends ServiceDefinition>(
@@ -73,6 +73,7 @@ export class GrpcServer {
     definition: D,
     handlers: ServiceHandlers<D>,
   ): this {
+    this.reflection.addService(serviceName);
     const implementation: UntypedServiceImplementation = {};
     for (const [name, method] of Object.entries(definition)) {
       const handler = handlers[name as keyof D] as UnaryHandler<unknown, unknown>;

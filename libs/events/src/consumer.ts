@@ -1,8 +1,9 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { withTransaction } from '@vaxguard/db';
+import type { DecodedEvent } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
-import { decodeEnvelope, EventDecodeError, type EventEnvelope } from './envelope';
+import { CountingDecoder, type DecodingStats } from './decoding';
 
 export interface EventContext {
   readonly topic: string;
@@ -11,7 +12,7 @@ export interface EventContext {
 }
 
 export type EventHandler = (
-  event: EventEnvelope,
+  event: DecodedEvent,
   tx: pg.PoolClient,
   context: EventContext,
 ) => Promise<void>;
@@ -27,15 +28,27 @@ export interface IdempotentConsumerOptions {
   readonly handle: EventHandler;
 }
 
+export interface ConsumerStats extends DecodingStats {
+  /** Events applied for the first time. */
+  readonly applied: number;
+  /** Redeliveries recognised by event id and skipped. */
+  readonly duplicates: number;
+}
+
 /**
  * Consumes events and applies each exactly once: the event id is recorded in the
  * consumer's own database in the same transaction as the handler's changes, so a
  * redelivered event (relay resend, rebalance, crash before the offset commit) is
- * recognised and skipped.
+ * recognised and skipped. Whatever arrives is decoded through the event catalogue;
+ * what cannot be decoded is counted, logged without its content, and skipped.
  */
 export class IdempotentConsumer {
+  private applied = 0;
+  private duplicates = 0;
+
   private constructor(
     private readonly consumer: Consumer,
+    private readonly decoder: CountingDecoder,
     private readonly logger: Logger,
   ) {}
 
@@ -45,6 +58,7 @@ export class IdempotentConsumer {
       groupId: options.groupId,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
+    const self = new IdempotentConsumer(consumer, new CountingDecoder(logger), logger);
     await consumer.connect();
     try {
       await consumer.subscribe({
@@ -53,47 +67,44 @@ export class IdempotentConsumer {
       });
       await consumer.run({
         eachMessage: async ({ topic, partition, message }) => {
-          if (!message.value) return;
-          let event: EventEnvelope;
-          try {
-            event = decodeEnvelope(message.value);
-          } catch (error) {
-            if (!(error instanceof EventDecodeError)) throw error;
-            // A message that is not an event can never be applied; skipping it keeps
-            // the partition moving. Its bytes are not logged: they may hold anything.
-            logger.error('skipping undecodable message', {
-              topic,
-              partition,
-              offset: message.offset,
-            });
-            return;
-          }
-          await applyOnce(options, event, { topic, partition, offset: message.offset });
+          const event = self.decoder.decode(topic, partition, message);
+          if (!event) return;
+          const first = await applyOnce(options, event, {
+            topic,
+            partition,
+            offset: message.offset,
+          });
+          if (first) self.applied++;
+          else self.duplicates++;
         },
       });
     } catch (error) {
       await consumer.disconnect().catch(() => undefined);
       throw error;
     }
-    return new IdempotentConsumer(consumer, logger);
+    return self;
+  }
+
+  get stats(): ConsumerStats {
+    return { ...this.decoder.stats, applied: this.applied, duplicates: this.duplicates };
   }
 
   async stop(): Promise<void> {
     await this.consumer.disconnect();
-    this.logger.info('consumer stopped');
+    this.logger.info('consumer stopped', { ...this.stats });
   }
 }
 
 async function applyOnce(
   options: IdempotentConsumerOptions,
-  event: EventEnvelope,
+  event: DecodedEvent,
   context: EventContext,
 ): Promise<boolean> {
   return withTransaction(options.pool, async (tx) => {
     const { rowCount } = await tx.query(
       `INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
        ON CONFLICT DO NOTHING`,
-      [options.groupId, event.eventId],
+      [options.groupId, event.envelope.eventId],
     );
     if (rowCount === 0) return false;
     await options.handle(event, tx, context);

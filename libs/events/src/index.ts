@@ -1,5 +1,5 @@
-export * from './envelope';
+export * from './broadcast';
+export * from './consumer';
 export * from './kafka';
 export * from './migrations';
 export * from './outbox';
-export * from './consumer';

@@ -1,8 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { createPool, migrate, withTransaction, type Pool } from '@vaxguard/db';
+import {
+  ActorKind,
+  buildEvent,
+  encodeEnvelope,
+  EVENTS,
+  readPayload,
+  SubjectKind,
+} from '@vaxguard/event-catalogue';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
-import { otpEventsV1 } from '@vaxguard/proto';
 import {
   EventCollector,
   eventually,
@@ -11,27 +18,25 @@ import {
   type KafkaFixture,
   type PostgresFixture,
 } from '@vaxguard/testing';
+import { BroadcastListener } from './broadcast';
 import { IdempotentConsumer } from './consumer';
-import { ActorKind, createEvent, payloadType, readPayload, SubjectKind } from './envelope';
 import { createKafka, ensureTopics } from './kafka';
 import { eventsMigrations } from './migrations';
 import { enqueueEvent, OutboxRelay } from './outbox';
 
 const TOPIC = 'vaxguard.outbox-test.events';
-const Locked = payloadType(otpEventsV1.protobufPackage, 'OtpLocked', otpEventsV1.OtpLocked);
 const logs = new MemoryLogSink();
 const logger = createLogger({ service: 'outbox-test', sink: logs, level: 'debug' });
 
+/** A catalogue event, sent to this test's own topic. */
 function lockedEvent(subject: string, failures: number) {
-  return createEvent({
-    type: 'test.locked',
-    producer: 'outbox-test',
+  const built = buildEvent(EVENTS.otpLocked, {
     actor: { kind: ActorKind.ACTOR_KIND_SERVICE, principalId: 'outbox-test', clientId: '' },
     subject: { kind: SubjectKind.SUBJECT_KIND_MOBILE, ref: subject },
-    payloadType: Locked,
     payload: { consecutiveFailures: failures, lockedUntil: new Date('2026-11-22T12:00:00Z') },
     occurredAt: new Date(),
   });
+  return { ...built, topic: TOPIC };
 }
 
 /** A change and its event, written in one transaction (optionally failing after both). */
@@ -39,9 +44,9 @@ async function recordChange(pool: Pool, subject: string, n: number, fail = false
   return withTransaction(pool, async (tx) => {
     const event = lockedEvent(subject, n);
     await tx.query('INSERT INTO changes (subject, n) VALUES ($1, $2)', [subject, n]);
-    await enqueueEvent(tx, TOPIC, event);
+    await enqueueEvent(tx, event);
     if (fail) throw new Error('business rule refused the change');
-    return event.eventId;
+    return event.envelope.eventId;
   });
 }
 
@@ -103,12 +108,17 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
     const committed = await recordChange(pool, 'committed', 2);
 
     const [event] = await collector.waitFor((e) => e.eventId === committed);
-    expect(readPayload(event!, Locked).consecutiveFailures).toBe(2);
+    expect(readPayload(event!, EVENTS.otpLocked).consecutiveFailures).toBe(2);
     expect(event!.subject?.ref).toBe('committed');
 
-    const { rows } = await pool.query<{ subject: string }>('SELECT subject FROM changes');
+    const { rows } = await pool.query<{ subject: string }>(
+      "SELECT subject FROM changes WHERE subject IN ('committed', 'rolled-back')",
+    );
     expect(rows.map((r) => r.subject)).toEqual(['committed']);
-    const outbox = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox');
+    const outbox = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE event_id = $1',
+      [committed],
+    );
     expect(outbox.rows[0]!.n).toBe(1);
     // The relay publishes in commit order, so had the rolled-back event existed it
     // would have arrived before this one.
@@ -124,11 +134,11 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
       groupId: 'outbox-test-applier',
       topics: [TOPIC],
       logger,
-      handle: async (event, tx) => {
-        const payload = readPayload(event, Locked);
+      handle: async ({ envelope }, tx) => {
+        const payload = readPayload(envelope, EVENTS.otpLocked);
         await tx.query('INSERT INTO applied (event_id, subject, n) VALUES ($1, $2, $3)', [
-          event.eventId,
-          event.subject?.ref,
+          envelope.eventId,
+          envelope.subject?.ref,
           payload.consecutiveFailures,
         ]);
       },
@@ -176,11 +186,98 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
         const ns = collector.events
           .filter((e) => e.subject?.ref === `outage-${s}`)
           .slice(0, 5)
-          .map((e) => readPayload(e, Locked).consecutiveFailures);
+          .map((e) => readPayload(e, EVENTS.otpLocked).consecutiveFailures);
         expect(ns).toEqual([s, s + 4, s + 8, s + 12, s + 16]);
       }
     } finally {
       await consumer.stop();
+    }
+  });
+
+  it('skips and counts what it cannot decode, and applies what follows on the same partition', async () => {
+    const topic = 'vaxguard.outbox-test.mixed';
+    await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
+    const valid = lockedEvent('mixed', 7).envelope;
+    const unknownType = { ...lockedEvent('mixed', 8).envelope, type: 'nobody.declared' };
+    const wrongPayload = { ...lockedEvent('mixed', 9).envelope, type: EVENTS.tokenRevoked.name };
+    await producer.send({
+      topic,
+      messages: [
+        Buffer.from('not an envelope at all'),
+        encodeEnvelope(unknownType),
+        encodeEnvelope(wrongPayload),
+        encodeEnvelope(valid),
+      ].map((value) => ({ key: 'mixed', value })),
+    });
+    const applied: string[] = [];
+    const consumer = await IdempotentConsumer.start({
+      kafka,
+      pool,
+      groupId: 'outbox-test-mixed',
+      topics: [topic],
+      logger,
+      handle: async ({ envelope }) => void applied.push(envelope.eventId),
+    });
+    try {
+      await eventually(() => expect(applied).toEqual([valid.eventId]));
+      expect(consumer.stats).toMatchObject({
+        applied: 1,
+        undecodable: { NOT_AN_ENVELOPE: 1, UNKNOWN_TYPE: 1, UNREADABLE_PAYLOAD: 1 },
+      });
+      const skipped = logs.lines.filter((line) => line.includes('cannot be decoded'));
+      expect(skipped).toHaveLength(3);
+      expect(skipped.join('\n')).not.toContain('not an envelope at all');
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it('a broadcast listener hears events from a point in time on, and leaves no consumer group', async () => {
+    const { topic } = EVENTS.tokenRevoked;
+    await ensureTopics(kafka, [{ topic, numPartitions: 6 }]);
+    const revoked = (tokenId: string) =>
+      encodeEnvelope(
+        buildEvent(EVENTS.tokenRevoked, {
+          actor: { kind: ActorKind.ACTOR_KIND_SERVICE, principalId: 'outbox-test', clientId: '' },
+          subject: { kind: SubjectKind.SUBJECT_KIND_TOKEN, ref: tokenId },
+          payload: { tokenId, expiresAt: new Date(Date.now() + 60_000) },
+          occurredAt: new Date(),
+        }).envelope,
+      );
+    const now = Date.now();
+    await producer.send({
+      topic,
+      messages: [
+        { key: 'old', value: revoked('old'), timestamp: String(now - 3_600_000) },
+        { key: 'recent', value: revoked('recent'), timestamp: String(now - 60_000) },
+      ],
+    });
+    const heard: string[] = [];
+    const listener = await BroadcastListener.start({
+      kafka,
+      name: 'outbox-test.broadcast',
+      events: [EVENTS.tokenRevoked],
+      since: new Date(now - 15 * 60_000),
+      logger,
+      onEvent: (event) => void heard.push(event.envelope.subject?.ref ?? ''),
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // Caught up before start() returned: the recent revocation, not the old one.
+      expect(heard).toEqual(['recent']);
+      await producer.send({ topic, messages: [{ key: 'later', value: revoked('later') }] });
+      await eventually(() => expect(heard).toEqual(['recent', 'later']));
+      const groups = async () =>
+        (await admin.listGroups()).groups
+          .map((group) => group.groupId)
+          .filter((id) => id.startsWith('outbox-test.broadcast.'));
+      expect(await groups()).toHaveLength(1);
+      await listener.stop();
+      expect(await groups()).toEqual([]);
+    } finally {
+      await listener.stop();
+      await admin.disconnect();
     }
   });
 });

@@ -1,27 +1,25 @@
 import type { Producer } from 'kafkajs';
 import pg from 'pg';
 import type { Queryable } from '@vaxguard/db';
+import { encodeEnvelope, type OutgoingEvent } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
-import { encodeEnvelope, type EventEnvelope } from './envelope';
 
 /**
- * Writes an event into the outbox inside the caller's transaction, so that the event
- * exists if and only if the change it describes was committed. Keyed by the subject,
- * so the events of one subject stay in order on one partition.
+ * Writes an event (built through the event catalogue) into the outbox inside the
+ * caller's transaction, so that the event exists if and only if the change it
+ * describes was committed. Keyed by the subject, so the events of one subject stay in
+ * order on one partition.
  */
-export async function enqueueEvent(
-  tx: Queryable,
-  topic: string,
-  envelope: EventEnvelope,
-): Promise<void> {
+export async function enqueueEvent(tx: Queryable, event: OutgoingEvent): Promise<void> {
+  const { envelope } = event;
   await tx.query(
     `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at)
      VALUES ($1, $2, $3, $4, $5, $6)`,
     [
       envelope.eventId,
       envelope.type,
-      topic,
-      envelope.subject?.ref ?? envelope.eventId,
+      event.topic,
+      event.key,
       encodeEnvelope(envelope),
       envelope.occurredAt ?? new Date(),
     ],

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
 import { unauthenticated } from '@vaxguard/errors';
+import type { TokenClaims } from '@vaxguard/tokens';
 
 /** Who is calling, as established by the server's authenticator. */
 export interface Principal {
@@ -9,6 +10,8 @@ export interface Principal {
   /** The client application the call came through. */
   readonly clientId: string;
   readonly scopes: readonly string[];
+  /** The verified VaxGuard token, on methods that ask for one. */
+  readonly token?: TokenClaims;
 }
 
 /** The authentication hook: runs before every handler, throws to refuse the call. */
@@ -17,7 +20,8 @@ export type Authenticator = (metadata: Metadata, method: string) => Promise<Prin
 export const CLIENT_ID_HEADER = 'x-vaxguard-client-id';
 const AUTHORIZATION_HEADER = 'authorization';
 
-function header(metadata: Metadata, key: string): string | undefined {
+/** The first value of a text metadata entry. */
+export function header(metadata: Metadata, key: string): string | undefined {
   const value = metadata.get(key)[0];
   return typeof value === 'string' ? value : undefined;
 }
@@ -66,13 +70,32 @@ export function parseClientCredentials(text: string): ClientCredential[] {
     });
 }
 
+/** Where the authenticator looks client applications up: configuration today, identity's registry later. */
+export interface ClientRegistry {
+  find(clientId: string): ClientCredential | undefined;
+}
+
+function isClientList(
+  clients: readonly ClientCredential[] | ClientRegistry,
+): clients is readonly ClientCredential[] {
+  return Array.isArray(clients);
+}
+
+/** A registry of the clients named in configuration. */
+export function staticClientRegistry(credentials: readonly ClientCredential[]): ClientRegistry {
+  const byId = new Map(credentials.map((credential) => [credential.clientId, credential]));
+  return { find: (clientId) => byId.get(clientId) };
+}
+
 /**
  * Authenticates client applications by id and secret (`x-vaxguard-client-id` and
  * `authorization: Bearer <secret>`), comparing hashes in constant time. The secret is
  * never logged or echoed.
  */
-export function clientSecretAuthenticator(credentials: readonly ClientCredential[]): Authenticator {
-  const byId = new Map(credentials.map((credential) => [credential.clientId, credential]));
+export function clientSecretAuthenticator(
+  clients: readonly ClientCredential[] | ClientRegistry,
+): Authenticator {
+  const registry = isClientList(clients) ? staticClientRegistry(clients) : clients;
   return async (metadata) => {
     const clientId = header(metadata, CLIENT_ID_HEADER);
     const secret = bearerToken(metadata);
@@ -84,7 +107,7 @@ export function clientSecretAuthenticator(credentials: readonly ClientCredential
         },
       );
     }
-    const credential = byId.get(clientId);
+    const credential = registry.find(clientId);
     const presented = hashClientSecret(secret);
     // Compare even for unknown ids so timing does not reveal which ids exist.
     const expected = credential?.secretSha256 ?? Buffer.alloc(32);

@@ -1,5 +1,8 @@
-import { env } from '@vaxguard/config';
+import { env, loadConfig, type ConfigOf, type Environment } from '@vaxguard/config';
 import { parseClientCredentials } from '@vaxguard/grpc-kit';
+import type { LogLevel } from '@vaxguard/logging';
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** The variables every service reads, with the same names in each. */
 export function runtimeConfigSchema(defaultPort: number) {
@@ -9,11 +12,69 @@ export function runtimeConfigSchema(defaultPort: number) {
     databaseUrl: env.postgresUrl('DATABASE_URL'),
     databasePoolSize: env.integer('DATABASE_POOL_SIZE', { default: 10, min: 1, max: 200 }),
     kafkaBrokers: env.hostPorts('KAFKA_BROKERS'),
-    logLevel: env.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, {
-      default: 'info',
-    }),
+    logLevel: env.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, { default: 'info' }),
     shutdownGraceMs: env.duration('SHUTDOWN_GRACE', { default: 10_000 }),
     /** `client-id:sha256-hex-of-secret[:scope+scope]`, comma-separated. */
     clientCredentials: env.custom('CLIENT_CREDENTIALS', parseClientCredentials),
   };
+}
+
+/**
+ * What a service needs to call other services: where the OTP service is (its signing
+ * keys verify tokens) and the service's own client credentials.
+ */
+export function peerConfigSchema() {
+  return {
+    otpAddress: env.custom('OTP_GRPC_ADDRESS', parseAddress),
+    serviceClientId: env.custom('SERVICE_CLIENT_ID', parseClientId),
+    serviceClientSecret: env.custom('SERVICE_CLIENT_SECRET', parseSecret),
+  };
+}
+
+export type RuntimeConfig = ConfigOf<ReturnType<typeof runtimeConfigSchema>>;
+export type PeerConfig = ConfigOf<ReturnType<typeof peerConfigSchema>>;
+
+const RUNTIME_KEYS = Object.keys(runtimeConfigSchema(0)) as (keyof RuntimeConfig)[];
+const PEER_KEYS = Object.keys(peerConfigSchema()) as (keyof PeerConfig)[];
+
+function pick<K extends string>(config: Readonly<Record<K, unknown>>, keys: readonly K[]) {
+  return Object.fromEntries(keys.map((key) => [key, config[key]]));
+}
+
+/**
+ * The runtime's part of a service configuration and nothing else, so the service's
+ * own secrets (hash keys, key-encryption keys) are never handed to shared code.
+ */
+export function runtimeConfigOf(config: RuntimeConfig): RuntimeConfig {
+  return pick(config, RUNTIME_KEYS) as RuntimeConfig;
+}
+
+/** The peer part of a service configuration, likewise. */
+export function peerConfigOf(config: PeerConfig): PeerConfig {
+  return pick(config, PEER_KEYS) as PeerConfig;
+}
+
+/** What `nx run <service>:migrate` needs: the database, and how much to log. */
+export function readMigrateConfig(environment: Environment) {
+  return loadConfig(environment, {
+    databaseUrl: env.postgresUrl('DATABASE_URL'),
+    logLevel: env.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, { default: 'info' }),
+  });
+}
+
+function parseAddress(raw: string): string {
+  if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(raw)) throw new Error('must be host:port');
+  return raw;
+}
+
+function parseClientId(raw: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]{1,63}$/.test(raw)) {
+    throw new Error('must be 2-64 characters of a-z 0-9 . _ -, starting with a letter or digit');
+  }
+  return raw;
+}
+
+function parseSecret(raw: string): string {
+  if (raw.length < 16) throw new Error('must be at least 16 characters');
+  return raw;
 }

@@ -1,28 +1,52 @@
+import { credentials } from '@grpc/grpc-js';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import {
+  createAuthenticator,
+  otpServiceKeys,
+  startRevocationListener,
+  type MethodPolicies,
+} from '@vaxguard/auth';
 import { createPool, migrate, type Migration, type Pool } from '@vaxguard/db';
-import { createKafka, ensureTopics, eventsTopic, OutboxRelay } from '@vaxguard/events';
-import { GrpcServer, type Authenticator } from '@vaxguard/grpc-kit';
-import { createLogger, type Logger, type LogLevel, type LogSink } from '@vaxguard/logging';
+import { eventsTopic, type Producer as EventProducer } from '@vaxguard/event-catalogue';
+import { createKafka, ensureTopics, OutboxRelay, type BroadcastListener } from '@vaxguard/events';
+import { clientMetadata, clientSecretAuthenticator, GrpcServer } from '@vaxguard/grpc-kit';
+import { createLogger, type Logger, type LogSink } from '@vaxguard/logging';
+import { otpV1 } from '@vaxguard/proto';
+import {
+  JwksCache,
+  RevocationSet,
+  TOKEN_ISSUER,
+  TokenVerifier,
+  type FetchKeys,
+} from '@vaxguard/tokens';
+import { runtimeConfigOf, type PeerConfig, type RuntimeConfig } from './config';
 
 export interface RuntimeOptions {
   /** Service name: `identity`, `otp`, `vaccination-record` or `audit`. */
-  readonly service: string;
-  readonly grpcHost: string;
-  readonly grpcPort: number;
-  readonly databaseUrl: string;
-  readonly databasePoolSize: number;
-  readonly kafkaBrokers: readonly string[];
-  readonly logLevel: LogLevel;
-  readonly shutdownGraceMs: number;
+  readonly service: EventProducer;
+  /** The runtime's part of the configuration only (`runtimeConfigOf`). */
+  readonly config: RuntimeConfig;
   readonly migrations: readonly Migration[];
-  readonly authenticate: Authenticator;
+  /**
+   * Where the keys of the OTP service's tokens come from: its GetSigningKeys over gRPC
+   * (`peer`), or, in the OTP service itself, `tokenKeys`.
+   */
+  readonly peer?: PeerConfig;
+  readonly tokenKeys?: FetchKeys;
+  /** The methods that ask for a VaxGuard token, and of which audience. */
+  readonly methods?: MethodPolicies;
   readonly logSink?: LogSink;
+  readonly clock?: () => Date;
 }
 
+// Revocations of expired tokens are dropped from memory this often.
+const REVOCATION_PRUNE_INTERVAL_MS = 60_000;
+
 /**
- * What every service runs on: logger, pool, schema, Kafka producer, outbox relay and
- * gRPC server, started in order and stopped in reverse. A service's main.ts creates
- * it, adds its gRPC services and background workers, and starts it.
+ * What every service runs on: logger, pool, schema, Kafka producer, outbox relay, the
+ * token verifier with the revocations heard from Kafka, and the gRPC server with the
+ * shared authenticator, started in order and stopped in reverse. A service's app.ts
+ * creates it, adds its gRPC services and background workers; main.ts starts it.
  */
 export class ServiceRuntime {
   private readonly stoppers: (() => Promise<void>)[] = [];
@@ -37,26 +61,37 @@ export class ServiceRuntime {
     readonly producer: Producer,
     readonly relay: OutboxRelay,
     readonly server: GrpcServer,
+    readonly verifier: TokenVerifier,
+    readonly revocations: RevocationSet,
+    private readonly revocationListener: BroadcastListener,
+    private readonly closeClients: () => void,
   ) {}
 
-  /** Connects to PostgreSQL and Kafka and migrates the schema; serves nothing yet. */
+  /**
+   * Connects to PostgreSQL and Kafka, migrates the schema and reads the revocations
+   * that can still matter; serves nothing yet.
+   */
   static async create(options: RuntimeOptions): Promise<ServiceRuntime> {
+    const config = runtimeConfigOf(options.config);
+    const clock = options.clock ?? (() => new Date());
     const logger = createLogger({
       service: options.service,
-      level: options.logLevel,
+      level: config.logLevel,
       ...(options.logSink ? { sink: options.logSink } : {}),
     });
     const pool = createPool({
-      connectionString: options.databaseUrl,
+      connectionString: config.databaseUrl,
       applicationName: options.service,
-      max: options.databasePoolSize,
+      max: config.databasePoolSize,
       logger,
     });
+    const closers: (() => void)[] = [];
+    let revocationListener: BroadcastListener | undefined;
     try {
       await migrate(pool, options.migrations, logger);
       const kafka = createKafka({
         clientId: options.service,
-        brokers: options.kafkaBrokers,
+        brokers: config.kafkaBrokers,
         logger,
       });
       await ensureTopics(kafka, [{ topic: eventsTopic(options.service), numPartitions: 6 }]);
@@ -69,14 +104,53 @@ export class ServiceRuntime {
       });
       await producer.connect();
       const relay = new OutboxRelay({
-        connectionString: options.databaseUrl,
+        connectionString: config.databaseUrl,
         pool,
         producer,
         logger: logger.child({ component: 'outbox-relay' }),
       });
-      const server = new GrpcServer({ logger, authenticate: options.authenticate });
-      return new ServiceRuntime(options, logger, pool, kafka, producer, relay, server);
+
+      const revocations = new RevocationSet(clock);
+      revocationListener = await startRevocationListener({
+        kafka,
+        service: options.service,
+        revocations,
+        logger,
+        clock,
+      });
+      const verifier = new TokenVerifier({
+        issuers: { [TOKEN_ISSUER]: new JwksCache(tokenKeysOf(options, closers), { clock }) },
+        revocations,
+        clock,
+      });
+      const server = new GrpcServer({
+        logger,
+        authenticate: createAuthenticator({
+          clients: clientSecretAuthenticator(config.clientCredentials),
+          verifier,
+          ...(options.methods ? { methods: options.methods } : {}),
+        }),
+      });
+      const runtime = new ServiceRuntime(
+        { ...options, config },
+        logger,
+        pool,
+        kafka,
+        producer,
+        relay,
+        server,
+        verifier,
+        revocations,
+        revocationListener,
+        () => closers.forEach((close) => close()),
+      );
+      const prune = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS);
+      prune.unref();
+      runtime.onStop(async () => clearInterval(prune));
+      return runtime;
     } catch (error) {
+      await revocationListener?.stop().catch(() => undefined);
+      closers.forEach((close) => close());
       await pool.end().catch(() => undefined);
       throw error;
     }
@@ -88,9 +162,10 @@ export class ServiceRuntime {
   }
 
   async start(): Promise<number> {
+    const { grpcHost, grpcPort } = this.options.config;
     this.relay.start();
-    this.port = await this.server.listen(this.options.grpcHost, this.options.grpcPort);
-    this.logger.info('service started', { host: this.options.grpcHost, port: this.port });
+    this.port = await this.server.listen(grpcHost, grpcPort);
+    this.logger.info('service started', { host: grpcHost, port: this.port });
     return this.port;
   }
 
@@ -120,15 +195,27 @@ export class ServiceRuntime {
   }
 
   private async doStop(): Promise<void> {
-    await this.server.shutdown(this.options.shutdownGraceMs);
+    await this.server.shutdown(this.options.config.shutdownGraceMs);
     for (const stop of [...this.stoppers].reverse()) {
       await stop().catch((error: unknown) =>
         this.logger.warn('worker stop failed', { err: error }),
       );
     }
+    await this.revocationListener.stop();
+    this.closeClients();
     await this.relay.stop();
     await this.producer.disconnect().catch(() => undefined);
     await this.pool.end();
     this.logger.info('service stopped');
   }
+}
+
+/** The OTP service's signing keys: given (in the OTP service), or fetched over gRPC. */
+function tokenKeysOf(options: RuntimeOptions, closers: (() => void)[]): FetchKeys {
+  if (options.tokenKeys) return options.tokenKeys;
+  const peer = options.peer;
+  if (!peer) throw new Error(`${options.service}: the runtime needs peer or tokenKeys`);
+  const otp = new otpV1.OtpServiceClient(peer.otpAddress, credentials.createInsecure());
+  closers.push(() => otp.close());
+  return otpServiceKeys(otp, () => clientMetadata(peer.serviceClientId, peer.serviceClientSecret));
 }

@@ -4,5 +4,6 @@ export * from './eventually';
 export * from './images';
 export * from './kafka';
 export * from './postgres';
+export * from './refusals';
 export * from './service-process';
 export * from './service-scenarios';

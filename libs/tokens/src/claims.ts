@@ -5,6 +5,16 @@
 export const TOKEN_ISSUER = 'vaxguard-otp';
 export const TOKEN_ALGORITHM = 'EdDSA';
 
+/**
+ * No VaxGuard token lives longer than this (the citizen session, 15 minutes). Verifiers
+ * refuse a token that claims a longer life, and a service learning revocations needs
+ * only those published in the last MAX_TOKEN_LIFETIME_MS: older ones concern dead tokens.
+ */
+export const MAX_TOKEN_LIFETIME_MS = 15 * 60_000;
+
+/** The header that carries a VaxGuard token; `authorization` carries the client secret. */
+export const TOKEN_HEADER = 'x-vaxguard-token';
+
 export const AUDIENCE = {
   /** A citizen acting on the beneficiaries registered on their mobile. */
   citizen: 'vaxguard:citizen',

@@ -2,7 +2,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { isVaxGuardError } from '@vaxguard/errors';
-import { AUDIENCE, toPayload, type TokenClaims } from './claims';
+import { AUDIENCE, TOKEN_ISSUER, toPayload, type TokenClaims } from './claims';
 import { JwksCache, type PublicJwk } from './jwks';
 import { RevocationSet } from './revocations';
 import { TokenVerifier } from './verifier';
@@ -51,7 +51,7 @@ function setup(published: PublicJwk[]) {
   );
   const revocations = new RevocationSet(clock);
   return {
-    verifier: new TokenVerifier({ keys, revocations, clock }),
+    verifier: new TokenVerifier({ issuers: { [TOKEN_ISSUER]: keys }, revocations, clock }),
     revocations,
     fetches: () => fetches,
   };
@@ -148,6 +148,27 @@ describe('TokenVerifier', () => {
     expect(await refusal(verifier.verify(await sign(k1.privateKey, 'k1'), AUDIENCE.citizen))).toBe(
       'TOKEN_REVOKED',
     );
+  });
+
+  it('refuses a token from an issuer it does not trust, even signed by a published key', async () => {
+    const { verifier } = setup([k1.jwk]);
+    const token = await new SignJWT({ ...toPayload(claims), iss: 'someone-else' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
+      .sign(k1.privateKey);
+    expect(await refusal(verifier.verify(token, AUDIENCE.citizen))).toBe('TOKEN_ISSUER');
+    const inherited = await new SignJWT({ ...toPayload(claims), iss: 'constructor' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
+      .sign(k1.privateKey);
+    expect(await refusal(verifier.verify(inherited, AUDIENCE.citizen))).toBe('TOKEN_ISSUER');
+  });
+
+  it('refuses a validly signed token that claims a longer life than any VaxGuard token', async () => {
+    const { verifier } = setup([k1.jwk]);
+    const token = await sign(k1.privateKey, 'k1', {
+      issuedAt: new Date(now.getTime() - 60_000),
+      expiresAt: new Date(now.getTime() + 24 * 3_600_000),
+    });
+    expect(await refusal(verifier.verify(token, AUDIENCE.citizen))).toBe('TOKEN_LIFETIME');
   });
 
   it('refuses garbage without echoing it', async () => {

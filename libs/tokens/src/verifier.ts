@@ -1,8 +1,8 @@
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { unauthenticated, unavailable, type VaxGuardError } from '@vaxguard/errors';
 import {
+  MAX_TOKEN_LIFETIME_MS,
   TOKEN_ALGORITHM,
-  TOKEN_ISSUER,
   type Audience,
   type GranteeKind,
   type TokenClaims,
@@ -13,7 +13,8 @@ import type { JwksCache } from './jwks';
 import type { RevocationSet } from './revocations';
 
 export interface TokenVerifierOptions {
-  readonly keys: JwksCache;
+  /** The trusted issuers (`iss`), each with the key set it publishes. */
+  readonly issuers: Readonly<Record<string, JwksCache>>;
   readonly revocations: RevocationSet;
   readonly clock?: () => Date;
 }
@@ -26,8 +27,9 @@ function refuse(reason: string, message: string, cause?: unknown): VaxGuardError
 }
 
 /**
- * Verifies VaxGuard tokens locally: only EdDSA, only keys the OTP service published,
- * only the expected issuer and audience, not expired, not revoked. Every refusal is
+ * Verifies VaxGuard tokens locally: only EdDSA, only keys a trusted issuer published
+ * (the OTP service for OTP tokens and consent grants), only the expected audience, not
+ * expired, not longer-lived than any VaxGuard token, not revoked. Every refusal is
  * UNAUTHENTICATED with a reason; the token itself never appears in a message.
  */
 export class TokenVerifier {
@@ -37,7 +39,9 @@ export class TokenVerifier {
     this.clock = options.clock ?? (() => new Date());
   }
 
-  async verify(token: string, audience: Audience): Promise<TokenClaims> {
+  /** Verifies a token meant for `audience` (or any one of several). */
+  async verify(token: string, audience: Audience | readonly Audience[]): Promise<TokenClaims> {
+    const audiences: readonly Audience[] = typeof audience === 'string' ? [audience] : audience;
     let header: { alg?: string; kid?: string };
     try {
       header = decodeProtectedHeader(token);
@@ -50,9 +54,23 @@ export class TokenVerifier {
       throw refuse('TOKEN_ALGORITHM', `tokens must be signed with ${TOKEN_ALGORITHM}`);
     }
     if (!header.kid) throw refuse('TOKEN_UNKNOWN_KEY', 'the token names no signing key');
+    // The issuer picks the key set; the signature check below then proves the claim.
+    let issuer: string;
+    try {
+      const claimed = decodeJwt(token).iss;
+      issuer = typeof claimed === 'string' ? claimed : '';
+    } catch (error) {
+      throw refuse('TOKEN_MALFORMED', 'the token is not a compact JWS', error);
+    }
+    const keys = Object.hasOwn(this.options.issuers, issuer)
+      ? this.options.issuers[issuer]
+      : undefined;
+    if (!keys) {
+      throw refuse('TOKEN_ISSUER', 'the token was not issued by a trusted VaxGuard issuer');
+    }
     let key;
     try {
-      key = await this.options.keys.find(header.kid);
+      key = await keys.find(header.kid);
     } catch (error) {
       throw unavailable('signing keys cannot be fetched right now', { cause: error });
     }
@@ -62,8 +80,8 @@ export class TokenVerifier {
     try {
       const verified = await jwtVerify<TokenPayload>(token, key, {
         algorithms: [TOKEN_ALGORITHM],
-        issuer: TOKEN_ISSUER,
-        audience,
+        issuer,
+        audience: [...audiences],
         currentDate: this.clock(),
         requiredClaims: ['sub', 'exp', 'iat', 'jti'],
       });
@@ -79,15 +97,24 @@ export class TokenVerifier {
       }
       throw refuse('TOKEN_INVALID', 'the token is invalid', error);
     }
+    if ((payload.exp - payload.iat) * 1000 > MAX_TOKEN_LIFETIME_MS) {
+      throw refuse('TOKEN_LIFETIME', 'the token claims a longer life than any VaxGuard token');
+    }
     if (this.options.revocations.isRevoked(payload.jti)) {
       throw refuse('TOKEN_REVOKED', 'the token has been revoked');
     }
-    return toClaims(payload, header.kid, audience);
+    return toClaims(payload, header.kid, audiences);
   }
 }
 
-function toClaims(payload: TokenPayload, keyId: string, audience: Audience): TokenClaims {
-  if (!PURPOSES.includes(payload.pur) || typeof payload.cid !== 'string') {
+function toClaims(
+  payload: TokenPayload,
+  keyId: string,
+  audiences: readonly Audience[],
+): TokenClaims {
+  // jwtVerify checked that one of the expected audiences is named; VaxGuard tokens name one.
+  const audience = audiences.find((candidate) => candidate === payload.aud);
+  if (!audience || !PURPOSES.includes(payload.pur) || typeof payload.cid !== 'string') {
     throw refuse('TOKEN_INVALID', 'the token is invalid');
   }
   const consent = payload.cst;

@@ -1,8 +1,7 @@
-import { clientSecretAuthenticator } from '@vaxguard/grpc-kit';
 import type { LogSink } from '@vaxguard/logging';
 import { mobileBlindIndex } from '@vaxguard/pii';
 import { otpV1 } from '@vaxguard/proto';
-import { ServiceRuntime } from '@vaxguard/runtime';
+import { runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { DevSmsSink } from './adapters/dev-sms-sink';
 import { otpHandlers } from './adapters/grpc-handlers';
 import { startPeriodic } from './adapters/periodic';
@@ -38,21 +37,26 @@ function createDelivery(config: Config): OtpDelivery {
 }
 
 /**
- * Builds the OTP service on the shared runtime: the PostgreSQL store, the signing keys
- * (rotated and loaded before the first call), the SMS port, the gRPC handlers, and
- * the worker that rotates keys and prunes old rows. main.ts calls this and nothing
- * else does, apart from in-process tests that pass a controllable clock.
+ * The OTP service's composition root: the shared runtime (given only its part of the
+ * configuration), the PostgreSQL store, the signing keys (rotated and loaded before the
+ * first call, and the keys this service's own token checks use), the SMS port, the
+ * gRPC handlers, and the worker that rotates keys and prunes old rows. main.ts calls
+ * this; so do in-process tests, which pass a controllable clock and a log sink.
  */
 export async function createOtpApp(
   config: Config,
   overrides: OtpAppOverrides = {},
 ): Promise<OtpApp> {
   const clock = overrides.clock ?? (() => new Date());
+  // The runtime's verifier asks for keys only when a token arrives, by which time
+  // the signing keys below exist.
+  let keys: SigningKeys | undefined;
   const runtime = await ServiceRuntime.create({
     service: 'otp',
-    ...config,
+    config: runtimeConfigOf(config),
     migrations: otpMigrations,
-    authenticate: clientSecretAuthenticator(config.clientCredentials),
+    tokenKeys: async () => (keys ? keys.publishedKeys() : []),
+    clock,
     ...(overrides.logSink ? { logSink: overrides.logSink } : {}),
   });
   try {
@@ -60,18 +64,19 @@ export async function createOtpApp(
       runtime.pool,
       new Sealer(config.keyEncryptionKey, 'txn-mobile/v1'),
     );
-    const keys = new SigningKeys({
+    keys = new SigningKeys({
       pool: runtime.pool,
       sealer: new Sealer(config.keyEncryptionKey, 'signing-key/v1'),
       clock,
       rotationMs: config.signingKeyRotationMs,
       logger: runtime.logger.child({ component: 'signing-keys' }),
     });
-    await keys.maintain();
+    const signingKeys = keys;
+    await signingKeys.maintain();
     const service = new OtpService({
       store,
       delivery: createDelivery(config),
-      signer: keys,
+      signer: signingKeys,
       clock,
       codeHashKey: config.otpHashKey,
       indexMobile: (mobile) => mobileBlindIndex(config.mobileIndexKey, mobile),
@@ -82,18 +87,18 @@ export async function createOtpApp(
     runtime.server.addService(
       OTP_SERVICE_NAME,
       otpV1.OtpServiceService,
-      otpHandlers(service, keys),
+      otpHandlers(service, signingKeys),
     );
     const maintenance = startPeriodic(
       async () => {
-        await keys.maintain();
+        await signingKeys.maintain();
         await store.prune(clock());
       },
       config.signingKeyRefreshMs,
       runtime.logger.child({ component: 'otp-maintenance' }),
     );
     runtime.onStop(() => maintenance.stop());
-    return { runtime, service, keys, store };
+    return { runtime, service, keys: signingKeys, store };
   } catch (error) {
     await runtime.stop();
     throw error;

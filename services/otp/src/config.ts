@@ -1,5 +1,5 @@
 import { ConfigError, env, loadConfig, type ConfigOf, type Environment } from '@vaxguard/config';
-import { runtimeConfigSchema } from '@vaxguard/runtime';
+import { readMigrateConfig as readMigrate, runtimeConfigSchema } from '@vaxguard/runtime';
 import {
   DEFAULT_CLIENT_QUOTA_PER_MINUTE,
   DEFAULT_SIGNING_KEY_ROTATION_MS,
@@ -68,3 +68,8 @@ export function readConfig(environment: Environment = process.env) {
 }
 
 export type Config = ReturnType<typeof readConfig>;
+
+/** What `nx run otp:migrate` reads: DATABASE_URL (and LOG_LEVEL), nothing else. */
+export function readMigrateConfig(environment: Environment = process.env) {
+  return readMigrate(environment);
+}

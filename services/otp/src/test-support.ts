@@ -1,8 +1,7 @@
-// Helpers shared by the OTP integration tests: a promise-based client and readers of
-// gRPC refusals and of leaks.
+// The OTP integration tests' client: promise-based, authenticated as one client
+// application. Refusal and leak checks are shared by every service, in @vaxguard/testing.
 import { credentials, type Metadata, type ServiceError } from '@grpc/grpc-js';
-import { clientMetadata, readStatusDetails, unaryCall } from '@vaxguard/grpc-kit';
-import { findSensitive } from '@vaxguard/pii';
+import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
 import { otpV1 } from '@vaxguard/proto';
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
@@ -41,56 +40,4 @@ export function otpTestClient(address: string, clientId: string, secret: string)
     revoke: (tokenId) => call((md, cb) => raw.revokeToken({ tokenId }, md, cb)),
     close: () => raw.close(),
   };
-}
-
-export interface Refusal {
-  readonly code: number;
-  readonly message: string;
-  readonly reason?: string;
-  readonly retryAfterMs?: number;
-}
-
-function toRefusal(error: unknown): Refusal {
-  const serviceError = error as ServiceError;
-  if (typeof serviceError.code !== 'number') throw error;
-  return {
-    code: serviceError.code,
-    message: serviceError.details,
-    ...readStatusDetails(serviceError),
-  };
-}
-
-/** The status a call was refused with, with the reason and retry delay from its details. */
-export async function refusalOf(promise: Promise<unknown>): Promise<Refusal> {
-  try {
-    await promise;
-  } catch (error) {
-    return toRefusal(error);
-  }
-  throw new Error('expected the call to be refused');
-}
-
-/** `undefined` when the call succeeded, else how it was refused: for calls fired together. */
-export async function outcomeOf(promise: Promise<unknown>): Promise<Refusal | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    return toRefusal(error);
-  }
-}
-
-/**
- * Every place in `text` where a given mobile number or code, or anything the PII
- * scanner recognises, appears. Codes count only as whole numbers (not inside a longer
- * run of letters or digits such as a hex id, where 6 digits turn up by chance).
- */
-export function leaks(text: string, mobiles: Iterable<string>, codes: Iterable<string>): string[] {
-  const found: string[] = [];
-  for (const mobile of mobiles) if (text.includes(mobile)) found.push(`mobile ${mobile}`);
-  for (const code of codes) {
-    if (new RegExp(`(?<![0-9A-Za-z])${code}(?![0-9A-Za-z])`).test(text)) found.push(`code ${code}`);
-  }
-  for (const { kind, match } of findSensitive(text)) found.push(`${kind} ${match}`);
-  return found;
 }

@@ -1,17 +1,14 @@
+import { GRANTEE_KIND, OTP_PURPOSE } from '@vaxguard/event-catalogue';
 import { invalidArgument } from '@vaxguard/errors';
 import type { ServiceHandlers } from '@vaxguard/grpc-kit';
-import { otpV1 } from '@vaxguard/proto';
+import type { otpV1 } from '@vaxguard/proto';
 import type { Consent, OtpPurpose } from '../domain/model';
 import type { OtpService } from '../domain/otp-service';
-import { consentToProto, PURPOSE_TO_PROTO } from './otp-events';
+import { consentToProto } from './otp-events';
 import type { SigningKeys } from './signing-keys';
 
-const PURPOSE_FROM_PROTO: ReadonlyMap<otpV1.OtpPurpose, OtpPurpose> = new Map(
-  Object.entries(PURPOSE_TO_PROTO).map(([purpose, proto]) => [proto, purpose as OtpPurpose]),
-);
-
 function purposeFromProto(purpose: otpV1.OtpPurpose): OtpPurpose {
-  const found = PURPOSE_FROM_PROTO.get(purpose);
+  const found = OTP_PURPOSE.fromProto(purpose);
   if (!found) {
     throw invalidArgument(
       'purpose must be OTP_PURPOSE_CITIZEN_LOGIN, OTP_PURPOSE_CONSENT or OTP_PURPOSE_STAFF_LOGIN',
@@ -23,11 +20,8 @@ function purposeFromProto(purpose: otpV1.OtpPurpose): OtpPurpose {
 
 function consentFromProto(consent: otpV1.ConsentScope | undefined): Consent | undefined {
   if (!consent) return undefined;
-  const kind = consent.grantee?.kind;
-  if (
-    kind !== otpV1.GranteeKind.GRANTEE_KIND_STAFF &&
-    kind !== otpV1.GranteeKind.GRANTEE_KIND_PARTNER_CLIENT
-  ) {
+  const kind = GRANTEE_KIND.fromProto(consent.grantee?.kind ?? 0);
+  if (!kind) {
     throw invalidArgument(
       'consent.grantee.kind must be GRANTEE_KIND_STAFF or GRANTEE_KIND_PARTNER_CLIENT',
       {
@@ -37,10 +31,7 @@ function consentFromProto(consent: otpV1.ConsentScope | undefined): Consent | un
   }
   return {
     beneficiaryRef: consent.beneficiaryRef,
-    grantee: {
-      kind: kind === otpV1.GranteeKind.GRANTEE_KIND_STAFF ? 'STAFF' : 'PARTNER_CLIENT',
-      id: consent.grantee?.id ?? '',
-    },
+    grantee: { kind, id: consent.grantee?.id ?? '' },
   };
 }
 
@@ -80,7 +71,7 @@ export function otpHandlers(
           issuedAt: claims.issuedAt,
           expiresAt: claims.expiresAt,
           keyId: claims.keyId,
-          purpose: PURPOSE_TO_PROTO[claims.purpose],
+          purpose: OTP_PURPOSE.toProto(claims.purpose),
           clientId: claims.clientId,
           consent: claims.consent ? consentToProto(claims.consent) : undefined,
         },

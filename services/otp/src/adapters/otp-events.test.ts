@@ -1,15 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { ActorKind, readPayload, SubjectKind, payloadType } from '@vaxguard/events';
+import { ActorKind, decodeEvent, encodeEnvelope, SubjectKind } from '@vaxguard/event-catalogue';
 import { otpEventsV1, otpV1 } from '@vaxguard/proto';
-import { TokenRevokedPayload } from '@vaxguard/tokens';
-import { toEnvelope } from './otp-events';
+import { toOutgoingEvent } from './otp-events';
 
 const at = new Date('2026-11-22T10:00:00Z');
 const INDEX = 'b'.repeat(64);
 
+/** What any consumer reads off the wire, through the catalogue. */
+function received(event: ReturnType<typeof toOutgoingEvent>) {
+  const decoded = decodeEvent(encodeEnvelope(event.envelope));
+  if (!decoded.ok) throw new Error(`undecodable: ${decoded.reason}`);
+  return decoded.event;
+}
+
 describe('OTP events', () => {
   it('name the client as actor and the blind index as subject', () => {
-    const envelope = toEnvelope({
+    const outgoing = toOutgoingEvent({
       type: 'otp.failed',
       clientId: 'cowin-portal',
       occurredAt: at,
@@ -20,7 +26,9 @@ describe('OTP events', () => {
       attemptsLeft: 2,
       consecutiveFailures: 1,
     });
-    expect(envelope).toMatchObject({
+    expect(outgoing).toMatchObject({ topic: 'vaxguard.otp.events', key: INDEX });
+    const event = received(outgoing);
+    expect(event.envelope).toMatchObject({
       type: 'otp.failed',
       producer: 'otp',
       actor: {
@@ -31,11 +39,8 @@ describe('OTP events', () => {
       subject: { kind: SubjectKind.SUBJECT_KIND_MOBILE, ref: INDEX },
       occurredAt: at,
     });
-    const payload = readPayload(
-      envelope,
-      payloadType(otpEventsV1.protobufPackage, 'OtpFailed', otpEventsV1.OtpFailed),
-    );
-    expect(payload).toEqual({
+    expect(event.name).toBe('otp.failed');
+    expect(event.payload).toEqual({
       txnId: 'txn-1',
       purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT,
       reason: otpEventsV1.OtpFailureReason.OTP_FAILURE_REASON_WRONG_CODE,
@@ -44,16 +49,19 @@ describe('OTP events', () => {
     });
   });
 
-  it('publish revocations in the form the token library listens for', () => {
+  it('publish revocations in the form every service listens for', () => {
     const expiresAt = new Date('2026-11-22T10:15:00Z');
-    const envelope = toEnvelope({
-      type: 'token.revoked',
-      clientId: 'umang',
-      occurredAt: at,
-      tokenId: 'tok-1',
-      expiresAt,
-    });
-    expect(envelope.subject).toEqual({ kind: SubjectKind.SUBJECT_KIND_TOKEN, ref: 'tok-1' });
-    expect(readPayload(envelope, TokenRevokedPayload)).toEqual({ tokenId: 'tok-1', expiresAt });
+    const event = received(
+      toOutgoingEvent({
+        type: 'token.revoked',
+        clientId: 'umang',
+        occurredAt: at,
+        tokenId: 'tok-1',
+        expiresAt,
+      }),
+    );
+    expect(event.envelope.subject).toEqual({ kind: SubjectKind.SUBJECT_KIND_TOKEN, ref: 'tok-1' });
+    expect(event.name).toBe('token.revoked');
+    expect(event.payload).toEqual({ tokenId: 'tok-1', expiresAt });
   });
 });

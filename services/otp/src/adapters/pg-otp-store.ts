@@ -1,5 +1,5 @@
 import { withTransaction, type Pool, type Queryable } from '@vaxguard/db';
-import { enqueueEvent, eventsTopic } from '@vaxguard/events';
+import { enqueueEvent } from '@vaxguard/events';
 import type { Mobile } from '@vaxguard/pii';
 import type {
   Consent,
@@ -13,7 +13,7 @@ import type {
   QuotaScope,
 } from '../domain/model';
 import { MOBILE_SEND_QUOTAS, TXN_MAX_LIFETIME_MS } from '../domain/otp-rules';
-import { OTP_PRODUCER, toEnvelope } from './otp-events';
+import { toOutgoingEvent } from './otp-events';
 import type { Sealer } from './sealing';
 
 interface TransactionRow {
@@ -42,7 +42,6 @@ interface TokenRow {
   revoked_at: Date | null;
 }
 
-const TOPIC = eventsTopic(OTP_PRODUCER);
 // Lock keys live in their own namespace so they never collide with other advisory locks.
 const MOBILE_LOCK_PREFIX = 'vaxguard/otp/mobile:';
 const CLIENT_LOCK_PREFIX = 'vaxguard/otp/client:';
@@ -271,6 +270,6 @@ class PgUnitOfWork implements OtpUnitOfWork {
   }
 
   async publish(event: OtpEvent): Promise<void> {
-    await enqueueEvent(this.tx, TOPIC, toEnvelope(event));
+    await enqueueEvent(this.tx, toOutgoingEvent(event));
   }
 }

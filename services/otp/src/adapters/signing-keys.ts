@@ -113,6 +113,11 @@ export class SigningKeys implements TokenSigner {
     return this.active?.kid;
   }
 
+  /** When the active key was made: it is replaced once it is `rotationMs` old. */
+  get activeKeyCreatedAt(): Date | undefined {
+    return this.active?.createdAt;
+  }
+
   async sign(claims: Omit<TokenClaims, 'keyId'>): Promise<{ token: string; keyId: string }> {
     const active = this.active;
     if (!active) throw unavailable('no signing key is loaded yet');

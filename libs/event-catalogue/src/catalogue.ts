@@ -1,0 +1,92 @@
+import { otpEventsV1 } from '@vaxguard/proto';
+import { defineEvent, readPayload, type EventDefinition, type PayloadOf } from './define';
+import { decodeEnvelope, EventDecodeError, type EventEnvelope } from './envelope';
+
+/**
+ * Every Kafka event type of VaxGuard, declared once. Producers build envelopes from
+ * these entries, consumers decode through them, and tests name events by them: no
+ * event name or payload type is typed as a string anywhere else.
+ */
+export const EVENTS = {
+  /** A code was sent (first send or resend). Subject: the mobile's blind index. */
+  otpRequested: defineEvent('otp.requested', 'otp', otpEventsV1.OtpRequested),
+  /** A code was accepted and a token issued. Subject: the mobile's blind index. */
+  otpConfirmed: defineEvent('otp.confirmed', 'otp', otpEventsV1.OtpConfirmed),
+  /** A confirmation was refused. Subject: the mobile's blind index. */
+  otpFailed: defineEvent('otp.failed', 'otp', otpEventsV1.OtpFailed),
+  /** Too many consecutive failures locked a mobile. Subject: the mobile's blind index. */
+  otpLocked: defineEvent('otp.locked', 'otp', otpEventsV1.OtpLocked),
+  /** A token was revoked before its expiry; every service must refuse it. Subject: the token id. */
+  tokenRevoked: defineEvent('token.revoked', 'otp', otpEventsV1.TokenRevoked),
+} as const;
+
+type Catalogue = typeof EVENTS;
+export type EventName = Catalogue[keyof Catalogue]['name'];
+
+/** An event decoded through the catalogue: narrowing on `name` types the payload. */
+export type DecodedEvent = {
+  [K in keyof Catalogue]: {
+    readonly name: Catalogue[K]['name'];
+    readonly envelope: EventEnvelope;
+    readonly payload: PayloadOf<Catalogue[K]>;
+  };
+}[keyof Catalogue];
+
+/** Why a message could not be decoded; each is counted and logged by consumers. */
+export type UndecodableReason = 'NOT_AN_ENVELOPE' | 'UNKNOWN_TYPE' | 'UNREADABLE_PAYLOAD';
+
+export type DecodeResult =
+  | { readonly ok: true; readonly event: DecodedEvent }
+  | {
+      readonly ok: false;
+      readonly reason: UndecodableReason;
+      /** Present when the bytes were an envelope. */
+      readonly eventId?: string;
+      /** The envelope's type, when it is a well-formed event name (safe to log). */
+      readonly type?: string;
+    };
+
+const BY_NAME: ReadonlyMap<string, EventDefinition> = new Map(
+  Object.values(EVENTS).map((definition) => [definition.name, definition as EventDefinition]),
+);
+
+// Event names are short dotted identifiers; anything else is not repeated in logs.
+const EVENT_NAME = /^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$/;
+
+/** The catalogue entry of an event name, if there is one. */
+export function definitionOf(name: string): EventDefinition | undefined {
+  return BY_NAME.get(name);
+}
+
+/**
+ * Decodes whatever arrives on a topic: an event of a declared type with its typed
+ * payload, or the reason it cannot be read. Never throws.
+ */
+export function decodeEvent(bytes: Uint8Array): DecodeResult {
+  let envelope: EventEnvelope;
+  try {
+    envelope = decodeEnvelope(bytes);
+  } catch {
+    return { ok: false, reason: 'NOT_AN_ENVELOPE' };
+  }
+  const type = EVENT_NAME.test(envelope.type) && envelope.type.length <= 64 ? envelope.type : '';
+  const definition = BY_NAME.get(envelope.type);
+  if (!definition) {
+    return { ok: false, reason: 'UNKNOWN_TYPE', eventId: envelope.eventId, type };
+  }
+  try {
+    const payload = readPayload(envelope, definition);
+    return { ok: true, event: { name: definition.name, envelope, payload } as DecodedEvent };
+  } catch (error) {
+    if (!(error instanceof EventDecodeError)) throw error;
+    return { ok: false, reason: 'UNREADABLE_PAYLOAD', eventId: envelope.eventId, type };
+  }
+}
+
+/** Narrows a decoded event to one declared type. */
+export function isEvent<N extends string, T>(
+  event: DecodedEvent,
+  definition: EventDefinition<N, T>,
+): event is Extract<DecodedEvent, { name: N }> {
+  return event.name === definition.name;
+}

@@ -1,0 +1,4 @@
+export * from './catalogue';
+export * from './define';
+export * from './enums';
+export * from './envelope';

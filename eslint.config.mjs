@@ -53,6 +53,36 @@ export default tseslint.config(
     rules: { '@nx/enforce-module-boundaries': ['error', boundaries(true)] },
   },
   {
+    // Domain code is pure (STYLE.md habit 3): it speaks in domain types and ports, and
+    // loads no transport. @vaxguard/proto and the libraries built on it load grpc-js.
+    files: ['services/*/src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '@grpc/*',
+                'kafkajs',
+                'pg',
+                '@vaxguard/grpc-kit',
+                '@vaxguard/events',
+                '@vaxguard/db',
+                '@vaxguard/runtime',
+                '@vaxguard/auth',
+                '@vaxguard/proto',
+                '@vaxguard/event-catalogue',
+              ],
+              message:
+                'services/*/src/domain is pure: no grpc-js, kafkajs, pg or transport library (STYLE.md habit 3); put this in an adapter.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/config.ts', 'libs/testing/src/**', 'tools/**', '**/*.test.ts', 'vitest.config.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

@@ -4,8 +4,13 @@
 #   deps    npm packages, installed from package-lock.json when it changed
 #   docker  a running Docker engine (installs docker.io and debootstrap from Debian
 #           and starts dockerd when run as root), for Testcontainers and the images
+#   grpcurl grpcurl, pinned, built with `go install` into $CACHE_DIR/bin/grpcurl; the
+#           reflection integration test drives it as a client with only an address
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+CACHE_DIR=${VAXGUARD_CACHE_DIR:-$HOME/.cache/vaxguard}
+GRPCURL_VERSION=v1.9.4
 
 say() { printf '[prereqs] %s\n' "$*" >&2; }
 
@@ -49,10 +54,42 @@ ensure_docker() {
   say "Docker engine ready"
 }
 
+grpcurl_current() {
+  [[ -x $CACHE_DIR/bin/grpcurl && $(cat "$CACHE_DIR/bin/.grpcurl-version" 2>/dev/null) == "$GRPCURL_VERSION" ]]
+}
+
+ensure_grpcurl() {
+  grpcurl_current && return 0
+  mkdir -p "$CACHE_DIR/bin" "$CACHE_DIR/locks"
+  # Own fd, and a second look under the lock: concurrent runs build it once.
+  exec 6>"$CACHE_DIR/locks/grpcurl.lock"
+  flock 6
+  if ! grpcurl_current; then
+    local go scratch
+    go=$(command -v go || echo /usr/local/go/bin/go)
+    if [[ ! -x $go ]]; then
+      say "grpcurl is built with Go, which is neither on PATH nor in /usr/local/go/bin; install Go (https://go.dev/dl/)"
+      return 1
+    fi
+    say "installing grpcurl $GRPCURL_VERSION into $CACHE_DIR/bin (go install, about a minute)"
+    scratch=$(mktemp -d "$CACHE_DIR/bin/.grpcurl.XXXXXX")
+    if ! GOBIN=$scratch "$go" install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"; then
+      rm -rf "$scratch"
+      say "go install of grpcurl $GRPCURL_VERSION failed"
+      return 1
+    fi
+    mv -f "$scratch/grpcurl" "$CACHE_DIR/bin/grpcurl"
+    rm -rf "$scratch"
+    echo "$GRPCURL_VERSION" >"$CACHE_DIR/bin/.grpcurl-version"
+  fi
+  exec 6>&-
+}
+
 for need in "$@"; do
   case $need in
     deps) ensure_deps ;;
     docker) ensure_docker ;;
+    grpcurl) ensure_grpcurl ;;
     *) say "unknown prerequisite: $need"; exit 2 ;;
   esac
 done

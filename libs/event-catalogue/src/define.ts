@@ -86,10 +86,7 @@ export function buildEvent<T>(
  * Reads the payload of an envelope as the given event type, refusing an envelope of
  * another type or whose payload is not the declared message.
  */
-export function readPayload<T>(
-  envelope: EventEnvelope,
-  definition: EventDefinition<string, T>,
-): T {
+export function readPayload<T>(envelope: EventEnvelope, definition: EventDefinition<string, T>): T {
   if (envelope.type !== definition.name || envelope.payload?.typeUrl !== definition.typeUrl) {
     throw new EventDecodeError(
       `event ${envelope.eventId} is not a ${definition.name} carrying ${definition.payload.$type}`,

@@ -25,11 +25,7 @@ export function enumMapping<D extends string, P extends number>(
 }
 
 export type OtpFailureReason =
-  | 'WRONG_CODE'
-  | 'EXPIRED'
-  | 'ATTEMPTS_EXHAUSTED'
-  | 'ALREADY_USED'
-  | 'MOBILE_LOCKED';
+  'WRONG_CODE' | 'EXPIRED' | 'ATTEMPTS_EXHAUSTED' | 'ALREADY_USED' | 'MOBILE_LOCKED';
 
 export type ActorKindValue = 'CITIZEN' | 'STAFF' | 'PARTNER_CLIENT' | 'SERVICE';
 

@@ -1,6 +1,7 @@
 import { ConfigError } from '@vaxguard/config';
 import { createPool, migrate, type Migration } from '@vaxguard/db';
 import { createLogger, type LogLevel } from '@vaxguard/logging';
+import type { ServiceRuntime } from './runtime';
 
 /**
  * Runs a service's main function and turns a failed start into a clear exit: a
@@ -20,6 +21,21 @@ export function runMain(service: string, main: () => Promise<void>): void {
       }
       process.exit(1);
     });
+}
+
+/**
+ * The body of every service's main.ts: builds the app from its configuration (its
+ * app.ts), serves, and drains on SIGINT/SIGTERM.
+ */
+export function runService(
+  service: string,
+  createApp: () => Promise<{ readonly runtime: ServiceRuntime }>,
+): void {
+  runMain(service, async () => {
+    const { runtime } = await createApp();
+    runtime.stopOnSignals();
+    await runtime.start();
+  });
 }
 
 /** Applies a service's migrations and returns: the body of every `migrate` Nx target. */

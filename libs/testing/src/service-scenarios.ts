@@ -51,6 +51,10 @@ export function itStartsAndStopsCleanly(
         DATABASE_URL: postgres.url,
         KAFKA_BROKERS: kafka.brokers.join(','),
         CLIENT_CREDENTIALS: testClient().credential,
+        // Contacted only when a token arrives, which this test sends none of.
+        OTP_GRPC_ADDRESS: '127.0.0.1:1',
+        SERVICE_CLIENT_ID: `svc-${service}`,
+        SERVICE_CLIENT_SECRET: testClient().secret,
         ...extraEnv,
       },
     });

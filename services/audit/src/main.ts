@@ -1,18 +1,6 @@
-// The audit service's composition root: configuration, PostgreSQL, Kafka and the
-// gRPC server are built and wired here and nowhere else.
-import { clientSecretAuthenticator } from '@vaxguard/grpc-kit';
-import { runMain, ServiceRuntime } from '@vaxguard/runtime';
+// The audit service's entry point: reads the configuration and runs the app (app.ts).
+import { runService } from '@vaxguard/runtime';
+import { createAuditApp } from './app';
 import { readConfig } from './config';
-import { auditMigrations } from './migrations';
 
-runMain('audit', async () => {
-  const config = readConfig();
-  const runtime = await ServiceRuntime.create({
-    service: 'audit',
-    ...config,
-    migrations: auditMigrations,
-    authenticate: clientSecretAuthenticator(config.clientCredentials),
-  });
-  runtime.stopOnSignals();
-  await runtime.start();
-});
+runService('audit', () => createAuditApp(readConfig()));

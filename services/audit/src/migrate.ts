@@ -1,8 +1,8 @@
-// Applies the audit schema and exits: `npx nx run audit:migrate`.
+// Applies the audit schema and exits: `npx nx run audit:migrate` (needs only DATABASE_URL).
 import { migrateOnce, runMain } from '@vaxguard/runtime';
-import { readConfig } from './config';
+import { readMigrateConfig } from './config';
 import { auditMigrations } from './migrations';
 
 runMain('audit', () =>
-  migrateOnce({ service: 'audit', ...readConfig(), migrations: auditMigrations }),
+  migrateOnce({ service: 'audit', ...readMigrateConfig(), migrations: auditMigrations }),
 );

@@ -1,18 +1,6 @@
-// The identity service's composition root: configuration, PostgreSQL, Kafka and the
-// gRPC server are built and wired here and nowhere else.
-import { clientSecretAuthenticator } from '@vaxguard/grpc-kit';
-import { runMain, ServiceRuntime } from '@vaxguard/runtime';
+// The identity service's entry point: reads the configuration and runs the app (app.ts).
+import { runService } from '@vaxguard/runtime';
+import { createIdentityApp } from './app';
 import { readConfig } from './config';
-import { identityMigrations } from './migrations';
 
-runMain('identity', async () => {
-  const config = readConfig();
-  const runtime = await ServiceRuntime.create({
-    service: 'identity',
-    ...config,
-    migrations: identityMigrations,
-    authenticate: clientSecretAuthenticator(config.clientCredentials),
-  });
-  runtime.stopOnSignals();
-  await runtime.start();
-});
+runService('identity', () => createIdentityApp(readConfig()));

@@ -1,8 +1,8 @@
-// Applies the identity schema and exits: `npx nx run identity:migrate`.
+// Applies the identity schema and exits: `npx nx run identity:migrate` (needs only DATABASE_URL).
 import { migrateOnce, runMain } from '@vaxguard/runtime';
-import { readConfig } from './config';
+import { readMigrateConfig } from './config';
 import { identityMigrations } from './migrations';
 
 runMain('identity', () =>
-  migrateOnce({ service: 'identity', ...readConfig(), migrations: identityMigrations }),
+  migrateOnce({ service: 'identity', ...readMigrateConfig(), migrations: identityMigrations }),
 );

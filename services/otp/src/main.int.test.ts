@@ -17,13 +17,7 @@ import {
   type PostgresFixture,
   type ServiceProcess,
 } from '@vaxguard/testing';
-import {
-  AUDIENCE,
-  JwksCache,
-  RevocationSet,
-  TOKEN_ISSUER,
-  TokenVerifier,
-} from '@vaxguard/tokens';
+import { AUDIENCE, JwksCache, RevocationSet, TOKEN_ISSUER, TokenVerifier } from '@vaxguard/tokens';
 import { readAllDevSms, readDevSms } from '@vaxguard/dev-sms';
 import { otpTestClient, type OtpTestClient } from './test-support';
 
@@ -172,7 +166,8 @@ describe('OTP service processes: two instances, one database', () => {
         mobiles.push(mobile);
         const { txnId } = await caller.generate({ mobile, purpose: CITIZEN });
         const code = (await readDevSms(sinkOf(instance), txnId))?.code ?? '';
-        if (i === 0) await outcomeOf(caller.confirm(txnId, code === '000000' ? '000001' : '000000'));
+        if (i === 0)
+          await outcomeOf(caller.confirm(txnId, code === '000000' ? '000001' : '000000'));
         await caller.confirm(txnId, code);
       }
     }

@@ -1,18 +1,6 @@
-// The vaccination-record service's composition root: configuration, PostgreSQL, Kafka and the
-// gRPC server are built and wired here and nowhere else.
-import { clientSecretAuthenticator } from '@vaxguard/grpc-kit';
-import { runMain, ServiceRuntime } from '@vaxguard/runtime';
+// The vaccination-record service's entry point: reads the configuration and runs the app (app.ts).
+import { runService } from '@vaxguard/runtime';
+import { createVaccinationRecordApp } from './app';
 import { readConfig } from './config';
-import { vaccinationRecordMigrations } from './migrations';
 
-runMain('vaccination-record', async () => {
-  const config = readConfig();
-  const runtime = await ServiceRuntime.create({
-    service: 'vaccination-record',
-    ...config,
-    migrations: vaccinationRecordMigrations,
-    authenticate: clientSecretAuthenticator(config.clientCredentials),
-  });
-  runtime.stopOnSignals();
-  await runtime.start();
-});
+runService('vaccination-record', () => createVaccinationRecordApp(readConfig()));

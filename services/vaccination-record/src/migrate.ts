@@ -1,12 +1,12 @@
-// Applies the vaccination-record schema and exits: `npx nx run vaccination-record:migrate`.
+// Applies the vaccination-record schema and exits: `npx nx run vaccination-record:migrate` (needs only DATABASE_URL).
 import { migrateOnce, runMain } from '@vaxguard/runtime';
-import { readConfig } from './config';
+import { readMigrateConfig } from './config';
 import { vaccinationRecordMigrations } from './migrations';
 
 runMain('vaccination-record', () =>
   migrateOnce({
     service: 'vaccination-record',
-    ...readConfig(),
+    ...readMigrateConfig(),
     migrations: vaccinationRecordMigrations,
   }),
 );

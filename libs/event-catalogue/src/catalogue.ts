@@ -1,4 +1,4 @@
-import { otpEventsV1 } from '@vaxguard/proto';
+import { identityEventsV1, otpEventsV1 } from '@vaxguard/proto';
 import { defineEvent, readPayload, type EventDefinition, type PayloadOf } from './define';
 import { decodeEnvelope, EventDecodeError, type EventEnvelope } from './envelope';
 
@@ -18,6 +18,17 @@ export const EVENTS = {
   otpLocked: defineEvent('otp.locked', 'otp', otpEventsV1.OtpLocked),
   /** A token was revoked before its expiry; every service must refuse it. Subject: the token id. */
   tokenRevoked: defineEvent('token.revoked', 'otp', otpEventsV1.TokenRevoked),
+
+  /** A beneficiary was registered. Subject: the beneficiary. */
+  beneficiaryRegistered: defineEvent(
+    'beneficiary.registered',
+    'identity',
+    identityEventsV1.BeneficiaryRegistered,
+  ),
+  /** A beneficiary record was read. Subject: the beneficiary. */
+  accessGranted: defineEvent('access.granted', 'identity', identityEventsV1.AccessGranted),
+  /** A read of a beneficiary record was refused. Subject: the beneficiary asked for. */
+  accessDenied: defineEvent('access.denied', 'identity', identityEventsV1.AccessDenied),
 } as const;
 
 type Catalogue = typeof EVENTS;

@@ -4,6 +4,7 @@ export * as eventsV1 from './gen/vaxguard/events/v1/envelope';
 export * as otpV1 from './gen/vaxguard/otp/v1/otp';
 export * as otpEventsV1 from './gen/vaxguard/otp/v1/events';
 export * as identityV1 from './gen/vaxguard/identity/v1/identity';
+export * as identityEventsV1 from './gen/vaxguard/identity/v1/events';
 export * as vaccinationRecordV1 from './gen/vaxguard/vaccination_record/v1/vaccination_record';
 export * as auditV1 from './gen/vaxguard/audit/v1/audit';
 export * as googleRpc from './gen/google/rpc/status';

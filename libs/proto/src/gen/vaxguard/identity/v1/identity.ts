@@ -5,11 +5,17 @@
 // source: vaxguard/identity/v1/identity.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
+  type CallOptions,
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientUnaryCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 
@@ -17,18 +23,960 @@ export const protobufPackage = "vaxguard.identity.v1";
 
 export const protobufFileName = "vaxguard/identity/v1/identity.proto";
 
+export enum Gender {
+  GENDER_UNSPECIFIED = 0,
+  GENDER_FEMALE = 1,
+  GENDER_MALE = 2,
+  GENDER_OTHER = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function genderFromJSON(object: any): Gender {
+  switch (object) {
+    case 0:
+    case "GENDER_UNSPECIFIED":
+      return Gender.GENDER_UNSPECIFIED;
+    case 1:
+    case "GENDER_FEMALE":
+      return Gender.GENDER_FEMALE;
+    case 2:
+    case "GENDER_MALE":
+      return Gender.GENDER_MALE;
+    case 3:
+    case "GENDER_OTHER":
+      return Gender.GENDER_OTHER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Gender.UNRECOGNIZED;
+  }
+}
+
+export function genderToJSON(object: Gender): string {
+  switch (object) {
+    case Gender.GENDER_UNSPECIFIED:
+      return "GENDER_UNSPECIFIED";
+    case Gender.GENDER_FEMALE:
+      return "GENDER_FEMALE";
+    case Gender.GENDER_MALE:
+      return "GENDER_MALE";
+    case Gender.GENDER_OTHER:
+      return "GENDER_OTHER";
+    case Gender.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum PhotoIdKind {
+  PHOTO_ID_KIND_UNSPECIFIED = 0,
+  /** PHOTO_ID_KIND_AADHAAR - 12 digits, the first 2-9, with a Verhoeff check digit. */
+  PHOTO_ID_KIND_AADHAAR = 1,
+  /** PHOTO_ID_KIND_PAN - 5 letters, 4 digits, 1 letter. */
+  PHOTO_ID_KIND_PAN = 2,
+  /** PHOTO_ID_KIND_PASSPORT - One letter, then 7 digits. */
+  PHOTO_ID_KIND_PASSPORT = 3,
+  /** PHOTO_ID_KIND_VOTER_ID - EPIC: 3 letters, then 7 digits. */
+  PHOTO_ID_KIND_VOTER_ID = 4,
+  /** PHOTO_ID_KIND_DRIVING_LICENCE - State, RTO, year of issue, 7 digits. */
+  PHOTO_ID_KIND_DRIVING_LICENCE = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function photoIdKindFromJSON(object: any): PhotoIdKind {
+  switch (object) {
+    case 0:
+    case "PHOTO_ID_KIND_UNSPECIFIED":
+      return PhotoIdKind.PHOTO_ID_KIND_UNSPECIFIED;
+    case 1:
+    case "PHOTO_ID_KIND_AADHAAR":
+      return PhotoIdKind.PHOTO_ID_KIND_AADHAAR;
+    case 2:
+    case "PHOTO_ID_KIND_PAN":
+      return PhotoIdKind.PHOTO_ID_KIND_PAN;
+    case 3:
+    case "PHOTO_ID_KIND_PASSPORT":
+      return PhotoIdKind.PHOTO_ID_KIND_PASSPORT;
+    case 4:
+    case "PHOTO_ID_KIND_VOTER_ID":
+      return PhotoIdKind.PHOTO_ID_KIND_VOTER_ID;
+    case 5:
+    case "PHOTO_ID_KIND_DRIVING_LICENCE":
+      return PhotoIdKind.PHOTO_ID_KIND_DRIVING_LICENCE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PhotoIdKind.UNRECOGNIZED;
+  }
+}
+
+export function photoIdKindToJSON(object: PhotoIdKind): string {
+  switch (object) {
+    case PhotoIdKind.PHOTO_ID_KIND_UNSPECIFIED:
+      return "PHOTO_ID_KIND_UNSPECIFIED";
+    case PhotoIdKind.PHOTO_ID_KIND_AADHAAR:
+      return "PHOTO_ID_KIND_AADHAAR";
+    case PhotoIdKind.PHOTO_ID_KIND_PAN:
+      return "PHOTO_ID_KIND_PAN";
+    case PhotoIdKind.PHOTO_ID_KIND_PASSPORT:
+      return "PHOTO_ID_KIND_PASSPORT";
+    case PhotoIdKind.PHOTO_ID_KIND_VOTER_ID:
+      return "PHOTO_ID_KIND_VOTER_ID";
+    case PhotoIdKind.PHOTO_ID_KIND_DRIVING_LICENCE:
+      return "PHOTO_ID_KIND_DRIVING_LICENCE";
+    case PhotoIdKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface RegisterBeneficiaryRequest {
+  /**
+   * The citizen's own mobile, proven by the citizen token (whose subject is its blind
+   * index): identity keeps it only encrypted, to show it masked to its owner.
+   */
+  mobile: string;
+  name: string;
+  gender: Gender;
+  /** The year only: VaxGuard stores no date of birth. */
+  yearOfBirth: number;
+  photoIdKind: PhotoIdKind;
+  /** Spaces and hyphens are ignored. Never echoed, logged or stored in clear. */
+  photoIdNumber: string;
+}
+
+export interface RegisterBeneficiaryResponse {
+  beneficiary?:
+    | Beneficiary
+    | undefined;
+  /** Shown to the citizen once, as CoWIN does; stored only as a keyed hash. */
+  secretCode: string;
+}
+
+export interface ListMyBeneficiariesRequest {
+}
+
+export interface ListMyBeneficiariesResponse {
+  beneficiaries: Beneficiary[];
+}
+
+export interface GetBeneficiaryRequest {
+  beneficiaryRef: string;
+}
+
+export interface GetBeneficiaryResponse {
+  beneficiary?: Beneficiary | undefined;
+}
+
 /**
- * The identity service: beneficiaries, their photo-ID documents, staff, partner clients, suspension and the kill switch.
- * Its RPCs arrive with its own issue; until then the service serves only
- * grpc.health.v1 and server reflection.
+ * A beneficiary as one caller may see it: fields the caller's role may not see are
+ * left empty (unspecified).
+ */
+export interface Beneficiary {
+  /** `bnf_` and 26 base32 characters: 128 random bits. */
+  beneficiaryRef: string;
+  name: string;
+  gender: Gender;
+  yearOfBirth: number;
+  photoIdKind: PhotoIdKind;
+  /** Aadhaar as XXXX XXXX 1234, other documents with all but the last 4 characters masked. */
+  maskedPhotoId: string;
+  /** *****1234; only the citizen who owns the mobile sees it. */
+  maskedMobile: string;
+}
+
+function createBaseRegisterBeneficiaryRequest(): RegisterBeneficiaryRequest {
+  return { mobile: "", name: "", gender: 0, yearOfBirth: 0, photoIdKind: 0, photoIdNumber: "" };
+}
+
+export const RegisterBeneficiaryRequest: MessageFns<
+  RegisterBeneficiaryRequest,
+  "vaxguard.identity.v1.RegisterBeneficiaryRequest"
+> = {
+  $type: "vaxguard.identity.v1.RegisterBeneficiaryRequest" as const,
+
+  encode(message: RegisterBeneficiaryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mobile !== "") {
+      writer.uint32(50).string(message.mobile);
+    }
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.gender !== 0) {
+      writer.uint32(16).int32(message.gender);
+    }
+    if (message.yearOfBirth !== 0) {
+      writer.uint32(24).int32(message.yearOfBirth);
+    }
+    if (message.photoIdKind !== 0) {
+      writer.uint32(32).int32(message.photoIdKind);
+    }
+    if (message.photoIdNumber !== "") {
+      writer.uint32(42).string(message.photoIdNumber);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterBeneficiaryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterBeneficiaryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.mobile = reader.string();
+            continue;
+          }
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.gender = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.yearOfBirth = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.photoIdKind = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.photoIdNumber = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterBeneficiaryRequest {
+    return {
+      mobile: isSet(object.mobile) ? globalThis.String(object.mobile) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      gender: isSet(object.gender) ? genderFromJSON(object.gender) : 0,
+      yearOfBirth: isSet(object.yearOfBirth)
+        ? globalThis.Number(object.yearOfBirth)
+        : isSet(object.year_of_birth)
+        ? globalThis.Number(object.year_of_birth)
+        : 0,
+      photoIdKind: isSet(object.photoIdKind)
+        ? photoIdKindFromJSON(object.photoIdKind)
+        : isSet(object.photo_id_kind)
+        ? photoIdKindFromJSON(object.photo_id_kind)
+        : 0,
+      photoIdNumber: isSet(object.photoIdNumber)
+        ? globalThis.String(object.photoIdNumber)
+        : isSet(object.photo_id_number)
+        ? globalThis.String(object.photo_id_number)
+        : "",
+    };
+  },
+
+  toJSON(message: RegisterBeneficiaryRequest): unknown {
+    const obj: any = {};
+    if (message.mobile !== "") {
+      obj.mobile = message.mobile;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.gender !== 0) {
+      obj.gender = genderToJSON(message.gender);
+    }
+    if (message.yearOfBirth !== 0) {
+      obj.yearOfBirth = Math.round(message.yearOfBirth);
+    }
+    if (message.photoIdKind !== 0) {
+      obj.photoIdKind = photoIdKindToJSON(message.photoIdKind);
+    }
+    if (message.photoIdNumber !== "") {
+      obj.photoIdNumber = message.photoIdNumber;
+    }
+    return obj;
+  },
+};
+
+function createBaseRegisterBeneficiaryResponse(): RegisterBeneficiaryResponse {
+  return { beneficiary: undefined, secretCode: "" };
+}
+
+export const RegisterBeneficiaryResponse: MessageFns<
+  RegisterBeneficiaryResponse,
+  "vaxguard.identity.v1.RegisterBeneficiaryResponse"
+> = {
+  $type: "vaxguard.identity.v1.RegisterBeneficiaryResponse" as const,
+
+  encode(message: RegisterBeneficiaryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beneficiary !== undefined) {
+      Beneficiary.encode(message.beneficiary, writer.uint32(10).fork()).join();
+    }
+    if (message.secretCode !== "") {
+      writer.uint32(18).string(message.secretCode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterBeneficiaryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterBeneficiaryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiary = Beneficiary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.secretCode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterBeneficiaryResponse {
+    return {
+      beneficiary: isSet(object.beneficiary) ? Beneficiary.fromJSON(object.beneficiary) : undefined,
+      secretCode: isSet(object.secretCode)
+        ? globalThis.String(object.secretCode)
+        : isSet(object.secret_code)
+        ? globalThis.String(object.secret_code)
+        : "",
+    };
+  },
+
+  toJSON(message: RegisterBeneficiaryResponse): unknown {
+    const obj: any = {};
+    if (message.beneficiary !== undefined) {
+      obj.beneficiary = Beneficiary.toJSON(message.beneficiary);
+    }
+    if (message.secretCode !== "") {
+      obj.secretCode = message.secretCode;
+    }
+    return obj;
+  },
+};
+
+function createBaseListMyBeneficiariesRequest(): ListMyBeneficiariesRequest {
+  return {};
+}
+
+export const ListMyBeneficiariesRequest: MessageFns<
+  ListMyBeneficiariesRequest,
+  "vaxguard.identity.v1.ListMyBeneficiariesRequest"
+> = {
+  $type: "vaxguard.identity.v1.ListMyBeneficiariesRequest" as const,
+
+  encode(_: ListMyBeneficiariesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMyBeneficiariesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMyBeneficiariesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListMyBeneficiariesRequest {
+    return {};
+  },
+
+  toJSON(_: ListMyBeneficiariesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseListMyBeneficiariesResponse(): ListMyBeneficiariesResponse {
+  return { beneficiaries: [] };
+}
+
+export const ListMyBeneficiariesResponse: MessageFns<
+  ListMyBeneficiariesResponse,
+  "vaxguard.identity.v1.ListMyBeneficiariesResponse"
+> = {
+  $type: "vaxguard.identity.v1.ListMyBeneficiariesResponse" as const,
+
+  encode(message: ListMyBeneficiariesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.beneficiaries) {
+      Beneficiary.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMyBeneficiariesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMyBeneficiariesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiaries.push(Beneficiary.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMyBeneficiariesResponse {
+    return {
+      beneficiaries: globalThis.Array.isArray(object?.beneficiaries)
+        ? object.beneficiaries.map((e: any) => Beneficiary.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListMyBeneficiariesResponse): unknown {
+    const obj: any = {};
+    if (message.beneficiaries?.length) {
+      obj.beneficiaries = message.beneficiaries.map((e) => Beneficiary.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseGetBeneficiaryRequest(): GetBeneficiaryRequest {
+  return { beneficiaryRef: "" };
+}
+
+export const GetBeneficiaryRequest: MessageFns<GetBeneficiaryRequest, "vaxguard.identity.v1.GetBeneficiaryRequest"> = {
+  $type: "vaxguard.identity.v1.GetBeneficiaryRequest" as const,
+
+  encode(message: GetBeneficiaryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beneficiaryRef !== "") {
+      writer.uint32(10).string(message.beneficiaryRef);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBeneficiaryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBeneficiaryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiaryRef = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBeneficiaryRequest {
+    return {
+      beneficiaryRef: isSet(object.beneficiaryRef)
+        ? globalThis.String(object.beneficiaryRef)
+        : isSet(object.beneficiary_ref)
+        ? globalThis.String(object.beneficiary_ref)
+        : "",
+    };
+  },
+
+  toJSON(message: GetBeneficiaryRequest): unknown {
+    const obj: any = {};
+    if (message.beneficiaryRef !== "") {
+      obj.beneficiaryRef = message.beneficiaryRef;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetBeneficiaryResponse(): GetBeneficiaryResponse {
+  return { beneficiary: undefined };
+}
+
+export const GetBeneficiaryResponse: MessageFns<GetBeneficiaryResponse, "vaxguard.identity.v1.GetBeneficiaryResponse"> =
+  {
+    $type: "vaxguard.identity.v1.GetBeneficiaryResponse" as const,
+
+    encode(message: GetBeneficiaryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+      if (message.beneficiary !== undefined) {
+        Beneficiary.encode(message.beneficiary, writer.uint32(10).fork()).join();
+      }
+      return writer;
+    },
+
+    decode(input: BinaryReader | Uint8Array, length?: number): GetBeneficiaryResponse {
+      const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+      const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+      if (previousRecursionDepth >= 100) {
+        throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      }
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+      try {
+        const end = length === undefined ? reader.len : reader.pos + length;
+        const message = createBaseGetBeneficiaryResponse();
+        while (reader.pos < end) {
+          const tag = reader.uint32();
+          switch (tag >>> 3) {
+            case 1: {
+              if (tag !== 10) {
+                break;
+              }
+
+              message.beneficiary = Beneficiary.decode(reader, reader.uint32());
+              continue;
+            }
+          }
+          if ((tag & 7) === 4 || tag === 0) {
+            break;
+          }
+          reader.skip(tag & 7);
+        }
+        return message;
+      } finally {
+        (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+      }
+    },
+
+    fromJSON(object: any): GetBeneficiaryResponse {
+      return { beneficiary: isSet(object.beneficiary) ? Beneficiary.fromJSON(object.beneficiary) : undefined };
+    },
+
+    toJSON(message: GetBeneficiaryResponse): unknown {
+      const obj: any = {};
+      if (message.beneficiary !== undefined) {
+        obj.beneficiary = Beneficiary.toJSON(message.beneficiary);
+      }
+      return obj;
+    },
+  };
+
+function createBaseBeneficiary(): Beneficiary {
+  return {
+    beneficiaryRef: "",
+    name: "",
+    gender: 0,
+    yearOfBirth: 0,
+    photoIdKind: 0,
+    maskedPhotoId: "",
+    maskedMobile: "",
+  };
+}
+
+export const Beneficiary: MessageFns<Beneficiary, "vaxguard.identity.v1.Beneficiary"> = {
+  $type: "vaxguard.identity.v1.Beneficiary" as const,
+
+  encode(message: Beneficiary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beneficiaryRef !== "") {
+      writer.uint32(10).string(message.beneficiaryRef);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.gender !== 0) {
+      writer.uint32(24).int32(message.gender);
+    }
+    if (message.yearOfBirth !== 0) {
+      writer.uint32(32).int32(message.yearOfBirth);
+    }
+    if (message.photoIdKind !== 0) {
+      writer.uint32(40).int32(message.photoIdKind);
+    }
+    if (message.maskedPhotoId !== "") {
+      writer.uint32(50).string(message.maskedPhotoId);
+    }
+    if (message.maskedMobile !== "") {
+      writer.uint32(58).string(message.maskedMobile);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Beneficiary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeneficiary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiaryRef = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.gender = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.yearOfBirth = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.photoIdKind = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.maskedPhotoId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.maskedMobile = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Beneficiary {
+    return {
+      beneficiaryRef: isSet(object.beneficiaryRef)
+        ? globalThis.String(object.beneficiaryRef)
+        : isSet(object.beneficiary_ref)
+        ? globalThis.String(object.beneficiary_ref)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      gender: isSet(object.gender) ? genderFromJSON(object.gender) : 0,
+      yearOfBirth: isSet(object.yearOfBirth)
+        ? globalThis.Number(object.yearOfBirth)
+        : isSet(object.year_of_birth)
+        ? globalThis.Number(object.year_of_birth)
+        : 0,
+      photoIdKind: isSet(object.photoIdKind)
+        ? photoIdKindFromJSON(object.photoIdKind)
+        : isSet(object.photo_id_kind)
+        ? photoIdKindFromJSON(object.photo_id_kind)
+        : 0,
+      maskedPhotoId: isSet(object.maskedPhotoId)
+        ? globalThis.String(object.maskedPhotoId)
+        : isSet(object.masked_photo_id)
+        ? globalThis.String(object.masked_photo_id)
+        : "",
+      maskedMobile: isSet(object.maskedMobile)
+        ? globalThis.String(object.maskedMobile)
+        : isSet(object.masked_mobile)
+        ? globalThis.String(object.masked_mobile)
+        : "",
+    };
+  },
+
+  toJSON(message: Beneficiary): unknown {
+    const obj: any = {};
+    if (message.beneficiaryRef !== "") {
+      obj.beneficiaryRef = message.beneficiaryRef;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.gender !== 0) {
+      obj.gender = genderToJSON(message.gender);
+    }
+    if (message.yearOfBirth !== 0) {
+      obj.yearOfBirth = Math.round(message.yearOfBirth);
+    }
+    if (message.photoIdKind !== 0) {
+      obj.photoIdKind = photoIdKindToJSON(message.photoIdKind);
+    }
+    if (message.maskedPhotoId !== "") {
+      obj.maskedPhotoId = message.maskedPhotoId;
+    }
+    if (message.maskedMobile !== "") {
+      obj.maskedMobile = message.maskedMobile;
+    }
+    return obj;
+  },
+};
+
+/**
+ * The identity service: beneficiaries (up to 4 per mobile) and their photo-ID document,
+ * kept so that a dump of its database reveals no identity or mobile number. There is
+ * no lookup of a person by mobile or identity number for anyone but that person: a
+ * citizen reaches the beneficiaries of their own mobile with a citizen token (from an
+ * OTP sign-in); staff and partners reach one record only with a consent grant.
+ *
+ * Every call is made by an authenticated client application (x-vaxguard-client-id and
+ * authorization: Bearer <client secret>); the methods marked "citizen token" or
+ * "consent grant" also need that VaxGuard token in the x-vaxguard-token header.
  */
 export type IdentityServiceService = typeof IdentityServiceService;
-export const IdentityServiceService = {} as const;
+export const IdentityServiceService = {
+  /**
+   * Registers a beneficiary on the citizen's mobile (citizen token). Returns the
+   * beneficiary's reference and a 4-digit secret code, shown this once only.
+   */
+  registerBeneficiary: {
+    path: "/vaxguard.identity.v1.IdentityService/RegisterBeneficiary" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterBeneficiaryRequest): Buffer =>
+      Buffer.from(RegisterBeneficiaryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterBeneficiaryRequest => RegisterBeneficiaryRequest.decode(value),
+    responseSerialize: (value: RegisterBeneficiaryResponse): Buffer =>
+      Buffer.from(RegisterBeneficiaryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterBeneficiaryResponse => RegisterBeneficiaryResponse.decode(value),
+  },
+  /** The beneficiaries registered on the citizen's mobile, masked (citizen token). */
+  listMyBeneficiaries: {
+    path: "/vaxguard.identity.v1.IdentityService/ListMyBeneficiaries" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMyBeneficiariesRequest): Buffer =>
+      Buffer.from(ListMyBeneficiariesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMyBeneficiariesRequest => ListMyBeneficiariesRequest.decode(value),
+    responseSerialize: (value: ListMyBeneficiariesResponse): Buffer =>
+      Buffer.from(ListMyBeneficiariesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMyBeneficiariesResponse => ListMyBeneficiariesResponse.decode(value),
+  },
+  /**
+   * One beneficiary, as the caller's role may see it: the citizen whose mobile owns it
+   * (citizen token), or a staff member or partner holding a live consent grant for it
+   * (consent grant). Anyone else, and a reference that does not exist, gets the same
+   * PERMISSION_DENIED.
+   */
+  getBeneficiary: {
+    path: "/vaxguard.identity.v1.IdentityService/GetBeneficiary" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBeneficiaryRequest): Buffer =>
+      Buffer.from(GetBeneficiaryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBeneficiaryRequest => GetBeneficiaryRequest.decode(value),
+    responseSerialize: (value: GetBeneficiaryResponse): Buffer =>
+      Buffer.from(GetBeneficiaryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBeneficiaryResponse => GetBeneficiaryResponse.decode(value),
+  },
+} as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
+  /**
+   * Registers a beneficiary on the citizen's mobile (citizen token). Returns the
+   * beneficiary's reference and a 4-digit secret code, shown this once only.
+   */
+  registerBeneficiary: handleUnaryCall<RegisterBeneficiaryRequest, RegisterBeneficiaryResponse>;
+  /** The beneficiaries registered on the citizen's mobile, masked (citizen token). */
+  listMyBeneficiaries: handleUnaryCall<ListMyBeneficiariesRequest, ListMyBeneficiariesResponse>;
+  /**
+   * One beneficiary, as the caller's role may see it: the citizen whose mobile owns it
+   * (citizen token), or a staff member or partner holding a live consent grant for it
+   * (consent grant). Anyone else, and a reference that does not exist, gets the same
+   * PERMISSION_DENIED.
+   */
+  getBeneficiary: handleUnaryCall<GetBeneficiaryRequest, GetBeneficiaryResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
+  /**
+   * Registers a beneficiary on the citizen's mobile (citizen token). Returns the
+   * beneficiary's reference and a 4-digit secret code, shown this once only.
+   */
+  registerBeneficiary(
+    request: RegisterBeneficiaryRequest,
+    callback: (error: ServiceError | null, response: RegisterBeneficiaryResponse) => void,
+  ): ClientUnaryCall;
+  registerBeneficiary(
+    request: RegisterBeneficiaryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterBeneficiaryResponse) => void,
+  ): ClientUnaryCall;
+  registerBeneficiary(
+    request: RegisterBeneficiaryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterBeneficiaryResponse) => void,
+  ): ClientUnaryCall;
+  /** The beneficiaries registered on the citizen's mobile, masked (citizen token). */
+  listMyBeneficiaries(
+    request: ListMyBeneficiariesRequest,
+    callback: (error: ServiceError | null, response: ListMyBeneficiariesResponse) => void,
+  ): ClientUnaryCall;
+  listMyBeneficiaries(
+    request: ListMyBeneficiariesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMyBeneficiariesResponse) => void,
+  ): ClientUnaryCall;
+  listMyBeneficiaries(
+    request: ListMyBeneficiariesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMyBeneficiariesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One beneficiary, as the caller's role may see it: the citizen whose mobile owns it
+   * (citizen token), or a staff member or partner holding a live consent grant for it
+   * (consent grant). Anyone else, and a reference that does not exist, gets the same
+   * PERMISSION_DENIED.
+   */
+  getBeneficiary(
+    request: GetBeneficiaryRequest,
+    callback: (error: ServiceError | null, response: GetBeneficiaryResponse) => void,
+  ): ClientUnaryCall;
+  getBeneficiary(
+    request: GetBeneficiaryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBeneficiaryResponse) => void,
+  ): ClientUnaryCall;
+  getBeneficiary(
+    request: GetBeneficiaryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBeneficiaryResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const IdentityServiceClient = makeGenericClientConstructor(
@@ -39,3 +987,15 @@ export const IdentityServiceClient = makeGenericClientConstructor(
   service: typeof IdentityServiceService;
   serviceName: string;
 };
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
+export interface MessageFns<T, V extends string> {
+  readonly $type: V;
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
+}

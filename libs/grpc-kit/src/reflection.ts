@@ -171,7 +171,7 @@ function errorResponse(errorCode: status, errorMessage: string): MessageResponse
 }
 
 /** `file` followed by its transitive imports, each once, breadth first. */
-export function withImports(file: DescFile): DescFile[] {
+function withImports(file: DescFile): DescFile[] {
   const ordered = [file];
   const seen = new Set(ordered);
   for (let i = 0; i < ordered.length; i++) {
@@ -199,11 +199,10 @@ function describe(registry: FileRegistry, serviceNames: ReadonlySet<string>): De
   for (const file of files.values()) {
     for (const name of declaredNames(file)) symbols.set(name, file);
     for (const type of nestedTypes(file)) {
-      if (type.kind === 'message' && !extensions.has(type.typeName)) {
-        extensions.set(type.typeName, new Map());
-      }
+      if (type.kind === 'message') extensions.set(type.typeName, new Map());
     }
   }
+  // Once every message is known: extensions of types outside `files` are left out.
   for (const file of files.values()) {
     for (const type of nestedTypes(file)) {
       if (type.kind === 'extension') {
@@ -215,7 +214,7 @@ function describe(registry: FileRegistry, serviceNames: ReadonlySet<string>): De
 }
 
 /** Every fully-qualified name `file` declares, as clients may ask for them. */
-export function declaredNames(file: DescFile): string[] {
+function declaredNames(file: DescFile): string[] {
   const names: string[] = [];
   for (const type of nestedTypes(file)) {
     names.push(type.typeName);

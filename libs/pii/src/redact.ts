@@ -13,11 +13,17 @@ export const SENSITIVE_PATTERNS: readonly { readonly kind: string; readonly patt
     kind: 'mobile',
     pattern: /(?<![\w.+-])(?:\+?91[\s-]?)?[6-9]\d{4}[\s-]?\d{5}(?![\w-])/g,
   },
-  // Driving licence: state, RTO, year, number (e.g. MH12 20110012345).
-  { kind: 'driving-licence', pattern: /\b[A-Z]{2}[\s-]?\d{2}[\s-]?(?:19|20)\d{2}\d{7}\b/g },
-  { kind: 'pan', pattern: /\b[A-Z]{5}\d{4}[A-Z]\b/g },
-  { kind: 'voter-id', pattern: /\b[A-Z]{3}\d{7}\b/g },
-  { kind: 'passport', pattern: /\b[A-Z][1-9]\d{6}\b/g },
+  // Documents in every form the identity parsers accept (libs/pii documents.ts), in any
+  // letter case. Driving licence: state, RTO, year, number, grouped or not
+  // (MH12 20110012345, MH-12-2011-0012345).
+  {
+    kind: 'driving-licence',
+    pattern: /\b[A-Z]{2}[\s-]?\d{2}[\s-]?(?:19|20)\d{2}[\s-]?\d{7}\b/gi,
+  },
+  { kind: 'pan', pattern: /\b[A-Z]{5}\d{4}[A-Z]\b/gi },
+  { kind: 'voter-id', pattern: /\b[A-Z]{3}\d{7}\b/gi },
+  // The first group of a lowercase UUID (a1234567-89ab-…) is not a passport.
+  { kind: 'passport', pattern: /\b[A-Z][1-9]\d{6}\b(?!-[0-9a-f]{4}-)/gi },
   // A bare 6-digit number is treated as an OTP. Digits inside hex ids, timestamps and
   // decimals are left alone.
   { kind: 'otp', pattern: /(?<![\w.:-])\d{6}(?![\w])/g },
@@ -25,7 +31,7 @@ export const SENSITIVE_PATTERNS: readonly { readonly kind: string; readonly patt
 
 /** Object keys whose string values are always secret, whatever they look like. */
 export const SENSITIVE_KEY =
-  /^(otp|pin|password|passwd|secret|secretcode|token|accesstoken|refreshtoken|authorization|cookie|mobile|mobilenumber|phone|phonenumber|aadhaar|aadhaarnumber|pan|passport|idnumber|voterid|drivinglicence)$/i;
+  /^(otp|pin|password|passwd|secret|secretcode|token|accesstoken|refreshtoken|authorization|cookie|mobile|mobilenumber|phone|phonenumber|aadhaar|aadhaarnumber|pan|passport|idnumber|photoidnumber|voterid|drivinglicence)$/i;
 
 export function redactText(text: string): string {
   let result = text;

@@ -65,7 +65,12 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
 /** The caller a token names: the citizen (by mobile index) or the grantee of a consent. */
 function principalOf(client: Principal, claims: TokenClaims): Principal {
-  const base = { clientId: client.clientId, scopes: claims.scopes, token: claims };
+  const base = {
+    clientId: client.clientId,
+    scopes: claims.scopes,
+    clientScopes: client.scopes,
+    token: claims,
+  };
   if (claims.audience === AUDIENCE.consent && claims.consent) {
     const { grantee } = claims.consent;
     return { ...base, kind: grantee.kind === 'STAFF' ? 'staff' : 'client', id: grantee.id };

@@ -1,4 +1,4 @@
-import { eventsV1, otpEventsV1, otpV1 } from '@vaxguard/proto';
+import { eventsV1, identityV1, otpEventsV1, otpV1 } from '@vaxguard/proto';
 import type { GranteeKind, TokenPurpose } from '@vaxguard/tokens';
 
 /**
@@ -53,4 +53,21 @@ export const ACTOR_KIND = enumMapping<ActorKindValue, eventsV1.ActorKind>({
   STAFF: eventsV1.ActorKind.ACTOR_KIND_STAFF,
   PARTNER_CLIENT: eventsV1.ActorKind.ACTOR_KIND_PARTNER_CLIENT,
   SERVICE: eventsV1.ActorKind.ACTOR_KIND_SERVICE,
+});
+
+export type GenderValue = 'FEMALE' | 'MALE' | 'OTHER';
+export type PhotoIdKindValue = 'AADHAAR' | 'PAN' | 'PASSPORT' | 'VOTER_ID' | 'DRIVING_LICENCE';
+
+export const GENDER = enumMapping<GenderValue, identityV1.Gender>({
+  FEMALE: identityV1.Gender.GENDER_FEMALE,
+  MALE: identityV1.Gender.GENDER_MALE,
+  OTHER: identityV1.Gender.GENDER_OTHER,
+});
+
+export const PHOTO_ID_KIND = enumMapping<PhotoIdKindValue, identityV1.PhotoIdKind>({
+  AADHAAR: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR,
+  PAN: identityV1.PhotoIdKind.PHOTO_ID_KIND_PAN,
+  PASSPORT: identityV1.PhotoIdKind.PHOTO_ID_KIND_PASSPORT,
+  VOTER_ID: identityV1.PhotoIdKind.PHOTO_ID_KIND_VOTER_ID,
+  DRIVING_LICENCE: identityV1.PhotoIdKind.PHOTO_ID_KIND_DRIVING_LICENCE,
 });

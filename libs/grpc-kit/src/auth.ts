@@ -10,6 +10,8 @@ export interface Principal {
   /** The client application the call came through. */
   readonly clientId: string;
   readonly scopes: readonly string[];
+  /** The client application's own scopes, when the principal is the token's holder. */
+  readonly clientScopes?: readonly string[];
   /** The verified VaxGuard token, on methods that ask for one. */
   readonly token?: TokenClaims;
 }

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { log, testLabels } from './containers';
@@ -11,6 +13,8 @@ export interface PostgresFixture extends AsyncDisposable {
   readonly adminUrl: string;
   /** Creates another fresh database and returns its URL. */
   createDatabase(): Promise<string>;
+  /** `pg_dump` of one of this fixture's databases (by URL), as plain SQL: what a thief would get. */
+  dump(databaseUrl: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -93,6 +97,19 @@ export async function startPostgres(): Promise<PostgresFixture> {
         const next = await createDatabaseOn(adminUrl);
         created.push(next.name);
         return next.url;
+      },
+      async dump(databaseUrl) {
+        const name = new URL(databaseUrl).pathname.slice(1);
+        if (!created.includes(name)) throw new Error('dump only databases this fixture created');
+        if (container) {
+          const result = await container.exec(['pg_dump', '-U', USER, '--no-owner', name]);
+          if (result.exitCode !== 0) throw new Error(`pg_dump failed: ${result.stderr}`);
+          return result.stdout;
+        }
+        const { stdout } = await promisify(execFile)('pg_dump', ['--no-owner', databaseUrl], {
+          maxBuffer: 256 * 1024 * 1024,
+        });
+        return stdout;
       },
       stop,
       [Symbol.asyncDispose]: stop,

@@ -1,0 +1,309 @@
+import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { failedPrecondition, invalidArgument } from '@vaxguard/errors';
+
+/**
+ * The rules of the identity service, each a named constant or a small pure function,
+ * so a reader finds them in one place and each has its own unit test. Document formats,
+ * masks and beneficiary references are in @vaxguard/pii, where every service uses them.
+ */
+
+// ---- Beneficiaries per mobile -------------------------------------------------------
+
+/** CoWIN's rule: one mobile number registers at most 4 members of a household. */
+export const MAX_BENEFICIARIES_PER_MOBILE = 4;
+
+/** Refuses registering one more beneficiary on a mobile that already has the maximum. */
+export function checkBeneficiaryLimit(registeredOnMobile: number): void {
+  if (registeredOnMobile >= MAX_BENEFICIARIES_PER_MOBILE) {
+    throw failedPrecondition(
+      `a mobile number may register at most ${MAX_BENEFICIARIES_PER_MOBILE} beneficiaries`,
+      { reason: 'BENEFICIARY_LIMIT' },
+    );
+  }
+}
+
+// ---- Year of birth ------------------------------------------------------------------
+
+/**
+ * The youngest age the programme vaccinates: 12, as CoWIN since March 2022 (Corbevax for
+ * 12-14). Like CoWIN, age is counted by year of birth only (VaxGuard stores no date of
+ * birth): a beneficiary is eligible from 1 January of the year they turn 12.
+ */
+export const MIN_AGE_YEARS = 12;
+/** No one living was born earlier; an earlier year is a typing mistake. */
+export const EARLIEST_YEAR_OF_BIRTH = 1900;
+/** India Standard Time, UTC+05:30 all year: the programme's year turns at midnight IST. */
+export const IST_OFFSET_MS = 5.5 * 3_600_000;
+
+export function currentYearInIndia(now: Date): number {
+  return new Date(now.getTime() + IST_OFFSET_MS).getUTCFullYear();
+}
+
+/** The latest year of birth eligible now: those turning 12 this year. */
+export function latestEligibleYearOfBirth(now: Date): number {
+  return currentYearInIndia(now) - MIN_AGE_YEARS;
+}
+
+/** Checks a year of birth: a real year (INVALID_YEAR_OF_BIRTH), old enough (BELOW_MINIMUM_AGE). */
+export function checkYearOfBirth(yearOfBirth: number, now: Date): number {
+  const thisYear = currentYearInIndia(now);
+  if (
+    !Number.isInteger(yearOfBirth) ||
+    yearOfBirth < EARLIEST_YEAR_OF_BIRTH ||
+    yearOfBirth > thisYear
+  ) {
+    throw invalidArgument(
+      `year_of_birth must be a year from ${EARLIEST_YEAR_OF_BIRTH} to ${thisYear}`,
+      { reason: 'INVALID_YEAR_OF_BIRTH' },
+    );
+  }
+  const latest = latestEligibleYearOfBirth(now);
+  if (yearOfBirth > latest) {
+    throw invalidArgument(
+      `beneficiaries must turn ${MIN_AGE_YEARS} this year or earlier: year_of_birth must be ${latest} or earlier`,
+      { reason: 'BELOW_MINIMUM_AGE' },
+    );
+  }
+  return yearOfBirth;
+}
+
+// ---- Names --------------------------------------------------------------------------
+
+/** Room for the longest names on Indian identity documents; a name field carries no bulk. */
+export const NAME_MAX_LENGTH = 100;
+
+/**
+ * The scripts a name may be written in: Latin, and the scripts of the 22 languages of the
+ * Eighth Schedule (Bengali for Assamese, Bengali and Manipuri; Meetei Mayek for Manipuri;
+ * Devanagari for Hindi, Marathi, Nepali, Konkani, Bodo, Dogri, Maithili, Sanskrit;
+ * Perso-Arabic for Urdu, Kashmiri and Sindhi; Ol Chiki for Santali; and the others').
+ */
+export const NAME_SCRIPTS = [
+  'Latin',
+  'Devanagari',
+  'Bengali',
+  'Gurmukhi',
+  'Gujarati',
+  'Oriya',
+  'Tamil',
+  'Telugu',
+  'Kannada',
+  'Malayalam',
+  'Meetei_Mayek',
+  'Ol_Chiki',
+  'Arabic',
+] as const;
+
+// A letter or combining mark (vowel signs, viramas, nuktas) of one of those scripts. Script
+// extensions include the marks shared between scripts; digits of any script are neither.
+const SCRIPT_CHAR = `(?=[\\p{L}\\p{M}])[${NAME_SCRIPTS.map((s) => `\\p{scx=${s}}`).join('')}]`;
+const SCRIPT_LETTER = `(?=\\p{L})${SCRIPT_CHAR}`;
+// Zero-width (non-)joiners shape conjuncts in Indic and Perso-Arabic writing.
+const NAME_FORMAT = new RegExp(`^${SCRIPT_LETTER}(?:${SCRIPT_CHAR}|[\\u200c\\u200d .'-])*$`, 'u');
+
+/**
+ * Normalises and checks a name: Unicode NFC (so one spelling has one encoding), runs of
+ * whitespace as one space, then at most 100 characters, starting with a letter, made of
+ * letters of the scripts above, spaces, full stops, apostrophes and hyphens. No digits.
+ * The refusal does not echo the name.
+ */
+export function normaliseName(input: string): string {
+  const name = input.normalize('NFC').trim().replace(/\s+/gu, ' ');
+  if ([...name].length > NAME_MAX_LENGTH || !NAME_FORMAT.test(name)) {
+    throw invalidArgument(
+      `name must be 1 to ${NAME_MAX_LENGTH} characters: letters (Latin or an Indian script), spaces, full stops, apostrophes and hyphens, starting with a letter, with no digits`,
+      { reason: 'INVALID_NAME' },
+    );
+  }
+  return name;
+}
+
+// ---- Gender -------------------------------------------------------------------------
+
+export const GENDERS = ['FEMALE', 'MALE', 'OTHER'] as const;
+export type Gender = (typeof GENDERS)[number];
+
+/** `undefined` is the caller leaving gender unspecified, which registration refuses. */
+export function parseGender(value: string | undefined): Gender {
+  const gender = GENDERS.find((candidate) => candidate === value);
+  if (!gender) {
+    throw invalidArgument(`gender must be one of ${GENDERS.join(', ')}`, {
+      reason: 'INVALID_GENDER',
+    });
+  }
+  return gender;
+}
+
+// ---- The beneficiary's secret code --------------------------------------------------
+
+/**
+ * CoWIN's 4-digit secret code, shown to the citizen once at registration and given to
+ * the vaccinator as consent. Stored only as a keyed hash bound to the beneficiary.
+ */
+export const SECRET_CODE_DIGITS = 4;
+export const SECRET_CODE_SPACE = 10 ** SECRET_CODE_DIGITS;
+/**
+ * Wrong codes allowed in a row for one beneficiary (counted per beneficiary, whoever
+ * tries): the 5th locks the code, so a guesser's chance is 5 in 10,000. The lock does not
+ * expire: it lasts until the owner replaces the code (signing in with an OTP on their own
+ * mobile issues a new one and clears the count). A lock that expired, say after an hour,
+ * would give a patient guesser 5 more tries each hour: even odds in about six weeks.
+ * A right code also clears the count.
+ */
+export const SECRET_CODE_MAX_FAILURES = 5;
+
+/** A fresh code from the CSPRNG, zero-padded: each of the 10,000 values equally likely. */
+export function generateSecretCode(random: (max: number) => number = randomInt): string {
+  return random(SECRET_CODE_SPACE).toString().padStart(SECRET_CODE_DIGITS, '0');
+}
+
+const SECRET_CODE_FORMAT = new RegExp(`^\\d{${SECRET_CODE_DIGITS}}$`);
+
+/** Refuses a malformed code before it is compared: a typo does not cost a try. */
+export function checkSecretCodeFormat(code: string): void {
+  if (!SECRET_CODE_FORMAT.test(code)) {
+    throw invalidArgument(`secret_code must be ${SECRET_CODE_DIGITS} digits`, {
+      reason: 'INVALID_SECRET_CODE',
+    });
+  }
+}
+
+/** The keyed hash stored instead of the code, bound to its beneficiary. */
+export function hashSecretCode(key: Buffer, beneficiaryRef: string, code: string): Buffer {
+  return createHmac('sha256', key)
+    .update(`vaxguard/secret-code/v1:${beneficiaryRef}:${code}`)
+    .digest();
+}
+
+/** Compares a submitted code with the stored hash in constant time. */
+export function secretCodeMatches(
+  key: Buffer,
+  beneficiaryRef: string,
+  code: string,
+  storedHash: Buffer,
+): boolean {
+  const candidate = hashSecretCode(key, beneficiaryRef, code);
+  return candidate.length === storedHash.length && timingSafeEqual(candidate, storedHash);
+}
+
+export function secretCodeTriesLeft(consecutiveFailures: number): number {
+  return Math.max(0, SECRET_CODE_MAX_FAILURES - consecutiveFailures);
+}
+
+/** Refuses any try on a locked code, right or wrong, before it is compared. */
+export function checkSecretCodeNotLocked(consecutiveFailures: number): void {
+  if (consecutiveFailures >= SECRET_CODE_MAX_FAILURES) {
+    throw failedPrecondition(
+      `the secret code is locked after ${SECRET_CODE_MAX_FAILURES} wrong tries; the beneficiary must sign in with an OTP to get a new one`,
+      { reason: 'SECRET_CODE_LOCKED' },
+    );
+  }
+}
+
+// ---- Consent grants -----------------------------------------------------------------
+
+/**
+ * A consent grant (from an OTP or the secret code) opens one beneficiary's record to one
+ * grantee for 5 minutes: long enough to vaccinate, too short to harvest with. The same
+ * lifetime as the OTP service's consent token.
+ */
+export const CONSENT_GRANT_TTL_MS = 5 * 60_000;
+
+export function consentGrantExpiresAt(grantedAt: Date): Date {
+  return new Date(grantedAt.getTime() + CONSENT_GRANT_TTL_MS);
+}
+
+export function isConsentGrantLive(expiresAt: Date, now: Date): boolean {
+  return now.getTime() < expiresAt.getTime();
+}
+
+// ---- Staff passwords ----------------------------------------------------------------
+
+/**
+ * NIST SP 800-63B-4 §3.1.1.2: no composition rules (no "one digit and one symbol"),
+ * length instead, every Unicode character allowed and counted as one after NFKC
+ * normalisation, and no password built from the account's own name. Staff also prove an
+ * OTP second factor; 12 characters sits between NIST's 8 (part of multi-factor) and
+ * 15 (single factor) because a staff login is the insider path of the 2023 leak.
+ */
+export const STAFF_PASSWORD_MIN_LENGTH = 12;
+/** NIST: allow at least 64; bounded so a request cannot make hashing do unbounded work. */
+export const STAFF_PASSWORD_MAX_LENGTH = 128;
+
+/**
+ * scrypt at OWASP's Password Storage Cheat Sheet minimum: N = 2^17 (cost), r = 8 (block
+ * size), p = 1 (parallelism): 128 MiB and about half a second per hash on these 2-core
+ * machines (at most 4 at once: Node's thread pool), which makes guessing offline costly.
+ */
+export const STAFF_PASSWORD_SCRYPT = {
+  cost: 2 ** 17,
+  blockSize: 8,
+  parallelization: 1,
+  keyLength: 32,
+  saltLength: 16,
+} as const;
+export type ScryptParameters = {
+  readonly [K in keyof typeof STAFF_PASSWORD_SCRYPT]: number;
+};
+
+/**
+ * Wrong passwords in a row before a staff account's sign-in locks (NIST allows at most
+ * 100); the lock lasts an hour and the audit service sees every failure.
+ */
+export const STAFF_PASSWORD_MAX_FAILURES = 10;
+export const STAFF_PASSWORD_LOCKOUT_MS = 60 * 60_000;
+
+/**
+ * Checks a new staff password against the rules and returns the NFKC form to hash.
+ * Refusals name the rule, never the password.
+ */
+export function checkStaffPassword(password: string, context: { username: string }): string {
+  const normalised = password.normalize('NFKC');
+  const length = [...normalised].length;
+  const refuse = (rule: string) => invalidArgument(rule, { reason: 'WEAK_PASSWORD' });
+  if (length < STAFF_PASSWORD_MIN_LENGTH || length > STAFF_PASSWORD_MAX_LENGTH) {
+    throw refuse(
+      `password must be ${STAFF_PASSWORD_MIN_LENGTH} to ${STAFF_PASSWORD_MAX_LENGTH} characters long`,
+    );
+  }
+  if (new Set(normalised).size === 1) throw refuse('password must not repeat one character');
+  const username = context.username.normalize('NFKC').toLowerCase();
+  if (username.length > 0 && normalised.toLowerCase().includes(username)) {
+    throw refuse('password must not contain the username');
+  }
+  return normalised;
+}
+
+/** Until when a staff sign-in is locked after this many failures in a row, if it is. */
+export function staffLockedUntil(
+  consecutiveFailures: number,
+  lastFailureAt: Date,
+): Date | undefined {
+  return consecutiveFailures >= STAFF_PASSWORD_MAX_FAILURES
+    ? new Date(lastFailureAt.getTime() + STAFF_PASSWORD_LOCKOUT_MS)
+    : undefined;
+}
+
+// ---- Partner clients ----------------------------------------------------------------
+
+/**
+ * Reads per minute a partner client (Aarogya Setu, UMANG) may be given. Every read also
+ * needs the beneficiary's fresh consent; the quota bounds what a leaked partner
+ * credential could do in a minute. The ceiling, 1,000 a second, is above CoWIN's busiest
+ * minute (about 700 doses a second on 17 Sep 2021), so one partner can serve the whole
+ * country; no partner is ever unlimited.
+ */
+export const PARTNER_READ_QUOTA_PER_MINUTE = { min: 1, max: 60_000, default: 600 } as const;
+
+export function checkPartnerQuota(readsPerMinute: number): number {
+  const { min, max } = PARTNER_READ_QUOTA_PER_MINUTE;
+  if (!Number.isInteger(readsPerMinute) || readsPerMinute < min || readsPerMinute > max) {
+    throw invalidArgument(
+      `partner quota must be a whole number of reads per minute from ${min} to ${max}`,
+      {
+        reason: 'INVALID_PARTNER_QUOTA',
+      },
+    );
+  }
+  return readsPerMinute;
+}

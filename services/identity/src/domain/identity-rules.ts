@@ -69,14 +69,15 @@ export function checkYearOfBirth(yearOfBirth: number, now: Date): number {
 
 // ---- Names --------------------------------------------------------------------------
 
-/** Room for the longest names on Indian identity documents; a name field carries no bulk. */
+/** Room for a full name with every initial spelt out; bounded so a name field carries no bulk. */
 export const NAME_MAX_LENGTH = 100;
 
 /**
  * The scripts a name may be written in: Latin, and the scripts of the 22 languages of the
  * Eighth Schedule (Bengali for Assamese, Bengali and Manipuri; Meetei Mayek for Manipuri;
  * Devanagari for Hindi, Marathi, Nepali, Konkani, Bodo, Dogri, Maithili, Sanskrit;
- * Perso-Arabic for Urdu, Kashmiri and Sindhi; Ol Chiki for Santali; and the others').
+ * Perso-Arabic for Urdu, Kashmiri and Sindhi; Ol Chiki for Santali; Gurmukhi, Gujarati,
+ * Odia, Tamil, Telugu, Kannada and Malayalam for their own languages).
  */
 export const NAME_SCRIPTS = [
   'Latin',

@@ -1,10 +1,23 @@
 import type { LogSink } from '@vaxguard/logging';
+import { documentBlindIndex, mobileBlindIndex } from '@vaxguard/pii';
+import { identityV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
+import { ConfigKeyProvider } from './adapters/config-key-provider';
+import {
+  IDENTITY_METHOD_POLICIES,
+  IDENTITY_SERVICE_NAME,
+  identityHandlers,
+} from './adapters/grpc-handlers';
+import { PgBeneficiaryStore } from './adapters/pg-beneficiary-store';
+import { EnvelopeVault } from './adapters/vault';
 import type { Config } from './config';
+import { BeneficiaryService } from './domain/beneficiary-service';
+import { hashSecretCode } from './domain/identity-rules';
 import { identityMigrations } from './migrations';
 
 export interface IdentityApp {
   readonly runtime: ServiceRuntime;
+  readonly beneficiaries: BeneficiaryService;
 }
 
 /** What tests may replace: the clock and where log lines go. */
@@ -14,22 +27,45 @@ export interface IdentityAppOverrides {
 }
 
 /**
- * The identity service's composition root: the shared runtime (given only its part of the
- * configuration: it checks client credentials and tokens, with signing keys fetched
- * from the OTP service and revocations heard from Kafka). It serves health and
- * reflection only until its domain arrives with its issue (../shared/ROADMAP.md).
+ * The identity service's composition root: the shared runtime (given only its part of
+ * the configuration: it checks client credentials and, on the methods that ask for one,
+ * a citizen token or a consent grant), the vault that seals mobile and identity numbers
+ * under the key-encryption keys, the keyed blind indexes, the PostgreSQL store and the
+ * gRPC handlers. main.ts calls this; so do in-process tests.
  */
 export async function createIdentityApp(
   config: Config,
   overrides: IdentityAppOverrides = {},
 ): Promise<IdentityApp> {
+  const clock = overrides.clock ?? (() => new Date());
   const runtime = await ServiceRuntime.create({
     service: 'identity',
     config: runtimeConfigOf(config),
     peer: peerConfigOf(config),
     migrations: identityMigrations,
-    ...(overrides.clock ? { clock: overrides.clock } : {}),
+    methods: IDENTITY_METHOD_POLICIES,
+    clock,
     ...(overrides.logSink ? { logSink: overrides.logSink } : {}),
   });
-  return { runtime };
+  try {
+    const [current, ...previous] = config.keyEncryptionKeys;
+    if (!current) throw new Error('no key-encryption key configured');
+    const vault = new EnvelopeVault(new ConfigKeyProvider({ current, previous }));
+    const beneficiaries = new BeneficiaryService({
+      store: new PgBeneficiaryStore(runtime.pool, vault),
+      clock,
+      indexMobile: (mobile) => mobileBlindIndex(config.mobileIndexKey, mobile),
+      indexPhotoId: (photoId) => documentBlindIndex(config.documentIndexKey, photoId),
+      hashSecretCode: (ref, code) => hashSecretCode(config.secretCodeKey, ref, code),
+    });
+    runtime.server.addService(
+      IDENTITY_SERVICE_NAME,
+      identityV1.IdentityServiceService,
+      identityHandlers(beneficiaries),
+    );
+    return { runtime, beneficiaries };
+  } catch (error) {
+    await runtime.stop();
+    throw error;
+  }
 }

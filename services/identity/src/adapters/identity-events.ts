@@ -1,0 +1,58 @@
+import {
+  ActorKind,
+  buildEvent,
+  EVENTS,
+  PHOTO_ID_KIND,
+  SubjectKind,
+  type Actor,
+  type OutgoingEvent,
+} from '@vaxguard/event-catalogue';
+import type { IdentityEvent, Viewer } from '../domain/beneficiary-service';
+
+/** Who acted: a citizen by their mobile's blind index, or the grantee of a consent. */
+function actorOf(viewer: Viewer): Actor {
+  if (viewer.kind === 'citizen') {
+    return {
+      kind: ActorKind.ACTOR_KIND_CITIZEN,
+      principalId: viewer.mobileIndex,
+      clientId: viewer.clientId,
+    };
+  }
+  return {
+    kind:
+      viewer.granteeKind === 'STAFF'
+        ? ActorKind.ACTOR_KIND_STAFF
+        : ActorKind.ACTOR_KIND_PARTNER_CLIENT,
+    principalId: viewer.granteeId,
+    clientId: viewer.clientId,
+  };
+}
+
+/** A domain event as the catalogue's envelope; the subject is always the beneficiary. */
+export function toOutgoingEvent(event: IdentityEvent): OutgoingEvent {
+  const base = {
+    actor: actorOf(event.actor),
+    subject: { kind: SubjectKind.SUBJECT_KIND_BENEFICIARY, ref: event.beneficiaryRef },
+    occurredAt: event.occurredAt,
+  };
+  switch (event.type) {
+    case 'beneficiary.registered':
+      return buildEvent(EVENTS.beneficiaryRegistered, {
+        ...base,
+        payload: {
+          mobileIndex: event.mobileIndex,
+          photoIdKind: PHOTO_ID_KIND.toProto(event.photoIdKind),
+        },
+      });
+    case 'access.granted':
+      return buildEvent(EVENTS.accessGranted, {
+        ...base,
+        payload: { method: event.method, basis: event.basis, grantId: event.grantId ?? '' },
+      });
+    case 'access.denied':
+      return buildEvent(EVENTS.accessDenied, {
+        ...base,
+        payload: { method: event.method, reason: event.reason },
+      });
+  }
+}

@@ -1,0 +1,136 @@
+import { withTransaction, type Pool, type Queryable } from '@vaxguard/db';
+import { enqueueEvent } from '@vaxguard/events';
+import type {
+  BeneficiaryRecord,
+  BeneficiaryStore,
+  BeneficiaryUnitOfWork,
+  IdentityEvent,
+  NewBeneficiary,
+} from '../domain/beneficiary-service';
+import type { Vault } from '../domain/model';
+import { toOutgoingEvent } from './identity-events';
+
+interface BeneficiaryRow {
+  beneficiary_ref: string;
+  mobile_index: string;
+  masked_mobile: string;
+  name: string;
+  gender: BeneficiaryRecord['gender'];
+  year_of_birth: number;
+  photo_id_kind: BeneficiaryRecord['photoIdKind'];
+  masked_photo_id: string;
+  canary: boolean;
+}
+
+const COLUMNS = `beneficiary_ref, mobile_index, masked_mobile, name, gender, year_of_birth,
+  photo_id_kind, masked_photo_id, canary`;
+
+// Registrations on one mobile take turns, so the 4-per-mobile rule holds across instances.
+const MOBILE_LOCK_PREFIX = 'vaxguard/identity/mobile:';
+
+/** Associated data binding a sealed value to its row and its meaning: records cannot be swapped. */
+export const sealedMobileContext = (ref: string) => `beneficiary/${ref}/mobile`;
+export const sealedPhotoIdContext = (ref: string) => `beneficiary/${ref}/photo-id`;
+
+/**
+ * Beneficiaries in PostgreSQL. Mobile and identity numbers are sealed by the vault
+ * before they reach SQL; what is stored in clear is their blind index and their mask.
+ */
+export class PgBeneficiaryStore implements BeneficiaryStore {
+  constructor(
+    private readonly pool: Pool,
+    private readonly vault: Vault,
+  ) {}
+
+  transaction<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T> {
+    return withTransaction(this.pool, (client) => work(new PgUnitOfWork(client, this.vault)));
+  }
+}
+
+class PgUnitOfWork implements BeneficiaryUnitOfWork {
+  constructor(
+    private readonly tx: Queryable,
+    private readonly vault: Vault,
+  ) {}
+
+  async lockMobile(mobileIndex: string): Promise<void> {
+    await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      MOBILE_LOCK_PREFIX + mobileIndex,
+    ]);
+  }
+
+  async countOnMobile(mobileIndex: string): Promise<number> {
+    const { rows } = await this.tx.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM beneficiaries WHERE mobile_index = $1',
+      [mobileIndex],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async insert(beneficiary: NewBeneficiary): Promise<'inserted' | 'duplicate-document'> {
+    const { rowCount } = await this.tx.query(
+      `INSERT INTO beneficiaries (beneficiary_ref, mobile_index, mobile_sealed, masked_mobile, name,
+         gender, year_of_birth, photo_id_kind, photo_id_index, photo_id_sealed, masked_photo_id,
+         secret_code_hash, canary, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+       ON CONFLICT (photo_id_index) DO NOTHING`,
+      [
+        beneficiary.ref,
+        beneficiary.mobileIndex,
+        await this.vault.seal(
+          Buffer.from(beneficiary.mobile, 'utf8'),
+          sealedMobileContext(beneficiary.ref),
+        ),
+        beneficiary.maskedMobile,
+        beneficiary.name,
+        beneficiary.gender,
+        beneficiary.yearOfBirth,
+        beneficiary.photoIdKind,
+        beneficiary.photoIdIndex,
+        await this.vault.seal(
+          Buffer.from(beneficiary.photoId.number, 'utf8'),
+          sealedPhotoIdContext(beneficiary.ref),
+        ),
+        beneficiary.maskedPhotoId,
+        beneficiary.secretCodeHash,
+        beneficiary.canary,
+        beneficiary.createdAt,
+      ],
+    );
+    return rowCount === 1 ? 'inserted' : 'duplicate-document';
+  }
+
+  async listByMobile(mobileIndex: string): Promise<BeneficiaryRecord[]> {
+    const { rows } = await this.tx.query<BeneficiaryRow>(
+      `SELECT ${COLUMNS} FROM beneficiaries WHERE mobile_index = $1 ORDER BY created_at, beneficiary_ref`,
+      [mobileIndex],
+    );
+    return rows.map(toRecord);
+  }
+
+  async find(ref: string): Promise<BeneficiaryRecord | undefined> {
+    const { rows } = await this.tx.query<BeneficiaryRow>(
+      `SELECT ${COLUMNS} FROM beneficiaries WHERE beneficiary_ref = $1`,
+      [ref],
+    );
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  async publish(event: IdentityEvent): Promise<void> {
+    await enqueueEvent(this.tx, toOutgoingEvent(event));
+  }
+}
+
+function toRecord(row: BeneficiaryRow): BeneficiaryRecord {
+  return {
+    ref: row.beneficiary_ref,
+    mobileIndex: row.mobile_index,
+    maskedMobile: row.masked_mobile,
+    name: row.name,
+    gender: row.gender,
+    yearOfBirth: row.year_of_birth,
+    photoIdKind: row.photo_id_kind,
+    maskedPhotoId: row.masked_photo_id,
+    canary: row.canary,
+  };
+}

@@ -1,0 +1,258 @@
+import { alreadyExists, permissionDenied } from '@vaxguard/errors';
+import {
+  maskMobileForDisplay,
+  maskPhotoId,
+  newBeneficiaryRef,
+  parseBeneficiaryRef,
+  parseMobile,
+  parsePhotoId,
+  type Mobile,
+  type PhotoId,
+  type PhotoIdKind,
+} from '@vaxguard/pii';
+import {
+  checkBeneficiaryLimit,
+  checkYearOfBirth,
+  generateSecretCode,
+  normaliseName,
+  parseGender,
+  type Gender,
+} from './identity-rules';
+import { viewFor, type BeneficiaryView, type Viewer as ViewRole } from './views';
+
+/**
+ * Beneficiaries: registration by the citizen who owns the mobile, and reads by that
+ * citizen or by a grantee holding a consent grant for the one record. Nothing here
+ * looks a person up by mobile or identity number for anyone else; every read and every
+ * refusal is an event.
+ */
+
+export type { BeneficiaryView, Gender, PhotoIdKind };
+
+/** A beneficiary as stored: identity and mobile numbers only as masks (the vault holds them sealed). */
+export interface BeneficiaryRecord {
+  readonly ref: string;
+  readonly mobileIndex: string;
+  readonly maskedMobile: string;
+  readonly name: string;
+  readonly gender: Gender;
+  readonly yearOfBirth: number;
+  readonly photoIdKind: PhotoIdKind;
+  readonly maskedPhotoId: string;
+  readonly canary: boolean;
+}
+
+/** What registration writes: the record, and the raw values the store seals. */
+export interface NewBeneficiary extends BeneficiaryRecord {
+  readonly mobile: Mobile;
+  readonly photoId: PhotoId;
+  readonly photoIdIndex: string;
+  readonly secretCodeHash: Buffer;
+  readonly createdAt: Date;
+}
+
+/** Who is reading: the role the views know, with who exactly and through which client. */
+export type Viewer =
+  | (Extract<ViewRole, { kind: 'citizen' }> & {
+      readonly mobileIndex: string;
+      readonly clientId: string;
+    })
+  | (Extract<ViewRole, { kind: 'grantee' }> & {
+      readonly granteeId: string;
+      readonly clientId: string;
+      /** The beneficiary the consent grant opens, and the grant's token id. */
+      readonly grant: { readonly beneficiaryRef: string; readonly grantId: string };
+    });
+
+export type AccessBasis = 'OWNER' | 'CONSENT';
+
+interface EventBase {
+  readonly actor: Viewer;
+  readonly occurredAt: Date;
+}
+
+/** The facts the beneficiary flows publish; references and blind indexes only. */
+export type IdentityEvent =
+  | (EventBase & {
+      readonly type: 'beneficiary.registered';
+      readonly beneficiaryRef: string;
+      readonly mobileIndex: string;
+      readonly photoIdKind: PhotoIdKind;
+    })
+  | (EventBase & {
+      readonly type: 'access.granted';
+      readonly beneficiaryRef: string;
+      readonly method: string;
+      readonly basis: AccessBasis;
+      readonly grantId: string | undefined;
+    })
+  | (EventBase & {
+      readonly type: 'access.denied';
+      readonly beneficiaryRef: string;
+      readonly method: string;
+      readonly reason: string;
+    });
+
+export interface BeneficiaryUnitOfWork {
+  /** Serialises registrations on one mobile across instances until the transaction ends. */
+  lockMobile(mobileIndex: string): Promise<void>;
+  countOnMobile(mobileIndex: string): Promise<number>;
+  /** Inserts unless the identity document is registered already. */
+  insert(beneficiary: NewBeneficiary): Promise<'inserted' | 'duplicate-document'>;
+  listByMobile(mobileIndex: string): Promise<BeneficiaryRecord[]>;
+  find(ref: string): Promise<BeneficiaryRecord | undefined>;
+  publish(event: IdentityEvent): Promise<void>;
+}
+
+export interface BeneficiaryStore {
+  transaction<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T>;
+}
+
+export interface RegistrationInput {
+  readonly mobile: string;
+  readonly name: string;
+  readonly gender: string | undefined;
+  readonly yearOfBirth: number;
+  readonly photoIdKind: PhotoIdKind | undefined;
+  readonly photoIdNumber: string;
+}
+
+export interface BeneficiaryServiceOptions {
+  readonly store: BeneficiaryStore;
+  readonly clock: () => Date;
+  /** The keyed blind indexes: the mobile's (as OTP computes it) and the document's. */
+  readonly indexMobile: (mobile: Mobile) => string;
+  readonly indexPhotoId: (photoId: PhotoId) => string;
+  /** The keyed hash of a beneficiary's secret code. */
+  readonly hashSecretCode: (ref: string, code: string) => Buffer;
+  readonly newRef?: () => string;
+  readonly newSecretCode?: () => string;
+}
+
+const NOT_YOURS = 'you may not read this beneficiary';
+
+export class BeneficiaryService {
+  constructor(private readonly options: BeneficiaryServiceOptions) {}
+
+  /** Registers a beneficiary on the citizen's own mobile; returns it and its secret code. */
+  async register(
+    citizen: Extract<Viewer, { kind: 'citizen' }>,
+    input: RegistrationInput,
+  ): Promise<{ beneficiary: BeneficiaryView; secretCode: string }> {
+    const mobile = parseMobile(input.mobile);
+    if (this.options.indexMobile(mobile) !== citizen.mobileIndex) {
+      throw permissionDenied('mobile must be the number the citizen token was issued for', {
+        reason: 'MOBILE_MISMATCH',
+      });
+    }
+    const now = this.options.clock();
+    const name = normaliseName(input.name);
+    const gender = parseGender(input.gender);
+    checkYearOfBirth(input.yearOfBirth, now);
+    const photoId = parsePhotoId(input.photoIdKind, input.photoIdNumber);
+    const ref = (this.options.newRef ?? newBeneficiaryRef)();
+    const secretCode = (this.options.newSecretCode ?? (() => generateSecretCode()))();
+    const beneficiary: NewBeneficiary = {
+      ref,
+      mobileIndex: citizen.mobileIndex,
+      maskedMobile: maskMobileForDisplay(mobile),
+      name,
+      gender,
+      yearOfBirth: input.yearOfBirth,
+      photoIdKind: photoId.kind,
+      maskedPhotoId: maskPhotoId(photoId),
+      canary: false,
+      mobile,
+      photoId,
+      photoIdIndex: this.options.indexPhotoId(photoId),
+      secretCodeHash: this.options.hashSecretCode(ref, secretCode),
+      createdAt: now,
+    };
+    await this.options.store.transaction(async (uow) => {
+      await uow.lockMobile(citizen.mobileIndex);
+      checkBeneficiaryLimit(await uow.countOnMobile(citizen.mobileIndex));
+      // The same answer whoever holds the document: nothing about them is revealed.
+      if ((await uow.insert(beneficiary)) === 'duplicate-document') {
+        throw alreadyExists('this identity document is already registered', {
+          reason: 'DOCUMENT_REGISTERED',
+        });
+      }
+      await uow.publish({
+        type: 'beneficiary.registered',
+        actor: citizen,
+        occurredAt: now,
+        beneficiaryRef: ref,
+        mobileIndex: citizen.mobileIndex,
+        photoIdKind: photoId.kind,
+      });
+    });
+    return { beneficiary: viewFor(citizen, beneficiary), secretCode };
+  }
+
+  /** The beneficiaries on the citizen's own mobile; each read is recorded. */
+  async listMine(
+    citizen: Extract<Viewer, { kind: 'citizen' }>,
+    method: string,
+  ): Promise<BeneficiaryView[]> {
+    const now = this.options.clock();
+    return this.options.store.transaction(async (uow) => {
+      const records = await uow.listByMobile(citizen.mobileIndex);
+      for (const record of records) {
+        await uow.publish({
+          type: 'access.granted',
+          actor: citizen,
+          occurredAt: now,
+          beneficiaryRef: record.ref,
+          method,
+          basis: 'OWNER',
+          grantId: undefined,
+        });
+      }
+      return records.map((record) => viewFor(citizen, record));
+    });
+  }
+
+  /**
+   * One beneficiary for its owner or a grantee of a consent for it. Anyone else, and a
+   * reference that does not exist, gets the same refusal, and the attempt is recorded.
+   */
+  async get(viewer: Viewer, ref: string, method: string): Promise<BeneficiaryView> {
+    const beneficiaryRef = parseBeneficiaryRef(ref);
+    const now = this.options.clock();
+    const outcome = await this.options.store.transaction(async (uow) => {
+      const record = await uow.find(beneficiaryRef);
+      const basis = record ? accessBasis(viewer, record) : undefined;
+      if (!record || !basis) {
+        await uow.publish({
+          type: 'access.denied',
+          actor: viewer,
+          occurredAt: now,
+          beneficiaryRef,
+          method,
+          reason: viewer.kind === 'citizen' ? 'NOT_OWNER' : 'NO_CONSENT',
+        });
+        return undefined;
+      }
+      await uow.publish({
+        type: 'access.granted',
+        actor: viewer,
+        occurredAt: now,
+        beneficiaryRef,
+        method,
+        basis,
+        grantId: viewer.kind === 'grantee' ? viewer.grant.grantId : undefined,
+      });
+      return viewFor(viewer, record);
+    });
+    if (!outcome) throw permissionDenied(NOT_YOURS, { reason: 'BENEFICIARY_ACCESS_DENIED' });
+    return outcome;
+  }
+}
+
+/** Why a viewer may read a record, if they may. */
+function accessBasis(viewer: Viewer, record: BeneficiaryRecord): AccessBasis | undefined {
+  if (viewer.kind === 'citizen') {
+    return record.mobileIndex === viewer.mobileIndex ? 'OWNER' : undefined;
+  }
+  return viewer.grant.beneficiaryRef === record.ref ? 'CONSENT' : undefined;
+}

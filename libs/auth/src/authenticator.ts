@@ -3,6 +3,7 @@ import { unauthenticated } from '@vaxguard/errors';
 import { header, type Authenticator, type Principal } from '@vaxguard/grpc-kit';
 import {
   AUDIENCE,
+  SERVICE_SCOPES,
   TOKEN_HEADER,
   type Audience,
   type TokenClaims,
@@ -17,12 +18,6 @@ export interface MethodPolicy {
 
 /** Policies by full method path, such as `/vaxguard.identity.v1.IdentityService/ListMyBeneficiaries`. */
 export type MethodPolicies = Readonly<Record<string, MethodPolicy>>;
-
-/**
- * A client scope that lets a platform service present a token issued to another client
- * (a call made on a user's behalf); any other client must present tokens issued to it.
- */
-export const RELAY_TOKENS_SCOPE = 'token:relay';
 
 export interface AuthenticatorOptions {
   /** Authenticates the client application: every call, every method. */
@@ -54,7 +49,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       );
     }
     const claims = await options.verifier.verify(token, policy.token);
-    if (claims.clientId !== client.clientId && !client.scopes.includes(RELAY_TOKENS_SCOPE)) {
+    if (
+      claims.clientId !== client.clientId &&
+      !client.scopes.includes(SERVICE_SCOPES.relayTokens)
+    ) {
       throw unauthenticated('the token was issued to another client application', {
         reason: 'TOKEN_CLIENT',
       });

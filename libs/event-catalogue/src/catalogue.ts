@@ -29,6 +29,8 @@ export const EVENTS = {
   accessGranted: defineEvent('access.granted', 'identity', identityEventsV1.AccessGranted),
   /** A read of a beneficiary record was refused. Subject: the beneficiary asked for. */
   accessDenied: defineEvent('access.denied', 'identity', identityEventsV1.AccessDenied),
+  /** A grantee asked a person for consent. Subject: the mobile's blind index. */
+  consentRequested: defineEvent('consent.requested', 'identity', identityEventsV1.ConsentRequested),
 } as const;
 
 type Catalogue = typeof EVENTS;

@@ -55,7 +55,9 @@ export function parseClientCredentials(text: string): ClientCredential[] {
     .map((entry) => entry.trim())
     .filter(Boolean)
     .map((entry) => {
-      const [clientId, hash, scopes] = entry.split(':');
+      // Scope names may hold colons (`otp:on-behalf`): everything after the hash.
+      const [clientId, hash, ...scopeParts] = entry.split(':');
+      const scopes = scopeParts.join(':');
       if (
         !clientId ||
         !/^[a-z0-9][a-z0-9._-]{1,63}$/.test(clientId) ||

@@ -74,7 +74,7 @@ describe('GrpcServer over a real socket', () => {
   ) =>
     unaryCall<otpV1.GenerateOtpResponse>((done) =>
       client.generateOtp(
-        { mobile, purpose: 1 },
+        { mobile, purpose: 1, onBehalfOfClientId: '' },
         metadata,
         { deadline: Date.now() + deadlineMs },
         done,

@@ -1,5 +1,5 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { isVaxGuardError, type ErrorCode } from '@vaxguard/errors';
+import { isVaxGuardError, VaxGuardError, type ErrorCode } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import { googleRpc, googleRpcDetails } from '@vaxguard/proto';
 
@@ -94,4 +94,29 @@ export function readStatusDetails(error: { metadata?: Metadata }): StatusDetails
     ...(reason === undefined ? {} : { reason }),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   };
+}
+
+const ERROR_CODES: ReadonlyMap<number, ErrorCode> = new Map(
+  Object.entries(GRPC_CODES).map(([name, code]) => [code, name as ErrorCode]),
+);
+
+/**
+ * The inverse of `toStatusError`, on the calling side: a status from a VaxGuard server
+ * becomes the same VaxGuardError (code, message, reason, retry delay). A status with a
+ * code outside VaxGuard's set (CANCELLED, UNKNOWN, ...) becomes UNAVAILABLE, and a
+ * failure that is not a status at all becomes INTERNAL; the original is kept as cause.
+ */
+export function fromStatusError(error: unknown): VaxGuardError {
+  if (isVaxGuardError(error)) return error;
+  const failure = error as Partial<ServiceError>;
+  if (typeof failure.code !== 'number') {
+    return new VaxGuardError('INTERNAL', 'internal error', { cause: error });
+  }
+  const { reason, retryAfterMs } = readStatusDetails(failure);
+  const code = ERROR_CODES.get(failure.code) ?? 'UNAVAILABLE';
+  return new VaxGuardError(code, failure.details ?? 'the call failed', {
+    ...(reason === undefined ? {} : { reason }),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    cause: error,
+  });
 }

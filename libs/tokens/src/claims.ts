@@ -12,6 +12,17 @@ export const TOKEN_ALGORITHM = 'EdDSA';
  */
 export const MAX_TOKEN_LIFETIME_MS = 15 * 60_000;
 
+/**
+ * Client scopes that let a platform service act for other clients. Only the identity
+ * service holds `onBehalf` (it starts CONSENT and STAFF_LOGIN transactions for the
+ * client that will confirm them); platform services calling on a user's behalf hold
+ * `relayTokens` (they present a token issued to another client).
+ */
+export const SERVICE_SCOPES = {
+  onBehalf: 'otp:on-behalf',
+  relayTokens: 'token:relay',
+} as const;
+
 /** The header that carries a VaxGuard token; `authorization` carries the client secret. */
 export const TOKEN_HEADER = 'x-vaxguard-token';
 
@@ -29,7 +40,8 @@ export type TokenPurpose = 'CITIZEN_LOGIN' | 'CONSENT' | 'STAFF_LOGIN';
 export type GranteeKind = 'STAFF' | 'PARTNER_CLIENT';
 
 export interface ConsentClaim {
-  readonly beneficiaryRef: string;
+  /** The beneficiaries the grant opens: those on the mobile that consented. */
+  readonly beneficiaryRefs: readonly string[];
   readonly grantee: { readonly kind: GranteeKind; readonly id: string };
 }
 
@@ -60,7 +72,7 @@ export interface TokenPayload {
   scope: string;
   pur: TokenPurpose;
   cid: string;
-  cst?: { bref: string; gk: GranteeKind; gid: string };
+  cst?: { brefs: string[]; gk: GranteeKind; gid: string };
 }
 
 export function toPayload(claims: Omit<TokenClaims, 'keyId'>): TokenPayload {
@@ -77,7 +89,7 @@ export function toPayload(claims: Omit<TokenClaims, 'keyId'>): TokenPayload {
     ...(claims.consent
       ? {
           cst: {
-            bref: claims.consent.beneficiaryRef,
+            brefs: [...claims.consent.beneficiaryRefs],
             gk: claims.consent.grantee.kind,
             gid: claims.consent.grantee.id,
           },

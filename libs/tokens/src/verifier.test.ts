@@ -17,6 +17,7 @@ function keyPair(kid: string): { privateKey: KeyObject; jwk: PublicJwk } {
 }
 
 const now = new Date('2026-11-22T10:00:00Z');
+const REF = 'bnf_0123456789abcdefghjkmnpqrs';
 const clock = () => now;
 
 const claims: Omit<TokenClaims, 'keyId'> = {
@@ -86,11 +87,11 @@ describe('TokenVerifier', () => {
     const token = await sign(k1.privateKey, 'k1', {
       audience: AUDIENCE.consent,
       purpose: 'CONSENT',
-      consent: { beneficiaryRef: 'ben-9', grantee: { kind: 'STAFF', id: 'staff-4' } },
+      consent: { beneficiaryRefs: [REF], grantee: { kind: 'STAFF', id: 'staff-4' } },
     });
     const verified = await verifier.verify(token, AUDIENCE.consent);
     expect(verified.consent).toEqual({
-      beneficiaryRef: 'ben-9',
+      beneficiaryRefs: [REF],
       grantee: { kind: 'STAFF', id: 'staff-4' },
     });
   });

@@ -1,5 +1,6 @@
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { unauthenticated, unavailable, type VaxGuardError } from '@vaxguard/errors';
+import { isBeneficiaryRef } from '@vaxguard/pii';
 import {
   MAX_TOKEN_LIFETIME_MS,
   TOKEN_ALGORITHM,
@@ -118,7 +119,13 @@ function toClaims(
     throw refuse('TOKEN_INVALID', 'the token is invalid');
   }
   const consent = payload.cst;
-  if (consent && !GRANTEE_KINDS.includes(consent.gk)) {
+  if (
+    consent &&
+    (!GRANTEE_KINDS.includes(consent.gk) ||
+      typeof consent.gid !== 'string' ||
+      !Array.isArray(consent.brefs) ||
+      !consent.brefs.every(isBeneficiaryRef))
+  ) {
     throw refuse('TOKEN_INVALID', 'the token is invalid');
   }
   return {
@@ -133,7 +140,10 @@ function toClaims(
     clientId: payload.cid,
     ...(consent
       ? {
-          consent: { beneficiaryRef: consent.bref, grantee: { kind: consent.gk, id: consent.gid } },
+          consent: {
+            beneficiaryRefs: consent.brefs,
+            grantee: { kind: consent.gk, id: consent.gid },
+          },
         }
       : {}),
   };

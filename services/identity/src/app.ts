@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { LogSink } from '@vaxguard/logging';
-import { documentBlindIndex, mobileBlindIndex } from '@vaxguard/pii';
+import { documentBlindIndex, mobileBlindIndex, type Mobile } from '@vaxguard/pii';
 import { identityV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { ConfigKeyProvider } from './adapters/config-key-provider';
@@ -8,16 +9,19 @@ import {
   IDENTITY_SERVICE_NAME,
   identityHandlers,
 } from './adapters/grpc-handlers';
+import { OtpConsentCodes } from './adapters/otp-consent-codes';
 import { PgBeneficiaryStore } from './adapters/pg-beneficiary-store';
 import { EnvelopeVault } from './adapters/vault';
 import type { Config } from './config';
 import { BeneficiaryService } from './domain/beneficiary-service';
-import { hashSecretCode } from './domain/identity-rules';
+import { ConsentService } from './domain/consent-service';
+import { CONSENT_CODE_LIFETIME_MS, hashSecretCode } from './domain/identity-rules';
 import { identityMigrations } from './migrations';
 
 export interface IdentityApp {
   readonly runtime: ServiceRuntime;
   readonly beneficiaries: BeneficiaryService;
+  readonly consents: ConsentService;
 }
 
 /** What tests may replace: the clock and where log lines go. */
@@ -51,19 +55,34 @@ export async function createIdentityApp(
     const [current, ...previous] = config.keyEncryptionKeys;
     if (!current) throw new Error('no key-encryption key configured');
     const vault = new EnvelopeVault(new ConfigKeyProvider({ current, previous }));
+    const store = new PgBeneficiaryStore(runtime.pool, vault);
+    const indexMobile = (mobile: Mobile) => mobileBlindIndex(config.mobileIndexKey, mobile);
     const beneficiaries = new BeneficiaryService({
-      store: new PgBeneficiaryStore(runtime.pool, vault),
+      store,
       clock,
-      indexMobile: (mobile) => mobileBlindIndex(config.mobileIndexKey, mobile),
+      indexMobile,
       indexPhotoId: (photoId) => documentBlindIndex(config.documentIndexKey, photoId),
       hashSecretCode: (ref, code) => hashSecretCode(config.secretCodeKey, ref, code),
+    });
+    const otp = new OtpConsentCodes(config.otpAddress, {
+      clientId: config.serviceClientId,
+      secret: config.serviceClientSecret,
+    });
+    runtime.onStop(async () => otp.close());
+    const consents = new ConsentService({
+      store,
+      codes: otp,
+      clock,
+      indexMobile,
+      newTxnId: randomUUID,
+      codeLifetimeMs: CONSENT_CODE_LIFETIME_MS,
     });
     runtime.server.addService(
       IDENTITY_SERVICE_NAME,
       identityV1.IdentityServiceService,
-      identityHandlers(beneficiaries),
+      identityHandlers(beneficiaries, consents),
     );
-    return { runtime, beneficiaries };
+    return { runtime, beneficiaries, consents };
   } catch (error) {
     await runtime.stop();
     throw error;

@@ -21,7 +21,7 @@ import {
   type PostgresFixture,
   type ServiceProcess,
 } from '@vaxguard/testing';
-import { TOKEN_HEADER } from '@vaxguard/tokens';
+import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
 import { createIdentityApp, type IdentityApp } from './app';
 import { readConfig } from './config';
 
@@ -100,11 +100,25 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
     const deadline = () => ({ deadline: new Date(Date.now() + 10_000) });
     return {
       clientId: credential.clientId,
-      /** An OTP sign-in for a purpose, through the dev SMS inbox. */
-      async signIn(mobile: string, purpose: otpV1.OtpPurpose, consent?: otpV1.ConsentScope) {
+      /** A citizen's OTP sign-in, the code read from the dev SMS inbox. */
+      async signIn(mobile: string) {
         const { txnId } = await unaryCall<otpV1.GenerateOtpResponse>((done) =>
-          otpClient.generateOtp({ mobile, purpose, consent }, metadata(), deadline(), done),
+          otpClient.generateOtp(
+            {
+              mobile,
+              purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
+              consent: undefined,
+              onBehalfOfClientId: '',
+            },
+            metadata(),
+            deadline(),
+            done,
+          ),
         );
+        return this.confirm(txnId);
+      },
+      /** Confirms a transaction with the code the person received. */
+      async confirm(txnId: string) {
         const sms = await eventually(async () => {
           const found = await readDevSms(join(dir, 'sms.jsonl'), txnId);
           if (!found) throw new Error('no SMS yet');
@@ -114,6 +128,10 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
           otpClient.confirmOtp({ txnId, otp: sms.code }, metadata(), deadline(), done),
         );
       },
+      requestConsent: (target: identityV1.RequestConsentRequest['target']) =>
+        unaryCall<identityV1.RequestConsentResponse>((done) =>
+          identityClient.requestConsent({ target }, metadata(), deadline(), done),
+        ),
       revoke: (tokenId: string) =>
         unaryCall<otpV1.RevokeTokenResponse>((done) =>
           otpClient.revokeToken({ tokenId }, metadata(), deadline(), done),
@@ -150,10 +168,7 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
   /** A citizen signed in on a fresh mobile, with a beneficiary registered on it. */
   async function citizenWithBeneficiary(client: TestClient) {
     const mobile = freshMobile();
-    const { token, claims } = await client.signIn(
-      mobile,
-      otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
-    );
+    const { token, claims } = await client.signIn(mobile);
     const aadhaar = freshAadhaar();
     const registered = await client.register(token, { mobile, photoIdNumber: aadhaar });
     return {
@@ -176,7 +191,8 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
       env: {
         DATABASE_URL: postgres.url,
         KAFKA_BROKERS: kafka.brokers.join(','),
-        CLIENT_CREDENTIALS: allClients,
+        // Identity starts consent transactions for the partners that confirm them.
+        CLIENT_CREDENTIALS: `${allClients}:${SERVICE_SCOPES.onBehalf}`,
         LOG_LEVEL: 'warn',
         OTP_HASH_KEY: key(32),
         MOBILE_INDEX_KEY,
@@ -243,10 +259,7 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
 
   it('refuses a registration on another mobile than the token proves', async () => {
     const client = newClient();
-    const { token } = await client.signIn(
-      freshMobile(),
-      otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
-    );
+    const { token } = await client.signIn(freshMobile());
     const other = freshMobile();
     const refusal = await refusalOf(
       client.register(token, { mobile: other, photoIdNumber: freshAadhaar() }),
@@ -258,7 +271,7 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
   it('allows at most 4 beneficiaries on a mobile: the 5th is FAILED_PRECONDITION', async () => {
     const client = newClient();
     const mobile = freshMobile();
-    const { token } = await client.signIn(mobile, otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN);
+    const { token } = await client.signIn(mobile);
     for (let i = 0; i < 4; i++) {
       await client.register(token, {
         mobile,
@@ -277,7 +290,7 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
     const first = await citizenWithBeneficiary(newClient());
     const client = newClient();
     const mobile = freshMobile();
-    const { token } = await client.signIn(mobile, otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN);
+    const { token } = await client.signIn(mobile);
     const duplicate = await refusalOf(
       client.register(token, { mobile, photoIdNumber: first.aadhaar.replace(/(\d{4})/g, '$1 ') }),
     );
@@ -324,8 +337,11 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
     const owner = await citizenWithBeneficiary(citizen);
     const ref = owner.beneficiary?.beneficiaryRef ?? '';
     const partner = newClient();
-    const grant = await partner.signIn(owner.mobile, otpV1.OtpPurpose.OTP_PURPOSE_CONSENT, {
-      beneficiaryRef: ref,
+    const { txnId } = await partner.requestConsent({ $case: 'mobile', value: owner.mobile });
+    const grant = await partner.confirm(txnId);
+    expect(grant.claims?.consent).toEqual({
+      beneficiaryRef: '',
+      beneficiaryRefs: [ref],
       grantee: { kind: otpV1.GranteeKind.GRANTEE_KIND_PARTNER_CLIENT, id: partner.clientId },
     });
     const { beneficiary } = await partner.get(grant.token, ref);
@@ -352,6 +368,34 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
       grantId: grant.claims?.tokenId,
     });
     expect(granted?.subject?.kind).toBe(SubjectKind.SUBJECT_KIND_BENEFICIARY);
+  });
+
+  it('consent through a beneficiary ref reaches its mobile; the answer is the same for a mobile without beneficiaries', async () => {
+    const owner = await citizenWithBeneficiary(newClient());
+    const ref = owner.beneficiary?.beneficiaryRef ?? '';
+    const partner = newClient();
+    const viaRef = await partner.requestConsent({ $case: 'beneficiaryRef', value: ref });
+    const grant = await partner.confirm(viaRef.txnId);
+    expect(grant.claims?.consent?.beneficiaryRefs).toEqual([ref]);
+
+    const empty = freshMobile();
+    const nobody = await partner.requestConsent({ $case: 'mobile', value: empty });
+    expect(Object.keys(nobody).sort()).toEqual(Object.keys(viaRef).sort());
+    expect(nobody.txnId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(nobody.expiresAt!.getTime() - Date.now()).toBeGreaterThan(2 * 60_000);
+    // A code went to that mobile too; its grant opens nothing.
+    const opensNothing = await partner.confirm(nobody.txnId);
+    expect(opensNothing.claims?.consent?.beneficiaryRefs).toEqual([]);
+    const [requested] = await collector.waitFor(
+      (event) =>
+        event.type === EVENTS.consentRequested.name &&
+        readPayload(event, EVENTS.consentRequested).txnId === nobody.txnId,
+    );
+    expect(requested?.subject?.kind).toBe(SubjectKind.SUBJECT_KIND_MOBILE);
+    expect(readPayload(requested!, EVENTS.consentRequested).beneficiaryCount).toBe(0);
+
+    const bad = await refusalOf(partner.requestConsent({ $case: 'mobile', value: '12345' }));
+    expect([bad.code, bad.reason]).toEqual([status.INVALID_ARGUMENT, 'INVALID_MOBILE']);
   });
 
   it('a token revoked through the OTP service is refused by identity (propagation measured)', async () => {

@@ -33,6 +33,7 @@ import {
   AUDIENCE,
   JwksCache,
   RevocationSet,
+  SERVICE_SCOPES,
   TOKEN_ISSUER,
   TokenVerifier,
   type Audience,
@@ -52,6 +53,11 @@ const LOCKOUT_FAILURES = 6;
 const CLIENT_POOL = Array.from({ length: 24 }, (_, i) =>
   testClient(`client-${String(i).padStart(2, '0')}`),
 );
+// The identity service's credentials: it alone starts CONSENT and STAFF_LOGIN
+// transactions, on behalf of the client that confirms them.
+const IDENTITY = testClient('svc-identity');
+const REF = 'bnf_0123456789abcdefghjkmnpqrs';
+const OTHER_REF = 'bnf_1123456789abcdefghjkmnpqrs';
 
 /**
  * The OTP service in-process against real PostgreSQL and Kafka, with a clock the test
@@ -68,6 +74,7 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
   let dir: string;
   let smsFile: string;
   let app: OtpApp;
+  let identity: OtpTestClient;
   let collector: EventCollector;
   let verifier: TokenVerifier;
   let revocationListener: { stop(): Promise<void> };
@@ -99,12 +106,15 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
   }
 
   async function login(
-    client: OtpTestClient,
+    client: OtpTestClient & { readonly clientId: string },
     purpose = CITIZEN,
     extra: Partial<otpV1.GenerateOtpRequest> = {},
   ) {
     const mobile = freshMobile();
-    const { txnId } = await client.generate({ mobile, purpose, ...extra });
+    // CONSENT and STAFF_LOGIN go through identity, for the client that confirms them.
+    const starter = purpose === CITIZEN ? client : identity;
+    const onBehalf = purpose === CITIZEN ? {} : { onBehalfOfClientId: client.clientId };
+    const { txnId } = await starter.generate({ mobile, purpose, ...onBehalf, ...extra });
     const confirmed = await client.confirm(txnId, await codeFor(txnId));
     return { mobile, txnId, ...confirmed };
   }
@@ -133,7 +143,10 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
       GRPC_PORT: '0',
       DATABASE_URL: postgres.url,
       KAFKA_BROKERS: kafka.brokers.join(','),
-      CLIENT_CREDENTIALS: CLIENT_POOL.map((client) => client.credential).join(','),
+      CLIENT_CREDENTIALS: [
+        ...CLIENT_POOL.map((client) => client.credential),
+        `${IDENTITY.credential}:${SERVICE_SCOPES.onBehalf}`,
+      ].join(','),
       LOG_LEVEL: 'debug',
       OTP_HASH_KEY: Buffer.alloc(32, 11).toString('base64'),
       MOBILE_INDEX_KEY: Buffer.alloc(32, 12).toString('base64'),
@@ -145,6 +158,8 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
     });
     app = await createOtpApp(config, { clock: clock.now, logSink: logs });
     await app.runtime.start();
+    identity = otpTestClient(`127.0.0.1:${app.runtime.port}`, IDENTITY.clientId, IDENTITY.secret);
+    openClients.push(identity);
     collector = await EventCollector.start(kafka.brokers, [EVENTS.otpRequested.topic]);
 
     // A verifier as any other service runs it: keys over gRPC, revocations from Kafka.
@@ -214,34 +229,62 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
     expect(JSON.stringify(decodeJwt(token))).not.toContain(mobile);
   });
 
-  it('consent: a partner asks for itself; the grant names the beneficiary and the grantee, for 5 minutes', async () => {
+  it('consent: started by identity for a partner, confirmed by the partner; the grant names the beneficiaries and the grantee, for 5 minutes', async () => {
     const umang = newClient();
     const portal = newClient();
     const consent = {
-      beneficiaryRef: 'ben-0001',
+      beneficiaryRef: '',
+      beneficiaryRefs: [REF, OTHER_REF],
       grantee: { kind: otpV1.GranteeKind.GRANTEE_KIND_PARTNER_CLIENT, id: umang.clientId },
     };
     const { token, claims } = await login(umang, otpV1.OtpPurpose.OTP_PURPOSE_CONSENT, { consent });
     expect(claims?.consent).toEqual(consent);
+    expect(claims?.clientId).toBe(umang.clientId);
     const verified = await verifier.verify(token, AUDIENCE.consent);
     expect(verified.consent).toEqual({
-      beneficiaryRef: 'ben-0001',
+      beneficiaryRefs: [REF, OTHER_REF],
       grantee: { kind: 'PARTNER_CLIENT', id: umang.clientId },
     });
     expect(verified.expiresAt.getTime() - verified.issuedAt.getTime()).toBe(5 * MINUTE);
 
-    const forOther = await refusalOf(
-      portal.generate({
+    const consentFor = (owner: string) =>
+      identity.generate({
+        mobile: freshMobile(),
+        purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT,
+        consent,
+        onBehalfOfClientId: owner,
+      });
+    const forOther = await refusalOf(consentFor(portal.clientId));
+    expect([forOther.code, forOther.reason]).toEqual([status.PERMISSION_DENIED, 'CONSENT_GRANTEE']);
+    const missing = await refusalOf(
+      identity.generate({
+        mobile: freshMobile(),
+        purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT,
+        onBehalfOfClientId: portal.clientId,
+      }),
+    );
+    expect([missing.code, missing.reason]).toEqual([status.INVALID_ARGUMENT, 'CONSENT_REQUIRED']);
+    // Not through identity: references nobody resolved never reach a grant.
+    const direct = await refusalOf(
+      umang.generate({
         mobile: freshMobile(),
         purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT,
         consent,
       }),
     );
-    expect(forOther.code).toBe(status.PERMISSION_DENIED);
-    const missing = await refusalOf(
-      portal.generate({ mobile: freshMobile(), purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT }),
+    expect([direct.code, direct.reason]).toEqual([status.PERMISSION_DENIED, 'VIA_IDENTITY_ONLY']);
+    const posing = await refusalOf(
+      portal.generate({
+        mobile: freshMobile(),
+        purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT,
+        consent,
+        onBehalfOfClientId: umang.clientId,
+      }),
     );
-    expect([missing.code, missing.reason]).toEqual([status.INVALID_ARGUMENT, 'CONSENT_REQUIRED']);
+    expect([posing.code, posing.reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'ON_BEHALF_NOT_ALLOWED',
+    ]);
   });
 
   it('staff second factor: a 5-minute token for the staff audience only', async () => {
@@ -481,7 +524,8 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
     }
     const consent = await login(portal, otpV1.OtpPurpose.OTP_PURPOSE_CONSENT, {
       consent: {
-        beneficiaryRef: 'ben-0002',
+        beneficiaryRef: '',
+        beneficiaryRefs: [REF],
         grantee: { kind: otpV1.GranteeKind.GRANTEE_KIND_PARTNER_CLIENT, id: portal.clientId },
       },
     });

@@ -29,7 +29,12 @@ export function otpTestClient(address: string, clientId: string, secret: string)
     generate: (request) =>
       call((md, cb) =>
         raw.generateOtp(
-          { mobile: '', purpose: otpV1.OtpPurpose.OTP_PURPOSE_UNSPECIFIED, ...request },
+          {
+            mobile: '',
+            purpose: otpV1.OtpPurpose.OTP_PURPOSE_UNSPECIFIED,
+            onBehalfOfClientId: '',
+            ...request,
+          },
           md,
           cb,
         ),

@@ -5,6 +5,7 @@ import type { CallContext, Principal, ServiceHandlers } from '@vaxguard/grpc-kit
 import type { identityV1 } from '@vaxguard/proto';
 import { AUDIENCE } from '@vaxguard/tokens';
 import type { BeneficiaryService, BeneficiaryView, Viewer } from '../domain/beneficiary-service';
+import type { ConsentService } from '../domain/consent-service';
 
 export const IDENTITY_SERVICE_NAME = 'vaxguard.identity.v1.IdentityService';
 const path = (method: string) => `/${IDENTITY_SERVICE_NAME}/${method}`;
@@ -28,7 +29,7 @@ function viewerOf(principal: Principal): Viewer {
       granteeKind: token.consent.grantee.kind,
       granteeId: token.consent.grantee.id,
       clientId: principal.clientId,
-      grant: { beneficiaryRef: token.consent.beneficiaryRef, grantId: token.tokenId },
+      grant: { beneficiaryRefs: token.consent.beneficiaryRefs, grantId: token.tokenId },
       scopes: principal.clientScopes ?? [],
     };
   }
@@ -61,6 +62,7 @@ function toProto(view: BeneficiaryView): identityV1.Beneficiary {
 /** The gRPC face of the identity service: proto in, domain call, proto out. */
 export function identityHandlers(
   beneficiaries: BeneficiaryService,
+  consents: ConsentService,
 ): ServiceHandlers<typeof identityV1.IdentityServiceService> {
   return {
     async registerBeneficiary(request, context) {
@@ -87,6 +89,22 @@ export function identityHandlers(
         context.method,
       );
       return { beneficiary: toProto(view) };
+    },
+
+    async requestConsent(request, { principal }) {
+      const target =
+        request.target?.$case === 'mobile'
+          ? { mobile: request.target.value }
+          : { beneficiaryRef: request.target?.value ?? '' };
+      return consents.request(
+        {
+          kind: 'grantee',
+          granteeKind: 'PARTNER_CLIENT',
+          granteeId: principal.clientId,
+          clientId: principal.clientId,
+        },
+        target,
+      );
     },
   };
 }

@@ -7,10 +7,10 @@ import {
   type Actor,
   type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
-import type { IdentityEvent, Viewer } from '../domain/beneficiary-service';
+import type { EventActor, IdentityEvent } from '../domain/beneficiary-service';
 
 /** Who acted: a citizen by their mobile's blind index, or the grantee of a consent. */
-function actorOf(viewer: Viewer): Actor {
+function actorOf(viewer: EventActor): Actor {
   if (viewer.kind === 'citizen') {
     return {
       kind: ActorKind.ACTOR_KIND_CITIZEN,
@@ -28,10 +28,25 @@ function actorOf(viewer: Viewer): Actor {
   };
 }
 
-/** A domain event as the catalogue's envelope; the subject is always the beneficiary. */
+/** A domain event as the catalogue's envelope: subject the beneficiary, or the mobile asked. */
 export function toOutgoingEvent(event: IdentityEvent): OutgoingEvent {
+  const actor = actorOf(event.actor);
+  if (event.type === 'consent.requested') {
+    return buildEvent(EVENTS.consentRequested, {
+      actor,
+      subject: {
+        kind:
+          event.subject.kind === 'mobile'
+            ? SubjectKind.SUBJECT_KIND_MOBILE
+            : SubjectKind.SUBJECT_KIND_BENEFICIARY,
+        ref: event.subject.ref,
+      },
+      occurredAt: event.occurredAt,
+      payload: { txnId: event.txnId ?? '', beneficiaryCount: event.beneficiaryCount },
+    });
+  }
   const base = {
-    actor: actorOf(event.actor),
+    actor,
     subject: { kind: SubjectKind.SUBJECT_KIND_BENEFICIARY, ref: event.beneficiaryRef },
     occurredAt: event.occurredAt,
   };

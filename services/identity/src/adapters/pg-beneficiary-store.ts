@@ -1,5 +1,6 @@
 import { withTransaction, type Pool, type Queryable } from '@vaxguard/db';
 import { enqueueEvent } from '@vaxguard/events';
+import { parseMobile, type Mobile } from '@vaxguard/pii';
 import type {
   BeneficiaryRecord,
   BeneficiaryStore,
@@ -114,6 +115,17 @@ class PgUnitOfWork implements BeneficiaryUnitOfWork {
       [ref],
     );
     return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  async mobileOf(ref: string): Promise<Mobile | undefined> {
+    const { rows } = await this.tx.query<{ mobile_sealed: Buffer }>(
+      'SELECT mobile_sealed FROM beneficiaries WHERE beneficiary_ref = $1',
+      [ref],
+    );
+    const sealed = rows[0]?.mobile_sealed;
+    if (!sealed) return undefined;
+    const opened = await this.vault.open(sealed, sealedMobileContext(ref));
+    return parseMobile(opened.toString('utf8'));
   }
 
   async publish(event: IdentityEvent): Promise<void> {

@@ -60,14 +60,24 @@ export type Viewer =
   | (Extract<ViewRole, { kind: 'grantee' }> & {
       readonly granteeId: string;
       readonly clientId: string;
-      /** The beneficiary the consent grant opens, and the grant's token id. */
-      readonly grant: { readonly beneficiaryRef: string; readonly grantId: string };
+      /** The beneficiaries the consent grant opens, and the grant's token id. */
+      readonly grant: { readonly beneficiaryRefs: readonly string[]; readonly grantId: string };
     });
 
 export type AccessBasis = 'OWNER' | 'CONSENT';
 
+/** Who acted, as events name them: a citizen by mobile index, or a grantee. */
+export type EventActor =
+  | { readonly kind: 'citizen'; readonly mobileIndex: string; readonly clientId: string }
+  | {
+      readonly kind: 'grantee';
+      readonly granteeKind: 'STAFF' | 'PARTNER_CLIENT';
+      readonly granteeId: string;
+      readonly clientId: string;
+    };
+
 interface EventBase {
-  readonly actor: Viewer;
+  readonly actor: EventActor;
   readonly occurredAt: Date;
 }
 
@@ -91,6 +101,13 @@ export type IdentityEvent =
       readonly beneficiaryRef: string;
       readonly method: string;
       readonly reason: string;
+    })
+  | (EventBase & {
+      readonly type: 'consent.requested';
+      /** The mobile asked (by blind index), or the unknown reference given. */
+      readonly subject: { readonly kind: 'mobile' | 'beneficiary'; readonly ref: string };
+      readonly txnId: string | undefined;
+      readonly beneficiaryCount: number;
     });
 
 export interface BeneficiaryUnitOfWork {
@@ -101,6 +118,8 @@ export interface BeneficiaryUnitOfWork {
   insert(beneficiary: NewBeneficiary): Promise<'inserted' | 'duplicate-document'>;
   listByMobile(mobileIndex: string): Promise<BeneficiaryRecord[]>;
   find(ref: string): Promise<BeneficiaryRecord | undefined>;
+  /** The mobile a beneficiary is registered on, opened from the vault. */
+  mobileOf(ref: string): Promise<Mobile | undefined>;
   publish(event: IdentityEvent): Promise<void>;
 }
 
@@ -254,5 +273,5 @@ function accessBasis(viewer: Viewer, record: BeneficiaryRecord): AccessBasis | u
   if (viewer.kind === 'citizen') {
     return record.mobileIndex === viewer.mobileIndex ? 'OWNER' : undefined;
   }
-  return viewer.grant.beneficiaryRef === record.ref ? 'CONSENT' : undefined;
+  return viewer.grant.beneficiaryRefs.includes(record.ref) ? 'CONSENT' : undefined;
 }

@@ -204,6 +204,12 @@ export function checkSecretCodeNotLocked(consecutiveFailures: number): void {
 // ---- Consent grants -----------------------------------------------------------------
 
 /**
+ * How long a consent code lives: the OTP service's code lifetime (3 minutes). An answer
+ * to a request that reached nobody says the same, so it reveals nothing.
+ */
+export const CONSENT_CODE_LIFETIME_MS = 3 * 60_000;
+
+/**
  * A consent grant (from an OTP or the secret code) opens one beneficiary's record to one
  * grantee for 5 minutes: long enough to vaccinate, too short to harvest with. The same
  * lifetime as the OTP service's consent token.

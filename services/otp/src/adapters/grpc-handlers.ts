@@ -2,6 +2,7 @@ import { GRANTEE_KIND, OTP_PURPOSE } from '@vaxguard/event-catalogue';
 import { invalidArgument } from '@vaxguard/errors';
 import type { ServiceHandlers } from '@vaxguard/grpc-kit';
 import type { otpV1 } from '@vaxguard/proto';
+import { transactionOwner } from '../domain/callers';
 import type { Consent, OtpPurpose } from '../domain/model';
 import type { OtpService } from '../domain/otp-service';
 import { consentToProto } from './otp-events';
@@ -29,8 +30,13 @@ function consentFromProto(consent: otpV1.ConsentScope | undefined): Consent | un
       },
     );
   }
+  if (consent.beneficiaryRef) {
+    throw invalidArgument('consent.beneficiary_ref is superseded: use consent.beneficiary_refs', {
+      reason: 'INVALID_CONSENT',
+    });
+  }
   return {
-    beneficiaryRef: consent.beneficiaryRef,
+    beneficiaryRefs: consent.beneficiaryRefs,
     grantee: { kind, id: consent.grantee?.id ?? '' },
   };
 }
@@ -42,9 +48,11 @@ export function otpHandlers(
 ): ServiceHandlers<typeof otpV1.OtpServiceService> {
   return {
     async generateOtp(request, { principal }) {
-      const sent = await service.generate(principal, {
+      const purpose = purposeFromProto(request.purpose);
+      const owner = transactionOwner(principal, purpose, request.onBehalfOfClientId);
+      const sent = await service.generate(owner, {
         mobile: request.mobile,
-        purpose: purposeFromProto(request.purpose),
+        purpose,
         consent: consentFromProto(request.consent),
       });
       return {

@@ -13,7 +13,8 @@ import type { Consent, OtpEvent } from '../domain/model';
 
 export function consentToProto(consent: Consent): otpV1.ConsentScope {
   return {
-    beneficiaryRef: consent.beneficiaryRef,
+    beneficiaryRef: '',
+    beneficiaryRefs: [...consent.beneficiaryRefs],
     grantee: { kind: GRANTEE_KIND.toProto(consent.grantee.kind), id: consent.grantee.id },
   };
 }

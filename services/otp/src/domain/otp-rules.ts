@@ -19,6 +19,14 @@ export const OTP_EXPIRY_MS = 3 * 60_000;
 /** NIST: an out-of-band secret is valid for at most 10 minutes; no transaction lives longer. */
 export const TXN_MAX_LIFETIME_MS = 10 * 60_000;
 
+/**
+ * A consent grant opens the beneficiaries of one mobile: at most 4, CoWIN's limit per
+ * mobile, as the identity service resolved them. It may open none: identity asks for a
+ * code whether or not the mobile has beneficiaries, so that its answer, the SMS and the
+ * quotas are the same either way and reveal nothing.
+ */
+export const MAX_CONSENT_BENEFICIARIES = 4;
+
 /** Wrong codes allowed per transaction; the transaction is dead after the 3rd. */
 export const MAX_CONFIRM_ATTEMPTS = 3;
 /** A resend is allowed 30 seconds after the previous send. */

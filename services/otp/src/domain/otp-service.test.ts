@@ -9,6 +9,8 @@ import { OtpService, type OtpServiceOptions } from './otp-service';
 
 const MINUTE = 60_000;
 const MOBILE = '9876543210';
+const REF = 'bnf_0123456789abcdefghjkmnpqrs';
+const OTHER_REF = 'bnf_1123456789abcdefghjkmnpqrs';
 const indexKey = Buffer.alloc(32, 1);
 const INDEX = mobileBlindIndex(indexKey, MOBILE as Mobile);
 const portal = { clientId: 'cowin-portal' };
@@ -95,7 +97,7 @@ describe('GenerateOtp', () => {
 
   describe('consent', () => {
     const staffConsent: Consent = {
-      beneficiaryRef: 'ben-42',
+      beneficiaryRefs: [REF],
       grantee: { kind: 'STAFF', id: 'staff-7' },
     };
 
@@ -117,16 +119,30 @@ describe('GenerateOtp', () => {
       expect([error.code, error.reason]).toEqual(['INVALID_ARGUMENT', 'CONSENT_NOT_ALLOWED']);
     });
 
-    it('refuses malformed references', async () => {
+    it('refuses anything but up to 4 distinct beneficiary references, a phone number above all', async () => {
       const { service } = setup();
-      const error = await refusal(
-        service.generate(portal, {
-          mobile: MOBILE,
-          purpose: 'CONSENT',
-          consent: { beneficiaryRef: '', grantee: { kind: 'STAFF', id: 'staff-7' } },
-        }),
-      );
-      expect(error.code).toBe('INVALID_ARGUMENT');
+      for (const beneficiaryRefs of [
+        [MOBILE],
+        ['ben-42'],
+        [REF, REF],
+        [
+          REF,
+          OTHER_REF,
+          'bnf_2123456789abcdefghjkmnpqrs',
+          'bnf_3123456789abcdefghjkmnpqrs',
+          'bnf_4123456789abcdefghjkmnpqrs',
+        ],
+      ]) {
+        const error = await refusal(
+          service.generate(portal, {
+            mobile: MOBILE,
+            purpose: 'CONSENT',
+            consent: { beneficiaryRefs, grantee: { kind: 'STAFF', id: 'staff-7' } },
+          }),
+        );
+        expect([error.code, error.reason]).toEqual(['INVALID_ARGUMENT', 'INVALID_CONSENT']);
+        expect(error.message).not.toContain(MOBILE);
+      }
     });
 
     it('lets a partner client ask consent only for itself', async () => {
@@ -135,7 +151,7 @@ describe('GenerateOtp', () => {
         service.generate(portal, {
           mobile: MOBILE,
           purpose: 'CONSENT',
-          consent: { beneficiaryRef: 'ben-42', grantee: { kind: 'PARTNER_CLIENT', id: 'umang' } },
+          consent: { beneficiaryRefs: [REF], grantee: { kind: 'PARTNER_CLIENT', id: 'umang' } },
         }),
       );
       expect(error.code).toBe('PERMISSION_DENIED');
@@ -143,7 +159,10 @@ describe('GenerateOtp', () => {
         service.generate(umang, {
           mobile: MOBILE,
           purpose: 'CONSENT',
-          consent: { beneficiaryRef: 'ben-42', grantee: { kind: 'PARTNER_CLIENT', id: 'umang' } },
+          consent: {
+            beneficiaryRefs: [REF, OTHER_REF],
+            grantee: { kind: 'PARTNER_CLIENT', id: 'umang' },
+          },
         }),
       ).resolves.toBeDefined();
     });

@@ -9,7 +9,7 @@ import {
   unavailable,
   type VaxGuardError,
 } from '@vaxguard/errors';
-import { parseMobile, type Mobile } from '@vaxguard/pii';
+import { isBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
 import type { TokenClaims } from '@vaxguard/tokens';
 import type {
   Caller,
@@ -33,6 +33,7 @@ import {
   isLocked,
   isWellFormedCode,
   MAX_CONFIRM_ATTEMPTS,
+  MAX_CONSENT_BENEFICIARIES,
   MAX_SENDS_PER_TXN,
   MOBILE_LOCKOUT_FAILURES,
   MOBILE_LOCKOUT_MS,
@@ -96,7 +97,7 @@ function settle<T>(outcome: Outcome<T>): T {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// Beneficiary references and grantee ids are opaque ids from identity, never PII.
+// Grantee ids are opaque ids from identity (a staff id, a client id), never PII.
 const OPAQUE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const TXN_NOT_FOUND = 'no such OTP transaction';
@@ -455,16 +456,22 @@ function checkConsent(
     return undefined;
   }
   if (!consent) {
-    throw invalidArgument('OTP_PURPOSE_CONSENT needs consent with beneficiary_ref and grantee', {
+    throw invalidArgument('OTP_PURPOSE_CONSENT needs consent with beneficiary_refs and grantee', {
       reason: 'CONSENT_REQUIRED',
     });
   }
-  if (!OPAQUE_ID.test(consent.beneficiaryRef)) {
+  const refs = consent.beneficiaryRefs;
+  if (refs.length > MAX_CONSENT_BENEFICIARIES) {
     throw invalidArgument(
-      'consent.beneficiary_ref must be 1-128 characters of A-Z a-z 0-9 . _ : -',
-      {
-        reason: 'INVALID_CONSENT',
-      },
+      `consent.beneficiary_refs must name at most ${MAX_CONSENT_BENEFICIARIES} beneficiaries`,
+      { reason: 'INVALID_CONSENT' },
+    );
+  }
+  // Only references in their one format ride into a token: never a phone number.
+  if (!refs.every(isBeneficiaryRef) || new Set(refs).size !== refs.length) {
+    throw invalidArgument(
+      'consent.beneficiary_refs must be distinct beneficiary references (bnf_ and 26 base32 characters)',
+      { reason: 'INVALID_CONSENT' },
     );
   }
   if (!OPAQUE_ID.test(consent.grantee.id)) {
@@ -480,7 +487,7 @@ function checkConsent(
     });
   }
   return {
-    beneficiaryRef: consent.beneficiaryRef,
+    beneficiaryRefs: [...refs],
     grantee: { kind: consent.grantee.kind, id: consent.grantee.id },
   };
 }

@@ -39,6 +39,17 @@ export interface AccessDenied {
   reason: string;
 }
 
+/**
+ * type "consent.requested": a grantee asked a person for consent. Subject: the mobile's
+ * blind index (the same whether or not it has beneficiaries).
+ */
+export interface ConsentRequested {
+  /** The OTP transaction, when a code was sent; empty when the mobile has no beneficiaries. */
+  txnId: string;
+  /** How many beneficiaries the grant would open (0: no code was sent). */
+  beneficiaryCount: number;
+}
+
 function createBaseBeneficiaryRegistered(): BeneficiaryRegistered {
   return { mobileIndex: "", photoIdKind: 0 };
 }
@@ -292,6 +303,91 @@ export const AccessDenied: MessageFns<AccessDenied, "vaxguard.identity.v1.Access
     }
     if (message.reason !== "") {
       obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseConsentRequested(): ConsentRequested {
+  return { txnId: "", beneficiaryCount: 0 };
+}
+
+export const ConsentRequested: MessageFns<ConsentRequested, "vaxguard.identity.v1.ConsentRequested"> = {
+  $type: "vaxguard.identity.v1.ConsentRequested" as const,
+
+  encode(message: ConsentRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.txnId !== "") {
+      writer.uint32(10).string(message.txnId);
+    }
+    if (message.beneficiaryCount !== 0) {
+      writer.uint32(16).int32(message.beneficiaryCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsentRequested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsentRequested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.txnId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.beneficiaryCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsentRequested {
+    return {
+      txnId: isSet(object.txnId)
+        ? globalThis.String(object.txnId)
+        : isSet(object.txn_id)
+        ? globalThis.String(object.txn_id)
+        : "",
+      beneficiaryCount: isSet(object.beneficiaryCount)
+        ? globalThis.Number(object.beneficiaryCount)
+        : isSet(object.beneficiary_count)
+        ? globalThis.Number(object.beneficiary_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: ConsentRequested): unknown {
+    const obj: any = {};
+    if (message.txnId !== "") {
+      obj.txnId = message.txnId;
+    }
+    if (message.beneficiaryCount !== 0) {
+      obj.beneficiaryCount = Math.round(message.beneficiaryCount);
     }
     return obj;
   },

@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../../google/protobuf/timestamp";
 
 export const protobufPackage = "vaxguard.identity.v1";
 
@@ -130,6 +131,23 @@ export function photoIdKindToJSON(object: PhotoIdKind): string {
   }
 }
 
+export interface RequestConsentRequest {
+  target?:
+    | //
+    /** The person's mobile number, as they give it. */
+    { $case: "mobile"; value: string }
+    | //
+    /** A beneficiary reference the person gives (from their certificate, say). */
+    { $case: "beneficiaryRef"; value: string }
+    | undefined;
+}
+
+export interface RequestConsentResponse {
+  /** The OTP transaction to confirm with OtpService/ConfirmOtp, as the caller. */
+  txnId: string;
+  expiresAt?: Date | undefined;
+}
+
 export interface RegisterBeneficiaryRequest {
   /**
    * The citizen's own mobile, proven by the citizen token (whose subject is its blind
@@ -184,6 +202,175 @@ export interface Beneficiary {
   /** *****1234; only the citizen who owns the mobile sees it. */
   maskedMobile: string;
 }
+
+function createBaseRequestConsentRequest(): RequestConsentRequest {
+  return { target: undefined };
+}
+
+export const RequestConsentRequest: MessageFns<RequestConsentRequest, "vaxguard.identity.v1.RequestConsentRequest"> = {
+  $type: "vaxguard.identity.v1.RequestConsentRequest" as const,
+
+  encode(message: RequestConsentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.target?.$case) {
+      case "mobile":
+        writer.uint32(10).string(message.target.value);
+        break;
+      case "beneficiaryRef":
+        writer.uint32(18).string(message.target.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestConsentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestConsentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = { $case: "mobile", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.target = { $case: "beneficiaryRef", value: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestConsentRequest {
+    return {
+      target: isSet(object.mobile)
+        ? { $case: "mobile", value: globalThis.String(object.mobile) }
+        : isSet(object.beneficiaryRef)
+        ? { $case: "beneficiaryRef", value: globalThis.String(object.beneficiaryRef) }
+        : isSet(object.beneficiary_ref)
+        ? { $case: "beneficiaryRef", value: globalThis.String(object.beneficiary_ref) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: RequestConsentRequest): unknown {
+    const obj: any = {};
+    if (message.target?.$case === "mobile") {
+      obj.mobile = message.target.value;
+    } else if (message.target?.$case === "beneficiaryRef") {
+      obj.beneficiaryRef = message.target.value;
+    }
+    return obj;
+  },
+};
+
+function createBaseRequestConsentResponse(): RequestConsentResponse {
+  return { txnId: "", expiresAt: undefined };
+}
+
+export const RequestConsentResponse: MessageFns<RequestConsentResponse, "vaxguard.identity.v1.RequestConsentResponse"> =
+  {
+    $type: "vaxguard.identity.v1.RequestConsentResponse" as const,
+
+    encode(message: RequestConsentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+      if (message.txnId !== "") {
+        writer.uint32(10).string(message.txnId);
+      }
+      if (message.expiresAt !== undefined) {
+        Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(18).fork()).join();
+      }
+      return writer;
+    },
+
+    decode(input: BinaryReader | Uint8Array, length?: number): RequestConsentResponse {
+      const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+      const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+      if (previousRecursionDepth >= 100) {
+        throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      }
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+      try {
+        const end = length === undefined ? reader.len : reader.pos + length;
+        const message = createBaseRequestConsentResponse();
+        while (reader.pos < end) {
+          const tag = reader.uint32();
+          switch (tag >>> 3) {
+            case 1: {
+              if (tag !== 10) {
+                break;
+              }
+
+              message.txnId = reader.string();
+              continue;
+            }
+            case 2: {
+              if (tag !== 18) {
+                break;
+              }
+
+              message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+              continue;
+            }
+          }
+          if ((tag & 7) === 4 || tag === 0) {
+            break;
+          }
+          reader.skip(tag & 7);
+        }
+        return message;
+      } finally {
+        (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+      }
+    },
+
+    fromJSON(object: any): RequestConsentResponse {
+      return {
+        txnId: isSet(object.txnId)
+          ? globalThis.String(object.txnId)
+          : isSet(object.txn_id)
+          ? globalThis.String(object.txn_id)
+          : "",
+        expiresAt: isSet(object.expiresAt)
+          ? fromJsonTimestamp(object.expiresAt)
+          : isSet(object.expires_at)
+          ? fromJsonTimestamp(object.expires_at)
+          : undefined,
+      };
+    },
+
+    toJSON(message: RequestConsentResponse): unknown {
+      const obj: any = {};
+      if (message.txnId !== "") {
+        obj.txnId = message.txnId;
+      }
+      if (message.expiresAt !== undefined) {
+        obj.expiresAt = message.expiresAt.toISOString();
+      }
+      return obj;
+    },
+  };
 
 function createBaseRegisterBeneficiaryRequest(): RegisterBeneficiaryRequest {
   return { mobile: "", name: "", gender: 0, yearOfBirth: 0, photoIdKind: 0, photoIdNumber: "" };
@@ -901,6 +1088,25 @@ export const IdentityServiceService = {
       Buffer.from(GetBeneficiaryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetBeneficiaryResponse => GetBeneficiaryResponse.decode(value),
   },
+  /**
+   * Asks the person for consent (a partner client, with its client credentials): the
+   * OTP service sends a CONSENT code to the mobile, named directly or through one of its
+   * beneficiaries. The person reads the code to the caller, who exchanges it with
+   * OtpService/ConfirmOtp for a 5-minute consent grant naming the caller and the
+   * beneficiaries on that mobile. The answer is the same whether or not the mobile (or
+   * reference) has beneficiaries.
+   */
+  requestConsent: {
+    path: "/vaxguard.identity.v1.IdentityService/RequestConsent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RequestConsentRequest): Buffer =>
+      Buffer.from(RequestConsentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RequestConsentRequest => RequestConsentRequest.decode(value),
+    responseSerialize: (value: RequestConsentResponse): Buffer =>
+      Buffer.from(RequestConsentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RequestConsentResponse => RequestConsentResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -918,6 +1124,15 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * PERMISSION_DENIED.
    */
   getBeneficiary: handleUnaryCall<GetBeneficiaryRequest, GetBeneficiaryResponse>;
+  /**
+   * Asks the person for consent (a partner client, with its client credentials): the
+   * OTP service sends a CONSENT code to the mobile, named directly or through one of its
+   * beneficiaries. The person reads the code to the caller, who exchanges it with
+   * OtpService/ConfirmOtp for a 5-minute consent grant naming the caller and the
+   * beneficiaries on that mobile. The answer is the same whether or not the mobile (or
+   * reference) has beneficiaries.
+   */
+  requestConsent: handleUnaryCall<RequestConsentRequest, RequestConsentResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -977,6 +1192,29 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetBeneficiaryResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Asks the person for consent (a partner client, with its client credentials): the
+   * OTP service sends a CONSENT code to the mobile, named directly or through one of its
+   * beneficiaries. The person reads the code to the caller, who exchanges it with
+   * OtpService/ConfirmOtp for a 5-minute consent grant naming the caller and the
+   * beneficiaries on that mobile. The answer is the same whether or not the mobile (or
+   * reference) has beneficiaries.
+   */
+  requestConsent(
+    request: RequestConsentRequest,
+    callback: (error: ServiceError | null, response: RequestConsentResponse) => void,
+  ): ClientUnaryCall;
+  requestConsent(
+    request: RequestConsentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RequestConsentResponse) => void,
+  ): ClientUnaryCall;
+  requestConsent(
+    request: RequestConsentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RequestConsentResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const IdentityServiceClient = makeGenericClientConstructor(
@@ -987,6 +1225,28 @@ export const IdentityServiceClient = makeGenericClientConstructor(
   service: typeof IdentityServiceService;
   serviceName: string;
 };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

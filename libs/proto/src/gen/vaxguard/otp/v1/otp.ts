@@ -119,9 +119,20 @@ export interface Grantee {
 
 /** What a CONSENT transaction asks the beneficiary to allow. */
 export interface ConsentScope {
-  /** The beneficiary record the grant opens. */
+  /**
+   * Superseded by beneficiary_refs; refused when set.
+   *
+   * @deprecated
+   */
   beneficiaryRef: string;
-  grantee?: Grantee | undefined;
+  grantee?:
+    | Grantee
+    | undefined;
+  /**
+   * The beneficiary records the grant opens: those registered on the mobile, as the
+   * identity service resolved them (1 to 4 references).
+   */
+  beneficiaryRefs: string[];
 }
 
 export interface GenerateOtpRequest {
@@ -129,7 +140,16 @@ export interface GenerateOtpRequest {
   mobile: string;
   purpose: OtpPurpose;
   /** Required for OTP_PURPOSE_CONSENT, refused otherwise. */
-  consent?: ConsentScope | undefined;
+  consent?:
+    | ConsentScope
+    | undefined;
+  /**
+   * The client application the transaction belongs to (it confirms it and holds the
+   * token), when a platform service starts it on that client's behalf. Only the
+   * identity service may: CONSENT and STAFF_LOGIN codes are requested through it, so
+   * that their references and staff are ones it resolved.
+   */
+  onBehalfOfClientId: string;
 }
 
 export interface GenerateOtpResponse {
@@ -282,7 +302,7 @@ export const Grantee: MessageFns<Grantee, "vaxguard.otp.v1.Grantee"> = {
 };
 
 function createBaseConsentScope(): ConsentScope {
-  return { beneficiaryRef: "", grantee: undefined };
+  return { beneficiaryRef: "", grantee: undefined, beneficiaryRefs: [] };
 }
 
 export const ConsentScope: MessageFns<ConsentScope, "vaxguard.otp.v1.ConsentScope"> = {
@@ -294,6 +314,9 @@ export const ConsentScope: MessageFns<ConsentScope, "vaxguard.otp.v1.ConsentScop
     }
     if (message.grantee !== undefined) {
       Grantee.encode(message.grantee, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.beneficiaryRefs) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -327,6 +350,14 @@ export const ConsentScope: MessageFns<ConsentScope, "vaxguard.otp.v1.ConsentScop
             message.grantee = Grantee.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.beneficiaryRefs.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -347,6 +378,11 @@ export const ConsentScope: MessageFns<ConsentScope, "vaxguard.otp.v1.ConsentScop
         ? globalThis.String(object.beneficiary_ref)
         : "",
       grantee: isSet(object.grantee) ? Grantee.fromJSON(object.grantee) : undefined,
+      beneficiaryRefs: globalThis.Array.isArray(object?.beneficiaryRefs)
+        ? object.beneficiaryRefs.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.beneficiary_refs)
+        ? object.beneficiary_refs.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -358,12 +394,15 @@ export const ConsentScope: MessageFns<ConsentScope, "vaxguard.otp.v1.ConsentScop
     if (message.grantee !== undefined) {
       obj.grantee = Grantee.toJSON(message.grantee);
     }
+    if (message.beneficiaryRefs?.length) {
+      obj.beneficiaryRefs = message.beneficiaryRefs;
+    }
     return obj;
   },
 };
 
 function createBaseGenerateOtpRequest(): GenerateOtpRequest {
-  return { mobile: "", purpose: 0, consent: undefined };
+  return { mobile: "", purpose: 0, consent: undefined, onBehalfOfClientId: "" };
 }
 
 export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1.GenerateOtpRequest"> = {
@@ -378,6 +417,9 @@ export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1
     }
     if (message.consent !== undefined) {
       ConsentScope.encode(message.consent, writer.uint32(26).fork()).join();
+    }
+    if (message.onBehalfOfClientId !== "") {
+      writer.uint32(34).string(message.onBehalfOfClientId);
     }
     return writer;
   },
@@ -419,6 +461,14 @@ export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1
             message.consent = ConsentScope.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.onBehalfOfClientId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -436,6 +486,11 @@ export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1
       mobile: isSet(object.mobile) ? globalThis.String(object.mobile) : "",
       purpose: isSet(object.purpose) ? otpPurposeFromJSON(object.purpose) : 0,
       consent: isSet(object.consent) ? ConsentScope.fromJSON(object.consent) : undefined,
+      onBehalfOfClientId: isSet(object.onBehalfOfClientId)
+        ? globalThis.String(object.onBehalfOfClientId)
+        : isSet(object.on_behalf_of_client_id)
+        ? globalThis.String(object.on_behalf_of_client_id)
+        : "",
     };
   },
 
@@ -449,6 +504,9 @@ export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1
     }
     if (message.consent !== undefined) {
       obj.consent = ConsentScope.toJSON(message.consent);
+    }
+    if (message.onBehalfOfClientId !== "") {
+      obj.onBehalfOfClientId = message.onBehalfOfClientId;
     }
     return obj;
   },

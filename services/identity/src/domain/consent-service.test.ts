@@ -1,0 +1,132 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { isVaxGuardError } from '@vaxguard/errors';
+import { documentBlindIndex, mobileBlindIndex, type Mobile } from '@vaxguard/pii';
+import { BeneficiaryService } from './beneficiary-service';
+import { ConsentService, type ConsentCodeSender, type ConsentRequester } from './consent-service';
+import { InMemoryBeneficiaryStore } from './fakes';
+
+const now = new Date('2026-11-22T10:00:00Z');
+const MOBILE = '9876501234';
+const EMPTY_MOBILE = '9876509999';
+const indexOf = (mobile: string) => mobileBlindIndex(Buffer.alloc(32, 1), mobile as Mobile);
+const partner: ConsentRequester = {
+  kind: 'grantee',
+  granteeKind: 'PARTNER_CLIENT',
+  granteeId: 'umang',
+  clientId: 'umang',
+};
+
+function setup() {
+  const store = new InMemoryBeneficiaryStore();
+  const sent: Parameters<ConsentCodeSender['send']>[0][] = [];
+  const codes: ConsentCodeSender = {
+    send: async (request) => {
+      sent.push(request);
+      return {
+        txnId: `00000000-0000-4000-8000-00000000000${sent.length}`,
+        expiresAt: new Date(now.getTime() + 180_000),
+      };
+    },
+  };
+  const beneficiaries = new BeneficiaryService({
+    store,
+    clock: () => now,
+    indexMobile: (mobile) => indexOf(mobile),
+    indexPhotoId: (photoId) => documentBlindIndex(Buffer.alloc(32, 2), photoId),
+    hashSecretCode: (ref, code) =>
+      createHmac('sha256', Buffer.alloc(32, 3)).update(`${ref}:${code}`).digest(),
+  });
+  const consents = new ConsentService({
+    store,
+    codes,
+    clock: () => now,
+    indexMobile: (mobile) => indexOf(mobile),
+    newTxnId: () => '11111111-1111-4111-8111-111111111111',
+    codeLifetimeMs: 180_000,
+  });
+  const register = (photoIdNumber: string) =>
+    beneficiaries.register(
+      { kind: 'citizen', mobileIndex: indexOf(MOBILE), clientId: 'portal' },
+      {
+        mobile: MOBILE,
+        name: 'Asha Devi',
+        gender: 'FEMALE',
+        yearOfBirth: 1961,
+        photoIdKind: 'AADHAAR',
+        photoIdNumber,
+      },
+    );
+  return { store, sent, consents, register };
+}
+
+describe('ConsentService', () => {
+  it('sends the mobile a code for all its beneficiaries, for the requester as grantee and owner', async () => {
+    const { consents, sent, register, store } = setup();
+    const a = await register('234123412346');
+    const b = await register('499118665246');
+    const answer = await consents.request(partner, { mobile: `+91 ${MOBILE}` });
+    expect(answer.txnId).toBe('00000000-0000-4000-8000-000000000001');
+    expect(sent).toEqual([
+      {
+        mobile: MOBILE,
+        beneficiaryRefs: [a.beneficiary.beneficiaryRef, b.beneficiary.beneficiaryRef],
+        grantee: { kind: 'PARTNER_CLIENT', id: 'umang' },
+        ownerClientId: 'umang',
+      },
+    ]);
+    expect(store.events.at(-1)).toMatchObject({
+      type: 'consent.requested',
+      subject: { kind: 'mobile', ref: indexOf(MOBILE) },
+      beneficiaryCount: 2,
+    });
+  });
+
+  it('reaches the mobile through a beneficiary reference the person gives', async () => {
+    const { consents, sent, register } = setup();
+    const a = await register('234123412346');
+    await consents.request(partner, { beneficiaryRef: a.beneficiary.beneficiaryRef });
+    expect(sent[0]).toMatchObject({
+      mobile: MOBILE,
+      beneficiaryRefs: [a.beneficiary.beneficiaryRef],
+    });
+  });
+
+  it('answers alike for a mobile without beneficiaries: a code is sent, the grant opens nothing', async () => {
+    const { consents, sent } = setup();
+    const answer = await consents.request(partner, { mobile: EMPTY_MOBILE });
+    expect(answer.txnId).toBe('00000000-0000-4000-8000-000000000001');
+    expect(sent[0]).toMatchObject({ mobile: EMPTY_MOBILE, beneficiaryRefs: [] });
+  });
+
+  it('answers an unknown reference in the same shape, sending nothing', async () => {
+    const { consents, sent, store } = setup();
+    const answer = await consents.request(partner, {
+      beneficiaryRef: 'bnf_7zzzzzzzzzzzzzzzzzzzzzzzzz',
+    });
+    expect(answer).toEqual({
+      txnId: '11111111-1111-4111-8111-111111111111',
+      expiresAt: new Date(now.getTime() + 180_000),
+    });
+    expect(sent).toEqual([]);
+    expect(store.events.at(-1)).toMatchObject({ type: 'consent.requested', beneficiaryCount: 0 });
+  });
+
+  it('refuses a target that is neither a mobile nor a reference, without echoing it', async () => {
+    const { consents } = setup();
+    for (const target of [
+      { mobile: '12345' },
+      { beneficiaryRef: MOBILE },
+      { beneficiaryRef: '' },
+    ]) {
+      let caught: unknown;
+      try {
+        await consents.request(partner, target);
+      } catch (error) {
+        caught = error;
+      }
+      expect(isVaxGuardError(caught) && caught.code).toBe('INVALID_ARGUMENT');
+      expect((caught as Error).message).not.toContain(MOBILE);
+    }
+  });
+});

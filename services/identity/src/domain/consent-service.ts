@@ -1,0 +1,119 @@
+import { isBeneficiaryRef, parseBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
+import { invalidArgument } from '@vaxguard/errors';
+import type { BeneficiaryStore, EventActor } from './beneficiary-service';
+
+/**
+ * Who asks for consent: the grantee the grant will name, and the client application
+ * that confirms the code and holds the grant.
+ */
+export type ConsentRequester = Extract<EventActor, { kind: 'grantee' }>;
+
+export type ConsentTarget = { readonly mobile: string } | { readonly beneficiaryRef: string };
+
+/** The OTP service as identity uses it: a CONSENT code sent for the requester's client. */
+export interface ConsentCodeSender {
+  send(request: {
+    readonly mobile: Mobile;
+    readonly beneficiaryRefs: readonly string[];
+    readonly grantee: { readonly kind: 'STAFF' | 'PARTNER_CLIENT'; readonly id: string };
+    readonly ownerClientId: string;
+  }): Promise<{ readonly txnId: string; readonly expiresAt: Date }>;
+}
+
+export interface ConsentServiceOptions {
+  readonly store: BeneficiaryStore;
+  readonly codes: ConsentCodeSender;
+  readonly clock: () => Date;
+  readonly indexMobile: (mobile: Mobile) => string;
+  /** A transaction id for a request that cannot reach anyone (an unknown reference). */
+  readonly newTxnId: () => string;
+  /** How long a code lives: what an unreachable request pretends. */
+  readonly codeLifetimeMs: number;
+}
+
+/**
+ * Consent instead of lookup: a staff member or partner names the person's mobile (or a
+ * beneficiary reference the person gives), and the OTP service sends that mobile a
+ * CONSENT code for the beneficiaries identity finds on it through the blind index. The
+ * caller learns nothing from the answer: a code is sent whether or not the mobile has
+ * beneficiaries (a grant that opens none), and an unknown reference gets an answer of
+ * the same shape.
+ */
+export class ConsentService {
+  constructor(private readonly options: ConsentServiceOptions) {}
+
+  async request(
+    requester: ConsentRequester,
+    target: ConsentTarget,
+  ): Promise<{ txnId: string; expiresAt: Date }> {
+    const resolved = await this.resolve(target);
+    const now = this.options.clock();
+    if (!resolved) {
+      await this.options.store.transaction((uow) =>
+        uow.publish({
+          type: 'consent.requested',
+          actor: requester,
+          occurredAt: now,
+          subject: { kind: 'beneficiary', ref: refOf(target) },
+          txnId: undefined,
+          beneficiaryCount: 0,
+        }),
+      );
+      return {
+        txnId: this.options.newTxnId(),
+        expiresAt: new Date(now.getTime() + this.options.codeLifetimeMs),
+      };
+    }
+    const { mobile, mobileIndex, refs } = resolved;
+    const sent = await this.options.codes.send({
+      mobile,
+      beneficiaryRefs: refs,
+      grantee: { kind: requester.granteeKind, id: requester.granteeId },
+      ownerClientId: requester.clientId,
+    });
+    await this.options.store.transaction((uow) =>
+      uow.publish({
+        type: 'consent.requested',
+        actor: requester,
+        occurredAt: now,
+        subject: { kind: 'mobile', ref: mobileIndex },
+        txnId: sent.txnId,
+        beneficiaryCount: refs.length,
+      }),
+    );
+    return sent;
+  }
+
+  /** The mobile and its beneficiaries, or undefined for a reference nobody holds. */
+  private async resolve(
+    target: ConsentTarget,
+  ): Promise<{ mobile: Mobile; mobileIndex: string; refs: string[] } | undefined> {
+    if ('mobile' in target) {
+      const mobile = parseMobile(target.mobile);
+      const mobileIndex = this.options.indexMobile(mobile);
+      const records = await this.options.store.transaction((uow) => uow.listByMobile(mobileIndex));
+      return { mobile, mobileIndex, refs: records.map((record) => record.ref) };
+    }
+    if (!target.beneficiaryRef) {
+      throw invalidArgument('RequestConsent needs a mobile or a beneficiary_ref', {
+        reason: 'CONSENT_TARGET_REQUIRED',
+      });
+    }
+    const ref = parseBeneficiaryRef(target.beneficiaryRef);
+    return this.options.store.transaction(async (uow) => {
+      const mobile = await uow.mobileOf(ref);
+      if (!mobile) return undefined;
+      const mobileIndex = this.options.indexMobile(mobile);
+      const records = await uow.listByMobile(mobileIndex);
+      return {
+        mobile,
+        mobileIndex,
+        refs: records.map((record) => record.ref).filter(isBeneficiaryRef),
+      };
+    });
+  }
+}
+
+function refOf(target: ConsentTarget): string {
+  return 'beneficiaryRef' in target ? target.beneficiaryRef : '';
+}

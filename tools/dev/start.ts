@@ -2,30 +2,54 @@
 // PostgreSQL and Kafka (containers when a Docker engine answers, otherwise local
 // processes from the same Debian packages and Maven jars), creates each service's
 // database, starts the four services, seeds demo data and prints where everything is.
-// Ctrl-C stops all of it.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+//
+// The console stays quiet: the build is one line unless it fails, the broker's and the
+// database's logs go only to .vaxguard/dev/logs/, and of the services' JSON logs only
+// warnings and errors are shown (every line goes to .vaxguard/dev/logs/<service>.log).
+// Each service's environment is written to .vaxguard/dev/env/<service>.env so that
+// `npx nx run <service>:serve` can restart one service alone; a service that exits is
+// reported and the rest keep running. Ctrl-C stops everything this command started.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
 import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { checkHealth, eventually } from '@vaxguard/testing';
 import { runDemo } from './demo';
+import { DEV_LOGS, DEV_STATE, envFileOf, ROOT, shown, writeEnvFile } from './dev-env';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const STATE = resolve(ROOT, '.vaxguard/dev');
 const env = process.env;
 const PG_PORT = Number(env['VAXGUARD_DEV_PG_PORT'] ?? 55432);
 const KAFKA_PORT = Number(env['VAXGUARD_DEV_KAFKA_PORT'] ?? 59092);
 const FIRST_SERVICE_PORT = Number(env['VAXGUARD_DEV_GRPC_PORT'] ?? 50051);
 const SERVICES = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
+type Service = (typeof SERVICES)[number];
 const DEMO_CLIENT = 'demo-portal';
+const COLOUR = process.stdout.isTTY === true;
 
-const children: { name: string; child: ChildProcess }[] = [];
+/** What this command started, so Ctrl-C stops exactly that (services first). */
+const services = new Map<Service, ChildProcess>();
+const infrastructure: { name: string; child: ChildProcess }[] = [];
 const containers: string[] = [];
+const tasks = new Set<ChildProcess>();
+const logFiles: WriteStream[] = [];
+
+function style(code: string, text: string): string {
+  return COLOUR ? `\x1b[${code}m${text}\x1b[0m` : text;
+}
 
 function say(message: string): void {
-  process.stdout.write(`\x1b[1m[vaxguard]\x1b[0m ${message}\n`);
+  process.stdout.write(`${style('1', '[vaxguard]')} ${message}\n`);
 }
 
 function portInUse(port: number): Promise<boolean> {
@@ -43,54 +67,238 @@ function dockerAvailable(): boolean {
   return spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
 }
 
-function prefixOutput(name: string, child: ChildProcess): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffered = '';
-    stream?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) process.stdout.write(`[${name}] ${line}\n`);
-    });
-  }
+function logFile(name: string): WriteStream {
+  mkdirSync(DEV_LOGS, { recursive: true });
+  const file = createWriteStream(resolve(DEV_LOGS, `${name}.log`));
+  logFiles.push(file);
+  return file;
 }
 
-function startChild(
-  name: string,
+function eachLine(stream: Readable | null, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+  stream?.on('end', () => {
+    if (buffered) onLine(buffered);
+  });
+}
+
+/** Everything a process writes goes to its log file, and nowhere else. */
+function toLogFile(child: ChildProcess, file: WriteStream): void {
+  child.stdout?.pipe(file, { end: false });
+  child.stderr?.pipe(file, { end: false });
+}
+
+/** Fields the console line says otherwise, or that only the log file needs. */
+const NOT_ON_THE_CONSOLE = new Set(['time', 'timestamp', 'level', 'service', 'msg', 'stack']);
+
+/**
+ * A service's log line as the console shows it, or undefined to keep it in the file:
+ * its warnings and errors, compactly (message, then the other fields, an error as its
+ * type and message; the stack stays in the file). What is not a JSON log line and
+ * comes on standard error (a configuration error, a crash) is shown as it is.
+ */
+function consoleLine(
+  service: Service,
+  line: string,
+  stream: 'stdout' | 'stderr',
+): string | undefined {
+  let record: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(line);
+    if (parsed !== null && typeof parsed === 'object') record = parsed as Record<string, unknown>;
+  } catch {
+    // not a log record
+  }
+  const prefix = `[${service}]`;
+  if (!record) return stream === 'stderr' && line.trim() ? `${prefix} ${line}` : undefined;
+  const { level, msg } = record;
+  if (level !== 'warn' && level !== 'error') return undefined;
+  const details = Object.entries(record)
+    .filter(([key]) => !NOT_ON_THE_CONSOLE.has(key))
+    .map(([key, value]) => `${key}=${compact(value)}`);
+  const label = style(level === 'error' ? '31' : '33', String(level));
+  const text = [`${prefix} ${label} ${String(msg)}`, ...details].join(' ');
+  return text.length > 400 ? `${text.slice(0, 399)}…` : text;
+}
+
+function compact(value: unknown): string {
+  if (value !== null && typeof value === 'object' && 'message' in value) {
+    const { type, message } = value as { type?: unknown; message?: unknown };
+    return JSON.stringify(`${typeof type === 'string' ? type : 'Error'}: ${String(message)}`);
+  }
+  return typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? 'null');
+}
+
+/**
+ * Runs a command to completion with its output in a log file, and returns that output
+ * (standard output apart too: the image builds print their reference there). Ctrl-C
+ * meanwhile stops it.
+ */
+function runTask(
   command: string,
-  args: string[],
+  args: readonly string[],
+  log: string,
   extraEnv: Record<string, string> = {},
-): ChildProcess {
+): Promise<{ ok: boolean; stdout: string; output: string }> {
+  const file = logFile(log);
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  prefixOutput(name, child);
-  children.push({ name, child });
-  return child;
+  tasks.add(child);
+  toLogFile(child, file);
+  let stdout = '';
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  }
+  return new Promise((done) => {
+    child.once('error', (error) =>
+      done({ ok: false, stdout, output: `${output}${error.message}` }),
+    );
+    child.once('close', (code) => {
+      tasks.delete(child);
+      done({ ok: code === 0, stdout, output });
+    });
+  });
+}
+
+const lastLines = (text: string, count: number) =>
+  text.trimEnd().split('\n').slice(-count).join('\n');
+
+/** The last lines of a log, for a failure that must be shown. */
+function tail(log: string, count: number): string {
+  const file = resolve(DEV_LOGS, `${log}.log`);
+  return existsSync(file) ? lastLines(readFileSync(file, 'utf8'), count) : '';
+}
+
+async function build(): Promise<void> {
+  process.stdout.write(`${style('1', '[vaxguard]')} building the services... `);
+  const started = Date.now();
+  const result = await runTask(
+    resolve(ROOT, 'node_modules/.bin/nx'),
+    ['run-many', '-t', 'build', '-p', ...SERVICES, '--outputStyle=static'],
+    'build',
+    { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' },
+  );
+  if (stopping) return;
+  if (!result.ok) {
+    process.stdout.write(`failed\n${result.output.trimEnd()}\n`);
+    throw new Error(`the build failed (its output above, also in ${shown(DEV_LOGS)}/build.log)`);
+  }
+  process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
 interface Secrets {
   otpHashKey: string;
   mobileIndexKey: string;
+  /** The OTP service's key-encryption key (its name predates the identity vault's). */
   keyEncryptionKey: string;
+  documentIndexKey: string;
+  secretCodeKey: string;
+  identityKeyEncryptionKey: string;
   demoClientSecret: string;
+  /** Each service's own client secret, by client id (`svc-<service>`). */
+  serviceClientSecrets: Record<string, string>;
 }
 
-/** Development secrets, made once and kept so tokens and data survive a restart. */
+const key = () => randomBytes(32).toString('base64');
+const clientSecret = () => randomBytes(24).toString('base64url');
+const serviceClientId = (service: Service) => `svc-${service}`;
+
+/**
+ * Development secrets, made once and kept so tokens and data survive a restart. A file
+ * from an earlier version gets the secrets it lacks and is rewritten; none it has changes.
+ */
 function devSecrets(): Secrets {
-  const file = resolve(STATE, 'secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
-  const key = () => randomBytes(32).toString('base64');
-  const secrets = {
-    otpHashKey: key(),
-    mobileIndexKey: key(),
-    keyEncryptionKey: key(),
-    demoClientSecret: randomBytes(24).toString('base64url'),
+  const file = resolve(DEV_STATE, 'secrets.json');
+  const existing = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>)
+    : {};
+  const serviceClientSecrets = { ...existing.serviceClientSecrets };
+  for (const service of SERVICES) serviceClientSecrets[serviceClientId(service)] ??= clientSecret();
+  const secrets: Secrets = {
+    ...existing,
+    otpHashKey: existing.otpHashKey ?? key(),
+    mobileIndexKey: existing.mobileIndexKey ?? key(),
+    keyEncryptionKey: existing.keyEncryptionKey ?? key(),
+    documentIndexKey: existing.documentIndexKey ?? key(),
+    secretCodeKey: existing.secretCodeKey ?? key(),
+    identityKeyEncryptionKey: existing.identityKeyEncryptionKey ?? key(),
+    demoClientSecret: existing.demoClientSecret ?? clientSecret(),
+    serviceClientSecrets,
   };
-  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  const text = JSON.stringify(secrets, null, 2);
+  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
+    writeFileSync(file, text, { mode: 0o600 });
+  }
   return secrets;
+}
+
+/** `id:sha256-hex-of-secret`, comma-separated: the demo client and every service. */
+function clientCredentials(secrets: Secrets): string {
+  const sha256 = (secret: string) => createHash('sha256').update(secret).digest('hex');
+  const clients: [string, string][] = [
+    [DEMO_CLIENT, secrets.demoClientSecret],
+    ...Object.entries(secrets.serviceClientSecrets),
+  ];
+  return clients.map(([id, secret]) => `${id}:${sha256(secret)}`).join(',');
+}
+
+interface Platform {
+  readonly addresses: Readonly<Record<Service, string>>;
+  readonly databases: Readonly<Record<Service, string>>;
+  readonly brokers: string;
+  readonly secrets: Secrets;
+  readonly smsSink: string;
+}
+
+/**
+ * A service's whole environment, and the one place it is decided. Each service gets
+ * the variables every service reads and only its own secrets.
+ */
+function serviceEnvironment(service: Service, platform: Platform): Record<string, string> {
+  const { secrets } = platform;
+  const common = {
+    GRPC_HOST: '127.0.0.1',
+    GRPC_PORT: platform.addresses[service].split(':')[1] as string,
+    DATABASE_URL: platform.databases[service],
+    KAFKA_BROKERS: platform.brokers,
+    LOG_LEVEL: env['LOG_LEVEL'] ?? 'info',
+    CLIENT_CREDENTIALS: clientCredentials(secrets),
+    OTP_GRPC_ADDRESS: platform.addresses.otp,
+    SERVICE_CLIENT_ID: serviceClientId(service),
+    SERVICE_CLIENT_SECRET: secrets.serviceClientSecrets[serviceClientId(service)] as string,
+  };
+  switch (service) {
+    case 'otp':
+      return {
+        ...common,
+        OTP_HASH_KEY: secrets.otpHashKey,
+        MOBILE_INDEX_KEY: secrets.mobileIndexKey,
+        OTP_KEY_ENCRYPTION_KEY: secrets.keyEncryptionKey,
+        OTP_SMS_DELIVERY: 'dev-sink',
+        OTP_DEV_SMS_SINK: platform.smsSink,
+      };
+    case 'identity':
+      return {
+        ...common,
+        MOBILE_INDEX_KEY: secrets.mobileIndexKey,
+        DOCUMENT_INDEX_KEY: secrets.documentIndexKey,
+        SECRET_CODE_KEY: secrets.secretCodeKey,
+        IDENTITY_KEY_ENCRYPTION_KEYS: `dev-1:${secrets.identityKeyEncryptionKey}`,
+      };
+    case 'vaccination-record':
+    case 'audit':
+      return common;
+  }
 }
 
 /**
@@ -111,34 +319,75 @@ async function runContainer(name: string, args: readonly string[]): Promise<void
   }
 }
 
-async function startInfrastructure(): Promise<{ adminUrl: string; brokers: string; mode: string }> {
-  for (const [what, port] of [
-    ['PostgreSQL', PG_PORT],
-    ['Kafka', KAFKA_PORT],
-  ] as const) {
-    if (await portInUse(port))
-      throw new Error(`port ${port} for ${what} is taken; is another npm start running?`);
+/** What the broker logs once it serves: the test harness waits for the same line. */
+const KAFKA_READY = /Kafka Server started/;
+
+/**
+ * Starts the database or the broker (or follows a container's log), its output to its
+ * log file only, in its own process group so that Ctrl-C reaches only this command,
+ * which stops things in order. Resolves once a line matches `ready`.
+ */
+function startInfrastructureProcess(
+  name: string,
+  command: string,
+  args: string[],
+  ready: RegExp,
+): Promise<void> {
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  toLogFile(child, logFile(name));
+  infrastructure.push({ name, child });
+  const isReady = new Promise<void>((done, fail) => {
+    const timer = setTimeout(
+      () =>
+        fail(new Error(`${name} was not ready within 3 minutes (${shown(DEV_LOGS)}/${name}.log)`)),
+      180_000,
+    );
+    for (const stream of [child.stdout, child.stderr]) {
+      eachLine(stream, (line) => {
+        if (!ready.test(line)) return;
+        clearTimeout(timer);
+        done();
+      });
+    }
+    child.once('exit', () => {
+      clearTimeout(timer);
+      fail(new Error(`${name} stopped before it was ready`));
+    });
+  });
+  // Awaited later; an early failure must not count as unhandled meanwhile.
+  isReady.catch(() => undefined);
+  return isReady;
+}
+
+async function containerImage(name: string): Promise<string> {
+  const result = await runTask('bash', ['tools/images/build.sh', name], `image-${name}`);
+  if (!result.ok) {
+    if (!stopping) process.stdout.write(`${lastLines(result.output, 30)}\n`);
+    throw new Error(`building the ${name} image failed (${shown(DEV_LOGS)}/image-${name}.log)`);
   }
+  return result.stdout.trim().split('\n').pop() as string;
+}
+
+async function startInfrastructure(): Promise<{ adminUrl: string; brokers: string; mode: string }> {
   let mode: string;
+  const ready: Promise<void>[] = [];
   if (env['VAXGUARD_DEV_INFRA'] !== 'local' && dockerAvailable()) {
     mode = 'containers';
-    const image = (name: string) =>
-      execFileSync('bash', ['tools/images/build.sh', name], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      })
-        .toString()
-        .trim()
-        .split('\n')
-        .pop() as string;
-    say('building or reusing the PostgreSQL and Kafka images');
-    const pgImage = image('postgres');
-    const kafkaImage = image('kafka');
-    for (const [name, ref, args] of [
-      ['vaxguard-dev-postgres', pgImage, ['-p', `127.0.0.1:${PG_PORT}:5432`]],
+    say(
+      `starting PostgreSQL and Kafka (containers; images built or reused, first build takes minutes)`,
+    );
+    const pgImage = await containerImage('postgres');
+    const kafkaImage = await containerImage('kafka');
+    for (const [name, ref, pattern, args] of [
+      ['postgres', pgImage, /ready to accept connections/, ['-p', `127.0.0.1:${PG_PORT}:5432`]],
       [
-        'vaxguard-dev-kafka',
+        'kafka',
         kafkaImage,
+        KAFKA_READY,
         [
           '-p',
           `127.0.0.1:${KAFKA_PORT}:9092`,
@@ -147,29 +396,35 @@ async function startInfrastructure(): Promise<{ adminUrl: string; brokers: strin
         ],
       ],
     ] as const) {
-      await runContainer(name, [...args, ref]);
-      containers.push(name);
-      const logs = spawn('docker', ['logs', '-f', name], { stdio: ['ignore', 'pipe', 'pipe'] });
-      prefixOutput(name.replace('vaxguard-dev-', ''), logs);
-      children.push({ name: `${name}-logs`, child: logs });
+      if (stopping) break;
+      const container = `vaxguard-dev-${name}`;
+      await runContainer(container, [...args, ref]);
+      containers.push(container);
+      ready.push(startInfrastructureProcess(name, 'docker', ['logs', '-f', container], pattern));
     }
   } else {
     mode = 'local processes';
-    startChild('postgres', 'bash', [
-      'tools/images/run-local.sh',
-      'postgres',
-      resolve(STATE, 'postgres'),
-      String(PG_PORT),
-    ]);
-    startChild('kafka', 'bash', [
-      'tools/images/run-local.sh',
-      'kafka',
-      resolve(STATE, 'kafka'),
-      String(KAFKA_PORT),
-    ]);
+    say('starting PostgreSQL and Kafka (local processes)');
+    for (const [name, port, pattern] of [
+      ['postgres', PG_PORT, /ready to accept connections/],
+      ['kafka', KAFKA_PORT, KAFKA_READY],
+    ] as const) {
+      const args = ['tools/images/run-local.sh', name, resolve(DEV_STATE, name), String(port)];
+      ready.push(startInfrastructureProcess(name, 'bash', args, pattern));
+    }
   }
+  // Without its database or broker nothing works, and `serve` cannot bring them back.
+  for (const { name, child } of infrastructure) {
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      say(`${name} stopped (${signal ?? `code ${code}`}); stopping everything`);
+      process.stdout.write(`${tail(name, 20)}\n`);
+      void stopAll(1);
+    });
+  }
+  await Promise.all(ready);
+  // Logged once, after the role and database exist; connecting confirms it through the port.
   const adminUrl = `postgres://vaxguard:vaxguard@127.0.0.1:${PG_PORT}/vaxguard`;
-  say('waiting for PostgreSQL and Kafka');
   await eventually(
     async () => {
       const client = new pg.Client({ connectionString: adminUrl });
@@ -178,19 +433,38 @@ async function startInfrastructure(): Promise<{ adminUrl: string; brokers: strin
     },
     { timeoutMs: 120_000, intervalMs: 500 },
   );
-  await eventually(
-    async () => {
-      if (!(await portInUse(KAFKA_PORT))) throw new Error('Kafka not listening yet');
-    },
-    { timeoutMs: 180_000, intervalMs: 500 },
-  );
-  return { adminUrl, brokers: `127.0.0.1:${KAFKA_PORT}`, mode };
+  const brokers = `127.0.0.1:${KAFKA_PORT}`;
+  await groupCoordinatorReady(brokers);
+  return { adminUrl, brokers, mode };
 }
 
-async function createDatabases(adminUrl: string): Promise<Record<string, string>> {
+/**
+ * A fresh broker creates its consumer-offsets topic on the first request for a group
+ * coordinator; until then every service's consumer logs an error and retries. Asking
+ * once here, quietly, lets the services start without that noise.
+ */
+async function groupCoordinatorReady(brokers: string): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'vaxguard-dev-start',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await eventually(() => admin.describeGroups(['vaxguard-dev-start']), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function createDatabases(adminUrl: string): Promise<Record<Service, string>> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
-  const urls: Record<string, string> = {};
+  const urls = {} as Record<Service, string>;
   try {
     for (const service of SERVICES) {
       const name = `vaxguard_${service.replace('-', '_')}`;
@@ -206,116 +480,180 @@ async function createDatabases(adminUrl: string): Promise<Record<string, string>
   return urls;
 }
 
-let stopping = false;
-async function stopAll(code: number): Promise<never> {
-  if (stopping) process.exit(code);
-  stopping = true;
-  say('stopping services');
-  const exits = children
-    .filter(({ child }) => child.exitCode === null && child.signalCode === null)
-    .map(
-      ({ child }) =>
-        new Promise<void>((done) => {
-          child.once('exit', () => done());
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
-        }),
+function restartHint(service: Service): string {
+  return `restart it with: npx nx run ${service}:serve (log: ${shown(DEV_LOGS)}/${service}.log)`;
+}
+
+/**
+ * Starts a service in its own process group, its full log to its file and its
+ * warnings and errors to the console. When it exits, the rest keep running.
+ */
+function startService(service: Service, environment: Record<string, string>): void {
+  const child = spawn(
+    process.execPath,
+    ['--enable-source-maps', `services/${service}/dist/main.js`],
+    {
+      cwd: ROOT,
+      env: { ...env, ...environment },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const file = logFile(service);
+  toLogFile(child, file);
+  for (const stream of ['stdout', 'stderr'] as const) {
+    eachLine(child[stream], (line) => {
+      const shownLine = consoleLine(service, line, stream);
+      if (shownLine !== undefined) process.stdout.write(`${shownLine}\n`);
+    });
+  }
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    say(
+      `${service} exited (${signal ?? `code ${code}`}); the rest keep running; ${restartHint(service)}`,
     );
-  await Promise.all(exits);
+  });
+  services.set(service, child);
+}
+
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** `SERVING` once the service says so, or why not (it exited, or never answered). */
+async function health(service: Service, address: string): Promise<string> {
+  const child = services.get(service) as ChildProcess;
+  const deadline = Date.now() + 120_000;
+  let status = 'no answer';
+  while (running(child) && Date.now() < deadline && !stopping) {
+    status = await checkHealth(address).catch(() => 'no answer');
+    if (status === 'SERVING') return status;
+    await new Promise((done) => setTimeout(done, 300));
+  }
+  return running(child) ? status : `exited (${child.signalCode ?? `code ${child.exitCode}`})`;
+}
+
+let stopping = false;
+function killEverything(): void {
+  for (const child of [...services.values(), ...infrastructure.map((i) => i.child), ...tasks]) {
+    if (running(child)) child.kill('SIGKILL');
+  }
   for (const name of containers) spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
-  say('stopped');
+}
+
+/** Stops what this command started: the services, then the database and the broker. */
+async function stopAll(code: number): Promise<never> {
+  if (stopping) {
+    // A second Ctrl-C: no more waiting.
+    killEverything();
+    process.exit(code);
+  }
+  stopping = true;
+  say('stopping');
+  const stop = async (children: ChildProcess[]) =>
+    Promise.all(
+      children.filter(running).map(
+        (child) =>
+          new Promise<void>((done) => {
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+            setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
+          }),
+      ),
+    );
+  await stop([...tasks]);
+  const exited = [...services].filter(([, child]) => !running(child)).map(([name]) => name);
+  await stop([...services.values()]);
+  for (const name of containers) spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+  await stop(infrastructure.map(({ child }) => child));
+  await Promise.all(logFiles.map((file) => new Promise((done) => file.end(done))));
+  say(logFiles.length > 0 ? `stopped; logs in ${shown(DEV_LOGS)}/` : 'stopped');
+  for (const service of exited) {
+    say(`${service} had exited: if you restarted it with nx run ${service}:serve, stop it there`);
+  }
   process.exit(code);
 }
 
 async function main(): Promise<void> {
-  mkdirSync(STATE, { recursive: true });
+  mkdirSync(DEV_STATE, { recursive: true });
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
-  say('building the services');
-  const build = spawnSync(
-    'npx',
-    ['nx', 'run-many', '-t', 'build', '-p', ...SERVICES, '--outputStyle=static'],
-    {
-      cwd: ROOT,
-      stdio: 'inherit',
-      env: { ...env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
-    },
-  );
-  if (build.status !== 0) throw new Error('build failed');
-
-  const infra = await startInfrastructure();
-  const databases = await createDatabases(infra.adminUrl);
-  const secrets = devSecrets();
-  const clientHash = createHash('sha256').update(secrets.demoClientSecret).digest('hex');
-  const smsSink = resolve(STATE, 'sms.jsonl');
-
-  const addresses: Record<string, string> = {};
-  SERVICES.forEach((service, index) => {
-    const port = FIRST_SERVICE_PORT + index;
-    addresses[service] = `127.0.0.1:${port}`;
-    startChild(
-      service,
-      process.execPath,
-      ['--enable-source-maps', `services/${service}/dist/main.js`],
-      {
-        GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(port),
-        DATABASE_URL: databases[service] as string,
-        KAFKA_BROKERS: infra.brokers,
-        CLIENT_CREDENTIALS: `${DEMO_CLIENT}:${clientHash}`,
-        LOG_LEVEL: env['LOG_LEVEL'] ?? 'info',
-        OTP_HASH_KEY: secrets.otpHashKey,
-        MOBILE_INDEX_KEY: secrets.mobileIndexKey,
-        OTP_KEY_ENCRYPTION_KEY: secrets.keyEncryptionKey,
-        OTP_SMS_DELIVERY: 'dev-sink',
-        OTP_DEV_SMS_SINK: smsSink,
-      },
-    );
-  });
-  for (const { name, child } of children) {
-    child.once('exit', (code) => {
-      if (!stopping) {
-        say(`${name} exited unexpectedly (${code}); stopping everything`);
-        void stopAll(1);
-      }
-    });
+  const addresses = Object.fromEntries(
+    SERVICES.map((service, index) => [service, `127.0.0.1:${FIRST_SERVICE_PORT + index}`]),
+  ) as Record<Service, string>;
+  const ports: [string, number][] = [
+    ['PostgreSQL (VAXGUARD_DEV_PG_PORT)', PG_PORT],
+    ['Kafka (VAXGUARD_DEV_KAFKA_PORT)', KAFKA_PORT],
+    ...SERVICES.map((service, index): [string, number] => [
+      `${service} (VAXGUARD_DEV_GRPC_PORT)`,
+      FIRST_SERVICE_PORT + index,
+    ]),
+  ];
+  for (const [what, port] of ports) {
+    if (await portInUse(port)) {
+      throw new Error(`port ${port} for ${what} is taken; is another npm start running?`);
+    }
   }
-  await Promise.all(
-    SERVICES.map((service) =>
-      eventually(
-        async () => {
-          const status = await checkHealth(addresses[service] as string);
-          if (status !== 'SERVING') throw new Error(`${service} is ${status}`);
-        },
-        { timeoutMs: 120_000, intervalMs: 300 },
-      ),
-    ),
-  );
 
-  const demo = await runDemo({
-    otpAddress: addresses['otp'] as string,
-    clientId: DEMO_CLIENT,
-    clientSecret: secrets.demoClientSecret,
-    smsSink,
+  await build();
+  if (stopping) return;
+  const infra = await startInfrastructure();
+  if (stopping) return;
+  const platform: Platform = {
+    addresses,
+    databases: await createDatabases(infra.adminUrl),
+    brokers: infra.brokers,
+    secrets: devSecrets(),
+    smsSink: resolve(DEV_STATE, 'sms.jsonl'),
+  };
+
+  say(`starting ${SERVICES.join(', ')}`);
+  for (const service of SERVICES) {
+    const environment = serviceEnvironment(service, platform);
+    writeEnvFile(
+      envFileOf(service),
+      environment,
+      `${service}'s environment, written by npm start; read by npx nx run ${service}:serve`,
+    );
+    startService(service, environment);
+  }
+  const statuses = await Promise.all(
+    SERVICES.map((service) => health(service, addresses[service])),
+  );
+  if (stopping) return;
+
+  const demo =
+    statuses[SERVICES.indexOf('otp')] === 'SERVING'
+      ? await runDemo({
+          otpAddress: addresses.otp,
+          clientId: DEMO_CLIENT,
+          clientSecret: platform.secrets.demoClientSecret,
+          smsSink: platform.smsSink,
+        })
+      : ['demo: skipped, the OTP service is not serving'];
+
+  const rows = SERVICES.map((service, index) => {
+    const status = statuses[index] as string;
+    const row = `  ${service.padEnd(20)} grpc://${addresses[service]}   health: ${status}`;
+    return status === 'SERVING' ? row : `${row}; ${restartHint(service)}`;
   });
-
-  const rows = SERVICES.map(
-    (service) => `  ${service.padEnd(20)} grpc://${addresses[service]}   health: SERVING`,
-  );
+  const allServing = statuses.every((status) => status === 'SERVING');
   process.stdout.write(
     [
       '',
-      '\x1b[1mVaxGuard is running\x1b[0m',
+      style('1', allServing ? 'VaxGuard is running' : 'VaxGuard is running, not all of it'),
       ...rows,
       `  ${'postgresql'.padEnd(20)} postgres://vaxguard:vaxguard@127.0.0.1:${PG_PORT}/  (databases vaxguard_<service>)`,
       `  ${'kafka'.padEnd(20)} 127.0.0.1:${KAFKA_PORT}  (topics vaxguard.<service>.events)`,
       `  infrastructure:      ${infra.mode}`,
       '',
-      `  demo client:         ${DEMO_CLIENT} (secret in .vaxguard/dev/secrets.json)`,
-      `  dev SMS inbox:       ${smsSink}`,
+      `  demo client:         ${DEMO_CLIENT} (secret in ${shown(DEV_STATE)}/secrets.json)`,
+      `  dev SMS inbox:       ${shown(platform.smsSink)}`,
       ...demo.map((line) => `  ${line}`),
       '',
+      `  logs:                ${shown(DEV_LOGS)}/ (postgres, kafka, build, one per service)`,
+      `  environments:        ${shown(DEV_STATE)}/env/<service>.env (restart one service: npx nx run <service>:serve)`,
       '  Ctrl-C stops everything.',
       '',
     ].join('\n'),
@@ -323,6 +661,8 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error: unknown) => {
+  // Ctrl-C during a step makes it fail; that is no failure to report.
+  if (stopping) return;
   say(`start failed: ${error instanceof Error ? error.message : String(error)}`);
   await stopAll(1);
 });

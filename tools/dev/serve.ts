@@ -12,6 +12,23 @@ function say(message: string): void {
   process.stderr.write(`[serve] ${message}\n`);
 }
 
+/**
+ * Nx in a terminal passes Ctrl-C on to the task as well, so one keypress arrives as two
+ * SIGINTs, and the service's handler stops at the first: the second would kill it in
+ * the middle of draining. A SIGINT within a second of one the service handled is that
+ * echo and is ignored; any other ends the process as SIGINT does by default.
+ */
+function ignoreEchoedInterrupt(): void {
+  let handledAt = 0;
+  process.on('SIGINT', () => {
+    if (process.listenerCount('SIGINT') > 1) {
+      handledAt = Date.now(); // the service's own handler runs too
+    } else if (Date.now() - handledAt > 1_000) {
+      process.exit(130);
+    }
+  });
+}
+
 async function main(): Promise<void> {
   const service = process.argv[2] ?? '';
   if (!/^[a-z][a-z-]*$/.test(service)) {
@@ -37,6 +54,7 @@ async function main(): Promise<void> {
   }
 
   process.setSourceMapsEnabled(true);
+  ignoreEchoedInterrupt();
   await import(pathToFileURL(entry).href);
 }
 

@@ -609,22 +609,27 @@ async function main(): Promise<void> {
   };
 
   say(`starting ${SERVICES.join(', ')}`);
-  for (const service of SERVICES) {
-    const environment = serviceEnvironment(service, platform);
-    writeEnvFile(
-      envFileOf(service),
-      environment,
-      `${service}'s environment, written by npm start; read by npx nx run ${service}:serve`,
+  // The OTP service first: the others verify tokens with its keys and hear revocations
+  // on its topic, which it creates; started together, they race to create it.
+  const statusOf = {} as Record<Service, string>;
+  for (const group of [['otp'], SERVICES.filter((service) => service !== 'otp')] as const) {
+    for (const service of group) {
+      const environment = serviceEnvironment(service, platform);
+      writeEnvFile(
+        envFileOf(service),
+        environment,
+        `${service}'s environment, written by npm start; read by npx nx run ${service}:serve`,
+      );
+      startService(service, environment);
+    }
+    await Promise.all(
+      group.map(async (service) => (statusOf[service] = await health(service, addresses[service]))),
     );
-    startService(service, environment);
+    if (stopping) return;
   }
-  const statuses = await Promise.all(
-    SERVICES.map((service) => health(service, addresses[service])),
-  );
-  if (stopping) return;
 
   const demo =
-    statuses[SERVICES.indexOf('otp')] === 'SERVING'
+    statusOf.otp === 'SERVING'
       ? await runDemo({
           otpAddress: addresses.otp,
           clientId: DEMO_CLIENT,
@@ -633,12 +638,12 @@ async function main(): Promise<void> {
         })
       : ['demo: skipped, the OTP service is not serving'];
 
-  const rows = SERVICES.map((service, index) => {
-    const status = statuses[index] as string;
+  const rows = SERVICES.map((service) => {
+    const status = statusOf[service];
     const row = `  ${service.padEnd(20)} grpc://${addresses[service]}   health: ${status}`;
     return status === 'SERVING' ? row : `${row}; ${restartHint(service)}`;
   });
-  const allServing = statuses.every((status) => status === 'SERVING');
+  const allServing = SERVICES.every((service) => statusOf[service] === 'SERVING');
   process.stdout.write(
     [
       '',

@@ -25,8 +25,16 @@ export interface ErrorOptions {
   readonly cause?: unknown;
 }
 
+/**
+ * The brand every VaxGuardError carries. `Symbol.for` gives the same symbol to every copy
+ * of this library in a process (a bundle and node_modules, two versions side by side),
+ * where `instanceof` would see two unrelated classes.
+ */
+const BRAND: unique symbol = Symbol.for('vaxguard.error') as never;
+
 export class VaxGuardError extends Error {
   override readonly name: string = 'VaxGuardError';
+  readonly [BRAND] = true;
   readonly reason: string | undefined;
   readonly retryAfterMs: number | undefined;
 
@@ -62,6 +70,32 @@ export function resourceExhausted(
   return new VaxGuardError('RESOURCE_EXHAUSTED', message, { ...options, retryAfterMs });
 }
 
+const CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'INVALID_ARGUMENT',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'UNAUTHENTICATED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'DEADLINE_EXCEEDED',
+  'UNAVAILABLE',
+  'INTERNAL',
+]);
+
+/**
+ * Whether a value is a VaxGuardError from any copy of this library: recognised by its
+ * brand and a known code, not by `instanceof` alone.
+ */
 export function isVaxGuardError(value: unknown): value is VaxGuardError {
-  return value instanceof VaxGuardError;
+  if (value instanceof VaxGuardError) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as { [BRAND]?: unknown; code?: unknown; message?: unknown };
+  return (
+    candidate[BRAND] === true &&
+    typeof candidate.code === 'string' &&
+    CODES.has(candidate.code) &&
+    typeof candidate.message === 'string'
+  );
 }

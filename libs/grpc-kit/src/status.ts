@@ -27,11 +27,11 @@ export type StatusError = Partial<ServiceError> & { code: status; details: strin
 /**
  * The one place where a thrown value becomes a gRPC status. A VaxGuardError keeps its
  * code and message, with its reason and retry delay in the standard status details;
- * anything else becomes INTERNAL with a generic message, and only the log sees it.
+ * an INTERNAL VaxGuardError and anything else become INTERNAL with a generic message,
+ * and only the log sees what happened.
  */
 export function toStatusError(error: unknown, logger: Logger, method: string): StatusError {
-  if (isVaxGuardError(error)) {
-    if (error.code === 'INTERNAL') logger.error('internal error', { method, err: error });
+  if (isVaxGuardError(error) && error.code !== 'INTERNAL') {
     const details: googleRpc.Status['details'] = [];
     if (error.reason) {
       details.push({
@@ -66,7 +66,10 @@ export function toStatusError(error: unknown, logger: Logger, method: string): S
     }
     return { code, details: error.message, metadata };
   }
-  logger.error('unexpected error', { method, err: error });
+  logger.error(isVaxGuardError(error) ? 'internal error' : 'unexpected error', {
+    method,
+    err: error,
+  });
   return { code: status.INTERNAL, details: 'internal error' };
 }
 

@@ -18,7 +18,7 @@ describe('toStatusError and fromStatusError', () => {
       reason: 'MOBILE_QUOTA_15M',
     });
     const wire = toStatusError(sent, logger, '/m');
-    const received = fromStatusError({ ...wire, message: wire.details } as never);
+    const received = fromStatusError({ ...wire, message: wire.details });
     expect(isVaxGuardError(received)).toBe(true);
     expect([received.code, received.message, received.reason, received.retryAfterMs]).toEqual([
       'RESOURCE_EXHAUSTED',
@@ -26,7 +26,7 @@ describe('toStatusError and fromStatusError', () => {
       'MOBILE_QUOTA_15M',
       42_500,
     ]);
-    const plain = fromStatusError(toStatusError(invalidArgument('bad'), logger, '/m') as never);
+    const plain = fromStatusError(toStatusError(invalidArgument('bad'), logger, '/m'));
     expect([plain.code, plain.reason]).toEqual(['INVALID_ARGUMENT', undefined]);
   });
 
@@ -46,7 +46,7 @@ describe('toStatusError and fromStatusError', () => {
       code: status.CANCELLED,
       details: 'Cancelled on client',
       metadata: new Metadata(),
-    } as never);
+    });
     expect(cancelled.code).toBe('UNAVAILABLE');
     expect(fromStatusError(new Error('boom')).code).toBe('INTERNAL');
     const same = new VaxGuardError('NOT_FOUND', 'no such token');

@@ -18,15 +18,13 @@ export async function runDemo(options: {
   try {
     // A fresh made-up number each start, so restarts never meet the per-mobile quota.
     const mobile = `9${String(randomInt(0, 1e9)).padStart(9, '0')}`;
-    // The demo portal asks for itself: an empty on-behalf-of client (only platform
-    // services may name one). Left out, the generated codec would send "undefined".
-    const request = {
-      mobile,
-      purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
-      onBehalfOfClientId: '',
-    };
     const generated = await unaryCall<otpV1.GenerateOtpResponse>((done) =>
-      client.generateOtp(request, metadata(), done),
+      client.generateOtp(
+        // For itself: only platform services start a transaction on another's behalf.
+        { mobile, purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN, onBehalfOfClientId: '' },
+        metadata(),
+        done,
+      ),
     );
     const code = await eventually(async () => {
       const sms = await readDevSms(options.smsSink, generated.txnId);

@@ -25,6 +25,7 @@ import type { Readable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { checkHealth, eventually } from '@vaxguard/testing';
+import { SERVICE_SCOPES } from '@vaxguard/tokens';
 import { runDemo } from './demo';
 import { DEV_LOGS, DEV_STATE, envFileOf, ROOT, shown, writeEnvFile } from './dev-env';
 
@@ -242,14 +243,29 @@ function devSecrets(): Secrets {
   return secrets;
 }
 
-/** `id:sha256-hex-of-secret`, comma-separated: the demo client and every service. */
-function clientCredentials(secrets: Secrets): string {
+/** What a service's client may do at another service, beyond calling it. */
+function scopesAt(callee: Service, caller: Service): string[] {
+  // Identity asks the OTP service for consent and staff sign-in codes on behalf of the
+  // client that will confirm them.
+  return callee === 'otp' && caller === 'identity' ? [SERVICE_SCOPES.onBehalf] : [];
+}
+
+/**
+ * The clients a service accepts, `id:sha256-hex-of-secret[:scope+scope]` comma-separated:
+ * the demo client and every service's own.
+ */
+function clientCredentials(callee: Service, secrets: Secrets): string {
   const sha256 = (secret: string) => createHash('sha256').update(secret).digest('hex');
-  const clients: [string, string][] = [
-    [DEMO_CLIENT, secrets.demoClientSecret],
-    ...Object.entries(secrets.serviceClientSecrets),
+  const entries = [
+    `${DEMO_CLIENT}:${sha256(secrets.demoClientSecret)}`,
+    ...SERVICES.map((caller) => {
+      const id = serviceClientId(caller);
+      const scopes = scopesAt(callee, caller);
+      const hash = sha256(secrets.serviceClientSecrets[id] as string);
+      return scopes.length > 0 ? `${id}:${hash}:${scopes.join('+')}` : `${id}:${hash}`;
+    }),
   ];
-  return clients.map(([id, secret]) => `${id}:${sha256(secret)}`).join(',');
+  return entries.join(',');
 }
 
 interface Platform {
@@ -272,7 +288,7 @@ function serviceEnvironment(service: Service, platform: Platform): Record<string
     DATABASE_URL: platform.databases[service],
     KAFKA_BROKERS: platform.brokers,
     LOG_LEVEL: env['LOG_LEVEL'] ?? 'info',
-    CLIENT_CREDENTIALS: clientCredentials(secrets),
+    CLIENT_CREDENTIALS: clientCredentials(service, secrets),
     OTP_GRPC_ADDRESS: platform.addresses.otp,
     SERVICE_CLIENT_ID: serviceClientId(service),
     SERVICE_CLIENT_SECRET: secrets.serviceClientSecrets[serviceClientId(service)] as string,

@@ -1,22 +1,18 @@
-import type { Metadata } from '@grpc/grpc-js';
 import type { Kafka } from 'kafkajs';
 import { EVENTS, isEvent } from '@vaxguard/event-catalogue';
 import { BroadcastListener } from '@vaxguard/events';
-import { unaryCall } from '@vaxguard/grpc-kit';
+import type { ServiceClient } from '@vaxguard/grpc-kit';
 import type { Logger } from '@vaxguard/logging';
 import type { otpV1 } from '@vaxguard/proto';
 import { MAX_TOKEN_LIFETIME_MS, type FetchKeys, type RevocationSet } from '@vaxguard/tokens';
 
-/** Fetches the OTP service's published signing keys over gRPC, within a deadline. */
+/** Fetches the OTP service's published signing keys through the client kit (idempotent). */
 export function otpServiceKeys(
-  client: otpV1.OtpServiceClient,
-  metadata: () => Metadata,
-  timeoutMs = 3_000,
+  client: ServiceClient<typeof otpV1.OtpServiceService>,
+  deadlineMs = 3_000,
 ): FetchKeys {
   return async () => {
-    const response = await unaryCall<otpV1.GetSigningKeysResponse>((done) =>
-      client.getSigningKeys({}, metadata(), { deadline: new Date(Date.now() + timeoutMs) }, done),
-    );
+    const response = await client.call('getSigningKeys', {}, { idempotent: true, deadlineMs });
     return response.keys;
   };
 }

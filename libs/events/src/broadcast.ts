@@ -71,7 +71,9 @@ export class BroadcastListener {
       logger,
     );
     try {
-      const partitions = await startingPoints(admin, topics, options.since);
+      const partitions = await retryWhileRetriable(() =>
+        startingPoints(admin, topics, options.since),
+      );
       const key = (topic: string, partition: number) => `${topic}/${partition}`;
       const states = new Map(partitions.map((state) => [key(state.topic, state.partition), state]));
       let caughtUp: () => void = () => undefined;
@@ -178,4 +180,22 @@ async function startingPoints(
     }
   }
   return states;
+}
+
+/**
+ * Runs `work` again while Kafka answers with a retriable error (a partition whose
+ * leader is still being elected on a broker that has just started or just created the
+ * topic), for up to `timeoutMs`.
+ */
+async function retryWhileRetriable<T>(work: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await work();
+    } catch (error) {
+      const retriable = (error as { retriable?: unknown }).retriable === true;
+      if (!retriable || Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }

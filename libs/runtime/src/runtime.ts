@@ -1,4 +1,3 @@
-import { credentials } from '@grpc/grpc-js';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import {
   createAuthenticator,
@@ -9,7 +8,7 @@ import {
 import { createPool, migrate, type Migration, type Pool } from '@vaxguard/db';
 import { eventsTopic, type Producer as EventProducer } from '@vaxguard/event-catalogue';
 import { createKafka, ensureTopics, OutboxRelay, type BroadcastListener } from '@vaxguard/events';
-import { clientMetadata, clientSecretAuthenticator, GrpcServer } from '@vaxguard/grpc-kit';
+import { clientSecretAuthenticator, createServiceClient, GrpcServer } from '@vaxguard/grpc-kit';
 import { createLogger, type Logger, type LogSink } from '@vaxguard/logging';
 import { otpV1 } from '@vaxguard/proto';
 import {
@@ -215,7 +214,11 @@ function tokenKeysOf(options: RuntimeOptions, closers: (() => void)[]): FetchKey
   if (options.tokenKeys) return options.tokenKeys;
   const peer = options.peer;
   if (!peer) throw new Error(`${options.service}: the runtime needs peer or tokenKeys`);
-  const otp = new otpV1.OtpServiceClient(peer.otpAddress, credentials.createInsecure());
+  const otp = createServiceClient(otpV1.OtpServiceService, {
+    address: peer.otpAddress,
+    clientId: peer.serviceClientId,
+    secret: peer.serviceClientSecret,
+  });
   closers.push(() => otp.close());
-  return otpServiceKeys(otp, () => clientMetadata(peer.serviceClientId, peer.serviceClientSecret));
+  return otpServiceKeys(otp);
 }

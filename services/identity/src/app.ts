@@ -64,10 +64,7 @@ export async function createIdentityApp(
       indexPhotoId: (photoId) => documentBlindIndex(config.documentIndexKey, photoId),
       hashSecretCode: (ref, code) => hashSecretCode(config.secretCodeKey, ref, code),
     });
-    const otp = new OtpConsentCodes(config.otpAddress, {
-      clientId: config.serviceClientId,
-      secret: config.serviceClientSecret,
-    });
+    const otp = new OtpConsentCodes(peerConfigOf(config));
     runtime.onStop(async () => otp.close());
     const consents = new ConsentService({
       store,

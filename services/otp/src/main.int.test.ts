@@ -5,6 +5,7 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { otpV1 } from '@vaxguard/proto';
 import { otpServiceKeys } from '@vaxguard/auth';
+import { createServiceClient } from '@vaxguard/grpc-kit';
 import {
   checkHealth,
   leaks,
@@ -39,7 +40,7 @@ describe('OTP service processes: two instances, one database', () => {
   let kafka: KafkaFixture;
   let dir: string;
   let instances: ServiceProcess[] = [];
-  const clients: OtpTestClient[] = [];
+  const clients: { close(): void }[] = [];
 
   function client(
     instance: number,
@@ -107,8 +108,14 @@ describe('OTP service processes: two instances, one database', () => {
     const sms = await readDevSms(sinkOf(0), txnId);
     const onB = client(1, portal);
     const { token } = await onB.confirm(txnId, sms?.code ?? '');
+    const keys = createServiceClient(otpV1.OtpServiceService, {
+      address: instances[1]?.address ?? '',
+      clientId: portal.clientId,
+      secret: portal.secret,
+    });
+    clients.push(keys);
     const verifier = new TokenVerifier({
-      issuers: { [TOKEN_ISSUER]: new JwksCache(otpServiceKeys(onB.raw, onB.metadata)) },
+      issuers: { [TOKEN_ISSUER]: new JwksCache(otpServiceKeys(keys)) },
       revocations: new RevocationSet(),
     });
     await expect(verifier.verify(token, AUDIENCE.citizen)).resolves.toMatchObject({

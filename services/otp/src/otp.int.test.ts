@@ -16,6 +16,7 @@ import {
   type EventEnvelope,
 } from '@vaxguard/event-catalogue';
 import { createKafka } from '@vaxguard/events';
+import { createServiceClient } from '@vaxguard/grpc-kit';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import { otpEventsV1, otpV1 } from '@vaxguard/proto';
 import {
@@ -68,7 +69,7 @@ const OTHER_REF = 'bnf_1123456789abcdefghjkmnpqrs';
 describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
   const clock = new ManualClock(new Date());
   const logs = new MemoryLogSink();
-  const openClients: OtpTestClient[] = [];
+  const openClients: { close(): void }[] = [];
   let postgres: PostgresFixture;
   let kafka: KafkaFixture;
   let dir: string;
@@ -163,7 +164,13 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
     collector = await EventCollector.start(kafka.brokers, [EVENTS.otpRequested.topic]);
 
     // A verifier as any other service runs it: keys over gRPC, revocations from Kafka.
-    const keysClient = newClient();
+    const keysCredential = CLIENT_POOL[clientCounter++]!;
+    const keysClient = createServiceClient(otpV1.OtpServiceService, {
+      address: `127.0.0.1:${app.runtime.port}`,
+      clientId: keysCredential.clientId,
+      secret: keysCredential.secret,
+    });
+    openClients.push(keysClient);
     const otherServiceLogger = createLogger({ service: 'verifier', sink: logs, level: 'debug' });
     const revocations = new RevocationSet(clock.now);
     revocationListener = await startRevocationListener({
@@ -179,7 +186,7 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
     });
     verifier = new TokenVerifier({
       issuers: {
-        [TOKEN_ISSUER]: new JwksCache(otpServiceKeys(keysClient.raw, keysClient.metadata), {
+        [TOKEN_ISSUER]: new JwksCache(otpServiceKeys(keysClient), {
           clock: clock.now,
           minRefreshIntervalMs: 0,
         }),

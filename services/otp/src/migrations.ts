@@ -75,4 +75,26 @@ export const otpMigrations: readonly Migration[] = [
       CREATE INDEX issued_tokens_expires_at ON issued_tokens (expires_at);
     `,
   },
+  {
+    id: 'otp/0003_client_send_numbers',
+    sql: `
+      -- Each client's sends are numbered, so its quota check finds the n-th most recent
+      -- send by one index lookup instead of scanning its whole window.
+      ALTER TABLE otp_sends ADD COLUMN client_seq bigint;
+      UPDATE otp_sends s SET client_seq = numbered.seq
+        FROM (SELECT id, row_number() OVER (PARTITION BY client_id ORDER BY sent_at, id) AS seq
+                FROM otp_sends) numbered
+       WHERE numbered.id = s.id;
+      ALTER TABLE otp_sends ALTER COLUMN client_seq SET NOT NULL;
+      CREATE UNIQUE INDEX otp_sends_client_seq ON otp_sends (client_id, client_seq);
+      DROP INDEX otp_sends_client;
+
+      CREATE TABLE otp_client_send_counts (
+        client_id text PRIMARY KEY,
+        sends bigint NOT NULL
+      );
+      INSERT INTO otp_client_send_counts (client_id, sends)
+        SELECT client_id, max(client_seq) FROM otp_sends GROUP BY client_id;
+    `,
+  },
 ];

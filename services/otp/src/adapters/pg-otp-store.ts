@@ -99,22 +99,34 @@ class PgUnitOfWork implements OtpUnitOfWork {
     private readonly mobileSealer: Sealer,
   ) {}
 
-  async lockQuotaKeys(mobileIndex: string, clientId: string): Promise<void> {
+  async holdMobileQuota(mobileIndex: string): Promise<void> {
     await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
       MOBILE_LOCK_PREFIX + mobileIndex,
     ]);
+  }
+
+  async holdClientQuota(clientId: string): Promise<void> {
     await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
       CLIENT_LOCK_PREFIX + clientId,
     ]);
   }
 
   async nthMostRecentSend(scope: QuotaScope, since: Date, n: number): Promise<Date | undefined> {
-    const [column, value] =
-      'mobileIndex' in scope ? ['mobile_index', scope.mobileIndex] : ['client_id', scope.clientId];
+    if ('clientId' in scope) {
+      // Each client's sends are numbered: the n-th most recent is one index lookup,
+      // however high the client's quota, so the client's turn stays short.
+      const { rows } = await this.tx.query<{ sent_at: Date }>(
+        `SELECT s.sent_at FROM otp_client_send_counts c
+           JOIN otp_sends s ON s.client_id = c.client_id AND s.client_seq = c.sends - $2 + 1
+          WHERE c.client_id = $1 AND s.sent_at > $3`,
+        [scope.clientId, n, since],
+      );
+      return rows[0]?.sent_at;
+    }
     const { rows } = await this.tx.query<{ sent_at: Date }>(
-      `SELECT sent_at FROM otp_sends WHERE ${column} = $1 AND sent_at > $2
+      `SELECT sent_at FROM otp_sends WHERE mobile_index = $1 AND sent_at > $2
         ORDER BY sent_at DESC OFFSET $3 LIMIT 1`,
-      [value, since, n - 1],
+      [scope.mobileIndex, since, n - 1],
     );
     return rows[0]?.sent_at;
   }
@@ -126,7 +138,13 @@ class PgUnitOfWork implements OtpUnitOfWork {
     sentAt: Date;
   }): Promise<void> {
     await this.tx.query(
-      'INSERT INTO otp_sends (txn_id, mobile_index, client_id, sent_at) VALUES ($1, $2, $3, $4)',
+      `WITH counted AS (
+         INSERT INTO otp_client_send_counts (client_id, sends) VALUES ($3, 1)
+         ON CONFLICT (client_id) DO UPDATE SET sends = otp_client_send_counts.sends + 1
+         RETURNING sends
+       )
+       INSERT INTO otp_sends (txn_id, mobile_index, client_id, sent_at, client_seq)
+       SELECT $1, $2, $3, $4, sends FROM counted`,
       [send.txnId, send.mobileIndex, send.clientId, send.sentAt],
     );
   }

@@ -64,8 +64,11 @@ export class InMemoryOtpStore implements OtpStore {
     const guardOf = (mobileIndex: string): MobileGuard =>
       s.guards.get(mobileIndex) ?? { consecutiveFailures: 0, lockedUntil: undefined };
     return {
-      lockQuotaKeys: async (mobileIndex, clientId) => {
-        this.lockCalls.push([mobileIndex, clientId]);
+      holdMobileQuota: async (mobileIndex) => {
+        this.lockCalls.push(['mobile', mobileIndex]);
+      },
+      holdClientQuota: async (clientId) => {
+        this.lockCalls.push(['client', clientId]);
       },
       nthMostRecentSend: async (scope: QuotaScope, since, n) => {
         const matching = s.sends

@@ -111,10 +111,16 @@ export type QuotaScope = { readonly mobileIndex: string } | { readonly clientId:
  */
 export interface OtpUnitOfWork {
   /**
-   * Serialises quota checks for this mobile and this client across all instances until
-   * the transaction ends. Always the mobile first, then the client.
+   * Serialises quota checks for this mobile across all instances until the transaction
+   * ends. Taken first: sends to one mobile are rare, so this lock is seldom contended.
    */
-  lockQuotaKeys(mobileIndex: string, clientId: string): Promise<void>;
+  holdMobileQuota(mobileIndex: string): Promise<void>;
+  /**
+   * Serialises quota checks for this client across all instances until the transaction
+   * ends. Taken last, just before the send is recorded and the transaction commits: one
+   * client's calls take turns only for that short step (always after the mobile's).
+   */
+  holdClientQuota(clientId: string): Promise<void>;
   /** The time of the `n`-th most recent send since `since`, if there were that many. */
   nthMostRecentSend(scope: QuotaScope, since: Date, n: number): Promise<Date | undefined>;
   recordSend(send: {

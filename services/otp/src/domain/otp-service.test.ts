@@ -89,10 +89,24 @@ describe('GenerateOtp', () => {
     expect(store.events).toEqual([]);
   });
 
-  it('takes the quota locks in one order: the mobile, then the client', async () => {
+  it('takes the quota locks in one order: the mobile first, the client last', async () => {
     const { service, store } = setup();
     await service.generate(portal, { mobile: MOBILE, purpose: 'CITIZEN_LOGIN' });
-    expect(store.lockCalls).toEqual([[INDEX, 'cowin-portal']]);
+    expect(store.lockCalls).toEqual([
+      ['mobile', INDEX],
+      ['client', 'cowin-portal'],
+    ]);
+  });
+
+  it('leaves nothing behind when the client quota refuses: no transaction, no send, no event', async () => {
+    const { service, store } = setup({ clientQuotaPerMinute: 1 });
+    await service.generate(portal, { mobile: MOBILE, purpose: 'CITIZEN_LOGIN' });
+    const before = { sends: store.sends.length, events: store.events.length };
+    const error = await refusal(
+      service.generate(portal, { mobile: '9876500000', purpose: 'CITIZEN_LOGIN' }),
+    );
+    expect([error.code, error.reason]).toEqual(['RESOURCE_EXHAUSTED', 'CLIENT_QUOTA']);
+    expect({ sends: store.sends.length, events: store.events.length }).toEqual(before);
   });
 
   describe('consent', () => {

@@ -138,9 +138,9 @@ export class OtpService {
 
     const txn = settle(
       await this.options.store.transaction(async (uow) => {
-        await uow.lockQuotaKeys(mobileIndex, caller.clientId);
+        await uow.holdMobileQuota(mobileIndex);
         const now = this.options.clock();
-        const refusal = await this.checkSendAllowed(uow, mobileIndex, caller.clientId, now);
+        const refusal = await this.checkMobileAllowed(uow, mobileIndex, now);
         if (refusal) return refuse<OtpTransaction>(refusal);
         const created: OtpTransaction = {
           txnId,
@@ -179,7 +179,7 @@ export class OtpService {
         const found = await uow.findTransactionForUpdate(txnId);
         if (!found || found.clientId !== caller.clientId)
           return refuse<OtpTransaction>(notFound(TXN_NOT_FOUND));
-        await uow.lockQuotaKeys(found.mobileIndex, caller.clientId);
+        await uow.holdMobileQuota(found.mobileIndex);
         const now = this.options.clock();
         // An expired code is what a resend is for; a used or dead transaction is not.
         const closed = closedReason(found);
@@ -216,7 +216,7 @@ export class OtpService {
             ),
           );
         }
-        const refusal = await this.checkSendAllowed(uow, found.mobileIndex, caller.clientId, now);
+        const refusal = await this.checkMobileAllowed(uow, found.mobileIndex, now);
         if (refusal) return refuse<OtpTransaction>(refusal);
         const updated: OtpTransaction = {
           ...found,
@@ -368,43 +368,36 @@ export class OtpService {
     );
   }
 
-  /** The lockout and every send quota, checked under the quota locks. */
-  private async checkSendAllowed(
+  /** The lockout and the mobile's send quotas, checked under the mobile's quota lock. */
+  private async checkMobileAllowed(
     uow: OtpUnitOfWork,
     mobileIndex: string,
-    clientId: string,
     now: Date,
   ): Promise<VaxGuardError | undefined> {
     const guard = await uow.mobileGuard(mobileIndex);
     if (isLocked(guard.lockedUntil, now)) return lockedError(guard.lockedUntil, now);
     let worst: { quota: SendQuota; retryAfterMs: number } | undefined;
-    const checks: [SendQuota, { mobileIndex: string } | { clientId: string }][] = [
-      ...MOBILE_SEND_QUOTAS.map((quota): [SendQuota, { mobileIndex: string }] => [
-        quota,
+    for (const quota of MOBILE_SEND_QUOTAS) {
+      const nth = await uow.nthMostRecentSend(
         { mobileIndex },
-      ]),
-      [this.clientQuota, { clientId }],
-    ];
-    for (const [quota, scope] of checks) {
-      const nth = await uow.nthMostRecentSend(scope, windowStart(quota, now), quota.limit);
+        windowStart(quota, now),
+        quota.limit,
+      );
       const retryAfterMs = quotaRetryAfterMs(quota, nth, now);
       if (retryAfterMs > 0 && (!worst || retryAfterMs > worst.retryAfterMs))
         worst = { quota, retryAfterMs };
     }
     if (!worst) return undefined;
-    const whose = worst.quota.name === 'CLIENT_QUOTA' ? 'this client' : 'this mobile';
-    return resourceExhausted(`too many codes sent for ${whose}; retry later`, worst.retryAfterMs, {
-      reason: worst.quota.name,
-    });
+    return quotaError(worst.quota, worst.retryAfterMs);
   }
 
+  /**
+   * Records a send, after the client's quota admits it. The client's quota lock is taken
+   * here, last, so one client's concurrent calls wait for each other only through this
+   * check, the insert and the commit. A refusal throws, rolling back the whole
+   * transaction: a refused send costs no quota and leaves nothing behind.
+   */
   private async recordSend(uow: OtpUnitOfWork, txn: OtpTransaction, now: Date): Promise<void> {
-    await uow.recordSend({
-      txnId: txn.txnId,
-      mobileIndex: txn.mobileIndex,
-      clientId: txn.clientId,
-      sentAt: now,
-    });
     await uow.publish({
       type: 'otp.requested',
       clientId: txn.clientId,
@@ -414,6 +407,21 @@ export class OtpService {
       purpose: txn.purpose,
       sendNumber: txn.sendCount,
       expiresAt: txn.expiresAt,
+    });
+    await uow.holdClientQuota(txn.clientId);
+    const quota = this.clientQuota;
+    const nth = await uow.nthMostRecentSend(
+      { clientId: txn.clientId },
+      windowStart(quota, now),
+      quota.limit,
+    );
+    const retryAfterMs = quotaRetryAfterMs(quota, nth, now);
+    if (retryAfterMs > 0) throw quotaError(quota, retryAfterMs);
+    await uow.recordSend({
+      txnId: txn.txnId,
+      mobileIndex: txn.mobileIndex,
+      clientId: txn.clientId,
+      sentAt: now,
     });
   }
 
@@ -523,4 +531,11 @@ function lockedError(lockedUntil: Date | undefined, now: Date): VaxGuardError {
     (lockedUntil?.getTime() ?? now.getTime()) - now.getTime(),
     { reason: 'MOBILE_LOCKED' },
   );
+}
+
+function quotaError(quota: SendQuota, retryAfterMs: number): VaxGuardError {
+  const whose = quota.name === 'CLIENT_QUOTA' ? 'this client' : 'this mobile';
+  return resourceExhausted(`too many codes sent for ${whose}; retry later`, retryAfterMs, {
+    reason: quota.name,
+  });
 }

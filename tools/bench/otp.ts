@@ -104,7 +104,12 @@ async function main(): Promise<void> {
         const mobile = `9${String(index).padStart(9, '0')}`;
         const response = await unaryCall<otpV1.GenerateOtpResponse>((done) =>
           otpClient.generateOtp(
-            { mobile, purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN },
+            {
+              mobile,
+              purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
+              consent: undefined,
+              onBehalfOfClientId: '',
+            },
             metadata,
             done,
           ),

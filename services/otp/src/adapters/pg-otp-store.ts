@@ -44,7 +44,6 @@ interface TokenRow {
 
 // Lock keys live in their own namespace so they never collide with other advisory locks.
 const MOBILE_LOCK_PREFIX = 'vaxguard/otp/mobile:';
-const CLIENT_LOCK_PREFIX = 'vaxguard/otp/client:';
 
 /**
  * The OTP store on PostgreSQL. Quotas hold across instances because every send is
@@ -105,48 +104,47 @@ class PgUnitOfWork implements OtpUnitOfWork {
     ]);
   }
 
-  async holdClientQuota(clientId: string): Promise<void> {
-    await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-      CLIENT_LOCK_PREFIX + clientId,
-    ]);
-  }
-
   async nthMostRecentSend(scope: QuotaScope, since: Date, n: number): Promise<Date | undefined> {
-    if ('clientId' in scope) {
-      // Each client's sends are numbered: the n-th most recent is one index lookup,
-      // however high the client's quota, so the client's turn stays short.
-      const { rows } = await this.tx.query<{ sent_at: Date }>(
-        `SELECT s.sent_at FROM otp_client_send_counts c
-           JOIN otp_sends s ON s.client_id = c.client_id AND s.client_seq = c.sends - $2 + 1
-          WHERE c.client_id = $1 AND s.sent_at > $3`,
-        [scope.clientId, n, since],
-      );
-      return rows[0]?.sent_at;
-    }
+    const [column, value] =
+      'mobileIndex' in scope ? ['mobile_index', scope.mobileIndex] : ['client_id', scope.clientId];
     const { rows } = await this.tx.query<{ sent_at: Date }>(
-      `SELECT sent_at FROM otp_sends WHERE mobile_index = $1 AND sent_at > $2
+      `SELECT sent_at FROM otp_sends WHERE ${column} = $1 AND sent_at > $2
         ORDER BY sent_at DESC OFFSET $3 LIMIT 1`,
-      [scope.mobileIndex, since, n - 1],
+      [value, since, n - 1],
     );
     return rows[0]?.sent_at;
   }
 
-  async recordSend(send: {
-    txnId: string;
-    mobileIndex: string;
-    clientId: string;
-    sentAt: Date;
-  }): Promise<void> {
-    await this.tx.query(
+  /**
+   * One statement: the client's send counter is bumped (its row lock, held to the
+   * commit, is what makes one client's sends take turns across instances), the
+   * quota-th most recent earlier send is found by its number (one index lookup, however
+   * high the quota), and the send is recorded only if that one is outside the window.
+   * A refusal leaves the bumped counter to the rollback the domain then causes.
+   */
+  async recordClientSend(
+    send: { txnId: string; mobileIndex: string; clientId: string; sentAt: Date },
+    quota: { limit: number; since: Date },
+  ): Promise<{ admitted: true } | { admitted: false; nthMostRecent: Date }> {
+    const { rows } = await this.tx.query<{ blocking: Date | null }>(
       `WITH counted AS (
-         INSERT INTO otp_client_send_counts (client_id, sends) VALUES ($3, 1)
-         ON CONFLICT (client_id) DO UPDATE SET sends = otp_client_send_counts.sends + 1
+         INSERT INTO otp_client_send_counts AS c (client_id, sends) VALUES ($3, 1)
+         ON CONFLICT (client_id) DO UPDATE SET sends = c.sends + 1
          RETURNING sends
+       ), blocking AS (
+         SELECT s.sent_at FROM otp_sends s, counted
+          WHERE s.client_id = $3 AND s.client_seq = counted.sends - $5 AND s.sent_at > $6
+       ), recorded AS (
+         INSERT INTO otp_sends (txn_id, mobile_index, client_id, sent_at, client_seq)
+         SELECT $1, $2, $3, $4, counted.sends FROM counted
+          WHERE NOT EXISTS (SELECT 1 FROM blocking)
+         RETURNING client_seq
        )
-       INSERT INTO otp_sends (txn_id, mobile_index, client_id, sent_at, client_seq)
-       SELECT $1, $2, $3, $4, sends FROM counted`,
-      [send.txnId, send.mobileIndex, send.clientId, send.sentAt],
+       SELECT (SELECT sent_at FROM blocking) AS blocking, (SELECT count(*) FROM recorded) AS n`,
+      [send.txnId, send.mobileIndex, send.clientId, send.sentAt, quota.limit, quota.since],
     );
+    const blocking = rows[0]?.blocking;
+    return blocking ? { admitted: false, nthMostRecent: blocking } : { admitted: true };
   }
 
   async mobileGuard(mobileIndex: string): Promise<MobileGuard> {

@@ -67,8 +67,15 @@ export class InMemoryOtpStore implements OtpStore {
       holdMobileQuota: async (mobileIndex) => {
         this.lockCalls.push(['mobile', mobileIndex]);
       },
-      holdClientQuota: async (clientId) => {
-        this.lockCalls.push(['client', clientId]);
+      recordClientSend: async (send, quota) => {
+        this.lockCalls.push(['client', send.clientId]);
+        const recent = s.sends
+          .filter((other) => other.clientId === send.clientId && other.sentAt > quota.since)
+          .sort((a, b) => b.sentAt.getTime() - a.sentAt.getTime());
+        const nth = recent[quota.limit - 1];
+        if (nth) return { admitted: false, nthMostRecent: nth.sentAt };
+        s.sends.push(send);
+        return { admitted: true };
       },
       nthMostRecentSend: async (scope: QuotaScope, since, n) => {
         const matching = s.sends
@@ -81,7 +88,6 @@ export class InMemoryOtpStore implements OtpStore {
           .sort((a, b) => b.sentAt.getTime() - a.sentAt.getTime());
         return matching[n - 1]?.sentAt;
       },
-      recordSend: async (send) => void s.sends.push(send),
       mobileGuard: async (mobileIndex) => guardOf(mobileIndex),
       recordFailure: async (mobileIndex) => {
         const guard = guardOf(mobileIndex);

@@ -116,20 +116,18 @@ export interface OtpUnitOfWork {
    */
   holdMobileQuota(mobileIndex: string): Promise<void>;
   /**
-   * Serialises quota checks for this client across all instances until the transaction
-   * ends. Taken last, just before the send is recorded and the transaction commits: one
-   * client's calls take turns only for that short step (always after the mobile's).
+   * Records a send if the client's quota admits it, in one step taken last, just before
+   * the transaction commits: one client's concurrent sends wait for each other (across
+   * instances) only from this step to the commit. Admitted when fewer than `limit` of
+   * the client's sends were made after `since`; otherwise nothing is recorded and the
+   * time of the `limit`-th most recent send is returned.
    */
-  holdClientQuota(clientId: string): Promise<void>;
+  recordClientSend(
+    send: { txnId: string; mobileIndex: string; clientId: string; sentAt: Date },
+    quota: { limit: number; since: Date },
+  ): Promise<{ admitted: true } | { admitted: false; nthMostRecent: Date }>;
   /** The time of the `n`-th most recent send since `since`, if there were that many. */
   nthMostRecentSend(scope: QuotaScope, since: Date, n: number): Promise<Date | undefined>;
-  recordSend(send: {
-    txnId: string;
-    mobileIndex: string;
-    clientId: string;
-    sentAt: Date;
-  }): Promise<void>;
-
   mobileGuard(mobileIndex: string): Promise<MobileGuard>;
   /** Counts one more consecutive failure; returns the new count. */
   recordFailure(mobileIndex: string): Promise<number>;

@@ -392,10 +392,10 @@ export class OtpService {
   }
 
   /**
-   * Records a send, after the client's quota admits it. The client's quota lock is taken
-   * here, last, so one client's concurrent calls wait for each other only through this
-   * check, the insert and the commit. A refusal throws, rolling back the whole
-   * transaction: a refused send costs no quota and leaves nothing behind.
+   * Records a send, if the client's quota admits it: the last step before the commit, so
+   * one client's concurrent calls wait for each other only from here to the commit. A
+   * refusal throws, rolling back the whole transaction: a refused send costs no quota
+   * and leaves nothing behind.
    */
   private async recordSend(uow: OtpUnitOfWork, txn: OtpTransaction, now: Date): Promise<void> {
     await uow.publish({
@@ -408,21 +408,14 @@ export class OtpService {
       sendNumber: txn.sendCount,
       expiresAt: txn.expiresAt,
     });
-    await uow.holdClientQuota(txn.clientId);
     const quota = this.clientQuota;
-    const nth = await uow.nthMostRecentSend(
-      { clientId: txn.clientId },
-      windowStart(quota, now),
-      quota.limit,
+    const recorded = await uow.recordClientSend(
+      { txnId: txn.txnId, mobileIndex: txn.mobileIndex, clientId: txn.clientId, sentAt: now },
+      { limit: quota.limit, since: windowStart(quota, now) },
     );
-    const retryAfterMs = quotaRetryAfterMs(quota, nth, now);
-    if (retryAfterMs > 0) throw quotaError(quota, retryAfterMs);
-    await uow.recordSend({
-      txnId: txn.txnId,
-      mobileIndex: txn.mobileIndex,
-      clientId: txn.clientId,
-      sentAt: now,
-    });
+    if (!recorded.admitted) {
+      throw quotaError(quota, quotaRetryAfterMs(quota, recorded.nthMostRecent, now));
+    }
   }
 
   private async deliver(txn: OtpTransaction, code: string): Promise<void> {

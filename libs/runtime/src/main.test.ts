@@ -15,7 +15,7 @@ describe('runMain', () => {
         '-e',
         `
         import { env, loadConfig } from '@vaxguard/config';
-        import { runMain } from '@vaxguard/runtime';
+        import { runMain } from './libs/runtime/src/main.ts';
         runMain('demo', () => { loadConfig({ PORT: 'x' }, { port: env.port('PORT'), url: env.postgresUrl('URL') }); return Promise.resolve(); });
       `,
       ],
@@ -29,5 +29,6 @@ describe('runMain', () => {
     expect(result.stderr).toBe(
       'demo: invalid configuration:\n  - PORT: must be an integer\n  - URL: is required\n',
     );
-  });
+    // A child process that compiles TypeScript on a busy 2-core machine: seconds, not ms.
+  }, 30_000);
 });

@@ -66,3 +66,12 @@ export type Config = ReturnType<typeof readConfig>;
 export function readMigrateConfig(environment: Environment = process.env) {
   return readMigrate(environment);
 }
+
+/**
+ * What `nx run identity:rotate-keys` reads: DATABASE_URL, LOG_LEVEL and
+ * IDENTITY_KEY_ENCRYPTION_KEYS (the new KEK first, the ones it replaces after it).
+ */
+export function readRotateKeysConfig(environment: Environment = process.env) {
+  const { databaseUrl, logLevel, keyEncryptionKeys } = identityConfigSchema();
+  return loadConfig(environment, { databaseUrl, logLevel, keyEncryptionKeys });
+}

@@ -1,20 +1,35 @@
 /**
  * The one error model of VaxGuard. Domain code throws these; the gRPC boundary
- * (libs/grpc-kit) turns them into a status with the same name. Messages are shown to
- * callers, so they never contain a phone number, identity number, OTP or token.
+ * (libs/grpc-kit) turns them into a status with the same name, and a calling service
+ * turns that status back into the same error. Messages are shown to callers, so they
+ * never contain a phone number, identity number, OTP or token.
  */
-export type ErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'PERMISSION_DENIED'
-  | 'UNAUTHENTICATED'
-  | 'RESOURCE_EXHAUSTED'
-  | 'FAILED_PRECONDITION'
-  | 'ABORTED'
-  | 'DEADLINE_EXCEEDED'
-  | 'UNAVAILABLE'
-  | 'INTERNAL';
+
+/** The gRPC status names VaxGuard uses, and the only codes a VaxGuardError carries. */
+export const ERROR_CODES = [
+  'INVALID_ARGUMENT',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'UNAUTHENTICATED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'DEADLINE_EXCEEDED',
+  'UNAVAILABLE',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && CODES.has(value);
+}
+
+/** What a caller is told of any INTERNAL error; what happened goes to the log only. */
+export const INTERNAL_ERROR_MESSAGE = 'internal error';
 
 export interface ErrorOptions {
   /** Stable machine-readable reason, such as `OTP_EXPIRED`. */
@@ -70,20 +85,6 @@ export function resourceExhausted(
   return new VaxGuardError('RESOURCE_EXHAUSTED', message, { ...options, retryAfterMs });
 }
 
-const CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  'INVALID_ARGUMENT',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'UNAUTHENTICATED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'DEADLINE_EXCEEDED',
-  'UNAVAILABLE',
-  'INTERNAL',
-]);
-
 /**
  * Whether a value is a VaxGuardError from any copy of this library: recognised by its
  * brand and a known code, not by `instanceof` alone.
@@ -94,8 +95,17 @@ export function isVaxGuardError(value: unknown): value is VaxGuardError {
   const candidate = value as { [BRAND]?: unknown; code?: unknown; message?: unknown };
   return (
     candidate[BRAND] === true &&
-    typeof candidate.code === 'string' &&
-    CODES.has(candidate.code) &&
+    isErrorCode(candidate.code) &&
     typeof candidate.message === 'string'
   );
+}
+
+/**
+ * Any caught value as a VaxGuardError, at a boundary: a VaxGuardError (from any copy of
+ * this library) as it is, anything else as INTERNAL with the generic message and the
+ * value kept as `cause` for the log.
+ */
+export function toVaxGuardError(value: unknown): VaxGuardError {
+  if (isVaxGuardError(value)) return value;
+  return new VaxGuardError('INTERNAL', INTERNAL_ERROR_MESSAGE, { cause: value });
 }

@@ -13,6 +13,8 @@ export const insecureCredentials = credentials.createInsecure;
 
 export const defaultChannelOptions: ChannelOptions = {
   'grpc.keepalive_time_ms': 30_000,
+  // grpc-js's transparent retry: an attempt it knows never reached the server's
+  // application (refused, or never sent) is sent again, whatever the call's idempotency.
   'grpc.enable_retries': 1,
 };
 

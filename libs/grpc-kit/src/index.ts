@@ -3,3 +3,10 @@ export * from './client';
 export * from './server';
 export * from './status';
 export * from './service-client';
+export {
+  DEFAULT_RETRY_POLICY,
+  RETRYABLE_CODES,
+  retryDelayMs,
+  type RetryContext,
+  type RetryPolicy,
+} from './retry';

@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   invalidArgument,
@@ -8,36 +10,39 @@ import {
 } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import { otpV1 } from '@vaxguard/proto';
-import { clientSecretAuthenticator, hashClientSecret } from './auth';
+import { clientSecretAuthenticator, header, hashClientSecret } from './auth';
 import { GrpcServer, type ServiceHandlers } from './server';
-import { createServiceClient } from './service-client';
+import { createServiceClient, type ServiceClientOptions } from './service-client';
 
 const SECRET = 'svc-identity-secret-0123456789';
+const USER_TOKEN_HEADER = 'x-vaxguard-token';
 const logger = createLogger({ service: 'client-kit-test', sink: new MemoryLogSink() });
 
-// A stand-in OTP service whose behaviour each call picks through its mobile; every
-// attempt is counted per mobile so tests see what the client did.
+// A stand-in OTP service whose behaviour each call picks through its mobile
+// (`behaviour:times`: down, busy and hang for the first `times` attempts); every attempt is counted per mobile so tests see what the client did.
 const attempts = new Map<string, number>();
-const seen: string[] = [];
+const seen: { clientId: string; userToken: string | undefined }[] = [];
 const handlers: ServiceHandlers<typeof otpV1.OtpServiceService> = {
   async generateOtp(request, context) {
     const n = (attempts.get(request.mobile) ?? 0) + 1;
     attempts.set(request.mobile, n);
-    seen.push(context.principal.clientId);
+    seen.push({
+      clientId: context.principal.clientId,
+      userToken: header(context.metadata, USER_TOKEN_HEADER),
+    });
     const [behaviour, times] = request.mobile.split(':');
     if (behaviour === 'down' && n <= Number(times)) throw unavailable('the store is restarting');
     if (behaviour === 'busy' && n <= Number(times)) {
-      throw resourceExhausted(
-        'too many codes sent for this mobile',
-        Number(request.purpose) * 100,
-        {
-          reason: 'MOBILE_QUOTA_15M',
-        },
-      );
+      // The purpose field doubles as the retry-after, in tenths of a second.
+      throw resourceExhausted('too many codes sent for this mobile', request.purpose * 100, {
+        reason: 'MOBILE_QUOTA_15M',
+      });
     }
-    if (behaviour === 'bad')
+    if (behaviour === 'bad') {
       throw invalidArgument('mobile is not valid', { reason: 'INVALID_MOBILE' });
-    if (behaviour === 'slow') await new Promise((resolve) => setTimeout(resolve, 3_000));
+    }
+    const hangs = behaviour === 'slow' || (behaviour === 'hang' && n <= Number(times));
+    if (hangs) await new Promise((resolve) => setTimeout(resolve, 3_000));
     return {
       txnId: `txn-${n}`,
       expiresAt: undefined,
@@ -51,6 +56,16 @@ const handlers: ServiceHandlers<typeof otpV1.OtpServiceService> = {
   revokeToken: async () => ({}),
 };
 
+function otpServer(): GrpcServer {
+  const server = new GrpcServer({
+    logger,
+    authenticate: clientSecretAuthenticator([
+      { clientId: 'svc-identity', secretSha256: hashClientSecret(SECRET), scopes: [] },
+    ]),
+  });
+  return server.addService('vaxguard.otp.v1.OtpService', otpV1.OtpServiceService, handlers);
+}
+
 async function refusal(promise: Promise<unknown>): Promise<VaxGuardError> {
   try {
     await promise;
@@ -61,42 +76,60 @@ async function refusal(promise: Promise<unknown>): Promise<VaxGuardError> {
   throw new Error('expected a refusal');
 }
 
+/** A loopback port nothing listens on (free a moment ago). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 describe('service client kit against a real server', () => {
-  const server = new GrpcServer({
-    logger,
-    authenticate: clientSecretAuthenticator([
-      { clientId: 'svc-identity', secretSha256: hashClientSecret(SECRET), scopes: [] },
-    ]),
-  });
+  const server = otpServer();
   let address = '';
   beforeAll(async () => {
-    server.addService('vaxguard.otp.v1.OtpService', otpV1.OtpServiceService, handlers);
     address = `127.0.0.1:${await server.listen('127.0.0.1', 0)}`;
   });
   afterAll(() => server.shutdown(1_000));
 
-  const client = (deadlineMs = 5_000) =>
-    createServiceClient(otpV1.OtpServiceService, {
-      address,
-      clientId: 'svc-identity',
-      secret: SECRET,
-      deadlineMs,
-      retry: { initialBackoffMs: 20, maxBackoffMs: 100 },
-    });
-  const generate = (mobile: string, idempotent: boolean, purpose = 0, deadlineMs?: number) => {
-    const otp = client(deadlineMs);
+  const clientOptions = (overrides: Partial<ServiceClientOptions> = {}): ServiceClientOptions => ({
+    address,
+    clientId: 'svc-identity',
+    secret: SECRET,
+    retry: { initialBackoffMs: 20, maxBackoffMs: 100 },
+    ...overrides,
+  });
+  const generateRequest = (mobile: string, purpose = 0) => ({
+    mobile,
+    purpose,
+    consent: undefined,
+    onBehalfOfClientId: '',
+  });
+  const generate = (
+    mobile: string,
+    idempotent: boolean,
+    purpose = 0,
+    overrides: Partial<ServiceClientOptions> = {},
+  ) => {
+    const otp = createServiceClient(otpV1.OtpServiceClient, clientOptions(overrides));
     return otp
-      .call(
-        'generateOtp',
-        { mobile, purpose, consent: undefined, onBehalfOfClientId: '' },
-        { idempotent },
-      )
+      .call('generateOtp', generateRequest(mobile, purpose), { idempotent })
       .finally(() => otp.close());
   };
 
-  it('calls with the calling service’s own credentials', async () => {
-    await generate('ok:0', true);
-    expect(seen.at(-1)).toBe('svc-identity');
+  it('calls with the calling service’s own credentials, and the call’s own metadata', async () => {
+    const otp = createServiceClient(otpV1.OtpServiceService, clientOptions());
+    const userToken = new Metadata();
+    userToken.set(USER_TOKEN_HEADER, 'citizen-token');
+    await otp.call('generateOtp', generateRequest('ok:0'), {
+      idempotent: false,
+      metadata: userToken,
+    });
+    expect(seen.at(-1)).toEqual({ clientId: 'svc-identity', userToken: 'citizen-token' });
+    await otp.call('generateOtp', generateRequest('ok:1'), { idempotent: false });
+    expect(seen.at(-1)).toEqual({ clientId: 'svc-identity', userToken: undefined });
+    otp.close();
   });
 
   it('retries an idempotent call through UNAVAILABLE, and never a non-idempotent one', async () => {
@@ -105,15 +138,19 @@ describe('service client kit against a real server', () => {
     const once = await refusal(generate('down:1', false));
     expect([once.code, once.message]).toEqual(['UNAVAILABLE', 'the store is restarting']);
     expect(attempts.get('down:1')).toBe(1);
+    const exhausted = await refusal(generate('down:9', true, 0, { retry: { maxAttempts: 3 } }));
+    expect(exhausted.code).toBe('UNAVAILABLE');
+    expect(attempts.get('down:9')).toBe(3);
   });
 
   it('waits out RESOURCE_EXHAUSTED for its retry-after, and gives up when that passes the deadline', async () => {
     const started = performance.now();
     await expect(generate('busy:1', false, 3)).resolves.toMatchObject({ txnId: 'txn-2' });
     expect(performance.now() - started).toBeGreaterThanOrEqual(300);
-    const tooLong = await refusal(generate('busy:9', true, 50, 1_000));
-    expect([tooLong.code, tooLong.reason, tooLong.retryAfterMs]).toEqual([
+    const tooLong = await refusal(generate('busy:9', true, 50, { deadlineMs: 1_000 }));
+    expect([tooLong.code, tooLong.message, tooLong.reason, tooLong.retryAfterMs]).toEqual([
       'RESOURCE_EXHAUSTED',
+      'too many codes sent for this mobile',
       'MOBILE_QUOTA_15M',
       5_000,
     ]);
@@ -132,21 +169,80 @@ describe('service client kit against a real server', () => {
 
   it('bounds every call, all attempts included, by its deadline', async () => {
     const started = performance.now();
-    const late = await refusal(generate('slow:0', true, 0, 300));
+    const late = await refusal(generate('slow:0', true, 0, { deadlineMs: 300 }));
     expect(late.code).toBe('DEADLINE_EXCEEDED');
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 
-  it('refuses bad options at construction, naming each', () => {
-    expect(() =>
-      createServiceClient(otpV1.OtpServiceService, {
-        address: 'nowhere',
-        clientId: '',
-        secret: '',
-        deadlineMs: 0,
-      }),
-    ).toThrow(
-      'service client: address must be host:port; clientId and secret are required; deadlineMs must be positive',
+  it('gives up a retry wait when the client closes', async () => {
+    const otp = createServiceClient(otpV1.OtpServiceService, clientOptions());
+    const started = performance.now();
+    const waiting = refusal(
+      otp.call('generateOtp', generateRequest('busy:10', 20), { idempotent: true }),
     );
+    setTimeout(() => otp.close(), 200);
+    const busy = await waiting;
+    expect([busy.code, busy.retryAfterMs]).toEqual(['RESOURCE_EXHAUSTED', 2_000]);
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(attempts.get('busy:10')).toBe(1);
+  });
+
+  it('holds a call, even one that is not idempotent, until an unreachable service comes up', async () => {
+    const port = await freePort();
+    const otp = createServiceClient(
+      otpV1.OtpServiceService,
+      clientOptions({ address: `127.0.0.1:${port}` }),
+    );
+    const late = otpServer();
+    try {
+      const sent = otp.call('generateOtp', generateRequest('late:0'), { idempotent: false });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await late.listen('127.0.0.1', port);
+      await expect(sent).resolves.toMatchObject({ txnId: 'txn-1' });
+      expect(attempts.get('late:0')).toBe(1);
+    } finally {
+      otp.close();
+      await late.shutdown(1_000);
+    }
+  });
+
+  it('does not wait past the deadline for a service that never comes up', async () => {
+    const started = performance.now();
+    const nobody = await refusal(
+      generate('nobody:0', false, 0, { address: `127.0.0.1:${await freePort()}`, deadlineMs: 500 }),
+    );
+    expect(nobody.code).toBe('DEADLINE_EXCEEDED');
+    expect(performance.now() - started).toBeLessThan(1_500);
+  });
+
+  it('retries a call cut off by a lost connection only when it is idempotent', async () => {
+    const port = await freePort();
+    const cutOff = async (mobile: string, idempotent: boolean) => {
+      const otp = createServiceClient(
+        otpV1.OtpServiceService,
+        clientOptions({ address: `127.0.0.1:${port}` }),
+      );
+      const first = otpServer();
+      await first.listen('127.0.0.1', port);
+      const second = otpServer();
+      try {
+        const outcome = otp.call('generateOtp', generateRequest(mobile), { idempotent }).then(
+          (response) => response.txnId,
+          (error: unknown) => (isVaxGuardError(error) ? error.code : error),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        // The service dies with the call in progress, and comes back on the same address.
+        await first.shutdown(0);
+        await second.listen('127.0.0.1', port);
+        return await outcome;
+      } finally {
+        otp.close();
+        await second.shutdown(1_000);
+      }
+    };
+    await expect(cutOff('hang:1', false)).resolves.toBe('UNAVAILABLE');
+    expect(attempts.get('hang:1')).toBe(1);
+    const retried = await cutOff('hang:1:idempotent', true);
+    expect([retried, attempts.get('hang:1:idempotent')]).toEqual(['txn-2', 2]);
   });
 });

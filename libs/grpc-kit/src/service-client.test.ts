@@ -1,49 +1,73 @@
-import { describe, expect, it } from 'vitest';
-import { invalidArgument, resourceExhausted, unavailable } from '@vaxguard/errors';
-import { DEFAULT_RETRY_POLICY, retryDelayMs } from './service-client';
+import { Metadata } from '@grpc/grpc-js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { otpV1, type grpcHealthV1 } from '@vaxguard/proto';
+import { createServiceClient, type ServiceClient } from './service-client';
 
-const plenty = { idempotent: true, remainingMs: 60_000 };
-const half = () => 0.5;
+// Nothing listens here: these tests never get as far as a connection.
+const options = { address: '127.0.0.1:9', clientId: 'svc-identity', secret: 'x'.repeat(24) };
 
-describe('retryDelayMs', () => {
-  it('backs off exponentially with full jitter on UNAVAILABLE, up to the cap', () => {
-    const down = unavailable('connection refused');
-    const delays = [1, 2, 3].map((attempt) =>
-      retryDelayMs(down, attempt, plenty, DEFAULT_RETRY_POLICY, half),
+describe('createServiceClient', () => {
+  it('refuses bad options at construction, naming each', () => {
+    expect(() =>
+      createServiceClient(otpV1.OtpServiceService, {
+        address: 'nowhere',
+        clientId: '',
+        secret: '',
+        deadlineMs: Infinity,
+        retry: { maxAttempts: 0 },
+      }),
+    ).toThrow(
+      'service client: address must be host:port (got "nowhere"); clientId and secret are required; ' +
+        'deadlineMs must be a positive, finite number of milliseconds (got Infinity); ' +
+        'retry.maxAttempts must be a whole number of at least 1 (got 0)',
     );
-    expect(delays).toEqual([50, 100, 200]);
-    const capped = { ...DEFAULT_RETRY_POLICY, maxAttempts: 20 };
-    expect(retryDelayMs(down, 10, plenty, capped, () => 0.999)).toBeLessThanOrEqual(
-      capped.maxBackoffMs,
-    );
   });
 
-  it('never retries a call that is not idempotent after UNAVAILABLE', () => {
-    expect(
-      retryDelayMs(unavailable('reset'), 1, { idempotent: false, remainingMs: 60_000 }),
-    ).toBeUndefined();
+  it('refuses a call that would set the credentials itself, has no bounded deadline, or no method', async () => {
+    const otp = createServiceClient(otpV1.OtpServiceClient, options);
+    try {
+      const impersonating = new Metadata();
+      impersonating.set('authorization', 'Bearer someone-elses-secret');
+      await expect(
+        otp.call('getSigningKeys', {}, { idempotent: true, metadata: impersonating }),
+      ).rejects.toThrow(
+        'service client: call metadata must not set authorization; the client sends its own credentials',
+      );
+      await expect(
+        otp.call('getSigningKeys', {}, { idempotent: true, deadlineMs: Number.NaN }),
+      ).rejects.toThrow('deadlineMs must be a positive, finite number');
+      await expect(
+        otp.call('toString' as never, {} as never, { idempotent: true }),
+      ).rejects.toThrow('service client: toString is not a unary method of this service');
+    } finally {
+      otp.close();
+    }
   });
 
-  it('retries RESOURCE_EXHAUSTED only after its retry-after, and only within the deadline', () => {
-    const busy = resourceExhausted('too many requests', 1_500);
-    expect(
-      retryDelayMs(
-        busy,
-        1,
-        { idempotent: false, remainingMs: 5_000 },
-        DEFAULT_RETRY_POLICY,
-        () => 0,
-      ),
-    ).toBe(1_500);
-    expect(retryDelayMs(busy, 1, { idempotent: true, remainingMs: 1_000 })).toBeUndefined();
-    const noHint = resourceExhausted('too many requests', 0);
-    expect(retryDelayMs({ ...noHint, retryAfterMs: undefined }, 1, plenty)).toBeUndefined();
+  it('fails a call after close with UNAVAILABLE, without waiting', async () => {
+    const otp = createServiceClient(otpV1.OtpServiceService, options);
+    otp.close();
+    await expect(otp.call('getSigningKeys', {}, { idempotent: true })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: 'the service client is closed',
+    });
   });
 
-  it('gives up after the last attempt, and never retries any other code', () => {
-    expect(
-      retryDelayMs(unavailable('down'), DEFAULT_RETRY_POLICY.maxAttempts, plenty),
-    ).toBeUndefined();
-    expect(retryDelayMs(invalidArgument('bad'), 1, plenty)).toBeUndefined();
+  it('is typed by the service: unary method names, their requests and responses', () => {
+    type Otp = ServiceClient<typeof otpV1.OtpServiceService>;
+    expectTypeOf<Parameters<Otp['call']>[0]>().toEqualTypeOf<
+      'generateOtp' | 'resendOtp' | 'confirmOtp' | 'getSigningKeys' | 'revokeToken'
+    >();
+    // The generated client class gives the same typed client as its definition.
+    const otp = createServiceClient(otpV1.OtpServiceClient, options);
+    otp.close();
+    expectTypeOf(otp).toEqualTypeOf<Otp>();
+    expectTypeOf(otp.call<'confirmOtp'>)
+      .parameter(1)
+      .toEqualTypeOf<otpV1.ConfirmOtpRequest>();
+    expectTypeOf(otp.call<'confirmOtp'>).returns.resolves.toEqualTypeOf<otpV1.ConfirmOtpResponse>();
+    // Health's streaming Watch is not offered: the kit makes unary calls only.
+    type Health = ServiceClient<typeof grpcHealthV1.HealthService>;
+    expectTypeOf<Parameters<Health['call']>[0]>().toEqualTypeOf<'check' | 'list'>();
   });
 });

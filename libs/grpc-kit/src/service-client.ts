@@ -1,64 +1,16 @@
 import {
   credentials,
   makeGenericClientConstructor,
-  type Metadata,
   type Client,
+  type Metadata,
   type ServiceDefinition,
   type ServiceError,
 } from '@grpc/grpc-js';
-import type { VaxGuardError } from '@vaxguard/errors';
+import { unavailable, type VaxGuardError } from '@vaxguard/errors';
+import { CLIENT_ID_HEADER } from './auth';
 import { clientMetadata, defaultChannelOptions } from './client';
+import { DEFAULT_RETRY_POLICY, retryDelayMs, retryPolicyProblems, type RetryPolicy } from './retry';
 import { fromStatusError } from './status';
-
-/** How a failed call is tried again: exponential backoff with full jitter, bounded. */
-export interface RetryPolicy {
-  /** Attempts in all, the first included. */
-  readonly maxAttempts: number;
-  readonly initialBackoffMs: number;
-  readonly maxBackoffMs: number;
-  readonly multiplier: number;
-}
-
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 4,
-  initialBackoffMs: 100,
-  maxBackoffMs: 2_000,
-  multiplier: 2,
-};
-
-/** The only codes ever retried; every other refusal is an answer. */
-export const RETRYABLE_CODES = ['UNAVAILABLE', 'RESOURCE_EXHAUSTED'] as const;
-
-/**
- * How long to wait before attempt `attempt + 1`, or undefined to give up with `error`.
- * UNAVAILABLE is retried only for an idempotent call: the request may have been applied
- * before the connection failed. RESOURCE_EXHAUSTED is retried only when the server said
- * when (its retry-after), and only if that fits in the time left: the server refused
- * before doing anything, so waiting as told is not a blind retry.
- */
-export function retryDelayMs(
-  error: VaxGuardError,
-  attempt: number,
-  call: { readonly idempotent: boolean; readonly remainingMs: number },
-  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
-  random: () => number = Math.random,
-): number | undefined {
-  if (attempt >= policy.maxAttempts) return undefined;
-  let delay: number;
-  if (error.code === 'UNAVAILABLE' && call.idempotent) {
-    const ceiling = Math.min(
-      policy.maxBackoffMs,
-      policy.initialBackoffMs * policy.multiplier ** (attempt - 1),
-    );
-    delay = Math.floor(random() * ceiling);
-  } else if (error.code === 'RESOURCE_EXHAUSTED' && error.retryAfterMs !== undefined) {
-    // A little jitter on top, so that callers told the same time do not return together.
-    delay = error.retryAfterMs + Math.floor(random() * policy.initialBackoffMs);
-  } else {
-    return undefined;
-  }
-  return delay < call.remainingMs ? delay : undefined;
-}
 
 export interface ServiceClientOptions {
   /** `host:port` of the service. */
@@ -66,52 +18,111 @@ export interface ServiceClientOptions {
   /** The calling service's own client credentials. */
   readonly clientId: string;
   readonly secret: string;
-  /** The deadline of a call, all its attempts included (default 5 s). */
+  /** The deadline of a call, all its attempts and waits included (default 5 s). */
   readonly deadlineMs?: number;
   readonly retry?: Partial<RetryPolicy>;
+  /** The jitter's source of randomness, for tests (default `Math.random`). */
   readonly random?: () => number;
 }
 
-export interface CallOptions {
-  /** Whether the call may be applied twice without harm: only then is UNAVAILABLE retried. */
+export interface ServiceCallOptions {
+  /**
+   * Whether the call may be applied twice without harm: only then is UNAVAILABLE
+   * retried. Every call says, so that nobody retries a send or a confirmation blindly.
+   */
   readonly idempotent: boolean;
-  /** Extra metadata for this call, such as a user's token. */
+  /** Extra metadata for this call, such as a user's token; never credentials. */
   readonly metadata?: Metadata;
+  /** This call's deadline, all attempts included, instead of the client's. */
   readonly deadlineMs?: number;
 }
 
+type UnaryMethod = { readonly requestStream: false; readonly responseStream: false };
+/** The names of a service definition's unary methods, the only ones the kit calls. */
+export type UnaryMethodName<D extends ServiceDefinition> = {
+  [K in keyof D & string]: D[K] extends UnaryMethod ? K : never;
+}[keyof D & string];
 type RequestOf<M> = M extends { requestSerialize(value: infer Req): Buffer } ? Req : never;
 type ResponseOf<M> = M extends { responseDeserialize(bytes: Buffer): infer Res } ? Res : never;
 
 /** A typed client of one service for calls from another: see `createServiceClient`. */
 export interface ServiceClient<D extends ServiceDefinition> {
-  call<K extends keyof D & string>(
-    method: K,
-    request: RequestOf<D[K]>,
-    options: CallOptions,
-  ): Promise<ResponseOf<D[K]>>;
-  close(): void;
+  /**
+   * Calls `method` and resolves with its response, or rejects with a VaxGuardError: the
+   * one the service refused with, or what became of a call that could not complete.
+   */
+  readonly call: <M extends UnaryMethodName<D>>(
+    method: M,
+    request: RequestOf<D[M]>,
+    options: ServiceCallOptions,
+  ) => Promise<ResponseOf<D[M]>>;
+  /** Closes the channel; calls waiting to retry give up with their last error. */
+  readonly close: () => void;
 }
 
-function compile(options: ServiceClientOptions): Required<Omit<ServiceClientOptions, 'retry'>> & {
-  retry: RetryPolicy;
-} {
+const DEFAULT_DEADLINE_MS = 5_000;
+const CREDENTIAL_HEADERS = [CLIENT_ID_HEADER, 'authorization'];
+
+/**
+ * grpc-js reconnects to a peer that went away with a growing backoff, by default up to
+ * two minutes; a peer that comes back is reached again within this bound instead.
+ */
+const CHANNEL_OPTIONS = { ...defaultChannelOptions, 'grpc.max_reconnect_backoff_ms': 5_000 };
+
+function isPositiveFinite(value: number): boolean {
+  return Number.isFinite(value) && value > 0;
+}
+
+interface CompiledOptions {
+  readonly address: string;
+  readonly credentials: Metadata;
+  readonly deadlineMs: number;
+  readonly retry: RetryPolicy;
+  readonly random: () => number;
+}
+
+/** Defaults filled in and every bad value named at once, before any channel opens. */
+function compile(options: ServiceClientOptions): CompiledOptions {
   const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
-  const deadlineMs = options.deadlineMs ?? 5_000;
+  const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const problems: string[] = [];
-  if (!/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(options.address))
-    problems.push('address must be host:port');
+  if (!/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(options.address)) {
+    problems.push(`address must be host:port (got "${options.address}")`);
+  }
   if (!options.clientId || !options.secret) problems.push('clientId and secret are required');
-  if (!(deadlineMs > 0)) problems.push('deadlineMs must be positive');
-  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
-    problems.push('retry.maxAttempts must be a whole number of at least 1');
+  if (!isPositiveFinite(deadlineMs)) {
+    problems.push(
+      `deadlineMs must be a positive, finite number of milliseconds (got ${deadlineMs})`,
+    );
   }
-  if (!(retry.initialBackoffMs > 0) || retry.maxBackoffMs < retry.initialBackoffMs) {
-    problems.push('retry backoffs must be positive, the maximum at least the initial');
-  }
-  if (!(retry.multiplier >= 1)) problems.push('retry.multiplier must be at least 1');
+  problems.push(...retryPolicyProblems(retry));
   if (problems.length > 0) throw new Error(`service client: ${problems.join('; ')}`);
-  return { ...options, deadlineMs, retry, random: options.random ?? Math.random };
+  return {
+    address: options.address,
+    credentials: clientMetadata(options.clientId, options.secret),
+    deadlineMs,
+    retry,
+    random: options.random ?? Math.random,
+  };
+}
+
+/** A call's own metadata with the client's credentials; refuses metadata that sets them. */
+function callMetadata(credentialsMetadata: Metadata, extra: Metadata | undefined): Metadata {
+  const metadata = credentialsMetadata.clone();
+  if (extra) {
+    const clashing = CREDENTIAL_HEADERS.filter((key) => extra.get(key).length > 0);
+    if (clashing.length > 0) {
+      throw new Error(
+        `service client: call metadata must not set ${clashing.join(' or ')}; the client sends its own credentials`,
+      );
+    }
+    metadata.merge(extra);
+  }
+  // Held by grpc-js until a connection is ready (within the deadline) instead of failing
+  // at once while the peer is unreachable: such a request has not left, so waiting for
+  // the peer is safe whether or not the call is idempotent.
+  metadata.setOptions({ waitForReady: true });
+  return metadata;
 }
 
 /**
@@ -122,18 +133,31 @@ function compile(options: ServiceClientOptions): Required<Omit<ServiceClientOpti
  *
  *   const otp = createServiceClient(otpV1.OtpServiceService, { address, clientId, secret });
  *   const { keys } = await otp.call('getSigningKeys', {}, { idempotent: true });
+ *
+ * `service` is a ts-proto service definition or the generated client class that
+ * carries it (`otpV1.OtpServiceClient`). Bad options throw here, naming each problem.
+ * A service that cannot be reached is waited for within the deadline (grpc-js holds
+ * the request until a connection is ready), so a call to one that stays down ends in
+ * DEADLINE_EXCEEDED. Misuse (credentials in a call's metadata, a deadline that is not
+ * a positive finite number) rejects with a plain Error, not a VaxGuardError.
  */
 export function createServiceClient<D extends ServiceDefinition>(
-  definition: D,
+  service: D | { readonly service: D },
   options: ServiceClientOptions,
 ): ServiceClient<D> {
+  // A generated client class is a function carrying its definition; a definition is an
+  // object of methods (which may well have a method called `service`).
+  const definition =
+    typeof service === 'function' ? (service as { readonly service: D }).service : (service as D);
   const compiled = compile(options);
   const Constructor = makeGenericClientConstructor(definition, 'VaxGuardServiceClient');
   const client: Client = new Constructor(
     compiled.address,
     credentials.createInsecure(),
-    defaultChannelOptions,
+    CHANNEL_OPTIONS,
   );
+  let closed = false;
+  const wakeOnClose = new Set<() => void>();
 
   const attempt = (
     method: D[keyof D],
@@ -150,36 +174,60 @@ export function createServiceClient<D extends ServiceDefinition>(
         metadata,
         { deadline },
         (error: ServiceError | null, response?: unknown) =>
-          error ? reject(fromStatusError(error)) : resolve(response),
+          error ? reject(error) : resolve(response),
       );
+    });
+
+  /** Resolves after `ms`, or as soon as the client closes. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        wakeOnClose.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      wakeOnClose.add(wake);
     });
 
   return {
     async call(name, request, callOptions) {
-      const method = definition[name];
-      if (!method) throw new Error(`the service has no method ${name}`);
-      const deadline = Date.now() + (callOptions.deadlineMs ?? compiled.deadlineMs);
-      const metadata = clientMetadata(compiled.clientId, compiled.secret);
-      if (callOptions.metadata) metadata.merge(callOptions.metadata);
-      for (let attemptNumber = 1; ; attemptNumber++) {
-        try {
-          return (await attempt(method, request, metadata, new Date(deadline))) as ResponseOf<
-            D[typeof name]
-          >;
-        } catch (error) {
-          const failure = error as VaxGuardError;
-          const delay = retryDelayMs(
-            failure,
-            attemptNumber,
-            { idempotent: callOptions.idempotent, remainingMs: deadline - Date.now() },
-            compiled.retry,
-            compiled.random,
-          );
-          if (delay === undefined) throw failure;
-          await new Promise((resolve) => setTimeout(resolve, delay));
-        }
+      const method = Object.hasOwn(definition, name) ? definition[name] : undefined;
+      if (!method || method.requestStream || method.responseStream) {
+        throw new Error(`service client: ${name} is not a unary method of this service`);
       }
+      const deadlineMs = callOptions.deadlineMs ?? compiled.deadlineMs;
+      if (!isPositiveFinite(deadlineMs)) {
+        throw new Error(
+          `service client: deadlineMs must be a positive, finite number (got ${deadlineMs})`,
+        );
+      }
+      const metadata = callMetadata(compiled.credentials, callOptions.metadata);
+      const deadline = Date.now() + deadlineMs;
+      let failure: VaxGuardError = unavailable('the service client is closed');
+      for (let attemptNumber = 1; !closed; attemptNumber++) {
+        try {
+          const response = await attempt(method, request, metadata.clone(), new Date(deadline));
+          return response as ResponseOf<D[typeof name]>;
+        } catch (error) {
+          failure = fromStatusError(error);
+        }
+        const delay = retryDelayMs(
+          failure,
+          attemptNumber,
+          { idempotent: callOptions.idempotent, remainingMs: deadline - Date.now() },
+          compiled.retry,
+          compiled.random,
+        );
+        if (delay === undefined) break;
+        await pause(delay);
+      }
+      throw failure;
     },
-    close: () => client.close(),
+    close() {
+      closed = true;
+      for (const wake of [...wakeOnClose]) wake();
+      client.close();
+    },
   };
 }

@@ -7,7 +7,25 @@ import {
   VaxGuardError,
 } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
-import { fromStatusError, toStatusError } from './status';
+import { googleRpc, googleRpcDetails } from '@vaxguard/proto';
+import { fromStatusError, readStatusDetails, toStatusError } from './status';
+
+/** A status as grpc-js hands it to a caller, with the given google.rpc details. */
+function peerStatus(code: status, message: string, details: googleRpc.Status['details'] = []) {
+  const metadata = new Metadata();
+  if (details.length > 0) {
+    metadata.set(
+      'grpc-status-details-bin',
+      Buffer.from(googleRpc.Status.encode({ code, message, details }).finish()),
+    );
+  }
+  return { code, details: message, message: `${code} ${status[code]}: ${message}`, metadata };
+}
+
+const errorInfo = (domain: string, reason: string) => ({
+  typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo',
+  value: Buffer.from(googleRpcDetails.ErrorInfo.encode({ reason, domain, metadata: {} }).finish()),
+});
 
 describe('toStatusError and fromStatusError', () => {
   const logs = new MemoryLogSink();
@@ -26,8 +44,13 @@ describe('toStatusError and fromStatusError', () => {
       'MOBILE_QUOTA_15M',
       42_500,
     ]);
+    expect(received.cause).toMatchObject({ code: status.RESOURCE_EXHAUSTED });
     const plain = fromStatusError(toStatusError(invalidArgument('bad'), logger, '/m'));
-    expect([plain.code, plain.reason]).toEqual(['INVALID_ARGUMENT', undefined]);
+    expect([plain.code, plain.message, plain.reason]).toEqual([
+      'INVALID_ARGUMENT',
+      'bad',
+      undefined,
+    ]);
   });
 
   it('never sends the message of an INTERNAL error, which goes to the log', () => {
@@ -39,17 +62,63 @@ describe('toStatusError and fromStatusError', () => {
     expect([wire.code, wire.details]).toEqual([status.INTERNAL, 'internal error']);
     expect(JSON.stringify(wire.metadata?.getMap() ?? {})).not.toContain('hunter2');
     expect(logs.text()).toContain('pool password=hunter2 rejected');
+    const thrown = toStatusError(new Error('relation "otp_txn" does not exist'), logger, '/m');
+    expect([thrown.code, thrown.details]).toEqual([status.INTERNAL, 'internal error']);
+    expect(logs.text()).toContain('relation \\"otp_txn\\" does not exist');
   });
 
-  it('turns a status outside VaxGuard’s set into UNAVAILABLE, and a non-status into INTERNAL', () => {
-    const cancelled = fromStatusError({
-      code: status.CANCELLED,
-      details: 'Cancelled on client',
-      metadata: new Metadata(),
-    });
+  it('reads a peer’s INTERNAL, and codes VaxGuard does not use, without passing their text on', () => {
+    const parseFailure = peerStatus(
+      status.INTERNAL,
+      'Response message parsing error: index out of range',
+    );
+    const internal = fromStatusError(parseFailure);
+    expect([internal.code, internal.message, internal.cause]).toEqual([
+      'INTERNAL',
+      'internal error',
+      parseFailure,
+    ]);
+    for (const code of [
+      status.UNKNOWN,
+      status.UNIMPLEMENTED,
+      status.DATA_LOSS,
+      status.OUT_OF_RANGE,
+    ]) {
+      const broken = fromStatusError(peerStatus(code, 'method GenerateOtp not found at 10.0.0.7'));
+      expect([status[code], broken.code, broken.message]).toEqual([
+        status[code],
+        'INTERNAL',
+        'internal error',
+      ]);
+    }
+    const cancelled = fromStatusError(peerStatus(status.CANCELLED, 'Call cancelled'));
     expect(cancelled.code).toBe('UNAVAILABLE');
-    expect(fromStatusError(new Error('boom')).code).toBe('INTERNAL');
+  });
+
+  it('turns a failure that is not a status into INTERNAL, and keeps a VaxGuardError as it is', () => {
+    const refused = new Error('connect ECONNREFUSED 127.0.0.1:50052');
+    expect(fromStatusError(refused)).toMatchObject({ code: 'INTERNAL', cause: refused });
+    expect(fromStatusError(undefined).code).toBe('INTERNAL');
     const same = new VaxGuardError('NOT_FOUND', 'no such token');
     expect(fromStatusError(same)).toBe(same);
+  });
+
+  it('takes a reason only from the vaxguard.in domain, and ignores details that do not decode', () => {
+    const foreign = peerStatus(status.FAILED_PRECONDITION, 'quota project not set', [
+      errorInfo('googleapis.com', 'SERVICE_DISABLED'),
+    ]);
+    expect(readStatusDetails(foreign)).toEqual({});
+    const ours = peerStatus(status.FAILED_PRECONDITION, 'grant expired', [
+      errorInfo('vaxguard.in', 'GRANT_EXPIRED'),
+    ]);
+    expect(fromStatusError(ours)).toMatchObject({
+      code: 'FAILED_PRECONDITION',
+      message: 'grant expired',
+      reason: 'GRANT_EXPIRED',
+    });
+    const garbled = peerStatus(status.NOT_FOUND, 'no such transaction');
+    garbled.metadata.set('grpc-status-details-bin', Buffer.from([0x0a, 0xff, 0xff, 0xff]));
+    expect(readStatusDetails(garbled)).toEqual({});
+    expect(fromStatusError(garbled)).toMatchObject({ code: 'NOT_FOUND', reason: undefined });
   });
 });

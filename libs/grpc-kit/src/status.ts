@@ -1,5 +1,11 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { isVaxGuardError, VaxGuardError, type ErrorCode } from '@vaxguard/errors';
+import {
+  INTERNAL_ERROR_MESSAGE,
+  isVaxGuardError,
+  toVaxGuardError,
+  VaxGuardError,
+  type ErrorCode,
+} from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import { googleRpc, googleRpcDetails } from '@vaxguard/proto';
 
@@ -70,7 +76,7 @@ export function toStatusError(error: unknown, logger: Logger, method: string): S
     method,
     err: error,
   });
-  return { code: status.INTERNAL, details: 'internal error' };
+  return { code: status.INTERNAL, details: INTERNAL_ERROR_MESSAGE };
 }
 
 export interface StatusDetails {
@@ -78,20 +84,30 @@ export interface StatusDetails {
   readonly retryAfterMs?: number;
 }
 
-/** Reads the reason and retry delay a VaxGuard server put in an error's status details. */
+/**
+ * Reads the reason (a google.rpc.ErrorInfo of the vaxguard.in domain) and the retry
+ * delay (google.rpc.RetryInfo) a VaxGuard server put in an error's status details.
+ * Details from another domain, and details that do not decode, are ignored: they come
+ * from a peer we do not control and must not break the call that reads them.
+ */
 export function readStatusDetails(error: { metadata?: Metadata }): StatusDetails {
   const raw = error.metadata?.get(DETAILS_KEY)[0];
   if (!raw || typeof raw === 'string') return {};
-  const decoded = googleRpc.Status.decode(raw);
   let reason: string | undefined;
   let retryAfterMs: number | undefined;
-  for (const detail of decoded.details) {
-    if (detail.typeUrl === ERROR_INFO_URL) {
-      reason = googleRpcDetails.ErrorInfo.decode(detail.value).reason;
-    } else if (detail.typeUrl === RETRY_INFO_URL) {
-      const delay = googleRpcDetails.RetryInfo.decode(detail.value).retryDelay;
-      if (delay) retryAfterMs = Number(delay.seconds) * 1000 + Math.round(delay.nanos / 1e6);
+  try {
+    for (const detail of googleRpc.Status.decode(raw).details) {
+      if (detail.typeUrl === ERROR_INFO_URL) {
+        const info = googleRpcDetails.ErrorInfo.decode(detail.value);
+        if (info.domain === ERROR_DOMAIN && info.reason) reason = info.reason;
+      } else if (detail.typeUrl === RETRY_INFO_URL) {
+        const delay = googleRpcDetails.RetryInfo.decode(detail.value).retryDelay;
+        const ms = delay ? Number(delay.seconds) * 1000 + Math.round(delay.nanos / 1e6) : NaN;
+        if (Number.isFinite(ms) && ms >= 0) retryAfterMs = ms;
+      }
     }
+  } catch {
+    return {};
   }
   return {
     ...(reason === undefined ? {} : { reason }),
@@ -99,25 +115,31 @@ export function readStatusDetails(error: { metadata?: Metadata }): StatusDetails
   };
 }
 
-const ERROR_CODES: ReadonlyMap<number, ErrorCode> = new Map(
+const ERROR_CODES_BY_STATUS: ReadonlyMap<number, ErrorCode> = new Map(
   Object.entries(GRPC_CODES).map(([name, code]) => [code, name as ErrorCode]),
 );
 
 /**
  * The inverse of `toStatusError`, on the calling side: a status from a VaxGuard server
- * becomes the same VaxGuardError (code, message, reason, retry delay). A status with a
- * code outside VaxGuard's set (CANCELLED, UNKNOWN, ...) becomes UNAVAILABLE, and a
- * failure that is not a status at all becomes INTERNAL; the original is kept as cause.
+ * becomes the same VaxGuardError (code, message, reason, retry delay), the status kept as
+ * `cause` for the log. INTERNAL always carries the generic message. Codes VaxGuard does
+ * not use mean the call broke, not a refusal: CANCELLED (cut off on the way) becomes
+ * UNAVAILABLE; UNKNOWN, UNIMPLEMENTED (a peer without the method), OUT_OF_RANGE and
+ * DATA_LOSS become INTERNAL; so does a failure that is not a status at all.
  */
 export function fromStatusError(error: unknown): VaxGuardError {
-  if (isVaxGuardError(error)) return error;
-  const failure = error as Partial<ServiceError>;
-  if (typeof failure.code !== 'number') {
-    return new VaxGuardError('INTERNAL', 'internal error', { cause: error });
+  const failure = error as Partial<ServiceError> | null | undefined;
+  if (isVaxGuardError(error) || typeof failure?.code !== 'number') return toVaxGuardError(error);
+  const known = ERROR_CODES_BY_STATUS.get(failure.code);
+  if (known === undefined || known === 'INTERNAL') {
+    return failure.code === status.CANCELLED
+      ? new VaxGuardError('UNAVAILABLE', 'the call was cancelled before it completed', {
+          cause: error,
+        })
+      : new VaxGuardError('INTERNAL', INTERNAL_ERROR_MESSAGE, { cause: error });
   }
   const { reason, retryAfterMs } = readStatusDetails(failure);
-  const code = ERROR_CODES.get(failure.code) ?? 'UNAVAILABLE';
-  return new VaxGuardError(code, failure.details ?? 'the call failed', {
+  return new VaxGuardError(known, failure.details || 'the call failed', {
     ...(reason === undefined ? {} : { reason }),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     cause: error,

@@ -1,3 +1,4 @@
+import { isVaxGuardError, unavailable } from '@vaxguard/errors';
 import { GRANTEE_KIND } from '@vaxguard/event-catalogue';
 import { createServiceClient, type ServiceClient } from '@vaxguard/grpc-kit';
 import { otpV1 } from '@vaxguard/proto';
@@ -23,20 +24,32 @@ export class OtpConsentCodes implements ConsentCodeSender {
   }
 
   async send(request: Parameters<ConsentCodeSender['send']>[0]) {
-    const response = await this.otp.call(
-      'generateOtp',
-      {
-        mobile: request.mobile,
-        purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT,
-        consent: {
-          beneficiaryRef: '',
-          beneficiaryRefs: [...request.beneficiaryRefs],
-          grantee: { kind: GRANTEE_KIND.toProto(request.grantee.kind), id: request.grantee.id },
+    const response = await this.otp
+      .call(
+        'generateOtp',
+        {
+          mobile: request.mobile,
+          purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT,
+          consent: {
+            beneficiaryRef: '',
+            beneficiaryRefs: [...request.beneficiaryRefs],
+            grantee: { kind: GRANTEE_KIND.toProto(request.grantee.kind), id: request.grantee.id },
+          },
+          onBehalfOfClientId: request.ownerClientId,
         },
-        onBehalfOfClientId: request.ownerClientId,
-      },
-      { idempotent: false },
-    );
+        { idempotent: false },
+      )
+      .catch((error: unknown) => {
+        // A refusal of identity's own credentials is not the caller's doing: it is a
+        // fault of the platform, reported as such, the cause kept for the log.
+        if (
+          isVaxGuardError(error) &&
+          (error.code === 'UNAUTHENTICATED' || error.code === 'PERMISSION_DENIED')
+        ) {
+          throw unavailable('consent codes cannot be sent right now', { cause: error });
+        }
+        throw error;
+      });
     return { txnId: response.txnId, expiresAt: response.expiresAt ?? new Date() };
   }
 

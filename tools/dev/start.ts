@@ -36,6 +36,7 @@ const FIRST_SERVICE_PORT = Number(env['VAXGUARD_DEV_GRPC_PORT'] ?? 50051);
 const SERVICES = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
 type Service = (typeof SERVICES)[number];
 const DEMO_CLIENT = 'demo-portal';
+const DEMO_PARTNER_SCOPES = ['beneficiary:demographics', 'beneficiary:id-masked'];
 const COLOUR = process.stdout.isTTY === true;
 
 /** What this command started, so Ctrl-C stops exactly that (services first). */
@@ -257,7 +258,8 @@ function scopesAt(callee: Service, caller: Service): string[] {
 function clientCredentials(callee: Service, secrets: Secrets): string {
   const sha256 = (secret: string) => createHash('sha256').update(secret).digest('hex');
   const entries = [
-    `${DEMO_CLIENT}:${sha256(secrets.demoClientSecret)}`,
+    // The demo client is also the demo partner: these scopes choose what a consent grant shows it.
+    `${DEMO_CLIENT}:${sha256(secrets.demoClientSecret)}:${DEMO_PARTNER_SCOPES.join('+')}`,
     ...SERVICES.map((caller) => {
       const id = serviceClientId(caller);
       const scopes = scopesAt(callee, caller);
@@ -648,6 +650,7 @@ async function main(): Promise<void> {
     statusOf.otp === 'SERVING'
       ? await runDemo({
           otpAddress: addresses.otp,
+          identityAddress: addresses.identity,
           clientId: DEMO_CLIENT,
           clientSecret: platform.secrets.demoClientSecret,
           smsSink: platform.smsSink,

@@ -97,4 +97,91 @@ export const otpMigrations: readonly Migration[] = [
         SELECT client_id, max(client_seq) FROM otp_sends GROUP BY client_id;
     `,
   },
+  {
+    id: 'otp/0004_client_quota_at_commit',
+    sql: `
+      -- Numbered sends (0003) made one client's sends take turns from the numbering
+      -- statement to the commit, a round trip to the service included. Now each client's
+      -- sends are counted in small time buckets, and each send's client quota is checked
+      -- by a deferred trigger as its transaction commits: the turn is that check and the
+      -- commit. Each send carries its check; the domain decides the bucket, the window
+      -- and the limit (otp-rules.ts, configuration).
+      DROP TABLE otp_client_send_counts;
+      ALTER TABLE otp_sends DROP COLUMN client_seq;
+      ALTER TABLE otp_sends
+        ADD COLUMN client_bucket timestamptz,
+        ADD COLUMN client_counted_after timestamptz,
+        ADD COLUMN client_quota_limit integer;
+      -- Required of every new send (the trigger checks what the row says); older rows
+      -- were checked when they were made.
+      ALTER TABLE otp_sends ADD CONSTRAINT otp_sends_client_quota_check CHECK (
+        client_bucket IS NOT NULL AND client_counted_after IS NOT NULL
+        AND client_quota_limit IS NOT NULL
+      ) NOT VALID;
+
+      CREATE TABLE otp_client_send_buckets (
+        client_id text NOT NULL,
+        bucket_start timestamptz NOT NULL,
+        sends integer NOT NULL CHECK (sends > 0),
+        PRIMARY KEY (client_id, bucket_start)
+      );
+      -- The sends already made keep counting: per second, the bucket of the rules when
+      -- this was written (CLIENT_QUOTA_BUCKET_MS).
+      INSERT INTO otp_client_send_buckets (client_id, bucket_start, sends)
+        SELECT client_id, date_trunc('second', sent_at), count(*)
+          FROM otp_sends GROUP BY 1, 2;
+
+      -- A mobile's quota state in one round trip: its lock first, then each read afresh
+      -- (READ COMMITTED), so the reads see every send admitted before the lock. Per
+      -- window: the n-th most recent send since its start (a mobile's limits are small).
+      CREATE FUNCTION otp_hold_mobile_quota(
+        p_lock_key text, p_mobile_index text, p_since timestamptz[], p_n integer[]
+      ) RETURNS TABLE (
+        consecutive_failures integer, locked_until timestamptz, nth_most_recent timestamptz[]
+      ) LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtextextended(p_lock_key, 0));
+        RETURN QUERY
+          SELECT g.consecutive_failures, g.locked_until,
+                 ARRAY(SELECT (SELECT s.sent_at FROM otp_sends s
+                                WHERE s.mobile_index = p_mobile_index AND s.sent_at > w.since
+                                ORDER BY s.sent_at DESC OFFSET w.n - 1 LIMIT 1)
+                         FROM unnest(p_since, p_n) WITH ORDINALITY AS w (since, n, i)
+                        ORDER BY w.i)
+            FROM (SELECT) AS one
+            LEFT JOIN otp_mobile_guards g ON g.mobile_index = p_mobile_index;
+      END $$;
+
+      CREATE FUNCTION otp_admit_client_send() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        nth_most_recent timestamptz;
+      BEGIN
+        -- One client's sends take turns from here to the end of their commits, on every
+        -- instance. Each statement below reads afresh (READ COMMITTED), so it sees every
+        -- send admitted before this turn.
+        PERFORM pg_advisory_xact_lock(hashtextextended('vaxguard/otp/client:' || NEW.client_id, 0));
+        -- The bucket of the limit-th most recent counted send: at most window / bucket
+        -- rows, however high the limit.
+        SELECT bucket_start INTO nth_most_recent FROM (
+          SELECT bucket_start, sum(sends) OVER (ORDER BY bucket_start DESC) AS counted
+            FROM otp_client_send_buckets
+           WHERE client_id = NEW.client_id AND bucket_start > NEW.client_counted_after
+        ) recent
+        WHERE counted >= NEW.client_quota_limit
+        ORDER BY bucket_start DESC LIMIT 1;
+        IF FOUND THEN
+          RAISE EXCEPTION 'client send quota is full' USING
+            ERRCODE = 'VGQ01',
+            DETAIL = (extract(epoch FROM nth_most_recent) * 1000)::bigint::text;
+        END IF;
+        INSERT INTO otp_client_send_buckets AS b (client_id, bucket_start, sends)
+          VALUES (NEW.client_id, NEW.client_bucket, 1)
+          ON CONFLICT (client_id, bucket_start) DO UPDATE SET sends = b.sends + 1;
+        RETURN NULL;
+      END $$;
+      CREATE CONSTRAINT TRIGGER otp_admit_client_send AFTER INSERT ON otp_sends
+        DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION otp_admit_client_send();
+    `,
+  },
 ];

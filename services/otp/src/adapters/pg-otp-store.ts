@@ -1,18 +1,25 @@
 import { withTransaction, type Pool, type Queryable } from '@vaxguard/db';
 import { enqueueEvent } from '@vaxguard/events';
 import type { Mobile } from '@vaxguard/pii';
-import type {
-  Consent,
-  IssuedToken,
-  MobileGuard,
-  OtpEvent,
-  OtpPurpose,
-  OtpStore,
-  OtpTransaction,
-  OtpUnitOfWork,
-  QuotaScope,
+import {
+  ClientQuotaFull,
+  type ClientQuotaCheck,
+  type Consent,
+  type IssuedToken,
+  type MobileGuard,
+  type MobileQuotaState,
+  type OtpEvent,
+  type OtpPurpose,
+  type OtpStore,
+  type OtpTransaction,
+  type OtpUnitOfWork,
+  type SendRecord,
 } from '../domain/model';
-import { MOBILE_SEND_QUOTAS, TXN_MAX_LIFETIME_MS } from '../domain/otp-rules';
+import {
+  CLIENT_QUOTA_WINDOW_MS,
+  MOBILE_SEND_QUOTAS,
+  TXN_MAX_LIFETIME_MS,
+} from '../domain/otp-rules';
 import { toOutgoingEvent } from './otp-events';
 import type { Sealer } from './sealing';
 
@@ -44,11 +51,15 @@ interface TokenRow {
 
 // Lock keys live in their own namespace so they never collide with other advisory locks.
 const MOBILE_LOCK_PREFIX = 'vaxguard/otp/mobile:';
+// What otp_admit_client_send (migration otp/0004) raises when a client's quota is full.
+const CLIENT_QUOTA_FULL_SQLSTATE = 'VGQ01';
 
 /**
  * The OTP store on PostgreSQL. Quotas hold across instances because every send is
- * counted and recorded under transaction-scoped advisory locks on the mobile and the
- * client; the mobile number itself is stored only sealed (AES-256-GCM), for resends.
+ * counted and recorded under transaction-scoped advisory locks: the mobile's, taken
+ * before its quotas are read, and the client's, taken as the transaction commits (by a
+ * deferred trigger on otp_sends, migration otp/0004). The mobile number itself is stored
+ * only sealed (AES-256-GCM), for resends.
  */
 export class PgOtpStore implements OtpStore {
   constructor(
@@ -56,13 +67,18 @@ export class PgOtpStore implements OtpStore {
     private readonly mobileSealer: Sealer,
   ) {}
 
-  transaction<T>(work: (uow: OtpUnitOfWork) => Promise<T>): Promise<T> {
-    // Deadlocks cannot arise from the lock order used, but a retry costs nothing.
-    return withTransaction(
-      this.pool,
-      (client) => work(new PgUnitOfWork(client, this.mobileSealer)),
-      { retries: 2 },
-    );
+  async transaction<T>(work: (uow: OtpUnitOfWork) => Promise<T>): Promise<T> {
+    try {
+      // Deadlocks cannot arise from the lock order used (a mobile's, then at commit a
+      // client's), but a retry costs nothing.
+      return await withTransaction(
+        this.pool,
+        (client) => work(new PgUnitOfWork(client, this.mobileSealer)),
+        { retries: 2 },
+      );
+    } catch (error) {
+      throw clientQuotaFull(error) ?? error;
+    }
   }
 
   /** Deletes what no rule needs any more; returns how many rows went. */
@@ -79,6 +95,10 @@ export class PgOtpStore implements OtpStore {
         `DELETE FROM otp_mobile_guards
           WHERE consecutive_failures = 0 AND (locked_until IS NULL OR locked_until < $1)`,
         [now],
+      ],
+      [
+        'DELETE FROM otp_client_send_buckets WHERE bucket_start < $1',
+        [new Date(now.getTime() - CLIENT_QUOTA_WINDOW_MS)],
       ],
       [
         'DELETE FROM issued_tokens WHERE expires_at < $1',
@@ -98,53 +118,51 @@ class PgUnitOfWork implements OtpUnitOfWork {
     private readonly mobileSealer: Sealer,
   ) {}
 
-  async holdMobileQuota(mobileIndex: string): Promise<void> {
-    await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+  /** One round trip: otp_hold_mobile_quota (migration otp/0004) locks, then reads afresh. */
+  async holdMobileQuota(
+    mobileIndex: string,
+    windows: readonly { since: Date; n: number }[],
+  ): Promise<MobileQuotaState> {
+    const { rows } = await this.tx.query<{
+      consecutive_failures: number | null;
+      locked_until: Date | null;
+      nth_most_recent: (Date | null)[];
+    }>('SELECT * FROM otp_hold_mobile_quota($1, $2, $3, $4)', [
       MOBILE_LOCK_PREFIX + mobileIndex,
+      mobileIndex,
+      windows.map((window) => window.since),
+      windows.map((window) => window.n),
     ]);
-  }
-
-  async nthMostRecentSend(scope: QuotaScope, since: Date, n: number): Promise<Date | undefined> {
-    const [column, value] =
-      'mobileIndex' in scope ? ['mobile_index', scope.mobileIndex] : ['client_id', scope.clientId];
-    const { rows } = await this.tx.query<{ sent_at: Date }>(
-      `SELECT sent_at FROM otp_sends WHERE ${column} = $1 AND sent_at > $2
-        ORDER BY sent_at DESC OFFSET $3 LIMIT 1`,
-      [value, since, n - 1],
-    );
-    return rows[0]?.sent_at;
+    const row = rows[0];
+    return {
+      guard: {
+        consecutiveFailures: row?.consecutive_failures ?? 0,
+        lockedUntil: row?.locked_until ?? undefined,
+      },
+      nthMostRecent: windows.map((_, i) => row?.nth_most_recent[i] ?? undefined),
+    };
   }
 
   /**
-   * One statement: the client's send counter is bumped (its row lock, held to the
-   * commit, is what makes one client's sends take turns across instances), the
-   * quota-th most recent earlier send is found by its number (one index lookup, however
-   * high the quota), and the send is recorded only if that one is outside the window.
-   * A refusal leaves the bumped counter to the rollback the domain then causes.
+   * The row carries its client-quota check; the deferred trigger otp_admit_client_send
+   * runs it at commit, under the client's lock, and raises CLIENT_QUOTA_FULL_SQLSTATE
+   * when the quota is full (the commit then fails and nothing is kept).
    */
-  async recordClientSend(
-    send: { txnId: string; mobileIndex: string; clientId: string; sentAt: Date },
-    quota: { limit: number; since: Date },
-  ): Promise<{ admitted: true } | { admitted: false; nthMostRecent: Date }> {
-    const { rows } = await this.tx.query<{ blocking: Date | null }>(
-      `WITH counted AS (
-         INSERT INTO otp_client_send_counts AS c (client_id, sends) VALUES ($3, 1)
-         ON CONFLICT (client_id) DO UPDATE SET sends = c.sends + 1
-         RETURNING sends
-       ), blocking AS (
-         SELECT s.sent_at FROM otp_sends s, counted
-          WHERE s.client_id = $3 AND s.client_seq = counted.sends - $5 AND s.sent_at > $6
-       ), recorded AS (
-         INSERT INTO otp_sends (txn_id, mobile_index, client_id, sent_at, client_seq)
-         SELECT $1, $2, $3, $4, counted.sends FROM counted
-          WHERE NOT EXISTS (SELECT 1 FROM blocking)
-         RETURNING client_seq
-       )
-       SELECT (SELECT sent_at FROM blocking) AS blocking, (SELECT count(*) FROM recorded) AS n`,
-      [send.txnId, send.mobileIndex, send.clientId, send.sentAt, quota.limit, quota.since],
+  async recordSend(send: SendRecord, clientQuota: ClientQuotaCheck): Promise<void> {
+    await this.tx.query(
+      `INSERT INTO otp_sends (txn_id, mobile_index, client_id, sent_at,
+         client_bucket, client_counted_after, client_quota_limit)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        send.txnId,
+        send.mobileIndex,
+        send.clientId,
+        send.sentAt,
+        clientQuota.bucket,
+        clientQuota.countedAfter,
+        clientQuota.limit,
+      ],
     );
-    const blocking = rows[0]?.blocking;
-    return blocking ? { admitted: false, nthMostRecent: blocking } : { admitted: true };
   }
 
   async mobileGuard(mobileIndex: string): Promise<MobileGuard> {
@@ -288,4 +306,12 @@ class PgUnitOfWork implements OtpUnitOfWork {
   async publish(event: OtpEvent): Promise<void> {
     await enqueueEvent(this.tx, toOutgoingEvent(event));
   }
+}
+
+/** The refusal a failed commit stands for, if it failed on a full client quota. */
+function clientQuotaFull(error: unknown): ClientQuotaFull | undefined {
+  const { code, detail } = (error ?? {}) as { code?: unknown; detail?: unknown };
+  if (code !== CLIENT_QUOTA_FULL_SQLSTATE || typeof detail !== 'string') return undefined;
+  // The detail is the start of the bucket of the limit-th most recent send, in epoch ms.
+  return new ClientQuotaFull(new Date(Number(detail)));
 }

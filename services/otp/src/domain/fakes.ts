@@ -1,23 +1,32 @@
 // In-memory stand-ins for the OTP domain's ports, for unit tests.
-import type {
-  IssuedToken,
-  MobileGuard,
-  OtpDelivery,
-  OtpEvent,
-  OtpMessage,
-  OtpStore,
-  OtpTransaction,
-  OtpUnitOfWork,
-  QuotaScope,
-  TokenSigner,
+import {
+  ClientQuotaFull,
+  type ClientQuotaCheck,
+  type IssuedToken,
+  type MobileGuard,
+  type OtpDelivery,
+  type OtpEvent,
+  type OtpMessage,
+  type OtpStore,
+  type OtpTransaction,
+  type OtpUnitOfWork,
+  type SendRecord,
+  type TokenSigner,
 } from './model';
 
 interface State {
   transactions: Map<string, OtpTransaction>;
-  sends: { txnId: string; mobileIndex: string; clientId: string; sentAt: Date }[];
+  /** Each send with the client-quota bucket it is counted in. */
+  sends: (SendRecord & { clientBucket: Date })[];
   guards: Map<string, MobileGuard>;
   tokens: Map<string, IssuedToken>;
   events: OtpEvent[];
+}
+
+/** A send whose client quota is checked when its transaction commits. */
+interface ClientCheck {
+  readonly clientId: string;
+  readonly check: ClientQuotaCheck;
 }
 
 /** A store whose transactions commit when the work resolves and leave no trace when it throws. */
@@ -55,38 +64,38 @@ export class InMemoryOtpStore implements OtpStore {
       tokens: new Map(this.state.tokens),
       events: [...this.state.events],
     };
-    const result = await work(this.unitOfWork(draft));
+    const clientChecks: ClientCheck[] = [];
+    const result = await work(this.unitOfWork(draft, clientChecks));
+    // As PostgreSQL does at commit: each send's client quota, against what is committed.
+    for (const { clientId, check } of clientChecks) {
+      this.lockCalls.push(['client', clientId]);
+      const counted = this.state.sends
+        .filter((send) => send.clientId === clientId && send.clientBucket > check.countedAfter)
+        .sort((a, b) => b.clientBucket.getTime() - a.clientBucket.getTime());
+      const nth = counted[check.limit - 1];
+      if (nth) throw new ClientQuotaFull(nth.clientBucket);
+    }
     this.state = draft;
     return result;
   }
 
-  private unitOfWork(s: State): OtpUnitOfWork {
+  private unitOfWork(s: State, clientChecks: ClientCheck[]): OtpUnitOfWork {
     const guardOf = (mobileIndex: string): MobileGuard =>
       s.guards.get(mobileIndex) ?? { consecutiveFailures: 0, lockedUntil: undefined };
     return {
-      holdMobileQuota: async (mobileIndex) => {
+      holdMobileQuota: async (mobileIndex, windows) => {
         this.lockCalls.push(['mobile', mobileIndex]);
+        const nthMostRecent = windows.map(
+          ({ since, n }) =>
+            s.sends
+              .filter((send) => send.mobileIndex === mobileIndex && send.sentAt > since)
+              .sort((a, b) => b.sentAt.getTime() - a.sentAt.getTime())[n - 1]?.sentAt,
+        );
+        return { guard: guardOf(mobileIndex), nthMostRecent };
       },
-      recordClientSend: async (send, quota) => {
-        this.lockCalls.push(['client', send.clientId]);
-        const recent = s.sends
-          .filter((other) => other.clientId === send.clientId && other.sentAt > quota.since)
-          .sort((a, b) => b.sentAt.getTime() - a.sentAt.getTime());
-        const nth = recent[quota.limit - 1];
-        if (nth) return { admitted: false, nthMostRecent: nth.sentAt };
-        s.sends.push(send);
-        return { admitted: true };
-      },
-      nthMostRecentSend: async (scope: QuotaScope, since, n) => {
-        const matching = s.sends
-          .filter((send) =>
-            'mobileIndex' in scope
-              ? send.mobileIndex === scope.mobileIndex
-              : send.clientId === scope.clientId,
-          )
-          .filter((send) => send.sentAt > since)
-          .sort((a, b) => b.sentAt.getTime() - a.sentAt.getTime());
-        return matching[n - 1]?.sentAt;
+      recordSend: async (send, check) => {
+        s.sends.push({ ...send, clientBucket: check.bucket });
+        clientChecks.push({ clientId: send.clientId, check });
       },
       mobileGuard: async (mobileIndex) => guardOf(mobileIndex),
       recordFailure: async (mobileIndex) => {

@@ -102,8 +102,43 @@ export type OtpEvent =
       readonly expiresAt: Date;
     });
 
-/** Whose sends a quota counts. */
-export type QuotaScope = { readonly mobileIndex: string } | { readonly clientId: string };
+/** What a mobile's send quotas are checked against, read under the mobile's lock. */
+export interface MobileQuotaState {
+  readonly guard: MobileGuard;
+  /** Per window asked for, in order: the `n`-th most recent send since its start, if any. */
+  readonly nthMostRecent: readonly (Date | undefined)[];
+}
+
+/** A send as recorded for the quotas. */
+export interface SendRecord {
+  readonly txnId: string;
+  readonly mobileIndex: string;
+  readonly clientId: string;
+  readonly sentAt: Date;
+}
+
+/**
+ * The client's quota a send must fit, checked as its transaction commits: admitted when
+ * the client's sends counted in buckets starting after `countedAfter` are fewer than
+ * `limit`; the send is then counted in `bucket`.
+ */
+export interface ClientQuotaCheck {
+  readonly limit: number;
+  readonly countedAfter: Date;
+  readonly bucket: Date;
+}
+
+/**
+ * A transaction that recorded a send did not commit: the client's quota was full. Holds
+ * the start of the bucket of the client's `limit`-th most recent counted send, which
+ * must leave the window before the client's next send fits.
+ */
+export class ClientQuotaFull extends Error {
+  override readonly name = 'ClientQuotaFull';
+  constructor(readonly nthMostRecent: Date) {
+    super("the client's send quota is full");
+  }
+}
 
 /**
  * Everything done inside one database transaction: the reads and writes of a flow and
@@ -112,22 +147,21 @@ export type QuotaScope = { readonly mobileIndex: string } | { readonly clientId:
 export interface OtpUnitOfWork {
   /**
    * Serialises quota checks for this mobile across all instances until the transaction
-   * ends. Taken first: sends to one mobile are rare, so this lock is seldom contended.
+   * ends, and reads under that hold what they need: the mobile's guard and, for each
+   * window, the `n`-th most recent send to it since `since`, if there were that many.
+   * Taken first: sends to one mobile are rare, so this lock is seldom contended.
    */
-  holdMobileQuota(mobileIndex: string): Promise<void>;
+  holdMobileQuota(
+    mobileIndex: string,
+    windows: readonly { readonly since: Date; readonly n: number }[],
+  ): Promise<MobileQuotaState>;
   /**
-   * Records a send if the client's quota admits it, in one step taken last, just before
-   * the transaction commits: one client's concurrent sends wait for each other (across
-   * instances) only from this step to the commit. Admitted when fewer than `limit` of
-   * the client's sends were made after `since`; otherwise nothing is recorded and the
-   * time of the `limit`-th most recent send is returned.
+   * Records a send. Its client's quota is checked as the transaction commits, and only
+   * then: one client's concurrent sends take turns (across instances) for that check and
+   * the commit alone, never for a round trip to the service. A full quota makes
+   * `OtpStore.transaction` reject with `ClientQuotaFull`, having committed nothing.
    */
-  recordClientSend(
-    send: { txnId: string; mobileIndex: string; clientId: string; sentAt: Date },
-    quota: { limit: number; since: Date },
-  ): Promise<{ admitted: true } | { admitted: false; nthMostRecent: Date }>;
-  /** The time of the `n`-th most recent send since `since`, if there were that many. */
-  nthMostRecentSend(scope: QuotaScope, since: Date, n: number): Promise<Date | undefined>;
+  recordSend(send: SendRecord, clientQuota: ClientQuotaCheck): Promise<void>;
   mobileGuard(mobileIndex: string): Promise<MobileGuard>;
   /** Counts one more consecutive failure; returns the new count. */
   recordFailure(mobileIndex: string): Promise<number>;
@@ -149,7 +183,11 @@ export interface OtpUnitOfWork {
 }
 
 export interface OtpStore {
-  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  /**
+   * Runs `work` in one transaction: committed when it resolves, rolled back when it
+   * throws. Rejects with `ClientQuotaFull`, committing nothing, when a send it recorded
+   * does not fit its client's quota.
+   */
   transaction<T>(work: (uow: OtpUnitOfWork) => Promise<T>): Promise<T>;
 }
 

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { AUDIENCE } from '@vaxguard/tokens';
 import {
   attemptsLeft,
+  CLIENT_QUOTA_BUCKET_MS,
   CLIENT_QUOTA_WINDOW_MS,
+  clientQuotaBucket,
   codeExpiresAt,
   codeMatches,
   DEFAULT_CLIENT_QUOTA_PER_MINUTE,
@@ -132,6 +134,18 @@ describe('quota rules', () => {
     expect(quotaRetryAfterMs(quota, at(MINUTE), now)).toBe(6 * MINUTE);
     // Never zero while exhausted, so a refusal always carries a retry-after.
     expect(quotaRetryAfterMs(quota, at(-5 * MINUTE), now)).toBe(1);
+    // Never more than the window, even when the counted send is stamped after now.
+    expect(quotaRetryAfterMs(quota, at(10 * MINUTE + 400), now)).toBe(15 * MINUTE);
+  });
+
+  it('per client: sends are counted per second, so a send counts from the start of its second', () => {
+    expect(CLIENT_QUOTA_BUCKET_MS).toBe(1_000);
+    expect(clientQuotaBucket(at(0))).toEqual(at(0));
+    expect(clientQuotaBucket(at(999))).toEqual(at(0));
+    expect(clientQuotaBucket(at(1_000))).toEqual(at(1_000));
+    expect(clientQuotaBucket(at(61_500))).toEqual(at(61_000));
+    // A minute's window: at most 60 counters to add up, whatever the limit.
+    expect(CLIENT_QUOTA_WINDOW_MS / CLIENT_QUOTA_BUCKET_MS).toBe(60);
   });
 });
 

@@ -42,6 +42,15 @@ export const MOBILE_SEND_QUOTAS: readonly SendQuota[] = [
 /** The window of the per-client quota; the limit comes from configuration. */
 export const CLIENT_QUOTA_WINDOW_MS = 60_000;
 export const DEFAULT_CLIENT_QUOTA_PER_MINUTE = 1_000;
+/**
+ * The per-client quota counts sends per second, not per millisecond: a send counts from
+ * the start of its second, so it leaves the minute up to a second early (a client gets
+ * at most its limit in any 59 s, and in any minute counted in whole seconds). In
+ * exchange the check that one client's concurrent sends must take turns on adds up at
+ * most 60 counters, however high the limit (partners may be allowed a million a
+ * minute), so the turn stays a query long.
+ */
+export const CLIENT_QUOTA_BUCKET_MS = 1_000;
 
 /** NIST: at most 100 consecutive failed attempts per account (here: per mobile). */
 export const MOBILE_LOCKOUT_FAILURES = 100;
@@ -127,6 +136,8 @@ export function resendAvailableAt(lastSentAt: Date): Date {
  * How long until a sliding-window quota admits another send, or 0 if it admits one
  * now. `nthMostRecent` is the send time of the `limit`-th most recent send inside the
  * window (undefined when there are fewer): the next send fits once it leaves the window.
+ * Never longer than the window: a send stamped after `now` (by another instance, or by a
+ * transaction that began later but committed first) counts as if sent now.
  */
 export function quotaRetryAfterMs(
   quota: SendQuota,
@@ -134,7 +145,13 @@ export function quotaRetryAfterMs(
   now: Date,
 ): number {
   if (nthMostRecent === undefined) return 0;
-  return Math.max(1, nthMostRecent.getTime() + quota.windowMs - now.getTime());
+  const leavesWindowAt = Math.min(nthMostRecent.getTime(), now.getTime()) + quota.windowMs;
+  return Math.max(1, leavesWindowAt - now.getTime());
+}
+
+/** The start of the per-client counter a send at `sentAt` is counted in. */
+export function clientQuotaBucket(sentAt: Date): Date {
+  return new Date(Math.floor(sentAt.getTime() / CLIENT_QUOTA_BUCKET_MS) * CLIENT_QUOTA_BUCKET_MS);
 }
 
 export function windowStart(quota: SendQuota, now: Date): Date {

@@ -496,6 +496,35 @@ describe('quotas', () => {
       service.generate(umang, { mobile: '9876500099', purpose: 'CITIZEN_LOGIN' }),
     ).resolves.toBeDefined();
   });
+
+  it('a refused send costs the client no quota: the next fits once the admitted one leaves the minute', async () => {
+    const { service, clock } = setup({ clientQuotaPerMinute: 1 });
+    await service.generate(portal, { mobile: '9876500010', purpose: 'CITIZEN_LOGIN' });
+    clock.advance(30_000);
+    const error = await refusal(
+      service.generate(portal, { mobile: '9876500011', purpose: 'CITIZEN_LOGIN' }),
+    );
+    expect([error.reason, error.retryAfterMs]).toEqual(['CLIENT_QUOTA', 30_000]);
+    clock.advance(30_000);
+    await expect(
+      service.generate(portal, { mobile: '9876500012', purpose: 'CITIZEN_LOGIN' }),
+    ).resolves.toBeDefined();
+  });
+
+  it('counts a client send from the start of its second', async () => {
+    const { service, clock } = setup({ clientQuotaPerMinute: 1 });
+    clock.advance(999);
+    await service.generate(portal, { mobile: '9876500020', purpose: 'CITIZEN_LOGIN' });
+    clock.advance(59_000);
+    const error = await refusal(
+      service.generate(portal, { mobile: '9876500021', purpose: 'CITIZEN_LOGIN' }),
+    );
+    expect([error.reason, error.retryAfterMs]).toEqual(['CLIENT_QUOTA', 1]);
+    clock.advance(1);
+    await expect(
+      service.generate(portal, { mobile: '9876500022', purpose: 'CITIZEN_LOGIN' }),
+    ).resolves.toBeDefined();
+  });
 });
 
 describe('mobile lockout', () => {

@@ -11,20 +11,22 @@ import {
 } from '@vaxguard/errors';
 import { isBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
 import type { TokenClaims } from '@vaxguard/tokens';
-import type {
-  Caller,
-  Clock,
-  Consent,
-  OtpDelivery,
-  OtpFailureReason,
-  OtpPurpose,
-  OtpStore,
-  OtpTransaction,
-  OtpUnitOfWork,
-  TokenSigner,
+import {
+  ClientQuotaFull,
+  type Caller,
+  type Clock,
+  type Consent,
+  type OtpDelivery,
+  type OtpFailureReason,
+  type OtpPurpose,
+  type OtpStore,
+  type OtpTransaction,
+  type OtpUnitOfWork,
+  type TokenSigner,
 } from './model';
 import {
   attemptsLeft,
+  clientQuotaBucket,
   CLIENT_QUOTA_WINDOW_MS,
   codeExpiresAt,
   codeMatches,
@@ -137,8 +139,7 @@ export class OtpService {
     const code = this.generateCode();
 
     const txn = settle(
-      await this.options.store.transaction(async (uow) => {
-        await uow.holdMobileQuota(mobileIndex);
+      await this.sendTransaction(async (uow) => {
         const now = this.options.clock();
         const refusal = await this.checkMobileAllowed(uow, mobileIndex, now);
         if (refusal) return refuse<OtpTransaction>(refusal);
@@ -175,11 +176,10 @@ export class OtpService {
     checkTxnId(txnId);
     const code = this.generateCode();
     const txn = settle(
-      await this.options.store.transaction(async (uow) => {
+      await this.sendTransaction(async (uow) => {
         const found = await uow.findTransactionForUpdate(txnId);
         if (!found || found.clientId !== caller.clientId)
           return refuse<OtpTransaction>(notFound(TXN_NOT_FOUND));
-        await uow.holdMobileQuota(found.mobileIndex);
         const now = this.options.clock();
         // An expired code is what a resend is for; a used or dead transaction is not.
         const closed = closedReason(found);
@@ -368,22 +368,23 @@ export class OtpService {
     );
   }
 
-  /** The lockout and the mobile's send quotas, checked under the mobile's quota lock. */
+  /**
+   * The lockout and the mobile's send quotas, checked under the mobile's quota lock
+   * (taken here, so always before the client's, which is taken at commit).
+   */
   private async checkMobileAllowed(
     uow: OtpUnitOfWork,
     mobileIndex: string,
     now: Date,
   ): Promise<VaxGuardError | undefined> {
-    const guard = await uow.mobileGuard(mobileIndex);
+    const { guard, nthMostRecent } = await uow.holdMobileQuota(
+      mobileIndex,
+      MOBILE_SEND_QUOTAS.map((quota) => ({ since: windowStart(quota, now), n: quota.limit })),
+    );
     if (isLocked(guard.lockedUntil, now)) return lockedError(guard.lockedUntil, now);
     let worst: { quota: SendQuota; retryAfterMs: number } | undefined;
-    for (const quota of MOBILE_SEND_QUOTAS) {
-      const nth = await uow.nthMostRecentSend(
-        { mobileIndex },
-        windowStart(quota, now),
-        quota.limit,
-      );
-      const retryAfterMs = quotaRetryAfterMs(quota, nth, now);
+    for (const [i, quota] of MOBILE_SEND_QUOTAS.entries()) {
+      const retryAfterMs = quotaRetryAfterMs(quota, nthMostRecent[i], now);
       if (retryAfterMs > 0 && (!worst || retryAfterMs > worst.retryAfterMs))
         worst = { quota, retryAfterMs };
     }
@@ -392,10 +393,24 @@ export class OtpService {
   }
 
   /**
-   * Records a send, if the client's quota admits it: the last step before the commit, so
-   * one client's concurrent calls wait for each other only from here to the commit. A
-   * refusal throws, rolling back the whole transaction: a refused send costs no quota
-   * and leaves nothing behind.
+   * A transaction that sends a code. The client's quota is checked as it commits (see
+   * `recordSend`); a full quota rolls the whole transaction back, so a refused send costs
+   * no quota and leaves nothing behind, and is refused here as the quota's own error.
+   */
+  private async sendTransaction<T>(work: (uow: OtpUnitOfWork) => Promise<T>): Promise<T> {
+    try {
+      return await this.options.store.transaction(work);
+    } catch (error) {
+      if (!(error instanceof ClientQuotaFull)) throw error;
+      const quota = this.clientQuota;
+      throw quotaError(quota, quotaRetryAfterMs(quota, error.nthMostRecent, this.options.clock()));
+    }
+  }
+
+  /**
+   * Records a send and its event. The client's quota is the one check left to the commit:
+   * one client's concurrent calls, on every instance, take turns only for that check and
+   * the commit itself.
    */
   private async recordSend(uow: OtpUnitOfWork, txn: OtpTransaction, now: Date): Promise<void> {
     await uow.publish({
@@ -409,13 +424,10 @@ export class OtpService {
       expiresAt: txn.expiresAt,
     });
     const quota = this.clientQuota;
-    const recorded = await uow.recordClientSend(
+    await uow.recordSend(
       { txnId: txn.txnId, mobileIndex: txn.mobileIndex, clientId: txn.clientId, sentAt: now },
-      { limit: quota.limit, since: windowStart(quota, now) },
+      { limit: quota.limit, countedAfter: windowStart(quota, now), bucket: clientQuotaBucket(now) },
     );
-    if (!recorded.admitted) {
-      throw quotaError(quota, quotaRetryAfterMs(quota, recorded.nthMostRecent, now));
-    }
   }
 
   private async deliver(txn: OtpTransaction, code: string): Promise<void> {

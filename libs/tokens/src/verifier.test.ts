@@ -183,6 +183,28 @@ describe('TokenVerifier', () => {
     expect(message).toBe('the token is not a compact JWS');
   });
 
+  it('checks a known token again for expiry, audience and revocation, not for its signature', async () => {
+    let current = now;
+    const keys = new JwksCache(async () => [k1.jwk], { clock: () => current });
+    const revocations = new RevocationSet(() => current);
+    const verifier = new TokenVerifier({
+      issuers: { [TOKEN_ISSUER]: keys },
+      revocations,
+      clock: () => current,
+      cacheSize: 2,
+    });
+    const token = await sign(k1.privateKey, 'k1');
+    await verifier.verify(token, AUDIENCE.citizen);
+    expect(await refusal(verifier.verify(token, AUDIENCE.consent))).toBe('TOKEN_AUDIENCE');
+    await expect(
+      verifier.verify(token, [AUDIENCE.consent, AUDIENCE.citizen]),
+    ).resolves.toMatchObject({ tokenId: 'tok-1' });
+    revocations.add('tok-1', claims.expiresAt);
+    expect(await refusal(verifier.verify(token, AUDIENCE.citizen))).toBe('TOKEN_REVOKED');
+    current = new Date(claims.expiresAt.getTime() + 1);
+    expect(await refusal(verifier.verify(token, AUDIENCE.citizen))).toBe('TOKEN_EXPIRED');
+  });
+
   it('picks up a rotated key when a token names it', async () => {
     const published = [k1.jwk];
     const { verifier } = setup(published);

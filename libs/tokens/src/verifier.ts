@@ -18,7 +18,11 @@ export interface TokenVerifierOptions {
   readonly issuers: Readonly<Record<string, JwksCache>>;
   readonly revocations: RevocationSet;
   readonly clock?: () => Date;
+  /** Tokens whose signature was checked, kept until they expire (default 10,000). */
+  readonly cacheSize?: number;
 }
+
+const DEFAULT_CACHE_SIZE = 10_000;
 
 const PURPOSES: readonly TokenPurpose[] = ['CITIZEN_LOGIN', 'CONSENT', 'STAFF_LOGIN'];
 const GRANTEE_KINDS: readonly GranteeKind[] = ['STAFF', 'PARTNER_CLIENT'];
@@ -35,14 +39,55 @@ function refuse(reason: string, message: string, cause?: unknown): VaxGuardError
  */
 export class TokenVerifier {
   private readonly clock: () => Date;
+  private readonly cacheSize: number;
+  private readonly verified = new Map<string, TokenClaims>();
 
   constructor(private readonly options: TokenVerifierOptions) {
     this.clock = options.clock ?? (() => new Date());
+    this.cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
   }
 
-  /** Verifies a token meant for `audience` (or any one of several). */
+  /**
+   * Verifies a token meant for `audience` (or any one of several). A token whose
+   * signature was already checked is not checked again (an Ed25519 verification costs
+   * more than the rest of a read); its expiry, audience and revocation are, every time.
+   */
   async verify(token: string, audience: Audience | readonly Audience[]): Promise<TokenClaims> {
     const audiences: readonly Audience[] = typeof audience === 'string' ? [audience] : audience;
+    const cached = this.verified.get(token);
+    if (cached) return this.recheck(token, cached, audiences);
+    const claims = await this.verifySignedToken(token, audiences);
+    this.remember(token, claims);
+    return claims;
+  }
+
+  private recheck(token: string, claims: TokenClaims, audiences: readonly Audience[]): TokenClaims {
+    if (claims.expiresAt.getTime() <= this.clock().getTime()) {
+      this.verified.delete(token);
+      throw refuse('TOKEN_EXPIRED', 'the token has expired');
+    }
+    if (!audiences.includes(claims.audience)) {
+      throw refuse('TOKEN_AUDIENCE', 'the token is not meant for this service');
+    }
+    if (this.options.revocations.isRevoked(claims.tokenId)) {
+      throw refuse('TOKEN_REVOKED', 'the token has been revoked');
+    }
+    return claims;
+  }
+
+  private remember(token: string, claims: TokenClaims): void {
+    // Oldest first out: a Map iterates in insertion order.
+    if (this.verified.size >= this.cacheSize) {
+      const oldest = this.verified.keys().next();
+      if (!oldest.done) this.verified.delete(oldest.value);
+    }
+    this.verified.set(token, claims);
+  }
+
+  private async verifySignedToken(
+    token: string,
+    audiences: readonly Audience[],
+  ): Promise<TokenClaims> {
     let header: { alg?: string; kid?: string };
     try {
       header = decodeProtectedHeader(token);

@@ -69,6 +69,8 @@ export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** A commit was announced while the relay was busy: the next sleep ends at once. */
+  private notified = false;
   private lastCleanup = 0;
 
   constructor(private readonly options: OutboxRelayOptions) {
@@ -89,7 +91,7 @@ export class OutboxRelay {
   async stop(timeoutMs = 5_000): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.wake?.();
+    this.nudge();
     await this.loop;
     if (this.session) {
       const deadline = Date.now() + timeoutMs;
@@ -176,7 +178,7 @@ export class OutboxRelay {
       this.options.logger.warn('outbox relay session lost', { err: error });
       if (this.session === session) this.session = undefined;
     });
-    session.on('notification', () => this.wake?.());
+    session.on('notification', () => this.nudge());
     try {
       await session.connect();
       const { rows } = await session.query<{ leader: boolean }>(
@@ -206,13 +208,25 @@ export class OutboxRelay {
     );
   }
 
+  /** Ends the current sleep, or the next one if the relay is publishing right now. */
+  private nudge(): void {
+    this.notified = true;
+    this.wake?.();
+  }
+
   private sleep(ms: number): Promise<void> {
+    if (this.notified) {
+      this.notified = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        this.wake = undefined;
+        this.notified = false;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wake = done;
     });
   }

@@ -3,22 +3,19 @@
 // Real PostgreSQL and Kafka (Testcontainers), the built service as its own process,
 // loopback only; every loop is bounded in calls and seconds. Prints figures, asserts
 // nothing: these machines are shared and noisy.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { readAllDevSms } from '@vaxguard/dev-sms';
 import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
 import { otpV1 } from '@vaxguard/proto';
-import { freePort, spawnService, startKafka, startPostgres, testClient } from '@vaxguard/testing';
-import { echoService } from './echo-server';
+import { spawnService, startKafka, startPostgres, testClient } from '@vaxguard/testing';
+import { benchLimits, runBenchmark, startEcho } from './harness';
 import { formatResult, runLoad } from './load';
 
-const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 32);
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
-const MAX_CALLS = Number(process.env['BENCH_MAX_CALLS'] ?? 20_000);
+const limits = benchLimits();
 // Calls are spread over this many client applications: each client's quota is a lock.
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1);
 
@@ -26,26 +23,9 @@ function key(): string {
   return randomBytes(32).toString('base64');
 }
 
-async function startEcho(): Promise<{ address: string; stop: () => void }> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'tools/bench/echo-server.ts', String(port)],
-    {
-      env: { ...process.env, TSX_TSCONFIG_PATH: 'tools/tsconfig.json' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
-    child.once('exit', (code) => reject(new Error(`echo server exited with ${code}`)));
-  });
-  return { address: `127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
-}
-
 async function main(): Promise<void> {
   process.stdout.write(
-    `OTP benchmark: concurrency ${CONCURRENCY}, ${CLIENTS} client(s), at most ${SECONDS} s or ${MAX_CALLS} calls per phase\n`,
+    `OTP benchmark: concurrency ${limits.concurrency}, ${CLIENTS} client(s), at most ${limits.maxSeconds} s or ${limits.maxCalls} calls per phase\n`,
   );
   await using postgres = await startPostgres();
   await using kafka = await startKafka();
@@ -68,30 +48,16 @@ async function main(): Promise<void> {
       OTP_CLIENT_QUOTA_PER_MINUTE: '1000000',
     },
   });
-  const echo = await startEcho();
+  await using echo = await startEcho();
   try {
-    const Echo = makeGenericClientConstructor(echoService, 'Echo');
-    const echoClient = new Echo(echo.address, credentials.createInsecure()) as unknown as {
-      echo: (request: Buffer, done: (error: ServiceError | null, response: Buffer) => void) => void;
-      close: () => void;
-    };
     const otpClient = new otpV1.OtpServiceClient(otp.address, credentials.createInsecure());
     const metadatas = clients.map((c) => clientMetadata(c.clientId, c.secret));
     const metadataFor = (index: number) => metadatas[index % metadatas.length]!;
-    const payload = Buffer.alloc(64, 1);
-    const limits = { concurrency: CONCURRENCY, maxCalls: MAX_CALLS, maxSeconds: SECONDS };
 
     // Warm both servers' code paths and connections before measuring.
-    await runLoad({
-      ...limits,
-      maxCalls: 200,
-      call: () => unaryCall((done) => echoClient.echo(payload, done)),
-    });
+    await runLoad({ ...limits, maxCalls: 200, call: () => echo.call() });
 
-    const baseline = await runLoad({
-      ...limits,
-      call: () => unaryCall((done) => echoClient.echo(payload, done)),
-    });
+    const baseline = await runLoad({ ...limits, call: () => echo.call() });
     const keys = await runLoad({
       ...limits,
       call: () => unaryCall((done) => otpClient.getSigningKeys({}, metadataFor(0), done)),
@@ -128,7 +94,6 @@ async function main(): Promise<void> {
         );
       },
     });
-    echoClient.close();
     otpClient.close();
 
     process.stdout.write(
@@ -145,14 +110,8 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   } finally {
-    echo.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(
-    `benchmark failed: ${error instanceof Error ? error.message : String(error)}\n`,
-  );
-  process.exit(1);
-});
+runBenchmark(main);

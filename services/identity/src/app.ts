@@ -52,9 +52,7 @@ export async function createIdentityApp(
     ...(overrides.logSink ? { logSink: overrides.logSink } : {}),
   });
   try {
-    const [current, ...previous] = config.keyEncryptionKeys;
-    if (!current) throw new Error('no key-encryption key configured');
-    const vault = new EnvelopeVault(new ConfigKeyProvider({ current, previous }));
+    const vault = new EnvelopeVault(ConfigKeyProvider.fromList(config.keyEncryptionKeys));
     const store = new PgBeneficiaryStore(runtime.pool, vault);
     const indexMobile = (mobile: Mobile) => mobileBlindIndex(config.mobileIndexKey, mobile);
     const beneficiaries = new BeneficiaryService({

@@ -13,9 +13,7 @@ runMain('identity', async () => {
   const logger = createLogger({ service: 'identity', level: config.logLevel }).child({
     task: 'rotate-keys',
   });
-  const [current, ...previous] = config.keyEncryptionKeys;
-  if (!current) throw new Error('no key-encryption key configured');
-  const keys = new ConfigKeyProvider({ current, previous });
+  const keys = ConfigKeyProvider.fromList(config.keyEncryptionKeys);
   const pool = createPool({
     connectionString: config.databaseUrl,
     applicationName: 'identity-rotate-keys',

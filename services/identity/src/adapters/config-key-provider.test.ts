@@ -29,4 +29,11 @@ describe('ConfigKeyProvider', () => {
     expect(() => new ConfigKeyProvider(config)).toThrow(message);
     expect(() => new ConfigKeyProvider(config)).not.toThrow(config.current.key.toString('base64'));
   });
+
+  it('takes a configured list current first, and refuses an empty one', async () => {
+    const keys = ConfigKeyProvider.fromList([kek2, kek1]);
+    expect((await keys.current()).id).toBe(kek2.id);
+    expect((await keys.byId(kek1.id))?.key).toEqual(kek1.key);
+    expect(() => ConfigKeyProvider.fromList([])).toThrow('no key-encryption key configured');
+  });
 });

@@ -35,6 +35,13 @@ export class ConfigKeyProvider implements KeyProvider {
     this.active = this.keys.get(config.current.id)!;
   }
 
+  /** The provider for keys listed current first, as IDENTITY_KEY_ENCRYPTION_KEYS gives them. */
+  static fromList(keys: readonly KeyEncryptionKey[]): ConfigKeyProvider {
+    const [current, ...previous] = keys;
+    if (!current) throw new Error('no key-encryption key configured');
+    return new ConfigKeyProvider({ current, previous });
+  }
+
   async current(): Promise<KeyEncryptionKey> {
     return this.active;
   }

@@ -1,4 +1,4 @@
-import { isBeneficiaryRef, parseBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
+import { parseBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
 import { invalidArgument } from '@vaxguard/errors';
 import type { BeneficiaryStore, EventActor } from './beneficiary-service';
 
@@ -108,7 +108,7 @@ export class ConsentService {
       return {
         mobile,
         mobileIndex,
-        refs: records.map((record) => record.ref).filter(isBeneficiaryRef),
+        refs: records.map((record) => record.ref),
       };
     });
   }

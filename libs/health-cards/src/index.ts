@@ -44,3 +44,8 @@ export {
   type ValidCard,
   type VerificationResult,
 } from './verifier';
+export {
+  renderCertificateSvg,
+  type CertificateDose,
+  type CertificateInput,
+} from './certificate-svg';

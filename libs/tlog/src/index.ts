@@ -1,1 +1,9 @@
-export {};
+// An RFC 6962 transparency log, pure (node:crypto only): hashing, storage-friendly tree
+// building and proofs, verification, and C2SP checkpoints in signed notes.
+export * from './errors';
+export { HASH_SIZE, emptyRoot, leafHash, nodeHash, rootOf } from './hashing';
+export { frontierNodes, nodeCoverage, rangeNodes, type NodeId } from './tree-nodes';
+export * from './appender';
+export * from './proof-nodes';
+export * from './node-reader';
+export * from './verify';

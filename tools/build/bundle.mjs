@@ -1,5 +1,5 @@
 // Bundles one project with esbuild: a service's entry points (main, migrate, and
-// rotate-keys where a service has one; missing ones are skipped) or a library's
+// rotate-keys or hash-password where a service has one; missing ones are skipped) or a library's
 // index. Workspace libraries (@vaxguard/*, resolved through
 // tsconfig paths) are bundled in; npm packages stay external and load from
 // node_modules, so grpc-health-check and friends find their own files.
@@ -14,7 +14,7 @@ if (!projectRoot) {
 }
 // A library is its public surface, index.ts; a service has its entry points.
 const library = existsSync(join(projectRoot, 'src', 'index.ts'));
-const entries = (library ? ['index'] : ['main', 'migrate', 'rotate-keys'])
+const entries = (library ? ['index'] : ['main', 'migrate', 'rotate-keys', 'hash-password'])
   .map((name) => join(projectRoot, 'src', `${name}.ts`))
   .filter((file) => existsSync(file));
 const outdir = join(projectRoot, 'dist');

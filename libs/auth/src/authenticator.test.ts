@@ -15,6 +15,7 @@ import {
   toPayload,
   type TokenClaims,
 } from '@vaxguard/tokens';
+import { AccessRegistry } from './access-registry';
 import { createAuthenticator } from './authenticator';
 
 const now = new Date();
@@ -127,10 +128,120 @@ describe('createAuthenticator', () => {
   });
 
   it('refuses a token for an audience the method does not take', async () => {
-    const staff = await sign({ audience: AUDIENCE.staffSecondFactor, purpose: 'STAFF_LOGIN' });
+    const staff = await sign({ audience: AUDIENCE.staff, purpose: 'STAFF_LOGIN' });
     expect(await refusal(authenticate(metadata('portal', staff), METHOD))).toEqual([
       'UNAUTHENTICATED',
       'TOKEN_AUDIENCE',
     ]);
+  });
+});
+
+describe('createAuthenticator with the access registry', () => {
+  const STAFF_METHOD = '/vaxguard.identity.v1.IdentityService/RequestConsent';
+  const CLEAR = '/vaxguard.identity.v1.IdentityService/ClearApiLock';
+  function setup() {
+    const registry = new AccessRegistry();
+    registry.setPartner({
+      clientId: 'aarogya',
+      displayName: 'Aarogya Setu',
+      secretSha256: hashClientSecret('aarogya-secret'),
+      scopes: ['beneficiary:demographics'],
+      quotaPerMinute: 100,
+      locked: false,
+    });
+    const authenticate = createAuthenticator({
+      clients: clientSecretAuthenticator({
+        find: (id) => clients.find((client) => client.clientId === id) ?? registry.find(id),
+      }),
+      verifier: new TokenVerifier({
+        issuers: { [TOKEN_ISSUER]: new JwksCache(async () => [jwk]) },
+        revocations: new RevocationSet(),
+      }),
+      methods: {
+        [METHOD]: { token: [AUDIENCE.citizen, AUDIENCE.consent] },
+        [STAFF_METHOD]: { token: [AUDIENCE.staff], optional: true },
+      },
+      registry,
+    });
+    return { registry, authenticate };
+  }
+  const staffToken = () =>
+    sign({
+      audience: AUDIENCE.staff,
+      purpose: 'STAFF_LOGIN',
+      subject: 'stf-1',
+      staff: { role: 'VACCINATOR', centreId: 'ctr-1' },
+    });
+
+  it("authenticates a partner from identity's registry, and refuses it once locked", async () => {
+    const { registry, authenticate } = setup();
+    await expect(authenticate(metadata('aarogya'), '/any/Method')).resolves.toMatchObject({
+      kind: 'client',
+      id: 'aarogya',
+      scopes: ['beneficiary:demographics'],
+    });
+    registry.setPartner({ ...registry.partner('aarogya')!, locked: true });
+    expect(await refusal(authenticate(metadata('aarogya'), '/any/Method'))).toEqual([
+      'PERMISSION_DENIED',
+      'PARTNER_LOCKED',
+    ]);
+  });
+
+  it("refuses a suspended staff member's live session, and grants naming them", async () => {
+    const { registry, authenticate } = setup();
+    const session = await staffToken();
+    await expect(authenticate(metadata('portal', session), STAFF_METHOD)).resolves.toMatchObject({
+      kind: 'staff',
+      id: 'stf-1',
+    });
+    const grant = await sign({
+      audience: AUDIENCE.consent,
+      purpose: 'SECRET_CODE',
+      consent: { beneficiaryRefs: [REF], grantee: { kind: 'STAFF', id: 'stf-1' } },
+    });
+    registry.setSuspended('STAFF', 'stf-1', true);
+    expect(await refusal(authenticate(metadata('portal', session), STAFF_METHOD))).toEqual([
+      'PERMISSION_DENIED',
+      'PRINCIPAL_SUSPENDED',
+    ]);
+    expect(await refusal(authenticate(metadata('portal', grant), METHOD))).toEqual([
+      'PERMISSION_DENIED',
+      'PRINCIPAL_SUSPENDED',
+    ]);
+    registry.setSuspended('STAFF', 'stf-1', false);
+    await expect(authenticate(metadata('portal', session), STAFF_METHOD)).resolves.toBeDefined();
+  });
+
+  it('takes the call as the client its own when an optional token is left out', async () => {
+    const { authenticate } = setup();
+    await expect(authenticate(metadata('umang'), STAFF_METHOD)).resolves.toMatchObject({
+      kind: 'client',
+      id: 'umang',
+    });
+  });
+
+  it('closes a method, a service, a partner or everything; never the kill switch itself', async () => {
+    const { registry, authenticate } = setup();
+    const scopes = [
+      { kind: 'method', method: METHOD },
+      { kind: 'service', service: 'vaxguard.identity.v1.IdentityService' },
+      { kind: 'partner', clientId: 'portal' },
+      { kind: 'everything' },
+    ] as const;
+    const citizen = await sign();
+    for (const scope of scopes) {
+      registry.setLock(scope, true);
+      expect(await refusal(authenticate(metadata('portal', citizen), METHOD))).toEqual([
+        'PERMISSION_DENIED',
+        'API_LOCKED',
+      ]);
+      await expect(authenticate(metadata('portal'), CLEAR)).resolves.toBeDefined();
+      registry.setLock(scope, false);
+      await expect(authenticate(metadata('portal', citizen), METHOD)).resolves.toBeDefined();
+    }
+    // A lock on one method or one partner leaves the others open.
+    registry.setLock({ kind: 'partner', clientId: 'umang' }, true);
+    registry.setLock({ kind: 'method', method: '/vaxguard.otp.v1.OtpService/GenerateOtp' }, true);
+    await expect(authenticate(metadata('portal', citizen), METHOD)).resolves.toBeDefined();
   });
 });

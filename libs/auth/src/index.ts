@@ -3,3 +3,4 @@
 // contract stays in @vaxguard/tokens.
 export * from './authenticator';
 export * from './token-sources';
+export * from './access-registry';

@@ -1,5 +1,11 @@
-import { identityEventsV1, otpEventsV1 } from '@vaxguard/proto';
-import { defineEvent, readPayload, type EventDefinition, type PayloadOf } from './define';
+import { identityEventsV1, identityRegistryV1, otpEventsV1 } from '@vaxguard/proto';
+import {
+  ACCESS_REGISTRY_TOPIC,
+  defineEvent,
+  readPayload,
+  type EventDefinition,
+  type PayloadOf,
+} from './define';
 import { decodeEnvelope, EventDecodeError, type EventEnvelope } from './envelope';
 
 /**
@@ -31,6 +37,66 @@ export const EVENTS = {
   accessDenied: defineEvent('access.denied', 'identity', identityEventsV1.AccessDenied),
   /** A grantee asked a person for consent. Subject: the mobile's blind index. */
   consentRequested: defineEvent('consent.requested', 'identity', identityEventsV1.ConsentRequested),
+  /** A wrong secret code was given. Subject: the beneficiary. */
+  secretCodeFailed: defineEvent(
+    'secret_code.failed',
+    'identity',
+    identityEventsV1.SecretCodeFailed,
+  ),
+  /** Too many wrong secret codes locked it. Subject: the beneficiary. */
+  secretCodeLocked: defineEvent(
+    'secret_code.locked',
+    'identity',
+    identityEventsV1.SecretCodeLocked,
+  ),
+  /** A canary beneficiary was read or asked for: the highest-severity alert. Subject: the canary. */
+  accessCanary: defineEvent('access.canary', 'identity', identityEventsV1.AccessCanary),
+  /** A principal was suspended. Subject: the staff member or partner client. */
+  principalSuspended: defineEvent(
+    'principal.suspended',
+    'identity',
+    identityEventsV1.PrincipalSuspended,
+  ),
+  /** A suspended principal was reinstated. Subject: the staff member or partner client. */
+  principalReinstated: defineEvent(
+    'principal.reinstated',
+    'identity',
+    identityEventsV1.PrincipalReinstated,
+  ),
+  /** A partner client application was registered. Subject: the partner client. */
+  partnerRegistered: defineEvent(
+    'partner.registered',
+    'identity',
+    identityEventsV1.PartnerRegistered,
+  ),
+  /** A partner was locked out of every service. Subject: the partner client. */
+  partnerLocked: defineEvent('partner.locked', 'identity', identityEventsV1.PartnerLocked),
+  /** A locked partner was let back in. Subject: the partner client. */
+  partnerUnlocked: defineEvent('partner.unlocked', 'identity', identityEventsV1.PartnerUnlocked),
+  /** An API lock was set. Subject: the system, the lock's key as ref. */
+  apiLocked: defineEvent('api.locked', 'identity', identityEventsV1.ApiLocked),
+  /** An API lock was cleared. Subject: the system, the lock's key as ref. */
+  apiUnlocked: defineEvent('api.unlocked', 'identity', identityEventsV1.ApiUnlocked),
+
+  /** State records of the access registry (compacted; keyed per partner, principal, lock). */
+  registryPartner: defineEvent(
+    'registry.partner',
+    'identity',
+    identityRegistryV1.PartnerEntry,
+    ACCESS_REGISTRY_TOPIC,
+  ),
+  registryPrincipal: defineEvent(
+    'registry.principal',
+    'identity',
+    identityRegistryV1.PrincipalStatus,
+    ACCESS_REGISTRY_TOPIC,
+  ),
+  registryApiLock: defineEvent(
+    'registry.api_lock',
+    'identity',
+    identityRegistryV1.ApiLockStatus,
+    ACCESS_REGISTRY_TOPIC,
+  ),
 } as const;
 
 type Catalogue = typeof EVENTS;

@@ -20,6 +20,36 @@ export function eventsTopic(producer: Producer): string {
 /** Every event topic of the platform: what the audit service reads. */
 export const ALL_EVENT_TOPICS: readonly string[] = PRODUCERS.map(eventsTopic);
 
+/**
+ * Identity's access registry (partners, suspensions, API locks), replicated to every
+ * service. Not an event topic: a compacted log of current state, one record per key,
+ * that each service reads from the beginning before it serves. Its changes are also
+ * audit events on identity's events topic.
+ */
+export const ACCESS_REGISTRY_TOPIC = 'vaxguard.identity.access-registry';
+
+/** How a topic is created: partitions, and compaction for state topics. */
+export interface TopicSpec {
+  readonly topic: string;
+  readonly numPartitions: number;
+  readonly configEntries?: readonly { readonly name: string; readonly value: string }[];
+}
+
+export function topicSpec(topic: string): TopicSpec {
+  if (topic === ACCESS_REGISTRY_TOPIC) {
+    // One partition: a few thousand records at most, read whole by every instance.
+    return {
+      topic,
+      numPartitions: 1,
+      configEntries: [
+        { name: 'cleanup.policy', value: 'compact' },
+        { name: 'min.compaction.lag.ms', value: '60000' },
+      ],
+    };
+  }
+  return { topic, numPartitions: 6 };
+}
+
 /** One event type: its name, who publishes it (and so its topic), and its payload message. */
 export interface EventDefinition<N extends string = string, T = unknown> {
   readonly name: N;
@@ -36,8 +66,9 @@ export function defineEvent<N extends string, T>(
   name: N,
   producer: Producer,
   payload: PayloadCodec<T>,
+  topic: string = eventsTopic(producer),
 ): EventDefinition<N, T> {
-  return { name, producer, topic: eventsTopic(producer), payload, typeUrl: typeUrlOf(payload) };
+  return { name, producer, topic, payload, typeUrl: typeUrlOf(payload) };
 }
 
 /** What a producer says about one occurrence of an event. */
@@ -48,6 +79,11 @@ export interface EventInput<T> {
   readonly payload: T;
   readonly occurredAt: Date;
   readonly correlationId?: string;
+  /**
+   * The Kafka key, when it is not the subject's ref: a state record's key, which
+   * compaction keeps the last record of.
+   */
+  readonly key?: string;
 }
 
 /** An event ready for the outbox: its topic, its partition key and its envelope. */
@@ -65,7 +101,7 @@ export function buildEvent<T>(
   const eventId = randomUUID();
   return {
     topic: definition.topic,
-    key: input.subject.ref || eventId,
+    key: input.key ?? (input.subject.ref || eventId),
     envelope: {
       eventId,
       type: definition.name,

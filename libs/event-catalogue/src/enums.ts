@@ -1,5 +1,5 @@
-import { eventsV1, identityV1, otpEventsV1, otpV1 } from '@vaxguard/proto';
-import type { GranteeKind, TokenPurpose } from '@vaxguard/tokens';
+import { eventsV1, identityStaffV1, identityV1, otpEventsV1, otpV1 } from '@vaxguard/proto';
+import type { GranteeKind, StaffRole, TokenPurpose } from '@vaxguard/tokens';
 
 /**
  * A two-way mapping between a proto enum and the domain's string values. Unknown or
@@ -33,6 +33,21 @@ export const OTP_PURPOSE = enumMapping<TokenPurpose, otpV1.OtpPurpose>({
   CITIZEN_LOGIN: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
   CONSENT: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT,
   STAFF_LOGIN: otpV1.OtpPurpose.OTP_PURPOSE_STAFF_LOGIN,
+  SECRET_CODE: otpV1.OtpPurpose.OTP_PURPOSE_SECRET_CODE,
+});
+
+export const STAFF_ROLE = enumMapping<StaffRole, identityStaffV1.StaffRole>({
+  VACCINATOR: identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR,
+  CENTRE_ADMIN: identityStaffV1.StaffRole.STAFF_ROLE_CENTRE_ADMIN,
+  AUDITOR: identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR,
+  PLATFORM_ADMIN: identityStaffV1.StaffRole.STAFF_ROLE_PLATFORM_ADMIN,
+});
+
+export type PrincipalKindValue = 'STAFF' | 'PARTNER_CLIENT';
+
+export const PRINCIPAL_KIND = enumMapping<PrincipalKindValue, identityV1.PrincipalKind>({
+  STAFF: identityV1.PrincipalKind.PRINCIPAL_KIND_STAFF,
+  PARTNER_CLIENT: identityV1.PrincipalKind.PRINCIPAL_KIND_PARTNER_CLIENT,
 });
 
 export const OTP_FAILURE_REASON = enumMapping<OtpFailureReason, otpEventsV1.OtpFailureReason>({

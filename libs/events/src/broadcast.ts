@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
-import type { DecodedEvent, EventDefinition } from '@vaxguard/event-catalogue';
+import { topicSpec, type DecodedEvent, type EventDefinition } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
 import { CountingDecoder, type DecodingStats } from './decoding';
 import { ensureTopics } from './kafka';
@@ -52,10 +52,7 @@ export class BroadcastListener {
     const logger = options.logger.child({ listener: options.name });
     const topics = [...new Set(options.events.map((definition) => definition.topic))];
     const wanted = new Set(options.events.map((definition) => definition.name));
-    await ensureTopics(
-      options.kafka,
-      topics.map((topic) => ({ topic, numPartitions: 6 })),
-    );
+    await ensureTopics(options.kafka, topics.map(topicSpec));
     const admin = options.kafka.admin();
     await admin.connect();
     const groupId = `${options.name}.${randomUUID()}`;

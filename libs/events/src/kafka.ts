@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type ITopicConfig, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import type { TopicSpec } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
 
 export interface KafkaOptions {
@@ -35,7 +36,7 @@ export function createKafka(options: KafkaOptions): Kafka {
  */
 export async function ensureTopics(
   kafka: Kafka,
-  topics: readonly ITopicConfig[],
+  topics: readonly TopicSpec[],
   timeoutMs = 60_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -46,7 +47,14 @@ export async function ensureTopics(
       const existing = new Set(await admin.listTopics());
       const missing = topics.filter((topic) => !existing.has(topic.topic));
       if (missing.length > 0) {
-        await admin.createTopics({ topics: [...missing], waitForLeaders: true });
+        await admin.createTopics({
+          topics: missing.map((spec) => ({
+            topic: spec.topic,
+            numPartitions: spec.numPartitions,
+            configEntries: [...(spec.configEntries ?? [])],
+          })),
+          waitForLeaders: true,
+        });
       }
       return;
     } catch (error) {

@@ -5,6 +5,8 @@ export * as otpV1 from './gen/vaxguard/otp/v1/otp';
 export * as otpEventsV1 from './gen/vaxguard/otp/v1/events';
 export * as identityV1 from './gen/vaxguard/identity/v1/identity';
 export * as identityEventsV1 from './gen/vaxguard/identity/v1/events';
+export * as identityRegistryV1 from './gen/vaxguard/identity/v1/registry';
+export * as identityStaffV1 from './gen/vaxguard/identity/v1/staff';
 export * as vaccinationRecordV1 from './gen/vaxguard/vaccination_record/v1/vaccination_record';
 export * as auditV1 from './gen/vaxguard/audit/v1/audit';
 export * as googleRpc from './gen/google/rpc/status';

@@ -1,14 +1,21 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import {
+  AccessRegistry,
   createAuthenticator,
   otpServiceKeys,
+  startAccessRegistryListener,
   startRevocationListener,
   type MethodPolicies,
 } from '@vaxguard/auth';
 import { createPool, migrate, type Migration, type Pool } from '@vaxguard/db';
-import { eventsTopic, type Producer as EventProducer } from '@vaxguard/event-catalogue';
+import { eventsTopic, topicSpec, type Producer as EventProducer } from '@vaxguard/event-catalogue';
 import { createKafka, ensureTopics, OutboxRelay, type BroadcastListener } from '@vaxguard/events';
-import { clientSecretAuthenticator, createServiceClient, GrpcServer } from '@vaxguard/grpc-kit';
+import {
+  clientSecretAuthenticator,
+  createServiceClient,
+  GrpcServer,
+  staticClientRegistry,
+} from '@vaxguard/grpc-kit';
 import { createLogger, type Logger, type LogSink } from '@vaxguard/logging';
 import { otpV1 } from '@vaxguard/proto';
 import {
@@ -62,7 +69,9 @@ export class ServiceRuntime {
     readonly server: GrpcServer,
     readonly verifier: TokenVerifier,
     readonly revocations: RevocationSet,
-    private readonly revocationListener: BroadcastListener,
+    /** Identity's partners, suspensions and API locks, as last heard. */
+    readonly accessRegistry: AccessRegistry,
+    private readonly listeners: readonly BroadcastListener[],
     private readonly closeClients: () => void,
   ) {}
 
@@ -85,7 +94,7 @@ export class ServiceRuntime {
       logger,
     });
     const closers: (() => void)[] = [];
-    let revocationListener: BroadcastListener | undefined;
+    const listeners: BroadcastListener[] = [];
     try {
       await migrate(pool, options.migrations, logger);
       const kafka = createKafka({
@@ -93,7 +102,7 @@ export class ServiceRuntime {
         brokers: config.kafkaBrokers,
         logger,
       });
-      await ensureTopics(kafka, [{ topic: eventsTopic(options.service), numPartitions: 6 }]);
+      await ensureTopics(kafka, [topicSpec(eventsTopic(options.service))]);
       // One request in flight: a retry never overtakes the batch before it, so
       // per-subject order survives broker hiccups. Duplicates a retry may cause are
       // absorbed by idempotent consumers, so the producer needs no EoS machinery.
@@ -110,13 +119,27 @@ export class ServiceRuntime {
       });
 
       const revocations = new RevocationSet(clock);
-      revocationListener = await startRevocationListener({
-        kafka,
-        service: options.service,
-        revocations,
-        logger,
-        clock,
-      });
+      listeners.push(
+        await startRevocationListener({
+          kafka,
+          service: options.service,
+          revocations,
+          logger,
+          clock,
+        }),
+      );
+      // Partners, suspensions and locks in force are known before the first call.
+      const accessRegistry = new AccessRegistry(clock);
+      listeners.push(
+        await startAccessRegistryListener({
+          kafka,
+          service: options.service,
+          registry: accessRegistry,
+          logger,
+        }),
+      );
+      // A service's own credentials come from its configuration, partners from identity.
+      const configured = staticClientRegistry(config.clientCredentials);
       const verifier = new TokenVerifier({
         issuers: { [TOKEN_ISSUER]: new JwksCache(tokenKeysOf(options, closers), { clock }) },
         revocations,
@@ -125,8 +148,11 @@ export class ServiceRuntime {
       const server = new GrpcServer({
         logger,
         authenticate: createAuthenticator({
-          clients: clientSecretAuthenticator(config.clientCredentials),
+          clients: clientSecretAuthenticator({
+            find: (clientId) => configured.find(clientId) ?? accessRegistry.find(clientId),
+          }),
           verifier,
+          registry: accessRegistry,
           ...(options.methods ? { methods: options.methods } : {}),
         }),
       });
@@ -140,7 +166,8 @@ export class ServiceRuntime {
         server,
         verifier,
         revocations,
-        revocationListener,
+        accessRegistry,
+        listeners,
         () => closers.forEach((close) => close()),
       );
       const prune = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS);
@@ -148,7 +175,7 @@ export class ServiceRuntime {
       runtime.onStop(async () => clearInterval(prune));
       return runtime;
     } catch (error) {
-      await revocationListener?.stop().catch(() => undefined);
+      await Promise.all(listeners.map((listener) => listener.stop().catch(() => undefined)));
       closers.forEach((close) => close());
       await pool.end().catch(() => undefined);
       throw error;
@@ -200,7 +227,7 @@ export class ServiceRuntime {
         this.logger.warn('worker stop failed', { err: error }),
       );
     }
-    await this.revocationListener.stop();
+    await Promise.all(this.listeners.map((listener) => listener.stop()));
     this.closeClients();
     await this.relay.stop();
     await this.producer.disconnect().catch(() => undefined);

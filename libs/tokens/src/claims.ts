@@ -21,6 +21,10 @@ export const MAX_TOKEN_LIFETIME_MS = 15 * 60_000;
 export const SERVICE_SCOPES = {
   onBehalf: 'otp:on-behalf',
   relayTokens: 'token:relay',
+  /** Identity asks the OTP service to sign a consent grant from a checked secret code. */
+  issueConsent: 'token:issue-consent',
+  /** The audit service suspends principals its rules caught. */
+  suspendPrincipals: 'principal:suspend',
 } as const;
 
 /** The header that carries a VaxGuard token; `authorization` carries the client secret. */
@@ -31,18 +35,47 @@ export const AUDIENCE = {
   citizen: 'vaxguard:citizen',
   /** A grantee acting on one beneficiary record with that beneficiary's consent. */
   consent: 'vaxguard:consent',
-  /** The second factor of a staff login, exchanged by identity for a staff session. */
-  staffSecondFactor: 'vaxguard:staff-mfa',
+  /**
+   * A staff member's session: password checked by identity, then an OTP to the staff
+   * member's mobile. Its subject is the staff id; it names the role and the centre.
+   */
+  staff: 'vaxguard:staff',
 } as const;
 export type Audience = (typeof AUDIENCE)[keyof typeof AUDIENCE];
 
-export type TokenPurpose = 'CITIZEN_LOGIN' | 'CONSENT' | 'STAFF_LOGIN';
+/**
+ * Why a token was issued: an OTP confirmed for one of the three OTP purposes, or a
+ * beneficiary's secret code that identity checked (a consent grant to one vaccinator
+ * for that one beneficiary).
+ */
+export type TokenPurpose = 'CITIZEN_LOGIN' | 'CONSENT' | 'STAFF_LOGIN' | 'SECRET_CODE';
+export const TOKEN_PURPOSES: readonly TokenPurpose[] = [
+  'CITIZEN_LOGIN',
+  'CONSENT',
+  'STAFF_LOGIN',
+  'SECRET_CODE',
+];
 export type GranteeKind = 'STAFF' | 'PARTNER_CLIENT';
 
 export interface ConsentClaim {
   /** The beneficiaries the grant opens: those on the mobile that consented. */
   readonly beneficiaryRefs: readonly string[];
   readonly grantee: { readonly kind: GranteeKind; readonly id: string };
+}
+
+export type StaffRole = 'VACCINATOR' | 'CENTRE_ADMIN' | 'AUDITOR' | 'PLATFORM_ADMIN';
+export const STAFF_ROLES: readonly StaffRole[] = [
+  'VACCINATOR',
+  'CENTRE_ADMIN',
+  'AUDITOR',
+  'PLATFORM_ADMIN',
+];
+
+/** What a staff session says of its holder (the staff id is the token's subject). */
+export interface StaffClaim {
+  readonly role: StaffRole;
+  /** The centre the staff member works at; empty for platform admins and auditors. */
+  readonly centreId: string;
 }
 
 /** What a verified token says. */
@@ -59,6 +92,7 @@ export interface TokenClaims {
   /** The client application the token was issued to. */
   readonly clientId: string;
   readonly consent?: ConsentClaim;
+  readonly staff?: StaffClaim;
 }
 
 /** The JWT payload as it is signed: registered claims plus VaxGuard's short ones. */
@@ -73,6 +107,7 @@ export interface TokenPayload {
   pur: TokenPurpose;
   cid: string;
   cst?: { brefs: string[]; gk: GranteeKind; gid: string };
+  stf?: { role: StaffRole; ctr: string };
 }
 
 export function toPayload(claims: Omit<TokenClaims, 'keyId'>): TokenPayload {
@@ -95,5 +130,6 @@ export function toPayload(claims: Omit<TokenClaims, 'keyId'>): TokenPayload {
           },
         }
       : {}),
+    ...(claims.staff ? { stf: { role: claims.staff.role, ctr: claims.staff.centreId } } : {}),
   };
 }

@@ -6,3 +6,4 @@ export * from './claims';
 export * from './jwks';
 export * from './revocations';
 export * from './verifier';
+export * from './api-locks';

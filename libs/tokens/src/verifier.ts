@@ -8,7 +8,8 @@ import {
   type GranteeKind,
   type TokenClaims,
   type TokenPayload,
-  type TokenPurpose,
+  STAFF_ROLES,
+  TOKEN_PURPOSES,
 } from './claims';
 import type { JwksCache } from './jwks';
 import type { RevocationSet } from './revocations';
@@ -24,7 +25,6 @@ export interface TokenVerifierOptions {
 
 const DEFAULT_CACHE_SIZE = 10_000;
 
-const PURPOSES: readonly TokenPurpose[] = ['CITIZEN_LOGIN', 'CONSENT', 'STAFF_LOGIN'];
 const GRANTEE_KINDS: readonly GranteeKind[] = ['STAFF', 'PARTNER_CLIENT'];
 
 function refuse(reason: string, message: string, cause?: unknown): VaxGuardError {
@@ -160,7 +160,7 @@ function toClaims(
 ): TokenClaims {
   // jwtVerify checked that one of the expected audiences is named; VaxGuard tokens name one.
   const audience = audiences.find((candidate) => candidate === payload.aud);
-  if (!audience || !PURPOSES.includes(payload.pur) || typeof payload.cid !== 'string') {
+  if (!audience || !TOKEN_PURPOSES.includes(payload.pur) || typeof payload.cid !== 'string') {
     throw refuse('TOKEN_INVALID', 'the token is invalid');
   }
   const consent = payload.cst;
@@ -171,6 +171,10 @@ function toClaims(
       !Array.isArray(consent.brefs) ||
       !consent.brefs.every(isBeneficiaryRef))
   ) {
+    throw refuse('TOKEN_INVALID', 'the token is invalid');
+  }
+  const staff = payload.stf;
+  if (staff && (!STAFF_ROLES.includes(staff.role) || typeof staff.ctr !== 'string')) {
     throw refuse('TOKEN_INVALID', 'the token is invalid');
   }
   return {
@@ -191,5 +195,6 @@ function toClaims(
           },
         }
       : {}),
+    ...(staff ? { staff: { role: staff.role, centreId: staff.ctr } } : {}),
   };
 }

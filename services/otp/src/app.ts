@@ -80,7 +80,9 @@ export async function createOtpApp(
       clock,
       codeHashKey: config.otpHashKey,
       indexMobile: (mobile) => mobileBlindIndex(config.mobileIndexKey, mobile),
-      clientQuotaPerMinute: config.clientQuotaPerMinute,
+      // A partner's quota is its entry in identity's registry; others get the default.
+      clientQuotaPerMinute: (clientId) =>
+        runtime.accessRegistry.partner(clientId)?.quotaPerMinute ?? config.clientQuotaPerMinute,
       lockoutFailures: config.lockoutFailures,
       lockoutMs: config.lockoutMs,
     });

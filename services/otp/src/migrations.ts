@@ -184,4 +184,14 @@ export const otpMigrations: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION otp_admit_client_send();
     `,
   },
+  {
+    id: 'otp/0005_staff_sign_in',
+    sql: `
+      -- A STAFF_LOGIN transaction carries who it signs in (staff id, role, centre), as
+      -- identity checked them; the confirmed token is that staff member's session.
+      ALTER TABLE otp_transactions ADD COLUMN staff jsonb;
+      ALTER TABLE otp_transactions ADD CONSTRAINT otp_transactions_staff_check
+        CHECK ((purpose = 'STAFF_LOGIN') = (staff IS NOT NULL)) NOT VALID;
+    `,
+  },
 ];

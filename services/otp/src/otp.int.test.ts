@@ -18,7 +18,7 @@ import {
 import { createKafka } from '@vaxguard/events';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
-import { otpEventsV1, otpV1 } from '@vaxguard/proto';
+import { identityStaffV1, otpEventsV1, otpV1 } from '@vaxguard/proto';
 import {
   EventCollector,
   eventually,
@@ -294,10 +294,19 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
     ]);
   });
 
-  it('staff second factor: a 5-minute token for the staff audience only', async () => {
-    const { token } = await login(newClient(), otpV1.OtpPurpose.OTP_PURPOSE_STAFF_LOGIN);
-    await expect(verifier.verify(token, AUDIENCE.staffSecondFactor)).resolves.toMatchObject({
-      scopes: ['staff:second-factor'],
+  it('staff sign-in: a session token naming the staff member, for the staff audience only', async () => {
+    const staff = {
+      staffId: 'stf-int-1',
+      role: identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR,
+      centreId: 'ctr-int-1',
+    };
+    const { token } = await login(newClient(), otpV1.OtpPurpose.OTP_PURPOSE_STAFF_LOGIN, {
+      staff,
+    });
+    await expect(verifier.verify(token, AUDIENCE.staff)).resolves.toMatchObject({
+      subject: 'stf-int-1',
+      scopes: ['staff'],
+      staff: { role: 'VACCINATOR', centreId: 'ctr-int-1' },
     });
     expect(await verifyRefusal(token, AUDIENCE.citizen)).toBe('TOKEN_AUDIENCE');
   });

@@ -5,6 +5,7 @@ import {
   ClientQuotaFull,
   type ClientQuotaCheck,
   type Consent,
+  type StaffSignIn,
   type IssuedToken,
   type MobileGuard,
   type MobileQuotaState,
@@ -30,6 +31,7 @@ interface TransactionRow {
   mobile_sealed: Buffer;
   purpose: OtpPurpose;
   consent: Consent | null;
+  staff: StaffSignIn | null;
   code_hash: Buffer;
   created_at: Date;
   last_sent_at: Date;
@@ -208,8 +210,8 @@ class PgUnitOfWork implements OtpUnitOfWork {
   async insertTransaction(txn: OtpTransaction): Promise<void> {
     await this.tx.query(
       `INSERT INTO otp_transactions (txn_id, client_id, mobile_index, mobile_sealed, purpose, consent, code_hash,
-         created_at, last_sent_at, expires_at, send_count, failed_attempts, confirmed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+         created_at, last_sent_at, expires_at, send_count, failed_attempts, confirmed_at, staff)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       [
         txn.txnId,
         txn.clientId,
@@ -224,6 +226,7 @@ class PgUnitOfWork implements OtpUnitOfWork {
         txn.sendCount,
         txn.failedAttempts,
         txn.confirmedAt ?? null,
+        txn.staff ? JSON.stringify(txn.staff) : null,
       ],
     );
   }
@@ -242,6 +245,7 @@ class PgUnitOfWork implements OtpUnitOfWork {
       mobileIndex: row.mobile_index,
       purpose: row.purpose,
       consent: row.consent ?? undefined,
+      staff: row.staff ?? undefined,
       codeHash: row.code_hash,
       createdAt: row.created_at,
       lastSentAt: row.last_sent_at,

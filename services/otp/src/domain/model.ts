@@ -1,5 +1,5 @@
 import type { Mobile } from '@vaxguard/pii';
-import type { ConsentClaim, TokenClaims, TokenPurpose } from '@vaxguard/tokens';
+import type { ConsentClaim, StaffRole, TokenClaims, TokenPurpose } from '@vaxguard/tokens';
 
 /**
  * The OTP domain's types and the ports it needs. Adapters (PostgreSQL, SMS, JOSE,
@@ -9,6 +9,14 @@ import type { ConsentClaim, TokenClaims, TokenPurpose } from '@vaxguard/tokens';
 export type OtpPurpose = TokenPurpose;
 export type Consent = ConsentClaim;
 export type Clock = () => Date;
+
+/** Who a STAFF_LOGIN transaction signs in, as identity checked them. */
+export interface StaffSignIn {
+  readonly staffId: string;
+  readonly role: StaffRole;
+  /** Empty for platform admins and auditors. */
+  readonly centreId: string;
+}
 
 /** The calling client application, as authenticated by the server. */
 export interface Caller {
@@ -24,6 +32,7 @@ export interface OtpTransaction {
   readonly mobileIndex: string;
   readonly purpose: OtpPurpose;
   readonly consent: Consent | undefined;
+  readonly staff: StaffSignIn | undefined;
   /** Keyed hash of the latest code; the code itself is never stored. */
   readonly codeHash: Buffer;
   readonly createdAt: Date;

@@ -177,9 +177,14 @@ describe('token rules', () => {
       scopes: ['beneficiary:access'],
     });
     expect(TOKEN_POLICY.STAFF_LOGIN).toEqual({
-      audience: AUDIENCE.staffSecondFactor,
+      audience: AUDIENCE.staff,
+      ttlMs: 15 * MINUTE,
+      scopes: ['staff'],
+    });
+    expect(TOKEN_POLICY.SECRET_CODE).toEqual({
+      audience: AUDIENCE.consent,
       ttlMs: 5 * MINUTE,
-      scopes: ['staff:second-factor'],
+      scopes: ['beneficiary:access'],
     });
     expect(LONGEST_TOKEN_TTL_MS).toBe(15 * MINUTE);
   });

@@ -70,11 +70,11 @@ export const TOKEN_POLICY: Readonly<
     scopes: ['beneficiary:read', 'certificate:read'],
   },
   CONSENT: { audience: AUDIENCE.consent, ttlMs: 5 * 60_000, scopes: ['beneficiary:access'] },
-  STAFF_LOGIN: {
-    audience: AUDIENCE.staffSecondFactor,
-    ttlMs: 5 * 60_000,
-    scopes: ['staff:second-factor'],
-  },
+  // The staff session: password and this OTP both passed. As short as every token;
+  // suspension also reaches live sessions at once through every service's registry.
+  STAFF_LOGIN: { audience: AUDIENCE.staff, ttlMs: 15 * 60_000, scopes: ['staff'] },
+  // A vaccinator's grant from the beneficiary's secret code: as long as an OTP grant.
+  SECRET_CODE: { audience: AUDIENCE.consent, ttlMs: 5 * 60_000, scopes: ['beneficiary:access'] },
 };
 export const LONGEST_TOKEN_TTL_MS = Math.max(...Object.values(TOKEN_POLICY).map((p) => p.ttlMs));
 

@@ -224,13 +224,73 @@ describe('ConfirmOtp', () => {
     expect(types(store.events)).toEqual(['otp.requested', 'otp.confirmed']);
   });
 
-  it('issues staff second-factor tokens for the staff audience, for 5 minutes', async () => {
+  it('signs a staff member in: a 15-minute session naming the staff id, role and centre', async () => {
     const { service, delivery, clock } = setup();
-    const { txnId } = await service.generate(portal, { mobile: MOBILE, purpose: 'STAFF_LOGIN' });
+    const staff = { staffId: 'stf-1', role: 'VACCINATOR', centreId: 'ctr-1' } as const;
+    const { txnId } = await service.generate(portal, {
+      mobile: MOBILE,
+      purpose: 'STAFF_LOGIN',
+      staff,
+    });
     const { claims } = await service.confirm(portal, txnId, delivery.lastCode(txnId));
-    expect(claims.audience).toBe(AUDIENCE.staffSecondFactor);
-    expect(claims.scopes).toEqual(['staff:second-factor']);
-    expect(claims.expiresAt).toEqual(new Date(clock.now().getTime() + 5 * MINUTE));
+    expect(claims).toMatchObject({
+      audience: AUDIENCE.staff,
+      subject: 'stf-1',
+      scopes: ['staff'],
+      staff: { role: 'VACCINATOR', centreId: 'ctr-1' },
+    });
+    expect(claims.expiresAt).toEqual(new Date(clock.now().getTime() + 15 * MINUTE));
+  });
+
+  it('needs the staff member for a staff sign-in, and refuses one for any other purpose', async () => {
+    const { service } = setup();
+    const staff = { staffId: 'stf-1', role: 'VACCINATOR', centreId: 'ctr-1' } as const;
+    const missing = await refusal(
+      service.generate(portal, { mobile: MOBILE, purpose: 'STAFF_LOGIN' }),
+    );
+    expect([missing.code, missing.reason]).toEqual(['INVALID_ARGUMENT', 'STAFF_REQUIRED']);
+    const misplaced = await refusal(
+      service.generate(portal, { mobile: MOBILE, purpose: 'CITIZEN_LOGIN', staff }),
+    );
+    expect([misplaced.code, misplaced.reason]).toEqual(['INVALID_ARGUMENT', 'STAFF_NOT_ALLOWED']);
+  });
+
+  describe('secret-code grants', () => {
+    const identity = { clientId: 'svc-identity', scopes: ['token:issue-consent'] };
+    const grant = (refs: string[], kind: 'STAFF' | 'PARTNER_CLIENT' = 'STAFF') => ({
+      onBehalfOfClientId: 'vaccinator-app',
+      mobileIndex: 'mobile-index-1',
+      consent: {
+        beneficiaryRefs: refs,
+        grantee: { kind, id: kind === 'STAFF' ? 'stf-1' : 'vaccinator-app' },
+      },
+    });
+
+    it('issues identity a 5-minute grant of one beneficiary to one staff member, recorded for revocation', async () => {
+      const { service, store, clock } = setup();
+      const { claims } = await service.issueSecretCodeGrant(identity, grant([REF]));
+      expect(claims).toMatchObject({
+        audience: AUDIENCE.consent,
+        purpose: 'SECRET_CODE',
+        subject: 'mobile-index-1',
+        clientId: 'vaccinator-app',
+        consent: { beneficiaryRefs: [REF], grantee: { kind: 'STAFF', id: 'stf-1' } },
+      });
+      expect(claims.expiresAt).toEqual(new Date(clock.now().getTime() + 5 * MINUTE));
+      expect(store.token(claims.tokenId)).toMatchObject({ clientId: 'vaccinator-app' });
+    });
+
+    it('refuses any other caller, and grants of other shapes', async () => {
+      const { service } = setup();
+      const other = await refusal(
+        service.issueSecretCodeGrant({ clientId: 'umang', scopes: [] }, grant([REF])),
+      );
+      expect([other.code, other.reason]).toEqual(['PERMISSION_DENIED', 'ISSUE_NOT_ALLOWED']);
+      for (const bad of [grant([]), grant([REF, OTHER_REF]), grant([REF], 'PARTNER_CLIENT')]) {
+        const refused = await refusal(service.issueSecretCodeGrant(identity, bad));
+        expect(refused.code).toBe('INVALID_ARGUMENT');
+      }
+    });
   });
 
   it('refuses a malformed code without spending an attempt or echoing it', async () => {

@@ -10,7 +10,7 @@ import {
   type VaxGuardError,
 } from '@vaxguard/errors';
 import { isBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
-import type { TokenClaims } from '@vaxguard/tokens';
+import { SERVICE_SCOPES, type TokenClaims } from '@vaxguard/tokens';
 import {
   ClientQuotaFull,
   type Caller,
@@ -22,6 +22,7 @@ import {
   type OtpStore,
   type OtpTransaction,
   type OtpUnitOfWork,
+  type StaffSignIn,
   type TokenSigner,
 } from './model';
 import {
@@ -59,7 +60,11 @@ export interface OtpServiceOptions {
   readonly codeHashKey: Buffer;
   /** The keyed blind index of a mobile. */
   readonly indexMobile: (mobile: Mobile) => string;
-  readonly clientQuotaPerMinute?: number;
+  /**
+   * Sends per minute allowed to the client that owns a transaction: one figure for all,
+   * or each partner's own (from identity's registry), the default where it has none.
+   */
+  readonly clientQuotaPerMinute?: number | ((clientId: string) => number | undefined);
   /** Consecutive failures that lock a mobile; at most NIST's 100. */
   readonly lockoutFailures?: number;
   readonly lockoutMs?: number;
@@ -71,6 +76,7 @@ export interface GenerateOtpInput {
   readonly mobile: string;
   readonly purpose: OtpPurpose;
   readonly consent?: Consent | undefined;
+  readonly staff?: StaffSignIn | undefined;
 }
 
 export interface OtpSent {
@@ -110,18 +116,12 @@ const TXN_NOT_FOUND = 'no such OTP transaction';
  * commit together.
  */
 export class OtpService {
-  private readonly clientQuota: SendQuota;
   private readonly lockoutFailures: number;
   private readonly lockoutMs: number;
   private readonly generateCode: () => string;
   private readonly newId: () => string;
 
   constructor(private readonly options: OtpServiceOptions) {
-    this.clientQuota = {
-      name: 'CLIENT_QUOTA',
-      windowMs: CLIENT_QUOTA_WINDOW_MS,
-      limit: options.clientQuotaPerMinute ?? DEFAULT_CLIENT_QUOTA_PER_MINUTE,
-    };
     this.lockoutFailures = options.lockoutFailures ?? MOBILE_LOCKOUT_FAILURES;
     if (this.lockoutFailures < 1 || this.lockoutFailures > MOBILE_LOCKOUT_FAILURES) {
       throw new RangeError(`lockoutFailures must be between 1 and ${MOBILE_LOCKOUT_FAILURES}`);
@@ -134,12 +134,13 @@ export class OtpService {
   async generate(caller: Caller, input: GenerateOtpInput): Promise<OtpSent> {
     const mobile = parseMobile(input.mobile);
     const consent = checkConsent(caller, input.purpose, input.consent);
+    const staff = checkStaff(input.purpose, input.staff);
     const mobileIndex = this.options.indexMobile(mobile);
     const txnId = this.newId();
     const code = this.generateCode();
 
     const txn = settle(
-      await this.sendTransaction(async (uow) => {
+      await this.sendTransaction(caller.clientId, async (uow) => {
         const now = this.options.clock();
         const refusal = await this.checkMobileAllowed(uow, mobileIndex, now);
         if (refusal) return refuse<OtpTransaction>(refusal);
@@ -150,6 +151,7 @@ export class OtpService {
           mobileIndex,
           purpose: input.purpose,
           consent,
+          staff,
           codeHash: hashCode(this.options.codeHashKey, txnId, code),
           createdAt: now,
           lastSentAt: now,
@@ -176,7 +178,7 @@ export class OtpService {
     checkTxnId(txnId);
     const code = this.generateCode();
     const txn = settle(
-      await this.sendTransaction(async (uow) => {
+      await this.sendTransaction(caller.clientId, async (uow) => {
         const found = await uow.findTransactionForUpdate(txnId);
         if (!found || found.clientId !== caller.clientId)
           return refuse<OtpTransaction>(notFound(TXN_NOT_FOUND));
@@ -307,7 +309,8 @@ export class OtpService {
         const policy = TOKEN_POLICY[txn.purpose];
         const unsigned: Omit<TokenClaims, 'keyId'> = {
           tokenId: this.newId(),
-          subject: txn.mobileIndex,
+          // A staff session names the staff member; every other token, the mobile.
+          subject: txn.staff ? txn.staff.staffId : txn.mobileIndex,
           audience: policy.audience,
           scopes: policy.scopes,
           issuedAt: now,
@@ -315,6 +318,7 @@ export class OtpService {
           purpose: txn.purpose,
           clientId: caller.clientId,
           ...(txn.consent ? { consent: txn.consent } : {}),
+          ...(txn.staff ? { staff: { role: txn.staff.role, centreId: txn.staff.centreId } } : {}),
         };
         const { token, keyId } = await this.options.signer.sign(unsigned);
         await uow.recordIssuedToken({
@@ -343,6 +347,67 @@ export class OtpService {
   }
 
   /** Revokes a token issued to the caller; revoking it again changes nothing. */
+  /**
+   * A consent grant without an OTP: identity checked the beneficiary's secret code and
+   * asks for a grant opening that one beneficiary to that one staff member, for the
+   * staff member's client application. Only identity holds the scope that allows it.
+   */
+  async issueSecretCodeGrant(
+    calling: { readonly clientId: string; readonly scopes: readonly string[] },
+    input: {
+      readonly onBehalfOfClientId: string;
+      readonly mobileIndex: string;
+      readonly consent: Consent | undefined;
+    },
+  ): Promise<ConfirmedOtp> {
+    if (!calling.scopes.includes(SERVICE_SCOPES.issueConsent)) {
+      throw permissionDenied('only the identity service may issue secret-code grants', {
+        reason: 'ISSUE_NOT_ALLOWED',
+      });
+    }
+    const owner: Caller = { clientId: input.onBehalfOfClientId };
+    const consent = checkConsent(owner, 'CONSENT', input.consent);
+    if (consent?.grantee.kind !== 'STAFF' || consent.beneficiaryRefs.length !== 1) {
+      throw invalidArgument(
+        'a secret-code grant opens exactly one beneficiary to one staff member',
+        {
+          reason: 'INVALID_SECRET_CODE_GRANT',
+        },
+      );
+    }
+    if (!OPAQUE_ID.test(input.mobileIndex) || !OPAQUE_ID.test(owner.clientId)) {
+      throw invalidArgument('mobile_index and on_behalf_of_client_id must be opaque ids', {
+        reason: 'INVALID_SECRET_CODE_GRANT',
+      });
+    }
+    const now = this.options.clock();
+    const policy = TOKEN_POLICY.SECRET_CODE;
+    const unsigned: Omit<TokenClaims, 'keyId'> = {
+      tokenId: this.newId(),
+      subject: input.mobileIndex,
+      audience: policy.audience,
+      scopes: policy.scopes,
+      issuedAt: now,
+      expiresAt: new Date(now.getTime() + policy.ttlMs),
+      purpose: 'SECRET_CODE',
+      clientId: owner.clientId,
+      consent,
+    };
+    const { token, keyId } = await this.options.signer.sign(unsigned);
+    await this.options.store.transaction((uow) =>
+      uow.recordIssuedToken({
+        tokenId: unsigned.tokenId,
+        clientId: owner.clientId,
+        purpose: 'SECRET_CODE',
+        keyId,
+        issuedAt: now,
+        expiresAt: unsigned.expiresAt,
+        revokedAt: undefined,
+      }),
+    );
+    return { token, claims: { ...unsigned, keyId } };
+  }
+
   async revoke(caller: Caller, tokenId: string): Promise<void> {
     if (!UUID.test(tokenId))
       throw invalidArgument('token_id must be a UUID', { reason: 'INVALID_TOKEN_ID' });
@@ -397,12 +462,15 @@ export class OtpService {
    * `recordSend`); a full quota rolls the whole transaction back, so a refused send costs
    * no quota and leaves nothing behind, and is refused here as the quota's own error.
    */
-  private async sendTransaction<T>(work: (uow: OtpUnitOfWork) => Promise<T>): Promise<T> {
+  private async sendTransaction<T>(
+    clientId: string,
+    work: (uow: OtpUnitOfWork) => Promise<T>,
+  ): Promise<T> {
     try {
       return await this.options.store.transaction(work);
     } catch (error) {
       if (!(error instanceof ClientQuotaFull)) throw error;
-      const quota = this.clientQuota;
+      const quota = this.clientQuota(clientId);
       throw quotaError(quota, quotaRetryAfterMs(quota, error.nthMostRecent, this.options.clock()));
     }
   }
@@ -423,11 +491,21 @@ export class OtpService {
       sendNumber: txn.sendCount,
       expiresAt: txn.expiresAt,
     });
-    const quota = this.clientQuota;
+    const quota = this.clientQuota(txn.clientId);
     await uow.recordSend(
       { txnId: txn.txnId, mobileIndex: txn.mobileIndex, clientId: txn.clientId, sentAt: now },
       { limit: quota.limit, countedAfter: windowStart(quota, now), bucket: clientQuotaBucket(now) },
     );
+  }
+
+  private clientQuota(clientId: string): SendQuota {
+    const configured = this.options.clientQuotaPerMinute;
+    const limit = typeof configured === 'function' ? configured(clientId) : configured;
+    return {
+      name: 'CLIENT_QUOTA',
+      windowMs: CLIENT_QUOTA_WINDOW_MS,
+      limit: limit ?? DEFAULT_CLIENT_QUOTA_PER_MINUTE,
+    };
   }
 
   private async deliver(txn: OtpTransaction, code: string): Promise<void> {
@@ -453,6 +531,29 @@ export class OtpService {
 function checkTxnId(txnId: string): void {
   if (!UUID.test(txnId))
     throw invalidArgument('txn_id must be a UUID', { reason: 'INVALID_TXN_ID' });
+}
+
+/** Who a STAFF_LOGIN signs in is required for it, and refused for other purposes. */
+function checkStaff(purpose: OtpPurpose, staff: StaffSignIn | undefined): StaffSignIn | undefined {
+  if (purpose !== 'STAFF_LOGIN') {
+    if (staff) {
+      throw invalidArgument('staff is only accepted for OTP_PURPOSE_STAFF_LOGIN', {
+        reason: 'STAFF_NOT_ALLOWED',
+      });
+    }
+    return undefined;
+  }
+  if (!staff || !OPAQUE_ID.test(staff.staffId)) {
+    throw invalidArgument('OTP_PURPOSE_STAFF_LOGIN needs staff with a staff_id and a role', {
+      reason: 'STAFF_REQUIRED',
+    });
+  }
+  if (staff.centreId !== '' && !OPAQUE_ID.test(staff.centreId)) {
+    throw invalidArgument('staff.centre_id must be 1-128 characters of A-Z a-z 0-9 . _ : -', {
+      reason: 'INVALID_CENTRE_ID',
+    });
+  }
+  return staff;
 }
 
 /** Consent is required for CONSENT and refused for other purposes; a partner grants only itself. */

@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { PhotoIdKind, photoIdKindFromJSON, photoIdKindToJSON } from "./identity";
+import { ApiLockScope, PhotoIdKind, photoIdKindFromJSON, photoIdKindToJSON } from "./identity";
 
 export const protobufPackage = "vaxguard.identity.v1";
 
@@ -48,6 +48,62 @@ export interface ConsentRequested {
   txnId: string;
   /** How many beneficiaries the grant would open (0: no code was sent). */
   beneficiaryCount: number;
+}
+
+/** type "secret_code.failed": a wrong secret code was given. Subject: the beneficiary. */
+export interface SecretCodeFailed {
+  /** Consecutive failures so far. */
+  failures: number;
+}
+
+/**
+ * type "secret_code.locked": too many wrong codes; the secret code no longer opens the
+ * record. Subject: the beneficiary.
+ */
+export interface SecretCodeLocked {
+}
+
+/** type "access.canary": a canary beneficiary was read or asked for. Subject: the canary. */
+export interface AccessCanary {
+  method: string;
+}
+
+/**
+ * type "principal.suspended" / "principal.reinstated". Subject: the principal (staff or
+ * partner client).
+ */
+export interface PrincipalSuspended {
+  reason: string;
+}
+
+export interface PrincipalReinstated {
+  reason: string;
+}
+
+/** type "partner.registered". Subject: the partner client. */
+export interface PartnerRegistered {
+  scopes: string[];
+  quotaPerMinute: number;
+}
+
+/** type "partner.locked" / "partner.unlocked". Subject: the partner client. */
+export interface PartnerLocked {
+  reason: string;
+}
+
+export interface PartnerUnlocked {
+  reason: string;
+}
+
+/** type "api.locked" / "api.unlocked". Subject: the system (the lock's key as ref). */
+export interface ApiLocked {
+  scope?: ApiLockScope | undefined;
+  reason: string;
+}
+
+export interface ApiUnlocked {
+  scope?: ApiLockScope | undefined;
+  reason: string;
 }
 
 function createBaseBeneficiaryRegistered(): BeneficiaryRegistered {
@@ -388,6 +444,647 @@ export const ConsentRequested: MessageFns<ConsentRequested, "vaxguard.identity.v
     }
     if (message.beneficiaryCount !== 0) {
       obj.beneficiaryCount = Math.round(message.beneficiaryCount);
+    }
+    return obj;
+  },
+};
+
+function createBaseSecretCodeFailed(): SecretCodeFailed {
+  return { failures: 0 };
+}
+
+export const SecretCodeFailed: MessageFns<SecretCodeFailed, "vaxguard.identity.v1.SecretCodeFailed"> = {
+  $type: "vaxguard.identity.v1.SecretCodeFailed" as const,
+
+  encode(message: SecretCodeFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.failures !== 0) {
+      writer.uint32(8).int32(message.failures);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SecretCodeFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecretCodeFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.failures = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SecretCodeFailed {
+    return { failures: isSet(object.failures) ? globalThis.Number(object.failures) : 0 };
+  },
+
+  toJSON(message: SecretCodeFailed): unknown {
+    const obj: any = {};
+    if (message.failures !== 0) {
+      obj.failures = Math.round(message.failures);
+    }
+    return obj;
+  },
+};
+
+function createBaseSecretCodeLocked(): SecretCodeLocked {
+  return {};
+}
+
+export const SecretCodeLocked: MessageFns<SecretCodeLocked, "vaxguard.identity.v1.SecretCodeLocked"> = {
+  $type: "vaxguard.identity.v1.SecretCodeLocked" as const,
+
+  encode(_: SecretCodeLocked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SecretCodeLocked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecretCodeLocked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SecretCodeLocked {
+    return {};
+  },
+
+  toJSON(_: SecretCodeLocked): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseAccessCanary(): AccessCanary {
+  return { method: "" };
+}
+
+export const AccessCanary: MessageFns<AccessCanary, "vaxguard.identity.v1.AccessCanary"> = {
+  $type: "vaxguard.identity.v1.AccessCanary" as const,
+
+  encode(message: AccessCanary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.method !== "") {
+      writer.uint32(10).string(message.method);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AccessCanary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccessCanary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AccessCanary {
+    return { method: isSet(object.method) ? globalThis.String(object.method) : "" };
+  },
+
+  toJSON(message: AccessCanary): unknown {
+    const obj: any = {};
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    return obj;
+  },
+};
+
+function createBasePrincipalSuspended(): PrincipalSuspended {
+  return { reason: "" };
+}
+
+export const PrincipalSuspended: MessageFns<PrincipalSuspended, "vaxguard.identity.v1.PrincipalSuspended"> = {
+  $type: "vaxguard.identity.v1.PrincipalSuspended" as const,
+
+  encode(message: PrincipalSuspended, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrincipalSuspended {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrincipalSuspended();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrincipalSuspended {
+    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : "" };
+  },
+
+  toJSON(message: PrincipalSuspended): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBasePrincipalReinstated(): PrincipalReinstated {
+  return { reason: "" };
+}
+
+export const PrincipalReinstated: MessageFns<PrincipalReinstated, "vaxguard.identity.v1.PrincipalReinstated"> = {
+  $type: "vaxguard.identity.v1.PrincipalReinstated" as const,
+
+  encode(message: PrincipalReinstated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrincipalReinstated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrincipalReinstated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrincipalReinstated {
+    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : "" };
+  },
+
+  toJSON(message: PrincipalReinstated): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBasePartnerRegistered(): PartnerRegistered {
+  return { scopes: [], quotaPerMinute: 0 };
+}
+
+export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity.v1.PartnerRegistered"> = {
+  $type: "vaxguard.identity.v1.PartnerRegistered" as const,
+
+  encode(message: PartnerRegistered, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.scopes) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.quotaPerMinute !== 0) {
+      writer.uint32(16).int32(message.quotaPerMinute);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartnerRegistered {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartnerRegistered();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.quotaPerMinute = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartnerRegistered {
+    return {
+      scopes: globalThis.Array.isArray(object?.scopes) ? object.scopes.map((e: any) => globalThis.String(e)) : [],
+      quotaPerMinute: isSet(object.quotaPerMinute)
+        ? globalThis.Number(object.quotaPerMinute)
+        : isSet(object.quota_per_minute)
+        ? globalThis.Number(object.quota_per_minute)
+        : 0,
+    };
+  },
+
+  toJSON(message: PartnerRegistered): unknown {
+    const obj: any = {};
+    if (message.scopes?.length) {
+      obj.scopes = message.scopes;
+    }
+    if (message.quotaPerMinute !== 0) {
+      obj.quotaPerMinute = Math.round(message.quotaPerMinute);
+    }
+    return obj;
+  },
+};
+
+function createBasePartnerLocked(): PartnerLocked {
+  return { reason: "" };
+}
+
+export const PartnerLocked: MessageFns<PartnerLocked, "vaxguard.identity.v1.PartnerLocked"> = {
+  $type: "vaxguard.identity.v1.PartnerLocked" as const,
+
+  encode(message: PartnerLocked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartnerLocked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartnerLocked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartnerLocked {
+    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : "" };
+  },
+
+  toJSON(message: PartnerLocked): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBasePartnerUnlocked(): PartnerUnlocked {
+  return { reason: "" };
+}
+
+export const PartnerUnlocked: MessageFns<PartnerUnlocked, "vaxguard.identity.v1.PartnerUnlocked"> = {
+  $type: "vaxguard.identity.v1.PartnerUnlocked" as const,
+
+  encode(message: PartnerUnlocked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartnerUnlocked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartnerUnlocked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartnerUnlocked {
+    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : "" };
+  },
+
+  toJSON(message: PartnerUnlocked): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseApiLocked(): ApiLocked {
+  return { scope: undefined, reason: "" };
+}
+
+export const ApiLocked: MessageFns<ApiLocked, "vaxguard.identity.v1.ApiLocked"> = {
+  $type: "vaxguard.identity.v1.ApiLocked" as const,
+
+  encode(message: ApiLocked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.scope !== undefined) {
+      ApiLockScope.encode(message.scope, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiLocked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiLocked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.scope = ApiLockScope.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiLocked {
+    return {
+      scope: isSet(object.scope) ? ApiLockScope.fromJSON(object.scope) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ApiLocked): unknown {
+    const obj: any = {};
+    if (message.scope !== undefined) {
+      obj.scope = ApiLockScope.toJSON(message.scope);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseApiUnlocked(): ApiUnlocked {
+  return { scope: undefined, reason: "" };
+}
+
+export const ApiUnlocked: MessageFns<ApiUnlocked, "vaxguard.identity.v1.ApiUnlocked"> = {
+  $type: "vaxguard.identity.v1.ApiUnlocked" as const,
+
+  encode(message: ApiUnlocked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.scope !== undefined) {
+      ApiLockScope.encode(message.scope, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiUnlocked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiUnlocked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.scope = ApiLockScope.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiUnlocked {
+    return {
+      scope: isSet(object.scope) ? ApiLockScope.fromJSON(object.scope) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ApiUnlocked): unknown {
+    const obj: any = {};
+    if (message.scope !== undefined) {
+      obj.scope = ApiLockScope.toJSON(message.scope);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
     }
     return obj;
   },

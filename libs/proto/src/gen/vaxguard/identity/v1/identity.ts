@@ -19,10 +19,50 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp";
+import { StaffRole, staffRoleFromJSON, staffRoleToJSON } from "./staff";
 
 export const protobufPackage = "vaxguard.identity.v1";
 
 export const protobufFileName = "vaxguard/identity/v1/identity.proto";
+
+export enum PrincipalKind {
+  PRINCIPAL_KIND_UNSPECIFIED = 0,
+  PRINCIPAL_KIND_STAFF = 1,
+  PRINCIPAL_KIND_PARTNER_CLIENT = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function principalKindFromJSON(object: any): PrincipalKind {
+  switch (object) {
+    case 0:
+    case "PRINCIPAL_KIND_UNSPECIFIED":
+      return PrincipalKind.PRINCIPAL_KIND_UNSPECIFIED;
+    case 1:
+    case "PRINCIPAL_KIND_STAFF":
+      return PrincipalKind.PRINCIPAL_KIND_STAFF;
+    case 2:
+    case "PRINCIPAL_KIND_PARTNER_CLIENT":
+      return PrincipalKind.PRINCIPAL_KIND_PARTNER_CLIENT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PrincipalKind.UNRECOGNIZED;
+  }
+}
+
+export function principalKindToJSON(object: PrincipalKind): string {
+  switch (object) {
+    case PrincipalKind.PRINCIPAL_KIND_UNSPECIFIED:
+      return "PRINCIPAL_KIND_UNSPECIFIED";
+    case PrincipalKind.PRINCIPAL_KIND_STAFF:
+      return "PRINCIPAL_KIND_STAFF";
+    case PrincipalKind.PRINCIPAL_KIND_PARTNER_CLIENT:
+      return "PRINCIPAL_KIND_PARTNER_CLIENT";
+    case PrincipalKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export enum Gender {
   GENDER_UNSPECIFIED = 0,
@@ -131,6 +171,169 @@ export function photoIdKindToJSON(object: PhotoIdKind): string {
   }
 }
 
+export interface VerifySecretCodeRequest {
+  beneficiaryRef: string;
+  secretCode: string;
+}
+
+export interface VerifySecretCodeResponse {
+  /** A consent grant (audience vaxguard:consent) for the one beneficiary. */
+  token: string;
+  expiresAt?: Date | undefined;
+}
+
+export interface StartStaffLoginRequest {
+  username: string;
+  password: string;
+}
+
+export interface StartStaffLoginResponse {
+  /** The OTP transaction to confirm with OtpService/ConfirmOtp, as the calling client. */
+  txnId: string;
+  expiresAt?: Date | undefined;
+}
+
+export interface Centre {
+  centreId: string;
+  name: string;
+  district: string;
+  state: string;
+}
+
+export interface CreateCentreRequest {
+  name: string;
+  district: string;
+  state: string;
+}
+
+export interface CreateCentreResponse {
+  centre?: Centre | undefined;
+}
+
+export interface Staff {
+  staffId: string;
+  username: string;
+  displayName: string;
+  role: StaffRole;
+  /** Empty for platform admins and auditors. */
+  centreId: string;
+  /** *****1234 */
+  maskedMobile: string;
+}
+
+export interface CreateStaffRequest {
+  /** 3-32 characters: a-z 0-9 . _ - */
+  username: string;
+  displayName: string;
+  role: StaffRole;
+  /** Required for vaccinators and centre admins, refused for other roles. */
+  centreId: string;
+  /** Where the sign-in codes go; stored encrypted. */
+  mobile: string;
+  /** At least 12 characters. Stored only as an scrypt hash. */
+  password: string;
+}
+
+export interface CreateStaffResponse {
+  staff?: Staff | undefined;
+}
+
+export interface RegisterPartnerRequest {
+  /** 3-64 characters: a-z 0-9 . _ -, starting with a letter or digit. */
+  clientId: string;
+  displayName: string;
+  scopes: string[];
+  /** OTP codes the partner may request per minute. */
+  quotaPerMinute: number;
+}
+
+export interface RegisterPartnerResponse {
+  clientId: string;
+  /** Shown this once; stored only as its SHA-256. */
+  clientSecret: string;
+}
+
+export interface MarkCanaryRequest {
+  beneficiaryRef: string;
+}
+
+export interface MarkCanaryResponse {
+}
+
+export interface PrincipalRef {
+  kind: PrincipalKind;
+  id: string;
+}
+
+export interface SuspendPrincipalRequest {
+  principal?:
+    | PrincipalRef
+    | undefined;
+  /** Why, for the record: 3-200 characters, no personal data. */
+  reason: string;
+}
+
+export interface SuspendPrincipalResponse {
+}
+
+export interface ReinstatePrincipalRequest {
+  principal?: PrincipalRef | undefined;
+  reason: string;
+}
+
+export interface ReinstatePrincipalResponse {
+}
+
+export interface LockPartnerRequest {
+  clientId: string;
+  reason: string;
+}
+
+export interface LockPartnerResponse {
+}
+
+export interface UnlockPartnerRequest {
+  clientId: string;
+  reason: string;
+}
+
+export interface UnlockPartnerResponse {
+}
+
+/** What an API lock closes. */
+export interface ApiLockScope {
+  scope?:
+    | //
+    /** One RPC method, as a full path: "/vaxguard.identity.v1.IdentityService/GetBeneficiary". */
+    { $case: "method"; value: string }
+    | //
+    /** One gRPC service, by full name: "vaxguard.otp.v1.OtpService". */
+    { $case: "service"; value: string }
+    | //
+    /** Every call of one partner client. */
+    { $case: "partnerClientId"; value: string }
+    | //
+    /** Every call to every service, except the kill switch itself and signing keys. */
+    { $case: "everything"; value: boolean }
+    | undefined;
+}
+
+export interface SetApiLockRequest {
+  scope?: ApiLockScope | undefined;
+  reason: string;
+}
+
+export interface SetApiLockResponse {
+}
+
+export interface ClearApiLockRequest {
+  scope?: ApiLockScope | undefined;
+  reason: string;
+}
+
+export interface ClearApiLockResponse {
+}
+
 export interface RequestConsentRequest {
   target?:
     | //
@@ -202,6 +405,2233 @@ export interface Beneficiary {
   /** *****1234; only the citizen who owns the mobile sees it. */
   maskedMobile: string;
 }
+
+function createBaseVerifySecretCodeRequest(): VerifySecretCodeRequest {
+  return { beneficiaryRef: "", secretCode: "" };
+}
+
+export const VerifySecretCodeRequest: MessageFns<
+  VerifySecretCodeRequest,
+  "vaxguard.identity.v1.VerifySecretCodeRequest"
+> = {
+  $type: "vaxguard.identity.v1.VerifySecretCodeRequest" as const,
+
+  encode(message: VerifySecretCodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beneficiaryRef !== "") {
+      writer.uint32(10).string(message.beneficiaryRef);
+    }
+    if (message.secretCode !== "") {
+      writer.uint32(18).string(message.secretCode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifySecretCodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifySecretCodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiaryRef = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.secretCode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifySecretCodeRequest {
+    return {
+      beneficiaryRef: isSet(object.beneficiaryRef)
+        ? globalThis.String(object.beneficiaryRef)
+        : isSet(object.beneficiary_ref)
+        ? globalThis.String(object.beneficiary_ref)
+        : "",
+      secretCode: isSet(object.secretCode)
+        ? globalThis.String(object.secretCode)
+        : isSet(object.secret_code)
+        ? globalThis.String(object.secret_code)
+        : "",
+    };
+  },
+
+  toJSON(message: VerifySecretCodeRequest): unknown {
+    const obj: any = {};
+    if (message.beneficiaryRef !== "") {
+      obj.beneficiaryRef = message.beneficiaryRef;
+    }
+    if (message.secretCode !== "") {
+      obj.secretCode = message.secretCode;
+    }
+    return obj;
+  },
+};
+
+function createBaseVerifySecretCodeResponse(): VerifySecretCodeResponse {
+  return { token: "", expiresAt: undefined };
+}
+
+export const VerifySecretCodeResponse: MessageFns<
+  VerifySecretCodeResponse,
+  "vaxguard.identity.v1.VerifySecretCodeResponse"
+> = {
+  $type: "vaxguard.identity.v1.VerifySecretCodeResponse" as const,
+
+  encode(message: VerifySecretCodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifySecretCodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifySecretCodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifySecretCodeResponse {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: VerifySecretCodeResponse): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    return obj;
+  },
+};
+
+function createBaseStartStaffLoginRequest(): StartStaffLoginRequest {
+  return { username: "", password: "" };
+}
+
+export const StartStaffLoginRequest: MessageFns<StartStaffLoginRequest, "vaxguard.identity.v1.StartStaffLoginRequest"> =
+  {
+    $type: "vaxguard.identity.v1.StartStaffLoginRequest" as const,
+
+    encode(message: StartStaffLoginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+      if (message.username !== "") {
+        writer.uint32(10).string(message.username);
+      }
+      if (message.password !== "") {
+        writer.uint32(18).string(message.password);
+      }
+      return writer;
+    },
+
+    decode(input: BinaryReader | Uint8Array, length?: number): StartStaffLoginRequest {
+      const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+      const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+      if (previousRecursionDepth >= 100) {
+        throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      }
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+      try {
+        const end = length === undefined ? reader.len : reader.pos + length;
+        const message = createBaseStartStaffLoginRequest();
+        while (reader.pos < end) {
+          const tag = reader.uint32();
+          switch (tag >>> 3) {
+            case 1: {
+              if (tag !== 10) {
+                break;
+              }
+
+              message.username = reader.string();
+              continue;
+            }
+            case 2: {
+              if (tag !== 18) {
+                break;
+              }
+
+              message.password = reader.string();
+              continue;
+            }
+          }
+          if ((tag & 7) === 4 || tag === 0) {
+            break;
+          }
+          reader.skip(tag & 7);
+        }
+        return message;
+      } finally {
+        (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+      }
+    },
+
+    fromJSON(object: any): StartStaffLoginRequest {
+      return {
+        username: isSet(object.username) ? globalThis.String(object.username) : "",
+        password: isSet(object.password) ? globalThis.String(object.password) : "",
+      };
+    },
+
+    toJSON(message: StartStaffLoginRequest): unknown {
+      const obj: any = {};
+      if (message.username !== "") {
+        obj.username = message.username;
+      }
+      if (message.password !== "") {
+        obj.password = message.password;
+      }
+      return obj;
+    },
+  };
+
+function createBaseStartStaffLoginResponse(): StartStaffLoginResponse {
+  return { txnId: "", expiresAt: undefined };
+}
+
+export const StartStaffLoginResponse: MessageFns<
+  StartStaffLoginResponse,
+  "vaxguard.identity.v1.StartStaffLoginResponse"
+> = {
+  $type: "vaxguard.identity.v1.StartStaffLoginResponse" as const,
+
+  encode(message: StartStaffLoginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.txnId !== "") {
+      writer.uint32(10).string(message.txnId);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartStaffLoginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartStaffLoginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.txnId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartStaffLoginResponse {
+    return {
+      txnId: isSet(object.txnId)
+        ? globalThis.String(object.txnId)
+        : isSet(object.txn_id)
+        ? globalThis.String(object.txn_id)
+        : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: StartStaffLoginResponse): unknown {
+    const obj: any = {};
+    if (message.txnId !== "") {
+      obj.txnId = message.txnId;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    return obj;
+  },
+};
+
+function createBaseCentre(): Centre {
+  return { centreId: "", name: "", district: "", state: "" };
+}
+
+export const Centre: MessageFns<Centre, "vaxguard.identity.v1.Centre"> = {
+  $type: "vaxguard.identity.v1.Centre" as const,
+
+  encode(message: Centre, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.centreId !== "") {
+      writer.uint32(10).string(message.centreId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.district !== "") {
+      writer.uint32(26).string(message.district);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Centre {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCentre();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.centreId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.district = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Centre {
+    return {
+      centreId: isSet(object.centreId)
+        ? globalThis.String(object.centreId)
+        : isSet(object.centre_id)
+        ? globalThis.String(object.centre_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      district: isSet(object.district) ? globalThis.String(object.district) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+    };
+  },
+
+  toJSON(message: Centre): unknown {
+    const obj: any = {};
+    if (message.centreId !== "") {
+      obj.centreId = message.centreId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.district !== "") {
+      obj.district = message.district;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    return obj;
+  },
+};
+
+function createBaseCreateCentreRequest(): CreateCentreRequest {
+  return { name: "", district: "", state: "" };
+}
+
+export const CreateCentreRequest: MessageFns<CreateCentreRequest, "vaxguard.identity.v1.CreateCentreRequest"> = {
+  $type: "vaxguard.identity.v1.CreateCentreRequest" as const,
+
+  encode(message: CreateCentreRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.district !== "") {
+      writer.uint32(18).string(message.district);
+    }
+    if (message.state !== "") {
+      writer.uint32(26).string(message.state);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCentreRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCentreRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.district = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCentreRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      district: isSet(object.district) ? globalThis.String(object.district) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+    };
+  },
+
+  toJSON(message: CreateCentreRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.district !== "") {
+      obj.district = message.district;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    return obj;
+  },
+};
+
+function createBaseCreateCentreResponse(): CreateCentreResponse {
+  return { centre: undefined };
+}
+
+export const CreateCentreResponse: MessageFns<CreateCentreResponse, "vaxguard.identity.v1.CreateCentreResponse"> = {
+  $type: "vaxguard.identity.v1.CreateCentreResponse" as const,
+
+  encode(message: CreateCentreResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.centre !== undefined) {
+      Centre.encode(message.centre, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCentreResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCentreResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.centre = Centre.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCentreResponse {
+    return { centre: isSet(object.centre) ? Centre.fromJSON(object.centre) : undefined };
+  },
+
+  toJSON(message: CreateCentreResponse): unknown {
+    const obj: any = {};
+    if (message.centre !== undefined) {
+      obj.centre = Centre.toJSON(message.centre);
+    }
+    return obj;
+  },
+};
+
+function createBaseStaff(): Staff {
+  return { staffId: "", username: "", displayName: "", role: 0, centreId: "", maskedMobile: "" };
+}
+
+export const Staff: MessageFns<Staff, "vaxguard.identity.v1.Staff"> = {
+  $type: "vaxguard.identity.v1.Staff" as const,
+
+  encode(message: Staff, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.staffId !== "") {
+      writer.uint32(10).string(message.staffId);
+    }
+    if (message.username !== "") {
+      writer.uint32(18).string(message.username);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(26).string(message.displayName);
+    }
+    if (message.role !== 0) {
+      writer.uint32(32).int32(message.role);
+    }
+    if (message.centreId !== "") {
+      writer.uint32(42).string(message.centreId);
+    }
+    if (message.maskedMobile !== "") {
+      writer.uint32(50).string(message.maskedMobile);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Staff {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStaff();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.staffId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.username = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.centreId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.maskedMobile = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Staff {
+    return {
+      staffId: isSet(object.staffId)
+        ? globalThis.String(object.staffId)
+        : isSet(object.staff_id)
+        ? globalThis.String(object.staff_id)
+        : "",
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      role: isSet(object.role) ? staffRoleFromJSON(object.role) : 0,
+      centreId: isSet(object.centreId)
+        ? globalThis.String(object.centreId)
+        : isSet(object.centre_id)
+        ? globalThis.String(object.centre_id)
+        : "",
+      maskedMobile: isSet(object.maskedMobile)
+        ? globalThis.String(object.maskedMobile)
+        : isSet(object.masked_mobile)
+        ? globalThis.String(object.masked_mobile)
+        : "",
+    };
+  },
+
+  toJSON(message: Staff): unknown {
+    const obj: any = {};
+    if (message.staffId !== "") {
+      obj.staffId = message.staffId;
+    }
+    if (message.username !== "") {
+      obj.username = message.username;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.role !== 0) {
+      obj.role = staffRoleToJSON(message.role);
+    }
+    if (message.centreId !== "") {
+      obj.centreId = message.centreId;
+    }
+    if (message.maskedMobile !== "") {
+      obj.maskedMobile = message.maskedMobile;
+    }
+    return obj;
+  },
+};
+
+function createBaseCreateStaffRequest(): CreateStaffRequest {
+  return { username: "", displayName: "", role: 0, centreId: "", mobile: "", password: "" };
+}
+
+export const CreateStaffRequest: MessageFns<CreateStaffRequest, "vaxguard.identity.v1.CreateStaffRequest"> = {
+  $type: "vaxguard.identity.v1.CreateStaffRequest" as const,
+
+  encode(message: CreateStaffRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.username !== "") {
+      writer.uint32(10).string(message.username);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(18).string(message.displayName);
+    }
+    if (message.role !== 0) {
+      writer.uint32(24).int32(message.role);
+    }
+    if (message.centreId !== "") {
+      writer.uint32(34).string(message.centreId);
+    }
+    if (message.mobile !== "") {
+      writer.uint32(42).string(message.mobile);
+    }
+    if (message.password !== "") {
+      writer.uint32(50).string(message.password);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateStaffRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateStaffRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.username = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.centreId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.mobile = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateStaffRequest {
+    return {
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      role: isSet(object.role) ? staffRoleFromJSON(object.role) : 0,
+      centreId: isSet(object.centreId)
+        ? globalThis.String(object.centreId)
+        : isSet(object.centre_id)
+        ? globalThis.String(object.centre_id)
+        : "",
+      mobile: isSet(object.mobile) ? globalThis.String(object.mobile) : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+    };
+  },
+
+  toJSON(message: CreateStaffRequest): unknown {
+    const obj: any = {};
+    if (message.username !== "") {
+      obj.username = message.username;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.role !== 0) {
+      obj.role = staffRoleToJSON(message.role);
+    }
+    if (message.centreId !== "") {
+      obj.centreId = message.centreId;
+    }
+    if (message.mobile !== "") {
+      obj.mobile = message.mobile;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    return obj;
+  },
+};
+
+function createBaseCreateStaffResponse(): CreateStaffResponse {
+  return { staff: undefined };
+}
+
+export const CreateStaffResponse: MessageFns<CreateStaffResponse, "vaxguard.identity.v1.CreateStaffResponse"> = {
+  $type: "vaxguard.identity.v1.CreateStaffResponse" as const,
+
+  encode(message: CreateStaffResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.staff !== undefined) {
+      Staff.encode(message.staff, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateStaffResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateStaffResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.staff = Staff.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateStaffResponse {
+    return { staff: isSet(object.staff) ? Staff.fromJSON(object.staff) : undefined };
+  },
+
+  toJSON(message: CreateStaffResponse): unknown {
+    const obj: any = {};
+    if (message.staff !== undefined) {
+      obj.staff = Staff.toJSON(message.staff);
+    }
+    return obj;
+  },
+};
+
+function createBaseRegisterPartnerRequest(): RegisterPartnerRequest {
+  return { clientId: "", displayName: "", scopes: [], quotaPerMinute: 0 };
+}
+
+export const RegisterPartnerRequest: MessageFns<RegisterPartnerRequest, "vaxguard.identity.v1.RegisterPartnerRequest"> =
+  {
+    $type: "vaxguard.identity.v1.RegisterPartnerRequest" as const,
+
+    encode(message: RegisterPartnerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+      if (message.clientId !== "") {
+        writer.uint32(10).string(message.clientId);
+      }
+      if (message.displayName !== "") {
+        writer.uint32(18).string(message.displayName);
+      }
+      for (const v of message.scopes) {
+        writer.uint32(26).string(v!);
+      }
+      if (message.quotaPerMinute !== 0) {
+        writer.uint32(32).int32(message.quotaPerMinute);
+      }
+      return writer;
+    },
+
+    decode(input: BinaryReader | Uint8Array, length?: number): RegisterPartnerRequest {
+      const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+      const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+      if (previousRecursionDepth >= 100) {
+        throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      }
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+      try {
+        const end = length === undefined ? reader.len : reader.pos + length;
+        const message = createBaseRegisterPartnerRequest();
+        while (reader.pos < end) {
+          const tag = reader.uint32();
+          switch (tag >>> 3) {
+            case 1: {
+              if (tag !== 10) {
+                break;
+              }
+
+              message.clientId = reader.string();
+              continue;
+            }
+            case 2: {
+              if (tag !== 18) {
+                break;
+              }
+
+              message.displayName = reader.string();
+              continue;
+            }
+            case 3: {
+              if (tag !== 26) {
+                break;
+              }
+
+              message.scopes.push(reader.string());
+              continue;
+            }
+            case 4: {
+              if (tag !== 32) {
+                break;
+              }
+
+              message.quotaPerMinute = reader.int32();
+              continue;
+            }
+          }
+          if ((tag & 7) === 4 || tag === 0) {
+            break;
+          }
+          reader.skip(tag & 7);
+        }
+        return message;
+      } finally {
+        (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+      }
+    },
+
+    fromJSON(object: any): RegisterPartnerRequest {
+      return {
+        clientId: isSet(object.clientId)
+          ? globalThis.String(object.clientId)
+          : isSet(object.client_id)
+          ? globalThis.String(object.client_id)
+          : "",
+        displayName: isSet(object.displayName)
+          ? globalThis.String(object.displayName)
+          : isSet(object.display_name)
+          ? globalThis.String(object.display_name)
+          : "",
+        scopes: globalThis.Array.isArray(object?.scopes) ? object.scopes.map((e: any) => globalThis.String(e)) : [],
+        quotaPerMinute: isSet(object.quotaPerMinute)
+          ? globalThis.Number(object.quotaPerMinute)
+          : isSet(object.quota_per_minute)
+          ? globalThis.Number(object.quota_per_minute)
+          : 0,
+      };
+    },
+
+    toJSON(message: RegisterPartnerRequest): unknown {
+      const obj: any = {};
+      if (message.clientId !== "") {
+        obj.clientId = message.clientId;
+      }
+      if (message.displayName !== "") {
+        obj.displayName = message.displayName;
+      }
+      if (message.scopes?.length) {
+        obj.scopes = message.scopes;
+      }
+      if (message.quotaPerMinute !== 0) {
+        obj.quotaPerMinute = Math.round(message.quotaPerMinute);
+      }
+      return obj;
+    },
+  };
+
+function createBaseRegisterPartnerResponse(): RegisterPartnerResponse {
+  return { clientId: "", clientSecret: "" };
+}
+
+export const RegisterPartnerResponse: MessageFns<
+  RegisterPartnerResponse,
+  "vaxguard.identity.v1.RegisterPartnerResponse"
+> = {
+  $type: "vaxguard.identity.v1.RegisterPartnerResponse" as const,
+
+  encode(message: RegisterPartnerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientId !== "") {
+      writer.uint32(10).string(message.clientId);
+    }
+    if (message.clientSecret !== "") {
+      writer.uint32(18).string(message.clientSecret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterPartnerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterPartnerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterPartnerResponse {
+    return {
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      clientSecret: isSet(object.clientSecret)
+        ? globalThis.String(object.clientSecret)
+        : isSet(object.client_secret)
+        ? globalThis.String(object.client_secret)
+        : "",
+    };
+  },
+
+  toJSON(message: RegisterPartnerResponse): unknown {
+    const obj: any = {};
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.clientSecret !== "") {
+      obj.clientSecret = message.clientSecret;
+    }
+    return obj;
+  },
+};
+
+function createBaseMarkCanaryRequest(): MarkCanaryRequest {
+  return { beneficiaryRef: "" };
+}
+
+export const MarkCanaryRequest: MessageFns<MarkCanaryRequest, "vaxguard.identity.v1.MarkCanaryRequest"> = {
+  $type: "vaxguard.identity.v1.MarkCanaryRequest" as const,
+
+  encode(message: MarkCanaryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beneficiaryRef !== "") {
+      writer.uint32(10).string(message.beneficiaryRef);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MarkCanaryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMarkCanaryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiaryRef = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MarkCanaryRequest {
+    return {
+      beneficiaryRef: isSet(object.beneficiaryRef)
+        ? globalThis.String(object.beneficiaryRef)
+        : isSet(object.beneficiary_ref)
+        ? globalThis.String(object.beneficiary_ref)
+        : "",
+    };
+  },
+
+  toJSON(message: MarkCanaryRequest): unknown {
+    const obj: any = {};
+    if (message.beneficiaryRef !== "") {
+      obj.beneficiaryRef = message.beneficiaryRef;
+    }
+    return obj;
+  },
+};
+
+function createBaseMarkCanaryResponse(): MarkCanaryResponse {
+  return {};
+}
+
+export const MarkCanaryResponse: MessageFns<MarkCanaryResponse, "vaxguard.identity.v1.MarkCanaryResponse"> = {
+  $type: "vaxguard.identity.v1.MarkCanaryResponse" as const,
+
+  encode(_: MarkCanaryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MarkCanaryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMarkCanaryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): MarkCanaryResponse {
+    return {};
+  },
+
+  toJSON(_: MarkCanaryResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBasePrincipalRef(): PrincipalRef {
+  return { kind: 0, id: "" };
+}
+
+export const PrincipalRef: MessageFns<PrincipalRef, "vaxguard.identity.v1.PrincipalRef"> = {
+  $type: "vaxguard.identity.v1.PrincipalRef" as const,
+
+  encode(message: PrincipalRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrincipalRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrincipalRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrincipalRef {
+    return {
+      kind: isSet(object.kind) ? principalKindFromJSON(object.kind) : 0,
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+    };
+  },
+
+  toJSON(message: PrincipalRef): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = principalKindToJSON(message.kind);
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+};
+
+function createBaseSuspendPrincipalRequest(): SuspendPrincipalRequest {
+  return { principal: undefined, reason: "" };
+}
+
+export const SuspendPrincipalRequest: MessageFns<
+  SuspendPrincipalRequest,
+  "vaxguard.identity.v1.SuspendPrincipalRequest"
+> = {
+  $type: "vaxguard.identity.v1.SuspendPrincipalRequest" as const,
+
+  encode(message: SuspendPrincipalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.principal !== undefined) {
+      PrincipalRef.encode(message.principal, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendPrincipalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendPrincipalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.principal = PrincipalRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuspendPrincipalRequest {
+    return {
+      principal: isSet(object.principal) ? PrincipalRef.fromJSON(object.principal) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: SuspendPrincipalRequest): unknown {
+    const obj: any = {};
+    if (message.principal !== undefined) {
+      obj.principal = PrincipalRef.toJSON(message.principal);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseSuspendPrincipalResponse(): SuspendPrincipalResponse {
+  return {};
+}
+
+export const SuspendPrincipalResponse: MessageFns<
+  SuspendPrincipalResponse,
+  "vaxguard.identity.v1.SuspendPrincipalResponse"
+> = {
+  $type: "vaxguard.identity.v1.SuspendPrincipalResponse" as const,
+
+  encode(_: SuspendPrincipalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendPrincipalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendPrincipalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SuspendPrincipalResponse {
+    return {};
+  },
+
+  toJSON(_: SuspendPrincipalResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseReinstatePrincipalRequest(): ReinstatePrincipalRequest {
+  return { principal: undefined, reason: "" };
+}
+
+export const ReinstatePrincipalRequest: MessageFns<
+  ReinstatePrincipalRequest,
+  "vaxguard.identity.v1.ReinstatePrincipalRequest"
+> = {
+  $type: "vaxguard.identity.v1.ReinstatePrincipalRequest" as const,
+
+  encode(message: ReinstatePrincipalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.principal !== undefined) {
+      PrincipalRef.encode(message.principal, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReinstatePrincipalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReinstatePrincipalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.principal = PrincipalRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReinstatePrincipalRequest {
+    return {
+      principal: isSet(object.principal) ? PrincipalRef.fromJSON(object.principal) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ReinstatePrincipalRequest): unknown {
+    const obj: any = {};
+    if (message.principal !== undefined) {
+      obj.principal = PrincipalRef.toJSON(message.principal);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseReinstatePrincipalResponse(): ReinstatePrincipalResponse {
+  return {};
+}
+
+export const ReinstatePrincipalResponse: MessageFns<
+  ReinstatePrincipalResponse,
+  "vaxguard.identity.v1.ReinstatePrincipalResponse"
+> = {
+  $type: "vaxguard.identity.v1.ReinstatePrincipalResponse" as const,
+
+  encode(_: ReinstatePrincipalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReinstatePrincipalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReinstatePrincipalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ReinstatePrincipalResponse {
+    return {};
+  },
+
+  toJSON(_: ReinstatePrincipalResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseLockPartnerRequest(): LockPartnerRequest {
+  return { clientId: "", reason: "" };
+}
+
+export const LockPartnerRequest: MessageFns<LockPartnerRequest, "vaxguard.identity.v1.LockPartnerRequest"> = {
+  $type: "vaxguard.identity.v1.LockPartnerRequest" as const,
+
+  encode(message: LockPartnerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientId !== "") {
+      writer.uint32(10).string(message.clientId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LockPartnerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLockPartnerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LockPartnerRequest {
+    return {
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: LockPartnerRequest): unknown {
+    const obj: any = {};
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseLockPartnerResponse(): LockPartnerResponse {
+  return {};
+}
+
+export const LockPartnerResponse: MessageFns<LockPartnerResponse, "vaxguard.identity.v1.LockPartnerResponse"> = {
+  $type: "vaxguard.identity.v1.LockPartnerResponse" as const,
+
+  encode(_: LockPartnerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LockPartnerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLockPartnerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): LockPartnerResponse {
+    return {};
+  },
+
+  toJSON(_: LockPartnerResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseUnlockPartnerRequest(): UnlockPartnerRequest {
+  return { clientId: "", reason: "" };
+}
+
+export const UnlockPartnerRequest: MessageFns<UnlockPartnerRequest, "vaxguard.identity.v1.UnlockPartnerRequest"> = {
+  $type: "vaxguard.identity.v1.UnlockPartnerRequest" as const,
+
+  encode(message: UnlockPartnerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientId !== "") {
+      writer.uint32(10).string(message.clientId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlockPartnerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlockPartnerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnlockPartnerRequest {
+    return {
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: UnlockPartnerRequest): unknown {
+    const obj: any = {};
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseUnlockPartnerResponse(): UnlockPartnerResponse {
+  return {};
+}
+
+export const UnlockPartnerResponse: MessageFns<UnlockPartnerResponse, "vaxguard.identity.v1.UnlockPartnerResponse"> = {
+  $type: "vaxguard.identity.v1.UnlockPartnerResponse" as const,
+
+  encode(_: UnlockPartnerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlockPartnerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlockPartnerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): UnlockPartnerResponse {
+    return {};
+  },
+
+  toJSON(_: UnlockPartnerResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseApiLockScope(): ApiLockScope {
+  return { scope: undefined };
+}
+
+export const ApiLockScope: MessageFns<ApiLockScope, "vaxguard.identity.v1.ApiLockScope"> = {
+  $type: "vaxguard.identity.v1.ApiLockScope" as const,
+
+  encode(message: ApiLockScope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.scope?.$case) {
+      case "method":
+        writer.uint32(10).string(message.scope.value);
+        break;
+      case "service":
+        writer.uint32(18).string(message.scope.value);
+        break;
+      case "partnerClientId":
+        writer.uint32(26).string(message.scope.value);
+        break;
+      case "everything":
+        writer.uint32(32).bool(message.scope.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiLockScope {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiLockScope();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.scope = { $case: "method", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.scope = { $case: "service", value: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.scope = { $case: "partnerClientId", value: reader.string() };
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.scope = { $case: "everything", value: reader.bool() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiLockScope {
+    return {
+      scope: isSet(object.method)
+        ? { $case: "method", value: globalThis.String(object.method) }
+        : isSet(object.service)
+        ? { $case: "service", value: globalThis.String(object.service) }
+        : isSet(object.partnerClientId)
+        ? { $case: "partnerClientId", value: globalThis.String(object.partnerClientId) }
+        : isSet(object.partner_client_id)
+        ? { $case: "partnerClientId", value: globalThis.String(object.partner_client_id) }
+        : isSet(object.everything)
+        ? { $case: "everything", value: globalThis.Boolean(object.everything) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ApiLockScope): unknown {
+    const obj: any = {};
+    if (message.scope?.$case === "method") {
+      obj.method = message.scope.value;
+    } else if (message.scope?.$case === "service") {
+      obj.service = message.scope.value;
+    } else if (message.scope?.$case === "partnerClientId") {
+      obj.partnerClientId = message.scope.value;
+    } else if (message.scope?.$case === "everything") {
+      obj.everything = message.scope.value;
+    }
+    return obj;
+  },
+};
+
+function createBaseSetApiLockRequest(): SetApiLockRequest {
+  return { scope: undefined, reason: "" };
+}
+
+export const SetApiLockRequest: MessageFns<SetApiLockRequest, "vaxguard.identity.v1.SetApiLockRequest"> = {
+  $type: "vaxguard.identity.v1.SetApiLockRequest" as const,
+
+  encode(message: SetApiLockRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.scope !== undefined) {
+      ApiLockScope.encode(message.scope, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetApiLockRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetApiLockRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.scope = ApiLockScope.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetApiLockRequest {
+    return {
+      scope: isSet(object.scope) ? ApiLockScope.fromJSON(object.scope) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: SetApiLockRequest): unknown {
+    const obj: any = {};
+    if (message.scope !== undefined) {
+      obj.scope = ApiLockScope.toJSON(message.scope);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseSetApiLockResponse(): SetApiLockResponse {
+  return {};
+}
+
+export const SetApiLockResponse: MessageFns<SetApiLockResponse, "vaxguard.identity.v1.SetApiLockResponse"> = {
+  $type: "vaxguard.identity.v1.SetApiLockResponse" as const,
+
+  encode(_: SetApiLockResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetApiLockResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetApiLockResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetApiLockResponse {
+    return {};
+  },
+
+  toJSON(_: SetApiLockResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseClearApiLockRequest(): ClearApiLockRequest {
+  return { scope: undefined, reason: "" };
+}
+
+export const ClearApiLockRequest: MessageFns<ClearApiLockRequest, "vaxguard.identity.v1.ClearApiLockRequest"> = {
+  $type: "vaxguard.identity.v1.ClearApiLockRequest" as const,
+
+  encode(message: ClearApiLockRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.scope !== undefined) {
+      ApiLockScope.encode(message.scope, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearApiLockRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearApiLockRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.scope = ApiLockScope.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClearApiLockRequest {
+    return {
+      scope: isSet(object.scope) ? ApiLockScope.fromJSON(object.scope) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ClearApiLockRequest): unknown {
+    const obj: any = {};
+    if (message.scope !== undefined) {
+      obj.scope = ApiLockScope.toJSON(message.scope);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseClearApiLockResponse(): ClearApiLockResponse {
+  return {};
+}
+
+export const ClearApiLockResponse: MessageFns<ClearApiLockResponse, "vaxguard.identity.v1.ClearApiLockResponse"> = {
+  $type: "vaxguard.identity.v1.ClearApiLockResponse" as const,
+
+  encode(_: ClearApiLockResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearApiLockResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearApiLockResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ClearApiLockResponse {
+    return {};
+  },
+
+  toJSON(_: ClearApiLockResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
 
 function createBaseRequestConsentRequest(): RequestConsentRequest {
   return { target: undefined };
@@ -1095,6 +3525,9 @@ export const IdentityServiceService = {
    * OtpService/ConfirmOtp for a 5-minute consent grant naming the caller and the
    * beneficiaries on that mobile. The answer is the same whether or not the mobile (or
    * reference) has beneficiaries.
+   *
+   * A staff member (staff token: vaccinator or centre admin) asks in their own name,
+   * and the grant names them; a partner client without a token asks in its own.
    */
   requestConsent: {
     path: "/vaxguard.identity.v1.IdentityService/RequestConsent" as const,
@@ -1106,6 +3539,150 @@ export const IdentityServiceService = {
     responseSerialize: (value: RequestConsentResponse): Buffer =>
       Buffer.from(RequestConsentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RequestConsentResponse => RequestConsentResponse.decode(value),
+  },
+  /**
+   * A vaccinator (staff token) gives the beneficiary's 4-digit secret code: a consent
+   * grant for that one beneficiary to that vaccinator. Wrong codes count; after 5 the
+   * code is locked. A wrong code and an unknown reference get the same answer.
+   */
+  verifySecretCode: {
+    path: "/vaxguard.identity.v1.IdentityService/VerifySecretCode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifySecretCodeRequest): Buffer =>
+      Buffer.from(VerifySecretCodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifySecretCodeRequest => VerifySecretCodeRequest.decode(value),
+    responseSerialize: (value: VerifySecretCodeResponse): Buffer =>
+      Buffer.from(VerifySecretCodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifySecretCodeResponse => VerifySecretCodeResponse.decode(value),
+  },
+  /**
+   * Staff sign-in, step 1 (client credentials of the staff app): the password; when it
+   * is right, the OTP service sends a STAFF_LOGIN code to the staff member's mobile.
+   * Step 2 is OtpService/ConfirmOtp, whose token is the staff session. A wrong
+   * password and an unknown username get the same answer; failures are limited.
+   */
+  startStaffLogin: {
+    path: "/vaxguard.identity.v1.IdentityService/StartStaffLogin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartStaffLoginRequest): Buffer =>
+      Buffer.from(StartStaffLoginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartStaffLoginRequest => StartStaffLoginRequest.decode(value),
+    responseSerialize: (value: StartStaffLoginResponse): Buffer =>
+      Buffer.from(StartStaffLoginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartStaffLoginResponse => StartStaffLoginResponse.decode(value),
+  },
+  /** Platform admins (staff token) create centres. */
+  createCentre: {
+    path: "/vaxguard.identity.v1.IdentityService/CreateCentre" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateCentreRequest): Buffer => Buffer.from(CreateCentreRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateCentreRequest => CreateCentreRequest.decode(value),
+    responseSerialize: (value: CreateCentreResponse): Buffer =>
+      Buffer.from(CreateCentreResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateCentreResponse => CreateCentreResponse.decode(value),
+  },
+  /**
+   * Platform admins create staff of any role; centre admins create vaccinators and
+   * centre admins for their own centre.
+   */
+  createStaff: {
+    path: "/vaxguard.identity.v1.IdentityService/CreateStaff" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateStaffRequest): Buffer => Buffer.from(CreateStaffRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateStaffRequest => CreateStaffRequest.decode(value),
+    responseSerialize: (value: CreateStaffResponse): Buffer => Buffer.from(CreateStaffResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateStaffResponse => CreateStaffResponse.decode(value),
+  },
+  /** Platform admins register partner client applications; the secret is shown once. */
+  registerPartner: {
+    path: "/vaxguard.identity.v1.IdentityService/RegisterPartner" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterPartnerRequest): Buffer =>
+      Buffer.from(RegisterPartnerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterPartnerRequest => RegisterPartnerRequest.decode(value),
+    responseSerialize: (value: RegisterPartnerResponse): Buffer =>
+      Buffer.from(RegisterPartnerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterPartnerResponse => RegisterPartnerResponse.decode(value),
+  },
+  /** Platform admins mark a beneficiary as a canary: any read of it is an alert. */
+  markCanary: {
+    path: "/vaxguard.identity.v1.IdentityService/MarkCanary" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MarkCanaryRequest): Buffer => Buffer.from(MarkCanaryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MarkCanaryRequest => MarkCanaryRequest.decode(value),
+    responseSerialize: (value: MarkCanaryResponse): Buffer => Buffer.from(MarkCanaryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MarkCanaryResponse => MarkCanaryResponse.decode(value),
+  },
+  /**
+   * The kill switch. Platform admins (staff token) and, for suspensions, the audit
+   * service (scope principal:suspend). Effective in every service within a second;
+   * a suspended principal's live tokens are refused too.
+   */
+  suspendPrincipal: {
+    path: "/vaxguard.identity.v1.IdentityService/SuspendPrincipal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SuspendPrincipalRequest): Buffer =>
+      Buffer.from(SuspendPrincipalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SuspendPrincipalRequest => SuspendPrincipalRequest.decode(value),
+    responseSerialize: (value: SuspendPrincipalResponse): Buffer =>
+      Buffer.from(SuspendPrincipalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SuspendPrincipalResponse => SuspendPrincipalResponse.decode(value),
+  },
+  reinstatePrincipal: {
+    path: "/vaxguard.identity.v1.IdentityService/ReinstatePrincipal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReinstatePrincipalRequest): Buffer =>
+      Buffer.from(ReinstatePrincipalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReinstatePrincipalRequest => ReinstatePrincipalRequest.decode(value),
+    responseSerialize: (value: ReinstatePrincipalResponse): Buffer =>
+      Buffer.from(ReinstatePrincipalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReinstatePrincipalResponse => ReinstatePrincipalResponse.decode(value),
+  },
+  lockPartner: {
+    path: "/vaxguard.identity.v1.IdentityService/LockPartner" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LockPartnerRequest): Buffer => Buffer.from(LockPartnerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LockPartnerRequest => LockPartnerRequest.decode(value),
+    responseSerialize: (value: LockPartnerResponse): Buffer => Buffer.from(LockPartnerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LockPartnerResponse => LockPartnerResponse.decode(value),
+  },
+  unlockPartner: {
+    path: "/vaxguard.identity.v1.IdentityService/UnlockPartner" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnlockPartnerRequest): Buffer => Buffer.from(UnlockPartnerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnlockPartnerRequest => UnlockPartnerRequest.decode(value),
+    responseSerialize: (value: UnlockPartnerResponse): Buffer =>
+      Buffer.from(UnlockPartnerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnlockPartnerResponse => UnlockPartnerResponse.decode(value),
+  },
+  setApiLock: {
+    path: "/vaxguard.identity.v1.IdentityService/SetApiLock" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetApiLockRequest): Buffer => Buffer.from(SetApiLockRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetApiLockRequest => SetApiLockRequest.decode(value),
+    responseSerialize: (value: SetApiLockResponse): Buffer => Buffer.from(SetApiLockResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetApiLockResponse => SetApiLockResponse.decode(value),
+  },
+  clearApiLock: {
+    path: "/vaxguard.identity.v1.IdentityService/ClearApiLock" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClearApiLockRequest): Buffer => Buffer.from(ClearApiLockRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClearApiLockRequest => ClearApiLockRequest.decode(value),
+    responseSerialize: (value: ClearApiLockResponse): Buffer =>
+      Buffer.from(ClearApiLockResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClearApiLockResponse => ClearApiLockResponse.decode(value),
   },
 } as const;
 
@@ -1131,8 +3708,46 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * OtpService/ConfirmOtp for a 5-minute consent grant naming the caller and the
    * beneficiaries on that mobile. The answer is the same whether or not the mobile (or
    * reference) has beneficiaries.
+   *
+   * A staff member (staff token: vaccinator or centre admin) asks in their own name,
+   * and the grant names them; a partner client without a token asks in its own.
    */
   requestConsent: handleUnaryCall<RequestConsentRequest, RequestConsentResponse>;
+  /**
+   * A vaccinator (staff token) gives the beneficiary's 4-digit secret code: a consent
+   * grant for that one beneficiary to that vaccinator. Wrong codes count; after 5 the
+   * code is locked. A wrong code and an unknown reference get the same answer.
+   */
+  verifySecretCode: handleUnaryCall<VerifySecretCodeRequest, VerifySecretCodeResponse>;
+  /**
+   * Staff sign-in, step 1 (client credentials of the staff app): the password; when it
+   * is right, the OTP service sends a STAFF_LOGIN code to the staff member's mobile.
+   * Step 2 is OtpService/ConfirmOtp, whose token is the staff session. A wrong
+   * password and an unknown username get the same answer; failures are limited.
+   */
+  startStaffLogin: handleUnaryCall<StartStaffLoginRequest, StartStaffLoginResponse>;
+  /** Platform admins (staff token) create centres. */
+  createCentre: handleUnaryCall<CreateCentreRequest, CreateCentreResponse>;
+  /**
+   * Platform admins create staff of any role; centre admins create vaccinators and
+   * centre admins for their own centre.
+   */
+  createStaff: handleUnaryCall<CreateStaffRequest, CreateStaffResponse>;
+  /** Platform admins register partner client applications; the secret is shown once. */
+  registerPartner: handleUnaryCall<RegisterPartnerRequest, RegisterPartnerResponse>;
+  /** Platform admins mark a beneficiary as a canary: any read of it is an alert. */
+  markCanary: handleUnaryCall<MarkCanaryRequest, MarkCanaryResponse>;
+  /**
+   * The kill switch. Platform admins (staff token) and, for suspensions, the audit
+   * service (scope principal:suspend). Effective in every service within a second;
+   * a suspended principal's live tokens are refused too.
+   */
+  suspendPrincipal: handleUnaryCall<SuspendPrincipalRequest, SuspendPrincipalResponse>;
+  reinstatePrincipal: handleUnaryCall<ReinstatePrincipalRequest, ReinstatePrincipalResponse>;
+  lockPartner: handleUnaryCall<LockPartnerRequest, LockPartnerResponse>;
+  unlockPartner: handleUnaryCall<UnlockPartnerRequest, UnlockPartnerResponse>;
+  setApiLock: handleUnaryCall<SetApiLockRequest, SetApiLockResponse>;
+  clearApiLock: handleUnaryCall<ClearApiLockRequest, ClearApiLockResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -1199,6 +3814,9 @@ export interface IdentityServiceClient extends Client {
    * OtpService/ConfirmOtp for a 5-minute consent grant naming the caller and the
    * beneficiaries on that mobile. The answer is the same whether or not the mobile (or
    * reference) has beneficiaries.
+   *
+   * A staff member (staff token: vaccinator or centre admin) asks in their own name,
+   * and the grant names them; a partner client without a token asks in its own.
    */
   requestConsent(
     request: RequestConsentRequest,
@@ -1214,6 +3832,209 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RequestConsentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A vaccinator (staff token) gives the beneficiary's 4-digit secret code: a consent
+   * grant for that one beneficiary to that vaccinator. Wrong codes count; after 5 the
+   * code is locked. A wrong code and an unknown reference get the same answer.
+   */
+  verifySecretCode(
+    request: VerifySecretCodeRequest,
+    callback: (error: ServiceError | null, response: VerifySecretCodeResponse) => void,
+  ): ClientUnaryCall;
+  verifySecretCode(
+    request: VerifySecretCodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifySecretCodeResponse) => void,
+  ): ClientUnaryCall;
+  verifySecretCode(
+    request: VerifySecretCodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifySecretCodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Staff sign-in, step 1 (client credentials of the staff app): the password; when it
+   * is right, the OTP service sends a STAFF_LOGIN code to the staff member's mobile.
+   * Step 2 is OtpService/ConfirmOtp, whose token is the staff session. A wrong
+   * password and an unknown username get the same answer; failures are limited.
+   */
+  startStaffLogin(
+    request: StartStaffLoginRequest,
+    callback: (error: ServiceError | null, response: StartStaffLoginResponse) => void,
+  ): ClientUnaryCall;
+  startStaffLogin(
+    request: StartStaffLoginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartStaffLoginResponse) => void,
+  ): ClientUnaryCall;
+  startStaffLogin(
+    request: StartStaffLoginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartStaffLoginResponse) => void,
+  ): ClientUnaryCall;
+  /** Platform admins (staff token) create centres. */
+  createCentre(
+    request: CreateCentreRequest,
+    callback: (error: ServiceError | null, response: CreateCentreResponse) => void,
+  ): ClientUnaryCall;
+  createCentre(
+    request: CreateCentreRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateCentreResponse) => void,
+  ): ClientUnaryCall;
+  createCentre(
+    request: CreateCentreRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateCentreResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Platform admins create staff of any role; centre admins create vaccinators and
+   * centre admins for their own centre.
+   */
+  createStaff(
+    request: CreateStaffRequest,
+    callback: (error: ServiceError | null, response: CreateStaffResponse) => void,
+  ): ClientUnaryCall;
+  createStaff(
+    request: CreateStaffRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateStaffResponse) => void,
+  ): ClientUnaryCall;
+  createStaff(
+    request: CreateStaffRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateStaffResponse) => void,
+  ): ClientUnaryCall;
+  /** Platform admins register partner client applications; the secret is shown once. */
+  registerPartner(
+    request: RegisterPartnerRequest,
+    callback: (error: ServiceError | null, response: RegisterPartnerResponse) => void,
+  ): ClientUnaryCall;
+  registerPartner(
+    request: RegisterPartnerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterPartnerResponse) => void,
+  ): ClientUnaryCall;
+  registerPartner(
+    request: RegisterPartnerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterPartnerResponse) => void,
+  ): ClientUnaryCall;
+  /** Platform admins mark a beneficiary as a canary: any read of it is an alert. */
+  markCanary(
+    request: MarkCanaryRequest,
+    callback: (error: ServiceError | null, response: MarkCanaryResponse) => void,
+  ): ClientUnaryCall;
+  markCanary(
+    request: MarkCanaryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MarkCanaryResponse) => void,
+  ): ClientUnaryCall;
+  markCanary(
+    request: MarkCanaryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MarkCanaryResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The kill switch. Platform admins (staff token) and, for suspensions, the audit
+   * service (scope principal:suspend). Effective in every service within a second;
+   * a suspended principal's live tokens are refused too.
+   */
+  suspendPrincipal(
+    request: SuspendPrincipalRequest,
+    callback: (error: ServiceError | null, response: SuspendPrincipalResponse) => void,
+  ): ClientUnaryCall;
+  suspendPrincipal(
+    request: SuspendPrincipalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SuspendPrincipalResponse) => void,
+  ): ClientUnaryCall;
+  suspendPrincipal(
+    request: SuspendPrincipalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SuspendPrincipalResponse) => void,
+  ): ClientUnaryCall;
+  reinstatePrincipal(
+    request: ReinstatePrincipalRequest,
+    callback: (error: ServiceError | null, response: ReinstatePrincipalResponse) => void,
+  ): ClientUnaryCall;
+  reinstatePrincipal(
+    request: ReinstatePrincipalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReinstatePrincipalResponse) => void,
+  ): ClientUnaryCall;
+  reinstatePrincipal(
+    request: ReinstatePrincipalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReinstatePrincipalResponse) => void,
+  ): ClientUnaryCall;
+  lockPartner(
+    request: LockPartnerRequest,
+    callback: (error: ServiceError | null, response: LockPartnerResponse) => void,
+  ): ClientUnaryCall;
+  lockPartner(
+    request: LockPartnerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LockPartnerResponse) => void,
+  ): ClientUnaryCall;
+  lockPartner(
+    request: LockPartnerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LockPartnerResponse) => void,
+  ): ClientUnaryCall;
+  unlockPartner(
+    request: UnlockPartnerRequest,
+    callback: (error: ServiceError | null, response: UnlockPartnerResponse) => void,
+  ): ClientUnaryCall;
+  unlockPartner(
+    request: UnlockPartnerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnlockPartnerResponse) => void,
+  ): ClientUnaryCall;
+  unlockPartner(
+    request: UnlockPartnerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnlockPartnerResponse) => void,
+  ): ClientUnaryCall;
+  setApiLock(
+    request: SetApiLockRequest,
+    callback: (error: ServiceError | null, response: SetApiLockResponse) => void,
+  ): ClientUnaryCall;
+  setApiLock(
+    request: SetApiLockRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetApiLockResponse) => void,
+  ): ClientUnaryCall;
+  setApiLock(
+    request: SetApiLockRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetApiLockResponse) => void,
+  ): ClientUnaryCall;
+  clearApiLock(
+    request: ClearApiLockRequest,
+    callback: (error: ServiceError | null, response: ClearApiLockResponse) => void,
+  ): ClientUnaryCall;
+  clearApiLock(
+    request: ClearApiLockRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClearApiLockResponse) => void,
+  ): ClientUnaryCall;
+  clearApiLock(
+    request: ClearApiLockRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClearApiLockResponse) => void,
   ): ClientUnaryCall;
 }
 

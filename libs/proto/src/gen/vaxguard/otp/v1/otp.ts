@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp";
+import { StaffRole, staffRoleFromJSON, staffRoleToJSON } from "../../identity/v1/staff";
 
 export const protobufPackage = "vaxguard.otp.v1";
 
@@ -30,8 +31,13 @@ export enum OtpPurpose {
   OTP_PURPOSE_CITIZEN_LOGIN = 1,
   /** OTP_PURPOSE_CONSENT - The beneficiary authorises one grantee to access one beneficiary record. */
   OTP_PURPOSE_CONSENT = 2,
-  /** OTP_PURPOSE_STAFF_LOGIN - The second factor of a staff login. */
+  /** OTP_PURPOSE_STAFF_LOGIN - The second factor of a staff login: its token is the staff member's session. */
   OTP_PURPOSE_STAFF_LOGIN = 3,
+  /**
+   * OTP_PURPOSE_SECRET_CODE - Not an OTP: a consent grant issued after identity checked a beneficiary's secret
+   * code. Appears in token claims only; GenerateOtp refuses it.
+   */
+  OTP_PURPOSE_SECRET_CODE = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -49,6 +55,9 @@ export function otpPurposeFromJSON(object: any): OtpPurpose {
     case 3:
     case "OTP_PURPOSE_STAFF_LOGIN":
       return OtpPurpose.OTP_PURPOSE_STAFF_LOGIN;
+    case 4:
+    case "OTP_PURPOSE_SECRET_CODE":
+      return OtpPurpose.OTP_PURPOSE_SECRET_CODE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -66,6 +75,8 @@ export function otpPurposeToJSON(object: OtpPurpose): string {
       return "OTP_PURPOSE_CONSENT";
     case OtpPurpose.OTP_PURPOSE_STAFF_LOGIN:
       return "OTP_PURPOSE_STAFF_LOGIN";
+    case OtpPurpose.OTP_PURPOSE_SECRET_CODE:
+      return "OTP_PURPOSE_SECRET_CODE";
     case OtpPurpose.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -135,6 +146,18 @@ export interface ConsentScope {
   beneficiaryRefs: string[];
 }
 
+/**
+ * Who a STAFF_LOGIN transaction signs in, as the identity service checked them (their
+ * password, and that the mobile is theirs). The token names the staff member, their
+ * role and centre.
+ */
+export interface StaffScope {
+  staffId: string;
+  role: StaffRole;
+  /** Empty for platform admins and auditors. */
+  centreId: string;
+}
+
 export interface GenerateOtpRequest {
   /** Indian mobile number: 10 digits starting with 6 to 9, optionally prefixed +91. */
   mobile: string;
@@ -150,6 +173,8 @@ export interface GenerateOtpRequest {
    * that their references and staff are ones it resolved.
    */
   onBehalfOfClientId: string;
+  /** Required for OTP_PURPOSE_STAFF_LOGIN, refused otherwise. */
+  staff?: StaffScope | undefined;
 }
 
 export interface GenerateOtpResponse {
@@ -197,7 +222,25 @@ export interface TokenClaims {
   /** The client application the token was issued to. */
   clientId: string;
   /** Set for consent grants. */
+  consent?:
+    | ConsentScope
+    | undefined;
+  /** Set for staff sessions (the subject is then the staff id). */
+  staff?: StaffScope | undefined;
+}
+
+export interface IssueSecretCodeGrantRequest {
+  /** The client application the grant is issued to (the vaccinator's app). */
+  onBehalfOfClientId: string;
+  /** The blind index of the beneficiary's mobile: the grant's subject, as for an OTP grant. */
+  mobileIndex: string;
+  /** Exactly one beneficiary reference, and a STAFF grantee. */
   consent?: ConsentScope | undefined;
+}
+
+export interface IssueSecretCodeGrantResponse {
+  token: string;
+  claims?: TokenClaims | undefined;
 }
 
 export interface GetSigningKeysRequest {
@@ -401,8 +444,108 @@ export const ConsentScope: MessageFns<ConsentScope, "vaxguard.otp.v1.ConsentScop
   },
 };
 
+function createBaseStaffScope(): StaffScope {
+  return { staffId: "", role: 0, centreId: "" };
+}
+
+export const StaffScope: MessageFns<StaffScope, "vaxguard.otp.v1.StaffScope"> = {
+  $type: "vaxguard.otp.v1.StaffScope" as const,
+
+  encode(message: StaffScope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.staffId !== "") {
+      writer.uint32(10).string(message.staffId);
+    }
+    if (message.role !== 0) {
+      writer.uint32(16).int32(message.role);
+    }
+    if (message.centreId !== "") {
+      writer.uint32(26).string(message.centreId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StaffScope {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStaffScope();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.staffId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.centreId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StaffScope {
+    return {
+      staffId: isSet(object.staffId)
+        ? globalThis.String(object.staffId)
+        : isSet(object.staff_id)
+        ? globalThis.String(object.staff_id)
+        : "",
+      role: isSet(object.role) ? staffRoleFromJSON(object.role) : 0,
+      centreId: isSet(object.centreId)
+        ? globalThis.String(object.centreId)
+        : isSet(object.centre_id)
+        ? globalThis.String(object.centre_id)
+        : "",
+    };
+  },
+
+  toJSON(message: StaffScope): unknown {
+    const obj: any = {};
+    if (message.staffId !== "") {
+      obj.staffId = message.staffId;
+    }
+    if (message.role !== 0) {
+      obj.role = staffRoleToJSON(message.role);
+    }
+    if (message.centreId !== "") {
+      obj.centreId = message.centreId;
+    }
+    return obj;
+  },
+};
+
 function createBaseGenerateOtpRequest(): GenerateOtpRequest {
-  return { mobile: "", purpose: 0, consent: undefined, onBehalfOfClientId: "" };
+  return { mobile: "", purpose: 0, consent: undefined, onBehalfOfClientId: "", staff: undefined };
 }
 
 export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1.GenerateOtpRequest"> = {
@@ -420,6 +563,9 @@ export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1
     }
     if (message.onBehalfOfClientId !== "") {
       writer.uint32(34).string(message.onBehalfOfClientId);
+    }
+    if (message.staff !== undefined) {
+      StaffScope.encode(message.staff, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -469,6 +615,14 @@ export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1
             message.onBehalfOfClientId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.staff = StaffScope.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -491,6 +645,7 @@ export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1
         : isSet(object.on_behalf_of_client_id)
         ? globalThis.String(object.on_behalf_of_client_id)
         : "",
+      staff: isSet(object.staff) ? StaffScope.fromJSON(object.staff) : undefined,
     };
   },
 
@@ -507,6 +662,9 @@ export const GenerateOtpRequest: MessageFns<GenerateOtpRequest, "vaxguard.otp.v1
     }
     if (message.onBehalfOfClientId !== "") {
       obj.onBehalfOfClientId = message.onBehalfOfClientId;
+    }
+    if (message.staff !== undefined) {
+      obj.staff = StaffScope.toJSON(message.staff);
     }
     return obj;
   },
@@ -956,6 +1114,7 @@ function createBaseTokenClaims(): TokenClaims {
     purpose: 0,
     clientId: "",
     consent: undefined,
+    staff: undefined,
   };
 }
 
@@ -992,6 +1151,9 @@ export const TokenClaims: MessageFns<TokenClaims, "vaxguard.otp.v1.TokenClaims">
     }
     if (message.consent !== undefined) {
       ConsentScope.encode(message.consent, writer.uint32(82).fork()).join();
+    }
+    if (message.staff !== undefined) {
+      StaffScope.encode(message.staff, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -1089,6 +1251,14 @@ export const TokenClaims: MessageFns<TokenClaims, "vaxguard.otp.v1.TokenClaims">
             message.consent = ConsentScope.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.staff = StaffScope.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1133,6 +1303,7 @@ export const TokenClaims: MessageFns<TokenClaims, "vaxguard.otp.v1.TokenClaims">
         ? globalThis.String(object.client_id)
         : "",
       consent: isSet(object.consent) ? ConsentScope.fromJSON(object.consent) : undefined,
+      staff: isSet(object.staff) ? StaffScope.fromJSON(object.staff) : undefined,
     };
   },
 
@@ -1167,6 +1338,192 @@ export const TokenClaims: MessageFns<TokenClaims, "vaxguard.otp.v1.TokenClaims">
     }
     if (message.consent !== undefined) {
       obj.consent = ConsentScope.toJSON(message.consent);
+    }
+    if (message.staff !== undefined) {
+      obj.staff = StaffScope.toJSON(message.staff);
+    }
+    return obj;
+  },
+};
+
+function createBaseIssueSecretCodeGrantRequest(): IssueSecretCodeGrantRequest {
+  return { onBehalfOfClientId: "", mobileIndex: "", consent: undefined };
+}
+
+export const IssueSecretCodeGrantRequest: MessageFns<
+  IssueSecretCodeGrantRequest,
+  "vaxguard.otp.v1.IssueSecretCodeGrantRequest"
+> = {
+  $type: "vaxguard.otp.v1.IssueSecretCodeGrantRequest" as const,
+
+  encode(message: IssueSecretCodeGrantRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.onBehalfOfClientId !== "") {
+      writer.uint32(10).string(message.onBehalfOfClientId);
+    }
+    if (message.mobileIndex !== "") {
+      writer.uint32(18).string(message.mobileIndex);
+    }
+    if (message.consent !== undefined) {
+      ConsentScope.encode(message.consent, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueSecretCodeGrantRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueSecretCodeGrantRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.onBehalfOfClientId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mobileIndex = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consent = ConsentScope.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueSecretCodeGrantRequest {
+    return {
+      onBehalfOfClientId: isSet(object.onBehalfOfClientId)
+        ? globalThis.String(object.onBehalfOfClientId)
+        : isSet(object.on_behalf_of_client_id)
+        ? globalThis.String(object.on_behalf_of_client_id)
+        : "",
+      mobileIndex: isSet(object.mobileIndex)
+        ? globalThis.String(object.mobileIndex)
+        : isSet(object.mobile_index)
+        ? globalThis.String(object.mobile_index)
+        : "",
+      consent: isSet(object.consent) ? ConsentScope.fromJSON(object.consent) : undefined,
+    };
+  },
+
+  toJSON(message: IssueSecretCodeGrantRequest): unknown {
+    const obj: any = {};
+    if (message.onBehalfOfClientId !== "") {
+      obj.onBehalfOfClientId = message.onBehalfOfClientId;
+    }
+    if (message.mobileIndex !== "") {
+      obj.mobileIndex = message.mobileIndex;
+    }
+    if (message.consent !== undefined) {
+      obj.consent = ConsentScope.toJSON(message.consent);
+    }
+    return obj;
+  },
+};
+
+function createBaseIssueSecretCodeGrantResponse(): IssueSecretCodeGrantResponse {
+  return { token: "", claims: undefined };
+}
+
+export const IssueSecretCodeGrantResponse: MessageFns<
+  IssueSecretCodeGrantResponse,
+  "vaxguard.otp.v1.IssueSecretCodeGrantResponse"
+> = {
+  $type: "vaxguard.otp.v1.IssueSecretCodeGrantResponse" as const,
+
+  encode(message: IssueSecretCodeGrantResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.claims !== undefined) {
+      TokenClaims.encode(message.claims, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueSecretCodeGrantResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueSecretCodeGrantResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.claims = TokenClaims.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueSecretCodeGrantResponse {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      claims: isSet(object.claims) ? TokenClaims.fromJSON(object.claims) : undefined,
+    };
+  },
+
+  toJSON(message: IssueSecretCodeGrantResponse): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.claims !== undefined) {
+      obj.claims = TokenClaims.toJSON(message.claims);
     }
     return obj;
   },
@@ -1587,6 +1944,22 @@ export const OtpServiceService = {
     responseSerialize: (value: RevokeTokenResponse): Buffer => Buffer.from(RevokeTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeTokenResponse => RevokeTokenResponse.decode(value),
   },
+  /**
+   * Issues a consent grant without an OTP, for a beneficiary whose secret code the
+   * identity service checked. Only the identity service may call it (scope
+   * token:issue-consent); the grant opens one beneficiary to one staff member.
+   */
+  issueSecretCodeGrant: {
+    path: "/vaxguard.otp.v1.OtpService/IssueSecretCodeGrant" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IssueSecretCodeGrantRequest): Buffer =>
+      Buffer.from(IssueSecretCodeGrantRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IssueSecretCodeGrantRequest => IssueSecretCodeGrantRequest.decode(value),
+    responseSerialize: (value: IssueSecretCodeGrantResponse): Buffer =>
+      Buffer.from(IssueSecretCodeGrantResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IssueSecretCodeGrantResponse => IssueSecretCodeGrantResponse.decode(value),
+  },
 } as const;
 
 export interface OtpServiceServer extends UntypedServiceImplementation {
@@ -1600,6 +1973,12 @@ export interface OtpServiceServer extends UntypedServiceImplementation {
   getSigningKeys: handleUnaryCall<GetSigningKeysRequest, GetSigningKeysResponse>;
   /** Revokes a token before it expires; every service learns of it through an event. */
   revokeToken: handleUnaryCall<RevokeTokenRequest, RevokeTokenResponse>;
+  /**
+   * Issues a consent grant without an OTP, for a beneficiary whose secret code the
+   * identity service checked. Only the identity service may call it (scope
+   * token:issue-consent); the grant opens one beneficiary to one staff member.
+   */
+  issueSecretCodeGrant: handleUnaryCall<IssueSecretCodeGrantRequest, IssueSecretCodeGrantResponse>;
 }
 
 export interface OtpServiceClient extends Client {
@@ -1682,6 +2061,26 @@ export interface OtpServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Issues a consent grant without an OTP, for a beneficiary whose secret code the
+   * identity service checked. Only the identity service may call it (scope
+   * token:issue-consent); the grant opens one beneficiary to one staff member.
+   */
+  issueSecretCodeGrant(
+    request: IssueSecretCodeGrantRequest,
+    callback: (error: ServiceError | null, response: IssueSecretCodeGrantResponse) => void,
+  ): ClientUnaryCall;
+  issueSecretCodeGrant(
+    request: IssueSecretCodeGrantRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IssueSecretCodeGrantResponse) => void,
+  ): ClientUnaryCall;
+  issueSecretCodeGrant(
+    request: IssueSecretCodeGrantRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IssueSecretCodeGrantResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { LogSink } from '@vaxguard/logging';
+import { hashClientSecret } from '@vaxguard/grpc-kit';
 import { documentBlindIndex, mobileBlindIndex, type Mobile } from '@vaxguard/pii';
 import { identityV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
@@ -9,19 +10,23 @@ import {
   IDENTITY_SERVICE_NAME,
   identityHandlers,
 } from './adapters/grpc-handlers';
-import { OtpConsentCodes } from './adapters/otp-consent-codes';
+import { OtpPeer } from './adapters/otp-peer';
+import { PgPrincipalStore } from './adapters/pg-principal-store';
 import { PgBeneficiaryStore } from './adapters/pg-beneficiary-store';
 import { EnvelopeVault } from './adapters/vault';
 import type { Config } from './config';
 import { BeneficiaryService } from './domain/beneficiary-service';
 import { ConsentService } from './domain/consent-service';
 import { CONSENT_CODE_LIFETIME_MS, hashSecretCode } from './domain/identity-rules';
+import { PrincipalService } from './domain/principals';
+import { hashStaffPassword, verifyStaffPassword } from './domain/staff-passwords';
 import { identityMigrations } from './migrations';
 
 export interface IdentityApp {
   readonly runtime: ServiceRuntime;
   readonly beneficiaries: BeneficiaryService;
   readonly consents: ConsentService;
+  readonly principals: PrincipalService;
 }
 
 /** What tests may replace: the clock and where log lines go. */
@@ -55,15 +60,16 @@ export async function createIdentityApp(
     const vault = new EnvelopeVault(ConfigKeyProvider.fromList(config.keyEncryptionKeys));
     const store = new PgBeneficiaryStore(runtime.pool, vault);
     const indexMobile = (mobile: Mobile) => mobileBlindIndex(config.mobileIndexKey, mobile);
+    const otp = new OtpPeer(peerConfigOf(config));
+    runtime.onStop(async () => otp.close());
     const beneficiaries = new BeneficiaryService({
       store,
       clock,
       indexMobile,
       indexPhotoId: (photoId) => documentBlindIndex(config.documentIndexKey, photoId),
       hashSecretCode: (ref, code) => hashSecretCode(config.secretCodeKey, ref, code),
+      grants: otp,
     });
-    const otp = new OtpConsentCodes(peerConfigOf(config));
-    runtime.onStop(async () => otp.close());
     const consents = new ConsentService({
       store,
       codes: otp,
@@ -72,12 +78,27 @@ export async function createIdentityApp(
       newTxnId: randomUUID,
       codeLifetimeMs: CONSENT_CODE_LIFETIME_MS,
     });
+    const principals = new PrincipalService({
+      store: new PgPrincipalStore(runtime.pool, vault),
+      codes: otp,
+      passwords: { hash: hashStaffPassword, verify: verifyStaffPassword },
+      clock,
+      indexMobile,
+      hashSecret: hashClientSecret,
+    });
+    if (config.bootstrapAdmin) {
+      const created = await principals.bootstrapPlatformAdmin({
+        ...config.bootstrapAdmin,
+        displayName: 'Platform admin (bootstrap)',
+      });
+      if (created) runtime.logger.info('created the first platform admin from configuration');
+    }
     runtime.server.addService(
       IDENTITY_SERVICE_NAME,
       identityV1.IdentityServiceService,
-      identityHandlers(beneficiaries, consents),
+      identityHandlers(beneficiaries, consents, principals),
     );
-    return { runtime, beneficiaries, consents };
+    return { runtime, beneficiaries, consents, principals };
   } catch (error) {
     await runtime.stop();
     throw error;

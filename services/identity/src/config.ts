@@ -1,4 +1,5 @@
 import { ConfigError, env, loadConfig, type Environment } from '@vaxguard/config';
+import { parseMobile, type Mobile } from '@vaxguard/pii';
 import {
   peerConfigSchema,
   readMigrateConfig as readMigrate,
@@ -33,6 +34,32 @@ function parseKeyEncryptionKeys(raw: string): { id: string; key: Buffer }[] {
   return keys;
 }
 
+/**
+ * `username:mobile:scrypt-PHC-hash`: the first platform admin, created at start when no
+ * staff member has that username. The hash comes from `nx run identity:hash-password`.
+ */
+function parseBootstrapAdmin(raw: string): {
+  username: string;
+  mobile: Mobile;
+  passwordHash: string;
+} {
+  const [username, mobile, ...rest] = raw.split(':');
+  const passwordHash = rest.join(':');
+  if (!username || !/^[a-z][a-z0-9._-]{2,31}$/.test(username)) {
+    throw new Error(
+      'must be username:mobile:scrypt-hash, the username 3-32 characters of a-z 0-9 . _ -',
+    );
+  }
+  if (!passwordHash.startsWith('$scrypt$')) {
+    throw new Error('must end in an scrypt PHC hash ($scrypt$ln=...)');
+  }
+  try {
+    return { username, mobile: parseMobile(mobile ?? ''), passwordHash };
+  } catch {
+    throw new Error('must name a valid Indian mobile number (not shown here)');
+  }
+}
+
 function identityConfigSchema() {
   return {
     ...runtimeConfigSchema(DEFAULT_PORT),
@@ -45,6 +72,7 @@ function identityConfigSchema() {
     secretCodeKey: env.secretKey('SECRET_CODE_KEY', { minBytes: SECRET_MIN_BYTES }),
     /** The vault's key-encryption keys, current first; older ones still open records until re-wrapped. */
     keyEncryptionKeys: env.custom('IDENTITY_KEY_ENCRYPTION_KEYS', parseKeyEncryptionKeys),
+    bootstrapAdmin: env.optional(env.custom('PLATFORM_ADMIN_BOOTSTRAP', parseBootstrapAdmin)),
   };
 }
 

@@ -35,4 +35,55 @@ export const identityMigrations: readonly Migration[] = [
       CREATE INDEX beneficiaries_mobile ON beneficiaries (mobile_index);
     `,
   },
+  {
+    id: 'identity/0002_principals',
+    sql: `
+      -- Staff, centres and partner clients, and the kill switch over them. A staff
+      -- member's mobile (where sign-in codes go) is sealed like a beneficiary's; a
+      -- partner's secret is kept only as its SHA-256 (256 random bits: not reversible).
+      CREATE TABLE centres (
+        centre_id text PRIMARY KEY,
+        name text NOT NULL,
+        district text NOT NULL,
+        state text NOT NULL
+      );
+      CREATE TABLE staff (
+        staff_id text PRIMARY KEY,
+        username text NOT NULL UNIQUE,
+        display_name text NOT NULL,
+        role text NOT NULL
+          CHECK (role IN ('VACCINATOR', 'CENTRE_ADMIN', 'AUDITOR', 'PLATFORM_ADMIN')),
+        centre_id text REFERENCES centres,
+        -- Vaccinators and centre admins work at a centre; the others at none.
+        CHECK ((role IN ('VACCINATOR', 'CENTRE_ADMIN')) = (centre_id IS NOT NULL)),
+        mobile_index text NOT NULL UNIQUE,
+        mobile_sealed bytea NOT NULL,
+        masked_mobile text NOT NULL,
+        password_hash text NOT NULL,
+        failed_logins integer NOT NULL DEFAULT 0,
+        last_failed_login_at timestamptz
+      );
+      CREATE TABLE partners (
+        client_id text PRIMARY KEY,
+        display_name text NOT NULL,
+        secret_sha256 bytea NOT NULL CHECK (length(secret_sha256) = 32),
+        scopes text[] NOT NULL,
+        quota_per_minute integer NOT NULL CHECK (quota_per_minute > 0),
+        locked boolean NOT NULL DEFAULT false
+      );
+      CREATE TABLE principal_suspensions (
+        principal_kind text NOT NULL CHECK (principal_kind IN ('STAFF', 'PARTNER_CLIENT')),
+        principal_id text NOT NULL,
+        reason text NOT NULL,
+        suspended_at timestamptz NOT NULL,
+        PRIMARY KEY (principal_kind, principal_id)
+      );
+      CREATE TABLE api_locks (
+        lock_key text PRIMARY KEY,
+        scope jsonb NOT NULL,
+        reason text NOT NULL,
+        locked_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];

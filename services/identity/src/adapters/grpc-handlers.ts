@@ -1,21 +1,89 @@
-import type { MethodPolicies } from '@vaxguard/auth';
-import { GENDER, PHOTO_ID_KIND } from '@vaxguard/event-catalogue';
-import { unauthenticated } from '@vaxguard/errors';
+import { apiLockScopeFromProto, type MethodPolicies } from '@vaxguard/auth';
+import { GENDER, PHOTO_ID_KIND, PRINCIPAL_KIND, STAFF_ROLE } from '@vaxguard/event-catalogue';
+import { permissionDenied, unauthenticated } from '@vaxguard/errors';
 import type { CallContext, Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
 import type { identityV1 } from '@vaxguard/proto';
 import { AUDIENCE } from '@vaxguard/tokens';
-import type { BeneficiaryService, BeneficiaryView, Viewer } from '../domain/beneficiary-service';
-import type { ConsentService } from '../domain/consent-service';
+import type {
+  BeneficiaryService,
+  BeneficiaryView,
+  StaffActor,
+  Viewer,
+} from '../domain/beneficiary-service';
+import type { ConsentRequester, ConsentService } from '../domain/consent-service';
+import type { AdminActor, PrincipalService } from '../domain/principals';
 
 export const IDENTITY_SERVICE_NAME = 'vaxguard.identity.v1.IdentityService';
 const path = (method: string) => `/${IDENTITY_SERVICE_NAME}/${method}`;
 
 /** Which token each method asks for, beyond the client's credentials. */
+const STAFF_SESSION = { token: [AUDIENCE.staff] };
 export const IDENTITY_METHOD_POLICIES: MethodPolicies = {
   [path('RegisterBeneficiary')]: { token: [AUDIENCE.citizen] },
   [path('ListMyBeneficiaries')]: { token: [AUDIENCE.citizen] },
   [path('GetBeneficiary')]: { token: [AUDIENCE.citizen, AUDIENCE.consent] },
+  // A staff member asks in their own name; a partner client, without a token, in its own.
+  [path('RequestConsent')]: { token: [AUDIENCE.staff], optional: true },
+  [path('VerifySecretCode')]: STAFF_SESSION,
+  [path('CreateCentre')]: STAFF_SESSION,
+  [path('CreateStaff')]: STAFF_SESSION,
+  [path('RegisterPartner')]: STAFF_SESSION,
+  [path('MarkCanary')]: STAFF_SESSION,
+  // The audit service suspends with its own client credentials (scope principal:suspend).
+  [path('SuspendPrincipal')]: { token: [AUDIENCE.staff], optional: true },
+  [path('ReinstatePrincipal')]: STAFF_SESSION,
+  [path('LockPartner')]: STAFF_SESSION,
+  [path('UnlockPartner')]: STAFF_SESSION,
+  [path('SetApiLock')]: STAFF_SESSION,
+  [path('ClearApiLock')]: STAFF_SESSION,
 };
+
+/** The staff member a staff session names, or the calling service by its client. */
+function adminOf(principal: Principal): AdminActor {
+  const token = principal.token;
+  if (token?.audience === AUDIENCE.staff && token.staff) {
+    return {
+      kind: 'staff',
+      staffId: token.subject,
+      role: token.staff.role,
+      centreId: token.staff.centreId,
+      clientId: principal.clientId,
+    };
+  }
+  return { kind: 'service', clientId: principal.clientId, scopes: principal.scopes };
+}
+
+function staffOf(principal: Principal): StaffActor {
+  const admin = adminOf(principal);
+  if (admin.kind !== 'staff') {
+    throw unauthenticated('this method needs a staff session', { reason: 'TOKEN_REQUIRED' });
+  }
+  return { staffId: admin.staffId, role: admin.role, clientId: admin.clientId };
+}
+
+/** Staff ask for consent as themselves; a client application without a token, as itself. */
+function consentRequesterOf(principal: Principal): ConsentRequester {
+  const admin = adminOf(principal);
+  if (admin.kind === 'staff') {
+    if (admin.role !== 'VACCINATOR' && admin.role !== 'CENTRE_ADMIN') {
+      throw permissionDenied('only vaccinators and centre admins ask beneficiaries for consent', {
+        reason: 'NOT_CENTRE_STAFF',
+      });
+    }
+    return {
+      kind: 'grantee',
+      granteeKind: 'STAFF',
+      granteeId: admin.staffId,
+      clientId: principal.clientId,
+    };
+  }
+  return {
+    kind: 'grantee',
+    granteeKind: 'PARTNER_CLIENT',
+    granteeId: principal.clientId,
+    clientId: principal.clientId,
+  };
+}
 
 /** The reader a verified token names: a citizen by mobile index, or a consent's grantee. */
 function viewerOf(principal: Principal): Viewer {
@@ -63,7 +131,12 @@ function toProto(view: BeneficiaryView): identityV1.Beneficiary {
 export function identityHandlers(
   beneficiaries: BeneficiaryService,
   consents: ConsentService,
+  principals: PrincipalService,
 ): ServiceHandlers<typeof identityV1.IdentityServiceService> {
+  const principalRef = (ref: identityV1.PrincipalRef | undefined) => {
+    const kind = PRINCIPAL_KIND.fromProto(ref?.kind ?? 0);
+    return kind ? { kind, id: ref?.id ?? '' } : undefined;
+  };
   return {
     async registerBeneficiary(request, context) {
       const registered = await beneficiaries.register(citizenOf(context), {
@@ -96,15 +169,105 @@ export function identityHandlers(
         request.target?.$case === 'mobile'
           ? { mobile: request.target.value }
           : { beneficiaryRef: request.target?.value ?? '' };
-      return consents.request(
-        {
-          kind: 'grantee',
-          granteeKind: 'PARTNER_CLIENT',
-          granteeId: principal.clientId,
-          clientId: principal.clientId,
-        },
-        target,
+      return consents.request(consentRequesterOf(principal), target);
+    },
+
+    async verifySecretCode(request, { principal, method }) {
+      return beneficiaries.verifySecretCode(
+        staffOf(principal),
+        request.beneficiaryRef,
+        request.secretCode,
+        method,
       );
+    },
+
+    async startStaffLogin(request, { principal }) {
+      return principals.startLogin(principal, request.username, request.password);
+    },
+
+    async createCentre(request, { principal }) {
+      return { centre: await principals.createCentre(adminOf(principal), request) };
+    },
+
+    async createStaff(request, { principal }) {
+      const staff = await principals.createStaff(adminOf(principal), {
+        ...request,
+        role: STAFF_ROLE.fromProto(request.role),
+      });
+      return {
+        staff: {
+          staffId: staff.staffId,
+          username: staff.username,
+          displayName: staff.displayName,
+          role: STAFF_ROLE.toProto(staff.role),
+          centreId: staff.centreId,
+          maskedMobile: staff.maskedMobile,
+        },
+      };
+    },
+
+    async registerPartner(request, { principal }) {
+      return principals.registerPartner(adminOf(principal), request);
+    },
+
+    async markCanary(request, { principal }) {
+      await beneficiaries.markCanary(staffOf(principal), request.beneficiaryRef);
+      return {};
+    },
+
+    async suspendPrincipal(request, { principal }) {
+      await principals.setSuspended(
+        adminOf(principal),
+        principalRef(request.principal),
+        true,
+        request.reason,
+      );
+      return {};
+    },
+
+    async reinstatePrincipal(request, { principal }) {
+      await principals.setSuspended(
+        adminOf(principal),
+        principalRef(request.principal),
+        false,
+        request.reason,
+      );
+      return {};
+    },
+
+    async lockPartner(request, { principal }) {
+      await principals.setPartnerLocked(adminOf(principal), request.clientId, true, request.reason);
+      return {};
+    },
+
+    async unlockPartner(request, { principal }) {
+      await principals.setPartnerLocked(
+        adminOf(principal),
+        request.clientId,
+        false,
+        request.reason,
+      );
+      return {};
+    },
+
+    async setApiLock(request, { principal }) {
+      await principals.setApiLock(
+        adminOf(principal),
+        apiLockScopeFromProto(request.scope),
+        true,
+        request.reason,
+      );
+      return {};
+    },
+
+    async clearApiLock(request, { principal }) {
+      await principals.setApiLock(
+        adminOf(principal),
+        apiLockScopeFromProto(request.scope),
+        false,
+        request.reason,
+      );
+      return {};
     },
   };
 }

@@ -69,5 +69,14 @@ export function toOutgoingEvent(event: IdentityEvent): OutgoingEvent {
         ...base,
         payload: { method: event.method, reason: event.reason },
       });
+    case 'secret_code.failed':
+      return buildEvent(EVENTS.secretCodeFailed, {
+        ...base,
+        payload: { failures: event.failures },
+      });
+    case 'secret_code.locked':
+      return buildEvent(EVENTS.secretCodeLocked, { ...base, payload: {} });
+    case 'access.canary':
+      return buildEvent(EVENTS.accessCanary, { ...base, payload: { method: event.method } });
   }
 }

@@ -8,6 +8,7 @@ import type {
   IdentityEvent,
   NewBeneficiary,
 } from '../domain/beneficiary-service';
+import { SECRET_CODE_MAX_FAILURES } from '../domain/identity-rules';
 import type { Vault } from '../domain/model';
 import { toOutgoingEvent } from './identity-events';
 
@@ -115,6 +116,48 @@ class PgUnitOfWork implements BeneficiaryUnitOfWork {
       [ref],
     );
     return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  async findForSecretCode(ref: string) {
+    const { rows } = await this.tx.query<
+      BeneficiaryRow & { secret_code_hash: Buffer; secret_code_failures: number }
+    >(
+      `SELECT ${COLUMNS}, secret_code_hash, secret_code_failures
+         FROM beneficiaries WHERE beneficiary_ref = $1 FOR UPDATE`,
+      [ref],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      ...toRecord(row),
+      secretCodeHash: row.secret_code_hash,
+      secretCodeFailures: row.secret_code_failures,
+    };
+  }
+
+  async recordSecretCodeFailure(ref: string, at: Date): Promise<number> {
+    const { rows } = await this.tx.query<{ failures: number }>(
+      `UPDATE beneficiaries SET secret_code_failures = secret_code_failures + 1,
+         secret_code_locked_at = CASE WHEN secret_code_failures + 1 >= $2 THEN $3 ELSE NULL END
+       WHERE beneficiary_ref = $1 RETURNING secret_code_failures AS failures`,
+      [ref, SECRET_CODE_MAX_FAILURES, at],
+    );
+    return rows[0]?.failures ?? 0;
+  }
+
+  async clearSecretCodeFailures(ref: string): Promise<void> {
+    await this.tx.query(
+      'UPDATE beneficiaries SET secret_code_failures = 0, secret_code_locked_at = NULL WHERE beneficiary_ref = $1',
+      [ref],
+    );
+  }
+
+  async markCanary(ref: string): Promise<boolean> {
+    const { rowCount } = await this.tx.query(
+      'UPDATE beneficiaries SET canary = true WHERE beneficiary_ref = $1',
+      [ref],
+    );
+    return rowCount === 1;
   }
 
   async mobileOf(ref: string): Promise<Mobile | undefined> {

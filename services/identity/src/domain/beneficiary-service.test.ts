@@ -2,7 +2,14 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isVaxGuardError, type VaxGuardError } from '@vaxguard/errors';
 import { documentBlindIndex, mobileBlindIndex, type Mobile } from '@vaxguard/pii';
-import { BeneficiaryService, type RegistrationInput, type Viewer } from './beneficiary-service';
+import {
+  BeneficiaryService,
+  type RegistrationInput,
+  type SecretCodeGrants,
+  type StaffActor,
+  type Viewer,
+} from './beneficiary-service';
+import { SECRET_CODE_MAX_FAILURES } from './identity-rules';
 import { InMemoryBeneficiaryStore } from './fakes';
 
 const now = new Date('2026-11-22T10:00:00Z');
@@ -20,6 +27,7 @@ function citizen(mobile = MOBILE): Extract<Viewer, { kind: 'citizen' }> {
 
 function setup() {
   const store = new InMemoryBeneficiaryStore();
+  const issued: Parameters<SecretCodeGrants['issue']>[0][] = [];
   let refs = 0;
   const service = new BeneficiaryService({
     store,
@@ -30,8 +38,14 @@ function setup() {
       createHmac('sha256', Buffer.alloc(32, 3)).update(`${ref}:${code}`).digest(),
     newRef: () => `bnf_${String(refs++).padStart(26, '0')}`,
     newSecretCode: () => '4821',
+    grants: {
+      issue: async (request) => {
+        issued.push(request);
+        return { token: 'grant-token', expiresAt: now };
+      },
+    },
   });
-  return { store, service };
+  return { store, service, issued };
 }
 
 function input(overrides: Partial<RegistrationInput> = {}): RegistrationInput {
@@ -197,5 +211,90 @@ describe('BeneficiaryService reads', () => {
     const error = await refusal(service.get(citizen(), MOBILE, METHOD));
     expect([error.code, error.reason]).toEqual(['INVALID_ARGUMENT', 'INVALID_BENEFICIARY_REF']);
     expect(error.message).not.toContain(MOBILE);
+  });
+});
+
+describe('BeneficiaryService.verifySecretCode', () => {
+  const vaccinator: StaffActor = {
+    staffId: 'stf-1',
+    role: 'VACCINATOR',
+    clientId: 'vaccinator-app',
+  };
+  const VERIFY = '/vaxguard.identity.v1.IdentityService/VerifySecretCode';
+
+  it('issues the vaccinator a grant for that one beneficiary when the code is right', async () => {
+    const { service, issued } = setup();
+    const { beneficiary } = await service.register(citizen(), input());
+    await expect(
+      service.verifySecretCode(vaccinator, beneficiary.beneficiaryRef, '4821', VERIFY),
+    ).resolves.toEqual({ token: 'grant-token', expiresAt: now });
+    expect(issued).toEqual([
+      {
+        ownerClientId: 'vaccinator-app',
+        mobileIndex: indexOf(MOBILE),
+        beneficiaryRef: beneficiary.beneficiaryRef,
+        staffId: 'stf-1',
+      },
+    ]);
+  });
+
+  it(`answers a wrong code and an unknown reference alike, and locks after ${SECRET_CODE_MAX_FAILURES} wrong codes`, async () => {
+    const { service, store, issued } = setup();
+    const { beneficiary } = await service.register(citizen(), input());
+    const ref = beneficiary.beneficiaryRef;
+    const unknown = await refusal(
+      service.verifySecretCode(vaccinator, `bnf_${'7'.repeat(26)}`, '4821', VERIFY),
+    );
+    for (let i = 0; i < SECRET_CODE_MAX_FAILURES; i++) {
+      const wrong = await refusal(service.verifySecretCode(vaccinator, ref, '0000', VERIFY));
+      expect([wrong.code, wrong.reason, wrong.message]).toEqual([
+        unknown.code,
+        unknown.reason,
+        unknown.message,
+      ]);
+    }
+    // Locked: the right code is refused too.
+    const locked = await refusal(service.verifySecretCode(vaccinator, ref, '4821', VERIFY));
+    expect([locked.code, locked.reason]).toEqual(['PERMISSION_DENIED', 'SECRET_CODE_REFUSED']);
+    expect(issued).toEqual([]);
+    const types = store.events.map((event) => event.type);
+    expect(types.filter((type) => type === 'secret_code.failed')).toHaveLength(
+      SECRET_CODE_MAX_FAILURES,
+    );
+    expect(types.filter((type) => type === 'secret_code.locked')).toHaveLength(1);
+  });
+
+  it('takes codes from vaccinators only, and refuses a malformed one without counting it', async () => {
+    const { service, store } = setup();
+    const { beneficiary } = await service.register(citizen(), input());
+    const admin: StaffActor = { ...vaccinator, role: 'PLATFORM_ADMIN' };
+    const notVaccinator = await refusal(
+      service.verifySecretCode(admin, beneficiary.beneficiaryRef, '4821', VERIFY),
+    );
+    expect(notVaccinator.reason).toBe('NOT_VACCINATOR');
+    const malformed = await refusal(
+      service.verifySecretCode(vaccinator, beneficiary.beneficiaryRef, '48a1', VERIFY),
+    );
+    expect([malformed.code, malformed.reason]).toEqual(['INVALID_ARGUMENT', 'INVALID_SECRET_CODE']);
+    expect(store.events.some((event) => event.type === 'secret_code.failed')).toBe(false);
+  });
+});
+
+describe('canary beneficiaries', () => {
+  it('look like any other, and every read or attempt on one raises access.canary', async () => {
+    const { service, store } = setup();
+    const { beneficiary } = await service.register(citizen(), input());
+    const admin: StaffActor = { staffId: 'stf-admin', role: 'PLATFORM_ADMIN', clientId: 'console' };
+    await service.markCanary(admin, beneficiary.beneficiaryRef);
+    const view = await service.get(citizen(), beneficiary.beneficiaryRef, METHOD);
+    expect(view).toEqual(beneficiary);
+    await refusal(service.get(citizen(OTHER_MOBILE), beneficiary.beneficiaryRef, METHOD));
+    await service.listMine(citizen(), '/vaxguard.identity.v1.IdentityService/ListMyBeneficiaries');
+    const canaries = store.events.filter((event) => event.type === 'access.canary');
+    expect(canaries).toHaveLength(3);
+    const vaccinator: StaffActor = { ...admin, role: 'VACCINATOR' };
+    expect((await refusal(service.markCanary(vaccinator, beneficiary.beneficiaryRef))).reason).toBe(
+      'NOT_PLATFORM_ADMIN',
+    );
   });
 });

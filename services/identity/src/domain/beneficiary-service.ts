@@ -1,4 +1,5 @@
-import { alreadyExists, permissionDenied } from '@vaxguard/errors';
+import { timingSafeEqual } from 'node:crypto';
+import { alreadyExists, notFound, permissionDenied } from '@vaxguard/errors';
 import {
   maskMobileForDisplay,
   maskPhotoId,
@@ -12,7 +13,9 @@ import {
 } from '@vaxguard/pii';
 import {
   checkBeneficiaryLimit,
+  checkSecretCodeFormat,
   checkYearOfBirth,
+  SECRET_CODE_MAX_FAILURES,
   generateSecretCode,
   normaliseName,
   parseGender,
@@ -103,6 +106,17 @@ export type IdentityEvent =
       readonly reason: string;
     })
   | (EventBase & {
+      readonly type: 'secret_code.failed';
+      readonly beneficiaryRef: string;
+      readonly failures: number;
+    })
+  | (EventBase & { readonly type: 'secret_code.locked'; readonly beneficiaryRef: string })
+  | (EventBase & {
+      readonly type: 'access.canary';
+      readonly beneficiaryRef: string;
+      readonly method: string;
+    })
+  | (EventBase & {
       readonly type: 'consent.requested';
       /** The mobile asked (by blind index), or the unknown reference given. */
       readonly subject: { readonly kind: 'mobile' | 'beneficiary'; readonly ref: string };
@@ -118,6 +132,18 @@ export interface BeneficiaryUnitOfWork {
   insert(beneficiary: NewBeneficiary): Promise<'inserted' | 'duplicate-document'>;
   listByMobile(mobileIndex: string): Promise<BeneficiaryRecord[]>;
   find(ref: string): Promise<BeneficiaryRecord | undefined>;
+  /** A beneficiary with its secret code's hash and failures, locked until the transaction ends. */
+  findForSecretCode(
+    ref: string,
+  ): Promise<
+    | (BeneficiaryRecord & { readonly secretCodeHash: Buffer; readonly secretCodeFailures: number })
+    | undefined
+  >;
+  /** Counts a wrong secret code; returns the failures in a row so far. */
+  recordSecretCodeFailure(ref: string, at: Date): Promise<number>;
+  clearSecretCodeFailures(ref: string): Promise<void>;
+  /** Marks a beneficiary as a canary; false when there is no such beneficiary. */
+  markCanary(ref: string): Promise<boolean>;
   /** The mobile a beneficiary is registered on, opened from the vault. */
   mobileOf(ref: string): Promise<Mobile | undefined>;
   publish(event: IdentityEvent): Promise<void>;
@@ -125,6 +151,23 @@ export interface BeneficiaryUnitOfWork {
 
 export interface BeneficiaryStore {
   transaction<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T>;
+}
+
+/** The OTP service as the secret-code flow uses it: a grant of one beneficiary to one staff member. */
+export interface SecretCodeGrants {
+  issue(request: {
+    readonly ownerClientId: string;
+    readonly mobileIndex: string;
+    readonly beneficiaryRef: string;
+    readonly staffId: string;
+  }): Promise<{ readonly token: string; readonly expiresAt: Date }>;
+}
+
+/** A staff member as the secret-code flow and the admin flows know them. */
+export interface StaffActor {
+  readonly staffId: string;
+  readonly role: 'VACCINATOR' | 'CENTRE_ADMIN' | 'AUDITOR' | 'PLATFORM_ADMIN';
+  readonly clientId: string;
 }
 
 export interface RegistrationInput {
@@ -146,6 +189,8 @@ export interface BeneficiaryServiceOptions {
   readonly hashSecretCode: (ref: string, code: string) => Buffer;
   readonly newRef?: () => string;
   readonly newSecretCode?: () => string;
+  /** Needed by verifySecretCode only. */
+  readonly grants?: SecretCodeGrants;
 }
 
 const NOT_YOURS = 'you may not read this beneficiary';
@@ -226,6 +271,7 @@ export class BeneficiaryService {
           basis: 'OWNER',
           grantId: undefined,
         });
+        if (record.canary) await publishCanary(uow, citizen, record.ref, method, now);
       }
       return records.map((record) => viewFor(citizen, record));
     });
@@ -241,6 +287,8 @@ export class BeneficiaryService {
     const outcome = await this.options.store.transaction(async (uow) => {
       const record = await uow.find(beneficiaryRef);
       const basis = record ? accessBasis(viewer, record) : undefined;
+      // A canary alerts on any attempt, allowed or not.
+      if (record?.canary) await publishCanary(uow, viewer, beneficiaryRef, method, now);
       if (!record || !basis) {
         await uow.publish({
           type: 'access.denied',
@@ -266,6 +314,88 @@ export class BeneficiaryService {
     if (!outcome) throw permissionDenied(NOT_YOURS, { reason: 'BENEFICIARY_ACCESS_DENIED' });
     return outcome;
   }
+
+  /**
+   * A vaccinator gives the beneficiary's secret code: a consent grant for that one
+   * beneficiary to that vaccinator. Wrong codes count per beneficiary; the 5th locks the
+   * code. A wrong code, a locked code and an unknown reference get the same answer, so
+   * the answer tells a guesser nothing but "no".
+   */
+  async verifySecretCode(
+    staff: StaffActor,
+    ref: string,
+    code: string,
+    method: string,
+  ): Promise<{ token: string; expiresAt: Date }> {
+    if (staff.role !== 'VACCINATOR') {
+      throw permissionDenied('only vaccinators take secret codes', { reason: 'NOT_VACCINATOR' });
+    }
+    const beneficiaryRef = parseBeneficiaryRef(ref);
+    checkSecretCodeFormat(code);
+    const grants = this.options.grants;
+    if (!grants) throw new Error('verifySecretCode needs the grants port');
+    const actor: EventActor = {
+      kind: 'grantee',
+      granteeKind: 'STAFF',
+      granteeId: staff.staffId,
+      clientId: staff.clientId,
+    };
+    const now = this.options.clock();
+    const refused = permissionDenied(
+      'the secret code was not accepted; ask the beneficiary for consent by OTP instead',
+      { reason: 'SECRET_CODE_REFUSED' },
+    );
+    const mobileIndex = await this.options.store.transaction(async (uow) => {
+      const found = await uow.findForSecretCode(beneficiaryRef);
+      if (!found) return undefined;
+      if (found.canary) await publishCanary(uow, actor, beneficiaryRef, method, now);
+      if (found.secretCodeFailures >= SECRET_CODE_MAX_FAILURES) return undefined;
+      const given = this.options.hashSecretCode(beneficiaryRef, code);
+      if (!timingSafeEqual(given, found.secretCodeHash)) {
+        const failures = await uow.recordSecretCodeFailure(beneficiaryRef, now);
+        await uow.publish({
+          type: 'secret_code.failed',
+          actor,
+          occurredAt: now,
+          beneficiaryRef,
+          failures,
+        });
+        if (failures >= SECRET_CODE_MAX_FAILURES) {
+          await uow.publish({ type: 'secret_code.locked', actor, occurredAt: now, beneficiaryRef });
+        }
+        return undefined;
+      }
+      if (found.secretCodeFailures > 0) await uow.clearSecretCodeFailures(beneficiaryRef);
+      return found.mobileIndex;
+    });
+    if (!mobileIndex) throw refused;
+    return grants.issue({
+      ownerClientId: staff.clientId,
+      mobileIndex,
+      beneficiaryRef,
+      staffId: staff.staffId,
+    });
+  }
+
+  /** Platform admins mark a beneficiary as a canary: any read of it is an alert. */
+  async markCanary(admin: StaffActor, ref: string): Promise<void> {
+    if (admin.role !== 'PLATFORM_ADMIN') {
+      throw permissionDenied('only platform admins may do this', { reason: 'NOT_PLATFORM_ADMIN' });
+    }
+    const beneficiaryRef = parseBeneficiaryRef(ref);
+    const marked = await this.options.store.transaction((uow) => uow.markCanary(beneficiaryRef));
+    if (!marked) throw notFound('no such beneficiary', { reason: 'NO_SUCH_BENEFICIARY' });
+  }
+}
+
+async function publishCanary(
+  uow: BeneficiaryUnitOfWork,
+  actor: EventActor,
+  beneficiaryRef: string,
+  method: string,
+  now: Date,
+): Promise<void> {
+  await uow.publish({ type: 'access.canary', actor, occurredAt: now, beneficiaryRef, method });
 }
 
 /** Why a viewer may read a record, if they may. */

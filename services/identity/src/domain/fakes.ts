@@ -7,15 +7,26 @@ import type {
   IdentityEvent,
   NewBeneficiary,
 } from './beneficiary-service';
+import type {
+  ApiLockScope,
+  Centre,
+  NewStaff,
+  PartnerRecord,
+  PrincipalEvent,
+  PrincipalRef,
+  PrincipalStore,
+  PrincipalUnitOfWork,
+} from './principals';
 
 interface State {
   readonly beneficiaries: Map<string, NewBeneficiary>;
+  readonly secretCodeFailures: Map<string, number>;
   readonly events: IdentityEvent[];
 }
 
 /** A store whose transactions commit when the work resolves and leave no trace when it throws. */
 export class InMemoryBeneficiaryStore implements BeneficiaryStore {
-  private state: State = { beneficiaries: new Map(), events: [] };
+  private state: State = { beneficiaries: new Map(), secretCodeFailures: new Map(), events: [] };
 
   get events(): readonly IdentityEvent[] {
     return this.state.events;
@@ -28,6 +39,7 @@ export class InMemoryBeneficiaryStore implements BeneficiaryStore {
   async transaction<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T> {
     const draft: State = {
       beneficiaries: new Map(this.state.beneficiaries),
+      secretCodeFailures: new Map(this.state.secretCodeFailures),
       events: [...this.state.events],
     };
     const result = await work(unitOfWork(draft));
@@ -73,9 +85,136 @@ function unitOfWork(state: State): BeneficiaryUnitOfWork {
       const found = state.beneficiaries.get(ref);
       return found ? record(found) : undefined;
     },
+    findForSecretCode: async (ref) => {
+      const found = state.beneficiaries.get(ref);
+      if (!found) return undefined;
+      return {
+        ...record(found),
+        secretCodeHash: found.secretCodeHash,
+        secretCodeFailures: state.secretCodeFailures.get(ref) ?? 0,
+      };
+    },
+    recordSecretCodeFailure: async (ref) => {
+      const failures = (state.secretCodeFailures.get(ref) ?? 0) + 1;
+      state.secretCodeFailures.set(ref, failures);
+      return failures;
+    },
+    clearSecretCodeFailures: async (ref) => void state.secretCodeFailures.delete(ref),
+    markCanary: async (ref) => {
+      const found = state.beneficiaries.get(ref);
+      if (found) state.beneficiaries.set(ref, { ...found, canary: true });
+      return found !== undefined;
+    },
     mobileOf: async (ref): Promise<Mobile | undefined> => state.beneficiaries.get(ref)?.mobile,
     publish: async (event) => {
       state.events.push(event);
     },
+  };
+}
+
+interface PrincipalState {
+  readonly centres: Map<string, Centre>;
+  readonly staff: Map<string, NewStaff>;
+  readonly partners: Map<string, PartnerRecord>;
+  readonly suspended: Set<string>;
+  readonly locks: Map<string, ApiLockScope>;
+  readonly events: PrincipalEvent[];
+}
+
+/** Principals in memory; transactions commit when the work resolves, vanish when it throws. */
+export class InMemoryPrincipalStore implements PrincipalStore {
+  private state: PrincipalState = {
+    centres: new Map(),
+    staff: new Map(),
+    partners: new Map(),
+    suspended: new Set(),
+    locks: new Map(),
+    events: [],
+  };
+
+  get events(): readonly PrincipalEvent[] {
+    return this.state.events;
+  }
+
+  staff(staffId: string): NewStaff | undefined {
+    return this.state.staff.get(staffId);
+  }
+
+  async transaction<T>(work: (uow: PrincipalUnitOfWork) => Promise<T>): Promise<T> {
+    const s = this.state;
+    const draft: PrincipalState = {
+      centres: new Map(s.centres),
+      staff: new Map(s.staff),
+      partners: new Map(s.partners),
+      suspended: new Set(s.suspended),
+      locks: new Map(s.locks),
+      events: [...s.events],
+    };
+    const result = await work(principalUnitOfWork(draft));
+    this.state = draft;
+    return result;
+  }
+}
+
+function principalUnitOfWork(state: PrincipalState): PrincipalUnitOfWork {
+  const byUsername = (username: string) =>
+    [...state.staff.values()].find((staff) => staff.username === username);
+  const key = (principal: PrincipalRef) => `${principal.kind}:${principal.id}`;
+  return {
+    insertCentre: async (centre) => void state.centres.set(centre.centreId, centre),
+    findCentre: async (centreId) => state.centres.get(centreId),
+    insertStaff: async (staff) => {
+      if (byUsername(staff.username)) return 'duplicate-username';
+      if ([...state.staff.values()].some((other) => other.mobileIndex === staff.mobileIndex)) {
+        return 'duplicate-mobile';
+      }
+      state.staff.set(staff.staffId, staff);
+      return 'inserted';
+    },
+    findStaffByUsernameForUpdate: async (username) => byUsername(username),
+    findStaff: async (staffId) => state.staff.get(staffId),
+    recordLoginFailure: async (staffId, at) => {
+      const staff = state.staff.get(staffId);
+      if (staff) {
+        state.staff.set(staffId, {
+          ...staff,
+          failedLogins: staff.failedLogins + 1,
+          lastFailedLoginAt: at,
+        });
+      }
+    },
+    clearLoginFailures: async (staffId) => {
+      const staff = state.staff.get(staffId);
+      if (staff) state.staff.set(staffId, { ...staff, failedLogins: 0 });
+    },
+    mobileOfStaff: async (staffId) => {
+      const staff = state.staff.get(staffId);
+      if (!staff) throw new Error('no such staff member');
+      return staff.mobile;
+    },
+    insertPartner: async (partner) => {
+      if (state.partners.has(partner.clientId)) return 'duplicate';
+      state.partners.set(partner.clientId, partner);
+      return 'inserted';
+    },
+    findPartnerForUpdate: async (clientId) => state.partners.get(clientId),
+    setPartnerLocked: async (clientId, locked) => {
+      const partner = state.partners.get(clientId);
+      if (partner) state.partners.set(clientId, { ...partner, locked });
+    },
+    isSuspended: async (principal) => state.suspended.has(key(principal)),
+    setSuspended: async (principal, suspended) => {
+      const had = state.suspended.has(key(principal));
+      if (suspended) state.suspended.add(key(principal));
+      else state.suspended.delete(key(principal));
+      return had !== suspended;
+    },
+    setApiLock: async (lockKey, scope, locked) => {
+      const had = state.locks.has(lockKey);
+      if (locked) state.locks.set(lockKey, scope);
+      else state.locks.delete(lockKey);
+      return had !== locked;
+    },
+    publish: async (event) => void state.events.push(event),
   };
 }

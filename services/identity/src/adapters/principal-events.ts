@@ -1,0 +1,113 @@
+import { apiLockScopeToProto } from '@vaxguard/auth';
+import {
+  ActorKind,
+  buildEvent,
+  EVENTS,
+  PRINCIPAL_KIND,
+  SubjectKind,
+  type Actor,
+  type OutgoingEvent,
+} from '@vaxguard/event-catalogue';
+import { apiLockKey } from '@vaxguard/tokens';
+import type { AdminActor, PartnerRecord, PrincipalEvent } from '../domain/principals';
+
+function actorOf(actor: AdminActor): Actor {
+  return actor.kind === 'staff'
+    ? { kind: ActorKind.ACTOR_KIND_STAFF, principalId: actor.staffId, clientId: actor.clientId }
+    : { kind: ActorKind.ACTOR_KIND_SERVICE, principalId: actor.clientId, clientId: actor.clientId };
+}
+
+function registryPartner(partner: PartnerRecord, base: { actor: Actor; occurredAt: Date }) {
+  return buildEvent(EVENTS.registryPartner, {
+    ...base,
+    subject: { kind: SubjectKind.SUBJECT_KIND_PARTNER_CLIENT, ref: partner.clientId },
+    key: `partner:${partner.clientId}`,
+    payload: {
+      clientId: partner.clientId,
+      displayName: partner.displayName,
+      secretSha256: partner.secretSha256,
+      scopes: [...partner.scopes],
+      quotaPerMinute: partner.quotaPerMinute,
+      locked: partner.locked,
+    },
+  });
+}
+
+/**
+ * A principal change as what it publishes: the audit event on identity's topic, and
+ * the new state of the partner, principal or lock on the compacted registry topic that
+ * every service replicates. Neither carries a secret: the registry holds the SHA-256 of
+ * a 256-bit partner secret, which the audit event leaves out.
+ */
+export function principalEvents(event: PrincipalEvent): OutgoingEvent[] {
+  const base = { actor: actorOf(event.actor), occurredAt: event.occurredAt };
+  switch (event.type) {
+    case 'partner.registered': {
+      const subject = {
+        kind: SubjectKind.SUBJECT_KIND_PARTNER_CLIENT,
+        ref: event.partner.clientId,
+      };
+      return [
+        buildEvent(EVENTS.partnerRegistered, {
+          ...base,
+          subject,
+          payload: {
+            scopes: [...event.partner.scopes],
+            quotaPerMinute: event.partner.quotaPerMinute,
+          },
+        }),
+        registryPartner(event.partner, base),
+      ];
+    }
+    case 'partner.locked':
+    case 'partner.unlocked': {
+      const subject = {
+        kind: SubjectKind.SUBJECT_KIND_PARTNER_CLIENT,
+        ref: event.partner.clientId,
+      };
+      const definition =
+        event.type === 'partner.locked' ? EVENTS.partnerLocked : EVENTS.partnerUnlocked;
+      return [
+        buildEvent(definition, { ...base, subject, payload: { reason: event.reason } }),
+        registryPartner(event.partner, base),
+      ];
+    }
+    case 'principal.suspended':
+    case 'principal.reinstated': {
+      const { principal } = event;
+      const subject = {
+        kind:
+          principal.kind === 'STAFF'
+            ? SubjectKind.SUBJECT_KIND_STAFF
+            : SubjectKind.SUBJECT_KIND_PARTNER_CLIENT,
+        ref: principal.id,
+      };
+      const suspended = event.type === 'principal.suspended';
+      const definition = suspended ? EVENTS.principalSuspended : EVENTS.principalReinstated;
+      return [
+        buildEvent(definition, { ...base, subject, payload: { reason: event.reason } }),
+        buildEvent(EVENTS.registryPrincipal, {
+          ...base,
+          subject,
+          key: `principal:${principal.kind}:${principal.id}`,
+          payload: {
+            principal: { kind: PRINCIPAL_KIND.toProto(principal.kind), id: principal.id },
+            suspended,
+          },
+        }),
+      ];
+    }
+    case 'api.locked':
+    case 'api.unlocked': {
+      const key = apiLockKey(event.scope);
+      const subject = { kind: SubjectKind.SUBJECT_KIND_SYSTEM, ref: key };
+      const scope = apiLockScopeToProto(event.scope);
+      const locked = event.type === 'api.locked';
+      const definition = locked ? EVENTS.apiLocked : EVENTS.apiUnlocked;
+      return [
+        buildEvent(definition, { ...base, subject, payload: { scope, reason: event.reason } }),
+        buildEvent(EVENTS.registryApiLock, { ...base, subject, key, payload: { scope, locked } }),
+      ];
+    }
+  }
+}

@@ -7,3 +7,16 @@ export * from './appender';
 export * from './proof-nodes';
 export * from './node-reader';
 export * from './verify';
+export {
+  ed25519KeyId,
+  formatVerifierKey,
+  generateSignerKey,
+  isValidKeyName,
+  parseSignerKey,
+  parseVerifierKey,
+  type NoteSigner,
+  type NoteVerifier,
+} from './note-keys';
+export * from './signed-note';
+export * from './checkpoint';
+export * from './auditor';

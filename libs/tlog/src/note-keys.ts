@@ -1,0 +1,181 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
+import { NoteKeyError } from './errors';
+
+/** The c2sp.org/signed-note signature type of Ed25519 keys. */
+const ED25519 = 0x01;
+const ED25519_KEY_SIZE = 32;
+const ED25519_SIGNATURE_SIZE = 64;
+// DER wrappers that turn a raw Ed25519 seed or public key into what node:crypto reads.
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const PRIVATE_KEY_PREFIX = 'PRIVATE+KEY+';
+
+/** Checks a note signature from one key: what openNote needs of a trusted key. */
+export interface NoteVerifier {
+  readonly name: string;
+  /** The 32-bit key ID in the signature line, as an unsigned number. */
+  readonly keyId: number;
+  verify(text: Uint8Array, signature: Uint8Array): boolean;
+}
+
+/** Signs note text with one key. The private key stays inside the object. */
+export interface NoteSigner {
+  readonly name: string;
+  readonly keyId: number;
+  /** The verifier key string an auditor needs, `<name>+<hex key ID>+<base64 key>`. */
+  readonly verifierKey: string;
+  sign(text: Uint8Array): Uint8Array;
+}
+
+/**
+ * Key names are non-empty, with no Unicode space and no plus (c2sp.org/signed-note);
+ * golang.org/x/mod/sumdb/note checks the same with unicode.IsSpace, the White_Space set.
+ */
+export function isValidKeyName(name: string): boolean {
+  return name !== '' && isWellFormed(name) && !/[\p{White_Space}+]/u.test(name);
+}
+
+/** SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)[:4], big-endian: the Ed25519 key ID. */
+export function ed25519KeyId(name: string, publicKey: Uint8Array): number {
+  const digest = createHash('sha256')
+    .update(name)
+    .update('\n')
+    .update(Uint8Array.of(ED25519))
+    .update(publicKey)
+    .digest();
+  return digest.readUInt32BE(0);
+}
+
+/** Encodes the verifier key `<name>+<8 hex key ID>+<base64(0x01 ‖ public key)>`. */
+export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
+  if (!isValidKeyName(name)) throw new NoteKeyError(`invalid key name ${JSON.stringify(name)}`);
+  if (publicKey.length !== ED25519_KEY_SIZE) {
+    throw new NoteKeyError(`an Ed25519 public key is 32 bytes, got ${publicKey.length}`);
+  }
+  const key = Buffer.concat([Uint8Array.of(ED25519), publicKey]).toString('base64');
+  return `${name}+${hex8(ed25519KeyId(name, publicKey))}+${key}`;
+}
+
+/** Reads a verifier key string; refuses any malformed part, other algorithm or wrong key ID. */
+export function parseVerifierKey(verifierKey: string): NoteVerifier {
+  const [name, keyIdHex, keyBase64] = splitKey(verifierKey);
+  const publicKey = parseKeyParts(name, keyIdHex, keyBase64, 'verifier');
+  if (ed25519KeyId(name, publicKey) !== parseKeyId(keyIdHex)) {
+    throw new NoteKeyError(`the key ID of ${name} does not match its key`);
+  }
+  const keyObject = createPublicKey({
+    key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]),
+    format: 'der',
+    type: 'spki',
+  });
+  return {
+    name,
+    keyId: parseKeyId(keyIdHex),
+    verify: (text, signature) =>
+      signature.length === ED25519_SIGNATURE_SIZE && verify(null, text, keyObject, signature),
+  };
+}
+
+/** Reads a signer key `PRIVATE+KEY+<name>+<8 hex key ID>+<base64(0x01 ‖ seed)>`. */
+export function parseSignerKey(signerKey: string): NoteSigner {
+  // The message never repeats the key: it is a secret.
+  if (!signerKey.startsWith(PRIVATE_KEY_PREFIX)) {
+    throw new NoteKeyError('a signer key starts with PRIVATE+KEY+');
+  }
+  const [name, keyIdHex, keyBase64] = splitKey(signerKey.slice(PRIVATE_KEY_PREFIX.length));
+  const seed = parseKeyParts(name, keyIdHex, keyBase64, 'signer');
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const publicKey = rawPublicKey(privateKey);
+  const keyId = ed25519KeyId(name, publicKey);
+  if (keyId !== parseKeyId(keyIdHex)) {
+    throw new NoteKeyError(`the key ID of ${name} does not match its key`);
+  }
+  return {
+    name,
+    keyId,
+    verifierKey: formatVerifierKey(name, publicKey),
+    sign: (text) => new Uint8Array(sign(null, text, privateKey)),
+  };
+}
+
+/** A new Ed25519 key pair as the two strings golang.org/x/mod/sumdb/note uses. */
+export function generateSignerKey(name: string): { signerKey: string; verifierKey: string } {
+  if (!isValidKeyName(name)) throw new NoteKeyError(`invalid key name ${JSON.stringify(name)}`);
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d ?? '', 'base64url');
+  const publicKey = rawPublicKey(privateKey);
+  const encodedSeed = Buffer.concat([Uint8Array.of(ED25519), seed]).toString('base64');
+  return {
+    signerKey: `${PRIVATE_KEY_PREFIX}${name}+${hex8(ed25519KeyId(name, publicKey))}+${encodedSeed}`,
+    verifierKey: formatVerifierKey(name, publicKey),
+  };
+}
+
+/** name+keyID+key, cut at the first two pluses only: base64 has pluses of its own. */
+function splitKey(key: string): [string, string, string] {
+  const first = key.indexOf('+');
+  const second = key.indexOf('+', first + 1);
+  if (first < 0 || second < 0) throw new NoteKeyError('a key is <name>+<key ID>+<key>');
+  return [key.slice(0, first), key.slice(first + 1, second), key.slice(second + 1)];
+}
+
+function parseKeyParts(
+  name: string,
+  keyIdHex: string,
+  keyBase64: string,
+  kind: 'verifier' | 'signer',
+): Uint8Array {
+  if (!isValidKeyName(name)) throw new NoteKeyError(`invalid key name in ${kind} key`);
+  if (!/^[0-9a-fA-F]{8}$/.test(keyIdHex)) {
+    throw new NoteKeyError(`the key ID of a ${kind} key is 8 hex digits`);
+  }
+  const raw = decodeBase64Strict(keyBase64);
+  if (raw === undefined || raw.length === 0) {
+    throw new NoteKeyError(`the key of a ${kind} key is not base64`);
+  }
+  if (raw[0] !== ED25519) throw new NoteKeyError(`unknown signature type ${raw[0]} in ${kind} key`);
+  if (raw.length !== 1 + ED25519_KEY_SIZE) {
+    throw new NoteKeyError(`an Ed25519 ${kind} key holds 32 bytes, got ${raw.length - 1}`);
+  }
+  return raw.subarray(1);
+}
+
+function parseKeyId(keyIdHex: string): number {
+  return Number.parseInt(keyIdHex, 16);
+}
+
+function rawPublicKey(privateKey: KeyObject): Uint8Array {
+  const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(der.subarray(SPKI_ED25519_PREFIX.length));
+}
+
+export function hex8(keyId: number): string {
+  return keyId.toString(16).padStart(8, '0');
+}
+
+/** Standard base64 with padding, refusing anything Buffer would silently skip or fix. */
+export function decodeBase64Strict(text: string): Uint8Array | undefined {
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
+    return undefined;
+  }
+  const bytes = Buffer.from(text, 'base64');
+  // Non-zero bits after the last byte would give two spellings of one value.
+  return bytes.toString('base64') === text ? new Uint8Array(bytes) : undefined;
+}
+
+/** True unless the string holds a lone UTF-16 surrogate, which has no UTF-8 form. */
+export function isWellFormed(text: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}

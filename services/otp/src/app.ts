@@ -6,7 +6,7 @@ import { DevSmsSink } from './adapters/dev-sms-sink';
 import { otpHandlers } from './adapters/grpc-handlers';
 import { startPeriodic } from './adapters/periodic';
 import { PgOtpStore } from './adapters/pg-otp-store';
-import { Sealer } from './adapters/sealing';
+import { Sealer } from '@vaxguard/sealing';
 import { SigningKeys } from './adapters/signing-keys';
 import type { Config } from './config';
 import type { Clock, OtpDelivery } from './domain/model';
@@ -62,11 +62,11 @@ export async function createOtpApp(
   try {
     const store = new PgOtpStore(
       runtime.pool,
-      new Sealer(config.keyEncryptionKey, 'txn-mobile/v1'),
+      new Sealer(config.keyEncryptionKey, 'vaxguard/otp/txn-mobile/v1'),
     );
     keys = new SigningKeys({
       pool: runtime.pool,
-      sealer: new Sealer(config.keyEncryptionKey, 'signing-key/v1'),
+      sealer: new Sealer(config.keyEncryptionKey, 'vaxguard/otp/signing-key/v1'),
       clock,
       rotationMs: config.signingKeyRotationMs,
       logger: runtime.logger.child({ component: 'signing-keys' }),

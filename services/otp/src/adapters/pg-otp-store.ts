@@ -22,7 +22,7 @@ import {
   TXN_MAX_LIFETIME_MS,
 } from '../domain/otp-rules';
 import { toOutgoingEvent } from './otp-events';
-import type { Sealer } from './sealing';
+import type { Sealer } from '@vaxguard/sealing';
 
 interface TransactionRow {
   txn_id: string;

@@ -6,7 +6,7 @@ import type { Logger } from '@vaxguard/logging';
 import { TOKEN_ALGORITHM, toPayload, type PublicJwk, type TokenClaims } from '@vaxguard/tokens';
 import type { Clock, TokenSigner } from '../domain/model';
 import { isRotationDue, keyRetiresAt } from '../domain/otp-rules';
-import type { Sealer } from './sealing';
+import type { Sealer } from '@vaxguard/sealing';
 
 // One rotator per database at a time.
 const ROTATION_LOCK = 'vaxguard/otp/signing-key-rotation';

@@ -5,18 +5,17 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /**
- * AES-256-GCM under a key derived (HKDF-SHA256) from the service's key-encryption key,
- * one derived key per use so that a ciphertext of one kind never opens as another.
+ * AES-256-GCM under a key derived (HKDF-SHA256) from a service's key-encryption key,
+ * one derived key per use (`context`, such as `vaxguard/otp/signing-keys`) so that a
+ * ciphertext of one kind never opens as another.
  * The associated data binds a ciphertext to its row (a key id, a transaction id), so
  * a sealed value copied to another row does not open.
  */
 export class Sealer {
   private readonly key: Buffer;
 
-  constructor(keyEncryptionKey: Buffer, purpose: string) {
-    this.key = Buffer.from(
-      hkdfSync('sha256', keyEncryptionKey, Buffer.alloc(0), `vaxguard/otp/${purpose}`, 32),
-    );
+  constructor(keyEncryptionKey: Buffer, context: string) {
+    this.key = Buffer.from(hkdfSync('sha256', keyEncryptionKey, Buffer.alloc(0), context, 32));
   }
 
   seal(plaintext: Buffer, associatedData: string): Buffer {

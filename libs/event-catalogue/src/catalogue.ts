@@ -1,4 +1,9 @@
-import { identityEventsV1, identityRegistryV1, otpEventsV1 } from '@vaxguard/proto';
+import {
+  identityEventsV1,
+  identityRegistryV1,
+  otpEventsV1,
+  vaccinationRecordEventsV1,
+} from '@vaxguard/proto';
 import {
   ACCESS_REGISTRY_TOPIC,
   defineEvent,
@@ -77,6 +82,43 @@ export const EVENTS = {
   apiLocked: defineEvent('api.locked', 'identity', identityEventsV1.ApiLocked),
   /** An API lock was cleared. Subject: the system, the lock's key as ref. */
   apiUnlocked: defineEvent('api.unlocked', 'identity', identityEventsV1.ApiUnlocked),
+
+  /** A dose was recorded. Subject: the beneficiary. */
+  doseRecorded: defineEvent(
+    'dose.recorded',
+    'vaccination-record',
+    vaccinationRecordEventsV1.DoseRecorded,
+  ),
+  /** A dose was corrected; both versions are kept. Subject: the beneficiary. */
+  doseCorrected: defineEvent(
+    'dose.corrected',
+    'vaccination-record',
+    vaccinationRecordEventsV1.DoseCorrected,
+  ),
+  /** A certificate (SMART Health Card) was issued. Subject: the beneficiary. */
+  certificateIssued: defineEvent(
+    'certificate.issued',
+    'vaccination-record',
+    vaccinationRecordEventsV1.CertificateIssued,
+  ),
+  /** A certificate was revoked; its rid is on its key's revocation list. Subject: the beneficiary. */
+  certificateRevoked: defineEvent(
+    'certificate.revoked',
+    'vaccination-record',
+    vaccinationRecordEventsV1.CertificateRevoked,
+  ),
+  /** A vaccination record was read or written. Subject: the beneficiary. */
+  recordAccessed: defineEvent(
+    'record.accessed',
+    'vaccination-record',
+    vaccinationRecordEventsV1.RecordAccessed,
+  ),
+  /** Access to a vaccination record was refused. Subject: the beneficiary asked for. */
+  recordAccessDenied: defineEvent(
+    'record.access_denied',
+    'vaccination-record',
+    vaccinationRecordEventsV1.RecordAccessDenied,
+  ),
 
   /** State records of the access registry (compacted; keyed per partner, principal, lock). */
   registryPartner: defineEvent(

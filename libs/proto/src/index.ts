@@ -8,6 +8,7 @@ export * as identityEventsV1 from './gen/vaxguard/identity/v1/events';
 export * as identityRegistryV1 from './gen/vaxguard/identity/v1/registry';
 export * as identityStaffV1 from './gen/vaxguard/identity/v1/staff';
 export * as vaccinationRecordV1 from './gen/vaxguard/vaccination_record/v1/vaccination_record';
+export * as vaccinationRecordEventsV1 from './gen/vaxguard/vaccination_record/v1/events';
 export * as auditV1 from './gen/vaxguard/audit/v1/audit';
 export * as googleRpc from './gen/google/rpc/status';
 export * as googleRpcDetails from './gen/google/rpc/error_details';

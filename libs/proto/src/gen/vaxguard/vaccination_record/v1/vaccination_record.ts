@@ -5,30 +5,2650 @@
 // source: vaxguard/vaccination_record/v1/vaccination_record.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
+  type CallOptions,
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientUnaryCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../../google/protobuf/timestamp";
 
 export const protobufPackage = "vaxguard.vaccination_record.v1";
 
 export const protobufFileName = "vaxguard/vaccination_record/v1/vaccination_record.proto";
 
+export enum VerificationStatus {
+  VERIFICATION_STATUS_UNSPECIFIED = 0,
+  VERIFICATION_STATUS_VALID = 1,
+  VERIFICATION_STATUS_INVALID = 2,
+  VERIFICATION_STATUS_REVOKED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function verificationStatusFromJSON(object: any): VerificationStatus {
+  switch (object) {
+    case 0:
+    case "VERIFICATION_STATUS_UNSPECIFIED":
+      return VerificationStatus.VERIFICATION_STATUS_UNSPECIFIED;
+    case 1:
+    case "VERIFICATION_STATUS_VALID":
+      return VerificationStatus.VERIFICATION_STATUS_VALID;
+    case 2:
+    case "VERIFICATION_STATUS_INVALID":
+      return VerificationStatus.VERIFICATION_STATUS_INVALID;
+    case 3:
+    case "VERIFICATION_STATUS_REVOKED":
+      return VerificationStatus.VERIFICATION_STATUS_REVOKED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return VerificationStatus.UNRECOGNIZED;
+  }
+}
+
+export function verificationStatusToJSON(object: VerificationStatus): string {
+  switch (object) {
+    case VerificationStatus.VERIFICATION_STATUS_UNSPECIFIED:
+      return "VERIFICATION_STATUS_UNSPECIFIED";
+    case VerificationStatus.VERIFICATION_STATUS_VALID:
+      return "VERIFICATION_STATUS_VALID";
+    case VerificationStatus.VERIFICATION_STATUS_INVALID:
+      return "VERIFICATION_STATUS_INVALID";
+    case VerificationStatus.VERIFICATION_STATUS_REVOKED:
+      return "VERIFICATION_STATUS_REVOKED";
+    case VerificationStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface Dose {
+  /** `dose_` and 26 base32 characters. */
+  doseId: string;
+  beneficiaryRef: string;
+  /** COVISHIELD, COVAXIN, CORBEVAX or SPUTNIK_V. */
+  vaccineCode: string;
+  doseNumber: number;
+  batchNumber: string;
+  /** YYYY-MM-DD in India Standard Time. */
+  administeredOn: string;
+  centreId: string;
+  vaccinatorId: string;
+  recordedAt?:
+    | Date
+    | undefined;
+  /** How many times it was corrected (0: as recorded). */
+  version: number;
+}
+
+export interface RecordDoseRequest {
+  beneficiaryRef: string;
+  vaccineCode: string;
+  doseNumber: number;
+  batchNumber: string;
+  administeredOn: string;
+  /** The caller's id for this request (8-64 characters: A-Z a-z 0-9 . _ -). */
+  clientRequestId: string;
+  /** The beneficiary's consent grant naming the vaccinator (compact JWS). */
+  consentGrant: string;
+}
+
+export interface RecordDoseResponse {
+  dose?:
+    | Dose
+    | undefined;
+  /** True when this request had recorded the dose already and this is its record. */
+  replayed: boolean;
+}
+
+export interface CorrectDoseRequest {
+  doseId: string;
+  /** The corrected fields; an empty field keeps the recorded value. */
+  vaccineCode: string;
+  batchNumber: string;
+  administeredOn: string;
+  /** Why: 4-200 characters, kept with the correction. */
+  reason: string;
+}
+
+export interface CorrectDoseResponse {
+  dose?:
+    | Dose
+    | undefined;
+  /** The certificate issued in place of the revoked one, when there was one. */
+  reissuedCertificateId: string;
+}
+
+export interface FindBeneficiaryForVaccinationRequest {
+  consentGrant: string;
+}
+
+export interface DoseDue {
+  /** Empty when the schedule is complete. */
+  doseNumber: number;
+  vaccineCodes: string[];
+  /** YYYY-MM-DD. */
+  earliestOn: string;
+  /** YYYY-MM-DD; empty when there is no latest day. */
+  latestOn: string;
+  complete: boolean;
+}
+
+export interface BeneficiaryForVaccination {
+  beneficiaryRef: string;
+  name: string;
+  yearOfBirth: number;
+  /** Aadhaar as XXXX XXXX 1234, other documents with all but the last 4 characters masked. */
+  maskedPhotoId: string;
+  doses: Dose[];
+  nextDose?: DoseDue | undefined;
+}
+
+export interface FindBeneficiaryForVaccinationResponse {
+  beneficiaries: BeneficiaryForVaccination[];
+}
+
+export interface GetCertificateRequest {
+  beneficiaryRef: string;
+}
+
+export interface GetCertificateResponse {
+  /** 128 random bits, base64url: for support and revocation. */
+  certificateId: string;
+  /** The SMART Health Card: a compact JWS (ES256, zip DEF). */
+  jws: string;
+  /** The `shc:/` numeric QR payload. */
+  qr: string;
+  /** The printable certificate: the QR drawn, the doses in a table, the masked ID. */
+  svg: string;
+  kid: string;
+  issuedAt?: Date | undefined;
+}
+
+export interface GetIssuerKeysRequest {
+}
+
+export interface GetIssuerKeysResponse {
+  issuer: string;
+  /** The JWKS document, as published at <issuer>/.well-known/jwks.json. */
+  jwksJson: string;
+}
+
+export interface RevokeCertificateRequest {
+  certificateId: string;
+  /** Why: 4-200 characters. */
+  reason: string;
+}
+
+export interface RevokeCertificateResponse {
+  kid: string;
+  /** The revocation list's counter after this revocation. */
+  crlVersion: string;
+}
+
+export interface GetRevocationListRequest {
+  kid: string;
+}
+
+export interface GetRevocationListResponse {
+  /** The list as published at <issuer>/.well-known/crl/<kid>.json. */
+  revocationListJson: string;
+  crlVersion: string;
+}
+
+export interface VerifyCertificateRequest {
+  /** A scanned `shc:/…` text or a compact JWS. */
+  qrOrJws: string;
+}
+
+export interface VerifiedDose {
+  vaccineCode: string;
+  /** YYYY-MM-DD. */
+  occurrenceDate: string;
+}
+
+export interface VerifyCertificateResponse {
+  status: VerificationStatus;
+  /** Why a card is invalid, such as BAD_SIGNATURE or UNKNOWN_KEY. */
+  invalidReason: string;
+  name: string;
+  yearOfBirth: number;
+  doses: VerifiedDose[];
+}
+
+function createBaseDose(): Dose {
+  return {
+    doseId: "",
+    beneficiaryRef: "",
+    vaccineCode: "",
+    doseNumber: 0,
+    batchNumber: "",
+    administeredOn: "",
+    centreId: "",
+    vaccinatorId: "",
+    recordedAt: undefined,
+    version: 0,
+  };
+}
+
+export const Dose: MessageFns<Dose, "vaxguard.vaccination_record.v1.Dose"> = {
+  $type: "vaxguard.vaccination_record.v1.Dose" as const,
+
+  encode(message: Dose, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.doseId !== "") {
+      writer.uint32(10).string(message.doseId);
+    }
+    if (message.beneficiaryRef !== "") {
+      writer.uint32(18).string(message.beneficiaryRef);
+    }
+    if (message.vaccineCode !== "") {
+      writer.uint32(26).string(message.vaccineCode);
+    }
+    if (message.doseNumber !== 0) {
+      writer.uint32(32).int32(message.doseNumber);
+    }
+    if (message.batchNumber !== "") {
+      writer.uint32(42).string(message.batchNumber);
+    }
+    if (message.administeredOn !== "") {
+      writer.uint32(50).string(message.administeredOn);
+    }
+    if (message.centreId !== "") {
+      writer.uint32(58).string(message.centreId);
+    }
+    if (message.vaccinatorId !== "") {
+      writer.uint32(66).string(message.vaccinatorId);
+    }
+    if (message.recordedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.recordedAt), writer.uint32(74).fork()).join();
+    }
+    if (message.version !== 0) {
+      writer.uint32(80).int32(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Dose {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDose();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.doseId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.beneficiaryRef = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.vaccineCode = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.doseNumber = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.batchNumber = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.administeredOn = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.centreId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.vaccinatorId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.recordedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Dose {
+    return {
+      doseId: isSet(object.doseId)
+        ? globalThis.String(object.doseId)
+        : isSet(object.dose_id)
+        ? globalThis.String(object.dose_id)
+        : "",
+      beneficiaryRef: isSet(object.beneficiaryRef)
+        ? globalThis.String(object.beneficiaryRef)
+        : isSet(object.beneficiary_ref)
+        ? globalThis.String(object.beneficiary_ref)
+        : "",
+      vaccineCode: isSet(object.vaccineCode)
+        ? globalThis.String(object.vaccineCode)
+        : isSet(object.vaccine_code)
+        ? globalThis.String(object.vaccine_code)
+        : "",
+      doseNumber: isSet(object.doseNumber)
+        ? globalThis.Number(object.doseNumber)
+        : isSet(object.dose_number)
+        ? globalThis.Number(object.dose_number)
+        : 0,
+      batchNumber: isSet(object.batchNumber)
+        ? globalThis.String(object.batchNumber)
+        : isSet(object.batch_number)
+        ? globalThis.String(object.batch_number)
+        : "",
+      administeredOn: isSet(object.administeredOn)
+        ? globalThis.String(object.administeredOn)
+        : isSet(object.administered_on)
+        ? globalThis.String(object.administered_on)
+        : "",
+      centreId: isSet(object.centreId)
+        ? globalThis.String(object.centreId)
+        : isSet(object.centre_id)
+        ? globalThis.String(object.centre_id)
+        : "",
+      vaccinatorId: isSet(object.vaccinatorId)
+        ? globalThis.String(object.vaccinatorId)
+        : isSet(object.vaccinator_id)
+        ? globalThis.String(object.vaccinator_id)
+        : "",
+      recordedAt: isSet(object.recordedAt)
+        ? fromJsonTimestamp(object.recordedAt)
+        : isSet(object.recorded_at)
+        ? fromJsonTimestamp(object.recorded_at)
+        : undefined,
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+    };
+  },
+
+  toJSON(message: Dose): unknown {
+    const obj: any = {};
+    if (message.doseId !== "") {
+      obj.doseId = message.doseId;
+    }
+    if (message.beneficiaryRef !== "") {
+      obj.beneficiaryRef = message.beneficiaryRef;
+    }
+    if (message.vaccineCode !== "") {
+      obj.vaccineCode = message.vaccineCode;
+    }
+    if (message.doseNumber !== 0) {
+      obj.doseNumber = Math.round(message.doseNumber);
+    }
+    if (message.batchNumber !== "") {
+      obj.batchNumber = message.batchNumber;
+    }
+    if (message.administeredOn !== "") {
+      obj.administeredOn = message.administeredOn;
+    }
+    if (message.centreId !== "") {
+      obj.centreId = message.centreId;
+    }
+    if (message.vaccinatorId !== "") {
+      obj.vaccinatorId = message.vaccinatorId;
+    }
+    if (message.recordedAt !== undefined) {
+      obj.recordedAt = message.recordedAt.toISOString();
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    return obj;
+  },
+};
+
+function createBaseRecordDoseRequest(): RecordDoseRequest {
+  return {
+    beneficiaryRef: "",
+    vaccineCode: "",
+    doseNumber: 0,
+    batchNumber: "",
+    administeredOn: "",
+    clientRequestId: "",
+    consentGrant: "",
+  };
+}
+
+export const RecordDoseRequest: MessageFns<RecordDoseRequest, "vaxguard.vaccination_record.v1.RecordDoseRequest"> = {
+  $type: "vaxguard.vaccination_record.v1.RecordDoseRequest" as const,
+
+  encode(message: RecordDoseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beneficiaryRef !== "") {
+      writer.uint32(10).string(message.beneficiaryRef);
+    }
+    if (message.vaccineCode !== "") {
+      writer.uint32(18).string(message.vaccineCode);
+    }
+    if (message.doseNumber !== 0) {
+      writer.uint32(24).int32(message.doseNumber);
+    }
+    if (message.batchNumber !== "") {
+      writer.uint32(34).string(message.batchNumber);
+    }
+    if (message.administeredOn !== "") {
+      writer.uint32(42).string(message.administeredOn);
+    }
+    if (message.clientRequestId !== "") {
+      writer.uint32(50).string(message.clientRequestId);
+    }
+    if (message.consentGrant !== "") {
+      writer.uint32(58).string(message.consentGrant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordDoseRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordDoseRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiaryRef = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vaccineCode = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.doseNumber = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.batchNumber = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.administeredOn = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.clientRequestId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.consentGrant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordDoseRequest {
+    return {
+      beneficiaryRef: isSet(object.beneficiaryRef)
+        ? globalThis.String(object.beneficiaryRef)
+        : isSet(object.beneficiary_ref)
+        ? globalThis.String(object.beneficiary_ref)
+        : "",
+      vaccineCode: isSet(object.vaccineCode)
+        ? globalThis.String(object.vaccineCode)
+        : isSet(object.vaccine_code)
+        ? globalThis.String(object.vaccine_code)
+        : "",
+      doseNumber: isSet(object.doseNumber)
+        ? globalThis.Number(object.doseNumber)
+        : isSet(object.dose_number)
+        ? globalThis.Number(object.dose_number)
+        : 0,
+      batchNumber: isSet(object.batchNumber)
+        ? globalThis.String(object.batchNumber)
+        : isSet(object.batch_number)
+        ? globalThis.String(object.batch_number)
+        : "",
+      administeredOn: isSet(object.administeredOn)
+        ? globalThis.String(object.administeredOn)
+        : isSet(object.administered_on)
+        ? globalThis.String(object.administered_on)
+        : "",
+      clientRequestId: isSet(object.clientRequestId)
+        ? globalThis.String(object.clientRequestId)
+        : isSet(object.client_request_id)
+        ? globalThis.String(object.client_request_id)
+        : "",
+      consentGrant: isSet(object.consentGrant)
+        ? globalThis.String(object.consentGrant)
+        : isSet(object.consent_grant)
+        ? globalThis.String(object.consent_grant)
+        : "",
+    };
+  },
+
+  toJSON(message: RecordDoseRequest): unknown {
+    const obj: any = {};
+    if (message.beneficiaryRef !== "") {
+      obj.beneficiaryRef = message.beneficiaryRef;
+    }
+    if (message.vaccineCode !== "") {
+      obj.vaccineCode = message.vaccineCode;
+    }
+    if (message.doseNumber !== 0) {
+      obj.doseNumber = Math.round(message.doseNumber);
+    }
+    if (message.batchNumber !== "") {
+      obj.batchNumber = message.batchNumber;
+    }
+    if (message.administeredOn !== "") {
+      obj.administeredOn = message.administeredOn;
+    }
+    if (message.clientRequestId !== "") {
+      obj.clientRequestId = message.clientRequestId;
+    }
+    if (message.consentGrant !== "") {
+      obj.consentGrant = message.consentGrant;
+    }
+    return obj;
+  },
+};
+
+function createBaseRecordDoseResponse(): RecordDoseResponse {
+  return { dose: undefined, replayed: false };
+}
+
+export const RecordDoseResponse: MessageFns<RecordDoseResponse, "vaxguard.vaccination_record.v1.RecordDoseResponse"> = {
+  $type: "vaxguard.vaccination_record.v1.RecordDoseResponse" as const,
+
+  encode(message: RecordDoseResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dose !== undefined) {
+      Dose.encode(message.dose, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordDoseResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordDoseResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dose = Dose.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordDoseResponse {
+    return {
+      dose: isSet(object.dose) ? Dose.fromJSON(object.dose) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: RecordDoseResponse): unknown {
+    const obj: any = {};
+    if (message.dose !== undefined) {
+      obj.dose = Dose.toJSON(message.dose);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+};
+
+function createBaseCorrectDoseRequest(): CorrectDoseRequest {
+  return { doseId: "", vaccineCode: "", batchNumber: "", administeredOn: "", reason: "" };
+}
+
+export const CorrectDoseRequest: MessageFns<CorrectDoseRequest, "vaxguard.vaccination_record.v1.CorrectDoseRequest"> = {
+  $type: "vaxguard.vaccination_record.v1.CorrectDoseRequest" as const,
+
+  encode(message: CorrectDoseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.doseId !== "") {
+      writer.uint32(10).string(message.doseId);
+    }
+    if (message.vaccineCode !== "") {
+      writer.uint32(18).string(message.vaccineCode);
+    }
+    if (message.batchNumber !== "") {
+      writer.uint32(26).string(message.batchNumber);
+    }
+    if (message.administeredOn !== "") {
+      writer.uint32(34).string(message.administeredOn);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CorrectDoseRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCorrectDoseRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.doseId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vaccineCode = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.batchNumber = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.administeredOn = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CorrectDoseRequest {
+    return {
+      doseId: isSet(object.doseId)
+        ? globalThis.String(object.doseId)
+        : isSet(object.dose_id)
+        ? globalThis.String(object.dose_id)
+        : "",
+      vaccineCode: isSet(object.vaccineCode)
+        ? globalThis.String(object.vaccineCode)
+        : isSet(object.vaccine_code)
+        ? globalThis.String(object.vaccine_code)
+        : "",
+      batchNumber: isSet(object.batchNumber)
+        ? globalThis.String(object.batchNumber)
+        : isSet(object.batch_number)
+        ? globalThis.String(object.batch_number)
+        : "",
+      administeredOn: isSet(object.administeredOn)
+        ? globalThis.String(object.administeredOn)
+        : isSet(object.administered_on)
+        ? globalThis.String(object.administered_on)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: CorrectDoseRequest): unknown {
+    const obj: any = {};
+    if (message.doseId !== "") {
+      obj.doseId = message.doseId;
+    }
+    if (message.vaccineCode !== "") {
+      obj.vaccineCode = message.vaccineCode;
+    }
+    if (message.batchNumber !== "") {
+      obj.batchNumber = message.batchNumber;
+    }
+    if (message.administeredOn !== "") {
+      obj.administeredOn = message.administeredOn;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseCorrectDoseResponse(): CorrectDoseResponse {
+  return { dose: undefined, reissuedCertificateId: "" };
+}
+
+export const CorrectDoseResponse: MessageFns<
+  CorrectDoseResponse,
+  "vaxguard.vaccination_record.v1.CorrectDoseResponse"
+> = {
+  $type: "vaxguard.vaccination_record.v1.CorrectDoseResponse" as const,
+
+  encode(message: CorrectDoseResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dose !== undefined) {
+      Dose.encode(message.dose, writer.uint32(10).fork()).join();
+    }
+    if (message.reissuedCertificateId !== "") {
+      writer.uint32(18).string(message.reissuedCertificateId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CorrectDoseResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCorrectDoseResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dose = Dose.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reissuedCertificateId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CorrectDoseResponse {
+    return {
+      dose: isSet(object.dose) ? Dose.fromJSON(object.dose) : undefined,
+      reissuedCertificateId: isSet(object.reissuedCertificateId)
+        ? globalThis.String(object.reissuedCertificateId)
+        : isSet(object.reissued_certificate_id)
+        ? globalThis.String(object.reissued_certificate_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CorrectDoseResponse): unknown {
+    const obj: any = {};
+    if (message.dose !== undefined) {
+      obj.dose = Dose.toJSON(message.dose);
+    }
+    if (message.reissuedCertificateId !== "") {
+      obj.reissuedCertificateId = message.reissuedCertificateId;
+    }
+    return obj;
+  },
+};
+
+function createBaseFindBeneficiaryForVaccinationRequest(): FindBeneficiaryForVaccinationRequest {
+  return { consentGrant: "" };
+}
+
+export const FindBeneficiaryForVaccinationRequest: MessageFns<
+  FindBeneficiaryForVaccinationRequest,
+  "vaxguard.vaccination_record.v1.FindBeneficiaryForVaccinationRequest"
+> = {
+  $type: "vaxguard.vaccination_record.v1.FindBeneficiaryForVaccinationRequest" as const,
+
+  encode(message: FindBeneficiaryForVaccinationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consentGrant !== "") {
+      writer.uint32(10).string(message.consentGrant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindBeneficiaryForVaccinationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindBeneficiaryForVaccinationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consentGrant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindBeneficiaryForVaccinationRequest {
+    return {
+      consentGrant: isSet(object.consentGrant)
+        ? globalThis.String(object.consentGrant)
+        : isSet(object.consent_grant)
+        ? globalThis.String(object.consent_grant)
+        : "",
+    };
+  },
+
+  toJSON(message: FindBeneficiaryForVaccinationRequest): unknown {
+    const obj: any = {};
+    if (message.consentGrant !== "") {
+      obj.consentGrant = message.consentGrant;
+    }
+    return obj;
+  },
+};
+
+function createBaseDoseDue(): DoseDue {
+  return { doseNumber: 0, vaccineCodes: [], earliestOn: "", latestOn: "", complete: false };
+}
+
+export const DoseDue: MessageFns<DoseDue, "vaxguard.vaccination_record.v1.DoseDue"> = {
+  $type: "vaxguard.vaccination_record.v1.DoseDue" as const,
+
+  encode(message: DoseDue, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.doseNumber !== 0) {
+      writer.uint32(8).int32(message.doseNumber);
+    }
+    for (const v of message.vaccineCodes) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.earliestOn !== "") {
+      writer.uint32(26).string(message.earliestOn);
+    }
+    if (message.latestOn !== "") {
+      writer.uint32(34).string(message.latestOn);
+    }
+    if (message.complete !== false) {
+      writer.uint32(40).bool(message.complete);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DoseDue {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDoseDue();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.doseNumber = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vaccineCodes.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.earliestOn = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.latestOn = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.complete = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DoseDue {
+    return {
+      doseNumber: isSet(object.doseNumber)
+        ? globalThis.Number(object.doseNumber)
+        : isSet(object.dose_number)
+        ? globalThis.Number(object.dose_number)
+        : 0,
+      vaccineCodes: globalThis.Array.isArray(object?.vaccineCodes)
+        ? object.vaccineCodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.vaccine_codes)
+        ? object.vaccine_codes.map((e: any) => globalThis.String(e))
+        : [],
+      earliestOn: isSet(object.earliestOn)
+        ? globalThis.String(object.earliestOn)
+        : isSet(object.earliest_on)
+        ? globalThis.String(object.earliest_on)
+        : "",
+      latestOn: isSet(object.latestOn)
+        ? globalThis.String(object.latestOn)
+        : isSet(object.latest_on)
+        ? globalThis.String(object.latest_on)
+        : "",
+      complete: isSet(object.complete) ? globalThis.Boolean(object.complete) : false,
+    };
+  },
+
+  toJSON(message: DoseDue): unknown {
+    const obj: any = {};
+    if (message.doseNumber !== 0) {
+      obj.doseNumber = Math.round(message.doseNumber);
+    }
+    if (message.vaccineCodes?.length) {
+      obj.vaccineCodes = message.vaccineCodes;
+    }
+    if (message.earliestOn !== "") {
+      obj.earliestOn = message.earliestOn;
+    }
+    if (message.latestOn !== "") {
+      obj.latestOn = message.latestOn;
+    }
+    if (message.complete !== false) {
+      obj.complete = message.complete;
+    }
+    return obj;
+  },
+};
+
+function createBaseBeneficiaryForVaccination(): BeneficiaryForVaccination {
+  return { beneficiaryRef: "", name: "", yearOfBirth: 0, maskedPhotoId: "", doses: [], nextDose: undefined };
+}
+
+export const BeneficiaryForVaccination: MessageFns<
+  BeneficiaryForVaccination,
+  "vaxguard.vaccination_record.v1.BeneficiaryForVaccination"
+> = {
+  $type: "vaxguard.vaccination_record.v1.BeneficiaryForVaccination" as const,
+
+  encode(message: BeneficiaryForVaccination, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beneficiaryRef !== "") {
+      writer.uint32(10).string(message.beneficiaryRef);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.yearOfBirth !== 0) {
+      writer.uint32(24).int32(message.yearOfBirth);
+    }
+    if (message.maskedPhotoId !== "") {
+      writer.uint32(34).string(message.maskedPhotoId);
+    }
+    for (const v of message.doses) {
+      Dose.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.nextDose !== undefined) {
+      DoseDue.encode(message.nextDose, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeneficiaryForVaccination {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeneficiaryForVaccination();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiaryRef = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.yearOfBirth = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.maskedPhotoId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.doses.push(Dose.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.nextDose = DoseDue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeneficiaryForVaccination {
+    return {
+      beneficiaryRef: isSet(object.beneficiaryRef)
+        ? globalThis.String(object.beneficiaryRef)
+        : isSet(object.beneficiary_ref)
+        ? globalThis.String(object.beneficiary_ref)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      yearOfBirth: isSet(object.yearOfBirth)
+        ? globalThis.Number(object.yearOfBirth)
+        : isSet(object.year_of_birth)
+        ? globalThis.Number(object.year_of_birth)
+        : 0,
+      maskedPhotoId: isSet(object.maskedPhotoId)
+        ? globalThis.String(object.maskedPhotoId)
+        : isSet(object.masked_photo_id)
+        ? globalThis.String(object.masked_photo_id)
+        : "",
+      doses: globalThis.Array.isArray(object?.doses) ? object.doses.map((e: any) => Dose.fromJSON(e)) : [],
+      nextDose: isSet(object.nextDose)
+        ? DoseDue.fromJSON(object.nextDose)
+        : isSet(object.next_dose)
+        ? DoseDue.fromJSON(object.next_dose)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BeneficiaryForVaccination): unknown {
+    const obj: any = {};
+    if (message.beneficiaryRef !== "") {
+      obj.beneficiaryRef = message.beneficiaryRef;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.yearOfBirth !== 0) {
+      obj.yearOfBirth = Math.round(message.yearOfBirth);
+    }
+    if (message.maskedPhotoId !== "") {
+      obj.maskedPhotoId = message.maskedPhotoId;
+    }
+    if (message.doses?.length) {
+      obj.doses = message.doses.map((e) => Dose.toJSON(e));
+    }
+    if (message.nextDose !== undefined) {
+      obj.nextDose = DoseDue.toJSON(message.nextDose);
+    }
+    return obj;
+  },
+};
+
+function createBaseFindBeneficiaryForVaccinationResponse(): FindBeneficiaryForVaccinationResponse {
+  return { beneficiaries: [] };
+}
+
+export const FindBeneficiaryForVaccinationResponse: MessageFns<
+  FindBeneficiaryForVaccinationResponse,
+  "vaxguard.vaccination_record.v1.FindBeneficiaryForVaccinationResponse"
+> = {
+  $type: "vaxguard.vaccination_record.v1.FindBeneficiaryForVaccinationResponse" as const,
+
+  encode(message: FindBeneficiaryForVaccinationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.beneficiaries) {
+      BeneficiaryForVaccination.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindBeneficiaryForVaccinationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindBeneficiaryForVaccinationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiaries.push(BeneficiaryForVaccination.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindBeneficiaryForVaccinationResponse {
+    return {
+      beneficiaries: globalThis.Array.isArray(object?.beneficiaries)
+        ? object.beneficiaries.map((e: any) => BeneficiaryForVaccination.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FindBeneficiaryForVaccinationResponse): unknown {
+    const obj: any = {};
+    if (message.beneficiaries?.length) {
+      obj.beneficiaries = message.beneficiaries.map((e) => BeneficiaryForVaccination.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseGetCertificateRequest(): GetCertificateRequest {
+  return { beneficiaryRef: "" };
+}
+
+export const GetCertificateRequest: MessageFns<
+  GetCertificateRequest,
+  "vaxguard.vaccination_record.v1.GetCertificateRequest"
+> = {
+  $type: "vaxguard.vaccination_record.v1.GetCertificateRequest" as const,
+
+  encode(message: GetCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beneficiaryRef !== "") {
+      writer.uint32(10).string(message.beneficiaryRef);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiaryRef = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCertificateRequest {
+    return {
+      beneficiaryRef: isSet(object.beneficiaryRef)
+        ? globalThis.String(object.beneficiaryRef)
+        : isSet(object.beneficiary_ref)
+        ? globalThis.String(object.beneficiary_ref)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.beneficiaryRef !== "") {
+      obj.beneficiaryRef = message.beneficiaryRef;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetCertificateResponse(): GetCertificateResponse {
+  return { certificateId: "", jws: "", qr: "", svg: "", kid: "", issuedAt: undefined };
+}
+
+export const GetCertificateResponse: MessageFns<
+  GetCertificateResponse,
+  "vaxguard.vaccination_record.v1.GetCertificateResponse"
+> = {
+  $type: "vaxguard.vaccination_record.v1.GetCertificateResponse" as const,
+
+  encode(message: GetCertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificateId !== "") {
+      writer.uint32(10).string(message.certificateId);
+    }
+    if (message.jws !== "") {
+      writer.uint32(18).string(message.jws);
+    }
+    if (message.qr !== "") {
+      writer.uint32(26).string(message.qr);
+    }
+    if (message.svg !== "") {
+      writer.uint32(34).string(message.svg);
+    }
+    if (message.kid !== "") {
+      writer.uint32(42).string(message.kid);
+    }
+    if (message.issuedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.issuedAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificateId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jws = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.qr = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.svg = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kid = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.issuedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCertificateResponse {
+    return {
+      certificateId: isSet(object.certificateId)
+        ? globalThis.String(object.certificateId)
+        : isSet(object.certificate_id)
+        ? globalThis.String(object.certificate_id)
+        : "",
+      jws: isSet(object.jws) ? globalThis.String(object.jws) : "",
+      qr: isSet(object.qr) ? globalThis.String(object.qr) : "",
+      svg: isSet(object.svg) ? globalThis.String(object.svg) : "",
+      kid: isSet(object.kid) ? globalThis.String(object.kid) : "",
+      issuedAt: isSet(object.issuedAt)
+        ? fromJsonTimestamp(object.issuedAt)
+        : isSet(object.issued_at)
+        ? fromJsonTimestamp(object.issued_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetCertificateResponse): unknown {
+    const obj: any = {};
+    if (message.certificateId !== "") {
+      obj.certificateId = message.certificateId;
+    }
+    if (message.jws !== "") {
+      obj.jws = message.jws;
+    }
+    if (message.qr !== "") {
+      obj.qr = message.qr;
+    }
+    if (message.svg !== "") {
+      obj.svg = message.svg;
+    }
+    if (message.kid !== "") {
+      obj.kid = message.kid;
+    }
+    if (message.issuedAt !== undefined) {
+      obj.issuedAt = message.issuedAt.toISOString();
+    }
+    return obj;
+  },
+};
+
+function createBaseGetIssuerKeysRequest(): GetIssuerKeysRequest {
+  return {};
+}
+
+export const GetIssuerKeysRequest: MessageFns<
+  GetIssuerKeysRequest,
+  "vaxguard.vaccination_record.v1.GetIssuerKeysRequest"
+> = {
+  $type: "vaxguard.vaccination_record.v1.GetIssuerKeysRequest" as const,
+
+  encode(_: GetIssuerKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetIssuerKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetIssuerKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetIssuerKeysRequest {
+    return {};
+  },
+
+  toJSON(_: GetIssuerKeysRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseGetIssuerKeysResponse(): GetIssuerKeysResponse {
+  return { issuer: "", jwksJson: "" };
+}
+
+export const GetIssuerKeysResponse: MessageFns<
+  GetIssuerKeysResponse,
+  "vaxguard.vaccination_record.v1.GetIssuerKeysResponse"
+> = {
+  $type: "vaxguard.vaccination_record.v1.GetIssuerKeysResponse" as const,
+
+  encode(message: GetIssuerKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.issuer !== "") {
+      writer.uint32(10).string(message.issuer);
+    }
+    if (message.jwksJson !== "") {
+      writer.uint32(18).string(message.jwksJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetIssuerKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetIssuerKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.issuer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jwksJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetIssuerKeysResponse {
+    return {
+      issuer: isSet(object.issuer) ? globalThis.String(object.issuer) : "",
+      jwksJson: isSet(object.jwksJson)
+        ? globalThis.String(object.jwksJson)
+        : isSet(object.jwks_json)
+        ? globalThis.String(object.jwks_json)
+        : "",
+    };
+  },
+
+  toJSON(message: GetIssuerKeysResponse): unknown {
+    const obj: any = {};
+    if (message.issuer !== "") {
+      obj.issuer = message.issuer;
+    }
+    if (message.jwksJson !== "") {
+      obj.jwksJson = message.jwksJson;
+    }
+    return obj;
+  },
+};
+
+function createBaseRevokeCertificateRequest(): RevokeCertificateRequest {
+  return { certificateId: "", reason: "" };
+}
+
+export const RevokeCertificateRequest: MessageFns<
+  RevokeCertificateRequest,
+  "vaxguard.vaccination_record.v1.RevokeCertificateRequest"
+> = {
+  $type: "vaxguard.vaccination_record.v1.RevokeCertificateRequest" as const,
+
+  encode(message: RevokeCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificateId !== "") {
+      writer.uint32(10).string(message.certificateId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificateId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeCertificateRequest {
+    return {
+      certificateId: isSet(object.certificateId)
+        ? globalThis.String(object.certificateId)
+        : isSet(object.certificate_id)
+        ? globalThis.String(object.certificate_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RevokeCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.certificateId !== "") {
+      obj.certificateId = message.certificateId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseRevokeCertificateResponse(): RevokeCertificateResponse {
+  return { kid: "", crlVersion: "0" };
+}
+
+export const RevokeCertificateResponse: MessageFns<
+  RevokeCertificateResponse,
+  "vaxguard.vaccination_record.v1.RevokeCertificateResponse"
+> = {
+  $type: "vaxguard.vaccination_record.v1.RevokeCertificateResponse" as const,
+
+  encode(message: RevokeCertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kid !== "") {
+      writer.uint32(10).string(message.kid);
+    }
+    if (message.crlVersion !== "0") {
+      writer.uint32(16).int64(message.crlVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.crlVersion = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeCertificateResponse {
+    return {
+      kid: isSet(object.kid) ? globalThis.String(object.kid) : "",
+      crlVersion: isSet(object.crlVersion)
+        ? globalThis.String(object.crlVersion)
+        : isSet(object.crl_version)
+        ? globalThis.String(object.crl_version)
+        : "0",
+    };
+  },
+
+  toJSON(message: RevokeCertificateResponse): unknown {
+    const obj: any = {};
+    if (message.kid !== "") {
+      obj.kid = message.kid;
+    }
+    if (message.crlVersion !== "0") {
+      obj.crlVersion = message.crlVersion;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetRevocationListRequest(): GetRevocationListRequest {
+  return { kid: "" };
+}
+
+export const GetRevocationListRequest: MessageFns<
+  GetRevocationListRequest,
+  "vaxguard.vaccination_record.v1.GetRevocationListRequest"
+> = {
+  $type: "vaxguard.vaccination_record.v1.GetRevocationListRequest" as const,
+
+  encode(message: GetRevocationListRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kid !== "") {
+      writer.uint32(10).string(message.kid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRevocationListRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRevocationListRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kid = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRevocationListRequest {
+    return { kid: isSet(object.kid) ? globalThis.String(object.kid) : "" };
+  },
+
+  toJSON(message: GetRevocationListRequest): unknown {
+    const obj: any = {};
+    if (message.kid !== "") {
+      obj.kid = message.kid;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetRevocationListResponse(): GetRevocationListResponse {
+  return { revocationListJson: "", crlVersion: "0" };
+}
+
+export const GetRevocationListResponse: MessageFns<
+  GetRevocationListResponse,
+  "vaxguard.vaccination_record.v1.GetRevocationListResponse"
+> = {
+  $type: "vaxguard.vaccination_record.v1.GetRevocationListResponse" as const,
+
+  encode(message: GetRevocationListResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revocationListJson !== "") {
+      writer.uint32(10).string(message.revocationListJson);
+    }
+    if (message.crlVersion !== "0") {
+      writer.uint32(16).int64(message.crlVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRevocationListResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRevocationListResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.revocationListJson = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.crlVersion = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRevocationListResponse {
+    return {
+      revocationListJson: isSet(object.revocationListJson)
+        ? globalThis.String(object.revocationListJson)
+        : isSet(object.revocation_list_json)
+        ? globalThis.String(object.revocation_list_json)
+        : "",
+      crlVersion: isSet(object.crlVersion)
+        ? globalThis.String(object.crlVersion)
+        : isSet(object.crl_version)
+        ? globalThis.String(object.crl_version)
+        : "0",
+    };
+  },
+
+  toJSON(message: GetRevocationListResponse): unknown {
+    const obj: any = {};
+    if (message.revocationListJson !== "") {
+      obj.revocationListJson = message.revocationListJson;
+    }
+    if (message.crlVersion !== "0") {
+      obj.crlVersion = message.crlVersion;
+    }
+    return obj;
+  },
+};
+
+function createBaseVerifyCertificateRequest(): VerifyCertificateRequest {
+  return { qrOrJws: "" };
+}
+
+export const VerifyCertificateRequest: MessageFns<
+  VerifyCertificateRequest,
+  "vaxguard.vaccination_record.v1.VerifyCertificateRequest"
+> = {
+  $type: "vaxguard.vaccination_record.v1.VerifyCertificateRequest" as const,
+
+  encode(message: VerifyCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.qrOrJws !== "") {
+      writer.uint32(10).string(message.qrOrJws);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.qrOrJws = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyCertificateRequest {
+    return {
+      qrOrJws: isSet(object.qrOrJws)
+        ? globalThis.String(object.qrOrJws)
+        : isSet(object.qr_or_jws)
+        ? globalThis.String(object.qr_or_jws)
+        : "",
+    };
+  },
+
+  toJSON(message: VerifyCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.qrOrJws !== "") {
+      obj.qrOrJws = message.qrOrJws;
+    }
+    return obj;
+  },
+};
+
+function createBaseVerifiedDose(): VerifiedDose {
+  return { vaccineCode: "", occurrenceDate: "" };
+}
+
+export const VerifiedDose: MessageFns<VerifiedDose, "vaxguard.vaccination_record.v1.VerifiedDose"> = {
+  $type: "vaxguard.vaccination_record.v1.VerifiedDose" as const,
+
+  encode(message: VerifiedDose, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vaccineCode !== "") {
+      writer.uint32(10).string(message.vaccineCode);
+    }
+    if (message.occurrenceDate !== "") {
+      writer.uint32(18).string(message.occurrenceDate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifiedDose {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifiedDose();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vaccineCode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurrenceDate = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifiedDose {
+    return {
+      vaccineCode: isSet(object.vaccineCode)
+        ? globalThis.String(object.vaccineCode)
+        : isSet(object.vaccine_code)
+        ? globalThis.String(object.vaccine_code)
+        : "",
+      occurrenceDate: isSet(object.occurrenceDate)
+        ? globalThis.String(object.occurrenceDate)
+        : isSet(object.occurrence_date)
+        ? globalThis.String(object.occurrence_date)
+        : "",
+    };
+  },
+
+  toJSON(message: VerifiedDose): unknown {
+    const obj: any = {};
+    if (message.vaccineCode !== "") {
+      obj.vaccineCode = message.vaccineCode;
+    }
+    if (message.occurrenceDate !== "") {
+      obj.occurrenceDate = message.occurrenceDate;
+    }
+    return obj;
+  },
+};
+
+function createBaseVerifyCertificateResponse(): VerifyCertificateResponse {
+  return { status: 0, invalidReason: "", name: "", yearOfBirth: 0, doses: [] };
+}
+
+export const VerifyCertificateResponse: MessageFns<
+  VerifyCertificateResponse,
+  "vaxguard.vaccination_record.v1.VerifyCertificateResponse"
+> = {
+  $type: "vaxguard.vaccination_record.v1.VerifyCertificateResponse" as const,
+
+  encode(message: VerifyCertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== 0) {
+      writer.uint32(8).int32(message.status);
+    }
+    if (message.invalidReason !== "") {
+      writer.uint32(18).string(message.invalidReason);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.yearOfBirth !== 0) {
+      writer.uint32(32).int32(message.yearOfBirth);
+    }
+    for (const v of message.doses) {
+      VerifiedDose.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.invalidReason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.yearOfBirth = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.doses.push(VerifiedDose.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyCertificateResponse {
+    return {
+      status: isSet(object.status) ? verificationStatusFromJSON(object.status) : 0,
+      invalidReason: isSet(object.invalidReason)
+        ? globalThis.String(object.invalidReason)
+        : isSet(object.invalid_reason)
+        ? globalThis.String(object.invalid_reason)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      yearOfBirth: isSet(object.yearOfBirth)
+        ? globalThis.Number(object.yearOfBirth)
+        : isSet(object.year_of_birth)
+        ? globalThis.Number(object.year_of_birth)
+        : 0,
+      doses: globalThis.Array.isArray(object?.doses) ? object.doses.map((e: any) => VerifiedDose.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: VerifyCertificateResponse): unknown {
+    const obj: any = {};
+    if (message.status !== 0) {
+      obj.status = verificationStatusToJSON(message.status);
+    }
+    if (message.invalidReason !== "") {
+      obj.invalidReason = message.invalidReason;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.yearOfBirth !== 0) {
+      obj.yearOfBirth = Math.round(message.yearOfBirth);
+    }
+    if (message.doses?.length) {
+      obj.doses = message.doses.map((e) => VerifiedDose.toJSON(e));
+    }
+    return obj;
+  },
+};
+
 /**
- * The vaccination-record service: doses, signed certificates and consent-bound staff access.
- * Its RPCs arrive with its own issue; until then the service serves only
- * grpc.health.v1 and server reflection.
+ * The vaccination-record service: doses with the schedule rules, consent-bound staff
+ * access, and SMART Health Card certificates with their issuer keys and revocation lists.
+ *
+ * Every call is made by an authenticated client application (x-vaxguard-client-id and
+ * authorization: Bearer <client secret>). Methods marked "staff session" also need the
+ * staff member's token in x-vaxguard-token; the staff member and their centre come from
+ * it, never from the request. A consent grant for staff travels in the request's
+ * `consent_grant` field, beside the session.
  */
 export type VaccinationRecordServiceService = typeof VaccinationRecordServiceService;
-export const VaccinationRecordServiceService = {} as const;
+export const VaccinationRecordServiceService = {
+  /**
+   * A vaccinator (staff session) records a dose for a beneficiary whose consent grant
+   * names them. Idempotent on client_request_id: the same request again returns the
+   * same dose; another payload under the same id is ALREADY_EXISTS. A schedule rule
+   * broken is FAILED_PRECONDITION naming the rule.
+   */
+  recordDose: {
+    path: "/vaxguard.vaccination_record.v1.VaccinationRecordService/RecordDose" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RecordDoseRequest): Buffer => Buffer.from(RecordDoseRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RecordDoseRequest => RecordDoseRequest.decode(value),
+    responseSerialize: (value: RecordDoseResponse): Buffer => Buffer.from(RecordDoseResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RecordDoseResponse => RecordDoseResponse.decode(value),
+  },
+  /**
+   * The centre admin (staff session) of the centre that recorded a dose corrects it:
+   * both versions are kept and the beneficiary's certificate is reissued, the old one
+   * revoked.
+   */
+  correctDose: {
+    path: "/vaxguard.vaccination_record.v1.VaccinationRecordService/CorrectDose" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CorrectDoseRequest): Buffer => Buffer.from(CorrectDoseRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CorrectDoseRequest => CorrectDoseRequest.decode(value),
+    responseSerialize: (value: CorrectDoseResponse): Buffer => Buffer.from(CorrectDoseResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CorrectDoseResponse => CorrectDoseResponse.decode(value),
+  },
+  /**
+   * A vaccinator (staff session) with a consent grant: the consented beneficiaries as
+   * identity's staff view, with their doses and the next dose due. Limited per staff
+   * member to a number of distinct beneficiaries an hour.
+   */
+  findBeneficiaryForVaccination: {
+    path: "/vaxguard.vaccination_record.v1.VaccinationRecordService/FindBeneficiaryForVaccination" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FindBeneficiaryForVaccinationRequest): Buffer =>
+      Buffer.from(FindBeneficiaryForVaccinationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FindBeneficiaryForVaccinationRequest =>
+      FindBeneficiaryForVaccinationRequest.decode(value),
+    responseSerialize: (value: FindBeneficiaryForVaccinationResponse): Buffer =>
+      Buffer.from(FindBeneficiaryForVaccinationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FindBeneficiaryForVaccinationResponse =>
+      FindBeneficiaryForVaccinationResponse.decode(value),
+  },
+  /**
+   * The beneficiary's SMART Health Card: for the citizen who owns it (citizen token) or a
+   * partner holding a consent grant for it (consent grant) whose scopes show the name
+   * and year of birth.
+   */
+  getCertificate: {
+    path: "/vaxguard.vaccination_record.v1.VaccinationRecordService/GetCertificate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCertificateRequest): Buffer =>
+      Buffer.from(GetCertificateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCertificateRequest => GetCertificateRequest.decode(value),
+    responseSerialize: (value: GetCertificateResponse): Buffer =>
+      Buffer.from(GetCertificateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCertificateResponse => GetCertificateResponse.decode(value),
+  },
+  /** The issuer's published keys (JWKS), the current one and those still verifying. */
+  getIssuerKeys: {
+    path: "/vaxguard.vaccination_record.v1.VaccinationRecordService/GetIssuerKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetIssuerKeysRequest): Buffer => Buffer.from(GetIssuerKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetIssuerKeysRequest => GetIssuerKeysRequest.decode(value),
+    responseSerialize: (value: GetIssuerKeysResponse): Buffer =>
+      Buffer.from(GetIssuerKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetIssuerKeysResponse => GetIssuerKeysResponse.decode(value),
+  },
+  /** A platform admin (staff session) revokes a certificate by its id. */
+  revokeCertificate: {
+    path: "/vaxguard.vaccination_record.v1.VaccinationRecordService/RevokeCertificate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeCertificateRequest): Buffer =>
+      Buffer.from(RevokeCertificateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeCertificateRequest => RevokeCertificateRequest.decode(value),
+    responseSerialize: (value: RevokeCertificateResponse): Buffer =>
+      Buffer.from(RevokeCertificateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeCertificateResponse => RevokeCertificateResponse.decode(value),
+  },
+  /** A key's revocation list, as published at <issuer>/.well-known/crl/<kid>.json. */
+  getRevocationList: {
+    path: "/vaxguard.vaccination_record.v1.VaccinationRecordService/GetRevocationList" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRevocationListRequest): Buffer =>
+      Buffer.from(GetRevocationListRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRevocationListRequest => GetRevocationListRequest.decode(value),
+    responseSerialize: (value: GetRevocationListResponse): Buffer =>
+      Buffer.from(GetRevocationListResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRevocationListResponse => GetRevocationListResponse.decode(value),
+  },
+  /** Online verification of a scanned card: the minimum a verifier needs. */
+  verifyCertificate: {
+    path: "/vaxguard.vaccination_record.v1.VaccinationRecordService/VerifyCertificate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyCertificateRequest): Buffer =>
+      Buffer.from(VerifyCertificateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyCertificateRequest => VerifyCertificateRequest.decode(value),
+    responseSerialize: (value: VerifyCertificateResponse): Buffer =>
+      Buffer.from(VerifyCertificateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyCertificateResponse => VerifyCertificateResponse.decode(value),
+  },
+} as const;
 
 export interface VaccinationRecordServiceServer extends UntypedServiceImplementation {
+  /**
+   * A vaccinator (staff session) records a dose for a beneficiary whose consent grant
+   * names them. Idempotent on client_request_id: the same request again returns the
+   * same dose; another payload under the same id is ALREADY_EXISTS. A schedule rule
+   * broken is FAILED_PRECONDITION naming the rule.
+   */
+  recordDose: handleUnaryCall<RecordDoseRequest, RecordDoseResponse>;
+  /**
+   * The centre admin (staff session) of the centre that recorded a dose corrects it:
+   * both versions are kept and the beneficiary's certificate is reissued, the old one
+   * revoked.
+   */
+  correctDose: handleUnaryCall<CorrectDoseRequest, CorrectDoseResponse>;
+  /**
+   * A vaccinator (staff session) with a consent grant: the consented beneficiaries as
+   * identity's staff view, with their doses and the next dose due. Limited per staff
+   * member to a number of distinct beneficiaries an hour.
+   */
+  findBeneficiaryForVaccination: handleUnaryCall<
+    FindBeneficiaryForVaccinationRequest,
+    FindBeneficiaryForVaccinationResponse
+  >;
+  /**
+   * The beneficiary's SMART Health Card: for the citizen who owns it (citizen token) or a
+   * partner holding a consent grant for it (consent grant) whose scopes show the name
+   * and year of birth.
+   */
+  getCertificate: handleUnaryCall<GetCertificateRequest, GetCertificateResponse>;
+  /** The issuer's published keys (JWKS), the current one and those still verifying. */
+  getIssuerKeys: handleUnaryCall<GetIssuerKeysRequest, GetIssuerKeysResponse>;
+  /** A platform admin (staff session) revokes a certificate by its id. */
+  revokeCertificate: handleUnaryCall<RevokeCertificateRequest, RevokeCertificateResponse>;
+  /** A key's revocation list, as published at <issuer>/.well-known/crl/<kid>.json. */
+  getRevocationList: handleUnaryCall<GetRevocationListRequest, GetRevocationListResponse>;
+  /** Online verification of a scanned card: the minimum a verifier needs. */
+  verifyCertificate: handleUnaryCall<VerifyCertificateRequest, VerifyCertificateResponse>;
 }
 
 export interface VaccinationRecordServiceClient extends Client {
+  /**
+   * A vaccinator (staff session) records a dose for a beneficiary whose consent grant
+   * names them. Idempotent on client_request_id: the same request again returns the
+   * same dose; another payload under the same id is ALREADY_EXISTS. A schedule rule
+   * broken is FAILED_PRECONDITION naming the rule.
+   */
+  recordDose(
+    request: RecordDoseRequest,
+    callback: (error: ServiceError | null, response: RecordDoseResponse) => void,
+  ): ClientUnaryCall;
+  recordDose(
+    request: RecordDoseRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RecordDoseResponse) => void,
+  ): ClientUnaryCall;
+  recordDose(
+    request: RecordDoseRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RecordDoseResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The centre admin (staff session) of the centre that recorded a dose corrects it:
+   * both versions are kept and the beneficiary's certificate is reissued, the old one
+   * revoked.
+   */
+  correctDose(
+    request: CorrectDoseRequest,
+    callback: (error: ServiceError | null, response: CorrectDoseResponse) => void,
+  ): ClientUnaryCall;
+  correctDose(
+    request: CorrectDoseRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CorrectDoseResponse) => void,
+  ): ClientUnaryCall;
+  correctDose(
+    request: CorrectDoseRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CorrectDoseResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A vaccinator (staff session) with a consent grant: the consented beneficiaries as
+   * identity's staff view, with their doses and the next dose due. Limited per staff
+   * member to a number of distinct beneficiaries an hour.
+   */
+  findBeneficiaryForVaccination(
+    request: FindBeneficiaryForVaccinationRequest,
+    callback: (error: ServiceError | null, response: FindBeneficiaryForVaccinationResponse) => void,
+  ): ClientUnaryCall;
+  findBeneficiaryForVaccination(
+    request: FindBeneficiaryForVaccinationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FindBeneficiaryForVaccinationResponse) => void,
+  ): ClientUnaryCall;
+  findBeneficiaryForVaccination(
+    request: FindBeneficiaryForVaccinationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FindBeneficiaryForVaccinationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The beneficiary's SMART Health Card: for the citizen who owns it (citizen token) or a
+   * partner holding a consent grant for it (consent grant) whose scopes show the name
+   * and year of birth.
+   */
+  getCertificate(
+    request: GetCertificateRequest,
+    callback: (error: ServiceError | null, response: GetCertificateResponse) => void,
+  ): ClientUnaryCall;
+  getCertificate(
+    request: GetCertificateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCertificateResponse) => void,
+  ): ClientUnaryCall;
+  getCertificate(
+    request: GetCertificateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCertificateResponse) => void,
+  ): ClientUnaryCall;
+  /** The issuer's published keys (JWKS), the current one and those still verifying. */
+  getIssuerKeys(
+    request: GetIssuerKeysRequest,
+    callback: (error: ServiceError | null, response: GetIssuerKeysResponse) => void,
+  ): ClientUnaryCall;
+  getIssuerKeys(
+    request: GetIssuerKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetIssuerKeysResponse) => void,
+  ): ClientUnaryCall;
+  getIssuerKeys(
+    request: GetIssuerKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetIssuerKeysResponse) => void,
+  ): ClientUnaryCall;
+  /** A platform admin (staff session) revokes a certificate by its id. */
+  revokeCertificate(
+    request: RevokeCertificateRequest,
+    callback: (error: ServiceError | null, response: RevokeCertificateResponse) => void,
+  ): ClientUnaryCall;
+  revokeCertificate(
+    request: RevokeCertificateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeCertificateResponse) => void,
+  ): ClientUnaryCall;
+  revokeCertificate(
+    request: RevokeCertificateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeCertificateResponse) => void,
+  ): ClientUnaryCall;
+  /** A key's revocation list, as published at <issuer>/.well-known/crl/<kid>.json. */
+  getRevocationList(
+    request: GetRevocationListRequest,
+    callback: (error: ServiceError | null, response: GetRevocationListResponse) => void,
+  ): ClientUnaryCall;
+  getRevocationList(
+    request: GetRevocationListRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRevocationListResponse) => void,
+  ): ClientUnaryCall;
+  getRevocationList(
+    request: GetRevocationListRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRevocationListResponse) => void,
+  ): ClientUnaryCall;
+  /** Online verification of a scanned card: the minimum a verifier needs. */
+  verifyCertificate(
+    request: VerifyCertificateRequest,
+    callback: (error: ServiceError | null, response: VerifyCertificateResponse) => void,
+  ): ClientUnaryCall;
+  verifyCertificate(
+    request: VerifyCertificateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyCertificateResponse) => void,
+  ): ClientUnaryCall;
+  verifyCertificate(
+    request: VerifyCertificateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyCertificateResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const VaccinationRecordServiceClient = makeGenericClientConstructor(
@@ -43,3 +2663,37 @@ export const VaccinationRecordServiceClient = makeGenericClientConstructor(
   service: typeof VaccinationRecordServiceService;
   serviceName: string;
 };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
+export interface MessageFns<T, V extends string> {
+  readonly $type: V;
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
+}

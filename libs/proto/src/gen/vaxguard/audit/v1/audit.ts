@@ -5,11 +5,17 @@
 // source: vaxguard/audit/v1/audit.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
+  type CallOptions,
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientUnaryCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 
@@ -17,18 +23,1552 @@ export const protobufPackage = "vaxguard.audit.v1";
 
 export const protobufFileName = "vaxguard/audit/v1/audit.proto";
 
+export enum MismatchKind {
+  MISMATCH_KIND_UNSPECIFIED = 0,
+  /** MISMATCH_KIND_ENTRY_MISSING - No stored entry at an index the log has reached. */
+  MISMATCH_KIND_ENTRY_MISSING = 1,
+  /** MISMATCH_KIND_LEAF_HASH - The entry's bytes no longer hash to the leaf hash stored when it was appended. */
+  MISMATCH_KIND_LEAF_HASH = 2,
+  /** MISMATCH_KIND_ENTRY_COLUMNS - The entry's columns (type, actor, subject, time) differ from its canonical bytes. */
+  MISMATCH_KIND_ENTRY_COLUMNS = 3,
+  /** MISMATCH_KIND_CHECKPOINT_ROOT - The recomputed root differs from a signed checkpoint's root. */
+  MISMATCH_KIND_CHECKPOINT_ROOT = 4,
+  /** MISMATCH_KIND_CHECKPOINT_SIGNATURE - A stored checkpoint whose signature does not verify with the log's key. */
+  MISMATCH_KIND_CHECKPOINT_SIGNATURE = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function mismatchKindFromJSON(object: any): MismatchKind {
+  switch (object) {
+    case 0:
+    case "MISMATCH_KIND_UNSPECIFIED":
+      return MismatchKind.MISMATCH_KIND_UNSPECIFIED;
+    case 1:
+    case "MISMATCH_KIND_ENTRY_MISSING":
+      return MismatchKind.MISMATCH_KIND_ENTRY_MISSING;
+    case 2:
+    case "MISMATCH_KIND_LEAF_HASH":
+      return MismatchKind.MISMATCH_KIND_LEAF_HASH;
+    case 3:
+    case "MISMATCH_KIND_ENTRY_COLUMNS":
+      return MismatchKind.MISMATCH_KIND_ENTRY_COLUMNS;
+    case 4:
+    case "MISMATCH_KIND_CHECKPOINT_ROOT":
+      return MismatchKind.MISMATCH_KIND_CHECKPOINT_ROOT;
+    case 5:
+    case "MISMATCH_KIND_CHECKPOINT_SIGNATURE":
+      return MismatchKind.MISMATCH_KIND_CHECKPOINT_SIGNATURE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MismatchKind.UNRECOGNIZED;
+  }
+}
+
+export function mismatchKindToJSON(object: MismatchKind): string {
+  switch (object) {
+    case MismatchKind.MISMATCH_KIND_UNSPECIFIED:
+      return "MISMATCH_KIND_UNSPECIFIED";
+    case MismatchKind.MISMATCH_KIND_ENTRY_MISSING:
+      return "MISMATCH_KIND_ENTRY_MISSING";
+    case MismatchKind.MISMATCH_KIND_LEAF_HASH:
+      return "MISMATCH_KIND_LEAF_HASH";
+    case MismatchKind.MISMATCH_KIND_ENTRY_COLUMNS:
+      return "MISMATCH_KIND_ENTRY_COLUMNS";
+    case MismatchKind.MISMATCH_KIND_CHECKPOINT_ROOT:
+      return "MISMATCH_KIND_CHECKPOINT_ROOT";
+    case MismatchKind.MISMATCH_KIND_CHECKPOINT_SIGNATURE:
+      return "MISMATCH_KIND_CHECKPOINT_SIGNATURE";
+    case MismatchKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface GetCheckpointRequest {
+}
+
+export interface GetCheckpointResponse {
+  /**
+   * The checkpoint as a C2SP signed note: origin, size and base64 root hash lines, a
+   * blank line, then the signature lines.
+   */
+  signedCheckpoint: string;
+  /** The signed-note verifier key, `<name>+<key id>+<base64 key>`. */
+  verifierKey: string;
+  /** The checkpoint's body, for convenience; verify the note before trusting it. */
+  origin: string;
+  treeSize: string;
+  rootHash: Buffer;
+}
+
+export interface GetEntriesRequest {
+  /** The first index wanted. */
+  start: string;
+  /** One past the last index wanted; 0 means the log's current size. */
+  end: string;
+  /** At most this many entries per page; 0 means the service's default. */
+  pageSize: number;
+  /** From the previous response, to go on where it stopped; empty for the first page. */
+  pageToken: string;
+}
+
+export interface LogEntry {
+  index: string;
+  /**
+   * The canonical entry bytes (RFC 8785 JSON of the event and its ingestion); the leaf
+   * hash is SHA-256(0x00 || entry).
+   */
+  entry: Buffer;
+  eventId: string;
+}
+
+export interface GetEntriesResponse {
+  entries: LogEntry[];
+  /** Empty when the range is done. */
+  nextPageToken: string;
+}
+
+export interface GetInclusionProofRequest {
+  index: string;
+  /** The tree to prove inclusion in; 0 means the latest checkpoint's tree. */
+  treeSize: string;
+}
+
+export interface GetInclusionProofResponse {
+  index: string;
+  treeSize: string;
+  /** Leaf first, as RFC 6962 PATH lists them. */
+  hashes: Buffer[];
+  /** The signed checkpoint of exactly `tree_size`, when the log signed one. */
+  signedCheckpoint: string;
+}
+
+export interface GetConsistencyProofRequest {
+  oldSize: string;
+  /** 0 means the latest checkpoint's tree. */
+  newSize: string;
+}
+
+export interface GetConsistencyProofResponse {
+  oldSize: string;
+  newSize: string;
+  hashes: Buffer[];
+  /** The signed checkpoint of exactly `new_size`, when the log signed one. */
+  signedCheckpoint: string;
+}
+
+export interface VerifyLogRequest {
+  from: string;
+  /**
+   * One past the last index to check; 0 means the whole log (at least as far as the
+   * last signed checkpoint).
+   */
+  to: string;
+}
+
+export interface Mismatch {
+  kind: MismatchKind;
+  /**
+   * The first entry that does not match; for a checkpoint root, the first entry the
+   * checkpoint covers beyond the last one that matched.
+   */
+  index: string;
+  /** The checkpoint concerned, for checkpoint mismatches. */
+  checkpointSize: string;
+  description: string;
+}
+
+export interface VerifyLogResponse {
+  ok: boolean;
+  from: string;
+  to: string;
+  checkpointsChecked: number;
+  /** Present when ok is false. */
+  firstMismatch?: Mismatch | undefined;
+}
+
+function createBaseGetCheckpointRequest(): GetCheckpointRequest {
+  return {};
+}
+
+export const GetCheckpointRequest: MessageFns<GetCheckpointRequest, "vaxguard.audit.v1.GetCheckpointRequest"> = {
+  $type: "vaxguard.audit.v1.GetCheckpointRequest" as const,
+
+  encode(_: GetCheckpointRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCheckpointRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCheckpointRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetCheckpointRequest {
+    return {};
+  },
+
+  toJSON(_: GetCheckpointRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseGetCheckpointResponse(): GetCheckpointResponse {
+  return { signedCheckpoint: "", verifierKey: "", origin: "", treeSize: "0", rootHash: Buffer.alloc(0) };
+}
+
+export const GetCheckpointResponse: MessageFns<GetCheckpointResponse, "vaxguard.audit.v1.GetCheckpointResponse"> = {
+  $type: "vaxguard.audit.v1.GetCheckpointResponse" as const,
+
+  encode(message: GetCheckpointResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.signedCheckpoint !== "") {
+      writer.uint32(10).string(message.signedCheckpoint);
+    }
+    if (message.verifierKey !== "") {
+      writer.uint32(18).string(message.verifierKey);
+    }
+    if (message.origin !== "") {
+      writer.uint32(26).string(message.origin);
+    }
+    if (message.treeSize !== "0") {
+      writer.uint32(32).uint64(message.treeSize);
+    }
+    if (message.rootHash.length !== 0) {
+      writer.uint32(42).bytes(message.rootHash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCheckpointResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCheckpointResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.signedCheckpoint = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.verifierKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.origin = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.treeSize = reader.uint64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rootHash = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCheckpointResponse {
+    return {
+      signedCheckpoint: isSet(object.signedCheckpoint)
+        ? globalThis.String(object.signedCheckpoint)
+        : isSet(object.signed_checkpoint)
+        ? globalThis.String(object.signed_checkpoint)
+        : "",
+      verifierKey: isSet(object.verifierKey)
+        ? globalThis.String(object.verifierKey)
+        : isSet(object.verifier_key)
+        ? globalThis.String(object.verifier_key)
+        : "",
+      origin: isSet(object.origin) ? globalThis.String(object.origin) : "",
+      treeSize: isSet(object.treeSize)
+        ? globalThis.String(object.treeSize)
+        : isSet(object.tree_size)
+        ? globalThis.String(object.tree_size)
+        : "0",
+      rootHash: isSet(object.rootHash)
+        ? Buffer.from(bytesFromBase64(object.rootHash))
+        : isSet(object.root_hash)
+        ? Buffer.from(bytesFromBase64(object.root_hash))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: GetCheckpointResponse): unknown {
+    const obj: any = {};
+    if (message.signedCheckpoint !== "") {
+      obj.signedCheckpoint = message.signedCheckpoint;
+    }
+    if (message.verifierKey !== "") {
+      obj.verifierKey = message.verifierKey;
+    }
+    if (message.origin !== "") {
+      obj.origin = message.origin;
+    }
+    if (message.treeSize !== "0") {
+      obj.treeSize = message.treeSize;
+    }
+    if (message.rootHash.length !== 0) {
+      obj.rootHash = base64FromBytes(message.rootHash);
+    }
+    return obj;
+  },
+};
+
+function createBaseGetEntriesRequest(): GetEntriesRequest {
+  return { start: "0", end: "0", pageSize: 0, pageToken: "" };
+}
+
+export const GetEntriesRequest: MessageFns<GetEntriesRequest, "vaxguard.audit.v1.GetEntriesRequest"> = {
+  $type: "vaxguard.audit.v1.GetEntriesRequest" as const,
+
+  encode(message: GetEntriesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== "0") {
+      writer.uint32(8).uint64(message.start);
+    }
+    if (message.end !== "0") {
+      writer.uint32(16).uint64(message.end);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEntriesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEntriesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.start = reader.uint64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.end = reader.uint64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEntriesRequest {
+    return {
+      start: isSet(object.start) ? globalThis.String(object.start) : "0",
+      end: isSet(object.end) ? globalThis.String(object.end) : "0",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetEntriesRequest): unknown {
+    const obj: any = {};
+    if (message.start !== "0") {
+      obj.start = message.start;
+    }
+    if (message.end !== "0") {
+      obj.end = message.end;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+};
+
+function createBaseLogEntry(): LogEntry {
+  return { index: "0", entry: Buffer.alloc(0), eventId: "" };
+}
+
+export const LogEntry: MessageFns<LogEntry, "vaxguard.audit.v1.LogEntry"> = {
+  $type: "vaxguard.audit.v1.LogEntry" as const,
+
+  encode(message: LogEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== "0") {
+      writer.uint32(8).uint64(message.index);
+    }
+    if (message.entry.length !== 0) {
+      writer.uint32(18).bytes(message.entry);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(26).string(message.eventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.entry = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogEntry {
+    return {
+      index: isSet(object.index) ? globalThis.String(object.index) : "0",
+      entry: isSet(object.entry) ? Buffer.from(bytesFromBase64(object.entry)) : Buffer.alloc(0),
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: LogEntry): unknown {
+    const obj: any = {};
+    if (message.index !== "0") {
+      obj.index = message.index;
+    }
+    if (message.entry.length !== 0) {
+      obj.entry = base64FromBytes(message.entry);
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetEntriesResponse(): GetEntriesResponse {
+  return { entries: [], nextPageToken: "" };
+}
+
+export const GetEntriesResponse: MessageFns<GetEntriesResponse, "vaxguard.audit.v1.GetEntriesResponse"> = {
+  $type: "vaxguard.audit.v1.GetEntriesResponse" as const,
+
+  encode(message: GetEntriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      LogEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEntriesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEntriesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEntriesResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => LogEntry.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetEntriesResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => LogEntry.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetInclusionProofRequest(): GetInclusionProofRequest {
+  return { index: "0", treeSize: "0" };
+}
+
+export const GetInclusionProofRequest: MessageFns<
+  GetInclusionProofRequest,
+  "vaxguard.audit.v1.GetInclusionProofRequest"
+> = {
+  $type: "vaxguard.audit.v1.GetInclusionProofRequest" as const,
+
+  encode(message: GetInclusionProofRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== "0") {
+      writer.uint32(8).uint64(message.index);
+    }
+    if (message.treeSize !== "0") {
+      writer.uint32(16).uint64(message.treeSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInclusionProofRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInclusionProofRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.treeSize = reader.uint64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetInclusionProofRequest {
+    return {
+      index: isSet(object.index) ? globalThis.String(object.index) : "0",
+      treeSize: isSet(object.treeSize)
+        ? globalThis.String(object.treeSize)
+        : isSet(object.tree_size)
+        ? globalThis.String(object.tree_size)
+        : "0",
+    };
+  },
+
+  toJSON(message: GetInclusionProofRequest): unknown {
+    const obj: any = {};
+    if (message.index !== "0") {
+      obj.index = message.index;
+    }
+    if (message.treeSize !== "0") {
+      obj.treeSize = message.treeSize;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetInclusionProofResponse(): GetInclusionProofResponse {
+  return { index: "0", treeSize: "0", hashes: [], signedCheckpoint: "" };
+}
+
+export const GetInclusionProofResponse: MessageFns<
+  GetInclusionProofResponse,
+  "vaxguard.audit.v1.GetInclusionProofResponse"
+> = {
+  $type: "vaxguard.audit.v1.GetInclusionProofResponse" as const,
+
+  encode(message: GetInclusionProofResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== "0") {
+      writer.uint32(8).uint64(message.index);
+    }
+    if (message.treeSize !== "0") {
+      writer.uint32(16).uint64(message.treeSize);
+    }
+    for (const v of message.hashes) {
+      writer.uint32(26).bytes(v!);
+    }
+    if (message.signedCheckpoint !== "") {
+      writer.uint32(34).string(message.signedCheckpoint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInclusionProofResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInclusionProofResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.treeSize = reader.uint64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hashes.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signedCheckpoint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetInclusionProofResponse {
+    return {
+      index: isSet(object.index) ? globalThis.String(object.index) : "0",
+      treeSize: isSet(object.treeSize)
+        ? globalThis.String(object.treeSize)
+        : isSet(object.tree_size)
+        ? globalThis.String(object.tree_size)
+        : "0",
+      hashes: globalThis.Array.isArray(object?.hashes)
+        ? object.hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+      signedCheckpoint: isSet(object.signedCheckpoint)
+        ? globalThis.String(object.signedCheckpoint)
+        : isSet(object.signed_checkpoint)
+        ? globalThis.String(object.signed_checkpoint)
+        : "",
+    };
+  },
+
+  toJSON(message: GetInclusionProofResponse): unknown {
+    const obj: any = {};
+    if (message.index !== "0") {
+      obj.index = message.index;
+    }
+    if (message.treeSize !== "0") {
+      obj.treeSize = message.treeSize;
+    }
+    if (message.hashes?.length) {
+      obj.hashes = message.hashes.map((e) => base64FromBytes(e));
+    }
+    if (message.signedCheckpoint !== "") {
+      obj.signedCheckpoint = message.signedCheckpoint;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetConsistencyProofRequest(): GetConsistencyProofRequest {
+  return { oldSize: "0", newSize: "0" };
+}
+
+export const GetConsistencyProofRequest: MessageFns<
+  GetConsistencyProofRequest,
+  "vaxguard.audit.v1.GetConsistencyProofRequest"
+> = {
+  $type: "vaxguard.audit.v1.GetConsistencyProofRequest" as const,
+
+  encode(message: GetConsistencyProofRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.oldSize !== "0") {
+      writer.uint32(8).uint64(message.oldSize);
+    }
+    if (message.newSize !== "0") {
+      writer.uint32(16).uint64(message.newSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsistencyProofRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsistencyProofRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.oldSize = reader.uint64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.newSize = reader.uint64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsistencyProofRequest {
+    return {
+      oldSize: isSet(object.oldSize)
+        ? globalThis.String(object.oldSize)
+        : isSet(object.old_size)
+        ? globalThis.String(object.old_size)
+        : "0",
+      newSize: isSet(object.newSize)
+        ? globalThis.String(object.newSize)
+        : isSet(object.new_size)
+        ? globalThis.String(object.new_size)
+        : "0",
+    };
+  },
+
+  toJSON(message: GetConsistencyProofRequest): unknown {
+    const obj: any = {};
+    if (message.oldSize !== "0") {
+      obj.oldSize = message.oldSize;
+    }
+    if (message.newSize !== "0") {
+      obj.newSize = message.newSize;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetConsistencyProofResponse(): GetConsistencyProofResponse {
+  return { oldSize: "0", newSize: "0", hashes: [], signedCheckpoint: "" };
+}
+
+export const GetConsistencyProofResponse: MessageFns<
+  GetConsistencyProofResponse,
+  "vaxguard.audit.v1.GetConsistencyProofResponse"
+> = {
+  $type: "vaxguard.audit.v1.GetConsistencyProofResponse" as const,
+
+  encode(message: GetConsistencyProofResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.oldSize !== "0") {
+      writer.uint32(8).uint64(message.oldSize);
+    }
+    if (message.newSize !== "0") {
+      writer.uint32(16).uint64(message.newSize);
+    }
+    for (const v of message.hashes) {
+      writer.uint32(26).bytes(v!);
+    }
+    if (message.signedCheckpoint !== "") {
+      writer.uint32(34).string(message.signedCheckpoint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsistencyProofResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsistencyProofResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.oldSize = reader.uint64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.newSize = reader.uint64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hashes.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signedCheckpoint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsistencyProofResponse {
+    return {
+      oldSize: isSet(object.oldSize)
+        ? globalThis.String(object.oldSize)
+        : isSet(object.old_size)
+        ? globalThis.String(object.old_size)
+        : "0",
+      newSize: isSet(object.newSize)
+        ? globalThis.String(object.newSize)
+        : isSet(object.new_size)
+        ? globalThis.String(object.new_size)
+        : "0",
+      hashes: globalThis.Array.isArray(object?.hashes)
+        ? object.hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+      signedCheckpoint: isSet(object.signedCheckpoint)
+        ? globalThis.String(object.signedCheckpoint)
+        : isSet(object.signed_checkpoint)
+        ? globalThis.String(object.signed_checkpoint)
+        : "",
+    };
+  },
+
+  toJSON(message: GetConsistencyProofResponse): unknown {
+    const obj: any = {};
+    if (message.oldSize !== "0") {
+      obj.oldSize = message.oldSize;
+    }
+    if (message.newSize !== "0") {
+      obj.newSize = message.newSize;
+    }
+    if (message.hashes?.length) {
+      obj.hashes = message.hashes.map((e) => base64FromBytes(e));
+    }
+    if (message.signedCheckpoint !== "") {
+      obj.signedCheckpoint = message.signedCheckpoint;
+    }
+    return obj;
+  },
+};
+
+function createBaseVerifyLogRequest(): VerifyLogRequest {
+  return { from: "0", to: "0" };
+}
+
+export const VerifyLogRequest: MessageFns<VerifyLogRequest, "vaxguard.audit.v1.VerifyLogRequest"> = {
+  $type: "vaxguard.audit.v1.VerifyLogRequest" as const,
+
+  encode(message: VerifyLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== "0") {
+      writer.uint32(8).uint64(message.from);
+    }
+    if (message.to !== "0") {
+      writer.uint32(16).uint64(message.to);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyLogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.from = reader.uint64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.to = reader.uint64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyLogRequest {
+    return {
+      from: isSet(object.from) ? globalThis.String(object.from) : "0",
+      to: isSet(object.to) ? globalThis.String(object.to) : "0",
+    };
+  },
+
+  toJSON(message: VerifyLogRequest): unknown {
+    const obj: any = {};
+    if (message.from !== "0") {
+      obj.from = message.from;
+    }
+    if (message.to !== "0") {
+      obj.to = message.to;
+    }
+    return obj;
+  },
+};
+
+function createBaseMismatch(): Mismatch {
+  return { kind: 0, index: "0", checkpointSize: "0", description: "" };
+}
+
+export const Mismatch: MessageFns<Mismatch, "vaxguard.audit.v1.Mismatch"> = {
+  $type: "vaxguard.audit.v1.Mismatch" as const,
+
+  encode(message: Mismatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.index !== "0") {
+      writer.uint32(16).uint64(message.index);
+    }
+    if (message.checkpointSize !== "0") {
+      writer.uint32(24).uint64(message.checkpointSize);
+    }
+    if (message.description !== "") {
+      writer.uint32(34).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Mismatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMismatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.index = reader.uint64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.checkpointSize = reader.uint64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Mismatch {
+    return {
+      kind: isSet(object.kind) ? mismatchKindFromJSON(object.kind) : 0,
+      index: isSet(object.index) ? globalThis.String(object.index) : "0",
+      checkpointSize: isSet(object.checkpointSize)
+        ? globalThis.String(object.checkpointSize)
+        : isSet(object.checkpoint_size)
+        ? globalThis.String(object.checkpoint_size)
+        : "0",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+    };
+  },
+
+  toJSON(message: Mismatch): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = mismatchKindToJSON(message.kind);
+    }
+    if (message.index !== "0") {
+      obj.index = message.index;
+    }
+    if (message.checkpointSize !== "0") {
+      obj.checkpointSize = message.checkpointSize;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    return obj;
+  },
+};
+
+function createBaseVerifyLogResponse(): VerifyLogResponse {
+  return { ok: false, from: "0", to: "0", checkpointsChecked: 0, firstMismatch: undefined };
+}
+
+export const VerifyLogResponse: MessageFns<VerifyLogResponse, "vaxguard.audit.v1.VerifyLogResponse"> = {
+  $type: "vaxguard.audit.v1.VerifyLogResponse" as const,
+
+  encode(message: VerifyLogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ok !== false) {
+      writer.uint32(8).bool(message.ok);
+    }
+    if (message.from !== "0") {
+      writer.uint32(16).uint64(message.from);
+    }
+    if (message.to !== "0") {
+      writer.uint32(24).uint64(message.to);
+    }
+    if (message.checkpointsChecked !== 0) {
+      writer.uint32(32).uint32(message.checkpointsChecked);
+    }
+    if (message.firstMismatch !== undefined) {
+      Mismatch.encode(message.firstMismatch, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyLogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyLogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.from = reader.uint64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.to = reader.uint64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.checkpointsChecked = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.firstMismatch = Mismatch.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyLogResponse {
+    return {
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      from: isSet(object.from) ? globalThis.String(object.from) : "0",
+      to: isSet(object.to) ? globalThis.String(object.to) : "0",
+      checkpointsChecked: isSet(object.checkpointsChecked)
+        ? globalThis.Number(object.checkpointsChecked)
+        : isSet(object.checkpoints_checked)
+        ? globalThis.Number(object.checkpoints_checked)
+        : 0,
+      firstMismatch: isSet(object.firstMismatch)
+        ? Mismatch.fromJSON(object.firstMismatch)
+        : isSet(object.first_mismatch)
+        ? Mismatch.fromJSON(object.first_mismatch)
+        : undefined,
+    };
+  },
+
+  toJSON(message: VerifyLogResponse): unknown {
+    const obj: any = {};
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.from !== "0") {
+      obj.from = message.from;
+    }
+    if (message.to !== "0") {
+      obj.to = message.to;
+    }
+    if (message.checkpointsChecked !== 0) {
+      obj.checkpointsChecked = Math.round(message.checkpointsChecked);
+    }
+    if (message.firstMismatch !== undefined) {
+      obj.firstMismatch = Mismatch.toJSON(message.firstMismatch);
+    }
+    return obj;
+  },
+};
+
 /**
- * The audit service: the tamper-evident audit log, its queries, chain verification and anomaly alerts.
- * Its RPCs arrive with its own issue; until then the service serves only
- * grpc.health.v1 and server reflection.
+ * The audit service: every event of the platform appended to a transparency log (an
+ * RFC 6962 Merkle tree with C2SP tlog-checkpoints signed as C2SP signed notes), so that
+ * anyone holding the verifier key can check what the log says and that it only grows.
+ *
+ * GetCheckpoint, GetInclusionProof and GetConsistencyProof reveal nothing but hashes
+ * and are open to any authenticated client. GetEntries and VerifyLog read the entries
+ * themselves and need a staff session of an auditor (AUDITOR or PLATFORM_ADMIN).
  */
 export type AuditServiceService = typeof AuditServiceService;
-export const AuditServiceService = {} as const;
+export const AuditServiceService = {
+  /** The latest signed checkpoint and the key that verifies it. */
+  getCheckpoint: {
+    path: "/vaxguard.audit.v1.AuditService/GetCheckpoint" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCheckpointRequest): Buffer => Buffer.from(GetCheckpointRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCheckpointRequest => GetCheckpointRequest.decode(value),
+    responseSerialize: (value: GetCheckpointResponse): Buffer =>
+      Buffer.from(GetCheckpointResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCheckpointResponse => GetCheckpointResponse.decode(value),
+  },
+  /** Entries [start, end) of the log, a page at a time. */
+  getEntries: {
+    path: "/vaxguard.audit.v1.AuditService/GetEntries" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEntriesRequest): Buffer => Buffer.from(GetEntriesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEntriesRequest => GetEntriesRequest.decode(value),
+    responseSerialize: (value: GetEntriesResponse): Buffer => Buffer.from(GetEntriesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEntriesResponse => GetEntriesResponse.decode(value),
+  },
+  /** The proof that leaf `index` is in the tree of `tree_size` leaves. */
+  getInclusionProof: {
+    path: "/vaxguard.audit.v1.AuditService/GetInclusionProof" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetInclusionProofRequest): Buffer =>
+      Buffer.from(GetInclusionProofRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetInclusionProofRequest => GetInclusionProofRequest.decode(value),
+    responseSerialize: (value: GetInclusionProofResponse): Buffer =>
+      Buffer.from(GetInclusionProofResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetInclusionProofResponse => GetInclusionProofResponse.decode(value),
+  },
+  /** The proof that the tree of `old_size` leaves is a prefix of the tree of `new_size`. */
+  getConsistencyProof: {
+    path: "/vaxguard.audit.v1.AuditService/GetConsistencyProof" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetConsistencyProofRequest): Buffer =>
+      Buffer.from(GetConsistencyProofRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetConsistencyProofRequest => GetConsistencyProofRequest.decode(value),
+    responseSerialize: (value: GetConsistencyProofResponse): Buffer =>
+      Buffer.from(GetConsistencyProofResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetConsistencyProofResponse => GetConsistencyProofResponse.decode(value),
+  },
+  /**
+   * Recomputes entries [from, to) from storage, checks them against the signed
+   * checkpoints and names the first entry that does not match.
+   */
+  verifyLog: {
+    path: "/vaxguard.audit.v1.AuditService/VerifyLog" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyLogRequest): Buffer => Buffer.from(VerifyLogRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyLogRequest => VerifyLogRequest.decode(value),
+    responseSerialize: (value: VerifyLogResponse): Buffer => Buffer.from(VerifyLogResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyLogResponse => VerifyLogResponse.decode(value),
+  },
+} as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
+  /** The latest signed checkpoint and the key that verifies it. */
+  getCheckpoint: handleUnaryCall<GetCheckpointRequest, GetCheckpointResponse>;
+  /** Entries [start, end) of the log, a page at a time. */
+  getEntries: handleUnaryCall<GetEntriesRequest, GetEntriesResponse>;
+  /** The proof that leaf `index` is in the tree of `tree_size` leaves. */
+  getInclusionProof: handleUnaryCall<GetInclusionProofRequest, GetInclusionProofResponse>;
+  /** The proof that the tree of `old_size` leaves is a prefix of the tree of `new_size`. */
+  getConsistencyProof: handleUnaryCall<GetConsistencyProofRequest, GetConsistencyProofResponse>;
+  /**
+   * Recomputes entries [from, to) from storage, checks them against the signed
+   * checkpoints and names the first entry that does not match.
+   */
+  verifyLog: handleUnaryCall<VerifyLogRequest, VerifyLogResponse>;
 }
 
 export interface AuditServiceClient extends Client {
+  /** The latest signed checkpoint and the key that verifies it. */
+  getCheckpoint(
+    request: GetCheckpointRequest,
+    callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
+  ): ClientUnaryCall;
+  getCheckpoint(
+    request: GetCheckpointRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
+  ): ClientUnaryCall;
+  getCheckpoint(
+    request: GetCheckpointRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
+  ): ClientUnaryCall;
+  /** Entries [start, end) of the log, a page at a time. */
+  getEntries(
+    request: GetEntriesRequest,
+    callback: (error: ServiceError | null, response: GetEntriesResponse) => void,
+  ): ClientUnaryCall;
+  getEntries(
+    request: GetEntriesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEntriesResponse) => void,
+  ): ClientUnaryCall;
+  getEntries(
+    request: GetEntriesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEntriesResponse) => void,
+  ): ClientUnaryCall;
+  /** The proof that leaf `index` is in the tree of `tree_size` leaves. */
+  getInclusionProof(
+    request: GetInclusionProofRequest,
+    callback: (error: ServiceError | null, response: GetInclusionProofResponse) => void,
+  ): ClientUnaryCall;
+  getInclusionProof(
+    request: GetInclusionProofRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetInclusionProofResponse) => void,
+  ): ClientUnaryCall;
+  getInclusionProof(
+    request: GetInclusionProofRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetInclusionProofResponse) => void,
+  ): ClientUnaryCall;
+  /** The proof that the tree of `old_size` leaves is a prefix of the tree of `new_size`. */
+  getConsistencyProof(
+    request: GetConsistencyProofRequest,
+    callback: (error: ServiceError | null, response: GetConsistencyProofResponse) => void,
+  ): ClientUnaryCall;
+  getConsistencyProof(
+    request: GetConsistencyProofRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetConsistencyProofResponse) => void,
+  ): ClientUnaryCall;
+  getConsistencyProof(
+    request: GetConsistencyProofRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetConsistencyProofResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Recomputes entries [from, to) from storage, checks them against the signed
+   * checkpoints and names the first entry that does not match.
+   */
+  verifyLog(
+    request: VerifyLogRequest,
+    callback: (error: ServiceError | null, response: VerifyLogResponse) => void,
+  ): ClientUnaryCall;
+  verifyLog(
+    request: VerifyLogRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyLogResponse) => void,
+  ): ClientUnaryCall;
+  verifyLog(
+    request: VerifyLogRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyLogResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AuditServiceClient = makeGenericClientConstructor(
@@ -39,3 +1579,23 @@ export const AuditServiceClient = makeGenericClientConstructor(
   service: typeof AuditServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
+export interface MessageFns<T, V extends string> {
+  readonly $type: V;
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
+}

@@ -1,14 +1,18 @@
 // The demo data `npm start` seeds, end to end over real gRPC through the demo client
-// application: a citizen signs in with an OTP, registers a beneficiary on their mobile
-// with identity, and lists it; then the same client, as a partner, asks that mobile for
-// consent, confirms the code and reads the beneficiary with the grant. Everything
-// printed is masked.
-import { randomInt } from 'node:crypto';
+// application: the platform admin (bootstrapped from configuration) signs in with a
+// password and an OTP and creates two centres, their staff, an auditor and two partner
+// clients; citizens sign in with an OTP and register beneficiaries on two mobiles (one
+// a canary); a vaccinator signs in, asks a citizen for consent and reads the record;
+// the demo client, as a partner, does the same. Everything printed is masked; the
+// secrets go to .vaxguard/dev/demo-principals.json (mode 0600).
+import { randomBytes, randomInt } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { Metadata } from '@grpc/grpc-js';
 import { readDevSms } from '@vaxguard/dev-sms';
+import { isVaxGuardError } from '@vaxguard/errors';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { verhoeffCheckDigit } from '@vaxguard/pii';
-import { identityV1, otpV1 } from '@vaxguard/proto';
+import { identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
 import { eventually } from '@vaxguard/testing';
 import { TOKEN_HEADER } from '@vaxguard/tokens';
 
@@ -18,6 +22,9 @@ export interface DemoOptions {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly smsSink: string;
+  readonly admin: { readonly username: string; readonly password: string };
+  /** Where the seeded principals' secrets are written. */
+  readonly principalsFile: string;
 }
 
 /** A made-up Aadhaar number that passes the Verhoeff check, fresh each start. */
@@ -26,7 +33,13 @@ function demoAadhaar(): string {
   return body + verhoeffCheckDigit(body);
 }
 
-export async function runDemo(options: DemoOptions): Promise<string[]> {
+/** A made-up mobile, fresh each start, so restarts never meet the per-mobile quotas. */
+const demoMobile = () => `9${String(randomInt(0, 1e9)).padStart(9, '0')}`;
+const masked = (mobile: string) => `XXXXXX${mobile.slice(-4)}`;
+const password = () => `demo-${randomBytes(12).toString('base64url')}`;
+
+/** The demo client application: calls to both services, codes read from the dev SMS inbox. */
+function demoClient(options: DemoOptions) {
   const credential = { clientId: options.clientId, secret: options.clientSecret };
   const otp = createServiceClient(otpV1.OtpServiceService, {
     address: options.otpAddress,
@@ -36,10 +49,11 @@ export async function runDemo(options: DemoOptions): Promise<string[]> {
     address: options.identityAddress,
     ...credential,
   });
-  const withToken = (token: string) => {
+  const as = (token?: string) => {
+    if (!token) return { idempotent: false };
     const metadata = new Metadata();
     metadata.set(TOKEN_HEADER, token);
-    return metadata;
+    return { idempotent: false, metadata };
   };
   const confirm = async (txnId: string) => {
     const code = await eventually(async () => {
@@ -47,77 +61,218 @@ export async function runDemo(options: DemoOptions): Promise<string[]> {
       if (!sms) throw new Error('SMS not delivered yet');
       return sms.code;
     });
-    return otp.call('confirmOtp', { txnId, otp: code }, { idempotent: false });
+    return otp.call('confirmOtp', { txnId, otp: code }, as());
   };
+  return {
+    otp,
+    identity,
+    as,
+    confirm,
+    async citizenSignIn(mobile: string) {
+      const { txnId } = await otp.call(
+        'generateOtp',
+        { mobile, purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN, onBehalfOfClientId: '' },
+        as(),
+      );
+      return confirm(txnId);
+    },
+    async staffSignIn(username: string, secret: string) {
+      const { txnId } = await identity.call(
+        'startStaffLogin',
+        { username, password: secret },
+        as(),
+      );
+      return (await confirm(txnId)).token;
+    },
+    close() {
+      otp.close();
+      identity.close();
+    },
+  };
+}
+type DemoClient = ReturnType<typeof demoClient>;
+
+interface SeededStaff {
+  readonly username: string;
+  readonly password: string;
+  readonly role: string;
+  readonly centre: string;
+}
+
+/** The principals: two centres with a vaccinator and a centre admin each, an auditor, two partners. */
+async function seedPrincipals(client: DemoClient, adminToken: string) {
+  const admin = client.as(adminToken);
+  const staff: SeededStaff[] = [];
+  const centres = [
+    { key: 'andheri', name: 'PHC Andheri West', district: 'Mumbai Suburban', state: 'Maharashtra' },
+    { key: 'jayanagar', name: 'UPHC Jayanagar', district: 'Bengaluru Urban', state: 'Karnataka' },
+  ];
+  const createStaff = async (
+    username: string,
+    role: identityStaffV1.StaffRole,
+    centre: { centreId: string; name: string } | undefined,
+  ) => {
+    const secret = password();
+    await client.identity.call(
+      'createStaff',
+      {
+        username,
+        displayName: username,
+        role,
+        centreId: centre?.centreId ?? '',
+        mobile: demoMobile(),
+        password: secret,
+      },
+      admin,
+    );
+    staff.push({
+      username,
+      password: secret,
+      role: identityStaffV1.staffRoleToJSON(role).replace('STAFF_ROLE_', ''),
+      centre: centre?.name ?? '',
+    });
+  };
+  for (const { key, ...input } of centres) {
+    const { centre } = await client.identity.call('createCentre', input, admin);
+    if (!centre) throw new Error('CreateCentre returned no centre');
+    await createStaff(`vaccinator.${key}`, identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR, centre);
+    await createStaff(`admin.${key}`, identityStaffV1.StaffRole.STAFF_ROLE_CENTRE_ADMIN, centre);
+  }
+  await createStaff('auditor.national', identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR, undefined);
+  const partners = [];
+  for (const partner of [
+    {
+      clientId: 'aarogya-setu',
+      displayName: 'Aarogya Setu',
+      scopes: ['beneficiary:demographics', 'beneficiary:id-masked'],
+      quotaPerMinute: 600,
+    },
+    {
+      clientId: 'umang',
+      displayName: 'UMANG',
+      scopes: ['beneficiary:demographics'],
+      quotaPerMinute: 300,
+    },
+  ]) {
+    const registered = await client.identity.call('registerPartner', partner, admin);
+    partners.push({ ...partner, clientSecret: registered.clientSecret });
+  }
+  return { staff, partners };
+}
+
+/** Beneficiaries on two mobiles, registered by their citizens; the last one a canary. */
+async function seedBeneficiaries(client: DemoClient, adminToken: string) {
+  const people = [
+    [
+      { name: 'Asha Devi', gender: identityV1.Gender.GENDER_FEMALE, yearOfBirth: 1961 },
+      { name: 'Ravi Kumar', gender: identityV1.Gender.GENDER_MALE, yearOfBirth: 1958 },
+    ],
+    [
+      { name: 'Meena Iyer', gender: identityV1.Gender.GENDER_FEMALE, yearOfBirth: 1990 },
+      { name: 'Arjun Iyer', gender: identityV1.Gender.GENDER_MALE, yearOfBirth: 2012 },
+    ],
+  ];
+  const mobiles = [];
+  for (const household of people) {
+    const mobile = demoMobile();
+    const { token } = await client.citizenSignIn(mobile);
+    const registered = [];
+    for (const person of household) {
+      const { beneficiary } = await client.identity.call(
+        'registerBeneficiary',
+        {
+          mobile,
+          ...person,
+          photoIdKind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR,
+          photoIdNumber: demoAadhaar(),
+        },
+        client.as(token),
+      );
+      registered.push(beneficiary);
+    }
+    mobiles.push({ mobile, beneficiaries: registered });
+  }
+  const canary = mobiles[1]?.beneficiaries[1]?.beneficiaryRef ?? '';
+  await client.identity.call('markCanary', { beneficiaryRef: canary }, client.as(adminToken));
+  return { mobiles, canary };
+}
+
+export async function runDemo(options: DemoOptions): Promise<string[]> {
+  const client = demoClient(options);
   const lines: string[] = [];
   try {
-    // A fresh made-up number each start, so restarts never meet the per-mobile quota.
-    const mobile = `9${String(randomInt(0, 1e9)).padStart(9, '0')}`;
-    const masked = `XXXXXX${mobile.slice(-4)}`;
-    const generated = await otp.call(
-      'generateOtp',
-      {
-        mobile,
-        purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
-        consent: undefined,
-        onBehalfOfClientId: '',
-      },
-      { idempotent: false },
-    );
-    const signedIn = await confirm(generated.txnId);
-    const claims = signedIn.claims;
+    const adminToken = await client.staffSignIn(options.admin.username, options.admin.password);
     lines.push(
-      `demo: GenerateOtp(${masked}, CITIZEN_LOGIN) -> txn ${generated.txnId}`,
-      `demo: code read from the dev SMS inbox, ConfirmOtp -> token ${claims?.tokenId ?? '?'}`,
-      `      audience ${claims?.audience ?? '?'}, key ${claims?.keyId ?? '?'}, expires ${claims?.expiresAt?.toISOString() ?? '?'}`,
-      `      subject (mobile blind index) ${claims?.subject.slice(0, 16) ?? '?'}...`,
+      `demo: platform admin ${options.admin.username} signed in: StartStaffLogin(password) -> STAFF_LOGIN code -> ConfirmOtp -> staff session`,
     );
+    let seeded;
+    try {
+      seeded = await seedPrincipals(client, adminToken);
+    } catch (error) {
+      // Local infrastructure keeps its data: the principals of an earlier start are there.
+      if (isVaxGuardError(error) && error.code === 'ALREADY_EXISTS') {
+        lines.push(`demo: principals already seeded (see ${options.principalsFile})`);
+      } else {
+        throw error;
+      }
+    }
+    if (seeded) {
+      writeFileSync(options.principalsFile, JSON.stringify(seeded, null, 2), { mode: 0o600 });
+      lines.push(
+        `demo: seeded 2 centres, ${seeded.staff.map((staff) => staff.username).join(', ')}; partners ${seeded.partners.map((partner) => partner.clientId).join(', ')}`,
+      );
+    }
+    const { mobiles, canary } = await seedBeneficiaries(client, adminToken);
+    for (const { mobile, beneficiaries } of mobiles) {
+      lines.push(
+        `demo: citizen ${masked(mobile)} signed in (CITIZEN_LOGIN) and registered ${beneficiaries.map((b) => `${b?.beneficiaryRef ?? ''} ${b?.name ?? ''} ${b?.maskedPhotoId ?? ''}`).join('; ')}`,
+      );
+    }
+    lines.push(`demo: ${canary} is a canary: any read of it raises access.canary`);
 
-    const registered = await identity.call(
-      'registerBeneficiary',
-      {
-        mobile,
-        name: 'Asha Devi',
-        gender: identityV1.Gender.GENDER_FEMALE,
-        yearOfBirth: 1961,
-        photoIdKind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR,
-        photoIdNumber: demoAadhaar(),
-      },
-      { idempotent: false, metadata: withToken(signedIn.token) },
-    );
-    const beneficiary = registered.beneficiary;
-    const ref = beneficiary?.beneficiaryRef ?? '';
-    const mine = await identity.call(
-      'listMyBeneficiaries',
-      {},
-      { idempotent: true, metadata: withToken(signedIn.token) },
-    );
-    lines.push(
-      `demo: RegisterBeneficiary(citizen token) -> ${ref} ${beneficiary?.name ?? ''}, ${beneficiary?.maskedPhotoId ?? ''}, ${beneficiary?.maskedMobile ?? ''}`,
-      `      a 4-digit secret code was shown to the citizen once (stored only as a keyed hash)`,
-      `demo: ListMyBeneficiaries(citizen token) -> ${mine.beneficiaries.length} beneficiary`,
-    );
-
-    const asked = await identity.call(
+    const household = mobiles[0];
+    const ref = household?.beneficiaries[0]?.beneficiaryRef ?? '';
+    if (seeded) {
+      const vaccinator = seeded.staff[0];
+      if (vaccinator) {
+        const session = await client.staffSignIn(vaccinator.username, vaccinator.password);
+        const asked = await client.identity.call(
+          'requestConsent',
+          { target: { $case: 'mobile', value: household?.mobile ?? '' } },
+          client.as(session),
+        );
+        const grant = await client.confirm(asked.txnId);
+        const seen = await client.identity.call(
+          'getBeneficiary',
+          { beneficiaryRef: ref },
+          client.as(grant.token),
+        );
+        lines.push(
+          `demo: ${vaccinator.username} signed in, RequestConsent(${masked(household?.mobile ?? '')}) -> the citizen's CONSENT code -> grant for ${grant.claims?.consent?.beneficiaryRefs.length ?? 0} beneficiaries`,
+          `      GetBeneficiary(${ref}) as the vaccinator -> ${seen.beneficiary?.name ?? ''}, born ${seen.beneficiary?.yearOfBirth ?? ''}, ${seen.beneficiary?.maskedPhotoId ?? ''} (never the mobile)`,
+        );
+      }
+    }
+    const asked = await client.identity.call(
       'requestConsent',
-      { target: { $case: 'mobile', value: mobile } },
-      { idempotent: false },
+      { target: { $case: 'mobile', value: household?.mobile ?? '' } },
+      client.as(),
     );
-    const grant = await confirm(asked.txnId);
-    const seen = await identity.call(
+    const grant = await client.confirm(asked.txnId);
+    const seen = await client.identity.call(
       'getBeneficiary',
       { beneficiaryRef: ref },
-      { idempotent: true, metadata: withToken(grant.token) },
+      client.as(grant.token),
     );
     lines.push(
-      `demo: RequestConsent(${masked}) by the partner -> CONSENT code to that mobile, ConfirmOtp -> grant for ${grant.claims?.consent?.beneficiaryRefs.length ?? 0} beneficiary, 5 minutes`,
-      `demo: GetBeneficiary(${ref}, consent grant) -> ${seen.beneficiary?.name ?? ''} (the partner's scopes decide the fields)`,
+      `demo: RequestConsent by the demo partner ${options.clientId} -> grant -> GetBeneficiary -> ${seen.beneficiary?.name ?? ''} (its scopes decide the fields)`,
+      `sign in as staff: IdentityService/StartStaffLogin(username, password), then OtpService/ConfirmOtp(txn, code from the dev SMS inbox);`,
+      `      usernames and passwords in ${options.principalsFile}, the admin's in secrets.json; partner secrets there too`,
     );
     return lines;
   } catch (error) {
     return [...lines, `demo: failed: ${error instanceof Error ? error.message : String(error)}`];
   } finally {
-    otp.close();
-    identity.close();
+    client.close();
   }
 }

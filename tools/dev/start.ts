@@ -10,7 +10,7 @@
 // `npx nx run <service>:serve` can restart one service alone; a service that exits is
 // reported and the rest keep running. Ctrl-C stops everything this command started.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import {
   createWriteStream,
   existsSync,
@@ -36,6 +36,7 @@ const FIRST_SERVICE_PORT = Number(env['VAXGUARD_DEV_GRPC_PORT'] ?? 50051);
 const SERVICES = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
 type Service = (typeof SERVICES)[number];
 const DEMO_CLIENT = 'demo-portal';
+const DEV_ADMIN = 'platform.admin';
 const DEMO_PARTNER_SCOPES = ['beneficiary:demographics', 'beneficiary:id-masked'];
 const COLOUR = process.stdout.isTTY === true;
 
@@ -207,6 +208,9 @@ interface Secrets {
   secretCodeKey: string;
   identityKeyEncryptionKey: string;
   demoClientSecret: string;
+  /** The first platform admin, created by identity from PLATFORM_ADMIN_BOOTSTRAP. */
+  adminPassword: string;
+  adminMobile: string;
   /** Each service's own client secret, by client id (`svc-<service>`). */
   serviceClientSecrets: Record<string, string>;
 }
@@ -235,6 +239,8 @@ function devSecrets(): Secrets {
     secretCodeKey: existing.secretCodeKey ?? key(),
     identityKeyEncryptionKey: existing.identityKeyEncryptionKey ?? key(),
     demoClientSecret: existing.demoClientSecret ?? clientSecret(),
+    adminPassword: existing.adminPassword ?? `admin-${clientSecret()}`,
+    adminMobile: existing.adminMobile ?? `9${String(randomInt(0, 1e9)).padStart(9, '0')}`,
     serviceClientSecrets,
   };
   const text = JSON.stringify(secrets, null, 2);
@@ -247,8 +253,13 @@ function devSecrets(): Secrets {
 /** What a service's client may do at another service, beyond calling it. */
 function scopesAt(callee: Service, caller: Service): string[] {
   // Identity asks the OTP service for consent and staff sign-in codes on behalf of the
-  // client that will confirm them.
-  return callee === 'otp' && caller === 'identity' ? [SERVICE_SCOPES.onBehalf] : [];
+  // client that will confirm them, and has grants from secret codes signed.
+  if (callee === 'otp' && caller === 'identity') {
+    return [SERVICE_SCOPES.onBehalf, SERVICE_SCOPES.issueConsent];
+  }
+  // The audit service suspends principals its rules catch.
+  if (callee === 'identity' && caller === 'audit') return [SERVICE_SCOPES.suspendPrincipals];
+  return [];
 }
 
 /**
@@ -276,6 +287,8 @@ interface Platform {
   readonly brokers: string;
   readonly secrets: Secrets;
   readonly smsSink: string;
+  /** The scrypt hash of the admin's password, for PLATFORM_ADMIN_BOOTSTRAP. */
+  readonly adminPasswordHash: string;
 }
 
 /**
@@ -312,11 +325,29 @@ function serviceEnvironment(service: Service, platform: Platform): Record<string
         DOCUMENT_INDEX_KEY: secrets.documentIndexKey,
         SECRET_CODE_KEY: secrets.secretCodeKey,
         IDENTITY_KEY_ENCRYPTION_KEYS: `dev-1:${secrets.identityKeyEncryptionKey}`,
+        PLATFORM_ADMIN_BOOTSTRAP: `${DEV_ADMIN}:${secrets.adminMobile}:${platform.adminPasswordHash}`,
       };
     case 'vaccination-record':
     case 'audit':
       return common;
   }
+}
+
+/**
+ * The scrypt hash of a staff password, by identity's own hash-password task (built
+ * with the service), the password on its standard input.
+ */
+async function hashPassword(password: string): Promise<string> {
+  const child = spawn(process.execPath, ['services/identity/dist/hash-password.js'], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.end(`${password}\n`);
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((done) => child.once('exit', done));
+  if (code !== 0) throw new Error('identity hash-password failed');
+  return output.trim();
 }
 
 /**
@@ -618,12 +649,14 @@ async function main(): Promise<void> {
   if (stopping) return;
   const infra = await startInfrastructure();
   if (stopping) return;
+  const secrets = devSecrets();
   const platform: Platform = {
     addresses,
     databases: await createDatabases(infra.adminUrl),
     brokers: infra.brokers,
-    secrets: devSecrets(),
+    secrets,
     smsSink: resolve(DEV_STATE, 'sms.jsonl'),
+    adminPasswordHash: await hashPassword(secrets.adminPassword),
   };
 
   say(`starting ${SERVICES.join(', ')}`);
@@ -654,6 +687,8 @@ async function main(): Promise<void> {
           clientId: DEMO_CLIENT,
           clientSecret: platform.secrets.demoClientSecret,
           smsSink: platform.smsSink,
+          admin: { username: DEV_ADMIN, password: secrets.adminPassword },
+          principalsFile: shown(resolve(DEV_STATE, 'demo-principals.json')),
         })
       : ['demo: skipped, the OTP service is not serving'];
 
@@ -673,6 +708,7 @@ async function main(): Promise<void> {
       `  infrastructure:      ${infra.mode}`,
       '',
       `  demo client:         ${DEMO_CLIENT} (secret in ${shown(DEV_STATE)}/secrets.json)`,
+      `  platform admin:      ${DEV_ADMIN} (password in ${shown(DEV_STATE)}/secrets.json; codes to its mobile land in the dev SMS inbox)`,
       `  dev SMS inbox:       ${shown(platform.smsSink)}`,
       ...demo.map((line) => `  ${line}`),
       '',

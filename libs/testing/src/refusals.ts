@@ -1,4 +1,5 @@
-import type { ServiceError } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { isVaxGuardError } from '@vaxguard/errors';
 import { readStatusDetails } from '@vaxguard/grpc-kit';
 import { findSensitive } from '@vaxguard/pii';
 
@@ -10,7 +11,19 @@ export interface Refusal {
   readonly retryAfterMs?: number;
 }
 
+/**
+ * A refusal from a raw grpc-js client (a ServiceError), or from the service client kit
+ * (the same VaxGuardError the server threw, rebuilt from its status).
+ */
 function toRefusal(error: unknown): Refusal {
+  if (isVaxGuardError(error)) {
+    return {
+      code: status[error.code],
+      message: error.message,
+      ...(error.reason === undefined ? {} : { reason: error.reason }),
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    };
+  }
   const serviceError = error as ServiceError;
   if (typeof serviceError.code !== 'number') throw error;
   return {

@@ -1,17 +1,20 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, type Metadata, status } from '@grpc/grpc-js';
+import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccessRegistry, startAccessRegistryListener } from '@vaxguard/auth';
 import { readDevSms } from '@vaxguard/dev-sms';
 import { ActorKind, EVENTS, readPayload, SubjectKind } from '@vaxguard/event-catalogue';
-import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
+import { clientMetadata, createServiceClient, unaryCall } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
-import { identityV1, otpV1 } from '@vaxguard/proto';
+import { verhoeffCheckDigit } from '@vaxguard/pii';
+import { identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
 import {
   EventCollector,
   eventually,
   leaks,
+  outcomeOf,
   refusalOf,
   spawnService,
   startKafka,
@@ -24,29 +27,17 @@ import {
 import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
 import { createIdentityApp, type IdentityApp } from './app';
 import { readConfig } from './config';
+import { hashStaffPassword } from './domain/staff-passwords';
 
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
 const MOBILE_INDEX_KEY = key(31);
 const AADHAAR = { kind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR };
-// Valid Aadhaar numbers (Verhoeff check digit), each used by one test only.
-const AADHAARS = [
-  '234123412346',
-  '499118665246',
-  '987654321096',
-  '379012345672',
-  '502312345675',
-  '614141414147',
-  '723456789011',
-  '845678901231',
-  '258369147024',
-  '369258147035',
-  '471829305641',
-  '582930416758',
-  '693041527860',
-  '714152638977',
-  '825263749085',
-  '936374850194',
-];
+/** A valid Aadhaar number (first digit 2-9, Verhoeff check digit), a new one each call. */
+let aadhaarCounter = 0;
+function validAadhaar(): string {
+  const body = String(23_000_000_000 + 7_919 * aadhaarCounter++);
+  return body + verhoeffCheckDigit(body);
+}
 
 /**
  * The identity service in-process against real PostgreSQL and Kafka, with the built OTP
@@ -55,8 +46,11 @@ const AADHAARS = [
  */
 describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
   const logs = new MemoryLogSink();
-  const clients = Array.from({ length: 24 }, (_, i) => testClient(`partner-${i}`));
+  const clients = Array.from({ length: 48 }, (_, i) => testClient(`partner-${i}`));
   const service = testClient('svc-identity');
+  // The audit service's own principal: it may suspend (nothing else of the kill switch).
+  const audit = testClient('svc-audit');
+  const ADMIN = { username: 'root.admin', password: 'bootstrap admin passphrase', mobile: '' };
   let postgres: PostgresFixture;
   let kafka: KafkaFixture;
   let dir: string;
@@ -73,19 +67,30 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
     rawValues.add(mobile);
     return mobile;
   }
-  let documentCounter = 0;
   function freshAadhaar(): string {
-    const aadhaar = AADHAARS[documentCounter++];
-    if (!aadhaar) throw new Error('no Aadhaar numbers left for this test');
+    const aadhaar = validAadhaar();
     rawValues.add(aadhaar);
     return aadhaar;
   }
   let clientCounter = 0;
 
-  /** A client application of the test's own, talking to both services. */
-  function newClient() {
-    const credential = clients[clientCounter++];
+  /** A client application of the test's own (or the one given), talking to both services. */
+  function newClient(given?: { clientId: string; secret: string }) {
+    const credential = given ?? clients[clientCounter++];
     if (!credential) throw new Error('the client pool is used up');
+    const kitOptions = {
+      clientId: credential.clientId,
+      secret: credential.secret,
+      deadlineMs: 10_000,
+    };
+    const kit = {
+      identity: createServiceClient(identityV1.IdentityServiceService, {
+        ...kitOptions,
+        address: `127.0.0.1:${identity.runtime.port}`,
+      }),
+      otp: createServiceClient(otpV1.OtpServiceService, { ...kitOptions, address: otp.address }),
+    };
+    opened.push(kit.identity, kit.otp);
     const otpClient = new otpV1.OtpServiceClient(otp.address, credentials.createInsecure());
     const identityClient = new identityV1.IdentityServiceClient(
       `127.0.0.1:${identity.runtime.port}`,
@@ -98,9 +103,23 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
       return md;
     };
     const deadline = () => ({ deadline: new Date(Date.now() + 10_000) });
+    /** A call's options: never retried, with the user's token when there is one. */
+    const as = (token?: string) => {
+      if (!token) return { idempotent: false };
+      const md = new Metadata();
+      md.set(TOKEN_HEADER, token);
+      return { idempotent: false, metadata: md };
+    };
     return {
       clientId: credential.clientId,
-      /** A citizen's OTP sign-in, the code read from the dev SMS inbox. */
+      ...kit,
+      as,
+      /** A staff sign-in: the password, then the STAFF_LOGIN code sent to the staff mobile. */
+      async staffSession(username: string, password: string) {
+        const { txnId } = await kit.identity.call('startStaffLogin', { username, password }, as());
+        const { token } = await this.confirm(txnId);
+        return token;
+      },
       async signIn(mobile: string) {
         const { txnId } = await unaryCall<otpV1.GenerateOtpResponse>((done) =>
           otpClient.generateOtp(
@@ -184,15 +203,18 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
   beforeAll(async () => {
     [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
     dir = await mkdtemp(join(tmpdir(), 'identity-int-'));
+    ADMIN.mobile = freshMobile();
     identityDb = await postgres.createDatabase();
-    const allClients = [...clients, service].map((client) => client.credential).join(',');
+    const partners = clients.map((client) => client.credential).join(',');
+    const allClients = [partners, service.credential].join(',');
     otp = await spawnService({
       entry: 'services/otp/dist/main.js',
       env: {
         DATABASE_URL: postgres.url,
         KAFKA_BROKERS: kafka.brokers.join(','),
-        // Identity starts consent transactions for the partners that confirm them.
-        CLIENT_CREDENTIALS: `${allClients}:${SERVICE_SCOPES.onBehalf}`,
+        // Identity starts consent and staff sign-in transactions for the clients that
+        // confirm them, and has secret-code grants signed.
+        CLIENT_CREDENTIALS: `${allClients}:${SERVICE_SCOPES.onBehalf}+${SERVICE_SCOPES.issueConsent}`,
         LOG_LEVEL: 'warn',
         OTP_HASH_KEY: key(32),
         MOBILE_INDEX_KEY,
@@ -206,8 +228,9 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
       GRPC_PORT: '0',
       DATABASE_URL: identityDb,
       KAFKA_BROKERS: kafka.brokers.join(','),
-      CLIENT_CREDENTIALS: allClients,
+      CLIENT_CREDENTIALS: `${allClients},${audit.credential}:${SERVICE_SCOPES.suspendPrincipals}`,
       LOG_LEVEL: 'debug',
+      PLATFORM_ADMIN_BOOTSTRAP: `${ADMIN.username}:${ADMIN.mobile}:${await hashStaffPassword(ADMIN.password)}`,
       OTP_GRPC_ADDRESS: otp.address,
       SERVICE_CLIENT_ID: service.clientId,
       SERVICE_CLIENT_SECRET: service.secret,
@@ -417,6 +440,374 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
     );
     expect([refusal.code, refusal.reason]).toEqual([status.UNAUTHENTICATED, 'TOKEN_REVOKED']);
     expect(propagationMs).toBeLessThan(30_000);
+  });
+
+  /**
+   * A platform admin's session, from the admin bootstrapped by configuration: signed in
+   * once and shared, as one admin's mobile gets at most 5 codes in 15 minutes.
+   */
+  let admin: Promise<{ console: TestClient; token: string }> | undefined;
+  function adminSession() {
+    admin ??= (async () => {
+      const console_ = newClient();
+      return {
+        console: console_,
+        token: await console_.staffSession(ADMIN.username, ADMIN.password),
+      };
+    })();
+    return admin;
+  }
+
+  let staffCounter = 0;
+  /** A centre, a vaccinator at it and the vaccinator's session on their own app. */
+  async function vaccinatorOnDuty() {
+    const admin = await adminSession();
+    const { centre } = await admin.console.identity.call(
+      'createCentre',
+      { name: `PHC ${staffCounter}`, district: 'Pune', state: 'Maharashtra' },
+      admin.console.as(admin.token),
+    );
+    const username = `vaccinator.${staffCounter++}`;
+    const password = `a long passphrase number ${staffCounter}`;
+    const { staff } = await admin.console.identity.call(
+      'createStaff',
+      {
+        username,
+        displayName: 'Vaccinator',
+        role: identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR,
+        centreId: centre?.centreId ?? '',
+        mobile: freshMobile(),
+        password,
+      },
+      admin.console.as(admin.token),
+    );
+    const app = newClient();
+    return {
+      admin,
+      app,
+      staffId: staff?.staffId ?? '',
+      token: await app.staffSession(username, password),
+    };
+  }
+
+  it('staff sign in with a password and an OTP; a vaccinator reads a record only with consent, seeing the staff view', async () => {
+    const vaccinator = await vaccinatorOnDuty();
+    const owner = await citizenWithBeneficiary(newClient());
+    const ref = owner.beneficiary?.beneficiaryRef ?? '';
+    const wrong = await refusalOf(
+      vaccinator.app.identity.call(
+        'startStaffLogin',
+        { username: ADMIN.username, password: 'not it at all' },
+        vaccinator.app.as(),
+      ),
+    );
+    expect([wrong.code, wrong.reason]).toEqual([status.UNAUTHENTICATED, 'BAD_LOGIN']);
+    // A staff session alone opens no record.
+    const noConsent = await refusalOf(
+      vaccinator.app.identity.call(
+        'getBeneficiary',
+        { beneficiaryRef: ref },
+        vaccinator.app.as(vaccinator.token),
+      ),
+    );
+    expect([noConsent.code, noConsent.reason]).toEqual([status.UNAUTHENTICATED, 'TOKEN_AUDIENCE']);
+    // Consent by OTP, asked in the vaccinator's own name.
+    const { txnId } = await vaccinator.app.identity.call(
+      'requestConsent',
+      { target: { $case: 'mobile', value: owner.mobile } },
+      vaccinator.app.as(vaccinator.token),
+    );
+    const grant = await vaccinator.app.confirm(txnId);
+    expect(grant.claims?.consent?.grantee).toEqual({
+      kind: otpV1.GranteeKind.GRANTEE_KIND_STAFF,
+      id: vaccinator.staffId,
+    });
+    const { beneficiary } = await vaccinator.app.identity.call(
+      'getBeneficiary',
+      { beneficiaryRef: ref },
+      vaccinator.app.as(grant.token),
+    );
+    expect(beneficiary).toEqual({ ...owner.beneficiary, maskedMobile: '' });
+    // Consent by the secret code the citizen was shown at registration.
+    const bySecret = await vaccinator.app.identity.call(
+      'verifySecretCode',
+      { beneficiaryRef: ref, secretCode: owner.secretCode },
+      vaccinator.app.as(vaccinator.token),
+    );
+    const again = await vaccinator.app.identity.call(
+      'getBeneficiary',
+      { beneficiaryRef: ref },
+      vaccinator.app.as(bySecret.token),
+    );
+    expect(again.beneficiary?.beneficiaryRef).toBe(ref);
+  });
+
+  it('locks a secret code after 5 wrong tries, the right one refused after, and says so in an event', async () => {
+    const vaccinator = await vaccinatorOnDuty();
+    const owner = await citizenWithBeneficiary(newClient());
+    const ref = owner.beneficiary?.beneficiaryRef ?? '';
+    const wrongCode = owner.secretCode === '0000' ? '0001' : '0000';
+    const tries: string[] = [...Array.from({ length: 5 }, () => wrongCode), owner.secretCode];
+    const refusals = [];
+    for (const secretCode of tries) {
+      refusals.push(
+        await outcomeOf(
+          vaccinator.app.identity.call(
+            'verifySecretCode',
+            { beneficiaryRef: ref, secretCode },
+            vaccinator.app.as(vaccinator.token),
+          ),
+        ),
+      );
+    }
+    expect(new Set(refusals.map((refusal) => `${refusal?.code}/${refusal?.reason}`))).toEqual(
+      new Set([`${status.PERMISSION_DENIED}/SECRET_CODE_REFUSED`]),
+    );
+    const [locked] = await collector.waitFor(
+      (event) => event.type === EVENTS.secretCodeLocked.name && event.subject?.ref === ref,
+    );
+    expect(locked?.actor?.principalId).toBe(vaccinator.staffId);
+  });
+
+  it('a partner registered by a platform admin is authenticated by every service, with its own OTP quota; locked or suspended, another service refuses it (measured)', async () => {
+    const admin = await adminSession();
+    const registered = await admin.console.identity.call(
+      'registerPartner',
+      {
+        clientId: 'umang-int',
+        displayName: 'UMANG',
+        scopes: ['beneficiary:demographics'],
+        quotaPerMinute: 2,
+      },
+      admin.console.as(admin.token),
+    );
+    const partner = newClient({ clientId: registered.clientId, secret: registered.clientSecret });
+    const registeredAt = performance.now();
+    await eventually(() => partner.otp.call('getSigningKeys', {}, partner.as()), {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+    });
+    const registrationMs = performance.now() - registeredAt;
+    // The OTP quota is the partner's entry: 2 a minute.
+    const citizenLogin = () =>
+      partner.otp.call(
+        'generateOtp',
+        {
+          mobile: freshMobile(),
+          purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
+          onBehalfOfClientId: '',
+        },
+        partner.as(),
+      );
+    await citizenLogin();
+    await citizenLogin();
+    const third = await refusalOf(citizenLogin());
+    expect([third.code, third.reason]).toEqual([status.RESOURCE_EXHAUSTED, 'CLIENT_QUOTA']);
+
+    const measure = async (label: string, change: () => Promise<unknown>, expected: string) => {
+      const started = performance.now();
+      await change();
+      const refusal = await eventually(
+        () => refusalOf(partner.otp.call('getSigningKeys', {}, partner.as())),
+        {
+          timeoutMs: 30_000,
+          intervalMs: 10,
+        },
+      );
+      const ms = performance.now() - started;
+      process.stdout.write(`[measure] ${label} -> refused by OTP: ${ms.toFixed(0)} ms\n`);
+      expect([refusal.code, refusal.reason]).toEqual([status.PERMISSION_DENIED, expected]);
+      expect(ms).toBeLessThan(30_000);
+    };
+    process.stdout.write(
+      `[measure] partner registered -> accepted by OTP: ${registrationMs.toFixed(0)} ms\n`,
+    );
+    await measure(
+      'partner locked',
+      () =>
+        admin.console.identity.call(
+          'lockPartner',
+          { clientId: registered.clientId, reason: 'credential leaked' },
+          admin.console.as(admin.token),
+        ),
+      'PARTNER_LOCKED',
+    );
+    await admin.console.identity.call(
+      'unlockPartner',
+      { clientId: registered.clientId, reason: 'secret rotated' },
+      admin.console.as(admin.token),
+    );
+    await eventually(() => partner.otp.call('getSigningKeys', {}, partner.as()), {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+    });
+    // The audit service suspends with its own credentials, no staff session.
+    const auditApp = newClient({ clientId: audit.clientId, secret: audit.secret });
+    await measure(
+      'partner suspended by the audit service',
+      () =>
+        auditApp.identity.call(
+          'suspendPrincipal',
+          {
+            principal: {
+              kind: identityV1.PrincipalKind.PRINCIPAL_KIND_PARTNER_CLIENT,
+              id: registered.clientId,
+            },
+            reason: 'rule PARTNER_RATE',
+          },
+          auditApp.as(),
+        ),
+      'PARTNER_LOCKED',
+    );
+    const reinstate = await refusalOf(
+      auditApp.identity.call(
+        'reinstatePrincipal',
+        {
+          principal: {
+            kind: identityV1.PrincipalKind.PRINCIPAL_KIND_PARTNER_CLIENT,
+            id: registered.clientId,
+          },
+          reason: 'auto',
+        },
+        auditApp.as(),
+      ),
+    );
+    // Reinstating takes a platform admin's session: the audit service has none.
+    expect([reinstate.code, reinstate.reason]).toEqual([status.UNAUTHENTICATED, 'TOKEN_REQUIRED']);
+  });
+
+  it("a suspended staff member's live session is refused at once, and works again once reinstated", async () => {
+    const vaccinator = await vaccinatorOnDuty();
+    const owner = await citizenWithBeneficiary(newClient());
+    const ask = () =>
+      vaccinator.app.identity.call(
+        'requestConsent',
+        { target: { $case: 'beneficiaryRef', value: owner.beneficiary?.beneficiaryRef ?? '' } },
+        vaccinator.app.as(vaccinator.token),
+      );
+    await ask();
+    const principal = {
+      kind: identityV1.PrincipalKind.PRINCIPAL_KIND_STAFF,
+      id: vaccinator.staffId,
+    };
+    const started = performance.now();
+    await vaccinator.admin.console.identity.call(
+      'suspendPrincipal',
+      { principal, reason: 'reads at night' },
+      vaccinator.admin.console.as(vaccinator.admin.token),
+    );
+    const refused = await eventually(() => refusalOf(ask()), { timeoutMs: 30_000, intervalMs: 10 });
+    process.stdout.write(
+      `[measure] staff suspended -> live session refused: ${(performance.now() - started).toFixed(0)} ms\n`,
+    );
+    expect([refused.code, refused.reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'PRINCIPAL_SUSPENDED',
+    ]);
+    await vaccinator.admin.console.identity.call(
+      'reinstatePrincipal',
+      { principal, reason: 'reviewed' },
+      vaccinator.admin.console.as(vaccinator.admin.token),
+    );
+    await eventually(() => ask(), { timeoutMs: 30_000, intervalMs: 10 });
+  });
+
+  it('API locks close one method, one service, one partner, or everything, until cleared', async () => {
+    const admin = await adminSession();
+    const as = admin.console.as(admin.token);
+    const citizen = newClient();
+    const owner = await citizenWithBeneficiary(citizen);
+    const bystander = newClient();
+    const listMine = () => citizen.listMine(owner.token);
+    const otpCall = (client: TestClient) =>
+      client.otp.call('resendOtp', { txnId: '00000000-0000-4000-8000-000000000000' }, client.as());
+    const scopes: identityV1.ApiLockScope['scope'][] = [];
+    const lock = async (scope: identityV1.ApiLockScope['scope']) => {
+      scopes.push(scope);
+      await admin.console.identity.call('setApiLock', { scope: { scope }, reason: 'drill' }, as);
+    };
+    const clear = async (scope: identityV1.ApiLockScope['scope']) => {
+      await admin.console.identity.call(
+        'clearApiLock',
+        { scope: { scope }, reason: 'drill over' },
+        as,
+      );
+    };
+    const locked = async (call: () => Promise<unknown>) => {
+      const refusal = await eventually(
+        async () => {
+          const outcome = await outcomeOf(call());
+          if (outcome?.reason !== 'API_LOCKED') throw new Error('not locked yet');
+          return outcome;
+        },
+        { timeoutMs: 30_000, intervalMs: 10 },
+      );
+      expect(refusal.code).toBe(status.PERMISSION_DENIED);
+    };
+    const open = (call: () => Promise<unknown>) =>
+      eventually(
+        async () => {
+          const outcome = await outcomeOf(call());
+          if (outcome?.reason === 'API_LOCKED') throw new Error('still locked');
+          return outcome;
+        },
+        { timeoutMs: 30_000, intervalMs: 10 },
+      );
+
+    try {
+      const method = {
+        $case: 'method' as const,
+        value: '/vaxguard.identity.v1.IdentityService/ListMyBeneficiaries',
+      };
+      await lock(method);
+      await locked(listMine);
+      // A service that starts now learns the lock before it serves: its registry
+      // listener reads the compacted registry from the beginning before returning.
+      const late = new AccessRegistry();
+      const listener = await startAccessRegistryListener({
+        kafka: identity.runtime.kafka,
+        service: 'late-starter',
+        registry: late,
+        logger: identity.runtime.logger,
+      });
+      await listener.stop();
+      expect(late.lockOn(method.value, bystander.clientId)).toEqual({
+        kind: 'method',
+        method: method.value,
+      });
+      expect(
+        await outcomeOf(citizen.get(owner.token, owner.beneficiary?.beneficiaryRef ?? '')),
+      ).toBeUndefined();
+      await clear(method);
+      await open(listMine);
+
+      const otpService = { $case: 'service' as const, value: 'vaxguard.otp.v1.OtpService' };
+      await lock(otpService);
+      await locked(() => otpCall(bystander));
+      expect(await outcomeOf(listMine())).toBeUndefined();
+      await clear(otpService);
+      await open(() => otpCall(bystander));
+
+      const onePartner = { $case: 'partnerClientId' as const, value: citizen.clientId };
+      await lock(onePartner);
+      await locked(listMine);
+      await locked(() => otpCall(citizen));
+      expect((await outcomeOf(otpCall(bystander)))?.reason).not.toBe('API_LOCKED');
+      await clear(onePartner);
+      await open(listMine);
+
+      const everything = { $case: 'everything' as const, value: true };
+      await lock(everything);
+      await locked(listMine);
+      await locked(() => otpCall(bystander));
+      // The kill switch itself stays open, or nobody could clear it.
+      await clear(everything);
+      await open(listMine);
+      await open(() => otpCall(bystander));
+    } finally {
+      // Whatever failed, the locks go, so the tests after this one run unlocked.
+      for (const scope of scopes) await clear(scope).catch(() => undefined);
+    }
   });
 
   it('a pg_dump of the identity database holds none of the mobile or identity numbers used', async () => {

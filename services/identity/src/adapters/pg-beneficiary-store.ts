@@ -138,7 +138,7 @@ class PgUnitOfWork implements BeneficiaryUnitOfWork {
   async recordSecretCodeFailure(ref: string, at: Date): Promise<number> {
     const { rows } = await this.tx.query<{ failures: number }>(
       `UPDATE beneficiaries SET secret_code_failures = secret_code_failures + 1,
-         secret_code_locked_at = CASE WHEN secret_code_failures + 1 >= $2 THEN $3 ELSE NULL END
+         secret_code_locked_at = CASE WHEN secret_code_failures + 1 >= $2::int THEN $3::timestamptz END
        WHERE beneficiary_ref = $1 RETURNING secret_code_failures AS failures`,
       [ref, SECRET_CODE_MAX_FAILURES, at],
     );

@@ -108,7 +108,7 @@ function checkClient(registry: AccessRegistry, clientId: string, method: string)
 }
 
 /** A suspended staff member's live tokens, and grants naming a locked grantee, are refused. */
-function checkTokenHolder(registry: AccessRegistry, claims: TokenClaims): void {
+export function checkTokenHolder(registry: AccessRegistry, claims: TokenClaims): void {
   const staffId = claims.audience === AUDIENCE.staff ? claims.subject : undefined;
   const grantee = claims.consent?.grantee;
   const suspended =

@@ -1,10 +1,27 @@
+import { hkdfSync } from 'node:crypto';
 import type { LogSink } from '@vaxguard/logging';
+import { vaccinationRecordV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
+import { Sealer } from '@vaxguard/sealing';
+import {
+  VACCINATION_RECORD_METHOD_POLICIES,
+  VACCINATION_RECORD_SERVICE_NAME,
+  vaccinationRecordHandlers,
+} from './adapters/grpc-handlers';
+import { ConsentGrantVerifier, IdentityPeer } from './adapters/identity-peer';
+import { startIssuerHttp } from './adapters/issuer-http';
+import { PgIssuerKeyring } from './adapters/pg-issuer-keyring';
+import { PgRecordStore } from './adapters/pg-record-store';
 import type { Config } from './config';
+import { RecordService } from './domain/record-service';
 import { vaccinationRecordMigrations } from './migrations';
 
 export interface VaccinationRecordApp {
   readonly runtime: ServiceRuntime;
+  readonly records: RecordService;
+  readonly keys: PgIssuerKeyring;
+  /** Where the issuer's keys are served over HTTP, when ISSUER_HTTP_PORT is set. */
+  readonly issuerHttpPort: number | undefined;
 }
 
 /** What tests may replace: the clock and where log lines go. */
@@ -13,23 +30,76 @@ export interface VaccinationRecordAppOverrides {
   readonly logSink?: LogSink;
 }
 
+// Uses of the one key-encryption key, each its own derived key.
+const ISSUER_KEY_CONTEXT = 'vaxguard/vaccination-record/issuer-keys';
+const RID_SECRET_CONTEXT = 'vaxguard/vaccination-record/rid-secret';
+
 /**
- * The vaccination-record service's composition root: the shared runtime (given only its part of the
- * configuration: it checks client credentials and tokens, with signing keys fetched
- * from the OTP service and revocations heard from Kafka). It serves health and
- * reflection only until its domain arrives with its issue (../shared/ROADMAP.md).
+ * The vaccination-record service's composition root: the shared runtime (client
+ * credentials and tokens checked on every call, staff sessions and citizen tokens by
+ * method), identity reached with this service's credentials and the user's token
+ * relayed, the PostgreSQL store of doses and certificates, the issuer keys sealed under
+ * the key-encryption key, and, when configured, the keys over HTTP on localhost.
  */
 export async function createVaccinationRecordApp(
   config: Config,
   overrides: VaccinationRecordAppOverrides = {},
 ): Promise<VaccinationRecordApp> {
+  const clock = overrides.clock ?? (() => new Date());
   const runtime = await ServiceRuntime.create({
     service: 'vaccination-record',
     config: runtimeConfigOf(config),
     peer: peerConfigOf(config),
     migrations: vaccinationRecordMigrations,
-    ...(overrides.clock ? { clock: overrides.clock } : {}),
+    methods: VACCINATION_RECORD_METHOD_POLICIES,
+    clock,
     ...(overrides.logSink ? { logSink: overrides.logSink } : {}),
   });
-  return { runtime };
+  try {
+    const keys = new PgIssuerKeyring(
+      runtime.pool,
+      new Sealer(config.issuerKeyEncryptionKey, ISSUER_KEY_CONTEXT),
+      clock,
+    );
+    await keys.ensureKey();
+    const identity = new IdentityPeer({
+      address: config.identityAddress,
+      clientId: config.serviceClientId,
+      secret: config.serviceClientSecret,
+    });
+    runtime.onStop(async () => identity.close());
+    const records = new RecordService({
+      store: new PgRecordStore(runtime.pool),
+      directory: identity,
+      grants: new ConsentGrantVerifier(runtime.verifier, runtime.accessRegistry),
+      keys,
+      clock,
+      issuer: config.issuerUrl,
+      ridSecret: Buffer.from(
+        hkdfSync('sha256', config.issuerKeyEncryptionKey, Buffer.alloc(0), RID_SECRET_CONTEXT, 32),
+      ),
+      staffBeneficiariesPerHour: config.staffBeneficiariesPerHour,
+    });
+    runtime.server.addService(
+      VACCINATION_RECORD_SERVICE_NAME,
+      vaccinationRecordV1.VaccinationRecordServiceService,
+      vaccinationRecordHandlers(records, runtime.accessRegistry, config.issuerUrl),
+    );
+    let issuerHttpPort: number | undefined;
+    if (config.issuerHttpPort !== undefined) {
+      const http = await startIssuerHttp({
+        records,
+        issuer: config.issuerUrl,
+        port: config.issuerHttpPort,
+        logger: runtime.logger.child({ component: 'issuer-http' }),
+      });
+      runtime.onStop(() => http.close());
+      issuerHttpPort = http.port;
+      runtime.logger.info('issuer keys served over http', { port: http.port });
+    }
+    return { runtime, records, keys, issuerHttpPort };
+  } catch (error) {
+    await runtime.stop();
+    throw error;
+  }
 }

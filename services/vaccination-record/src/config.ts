@@ -1,15 +1,52 @@
-import { loadConfig, type Environment } from '@vaxguard/config';
+import { env, loadConfig, type Environment } from '@vaxguard/config';
 import {
   peerConfigSchema,
   readMigrateConfig as readMigrate,
   runtimeConfigSchema,
 } from '@vaxguard/runtime';
+import { DEFAULT_STAFF_BENEFICIARIES_PER_HOUR } from './domain/record-rules';
 
 export const DEFAULT_PORT = 50053;
+const KEY_BYTES = 32;
+
+/** SMART Health Cards: the issuer is an https URL without a trailing slash. */
+function parseIssuerUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('must be a URL');
+  }
+  if (url.protocol !== 'https:' || raw.endsWith('/') || url.search || url.hash) {
+    throw new Error('must be an https URL with no trailing slash, query or fragment');
+  }
+  return raw;
+}
+
+function parseAddress(raw: string): string {
+  if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(raw)) throw new Error('must be host:port');
+  return raw;
+}
 
 /** The vaccination-record service's configuration, read once from the environment; every problem reported together. */
 export function readConfig(environment: Environment = process.env) {
-  return loadConfig(environment, { ...runtimeConfigSchema(DEFAULT_PORT), ...peerConfigSchema() });
+  return loadConfig(environment, {
+    ...runtimeConfigSchema(DEFAULT_PORT),
+    ...peerConfigSchema(),
+    /** The identity service: beneficiaries are read there, with the user's token relayed. */
+    identityAddress: env.custom('IDENTITY_GRPC_ADDRESS', parseAddress),
+    /** The `iss` of the certificates; its `/.well-known/jwks.json` lists the keys. */
+    issuerUrl: env.custom('ISSUER_URL', parseIssuerUrl),
+    /** When set, the keys and revocation lists are served over HTTP on 127.0.0.1 here. */
+    issuerHttpPort: env.optional(env.port('ISSUER_HTTP_PORT')),
+    /** Seals the issuer's private keys at rest, and derives the rid secret. */
+    issuerKeyEncryptionKey: env.secretKey('ISSUER_KEY_ENCRYPTION_KEY', { minBytes: KEY_BYTES }),
+    staffBeneficiariesPerHour: env.integer('STAFF_BENEFICIARIES_PER_HOUR', {
+      default: DEFAULT_STAFF_BENEFICIARIES_PER_HOUR,
+      min: 1,
+      max: 10_000,
+    }),
+  });
 }
 
 export type Config = ReturnType<typeof readConfig>;

@@ -1,0 +1,196 @@
+import type { AccessRegistry, MethodPolicies } from '@vaxguard/auth';
+import { unauthenticated } from '@vaxguard/errors';
+import type { CallContext, Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
+import { vaccinationRecordV1 } from '@vaxguard/proto';
+import { AUDIENCE, TOKEN_HEADER } from '@vaxguard/tokens';
+import type {
+  CertificateReader,
+  RecordService,
+  StaffSession,
+  StoredDose,
+} from '../domain/record-service';
+
+export const VACCINATION_RECORD_SERVICE_NAME =
+  'vaxguard.vaccination_record.v1.VaccinationRecordService';
+const path = (method: string) => `/${VACCINATION_RECORD_SERVICE_NAME}/${method}`;
+
+const STAFF_SESSION = { token: [AUDIENCE.staff] };
+/** Which token each method asks for; the others need the client's credentials only. */
+export const VACCINATION_RECORD_METHOD_POLICIES: MethodPolicies = {
+  [path('RecordDose')]: STAFF_SESSION,
+  [path('CorrectDose')]: STAFF_SESSION,
+  [path('FindBeneficiaryForVaccination')]: STAFF_SESSION,
+  [path('RevokeCertificate')]: STAFF_SESSION,
+  [path('GetCertificate')]: { token: [AUDIENCE.citizen, AUDIENCE.consent] },
+};
+
+function staffOf(principal: Principal): StaffSession {
+  const token = principal.token;
+  if (token?.audience !== AUDIENCE.staff || !token.staff) {
+    throw unauthenticated('this method needs a staff session', { reason: 'TOKEN_REQUIRED' });
+  }
+  return {
+    staffId: token.subject,
+    role: token.staff.role,
+    centreId: token.staff.centreId,
+    clientId: principal.clientId,
+  };
+}
+
+function certificateReaderOf(context: CallContext, registry: AccessRegistry): CertificateReader {
+  const { principal } = context;
+  const token = principal.token;
+  const raw = context.metadata.get(TOKEN_HEADER)[0];
+  const relayed = typeof raw === 'string' ? raw : '';
+  if (token?.audience === AUDIENCE.citizen) {
+    return {
+      kind: 'citizen',
+      mobileIndex: token.subject,
+      clientId: principal.clientId,
+      token: relayed,
+    };
+  }
+  if (token?.audience === AUDIENCE.consent && token.consent) {
+    return {
+      kind: 'grantee',
+      clientId: principal.clientId,
+      grant: {
+        grantId: token.tokenId,
+        clientId: token.clientId,
+        granteeKind: token.consent.grantee.kind,
+        granteeId: token.consent.grantee.id,
+        beneficiaryRefs: token.consent.beneficiaryRefs,
+        token: relayed,
+      },
+      partnerScopes: registry.partner(principal.clientId)?.scopes ?? [],
+    };
+  }
+  throw unauthenticated('this method needs a citizen token or a consent grant', {
+    reason: 'TOKEN_REQUIRED',
+  });
+}
+
+function doseToProto(dose: StoredDose): vaccinationRecordV1.Dose {
+  return {
+    doseId: dose.doseId,
+    beneficiaryRef: dose.beneficiaryRef,
+    vaccineCode: dose.vaccineCode,
+    doseNumber: dose.doseNumber,
+    batchNumber: dose.batchNumber,
+    administeredOn: dose.administeredOn,
+    centreId: dose.centreId,
+    vaccinatorId: dose.vaccinatorRef,
+    recordedAt: dose.recordedAt,
+    version: dose.version,
+  };
+}
+
+const VERIFICATION_STATUS = {
+  valid: vaccinationRecordV1.VerificationStatus.VERIFICATION_STATUS_VALID,
+  invalid: vaccinationRecordV1.VerificationStatus.VERIFICATION_STATUS_INVALID,
+  revoked: vaccinationRecordV1.VerificationStatus.VERIFICATION_STATUS_REVOKED,
+} as const;
+
+/** The gRPC face of the vaccination-record service: proto in, domain call, proto out. */
+export function vaccinationRecordHandlers(
+  records: RecordService,
+  registry: AccessRegistry,
+  issuer: string,
+): ServiceHandlers<typeof vaccinationRecordV1.VaccinationRecordServiceService> {
+  return {
+    async recordDose(request, { principal, method }) {
+      const { dose, replayed } = await records.recordDose(
+        staffOf(principal),
+        {
+          beneficiaryRef: request.beneficiaryRef,
+          vaccineCode: request.vaccineCode,
+          doseNumber: request.doseNumber,
+          batchNumber: request.batchNumber,
+          administeredOn: request.administeredOn,
+          clientRequestId: request.clientRequestId,
+          consentGrant: request.consentGrant,
+        },
+        method,
+      );
+      return { dose: doseToProto(dose), replayed };
+    },
+
+    async correctDose(request, { principal, method }) {
+      const { dose, reissuedCertificateId } = await records.correctDose(
+        staffOf(principal),
+        request,
+        method,
+      );
+      return { dose: doseToProto(dose), reissuedCertificateId: reissuedCertificateId ?? '' };
+    },
+
+    async findBeneficiaryForVaccination(request, { principal, method }) {
+      const found = await records.findForVaccination(
+        staffOf(principal),
+        request.consentGrant,
+        method,
+      );
+      return {
+        beneficiaries: found.map(({ beneficiary, doses, nextDose }) => ({
+          beneficiaryRef: beneficiary.beneficiaryRef,
+          name: beneficiary.name ?? '',
+          yearOfBirth: beneficiary.yearOfBirth ?? 0,
+          maskedPhotoId: beneficiary.maskedPhotoId ?? '',
+          doses: doses.map(doseToProto),
+          nextDose: nextDose.complete
+            ? { doseNumber: 0, vaccineCodes: [], earliestOn: '', latestOn: '', complete: true }
+            : {
+                doseNumber: nextDose.doseNumber,
+                vaccineCodes: nextDose.options.map((option) => option.vaccineCode),
+                earliestOn: nextDose.earliest,
+                latestOn: nextDose.latest ?? '',
+                complete: false,
+              },
+        })),
+      };
+    },
+
+    async getCertificate(request, context) {
+      return records.getCertificate(
+        certificateReaderOf(context, registry),
+        request.beneficiaryRef,
+        context.method,
+      );
+    },
+
+    async getIssuerKeys() {
+      return { issuer, jwksJson: JSON.stringify(await records.issuerKeys()) };
+    },
+
+    async revokeCertificate(request, { principal, method }) {
+      const { kid, crlVersion } = await records.revokeCertificate(
+        staffOf(principal),
+        request,
+        method,
+      );
+      return { kid, crlVersion: String(crlVersion) };
+    },
+
+    async getRevocationList(request) {
+      const list = await records.revocationList(request.kid);
+      return { revocationListJson: JSON.stringify(list), crlVersion: String(list.ctr) };
+    },
+
+    async verifyCertificate(request) {
+      const result = await records.verify(request.qrOrJws);
+      return {
+        status: VERIFICATION_STATUS[result.status],
+        invalidReason: result.status === 'invalid' ? result.reason : '',
+        name: result.status === 'valid' ? result.name : '',
+        yearOfBirth: result.status === 'valid' ? result.yearOfBirth : 0,
+        doses:
+          result.status === 'valid'
+            ? result.doses.map((dose) => ({
+                vaccineCode: dose.vaccineCode,
+                occurrenceDate: dose.date,
+              }))
+            : [],
+      };
+    },
+  };
+}

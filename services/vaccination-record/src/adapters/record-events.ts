@@ -1,0 +1,116 @@
+import {
+  ActorKind,
+  buildEvent,
+  EVENTS,
+  SubjectKind,
+  type Actor,
+  type OutgoingEvent,
+} from '@vaxguard/event-catalogue';
+import type { EventActor, RecordEvent } from '../domain/record-service';
+
+/** Who acted: a staff member, a citizen by mobile blind index, or a partner client. */
+function actorOf(actor: EventActor): Actor {
+  switch (actor.kind) {
+    case 'staff':
+      return {
+        kind: ActorKind.ACTOR_KIND_STAFF,
+        principalId: actor.staffId,
+        clientId: actor.clientId,
+      };
+    case 'citizen':
+      return {
+        kind: ActorKind.ACTOR_KIND_CITIZEN,
+        principalId: actor.mobileIndex,
+        clientId: actor.clientId,
+      };
+    case 'partner':
+      return {
+        kind: ActorKind.ACTOR_KIND_PARTNER_CLIENT,
+        principalId: actor.partnerId,
+        clientId: actor.clientId,
+      };
+  }
+}
+
+/** The actor's role and where they act from: a staff role and centre, or the partner. */
+function roleOf(actor: EventActor): { role: string; centreOrPartner: string } {
+  switch (actor.kind) {
+    case 'staff':
+      return { role: actor.role, centreOrPartner: actor.centreId };
+    case 'citizen':
+      return { role: 'CITIZEN', centreOrPartner: '' };
+    case 'partner':
+      return { role: 'PARTNER_CLIENT', centreOrPartner: actor.partnerId };
+  }
+}
+
+/** A domain event as the catalogue's envelope; the subject is always the beneficiary. */
+export function toOutgoingEvent(event: RecordEvent): OutgoingEvent {
+  const base = {
+    actor: actorOf(event.actor),
+    subject: { kind: SubjectKind.SUBJECT_KIND_BENEFICIARY, ref: event.beneficiaryRef },
+    occurredAt: event.occurredAt,
+  };
+  switch (event.type) {
+    case 'dose.recorded':
+      return buildEvent(EVENTS.doseRecorded, {
+        ...base,
+        payload: {
+          doseId: event.dose.doseId,
+          vaccineCode: event.dose.vaccineCode,
+          doseNumber: event.dose.doseNumber,
+          centreId: event.dose.centreId,
+          grantId: event.grantId,
+        },
+      });
+    case 'dose.corrected':
+      return buildEvent(EVENTS.doseCorrected, {
+        ...base,
+        payload: {
+          doseId: event.dose.doseId,
+          version: event.dose.version,
+          centreId: event.dose.centreId,
+          changedFields: [...event.changedFields],
+        },
+      });
+    case 'certificate.issued':
+      return buildEvent(EVENTS.certificateIssued, {
+        ...base,
+        payload: {
+          certificateId: event.certificate.certificateId,
+          kid: event.certificate.kid,
+          replacesCertificateId: event.replaces ?? '',
+        },
+      });
+    case 'certificate.revoked':
+      return buildEvent(EVENTS.certificateRevoked, {
+        ...base,
+        payload: {
+          certificateId: event.certificate.certificateId,
+          kid: event.certificate.kid,
+          crlVersion: String(event.crlVersion),
+          cause: event.cause,
+        },
+      });
+    case 'record.accessed':
+      return buildEvent(EVENTS.recordAccessed, {
+        ...base,
+        payload: {
+          method: event.method,
+          ...roleOf(event.actor),
+          purpose: event.purpose,
+          grantId: event.grantId ?? '',
+        },
+      });
+    case 'record.access_denied':
+      return buildEvent(EVENTS.recordAccessDenied, {
+        ...base,
+        payload: {
+          method: event.method,
+          ...roleOf(event.actor),
+          purpose: event.purpose,
+          reason: event.reason,
+        },
+      });
+  }
+}

@@ -1,0 +1,905 @@
+import {
+  deriveRid,
+  issueHealthCard,
+  buildImmunizationBundle,
+  createOfflineVerifier,
+  qrSvg,
+  renderCertificateSvg,
+  toNumericQr,
+  type IssuerKey,
+  type Jwks,
+  type RevocationList,
+} from '@vaxguard/health-cards';
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  isVaxGuardError,
+  notFound,
+  permissionDenied,
+  type VaxGuardError,
+} from '@vaxguard/errors';
+import { parseBeneficiaryRef } from '@vaxguard/pii';
+import type { DoseRequest, RecordedDose } from './model';
+import { sameDoseRequest } from './model';
+import {
+  checkGrantCovers,
+  checkRole,
+  checkStaffGrant,
+  checkStaffQuota,
+  newCertificateId,
+  newDoseId,
+  parseCertificateId,
+  parseClientRequestId,
+  parseDoseId,
+  parseReason,
+  PARTNER_CERTIFICATE_SCOPE,
+  quotaWindowStart,
+  ROLE_FOR,
+  type ConsentGrant,
+  type StaffRole,
+} from './record-rules';
+import { checkDose, indianDateOf, nextDoseDue, type NextDose } from './schedule-rules';
+import { healthCardVaccineCoding, isVaccineCode, VACCINES } from './vaccines';
+
+// ---- Who acts ---------------------------------------------------------------------
+
+/** A staff member's session, as its token says: the staff id, role and centre. */
+export interface StaffSession {
+  readonly staffId: string;
+  readonly role: StaffRole;
+  /** Empty for platform admins and auditors. */
+  readonly centreId: string;
+  /** The client application the call came through. */
+  readonly clientId: string;
+}
+
+/** Who asks for a certificate: the citizen (their token) or a partner (its grant). */
+export type CertificateReader =
+  | {
+      readonly kind: 'citizen';
+      readonly mobileIndex: string;
+      readonly clientId: string;
+      readonly token: string;
+    }
+  | {
+      readonly kind: 'grantee';
+      readonly clientId: string;
+      readonly grant: ConsentGrant;
+      /** The partner's scopes at identity, from the access registry. */
+      readonly partnerScopes: readonly string[];
+    };
+
+/** Who acted, as events name them. */
+export type EventActor =
+  | ({ readonly kind: 'staff' } & StaffSession)
+  | { readonly kind: 'citizen'; readonly mobileIndex: string; readonly clientId: string }
+  | { readonly kind: 'partner'; readonly partnerId: string; readonly clientId: string };
+
+/** Why a record was reached. */
+export type AccessPurpose = 'RECORD_DOSE' | 'VACCINATION' | 'CORRECTION' | 'CERTIFICATE';
+
+// ---- What it publishes --------------------------------------------------------------
+
+interface EventBase {
+  readonly actor: EventActor;
+  readonly occurredAt: Date;
+  /** Empty when a refused request named no well-formed beneficiary. */
+  readonly beneficiaryRef: string;
+}
+
+/** The facts the service publishes; references only. */
+export type RecordEvent =
+  | (EventBase & {
+      readonly type: 'dose.recorded';
+      readonly dose: StoredDose;
+      readonly grantId: string;
+    })
+  | (EventBase & {
+      readonly type: 'dose.corrected';
+      readonly dose: StoredDose;
+      readonly changedFields: readonly string[];
+    })
+  | (EventBase & {
+      readonly type: 'certificate.issued';
+      readonly certificate: CertificateRecord;
+      readonly replaces: string | undefined;
+    })
+  | (EventBase & {
+      readonly type: 'certificate.revoked';
+      readonly certificate: CertificateRecord;
+      readonly crlVersion: number;
+      readonly cause: 'REISSUED' | 'ADMIN';
+    })
+  | (EventBase & {
+      readonly type: 'record.accessed';
+      readonly method: string;
+      readonly purpose: AccessPurpose;
+      readonly grantId: string | undefined;
+    })
+  | (EventBase & {
+      readonly type: 'record.access_denied';
+      readonly method: string;
+      readonly purpose: AccessPurpose;
+      readonly reason: string;
+    });
+
+// ---- Ports --------------------------------------------------------------------------
+
+/** A dose as stored: the recorded dose, its version, and the year of birth the rules read. */
+export interface StoredDose extends RecordedDose {
+  /** 0 as recorded; each correction adds one, the earlier versions kept. */
+  readonly version: number;
+  /** Kept so a correction is checked by the schedule rules without asking identity. */
+  readonly birthYear: number;
+}
+
+export interface DoseCorrection {
+  readonly reason: string;
+  readonly correctedBy: string;
+  readonly correctedAt: Date;
+}
+
+export interface CertificateRecord {
+  readonly certificateId: string;
+  readonly beneficiaryRef: string;
+  readonly kid: string;
+  readonly rid: string;
+  readonly issuedAt: Date;
+  readonly revokedAt: Date | undefined;
+}
+
+export interface RecordUnitOfWork {
+  /** Serialises the doses of one beneficiary until the transaction ends. */
+  lockBeneficiary(beneficiaryRef: string): Promise<void>;
+  /** Serialises the requests under one client request id until the transaction ends. */
+  lockRequest(clientRequestId: string): Promise<void>;
+  /** The dose a request recorded, and the request as it first came (version 0). */
+  findByRequest(
+    clientRequestId: string,
+  ): Promise<{ readonly current: StoredDose; readonly original: StoredDose } | undefined>;
+  dosesOf(beneficiaryRef: string): Promise<StoredDose[]>;
+  insertDose(dose: StoredDose): Promise<void>;
+  /** The dose, locked until the transaction ends. */
+  findDose(doseId: string): Promise<StoredDose | undefined>;
+  /** Stores a new version of the dose; the earlier ones stay. */
+  saveCorrection(dose: StoredDose, correction: DoseCorrection): Promise<void>;
+  liveCertificate(beneficiaryRef: string): Promise<CertificateRecord | undefined>;
+  insertCertificate(certificate: CertificateRecord): Promise<void>;
+  findCertificate(certificateId: string): Promise<CertificateRecord | undefined>;
+  /** Marks it revoked and adds its rid to its key's list; returns the list's new counter. */
+  revokeCertificate(certificate: CertificateRecord, at: Date, reason: string): Promise<number>;
+  /**
+   * Takes the staff member's quota lock for the window: whether the beneficiary is
+   * counted already, and how many distinct ones are.
+   */
+  quotaUsage(
+    staffId: string,
+    windowStart: Date,
+    beneficiaryRef: string,
+  ): Promise<{ readonly alreadyCounted: boolean; readonly distinct: number }>;
+  countInQuota(staffId: string, windowStart: Date, beneficiaryRef: string): Promise<void>;
+  publish(event: RecordEvent): Promise<void>;
+}
+
+export interface RecordStore {
+  transaction<T>(work: (uow: RecordUnitOfWork) => Promise<T>): Promise<T>;
+}
+
+/** What identity shows of a beneficiary to the viewer whose token was relayed. */
+export interface BeneficiaryFacts {
+  readonly beneficiaryRef: string;
+  readonly name?: string;
+  readonly yearOfBirth?: number;
+  readonly maskedPhotoId?: string;
+}
+
+/** Identity's GetBeneficiary with a user's token relayed: undefined when identity refuses. */
+export interface BeneficiaryDirectory {
+  get(beneficiaryRef: string, token: string): Promise<BeneficiaryFacts | undefined>;
+}
+
+/** Verifies a consent grant given in a request body (signature, expiry, revocation, suspension). */
+export interface GrantVerifier {
+  verify(grant: string): Promise<ConsentGrant>;
+}
+
+/** The issuer's keys: the current one signs; all published ones verify. */
+export interface IssuerKeyring {
+  current(): Promise<IssuerKey>;
+  byKid(kid: string): Promise<IssuerKey | undefined>;
+  /** The JWKS with each key's crlVersion, and every key's revocation list. */
+  published(): Promise<{
+    readonly jwks: Jwks;
+    readonly revocationLists: Readonly<Record<string, RevocationList>>;
+  }>;
+}
+
+export interface RecordServiceOptions {
+  readonly store: RecordStore;
+  readonly directory: BeneficiaryDirectory;
+  readonly grants: GrantVerifier;
+  readonly keys: IssuerKeyring;
+  readonly clock: () => Date;
+  /** The issuer URL cards carry in `iss`. */
+  readonly issuer: string;
+  /** The secret rids are derived with (SMART Health Cards: "Revocation"). */
+  readonly ridSecret: Buffer;
+  readonly staffBeneficiariesPerHour: number;
+}
+
+// ---- Results ------------------------------------------------------------------------
+
+export interface BeneficiaryForVaccination {
+  readonly beneficiary: BeneficiaryFacts;
+  readonly doses: readonly StoredDose[];
+  readonly nextDose: NextDose;
+}
+
+export interface Certificate {
+  readonly certificateId: string;
+  readonly jws: string;
+  readonly qr: string;
+  readonly svg: string;
+  readonly kid: string;
+  readonly issuedAt: Date;
+}
+
+export type Verification =
+  | { readonly status: 'invalid'; readonly reason: string }
+  | { readonly status: 'revoked' }
+  | {
+      readonly status: 'valid';
+      readonly name: string;
+      readonly yearOfBirth: number;
+      readonly doses: readonly { readonly vaccineCode: string; readonly date: string }[];
+    };
+
+const CERTIFICATE_REFUSED = 'you may not read this beneficiary’s certificate';
+
+function reasonOf(error: VaxGuardError): string {
+  return error.reason ?? error.code;
+}
+
+/**
+ * The vaccination record: doses under the schedule rules, read and written only by those
+ * entitled to (a vaccinator with the beneficiary's consent, the centre admin of the
+ * recording centre, the citizen, a partner with consent), every access and every refusal
+ * published; certificates as SMART Health Cards.
+ */
+export class RecordService {
+  constructor(private readonly options: RecordServiceOptions) {}
+
+  /** Publishes a refusal in its own transaction, then throws it. */
+  private async deny(
+    actor: EventActor,
+    beneficiaryRef: string,
+    method: string,
+    purpose: AccessPurpose,
+    error: VaxGuardError,
+  ): Promise<never> {
+    await this.options.store.transaction((uow) =>
+      uow.publish({
+        type: 'record.access_denied',
+        actor,
+        occurredAt: this.options.clock(),
+        beneficiaryRef,
+        method,
+        purpose,
+        reason: reasonOf(error),
+      }),
+    );
+    throw error;
+  }
+
+  /** Runs a check; a refusal is published and thrown, anything else passes through. */
+  private async guard<T>(
+    check: () => T | Promise<T>,
+    refusal: { actor: EventActor; beneficiaryRef: string; method: string; purpose: AccessPurpose },
+  ): Promise<T> {
+    try {
+      return await check();
+    } catch (error) {
+      if (!isVaxGuardError(error) || error.code === 'INTERNAL' || error.code === 'UNAVAILABLE') {
+        throw error;
+      }
+      return this.deny(
+        refusal.actor,
+        refusal.beneficiaryRef,
+        refusal.method,
+        refusal.purpose,
+        error,
+      );
+    }
+  }
+
+  /** The staff member's grant, verified and checked against the session (and the beneficiary). */
+  private async staffGrant(
+    session: StaffSession,
+    token: string,
+    beneficiaryRef: string | undefined,
+    method: string,
+    purpose: AccessPurpose,
+  ): Promise<ConsentGrant> {
+    const refusal = {
+      actor: staffActor(session),
+      beneficiaryRef: beneficiaryRef ?? '',
+      method,
+      purpose,
+    };
+    return this.guard(async () => {
+      if (token === '') {
+        throw permissionDenied('consent_grant is required: the beneficiary’s consent grant', {
+          reason: 'NO_CONSENT',
+        });
+      }
+      const grant = await this.options.grants.verify(token);
+      checkStaffGrant(grant, session, beneficiaryRef);
+      return grant;
+    }, refusal);
+  }
+
+  /** Identity's view of the beneficiary, through the relayed token, or a published refusal. */
+  private async beneficiary(
+    beneficiaryRef: string,
+    token: string,
+    refusal: { actor: EventActor; method: string; purpose: AccessPurpose },
+  ): Promise<BeneficiaryFacts> {
+    return this.guard(
+      async () => {
+        const facts = await this.options.directory.get(beneficiaryRef, token);
+        if (!facts) {
+          throw permissionDenied('identity refused this beneficiary to the caller', {
+            reason: 'BENEFICIARY_ACCESS_DENIED',
+          });
+        }
+        return facts;
+      },
+      { ...refusal, beneficiaryRef },
+    );
+  }
+
+  /**
+   * Counts the beneficiaries against the staff member's hourly quota inside `uow`;
+   * returns the refusal when one new beneficiary is too many, having published it.
+   */
+  private async admitToQuota(
+    uow: RecordUnitOfWork,
+    session: StaffSession,
+    beneficiaryRefs: readonly string[],
+    method: string,
+    purpose: AccessPurpose,
+    now: Date,
+  ): Promise<VaxGuardError | undefined> {
+    const windowStart = quotaWindowStart(now);
+    for (const beneficiaryRef of beneficiaryRefs) {
+      const usage = await uow.quotaUsage(session.staffId, windowStart, beneficiaryRef);
+      try {
+        checkStaffQuota(usage, this.options.staffBeneficiariesPerHour, now);
+      } catch (error) {
+        if (!isVaxGuardError(error)) throw error;
+        await uow.publish({
+          type: 'record.access_denied',
+          actor: staffActor(session),
+          occurredAt: now,
+          beneficiaryRef,
+          method,
+          purpose,
+          reason: reasonOf(error),
+        });
+        return error;
+      }
+      if (!usage.alreadyCounted)
+        await uow.countInQuota(session.staffId, windowStart, beneficiaryRef);
+    }
+    return undefined;
+  }
+
+  /**
+   * A vaccinator records a dose for a beneficiary whose consent grant names them. The
+   * vaccinator and the centre come from the session. The same request again returns
+   * the same dose; another payload under its id is refused.
+   */
+  async recordDose(
+    session: StaffSession,
+    request: Omit<DoseRequest, 'centreId' | 'vaccinatorRef'> & { readonly consentGrant: string },
+    method: string,
+  ): Promise<{ dose: StoredDose; replayed: boolean }> {
+    const beneficiaryRef = parseBeneficiaryRef(request.beneficiaryRef);
+    const actor = staffActor(session);
+    const purpose = 'RECORD_DOSE';
+    await this.guard(() => checkRole(session.role, ROLE_FOR.recordDose, 'record doses'), {
+      actor,
+      beneficiaryRef,
+      method,
+      purpose,
+    });
+    const clientRequestId = parseClientRequestId(request.clientRequestId);
+    const grant = await this.staffGrant(
+      session,
+      request.consentGrant,
+      beneficiaryRef,
+      method,
+      purpose,
+    );
+    const facts = await this.beneficiary(beneficiaryRef, grant.token, { actor, method, purpose });
+    const birthYear = facts.yearOfBirth;
+    if (birthYear === undefined) {
+      throw failedPrecondition('identity shows no year of birth for this beneficiary', {
+        reason: 'NO_YEAR_OF_BIRTH',
+      });
+    }
+    const asked: DoseRequest = {
+      clientRequestId,
+      beneficiaryRef,
+      vaccineCode: request.vaccineCode,
+      doseNumber: request.doseNumber,
+      administeredOn: request.administeredOn,
+      batchNumber: request.batchNumber,
+      centreId: session.centreId,
+      vaccinatorRef: session.staffId,
+    };
+    const now = this.options.clock();
+    const outcome = await this.options.store.transaction(async (uow) => {
+      await uow.lockRequest(clientRequestId);
+      const earlier = await uow.findByRequest(clientRequestId);
+      if (earlier) {
+        if (!sameDoseRequest(earlier.original, asked)) {
+          throw alreadyExistsDifferent();
+        }
+        await publishAccess(uow, actor, now, beneficiaryRef, method, purpose, grant.grantId);
+        return { ok: true, dose: earlier.current, replayed: true } as const;
+      }
+      const refused = await this.admitToQuota(uow, session, [beneficiaryRef], method, purpose, now);
+      if (refused) return { ok: false, refused } as const;
+      await uow.lockBeneficiary(beneficiaryRef);
+      const history = await uow.dosesOf(beneficiaryRef);
+      const checked = checkDose(history, asked, { today: indianDateOf(now), birthYear });
+      const dose: StoredDose = {
+        ...checked,
+        doseId: newDoseId(),
+        beneficiaryRef,
+        centreId: session.centreId,
+        vaccinatorRef: session.staffId,
+        clientRequestId,
+        recordedAt: now,
+        version: 0,
+        birthYear,
+      };
+      await uow.insertDose(dose);
+      await uow.publish({
+        type: 'dose.recorded',
+        actor,
+        occurredAt: now,
+        beneficiaryRef,
+        dose,
+        grantId: grant.grantId,
+      });
+      await publishAccess(uow, actor, now, beneficiaryRef, method, purpose, grant.grantId);
+      return { ok: true, dose, replayed: false } as const;
+    });
+    if (!outcome.ok) throw outcome.refused;
+    return { dose: outcome.dose, replayed: outcome.replayed };
+  }
+
+  /**
+   * The beneficiaries a consent grant opens to this staff member, as identity's staff
+   * view shows them, with their doses and the next dose due; counted in the quota.
+   */
+  async findForVaccination(
+    session: StaffSession,
+    consentGrant: string,
+    method: string,
+  ): Promise<BeneficiaryForVaccination[]> {
+    const actor = staffActor(session);
+    const purpose = 'VACCINATION';
+    await this.guard(
+      () => checkRole(session.role, ROLE_FOR.findForVaccination, 'look up beneficiaries'),
+      { actor, beneficiaryRef: '', method, purpose },
+    );
+    const grant = await this.staffGrant(session, consentGrant, undefined, method, purpose);
+    const found: BeneficiaryFacts[] = [];
+    for (const beneficiaryRef of grant.beneficiaryRefs) {
+      const facts = await this.options.directory.get(beneficiaryRef, grant.token);
+      if (facts) found.push(facts);
+    }
+    const now = this.options.clock();
+    const refs = found.map((facts) => facts.beneficiaryRef);
+    const outcome = await this.options.store.transaction(async (uow) => {
+      const refused = await this.admitToQuota(uow, session, refs, method, purpose, now);
+      if (refused) return { ok: false, refused } as const;
+      const results: BeneficiaryForVaccination[] = [];
+      for (const beneficiary of found) {
+        const doses = await uow.dosesOf(beneficiary.beneficiaryRef);
+        await publishAccess(
+          uow,
+          actor,
+          now,
+          beneficiary.beneficiaryRef,
+          method,
+          purpose,
+          grant.grantId,
+        );
+        const birthYear = beneficiary.yearOfBirth;
+        results.push({
+          beneficiary,
+          doses,
+          nextDose:
+            birthYear === undefined ? { complete: true } : nextDoseDue(doses, { birthYear }),
+        });
+      }
+      return { ok: true, results } as const;
+    });
+    if (!outcome.ok) throw outcome.refused;
+    return outcome.results;
+  }
+
+  /**
+   * The centre admin of the centre that recorded a dose corrects it: the rules are
+   * checked again against the other doses, both versions are kept, and the live
+   * certificate is revoked and replaced.
+   */
+  async correctDose(
+    session: StaffSession,
+    request: {
+      readonly doseId: string;
+      readonly vaccineCode: string;
+      readonly batchNumber: string;
+      readonly administeredOn: string;
+      readonly reason: string;
+    },
+    method: string,
+  ): Promise<{ dose: StoredDose; reissuedCertificateId: string | undefined }> {
+    const actor = staffActor(session);
+    const purpose = 'CORRECTION';
+    const doseId = parseDoseId(request.doseId);
+    const reason = parseReason(request.reason);
+    await this.guard(() => checkRole(session.role, ROLE_FOR.correctDose, 'correct doses'), {
+      actor,
+      beneficiaryRef: '',
+      method,
+      purpose,
+    });
+    const now = this.options.clock();
+    const outcome = await this.options.store.transaction(async (uow) => {
+      const recorded = await uow.findDose(doseId);
+      // An unknown dose and another centre's get the same answer.
+      if (!recorded || recorded.centreId !== session.centreId || session.centreId === '') {
+        return { refused: recorded?.beneficiaryRef ?? '' } as const;
+      }
+      const beneficiaryRef = recorded.beneficiaryRef;
+      await uow.lockBeneficiary(beneficiaryRef);
+      const others = (await uow.dosesOf(beneficiaryRef)).filter((dose) => dose.doseId !== doseId);
+      const checked = checkDose(
+        others,
+        {
+          vaccineCode: request.vaccineCode || recorded.vaccineCode,
+          doseNumber: recorded.doseNumber,
+          administeredOn: request.administeredOn || recorded.administeredOn,
+          batchNumber: request.batchNumber || recorded.batchNumber,
+        },
+        { today: indianDateOf(now), birthYear: recorded.birthYear },
+      );
+      const changedFields = (
+        [
+          ['vaccine_code', checked.vaccineCode !== recorded.vaccineCode],
+          ['batch_number', checked.batchNumber !== recorded.batchNumber],
+          ['administered_on', checked.administeredOn !== recorded.administeredOn],
+        ] as const
+      )
+        .filter(([, changed]) => changed)
+        .map(([field]) => field);
+      if (changedFields.length === 0) {
+        throw invalidArgument('the correction changes nothing: give at least one corrected field', {
+          reason: 'NOTHING_TO_CORRECT',
+        });
+      }
+      const dose: StoredDose = { ...recorded, ...checked, version: recorded.version + 1 };
+      await uow.saveCorrection(dose, { reason, correctedBy: session.staffId, correctedAt: now });
+      await uow.publish({
+        type: 'dose.corrected',
+        actor,
+        occurredAt: now,
+        beneficiaryRef,
+        dose,
+        changedFields,
+      });
+      await publishAccess(uow, actor, now, beneficiaryRef, method, purpose, undefined);
+      const live = await uow.liveCertificate(beneficiaryRef);
+      if (!live) return { dose, reissuedCertificateId: undefined } as const;
+      const crlVersion = await uow.revokeCertificate(live, now, reason);
+      await uow.publish({
+        type: 'certificate.revoked',
+        actor,
+        occurredAt: now,
+        beneficiaryRef,
+        certificate: live,
+        crlVersion,
+        cause: 'REISSUED',
+      });
+      const replacement = await this.newCertificate(
+        uow,
+        beneficiaryRef,
+        now,
+        actor,
+        live.certificateId,
+      );
+      return { dose, reissuedCertificateId: replacement.certificateId } as const;
+    });
+    if ('refused' in outcome) {
+      return this.deny(
+        actor,
+        outcome.refused ?? '',
+        method,
+        purpose,
+        permissionDenied('only the centre that recorded a dose may correct it', {
+          reason: 'WRONG_CENTRE',
+        }),
+      );
+    }
+    return outcome;
+  }
+
+  private async newCertificate(
+    uow: RecordUnitOfWork,
+    beneficiaryRef: string,
+    now: Date,
+    actor: EventActor,
+    replaces: string | undefined,
+  ): Promise<CertificateRecord> {
+    const key = await this.options.keys.current();
+    const certificateId = newCertificateId();
+    const certificate: CertificateRecord = {
+      certificateId,
+      beneficiaryRef,
+      kid: key.kid,
+      rid: deriveRid({ secret: this.options.ridSecret, kid: key.kid, internalId: certificateId }),
+      issuedAt: now,
+      revokedAt: undefined,
+    };
+    await uow.insertCertificate(certificate);
+    await uow.publish({
+      type: 'certificate.issued',
+      actor,
+      occurredAt: now,
+      beneficiaryRef,
+      certificate,
+      replaces,
+    });
+    return certificate;
+  }
+
+  /**
+   * The beneficiary's certificate, a SMART Health Card, for the citizen who owns the
+   * record or a partner whose consent grant covers it and whose scopes show the name and
+   * year of birth. One live certificate per beneficiary; each call signs the current doses.
+   */
+  async getCertificate(
+    reader: CertificateReader,
+    ref: string,
+    method: string,
+  ): Promise<Certificate> {
+    const beneficiaryRef = parseBeneficiaryRef(ref);
+    const purpose = 'CERTIFICATE';
+    const actor: EventActor =
+      reader.kind === 'citizen'
+        ? { kind: 'citizen', mobileIndex: reader.mobileIndex, clientId: reader.clientId }
+        : { kind: 'partner', partnerId: reader.grant.granteeId, clientId: reader.clientId };
+    const refusal = { actor, beneficiaryRef, method, purpose } as const;
+    let token: string;
+    if (reader.kind === 'citizen') {
+      token = reader.token;
+    } else {
+      await this.guard(() => {
+        if (
+          reader.grant.granteeKind !== 'PARTNER_CLIENT' ||
+          reader.grant.granteeId !== reader.clientId
+        ) {
+          throw permissionDenied(CERTIFICATE_REFUSED, { reason: 'NOT_CERTIFICATE_READER' });
+        }
+        checkGrantCovers(reader.grant, beneficiaryRef);
+        if (!reader.partnerScopes.includes(PARTNER_CERTIFICATE_SCOPE)) {
+          throw permissionDenied(
+            `a partner needs the ${PARTNER_CERTIFICATE_SCOPE} scope to read certificates`,
+            { reason: 'INSUFFICIENT_SCOPE' },
+          );
+        }
+      }, refusal);
+      token = reader.grant.token;
+    }
+    const facts = await this.beneficiary(beneficiaryRef, token, refusal);
+    const { name, yearOfBirth } = facts;
+    if (name === undefined || yearOfBirth === undefined) {
+      return this.deny(
+        actor,
+        beneficiaryRef,
+        method,
+        purpose,
+        permissionDenied('the caller’s view of this beneficiary shows no name and year of birth', {
+          reason: 'INSUFFICIENT_SCOPE',
+        }),
+      );
+    }
+    const now = this.options.clock();
+    const { certificate, doses } = await this.options.store.transaction(async (uow) => {
+      await uow.lockBeneficiary(beneficiaryRef);
+      const doses = await uow.dosesOf(beneficiaryRef);
+      if (doses.length === 0) {
+        throw failedPrecondition('a certificate needs at least one recorded dose', {
+          reason: 'NO_DOSES',
+        });
+      }
+      await publishAccess(
+        uow,
+        actor,
+        now,
+        beneficiaryRef,
+        method,
+        purpose,
+        reader.kind === 'grantee' ? reader.grant.grantId : undefined,
+      );
+      const certificate =
+        (await uow.liveCertificate(beneficiaryRef)) ??
+        (await this.newCertificate(uow, beneficiaryRef, now, actor, undefined));
+      return { certificate, doses };
+    });
+    const key =
+      (await this.options.keys.byKid(certificate.kid)) ?? (await this.options.keys.current());
+    const sorted = [...doses].sort((a, b) => a.doseNumber - b.doseNumber);
+    const jws = issueHealthCard({
+      issuer: this.options.issuer,
+      key,
+      issuedAt: now,
+      rid: certificate.rid,
+      bundle: buildImmunizationBundle({
+        patient: { givenNames: [name], birthYear: yearOfBirth },
+        immunizations: sorted.map((dose) => ({
+          vaccineCodings: [healthCardVaccineCoding(dose.vaccineCode)],
+          occurrenceDate: dose.administeredOn,
+          lotNumber: dose.batchNumber,
+          performerName: `Centre ${dose.centreId}`,
+        })),
+      }),
+    });
+    const svg = renderCertificateSvg({
+      name,
+      birthYear: yearOfBirth,
+      maskedId: facts.maskedPhotoId ?? '',
+      beneficiaryRef,
+      certificateId: certificate.certificateId,
+      doses: sorted.map((dose) => ({
+        doseNumber: dose.doseNumber,
+        vaccineName: VACCINES[dose.vaccineCode].displayName,
+        date: dose.administeredOn,
+        lotNumber: dose.batchNumber,
+        centreName: `Centre ${dose.centreId}`,
+      })),
+      qrSvg: await qrSvg(jws),
+    });
+    return {
+      certificateId: certificate.certificateId,
+      jws,
+      qr: toNumericQr(jws),
+      svg,
+      kid: key.kid,
+      issuedAt: now,
+    };
+  }
+
+  /** A platform admin revokes a certificate: its rid joins its key's revocation list. */
+  async revokeCertificate(
+    session: StaffSession,
+    request: { readonly certificateId: string; readonly reason: string },
+    method: string,
+  ): Promise<{ kid: string; crlVersion: number }> {
+    const actor = staffActor(session);
+    const certificateId = parseCertificateId(request.certificateId);
+    const reason = parseReason(request.reason);
+    await this.guard(
+      () => checkRole(session.role, ROLE_FOR.revokeCertificate, 'revoke certificates'),
+      { actor, beneficiaryRef: '', method, purpose: 'CERTIFICATE' },
+    );
+    const now = this.options.clock();
+    return this.options.store.transaction(async (uow) => {
+      const certificate = await uow.findCertificate(certificateId);
+      if (!certificate) throw notFound('no certificate has this id', { reason: 'NO_CERTIFICATE' });
+      if (certificate.revokedAt) {
+        throw failedPrecondition('this certificate is revoked already', {
+          reason: 'ALREADY_REVOKED',
+        });
+      }
+      const crlVersion = await uow.revokeCertificate(certificate, now, reason);
+      await uow.publish({
+        type: 'certificate.revoked',
+        actor,
+        occurredAt: now,
+        beneficiaryRef: certificate.beneficiaryRef,
+        certificate,
+        crlVersion,
+        cause: 'ADMIN',
+      });
+      return { kid: certificate.kid, crlVersion };
+    });
+  }
+
+  /** The published keys, each with its revocation list's counter. */
+  async issuerKeys(): Promise<Jwks> {
+    return (await this.options.keys.published()).jwks;
+  }
+
+  async revocationList(kid: string): Promise<RevocationList> {
+    const list = (await this.options.keys.published()).revocationLists[kid];
+    if (!list) throw notFound('no issuer key has this kid', { reason: 'UNKNOWN_KID' });
+    return list;
+  }
+
+  /**
+   * Online verification with the same offline verifier partners embed, against this
+   * issuer's keys and lists as they stand: valid with the minimum (name, year of birth,
+   * doses), revoked, or invalid and why.
+   */
+  async verify(input: string): Promise<Verification> {
+    const { jwks, revocationLists } = await this.options.keys.published();
+    const verifier = createOfflineVerifier({
+      issuers: [{ iss: this.options.issuer, jwks, revocations: revocationLists }],
+      now: this.options.clock,
+    });
+    const result = verifier.verify(input);
+    if (result.status === 'invalid') return { status: 'invalid', reason: result.reason };
+    if (result.status === 'revoked') return { status: 'revoked' };
+    return {
+      status: 'valid',
+      name: result.patient.name,
+      yearOfBirth: result.patient.birthYear,
+      doses: result.immunizations.map((immunization) => ({
+        vaccineCode: vaccineCodeOfCodings(immunization.vaccineCodings),
+        date: immunization.occurrenceDate,
+      })),
+    };
+  }
+}
+
+function staffActor(session: StaffSession): EventActor {
+  return { kind: 'staff', ...session };
+}
+
+function publishAccess(
+  uow: RecordUnitOfWork,
+  actor: EventActor,
+  occurredAt: Date,
+  beneficiaryRef: string,
+  method: string,
+  purpose: AccessPurpose,
+  grantId: string | undefined,
+): Promise<void> {
+  return uow.publish({
+    type: 'record.accessed',
+    actor,
+    occurredAt,
+    beneficiaryRef,
+    method,
+    purpose,
+    grantId,
+  });
+}
+
+/** Idempotency: one client request id records one dose, whatever is sent under it later. */
+function alreadyExistsDifferent(): VaxGuardError {
+  return alreadyExists(
+    'client_request_id was used for another dose: one request id records one dose, with one payload',
+    { reason: 'REQUEST_ID_REUSED' },
+  );
+}
+
+/** Our vaccine code for a card's CVX coding; the coding itself when it is not ours. */
+function vaccineCodeOfCodings(codings: readonly { system: string; code: string }[]): string {
+  for (const coding of codings) {
+    for (const code of Object.keys(VACCINES)) {
+      if (!isVaccineCode(code)) continue;
+      const cvx = healthCardVaccineCoding(code);
+      if (cvx.system === coding.system && cvx.code === coding.code) return code;
+    }
+  }
+  const first = codings[0];
+  return first ? `${first.system}|${first.code}` : '';
+}

@@ -1,0 +1,122 @@
+import type { MethodPolicies } from '@vaxguard/auth';
+import type { Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
+import { auditV1 } from '@vaxguard/proto';
+import { AUDIENCE } from '@vaxguard/tokens';
+import type { LogReader, Mismatch } from '../domain/log-reader';
+import { parsePosition } from '../domain/log-rules';
+import type { StaffReader } from '../domain/model';
+
+export const AUDIT_SERVICE_NAME = 'vaxguard.audit.v1.AuditService';
+const path = (method: string) => `/${AUDIT_SERVICE_NAME}/${method}`;
+
+/**
+ * Which token each method asks for, beyond the client's credentials. Checkpoints and
+ * proofs are hashes only: any authenticated client. Entries name people: a staff
+ * session, whose role the domain checks (auditors only).
+ */
+const STAFF_SESSION = { token: [AUDIENCE.staff] };
+export const AUDIT_METHOD_POLICIES: MethodPolicies = {
+  [path('GetEntries')]: STAFF_SESSION,
+  [path('VerifyLog')]: STAFF_SESSION,
+};
+
+function staffReaderOf(principal: Principal): StaffReader | undefined {
+  const token = principal.token;
+  if (token?.audience !== AUDIENCE.staff || !token.staff) return undefined;
+  return { staffId: token.subject, role: token.staff.role };
+}
+
+const MISMATCH_KIND: Record<Mismatch['kind'], auditV1.MismatchKind> = {
+  ENTRY_MISSING: auditV1.MismatchKind.MISMATCH_KIND_ENTRY_MISSING,
+  LEAF_HASH: auditV1.MismatchKind.MISMATCH_KIND_LEAF_HASH,
+  ENTRY_COLUMNS: auditV1.MismatchKind.MISMATCH_KIND_ENTRY_COLUMNS,
+  CHECKPOINT_ROOT: auditV1.MismatchKind.MISMATCH_KIND_CHECKPOINT_ROOT,
+  CHECKPOINT_SIGNATURE: auditV1.MismatchKind.MISMATCH_KIND_CHECKPOINT_SIGNATURE,
+};
+
+const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+
+/** The gRPC face of the audit log: proto in, domain call, proto out. */
+export function auditHandlers(log: LogReader): ServiceHandlers<typeof auditV1.AuditServiceService> {
+  return {
+    async getCheckpoint() {
+      const { checkpoint, verifierKey } = await log.latestCheckpoint();
+      const origin = checkpoint.signedNote.slice(0, checkpoint.signedNote.indexOf('\n'));
+      return {
+        signedCheckpoint: checkpoint.signedNote,
+        verifierKey,
+        origin,
+        treeSize: String(checkpoint.size),
+        rootHash: toBuffer(checkpoint.rootHash),
+      };
+    },
+
+    async getEntries(request, { principal }) {
+      const page = await log.entries(staffReaderOf(principal), {
+        start: parsePosition(request.start, 'start'),
+        end: parsePosition(request.end, 'end'),
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return {
+        entries: page.entries.map((entry) => ({
+          index: String(entry.index),
+          entry: toBuffer(entry.entry),
+          eventId: entry.eventId,
+        })),
+        nextPageToken: page.nextPageToken,
+      };
+    },
+
+    async getInclusionProof(request) {
+      const proof = await log.inclusionProof(
+        parsePosition(request.index, 'index'),
+        parsePosition(request.treeSize, 'tree_size'),
+      );
+      return {
+        index: String(proof.index),
+        treeSize: String(proof.treeSize),
+        hashes: proof.hashes.map(toBuffer),
+        signedCheckpoint: proof.checkpoint?.signedNote ?? '',
+      };
+    },
+
+    async getConsistencyProof(request) {
+      const proof = await log.consistencyProof(
+        parsePosition(request.oldSize, 'old_size'),
+        parsePosition(request.newSize, 'new_size'),
+      );
+      return {
+        oldSize: String(proof.oldSize),
+        newSize: String(proof.newSize),
+        hashes: proof.hashes.map(toBuffer),
+        signedCheckpoint: proof.checkpoint?.signedNote ?? '',
+      };
+    },
+
+    async verifyLog(request, { principal }) {
+      const report = await log.verify(
+        staffReaderOf(principal),
+        parsePosition(request.from, 'from'),
+        parsePosition(request.to, 'to'),
+      );
+      const mismatch = report.firstMismatch;
+      return {
+        ok: mismatch === undefined,
+        from: String(report.from),
+        to: String(report.to),
+        checkpointsChecked: report.checkpointsChecked,
+        ...(mismatch
+          ? {
+              firstMismatch: {
+                kind: MISMATCH_KIND[mismatch.kind],
+                index: String(mismatch.index),
+                checkpointSize: String(mismatch.checkpointSize ?? 0),
+                description: mismatch.description,
+              },
+            }
+          : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import type { Kafka } from 'kafkajs';
+import type { Pool } from '@vaxguard/db';
+import { ALL_EVENT_TOPICS, type DecodedEvent } from '@vaxguard/event-catalogue';
+import { IdempotentConsumer, type ConsumedEvent, type EventContext } from '@vaxguard/events';
+import type { Logger } from '@vaxguard/logging';
+import { eventsV1 } from '@vaxguard/proto';
+import type { LogWriter } from '../domain/log-writer';
+import type { AuditRecord, Clock } from '../domain/model';
+import { PgLogTransaction } from './pg-log-store';
+
+/** The consumer group the log is read in (and its name in processed_events). */
+export const AUDIT_LOG_CONSUMER_GROUP = 'audit-log';
+
+/** An event as the log records it: the envelope's fields, enums by their proto names. */
+export function auditRecordOf(
+  event: DecodedEvent,
+  context: EventContext,
+  ingestedAt: Date,
+): AuditRecord {
+  const { envelope } = event;
+  return {
+    event: {
+      eventId: envelope.eventId,
+      type: envelope.type,
+      occurredAt: envelope.occurredAt ?? new Date(0),
+      producer: envelope.producer,
+      actor: {
+        kind: eventsV1.actorKindToJSON(envelope.actor?.kind ?? 0),
+        principalId: envelope.actor?.principalId ?? '',
+        clientId: envelope.actor?.clientId ?? '',
+      },
+      subject: {
+        kind: eventsV1.subjectKindToJSON(envelope.subject?.kind ?? 0),
+        ref: envelope.subject?.ref ?? '',
+      },
+      payload: {
+        typeUrl: envelope.payload?.typeUrl ?? '',
+        value: envelope.payload?.value ?? new Uint8Array(),
+      },
+      correlationId: envelope.correlationId,
+    },
+    ingestion: {
+      topic: context.topic,
+      partition: context.partition,
+      offset: context.offset,
+      ingestedAt,
+    },
+  };
+}
+
+/**
+ * Reads every event topic of the platform in one consumer group and appends each event
+ * once: a Kafka batch is one PostgreSQL transaction that records the event ids, stores
+ * the entries and tree nodes, and signs a checkpoint when one is due.
+ */
+export function startLogIngestion(options: {
+  readonly kafka: Kafka;
+  readonly pool: Pool;
+  readonly writer: LogWriter;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}): Promise<IdempotentConsumer> {
+  return IdempotentConsumer.startBatched({
+    kafka: options.kafka,
+    pool: options.pool,
+    groupId: AUDIT_LOG_CONSUMER_GROUP,
+    topics: ALL_EVENT_TOPICS,
+    logger: options.logger,
+    handleBatch: async (events: readonly ConsumedEvent[], tx) => {
+      const ingestedAt = options.clock();
+      await options.writer.append(
+        new PgLogTransaction(tx),
+        events.map(({ event, context }) => auditRecordOf(event, context, ingestedAt)),
+      );
+    },
+  });
+}

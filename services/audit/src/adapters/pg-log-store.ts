@@ -1,0 +1,214 @@
+import { withTransaction, type Pool, type PoolClient, type Queryable } from '@vaxguard/db';
+import type { NodeId, StoredNode } from '@vaxguard/tlog';
+import type {
+  LogEntry,
+  LogHead,
+  LogStore,
+  LogTransaction,
+  LogTransactions,
+  StoredCheckpoint,
+} from '../domain/model';
+
+interface EntryRow {
+  entry_index: string;
+  event_id: string;
+  event_type: string;
+  producer: string;
+  actor_kind: string;
+  actor_id: string;
+  subject_kind: string;
+  subject_ref: string;
+  occurred_at: Date;
+  ingested_at: Date;
+  entry: Buffer;
+}
+
+interface CheckpointRow {
+  tree_size: string;
+  root_hash: Buffer;
+  signed_note: string;
+  created_at: Date;
+}
+
+const CHECKPOINT_COLUMNS = 'tree_size, root_hash, signed_note, created_at';
+
+function checkpointOf(row: CheckpointRow): StoredCheckpoint {
+  return {
+    size: Number(row.tree_size),
+    rootHash: row.root_hash,
+    signedNote: row.signed_note,
+    createdAt: row.created_at,
+  };
+}
+
+function entryOf(row: EntryRow): LogEntry {
+  return {
+    index: Number(row.entry_index),
+    entry: row.entry,
+    columns: {
+      eventId: row.event_id,
+      eventType: row.event_type,
+      producer: row.producer,
+      actorKind: row.actor_kind,
+      actorId: row.actor_id,
+      subjectKind: row.subject_kind,
+      subjectRef: row.subject_ref,
+      occurredAt: row.occurred_at,
+      ingestedAt: row.ingested_at,
+    },
+  };
+}
+
+/** Reads the hashes of the given nodes, in the order asked, in one query. */
+async function readNodeHashes(db: Queryable, ids: readonly NodeId[]): Promise<Uint8Array[]> {
+  const { rows } = await db.query<{ level: number; node_index: string; hash: Buffer }>(
+    `SELECT n.level, n.node_index, n.hash
+       FROM unnest($1::smallint[], $2::bigint[]) AS wanted(level, node_index)
+       JOIN audit_log_nodes n USING (level, node_index)`,
+    [ids.map((id) => id.level), ids.map((id) => id.index)],
+  );
+  const found = new Map(rows.map((row) => [`${row.level}/${row.node_index}`, row.hash]));
+  return ids.map((id) => {
+    const hash = found.get(`${id.level}/${id.index}`);
+    if (!hash) throw new Error(`tree node ${id.level}/${id.index} is not stored`);
+    return hash;
+  });
+}
+
+async function latestCheckpoint(db: Queryable): Promise<StoredCheckpoint | undefined> {
+  const { rows } = await db.query<CheckpointRow>(
+    `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1`,
+  );
+  return rows[0] && checkpointOf(rows[0]);
+}
+
+/** One append or checkpoint transaction, on a client inside BEGIN. */
+export class PgLogTransaction implements LogTransaction {
+  constructor(private readonly tx: PoolClient) {}
+
+  async lockHead(): Promise<LogHead> {
+    const { rows } = await this.tx.query<{ tree_size: string; root_hash: Buffer }>(
+      'SELECT tree_size, root_hash FROM audit_log_head FOR UPDATE',
+    );
+    const row = rows[0];
+    if (!row) throw new Error('the audit log head row is missing');
+    return { size: Number(row.tree_size), rootHash: row.root_hash };
+  }
+
+  async append(
+    entries: readonly LogEntry[],
+    nodes: readonly StoredNode[],
+    head: LogHead,
+  ): Promise<void> {
+    const column = <T>(pick: (entry: LogEntry) => T) => entries.map(pick);
+    await this.tx.query(
+      `INSERT INTO audit_log_entries (entry_index, event_id, event_type, producer, actor_kind,
+         actor_id, subject_kind, subject_ref, occurred_at, ingested_at, entry)
+       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+         $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::bytea[])`,
+      [
+        column((e) => e.index),
+        column((e) => e.columns.eventId),
+        column((e) => e.columns.eventType),
+        column((e) => e.columns.producer),
+        column((e) => e.columns.actorKind),
+        column((e) => e.columns.actorId),
+        column((e) => e.columns.subjectKind),
+        column((e) => e.columns.subjectRef),
+        column((e) => e.columns.occurredAt),
+        column((e) => e.columns.ingestedAt),
+        column((e) => Buffer.from(e.entry)),
+      ],
+    );
+    await this.tx.query(
+      `INSERT INTO audit_log_nodes (level, node_index, hash)
+       SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])`,
+      [nodes.map((n) => n.level), nodes.map((n) => n.index), nodes.map((n) => Buffer.from(n.hash))],
+    );
+    await this.tx.query('UPDATE audit_log_head SET tree_size = $1, root_hash = $2', [
+      head.size,
+      Buffer.from(head.rootHash),
+    ]);
+  }
+
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    return latestCheckpoint(this.tx);
+  }
+
+  async saveCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
+    await this.tx.query(
+      `INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4)`,
+      [
+        checkpoint.size,
+        Buffer.from(checkpoint.rootHash),
+        checkpoint.signedNote,
+        checkpoint.createdAt,
+      ],
+    );
+  }
+
+  readNodeHashes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
+    return readNodeHashes(this.tx, ids);
+  }
+}
+
+/** The transparency log in PostgreSQL: reads on the pool, writes in transactions. */
+export class PgLogStore implements LogStore, LogTransactions {
+  constructor(private readonly pool: Pool) {}
+
+  inTransaction<T>(work: (tx: LogTransaction) => Promise<T>): Promise<T> {
+    return withTransaction(this.pool, (client) => work(new PgLogTransaction(client)));
+  }
+
+  async head(): Promise<LogHead> {
+    const { rows } = await this.pool.query<{ tree_size: string; root_hash: Buffer }>(
+      'SELECT tree_size, root_hash FROM audit_log_head',
+    );
+    const row = rows[0];
+    if (!row) throw new Error('the audit log head row is missing');
+    return { size: Number(row.tree_size), rootHash: row.root_hash };
+  }
+
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    return latestCheckpoint(this.pool);
+  }
+
+  async checkpointOfSize(size: number): Promise<StoredCheckpoint | undefined> {
+    const { rows } = await this.pool.query<CheckpointRow>(
+      `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tree_size = $1`,
+      [size],
+    );
+    return rows[0] && checkpointOf(rows[0]);
+  }
+
+  async checkpointsBetween(from: number, to: number): Promise<StoredCheckpoint[]> {
+    const { rows } = await this.pool.query<CheckpointRow>(
+      `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints
+        WHERE tree_size > $1 AND tree_size <= $2 ORDER BY tree_size`,
+      [from, to],
+    );
+    return rows.map(checkpointOf);
+  }
+
+  async entries(start: number, end: number): Promise<LogEntry[]> {
+    const { rows } = await this.pool.query<EntryRow>(
+      `SELECT * FROM audit_log_entries
+        WHERE entry_index >= $1 AND entry_index < $2 ORDER BY entry_index`,
+      [start, end],
+    );
+    return rows.map(entryOf);
+  }
+
+  async leafHashes(start: number, end: number): Promise<Map<number, Uint8Array>> {
+    const { rows } = await this.pool.query<{ node_index: string; hash: Buffer }>(
+      `SELECT node_index, hash FROM audit_log_nodes
+        WHERE level = 0 AND node_index >= $1 AND node_index < $2`,
+      [start, end],
+    );
+    return new Map(rows.map((row) => [Number(row.node_index), row.hash]));
+  }
+
+  readNodeHashes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
+    return readNodeHashes(this.pool, ids);
+  }
+}

@@ -1,0 +1,247 @@
+import { failedPrecondition, invalidArgument, unavailable } from '@vaxguard/errors';
+import {
+  appendLeaves,
+  EMPTY_FRONTIER,
+  leafHash,
+  openCheckpoint,
+  readConsistencyProof,
+  readFrontier,
+  readInclusionProof,
+  type NoteVerifier,
+} from '@vaxguard/tlog';
+import { columnsMatch, columnsOf, decodeEntry, EntryFormatError } from './entry-encoding';
+import {
+  decodePageToken,
+  encodePageToken,
+  entriesPageSize,
+  requireAuditor,
+  sameHash,
+  VERIFY_PAGE,
+} from './log-rules';
+import type { LogEntry, LogStore, StaffReader, StoredCheckpoint } from './model';
+
+export interface LogReaderOptions {
+  readonly store: LogStore;
+  readonly origin: string;
+  /** The log's public key, as published: `<name>+<key id>+<base64 key>`. */
+  readonly verifierKey: string;
+  readonly verifier: NoteVerifier;
+}
+
+export type MismatchKind =
+  'ENTRY_MISSING' | 'LEAF_HASH' | 'ENTRY_COLUMNS' | 'CHECKPOINT_ROOT' | 'CHECKPOINT_SIGNATURE';
+
+export interface Mismatch {
+  readonly kind: MismatchKind;
+  /** The first entry that does not match (for a checkpoint: the first it covers beyond the last match). */
+  readonly index: number;
+  readonly checkpointSize?: number;
+  readonly description: string;
+}
+
+export interface VerifyReport {
+  readonly from: number;
+  readonly to: number;
+  readonly checkpointsChecked: number;
+  readonly firstMismatch?: Mismatch;
+}
+
+export interface EntriesPage {
+  readonly entries: readonly (LogEntry & { readonly eventId: string })[];
+  readonly nextPageToken: string;
+}
+
+/**
+ * Reading the log: checkpoints and proofs for anyone (they reveal only hashes),
+ * entries and verification for auditors.
+ */
+export class LogReader {
+  constructor(private readonly options: LogReaderOptions) {}
+
+  async latestCheckpoint(): Promise<{ checkpoint: StoredCheckpoint; verifierKey: string }> {
+    const checkpoint = await this.options.store.latestCheckpoint();
+    if (!checkpoint) {
+      throw unavailable('the log has not signed a checkpoint yet', { reason: 'NO_CHECKPOINT' });
+    }
+    return { checkpoint, verifierKey: this.options.verifierKey };
+  }
+
+  async entries(
+    reader: StaffReader | undefined,
+    request: { start: number; end: number; pageSize: number; pageToken: string },
+  ): Promise<EntriesPage> {
+    requireAuditor(reader);
+    const { size } = await this.options.store.head();
+    const range = request.pageToken
+      ? decodePageToken(request.pageToken)
+      : { next: request.start, end: request.end === 0 ? size : request.end };
+    if (range.next > range.end || range.end > size) {
+      throw invalidArgument(`the log has ${size} entries; the range is outside it`, {
+        reason: 'OUT_OF_RANGE',
+      });
+    }
+    const pageEnd = Math.min(range.end, range.next + entriesPageSize(request.pageSize));
+    const entries = await this.options.store.entries(range.next, pageEnd);
+    return {
+      entries: entries.map((entry) => ({ ...entry, eventId: entry.columns.eventId })),
+      nextPageToken: pageEnd < range.end ? encodePageToken({ next: pageEnd, end: range.end }) : '',
+    };
+  }
+
+  async inclusionProof(index: number, treeSize: number) {
+    const size = await this.provenSize(treeSize);
+    if (index >= size) {
+      throw invalidArgument(`leaf ${index} is not in the tree of size ${size}`, {
+        reason: 'OUT_OF_RANGE',
+      });
+    }
+    return {
+      index,
+      treeSize: size,
+      hashes: await readInclusionProof(this.options.store, index, size),
+      checkpoint: await this.options.store.checkpointOfSize(size),
+    };
+  }
+
+  async consistencyProof(oldSize: number, newSize: number) {
+    const size = await this.provenSize(newSize);
+    if (oldSize === 0 || oldSize > size) {
+      throw invalidArgument(`no consistency proof from size ${oldSize} to ${size}`, {
+        reason: 'OUT_OF_RANGE',
+      });
+    }
+    return {
+      oldSize,
+      newSize: size,
+      hashes: await readConsistencyProof(this.options.store, oldSize, size),
+      checkpoint: await this.options.store.checkpointOfSize(size),
+    };
+  }
+
+  /**
+   * Recomputes entries [from, to) from their stored bytes and checks, in index order:
+   * that each is present, hashes to the leaf stored when it was appended, and agrees
+   * with its query columns; and that the recomputed root equals the signed root of each
+   * checkpoint in the range. The first failure is reported, naming the entry.
+   * `to` 0 checks to the end of the log: its head or its last signed checkpoint,
+   * whichever is larger, so entries deleted from the end are still missed.
+   */
+  async verify(reader: StaffReader | undefined, from: number, to: number): Promise<VerifyReport> {
+    requireAuditor(reader);
+    const { store } = this.options;
+    const [head, latest] = await Promise.all([store.head(), store.latestCheckpoint()]);
+    const logEnd = Math.max(head.size, latest?.size ?? 0);
+    const end = to === 0 ? logEnd : to;
+    if (from > end || end > logEnd) {
+      throw invalidArgument(`the log has ${logEnd} entries; the range is outside it`, {
+        reason: 'OUT_OF_RANGE',
+      });
+    }
+    const checkpoints = await store.checkpointsBetween(from, end);
+    const report = (checked: number, firstMismatch?: Mismatch): VerifyReport => ({
+      from,
+      to: end,
+      checkpointsChecked: checked,
+      ...(firstMismatch ? { firstMismatch } : {}),
+    });
+    for (const checkpoint of checkpoints) {
+      const mismatch = this.checkSignature(checkpoint, from);
+      if (mismatch) return report(0, mismatch);
+    }
+    // The tree before `from` is taken from the stored nodes: a tampered prefix shows as
+    // a root that no longer matches the first checkpoint in the range.
+    let frontier = from === 0 ? EMPTY_FRONTIER : await readFrontier(store, from);
+    let checked = 0;
+    let lastMatched = from;
+    for (let start = from; start < end;) {
+      const next = checkpoints[checked];
+      // Pages end at checkpoints, where the root is compared.
+      const stop = Math.min(end, start + VERIFY_PAGE, next?.size ?? end);
+      const [entries, leaves] = await Promise.all([
+        store.entries(start, stop),
+        store.leafHashes(start, stop),
+      ]);
+      const computed: Uint8Array[] = [];
+      for (let index = start; index < stop; index++) {
+        const entry = entries[index - start];
+        const mismatch = checkEntry(index, entry, leaves.get(index));
+        if (mismatch) return report(checked, mismatch);
+        computed.push(leafHash((entry as LogEntry).entry));
+      }
+      const appended = appendLeaves(frontier, computed);
+      frontier = appended.frontier;
+      if (next && next.size === stop) {
+        if (!sameHash(appended.root, next.rootHash)) {
+          return report(checked, {
+            kind: 'CHECKPOINT_ROOT',
+            index: lastMatched,
+            checkpointSize: next.size,
+            description: `the entries before ${next.size} do not give the root signed in the checkpoint of size ${next.size}`,
+          });
+        }
+        checked++;
+        lastMatched = next.size;
+      }
+      start = stop;
+    }
+    return report(checked);
+  }
+
+  /** The tree size a proof is asked against: 0 means the latest checkpoint's. */
+  private async provenSize(treeSize: number): Promise<number> {
+    if (treeSize === 0) return (await this.latestCheckpoint()).checkpoint.size;
+    const { size } = await this.options.store.head();
+    if (treeSize > size) {
+      throw failedPrecondition(`the log has only ${size} entries`, { reason: 'OUT_OF_RANGE' });
+    }
+    return treeSize;
+  }
+
+  private checkSignature(checkpoint: StoredCheckpoint, from: number): Mismatch | undefined {
+    try {
+      const opened = openCheckpoint(
+        checkpoint.signedNote,
+        [this.options.verifier],
+        this.options.origin,
+      ).checkpoint;
+      if (opened.size === checkpoint.size && sameHash(opened.rootHash, checkpoint.rootHash)) {
+        return undefined;
+      }
+    } catch {
+      // reported below
+    }
+    return {
+      kind: 'CHECKPOINT_SIGNATURE',
+      index: from,
+      checkpointSize: checkpoint.size,
+      description: `the stored checkpoint of size ${checkpoint.size} is not signed by the log's key for that tree`,
+    };
+  }
+}
+
+function checkEntry(
+  index: number,
+  entry: LogEntry | undefined,
+  storedLeaf: Uint8Array | undefined,
+): Mismatch | undefined {
+  if (entry?.index !== index) {
+    return { kind: 'ENTRY_MISSING', index, description: `entry ${index} is missing` };
+  }
+  if (!storedLeaf || !sameHash(leafHash(entry.entry), storedLeaf)) {
+    return {
+      kind: 'LEAF_HASH',
+      index,
+      description: `entry ${index} does not hash to the leaf appended at ${index}`,
+    };
+  }
+  try {
+    if (columnsMatch(entry.columns, columnsOf(decodeEntry(entry.entry)))) return undefined;
+  } catch (error) {
+    if (!(error instanceof EntryFormatError)) throw error;
+  }
+  return {
+    kind: 'ENTRY_COLUMNS',
+    index,
+    description: `entry ${index}'s columns differ from its recorded bytes`,
+  };
+}

@@ -1,0 +1,113 @@
+import { invalidArgument, permissionDenied } from '@vaxguard/errors';
+import type { StaffReader } from './model';
+
+/**
+ * The rules of the audit log, each a named constant or a small pure function.
+ */
+
+// ---- Checkpoints ---------------------------------------------------------------------
+
+/** When the log signs a new checkpoint: after this many new entries, or this long. */
+export interface CheckpointPolicy {
+  readonly everyEntries: number;
+  readonly intervalMs: number;
+}
+
+/**
+ * Defaults: 1,000 entries or 1 second. A checkpoint costs one Ed25519 signature and
+ * one row; an auditor holding the last one sees at most a second of unsigned entries.
+ */
+export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = {
+  everyEntries: 1_000,
+  intervalMs: 1_000,
+};
+
+/**
+ * Whether the tree of `size` leaves needs a new checkpoint. The first is signed even
+ * for the empty tree, so there is always one to serve; a tree that has not grown is
+ * never signed again.
+ */
+export function checkpointDue(
+  size: number,
+  last: { readonly size: number; readonly createdAt: Date } | undefined,
+  now: Date,
+  policy: CheckpointPolicy,
+): boolean {
+  if (!last) return true;
+  if (size <= last.size) return false;
+  return (
+    size - last.size >= policy.everyEntries ||
+    now.getTime() - last.createdAt.getTime() >= policy.intervalMs
+  );
+}
+
+// ---- Who reads entries ---------------------------------------------------------------
+
+/** Entries name who did what to whom: only these staff roles read them. */
+export const AUDITOR_ROLES: ReadonlySet<string> = new Set(['AUDITOR', 'PLATFORM_ADMIN']);
+
+export function requireAuditor(reader: StaffReader | undefined): StaffReader {
+  if (!reader || !AUDITOR_ROLES.has(reader.role)) {
+    throw permissionDenied('only auditors read the audit log', { reason: 'NOT_AUDITOR' });
+  }
+  return reader;
+}
+
+// ---- Paging and ranges ---------------------------------------------------------------
+
+export const DEFAULT_ENTRIES_PAGE = 100;
+/** At most this many entries per GetEntries page (entries are a few hundred bytes). */
+export const MAX_ENTRIES_PAGE = 1_000;
+/** VerifyLog reads the log this many entries at a time. */
+export const VERIFY_PAGE = 5_000;
+
+export function entriesPageSize(requested: number): number {
+  if (requested === 0) return DEFAULT_ENTRIES_PAGE;
+  return Math.min(requested, MAX_ENTRIES_PAGE);
+}
+
+interface PagePosition {
+  readonly next: number;
+  readonly end: number;
+}
+
+/** An opaque token for the rest of a range: where to go on, and where the range ends. */
+export function encodePageToken(position: PagePosition): string {
+  return Buffer.from(JSON.stringify({ n: position.next, e: position.end })).toString('base64url');
+}
+
+export function decodePageToken(token: string): PagePosition {
+  try {
+    const { n, e } = JSON.parse(Buffer.from(token, 'base64url').toString()) as {
+      n: unknown;
+      e: unknown;
+    };
+    if (
+      Number.isSafeInteger(n) &&
+      Number.isSafeInteger(e) &&
+      (n as number) >= 0 &&
+      (n as number) <= (e as number)
+    ) {
+      return { next: n as number, end: e as number };
+    }
+  } catch {
+    // falls through to the refusal
+  }
+  throw invalidArgument('the page token is not one this service gave', {
+    reason: 'BAD_PAGE_TOKEN',
+  });
+}
+
+/** A tree size or index from the wire (uint64 as decimal text), within what JavaScript counts exactly. */
+export function parsePosition(text: string, what: string): number {
+  const value = Number(text);
+  if (!/^(?:0|[1-9][0-9]*)$/.test(text) || !Number.isSafeInteger(value)) {
+    throw invalidArgument(`${what} must be a whole number below 2^53`, { reason: 'OUT_OF_RANGE' });
+  }
+  return value;
+}
+
+/** Whether two hashes are the same bytes. */
+export function sameHash(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}

@@ -1,0 +1,87 @@
+import {
+  appendLeaves,
+  leafHash,
+  readFrontier,
+  signCheckpoint,
+  type Frontier,
+  type NoteSigner,
+} from '@vaxguard/tlog';
+import { columnsOf, encodeEntry } from './entry-encoding';
+import { checkpointDue, sameHash, type CheckpointPolicy } from './log-rules';
+import type { AuditRecord, Clock, LogHead, LogTransaction, StoredCheckpoint } from './model';
+
+export interface LogWriterOptions {
+  /** The log's name, the first line of each checkpoint; the signer key's name. */
+  readonly origin: string;
+  readonly signer: NoteSigner;
+  readonly policy: CheckpointPolicy;
+  readonly clock: Clock;
+}
+
+/**
+ * Appends records to the RFC 6962 tree and signs checkpoints. Every call runs inside a
+ * LogTransaction holding the head locked, so appends from any number of consumers or
+ * instances are applied one after another, and a batch is stored whole or not at all.
+ */
+export class LogWriter {
+  // The frontier after this writer's last append, reused when the head is still that
+  // tree (same size and root); otherwise read again from the stored nodes.
+  private cached: { readonly frontier: Frontier; readonly root: Uint8Array } | undefined;
+
+  constructor(private readonly options: LogWriterOptions) {}
+
+  /** Appends the records in order as the next entries; signs a checkpoint when one is due. */
+  async append(tx: LogTransaction, records: readonly AuditRecord[]): Promise<LogHead> {
+    const head = await tx.lockHead();
+    if (records.length === 0) return head;
+    const frontier = await this.frontierOf(tx, head);
+    const entries = records.map((record, i) => ({
+      index: head.size + i,
+      entry: encodeEntry(record),
+      columns: columnsOf(record),
+    }));
+    const appended = appendLeaves(
+      frontier,
+      entries.map(({ entry }) => leafHash(entry)),
+    );
+    const next: LogHead = { size: appended.frontier.size, rootHash: appended.root };
+    await tx.append(entries, appended.nodes, next);
+    this.cached = { frontier: appended.frontier, root: appended.root };
+    await this.checkpointIfDue(tx, next);
+    return next;
+  }
+
+  /** Signs the current tree if the policy says so (the timer calls this between appends). */
+  async checkpoint(tx: LogTransaction): Promise<StoredCheckpoint | undefined> {
+    return this.checkpointIfDue(tx, await tx.lockHead());
+  }
+
+  private async checkpointIfDue(
+    tx: LogTransaction,
+    head: LogHead,
+  ): Promise<StoredCheckpoint | undefined> {
+    const now = this.options.clock();
+    if (!checkpointDue(head.size, await tx.latestCheckpoint(), now, this.options.policy)) {
+      return undefined;
+    }
+    const checkpoint: StoredCheckpoint = {
+      size: head.size,
+      rootHash: head.rootHash,
+      signedNote: signCheckpoint(
+        { origin: this.options.origin, size: head.size, rootHash: head.rootHash },
+        [this.options.signer],
+      ),
+      createdAt: now,
+    };
+    await tx.saveCheckpoint(checkpoint);
+    return checkpoint;
+  }
+
+  private async frontierOf(tx: LogTransaction, head: LogHead): Promise<Frontier> {
+    const cached = this.cached;
+    if (cached && cached.frontier.size === head.size && sameHash(cached.root, head.rootHash)) {
+      return cached.frontier;
+    }
+    return readFrontier(tx, head.size);
+  }
+}

@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import {
+  auditCheckpoint,
+  generateSignerKey,
+  leafHash,
+  parseSignerKey,
+  parseVerifierKey,
+  rootOf,
+  TlogError,
+} from '@vaxguard/tlog';
+import { encodeEntry } from './entry-encoding';
+import { aRecord, MemoryLog } from './fakes';
+import { LogReader } from './log-reader';
+import { LogWriter } from './log-writer';
+import type { LogEntry } from './model';
+
+const AUDITOR = { staffId: 'stf_auditor', role: 'AUDITOR' };
+
+function aLog(policy = { everyEntries: 4, intervalMs: 60_000 }) {
+  const { signerKey, verifierKey } = generateSignerKey('audit.test.vaxguard');
+  const signer = parseSignerKey(signerKey);
+  let now = Date.UTC(2026, 11, 1);
+  const clock = () => new Date(now);
+  const store = new MemoryLog();
+  const writer = new LogWriter({ origin: signer.name, signer, policy, clock });
+  const reader = new LogReader({
+    store,
+    origin: signer.name,
+    verifierKey,
+    verifier: parseVerifierKey(verifierKey),
+  });
+  return { store, writer, reader, verifierKey, advance: (ms: number) => (now += ms) };
+}
+
+describe('the transparency log', () => {
+  it('appends records in order as RFC 6962 leaves of their canonical bytes, in batches', async () => {
+    const { store, writer } = aLog();
+    const records = Array.from({ length: 13 }, () => aRecord());
+    await writer.append(store, records.slice(0, 5));
+    await writer.append(store, records.slice(5, 6));
+    const head = await writer.append(store, records.slice(6));
+    expect(head.size).toBe(13);
+    expect(Buffer.from(head.rootHash)).toEqual(
+      Buffer.from(rootOf(records.map((record) => leafHash(encodeEntry(record))))),
+    );
+    expect((await store.entries(0, 13)).map((entry) => entry.columns.eventId)).toEqual(
+      records.map((record) => record.event.eventId),
+    );
+  });
+
+  it('goes on from the stored nodes when another writer appended in between (a restart)', async () => {
+    const first = aLog();
+    const records = Array.from({ length: 9 }, () => aRecord());
+    await first.writer.append(first.store, records.slice(0, 7));
+    const restarted = new LogWriter({
+      origin: 'audit.test.vaxguard',
+      signer: parseSignerKey(generateSignerKey('audit.test.vaxguard').signerKey),
+      policy: { everyEntries: 100, intervalMs: 60_000 },
+      clock: () => new Date(),
+    });
+    const head = await restarted.append(first.store, records.slice(7));
+    expect(Buffer.from(head.rootHash)).toEqual(
+      Buffer.from(rootOf(records.map((record) => leafHash(encodeEntry(record))))),
+    );
+  });
+
+  it('signs a checkpoint every N entries or after T of growth; proofs from storage verify with the public key alone', async () => {
+    const { store, writer, reader, verifierKey, advance } = aLog();
+    await writer.checkpoint(store);
+    await writer.append(
+      store,
+      Array.from({ length: 3 }, () => aRecord()),
+    );
+    expect(store.checkpoints.map(({ size }) => size)).toEqual([0]);
+    await writer.append(store, [aRecord()]);
+    expect(store.checkpoints.map(({ size }) => size)).toEqual([0, 4]);
+    await writer.append(store, [aRecord(), aRecord()]);
+    expect(await writer.checkpoint(store)).toBeUndefined();
+    advance(60_000);
+    await writer.checkpoint(store);
+    expect(store.checkpoints.map(({ size }) => size)).toEqual([0, 4, 6]);
+
+    const { checkpoint } = await reader.latestCheckpoint();
+    const entry = (store.entriesByIndex.get(2) as LogEntry).entry;
+    const inclusion = await reader.inclusionProof(2, 0);
+    const consistency = await reader.consistencyProof(4, 0);
+    const old = store.checkpoints[1];
+    const audited = auditCheckpoint({
+      verifierKey,
+      signedCheckpoint: checkpoint.signedNote,
+      inclusion: { leafHash: leafHash(entry), index: 2, proof: inclusion.hashes },
+      consistency: {
+        previous: { size: 4, rootHash: old?.rootHash ?? new Uint8Array() },
+        proof: consistency.hashes,
+      },
+    });
+    expect(audited.size).toBe(6);
+    expect(() =>
+      auditCheckpoint({
+        verifierKey,
+        signedCheckpoint: checkpoint.signedNote,
+        inclusion: { leafHash: leafHash(Buffer.from('forged')), index: 2, proof: inclusion.hashes },
+      }),
+    ).toThrow(TlogError);
+    // A proof is one batch read of stored nodes.
+    const reads = store.nodeReads;
+    await reader.inclusionProof(5, 6);
+    expect(store.nodeReads - reads).toBe(1);
+  });
+
+  describe('VerifyLog', () => {
+    async function grownLog(entries: number) {
+      const log = aLog({ everyEntries: 5, intervalMs: 60_000 });
+      for (let i = 0; i < entries; i += 3) {
+        await log.writer.append(
+          log.store,
+          Array.from({ length: Math.min(3, entries - i) }, () => aRecord()),
+        );
+      }
+      return log;
+    }
+
+    it('passes an untouched log, checking every signed checkpoint in the range', async () => {
+      const { reader } = await grownLog(20);
+      const report = await reader.verify(AUDITOR, 0, 0);
+      expect(report).toEqual({ from: 0, to: 20, checkpointsChecked: 4 });
+      expect((await reader.verify(AUDITOR, 7, 16)).firstMismatch).toBeUndefined();
+    });
+
+    it('names an entry whose bytes were changed, one deleted, and one whose columns were changed', async () => {
+      const changed = await grownLog(20);
+      const entry = changed.store.entriesByIndex.get(11) as LogEntry;
+      changed.store.entriesByIndex.set(11, {
+        ...entry,
+        entry: Buffer.from(
+          Buffer.from(entry.entry).toString().replace('stf_vaccinator', 'stf_someoneelse'),
+        ),
+      });
+      expect((await changed.reader.verify(AUDITOR, 0, 0)).firstMismatch).toMatchObject({
+        kind: 'LEAF_HASH',
+        index: 11,
+      });
+
+      const deleted = await grownLog(20);
+      deleted.store.entriesByIndex.delete(8);
+      expect((await deleted.reader.verify(AUDITOR, 0, 0)).firstMismatch).toMatchObject({
+        kind: 'ENTRY_MISSING',
+        index: 8,
+      });
+
+      const columns = await grownLog(20);
+      const row = columns.store.entriesByIndex.get(3) as LogEntry;
+      columns.store.entriesByIndex.set(3, {
+        ...row,
+        columns: { ...row.columns, actorId: 'stf_other' },
+      });
+      expect((await columns.reader.verify(AUDITOR, 0, 0)).firstMismatch).toMatchObject({
+        kind: 'ENTRY_COLUMNS',
+        index: 3,
+      });
+    });
+
+    it('detects the newest entries deleted and the head rewound, against the last signed checkpoint', async () => {
+      const { store, reader } = await grownLog(20);
+      for (let index = 16; index < 20; index++) store.entriesByIndex.delete(index);
+      store.current = { size: 16, rootHash: store.current.rootHash };
+      expect((await reader.verify(AUDITOR, 0, 0)).firstMismatch).toMatchObject({
+        kind: 'ENTRY_MISSING',
+        index: 16,
+      });
+    });
+
+    it('detects an entry and its leaf rewritten together by the signed root, naming the span', async () => {
+      const { store, reader } = await grownLog(20);
+      const entry = store.entriesByIndex.get(12) as LogEntry;
+      // A change no query column shows: only the signed root can catch it.
+      const forged = Buffer.from(
+        Buffer.from(entry.entry).toString().replace('"correlationId":""', '"correlationId":"x"'),
+      );
+      store.entriesByIndex.set(12, { ...entry, entry: forged });
+      store.nodes.set('0/12', leafHash(forged));
+      expect((await reader.verify(AUDITOR, 0, 0)).firstMismatch).toMatchObject({
+        kind: 'CHECKPOINT_ROOT',
+        // Checkpoints were signed at 3, 9, 15 and 20: the change is after 9, up to 15.
+        index: 9,
+        checkpointSize: 15,
+      });
+    });
+
+    it('is for auditors only', async () => {
+      const { reader } = await grownLog(3);
+      await expect(reader.verify({ staffId: 'v', role: 'VACCINATOR' }, 0, 0)).rejects.toMatchObject(
+        {
+          reason: 'NOT_AUDITOR',
+        },
+      );
+      await expect(
+        reader.entries(undefined, { start: 0, end: 0, pageSize: 0, pageToken: '' }),
+      ).rejects.toMatchObject({
+        reason: 'NOT_AUDITOR',
+      });
+    });
+  });
+
+  it('pages entries with a token that keeps the range', async () => {
+    const { store, writer, reader } = aLog();
+    await writer.append(
+      store,
+      Array.from({ length: 7 }, () => aRecord()),
+    );
+    const first = await reader.entries(AUDITOR, { start: 1, end: 6, pageSize: 3, pageToken: '' });
+    expect(first.entries.map(({ index }) => index)).toEqual([1, 2, 3]);
+    const second = await reader.entries(AUDITOR, {
+      start: 0,
+      end: 0,
+      pageSize: 3,
+      pageToken: first.nextPageToken,
+    });
+    expect(second.entries.map(({ index }) => index)).toEqual([4, 5]);
+    expect(second.nextPageToken).toBe('');
+  });
+});

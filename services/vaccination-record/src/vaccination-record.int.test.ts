@@ -1,0 +1,587 @@
+import { randomBytes, scryptSync } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Metadata, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readDevSms } from '@vaxguard/dev-sms';
+import { EVENTS, readPayload } from '@vaxguard/event-catalogue';
+import { createServiceClient } from '@vaxguard/grpc-kit';
+import { createOfflineVerifier } from '@vaxguard/health-cards';
+import { MemoryLogSink } from '@vaxguard/logging';
+import { verhoeffCheckDigit } from '@vaxguard/pii';
+import { identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
+import {
+  EventCollector,
+  eventually,
+  refusalOf,
+  spawnService,
+  startKafka,
+  startPostgres,
+  testClient,
+  type KafkaFixture,
+  type PostgresFixture,
+  type ServiceProcess,
+} from '@vaxguard/testing';
+import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
+import { createVaccinationRecordApp, type VaccinationRecordApp } from './app';
+import { readConfig } from './config';
+import { addDays, indianDateOf } from './domain/schedule-rules';
+
+const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+const MOBILE_INDEX_KEY = key(31);
+const ISSUER = 'https://vaxguard.example/vaccination-record';
+const QUOTA = 3;
+
+/** A staff password hash in identity's format (scrypt PHC, ln=14). */
+function scryptPhc(password: string): string {
+  const salt = randomBytes(16);
+  const hash = scryptSync(password.normalize('NFKC'), salt, 32, { N: 2 ** 14, r: 8, p: 1 });
+  const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+  return `$scrypt$ln=14,r=8,p=1$${b64(salt)}$${b64(hash)}`;
+}
+
+let aadhaarCounter = 0;
+function validAadhaar(): string {
+  const body = String(24_000_000_000 + 7_919 * aadhaarCounter++);
+  return body + verhoeffCheckDigit(body);
+}
+
+/**
+ * The vaccination-record service in-process against real PostgreSQL and Kafka, with the
+ * built OTP and identity services as processes issuing real tokens and grants. Each test
+ * owns its mobiles, beneficiaries, centres and staff.
+ */
+describe('vaccination-record service (real tokens and grants, PostgreSQL and Kafka)', () => {
+  const logs = new MemoryLogSink();
+  const clients = Array.from({ length: 24 }, (_, i) => testClient(`app-${i}`));
+  const identitySvc = testClient('svc-identity');
+  const recordSvc = testClient('svc-vaccination-record');
+  const ADMIN = { username: 'root.admin', password: 'bootstrap admin passphrase', mobile: '' };
+  let postgres: PostgresFixture;
+  let kafka: KafkaFixture;
+  let dir: string;
+  let otp: ServiceProcess;
+  let identity: ServiceProcess;
+  let app: VaccinationRecordApp;
+  let collector: EventCollector;
+  const opened: { close(): void }[] = [];
+  let clockOffsetMs = 0;
+
+  let mobileCounter = 0;
+  const freshMobile = () => `96${String(3_000_000 + mobileCounter++).padStart(8, '0')}`;
+  let clientCounter = 0;
+
+  function newClient(given?: { clientId: string; secret: string }) {
+    const credential = given ?? clients[clientCounter++];
+    if (!credential) throw new Error('the client pool is used up');
+    const options = {
+      clientId: credential.clientId,
+      secret: credential.secret,
+      deadlineMs: 10_000,
+    };
+    const kit = {
+      otp: createServiceClient(otpV1.OtpServiceService, { ...options, address: otp.address }),
+      identity: createServiceClient(identityV1.IdentityServiceService, {
+        ...options,
+        address: identity.address,
+      }),
+      records: createServiceClient(vaccinationRecordV1.VaccinationRecordServiceService, {
+        ...options,
+        address: `127.0.0.1:${app.runtime.port}`,
+      }),
+    };
+    opened.push(kit.otp, kit.identity, kit.records);
+    const as = (token?: string) => {
+      if (!token) return { idempotent: false };
+      const metadata = new Metadata();
+      metadata.set(TOKEN_HEADER, token);
+      return { idempotent: false, metadata };
+    };
+    const confirm = async (txnId: string) => {
+      const sms = await eventually(async () => {
+        const found = await readDevSms(join(dir, 'sms.jsonl'), txnId);
+        if (!found) throw new Error('no SMS yet');
+        return found;
+      });
+      return kit.otp.call('confirmOtp', { txnId, otp: sms.code }, as());
+    };
+    return {
+      clientId: credential.clientId,
+      ...kit,
+      as,
+      confirm,
+      async signIn(mobile: string) {
+        const { txnId } = await kit.otp.call(
+          'generateOtp',
+          { mobile, purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN, onBehalfOfClientId: '' },
+          as(),
+        );
+        return confirm(txnId);
+      },
+      async staffSession(username: string, password: string) {
+        const { txnId } = await kit.identity.call('startStaffLogin', { username, password }, as());
+        return (await confirm(txnId)).token;
+      },
+    };
+  }
+  type TestClient = ReturnType<typeof newClient>;
+
+  /** A citizen on a fresh mobile with `count` beneficiaries registered on it. */
+  async function citizen(count = 1) {
+    const client = newClient();
+    const mobile = freshMobile();
+    const { token } = await client.signIn(mobile);
+    const refs: string[] = [];
+    const aadhaars: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const aadhaar = validAadhaar();
+      aadhaars.push(aadhaar);
+      const { beneficiary } = await client.identity.call(
+        'registerBeneficiary',
+        {
+          mobile,
+          name: `Asha Devi ${'ABCD'[i] ?? ''}`.trim(),
+          gender: identityV1.Gender.GENDER_FEMALE,
+          yearOfBirth: 1961,
+          photoIdKind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR,
+          photoIdNumber: aadhaar,
+        },
+        client.as(token),
+      );
+      refs.push(beneficiary?.beneficiaryRef ?? '');
+    }
+    return { client, mobile, token, refs, ref: refs[0] ?? '', aadhaars };
+  }
+
+  let admin: Promise<{ console: TestClient; token: string }> | undefined;
+  function adminSession() {
+    admin ??= (async () => {
+      const console_ = newClient();
+      return {
+        console: console_,
+        token: await console_.staffSession(ADMIN.username, ADMIN.password),
+      };
+    })();
+    return admin;
+  }
+
+  let staffCounter = 0;
+  async function centre() {
+    const { console: c, token } = await adminSession();
+    const { centre: created } = await c.identity.call(
+      'createCentre',
+      { name: `PHC ${staffCounter}`, district: 'Pune', state: 'Maharashtra' },
+      c.as(token),
+    );
+    return created?.centreId ?? '';
+  }
+  async function staffAt(centreId: string, role: identityStaffV1.StaffRole) {
+    const { console: c, token } = await adminSession();
+    const username = `staff.${staffCounter++}`;
+    const password = `a long passphrase number ${staffCounter}`;
+    const { staff } = await c.identity.call(
+      'createStaff',
+      { username, displayName: 'Staff', role, centreId, mobile: freshMobile(), password },
+      c.as(token),
+    );
+    const client = newClient();
+    return {
+      client,
+      staffId: staff?.staffId ?? '',
+      centreId,
+      token: await client.staffSession(username, password),
+    };
+  }
+  const VACCINATOR = identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR;
+  const CENTRE_ADMIN = identityStaffV1.StaffRole.STAFF_ROLE_CENTRE_ADMIN;
+
+  /** The vaccinator asks the citizen's mobile for consent and confirms the code read to them. */
+  async function consentFor(staff: Awaited<ReturnType<typeof staffAt>>, mobile: string) {
+    const { txnId } = await staff.client.identity.call(
+      'requestConsent',
+      { target: { $case: 'mobile', value: mobile } },
+      staff.client.as(staff.token),
+    );
+    return staff.client.confirm(txnId);
+  }
+
+  const today = () => indianDateOf(new Date());
+  function doseRequest(
+    ref: string,
+    grant: string,
+    overrides: Partial<vaccinationRecordV1.RecordDoseRequest> = {},
+  ) {
+    return {
+      beneficiaryRef: ref,
+      vaccineCode: 'COVAXIN',
+      doseNumber: 1,
+      batchNumber: 'BB21044',
+      administeredOn: addDays(today(), -40),
+      clientRequestId: `req-${randomBytes(8).toString('hex')}`,
+      consentGrant: grant,
+      ...overrides,
+    };
+  }
+
+  beforeAll(async () => {
+    [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
+    dir = await mkdtemp(join(tmpdir(), 'vaccination-record-int-'));
+    ADMIN.mobile = freshMobile();
+    const [otpDb, identityDb, recordDb] = await Promise.all([
+      postgres.createDatabase(),
+      postgres.createDatabase(),
+      postgres.createDatabase(),
+    ]);
+    const apps = clients.map((client) => client.credential).join(',');
+    otp = await spawnService({
+      entry: 'services/otp/dist/main.js',
+      env: {
+        DATABASE_URL: otpDb,
+        KAFKA_BROKERS: kafka.brokers.join(','),
+        CLIENT_CREDENTIALS: `${apps},${recordSvc.credential},${identitySvc.credential}:${SERVICE_SCOPES.onBehalf}+${SERVICE_SCOPES.issueConsent}`,
+        LOG_LEVEL: 'warn',
+        OTP_HASH_KEY: key(32),
+        MOBILE_INDEX_KEY,
+        OTP_KEY_ENCRYPTION_KEY: key(33),
+        OTP_SMS_DELIVERY: 'dev-sink',
+        OTP_DEV_SMS_SINK: join(dir, 'sms.jsonl'),
+      },
+    });
+    identity = await spawnService({
+      entry: 'services/identity/dist/main.js',
+      env: {
+        DATABASE_URL: identityDb,
+        KAFKA_BROKERS: kafka.brokers.join(','),
+        // The vaccination-record service relays users' tokens; identity shows it the
+        // demographics of a partner's grant, and it checks the partner's own scopes.
+        CLIENT_CREDENTIALS: `${apps},${recordSvc.credential}:${SERVICE_SCOPES.relayTokens}+beneficiary:demographics`,
+        LOG_LEVEL: 'warn',
+        PLATFORM_ADMIN_BOOTSTRAP: `${ADMIN.username}:${ADMIN.mobile}:${scryptPhc(ADMIN.password)}`,
+        OTP_GRPC_ADDRESS: otp.address,
+        SERVICE_CLIENT_ID: identitySvc.clientId,
+        SERVICE_CLIENT_SECRET: identitySvc.secret,
+        MOBILE_INDEX_KEY,
+        DOCUMENT_INDEX_KEY: key(34),
+        SECRET_CODE_KEY: key(35),
+        IDENTITY_KEY_ENCRYPTION_KEYS: `kek-1:${key(36)}`,
+      },
+    });
+    const config = readConfig({
+      GRPC_HOST: '127.0.0.1',
+      GRPC_PORT: '0',
+      DATABASE_URL: recordDb,
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      CLIENT_CREDENTIALS: apps,
+      LOG_LEVEL: 'debug',
+      OTP_GRPC_ADDRESS: otp.address,
+      IDENTITY_GRPC_ADDRESS: identity.address,
+      SERVICE_CLIENT_ID: recordSvc.clientId,
+      SERVICE_CLIENT_SECRET: recordSvc.secret,
+      ISSUER_URL: ISSUER,
+      ISSUER_HTTP_PORT: '0',
+      ISSUER_KEY_ENCRYPTION_KEY: key(37),
+      STAFF_BENEFICIARIES_PER_HOUR: String(QUOTA),
+    });
+    app = await createVaccinationRecordApp(config, {
+      logSink: logs,
+      clock: () => new Date(Date.now() + clockOffsetMs),
+    });
+    await app.runtime.start();
+    collector = await EventCollector.start(kafka.brokers, [EVENTS.recordAccessed.topic]);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const client of opened) client.close();
+    await collector?.stop().catch(() => undefined);
+    await app?.runtime.stop().catch(() => undefined);
+    await identity?.stop().catch(() => undefined);
+    await otp?.stop().catch(() => undefined);
+    await kafka?.stop().catch(() => undefined);
+    await postgres?.stop().catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('OTP login, registration, consent, two doses, the certificate, and its offline verification', async () => {
+    const owner = await citizen();
+    const vaccinator = await staffAt(await centre(), VACCINATOR);
+    const grant = await consentFor(vaccinator, owner.mobile);
+    const records = vaccinator.client.records;
+    const first = doseRequest(owner.ref, grant.token);
+    const one = await records.call('recordDose', first, vaccinator.client.as(vaccinator.token));
+    expect(one.dose).toMatchObject({
+      beneficiaryRef: owner.ref,
+      doseNumber: 1,
+      centreId: vaccinator.centreId,
+      vaccinatorId: vaccinator.staffId,
+    });
+    // Idempotent: the same request returns the same dose; another payload is refused.
+    const again = await records.call('recordDose', first, vaccinator.client.as(vaccinator.token));
+    expect([again.dose?.doseId, again.replayed]).toEqual([one.dose?.doseId, true]);
+    const reused = await refusalOf(
+      records.call(
+        'recordDose',
+        { ...first, batchNumber: 'OTHER1' },
+        vaccinator.client.as(vaccinator.token),
+      ),
+    );
+    expect([reused.code, reused.reason]).toEqual([status.ALREADY_EXISTS, 'REQUEST_ID_REUSED']);
+    // A schedule rule broken names the rule.
+    const tooSoon = await refusalOf(
+      records.call(
+        'recordDose',
+        doseRequest(owner.ref, grant.token, {
+          doseNumber: 2,
+          administeredOn: addDays(today(), -39),
+        }),
+        vaccinator.client.as(vaccinator.token),
+      ),
+    );
+    expect(tooSoon.code).toBe(status.FAILED_PRECONDITION);
+    await records.call(
+      'recordDose',
+      doseRequest(owner.ref, grant.token, { doseNumber: 2, administeredOn: addDays(today(), -10) }),
+      vaccinator.client.as(vaccinator.token),
+    );
+    const found = await records.call(
+      'findBeneficiaryForVaccination',
+      { consentGrant: grant.token },
+      vaccinator.client.as(vaccinator.token),
+    );
+    expect(found.beneficiaries).toHaveLength(1);
+    expect(found.beneficiaries[0]).toMatchObject({ beneficiaryRef: owner.ref, yearOfBirth: 1961 });
+    expect(found.beneficiaries[0]?.doses.map((dose) => dose.doseNumber)).toEqual([1, 2]);
+    expect(found.beneficiaries[0]?.nextDose?.doseNumber).toBe(3);
+
+    const certificate = await owner.client.records.call(
+      'getCertificate',
+      { beneficiaryRef: owner.ref },
+      owner.client.as(owner.token),
+    );
+    expect(certificate.qr.startsWith('shc:/')).toBe(true);
+    expect(certificate.certificateId).toMatch(/^crt_[A-Za-z0-9_-]{22}$/);
+    expect(certificate.svg).toContain(owner.ref);
+    const payload = Buffer.from(certificate.jws.split('.')[1] ?? '', 'base64url');
+    const { inflateRawSync } = await import('node:zlib');
+    const signed = inflateRawSync(payload).toString('utf8');
+    expect(signed).not.toContain(owner.aadhaars[0]);
+    expect(signed).not.toContain(owner.mobile);
+    // Offline: only the published keys (over gRPC and over HTTP), no network for the card.
+    const { jwksJson } = await owner.client.records.call('getIssuerKeys', {}, owner.client.as());
+    const overHttp: unknown = await (
+      await fetch(`http://127.0.0.1:${app.issuerHttpPort}/vaccination-record/.well-known/jwks.json`)
+    ).json();
+    expect(overHttp).toEqual(JSON.parse(jwksJson));
+    const { revocationListJson } = await owner.client.records.call(
+      'getRevocationList',
+      { kid: certificate.kid },
+      owner.client.as(),
+    );
+    const verifier = createOfflineVerifier({
+      issuers: [
+        {
+          iss: ISSUER,
+          jwks: JSON.parse(jwksJson),
+          revocations: { [certificate.kid]: JSON.parse(revocationListJson) },
+        },
+      ],
+    });
+    const result = verifier.verify(certificate.qr);
+    expect(result.status).toBe('valid');
+    if (result.status === 'valid') {
+      expect(result.patient).toEqual({ name: 'Asha Devi A', birthYear: 1961 });
+      expect(result.immunizations).toHaveLength(2);
+    }
+    const online = await owner.client.records.call(
+      'verifyCertificate',
+      { qrOrJws: certificate.qr },
+      owner.client.as(),
+    );
+    expect(online).toMatchObject({
+      status: vaccinationRecordV1.VerificationStatus.VERIFICATION_STATUS_VALID,
+      name: 'Asha Devi A',
+      yearOfBirth: 1961,
+    });
+    const events = await collector.waitFor(
+      (event) => event.type === EVENTS.recordAccessed.name && event.subject?.ref === owner.ref,
+      3,
+    );
+    expect(events.map((event) => readPayload(event, EVENTS.recordAccessed).purpose)).toContain(
+      'CERTIFICATE',
+    );
+  });
+
+  it('refuses without consent, with a grant for someone else, an expired grant, another citizen, and a partner without consent', async () => {
+    const owner = await citizen();
+    const other = await citizen();
+    const vaccinator = await staffAt(await centre(), VACCINATOR);
+    const as = vaccinator.client.as(vaccinator.token);
+    const none = await refusalOf(
+      vaccinator.client.records.call('recordDose', doseRequest(owner.ref, ''), as),
+    );
+    expect([none.code, none.reason]).toEqual([status.PERMISSION_DENIED, 'NO_CONSENT']);
+    const grant = await consentFor(vaccinator, other.mobile);
+    const elsewhere = await refusalOf(
+      vaccinator.client.records.call('recordDose', doseRequest(owner.ref, grant.token), as),
+    );
+    expect([elsewhere.code, elsewhere.reason]).toEqual([status.PERMISSION_DENIED, 'NO_CONSENT']);
+    // A grant stolen by another vaccinator is not theirs.
+    const thief = await staffAt(vaccinator.centreId, VACCINATOR);
+    const stolen = await refusalOf(
+      thief.client.records.call(
+        'recordDose',
+        doseRequest(other.ref, grant.token),
+        thief.client.as(thief.token),
+      ),
+    );
+    expect(stolen.code).toBe(status.PERMISSION_DENIED);
+    // The grant lives 5 minutes.
+    clockOffsetMs = 6 * 60_000;
+    try {
+      const expired = await refusalOf(
+        vaccinator.client.records.call('recordDose', doseRequest(other.ref, grant.token), as),
+      );
+      expect([expired.code, expired.reason]).toEqual([status.UNAUTHENTICATED, 'TOKEN_EXPIRED']);
+    } finally {
+      clockOffsetMs = 0;
+    }
+    await vaccinator.client.records.call('recordDose', doseRequest(other.ref, grant.token), as);
+    const notYours = await refusalOf(
+      owner.client.records.call(
+        'getCertificate',
+        { beneficiaryRef: other.ref },
+        owner.client.as(owner.token),
+      ),
+    );
+    expect([notYours.code, notYours.reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'BENEFICIARY_ACCESS_DENIED',
+    ]);
+    // A partner holding a grant for another person's record gets nothing of this one.
+    const { console: c, token } = await adminSession();
+    const registered = await c.identity.call(
+      'registerPartner',
+      {
+        clientId: 'umang-vr',
+        displayName: 'UMANG',
+        scopes: ['beneficiary:demographics'],
+        quotaPerMinute: 10,
+      },
+      c.as(token),
+    );
+    const partner = newClient({ clientId: registered.clientId, secret: registered.clientSecret });
+    await eventually(() => partner.records.call('getIssuerKeys', {}, partner.as()), {
+      timeoutMs: 30_000,
+    });
+    const { txnId } = await partner.identity.call(
+      'requestConsent',
+      { target: { $case: 'mobile', value: owner.mobile } },
+      partner.as(),
+    );
+    const partnerGrant = await partner.confirm(txnId);
+    const refused = await refusalOf(
+      partner.records.call(
+        'getCertificate',
+        { beneficiaryRef: other.ref },
+        partner.as(partnerGrant.token),
+      ),
+    );
+    expect([refused.code, refused.reason]).toEqual([status.PERMISSION_DENIED, 'NO_CONSENT']);
+    // Each refusal is an event naming the actor and the reason, never the grant itself.
+    const [denied] = await collector.waitFor(
+      (event) =>
+        event.type === EVENTS.recordAccessDenied.name &&
+        event.subject?.ref === other.ref &&
+        event.actor?.principalId === partner.clientId,
+    );
+    expect(readPayload(denied!, EVENTS.recordAccessDenied)).toMatchObject({
+      reason: 'NO_CONSENT',
+      role: 'PARTNER_CLIENT',
+      purpose: 'CERTIFICATE',
+    });
+  });
+
+  it('only the recording centre’s admin corrects a dose; the certificate is reissued and the old one revoked', async () => {
+    const owner = await citizen();
+    const centreId = await centre();
+    const vaccinator = await staffAt(centreId, VACCINATOR);
+    const grant = await consentFor(vaccinator, owner.mobile);
+    const { dose } = await vaccinator.client.records.call(
+      'recordDose',
+      doseRequest(owner.ref, grant.token),
+      vaccinator.client.as(vaccinator.token),
+    );
+    const old = await owner.client.records.call(
+      'getCertificate',
+      { beneficiaryRef: owner.ref },
+      owner.client.as(owner.token),
+    );
+    const correction = {
+      doseId: dose?.doseId ?? '',
+      vaccineCode: '',
+      batchNumber: 'BB21045',
+      administeredOn: '',
+      reason: 'batch misread',
+    };
+    const outsider = await staffAt(await centre(), CENTRE_ADMIN);
+    const wrongCentre = await refusalOf(
+      outsider.client.records.call('correctDose', correction, outsider.client.as(outsider.token)),
+    );
+    expect([wrongCentre.code, wrongCentre.reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'WRONG_CENTRE',
+    ]);
+    const centreAdmin = await staffAt(centreId, CENTRE_ADMIN);
+    const corrected = await centreAdmin.client.records.call(
+      'correctDose',
+      correction,
+      centreAdmin.client.as(centreAdmin.token),
+    );
+    expect(corrected.dose).toMatchObject({ batchNumber: 'BB21045', version: 1 });
+    expect(corrected.reissuedCertificateId).not.toBe(old.certificateId);
+    const { jwksJson } = await owner.client.records.call('getIssuerKeys', {}, owner.client.as());
+    const { revocationListJson } = await owner.client.records.call(
+      'getRevocationList',
+      { kid: old.kid },
+      owner.client.as(),
+    );
+    const verifier = createOfflineVerifier({
+      issuers: [
+        {
+          iss: ISSUER,
+          jwks: JSON.parse(jwksJson),
+          revocations: { [old.kid]: JSON.parse(revocationListJson) },
+        },
+      ],
+    });
+    expect(verifier.verify(old.qr).status).toBe('revoked');
+    const fresh = await owner.client.records.call(
+      'getCertificate',
+      { beneficiaryRef: owner.ref },
+      owner.client.as(owner.token),
+    );
+    expect(fresh.certificateId).toBe(corrected.reissuedCertificateId);
+    expect(verifier.verify(fresh.qr).status).toBe('valid');
+    const online = await owner.client.records.call(
+      'verifyCertificate',
+      { qrOrJws: old.jws },
+      owner.client.as(),
+    );
+    expect(online.status).toBe(vaccinationRecordV1.VerificationStatus.VERIFICATION_STATUS_REVOKED);
+  });
+
+  it('stops a staff member beyond the hourly quota of distinct beneficiaries, with a retry-after', async () => {
+    const family = await citizen(QUOTA + 1);
+    const vaccinator = await staffAt(await centre(), VACCINATOR);
+    const grant = await consentFor(vaccinator, family.mobile);
+    const refusal = await refusalOf(
+      vaccinator.client.records.call(
+        'findBeneficiaryForVaccination',
+        { consentGrant: grant.token },
+        vaccinator.client.as(vaccinator.token),
+      ),
+    );
+    expect([refusal.code, refusal.reason]).toEqual([status.RESOURCE_EXHAUSTED, 'STAFF_QUOTA']);
+    expect(refusal.retryAfterMs).toBeGreaterThan(0);
+  });
+});

@@ -382,7 +382,7 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
         {
           iss: ISSUER,
           jwks: JSON.parse(jwksJson),
-          revocations: { [certificate.kid]: JSON.parse(revocationListJson) },
+          revocations: { [certificate.kid]: JSON.parse(revocationListJson) as unknown },
         },
       ],
     });
@@ -550,7 +550,7 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
         {
           iss: ISSUER,
           jwks: JSON.parse(jwksJson),
-          revocations: { [old.kid]: JSON.parse(revocationListJson) },
+          revocations: { [old.kid]: JSON.parse(revocationListJson) as unknown },
         },
       ],
     });

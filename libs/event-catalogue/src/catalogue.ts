@@ -13,6 +13,9 @@ import {
 } from './define';
 import { decodeEnvelope, EventDecodeError, type EventEnvelope } from './envelope';
 
+// Registry records are state every service enforces: they wake the relay at once.
+const REGISTRY = { topic: ACCESS_REGISTRY_TOPIC, urgent: true } as const;
+
 /**
  * Every Kafka event type of VaxGuard, declared once. Producers build envelopes from
  * these entries, consumers decode through them, and tests name events by them: no
@@ -28,7 +31,7 @@ export const EVENTS = {
   /** Too many consecutive failures locked a mobile. Subject: the mobile's blind index. */
   otpLocked: defineEvent('otp.locked', 'otp', otpEventsV1.OtpLocked),
   /** A token was revoked before its expiry; every service must refuse it. Subject: the token id. */
-  tokenRevoked: defineEvent('token.revoked', 'otp', otpEventsV1.TokenRevoked),
+  tokenRevoked: defineEvent('token.revoked', 'otp', otpEventsV1.TokenRevoked, { urgent: true }),
 
   /** A beneficiary was registered. Subject: the beneficiary. */
   beneficiaryRegistered: defineEvent(
@@ -55,7 +58,9 @@ export const EVENTS = {
     identityEventsV1.SecretCodeLocked,
   ),
   /** A canary beneficiary was read or asked for: the highest-severity alert. Subject: the canary. */
-  accessCanary: defineEvent('access.canary', 'identity', identityEventsV1.AccessCanary),
+  accessCanary: defineEvent('access.canary', 'identity', identityEventsV1.AccessCanary, {
+    urgent: true,
+  }),
   /** A principal was suspended. Subject: the staff member or partner client. */
   principalSuspended: defineEvent(
     'principal.suspended',
@@ -125,19 +130,19 @@ export const EVENTS = {
     'registry.partner',
     'identity',
     identityRegistryV1.PartnerEntry,
-    ACCESS_REGISTRY_TOPIC,
+    REGISTRY,
   ),
   registryPrincipal: defineEvent(
     'registry.principal',
     'identity',
     identityRegistryV1.PrincipalStatus,
-    ACCESS_REGISTRY_TOPIC,
+    REGISTRY,
   ),
   registryApiLock: defineEvent(
     'registry.api_lock',
     'identity',
     identityRegistryV1.ApiLockStatus,
-    ACCESS_REGISTRY_TOPIC,
+    REGISTRY,
   ),
 } as const;
 

@@ -43,4 +43,18 @@ export const eventsMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 'events/0003_outbox_urgent_wake',
+    sql: `
+      -- Only urgent events (revocations, registry records, canary reads) wake the relay
+      -- with a NOTIFY; the others wait for its poll. A NOTIFY makes its commit take a
+      -- database-wide lock: one per access event serialised every read's commit.
+      ALTER TABLE outbox ADD COLUMN urgent boolean NOT NULL DEFAULT true;
+      DROP TRIGGER outbox_notify ON outbox;
+      -- Several urgent rows in one transaction send one notification (PostgreSQL folds
+      -- identical ones).
+      CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+        FOR EACH ROW WHEN (NEW.urgent) EXECUTE FUNCTION outbox_notify();
+    `,
+  },
 ];

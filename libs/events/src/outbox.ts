@@ -13,8 +13,8 @@ import type { Logger } from '@vaxguard/logging';
 export async function enqueueEvent(tx: Queryable, event: OutgoingEvent): Promise<void> {
   const { envelope } = event;
   await tx.query(
-    `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6)`,
+    `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at, urgent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
     [
       envelope.eventId,
       envelope.type,
@@ -22,6 +22,7 @@ export async function enqueueEvent(tx: Queryable, event: OutgoingEvent): Promise
       event.key,
       encodeEnvelope(envelope),
       envelope.occurredAt ?? new Date(),
+      event.urgent,
     ],
   );
 }
@@ -33,7 +34,10 @@ export interface OutboxRelayOptions {
   readonly producer: Producer;
   readonly logger: Logger;
   readonly batchSize?: number;
-  /** How often to look for rows when no notification arrives. */
+  /**
+   * How often to look for rows when no notification arrives: the delay of events that
+   * are not urgent (default 200 ms).
+   */
   readonly pollIntervalMs?: number;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -75,7 +79,7 @@ export class OutboxRelay {
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 500;
-    this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    this.pollIntervalMs = options.pollIntervalMs ?? 200;
     this.initialBackoffMs = options.initialBackoffMs ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
     this.retentionMs = options.retentionMs ?? 24 * 3_600_000;

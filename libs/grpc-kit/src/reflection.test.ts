@@ -63,6 +63,7 @@ describe('ServerReflection', () => {
     expect(files.map((file) => file.name)).toEqual([
       'vaxguard/otp/v1/otp.proto',
       'google/protobuf/timestamp.proto',
+      'vaxguard/identity/v1/staff.proto',
     ]);
     const registry = registryOf(files);
     expect(registry.getMessage('vaxguard.otp.v1.GenerateOtpResponse')?.field['expiresAt']).toEqual(

@@ -182,6 +182,17 @@ export class ServiceRuntime {
     }
   }
 
+  /**
+   * A client application's scopes, wherever it is registered: the service's
+   * configuration, or identity's partner registry. Empty for an unknown client.
+   */
+  clientScopes(clientId: string): readonly string[] {
+    const configured = this.options.config.clientCredentials.find(
+      (credential) => credential.clientId === clientId,
+    );
+    return configured?.scopes ?? this.accessRegistry.find(clientId)?.scopes ?? [];
+  }
+
   /** Registers work to stop at shutdown, before the relay, producer and pool close. */
   onStop(stop: () => Promise<void>): void {
     this.stoppers.push(stop);

@@ -96,7 +96,9 @@ export async function createIdentityApp(
     runtime.server.addService(
       IDENTITY_SERVICE_NAME,
       identityV1.IdentityServiceService,
-      identityHandlers(beneficiaries, consents, principals),
+      identityHandlers(beneficiaries, consents, principals, (clientId) =>
+        runtime.clientScopes(clientId),
+      ),
     );
     return { runtime, beneficiaries, consents, principals };
   } catch (error) {

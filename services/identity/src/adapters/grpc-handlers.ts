@@ -85,20 +85,24 @@ function consentRequesterOf(principal: Principal): ConsentRequester {
   };
 }
 
-/** The reader a verified token names: a citizen by mobile index, or a consent's grantee. */
-function viewerOf(principal: Principal): Viewer {
+/**
+ * The reader a verified token names: a citizen by mobile index, or a consent's grantee.
+ * The reader's client is the one the token was issued to, also when a platform service
+ * relays it: a partner's view is cut by the partner's own scopes, never the relay's.
+ */
+function viewerOf(principal: Principal, scopesOf: (clientId: string) => readonly string[]): Viewer {
   const token = principal.token;
   if (token?.audience === AUDIENCE.citizen) {
-    return { kind: 'citizen', mobileIndex: token.subject, clientId: principal.clientId };
+    return { kind: 'citizen', mobileIndex: token.subject, clientId: token.clientId };
   }
   if (token?.audience === AUDIENCE.consent && token.consent) {
     return {
       kind: 'grantee',
       granteeKind: token.consent.grantee.kind,
       granteeId: token.consent.grantee.id,
-      clientId: principal.clientId,
+      clientId: token.clientId,
       grant: { beneficiaryRefs: token.consent.beneficiaryRefs, grantId: token.tokenId },
-      scopes: principal.clientScopes ?? [],
+      scopes: scopesOf(token.clientId),
     };
   }
   // The authenticator admits only the audiences the method names; this guards the mapping.
@@ -108,7 +112,7 @@ function viewerOf(principal: Principal): Viewer {
 }
 
 function citizenOf(context: CallContext): Extract<Viewer, { kind: 'citizen' }> {
-  const viewer = viewerOf(context.principal);
+  const viewer = viewerOf(context.principal, () => []);
   if (viewer.kind !== 'citizen') {
     throw unauthenticated('this method needs a citizen token', { reason: 'TOKEN_REQUIRED' });
   }
@@ -132,6 +136,7 @@ export function identityHandlers(
   beneficiaries: BeneficiaryService,
   consents: ConsentService,
   principals: PrincipalService,
+  scopesOf: (clientId: string) => readonly string[],
 ): ServiceHandlers<typeof identityV1.IdentityServiceService> {
   const principalRef = (ref: identityV1.PrincipalRef | undefined) => {
     const kind = PRINCIPAL_KIND.fromProto(ref?.kind ?? 0);
@@ -157,7 +162,7 @@ export function identityHandlers(
 
     async getBeneficiary(request, context) {
       const view = await beneficiaries.get(
-        viewerOf(context.principal),
+        viewerOf(context.principal, scopesOf),
         request.beneficiaryRef,
         context.method,
       );

@@ -47,6 +47,10 @@ export class PgBeneficiaryStore implements BeneficiaryStore {
   transaction<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T> {
     return withTransaction(this.pool, (client) => work(new PgUnitOfWork(client, this.vault)));
   }
+
+  autocommit<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T> {
+    return work(new PgUnitOfWork(this.pool, this.vault));
+  }
 }
 
 class PgUnitOfWork implements BeneficiaryUnitOfWork {

@@ -151,6 +151,12 @@ export interface BeneficiaryUnitOfWork {
 
 export interface BeneficiaryStore {
   transaction<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T>;
+  /**
+   * Work whose statements each commit on their own, without a transaction around them:
+   * for reads whose only writes are their access events, each written (and awaited)
+   * before the answer leaves. Saves a read two of its four round trips.
+   */
+  autocommit<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T>;
 }
 
 /** The OTP service as the secret-code flow uses it: a grant of one beneficiary to one staff member. */
@@ -259,7 +265,7 @@ export class BeneficiaryService {
     method: string,
   ): Promise<BeneficiaryView[]> {
     const now = this.options.clock();
-    return this.options.store.transaction(async (uow) => {
+    return this.options.store.autocommit(async (uow) => {
       const records = await uow.listByMobile(citizen.mobileIndex);
       for (const record of records) {
         await uow.publish({
@@ -284,7 +290,7 @@ export class BeneficiaryService {
   async get(viewer: Viewer, ref: string, method: string): Promise<BeneficiaryView> {
     const beneficiaryRef = parseBeneficiaryRef(ref);
     const now = this.options.clock();
-    const outcome = await this.options.store.transaction(async (uow) => {
+    const outcome = await this.options.store.autocommit(async (uow) => {
       const record = await uow.find(beneficiaryRef);
       const basis = record ? accessBasis(viewer, record) : undefined;
       // A canary alerts on any attempt, allowed or not.

@@ -46,6 +46,11 @@ export class InMemoryBeneficiaryStore implements BeneficiaryStore {
     this.state = draft;
     return result;
   }
+
+  /** Each change is kept as it is made, even when the work throws later. */
+  async autocommit<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T> {
+    return work(unitOfWork(this.state));
+  }
 }
 
 function record(beneficiary: NewBeneficiary): BeneficiaryRecord {

@@ -4,6 +4,7 @@ import {
   readFrontier,
   signCheckpoint,
   type Frontier,
+  type StoredNode,
   type NoteSigner,
 } from '@vaxguard/tlog';
 import { columnsOf, encodeEntry } from './entry-encoding';
@@ -30,23 +31,44 @@ export class LogWriter {
 
   constructor(private readonly options: LogWriterOptions) {}
 
-  /** Appends the records in order as the next entries; signs a checkpoint when one is due. */
+  /**
+   * Appends the records in order as the next entries. A batch that carries the log past
+   * N entries since its last checkpoint is signed at exactly that size (and at every N
+   * after it), so checkpoints keep their spacing however large the batches are.
+   */
   async append(tx: LogTransaction, records: readonly AuditRecord[]): Promise<LogHead> {
     const head = await tx.lockHead();
     if (records.length === 0) return head;
-    const frontier = await this.frontierOf(tx, head);
+    let frontier = await this.frontierOf(tx, head);
+    let root = head.rootHash;
     const entries = records.map((record, i) => ({
       index: head.size + i,
       entry: encodeEntry(record),
       columns: columnsOf(record),
     }));
-    const appended = appendLeaves(
-      frontier,
-      entries.map(({ entry }) => leafHash(entry)),
-    );
-    const next: LogHead = { size: appended.frontier.size, rootHash: appended.root };
-    await tx.append(entries, appended.nodes, next);
-    this.cached = { frontier: appended.frontier, root: appended.root };
+    const leaves = entries.map(({ entry }) => leafHash(entry));
+    const { everyEntries } = this.options.policy;
+    let signedSize = (await tx.latestCheckpoint())?.size;
+    const nodes: StoredNode[] = [];
+    const checkpoints: StoredCheckpoint[] = [];
+    for (let done = 0; done < leaves.length;) {
+      const untilDue =
+        signedSize === undefined ? leaves.length : signedSize + everyEntries - frontier.size;
+      const take = Math.min(Math.max(untilDue, 1), leaves.length - done);
+      const appended = appendLeaves(frontier, leaves.slice(done, done + take));
+      nodes.push(...appended.nodes);
+      frontier = appended.frontier;
+      root = appended.root;
+      done += take;
+      if (signedSize !== undefined && frontier.size - signedSize >= everyEntries) {
+        checkpoints.push(this.sign({ size: frontier.size, rootHash: root }));
+        signedSize = frontier.size;
+      }
+    }
+    const next: LogHead = { size: frontier.size, rootHash: root };
+    await tx.append(entries, nodes, next);
+    for (const checkpoint of checkpoints) await tx.saveCheckpoint(checkpoint);
+    this.cached = { frontier, root };
     await this.checkpointIfDue(tx, next);
     return next;
   }
@@ -64,17 +86,21 @@ export class LogWriter {
     if (!checkpointDue(head.size, await tx.latestCheckpoint(), now, this.options.policy)) {
       return undefined;
     }
-    const checkpoint: StoredCheckpoint = {
+    const checkpoint = this.sign(head);
+    await tx.saveCheckpoint(checkpoint);
+    return checkpoint;
+  }
+
+  private sign(head: LogHead): StoredCheckpoint {
+    return {
       size: head.size,
       rootHash: head.rootHash,
       signedNote: signCheckpoint(
         { origin: this.options.origin, size: head.size, rootHash: head.rootHash },
         [this.options.signer],
       ),
-      createdAt: now,
+      createdAt: this.options.clock(),
     };
-    await tx.saveCheckpoint(checkpoint);
-    return checkpoint;
   }
 
   private async frontierOf(tx: LogTransaction, head: LogHead): Promise<Frontier> {

@@ -108,6 +108,18 @@ describe('the transparency log', () => {
     expect(store.nodeReads - reads).toBe(1);
   });
 
+  it('signs at every N entries inside a large batch, each checkpoint the root of exactly that many', async () => {
+    const { store, writer } = aLog({ everyEntries: 4, intervalMs: 60_000 });
+    await writer.checkpoint(store);
+    const records = Array.from({ length: 11 }, () => aRecord());
+    await writer.append(store, records);
+    expect(store.checkpoints.map(({ size }) => size)).toEqual([0, 4, 8]);
+    const leaves = records.map((record) => leafHash(encodeEntry(record)));
+    for (const { size, rootHash } of store.checkpoints.slice(1)) {
+      expect(Buffer.from(rootHash)).toEqual(Buffer.from(rootOf(leaves.slice(0, size))));
+    }
+  });
+
   describe('VerifyLog', () => {
     async function grownLog(entries: number) {
       const log = aLog({ everyEntries: 5, intervalMs: 60_000 });
@@ -181,9 +193,9 @@ describe('the transparency log', () => {
       store.nodes.set('0/12', leafHash(forged));
       expect((await reader.verify(AUDITOR, 0, 0)).firstMismatch).toMatchObject({
         kind: 'CHECKPOINT_ROOT',
-        // Checkpoints were signed at 3, 9, 15 and 20: the change is after 9, up to 15.
-        index: 9,
-        checkpointSize: 15,
+        // Checkpoints were signed at 3, 8, 13 and 18: the change is after 8, up to 13.
+        index: 8,
+        checkpointSize: 13,
       });
     });
 

@@ -158,9 +158,15 @@ async function main(): Promise<void> {
         throw new Error(`the audit service appended ${current} of ${EVENT_COUNT} events`);
       } else await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    const { rows } = await db.query<{ checkpoints: string; largest: string }>(
-      'SELECT count(*) AS checkpoints, max(tree_size) AS largest FROM audit_checkpoints',
+    // Read after the run: one entry per event, and the checkpoints signed along the way.
+    const { rows } = await db.query<{ checkpoints: string; largest: string; entries: string }>(
+      `SELECT (SELECT count(*) FROM audit_checkpoints) AS checkpoints,
+              (SELECT max(tree_size) FROM audit_checkpoints) AS largest,
+              (SELECT count(DISTINCT event_id) FROM audit_log_entries) AS entries`,
     );
+    if (Number(rows[0]?.entries) !== EVENT_COUNT) {
+      throw new Error(`${rows[0]?.entries} distinct events in the log, expected ${EVENT_COUNT}`);
+    }
     const appended = rate(EVENT_COUNT, firstAt, lastAt);
     process.stdout.write(
       `  audit log append, checkpoints every 1,000 entries or 1 s: ${format(appended)}, ` +

@@ -47,6 +47,8 @@ export interface IdempotentBatchConsumerOptions extends Omit<IdempotentConsumerO
   readonly handleBatch: EventBatchHandler;
   /** At most this many events per transaction (a Kafka batch is split beyond it). */
   readonly maxBatchSize?: number;
+  /** Partitions whose batches are applied at the same time (kafkajs; default 1). */
+  readonly partitionsConsumedConcurrently?: number;
 }
 
 const DEFAULT_MAX_BATCH_SIZE = 5_000;
@@ -129,6 +131,7 @@ export class IdempotentConsumer {
       });
       await consumer.run({
         eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
         eachBatch: async (payload) => {
           const { batch } = payload;
           const { topic, partition } = batch;

@@ -66,6 +66,8 @@ export function startLogIngestion(options: {
     groupId: AUDIT_LOG_CONSUMER_GROUP,
     topics: ALL_EVENT_TOPICS,
     logger: options.logger,
+    // One batch is encoded and hashed while another holds the log's head.
+    partitionsConsumedConcurrently: 2,
     handleBatch: async (events: readonly ConsumedEvent[], tx) => {
       const ingestedAt = options.clock();
       await options.writer.append(

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, decodeEntry, encodeEntry, EntryFormatError } from './entry-encoding';
+import {
+  canonicalJson,
+  decodeEntry,
+  encodeEntry,
+  entryObject,
+  EntryFormatError,
+} from './entry-encoding';
+import { aRecord } from './fakes';
 import type { AuditRecord } from './model';
 
 const RECORD: AuditRecord = {
@@ -45,6 +52,20 @@ describe('canonical entry encoding', () => {
       '{"\\r":2,"a":"line\\n\\"q\\"\\u0001","€":1,"😀":3}',
     );
     expect(() => canonicalJson({ n: 1.5 })).toThrow(RangeError);
+  });
+
+  it('writes exactly the canonical JSON of the entry object, whatever the strings hold', () => {
+    const odd: AuditRecord = {
+      ...RECORD,
+      event: {
+        ...RECORD.event,
+        correlationId: 'quote " backslash \\ newline \n tab \t € 😀 \u0007',
+        actor: { ...RECORD.event.actor, principalId: '</script>' },
+      },
+    };
+    for (const record of [RECORD, odd, aRecord(), aRecord({ type: 'otp.failed' })]) {
+      expect(Buffer.from(encodeEntry(record)).toString()).toBe(canonicalJson(entryObject(record)));
+    }
   });
 
   it('reads back into the same record, and only from its canonical bytes', () => {

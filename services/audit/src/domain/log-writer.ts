@@ -37,16 +37,17 @@ export class LogWriter {
    * after it), so checkpoints keep their spacing however large the batches are.
    */
   async append(tx: LogTransaction, records: readonly AuditRecord[]): Promise<LogHead> {
+    // Encoding and hashing need no position: done before the lock, so it is held briefly.
+    const encoded = records.map((record) => ({
+      entry: encodeEntry(record),
+      columns: columnsOf(record),
+    }));
+    const leaves = encoded.map(({ entry }) => leafHash(entry));
     const head = await tx.lockHead();
     if (records.length === 0) return head;
     let frontier = await this.frontierOf(tx, head);
     let root = head.rootHash;
-    const entries = records.map((record, i) => ({
-      index: head.size + i,
-      entry: encodeEntry(record),
-      columns: columnsOf(record),
-    }));
-    const leaves = entries.map(({ entry }) => leafHash(entry));
+    const entries = encoded.map((entry, i) => ({ ...entry, index: head.size + i }));
     const { everyEntries } = this.options.policy;
     let signedSize = (await tx.latestCheckpoint())?.size;
     const nodes: StoredNode[] = [];

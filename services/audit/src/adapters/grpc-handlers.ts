@@ -32,6 +32,7 @@ const MISMATCH_KIND: Record<Mismatch['kind'], auditV1.MismatchKind> = {
   ENTRY_COLUMNS: auditV1.MismatchKind.MISMATCH_KIND_ENTRY_COLUMNS,
   CHECKPOINT_ROOT: auditV1.MismatchKind.MISMATCH_KIND_CHECKPOINT_ROOT,
   CHECKPOINT_SIGNATURE: auditV1.MismatchKind.MISMATCH_KIND_CHECKPOINT_SIGNATURE,
+  TREE_NODE: auditV1.MismatchKind.MISMATCH_KIND_TREE_NODE,
 };
 
 const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);

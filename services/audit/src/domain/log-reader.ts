@@ -3,11 +3,13 @@ import {
   appendLeaves,
   EMPTY_FRONTIER,
   leafHash,
+  nodeCoverage,
   openCheckpoint,
   readConsistencyProof,
   readFrontier,
   readInclusionProof,
   type NoteVerifier,
+  type StoredNode,
 } from '@vaxguard/tlog';
 import { columnsMatch, columnsOf, decodeEntry, EntryFormatError } from './entry-encoding';
 import {
@@ -29,7 +31,12 @@ export interface LogReaderOptions {
 }
 
 export type MismatchKind =
-  'ENTRY_MISSING' | 'LEAF_HASH' | 'ENTRY_COLUMNS' | 'CHECKPOINT_ROOT' | 'CHECKPOINT_SIGNATURE';
+  | 'ENTRY_MISSING'
+  | 'LEAF_HASH'
+  | 'ENTRY_COLUMNS'
+  | 'CHECKPOINT_ROOT'
+  | 'CHECKPOINT_SIGNATURE'
+  | 'TREE_NODE';
 
 export interface Mismatch {
   readonly kind: MismatchKind;
@@ -169,6 +176,8 @@ export class LogReader {
         computed.push(leafHash((entry as LogEntry).entry));
       }
       const appended = appendLeaves(frontier, computed);
+      const nodeMismatch = await this.checkNodes(appended.nodes);
+      if (nodeMismatch) return report(checked, nodeMismatch);
       frontier = appended.frontier;
       if (next && next.size === stop) {
         if (!sameHash(appended.root, next.rootHash)) {
@@ -195,6 +204,26 @@ export class LogReader {
       throw failedPrecondition(`the log has only ${size} entries`, { reason: 'OUT_OF_RANGE' });
     }
     return treeSize;
+  }
+
+  /** Compares the interior nodes recomputed from the entries with the stored ones. */
+  private async checkNodes(nodes: readonly StoredNode[]): Promise<Mismatch | undefined> {
+    const interior = nodes.filter((node) => node.level > 0);
+    if (interior.length === 0) return undefined;
+    let stored: readonly Uint8Array[];
+    try {
+      stored = await this.options.store.readNodeHashes(interior);
+    } catch {
+      stored = [];
+    }
+    const node = interior.find((n, i) => !stored[i] || !sameHash(n.hash, stored[i]));
+    if (!node) return undefined;
+    const index = nodeCoverage(node).begin;
+    return {
+      kind: 'TREE_NODE',
+      index,
+      description: `the stored tree node ${node.level}/${node.index} over entries from ${index} differs from the entries'`,
+    };
   }
 
   private checkSignature(checkpoint: StoredCheckpoint, from: number): Mismatch | undefined {

@@ -199,6 +199,15 @@ describe('the transparency log', () => {
       });
     });
 
+    it('names the first entry under a stored tree node that proofs would be built from, when it was changed', async () => {
+      const { store, reader } = await grownLog(20);
+      store.nodes.set('2/2', new Uint8Array(32));
+      expect((await reader.verify(AUDITOR, 0, 0)).firstMismatch).toMatchObject({
+        kind: 'TREE_NODE',
+        index: 8,
+      });
+    });
+
     it('is for auditors only', async () => {
       const { reader } = await grownLog(3);
       await expect(reader.verify({ staffId: 'v', role: 'VACCINATOR' }, 0, 0)).rejects.toMatchObject(

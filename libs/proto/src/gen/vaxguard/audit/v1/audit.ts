@@ -35,6 +35,11 @@ export enum MismatchKind {
   MISMATCH_KIND_CHECKPOINT_ROOT = 4,
   /** MISMATCH_KIND_CHECKPOINT_SIGNATURE - A stored checkpoint whose signature does not verify with the log's key. */
   MISMATCH_KIND_CHECKPOINT_SIGNATURE = 5,
+  /**
+   * MISMATCH_KIND_TREE_NODE - A stored tree node (what proofs are built from) differs from the one recomputed
+   * from the entries; the index is the first entry under it.
+   */
+  MISMATCH_KIND_TREE_NODE = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -58,6 +63,9 @@ export function mismatchKindFromJSON(object: any): MismatchKind {
     case 5:
     case "MISMATCH_KIND_CHECKPOINT_SIGNATURE":
       return MismatchKind.MISMATCH_KIND_CHECKPOINT_SIGNATURE;
+    case 6:
+    case "MISMATCH_KIND_TREE_NODE":
+      return MismatchKind.MISMATCH_KIND_TREE_NODE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -79,6 +87,8 @@ export function mismatchKindToJSON(object: MismatchKind): string {
       return "MISMATCH_KIND_CHECKPOINT_ROOT";
     case MismatchKind.MISMATCH_KIND_CHECKPOINT_SIGNATURE:
       return "MISMATCH_KIND_CHECKPOINT_SIGNATURE";
+    case MismatchKind.MISMATCH_KIND_TREE_NODE:
+      return "MISMATCH_KIND_TREE_NODE";
     case MismatchKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -12,13 +12,20 @@ import { readDevSms } from '@vaxguard/dev-sms';
 import { isVaxGuardError } from '@vaxguard/errors';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { verhoeffCheckDigit } from '@vaxguard/pii';
-import { identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
+import { createOfflineVerifier } from '@vaxguard/health-cards';
+import { identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import { eventually } from '@vaxguard/testing';
 import { TOKEN_HEADER } from '@vaxguard/tokens';
 
 export interface DemoOptions {
   readonly otpAddress: string;
   readonly identityAddress: string;
+  readonly vaccinationRecordAddress: string;
+  /** The certificate issuer (`iss`) and where its keys are served over HTTP. */
+  readonly issuer: string;
+  readonly issuerKeysUrl: string;
+  /** Where the printable certificate is written. */
+  readonly certificateDir: string;
   readonly clientId: string;
   readonly clientSecret: string;
   readonly smsSink: string;
@@ -49,6 +56,10 @@ function demoClient(options: DemoOptions) {
     address: options.identityAddress,
     ...credential,
   });
+  const records = createServiceClient(vaccinationRecordV1.VaccinationRecordServiceService, {
+    address: options.vaccinationRecordAddress,
+    ...credential,
+  });
   const as = (token?: string) => {
     if (!token) return { idempotent: false };
     const metadata = new Metadata();
@@ -66,6 +77,7 @@ function demoClient(options: DemoOptions) {
   return {
     otp,
     identity,
+    records,
     as,
     confirm,
     async citizenSignIn(mobile: string) {
@@ -87,6 +99,7 @@ function demoClient(options: DemoOptions) {
     close() {
       otp.close();
       identity.close();
+      records.close();
     },
   };
 }
@@ -176,7 +189,7 @@ async function seedBeneficiaries(client: DemoClient, adminToken: string) {
   for (const household of people) {
     const mobile = demoMobile();
     const { token } = await client.citizenSignIn(mobile);
-    const registered = [];
+    const registered: (identityV1.Beneficiary | undefined)[] = [];
     for (const person of household) {
       const { beneficiary } = await client.identity.call(
         'registerBeneficiary',
@@ -190,11 +203,65 @@ async function seedBeneficiaries(client: DemoClient, adminToken: string) {
       );
       registered.push(beneficiary);
     }
-    mobiles.push({ mobile, beneficiaries: registered });
+    mobiles.push({ mobile, token, beneficiaries: registered });
   }
   const canary = mobiles[1]?.beneficiaries[1]?.beneficiaryRef ?? '';
   await client.identity.call('markCanary', { beneficiaryRef: canary }, client.as(adminToken));
   return { mobiles, canary };
+}
+
+/**
+ * Two doses recorded by the vaccinator under the citizen's consent, then the citizen
+ * fetches their SMART Health Card, writes its printable SVG and verifies it offline
+ * with the issuer keys fetched over HTTP, as any SMART Health Card verifier would.
+ */
+async function vaccinate(
+  client: DemoClient,
+  options: DemoOptions,
+  input: { session: string; grant: string; ref: string; citizenToken: string },
+): Promise<string[]> {
+  const doses = [
+    { doseNumber: 1, administeredOn: '2021-03-01', batchNumber: '4121Z005' },
+    { doseNumber: 2, administeredOn: '2021-06-01', batchNumber: '4121Z040' },
+  ];
+  for (const dose of doses) {
+    await client.records.call(
+      'recordDose',
+      {
+        beneficiaryRef: input.ref,
+        vaccineCode: 'COVISHIELD',
+        ...dose,
+        clientRequestId: `demo-${input.ref.slice(4, 20)}-${dose.doseNumber}`,
+        consentGrant: input.grant,
+      },
+      client.as(input.session),
+    );
+  }
+  const certificate = await client.records.call(
+    'getCertificate',
+    { beneficiaryRef: input.ref },
+    client.as(input.citizenToken),
+  );
+  const file = `${options.certificateDir}/certificate-${input.ref}.svg`;
+  writeFileSync(file, certificate.svg);
+  // As a verifier would: the key set, then the revocation list of each key announcing one.
+  const jwks = (await (await fetch(options.issuerKeysUrl)).json()) as {
+    keys: { kid: string; crlVersion?: number }[];
+  };
+  const revocations: Record<string, unknown> = {};
+  for (const { kid, crlVersion } of jwks.keys) {
+    if (crlVersion === undefined) continue;
+    const crlUrl = options.issuerKeysUrl.replace(/jwks\.json$/, `crl/${kid}.json`);
+    revocations[kid] = await (await fetch(crlUrl)).json();
+  }
+  const verified = createOfflineVerifier({
+    issuers: [{ iss: options.issuer, jwks, revocations }],
+  }).verify(certificate.qr);
+  return [
+    `demo: RecordDose x2 (COVISHIELD, 2021-03-01 and 2021-06-01) by the vaccinator with the grant -> ${input.ref}`,
+    `demo: GetCertificate(citizen token) -> SMART Health Card ${certificate.certificateId.slice(0, 12)}..., printable SVG at ${file}`,
+    `      offline verification of its shc:/ QR with the keys from ${options.issuerKeysUrl} -> ${verified.status}`,
+  ];
 }
 
 export async function runDemo(options: DemoOptions): Promise<string[]> {
@@ -250,6 +317,14 @@ export async function runDemo(options: DemoOptions): Promise<string[]> {
         lines.push(
           `demo: ${vaccinator.username} signed in, RequestConsent(${masked(household?.mobile ?? '')}) -> the citizen's CONSENT code -> grant for ${grant.claims?.consent?.beneficiaryRefs.length ?? 0} beneficiaries`,
           `      GetBeneficiary(${ref}) as the vaccinator -> ${seen.beneficiary?.name ?? ''}, born ${seen.beneficiary?.yearOfBirth ?? ''}, ${seen.beneficiary?.maskedPhotoId ?? ''} (never the mobile)`,
+        );
+        lines.push(
+          ...(await vaccinate(client, options, {
+            session,
+            grant: grant.token,
+            ref,
+            citizenToken: household?.token ?? '',
+          })),
         );
       }
     }

@@ -25,6 +25,7 @@ import type { Readable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { checkHealth, eventually } from '@vaxguard/testing';
+import { generateSignerKey } from '@vaxguard/tlog';
 import { SERVICE_SCOPES } from '@vaxguard/tokens';
 import { runDemo } from './demo';
 import { DEV_LOGS, DEV_STATE, envFileOf, ROOT, shown, writeEnvFile } from './dev-env';
@@ -37,6 +38,13 @@ const SERVICES = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
 type Service = (typeof SERVICES)[number];
 const DEMO_CLIENT = 'demo-portal';
 const DEV_ADMIN = 'platform.admin';
+// The certificate issuer: SMART Health Cards name an https issuer; in development its
+// keys are served over plain HTTP on localhost, at the issuer's path.
+const ISSUER_URL = 'https://vaxguard.local/issuer';
+// The audit log's origin: its checkpoints' first line and its signer key's name.
+const AUDIT_LOG_ORIGIN = 'audit.vaxguard.dev';
+const ISSUER_HTTP_PORT = Number(env['VAXGUARD_DEV_ISSUER_PORT'] ?? 58080);
+const issuerKeysUrl = `http://127.0.0.1:${ISSUER_HTTP_PORT}/issuer/.well-known/jwks.json`;
 const DEMO_PARTNER_SCOPES = ['beneficiary:demographics', 'beneficiary:id-masked'];
 const COLOUR = process.stdout.isTTY === true;
 
@@ -207,6 +215,10 @@ interface Secrets {
   documentIndexKey: string;
   secretCodeKey: string;
   identityKeyEncryptionKey: string;
+  /** Seals the SMART Health Card issuer's private keys. */
+  issuerKeyEncryptionKey: string;
+  /** The audit log's checkpoint signer (a C2SP signed-note private key). */
+  auditLogSignerKey: string;
   demoClientSecret: string;
   /** The first platform admin, created by identity from PLATFORM_ADMIN_BOOTSTRAP. */
   adminPassword: string;
@@ -238,6 +250,8 @@ function devSecrets(): Secrets {
     documentIndexKey: existing.documentIndexKey ?? key(),
     secretCodeKey: existing.secretCodeKey ?? key(),
     identityKeyEncryptionKey: existing.identityKeyEncryptionKey ?? key(),
+    issuerKeyEncryptionKey: existing.issuerKeyEncryptionKey ?? key(),
+    auditLogSignerKey: existing.auditLogSignerKey ?? generateSignerKey(AUDIT_LOG_ORIGIN).signerKey,
     demoClientSecret: existing.demoClientSecret ?? clientSecret(),
     adminPassword: existing.adminPassword ?? `admin-${clientSecret()}`,
     adminMobile: existing.adminMobile ?? `9${String(randomInt(0, 1e9)).padStart(9, '0')}`,
@@ -259,6 +273,10 @@ function scopesAt(callee: Service, caller: Service): string[] {
   }
   // The audit service suspends principals its rules catch.
   if (callee === 'identity' && caller === 'audit') return [SERVICE_SCOPES.suspendPrincipals];
+  // Vaccination-record reads beneficiaries from identity with the user's own token.
+  if (callee === 'identity' && caller === 'vaccination-record') {
+    return [SERVICE_SCOPES.relayTokens];
+  }
   return [];
 }
 
@@ -328,8 +346,19 @@ function serviceEnvironment(service: Service, platform: Platform): Record<string
         PLATFORM_ADMIN_BOOTSTRAP: `${DEV_ADMIN}:${secrets.adminMobile}:${platform.adminPasswordHash}`,
       };
     case 'vaccination-record':
+      return {
+        ...common,
+        IDENTITY_GRPC_ADDRESS: platform.addresses.identity,
+        ISSUER_URL: ISSUER_URL,
+        ISSUER_HTTP_PORT: String(ISSUER_HTTP_PORT),
+        ISSUER_KEY_ENCRYPTION_KEY: secrets.issuerKeyEncryptionKey,
+      };
     case 'audit':
-      return common;
+      return {
+        ...common,
+        IDENTITY_GRPC_ADDRESS: platform.addresses.identity,
+        AUDIT_LOG_SIGNER_KEY: secrets.auditLogSignerKey,
+      };
   }
 }
 
@@ -634,6 +663,7 @@ async function main(): Promise<void> {
   const ports: [string, number][] = [
     ['PostgreSQL (VAXGUARD_DEV_PG_PORT)', PG_PORT],
     ['Kafka (VAXGUARD_DEV_KAFKA_PORT)', KAFKA_PORT],
+    ['the certificate issuer (VAXGUARD_DEV_ISSUER_PORT)', ISSUER_HTTP_PORT],
     ...SERVICES.map((service, index): [string, number] => [
       `${service} (VAXGUARD_DEV_GRPC_PORT)`,
       FIRST_SERVICE_PORT + index,
@@ -684,6 +714,10 @@ async function main(): Promise<void> {
       ? await runDemo({
           otpAddress: addresses.otp,
           identityAddress: addresses.identity,
+          vaccinationRecordAddress: addresses['vaccination-record'],
+          issuer: ISSUER_URL,
+          issuerKeysUrl,
+          certificateDir: shown(DEV_STATE),
           clientId: DEMO_CLIENT,
           clientSecret: platform.secrets.demoClientSecret,
           smsSink: platform.smsSink,
@@ -705,6 +739,7 @@ async function main(): Promise<void> {
       ...rows,
       `  ${'postgresql'.padEnd(20)} postgres://vaxguard:vaxguard@127.0.0.1:${PG_PORT}/  (databases vaxguard_<service>)`,
       `  ${'kafka'.padEnd(20)} 127.0.0.1:${KAFKA_PORT}  (topics vaxguard.<service>.events)`,
+      `  ${'issuer keys'.padEnd(20)} ${issuerKeysUrl}  (SMART Health Cards, issuer ${ISSUER_URL})`,
       `  infrastructure:      ${infra.mode}`,
       '',
       `  demo client:         ${DEMO_CLIENT} (secret in ${shown(DEV_STATE)}/secrets.json)`,

@@ -16,6 +16,7 @@ import {
   existsSync,
   mkdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
   type WriteStream,
 } from 'node:fs';
@@ -25,7 +26,8 @@ import type { Readable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { checkHealth, eventually } from '@vaxguard/testing';
-import { generateSignerKey } from '@vaxguard/tlog';
+import { generateSignerKey, parseSignerKey } from '@vaxguard/tlog';
+import { witnessAuditLog } from '../audit/verify-log';
 import { SERVICE_SCOPES } from '@vaxguard/tokens';
 import { runDemo } from './demo';
 import { DEV_LOGS, DEV_STATE, envFileOf, ROOT, shown, writeEnvFile } from './dev-env';
@@ -726,6 +728,26 @@ async function main(): Promise<void> {
         })
       : ['demo: skipped, the OTP service is not serving'];
 
+  // The log's public key, as an outside auditor would hold it, and a first witness round.
+  const verifierKeyFile = resolve(DEV_STATE, 'audit-log.vkey');
+  writeFileSync(verifierKeyFile, `${parseSignerKey(secrets.auditLogSignerKey).verifierKey}\n`);
+  const witnessState = resolve(DEV_STATE, 'audit-log.witnessed');
+  // Containers start empty: the log of an earlier start is gone, and with it what the
+  // witness saw (local processes keep their data, and the witness its state).
+  if (infra.mode === 'containers') rmSync(witnessState, { force: true });
+  const witnessed =
+    statusOf.audit === 'SERVING'
+      ? await witnessAuditLog({
+          address: addresses.audit,
+          verifierKey: parseSignerKey(secrets.auditLogSignerKey).verifierKey,
+          stateFile: witnessState,
+          clientId: DEMO_CLIENT,
+          clientSecret: secrets.demoClientSecret,
+        }).catch((error: unknown) => [
+          `audit log check failed: ${error instanceof Error ? error.message : String(error)}`,
+        ])
+      : ['audit: skipped, the audit service is not serving'];
+
   const rows = SERVICES.map((service) => {
     const status = statusOf[service];
     const row = `  ${service.padEnd(20)} grpc://${addresses[service]}   health: ${status}`;
@@ -746,6 +768,10 @@ async function main(): Promise<void> {
       `  platform admin:      ${DEV_ADMIN} (password in ${shown(DEV_STATE)}/secrets.json; codes to its mobile land in the dev SMS inbox)`,
       `  dev SMS inbox:       ${shown(platform.smsSink)}`,
       ...demo.map((line) => `  ${line}`),
+      '',
+      ...witnessed.map((line) => `  audit log: ${line}`),
+      `  verify the log again (signature, and consistency with the last check): npx tsx --tsconfig tools/tsconfig.json tools/audit/verify-log.ts`,
+      `  the log's public key: ${shown(verifierKeyFile)}; an auditor (auditor.national) signs in like any staff member and calls AuditService/GetEntries, VerifyLog and ListAlerts`,
       '',
       `  logs:                ${shown(DEV_LOGS)}/ (postgres, kafka, build, one per service)`,
       `  environments:        ${shown(DEV_STATE)}/env/<service>.env (restart one service: npx nx run <service>:serve)`,

@@ -12,10 +12,12 @@ import type { Logger } from '@vaxguard/logging';
  */
 export async function enqueueEvent(tx: Queryable, event: OutgoingEvent): Promise<void> {
   const { envelope } = event;
-  await tx.query(
-    `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at, urgent)
+  // A named statement: each connection parses and plans it once, not on every event.
+  await tx.query({
+    name: 'vaxguard-outbox-insert',
+    text: `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at, urgent)
      VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [
+    values: [
       envelope.eventId,
       envelope.type,
       event.topic,
@@ -24,7 +26,7 @@ export async function enqueueEvent(tx: Queryable, event: OutgoingEvent): Promise
       envelope.occurredAt ?? new Date(),
       event.urgent,
     ],
-  );
+  });
 }
 
 export interface OutboxRelayOptions {

@@ -115,10 +115,12 @@ class PgUnitOfWork implements BeneficiaryUnitOfWork {
   }
 
   async find(ref: string): Promise<BeneficiaryRecord | undefined> {
-    const { rows } = await this.tx.query<BeneficiaryRow>(
-      `SELECT ${COLUMNS} FROM beneficiaries WHERE beneficiary_ref = $1`,
-      [ref],
-    );
+    // Named: the hot read is parsed and planned once per connection.
+    const { rows } = await this.tx.query<BeneficiaryRow>({
+      name: 'identity-find-beneficiary',
+      text: `SELECT ${COLUMNS} FROM beneficiaries WHERE beneficiary_ref = $1`,
+      values: [ref],
+    });
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 

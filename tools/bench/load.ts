@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** Closed-loop load: `concurrency` callers, each starting its next call when the last ends. */
 export interface LoadResult {
   readonly calls: number;
@@ -13,6 +15,12 @@ export async function runLoad(options: {
   /** Stops after this many calls or this long, whichever comes first. */
   readonly maxCalls: number;
   readonly maxSeconds: number;
+  /**
+   * Paced instead of closed-loop: call i is due `i / ratePerSecond` seconds after the
+   * start, at most `concurrency` in flight, and its latency counts from when it was due,
+   * so a call that waited for a free caller is not flattered.
+   */
+  readonly ratePerSecond?: number;
   readonly call: (index: number) => Promise<unknown>;
 }): Promise<LoadResult> {
   const latencies: number[] = [];
@@ -23,7 +31,15 @@ export async function runLoad(options: {
   const worker = async (): Promise<void> => {
     while (started < options.maxCalls && performance.now() < deadline) {
       const index = started++;
-      const t0 = performance.now();
+      const due =
+        options.ratePerSecond === undefined
+          ? undefined
+          : begin + (index * 1000) / options.ratePerSecond;
+      if (due !== undefined) {
+        if (due >= deadline) break;
+        if (due > performance.now()) await sleep(due - performance.now());
+      }
+      const t0 = due ?? performance.now();
       try {
         await options.call(index);
         latencies.push(performance.now() - t0);

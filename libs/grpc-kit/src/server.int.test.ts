@@ -43,6 +43,7 @@ const handlers: ServiceHandlers<typeof otpV1.OtpServiceService> = {
   },
   resendOtp: async () => ({ expiresAt: undefined, resendAvailableAt: undefined }),
   confirmOtp: async () => ({ token: '', claims: undefined }),
+  issueSecretCodeGrant: async () => ({ token: '', claims: undefined }),
   getSigningKeys: async () => ({ keys: [] }),
   revokeToken: async () => ({}),
 };

@@ -56,7 +56,12 @@ describe('createServiceClient', () => {
   it('is typed by the service: unary method names, their requests and responses', () => {
     type Otp = ServiceClient<typeof otpV1.OtpServiceService>;
     expectTypeOf<Parameters<Otp['call']>[0]>().toEqualTypeOf<
-      'generateOtp' | 'resendOtp' | 'confirmOtp' | 'getSigningKeys' | 'revokeToken'
+      | 'generateOtp'
+      | 'resendOtp'
+      | 'confirmOtp'
+      | 'getSigningKeys'
+      | 'revokeToken'
+      | 'issueSecretCodeGrant'
     >();
     // The generated client class gives the same typed client as its definition.
     const otp = createServiceClient(otpV1.OtpServiceClient, options);

@@ -1,4 +1,5 @@
 import {
+  auditV1,
   identityEventsV1,
   identityRegistryV1,
   otpEventsV1,
@@ -7,6 +8,7 @@ import {
 import {
   ACCESS_REGISTRY_TOPIC,
   defineEvent,
+  SECURITY_ALERTS_TOPIC,
   readPayload,
   type EventDefinition,
   type PayloadOf,
@@ -15,6 +17,8 @@ import { decodeEnvelope, EventDecodeError, type EventEnvelope } from './envelope
 
 // Registry records are state every service enforces: they wake the relay at once.
 const REGISTRY = { topic: ACCESS_REGISTRY_TOPIC, urgent: true } as const;
+// Alerts and responses stop an insider within seconds: they wake the relay at once too.
+const ALERTS = { topic: SECURITY_ALERTS_TOPIC, urgent: true } as const;
 
 /**
  * Every Kafka event type of VaxGuard, declared once. Producers build envelopes from
@@ -123,6 +127,20 @@ export const EVENTS = {
     'record.access_denied',
     'vaccination-record',
     vaccinationRecordEventsV1.RecordAccessDenied,
+  ),
+
+  /**
+   * The anomaly rules raised an alert. Subject: the principal it is about (staff,
+   * partner client, or a mobile by its blind index). Urgent: a high-severity alert
+   * stops its principal.
+   */
+  securityAlert: defineEvent('security.alert', 'audit', auditV1.Alert, ALERTS),
+  /** The audit service's automatic response to an alert was carried out (or refused). Subject: the principal. */
+  securityResponse: defineEvent(
+    'security.response',
+    'audit',
+    auditV1.AutomaticResponseTaken,
+    ALERTS,
   ),
 
   /** State records of the access registry (compacted; keyed per partner, principal, lock). */

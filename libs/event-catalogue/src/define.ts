@@ -17,8 +17,20 @@ export function eventsTopic(producer: Producer): string {
   return `vaxguard.${producer}.events`;
 }
 
-/** Every event topic of the platform: what the audit service reads. */
-export const ALL_EVENT_TOPICS: readonly string[] = PRODUCERS.map(eventsTopic);
+/**
+ * The audit service's anomaly alerts and its automatic responses to them, apart from
+ * its other events so that a security team can follow alerts alone.
+ */
+export const SECURITY_ALERTS_TOPIC = 'vaxguard.security.alerts';
+
+/**
+ * Every event topic of the platform: each producer's events topic and the security
+ * alerts topic. What the audit service reads, so alerts and responses are in its log.
+ */
+export const ALL_EVENT_TOPICS: readonly string[] = [
+  ...PRODUCERS.map(eventsTopic),
+  SECURITY_ALERTS_TOPIC,
+];
 
 /**
  * Identity's access registry (partners, suspensions, API locks), replicated to every

@@ -1,13 +1,20 @@
-import { ALL_EVENT_TOPICS, topicSpec } from '@vaxguard/event-catalogue';
+import { ActorKind, ALL_EVENT_TOPICS, topicSpec } from '@vaxguard/event-catalogue';
 import { ensureTopics, type IdempotentConsumer } from '@vaxguard/events';
+import { createServiceClient } from '@vaxguard/grpc-kit';
 import type { LogSink } from '@vaxguard/logging';
-import { auditV1 } from '@vaxguard/proto';
+import { auditV1, identityV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { parseVerifierKey } from '@vaxguard/tlog';
+import { AnomalyDetector } from './adapters/anomaly-detection';
 import { AUDIT_METHOD_POLICIES, AUDIT_SERVICE_NAME, auditHandlers } from './adapters/grpc-handlers';
+import { IdentityResponder } from './adapters/identity-responder';
 import { startLogIngestion } from './adapters/log-ingestion';
+import { PgAlertStore } from './adapters/pg-alerts';
+import { PgAnomalyWindows } from './adapters/pg-anomaly-windows';
 import { PgLogStore } from './adapters/pg-log-store';
 import type { Config } from './config';
+import { AlertDesk } from './domain/alert-desk';
+import { ANOMALY_STATE_RETENTION_MS } from './domain/anomaly-rules';
 import { LogReader } from './domain/log-reader';
 import { LogWriter } from './domain/log-writer';
 import { auditMigrations } from './migrations';
@@ -15,9 +22,13 @@ import { auditMigrations } from './migrations';
 export interface AuditApp {
   readonly runtime: ServiceRuntime;
   readonly reader: LogReader;
+  readonly alerts: AlertDesk;
   /** The log's consumer: its counts of applied, duplicate and undecodable events. */
   readonly ingestion: IdempotentConsumer;
 }
+
+/** The anomaly rules' windows are pruned this often. */
+const ANOMALY_PRUNE_INTERVAL_MS = 10 * 60_000;
 
 /** What tests may replace: the clock and where log lines go. */
 export interface AuditAppOverrides {
@@ -28,8 +39,10 @@ export interface AuditAppOverrides {
 /**
  * The audit service's composition root: the shared runtime (given only its part of the
  * configuration), the transparency log in PostgreSQL, the consumer that appends every
- * event of every topic to it, the checkpoint timer, and the gRPC handlers that serve
- * checkpoints, proofs, entries and verification. The consumer starts with the server.
+ * event of every topic to it and runs the anomaly rules on them, the worker that
+ * carries out automatic responses through identity, the checkpoint and pruning timers,
+ * and the gRPC handlers that serve checkpoints, proofs, entries, verification and
+ * alerts. The consumer starts at once; the responder too.
  */
 export async function createAuditApp(
   config: Config,
@@ -62,19 +75,55 @@ export async function createAuditApp(
       verifierKey: config.logSigner.verifierKey,
       verifier: parseVerifierKey(config.logSigner.verifierKey),
     });
+    const alerts = new AlertDesk(new PgAlertStore(runtime.pool), clock);
     // The first checkpoint (of the empty tree, on a new log) is there before any call.
     await store.inTransaction((tx) => writer.checkpoint(tx));
     await ensureTopics(runtime.kafka, ALL_EVENT_TOPICS.map(topicSpec));
 
     const logger = runtime.logger.child({ component: 'audit-log' });
+    // The audit service acts in its own name: the client it calls identity with.
+    const actor = {
+      kind: ActorKind.ACTOR_KIND_SERVICE,
+      principalId: config.serviceClientId,
+      clientId: config.serviceClientId,
+    };
     const consumer = await startLogIngestion({
       kafka: runtime.kafka,
       pool: runtime.pool,
       writer,
+      anomalies: new AnomalyDetector({ config: config.anomalies, actor, clock }),
       clock,
       logger,
     });
     runtime.onStop(async () => consumer.stop());
+
+    // High-severity alerts stop their principal: identity is asked after the batch
+    // that raised them commits, by a worker that keeps trying until identity answers.
+    const identity = createServiceClient(identityV1.IdentityServiceService, {
+      address: config.identityAddress,
+      clientId: config.serviceClientId,
+      secret: config.serviceClientSecret,
+    });
+    const responder = new IdentityResponder({
+      pool: runtime.pool,
+      identity,
+      actor,
+      clock,
+      logger: runtime.logger.child({ component: 'automatic-response' }),
+    });
+    responder.start();
+    runtime.onStop(async () => {
+      await responder.stop();
+      identity.close();
+    });
+    const windows = new PgAnomalyWindows(runtime.pool);
+    const pruner = setInterval(() => {
+      windows
+        .prune(clock(), ANOMALY_STATE_RETENTION_MS)
+        .catch((error: unknown) => logger.warn('anomaly window prune failed', { err: error }));
+    }, ANOMALY_PRUNE_INTERVAL_MS);
+    pruner.unref();
+    runtime.onStop(async () => clearInterval(pruner));
     // Entries that arrive after a checkpoint and then stop are signed within the interval.
     const timer = setInterval(() => {
       store
@@ -87,9 +136,9 @@ export async function createAuditApp(
     runtime.server.addService(
       AUDIT_SERVICE_NAME,
       auditV1.AuditServiceService,
-      auditHandlers(reader),
+      auditHandlers(reader, alerts),
     );
-    return { runtime, reader, ingestion: consumer };
+    return { runtime, reader, alerts, ingestion: consumer };
   } catch (error) {
     await runtime.stop();
     throw error;

@@ -2,6 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@vaxguard/config';
 import { generateSignerKey } from '@vaxguard/tlog';
 import { readConfig, readMigrateConfig } from './config';
+import { compileAnomalyConfig } from './domain/anomaly-rules';
+
+const BASE = {
+  DATABASE_URL: 'postgres://a:b@localhost:5432/audit',
+  KAFKA_BROKERS: 'localhost:9092',
+  CLIENT_CREDENTIALS: `console:${'0'.repeat(64)}`,
+  OTP_GRPC_ADDRESS: 'localhost:50052',
+  SERVICE_CLIENT_ID: 'svc-audit',
+  SERVICE_CLIENT_SECRET: 'a secret of sixteen or more',
+  AUDIT_LOG_SIGNER_KEY: generateSignerKey('audit.vaxguard.example').signerKey,
+};
 
 describe('audit configuration', () => {
   it('fails fast listing every missing variable', () => {
@@ -25,15 +36,7 @@ describe('audit configuration', () => {
 
   it('names the log after its signer key, and refuses another origin or a malformed key without repeating it', () => {
     const { signerKey, verifierKey } = generateSignerKey('audit.vaxguard.example');
-    const base = {
-      DATABASE_URL: 'postgres://a:b@localhost:5432/audit',
-      KAFKA_BROKERS: 'localhost:9092',
-      CLIENT_CREDENTIALS: `console:${'0'.repeat(64)}`,
-      OTP_GRPC_ADDRESS: 'localhost:50052',
-      SERVICE_CLIENT_ID: 'svc-audit',
-      SERVICE_CLIENT_SECRET: 'a secret of sixteen or more',
-      AUDIT_LOG_SIGNER_KEY: signerKey,
-    };
+    const base = { ...BASE, AUDIT_LOG_SIGNER_KEY: signerKey };
     const config = readConfig(base);
     expect(config.logOrigin).toBe('audit.vaxguard.example');
     expect(config.logSigner.verifierKey).toBe(verifierKey);
@@ -46,6 +49,38 @@ describe('audit configuration', () => {
       expect(String((error as ConfigError).problems)).toContain('AUDIT_LOG_SIGNER_KEY');
       expect(String((error as ConfigError).problems)).not.toContain(broken.split('+').at(-1));
     }
+  });
+
+  it("uses the anomaly rules' defaults and identity's local address when nothing is set", () => {
+    const config = readConfig(BASE);
+    expect(config.anomalies).toEqual(compileAnomalyConfig());
+    expect(config.identityAddress).toBe('127.0.0.1:50051');
+  });
+
+  it('reads anomaly thresholds and working hours, and refuses inconsistent ones at start-up', () => {
+    const config = readConfig({
+      ...BASE,
+      IDENTITY_GRPC_ADDRESS: 'identity:50051',
+      AUDIT_ANOMALY_STAFF_READS_PER_HOUR: '3',
+      AUDIT_ANOMALY_STAFF_READS_PER_DAY: '10',
+      AUDIT_ANOMALY_PARTNER_SURGE_FACTOR: '4.5',
+      AUDIT_ANOMALY_WORKING_HOURS: '09:30-18:00',
+    });
+    expect(config.identityAddress).toBe('identity:50051');
+    expect(config.anomalies).toMatchObject({
+      staffReadsPerHour: 3,
+      staffReadsPerDay: 10,
+      partnerSurgeFactor: 4.5,
+      workingHours: { startMinute: 9 * 60 + 30, endMinute: 18 * 60 },
+    });
+    // A daily limit under the hourly one would let a drip go unseen.
+    expect(() => readConfig({ ...BASE, AUDIT_ANOMALY_STAFF_READS_PER_HOUR: '300' })).toThrow(
+      /staffReadsPerDay/,
+    );
+    expect(() => readConfig({ ...BASE, AUDIT_ANOMALY_WORKING_HOURS: '9-18' })).toThrow(ConfigError);
+    expect(() => readConfig({ ...BASE, AUDIT_ANOMALY_OTP_FAILURES_PER_15M: '0' })).toThrow(
+      ConfigError,
+    );
   });
 
   it('needs only DATABASE_URL to migrate', () => {

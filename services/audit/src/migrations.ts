@@ -1,12 +1,15 @@
 import type { Migration } from '@vaxguard/db';
 import { eventsMigrations } from '@vaxguard/events';
+import { alertsMigration } from './adapters/pg-alerts';
+import { anomalyWindowsMigration } from './adapters/pg-anomaly-windows';
 
 /**
  * The audit service's schema: the shared outbox and processed-events tables, then the
  * transparency log. An entry's bytes are what its leaf hash is taken of; its columns
  * (type, actor, subject, times) are there for queries and are checked against the
  * bytes by VerifyLog. Node hashes are stored for every perfect subtree, keyed by
- * (level, index), so a proof is one read of at most 2·log2(n) rows.
+ * (level, index), so a proof is one read of at most 2·log2(n) rows. Then the anomaly
+ * rules' windows, and the alerts with their queued automatic responses.
  */
 export const auditMigrations: readonly Migration[] = [
   ...eventsMigrations,
@@ -51,4 +54,6 @@ export const auditMigrations: readonly Migration[] = [
       );
     `,
   },
+  anomalyWindowsMigration,
+  alertsMigration,
 ];

@@ -2,22 +2,26 @@ import type { MethodPolicies } from '@vaxguard/auth';
 import type { Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
 import { auditV1 } from '@vaxguard/proto';
 import { AUDIENCE } from '@vaxguard/tokens';
+import type { AlertDesk } from '../domain/alert-desk';
 import type { LogReader, Mismatch } from '../domain/log-reader';
 import { parsePosition } from '../domain/log-rules';
 import type { StaffReader } from '../domain/model';
+import { alertRecordOf } from './alert-messages';
 
 export const AUDIT_SERVICE_NAME = 'vaxguard.audit.v1.AuditService';
 const path = (method: string) => `/${AUDIT_SERVICE_NAME}/${method}`;
 
 /**
  * Which token each method asks for, beyond the client's credentials. Checkpoints and
- * proofs are hashes only: any authenticated client. Entries name people: a staff
- * session, whose role the domain checks (auditors only).
+ * proofs are hashes only: any authenticated client. Entries and alerts name people: a
+ * staff session, whose role the domain checks (auditors only).
  */
 const STAFF_SESSION = { token: [AUDIENCE.staff] };
 export const AUDIT_METHOD_POLICIES: MethodPolicies = {
   [path('GetEntries')]: STAFF_SESSION,
   [path('VerifyLog')]: STAFF_SESSION,
+  [path('ListAlerts')]: STAFF_SESSION,
+  [path('AcknowledgeAlert')]: STAFF_SESSION,
 };
 
 function staffReaderOf(principal: Principal): StaffReader | undefined {
@@ -38,8 +42,25 @@ const MISMATCH_KIND: Record<Mismatch['kind'], auditV1.MismatchKind> = {
 const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 
 /** The gRPC face of the audit log: proto in, domain call, proto out. */
-export function auditHandlers(log: LogReader): ServiceHandlers<typeof auditV1.AuditServiceService> {
+export function auditHandlers(
+  log: LogReader,
+  alerts: AlertDesk,
+): ServiceHandlers<typeof auditV1.AuditServiceService> {
   return {
+    async listAlerts(request, { principal }) {
+      const page = await alerts.list(staffReaderOf(principal), {
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+        unacknowledgedOnly: request.unacknowledgedOnly,
+      });
+      return { alerts: page.alerts.map(alertRecordOf), nextPageToken: page.nextPageToken };
+    },
+
+    async acknowledgeAlert(request, { principal }) {
+      const alert = await alerts.acknowledge(staffReaderOf(principal), request.alertId);
+      return { alert: alertRecordOf(alert) };
+    },
+
     async getCheckpoint() {
       const { checkpoint, verifierKey } = await log.latestCheckpoint();
       const origin = checkpoint.signedNote.slice(0, checkpoint.signedNote.indexOf('\n'));

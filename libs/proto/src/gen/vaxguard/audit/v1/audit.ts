@@ -18,6 +18,8 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../../google/protobuf/timestamp";
+import { Actor } from "../../events/v1/envelope";
 
 export const protobufPackage = "vaxguard.audit.v1";
 
@@ -90,6 +92,202 @@ export function mismatchKindToJSON(object: MismatchKind): string {
     case MismatchKind.MISMATCH_KIND_TREE_NODE:
       return "MISMATCH_KIND_TREE_NODE";
     case MismatchKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum Severity {
+  SEVERITY_UNSPECIFIED = 0,
+  SEVERITY_LOW = 1,
+  SEVERITY_MEDIUM = 2,
+  SEVERITY_HIGH = 3,
+  SEVERITY_CRITICAL = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function severityFromJSON(object: any): Severity {
+  switch (object) {
+    case 0:
+    case "SEVERITY_UNSPECIFIED":
+      return Severity.SEVERITY_UNSPECIFIED;
+    case 1:
+    case "SEVERITY_LOW":
+      return Severity.SEVERITY_LOW;
+    case 2:
+    case "SEVERITY_MEDIUM":
+      return Severity.SEVERITY_MEDIUM;
+    case 3:
+    case "SEVERITY_HIGH":
+      return Severity.SEVERITY_HIGH;
+    case 4:
+    case "SEVERITY_CRITICAL":
+      return Severity.SEVERITY_CRITICAL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Severity.UNRECOGNIZED;
+  }
+}
+
+export function severityToJSON(object: Severity): string {
+  switch (object) {
+    case Severity.SEVERITY_UNSPECIFIED:
+      return "SEVERITY_UNSPECIFIED";
+    case Severity.SEVERITY_LOW:
+      return "SEVERITY_LOW";
+    case Severity.SEVERITY_MEDIUM:
+      return "SEVERITY_MEDIUM";
+    case Severity.SEVERITY_HIGH:
+      return "SEVERITY_HIGH";
+    case Severity.SEVERITY_CRITICAL:
+      return "SEVERITY_CRITICAL";
+    case Severity.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What an alert asks of identity. */
+export enum AutomaticResponse {
+  AUTOMATIC_RESPONSE_UNSPECIFIED = 0,
+  AUTOMATIC_RESPONSE_NONE = 1,
+  AUTOMATIC_RESPONSE_SUSPEND_STAFF = 2,
+  AUTOMATIC_RESPONSE_LOCK_PARTNER = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function automaticResponseFromJSON(object: any): AutomaticResponse {
+  switch (object) {
+    case 0:
+    case "AUTOMATIC_RESPONSE_UNSPECIFIED":
+      return AutomaticResponse.AUTOMATIC_RESPONSE_UNSPECIFIED;
+    case 1:
+    case "AUTOMATIC_RESPONSE_NONE":
+      return AutomaticResponse.AUTOMATIC_RESPONSE_NONE;
+    case 2:
+    case "AUTOMATIC_RESPONSE_SUSPEND_STAFF":
+      return AutomaticResponse.AUTOMATIC_RESPONSE_SUSPEND_STAFF;
+    case 3:
+    case "AUTOMATIC_RESPONSE_LOCK_PARTNER":
+      return AutomaticResponse.AUTOMATIC_RESPONSE_LOCK_PARTNER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AutomaticResponse.UNRECOGNIZED;
+  }
+}
+
+export function automaticResponseToJSON(object: AutomaticResponse): string {
+  switch (object) {
+    case AutomaticResponse.AUTOMATIC_RESPONSE_UNSPECIFIED:
+      return "AUTOMATIC_RESPONSE_UNSPECIFIED";
+    case AutomaticResponse.AUTOMATIC_RESPONSE_NONE:
+      return "AUTOMATIC_RESPONSE_NONE";
+    case AutomaticResponse.AUTOMATIC_RESPONSE_SUSPEND_STAFF:
+      return "AUTOMATIC_RESPONSE_SUSPEND_STAFF";
+    case AutomaticResponse.AUTOMATIC_RESPONSE_LOCK_PARTNER:
+      return "AUTOMATIC_RESPONSE_LOCK_PARTNER";
+    case AutomaticResponse.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum AlertPrincipalKind {
+  ALERT_PRINCIPAL_KIND_UNSPECIFIED = 0,
+  ALERT_PRINCIPAL_KIND_STAFF = 1,
+  ALERT_PRINCIPAL_KIND_PARTNER_CLIENT = 2,
+  ALERT_PRINCIPAL_KIND_CITIZEN = 3,
+  ALERT_PRINCIPAL_KIND_SERVICE = 4,
+  /** ALERT_PRINCIPAL_KIND_MOBILE - A mobile number, by its keyed blind index (OTP failures are counted per mobile). */
+  ALERT_PRINCIPAL_KIND_MOBILE = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function alertPrincipalKindFromJSON(object: any): AlertPrincipalKind {
+  switch (object) {
+    case 0:
+    case "ALERT_PRINCIPAL_KIND_UNSPECIFIED":
+      return AlertPrincipalKind.ALERT_PRINCIPAL_KIND_UNSPECIFIED;
+    case 1:
+    case "ALERT_PRINCIPAL_KIND_STAFF":
+      return AlertPrincipalKind.ALERT_PRINCIPAL_KIND_STAFF;
+    case 2:
+    case "ALERT_PRINCIPAL_KIND_PARTNER_CLIENT":
+      return AlertPrincipalKind.ALERT_PRINCIPAL_KIND_PARTNER_CLIENT;
+    case 3:
+    case "ALERT_PRINCIPAL_KIND_CITIZEN":
+      return AlertPrincipalKind.ALERT_PRINCIPAL_KIND_CITIZEN;
+    case 4:
+    case "ALERT_PRINCIPAL_KIND_SERVICE":
+      return AlertPrincipalKind.ALERT_PRINCIPAL_KIND_SERVICE;
+    case 5:
+    case "ALERT_PRINCIPAL_KIND_MOBILE":
+      return AlertPrincipalKind.ALERT_PRINCIPAL_KIND_MOBILE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AlertPrincipalKind.UNRECOGNIZED;
+  }
+}
+
+export function alertPrincipalKindToJSON(object: AlertPrincipalKind): string {
+  switch (object) {
+    case AlertPrincipalKind.ALERT_PRINCIPAL_KIND_UNSPECIFIED:
+      return "ALERT_PRINCIPAL_KIND_UNSPECIFIED";
+    case AlertPrincipalKind.ALERT_PRINCIPAL_KIND_STAFF:
+      return "ALERT_PRINCIPAL_KIND_STAFF";
+    case AlertPrincipalKind.ALERT_PRINCIPAL_KIND_PARTNER_CLIENT:
+      return "ALERT_PRINCIPAL_KIND_PARTNER_CLIENT";
+    case AlertPrincipalKind.ALERT_PRINCIPAL_KIND_CITIZEN:
+      return "ALERT_PRINCIPAL_KIND_CITIZEN";
+    case AlertPrincipalKind.ALERT_PRINCIPAL_KIND_SERVICE:
+      return "ALERT_PRINCIPAL_KIND_SERVICE";
+    case AlertPrincipalKind.ALERT_PRINCIPAL_KIND_MOBILE:
+      return "ALERT_PRINCIPAL_KIND_MOBILE";
+    case AlertPrincipalKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum ResponseOutcome {
+  RESPONSE_OUTCOME_UNSPECIFIED = 0,
+  /** RESPONSE_OUTCOME_DONE - Identity suspended the principal (or it already was). */
+  RESPONSE_OUTCOME_DONE = 1,
+  /** RESPONSE_OUTCOME_REFUSED - Identity refused for good (such as an unknown principal); nobody was suspended. */
+  RESPONSE_OUTCOME_REFUSED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function responseOutcomeFromJSON(object: any): ResponseOutcome {
+  switch (object) {
+    case 0:
+    case "RESPONSE_OUTCOME_UNSPECIFIED":
+      return ResponseOutcome.RESPONSE_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "RESPONSE_OUTCOME_DONE":
+      return ResponseOutcome.RESPONSE_OUTCOME_DONE;
+    case 2:
+    case "RESPONSE_OUTCOME_REFUSED":
+      return ResponseOutcome.RESPONSE_OUTCOME_REFUSED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ResponseOutcome.UNRECOGNIZED;
+  }
+}
+
+export function responseOutcomeToJSON(object: ResponseOutcome): string {
+  switch (object) {
+    case ResponseOutcome.RESPONSE_OUTCOME_UNSPECIFIED:
+      return "RESPONSE_OUTCOME_UNSPECIFIED";
+    case ResponseOutcome.RESPONSE_OUTCOME_DONE:
+      return "RESPONSE_OUTCOME_DONE";
+    case ResponseOutcome.RESPONSE_OUTCOME_REFUSED:
+      return "RESPONSE_OUTCOME_REFUSED";
+    case ResponseOutcome.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -196,6 +394,90 @@ export interface VerifyLogResponse {
   checkpointsChecked: number;
   /** Present when ok is false. */
   firstMismatch?: Mismatch | undefined;
+}
+
+/** The window a rule counted in, and what it found there. */
+export interface AlertWindow {
+  /** Such as "1h"; "instant" for rules that fire on one observation. */
+  name: string;
+  startsAt?: Date | undefined;
+  endsAt?: Date | undefined;
+  observed: number;
+  /** The rule fires when observed is more than this. */
+  threshold: number;
+  /** The partner surge rule only: the partner's usual count for a window this long. */
+  usual: number;
+}
+
+/** An alert as raised; also the payload of the "security.alert" event. */
+export interface Alert {
+  alertId: string;
+  /** The rule's name, such as "STAFF_READS_PER_HOUR" or "CANARY_READ". */
+  rule: string;
+  severity: Severity;
+  principalKind: AlertPrincipalKind;
+  /** A staff id, a partner client id, a service name or a mobile's blind index. */
+  principalId: string;
+  window?: AlertWindow | undefined;
+  response: AutomaticResponse;
+  raisedAt?:
+    | Date
+    | undefined;
+  /** Who made the observation that raised it. */
+  raisedBy?: Actor | undefined;
+}
+
+/** The payload of the "security.response" event: what the automatic response did. */
+export interface AutomaticResponseTaken {
+  alertId: string;
+  response: AutomaticResponse;
+  principalKind: AlertPrincipalKind;
+  principalId: string;
+  /** The reason given to identity: the rule's name. */
+  reason: string;
+  outcome: ResponseOutcome;
+  attempts: number;
+  /** For a refusal: identity's stable reason, such as "NOT_FOUND". */
+  refusal: string;
+}
+
+/** An alert with what became of it. */
+export interface AlertRecord {
+  alert?:
+    | Alert
+    | undefined;
+  /** Unset until an auditor acknowledges it. */
+  acknowledgedAt?:
+    | Date
+    | undefined;
+  /** The staff id of the auditor who acknowledged it. */
+  acknowledgedBy: string;
+  /** Unset when no response was asked or it has not completed yet. */
+  responseOutcome: ResponseOutcome;
+  responseAt?: Date | undefined;
+}
+
+export interface ListAlertsRequest {
+  /** At most this many alerts per page; 0 means the service's default. */
+  pageSize: number;
+  /** From the previous response; empty for the first page. */
+  pageToken: string;
+  /** Only alerts no auditor has acknowledged. */
+  unacknowledgedOnly: boolean;
+}
+
+export interface ListAlertsResponse {
+  alerts: AlertRecord[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+export interface AcknowledgeAlertRequest {
+  alertId: string;
+}
+
+export interface AcknowledgeAlertResponse {
+  alert?: AlertRecord | undefined;
 }
 
 function createBaseGetCheckpointRequest(): GetCheckpointRequest {
@@ -1408,6 +1690,1004 @@ export const VerifyLogResponse: MessageFns<VerifyLogResponse, "vaxguard.audit.v1
   },
 };
 
+function createBaseAlertWindow(): AlertWindow {
+  return { name: "", startsAt: undefined, endsAt: undefined, observed: 0, threshold: 0, usual: 0 };
+}
+
+export const AlertWindow: MessageFns<AlertWindow, "vaxguard.audit.v1.AlertWindow"> = {
+  $type: "vaxguard.audit.v1.AlertWindow" as const,
+
+  encode(message: AlertWindow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.startsAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.startsAt), writer.uint32(18).fork()).join();
+    }
+    if (message.endsAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.endsAt), writer.uint32(26).fork()).join();
+    }
+    if (message.observed !== 0) {
+      writer.uint32(32).uint32(message.observed);
+    }
+    if (message.threshold !== 0) {
+      writer.uint32(40).uint32(message.threshold);
+    }
+    if (message.usual !== 0) {
+      writer.uint32(49).double(message.usual);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AlertWindow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlertWindow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.startsAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endsAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.observed = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.threshold = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.usual = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AlertWindow {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      startsAt: isSet(object.startsAt)
+        ? fromJsonTimestamp(object.startsAt)
+        : isSet(object.starts_at)
+        ? fromJsonTimestamp(object.starts_at)
+        : undefined,
+      endsAt: isSet(object.endsAt)
+        ? fromJsonTimestamp(object.endsAt)
+        : isSet(object.ends_at)
+        ? fromJsonTimestamp(object.ends_at)
+        : undefined,
+      observed: isSet(object.observed) ? globalThis.Number(object.observed) : 0,
+      threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : 0,
+      usual: isSet(object.usual) ? globalThis.Number(object.usual) : 0,
+    };
+  },
+
+  toJSON(message: AlertWindow): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.startsAt !== undefined) {
+      obj.startsAt = message.startsAt.toISOString();
+    }
+    if (message.endsAt !== undefined) {
+      obj.endsAt = message.endsAt.toISOString();
+    }
+    if (message.observed !== 0) {
+      obj.observed = Math.round(message.observed);
+    }
+    if (message.threshold !== 0) {
+      obj.threshold = Math.round(message.threshold);
+    }
+    if (message.usual !== 0) {
+      obj.usual = floatToJson(message.usual);
+    }
+    return obj;
+  },
+};
+
+function createBaseAlert(): Alert {
+  return {
+    alertId: "",
+    rule: "",
+    severity: 0,
+    principalKind: 0,
+    principalId: "",
+    window: undefined,
+    response: 0,
+    raisedAt: undefined,
+    raisedBy: undefined,
+  };
+}
+
+export const Alert: MessageFns<Alert, "vaxguard.audit.v1.Alert"> = {
+  $type: "vaxguard.audit.v1.Alert" as const,
+
+  encode(message: Alert, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.alertId !== "") {
+      writer.uint32(10).string(message.alertId);
+    }
+    if (message.rule !== "") {
+      writer.uint32(18).string(message.rule);
+    }
+    if (message.severity !== 0) {
+      writer.uint32(24).int32(message.severity);
+    }
+    if (message.principalKind !== 0) {
+      writer.uint32(32).int32(message.principalKind);
+    }
+    if (message.principalId !== "") {
+      writer.uint32(42).string(message.principalId);
+    }
+    if (message.window !== undefined) {
+      AlertWindow.encode(message.window, writer.uint32(50).fork()).join();
+    }
+    if (message.response !== 0) {
+      writer.uint32(56).int32(message.response);
+    }
+    if (message.raisedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.raisedAt), writer.uint32(66).fork()).join();
+    }
+    if (message.raisedBy !== undefined) {
+      Actor.encode(message.raisedBy, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Alert {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlert();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alertId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.severity = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.principalKind = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.principalId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.window = AlertWindow.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.response = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.raisedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.raisedBy = Actor.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Alert {
+    return {
+      alertId: isSet(object.alertId)
+        ? globalThis.String(object.alertId)
+        : isSet(object.alert_id)
+        ? globalThis.String(object.alert_id)
+        : "",
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      severity: isSet(object.severity) ? severityFromJSON(object.severity) : 0,
+      principalKind: isSet(object.principalKind)
+        ? alertPrincipalKindFromJSON(object.principalKind)
+        : isSet(object.principal_kind)
+        ? alertPrincipalKindFromJSON(object.principal_kind)
+        : 0,
+      principalId: isSet(object.principalId)
+        ? globalThis.String(object.principalId)
+        : isSet(object.principal_id)
+        ? globalThis.String(object.principal_id)
+        : "",
+      window: isSet(object.window) ? AlertWindow.fromJSON(object.window) : undefined,
+      response: isSet(object.response) ? automaticResponseFromJSON(object.response) : 0,
+      raisedAt: isSet(object.raisedAt)
+        ? fromJsonTimestamp(object.raisedAt)
+        : isSet(object.raised_at)
+        ? fromJsonTimestamp(object.raised_at)
+        : undefined,
+      raisedBy: isSet(object.raisedBy)
+        ? Actor.fromJSON(object.raisedBy)
+        : isSet(object.raised_by)
+        ? Actor.fromJSON(object.raised_by)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Alert): unknown {
+    const obj: any = {};
+    if (message.alertId !== "") {
+      obj.alertId = message.alertId;
+    }
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.severity !== 0) {
+      obj.severity = severityToJSON(message.severity);
+    }
+    if (message.principalKind !== 0) {
+      obj.principalKind = alertPrincipalKindToJSON(message.principalKind);
+    }
+    if (message.principalId !== "") {
+      obj.principalId = message.principalId;
+    }
+    if (message.window !== undefined) {
+      obj.window = AlertWindow.toJSON(message.window);
+    }
+    if (message.response !== 0) {
+      obj.response = automaticResponseToJSON(message.response);
+    }
+    if (message.raisedAt !== undefined) {
+      obj.raisedAt = message.raisedAt.toISOString();
+    }
+    if (message.raisedBy !== undefined) {
+      obj.raisedBy = Actor.toJSON(message.raisedBy);
+    }
+    return obj;
+  },
+};
+
+function createBaseAutomaticResponseTaken(): AutomaticResponseTaken {
+  return {
+    alertId: "",
+    response: 0,
+    principalKind: 0,
+    principalId: "",
+    reason: "",
+    outcome: 0,
+    attempts: 0,
+    refusal: "",
+  };
+}
+
+export const AutomaticResponseTaken: MessageFns<AutomaticResponseTaken, "vaxguard.audit.v1.AutomaticResponseTaken"> = {
+  $type: "vaxguard.audit.v1.AutomaticResponseTaken" as const,
+
+  encode(message: AutomaticResponseTaken, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.alertId !== "") {
+      writer.uint32(10).string(message.alertId);
+    }
+    if (message.response !== 0) {
+      writer.uint32(16).int32(message.response);
+    }
+    if (message.principalKind !== 0) {
+      writer.uint32(24).int32(message.principalKind);
+    }
+    if (message.principalId !== "") {
+      writer.uint32(34).string(message.principalId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(48).int32(message.outcome);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(56).uint32(message.attempts);
+    }
+    if (message.refusal !== "") {
+      writer.uint32(66).string(message.refusal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AutomaticResponseTaken {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAutomaticResponseTaken();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alertId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.response = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.principalKind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.principalId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.refusal = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AutomaticResponseTaken {
+    return {
+      alertId: isSet(object.alertId)
+        ? globalThis.String(object.alertId)
+        : isSet(object.alert_id)
+        ? globalThis.String(object.alert_id)
+        : "",
+      response: isSet(object.response) ? automaticResponseFromJSON(object.response) : 0,
+      principalKind: isSet(object.principalKind)
+        ? alertPrincipalKindFromJSON(object.principalKind)
+        : isSet(object.principal_kind)
+        ? alertPrincipalKindFromJSON(object.principal_kind)
+        : 0,
+      principalId: isSet(object.principalId)
+        ? globalThis.String(object.principalId)
+        : isSet(object.principal_id)
+        ? globalThis.String(object.principal_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      outcome: isSet(object.outcome) ? responseOutcomeFromJSON(object.outcome) : 0,
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      refusal: isSet(object.refusal) ? globalThis.String(object.refusal) : "",
+    };
+  },
+
+  toJSON(message: AutomaticResponseTaken): unknown {
+    const obj: any = {};
+    if (message.alertId !== "") {
+      obj.alertId = message.alertId;
+    }
+    if (message.response !== 0) {
+      obj.response = automaticResponseToJSON(message.response);
+    }
+    if (message.principalKind !== 0) {
+      obj.principalKind = alertPrincipalKindToJSON(message.principalKind);
+    }
+    if (message.principalId !== "") {
+      obj.principalId = message.principalId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = responseOutcomeToJSON(message.outcome);
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.refusal !== "") {
+      obj.refusal = message.refusal;
+    }
+    return obj;
+  },
+};
+
+function createBaseAlertRecord(): AlertRecord {
+  return { alert: undefined, acknowledgedAt: undefined, acknowledgedBy: "", responseOutcome: 0, responseAt: undefined };
+}
+
+export const AlertRecord: MessageFns<AlertRecord, "vaxguard.audit.v1.AlertRecord"> = {
+  $type: "vaxguard.audit.v1.AlertRecord" as const,
+
+  encode(message: AlertRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.alert !== undefined) {
+      Alert.encode(message.alert, writer.uint32(10).fork()).join();
+    }
+    if (message.acknowledgedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.acknowledgedAt), writer.uint32(18).fork()).join();
+    }
+    if (message.acknowledgedBy !== "") {
+      writer.uint32(26).string(message.acknowledgedBy);
+    }
+    if (message.responseOutcome !== 0) {
+      writer.uint32(32).int32(message.responseOutcome);
+    }
+    if (message.responseAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.responseAt), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AlertRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlertRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alert = Alert.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.acknowledgedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.acknowledgedBy = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.responseOutcome = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.responseAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AlertRecord {
+    return {
+      alert: isSet(object.alert) ? Alert.fromJSON(object.alert) : undefined,
+      acknowledgedAt: isSet(object.acknowledgedAt)
+        ? fromJsonTimestamp(object.acknowledgedAt)
+        : isSet(object.acknowledged_at)
+        ? fromJsonTimestamp(object.acknowledged_at)
+        : undefined,
+      acknowledgedBy: isSet(object.acknowledgedBy)
+        ? globalThis.String(object.acknowledgedBy)
+        : isSet(object.acknowledged_by)
+        ? globalThis.String(object.acknowledged_by)
+        : "",
+      responseOutcome: isSet(object.responseOutcome)
+        ? responseOutcomeFromJSON(object.responseOutcome)
+        : isSet(object.response_outcome)
+        ? responseOutcomeFromJSON(object.response_outcome)
+        : 0,
+      responseAt: isSet(object.responseAt)
+        ? fromJsonTimestamp(object.responseAt)
+        : isSet(object.response_at)
+        ? fromJsonTimestamp(object.response_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AlertRecord): unknown {
+    const obj: any = {};
+    if (message.alert !== undefined) {
+      obj.alert = Alert.toJSON(message.alert);
+    }
+    if (message.acknowledgedAt !== undefined) {
+      obj.acknowledgedAt = message.acknowledgedAt.toISOString();
+    }
+    if (message.acknowledgedBy !== "") {
+      obj.acknowledgedBy = message.acknowledgedBy;
+    }
+    if (message.responseOutcome !== 0) {
+      obj.responseOutcome = responseOutcomeToJSON(message.responseOutcome);
+    }
+    if (message.responseAt !== undefined) {
+      obj.responseAt = message.responseAt.toISOString();
+    }
+    return obj;
+  },
+};
+
+function createBaseListAlertsRequest(): ListAlertsRequest {
+  return { pageSize: 0, pageToken: "", unacknowledgedOnly: false };
+}
+
+export const ListAlertsRequest: MessageFns<ListAlertsRequest, "vaxguard.audit.v1.ListAlertsRequest"> = {
+  $type: "vaxguard.audit.v1.ListAlertsRequest" as const,
+
+  encode(message: ListAlertsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.unacknowledgedOnly !== false) {
+      writer.uint32(24).bool(message.unacknowledgedOnly);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAlertsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAlertsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unacknowledgedOnly = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAlertsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      unacknowledgedOnly: isSet(object.unacknowledgedOnly)
+        ? globalThis.Boolean(object.unacknowledgedOnly)
+        : isSet(object.unacknowledged_only)
+        ? globalThis.Boolean(object.unacknowledged_only)
+        : false,
+    };
+  },
+
+  toJSON(message: ListAlertsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.unacknowledgedOnly !== false) {
+      obj.unacknowledgedOnly = message.unacknowledgedOnly;
+    }
+    return obj;
+  },
+};
+
+function createBaseListAlertsResponse(): ListAlertsResponse {
+  return { alerts: [], nextPageToken: "" };
+}
+
+export const ListAlertsResponse: MessageFns<ListAlertsResponse, "vaxguard.audit.v1.ListAlertsResponse"> = {
+  $type: "vaxguard.audit.v1.ListAlertsResponse" as const,
+
+  encode(message: ListAlertsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.alerts) {
+      AlertRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAlertsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAlertsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alerts.push(AlertRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAlertsResponse {
+    return {
+      alerts: globalThis.Array.isArray(object?.alerts) ? object.alerts.map((e: any) => AlertRecord.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAlertsResponse): unknown {
+    const obj: any = {};
+    if (message.alerts?.length) {
+      obj.alerts = message.alerts.map((e) => AlertRecord.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+};
+
+function createBaseAcknowledgeAlertRequest(): AcknowledgeAlertRequest {
+  return { alertId: "" };
+}
+
+export const AcknowledgeAlertRequest: MessageFns<AcknowledgeAlertRequest, "vaxguard.audit.v1.AcknowledgeAlertRequest"> =
+  {
+    $type: "vaxguard.audit.v1.AcknowledgeAlertRequest" as const,
+
+    encode(message: AcknowledgeAlertRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+      if (message.alertId !== "") {
+        writer.uint32(10).string(message.alertId);
+      }
+      return writer;
+    },
+
+    decode(input: BinaryReader | Uint8Array, length?: number): AcknowledgeAlertRequest {
+      const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+      const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+      if (previousRecursionDepth >= 100) {
+        throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      }
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+      try {
+        const end = length === undefined ? reader.len : reader.pos + length;
+        const message = createBaseAcknowledgeAlertRequest();
+        while (reader.pos < end) {
+          const tag = reader.uint32();
+          switch (tag >>> 3) {
+            case 1: {
+              if (tag !== 10) {
+                break;
+              }
+
+              message.alertId = reader.string();
+              continue;
+            }
+          }
+          if ((tag & 7) === 4 || tag === 0) {
+            break;
+          }
+          reader.skip(tag & 7);
+        }
+        return message;
+      } finally {
+        (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+      }
+    },
+
+    fromJSON(object: any): AcknowledgeAlertRequest {
+      return {
+        alertId: isSet(object.alertId)
+          ? globalThis.String(object.alertId)
+          : isSet(object.alert_id)
+          ? globalThis.String(object.alert_id)
+          : "",
+      };
+    },
+
+    toJSON(message: AcknowledgeAlertRequest): unknown {
+      const obj: any = {};
+      if (message.alertId !== "") {
+        obj.alertId = message.alertId;
+      }
+      return obj;
+    },
+  };
+
+function createBaseAcknowledgeAlertResponse(): AcknowledgeAlertResponse {
+  return { alert: undefined };
+}
+
+export const AcknowledgeAlertResponse: MessageFns<
+  AcknowledgeAlertResponse,
+  "vaxguard.audit.v1.AcknowledgeAlertResponse"
+> = {
+  $type: "vaxguard.audit.v1.AcknowledgeAlertResponse" as const,
+
+  encode(message: AcknowledgeAlertResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.alert !== undefined) {
+      AlertRecord.encode(message.alert, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcknowledgeAlertResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcknowledgeAlertResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alert = AlertRecord.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcknowledgeAlertResponse {
+    return { alert: isSet(object.alert) ? AlertRecord.fromJSON(object.alert) : undefined };
+  },
+
+  toJSON(message: AcknowledgeAlertResponse): unknown {
+    const obj: any = {};
+    if (message.alert !== undefined) {
+      obj.alert = AlertRecord.toJSON(message.alert);
+    }
+    return obj;
+  },
+};
+
 /**
  * The audit service: every event of the platform appended to a transparency log (an
  * RFC 6962 Merkle tree with C2SP tlog-checkpoints signed as C2SP signed notes), so that
@@ -1477,6 +2757,28 @@ export const AuditServiceService = {
     responseSerialize: (value: VerifyLogResponse): Buffer => Buffer.from(VerifyLogResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyLogResponse => VerifyLogResponse.decode(value),
   },
+  /** The alerts the anomaly rules raised, newest first, a page at a time (auditors). */
+  listAlerts: {
+    path: "/vaxguard.audit.v1.AuditService/ListAlerts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAlertsRequest): Buffer => Buffer.from(ListAlertsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAlertsRequest => ListAlertsRequest.decode(value),
+    responseSerialize: (value: ListAlertsResponse): Buffer => Buffer.from(ListAlertsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAlertsResponse => ListAlertsResponse.decode(value),
+  },
+  /** Marks an alert as seen by the calling auditor; acknowledging twice keeps the first. */
+  acknowledgeAlert: {
+    path: "/vaxguard.audit.v1.AuditService/AcknowledgeAlert" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AcknowledgeAlertRequest): Buffer =>
+      Buffer.from(AcknowledgeAlertRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AcknowledgeAlertRequest => AcknowledgeAlertRequest.decode(value),
+    responseSerialize: (value: AcknowledgeAlertResponse): Buffer =>
+      Buffer.from(AcknowledgeAlertResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AcknowledgeAlertResponse => AcknowledgeAlertResponse.decode(value),
+  },
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
@@ -1493,6 +2795,10 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
    * checkpoints and names the first entry that does not match.
    */
   verifyLog: handleUnaryCall<VerifyLogRequest, VerifyLogResponse>;
+  /** The alerts the anomaly rules raised, newest first, a page at a time (auditors). */
+  listAlerts: handleUnaryCall<ListAlertsRequest, ListAlertsResponse>;
+  /** Marks an alert as seen by the calling auditor; acknowledging twice keeps the first. */
+  acknowledgeAlert: handleUnaryCall<AcknowledgeAlertRequest, AcknowledgeAlertResponse>;
 }
 
 export interface AuditServiceClient extends Client {
@@ -1579,6 +2885,38 @@ export interface AuditServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyLogResponse) => void,
   ): ClientUnaryCall;
+  /** The alerts the anomaly rules raised, newest first, a page at a time (auditors). */
+  listAlerts(
+    request: ListAlertsRequest,
+    callback: (error: ServiceError | null, response: ListAlertsResponse) => void,
+  ): ClientUnaryCall;
+  listAlerts(
+    request: ListAlertsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAlertsResponse) => void,
+  ): ClientUnaryCall;
+  listAlerts(
+    request: ListAlertsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAlertsResponse) => void,
+  ): ClientUnaryCall;
+  /** Marks an alert as seen by the calling auditor; acknowledging twice keeps the first. */
+  acknowledgeAlert(
+    request: AcknowledgeAlertRequest,
+    callback: (error: ServiceError | null, response: AcknowledgeAlertResponse) => void,
+  ): ClientUnaryCall;
+  acknowledgeAlert(
+    request: AcknowledgeAlertRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AcknowledgeAlertResponse) => void,
+  ): ClientUnaryCall;
+  acknowledgeAlert(
+    request: AcknowledgeAlertRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AcknowledgeAlertResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AuditServiceClient = makeGenericClientConstructor(
@@ -1596,6 +2934,32 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
 }
 
 function isSet(value: any): boolean {

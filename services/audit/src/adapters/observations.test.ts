@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ActorKind,
+  buildEvent,
+  decodeEvent,
+  encodeEnvelope,
+  EVENTS,
+  SubjectKind,
+  type DecodedEvent,
+  type OutgoingEvent,
+} from '@vaxguard/event-catalogue';
+import { observationOf } from './observations';
+
+const at = new Date('2026-03-02T06:00:00Z');
+const staff = { kind: ActorKind.ACTOR_KIND_STAFF, principalId: 'stf_1', clientId: 'console' };
+const beneficiary = { kind: SubjectKind.SUBJECT_KIND_BENEFICIARY, ref: 'bnf_abc' };
+const mobile = { kind: SubjectKind.SUBJECT_KIND_MOBILE, ref: 'mobile-index' };
+
+/** Through the wire and the catalogue, as the consumer sees it. */
+function decoded(event: OutgoingEvent): DecodedEvent {
+  const result = decodeEvent(encodeEnvelope(event.envelope));
+  if (!result.ok) throw new Error(result.reason);
+  return result.event;
+}
+
+const observed = (event: OutgoingEvent) => observationOf(decoded(event));
+const method = '/vaxguard.identity.v1.IdentityService/GetBeneficiary';
+const staffActor = { kind: 'STAFF', principalId: 'stf_1', clientId: 'console' };
+
+describe('observationOf', () => {
+  it("maps identity's reads by their stated basis, a consent counting only with its grant", () => {
+    const read = (basis: string, grantId: string) =>
+      observed(
+        buildEvent(EVENTS.accessGranted, {
+          actor: staff,
+          subject: beneficiary,
+          payload: { method, basis, grantId },
+          occurredAt: at,
+        }),
+      );
+    expect(read('CONSENT', 'grant-1')).toEqual({
+      kind: 'READ_GRANTED',
+      actor: staffActor,
+      occurredAt: at,
+      subject: { kind: 'BENEFICIARY', beneficiaryRef: 'bnf_abc' },
+      basis: { kind: 'CONSENT', grantId: 'grant-1' },
+    });
+    expect(read('OWNER', '')).toMatchObject({ basis: { kind: 'OWNER' } });
+    expect(read('CONSENT', '')).toMatchObject({ basis: { kind: 'NONE' } });
+    expect(read('SOMETHING', 'grant-1')).toMatchObject({ basis: { kind: 'NONE' } });
+  });
+
+  it("maps vaccination-record's reads by the reader's role and grant", () => {
+    const read = (role: string, grantId: string) =>
+      observed(
+        buildEvent(EVENTS.recordAccessed, {
+          actor: staff,
+          subject: beneficiary,
+          payload: { method, role, centreOrPartner: 'ctr_1', purpose: 'VACCINATION', grantId },
+          occurredAt: at,
+        }),
+      );
+    expect(read('VACCINATOR', 'grant-2')).toMatchObject({
+      kind: 'READ_GRANTED',
+      basis: { kind: 'CONSENT', grantId: 'grant-2' },
+    });
+    expect(read('CITIZEN', '')).toMatchObject({ basis: { kind: 'OWNER' } });
+    expect(read('VACCINATOR', '')).toMatchObject({ basis: { kind: 'NONE' } });
+  });
+
+  it('maps refusals, canaries, consent requests and OTP events; drops the rest', () => {
+    const denied = buildEvent(EVENTS.accessDenied, {
+      actor: staff,
+      subject: { kind: SubjectKind.SUBJECT_KIND_UNSPECIFIED, ref: '' },
+      payload: { method, reason: 'NO_CONSENT' },
+      occurredAt: at,
+    });
+    expect(observed(denied)).toMatchObject({ kind: 'READ_DENIED', subject: undefined });
+    const recordDenied = buildEvent(EVENTS.recordAccessDenied, {
+      actor: staff,
+      subject: beneficiary,
+      payload: {
+        method,
+        role: 'VACCINATOR',
+        centreOrPartner: '',
+        purpose: '',
+        reason: 'NO_CONSENT',
+      },
+      occurredAt: at,
+    });
+    expect(observed(recordDenied)).toMatchObject({
+      kind: 'READ_DENIED',
+      subject: { beneficiaryRef: 'bnf_abc' },
+    });
+    const canary = buildEvent(EVENTS.accessCanary, {
+      actor: staff,
+      subject: beneficiary,
+      payload: { method },
+      occurredAt: at,
+    });
+    expect(observed(canary)).toMatchObject({ kind: 'CANARY_READ' });
+    const consent = buildEvent(EVENTS.consentRequested, {
+      actor: staff,
+      subject: mobile,
+      payload: { txnId: 'txn', beneficiaryCount: 2 },
+      occurredAt: at,
+    });
+    expect(observed(consent)).toMatchObject({
+      kind: 'CONSENT_REQUESTED',
+      subject: { kind: 'MOBILE', mobileIndex: 'mobile-index' },
+    });
+    const otpFailed = buildEvent(EVENTS.otpFailed, {
+      actor: { kind: ActorKind.ACTOR_KIND_CITIZEN, principalId: 'mobile-index', clientId: 'app' },
+      subject: mobile,
+      payload: { txnId: 'txn', purpose: 0, reason: 0, attemptsLeft: 2, consecutiveFailures: 1 },
+      occurredAt: at,
+    });
+    expect(observed(otpFailed)).toMatchObject({ kind: 'OTP_FAILED' });
+    const registered = buildEvent(EVENTS.beneficiaryRegistered, {
+      actor: staff,
+      subject: beneficiary,
+      payload: { mobileIndex: 'mobile-index', photoIdKind: 1 },
+      occurredAt: at,
+    });
+    expect(observed(registered)).toBeUndefined();
+  });
+
+  it('drops an event without a known actor', () => {
+    const anonymous = buildEvent(EVENTS.accessCanary, {
+      actor: { kind: ActorKind.ACTOR_KIND_UNSPECIFIED, principalId: 'x', clientId: '' },
+      subject: beneficiary,
+      payload: { method },
+      occurredAt: at,
+    });
+    expect(observed(anonymous)).toBeUndefined();
+  });
+});

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import type { Migration, Queryable } from '@vaxguard/db';
+import { buildEvent, EVENTS, type Actor } from '@vaxguard/event-catalogue';
+import { enqueueEvent } from '@vaxguard/events';
+import type { AlertStore, ResponseOutcome, StoredAlert } from '../domain/alert-desk';
+import { needsResponse } from '../domain/alert-desk';
+import type { Alert } from '../domain/anomaly-model';
+import { alertMessageOf, subjectOfPrincipal } from './alert-messages';
+
+/**
+ * Raised alerts (the domain's Alert as JSON, with columns to page and filter on) and the
+ * automatic responses still to carry out: a response row is written in the same
+ * transaction as its alert, and done once identity has answered.
+ */
+export const alertsMigration: Migration = {
+  id: 'audit/0002_anomaly_alerts',
+  sql: `
+CREATE TABLE anomaly_alerts (
+  position bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+  alert_id uuid PRIMARY KEY,
+  -- The rule's own idempotency key: the same offence in the same window is one alert.
+  dedup_key text NOT NULL UNIQUE,
+  alert jsonb NOT NULL,
+  acknowledged_at timestamptz,
+  acknowledged_by text,
+  response_outcome text CHECK (response_outcome IN ('DONE', 'REFUSED')),
+  response_at timestamptz
+);
+CREATE INDEX anomaly_alerts_unacknowledged ON anomaly_alerts (position)
+  WHERE acknowledged_at IS NULL;
+
+CREATE TABLE anomaly_responses (
+  alert_id uuid PRIMARY KEY REFERENCES anomaly_alerts (alert_id),
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL,
+  done_at timestamptz
+);
+CREATE INDEX anomaly_responses_due ON anomaly_responses (next_attempt_at)
+  WHERE done_at IS NULL;
+`,
+};
+
+interface AlertRow {
+  position: string;
+  alert_id: string;
+  alert: Alert & { window: { startsAt: string; endsAt: string }; raisedAt: string };
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+  response_outcome: ResponseOutcome | null;
+  response_at: Date | null;
+}
+
+const ALERT_COLUMNS =
+  'position, alert_id, alert, acknowledged_at, acknowledged_by, response_outcome, response_at';
+
+/** JSON gave the dates back as text. */
+function alertOf(json: AlertRow['alert']): Alert {
+  return {
+    ...json,
+    window: {
+      ...json.window,
+      startsAt: new Date(json.window.startsAt),
+      endsAt: new Date(json.window.endsAt),
+    },
+    raisedAt: new Date(json.raisedAt),
+  };
+}
+
+function storedAlertOf(row: AlertRow): StoredAlert {
+  return {
+    alertId: row.alert_id,
+    alert: alertOf(row.alert),
+    ...(row.acknowledged_at ? { acknowledgedAt: row.acknowledged_at } : {}),
+    ...(row.acknowledged_by ? { acknowledgedBy: row.acknowledged_by } : {}),
+    ...(row.response_outcome ? { responseOutcome: row.response_outcome } : {}),
+    ...(row.response_at ? { responseAt: row.response_at } : {}),
+  };
+}
+
+/**
+ * Stores a raised alert, publishes it (`security.alert`, through the outbox) and, when
+ * it asks identity for something, queues the response, all in the caller's
+ * transaction (the actor is the audit service itself). An alert already stored under its dedup key is left alone.
+ */
+export async function raiseAlert(
+  tx: Queryable,
+  alert: Alert,
+  context: { readonly actor: Actor; readonly now: Date },
+): Promise<boolean> {
+  const { actor, now } = context;
+  const alertId = randomUUID();
+  const { rowCount } = await tx.query(
+    `INSERT INTO anomaly_alerts (alert_id, dedup_key, alert) VALUES ($1, $2, $3)
+     ON CONFLICT (dedup_key) DO NOTHING`,
+    [alertId, alert.dedupKey, JSON.stringify(alert)],
+  );
+  if (rowCount !== 1) return false;
+  await enqueueEvent(
+    tx,
+    buildEvent(EVENTS.securityAlert, {
+      actor,
+      subject: subjectOfPrincipal(alert.principal),
+      payload: alertMessageOf(alertId, alert),
+      occurredAt: now,
+    }),
+  );
+  if (needsResponse(alert.response)) {
+    await tx.query(`INSERT INTO anomaly_responses (alert_id, next_attempt_at) VALUES ($1, $2)`, [
+      alertId,
+      now,
+    ]);
+  }
+  return true;
+}
+
+export class PgAlertStore implements AlertStore {
+  constructor(private readonly db: Queryable) {}
+
+  async page(options: {
+    readonly before: number | undefined;
+    readonly limit: number;
+    readonly unacknowledgedOnly: boolean;
+  }): Promise<{ alerts: StoredAlert[]; last: number | undefined }> {
+    const { rows } = await this.db.query<AlertRow>(
+      `SELECT ${ALERT_COLUMNS} FROM anomaly_alerts
+       WHERE ($1::bigint IS NULL OR position < $1)
+         AND (NOT $2 OR acknowledged_at IS NULL)
+       ORDER BY position DESC LIMIT $3`,
+      [options.before ?? null, options.unacknowledgedOnly, options.limit],
+    );
+    const last = rows.at(-1);
+    return { alerts: rows.map(storedAlertOf), last: last ? Number(last.position) : undefined };
+  }
+
+  async acknowledge(alertId: string, by: string, at: Date): Promise<StoredAlert | undefined> {
+    const { rows } = await this.db.query<AlertRow>(
+      `UPDATE anomaly_alerts
+         SET acknowledged_at = coalesce(acknowledged_at, $2),
+             acknowledged_by = coalesce(acknowledged_by, $3)
+       WHERE alert_id = $1
+       RETURNING ${ALERT_COLUMNS}`,
+      [alertId, at, by],
+    );
+    const row = rows[0];
+    return row ? storedAlertOf(row) : undefined;
+  }
+}

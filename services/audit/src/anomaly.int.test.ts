@@ -1,0 +1,461 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Metadata, status } from '@grpc/grpc-js';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readDevSms } from '@vaxguard/dev-sms';
+import { EVENTS } from '@vaxguard/event-catalogue';
+import { createServiceClient } from '@vaxguard/grpc-kit';
+import { MemoryLogSink } from '@vaxguard/logging';
+import { verhoeffCheckDigit } from '@vaxguard/pii';
+import { auditV1, identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
+import {
+  eventually,
+  leaks,
+  outcomeOf,
+  refusalOf,
+  spawnService,
+  startKafka,
+  startPostgres,
+  testClient,
+  type KafkaFixture,
+  type PostgresFixture,
+  type ServiceProcess,
+} from '@vaxguard/testing';
+import { generateSignerKey } from '@vaxguard/tlog';
+import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
+import { createAuditApp, type AuditApp } from './app';
+import { readConfig } from './config';
+
+const key = () => randomBytes(32).toString('base64');
+/** The test's small hourly threshold: the fourth distinct beneficiary is one too many. */
+const READS_PER_HOUR = 3;
+const SUSPENSION_BOUND_MS = 30_000;
+
+/**
+ * The anomaly rules end to end: the built OTP and identity services as their own
+ * processes, the audit service in-process with a small hourly threshold, real
+ * PostgreSQL and Kafka. Every event reaches the audit service the way it does in
+ * production: identity's and OTP's outboxes, Kafka, the log's consumer.
+ */
+describe('anomaly rules and automatic suspension (real OTP, identity, PostgreSQL, Kafka)', () => {
+  const logs = new MemoryLogSink();
+  const console_ = testClient('audit-console');
+  const svcIdentity = testClient('svc-identity');
+  const svcAudit = testClient('svc-audit');
+  const ADMIN = {
+    username: 'root.admin',
+    password: 'bootstrap admin passphrase',
+    mobile: '9730000001',
+  };
+  let postgres: PostgresFixture;
+  let kafka: KafkaFixture;
+  let dir: string;
+  let otp: ServiceProcess | undefined;
+  let identity: ServiceProcess | undefined;
+  let audit: AuditApp;
+  let auditDb: pg.Pool;
+  let clients: ReturnType<typeof connect>;
+  const sessions = { admin: '', auditor: '' };
+  let centreId = '';
+  /** Raw values the test used, which must never reach the audit service's logs. */
+  const raw = new Set<string>();
+  const codes = new Set<string>();
+
+  let mobileCounter = 0;
+  const freshMobile = () => {
+    const mobile = `9731${String(mobileCounter++).padStart(6, '0')}`;
+    raw.add(mobile);
+    return mobile;
+  };
+  let aadhaarCounter = 0;
+  const freshAadhaar = () => {
+    const body = String(24_000_000_000 + 7_919 * aadhaarCounter++);
+    const aadhaar = body + verhoeffCheckDigit(body);
+    raw.add(aadhaar);
+    return aadhaar;
+  };
+
+  function connect() {
+    const options = { clientId: console_.clientId, secret: console_.secret, deadlineMs: 15_000 };
+    return {
+      otp: createServiceClient(otpV1.OtpServiceService, {
+        ...options,
+        address: otp?.address ?? '',
+      }),
+      identity: createServiceClient(identityV1.IdentityServiceService, {
+        ...options,
+        address: identity?.address ?? '',
+      }),
+      audit: createServiceClient(auditV1.AuditServiceService, {
+        ...options,
+        address: `127.0.0.1:${audit.runtime.port}`,
+      }),
+    };
+  }
+
+  /** A call's options: never retried, with the user's token when there is one. */
+  const as = (token?: string) => {
+    if (!token) return { idempotent: false };
+    const metadata = new Metadata();
+    metadata.set(TOKEN_HEADER, token);
+    return { idempotent: false, metadata };
+  };
+
+  /** Confirms a transaction with the code sent to the person's mobile (the dev SMS inbox). */
+  async function confirm(txnId: string): Promise<string> {
+    const sms = await eventually(async () => {
+      const found = await readDevSms(join(dir, 'sms.jsonl'), txnId);
+      if (!found) throw new Error('no SMS yet');
+      return found;
+    });
+    codes.add(sms.code);
+    const { token } = await clients.otp.call('confirmOtp', { txnId, otp: sms.code }, as());
+    return token;
+  }
+
+  async function staffSession(username: string, password: string): Promise<string> {
+    const { txnId } = await clients.identity.call('startStaffLogin', { username, password }, as());
+    return confirm(txnId);
+  }
+
+  async function createStaff(role: identityStaffV1.StaffRole, username: string, centre = '') {
+    const mobile = freshMobile();
+    const password = `a long passphrase number ${mobile}`;
+    const { staff } = await clients.identity.call(
+      'createStaff',
+      { username, displayName: username, role, centreId: centre, mobile, password },
+      as(sessions.admin),
+    );
+    return { staffId: staff?.staffId ?? '', session: await staffSession(username, password) };
+  }
+
+  /** A citizen on a fresh mobile with `count` beneficiaries registered on it. */
+  async function citizenWithBeneficiaries(count: number) {
+    const mobile = freshMobile();
+    const { txnId } = await clients.otp.call(
+      'generateOtp',
+      {
+        mobile,
+        purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
+        consent: undefined,
+        onBehalfOfClientId: '',
+      },
+      as(),
+    );
+    const token = await confirm(txnId);
+    raw.add(token);
+    const refs: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const { beneficiary } = await clients.identity.call(
+        'registerBeneficiary',
+        {
+          mobile,
+          name: `Asha Devi ${'ABCD'[i] ?? ''}`,
+          gender: identityV1.Gender.GENDER_FEMALE,
+          yearOfBirth: 1961 + i,
+          photoIdKind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR,
+          photoIdNumber: freshAadhaar(),
+        },
+        as(token),
+      );
+      refs.push(beneficiary?.beneficiaryRef ?? '');
+    }
+    return { mobile, token, refs };
+  }
+
+  /** A consent grant for the staff member, confirmed by the person with the code they got. */
+  async function consentGrant(staffSessionToken: string, mobile: string): Promise<string> {
+    const { txnId } = await clients.identity.call(
+      'requestConsent',
+      { target: { $case: 'mobile', value: mobile } },
+      as(staffSessionToken),
+    );
+    const grant = await confirm(txnId);
+    raw.add(grant);
+    return grant;
+  }
+
+  const read = (grant: string, beneficiaryRef: string) =>
+    clients.identity.call('getBeneficiary', { beneficiaryRef }, as(grant));
+
+  async function alertsAbout(principalId: string): Promise<auditV1.AlertRecord[]> {
+    const { alerts } = await clients.audit.call(
+      'listAlerts',
+      { pageSize: 100, pageToken: '', unacknowledgedOnly: false },
+      as(sessions.auditor),
+    );
+    return alerts.filter((record) => record.alert?.principalId === principalId);
+  }
+
+  beforeAll(async () => {
+    [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
+    dir = await mkdtemp(join(tmpdir(), 'audit-anomaly-int-'));
+    const brokers = kafka.brokers.join(',');
+    const mobileIndexKey = key();
+    raw.add(ADMIN.mobile);
+    otp = await spawnService({
+      entry: 'services/otp/dist/main.js',
+      env: {
+        DATABASE_URL: postgres.url,
+        KAFKA_BROKERS: brokers,
+        CLIENT_CREDENTIALS: `${console_.credential},${svcAudit.credential},${svcIdentity.credential}:${SERVICE_SCOPES.onBehalf}+${SERVICE_SCOPES.issueConsent}`,
+        LOG_LEVEL: 'warn',
+        OTP_HASH_KEY: key(),
+        MOBILE_INDEX_KEY: mobileIndexKey,
+        OTP_KEY_ENCRYPTION_KEY: key(),
+        OTP_SMS_DELIVERY: 'dev-sink',
+        OTP_DEV_SMS_SINK: join(dir, 'sms.jsonl'),
+      },
+    });
+    const adminHash = execFileSync(process.execPath, ['services/identity/dist/hash-password.js'], {
+      input: `${ADMIN.password}\n`,
+      env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn' },
+    })
+      .toString()
+      .split('\n')
+      .find((line) => line.startsWith('$scrypt$'));
+    identity = await spawnService({
+      entry: 'services/identity/dist/main.js',
+      env: {
+        DATABASE_URL: await postgres.createDatabase(),
+        KAFKA_BROKERS: brokers,
+        // The audit service's own client may suspend principals, and nothing else.
+        CLIENT_CREDENTIALS: `${console_.credential},${svcAudit.credential}:${SERVICE_SCOPES.suspendPrincipals}`,
+        LOG_LEVEL: 'warn',
+        PLATFORM_ADMIN_BOOTSTRAP: `${ADMIN.username}:${ADMIN.mobile}:${adminHash ?? ''}`,
+        OTP_GRPC_ADDRESS: otp.address,
+        SERVICE_CLIENT_ID: svcIdentity.clientId,
+        SERVICE_CLIENT_SECRET: svcIdentity.secret,
+        MOBILE_INDEX_KEY: mobileIndexKey,
+        DOCUMENT_INDEX_KEY: key(),
+        SECRET_CODE_KEY: key(),
+        IDENTITY_KEY_ENCRYPTION_KEYS: `kek-1:${key()}`,
+      },
+    });
+    const auditUrl = await postgres.createDatabase();
+    const auditConfig = readConfig({
+      GRPC_HOST: '127.0.0.1',
+      GRPC_PORT: '0',
+      DATABASE_URL: auditUrl,
+      KAFKA_BROKERS: brokers,
+      CLIENT_CREDENTIALS: console_.credential,
+      LOG_LEVEL: 'info',
+      OTP_GRPC_ADDRESS: otp.address,
+      IDENTITY_GRPC_ADDRESS: identity.address,
+      SERVICE_CLIENT_ID: svcAudit.clientId,
+      SERVICE_CLIENT_SECRET: svcAudit.secret,
+      AUDIT_LOG_SIGNER_KEY: generateSignerKey('audit.anomaly-test.vaxguard').signerKey,
+      AUDIT_CHECKPOINT_INTERVAL: '200ms',
+      AUDIT_ANOMALY_STAFF_READS_PER_HOUR: String(READS_PER_HOUR),
+      AUDIT_ANOMALY_STAFF_READS_PER_DAY: String(READS_PER_HOUR * 3),
+    });
+    audit = await createAuditApp(auditConfig, { logSink: logs });
+    await audit.runtime.start();
+    auditDb = new pg.Pool({ connectionString: auditUrl, max: 2 });
+    clients = connect();
+
+    sessions.admin = await staffSession(ADMIN.username, ADMIN.password);
+    raw.add(sessions.admin);
+    const { centre } = await clients.identity.call(
+      'createCentre',
+      { name: 'PHC Anomaly', district: 'Pune', state: 'Maharashtra' },
+      as(sessions.admin),
+    );
+    centreId = centre?.centreId ?? '';
+    const auditor = await createStaff(identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR, 'auditor.one');
+    sessions.auditor = auditor.session;
+    raw.add(auditor.session);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const client of Object.values(clients ?? {})) client.close();
+    await auditDb?.end().catch(() => undefined);
+    await audit?.runtime.stop().catch(() => undefined);
+    await identity?.stop().catch(() => undefined);
+    await otp?.stop().catch(() => undefined);
+    await kafka?.stop().catch(() => undefined);
+    await postgres?.stop().catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('suspends a vaccinator who reads past the hourly threshold, and logs the alert and the response', async () => {
+    const vaccinator = await createStaff(
+      identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR,
+      'vaccinator.harvest',
+      centreId,
+    );
+    raw.add(vaccinator.session);
+    const household = await citizenWithBeneficiaries(READS_PER_HOUR + 1);
+    const grant = await consentGrant(vaccinator.session, household.mobile);
+    const [first = '', ...others] = household.refs;
+    const offending = others.pop() ?? '';
+    // Up to the threshold: allowed and nothing happens.
+    for (const ref of [first, ...others]) await read(grant, ref);
+    const started = performance.now();
+    await read(grant, offending);
+    // The vaccinator goes on working; the first refusal is the suspension taking hold.
+    const refused = await eventually(
+      async () => {
+        const outcome = await outcomeOf(read(grant, first));
+        if (!outcome) throw new Error('still allowed');
+        return outcome;
+      },
+      { timeoutMs: SUSPENSION_BOUND_MS, intervalMs: 25 },
+    );
+    const elapsedMs = Math.round(performance.now() - started);
+    console.log(`[measure] offending read -> vaccinator refused: ${elapsedMs} ms`);
+    expect([refused.code, refused.reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'PRINCIPAL_SUSPENDED',
+    ]);
+    expect(elapsedMs).toBeLessThan(SUSPENSION_BOUND_MS);
+    // The staff session is refused everywhere too, not only the grant.
+    const session = await refusalOf(
+      clients.identity.call(
+        'requestConsent',
+        { target: { $case: 'mobile', value: household.mobile } },
+        as(vaccinator.session),
+      ),
+    );
+    expect(session.reason).toBe('PRINCIPAL_SUSPENDED');
+
+    // Auditors see the alert and what became of it.
+    const [record] = await eventually(async () => {
+      const found = await alertsAbout(vaccinator.staffId);
+      if (found[0]?.responseOutcome !== auditV1.ResponseOutcome.RESPONSE_OUTCOME_DONE) {
+        throw new Error('response not recorded yet');
+      }
+      return found;
+    });
+    expect(record?.alert).toMatchObject({
+      rule: 'STAFF_READS_PER_HOUR',
+      severity: auditV1.Severity.SEVERITY_HIGH,
+      principalKind: auditV1.AlertPrincipalKind.ALERT_PRINCIPAL_KIND_STAFF,
+      response: auditV1.AutomaticResponse.AUTOMATIC_RESPONSE_SUSPEND_STAFF,
+      window: { name: '1h', observed: READS_PER_HOUR + 1, threshold: READS_PER_HOUR },
+    });
+    // The alert, the audit service's response and identity's suspension are all in the log.
+    const logged = await eventually(async () => {
+      const { rows } = await auditDb.query<{ event_type: string; actor_id: string }>(
+        `SELECT event_type, actor_id FROM audit_log_entries WHERE subject_ref = $1
+          AND event_type = ANY($2::text[]) ORDER BY entry_index`,
+        [
+          vaccinator.staffId,
+          [EVENTS.securityAlert.name, EVENTS.securityResponse.name, EVENTS.principalSuspended.name],
+        ],
+      );
+      if (rows.length < 3) throw new Error(`${rows.length} of 3 in the log`);
+      return rows;
+    });
+    expect(logged.map((row) => row.event_type).sort()).toEqual(
+      [
+        EVENTS.securityAlert.name,
+        EVENTS.securityResponse.name,
+        EVENTS.principalSuspended.name,
+      ].sort(),
+    );
+    expect(logged.find((row) => row.event_type === EVENTS.securityAlert.name)?.actor_id).toBe(
+      svcAudit.clientId,
+    );
+  });
+
+  it('raises a CRITICAL alert on a canary read, which auditors list and acknowledge', async () => {
+    const owner = await citizenWithBeneficiaries(1);
+    const canary = owner.refs[0] ?? '';
+    await clients.identity.call('markCanary', { beneficiaryRef: canary }, as(sessions.admin));
+    await read(owner.token, canary);
+    const record = await eventually(async () => {
+      const { alerts } = await clients.audit.call(
+        'listAlerts',
+        { pageSize: 0, pageToken: '', unacknowledgedOnly: true },
+        as(sessions.auditor),
+      );
+      const found = alerts.find((a) => a.alert?.rule === 'CANARY_READ');
+      if (!found) throw new Error('no canary alert yet');
+      return found;
+    });
+    expect(record.alert?.severity).toBe(auditV1.Severity.SEVERITY_CRITICAL);
+    expect(record.acknowledgedAt).toBeUndefined();
+
+    const alertId = record.alert?.alertId ?? '';
+    const { alert: acknowledged } = await clients.audit.call(
+      'acknowledgeAlert',
+      { alertId },
+      as(sessions.auditor),
+    );
+    expect(acknowledged?.acknowledgedAt).toBeInstanceOf(Date);
+    expect(acknowledged?.acknowledgedBy).not.toBe('');
+    const open = await clients.audit.call(
+      'listAlerts',
+      { pageSize: 0, pageToken: '', unacknowledgedOnly: true },
+      as(sessions.auditor),
+    );
+    expect(open.alerts.map((a) => a.alert?.alertId)).not.toContain(alertId);
+    const unknown = await refusalOf(
+      clients.audit.call(
+        'acknowledgeAlert',
+        { alertId: '00000000-0000-4000-8000-000000000000' },
+        as(sessions.auditor),
+      ),
+    );
+    expect([unknown.code, unknown.reason]).toEqual([status.NOT_FOUND, 'ALERT_NOT_FOUND']);
+  });
+
+  it('pages alerts with opaque tokens', async () => {
+    const all = await clients.audit.call(
+      'listAlerts',
+      { pageSize: 0, pageToken: '', unacknowledgedOnly: false },
+      as(sessions.auditor),
+    );
+    expect(all.alerts.length).toBeGreaterThanOrEqual(2);
+    const first = await clients.audit.call(
+      'listAlerts',
+      { pageSize: 1, pageToken: '', unacknowledgedOnly: false },
+      as(sessions.auditor),
+    );
+    const second = await clients.audit.call(
+      'listAlerts',
+      { pageSize: 1, pageToken: first.nextPageToken, unacknowledgedOnly: false },
+      as(sessions.auditor),
+    );
+    expect([...first.alerts, ...second.alerts].map((a) => a.alert?.alertId)).toEqual(
+      all.alerts.slice(0, 2).map((a) => a.alert?.alertId),
+    );
+  });
+
+  it('refuses alerts to anyone but auditors, and leaks no raw identifier into its logs', async () => {
+    const vaccinator = await createStaff(
+      identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR,
+      'vaccinator.curious',
+      centreId,
+    );
+    raw.add(vaccinator.session);
+    const list = (token?: string) =>
+      clients.audit.call(
+        'listAlerts',
+        { pageSize: 0, pageToken: '', unacknowledgedOnly: false },
+        as(token),
+      );
+    const anonymous = await refusalOf(list());
+    expect(anonymous.code).toBe(status.UNAUTHENTICATED);
+    const byVaccinator = await refusalOf(list(vaccinator.session));
+    expect([byVaccinator.code, byVaccinator.reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'NOT_AUDITOR',
+    ]);
+    const acknowledge = await refusalOf(
+      clients.audit.call(
+        'acknowledgeAlert',
+        { alertId: '00000000-0000-4000-8000-000000000000' },
+        as(vaccinator.session),
+      ),
+    );
+    expect(acknowledge.reason).toBe('NOT_AUDITOR');
+    expect(leaks(logs.text(), raw, codes)).toEqual([]);
+  });
+});

@@ -10,7 +10,7 @@ import {
 } from './adapters/grpc-handlers';
 import { ConsentGrantVerifier, IdentityPeer } from './adapters/identity-peer';
 import { startIssuerHttp } from './adapters/issuer-http';
-import { PgIssuerKeyring } from './adapters/pg-issuer-keyring';
+import { ISSUER_KEY_CONTEXT, PgIssuerKeyring } from './adapters/pg-issuer-keyring';
 import { PgRecordStore } from './adapters/pg-record-store';
 import type { Config } from './config';
 import { RecordService } from './domain/record-service';
@@ -31,7 +31,6 @@ export interface VaccinationRecordAppOverrides {
 }
 
 // Uses of the one key-encryption key, each its own derived key.
-const ISSUER_KEY_CONTEXT = 'vaxguard/vaccination-record/issuer-keys';
 const RID_SECRET_CONTEXT = 'vaxguard/vaccination-record/rid-secret';
 
 /**

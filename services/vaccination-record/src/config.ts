@@ -51,6 +51,19 @@ export function readConfig(environment: Environment = process.env) {
 
 export type Config = ReturnType<typeof readConfig>;
 
+/**
+ * What `nx run vaccination-record:rotate-keys` reads: DATABASE_URL, LOG_LEVEL and
+ * ISSUER_KEY_ENCRYPTION_KEY, to seal the new issuer key.
+ */
+export function readRotateKeysConfig(environment: Environment = process.env) {
+  const { databaseUrl, logLevel } = runtimeConfigSchema(DEFAULT_PORT);
+  return loadConfig(environment, {
+    databaseUrl,
+    logLevel,
+    issuerKeyEncryptionKey: env.secretKey('ISSUER_KEY_ENCRYPTION_KEY', { minBytes: KEY_BYTES }),
+  });
+}
+
 /** What `nx run vaccination-record:migrate` reads: DATABASE_URL (and LOG_LEVEL), nothing else. */
 export function readMigrateConfig(environment: Environment = process.env) {
   return readMigrate(environment);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,8 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
   let postgres: PostgresFixture;
   let kafka: KafkaFixture;
   let dir: string;
+  /** The service's database, for the operator task that rotates its issuer key. */
+  let recordDbUrl = '';
   let otp: ServiceProcess;
   let identity: ServiceProcess;
   let app: VaccinationRecordApp;
@@ -228,11 +231,12 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
     dir = await mkdtemp(join(tmpdir(), 'vaccination-record-int-'));
     ADMIN.mobile = freshMobile();
-    const [otpDb, identityDb, recordDb] = await Promise.all([
+    const [otpDb, identityDb, createdRecordDb] = await Promise.all([
       postgres.createDatabase(),
       postgres.createDatabase(),
       postgres.createDatabase(),
     ]);
+    recordDbUrl = createdRecordDb;
     const apps = clients.map((client) => client.credential).join(',');
     otp = await spawnService({
       entry: 'services/otp/dist/main.js',
@@ -270,7 +274,7 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     const config = readConfig({
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: '0',
-      DATABASE_URL: recordDb,
+      DATABASE_URL: createdRecordDb,
       KAFKA_BROKERS: kafka.brokers.join(','),
       CLIENT_CREDENTIALS: apps,
       LOG_LEVEL: 'debug',
@@ -583,5 +587,82 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     );
     expect([refusal.code, refusal.reason]).toEqual([status.RESOURCE_EXHAUSTED, 'STAFF_QUOTA']);
     expect(refusal.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it('rotates the issuer key with overlap: new certificates are signed with the new key, earlier ones keep theirs and verify while it is published', async () => {
+    const vaccinator = await staffAt(await centre(), VACCINATOR);
+    /** A citizen with one dose, and a function fetching their certificate. */
+    const vaccinated = async () => {
+      const owner = await citizen();
+      const grant = await consentFor(vaccinator, owner.mobile);
+      await vaccinator.client.records.call(
+        'recordDose',
+        doseRequest(owner.ref, grant.token),
+        vaccinator.client.as(vaccinator.token),
+      );
+      return () =>
+        owner.client.records.call(
+          'getCertificate',
+          { beneficiaryRef: owner.ref },
+          owner.client.as(owner.token),
+        );
+    };
+    const earlierCertificate = await vaccinated();
+    const before = await earlierCertificate();
+    // The operator's task, as built: `nx run vaccination-record:rotate-keys`.
+    const rotated = spawnSync(
+      process.execPath,
+      ['services/vaccination-record/dist/rotate-keys.js'],
+      {
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          DATABASE_URL: recordDbUrl,
+          ISSUER_KEY_ENCRYPTION_KEY: key(37),
+        },
+        encoding: 'utf8',
+      },
+    );
+    expect(rotated.status).toBe(0);
+    const logged = JSON.parse(rotated.stdout.trim().split('\n').pop() ?? '{}') as { kid?: string };
+    const newKid = logged.kid ?? '';
+    const after = await (await vaccinated())();
+    expect(after.kid).toBe(newKid);
+    expect(before.kid).not.toBe(newKid);
+    // The earlier certificate keeps its key (its rid is bound to it).
+    const again = await earlierCertificate();
+    expect([again.certificateId, again.kid]).toEqual([before.certificateId, before.kid]);
+    const { jwksJson } = await vaccinator.client.records.call(
+      'getIssuerKeys',
+      {},
+      vaccinator.client.as(),
+    );
+    const jwks = JSON.parse(jwksJson) as { keys: { kid: string }[] };
+    expect(jwks.keys.map((key) => key.kid)).toEqual(expect.arrayContaining([before.kid, newKid]));
+    const revocations: Record<string, unknown> = {};
+    for (const kid of [before.kid, newKid]) {
+      const { revocationListJson } = await vaccinator.client.records.call(
+        'getRevocationList',
+        { kid },
+        vaccinator.client.as(),
+      );
+      revocations[kid] = JSON.parse(revocationListJson) as unknown;
+    }
+    const verifier = createOfflineVerifier({ issuers: [{ iss: ISSUER, jwks, revocations }] });
+    expect(verifier.verify(again.qr).status).toBe('valid');
+    expect(verifier.verify(after.qr).status).toBe('valid');
+    // A verifier that no longer has the old key refuses what it signed.
+    const withoutOld = createOfflineVerifier({
+      issuers: [
+        {
+          iss: ISSUER,
+          jwks: { keys: jwks.keys.filter((key) => key.kid !== before.kid) },
+          revocations: { [newKid]: revocations[newKid] },
+        },
+      ],
+    });
+    expect(withoutOld.verify(before.qr)).toMatchObject({
+      status: 'invalid',
+      reason: 'UNKNOWN_KEY',
+    });
   });
 });

@@ -23,6 +23,9 @@ const sealedKeyContext = (kid: string) => `issuer-key/${kid}`;
  * counter in clear. The newest key signs; older ones stay published so the cards they
  * signed keep verifying (rotation with overlap).
  */
+/** The sealer context of the issuer's private keys (HKDF info under the service's KEK). */
+export const ISSUER_KEY_CONTEXT = 'vaxguard/vaccination-record/issuer-keys';
+
 export class PgIssuerKeyring implements IssuerKeyring {
   // Keys never change once made; opened ones are kept.
   private readonly opened = new Map<string, IssuerKey>();

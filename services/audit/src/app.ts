@@ -5,7 +5,7 @@ import type { LogSink } from '@vaxguard/logging';
 import { auditV1, identityV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { parseVerifierKey } from '@vaxguard/tlog';
-import { AnomalyDetector } from './adapters/anomaly-detection';
+import { AnomalyDetector, startAnomalyDetection } from './adapters/anomaly-detection';
 import { AUDIT_METHOD_POLICIES, AUDIT_SERVICE_NAME, auditHandlers } from './adapters/grpc-handlers';
 import { IdentityResponder } from './adapters/identity-responder';
 import { startLogIngestion } from './adapters/log-ingestion';
@@ -39,10 +39,10 @@ export interface AuditAppOverrides {
 /**
  * The audit service's composition root: the shared runtime (given only its part of the
  * configuration), the transparency log in PostgreSQL, the consumer that appends every
- * event of every topic to it and runs the anomaly rules on them, the worker that
+ * event of every topic to it, the consumer that runs the anomaly rules, the worker that
  * carries out automatic responses through identity, the checkpoint and pruning timers,
  * and the gRPC handlers that serve checkpoints, proofs, entries, verification and
- * alerts. The consumer starts at once; the responder too.
+ * alerts. The consumers and the responder start at once.
  */
 export async function createAuditApp(
   config: Config,
@@ -91,11 +91,17 @@ export async function createAuditApp(
       kafka: runtime.kafka,
       pool: runtime.pool,
       writer,
-      anomalies: new AnomalyDetector({ config: config.anomalies, actor, clock }),
       clock,
       logger,
     });
     runtime.onStop(async () => consumer.stop());
+    const anomalies = await startAnomalyDetection({
+      kafka: runtime.kafka,
+      pool: runtime.pool,
+      detector: new AnomalyDetector({ config: config.anomalies, actor, clock }),
+      logger: runtime.logger.child({ component: 'anomaly-rules' }),
+    });
+    runtime.onStop(async () => anomalies.stop());
 
     // High-severity alerts stop their principal: identity is asked after the batch
     // that raised them commits, by a worker that keeps trying until identity answers.

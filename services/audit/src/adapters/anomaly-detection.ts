@@ -1,5 +1,8 @@
-import type { PoolClient } from '@vaxguard/db';
-import type { Actor, DecodedEvent } from '@vaxguard/event-catalogue';
+import type { Kafka } from 'kafkajs';
+import type { Pool, PoolClient } from '@vaxguard/db';
+import { EVENTS, type Actor, type DecodedEvent } from '@vaxguard/event-catalogue';
+import { IdempotentConsumer } from '@vaxguard/events';
+import type { Logger } from '@vaxguard/logging';
 import type { AnomalyConfig } from '../domain/anomaly-rules';
 import { evaluate } from '../domain/anomaly-rules';
 import type { Clock } from '../domain/model';
@@ -7,11 +10,30 @@ import { observationOf } from './observations';
 import { PgAnomalyWindows } from './pg-anomaly-windows';
 import { raiseAlert } from './pg-alerts';
 
+/** The consumer group the rules read events in (and its name in processed_events). */
+export const ANOMALY_CONSUMER_GROUP = 'audit-anomalies';
+
+/** The topics of the events the rules observe (see observationOf). */
+export const OBSERVED_TOPICS: readonly string[] = [
+  ...new Set(
+    [
+      EVENTS.accessGranted,
+      EVENTS.accessDenied,
+      EVENTS.accessCanary,
+      EVENTS.consentRequested,
+      EVENTS.recordAccessed,
+      EVENTS.recordAccessDenied,
+      EVENTS.otpRequested,
+      EVENTS.otpFailed,
+    ].map((definition) => definition.topic),
+  ),
+];
+
 /**
- * The anomaly rules as events are ingested: each event the rules react to is evaluated
- * in the ingestion's own transaction (READ COMMITTED), so its window state, its alerts
- * and their queued responses commit or roll back with the log entry, and a redelivered
- * event is never counted twice.
+ * The anomaly rules as events arrive: each event the rules react to is evaluated in
+ * its batch's transaction (READ COMMITTED), which also records the event id, so its
+ * window state, its alerts and their queued responses commit or roll back together and
+ * a redelivered event is never counted twice.
  */
 export class AnomalyDetector {
   constructor(
@@ -37,4 +59,32 @@ export class AnomalyDetector {
     }
     return raised;
   }
+}
+
+/**
+ * Reads the observed topics in a consumer group of its own, beside the log's: the rules
+ * cost a few statements per event, which in the log's transaction (under its head
+ * lock) would cut the log's append rate to a few hundred events a second. One
+ * partition's batch at a time, so one instance never takes window locks in two orders.
+ */
+export function startAnomalyDetection(options: {
+  readonly kafka: Kafka;
+  readonly pool: Pool;
+  readonly detector: AnomalyDetector;
+  readonly logger: Logger;
+}): Promise<IdempotentConsumer> {
+  return IdempotentConsumer.startBatched({
+    kafka: options.kafka,
+    pool: options.pool,
+    groupId: ANOMALY_CONSUMER_GROUP,
+    topics: OBSERVED_TOPICS,
+    logger: options.logger,
+    partitionsConsumedConcurrently: 1,
+    handleBatch: async (events, tx) => {
+      await options.detector.apply(
+        events.map(({ event }) => event),
+        tx,
+      );
+    },
+  });
 }

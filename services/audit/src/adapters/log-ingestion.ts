@@ -5,7 +5,6 @@ import { IdempotentConsumer, type ConsumedEvent, type EventContext } from '@vaxg
 import type { Logger } from '@vaxguard/logging';
 import { eventsV1 } from '@vaxguard/proto';
 import type { LogWriter } from '../domain/log-writer';
-import type { AnomalyDetector } from './anomaly-detection';
 import type { AuditRecord, Clock } from '../domain/model';
 import { PgLogTransaction } from './pg-log-store';
 
@@ -52,14 +51,12 @@ export function auditRecordOf(
 /**
  * Reads every event topic of the platform in one consumer group and appends each event
  * once: a Kafka batch is one PostgreSQL transaction that records the event ids, stores
- * the entries and tree nodes, signs a checkpoint when one is due, and runs the anomaly
- * rules (window state, alerts, queued responses).
+ * the entries and tree nodes, and signs a checkpoint when one is due.
  */
 export function startLogIngestion(options: {
   readonly kafka: Kafka;
   readonly pool: Pool;
   readonly writer: LogWriter;
-  readonly anomalies: AnomalyDetector;
   readonly clock: Clock;
   readonly logger: Logger;
 }): Promise<IdempotentConsumer> {
@@ -76,12 +73,6 @@ export function startLogIngestion(options: {
       await options.writer.append(
         new PgLogTransaction(tx),
         events.map(({ event, context }) => auditRecordOf(event, context, ingestedAt)),
-      );
-      // After the append, which locks the log's head: batches apply the rules one at a
-      // time, so their window locks never deadlock with each other.
-      await options.anomalies.apply(
-        events.map(({ event }) => event),
-        tx,
       );
     },
   });

@@ -143,6 +143,12 @@ export const EVENTS = {
     ALERTS,
   ),
 
+  /**
+   * An auditor queried the log: the filters and how many entries came back, never the
+   * entries. Subject: the beneficiary asked about, or the system.
+   */
+  auditQueried: defineEvent('audit.queried', 'audit', auditV1.LogQueried),
+
   /** State records of the access registry (compacted; keyed per partner, principal, lock). */
   registryPartner: defineEvent(
     'registry.partner',

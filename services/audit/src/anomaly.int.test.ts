@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDevSms } from '@vaxguard/dev-sms';
 import { EVENTS } from '@vaxguard/event-catalogue';
+import { decodeEntry } from './domain/entry-encoding';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
 import { verhoeffCheckDigit } from '@vaxguard/pii';
@@ -42,7 +43,7 @@ const SUSPENSION_BOUND_MS = 30_000;
  * PostgreSQL and Kafka. Every event reaches the audit service the way it does in
  * production: identity's and OTP's outboxes, Kafka, the log's consumer.
  */
-describe('anomaly rules and automatic suspension (real OTP, identity, PostgreSQL, Kafka)', () => {
+describe('anomaly rules, automatic suspension and queries of the log (real OTP, identity, PostgreSQL, Kafka)', () => {
   const logs = new MemoryLogSink();
   const console_ = testClient('audit-console');
   const svcIdentity = testClient('svc-identity');
@@ -426,6 +427,121 @@ describe('anomaly rules and automatic suspension (real OTP, identity, PostgreSQL
     expect([...first.alerts, ...second.alerts].map((a) => a.alert?.alertId)).toEqual(
       all.alerts.slice(0, 2).map((a) => a.alert?.alertId),
     );
+  });
+
+  it("answers auditors' queries by actor, subject, type and time, page by page, each query itself in the log", async () => {
+    const vaccinator = await createStaff(
+      identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR,
+      'vaccinator.queried',
+      centreId,
+    );
+    raw.add(vaccinator.session);
+    const household = await citizenWithBeneficiaries(2);
+    const grant = await consentGrant(vaccinator.session, household.mobile);
+    const [one = '', two = ''] = household.refs;
+    const startedAt = new Date();
+    await read(grant, one);
+    await read(grant, two);
+    const query = (filter: Partial<auditV1.QueryEntriesRequest>, token = sessions.auditor) =>
+      clients.audit.call(
+        'queryEntries',
+        {
+          actorId: '',
+          subjectRef: '',
+          eventType: '',
+          from: undefined,
+          to: undefined,
+          pageSize: 0,
+          pageToken: '',
+          ...filter,
+        },
+        as(token),
+      );
+    const byActor = { actorId: vaccinator.staffId, eventType: EVENTS.accessGranted.name };
+    const all = await eventually(async () => {
+      const { entries } = await query(byActor);
+      if (entries.length < 2) throw new Error(`${entries.length} of 2 reads in the log`);
+      return entries;
+    });
+    const subjects = all.map((e) => decodeEntry(e.entry).event.subject.ref);
+    expect(subjects.sort()).toEqual([one, two].sort());
+    // Page by page with opaque tokens: the same entries, in log order.
+    const first = await query({ ...byActor, pageSize: 1 });
+    const second = await query({ ...byActor, pageSize: 1, pageToken: first.nextPageToken });
+    expect([...first.entries, ...second.entries].map((e) => e.eventId)).toEqual(
+      all.map((e) => e.eventId),
+    );
+    // A token goes on only with the query it came from.
+    const other = await refusalOf(
+      query({ eventType: EVENTS.accessDenied.name, pageToken: first.nextPageToken }),
+    );
+    expect([other.code, other.reason]).toEqual([status.INVALID_ARGUMENT, 'BAD_PAGE_TOKEN']);
+    const bySubject = await query({ subjectRef: one, actorId: vaccinator.staffId });
+    expect(bySubject.entries.map((e) => decodeEntry(e.entry).event.type)).toContain(
+      EVENTS.accessGranted.name,
+    );
+    const before = await query({ ...byActor, to: startedAt });
+    expect(before.entries).toEqual([]);
+    const within = await query({ ...byActor, from: startedAt, to: new Date(Date.now() + 60_000) });
+    expect(within.entries).toHaveLength(2);
+    // Not for anyone but auditors.
+    const refused = await refusalOf(query(byActor, vaccinator.session));
+    expect([refused.code, refused.reason]).toEqual([status.PERMISSION_DENIED, 'NOT_AUDITOR']);
+    // Each query is an event of the log, by the auditor.
+    const auditorId = decodeEntry(
+      (
+        await eventually(async () => {
+          const { entries } = await query({ eventType: EVENTS.auditQueried.name });
+          if (entries.length < 6) throw new Error(`${entries.length} queries in the log`);
+          return entries;
+        })
+      )[0]?.entry ?? new Uint8Array(),
+    ).event.actor;
+    expect(auditorId.kind).toBe('ACTOR_KIND_STAFF');
+  });
+
+  it("shows a citizen who read or tried to read their beneficiaries' records, and nothing about anyone else", async () => {
+    const vaccinator = await createStaff(
+      identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR,
+      'vaccinator.history',
+      centreId,
+    );
+    raw.add(vaccinator.session);
+    const mine = await citizenWithBeneficiaries(1);
+    const theirs = await citizenWithBeneficiaries(1);
+    const [myRef = ''] = mine.refs;
+    const [theirRef = ''] = theirs.refs;
+    const grant = await consentGrant(vaccinator.session, mine.mobile);
+    await read(grant, myRef);
+    // The grant opens my record only: an attempt on theirs is refused, and theirs to see.
+    const attempt = await refusalOf(read(grant, theirRef));
+    expect(attempt.code).toBe(status.PERMISSION_DENIED);
+    const history = (token: string) =>
+      clients.audit.call('getMyAccessHistory', { pageSize: 0, pageToken: '' }, as(token));
+    const byStaff = (accesses: auditV1.RecordAccess[]) =>
+      accesses.filter((access) => access.role === 'STAFF');
+    const myAccesses = await eventually(async () => {
+      const { accesses } = await history(mine.token);
+      if (byStaff(accesses).length < 1) throw new Error('the read is not in the log yet');
+      return accesses;
+    });
+    expect(byStaff(myAccesses)).toEqual([
+      expect.objectContaining({ beneficiaryRef: myRef, granted: true, refusal: '' }),
+    ]);
+    expect(myAccesses.every((access) => access.beneficiaryRef === myRef)).toBe(true);
+    const theirAccesses = await eventually(async () => {
+      const { accesses } = await history(theirs.token);
+      if (byStaff(accesses).length < 1) throw new Error('the attempt is not in the log yet');
+      return accesses;
+    });
+    expect(byStaff(theirAccesses)).toEqual([
+      expect.objectContaining({ beneficiaryRef: theirRef, granted: false }),
+    ]);
+    expect(byStaff(theirAccesses)[0]?.refusal).not.toBe('');
+    expect(theirAccesses.every((access) => access.beneficiaryRef === theirRef)).toBe(true);
+    // A staff session is not a citizen token.
+    const staff = await refusalOf(history(vaccinator.session));
+    expect(staff.code).toBe(status.UNAUTHENTICATED);
   });
 
   it('refuses alerts to anyone but auditors, and leaks no raw identifier into its logs', async () => {

@@ -10,11 +10,13 @@ import { AUDIT_METHOD_POLICIES, AUDIT_SERVICE_NAME, auditHandlers } from './adap
 import { IdentityResponder } from './adapters/identity-responder';
 import { startLogIngestion } from './adapters/log-ingestion';
 import { PgAlertStore } from './adapters/pg-alerts';
+import { PgLogQueries } from './adapters/pg-log-queries';
 import { PgAnomalyWindows } from './adapters/pg-anomaly-windows';
 import { PgLogStore } from './adapters/pg-log-store';
 import type { Config } from './config';
 import { AlertDesk } from './domain/alert-desk';
 import { ANOMALY_STATE_RETENTION_MS } from './domain/anomaly-rules';
+import { LogQueries } from './domain/log-queries';
 import { LogReader } from './domain/log-reader';
 import { LogWriter } from './domain/log-writer';
 import { auditMigrations } from './migrations';
@@ -41,8 +43,9 @@ export interface AuditAppOverrides {
  * configuration), the transparency log in PostgreSQL, the consumer that appends every
  * event of every topic to it, the consumer that runs the anomaly rules, the worker that
  * carries out automatic responses through identity, the checkpoint and pruning timers,
- * and the gRPC handlers that serve checkpoints, proofs, entries, verification and
- * alerts. The consumers and the responder start at once.
+ * and the gRPC handlers that serve checkpoints, proofs, entries, verification,
+ * alerts, auditors' queries and citizens' access histories. The consumers and the
+ * responder start at once.
  */
 export async function createAuditApp(
   config: Config,
@@ -76,6 +79,8 @@ export async function createAuditApp(
       verifier: parseVerifierKey(config.logSigner.verifierKey),
     });
     const alerts = new AlertDesk(new PgAlertStore(runtime.pool), clock);
+    const logQueries = new PgLogQueries(runtime.pool, clock);
+    const queries = new LogQueries(logQueries, logQueries);
     // The first checkpoint (of the empty tree, on a new log) is there before any call.
     await store.inTransaction((tx) => writer.checkpoint(tx));
     await ensureTopics(runtime.kafka, ALL_EVENT_TOPICS.map(topicSpec));
@@ -142,7 +147,7 @@ export async function createAuditApp(
     runtime.server.addService(
       AUDIT_SERVICE_NAME,
       auditV1.AuditServiceService,
-      auditHandlers(reader, alerts),
+      auditHandlers(reader, alerts, queries),
     );
     return { runtime, reader, alerts, ingestion: consumer };
   } catch (error) {

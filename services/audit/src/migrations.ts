@@ -2,6 +2,7 @@ import type { Migration } from '@vaxguard/db';
 import { eventsMigrations } from '@vaxguard/events';
 import { alertsMigration } from './adapters/pg-alerts';
 import { anomalyWindowsMigration } from './adapters/pg-anomaly-windows';
+import { queryIndexesMigration } from './adapters/pg-log-queries';
 
 /**
  * The audit service's schema: the shared outbox and processed-events tables, then the
@@ -9,7 +10,8 @@ import { anomalyWindowsMigration } from './adapters/pg-anomaly-windows';
  * (type, actor, subject, times) are there for queries and are checked against the
  * bytes by VerifyLog. Node hashes are stored for every perfect subtree, keyed by
  * (level, index), so a proof is one read of at most 2·log2(n) rows. Then the anomaly
- * rules' windows, and the alerts with their queued automatic responses.
+ * rules' windows, the alerts with their queued automatic responses, and the indexes
+ * that auditors' and citizens' queries look entries up by.
  */
 export const auditMigrations: readonly Migration[] = [
   ...eventsMigrations,
@@ -56,4 +58,5 @@ export const auditMigrations: readonly Migration[] = [
   },
   anomalyWindowsMigration,
   alertsMigration,
+  queryIndexesMigration,
 ];

@@ -1,11 +1,14 @@
 import type { MethodPolicies } from '@vaxguard/auth';
+import { permissionDenied } from '@vaxguard/errors';
 import type { Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
 import { auditV1 } from '@vaxguard/proto';
 import { AUDIENCE } from '@vaxguard/tokens';
 import type { AlertDesk } from '../domain/alert-desk';
+import type { EntryFilter, LogQueries } from '../domain/log-queries';
 import type { LogReader, Mismatch } from '../domain/log-reader';
 import { parsePosition } from '../domain/log-rules';
 import type { StaffReader } from '../domain/model';
+import { recordAccessOf } from './access-history';
 import { alertRecordOf } from './alert-messages';
 
 export const AUDIT_SERVICE_NAME = 'vaxguard.audit.v1.AuditService';
@@ -22,7 +25,28 @@ export const AUDIT_METHOD_POLICIES: MethodPolicies = {
   [path('VerifyLog')]: STAFF_SESSION,
   [path('ListAlerts')]: STAFF_SESSION,
   [path('AcknowledgeAlert')]: STAFF_SESSION,
+  [path('QueryEntries')]: STAFF_SESSION,
+  [path('GetMyAccessHistory')]: { token: [AUDIENCE.citizen] },
 };
+
+/** The citizen a citizen token names, by the mobile's blind index (its subject). */
+function citizenOf(principal: Principal): { mobileIndex: string } {
+  const token = principal.token;
+  if (token?.audience !== AUDIENCE.citizen || !token.subject) {
+    throw permissionDenied('a citizen token is needed', { reason: 'NOT_CITIZEN' });
+  }
+  return { mobileIndex: token.subject };
+}
+
+function filterOf(request: auditV1.QueryEntriesRequest): EntryFilter {
+  return {
+    actorId: request.actorId,
+    subjectRef: request.subjectRef,
+    eventType: request.eventType,
+    from: request.from,
+    to: request.to,
+  };
+}
 
 function staffReaderOf(principal: Principal): StaffReader | undefined {
   const token = principal.token;
@@ -45,8 +69,32 @@ const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffs
 export function auditHandlers(
   log: LogReader,
   alerts: AlertDesk,
+  queries: LogQueries,
 ): ServiceHandlers<typeof auditV1.AuditServiceService> {
   return {
+    async queryEntries(request, { principal }) {
+      const page = await queries.query(staffReaderOf(principal), filterOf(request), {
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return {
+        entries: page.entries.map((entry) => ({
+          index: String(entry.index),
+          entry: toBuffer(entry.entry),
+          eventId: entry.columns.eventId,
+        })),
+        nextPageToken: page.nextPageToken,
+      };
+    },
+
+    async getMyAccessHistory(request, { principal }) {
+      const page = await queries.accessHistory(citizenOf(principal), {
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { accesses: page.entries.map(recordAccessOf), nextPageToken: page.nextPageToken };
+    },
+
     async listAlerts(request, { principal }) {
       const page = await alerts.list(staffReaderOf(principal), {
         pageSize: request.pageSize,

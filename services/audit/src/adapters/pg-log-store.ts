@@ -9,7 +9,7 @@ import type {
   StoredCheckpoint,
 } from '../domain/model';
 
-interface EntryRow {
+export interface EntryRow {
   entry_index: string;
   event_id: string;
   event_type: string;
@@ -41,7 +41,7 @@ function checkpointOf(row: CheckpointRow): StoredCheckpoint {
   };
 }
 
-function entryOf(row: EntryRow): LogEntry {
+export function entryOf(row: EntryRow): LogEntry {
   return {
     index: Number(row.entry_index),
     entry: row.entry,

@@ -480,6 +480,78 @@ export interface AcknowledgeAlertResponse {
   alert?: AlertRecord | undefined;
 }
 
+export interface QueryEntriesRequest {
+  /**
+   * Each filter left empty matches everything.
+   * The actor's principal id: a staff id, a partner client id, a mobile's blind index.
+   */
+  actorId: string;
+  /** The subject's ref, such as a beneficiary_ref. */
+  subjectRef: string;
+  /** An event name, such as "record.accessed". */
+  eventType: string;
+  /** When the events occurred: from included, to excluded. */
+  from?: Date | undefined;
+  to?:
+    | Date
+    | undefined;
+  /** At most this many entries per page; 0 means the service's default. */
+  pageSize: number;
+  /** From the previous response, with the same filters; empty for the first page. */
+  pageToken: string;
+}
+
+export interface QueryEntriesResponse {
+  entries: LogEntry[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+/** The payload of the "audit.queried" event: an auditor (the actor) read the log. */
+export interface LogQueried {
+  actorId: string;
+  subjectRef: string;
+  eventType: string;
+  from?: Date | undefined;
+  to?:
+    | Date
+    | undefined;
+  /** How many entries the page returned. */
+  entriesReturned: number;
+}
+
+export interface GetMyAccessHistoryRequest {
+  pageSize: number;
+  pageToken: string;
+}
+
+/** One read, or attempt to read, of one of the citizen's beneficiaries. */
+export interface RecordAccess {
+  beneficiaryRef: string;
+  occurredAt?:
+    | Date
+    | undefined;
+  /** Whether it was allowed. */
+  granted: boolean;
+  /** CITIZEN, PARTNER_CLIENT, STAFF, or the staff role when the service named it (VACCINATOR). */
+  role: string;
+  /** The staff member's centre id or the partner client id, when known. */
+  centreOrPartner: string;
+  /**
+   * Why: VACCINATION, CERTIFICATE, RECORD_DOSE... as the reading service recorded it,
+   * or the method when it recorded no purpose.
+   */
+  purpose: string;
+  /** For a refusal: its stable reason, such as "NO_CONSENT". */
+  refusal: string;
+}
+
+export interface GetMyAccessHistoryResponse {
+  /** Newest first. */
+  accesses: RecordAccess[];
+  nextPageToken: string;
+}
+
 function createBaseGetCheckpointRequest(): GetCheckpointRequest {
   return {};
 }
@@ -2688,6 +2760,758 @@ export const AcknowledgeAlertResponse: MessageFns<
   },
 };
 
+function createBaseQueryEntriesRequest(): QueryEntriesRequest {
+  return { actorId: "", subjectRef: "", eventType: "", from: undefined, to: undefined, pageSize: 0, pageToken: "" };
+}
+
+export const QueryEntriesRequest: MessageFns<QueryEntriesRequest, "vaxguard.audit.v1.QueryEntriesRequest"> = {
+  $type: "vaxguard.audit.v1.QueryEntriesRequest" as const,
+
+  encode(message: QueryEntriesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.actorId !== "") {
+      writer.uint32(10).string(message.actorId);
+    }
+    if (message.subjectRef !== "") {
+      writer.uint32(18).string(message.subjectRef);
+    }
+    if (message.eventType !== "") {
+      writer.uint32(26).string(message.eventType);
+    }
+    if (message.from !== undefined) {
+      Timestamp.encode(toTimestamp(message.from), writer.uint32(34).fork()).join();
+    }
+    if (message.to !== undefined) {
+      Timestamp.encode(toTimestamp(message.to), writer.uint32(42).fork()).join();
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(48).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(58).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryEntriesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryEntriesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.actorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subjectRef = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.eventType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.from = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.to = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryEntriesRequest {
+    return {
+      actorId: isSet(object.actorId)
+        ? globalThis.String(object.actorId)
+        : isSet(object.actor_id)
+        ? globalThis.String(object.actor_id)
+        : "",
+      subjectRef: isSet(object.subjectRef)
+        ? globalThis.String(object.subjectRef)
+        : isSet(object.subject_ref)
+        ? globalThis.String(object.subject_ref)
+        : "",
+      eventType: isSet(object.eventType)
+        ? globalThis.String(object.eventType)
+        : isSet(object.event_type)
+        ? globalThis.String(object.event_type)
+        : "",
+      from: isSet(object.from) ? fromJsonTimestamp(object.from) : undefined,
+      to: isSet(object.to) ? fromJsonTimestamp(object.to) : undefined,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: QueryEntriesRequest): unknown {
+    const obj: any = {};
+    if (message.actorId !== "") {
+      obj.actorId = message.actorId;
+    }
+    if (message.subjectRef !== "") {
+      obj.subjectRef = message.subjectRef;
+    }
+    if (message.eventType !== "") {
+      obj.eventType = message.eventType;
+    }
+    if (message.from !== undefined) {
+      obj.from = message.from.toISOString();
+    }
+    if (message.to !== undefined) {
+      obj.to = message.to.toISOString();
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+};
+
+function createBaseQueryEntriesResponse(): QueryEntriesResponse {
+  return { entries: [], nextPageToken: "" };
+}
+
+export const QueryEntriesResponse: MessageFns<QueryEntriesResponse, "vaxguard.audit.v1.QueryEntriesResponse"> = {
+  $type: "vaxguard.audit.v1.QueryEntriesResponse" as const,
+
+  encode(message: QueryEntriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      LogEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryEntriesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryEntriesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryEntriesResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => LogEntry.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: QueryEntriesResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => LogEntry.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+};
+
+function createBaseLogQueried(): LogQueried {
+  return { actorId: "", subjectRef: "", eventType: "", from: undefined, to: undefined, entriesReturned: 0 };
+}
+
+export const LogQueried: MessageFns<LogQueried, "vaxguard.audit.v1.LogQueried"> = {
+  $type: "vaxguard.audit.v1.LogQueried" as const,
+
+  encode(message: LogQueried, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.actorId !== "") {
+      writer.uint32(10).string(message.actorId);
+    }
+    if (message.subjectRef !== "") {
+      writer.uint32(18).string(message.subjectRef);
+    }
+    if (message.eventType !== "") {
+      writer.uint32(26).string(message.eventType);
+    }
+    if (message.from !== undefined) {
+      Timestamp.encode(toTimestamp(message.from), writer.uint32(34).fork()).join();
+    }
+    if (message.to !== undefined) {
+      Timestamp.encode(toTimestamp(message.to), writer.uint32(42).fork()).join();
+    }
+    if (message.entriesReturned !== 0) {
+      writer.uint32(48).uint32(message.entriesReturned);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogQueried {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogQueried();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.actorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subjectRef = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.eventType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.from = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.to = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.entriesReturned = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogQueried {
+    return {
+      actorId: isSet(object.actorId)
+        ? globalThis.String(object.actorId)
+        : isSet(object.actor_id)
+        ? globalThis.String(object.actor_id)
+        : "",
+      subjectRef: isSet(object.subjectRef)
+        ? globalThis.String(object.subjectRef)
+        : isSet(object.subject_ref)
+        ? globalThis.String(object.subject_ref)
+        : "",
+      eventType: isSet(object.eventType)
+        ? globalThis.String(object.eventType)
+        : isSet(object.event_type)
+        ? globalThis.String(object.event_type)
+        : "",
+      from: isSet(object.from) ? fromJsonTimestamp(object.from) : undefined,
+      to: isSet(object.to) ? fromJsonTimestamp(object.to) : undefined,
+      entriesReturned: isSet(object.entriesReturned)
+        ? globalThis.Number(object.entriesReturned)
+        : isSet(object.entries_returned)
+        ? globalThis.Number(object.entries_returned)
+        : 0,
+    };
+  },
+
+  toJSON(message: LogQueried): unknown {
+    const obj: any = {};
+    if (message.actorId !== "") {
+      obj.actorId = message.actorId;
+    }
+    if (message.subjectRef !== "") {
+      obj.subjectRef = message.subjectRef;
+    }
+    if (message.eventType !== "") {
+      obj.eventType = message.eventType;
+    }
+    if (message.from !== undefined) {
+      obj.from = message.from.toISOString();
+    }
+    if (message.to !== undefined) {
+      obj.to = message.to.toISOString();
+    }
+    if (message.entriesReturned !== 0) {
+      obj.entriesReturned = Math.round(message.entriesReturned);
+    }
+    return obj;
+  },
+};
+
+function createBaseGetMyAccessHistoryRequest(): GetMyAccessHistoryRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const GetMyAccessHistoryRequest: MessageFns<
+  GetMyAccessHistoryRequest,
+  "vaxguard.audit.v1.GetMyAccessHistoryRequest"
+> = {
+  $type: "vaxguard.audit.v1.GetMyAccessHistoryRequest" as const,
+
+  encode(message: GetMyAccessHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMyAccessHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMyAccessHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMyAccessHistoryRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetMyAccessHistoryRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+};
+
+function createBaseRecordAccess(): RecordAccess {
+  return {
+    beneficiaryRef: "",
+    occurredAt: undefined,
+    granted: false,
+    role: "",
+    centreOrPartner: "",
+    purpose: "",
+    refusal: "",
+  };
+}
+
+export const RecordAccess: MessageFns<RecordAccess, "vaxguard.audit.v1.RecordAccess"> = {
+  $type: "vaxguard.audit.v1.RecordAccess" as const,
+
+  encode(message: RecordAccess, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beneficiaryRef !== "") {
+      writer.uint32(10).string(message.beneficiaryRef);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(18).fork()).join();
+    }
+    if (message.granted !== false) {
+      writer.uint32(24).bool(message.granted);
+    }
+    if (message.role !== "") {
+      writer.uint32(34).string(message.role);
+    }
+    if (message.centreOrPartner !== "") {
+      writer.uint32(42).string(message.centreOrPartner);
+    }
+    if (message.purpose !== "") {
+      writer.uint32(50).string(message.purpose);
+    }
+    if (message.refusal !== "") {
+      writer.uint32(58).string(message.refusal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordAccess {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordAccess();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beneficiaryRef = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.granted = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.centreOrPartner = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.refusal = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordAccess {
+    return {
+      beneficiaryRef: isSet(object.beneficiaryRef)
+        ? globalThis.String(object.beneficiaryRef)
+        : isSet(object.beneficiary_ref)
+        ? globalThis.String(object.beneficiary_ref)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+      granted: isSet(object.granted) ? globalThis.Boolean(object.granted) : false,
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      centreOrPartner: isSet(object.centreOrPartner)
+        ? globalThis.String(object.centreOrPartner)
+        : isSet(object.centre_or_partner)
+        ? globalThis.String(object.centre_or_partner)
+        : "",
+      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
+      refusal: isSet(object.refusal) ? globalThis.String(object.refusal) : "",
+    };
+  },
+
+  toJSON(message: RecordAccess): unknown {
+    const obj: any = {};
+    if (message.beneficiaryRef !== "") {
+      obj.beneficiaryRef = message.beneficiaryRef;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = message.occurredAt.toISOString();
+    }
+    if (message.granted !== false) {
+      obj.granted = message.granted;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.centreOrPartner !== "") {
+      obj.centreOrPartner = message.centreOrPartner;
+    }
+    if (message.purpose !== "") {
+      obj.purpose = message.purpose;
+    }
+    if (message.refusal !== "") {
+      obj.refusal = message.refusal;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetMyAccessHistoryResponse(): GetMyAccessHistoryResponse {
+  return { accesses: [], nextPageToken: "" };
+}
+
+export const GetMyAccessHistoryResponse: MessageFns<
+  GetMyAccessHistoryResponse,
+  "vaxguard.audit.v1.GetMyAccessHistoryResponse"
+> = {
+  $type: "vaxguard.audit.v1.GetMyAccessHistoryResponse" as const,
+
+  encode(message: GetMyAccessHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.accesses) {
+      RecordAccess.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMyAccessHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMyAccessHistoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accesses.push(RecordAccess.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMyAccessHistoryResponse {
+    return {
+      accesses: globalThis.Array.isArray(object?.accesses)
+        ? object.accesses.map((e: any) => RecordAccess.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetMyAccessHistoryResponse): unknown {
+    const obj: any = {};
+    if (message.accesses?.length) {
+      obj.accesses = message.accesses.map((e) => RecordAccess.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+};
+
 /**
  * The audit service: every event of the platform appended to a transparency log (an
  * RFC 6962 Merkle tree with C2SP tlog-checkpoints signed as C2SP signed notes), so that
@@ -2779,6 +3603,35 @@ export const AuditServiceService = {
       Buffer.from(AcknowledgeAlertResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AcknowledgeAlertResponse => AcknowledgeAlertResponse.decode(value),
   },
+  /**
+   * Entries matching every filter given (actor, subject, event type, time range), in log
+   * order, a page at a time (auditors). Every query is itself an event in the log.
+   */
+  queryEntries: {
+    path: "/vaxguard.audit.v1.AuditService/QueryEntries" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: QueryEntriesRequest): Buffer => Buffer.from(QueryEntriesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): QueryEntriesRequest => QueryEntriesRequest.decode(value),
+    responseSerialize: (value: QueryEntriesResponse): Buffer =>
+      Buffer.from(QueryEntriesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): QueryEntriesResponse => QueryEntriesResponse.decode(value),
+  },
+  /**
+   * Who read or tried to read the records of the caller's beneficiaries, when and why
+   * (citizen token): the beneficiaries registered on the token's mobile, nobody else's.
+   */
+  getMyAccessHistory: {
+    path: "/vaxguard.audit.v1.AuditService/GetMyAccessHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetMyAccessHistoryRequest): Buffer =>
+      Buffer.from(GetMyAccessHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetMyAccessHistoryRequest => GetMyAccessHistoryRequest.decode(value),
+    responseSerialize: (value: GetMyAccessHistoryResponse): Buffer =>
+      Buffer.from(GetMyAccessHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetMyAccessHistoryResponse => GetMyAccessHistoryResponse.decode(value),
+  },
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
@@ -2799,6 +3652,16 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
   listAlerts: handleUnaryCall<ListAlertsRequest, ListAlertsResponse>;
   /** Marks an alert as seen by the calling auditor; acknowledging twice keeps the first. */
   acknowledgeAlert: handleUnaryCall<AcknowledgeAlertRequest, AcknowledgeAlertResponse>;
+  /**
+   * Entries matching every filter given (actor, subject, event type, time range), in log
+   * order, a page at a time (auditors). Every query is itself an event in the log.
+   */
+  queryEntries: handleUnaryCall<QueryEntriesRequest, QueryEntriesResponse>;
+  /**
+   * Who read or tried to read the records of the caller's beneficiaries, when and why
+   * (citizen token): the beneficiaries registered on the token's mobile, nobody else's.
+   */
+  getMyAccessHistory: handleUnaryCall<GetMyAccessHistoryRequest, GetMyAccessHistoryResponse>;
 }
 
 export interface AuditServiceClient extends Client {
@@ -2916,6 +3779,44 @@ export interface AuditServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AcknowledgeAlertResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Entries matching every filter given (actor, subject, event type, time range), in log
+   * order, a page at a time (auditors). Every query is itself an event in the log.
+   */
+  queryEntries(
+    request: QueryEntriesRequest,
+    callback: (error: ServiceError | null, response: QueryEntriesResponse) => void,
+  ): ClientUnaryCall;
+  queryEntries(
+    request: QueryEntriesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: QueryEntriesResponse) => void,
+  ): ClientUnaryCall;
+  queryEntries(
+    request: QueryEntriesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: QueryEntriesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Who read or tried to read the records of the caller's beneficiaries, when and why
+   * (citizen token): the beneficiaries registered on the token's mobile, nobody else's.
+   */
+  getMyAccessHistory(
+    request: GetMyAccessHistoryRequest,
+    callback: (error: ServiceError | null, response: GetMyAccessHistoryResponse) => void,
+  ): ClientUnaryCall;
+  getMyAccessHistory(
+    request: GetMyAccessHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetMyAccessHistoryResponse) => void,
+  ): ClientUnaryCall;
+  getMyAccessHistory(
+    request: GetMyAccessHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetMyAccessHistoryResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,120 @@
+import type { Migration, Queryable } from '@vaxguard/db';
+import { ActorKind, buildEvent, EVENTS, SubjectKind, type Actor } from '@vaxguard/event-catalogue';
+import { enqueueEvent } from '@vaxguard/events';
+import { decodeEntry } from '../domain/entry-encoding';
+import type { EntryFilter, LogQueryStore, QueryRecorder } from '../domain/log-queries';
+import type { LogEntry, StaffReader } from '../domain/model';
+import { entryOf, type EntryRow } from './pg-log-store';
+
+const ENTRY_COLUMNS = '*';
+
+/** What auditors and citizens look entries up by: who acted, and whose data it was. */
+export const queryIndexesMigration: Migration = {
+  id: 'audit/0003_query_indexes',
+  sql: `
+CREATE INDEX audit_log_entries_by_actor ON audit_log_entries (actor_id, entry_index);
+CREATE INDEX audit_log_entries_by_subject ON audit_log_entries (subject_ref, entry_index);
+`,
+};
+
+/** The events a citizen's access history is made of: reads and refused reads. */
+export const ACCESS_EVENT_TYPES: readonly string[] = [
+  EVENTS.accessGranted.name,
+  EVENTS.accessDenied.name,
+  EVENTS.recordAccessed.name,
+  EVENTS.recordAccessDenied.name,
+];
+
+/** The log's entries looked up by column; queries are recorded through the outbox. */
+export class PgLogQueries implements LogQueryStore, QueryRecorder {
+  constructor(
+    private readonly db: Queryable,
+    private readonly clock: () => Date,
+  ) {}
+
+  async query(filter: EntryFilter, after: number, limit: number): Promise<LogEntry[]> {
+    const { rows } = await this.db.query<EntryRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM audit_log_entries
+       WHERE entry_index > $1
+         AND ($2 = '' OR actor_id = $2)
+         AND ($3 = '' OR subject_ref = $3)
+         AND ($4 = '' OR event_type = $4)
+         AND ($5::timestamptz IS NULL OR occurred_at >= $5)
+         AND ($6::timestamptz IS NULL OR occurred_at < $6)
+       ORDER BY entry_index LIMIT $7`,
+      [
+        after,
+        filter.actorId,
+        filter.subjectRef,
+        filter.eventType,
+        filter.from ?? null,
+        filter.to ?? null,
+        limit,
+      ],
+    );
+    return rows.map(entryOf);
+  }
+
+  /**
+   * A citizen registers their beneficiaries themselves (a citizen token), so the
+   * registrations are found by their actor; each is kept only if its payload names
+   * the same mobile.
+   */
+  async beneficiariesOf(mobileIndex: string): Promise<string[]> {
+    const { rows } = await this.db.query<EntryRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM audit_log_entries
+       WHERE actor_id = $1 AND event_type = $2 ORDER BY entry_index`,
+      [mobileIndex, EVENTS.beneficiaryRegistered.name],
+    );
+    const refs = new Set<string>();
+    for (const row of rows) {
+      const { event } = decodeEntry(row.entry);
+      if (event.payload.typeUrl !== EVENTS.beneficiaryRegistered.typeUrl) continue;
+      const payload = EVENTS.beneficiaryRegistered.payload.decode(event.payload.value);
+      if (payload.mobileIndex === mobileIndex && event.subject.ref) refs.add(event.subject.ref);
+    }
+    return [...refs];
+  }
+
+  async accessesOf(
+    refs: readonly string[],
+    before: number | undefined,
+    limit: number,
+  ): Promise<LogEntry[]> {
+    const { rows } = await this.db.query<EntryRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM audit_log_entries
+       WHERE subject_ref = ANY($1::text[]) AND event_type = ANY($2::text[])
+         AND ($3::bigint IS NULL OR entry_index < $3)
+       ORDER BY entry_index DESC LIMIT $4`,
+      [refs, ACCESS_EVENT_TYPES, before ?? null, limit],
+    );
+    return rows.map(entryOf);
+  }
+
+  /** An `audit.queried` event: the auditor, the filters, how many entries were returned. */
+  async recordQuery(auditor: StaffReader, filter: EntryFilter, returned: number): Promise<void> {
+    const actor: Actor = {
+      kind: ActorKind.ACTOR_KIND_STAFF,
+      principalId: auditor.staffId,
+      clientId: '',
+    };
+    await enqueueEvent(
+      this.db,
+      buildEvent(EVENTS.auditQueried, {
+        actor,
+        subject: filter.subjectRef
+          ? { kind: SubjectKind.SUBJECT_KIND_BENEFICIARY, ref: filter.subjectRef }
+          : { kind: SubjectKind.SUBJECT_KIND_SYSTEM, ref: '' },
+        payload: {
+          actorId: filter.actorId,
+          subjectRef: filter.subjectRef,
+          eventType: filter.eventType,
+          from: filter.from,
+          to: filter.to,
+          entriesReturned: returned,
+        },
+        occurredAt: this.clock(),
+      }),
+    );
+  }
+}

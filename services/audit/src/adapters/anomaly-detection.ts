@@ -4,7 +4,7 @@ import { EVENTS, type Actor, type DecodedEvent } from '@vaxguard/event-catalogue
 import { IdempotentConsumer } from '@vaxguard/events';
 import type { Logger } from '@vaxguard/logging';
 import type { AnomalyConfig } from '../domain/anomaly-rules';
-import { evaluate } from '../domain/anomaly-rules';
+import { evaluate, isStale } from '../domain/anomaly-rules';
 import type { Clock } from '../domain/model';
 import { observationOf } from './observations';
 import { PgAnomalyWindows } from './pg-anomaly-windows';
@@ -51,7 +51,7 @@ export class AnomalyDetector {
     let raised = 0;
     for (const event of events) {
       const observation = observationOf(event);
-      if (!observation) continue;
+      if (!observation || isStale(observation.occurredAt, this.options.clock())) continue;
       for (const alert of await evaluate(observation, windows, this.options.config)) {
         const context = { actor: this.options.actor, now: this.options.clock() };
         if (await raiseAlert(tx, alert, context)) raised++;

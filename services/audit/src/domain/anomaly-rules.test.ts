@@ -11,6 +11,7 @@ import {
 import {
   compileAnomalyConfig,
   evaluate,
+  isStale,
   isWithinWorkingHours,
   responseFor,
   type AnomalyConfigInput,
@@ -474,5 +475,16 @@ describe('the thresholds', () => {
     expect(() => compileAnomalyConfig({ workingHours: { start: '09:00', end: '09:00' } })).toThrow(
       ConfigError,
     );
+  });
+});
+
+describe('observations that arrive late', () => {
+  it('evaluates one from within the last day, and not one older than every window', () => {
+    const now = new Date('2026-03-02T06:00:00Z');
+    const hoursAgo = (hours: number) => new Date(now.getTime() - hours * 3_600_000);
+    expect(isStale(hoursAgo(23), now)).toBe(false);
+    expect(isStale(hoursAgo(25), now)).toBe(true);
+    // From a clock a little ahead of ours: not stale.
+    expect(isStale(new Date(now.getTime() + 1_000), now)).toBe(false);
   });
 });

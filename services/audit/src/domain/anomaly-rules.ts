@@ -83,6 +83,16 @@ export const INSTANT_ALERT_HOLD_MS = HOUR_MS;
 /** State older than the longest window is never read again; the store may delete it. */
 export const ANOMALY_STATE_RETENTION_MS = DAY_MS;
 
+/**
+ * An observation older than the longest window, when it arrives (a consumer group read
+ * from the beginning of a topic's retention, a long outage), is not evaluated: no open
+ * window can hold it, and an alert for it would suspend someone for a day-old offence
+ * that auditors can still find in the log.
+ */
+export function isStale(occurredAt: Date, now: Date): boolean {
+  return now.getTime() - occurredAt.getTime() > ANOMALY_STATE_RETENTION_MS;
+}
+
 // ---- Thresholds (configurable) ------------------------------------------------------
 
 /**

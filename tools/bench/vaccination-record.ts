@@ -9,7 +9,6 @@
 // and record.accessed events in the outbox, in one transaction; the relay sends them to
 // Kafka, where the bench counts the dose.recorded events as they arrive.
 // Prints figures, asserts nothing: these machines are shared and noisy.
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +23,7 @@ import { eventsV1, identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } fro
 import { eventually, spawnService, startKafka, startPostgres, testClient } from '@vaxguard/testing';
 import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
 import { benchLimits, runBenchmark, startEcho } from './harness';
+import { hashStaffPassword } from '../dev/dev-env';
 import { formatResult, runLoad, type LoadResult } from './load';
 
 const LIMITS = benchLimits();
@@ -84,19 +84,6 @@ async function inParallel<T, R>(
     });
   }
   return results;
-}
-
-/** The staff password's scrypt hash, from identity's own `hash-password` (as `npm start` does). */
-async function hashStaffPassword(password: string): Promise<string> {
-  const child = spawn(process.execPath, ['services/identity/dist/hash-password.js'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  child.stdin.end(`${password}\n`);
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((done) => child.once('exit', done));
-  if (code !== 0) throw new Error('identity hash-password failed');
-  return output.trim();
 }
 
 /** CPU seconds a process has used so far (Linux /proc), or undefined elsewhere. */

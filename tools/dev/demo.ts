@@ -88,6 +88,25 @@ function demoClient(options: DemoOptions) {
       );
       return confirm(txnId);
     },
+    /**
+     * Asks the mobile for consent (as the staff member of `session`, or as this client
+     * without one), confirms the code the person received and reads one beneficiary
+     * with the grant.
+     */
+    async consentedRead(mobile: string, beneficiaryRef: string, session?: string) {
+      const asked = await identity.call(
+        'requestConsent',
+        { target: { $case: 'mobile', value: mobile } },
+        as(session),
+      );
+      const grant = await confirm(asked.txnId);
+      const { beneficiary } = await identity.call(
+        'getBeneficiary',
+        { beneficiaryRef },
+        as(grant.token),
+      );
+      return { grant, beneficiary };
+    },
     async staffSignIn(username: string, secret: string) {
       const { txnId } = await identity.call(
         'startStaffLogin',
@@ -303,17 +322,8 @@ export async function runDemo(options: DemoOptions): Promise<string[]> {
       const vaccinator = seeded.staff[0];
       if (vaccinator) {
         const session = await client.staffSignIn(vaccinator.username, vaccinator.password);
-        const asked = await client.identity.call(
-          'requestConsent',
-          { target: { $case: 'mobile', value: household?.mobile ?? '' } },
-          client.as(session),
-        );
-        const grant = await client.confirm(asked.txnId);
-        const seen = await client.identity.call(
-          'getBeneficiary',
-          { beneficiaryRef: ref },
-          client.as(grant.token),
-        );
+        const seen = await client.consentedRead(household?.mobile ?? '', ref, session);
+        const { grant } = seen;
         lines.push(
           `demo: ${vaccinator.username} signed in, RequestConsent(${masked(household?.mobile ?? '')}) -> the citizen's CONSENT code -> grant for ${grant.claims?.consent?.beneficiaryRefs.length ?? 0} beneficiaries`,
           `      GetBeneficiary(${ref}) as the vaccinator -> ${seen.beneficiary?.name ?? ''}, born ${seen.beneficiary?.yearOfBirth ?? ''}, ${seen.beneficiary?.maskedPhotoId ?? ''} (never the mobile)`,
@@ -328,17 +338,7 @@ export async function runDemo(options: DemoOptions): Promise<string[]> {
         );
       }
     }
-    const asked = await client.identity.call(
-      'requestConsent',
-      { target: { $case: 'mobile', value: household?.mobile ?? '' } },
-      client.as(),
-    );
-    const grant = await client.confirm(asked.txnId);
-    const seen = await client.identity.call(
-      'getBeneficiary',
-      { beneficiaryRef: ref },
-      client.as(grant.token),
-    );
+    const seen = await client.consentedRead(household?.mobile ?? '', ref);
     lines.push(
       `demo: RequestConsent by the demo partner ${options.clientId} -> grant -> GetBeneficiary -> ${seen.beneficiary?.name ?? ''} (its scopes decide the fields)`,
       `sign in as staff: IdentityService/StartStaffLogin(username, password), then OtpService/ConfirmOtp(txn, code from the dev SMS inbox);`,

@@ -30,7 +30,15 @@ import { generateSignerKey, parseSignerKey } from '@vaxguard/tlog';
 import { witnessAuditLog } from '../audit/verify-log';
 import { SERVICE_SCOPES } from '@vaxguard/tokens';
 import { runDemo } from './demo';
-import { DEV_LOGS, DEV_STATE, envFileOf, ROOT, shown, writeEnvFile } from './dev-env';
+import {
+  DEV_LOGS,
+  DEV_STATE,
+  envFileOf,
+  hashStaffPassword,
+  ROOT,
+  shown,
+  writeEnvFile,
+} from './dev-env';
 
 const env = process.env;
 const PG_PORT = Number(env['VAXGUARD_DEV_PG_PORT'] ?? 55432);
@@ -365,23 +373,6 @@ function serviceEnvironment(service: Service, platform: Platform): Record<string
 }
 
 /**
- * The scrypt hash of a staff password, by identity's own hash-password task (built
- * with the service), the password on its standard input.
- */
-async function hashPassword(password: string): Promise<string> {
-  const child = spawn(process.execPath, ['services/identity/dist/hash-password.js'], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdin.end(`${password}\n`);
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((done) => child.once('exit', done));
-  if (code !== 0) throw new Error('identity hash-password failed');
-  return output.trim();
-}
-
-/**
  * Starts a named container, replacing a leftover of an earlier run. A `--rm`
  * container still being removed holds its name for a moment, hence the retries.
  */
@@ -688,7 +679,7 @@ async function main(): Promise<void> {
     brokers: infra.brokers,
     secrets,
     smsSink: resolve(DEV_STATE, 'sms.jsonl'),
-    adminPasswordHash: await hashPassword(secrets.adminPassword),
+    adminPasswordHash: await hashStaffPassword(secrets.adminPassword),
   };
 
   say(`starting ${SERVICES.join(', ')}`);

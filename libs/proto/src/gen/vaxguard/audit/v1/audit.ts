@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -507,7 +509,32 @@ export interface QueryEntriesResponse {
   nextPageToken: string;
 }
 
-/** The payload of the "audit.queried" event: an auditor (the actor) read the log. */
+export interface ExportEntriesRequest {
+  /** The same filters as QueryEntriesRequest; each left empty matches everything. */
+  actorId: string;
+  subjectRef: string;
+  eventType: string;
+  /** When the events occurred: from included, to excluded. */
+  from?: Date | undefined;
+  to?:
+    | Date
+    | undefined;
+  /**
+   * At most this many entries per message (and per read of the log); 0 means the
+   * service's default.
+   */
+  chunkSize: number;
+}
+
+export interface ExportEntriesResponse {
+  /** The next entries in log order; the stream ends after the last. */
+  entries: LogEntry[];
+}
+
+/**
+ * The payload of the "audit.queried" event: an auditor (the actor) read the log or its
+ * alerts.
+ */
 export interface LogQueried {
   actorId: string;
   subjectRef: string;
@@ -516,8 +543,27 @@ export interface LogQueried {
   to?:
     | Date
     | undefined;
-  /** How many entries the page returned. */
+  /**
+   * How many entries (or alerts) the page returned; 0 for an export, which is recorded
+   * before its first entry is sent.
+   */
   entriesReturned: number;
+  /** The read: "QueryEntries", "ExportEntries" or "ListAlerts". */
+  query: string;
+  /** ListAlerts only: whether only alerts nobody acknowledged were asked for. */
+  unacknowledgedOnly: boolean;
+}
+
+/**
+ * The payload of the "alert.acknowledged" event: an auditor (the actor) acknowledged an
+ * alert. Subject: the principal the alert is about.
+ */
+export interface AlertAcknowledged {
+  alertId: string;
+  /** The alert's rule, such as "CANARY_READ". */
+  rule: string;
+  /** False when an earlier acknowledgement had come first (the alert keeps that one). */
+  first: boolean;
 }
 
 export interface GetMyAccessHistoryRequest {
@@ -533,7 +579,10 @@ export interface RecordAccess {
     | undefined;
   /** Whether it was allowed. */
   granted: boolean;
-  /** CITIZEN, PARTNER_CLIENT, STAFF, or the staff role when the service named it (VACCINATOR). */
+  /**
+   * CITIZEN, PARTNER_CLIENT, or the staff member's role (VACCINATOR) as the reading
+   * service named it or identity announced it; STAFF when neither did.
+   */
   role: string;
   /** The staff member's centre id or the partner client id, when known. */
   centreOrPartner: string;
@@ -544,6 +593,13 @@ export interface RecordAccess {
   purpose: string;
   /** For a refusal: its stable reason, such as "NO_CONSENT". */
   refusal: string;
+  /** The centre's name, as identity announced it, when the reader was staff of a centre. */
+  centreName: string;
+  /**
+   * The partner application's name, as identity announced it, when the reader was a
+   * partner client.
+   */
+  partnerName: string;
 }
 
 export interface GetMyAccessHistoryResponse {
@@ -3013,8 +3069,232 @@ export const QueryEntriesResponse: MessageFns<QueryEntriesResponse, "vaxguard.au
   },
 };
 
+function createBaseExportEntriesRequest(): ExportEntriesRequest {
+  return { actorId: "", subjectRef: "", eventType: "", from: undefined, to: undefined, chunkSize: 0 };
+}
+
+export const ExportEntriesRequest: MessageFns<ExportEntriesRequest, "vaxguard.audit.v1.ExportEntriesRequest"> = {
+  $type: "vaxguard.audit.v1.ExportEntriesRequest" as const,
+
+  encode(message: ExportEntriesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.actorId !== "") {
+      writer.uint32(10).string(message.actorId);
+    }
+    if (message.subjectRef !== "") {
+      writer.uint32(18).string(message.subjectRef);
+    }
+    if (message.eventType !== "") {
+      writer.uint32(26).string(message.eventType);
+    }
+    if (message.from !== undefined) {
+      Timestamp.encode(toTimestamp(message.from), writer.uint32(34).fork()).join();
+    }
+    if (message.to !== undefined) {
+      Timestamp.encode(toTimestamp(message.to), writer.uint32(42).fork()).join();
+    }
+    if (message.chunkSize !== 0) {
+      writer.uint32(48).uint32(message.chunkSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportEntriesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportEntriesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.actorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subjectRef = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.eventType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.from = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.to = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.chunkSize = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportEntriesRequest {
+    return {
+      actorId: isSet(object.actorId)
+        ? globalThis.String(object.actorId)
+        : isSet(object.actor_id)
+        ? globalThis.String(object.actor_id)
+        : "",
+      subjectRef: isSet(object.subjectRef)
+        ? globalThis.String(object.subjectRef)
+        : isSet(object.subject_ref)
+        ? globalThis.String(object.subject_ref)
+        : "",
+      eventType: isSet(object.eventType)
+        ? globalThis.String(object.eventType)
+        : isSet(object.event_type)
+        ? globalThis.String(object.event_type)
+        : "",
+      from: isSet(object.from) ? fromJsonTimestamp(object.from) : undefined,
+      to: isSet(object.to) ? fromJsonTimestamp(object.to) : undefined,
+      chunkSize: isSet(object.chunkSize)
+        ? globalThis.Number(object.chunkSize)
+        : isSet(object.chunk_size)
+        ? globalThis.Number(object.chunk_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: ExportEntriesRequest): unknown {
+    const obj: any = {};
+    if (message.actorId !== "") {
+      obj.actorId = message.actorId;
+    }
+    if (message.subjectRef !== "") {
+      obj.subjectRef = message.subjectRef;
+    }
+    if (message.eventType !== "") {
+      obj.eventType = message.eventType;
+    }
+    if (message.from !== undefined) {
+      obj.from = message.from.toISOString();
+    }
+    if (message.to !== undefined) {
+      obj.to = message.to.toISOString();
+    }
+    if (message.chunkSize !== 0) {
+      obj.chunkSize = Math.round(message.chunkSize);
+    }
+    return obj;
+  },
+};
+
+function createBaseExportEntriesResponse(): ExportEntriesResponse {
+  return { entries: [] };
+}
+
+export const ExportEntriesResponse: MessageFns<ExportEntriesResponse, "vaxguard.audit.v1.ExportEntriesResponse"> = {
+  $type: "vaxguard.audit.v1.ExportEntriesResponse" as const,
+
+  encode(message: ExportEntriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      LogEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportEntriesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportEntriesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportEntriesResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => LogEntry.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ExportEntriesResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => LogEntry.toJSON(e));
+    }
+    return obj;
+  },
+};
+
 function createBaseLogQueried(): LogQueried {
-  return { actorId: "", subjectRef: "", eventType: "", from: undefined, to: undefined, entriesReturned: 0 };
+  return {
+    actorId: "",
+    subjectRef: "",
+    eventType: "",
+    from: undefined,
+    to: undefined,
+    entriesReturned: 0,
+    query: "",
+    unacknowledgedOnly: false,
+  };
 }
 
 export const LogQueried: MessageFns<LogQueried, "vaxguard.audit.v1.LogQueried"> = {
@@ -3038,6 +3318,12 @@ export const LogQueried: MessageFns<LogQueried, "vaxguard.audit.v1.LogQueried"> 
     }
     if (message.entriesReturned !== 0) {
       writer.uint32(48).uint32(message.entriesReturned);
+    }
+    if (message.query !== "") {
+      writer.uint32(58).string(message.query);
+    }
+    if (message.unacknowledgedOnly !== false) {
+      writer.uint32(64).bool(message.unacknowledgedOnly);
     }
     return writer;
   },
@@ -3103,6 +3389,22 @@ export const LogQueried: MessageFns<LogQueried, "vaxguard.audit.v1.LogQueried"> 
             message.entriesReturned = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.query = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.unacknowledgedOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3139,6 +3441,12 @@ export const LogQueried: MessageFns<LogQueried, "vaxguard.audit.v1.LogQueried"> 
         : isSet(object.entries_returned)
         ? globalThis.Number(object.entries_returned)
         : 0,
+      query: isSet(object.query) ? globalThis.String(object.query) : "",
+      unacknowledgedOnly: isSet(object.unacknowledgedOnly)
+        ? globalThis.Boolean(object.unacknowledgedOnly)
+        : isSet(object.unacknowledged_only)
+        ? globalThis.Boolean(object.unacknowledged_only)
+        : false,
     };
   },
 
@@ -3161,6 +3469,108 @@ export const LogQueried: MessageFns<LogQueried, "vaxguard.audit.v1.LogQueried"> 
     }
     if (message.entriesReturned !== 0) {
       obj.entriesReturned = Math.round(message.entriesReturned);
+    }
+    if (message.query !== "") {
+      obj.query = message.query;
+    }
+    if (message.unacknowledgedOnly !== false) {
+      obj.unacknowledgedOnly = message.unacknowledgedOnly;
+    }
+    return obj;
+  },
+};
+
+function createBaseAlertAcknowledged(): AlertAcknowledged {
+  return { alertId: "", rule: "", first: false };
+}
+
+export const AlertAcknowledged: MessageFns<AlertAcknowledged, "vaxguard.audit.v1.AlertAcknowledged"> = {
+  $type: "vaxguard.audit.v1.AlertAcknowledged" as const,
+
+  encode(message: AlertAcknowledged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.alertId !== "") {
+      writer.uint32(10).string(message.alertId);
+    }
+    if (message.rule !== "") {
+      writer.uint32(18).string(message.rule);
+    }
+    if (message.first !== false) {
+      writer.uint32(24).bool(message.first);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AlertAcknowledged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlertAcknowledged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alertId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.first = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AlertAcknowledged {
+    return {
+      alertId: isSet(object.alertId)
+        ? globalThis.String(object.alertId)
+        : isSet(object.alert_id)
+        ? globalThis.String(object.alert_id)
+        : "",
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      first: isSet(object.first) ? globalThis.Boolean(object.first) : false,
+    };
+  },
+
+  toJSON(message: AlertAcknowledged): unknown {
+    const obj: any = {};
+    if (message.alertId !== "") {
+      obj.alertId = message.alertId;
+    }
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.first !== false) {
+      obj.first = message.first;
     }
     return obj;
   },
@@ -3263,6 +3673,8 @@ function createBaseRecordAccess(): RecordAccess {
     centreOrPartner: "",
     purpose: "",
     refusal: "",
+    centreName: "",
+    partnerName: "",
   };
 }
 
@@ -3290,6 +3702,12 @@ export const RecordAccess: MessageFns<RecordAccess, "vaxguard.audit.v1.RecordAcc
     }
     if (message.refusal !== "") {
       writer.uint32(58).string(message.refusal);
+    }
+    if (message.centreName !== "") {
+      writer.uint32(66).string(message.centreName);
+    }
+    if (message.partnerName !== "") {
+      writer.uint32(74).string(message.partnerName);
     }
     return writer;
   },
@@ -3363,6 +3781,22 @@ export const RecordAccess: MessageFns<RecordAccess, "vaxguard.audit.v1.RecordAcc
             message.refusal = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.centreName = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.partnerName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3396,6 +3830,16 @@ export const RecordAccess: MessageFns<RecordAccess, "vaxguard.audit.v1.RecordAcc
         : "",
       purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
       refusal: isSet(object.refusal) ? globalThis.String(object.refusal) : "",
+      centreName: isSet(object.centreName)
+        ? globalThis.String(object.centreName)
+        : isSet(object.centre_name)
+        ? globalThis.String(object.centre_name)
+        : "",
+      partnerName: isSet(object.partnerName)
+        ? globalThis.String(object.partnerName)
+        : isSet(object.partner_name)
+        ? globalThis.String(object.partner_name)
+        : "",
     };
   },
 
@@ -3421,6 +3865,12 @@ export const RecordAccess: MessageFns<RecordAccess, "vaxguard.audit.v1.RecordAcc
     }
     if (message.refusal !== "") {
       obj.refusal = message.refusal;
+    }
+    if (message.centreName !== "") {
+      obj.centreName = message.centreName;
+    }
+    if (message.partnerName !== "") {
+      obj.partnerName = message.partnerName;
     }
     return obj;
   },
@@ -3518,8 +3968,9 @@ export const GetMyAccessHistoryResponse: MessageFns<
  * anyone holding the verifier key can check what the log says and that it only grows.
  *
  * GetCheckpoint, GetInclusionProof and GetConsistencyProof reveal nothing but hashes
- * and are open to any authenticated client. GetEntries and VerifyLog read the entries
- * themselves and need a staff session of an auditor (AUDITOR or PLATFORM_ADMIN).
+ * and are open to any authenticated client. GetEntries, VerifyLog, the queries, the
+ * export and the alerts read the entries themselves and need a staff session of an
+ * auditor (AUDITOR or PLATFORM_ADMIN).
  */
 export type AuditServiceService = typeof AuditServiceService;
 export const AuditServiceService = {
@@ -3632,6 +4083,23 @@ export const AuditServiceService = {
       Buffer.from(GetMyAccessHistoryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetMyAccessHistoryResponse => GetMyAccessHistoryResponse.decode(value),
   },
+  /**
+   * Every entry QueryEntries would give for the same filters, in log order, streamed in
+   * chunks for ranges too large to page through (auditors). The export covers the log
+   * as it stood when it began, is read from storage a chunk at a time as the caller
+   * takes them (flow control), and is itself an event in the log, recorded before the
+   * first entry is sent.
+   */
+  exportEntries: {
+    path: "/vaxguard.audit.v1.AuditService/ExportEntries" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExportEntriesRequest): Buffer => Buffer.from(ExportEntriesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportEntriesRequest => ExportEntriesRequest.decode(value),
+    responseSerialize: (value: ExportEntriesResponse): Buffer =>
+      Buffer.from(ExportEntriesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportEntriesResponse => ExportEntriesResponse.decode(value),
+  },
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
@@ -3662,6 +4130,14 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
    * (citizen token): the beneficiaries registered on the token's mobile, nobody else's.
    */
   getMyAccessHistory: handleUnaryCall<GetMyAccessHistoryRequest, GetMyAccessHistoryResponse>;
+  /**
+   * Every entry QueryEntries would give for the same filters, in log order, streamed in
+   * chunks for ranges too large to page through (auditors). The export covers the log
+   * as it stood when it began, is read from storage a chunk at a time as the caller
+   * takes them (flow control), and is itself an event in the log, recorded before the
+   * first entry is sent.
+   */
+  exportEntries: handleServerStreamingCall<ExportEntriesRequest, ExportEntriesResponse>;
 }
 
 export interface AuditServiceClient extends Client {
@@ -3818,6 +4294,22 @@ export interface AuditServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetMyAccessHistoryResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Every entry QueryEntries would give for the same filters, in log order, streamed in
+   * chunks for ranges too large to page through (auditors). The export covers the log
+   * as it stood when it began, is read from storage a chunk at a time as the caller
+   * takes them (flow control), and is itself an event in the log, recorded before the
+   * first entry is sent.
+   */
+  exportEntries(
+    request: ExportEntriesRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ExportEntriesResponse>;
+  exportEntries(
+    request: ExportEntriesRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ExportEntriesResponse>;
 }
 
 export const AuditServiceClient = makeGenericClientConstructor(

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ApiLockScope, PhotoIdKind, photoIdKindFromJSON, photoIdKindToJSON } from "./identity";
+import { StaffRole, staffRoleFromJSON, staffRoleToJSON } from "./staff";
 
 export const protobufPackage = "vaxguard.identity.v1";
 
@@ -84,6 +85,29 @@ export interface PrincipalReinstated {
 export interface PartnerRegistered {
   scopes: string[];
   quotaPerMinute: number;
+  /** The application's name, such as "UMANG". */
+  displayName: string;
+}
+
+/**
+ * type "centre.created". Subject: the system, the centre id as ref. A vaccination
+ * centre's name and place are public facts.
+ */
+export interface CentreCreated {
+  centreId: string;
+  name: string;
+  district: string;
+  state: string;
+}
+
+/**
+ * type "staff.created". Subject: the staff member. Their role and centre only: never
+ * their name, username or mobile.
+ */
+export interface StaffCreated {
+  role: StaffRole;
+  /** Empty for roles that work at no centre (auditors, platform admins). */
+  centreId: string;
 }
 
 /** type "partner.locked" / "partner.unlocked". Subject: the partner client. */
@@ -736,7 +760,7 @@ export const PrincipalReinstated: MessageFns<PrincipalReinstated, "vaxguard.iden
 };
 
 function createBasePartnerRegistered(): PartnerRegistered {
-  return { scopes: [], quotaPerMinute: 0 };
+  return { scopes: [], quotaPerMinute: 0, displayName: "" };
 }
 
 export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity.v1.PartnerRegistered"> = {
@@ -748,6 +772,9 @@ export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity
     }
     if (message.quotaPerMinute !== 0) {
       writer.uint32(16).int32(message.quotaPerMinute);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(26).string(message.displayName);
     }
     return writer;
   },
@@ -781,6 +808,14 @@ export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity
             message.quotaPerMinute = reader.int32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -801,6 +836,11 @@ export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity
         : isSet(object.quota_per_minute)
         ? globalThis.Number(object.quota_per_minute)
         : 0,
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
     };
   },
 
@@ -811,6 +851,201 @@ export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity
     }
     if (message.quotaPerMinute !== 0) {
       obj.quotaPerMinute = Math.round(message.quotaPerMinute);
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    return obj;
+  },
+};
+
+function createBaseCentreCreated(): CentreCreated {
+  return { centreId: "", name: "", district: "", state: "" };
+}
+
+export const CentreCreated: MessageFns<CentreCreated, "vaxguard.identity.v1.CentreCreated"> = {
+  $type: "vaxguard.identity.v1.CentreCreated" as const,
+
+  encode(message: CentreCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.centreId !== "") {
+      writer.uint32(10).string(message.centreId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.district !== "") {
+      writer.uint32(26).string(message.district);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CentreCreated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCentreCreated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.centreId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.district = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CentreCreated {
+    return {
+      centreId: isSet(object.centreId)
+        ? globalThis.String(object.centreId)
+        : isSet(object.centre_id)
+        ? globalThis.String(object.centre_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      district: isSet(object.district) ? globalThis.String(object.district) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+    };
+  },
+
+  toJSON(message: CentreCreated): unknown {
+    const obj: any = {};
+    if (message.centreId !== "") {
+      obj.centreId = message.centreId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.district !== "") {
+      obj.district = message.district;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    return obj;
+  },
+};
+
+function createBaseStaffCreated(): StaffCreated {
+  return { role: 0, centreId: "" };
+}
+
+export const StaffCreated: MessageFns<StaffCreated, "vaxguard.identity.v1.StaffCreated"> = {
+  $type: "vaxguard.identity.v1.StaffCreated" as const,
+
+  encode(message: StaffCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.role !== 0) {
+      writer.uint32(8).int32(message.role);
+    }
+    if (message.centreId !== "") {
+      writer.uint32(18).string(message.centreId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StaffCreated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStaffCreated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.centreId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StaffCreated {
+    return {
+      role: isSet(object.role) ? staffRoleFromJSON(object.role) : 0,
+      centreId: isSet(object.centreId)
+        ? globalThis.String(object.centreId)
+        : isSet(object.centre_id)
+        ? globalThis.String(object.centre_id)
+        : "",
+    };
+  },
+
+  toJSON(message: StaffCreated): unknown {
+    const obj: any = {};
+    if (message.role !== 0) {
+      obj.role = staffRoleToJSON(message.role);
+    }
+    if (message.centreId !== "") {
+      obj.centreId = message.centreId;
     }
     return obj;
   },

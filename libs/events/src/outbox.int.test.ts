@@ -22,7 +22,7 @@ import { BroadcastListener } from './broadcast';
 import { IdempotentConsumer } from './consumer';
 import { createKafka, ensureTopics } from './kafka';
 import { eventsMigrations } from './migrations';
-import { enqueueEvent, OutboxRelay } from './outbox';
+import { enqueueEvent, OutboxBatcher, OutboxRelay } from './outbox';
 
 const TOPIC = 'vaxguard.outbox-test.events';
 const logs = new MemoryLogSink();
@@ -123,6 +123,57 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
     // The relay publishes in commit order, so had the rolled-back event existed it
     // would have arrived before this one.
     expect(collector.events.filter((e) => e.subject?.ref === 'rolled-back')).toEqual([]);
+  });
+
+  it('a batcher writes concurrent events in fewer statements, each caller answered once its row is committed', async () => {
+    let statements = 0;
+    const counted = {
+      query: ((...args: Parameters<Pool['query']>) => {
+        statements += 1;
+        return (pool.query as (...a: unknown[]) => unknown)(...args);
+      }) as Pool['query'],
+    };
+    const batcher = new OutboxBatcher(counted, 16);
+    const events = Array.from({ length: 40 }, (_, n) => lockedEvent('batched', n));
+    // Each caller looks for its own row as soon as its promise settles: it must be there.
+    const seen = await Promise.all(
+      events.map(async (event) => {
+        await batcher.enqueue(event);
+        const { rows } = await pool.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM outbox WHERE event_id = $1',
+          [event.envelope.eventId],
+        );
+        return rows[0]!.n;
+      }),
+    );
+    expect(seen).toEqual(events.map(() => 1));
+    // The first goes alone; the 39 that arrived meanwhile go in batches of at most 16.
+    expect(statements).toBe(1 + Math.ceil(39 / 16));
+    // Ids follow the callers' order, so the relay publishes them in that order.
+    const { rows } = await pool.query<{ event_id: string }>(
+      "SELECT event_id FROM outbox WHERE event_type = 'otp.locked' AND message_key = 'batched' ORDER BY id",
+    );
+    expect(rows.map((row) => row.event_id)).toEqual(events.map((e) => e.envelope.eventId));
+    const last = events[events.length - 1]!.envelope.eventId;
+    const arrived = await collector.waitFor((e) => e.eventId === last);
+    expect(arrived).toHaveLength(1);
+    expect(collector.events.filter((e) => e.subject?.ref === 'batched')).toHaveLength(40);
+
+    // A statement that fails fails its own callers only, and the batcher goes on.
+    const duplicate = events[0]!;
+    const fresh = lockedEvent('batched-after', 1);
+    const outcomes = await Promise.allSettled([
+      batcher.enqueue(lockedEvent('batched-first', 1)),
+      batcher.enqueue(duplicate),
+      batcher.enqueue(lockedEvent('batched-beside', 1)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    await batcher.enqueue(fresh);
+    const after = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE event_id = $1',
+      [fresh.envelope.eventId],
+    );
+    expect(after.rows[0]!.n).toBe(1);
   });
 
   it('keeps writing while Kafka is down, then delivers every event exactly once to an idempotent consumer', async (context) => {

@@ -29,6 +29,100 @@ export async function enqueueEvent(tx: Queryable, event: OutgoingEvent): Promise
   });
 }
 
+/**
+ * Writes events that belong to no transaction (a read's access event, say) with as few
+ * statements as the load allows: a call made while no insert is running is inserted at
+ * once; calls made while one runs wait for it and then go in together, as one
+ * statement. Each caller's promise settles when its own row is committed, so an answer
+ * that waits for it still leaves only after its event is durable; under load, many
+ * callers share one round trip instead of each paying one.
+ */
+export class OutboxBatcher {
+  private waiting: { event: OutgoingEvent; settle: (error?: Error) => void }[] = [];
+  private running = false;
+
+  constructor(
+    private readonly db: Queryable,
+    /** The most rows one statement carries; more wait for the next. */
+    private readonly maxBatch = 256,
+  ) {}
+
+  enqueue(event: OutgoingEvent): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({
+        event,
+        settle: (error) => (error === undefined ? resolve() : reject(error)),
+      });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, this.maxBatch);
+      try {
+        await insertEvents(
+          this.db,
+          batch.map((item) => item.event),
+        );
+        for (const item of batch) item.settle();
+      } catch (error) {
+        // The statement is all or nothing: every row of it failed together.
+        const failure = error instanceof Error ? error : new Error('outbox insert failed');
+        for (const item of batch) item.settle(failure);
+      }
+    }
+    this.running = false;
+  }
+}
+
+/** Inserts `events` into the outbox in one statement (one row each, in order). */
+export async function insertEvents(db: Queryable, events: readonly OutgoingEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  if (events.length === 1) return enqueueEvent(db, events[0] as OutgoingEvent);
+  const columns = {
+    eventId: [] as string[],
+    type: [] as string[],
+    topic: [] as string[],
+    key: [] as string[],
+    envelope: [] as Buffer[],
+    createdAt: [] as Date[],
+    urgent: [] as boolean[],
+  };
+  for (const event of events) {
+    const { envelope } = event;
+    columns.eventId.push(envelope.eventId);
+    columns.type.push(envelope.type);
+    columns.topic.push(event.topic);
+    columns.key.push(event.key);
+    columns.envelope.push(Buffer.from(encodeEnvelope(envelope)));
+    columns.createdAt.push(envelope.occurredAt ?? new Date());
+    columns.urgent.push(event.urgent);
+  }
+  // One statement whatever the count, so it is parsed and planned once per connection;
+  // WITH ORDINALITY keeps the rows' ids in the callers' order.
+  await db.query({
+    name: 'vaxguard-outbox-insert-many',
+    text: `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at, urgent)
+     SELECT event_id, event_type, topic, message_key, envelope, created_at, urgent
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[],
+                 $6::timestamptz[], $7::boolean[])
+       WITH ORDINALITY AS e(event_id, event_type, topic, message_key, envelope, created_at,
+                            urgent, n)
+     ORDER BY n`,
+    values: [
+      columns.eventId,
+      columns.type,
+      columns.topic,
+      columns.key,
+      columns.envelope,
+      columns.createdAt,
+      columns.urgent,
+    ],
+  });
+}
+
 export interface OutboxRelayOptions {
   /** Connection for the relay's own session: leadership lock and LISTEN. */
   readonly connectionString: string;

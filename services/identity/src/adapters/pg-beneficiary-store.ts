@@ -1,5 +1,6 @@
 import { withTransaction, type Pool, type Queryable } from '@vaxguard/db';
-import { enqueueEvent } from '@vaxguard/events';
+import { enqueueEvent, OutboxBatcher } from '@vaxguard/events';
+import type { OutgoingEvent } from '@vaxguard/event-catalogue';
 import { parseMobile, type Mobile } from '@vaxguard/pii';
 import type {
   BeneficiaryRecord,
@@ -39,17 +40,26 @@ export const sealedPhotoIdContext = (ref: string) => `beneficiary/${ref}/photo-i
  * before they reach SQL; what is stored in clear is their blind index and their mask.
  */
 export class PgBeneficiaryStore implements BeneficiaryStore {
+  // Reads' access events, outside any transaction: concurrent reads share an insert.
+  private readonly accessEvents: OutboxBatcher;
+
   constructor(
     private readonly pool: Pool,
     private readonly vault: Vault,
-  ) {}
+  ) {
+    this.accessEvents = new OutboxBatcher(pool);
+  }
 
   transaction<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T> {
-    return withTransaction(this.pool, (client) => work(new PgUnitOfWork(client, this.vault)));
+    return withTransaction(this.pool, (client) =>
+      work(new PgUnitOfWork(client, this.vault, (event) => enqueueEvent(client, event))),
+    );
   }
 
   autocommit<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T> {
-    return work(new PgUnitOfWork(this.pool, this.vault));
+    return work(
+      new PgUnitOfWork(this.pool, this.vault, (event) => this.accessEvents.enqueue(event)),
+    );
   }
 }
 
@@ -57,6 +67,7 @@ class PgUnitOfWork implements BeneficiaryUnitOfWork {
   constructor(
     private readonly tx: Queryable,
     private readonly vault: Vault,
+    private readonly enqueue: (event: OutgoingEvent) => Promise<void>,
   ) {}
 
   async lockMobile(mobileIndex: string): Promise<void> {
@@ -177,8 +188,8 @@ class PgUnitOfWork implements BeneficiaryUnitOfWork {
     return parseMobile(opened.toString('utf8'));
   }
 
-  async publish(event: IdentityEvent): Promise<void> {
-    await enqueueEvent(this.tx, toOutgoingEvent(event));
+  publish(event: IdentityEvent): Promise<void> {
+    return this.enqueue(toOutgoingEvent(event));
   }
 }
 

@@ -154,7 +154,8 @@ export interface BeneficiaryStore {
   /**
    * Work whose statements each commit on their own, without a transaction around them:
    * for reads whose only writes are their access events, each written (and awaited)
-   * before the answer leaves. Saves a read two of its four round trips.
+   * before the answer leaves. Saves a read two of its four round trips; concurrent
+   * reads' events may share one insert.
    */
   autocommit<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T>;
 }

@@ -1,6 +1,7 @@
 export * from './auth';
 export * from './client';
 export * from './server';
+export type { ServerStreamHandler } from './server-stream';
 export * from './status';
 export * from './service-client';
 export {

@@ -13,7 +13,9 @@ import { VaxGuardError } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import { descriptorSetBase64 } from '@vaxguard/proto';
 import type { Authenticator, Principal } from './auth';
+import { openCallScope } from './call-scope';
 import { ServerReflection } from './reflection';
+import { serverStreamingCall, type ServerStreamHandler } from './server-stream';
 import { toStatusError } from './status';
 
 export interface CallContext {
@@ -28,30 +30,47 @@ export interface CallContext {
   readonly logger: Logger;
 }
 
-type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
+export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 
-/** Our handler for every method of a ts-proto service definition. */
+interface Codec<Req, Res> {
+  requestDeserialize(bytes: Buffer): Req;
+  responseSerialize(value: Res): Buffer;
+}
+
+/**
+ * Our handler for every method of a ts-proto service definition: a unary handler for
+ * a unary method, a `ServerStreamHandler` for a server-streaming one. Client-streaming
+ * and bidirectional methods are not served (VaxGuard declares none).
+ */
 export type ServiceHandlers<D extends ServiceDefinition> = {
-  [K in keyof D]: D[K] extends {
-    requestDeserialize(bytes: Buffer): infer Req;
-    responseSerialize(value: infer Res): Buffer;
-  }
-    ? UnaryHandler<Req, Res>
-    : never;
+  [K in keyof D]: D[K] extends { requestStream: false; responseStream: true } & Codec<
+    infer Req,
+    infer Res
+  >
+    ? ServerStreamHandler<Req, Res>
+    : D[K] extends { requestStream: false; responseStream: false } & Codec<infer Req, infer Res>
+      ? UnaryHandler<Req, Res>
+      : never;
 };
 
 export interface GrpcServerOptions {
   readonly logger: Logger;
   /** Runs before every handler; health and reflection are open to all. */
   readonly authenticate: Authenticator;
-  /** Largest deadline a caller may ask for; longer or absent ones are cut to it. */
+  /** Largest deadline a unary caller may ask for; longer or absent ones are cut to it. */
   readonly maxCallDurationMs?: number;
+  /**
+   * Largest deadline a server-streaming caller may ask for (default 10 minutes): an
+   * export to a caller that reads slowly takes longer than any unary call, but not for ever.
+   */
+  readonly maxStreamDurationMs?: number;
 }
 
 /**
  * A grpc-js server with what every VaxGuard service needs: grpc.health.v1, server
  * reflection, authentication before each call, deadlines, the one error mapping, and
- * a graceful shutdown that drains in-flight calls.
+ * a graceful shutdown that drains in-flight calls. Unary and server-streaming methods
+ * get the same authentication, deadlines and error mapping.
  */
 export class GrpcServer {
   private readonly server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
@@ -59,9 +78,11 @@ export class GrpcServer {
   private readonly reflection: ServerReflection;
   private readonly serviceNames: string[] = [];
   private readonly maxCallDurationMs: number;
+  private readonly maxStreamDurationMs: number;
 
   constructor(private readonly options: GrpcServerOptions) {
     this.maxCallDurationMs = options.maxCallDurationMs ?? 30_000;
+    this.maxStreamDurationMs = options.maxStreamDurationMs ?? 10 * 60_000;
     this.health = new HealthImplementation({ '': 'NOT_SERVING' });
     this.health.addToServer(this.server);
     this.reflection = new ServerReflection(Buffer.from(descriptorSetBase64, 'base64'));
@@ -76,8 +97,17 @@ export class GrpcServer {
     this.reflection.addService(serviceName);
     const implementation: UntypedServiceImplementation = {};
     for (const [name, method] of Object.entries(definition)) {
-      const handler = handlers[name as keyof D] as UnaryHandler<unknown, unknown>;
-      implementation[name] = this.wrapUnary(method.path, handler);
+      const handler: unknown = handlers[name as keyof D];
+      if (method.requestStream) {
+        throw new Error(`${method.path}: client-streaming methods are not supported`);
+      }
+      implementation[name] = method.responseStream
+        ? serverStreamingCall(method.path, handler as ServerStreamHandler<unknown, unknown>, {
+            logger: this.options.logger,
+            authenticate: this.options.authenticate,
+            maxDurationMs: this.maxStreamDurationMs,
+          })
+        : this.wrapUnary(method.path, handler as UnaryHandler<unknown, unknown>);
     }
     this.server.addService(definition, implementation);
     this.serviceNames.push(serviceName);
@@ -121,24 +151,10 @@ export class GrpcServer {
     const { logger, authenticate } = this.options;
     return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
       const started = performance.now();
-      const controller = new AbortController();
-      const requested = call.getDeadline();
-      const requestedMs =
-        requested instanceof Date
-          ? requested.getTime()
-          : Number.isFinite(requested)
-            ? Number(requested)
-            : Infinity;
-      const deadlineMs = Math.min(requestedMs, Date.now() + this.maxCallDurationMs);
-      const remaining = deadlineMs - Date.now();
-      const timer = setTimeout(
-        () => controller.abort(new Error('deadline exceeded')),
-        Math.max(0, remaining),
-      );
-      call.on('cancelled', () => controller.abort(new Error('cancelled by caller')));
+      const scope = openCallScope(call, this.maxCallDurationMs);
 
       const finish = (error: unknown, response?: unknown): void => {
-        clearTimeout(timer);
+        scope.close();
         const durationMs = Math.round(performance.now() - started);
         if (error === undefined) {
           logger.debug('call ok', { method, durationMs });
@@ -150,7 +166,7 @@ export class GrpcServer {
         callback(mapped);
       };
 
-      if (remaining <= 0) {
+      if (scope.remainingMs <= 0) {
         finish(
           new VaxGuardError('DEADLINE_EXCEEDED', 'the call deadline passed before it started'),
         );
@@ -162,8 +178,8 @@ export class GrpcServer {
           method,
           principal,
           metadata: call.metadata,
-          deadline: Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined,
-          signal: controller.signal,
+          deadline: scope.deadline,
+          signal: scope.signal,
           logger: logger.child({ method, clientId: principal.clientId }),
         });
       };

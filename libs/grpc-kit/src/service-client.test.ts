@@ -1,6 +1,6 @@
 import { Metadata } from '@grpc/grpc-js';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { otpV1, type grpcHealthV1 } from '@vaxguard/proto';
+import { grpcHealthV1, otpV1 } from '@vaxguard/proto';
 import { createServiceClient, type ServiceClient } from './service-client';
 
 // Nothing listens here: these tests never get as far as a connection.
@@ -53,7 +53,7 @@ describe('createServiceClient', () => {
     });
   });
 
-  it('is typed by the service: unary method names, their requests and responses', () => {
+  it('is typed by the service: unary and streaming method names, their requests and responses', () => {
     type Otp = ServiceClient<typeof otpV1.OtpServiceService>;
     expectTypeOf<Parameters<Otp['call']>[0]>().toEqualTypeOf<
       | 'generateOtp'
@@ -71,8 +71,17 @@ describe('createServiceClient', () => {
       .parameter(1)
       .toEqualTypeOf<otpV1.ConfirmOtpRequest>();
     expectTypeOf(otp.call<'confirmOtp'>).returns.resolves.toEqualTypeOf<otpV1.ConfirmOtpResponse>();
-    // Health's streaming Watch is not offered: the kit makes unary calls only.
+    // Health's streaming Watch is not a call: it is a stream, and the only one.
     type Health = ServiceClient<typeof grpcHealthV1.HealthService>;
     expectTypeOf<Parameters<Health['call']>[0]>().toEqualTypeOf<'check' | 'list'>();
+    expectTypeOf<Parameters<Health['stream']>[0]>().toEqualTypeOf<'watch'>();
+    const health: Health = createServiceClient(grpcHealthV1.HealthService, options);
+    health.close();
+    expectTypeOf(health.stream<'watch'>)
+      .parameter(1)
+      .toEqualTypeOf<grpcHealthV1.HealthCheckRequest>();
+    expectTypeOf(health.stream<'watch'>).returns.toEqualTypeOf<
+      AsyncIterable<grpcHealthV1.HealthCheckResponse>
+    >();
   });
 });

@@ -37,10 +37,18 @@ export interface ServiceCallOptions {
   readonly deadlineMs?: number;
 }
 
+/** A stream's options: it is never retried (part of it may have arrived), so no idempotency. */
+export type ServiceStreamOptions = Omit<ServiceCallOptions, 'idempotent'>;
+
 type UnaryMethod = { readonly requestStream: false; readonly responseStream: false };
-/** The names of a service definition's unary methods, the only ones the kit calls. */
+type ServerStreamMethod = { readonly requestStream: false; readonly responseStream: true };
+/** The names of a service definition's unary methods, which `call` calls. */
 export type UnaryMethodName<D extends ServiceDefinition> = {
   [K in keyof D & string]: D[K] extends UnaryMethod ? K : never;
+}[keyof D & string];
+/** The names of a service definition's server-streaming methods, which `stream` calls. */
+export type ServerStreamMethodName<D extends ServiceDefinition> = {
+  [K in keyof D & string]: D[K] extends ServerStreamMethod ? K : never;
 }[keyof D & string];
 type RequestOf<M> = M extends { requestSerialize(value: infer Req): Buffer } ? Req : never;
 type ResponseOf<M> = M extends { responseDeserialize(bytes: Buffer): infer Res } ? Res : never;
@@ -56,6 +64,19 @@ export interface ServiceClient<D extends ServiceDefinition> {
     request: RequestOf<D[M]>,
     options: ServiceCallOptions,
   ) => Promise<ResponseOf<D[M]>>;
+  /**
+   * Opens a server-streaming call and yields its messages as they arrive. The next
+   * message is read only when the loop asks for it, so a loop that works slowly holds
+   * the server back (HTTP/2 flow control) rather than filling memory; leaving the loop
+   * early cancels the call. A refusal, before or during the stream, throws the same
+   * VaxGuardError the server threw. The deadline (the client's, or this stream's),
+   * counted from the first read, bounds the whole stream; a stream is never retried.
+   */
+  readonly stream: <M extends ServerStreamMethodName<D>>(
+    method: M,
+    request: RequestOf<D[M]>,
+    options?: ServiceStreamOptions,
+  ) => AsyncIterable<ResponseOf<D[M]>>;
   /** Closes the channel; calls waiting to retry give up with their last error. */
   readonly close: () => void;
 }
@@ -190,18 +211,52 @@ export function createServiceClient<D extends ServiceDefinition>(
       wakeOnClose.add(wake);
     });
 
+  const deadlineOf = (callOptions: ServiceStreamOptions): number => {
+    const deadlineMs = callOptions.deadlineMs ?? compiled.deadlineMs;
+    if (!isPositiveFinite(deadlineMs)) {
+      throw new Error(
+        `service client: deadlineMs must be a positive, finite number (got ${deadlineMs})`,
+      );
+    }
+    return deadlineMs;
+  };
+
+  async function* streamMessages(
+    method: D[keyof D],
+    request: unknown,
+    metadata: Metadata,
+    deadlineMs: number,
+  ): AsyncGenerator<unknown> {
+    if (closed) throw unavailable('the service client is closed');
+    const deadline = new Date(Date.now() + deadlineMs);
+    const stream = client.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      request,
+      metadata,
+      { deadline },
+    );
+    // grpc-js reports a cancelled stream as an 'error' even after the loop has left it:
+    // heard here so it is never an unhandled event; the loop's own errors reach it below.
+    stream.on('error', () => undefined);
+    try {
+      for await (const message of stream) yield message;
+    } catch (error) {
+      throw fromStatusError(error);
+    } finally {
+      // Ends the call when the loop left early; nothing happens once it has ended.
+      stream.cancel();
+    }
+  }
+
   return {
     async call(name, request, callOptions) {
       const method = Object.hasOwn(definition, name) ? definition[name] : undefined;
       if (!method || method.requestStream || method.responseStream) {
         throw new Error(`service client: ${name} is not a unary method of this service`);
       }
-      const deadlineMs = callOptions.deadlineMs ?? compiled.deadlineMs;
-      if (!isPositiveFinite(deadlineMs)) {
-        throw new Error(
-          `service client: deadlineMs must be a positive, finite number (got ${deadlineMs})`,
-        );
-      }
+      const deadlineMs = deadlineOf(callOptions);
       const metadata = callMetadata(compiled.credentials, callOptions.metadata);
       const deadline = Date.now() + deadlineMs;
       let failure: VaxGuardError = unavailable('the service client is closed');
@@ -223,6 +278,17 @@ export function createServiceClient<D extends ServiceDefinition>(
         await pause(delay);
       }
       throw failure;
+    },
+    stream(name, request, streamOptions = {}) {
+      const method = Object.hasOwn(definition, name) ? definition[name] : undefined;
+      if (!method || method.requestStream || !method.responseStream) {
+        throw new Error(`service client: ${name} is not a server-streaming method of this service`);
+      }
+      const deadlineMs = deadlineOf(streamOptions);
+      const metadata = callMetadata(compiled.credentials, streamOptions.metadata);
+      return streamMessages(method, request, metadata, deadlineMs) as AsyncIterable<
+        ResponseOf<D[typeof name]>
+      >;
     },
     close() {
       closed = true;

@@ -1,0 +1,168 @@
+import { status, type ServerWritableStream } from '@grpc/grpc-js';
+import { VaxGuardError } from '@vaxguard/errors';
+import type { Logger } from '@vaxguard/logging';
+import type { Authenticator } from './auth';
+import { openCallScope } from './call-scope';
+import type { CallContext } from './server';
+import { toStatusError } from './status';
+
+/**
+ * A server-streaming handler: the messages to send, as an async iterable that the kit
+ * pulls one message at a time, only when the caller can take another. An async
+ * generator is the natural form: it reads what it sends as it goes, and its `finally`
+ * runs when the caller cancels or the deadline passes.
+ */
+export type ServerStreamHandler<Req, Res> = (
+  request: Req,
+  context: CallContext,
+) => AsyncIterable<Res>;
+
+/** What pumping needs of a call's writable side. */
+interface WritableSide<Res> {
+  write(message: Res): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  removeListener(event: 'drain', listener: () => void): unknown;
+}
+
+/** Resolves when the call's buffer has drained, or at once when the signal aborts. */
+function drained(call: WritableSide<unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      call.removeListener('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Writes what `messages` yields on `call`, pulling the next message only once the
+ * transport has taken the last: when `write()` returns false the pump waits for
+ * 'drain' before it asks for more, so a caller that reads slowly holds the handler
+ * back (HTTP/2 flow control all the way to its reads) instead of piling messages up in
+ * the server's memory. When `signal` aborts, the iterator is returned at once, which
+ * runs a generator's `finally` so it releases what it holds. Resolves with how many
+ * messages were written; rejects with whatever the iterable threw.
+ */
+export async function pumpMessages<Res>(
+  call: WritableSide<Res>,
+  messages: AsyncIterable<Res>,
+  signal: AbortSignal,
+): Promise<number> {
+  const iterator = messages[Symbol.asyncIterator]();
+  let sent = 0;
+  // Whether the iterator may still hold something (it has neither ended nor thrown).
+  let open = true;
+  try {
+    while (!signal.aborted) {
+      let next: IteratorResult<Res>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        open = false;
+        throw error;
+      }
+      if (next.done) {
+        open = false;
+        break;
+      }
+      if (signal.aborted) break;
+      const more = call.write(next.value);
+      sent++;
+      if (!more) await drained(call, signal);
+    }
+  } finally {
+    if (open) await iterator.return?.();
+  }
+  return sent;
+}
+
+export interface ServerStreamOptions {
+  readonly logger: Logger;
+  readonly authenticate: Authenticator;
+  /** Largest deadline a caller may ask for; longer or absent ones are cut to it. */
+  readonly maxDurationMs: number;
+}
+
+/**
+ * A grpc-js server-streaming implementation around our handler, with what a unary
+ * call gets: authentication first (client credentials, the method's token policy, API
+ * locks, all by the method's full path), a deadline, the one error mapping (a refusal
+ * before or during the stream ends it with the same status a unary call would get),
+ * and a log line per call. Flow control and cancellation as `pumpMessages` does them;
+ * a stream cut by the server's own deadline ends with DEADLINE_EXCEEDED.
+ */
+export function serverStreamingCall<Req, Res>(
+  method: string,
+  handler: ServerStreamHandler<Req, Res>,
+  options: ServerStreamOptions,
+): (call: ServerWritableStream<Req, Res>) => void {
+  const { logger, authenticate } = options;
+  return (call) => {
+    const started = performance.now();
+    const scope = openCallScope(call, options.maxDurationMs);
+    let sent = 0;
+    const run = async (): Promise<void> => {
+      if (scope.remainingMs <= 0) {
+        throw new VaxGuardError('DEADLINE_EXCEEDED', 'the call deadline passed before it started');
+      }
+      const principal = await authenticate(call.metadata, method);
+      const context: CallContext = {
+        method,
+        principal,
+        metadata: call.metadata,
+        deadline: scope.deadline,
+        signal: scope.signal,
+        logger: logger.child({ method, clientId: principal.clientId }),
+      };
+      const counted: WritableSide<Res> = {
+        write: (message) => {
+          sent++;
+          return call.write(message);
+        },
+        once: (event, listener) => call.once(event, listener),
+        removeListener: (event, listener) => call.removeListener(event, listener),
+      };
+      await pumpMessages(counted, handler(call.request, context), scope.signal);
+    };
+    const refuse = (error: unknown): void => {
+      const mapped = toStatusError(error, logger, method);
+      logger.info('call refused', {
+        method,
+        code: status[mapped.code],
+        messages: sent,
+        durationMs: Math.round(performance.now() - started),
+      });
+      call.emit('error', mapped);
+    };
+    run().then(
+      () => {
+        scope.close();
+        const durationMs = Math.round(performance.now() - started);
+        if (scope.deadlinePassed()) {
+          refuse(new VaxGuardError('DEADLINE_EXCEEDED', 'the stream reached its deadline'));
+        } else if (scope.signal.aborted) {
+          // The caller went away: there is nobody to send a status to.
+          logger.info('call cancelled', { method, messages: sent, durationMs });
+        } else {
+          logger.debug('call ok', { method, messages: sent, durationMs });
+          call.end();
+        }
+      },
+      (error: unknown) => {
+        scope.close();
+        if (call.cancelled) {
+          logger.info('call cancelled', { method, messages: sent });
+          return;
+        }
+        refuse(error);
+      },
+    );
+  };
+}

@@ -83,6 +83,13 @@ export const EVENTS = {
     'identity',
     identityEventsV1.PartnerRegistered,
   ),
+  /**
+   * A vaccination centre was created: its id, name, district and state (public facts,
+   * not personal data). Subject: the system, the centre id as ref.
+   */
+  centreCreated: defineEvent('centre.created', 'identity', identityEventsV1.CentreCreated),
+  /** A staff member was created: their role and centre only. Subject: the staff member. */
+  staffCreated: defineEvent('staff.created', 'identity', identityEventsV1.StaffCreated),
   /** A partner was locked out of every service. Subject: the partner client. */
   partnerLocked: defineEvent('partner.locked', 'identity', identityEventsV1.PartnerLocked),
   /** A locked partner was let back in. Subject: the partner client. */
@@ -144,10 +151,18 @@ export const EVENTS = {
   ),
 
   /**
-   * An auditor queried the log: the filters and how many entries came back, never the
-   * entries. Subject: the beneficiary asked about, or the system.
+   * An auditor read the log (QueryEntries, ExportEntries) or its alerts (ListAlerts):
+   * the read, its filters and how many entries came back, never the entries. Subject:
+   * the beneficiary asked about, or the system.
    */
   auditQueried: defineEvent('audit.queried', 'audit', auditV1.LogQueried),
+  /**
+   * An auditor acknowledged an alert. Subject: the principal the alert is about. On the
+   * alerts topic, beside the alert and its response; not urgent (it stops nobody).
+   */
+  alertAcknowledged: defineEvent('alert.acknowledged', 'audit', auditV1.AlertAcknowledged, {
+    topic: SECURITY_ALERTS_TOPIC,
+  }),
 
   /** State records of the access registry (compacted; keyed per partner, principal, lock). */
   registryPartner: defineEvent(

@@ -4,6 +4,7 @@ import {
   buildEvent,
   EVENTS,
   PRINCIPAL_KIND,
+  STAFF_ROLE,
   SubjectKind,
   type Actor,
   type OutgoingEvent,
@@ -37,11 +38,35 @@ function registryPartner(partner: PartnerRecord, base: { actor: Actor; occurredA
  * A principal change as what it publishes: the audit event on identity's topic, and
  * the new state of the partner, principal or lock on the compacted registry topic that
  * every service replicates. Neither carries a secret: the registry holds the SHA-256 of
- * a 256-bit partner secret, which the audit event leaves out.
+ * a 256-bit partner secret, which the audit event leaves out. A new centre or staff
+ * member is an audit event only (the audit service names readers' centres from them).
  */
 export function principalEvents(event: PrincipalEvent): OutgoingEvent[] {
   const base = { actor: actorOf(event.actor), occurredAt: event.occurredAt };
   switch (event.type) {
+    case 'centre.created': {
+      const { centre } = event;
+      return [
+        buildEvent(EVENTS.centreCreated, {
+          ...base,
+          subject: { kind: SubjectKind.SUBJECT_KIND_SYSTEM, ref: centre.centreId },
+          payload: {
+            centreId: centre.centreId,
+            name: centre.name,
+            district: centre.district,
+            state: centre.state,
+          },
+        }),
+      ];
+    }
+    case 'staff.created':
+      return [
+        buildEvent(EVENTS.staffCreated, {
+          ...base,
+          subject: { kind: SubjectKind.SUBJECT_KIND_STAFF, ref: event.staffId },
+          payload: { role: STAFF_ROLE.toProto(event.role), centreId: event.centreId },
+        }),
+      ];
     case 'partner.registered': {
       const subject = {
         kind: SubjectKind.SUBJECT_KIND_PARTNER_CLIENT,
@@ -54,6 +79,7 @@ export function principalEvents(event: PrincipalEvent): OutgoingEvent[] {
           payload: {
             scopes: [...event.partner.scopes],
             quotaPerMinute: event.partner.quotaPerMinute,
+            displayName: event.partner.displayName,
           },
         }),
         registryPartner(event.partner, base),

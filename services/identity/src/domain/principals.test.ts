@@ -148,6 +148,45 @@ describe('centres and staff', () => {
     ]);
   });
 
+  it('announces each new centre, and each new staff member by role and centre only', async () => {
+    const { service, store, centre } = await withCentre();
+    const staff = await service.createStaff(admin, staffInput({ centreId: centre.centreId }));
+    await refusal(service.createStaff(admin, staffInput({ centreId: centre.centreId })));
+    const auditor = await service.createStaff(
+      admin,
+      staffInput({ username: 'a.udit', mobile: '9876543215', role: 'AUDITOR', centreId: '' }),
+    );
+    expect(store.events).toEqual([
+      {
+        type: 'centre.created',
+        actor: admin,
+        occurredAt: now,
+        centre: {
+          centreId: centre.centreId,
+          name: 'PHC Andheri',
+          district: 'Mumbai Suburban',
+          state: 'Maharashtra',
+        },
+      },
+      {
+        type: 'staff.created',
+        actor: admin,
+        occurredAt: now,
+        staffId: staff.staffId,
+        role: 'VACCINATOR',
+        centreId: centre.centreId,
+      },
+      {
+        type: 'staff.created',
+        actor: admin,
+        occurredAt: now,
+        staffId: auditor.staffId,
+        role: 'AUDITOR',
+        centreId: '',
+      },
+    ]);
+  });
+
   it('refuses a taken username or mobile, a weak password, and names the rule without echoing', async () => {
     const { service, centre } = await withCentre();
     await service.createStaff(admin, staffInput({ centreId: centre.centreId }));

@@ -86,8 +86,19 @@ interface EventBase {
   readonly occurredAt: Date;
 }
 
-/** The facts the principal flows publish; no mobile, password or secret. */
+/**
+ * The facts the principal flows publish; no mobile, password or secret, and of staff
+ * members only their role and centre (the audit service names a reader's centre).
+ */
 export type PrincipalEvent =
+  | (EventBase & { readonly type: 'centre.created'; readonly centre: Centre })
+  | (EventBase & {
+      readonly type: 'staff.created';
+      readonly staffId: string;
+      readonly role: StaffRole;
+      /** Empty for roles that work at no centre. */
+      readonly centreId: string;
+    })
   | (EventBase & {
       readonly type: 'principal.suspended' | 'principal.reinstated';
       readonly principal: PrincipalRef;
@@ -287,7 +298,11 @@ export class PrincipalService {
       district: text('district', input.district),
       state: text('state', input.state),
     };
-    await this.options.store.transaction((uow) => uow.insertCentre(centre));
+    const now = this.options.clock();
+    await this.options.store.transaction(async (uow) => {
+      await uow.insertCentre(centre);
+      await uow.publish({ type: 'centre.created', actor, occurredAt: now, centre });
+    });
     return centre;
   }
 
@@ -359,6 +374,14 @@ export class PrincipalService {
       if (inserted === 'duplicate-mobile') {
         throw alreadyExists("this mobile is already a staff member's", { reason: 'MOBILE_TAKEN' });
       }
+      await uow.publish({
+        type: 'staff.created',
+        actor,
+        occurredAt: this.options.clock(),
+        staffId: staff.staffId,
+        role: staff.role,
+        centreId: staff.centreId,
+      });
     });
     return staff;
   }

@@ -38,8 +38,27 @@ describe('numeric QR', () => {
     ['a chunked code', 'shc:/1/2/5676'],
     ['a character no JWS holds', 'shc:/13'],
     ['nothing after the prefix', 'shc:/'],
+    ['a letter among the digits', 'shc:/56x6'],
+    ['a digit from another script', 'shc:/56\u0667\u0666'],
   ])('refuses %s', (_name, text) => {
     expect(() => fromNumericQr(text)).toThrow(InvalidNumericQrError);
+  });
+
+  it('reads each of the 65 characters of a compact JWS, and no other pair of digits', () => {
+    const jwsAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.';
+    const pairs = new Set<string>();
+    for (const char of jwsAlphabet) {
+      const numeric = toNumericQr(char);
+      expect(fromNumericQr(numeric)).toBe(char);
+      pairs.add(numeric.slice('shc:/'.length));
+    }
+    for (let pair = 0; pair < 100; pair++) {
+      const digits = String(pair).padStart(2, '0');
+      if (pairs.has(digits)) continue;
+      // Alone and inside a card, so a refused pair is refused wherever it stands.
+      expect(() => fromNumericQr(`shc:/${digits}`)).toThrow(InvalidNumericQrError);
+      expect(() => fromNumericQr(`${toNumericQr(jws)}${digits}`)).toThrow(InvalidNumericQrError);
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { InvalidVerifierOptionsError } from './errors';
 import { issueHealthCard } from './issue';
-import { generateIssuerKey, type IssuerKey, jwksOf } from './keys';
+import { generateIssuerKey, type IssuerKey, type IssuerPublicJwk, jwksOf } from './keys';
 import { toNumericQr } from './qr';
 import { addRevocations, createRevocationList } from './revocation';
 import {
@@ -112,6 +112,22 @@ describe('offline verifier', () => {
     // Withdrawn from the JWKS (the spec's answer to a compromised key): refused.
     const withdrawn = verifier({ issuers: [{ iss: ISSUER, jwks: jwksOf([current]) }] });
     expect(reasonOf(old, withdrawn)).toBe('UNKNOWN_KEY');
+  });
+
+  it('trusts the keys it was built with: a synced rotation takes effect in a verifier built from it', () => {
+    const next = generateIssuerKey();
+    const jwks = jwksOf([current]);
+    const before = verifier({ issuers: [{ iss: ISSUER, jwks }] });
+    const after = verifier({ issuers: [{ iss: ISSUER, jwks: jwksOf([next]) }] });
+    const rotated = card({ key: next });
+    expect(after.verify(rotated)).toMatchObject({ status: 'valid', kid: next.kid });
+    expect(reasonOf(card(), after)).toBe('UNKNOWN_KEY');
+    // Building the later verifier changed nothing in the earlier one.
+    expect(before.verify(card())).toMatchObject({ status: 'valid', kid: current.kid });
+    expect(reasonOf(rotated, before)).toBe('UNKNOWN_KEY');
+    // Keys are read when the verifier is built, not from the caller's JWKS at each card.
+    (jwks.keys as IssuerPublicJwk[]).push(next.publicJwk);
+    expect(reasonOf(rotated, before)).toBe('UNKNOWN_KEY');
   });
 
   it('refuses a card whose kid the issuer does not publish', () => {

@@ -1,4 +1,8 @@
-import type { Deadline } from '@grpc/grpc-js';
+import type { Deadline, Metadata } from '@grpc/grpc-js';
+import { VaxGuardError } from '@vaxguard/errors';
+import type { Logger } from '@vaxguard/logging';
+import type { Authenticator } from './auth';
+import type { CallContext } from './server';
 
 /** What a call's scope needs of a grpc-js server call, unary or streaming. */
 export interface ScopedCall {
@@ -47,5 +51,30 @@ export function openCallScope(call: ScopedCall, maxDurationMs: number): CallScop
     signal: controller.signal,
     deadlinePassed: () => deadlinePassed,
     close: () => clearTimeout(timer),
+  };
+}
+
+/**
+ * A call's handler context, unary or streaming: refused when the deadline passed before
+ * it began, then authenticated by the method's full path (client credentials, the
+ * method's token policy, API locks).
+ */
+export async function callContext(
+  call: { readonly metadata: Metadata },
+  method: string,
+  scope: CallScope,
+  options: { readonly authenticate: Authenticator; readonly logger: Logger },
+): Promise<CallContext> {
+  if (scope.remainingMs <= 0) {
+    throw new VaxGuardError('DEADLINE_EXCEEDED', 'the call deadline passed before it started');
+  }
+  const principal = await options.authenticate(call.metadata, method);
+  return {
+    method,
+    principal,
+    metadata: call.metadata,
+    deadline: scope.deadline,
+    signal: scope.signal,
+    logger: options.logger.child({ method, clientId: principal.clientId }),
   };
 }

@@ -2,7 +2,7 @@ import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import { VaxGuardError } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import type { Authenticator } from './auth';
-import { openCallScope } from './call-scope';
+import { callContext, openCallScope } from './call-scope';
 import type { CallContext } from './server';
 import { toStatusError } from './status';
 
@@ -103,24 +103,13 @@ export function serverStreamingCall<Req, Res>(
   handler: ServerStreamHandler<Req, Res>,
   options: ServerStreamOptions,
 ): (call: ServerWritableStream<Req, Res>) => void {
-  const { logger, authenticate } = options;
+  const { logger } = options;
   return (call) => {
     const started = performance.now();
     const scope = openCallScope(call, options.maxDurationMs);
     let sent = 0;
     const run = async (): Promise<void> => {
-      if (scope.remainingMs <= 0) {
-        throw new VaxGuardError('DEADLINE_EXCEEDED', 'the call deadline passed before it started');
-      }
-      const principal = await authenticate(call.metadata, method);
-      const context: CallContext = {
-        method,
-        principal,
-        metadata: call.metadata,
-        deadline: scope.deadline,
-        signal: scope.signal,
-        logger: logger.child({ method, clientId: principal.clientId }),
-      };
+      const context = await callContext(call, method, scope, options);
       const counted: WritableSide<Res> = {
         write: (message) => {
           sent++;

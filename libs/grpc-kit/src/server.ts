@@ -9,11 +9,10 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
-import { VaxGuardError } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import { descriptorSetBase64 } from '@vaxguard/proto';
 import type { Authenticator, Principal } from './auth';
-import { openCallScope } from './call-scope';
+import { callContext, openCallScope } from './call-scope';
 import { ServerReflection } from './reflection';
 import { serverStreamingCall, type ServerStreamHandler } from './server-stream';
 import { toStatusError } from './status';
@@ -148,7 +147,7 @@ export class GrpcServer {
   }
 
   private wrapUnary(method: string, handler: UnaryHandler<unknown, unknown>) {
-    const { logger, authenticate } = this.options;
+    const { logger } = this.options;
     return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
       const started = performance.now();
       const scope = openCallScope(call, this.maxCallDurationMs);
@@ -166,23 +165,8 @@ export class GrpcServer {
         callback(mapped);
       };
 
-      if (scope.remainingMs <= 0) {
-        finish(
-          new VaxGuardError('DEADLINE_EXCEEDED', 'the call deadline passed before it started'),
-        );
-        return;
-      }
-      const run = async (): Promise<unknown> => {
-        const principal = await authenticate(call.metadata, method);
-        return handler(call.request, {
-          method,
-          principal,
-          metadata: call.metadata,
-          deadline: scope.deadline,
-          signal: scope.signal,
-          logger: logger.child({ method, clientId: principal.clientId }),
-        });
-      };
+      const run = async (): Promise<unknown> =>
+        handler(call.request, await callContext(call, method, scope, this.options));
       run().then(
         (response) => finish(undefined, response),
         (error: unknown) => finish(error),

@@ -62,6 +62,7 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
   let auditDb: pg.Pool;
   let clients: ReturnType<typeof connect>;
   const sessions = { admin: '', auditor: '' };
+  let auditorId = '';
   let centreId = '';
   /** Raw values the test used, which must never reach the audit service's logs. */
   const raw = new Set<string>();
@@ -81,8 +82,9 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     return aadhaar;
   };
 
-  function connect() {
-    const options = { clientId: console_.clientId, secret: console_.secret, deadlineMs: 15_000 };
+  /** Clients of the three services, as the console or as another client application. */
+  function connect(client: { clientId: string; secret: string } = console_) {
+    const options = { clientId: client.clientId, secret: client.secret, deadlineMs: 15_000 };
     return {
       otp: createServiceClient(otpV1.OtpServiceService, {
         ...options,
@@ -107,16 +109,35 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     return { idempotent: false, metadata };
   };
 
-  /** Confirms a transaction with the code sent to the person's mobile (the dev SMS inbox). */
-  async function confirm(txnId: string): Promise<string> {
+  /**
+   * Confirms a transaction with the code sent to the person's mobile (the dev SMS inbox),
+   * through the client that started it.
+   */
+  async function confirm(txnId: string, otp = clients.otp): Promise<string> {
     const sms = await eventually(async () => {
       const found = await readDevSms(join(dir, 'sms.jsonl'), txnId);
       if (!found) throw new Error('no SMS yet');
       return found;
     });
     codes.add(sms.code);
-    const { token } = await clients.otp.call('confirmOtp', { txnId, otp: sms.code }, as());
+    const { token } = await otp.call('confirmOtp', { txnId, otp: sms.code }, as());
     return token;
+  }
+
+  /** The log's events of a type, decoded, once `found` picks at least one out. */
+  async function loggedEvents(
+    type: string,
+    found: (event: ReturnType<typeof decodeEntry>['event']) => boolean,
+  ) {
+    return eventually(async () => {
+      const { rows } = await auditDb.query<{ entry: Buffer }>(
+        'SELECT entry FROM audit_log_entries WHERE event_type = $1 ORDER BY entry_index',
+        [type],
+      );
+      const events = rows.map((row) => decodeEntry(row.entry).event).filter(found);
+      if (events.length === 0) throw new Error(`no such ${type} in the log yet`);
+      return events;
+    });
   }
 
   async function staffSession(username: string, password: string): Promise<string> {
@@ -270,6 +291,7 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     centreId = centre?.centreId ?? '';
     const auditor = await createStaff(identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR, 'auditor.one');
     sessions.auditor = auditor.session;
+    auditorId = auditor.staffId;
     raw.add(auditor.session);
   }, 240_000);
 
@@ -365,7 +387,7 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     );
   });
 
-  it('raises a CRITICAL alert on a canary read, which auditors list and acknowledge', async () => {
+  it('raises a CRITICAL alert on a canary read, which auditors list and acknowledge, each of which is in the log', async () => {
     const owner = await citizenWithBeneficiaries(1);
     const canary = owner.refs[0] ?? '';
     await clients.identity.call('markCanary', { beneficiaryRef: canary }, as(sessions.admin));
@@ -405,6 +427,33 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
       ),
     );
     expect([unknown.code, unknown.reason]).toEqual([status.NOT_FOUND, 'ALERT_NOT_FOUND']);
+    await clients.audit.call('acknowledgeAlert', { alertId }, as(sessions.auditor));
+
+    // Each acknowledgement is an alert.acknowledged by the auditor, about the alert's
+    // principal; the first one says so.
+    const acknowledgements = await eventually(async () => {
+      const found = await loggedEvents(
+        EVENTS.alertAcknowledged.name,
+        (event) => EVENTS.alertAcknowledged.payload.decode(event.payload.value).alertId === alertId,
+      );
+      if (found.length < 2) throw new Error(`${found.length} of 2 acknowledgements in the log`);
+      return found;
+    });
+    expect(
+      acknowledgements.map((event) => {
+        const payload = EVENTS.alertAcknowledged.payload.decode(event.payload.value);
+        return [event.actor.principalId, event.subject.ref, payload.rule, payload.first];
+      }),
+    ).toEqual([
+      [auditorId, record.alert?.principalId, 'CANARY_READ', true],
+      [auditorId, record.alert?.principalId, 'CANARY_READ', false],
+    ]);
+    // Each list of alerts is an audit.queried by the auditor, naming what was asked.
+    const lists = await loggedEvents(EVENTS.auditQueried.name, (event) => {
+      const payload = EVENTS.auditQueried.payload.decode(event.payload.value);
+      return payload.query === 'ListAlerts' && payload.unacknowledgedOnly;
+    });
+    expect(lists.map((event) => event.actor.principalId)).toContain(auditorId);
   });
 
   it('pages alerts with opaque tokens', async () => {
@@ -518,16 +567,26 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     expect(attempt.code).toBe(status.PERMISSION_DENIED);
     const history = (token: string) =>
       clients.audit.call('getMyAccessHistory', { pageSize: 0, pageToken: '' }, as(token));
+    // Identity's read events name the staff member only: the role and the centre's name
+    // come from what identity announced when it created them.
     const byStaff = (accesses: auditV1.RecordAccess[]) =>
-      accesses.filter((access) => access.role === 'STAFF');
+      accesses.filter((access) => access.role === 'VACCINATOR');
     const myAccesses = await eventually(async () => {
       const { accesses } = await history(mine.token);
       if (byStaff(accesses).length < 1) throw new Error('the read is not in the log yet');
       return accesses;
     });
     expect(byStaff(myAccesses)).toEqual([
-      expect.objectContaining({ beneficiaryRef: myRef, granted: true, refusal: '' }),
+      expect.objectContaining({
+        beneficiaryRef: myRef,
+        granted: true,
+        refusal: '',
+        centreOrPartner: centreId,
+        centreName: 'PHC Anomaly',
+        partnerName: '',
+      }),
     ]);
+    expect(JSON.stringify(myAccesses)).not.toContain(vaccinator.staffId);
     expect(myAccesses.every((access) => access.beneficiaryRef === myRef)).toBe(true);
     const theirAccesses = await eventually(async () => {
       const { accesses } = await history(theirs.token);
@@ -535,13 +594,67 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
       return accesses;
     });
     expect(byStaff(theirAccesses)).toEqual([
-      expect.objectContaining({ beneficiaryRef: theirRef, granted: false }),
+      expect.objectContaining({
+        beneficiaryRef: theirRef,
+        granted: false,
+        centreName: 'PHC Anomaly',
+      }),
     ]);
     expect(byStaff(theirAccesses)[0]?.refusal).not.toBe('');
     expect(theirAccesses.every((access) => access.beneficiaryRef === theirRef)).toBe(true);
     // A staff session is not a citizen token.
     const staff = await refusalOf(history(vaccinator.session));
     expect(staff.code).toBe(status.UNAUTHENTICATED);
+  });
+
+  it("shows a citizen a partner application's read by the partner's name", async () => {
+    const { clientId, clientSecret } = await clients.identity.call(
+      'registerPartner',
+      {
+        clientId: 'umang-audit',
+        displayName: 'UMANG',
+        scopes: ['beneficiary:demographics'],
+        quotaPerMinute: 100,
+      },
+      as(sessions.admin),
+    );
+    raw.add(clientSecret);
+    const partner = connect({ clientId, secret: clientSecret });
+    try {
+      // Every service knows the partner once identity's registry record reaches it.
+      await eventually(() => partner.otp.call('getSigningKeys', {}, as()), { timeoutMs: 30_000 });
+      const household = await citizenWithBeneficiaries(1);
+      const [ref = ''] = household.refs;
+      const { txnId } = await partner.identity.call(
+        'requestConsent',
+        { target: { $case: 'mobile', value: household.mobile } },
+        as(),
+      );
+      const grant = await confirm(txnId, partner.otp);
+      raw.add(grant);
+      await partner.identity.call('getBeneficiary', { beneficiaryRef: ref }, as(grant));
+      const byPartner = await eventually(async () => {
+        const { accesses } = await clients.audit.call(
+          'getMyAccessHistory',
+          { pageSize: 0, pageToken: '' },
+          as(household.token),
+        );
+        const found = accesses.filter((access) => access.role === 'PARTNER_CLIENT');
+        if (found.length < 1) throw new Error("the partner's read is not in the log yet");
+        return found;
+      });
+      expect(byPartner).toEqual([
+        expect.objectContaining({
+          beneficiaryRef: ref,
+          granted: true,
+          centreOrPartner: 'umang-audit',
+          partnerName: 'UMANG',
+          centreName: '',
+        }),
+      ]);
+    } finally {
+      for (const client of Object.values(partner)) client.close();
+    }
   });
 
   it('refuses alerts to anyone but auditors, and leaks no raw identifier into its logs', async () => {

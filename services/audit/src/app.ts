@@ -10,6 +10,7 @@ import { AUDIT_METHOD_POLICIES, AUDIT_SERVICE_NAME, auditHandlers } from './adap
 import { IdentityResponder } from './adapters/identity-responder';
 import { startLogIngestion } from './adapters/log-ingestion';
 import { PgAlertStore } from './adapters/pg-alerts';
+import { PgDirectory } from './adapters/pg-directory';
 import { PgLogQueries } from './adapters/pg-log-queries';
 import { PgAnomalyWindows } from './adapters/pg-anomaly-windows';
 import { PgLogStore } from './adapters/pg-log-store';
@@ -44,7 +45,8 @@ export interface AuditAppOverrides {
  * event of every topic to it, the consumer that runs the anomaly rules, the worker that
  * carries out automatic responses through identity, the checkpoint and pruning timers,
  * and the gRPC handlers that serve checkpoints, proofs, entries, verification,
- * alerts, auditors' queries and citizens' access histories. The consumers and the
+ * alerts, auditors' queries and exports, and citizens' access histories (named from
+ * the log's directory of centres and partners). The consumers and the
  * responder start at once.
  */
 export async function createAuditApp(
@@ -78,9 +80,9 @@ export async function createAuditApp(
       verifierKey: config.logSigner.verifierKey,
       verifier: parseVerifierKey(config.logSigner.verifierKey),
     });
-    const alerts = new AlertDesk(new PgAlertStore(runtime.pool), clock);
     const logQueries = new PgLogQueries(runtime.pool, clock);
-    const queries = new LogQueries(logQueries, logQueries);
+    const alerts = new AlertDesk(new PgAlertStore(runtime.pool), logQueries, clock);
+    const queries = new LogQueries(logQueries, logQueries, new PgDirectory(runtime.pool));
     // The first checkpoint (of the empty tree, on a new log) is there before any call.
     await store.inTransaction((tx) => writer.checkpoint(tx));
     await ensureTopics(runtime.kafka, ALL_EVENT_TOPICS.map(topicSpec));

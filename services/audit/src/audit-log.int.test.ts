@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Metadata, status } from '@grpc/grpc-js';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readDevSms } from '@vaxguard/dev-sms';
 import {
   ActorKind,
@@ -35,6 +35,7 @@ import { auditCheckpoint, generateSignerKey, leafHash, parseCheckpoint } from '@
 import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
 import { createAuditApp, type AuditApp } from './app';
 import { readConfig } from './config';
+import { decodeEntry } from './domain/entry-encoding';
 
 const key = () => randomBytes(32).toString('base64');
 const LOG_NAME = 'audit.int-test.vaxguard';
@@ -181,6 +182,48 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
 
   const verifyLog = () =>
     clients.audit.call('verifyLog', { from: '0', to: '0' }, as(sessions.auditor));
+
+  const exportRequest = (
+    filter: Partial<auditV1.ExportEntriesRequest>,
+  ): auditV1.ExportEntriesRequest => ({
+    actorId: '',
+    subjectRef: '',
+    eventType: '',
+    from: undefined,
+    to: undefined,
+    chunkSize: 0,
+    ...filter,
+  });
+  const exportEntries = (filter: Partial<auditV1.ExportEntriesRequest>, token?: string) =>
+    clients.audit.stream('exportEntries', exportRequest(filter), {
+      ...as(token),
+      deadlineMs: 60_000,
+    });
+
+  /** Every chunk of an export, as the auditor received them. */
+  async function exported(filter: Partial<auditV1.ExportEntriesRequest>, token?: string) {
+    const chunks: auditV1.LogEntry[][] = [];
+    for await (const { entries } of exportEntries(filter, token)) chunks.push(entries);
+    return chunks;
+  }
+
+  /** The keyset reads of the log the audit service makes for one actor's entries. */
+  function countReadsOf(actor: string) {
+    const spy = vi.spyOn(audit.runtime.pool, 'query');
+    return {
+      count: () =>
+        (spy.mock.calls as unknown[][]).filter(
+          ([sql, params]) =>
+            typeof sql === 'string' &&
+            sql.includes('FROM audit_log_entries') &&
+            Array.isArray(params) &&
+            params[1] === actor,
+        ).length,
+      [Symbol.dispose]: () => spy.mockRestore(),
+    };
+  }
+
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   beforeAll(async () => {
     [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
@@ -512,6 +555,142 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
       as(),
     );
     expect(proof.hashes.length).toBeGreaterThan(0);
+  });
+
+  it('keeps each centre identity announces in its directory once, however often it is delivered', async () => {
+    const centreId = `ctr-${randomUUID()}`;
+    const announce = (name: string) =>
+      buildEvent(EVENTS.centreCreated, {
+        actor: { kind: ActorKind.ACTOR_KIND_STAFF, principalId: 'stf-admin', clientId: 'console' },
+        subject: { kind: SubjectKind.SUBJECT_KIND_SYSTEM, ref: centreId },
+        payload: { centreId, name, district: 'Pune', state: 'Maharashtra' },
+        occurredAt: new Date(),
+      });
+    const announced = announce('CHC Hadapsar');
+    // Delivered twice, then announced again under another event id (a replay).
+    const again = announce('Somewhere else');
+    expect(EVENTS.centreCreated.topic).toBe(EVENTS.accessGranted.topic);
+    await produce([announced, announced, again]);
+    await indexesOf([announced, again]);
+    const { rows } = await auditDb.query<{ name: string; event_id: string }>(
+      'SELECT name, event_id FROM audit_directory_centres WHERE centre_id = $1',
+      [centreId],
+    );
+    expect(rows).toEqual([{ name: 'CHC Hadapsar', event_id: announced.envelope.eventId }]);
+  });
+
+  it('exports a range larger than a chunk: the entries QueryEntries gives, in order, the export itself in the log', async () => {
+    const actor = `stf_${randomUUID().slice(0, 8)}`;
+    const events = readEvents(25, actor);
+    await produce(events);
+    const indexes = await indexesOf(events);
+    const chunks = await exported({ actorId: actor, chunkSize: 10 }, sessions.auditor);
+    expect(chunks.map((chunk) => chunk.length)).toEqual([10, 10, 5]);
+    const exportedEntries = chunks.flat();
+    expect(exportedEntries.map((entry) => Number(entry.index))).toEqual(indexes);
+    // Page by page, QueryEntries gives the same entries, byte for byte.
+    const paged: auditV1.LogEntry[] = [];
+    let pageToken = '';
+    do {
+      const page = await clients.audit.call(
+        'queryEntries',
+        { ...exportRequest({ actorId: actor }), pageSize: 7, pageToken },
+        as(sessions.auditor),
+      );
+      paged.push(...page.entries);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(exportedEntries).toEqual(paged);
+    // The export is an audit.queried event of its own, by the auditor, naming its filters.
+    const recorded = await eventually(async () => {
+      const { rows } = await auditDb.query<{ entry: Buffer }>(
+        'SELECT entry FROM audit_log_entries WHERE event_type = $1 ORDER BY entry_index',
+        [EVENTS.auditQueried.name],
+      );
+      const found = rows
+        .map((row) => decodeEntry(row.entry).event)
+        .find((event) => {
+          const payload = EVENTS.auditQueried.payload.decode(event.payload.value);
+          return payload.query === 'ExportEntries' && payload.actorId === actor;
+        });
+      if (!found) throw new Error('the export is not in the log yet');
+      return found;
+    });
+    expect(recorded.actor.kind).toBe('ACTOR_KIND_STAFF');
+    expect(recorded.actor.principalId).not.toBe('');
+  });
+
+  it('refuses an export to anyone but auditors, before sending anything', async () => {
+    const received: unknown[] = [];
+    const attempt = async (token?: string) =>
+      refusalOf(
+        (async () => {
+          for await (const chunk of exportEntries({}, token)) received.push(chunk);
+        })(),
+      );
+    const vaccinator = await attempt(sessions.vaccinator);
+    expect([vaccinator.code, vaccinator.reason]).toEqual([status.PERMISSION_DENIED, 'NOT_AUDITOR']);
+    const anonymous = await attempt();
+    expect([anonymous.code, anonymous.reason]).toEqual([status.UNAUTHENTICATED, 'TOKEN_REQUIRED']);
+    const reversed = await refusalOf(
+      exported({ from: new Date(2_000), to: new Date(1_000) }, sessions.auditor),
+    );
+    expect([reversed.code, reversed.reason]).toEqual([status.INVALID_ARGUMENT, 'OUT_OF_RANGE']);
+    expect(received).toEqual([]);
+  });
+
+  it('reads the log only as fast as a slow auditor takes the export (flow control), and stops when cancelled', async () => {
+    const actor = `stf_${randomUUID().slice(0, 8)}`;
+    const total = 2_000;
+    const chunkSize = 5;
+    const events = readEvents(total, actor);
+    await produce(events);
+    await indexesOf(events);
+    using reads = countReadsOf(actor);
+    const iterator = exportEntries({ actorId: actor, chunkSize }, sessions.auditor)[
+      Symbol.asyncIterator
+    ]();
+    const first = await iterator.next();
+    const firstEntries: auditV1.LogEntry[] = first.done ? [] : first.value.entries;
+    expect(firstEntries).toHaveLength(chunkSize);
+    // The auditor takes nothing more for a while: the service fills what flow control
+    // lets through (its write buffer, the HTTP/2 windows, the client's buffer) and waits.
+    await pause(500);
+    const whilePaused = reads.count();
+    await pause(500);
+    console.log(
+      `[measure] chunks read from the log while the auditor was paused: ${reads.count()} of ${total / chunkSize}`,
+    );
+    expect(reads.count()).toBe(whilePaused);
+    expect(whilePaused).toBeLessThan(total / chunkSize / 4);
+    // Taken again, the rest arrives, all of it, in order.
+    const indexes = firstEntries.map((entry) => Number(entry.index));
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      indexes.push(...next.value.entries.map((entry) => Number(entry.index)));
+    }
+    expect(indexes).toEqual(await indexesOf(events));
+    expect(reads.count()).toBeGreaterThanOrEqual(total / chunkSize);
+
+    // Cancelled after a few chunks: the service stops reading and says so.
+    const before = reads.count();
+    const cancelled = exportEntries({ actorId: actor, chunkSize }, sessions.auditor)[
+      Symbol.asyncIterator
+    ]();
+    for (let i = 0; i < 3; i++) await cancelled.next();
+    await cancelled.return?.();
+    await eventually(async () => {
+      const stopped = logs
+        .records()
+        .some(
+          (line) =>
+            line['msg'] === 'call cancelled' && String(line['method']).endsWith('/ExportEntries'),
+        );
+      if (!stopped) throw new Error('the export has not stopped yet');
+    });
+    const afterCancel = reads.count() - before;
+    await pause(300);
+    expect(reads.count() - before).toBe(afterCancel);
+    expect(afterCancel).toBeLessThan(total / chunkSize / 4);
   });
 
   it('goes on after a restart from the stored tree, consistent with what it signed before', async () => {

@@ -2,6 +2,7 @@ import type { Migration } from '@vaxguard/db';
 import { eventsMigrations } from '@vaxguard/events';
 import { alertsMigration } from './adapters/pg-alerts';
 import { anomalyWindowsMigration } from './adapters/pg-anomaly-windows';
+import { directoryMigration } from './adapters/pg-directory';
 import { queryIndexesMigration } from './adapters/pg-log-queries';
 
 /**
@@ -10,8 +11,9 @@ import { queryIndexesMigration } from './adapters/pg-log-queries';
  * (type, actor, subject, times) are there for queries and are checked against the
  * bytes by VerifyLog. Node hashes are stored for every perfect subtree, keyed by
  * (level, index), so a proof is one read of at most 2·log2(n) rows. Then the anomaly
- * rules' windows, the alerts with their queued automatic responses, and the indexes
- * that auditors' and citizens' queries look entries up by.
+ * rules' windows, the alerts with their queued automatic responses, the indexes
+ * that auditors' and citizens' queries look entries up by, and the directory of the
+ * centre and partner names a citizen's access history shows.
  */
 export const auditMigrations: readonly Migration[] = [
   ...eventsMigrations,
@@ -59,4 +61,5 @@ export const auditMigrations: readonly Migration[] = [
   anomalyWindowsMigration,
   alertsMigration,
   queryIndexesMigration,
+  directoryMigration,
 ];

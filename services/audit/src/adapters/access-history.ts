@@ -1,5 +1,6 @@
 import { EVENTS, type EventDefinition } from '@vaxguard/event-catalogue';
 import type { auditV1 } from '@vaxguard/proto';
+import type { AccessView, RecordedAccess } from '../domain/access-history';
 import { decodeEntry } from '../domain/entry-encoding';
 import type { LogEntry } from '../domain/model';
 
@@ -15,21 +16,22 @@ function payloadOf<T>(
 }
 
 /**
- * One read (or refused read) as the citizen sees it: who by role, centre or partner,
- * when, why, and whether it was allowed. Staff ids and client tokens are left out;
- * identity's events name no role, so its readers appear by their kind.
+ * One read (or refused read) as its entry recorded it: identity's access events name
+ * the method and, for a refusal, its reason; vaccination-record's also the reader's
+ * role, centre or partner, and purpose.
  */
-export function recordAccessOf(entry: LogEntry): auditV1.RecordAccess {
+export function recordedAccessOf(entry: LogEntry): RecordedAccess {
   const { event } = decodeEntry(entry.entry);
-  const kind = event.actor.kind.startsWith(ACTOR_KIND_PREFIX)
+  const actorKind = event.actor.kind.startsWith(ACTOR_KIND_PREFIX)
     ? event.actor.kind.slice(ACTOR_KIND_PREFIX.length)
     : event.actor.kind;
-  const partner = kind === 'PARTNER_CLIENT' ? event.actor.principalId : '';
   const base = {
     beneficiaryRef: event.subject.ref,
     occurredAt: event.occurredAt,
-    role: kind,
-    centreOrPartner: partner,
+    actorKind,
+    actorId: event.actor.principalId,
+    role: '',
+    centreOrPartner: '',
     purpose: '',
     refusal: '',
   };
@@ -38,7 +40,7 @@ export function recordAccessOf(entry: LogEntry): auditV1.RecordAccess {
     return {
       ...base,
       granted: true,
-      role: recorded.role || kind,
+      role: recorded.role,
       centreOrPartner: recorded.centreOrPartner,
       purpose: recorded.purpose,
     };
@@ -48,7 +50,7 @@ export function recordAccessOf(entry: LogEntry): auditV1.RecordAccess {
     return {
       ...base,
       granted: false,
-      role: recordDenied.role || kind,
+      role: recordDenied.role,
       centreOrPartner: recordDenied.centreOrPartner,
       purpose: recordDenied.purpose,
       refusal: recordDenied.reason,
@@ -62,5 +64,20 @@ export function recordAccessOf(entry: LogEntry): auditV1.RecordAccess {
     granted: false,
     purpose: denied?.method ?? '',
     refusal: denied?.reason ?? '',
+  };
+}
+
+/** An access as the citizen is shown it; staff ids and mobile indexes never leave. */
+export function recordAccessOf(access: AccessView): auditV1.RecordAccess {
+  return {
+    beneficiaryRef: access.beneficiaryRef,
+    occurredAt: access.occurredAt,
+    granted: access.granted,
+    role: access.role,
+    centreOrPartner: access.centreOrPartner,
+    purpose: access.purpose,
+    refusal: access.refusal,
+    centreName: access.centreName,
+    partnerName: access.partnerName,
   };
 }

@@ -4,10 +4,10 @@ import type { Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
 import { auditV1 } from '@vaxguard/proto';
 import { AUDIENCE } from '@vaxguard/tokens';
 import type { AlertDesk } from '../domain/alert-desk';
-import type { EntryFilter, LogQueries } from '../domain/log-queries';
+import type { LogQueries } from '../domain/log-queries';
 import type { LogReader, Mismatch } from '../domain/log-reader';
 import { parsePosition } from '../domain/log-rules';
-import type { StaffReader } from '../domain/model';
+import type { EntryFilter, LogEntry, StaffReader } from '../domain/model';
 import { recordAccessOf } from './access-history';
 import { alertRecordOf } from './alert-messages';
 
@@ -16,8 +16,9 @@ const path = (method: string) => `/${AUDIT_SERVICE_NAME}/${method}`;
 
 /**
  * Which token each method asks for, beyond the client's credentials. Checkpoints and
- * proofs are hashes only: any authenticated client. Entries and alerts name people: a
- * staff session, whose role the domain checks (auditors only).
+ * proofs are hashes only: any authenticated client. Entries (paged, queried or
+ * exported) and alerts name people: a staff session, whose role the domain checks
+ * (auditors only).
  */
 const STAFF_SESSION = { token: [AUDIENCE.staff] };
 export const AUDIT_METHOD_POLICIES: MethodPolicies = {
@@ -26,6 +27,7 @@ export const AUDIT_METHOD_POLICIES: MethodPolicies = {
   [path('ListAlerts')]: STAFF_SESSION,
   [path('AcknowledgeAlert')]: STAFF_SESSION,
   [path('QueryEntries')]: STAFF_SESSION,
+  [path('ExportEntries')]: STAFF_SESSION,
   [path('GetMyAccessHistory')]: { token: [AUDIENCE.citizen] },
 };
 
@@ -38,7 +40,13 @@ function citizenOf(principal: Principal): { mobileIndex: string } {
   return { mobileIndex: token.subject };
 }
 
-function filterOf(request: auditV1.QueryEntriesRequest): EntryFilter {
+/** QueryEntries and ExportEntries take the same filters. */
+function filterOf(
+  request: Pick<
+    auditV1.QueryEntriesRequest,
+    'actorId' | 'subjectRef' | 'eventType' | 'from' | 'to'
+  >,
+): EntryFilter {
   return {
     actorId: request.actorId,
     subjectRef: request.subjectRef,
@@ -65,6 +73,14 @@ const MISMATCH_KIND: Record<Mismatch['kind'], auditV1.MismatchKind> = {
 
 const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 
+function entryMessageOf(entry: LogEntry): auditV1.LogEntry {
+  return {
+    index: String(entry.index),
+    entry: toBuffer(entry.entry),
+    eventId: entry.columns.eventId,
+  };
+}
+
 /** The gRPC face of the audit log: proto in, domain call, proto out. */
 export function auditHandlers(
   log: LogReader,
@@ -77,14 +93,18 @@ export function auditHandlers(
         pageSize: request.pageSize,
         pageToken: request.pageToken,
       });
-      return {
-        entries: page.entries.map((entry) => ({
-          index: String(entry.index),
-          entry: toBuffer(entry.entry),
-          eventId: entry.columns.eventId,
-        })),
-        nextPageToken: page.nextPageToken,
-      };
+      return { entries: page.entries.map(entryMessageOf), nextPageToken: page.nextPageToken };
+    },
+
+    // Chunks are read from the log only as the kit pulls them, that is as the caller
+    // takes them; a cancelled export returns this generator, and with it the reads.
+    async *exportEntries(request, { principal }) {
+      const chunks = await queries.export(
+        staffReaderOf(principal),
+        filterOf(request),
+        request.chunkSize,
+      );
+      for await (const entries of chunks) yield { entries: entries.map(entryMessageOf) };
     },
 
     async getMyAccessHistory(request, { principal }) {
@@ -92,7 +112,7 @@ export function auditHandlers(
         pageSize: request.pageSize,
         pageToken: request.pageToken,
       });
-      return { accesses: page.entries.map(recordAccessOf), nextPageToken: page.nextPageToken };
+      return { accesses: page.accesses.map(recordAccessOf), nextPageToken: page.nextPageToken };
     },
 
     async listAlerts(request, { principal }) {

@@ -6,6 +6,7 @@ import type { Logger } from '@vaxguard/logging';
 import { eventsV1 } from '@vaxguard/proto';
 import type { LogWriter } from '../domain/log-writer';
 import type { AuditRecord, Clock } from '../domain/model';
+import { recordDirectory } from './pg-directory';
 import { PgLogTransaction } from './pg-log-store';
 
 /** The consumer group the log is read in (and its name in processed_events). */
@@ -51,7 +52,8 @@ export function auditRecordOf(
 /**
  * Reads every event topic of the platform in one consumer group and appends each event
  * once: a Kafka batch is one PostgreSQL transaction that records the event ids, stores
- * the entries and tree nodes, and signs a checkpoint when one is due.
+ * the entries and tree nodes, signs a checkpoint when one is due, and adds the names
+ * identity announced (centres, staff roles, partners) to the log's directory.
  */
 export function startLogIngestion(options: {
   readonly kafka: Kafka;
@@ -73,6 +75,10 @@ export function startLogIngestion(options: {
       await options.writer.append(
         new PgLogTransaction(tx),
         events.map(({ event, context }) => auditRecordOf(event, context, ingestedAt)),
+      );
+      await recordDirectory(
+        tx,
+        events.map(({ event }) => event),
       );
     },
   });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Migration, Queryable } from '@vaxguard/db';
-import { buildEvent, EVENTS, type Actor } from '@vaxguard/event-catalogue';
+import { withTransaction, type Migration, type Pool, type Queryable } from '@vaxguard/db';
+import { ActorKind, buildEvent, EVENTS, type Actor } from '@vaxguard/event-catalogue';
 import { enqueueEvent } from '@vaxguard/events';
 import type { AlertStore, ResponseOutcome, StoredAlert } from '../domain/alert-desk';
 import { needsResponse } from '../domain/alert-desk';
@@ -114,7 +114,7 @@ export async function raiseAlert(
 }
 
 export class PgAlertStore implements AlertStore {
-  constructor(private readonly db: Queryable) {}
+  constructor(private readonly db: Pool) {}
 
   async page(options: {
     readonly before: number | undefined;
@@ -132,16 +132,41 @@ export class PgAlertStore implements AlertStore {
     return { alerts: rows.map(storedAlertOf), last: last ? Number(last.position) : undefined };
   }
 
+  /**
+   * The acknowledgement and its `alert.acknowledged` event (the auditor as actor, the
+   * alert's principal as subject) in one transaction: an alert is never acknowledged
+   * without the log hearing of it.
+   */
   async acknowledge(alertId: string, by: string, at: Date): Promise<StoredAlert | undefined> {
-    const { rows } = await this.db.query<AlertRow>(
-      `UPDATE anomaly_alerts
-         SET acknowledged_at = coalesce(acknowledged_at, $2),
-             acknowledged_by = coalesce(acknowledged_by, $3)
-       WHERE alert_id = $1
-       RETURNING ${ALERT_COLUMNS}`,
-      [alertId, at, by],
-    );
-    const row = rows[0];
-    return row ? storedAlertOf(row) : undefined;
+    return withTransaction(this.db, async (tx) => {
+      const before = await tx.query<{ acknowledged: boolean }>(
+        `SELECT acknowledged_at IS NOT NULL AS acknowledged FROM anomaly_alerts
+         WHERE alert_id = $1 FOR UPDATE`,
+        [alertId],
+      );
+      const found = before.rows[0];
+      if (!found) return undefined;
+      const { rows } = await tx.query<AlertRow>(
+        `UPDATE anomaly_alerts
+           SET acknowledged_at = coalesce(acknowledged_at, $2),
+               acknowledged_by = coalesce(acknowledged_by, $3)
+         WHERE alert_id = $1
+         RETURNING ${ALERT_COLUMNS}`,
+        [alertId, at, by],
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      const stored = storedAlertOf(row);
+      await enqueueEvent(
+        tx,
+        buildEvent(EVENTS.alertAcknowledged, {
+          actor: { kind: ActorKind.ACTOR_KIND_STAFF, principalId: by, clientId: '' },
+          subject: subjectOfPrincipal(stored.alert.principal),
+          payload: { alertId, rule: stored.alert.rule, first: !found.acknowledged },
+          occurredAt: at,
+        }),
+      );
+      return stored;
+    });
   }
 }

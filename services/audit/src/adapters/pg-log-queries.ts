@@ -1,9 +1,17 @@
 import type { Migration, Queryable } from '@vaxguard/db';
 import { ActorKind, buildEvent, EVENTS, SubjectKind, type Actor } from '@vaxguard/event-catalogue';
 import { enqueueEvent } from '@vaxguard/events';
+import type { RecordedAccess } from '../domain/access-history';
 import { decodeEntry } from '../domain/entry-encoding';
-import type { EntryFilter, LogQueryStore, QueryRecorder } from '../domain/log-queries';
-import type { LogEntry, StaffReader } from '../domain/model';
+import type { LogQueryStore } from '../domain/log-queries';
+import type {
+  AuditorRead,
+  EntryFilter,
+  LogEntry,
+  QueryRecorder,
+  StaffReader,
+} from '../domain/model';
+import { recordedAccessOf } from './access-history';
 import { entryOf, type EntryRow } from './pg-log-store';
 
 const ENTRY_COLUMNS = '*';
@@ -32,10 +40,16 @@ export class PgLogQueries implements LogQueryStore, QueryRecorder {
     private readonly clock: () => Date,
   ) {}
 
-  async query(filter: EntryFilter, after: number, limit: number): Promise<LogEntry[]> {
+  async query(
+    filter: EntryFilter,
+    after: number,
+    limit: number,
+    end?: number,
+  ): Promise<LogEntry[]> {
     const { rows } = await this.db.query<EntryRow>(
       `SELECT ${ENTRY_COLUMNS} FROM audit_log_entries
        WHERE entry_index > $1
+         AND ($8::bigint IS NULL OR entry_index < $8)
          AND ($2 = '' OR actor_id = $2)
          AND ($3 = '' OR subject_ref = $3)
          AND ($4 = '' OR event_type = $4)
@@ -50,9 +64,17 @@ export class PgLogQueries implements LogQueryStore, QueryRecorder {
         filter.from ?? null,
         filter.to ?? null,
         limit,
+        end ?? null,
       ],
     );
     return rows.map(entryOf);
+  }
+
+  async logSize(): Promise<number> {
+    const { rows } = await this.db.query<{ tree_size: string }>(
+      'SELECT tree_size FROM audit_log_head',
+    );
+    return Number(rows[0]?.tree_size ?? 0);
   }
 
   /**
@@ -80,7 +102,7 @@ export class PgLogQueries implements LogQueryStore, QueryRecorder {
     refs: readonly string[],
     before: number | undefined,
     limit: number,
-  ): Promise<LogEntry[]> {
+  ): Promise<{ index: number; access: RecordedAccess }[]> {
     const { rows } = await this.db.query<EntryRow>(
       `SELECT ${ENTRY_COLUMNS} FROM audit_log_entries
        WHERE subject_ref = ANY($1::text[]) AND event_type = ANY($2::text[])
@@ -88,30 +110,39 @@ export class PgLogQueries implements LogQueryStore, QueryRecorder {
        ORDER BY entry_index DESC LIMIT $4`,
       [refs, ACCESS_EVENT_TYPES, before ?? null, limit],
     );
-    return rows.map(entryOf);
+    return rows.map(entryOf).map((entry) => ({
+      index: entry.index,
+      access: recordedAccessOf(entry),
+    }));
   }
 
-  /** An `audit.queried` event: the auditor, the filters, how many entries were returned. */
-  async recordQuery(auditor: StaffReader, filter: EntryFilter, returned: number): Promise<void> {
+  /**
+   * An `audit.queried` event: the auditor, the read, its filters and how many entries
+   * (or alerts) it returned; never the entries.
+   */
+  async recordQuery(auditor: StaffReader, read: AuditorRead): Promise<void> {
     const actor: Actor = {
       kind: ActorKind.ACTOR_KIND_STAFF,
       principalId: auditor.staffId,
       clientId: '',
     };
+    const filter = read.kind === 'ListAlerts' ? undefined : read.filter;
     await enqueueEvent(
       this.db,
       buildEvent(EVENTS.auditQueried, {
         actor,
-        subject: filter.subjectRef
+        subject: filter?.subjectRef
           ? { kind: SubjectKind.SUBJECT_KIND_BENEFICIARY, ref: filter.subjectRef }
           : { kind: SubjectKind.SUBJECT_KIND_SYSTEM, ref: '' },
         payload: {
-          actorId: filter.actorId,
-          subjectRef: filter.subjectRef,
-          eventType: filter.eventType,
-          from: filter.from,
-          to: filter.to,
-          entriesReturned: returned,
+          actorId: filter?.actorId ?? '',
+          subjectRef: filter?.subjectRef ?? '',
+          eventType: filter?.eventType ?? '',
+          from: filter?.from,
+          to: filter?.to,
+          entriesReturned: read.kind === 'ExportEntries' ? 0 : read.returned,
+          query: read.kind,
+          unacknowledgedOnly: read.kind === 'ListAlerts' && read.unacknowledgedOnly,
         },
         occurredAt: this.clock(),
       }),

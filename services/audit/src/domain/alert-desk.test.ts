@@ -8,6 +8,7 @@ import {
   type StoredAlert,
 } from './alert-desk';
 import type { Alert } from './anomaly-model';
+import type { AuditorRead, QueryRecorder, StaffReader } from './model';
 
 const at = new Date('2026-03-02T06:00:00Z');
 const auditor = { staffId: 'stf_auditor', role: 'AUDITOR' };
@@ -26,8 +27,12 @@ function alert(n: number): StoredAlert {
   return { alertId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, alert: raised };
 }
 
-/** Positions 1..n, newest (highest) first, as the PostgreSQL store pages them. */
+/**
+ * Positions 1..n, newest (highest) first, as the PostgreSQL store pages them; each
+ * acknowledgement recorded with it, as the store does in its transaction.
+ */
 class MemoryAlerts implements AlertStore {
+  readonly acknowledgements: { alertId: string; by: string; first: boolean }[] = [];
   constructor(readonly stored: StoredAlert[]) {}
   async page(options: { before: number | undefined; limit: number; unacknowledgedOnly: boolean }) {
     const positioned = this.stored
@@ -49,13 +54,24 @@ class MemoryAlerts implements AlertStore {
       ? found
       : { ...found, acknowledgedAt: when, acknowledgedBy: by };
     this.stored[i] = updated;
+    this.acknowledgements.push({ alertId, by, first: !found.acknowledgedAt });
     return updated;
   }
 }
 
+class MemoryRecorder implements QueryRecorder {
+  readonly reads: { auditor: StaffReader; read: AuditorRead }[] = [];
+  async recordQuery(who: StaffReader, read: AuditorRead) {
+    this.reads.push({ auditor: who, read });
+  }
+}
+
+const deskOf = (store: AlertStore, recorder: QueryRecorder = new MemoryRecorder()) =>
+  new AlertDesk(store, recorder, () => at);
+
 describe('AlertDesk', () => {
   it('pages alerts newest first with opaque tokens, to auditors only', async () => {
-    const desk = new AlertDesk(new MemoryAlerts([1, 2, 3, 4, 5].map(alert)), () => at);
+    const desk = deskOf(new MemoryAlerts([1, 2, 3, 4, 5].map(alert)));
     const first = await desk.list(auditor, {
       pageSize: 2,
       pageToken: '',
@@ -87,7 +103,8 @@ describe('AlertDesk', () => {
   });
 
   it('acknowledges once, keeping the first auditor, and hides acknowledged alerts when asked', async () => {
-    const desk = new AlertDesk(new MemoryAlerts([1, 2].map(alert)), () => at);
+    const store = new MemoryAlerts([1, 2].map(alert));
+    const desk = deskOf(store);
     const id = alert(2).alertId;
     const acknowledged = await desk.acknowledge(auditor, id);
     expect(acknowledged).toMatchObject({ acknowledgedAt: at, acknowledgedBy: 'stf_auditor' });
@@ -102,11 +119,48 @@ describe('AlertDesk', () => {
     await expect(desk.acknowledge({ staffId: 'v', role: 'VACCINATOR' }, id)).rejects.toMatchObject({
       code: 'PERMISSION_DENIED',
     });
+    // Each acknowledgement of an alert is recorded, the first and the later one.
+    expect(store.acknowledgements).toEqual([
+      { alertId: id, by: 'stf_auditor', first: true },
+      { alertId: id, by: 'stf_other', first: false },
+    ]);
+  });
+
+  it('records every list an auditor makes before answering it, and no refused one', async () => {
+    const recorder = new MemoryRecorder();
+    const desk = deskOf(new MemoryAlerts([1, 2, 3].map(alert)), recorder);
+    await desk.list(auditor, { pageSize: 2, pageToken: '', unacknowledgedOnly: true });
+    await expect(
+      desk.list(
+        { staffId: 'stf_v', role: 'VACCINATOR' },
+        {
+          pageSize: 0,
+          pageToken: '',
+          unacknowledgedOnly: false,
+        },
+      ),
+    ).rejects.toMatchObject({ reason: 'NOT_AUDITOR' });
+    expect(recorder.reads).toEqual([
+      { auditor, read: { kind: 'ListAlerts', unacknowledgedOnly: true, returned: 2 } },
+    ]);
+    // A list that cannot be recorded is not answered.
+    const failing: QueryRecorder = {
+      recordQuery: async () => {
+        throw new Error('outbox unavailable');
+      },
+    };
+    await expect(
+      deskOf(new MemoryAlerts([alert(1)]), failing).list(auditor, {
+        pageSize: 0,
+        pageToken: '',
+        unacknowledgedOnly: false,
+      }),
+    ).rejects.toThrow('outbox unavailable');
   });
 
   it('caps the page size', async () => {
     const many = Array.from({ length: MAX_ALERTS_PAGE + 5 }, (_, i) => alert(i + 1));
-    const desk = new AlertDesk(new MemoryAlerts(many), () => at);
+    const desk = deskOf(new MemoryAlerts(many));
     const page = await desk.list(auditor, {
       pageSize: 10 * MAX_ALERTS_PAGE,
       pageToken: '',

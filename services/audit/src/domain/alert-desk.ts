@@ -1,7 +1,7 @@
 import { invalidArgument, notFound, type ErrorCode } from '@vaxguard/errors';
 import type { Alert, AutomaticResponse } from './anomaly-model';
-import { requireAuditor } from './log-rules';
-import type { StaffReader } from './model';
+import { requireAuditor, sizeWithin } from './log-rules';
+import type { QueryRecorder, StaffReader } from './model';
 
 /**
  * Alerts as auditors see them, and the rules of the automatic response: when it is
@@ -30,7 +30,11 @@ export interface AlertStore {
     readonly limit: number;
     readonly unacknowledgedOnly: boolean;
   }): Promise<{ alerts: StoredAlert[]; last: number | undefined }>;
-  /** Marks it acknowledged unless it already is; undefined when there is no such alert. */
+  /**
+   * Marks it acknowledged unless it already is, and records that the auditor
+   * acknowledged it (an event of the log) in the same transaction, the first time or
+   * not; undefined, and nothing recorded, when there is no such alert.
+   */
   acknowledge(alertId: string, by: string, at: Date): Promise<StoredAlert | undefined>;
 }
 
@@ -38,8 +42,7 @@ export const DEFAULT_ALERTS_PAGE = 50;
 export const MAX_ALERTS_PAGE = 500;
 
 export function alertsPageSize(requested: number): number {
-  if (requested === 0) return DEFAULT_ALERTS_PAGE;
-  return Math.min(requested, MAX_ALERTS_PAGE);
+  return sizeWithin(requested, { byDefault: DEFAULT_ALERTS_PAGE, max: MAX_ALERTS_PAGE });
 }
 
 function encodeAlertsToken(before: number): string {
@@ -60,10 +63,15 @@ function decodeAlertsToken(token: string): number {
 
 const ALERT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** ListAlerts and AcknowledgeAlert: auditors only, as for the log's entries. */
+/**
+ * ListAlerts and AcknowledgeAlert: auditors only, as for the log's entries, and each
+ * itself an event of the log (a list is an `audit.queried`, recorded before it is
+ * answered; an acknowledgement an `alert.acknowledged`, recorded with it).
+ */
 export class AlertDesk {
   constructor(
     private readonly store: AlertStore,
+    private readonly recorder: QueryRecorder,
     private readonly clock: () => Date,
   ) {}
 
@@ -71,13 +79,18 @@ export class AlertDesk {
     reader: StaffReader | undefined,
     request: { pageSize: number; pageToken: string; unacknowledgedOnly: boolean },
   ): Promise<{ alerts: StoredAlert[]; nextPageToken: string }> {
-    requireAuditor(reader);
+    const auditor = requireAuditor(reader);
     const limit = alertsPageSize(request.pageSize);
     const before = request.pageToken ? decodeAlertsToken(request.pageToken) : undefined;
     const { alerts, last } = await this.store.page({
       before,
       limit,
       unacknowledgedOnly: request.unacknowledgedOnly,
+    });
+    await this.recorder.recordQuery(auditor, {
+      kind: 'ListAlerts',
+      unacknowledgedOnly: request.unacknowledgedOnly,
+      returned: alerts.length,
     });
     const full = alerts.length === limit && last !== undefined;
     return { alerts, nextPageToken: full ? encodeAlertsToken(last) : '' };

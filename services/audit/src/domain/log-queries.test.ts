@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { LogQueries, type EntryFilter, type LogQueryStore } from './log-queries';
-import type { LogEntry, StaffReader } from './model';
+import type { Directory, DirectoryEntries, DirectoryIds, RecordedAccess } from './access-history';
+import {
+  DEFAULT_EXPORT_CHUNK,
+  LogQueries,
+  MAX_EXPORT_CHUNK,
+  type LogQueryStore,
+} from './log-queries';
+import type { AuditorRead, EntryFilter, LogEntry, QueryRecorder, StaffReader } from './model';
 
 const auditor = { staffId: 'stf_auditor', role: 'AUDITOR' };
 const none: EntryFilter = {
@@ -29,16 +35,48 @@ function entry(index: number, actorId: string, subjectRef: string): LogEntry {
   };
 }
 
-class MemoryQueries implements LogQueryStore {
-  readonly recorded: { auditor: StaffReader; filter: EntryFilter; returned: number }[] = [];
+/** A staff member's read of the entry's subject, as its event would record it. */
+function accessOf(logEntry: LogEntry): RecordedAccess {
+  return {
+    beneficiaryRef: logEntry.columns.subjectRef,
+    occurredAt: logEntry.columns.occurredAt,
+    granted: true,
+    actorKind: 'STAFF',
+    actorId: logEntry.columns.actorId,
+    role: '',
+    centreOrPartner: '',
+    purpose: '/vaxguard.identity.v1.IdentityService/GetBeneficiary',
+    refusal: '',
+  };
+}
+
+class MemoryQueries implements LogQueryStore, QueryRecorder, Directory {
+  readonly recorded: { auditor: StaffReader; read: AuditorRead }[] = [];
+  /** Each read of the log: the position it went on after. */
+  readonly reads: number[] = [];
+  readonly lookedUp: DirectoryIds[] = [];
   constructor(
     readonly entries: LogEntry[],
     readonly registered: Record<string, string[]>,
+    readonly names: DirectoryEntries = {
+      centres: new Map(),
+      staff: new Map(),
+      partners: new Map(),
+    },
   ) {}
-  async query(filter: EntryFilter, after: number, limit: number) {
+  async query(filter: EntryFilter, after: number, limit: number, end?: number) {
+    this.reads.push(after);
     return this.entries
-      .filter((e) => e.index > after && (!filter.actorId || e.columns.actorId === filter.actorId))
+      .filter(
+        (e) =>
+          e.index > after &&
+          (end === undefined || e.index < end) &&
+          (!filter.actorId || e.columns.actorId === filter.actorId),
+      )
       .slice(0, limit);
+  }
+  async logSize() {
+    return (this.entries.at(-1)?.index ?? -1) + 1;
   }
   async beneficiariesOf(mobileIndex: string) {
     return this.registered[mobileIndex] ?? [];
@@ -49,11 +87,25 @@ class MemoryQueries implements LogQueryStore {
         (e) => refs.includes(e.columns.subjectRef) && (before === undefined || e.index < before),
       )
       .reverse()
-      .slice(0, limit);
+      .slice(0, limit)
+      .map((e) => ({ index: e.index, access: accessOf(e) }));
   }
-  async recordQuery(who: StaffReader, filter: EntryFilter, returned: number) {
-    this.recorded.push({ auditor: who, filter, returned });
+  async recordQuery(who: StaffReader, read: AuditorRead) {
+    this.recorded.push({ auditor: who, read });
   }
+  async lookUp(ids: DirectoryIds) {
+    this.lookedUp.push(ids);
+    return this.names;
+  }
+}
+
+const returned = (read: AuditorRead | undefined) =>
+  read && read.kind !== 'ExportEntries' ? read.returned : undefined;
+
+async function collect<T>(chunks: AsyncIterable<T[]>): Promise<T[][]> {
+  const all: T[][] = [];
+  for await (const chunk of chunks) all.push(chunk);
+  return all;
 }
 
 describe('LogQueries', () => {
@@ -61,7 +113,7 @@ describe('LogQueries', () => {
 
   it('pages a query with tokens bound to its filters, and records every page asked for', async () => {
     const store = new MemoryQueries(entries, {});
-    const queries = new LogQueries(store, store);
+    const queries = new LogQueries(store, store, store);
     const filter = { ...none, actorId: 'stf_odd' };
     const first = await queries.query(auditor, filter, { pageSize: 2, pageToken: '' });
     expect(first.entries.map((e) => e.index)).toEqual([1, 3]);
@@ -71,7 +123,10 @@ describe('LogQueries', () => {
     });
     expect(rest.entries.map((e) => e.index)).toEqual([5]);
     expect(rest.nextPageToken).toBe('');
-    expect(store.recorded.map((r) => r.returned)).toEqual([2, 1]);
+    expect(store.recorded.map((r) => [r.read.kind, returned(r.read)])).toEqual([
+      ['QueryEntries', 2],
+      ['QueryEntries', 1],
+    ]);
     await expect(
       queries.query(
         auditor,
@@ -92,19 +147,102 @@ describe('LogQueries', () => {
     ).rejects.toMatchObject({ reason: 'OUT_OF_RANGE' });
   });
 
+  it('exports every entry a query would give, a chunk per read, recorded before the first', async () => {
+    const many = Array.from({ length: 23 }, (_, i) =>
+      entry(i, i % 3 ? 'stf_other' : 'stf_third', `bnf_${i}`),
+    );
+    const store = new MemoryQueries(many, {});
+    const queries = new LogQueries(store, store, store);
+    const filter = { ...none, actorId: 'stf_third' };
+    const chunks = await queries.export(auditor, filter, 3);
+    // Recorded as soon as it is asked for; nothing read yet.
+    expect(store.recorded).toEqual([{ auditor, read: { kind: 'ExportEntries', filter } }]);
+    expect(store.reads).toEqual([]);
+    const exported = await collect(chunks);
+    expect(exported.map((chunk) => chunk.map((e) => e.index))).toEqual([
+      [0, 3, 6],
+      [9, 12, 15],
+      [18, 21],
+    ]);
+    // Keyset reads, each going on after the last index sent.
+    expect(store.reads).toEqual([-1, 6, 15]);
+    let paged: number[] = [];
+    for (let token = '', first = true; first || token; first = false) {
+      const page = await queries.query(auditor, filter, { pageSize: 4, pageToken: token });
+      paged = [...paged, ...page.entries.map((e) => e.index)];
+      token = page.nextPageToken;
+    }
+    expect(exported.flat().map((e) => e.index)).toEqual(paged);
+  });
+
+  it('reads the next chunk only when asked, and stops with the caller', async () => {
+    const store = new MemoryQueries(
+      Array.from({ length: 100 }, (_, i) => entry(i, 'stf_a', `bnf_${i}`)),
+      {},
+    );
+    const queries = new LogQueries(store, store, store);
+    const iterator = (await queries.export(auditor, none, 10))[Symbol.asyncIterator]();
+    await iterator.next();
+    await iterator.next();
+    expect(store.reads).toEqual([-1, 9]);
+    await iterator.return?.();
+    expect(await iterator.next()).toEqual({ done: true, value: undefined });
+    expect(store.reads).toHaveLength(2);
+  });
+
+  it('exports the log as it stood when the export began', async () => {
+    const store = new MemoryQueries(
+      [0, 1, 2].map((i) => entry(i, 'stf_a', `bnf_${i}`)),
+      {},
+    );
+    const queries = new LogQueries(store, store, store);
+    const chunks = await queries.export(auditor, none, 2);
+    // Appended after the export began (its own audit.queried event, for one).
+    store.entries.push(entry(3, 'stf_a', 'bnf_3'), entry(4, 'stf_a', 'bnf_4'));
+    const exported = await collect(chunks);
+    expect(exported.flat().map((e) => e.index)).toEqual([0, 1, 2]);
+  });
+
+  it('refuses an export to anyone but auditors, and a reversed range, before recording or reading', async () => {
+    const store = new MemoryQueries([entry(0, 'stf_a', 'bnf_0')], {});
+    const queries = new LogQueries(store, store, store);
+    await expect(
+      queries.export({ staffId: 'stf_v', role: 'VACCINATOR' }, none, 0),
+    ).rejects.toMatchObject({ code: 'PERMISSION_DENIED', reason: 'NOT_AUDITOR' });
+    await expect(queries.export(undefined, none, 0)).rejects.toMatchObject({
+      reason: 'NOT_AUDITOR',
+    });
+    await expect(
+      queries.export(auditor, { ...none, from: new Date(2), to: new Date(2) }, 0),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'OUT_OF_RANGE' });
+    expect([store.recorded, store.reads]).toEqual([[], []]);
+  });
+
+  it('sends default-sized chunks, and never more than the largest', async () => {
+    const store = new MemoryQueries(
+      Array.from({ length: MAX_EXPORT_CHUNK + 1 }, (_, i) => entry(i, 'stf_a', `bnf_${i}`)),
+      {},
+    );
+    const queries = new LogQueries(store, store, store);
+    const byDefault = await collect(await queries.export(auditor, none, 0));
+    expect(byDefault[0]).toHaveLength(DEFAULT_EXPORT_CHUNK);
+    const huge = await collect(await queries.export(auditor, none, 1_000_000));
+    expect(huge.map((chunk) => chunk.length)).toEqual([MAX_EXPORT_CHUNK, 1]);
+  });
+
   it('gives a citizen the accesses to their own beneficiaries only, newest first', async () => {
     const store = new MemoryQueries(entries, { mine: ['bnf_2', 'bnf_4'], nobody: [] });
-    const queries = new LogQueries(store, store);
+    const queries = new LogQueries(store, store, store);
     const first = await queries.accessHistory(
       { mobileIndex: 'mine' },
       { pageSize: 1, pageToken: '' },
     );
-    expect(first.entries.map((e) => e.columns.subjectRef)).toEqual(['bnf_4']);
+    expect(first.accesses.map((a) => a.beneficiaryRef)).toEqual(['bnf_4']);
     const next = await queries.accessHistory(
       { mobileIndex: 'mine' },
       { pageSize: 1, pageToken: first.nextPageToken },
     );
-    expect(next.entries.map((e) => e.columns.subjectRef)).toEqual(['bnf_2']);
+    expect(next.accesses.map((a) => a.beneficiaryRef)).toEqual(['bnf_2']);
     // Another citizen cannot go on with my token, and sees nothing of mine.
     await expect(
       queries.accessHistory(
@@ -116,6 +254,33 @@ describe('LogQueries', () => {
       { mobileIndex: 'nobody' },
       { pageSize: 0, pageToken: '' },
     );
-    expect(theirs.entries).toEqual([]);
+    expect(theirs.accesses).toEqual([]);
+  });
+
+  it("names the reader's role and centre from the directory, never the staff id", async () => {
+    const store = new MemoryQueries(
+      [entry(1, 'stf_v', 'bnf_1')],
+      { mine: ['bnf_1'] },
+      {
+        staff: new Map([['stf_v', { role: 'VACCINATOR', centreId: 'ctr-1' }]]),
+        centres: new Map([['ctr-1', { name: 'PHC Andheri', district: 'Mumbai', state: 'MH' }]]),
+        partners: new Map(),
+      },
+    );
+    const queries = new LogQueries(store, store, store);
+    const { accesses } = await queries.accessHistory(
+      { mobileIndex: 'mine' },
+      { pageSize: 0, pageToken: '' },
+    );
+    expect(store.lookedUp).toEqual([{ centreIds: [], staffIds: ['stf_v'], partnerIds: [] }]);
+    expect(accesses).toEqual([
+      expect.objectContaining({
+        role: 'VACCINATOR',
+        centreOrPartner: 'ctr-1',
+        centreName: 'PHC Andheri',
+        partnerName: '',
+      }),
+    ]);
+    expect(JSON.stringify(accesses)).not.toContain('stf_v');
   });
 });

@@ -1,21 +1,20 @@
 import { createHash } from 'node:crypto';
 import { invalidArgument } from '@vaxguard/errors';
-import { requireAuditor } from './log-rules';
-import type { LogEntry, StaffReader } from './model';
+import {
+  describeAccess,
+  directoryIdsOf,
+  type AccessView,
+  type Directory,
+  type RecordedAccess,
+} from './access-history';
+import { requireAuditor, sizeWithin } from './log-rules';
+import type { EntryFilter, LogEntry, QueryRecorder, StaffReader } from './model';
 
 /**
- * Auditors' queries of the log (by actor, subject, event type and time range) and a
- * citizen's own access history, with the rules of their pages.
+ * Auditors' queries of the log (by actor, subject, event type and time range, a page
+ * at a time or as one export), and a citizen's own access history, with the rules of
+ * their pages and chunks.
  */
-
-/** Each filter left empty (or undefined) matches everything. */
-export interface EntryFilter {
-  readonly actorId: string;
-  readonly subjectRef: string;
-  readonly eventType: string;
-  readonly from: Date | undefined;
-  readonly to: Date | undefined;
-}
 
 /** A citizen, by their token: its subject is the mobile's blind index. */
 export interface CitizenReader {
@@ -23,8 +22,13 @@ export interface CitizenReader {
 }
 
 export interface LogQueryStore {
-  /** Entries matching `filter` with an index above `after`, in log order, at most `limit`. */
-  query(filter: EntryFilter, after: number, limit: number): Promise<LogEntry[]>;
+  /**
+   * Entries matching `filter` with an index above `after` (and below `end`, when
+   * given), in log order, at most `limit`.
+   */
+  query(filter: EntryFilter, after: number, limit: number, end?: number): Promise<LogEntry[]>;
+  /** How many entries the log holds (every index below it is stored). */
+  logSize(): Promise<number>;
   /** The beneficiaries registered on the mobile, as the log's registrations say. */
   beneficiariesOf(mobileIndex: string): Promise<string[]>;
   /** Reads and refused reads of these beneficiaries below index `before`, newest first. */
@@ -32,20 +36,32 @@ export interface LogQueryStore {
     refs: readonly string[],
     before: number | undefined,
     limit: number,
-  ): Promise<LogEntry[]>;
-}
-
-/** Records an auditor's query as an event of the log, before its answer is given. */
-export interface QueryRecorder {
-  recordQuery(auditor: StaffReader, filter: EntryFilter, returned: number): Promise<void>;
+  ): Promise<{ readonly index: number; readonly access: RecordedAccess }[]>;
 }
 
 export const DEFAULT_QUERY_PAGE = 100;
 export const MAX_QUERY_PAGE = 1_000;
 
 export function queryPageSize(requested: number): number {
-  if (requested === 0) return DEFAULT_QUERY_PAGE;
-  return Math.min(requested, MAX_QUERY_PAGE);
+  return sizeWithin(requested, { byDefault: DEFAULT_QUERY_PAGE, max: MAX_QUERY_PAGE });
+}
+
+/**
+ * An export sends this many entries per message, each chunk one keyset read of the log
+ * (a few hundred KB): large enough that a million entries is a few thousand reads,
+ * small enough that a caller who stops reading holds little in flight.
+ */
+export const DEFAULT_EXPORT_CHUNK = 500;
+export const MAX_EXPORT_CHUNK = 1_000;
+
+export function exportChunkSize(requested: number): number {
+  return sizeWithin(requested, { byDefault: DEFAULT_EXPORT_CHUNK, max: MAX_EXPORT_CHUNK });
+}
+
+function checkRange(filter: EntryFilter): void {
+  if (filter.from && filter.to && filter.from >= filter.to) {
+    throw invalidArgument('from must be before to', { reason: 'OUT_OF_RANGE' });
+  }
 }
 
 /** A short digest of the filters, so a page token only goes on with the query it came from. */
@@ -83,6 +99,7 @@ export class LogQueries {
   constructor(
     private readonly store: LogQueryStore,
     private readonly recorder: QueryRecorder,
+    private readonly directory: Directory,
   ) {}
 
   async query(
@@ -91,15 +108,17 @@ export class LogQueries {
     page: { pageSize: number; pageToken: string },
   ): Promise<{ entries: LogEntry[]; nextPageToken: string }> {
     const auditor = requireAuditor(reader);
-    if (filter.from && filter.to && filter.from >= filter.to) {
-      throw invalidArgument('from must be before to', { reason: 'OUT_OF_RANGE' });
-    }
+    checkRange(filter);
     const digest = filterDigest(filter);
     const after = page.pageToken ? decodeToken(page.pageToken, digest) : -1;
     const limit = queryPageSize(page.pageSize);
     const entries = await this.store.query(filter, after, limit);
     // Recorded before the answer leaves: a query that cannot be logged is not answered.
-    await this.recorder.recordQuery(auditor, filter, entries.length);
+    await this.recorder.recordQuery(auditor, {
+      kind: 'QueryEntries',
+      filter,
+      returned: entries.length,
+    });
     const last = entries.at(-1);
     return {
       entries,
@@ -107,24 +126,65 @@ export class LogQueries {
     };
   }
 
-  /** The accesses to the citizen's own beneficiaries, newest first; nothing about anyone else. */
+  /**
+   * Every entry QueryEntries would give for `filter`, in log order, as chunks read one
+   * at a time when the caller asks for the next (never the whole range in memory). An
+   * auditor's export is refused or recorded before any entry is read, and covers the
+   * log as it stood when it began: an export of a busy filter ends, and does not
+   * include its own record.
+   */
+  async export(
+    reader: StaffReader | undefined,
+    filter: EntryFilter,
+    chunkSize: number,
+  ): Promise<AsyncIterable<LogEntry[]>> {
+    const auditor = requireAuditor(reader);
+    checkRange(filter);
+    const end = await this.store.logSize();
+    await this.recorder.recordQuery(auditor, { kind: 'ExportEntries', filter });
+    return this.chunks(filter, end, exportChunkSize(chunkSize));
+  }
+
+  private async *chunks(
+    filter: EntryFilter,
+    end: number,
+    limit: number,
+  ): AsyncGenerator<LogEntry[]> {
+    // Keyset reads: each goes on after the last index sent, so none holds anything open.
+    for (let after = -1; ;) {
+      const entries = await this.store.query(filter, after, limit, end);
+      const last = entries.at(-1);
+      if (!last) return;
+      yield entries;
+      if (entries.length < limit) return;
+      after = last.index;
+    }
+  }
+
+  /**
+   * The accesses to the citizen's own beneficiaries, newest first, each by role and
+   * by the name of the centre or partner that made it; nothing about anyone else.
+   */
   async accessHistory(
     citizen: CitizenReader,
     page: { pageSize: number; pageToken: string },
-  ): Promise<{ entries: LogEntry[]; nextPageToken: string }> {
+  ): Promise<{ accesses: AccessView[]; nextPageToken: string }> {
     const digest = createHash('sha256')
       .update(citizen.mobileIndex)
       .digest('base64url')
       .slice(0, 16);
     const before = page.pageToken ? decodeToken(page.pageToken, digest) : undefined;
     const refs = await this.store.beneficiariesOf(citizen.mobileIndex);
-    if (refs.length === 0) return { entries: [], nextPageToken: '' };
+    if (refs.length === 0) return { accesses: [], nextPageToken: '' };
     const limit = queryPageSize(page.pageSize);
-    const entries = await this.store.accessesOf(refs, before, limit);
-    const last = entries.at(-1);
+    const found = await this.store.accessesOf(refs, before, limit);
+    const last = found.at(-1);
+    if (!last) return { accesses: [], nextPageToken: '' };
+    const accesses = found.map(({ access }) => access);
+    const names = await this.directory.lookUp(directoryIdsOf(accesses));
     return {
-      entries,
-      nextPageToken: entries.length === limit && last ? encodeToken(last.index, digest) : '',
+      accesses: accesses.map((access) => describeAccess(access, names)),
+      nextPageToken: found.length === limit ? encodeToken(last.index, digest) : '',
     };
   }
 }

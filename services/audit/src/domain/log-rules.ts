@@ -61,9 +61,16 @@ export const MAX_ENTRIES_PAGE = 1_000;
 /** VerifyLog reads the log this many entries at a time. */
 export const VERIFY_PAGE = 5_000;
 
+/** A requested page (or chunk) size: 0 means the default, and none is above the largest. */
+export function sizeWithin(
+  requested: number,
+  limits: { readonly byDefault: number; readonly max: number },
+): number {
+  return requested === 0 ? limits.byDefault : Math.min(requested, limits.max);
+}
+
 export function entriesPageSize(requested: number): number {
-  if (requested === 0) return DEFAULT_ENTRIES_PAGE;
-  return Math.min(requested, MAX_ENTRIES_PAGE);
+  return sizeWithin(requested, { byDefault: DEFAULT_ENTRIES_PAGE, max: MAX_ENTRIES_PAGE });
 }
 
 interface PagePosition {

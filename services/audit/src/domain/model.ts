@@ -108,4 +108,32 @@ export interface StaffReader {
   readonly role: string;
 }
 
+/** Each filter left empty (or undefined) matches everything. */
+export interface EntryFilter {
+  readonly actorId: string;
+  readonly subjectRef: string;
+  readonly eventType: string;
+  readonly from: Date | undefined;
+  readonly to: Date | undefined;
+}
+
+/** What an auditor read, as the `audit.queried` event that records it says. */
+export type AuditorRead =
+  | { readonly kind: 'QueryEntries'; readonly filter: EntryFilter; readonly returned: number }
+  /** Recorded before the first entry is sent, so without a count. */
+  | { readonly kind: 'ExportEntries'; readonly filter: EntryFilter }
+  | {
+      readonly kind: 'ListAlerts';
+      readonly unacknowledgedOnly: boolean;
+      readonly returned: number;
+    };
+
+/**
+ * Records an auditor's read as an event of the log, before its answer is given: a
+ * read that cannot be recorded is not answered.
+ */
+export interface QueryRecorder {
+  recordQuery(auditor: StaffReader, read: AuditorRead): Promise<void>;
+}
+
 export type Clock = () => Date;

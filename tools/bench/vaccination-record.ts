@@ -31,6 +31,9 @@ const LIMITS = benchLimits();
 const GOAL_PER_SECOND = 1_000;
 const PACED_PER_SECOND = Number(process.env['BENCH_PACED_RATE'] ?? 500);
 const VACCINATORS = Number(process.env['BENCH_VACCINATORS'] ?? LIMITS.concurrency);
+// Node options for the vaccination-record process alone, to profile it (as the identity
+// bench's BENCH_IDENTITY_NODE_OPTIONS).
+const RECORDS_NODE_OPTIONS = process.env['BENCH_RECORDS_NODE_OPTIONS'];
 const CENTRES = 4;
 /** Identity's limit of beneficiaries on one mobile; one consent grant covers them all. */
 const BENEFICIARIES_PER_MOBILE = 4;
@@ -235,6 +238,7 @@ async function main(): Promise<void> {
         ISSUER_KEY_ENCRYPTION_KEY: key(),
         // Each vaccinator records hundreds of beneficiaries within the hour.
         STAFF_BENEFICIARIES_PER_HOUR: '10000',
+        ...(RECORDS_NODE_OPTIONS ? { NODE_OPTIONS: RECORDS_NODE_OPTIONS } : {}),
       },
     });
     serviceLogs['otp'] = () => otp.output();

@@ -3,6 +3,7 @@ import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import { startPostgres, type PostgresFixture } from '@vaxguard/testing';
 import { migrate, MigrationError } from './migrate';
 import { createPool, withTransaction, type Pool } from './pool';
+import { DeferredWrites } from './statements';
 
 const logger = createLogger({ service: 'db-test', sink: new MemoryLogSink() });
 
@@ -62,5 +63,94 @@ describe('PostgreSQL access (real server)', () => {
       { id: 1, balance: 70 },
       { id: 2, balance: 30 },
     ]);
+  });
+  it('takes advisory locks with BEGIN, in order, held until the transaction ends', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const first = new Promise<void>((resolve) => (entered = resolve));
+    const holder = withTransaction(
+      pool,
+      async () => {
+        order.push('holder in');
+        entered();
+        await held;
+        order.push('holder out');
+      },
+      { advisoryLocks: ['test/lock:a', 'test/lock:b'] },
+    );
+    await first;
+    const waiter = withTransaction(
+      pool,
+      async () => {
+        order.push('waiter in');
+      },
+      { advisoryLocks: ['test/lock:b'] },
+    );
+    // Long enough for the waiter to have run had the lock not held it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(order).toEqual(['holder in']);
+    const waiting = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+    );
+    expect(waiting.rows[0]!.n).toBe(1);
+    release();
+    await Promise.all([holder, waiter]);
+    expect(order).toEqual(['holder in', 'holder out', 'waiter in']);
+  });
+
+  it('deferred writes reach the database as one statement, before a read and before COMMIT', async () => {
+    await migrate(
+      pool,
+      [
+        {
+          id: 'test/0003_parents',
+          sql: `CREATE TABLE parents (id int PRIMARY KEY, name text NOT NULL);
+                CREATE TABLE children (id int PRIMARY KEY, parent int NOT NULL REFERENCES parents)`,
+        },
+      ],
+      logger,
+    );
+    const statements: string[] = [];
+    const seen = await withTransaction(pool, async (tx) => {
+      const writes = new DeferredWrites();
+      const counting = {
+        query: ((...args: Parameters<Pool['query']>) => {
+          const [config] = args as unknown as [string | { text: string }];
+          statements.push(typeof config === 'string' ? config : config.text);
+          return (tx.query as (...a: unknown[]) => unknown)(...args);
+        }) as Pool['query'],
+      };
+      // A parent and its child in one statement: the foreign key is checked at its end.
+      writes.add({ text: 'INSERT INTO parents VALUES ($1, $2)', values: [1, 'one'] });
+      writes.add({ text: 'INSERT INTO children VALUES ($1, $2)', values: [10, 1] });
+      writes.add({ text: 'INSERT INTO parents VALUES ($1, $2)', values: [2, 'two'] });
+      expect(writes.size).toBe(3);
+      await writes.flush(counting);
+      expect(writes.size).toBe(0);
+      await writes.flush(counting);
+      const { rows } = await tx.query<{ n: number }>(
+        'SELECT (SELECT count(*) FROM parents) + (SELECT count(*) FROM children) AS n',
+      );
+      return Number(rows[0]!.n);
+    });
+    expect(seen).toBe(3);
+    expect(statements).toHaveLength(1);
+    // A child without its parent fails the whole statement, and the transaction with it.
+    await expect(
+      withTransaction(pool, async () => undefined, {
+        beforeCommit: async (tx) => {
+          const writes = new DeferredWrites();
+          writes.add({ text: 'INSERT INTO parents VALUES ($1, $2)', values: [3, 'three'] });
+          writes.add({ text: 'INSERT INTO children VALUES ($1, $2)', values: [11, 99] });
+          await writes.flush(tx);
+        },
+      }),
+    ).rejects.toThrow(/foreign key/);
+    const { rows } = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM parents WHERE id = 3',
+    );
+    expect(rows[0]!.n).toBe(0);
   });
 });

@@ -33,6 +33,26 @@ export interface TransactionOptions {
   readonly isolation?: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
   /** Retries on serialization failure or deadlock; the work must be safe to redo. */
   readonly retries?: number;
+  /**
+   * Transaction-scoped advisory locks (by name, hashed to a 64-bit key) taken in this
+   * order with the BEGIN itself, in one round trip, before the work runs. Every
+   * transaction that takes several of the same locks must take them in the same order.
+   */
+  readonly advisoryLocks?: readonly string[];
+  /** Runs after the work and before COMMIT (to flush deferred writes, say). */
+  readonly beforeCommit?: (client: pg.PoolClient) => Promise<void>;
+}
+
+/** `BEGIN` and the advisory locks as one simple query (its statements run in order). */
+function beginStatement(client: pg.PoolClient, options: TransactionOptions): string {
+  const begin = `BEGIN ISOLATION LEVEL ${options.isolation ?? 'READ COMMITTED'}`;
+  const locks = options.advisoryLocks ?? [];
+  if (locks.length === 0) return begin;
+  // One lock per statement: each waits for its lock before the next asks.
+  const taken = locks.map(
+    (name) => `SELECT pg_advisory_xact_lock(hashtextextended(${client.escapeLiteral(name)}, 0))`,
+  );
+  return [begin, ...taken].join(';\n');
 }
 
 /**
@@ -47,8 +67,9 @@ export async function withTransaction<T>(
     const client = await pool.connect();
     let broken = false;
     try {
-      await client.query(`BEGIN ISOLATION LEVEL ${options.isolation ?? 'READ COMMITTED'}`);
+      await client.query(beginStatement(client, options));
       const result = await work(client);
+      await options.beforeCommit?.(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {

@@ -11,10 +11,17 @@ import type { Logger } from '@vaxguard/logging';
  * order on one partition.
  */
 export async function enqueueEvent(tx: Queryable, event: OutgoingEvent): Promise<void> {
-  const { envelope } = event;
   // A named statement: each connection parses and plans it once, not on every event.
-  await tx.query({
-    name: 'vaxguard-outbox-insert',
+  await tx.query({ name: 'vaxguard-outbox-insert', ...outboxInsert(event) });
+}
+
+/**
+ * The statement enqueueEvent runs, for a caller that sends it with other writes
+ * (`combineWrites` from @vaxguard/db) inside its transaction.
+ */
+export function outboxInsert(event: OutgoingEvent): { text: string; values: unknown[] } {
+  const { envelope } = event;
+  return {
     text: `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at, urgent)
      VALUES ($1, $2, $3, $4, $5, $6, $7)`,
     values: [
@@ -26,7 +33,7 @@ export async function enqueueEvent(tx: Queryable, event: OutgoingEvent): Promise
       envelope.occurredAt ?? new Date(),
       event.urgent,
     ],
-  });
+  };
 }
 
 /**

@@ -1,13 +1,21 @@
-import { withTransaction, type Pool, type Queryable } from '@vaxguard/db';
-import { enqueueEvent } from '@vaxguard/events';
+import {
+  DeferredWrites,
+  withTransaction,
+  type Pool,
+  type Queryable,
+  type Statement,
+} from '@vaxguard/db';
+import { outboxInsert } from '@vaxguard/events';
 import type { DoseSeries } from '../domain/model';
 import type {
   CertificateRecord,
   DoseCorrection,
   RecordEvent,
+  DoseReads,
   RecordStore,
   RecordUnitOfWork,
   StoredDose,
+  TransactionLocks,
 } from '../domain/record-service';
 import type { VaccineCode } from '../domain/vaccines';
 import { toOutgoingEvent } from './record-events';
@@ -78,20 +86,128 @@ const LOCK = {
   quota: 'vaxguard/vaccination-record/quota:',
 };
 
-/** Doses, certificates, revocations and the staff quota in PostgreSQL; events through the outbox. */
+/** A dose row as json_build_object gives it: the timestamp as text. */
+type DoseJson = Omit<DoseRow, 'recorded_at'> & { recorded_at: string };
+
+function doseOfJson(json: DoseJson): StoredDose {
+  return doseOf({ ...json, recorded_at: new Date(json.recorded_at) });
+}
+
+const DOSE_JSON = `json_build_object(${DOSE_COLUMNS.split(',')
+  .map((column) => `'${column.trim()}', d.${column.trim()}`)
+  .join(', ')})`;
+
+// RecordDose's reads in one statement, after its locks (so its snapshot is taken once
+// they are held): the earlier dose under the request id with its first version, the
+// quota, and the beneficiary's doses.
+const DOSE_READS = `SELECT
+  (SELECT json_build_object('current', ${DOSE_JSON}, 'original',
+          (SELECT json_build_object('vaccine_code', v.vaccine_code, 'batch_number', v.batch_number,
+                                    'administered_on', v.administered_on)
+           FROM dose_versions v WHERE v.dose_id = d.dose_id AND v.version = 0))
+   FROM doses d WHERE d.client_request_id = $1) AS earlier,
+  (SELECT count(*)::int FROM staff_quota WHERE staff_id = $2 AND window_start = $3) AS distinct_count,
+  EXISTS (SELECT 1 FROM staff_quota
+          WHERE staff_id = $2 AND window_start = $3 AND beneficiary_ref = $4) AS counted,
+  (SELECT coalesce(json_agg(${DOSE_JSON} ORDER BY d.dose_number), '[]'::json)
+   FROM doses d WHERE d.beneficiary_ref = $4) AS history`;
+
+interface DoseReadsRow {
+  earlier: {
+    current: DoseJson;
+    original: Pick<DoseRow, 'vaccine_code' | 'batch_number' | 'administered_on'> | null;
+  } | null;
+  distinct_count: number;
+  counted: boolean;
+  history: DoseJson[];
+}
+
+/** The dose as its request first came: version 0's fields over the current dose. */
+function originalOf(
+  current: StoredDose,
+  first: Pick<DoseRow, 'vaccine_code' | 'batch_number' | 'administered_on'> | null | undefined,
+): StoredDose {
+  return first
+    ? {
+        ...current,
+        vaccineCode: first.vaccine_code,
+        batchNumber: first.batch_number,
+        administeredOn: first.administered_on,
+        version: 0,
+      }
+    : current;
+}
+
+/**
+ * Doses, certificates, revocations and the staff quota in PostgreSQL; events through the
+ * outbox. A transaction's inserts and updates wait in its unit of work and go to the
+ * database together, as one statement, before its next read or its commit.
+ */
 export class PgRecordStore implements RecordStore {
   constructor(private readonly pool: Pool) {}
 
-  transaction<T>(work: (uow: RecordUnitOfWork) => Promise<T>): Promise<T> {
-    return withTransaction(this.pool, (client) => work(new PgUnitOfWork(client)));
+  transaction<T>(
+    work: (uow: RecordUnitOfWork) => Promise<T>,
+    locks: TransactionLocks = {},
+  ): Promise<T> {
+    const writes = new DeferredWrites();
+    return withTransaction(this.pool, (client) => work(new PgUnitOfWork(client, writes)), {
+      advisoryLocks: [
+        ...(locks.request === undefined ? [] : [LOCK.request + locks.request]),
+        ...(locks.quotaOf === undefined ? [] : [LOCK.quota + locks.quotaOf]),
+        ...(locks.beneficiary === undefined ? [] : [LOCK.beneficiary + locks.beneficiary]),
+      ],
+      beforeCommit: (client) => writes.flush(client),
+    });
   }
 }
 
 class PgUnitOfWork implements RecordUnitOfWork {
-  constructor(private readonly tx: Queryable) {}
+  constructor(
+    private readonly client: Queryable,
+    private readonly writes: DeferredWrites,
+  ) {}
+
+  /** For reads: the writes held so far go first, so the transaction sees its own. */
+  private get tx(): { query: Queryable['query'] } {
+    return { query: this.query };
+  }
+
+  private readonly query = (async (...args: Parameters<Queryable['query']>) => {
+    await this.writes.flush(this.client);
+    return (this.client.query as (...a: unknown[]) => unknown)(...args);
+  }) as Queryable['query'];
+
+  private write(statement: Statement): Promise<void> {
+    this.writes.add(statement);
+    return Promise.resolve();
+  }
 
   private async lock(key: string): Promise<void> {
     await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+  }
+
+  async doseReads(query: {
+    clientRequestId: string;
+    staffId: string;
+    windowStart: Date;
+    beneficiaryRef: string;
+  }): Promise<DoseReads> {
+    await this.writes.flush(this.client);
+    const { rows } = await this.client.query<DoseReadsRow>({
+      name: 'vaccination-record-dose-reads',
+      text: DOSE_READS,
+      values: [query.clientRequestId, query.staffId, query.windowStart, query.beneficiaryRef],
+    });
+    const row = rows[0] as DoseReadsRow;
+    const current = row.earlier ? doseOfJson(row.earlier.current) : undefined;
+    return {
+      ...(current && row.earlier
+        ? { earlier: { current, original: originalOf(current, row.earlier.original) } }
+        : {}),
+      quota: { alreadyCounted: row.counted, distinct: row.distinct_count },
+      history: row.history.map(doseOfJson),
+    };
   }
 
   lockBeneficiary(beneficiaryRef: string): Promise<void> {
@@ -119,17 +235,7 @@ class PgUnitOfWork implements RecordUnitOfWork {
        WHERE dose_id = $1 AND version = 0`,
       [current.doseId],
     );
-    const first = versions[0];
-    const original: StoredDose = first
-      ? {
-          ...current,
-          vaccineCode: first.vaccine_code,
-          batchNumber: first.batch_number,
-          administeredOn: first.administered_on,
-          version: 0,
-        }
-      : current;
-    return { current, original };
+    return { current, original: originalOf(current, versions[0]) };
   }
 
   async dosesOf(beneficiaryRef: string): Promise<StoredDose[]> {
@@ -141,9 +247,9 @@ class PgUnitOfWork implements RecordUnitOfWork {
   }
 
   async insertDose(dose: StoredDose): Promise<void> {
-    await this.tx.query(
-      `INSERT INTO doses (${DOSE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-      [
+    await this.write({
+      text: `INSERT INTO doses (${DOSE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      values: [
         dose.doseId,
         dose.beneficiaryRef,
         dose.clientRequestId,
@@ -158,7 +264,7 @@ class PgUnitOfWork implements RecordUnitOfWork {
         dose.recordedAt,
         dose.version,
       ],
-    );
+    });
     await this.insertVersion(dose, undefined, dose.recordedAt);
   }
 
@@ -167,11 +273,11 @@ class PgUnitOfWork implements RecordUnitOfWork {
     correction: Omit<DoseCorrection, 'correctedAt'> | undefined,
     at: Date,
   ): Promise<void> {
-    await this.tx.query(
-      `INSERT INTO dose_versions (dose_id, version, vaccine_code, batch_number, administered_on,
+    await this.write({
+      text: `INSERT INTO dose_versions (dose_id, version, vaccine_code, batch_number, administered_on,
          corrected_by, reason, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
+      values: [
         dose.doseId,
         dose.version,
         dose.vaccineCode,
@@ -181,7 +287,7 @@ class PgUnitOfWork implements RecordUnitOfWork {
         correction?.reason ?? null,
         at,
       ],
-    );
+    });
   }
 
   async findDose(doseId: string): Promise<StoredDose | undefined> {
@@ -269,15 +375,15 @@ class PgUnitOfWork implements RecordUnitOfWork {
     };
   }
 
-  async countInQuota(staffId: string, windowStart: Date, beneficiaryRef: string): Promise<void> {
-    await this.tx.query(
-      `INSERT INTO staff_quota (staff_id, window_start, beneficiary_ref) VALUES ($1, $2, $3)
+  countInQuota(staffId: string, windowStart: Date, beneficiaryRef: string): Promise<void> {
+    return this.write({
+      text: `INSERT INTO staff_quota (staff_id, window_start, beneficiary_ref) VALUES ($1, $2, $3)
        ON CONFLICT DO NOTHING`,
-      [staffId, windowStart, beneficiaryRef],
-    );
+      values: [staffId, windowStart, beneficiaryRef],
+    });
   }
 
   publish(event: RecordEvent): Promise<void> {
-    return enqueueEvent(this.tx, toOutgoingEvent(event));
+    return this.write(outboxInsert(toOutgoingEvent(event)));
   }
 }

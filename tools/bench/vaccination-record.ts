@@ -519,6 +519,7 @@ async function main(): Promise<void> {
         ...closed.lines,
         ...paced.lines,
         ...(firstError ? [`  first error: ${firstError}`] : []),
+        ...refusalLines(serviceLogs),
         '',
         `Goal: ${GOAL_PER_SECOND} doses/s (got ${closed.result.perSecond.toFixed(0)}), and p99 under 50 ms at ${PACED_PER_SECOND}/s (got ${paced.result.p99Ms.toFixed(1)} ms).`,
         'Each RecordDose: the staff session and consent grant verified, the beneficiary read',
@@ -537,6 +538,32 @@ async function main(): Promise<void> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The calls each service refused or failed during the run, by method and code, from its
+ * own log: a retried call between services is invisible in the bench's own counts.
+ */
+function refusalLines(serviceLogs: Record<string, () => string>): string[] {
+  const lines: string[] = [];
+  for (const [name, output] of Object.entries(serviceLogs)) {
+    const counts = new Map<string, number>();
+    for (const line of output().split('\n')) {
+      if (!line.includes('"msg":"call refused"') && !line.includes('"msg":"unexpected error"')) {
+        continue;
+      }
+      try {
+        const entry = JSON.parse(line) as { method?: string; code?: string; msg: string };
+        const what = `${entry.method ?? '?'} ${entry.code ?? entry.msg}`;
+        counts.set(what, (counts.get(what) ?? 0) + 1);
+      } catch {
+        // Not a log entry of ours.
+      }
+    }
+    for (const [what, count] of counts)
+      lines.push(`  ${name} refused or failed: ${what} ×${count}`);
+  }
+  return lines;
 }
 
 runBenchmark(main);

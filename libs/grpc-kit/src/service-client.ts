@@ -259,7 +259,8 @@ export function createServiceClient<D extends ServiceDefinition>(
       const deadlineMs = deadlineOf(callOptions);
       const metadata = callMetadata(compiled.credentials, callOptions.metadata);
       const deadline = Date.now() + deadlineMs;
-      let failure: VaxGuardError = unavailable('the service client is closed');
+      // Built only when a call fails: an error captures a stack, which every call would pay.
+      let failure: VaxGuardError | undefined;
       for (let attemptNumber = 1; !closed; attemptNumber++) {
         try {
           const response = await attempt(method, request, metadata.clone(), new Date(deadline));
@@ -277,7 +278,7 @@ export function createServiceClient<D extends ServiceDefinition>(
         if (delay === undefined) break;
         await pause(delay);
       }
-      throw failure;
+      throw failure ?? unavailable('the service client is closed');
     },
     stream(name, request, streamOptions = {}) {
       const method = Object.hasOwn(definition, name) ? definition[name] : undefined;

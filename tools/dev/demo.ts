@@ -11,10 +11,9 @@ import { Metadata } from '@grpc/grpc-js';
 import { readDevSms } from '@vaxguard/dev-sms';
 import { isVaxGuardError } from '@vaxguard/errors';
 import { createServiceClient } from '@vaxguard/grpc-kit';
-import { verhoeffCheckDigit } from '@vaxguard/pii';
 import { createOfflineVerifier } from '@vaxguard/health-cards';
 import { identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
-import { eventually } from '@vaxguard/testing';
+import { eventually, randomMadeUpAadhaar } from '@vaxguard/testing';
 import { TOKEN_HEADER } from '@vaxguard/tokens';
 
 export interface DemoOptions {
@@ -32,12 +31,6 @@ export interface DemoOptions {
   readonly admin: { readonly username: string; readonly password: string };
   /** Where the seeded principals' secrets are written. */
   readonly principalsFile: string;
-}
-
-/** A made-up Aadhaar number that passes the Verhoeff check, fresh each start. */
-function demoAadhaar(): string {
-  const body = `${randomInt(2, 10)}${String(randomInt(0, 1e10)).padStart(10, '0')}`;
-  return body + verhoeffCheckDigit(body);
 }
 
 /** A made-up mobile, fresh each start, so restarts never meet the per-mobile quotas. */
@@ -216,7 +209,8 @@ async function seedBeneficiaries(client: DemoClient, adminToken: string) {
           mobile,
           ...person,
           photoIdKind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR,
-          photoIdNumber: demoAadhaar(),
+          // Fresh each start: local infrastructure keeps what earlier starts registered.
+          photoIdNumber: randomMadeUpAadhaar(),
         },
         client.as(token),
       );

@@ -3,6 +3,7 @@ export * from './event-collector';
 export * from './eventually';
 export * from './images';
 export * from './kafka';
+export * from './made-up-aadhaar';
 export * from './postgres';
 export * from './refusals';
 export * from './service-process';

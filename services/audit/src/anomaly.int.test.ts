@@ -12,11 +12,11 @@ import { EVENTS } from '@vaxguard/event-catalogue';
 import { decodeEntry } from './domain/entry-encoding';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
-import { verhoeffCheckDigit } from '@vaxguard/pii';
 import { auditV1, identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
 import {
   eventually,
   leaks,
+  madeUpAadhaar,
   outcomeOf,
   refusalOf,
   spawnService,
@@ -76,8 +76,7 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
   };
   let aadhaarCounter = 0;
   const freshAadhaar = () => {
-    const body = String(24_000_000_000 + 7_919 * aadhaarCounter++);
-    const aadhaar = body + verhoeffCheckDigit(body);
+    const aadhaar = madeUpAadhaar(aadhaarCounter++);
     raw.add(aadhaar);
     return aadhaar;
   };

@@ -8,12 +8,12 @@ import { readDevSms } from '@vaxguard/dev-sms';
 import { ActorKind, EVENTS, readPayload, SubjectKind } from '@vaxguard/event-catalogue';
 import { clientMetadata, createServiceClient, unaryCall } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
-import { verhoeffCheckDigit } from '@vaxguard/pii';
 import { identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
 import {
   EventCollector,
   eventually,
   leaks,
+  madeUpAadhaar,
   outcomeOf,
   refusalOf,
   spawnService,
@@ -32,12 +32,6 @@ import { hashStaffPassword } from './domain/staff-passwords';
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
 const MOBILE_INDEX_KEY = key(31);
 const AADHAAR = { kind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR };
-/** A valid Aadhaar number (first digit 2-9, Verhoeff check digit), a new one each call. */
-let aadhaarCounter = 0;
-function validAadhaar(): string {
-  const body = String(23_000_000_000 + 7_919 * aadhaarCounter++);
-  return body + verhoeffCheckDigit(body);
-}
 
 /**
  * The identity service in-process against real PostgreSQL and Kafka, with the built OTP
@@ -67,8 +61,9 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
     rawValues.add(mobile);
     return mobile;
   }
+  let aadhaarCounter = 0;
   function freshAadhaar(): string {
-    const aadhaar = validAadhaar();
+    const aadhaar = madeUpAadhaar(aadhaarCounter++);
     rawValues.add(aadhaar);
     return aadhaar;
   }

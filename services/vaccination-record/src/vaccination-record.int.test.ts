@@ -10,11 +10,11 @@ import { EVENTS, readPayload } from '@vaxguard/event-catalogue';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { createOfflineVerifier } from '@vaxguard/health-cards';
 import { MemoryLogSink } from '@vaxguard/logging';
-import { verhoeffCheckDigit } from '@vaxguard/pii';
 import { identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import {
   EventCollector,
   eventually,
+  madeUpAadhaar,
   refusalOf,
   spawnService,
   startKafka,
@@ -42,12 +42,6 @@ function scryptPhc(password: string): string {
   return `$scrypt$ln=14,r=8,p=1$${b64(salt)}$${b64(hash)}`;
 }
 
-let aadhaarCounter = 0;
-function validAadhaar(): string {
-  const body = String(24_000_000_000 + 7_919 * aadhaarCounter++);
-  return body + verhoeffCheckDigit(body);
-}
-
 /**
  * The vaccination-record service in-process against real PostgreSQL and Kafka, with the
  * built OTP and identity services as processes issuing real tokens and grants. Each test
@@ -73,6 +67,7 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
 
   let mobileCounter = 0;
   const freshMobile = () => `96${String(3_000_000 + mobileCounter++).padStart(8, '0')}`;
+  let aadhaarCounter = 0;
   let clientCounter = 0;
 
   function newClient(given?: { clientId: string; secret: string }) {
@@ -138,7 +133,7 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     const refs: string[] = [];
     const aadhaars: string[] = [];
     for (let i = 0; i < count; i++) {
-      const aadhaar = validAadhaar();
+      const aadhaar = madeUpAadhaar(aadhaarCounter++);
       aadhaars.push(aadhaar);
       const { beneficiary } = await client.identity.call(
         'registerBeneficiary',

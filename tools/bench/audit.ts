@@ -21,6 +21,7 @@ import { generateSignerKey } from '@vaxguard/tlog';
 import { runBenchmark } from './harness';
 
 const EVENT_COUNT = Number(process.env['BENCH_AUDIT_EVENTS'] ?? 100_000);
+const AUDIT_NODE_OPTIONS = process.env['BENCH_AUDIT_NODE_OPTIONS'];
 const TOPIC = EVENTS.accessGranted.topic;
 const PRODUCE_BATCH = 2_000;
 const POLL_MS = 50;
@@ -146,6 +147,8 @@ async function main(): Promise<void> {
         AUDIT_ANOMALY_OFF_HOURS_READS_PER_HOUR: '100000',
         // Identity is not running; no response is ever asked for.
         IDENTITY_GRPC_ADDRESS: '127.0.0.1:1',
+        // To profile the audit process (as BENCH_IDENTITY_NODE_OPTIONS for identity).
+        ...(AUDIT_NODE_OPTIONS ? { NODE_OPTIONS: AUDIT_NODE_OPTIONS } : {}),
       },
     });
     const size = async () =>

@@ -516,6 +516,14 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
       { beneficiaryRef: owner.ref },
       owner.client.as(owner.token),
     );
+    // Valid online before the correction: the service's verifier, built now, must not
+    // outlive the revocation below.
+    const before = await owner.client.records.call(
+      'verifyCertificate',
+      { qrOrJws: old.jws },
+      owner.client.as(),
+    );
+    expect(before.status).toBe(vaccinationRecordV1.VerificationStatus.VERIFICATION_STATUS_VALID);
     const correction = {
       doseId: dose?.doseId ?? '',
       vaccineCode: '',

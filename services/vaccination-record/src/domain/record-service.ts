@@ -4,6 +4,7 @@ import {
   buildImmunizationBundle,
   createOfflineVerifier,
   qrSvg,
+  type OfflineVerifier,
   renderCertificateSvg,
   toNumericQr,
   type IssuerKey,
@@ -303,6 +304,13 @@ function reasonOf(error: VaxGuardError): string {
  * published; certificates as SMART Health Cards.
  */
 export class RecordService {
+  /**
+   * The verifier for the keys and lists as last published, with what they were: building
+   * one imports every key and reads every list, about twice a verification's cost.
+   */
+  private onlineVerifier:
+    { readonly published: string; readonly verifier: OfflineVerifier } | undefined;
+
   constructor(private readonly options: RecordServiceOptions) {}
 
   /** Publishes a refusal in its own transaction, then throws it. */
@@ -920,11 +928,20 @@ export class RecordService {
    */
   async verify(input: string): Promise<Verification> {
     const { jwks, revocationLists } = await this.options.keys.published();
-    const verifier = createOfflineVerifier({
-      issuers: [{ iss: this.options.issuer, jwks, revocations: revocationLists }],
-      now: this.options.clock,
-    });
-    const result = verifier.verify(input);
+    // Keys are never edited, and every revocation moves its list's counter: the kids
+    // and counters say whether what is published changed since the verifier was built.
+    const published = JSON.stringify([
+      jwks.keys.map((key) => key.kid),
+      Object.entries(revocationLists).map(([kid, list]) => [kid, list.ctr]),
+    ]);
+    if (this.onlineVerifier?.published !== published) {
+      const verifier = createOfflineVerifier({
+        issuers: [{ iss: this.options.issuer, jwks, revocations: revocationLists }],
+        now: this.options.clock,
+      });
+      this.onlineVerifier = { published, verifier };
+    }
+    const result = this.onlineVerifier.verifier.verify(input);
     if (result.status === 'invalid') return { status: 'invalid', reason: result.reason };
     if (result.status === 'revoked') return { status: 'revoked' };
     return {

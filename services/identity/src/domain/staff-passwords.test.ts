@@ -6,14 +6,22 @@ import { hashStaffPassword, needsRehash, verifyStaffPassword } from './staff-pas
 const cheap = { ...STAFF_PASSWORD_SCRYPT, cost: 2 ** 10 };
 
 describe('staff password hashes', () => {
-  it('are scrypt N=2^17, r=8, p=1 in PHC format, and verify only the right password', async () => {
-    const stored = await hashStaffPassword('correct horse battery');
-    expect(stored).toMatch(/^\$scrypt\$ln=17,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
-    expect(stored).not.toContain('horse');
-    expect(await verifyStaffPassword('correct horse battery', stored)).toBe(true);
-    expect(await verifyStaffPassword('correct horse batterY', stored)).toBe(false);
-    expect(needsRehash(stored)).toBe(false);
-  });
+  // Three real scrypt runs (128 MiB each): seconds on a loaded 2-core machine, hence the
+  // longer bound.
+  it(
+    'are scrypt N=2^17, r=8, p=1 in PHC format, and verify only the right password',
+    {
+      timeout: 30_000,
+    },
+    async () => {
+      const stored = await hashStaffPassword('correct horse battery');
+      expect(stored).toMatch(/^\$scrypt\$ln=17,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+      expect(stored).not.toContain('horse');
+      expect(await verifyStaffPassword('correct horse battery', stored)).toBe(true);
+      expect(await verifyStaffPassword('correct horse batterY', stored)).toBe(false);
+      expect(needsRehash(stored)).toBe(false);
+    },
+  );
 
   it('use a fresh salt each time', async () => {
     const [a, b] = await Promise.all([

@@ -4,6 +4,7 @@ export * from './eventually';
 export * from './images';
 export * from './kafka';
 export * from './made-up-aadhaar';
+export * from './platform';
 export * from './postgres';
 export * from './refusals';
 export * from './service-process';

@@ -1,12 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessRegistry, startAccessRegistryListener } from '@vaxguard/auth';
-import { readDevSms } from '@vaxguard/dev-sms';
 import { ActorKind, EVENTS, readPayload, SubjectKind } from '@vaxguard/event-catalogue';
-import { clientMetadata, createServiceClient, unaryCall } from '@vaxguard/grpc-kit';
+import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
 import { identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
 import {
@@ -16,13 +12,9 @@ import {
   madeUpAadhaar,
   outcomeOf,
   refusalOf,
-  spawnService,
-  startKafka,
-  startPostgres,
+  startPlatform,
   testClient,
-  type KafkaFixture,
-  type PostgresFixture,
-  type ServiceProcess,
+  type Platform,
 } from '@vaxguard/testing';
 import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
 import { createIdentityApp, type IdentityApp } from './app';
@@ -30,7 +22,6 @@ import { readConfig } from './config';
 import { hashStaffPassword } from './domain/staff-passwords';
 
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
-const MOBILE_INDEX_KEY = key(31);
 const AADHAAR = { kind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR };
 
 /**
@@ -41,15 +32,11 @@ const AADHAAR = { kind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR };
 describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
   const logs = new MemoryLogSink();
   const clients = Array.from({ length: 48 }, (_, i) => testClient(`partner-${i}`));
-  const service = testClient('svc-identity');
   // The audit service's own principal: it may suspend (nothing else of the kill switch).
   const audit = testClient('svc-audit');
   const ADMIN = { username: 'root.admin', password: 'bootstrap admin passphrase', mobile: '' };
-  let postgres: PostgresFixture;
-  let kafka: KafkaFixture;
-  let dir: string;
+  let platform: Platform;
   let identityDb: string;
-  let otp: ServiceProcess;
   let identity: IdentityApp;
   let collector: EventCollector;
   const opened: { close(): void }[] = [];
@@ -73,20 +60,15 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
   function newClient(given?: { clientId: string; secret: string }) {
     const credential = given ?? clients[clientCounter++];
     if (!credential) throw new Error('the client pool is used up');
-    const kitOptions = {
-      clientId: credential.clientId,
-      secret: credential.secret,
-      deadlineMs: 10_000,
-    };
-    const kit = {
-      identity: createServiceClient(identityV1.IdentityServiceService, {
-        ...kitOptions,
-        address: `127.0.0.1:${identity.runtime.port}`,
-      }),
-      otp: createServiceClient(otpV1.OtpServiceService, { ...kitOptions, address: otp.address }),
-    };
+    const kit = platform.connect(credential, {
+      identityAddress: `127.0.0.1:${identity.runtime.port}`,
+    });
+    // Closed before the in-process identity stops (the platform closes them again).
     opened.push(kit.identity, kit.otp);
-    const otpClient = new otpV1.OtpServiceClient(otp.address, credentials.createInsecure());
+    const otpClient = new otpV1.OtpServiceClient(
+      platform.address('otp'),
+      credentials.createInsecure(),
+    );
     const identityClient = new identityV1.IdentityServiceClient(
       `127.0.0.1:${identity.runtime.port}`,
       credentials.createInsecure(),
@@ -133,13 +115,9 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
       },
       /** Confirms a transaction with the code the person received. */
       async confirm(txnId: string) {
-        const sms = await eventually(async () => {
-          const found = await readDevSms(join(dir, 'sms.jsonl'), txnId);
-          if (!found) throw new Error('no SMS yet');
-          return found;
-        });
+        const code = await platform.smsCode(txnId);
         return unaryCall<otpV1.ConfirmOtpResponse>((done) =>
-          otpClient.confirmOtp({ txnId, otp: sms.code }, metadata(), deadline(), done),
+          otpClient.confirmOtp({ txnId, otp: code }, metadata(), deadline(), done),
         );
       },
       requestConsent: (target: identityV1.RequestConsentRequest['target']) =>
@@ -196,40 +174,26 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
   }
 
   beforeAll(async () => {
-    [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
-    dir = await mkdtemp(join(tmpdir(), 'identity-int-'));
     ADMIN.mobile = freshMobile();
-    identityDb = await postgres.createDatabase();
-    const partners = clients.map((client) => client.credential).join(',');
-    const allClients = [partners, service.credential].join(',');
-    otp = await spawnService({
-      entry: 'services/otp/dist/main.js',
-      env: {
-        DATABASE_URL: postgres.url,
-        KAFKA_BROKERS: kafka.brokers.join(','),
-        // Identity starts consent and staff sign-in transactions for the clients that
-        // confirm them, and has secret-code grants signed.
-        CLIENT_CREDENTIALS: `${allClients}:${SERVICE_SCOPES.onBehalf}+${SERVICE_SCOPES.issueConsent}`,
-        LOG_LEVEL: 'warn',
-        OTP_HASH_KEY: key(32),
-        MOBILE_INDEX_KEY,
-        OTP_KEY_ENCRYPTION_KEY: key(33),
-        OTP_SMS_DELIVERY: 'dev-sink',
-        OTP_DEV_SMS_SINK: join(dir, 'sms.jsonl'),
-      },
+    platform = await startPlatform({
+      services: ['otp'],
+      otpClients: clients.map((client) => client.credential),
     });
+    const { kafka, identityPrincipal } = platform;
+    identityDb = await platform.postgres.createDatabase();
+    const allClients = [...clients, identityPrincipal].map((client) => client.credential);
     const config = readConfig({
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: '0',
       DATABASE_URL: identityDb,
       KAFKA_BROKERS: kafka.brokers.join(','),
-      CLIENT_CREDENTIALS: `${allClients},${audit.credential}:${SERVICE_SCOPES.suspendPrincipals}`,
+      CLIENT_CREDENTIALS: `${allClients.join(',')},${audit.credential}:${SERVICE_SCOPES.suspendPrincipals}`,
       LOG_LEVEL: 'debug',
       PLATFORM_ADMIN_BOOTSTRAP: `${ADMIN.username}:${ADMIN.mobile}:${await hashStaffPassword(ADMIN.password)}`,
-      OTP_GRPC_ADDRESS: otp.address,
-      SERVICE_CLIENT_ID: service.clientId,
-      SERVICE_CLIENT_SECRET: service.secret,
-      MOBILE_INDEX_KEY,
+      OTP_GRPC_ADDRESS: platform.address('otp'),
+      SERVICE_CLIENT_ID: identityPrincipal.clientId,
+      SERVICE_CLIENT_SECRET: identityPrincipal.secret,
+      MOBILE_INDEX_KEY: platform.mobileIndexKey,
       DOCUMENT_INDEX_KEY: key(34),
       SECRET_CODE_KEY: key(35),
       IDENTITY_KEY_ENCRYPTION_KEYS: `kek-1:${key(36)}`,
@@ -243,10 +207,7 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
     for (const client of opened) client.close();
     await collector?.stop().catch(() => undefined);
     await identity?.runtime.stop().catch(() => undefined);
-    await otp?.stop().catch(() => undefined);
-    await kafka?.stop().catch(() => undefined);
-    await postgres?.stop().catch(() => undefined);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await platform?.stop();
   });
 
   it('registers a beneficiary for the signed-in citizen: a ref, a 4-digit secret code, masked data only', async () => {
@@ -807,7 +768,7 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
 
   it('a pg_dump of the identity database holds none of the mobile or identity numbers used', async () => {
     await citizenWithBeneficiary(newClient());
-    const dump = await postgres.dump(identityDb);
+    const dump = await platform.postgres.dump(identityDb);
     expect(dump).toContain('beneficiaries');
     expect(leaks(dump, rawValues)).toEqual([]);
     expect(leaks(logs.text(), rawValues)).toEqual([]);

@@ -1,46 +1,30 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes, scryptSync } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Metadata, status } from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readDevSms } from '@vaxguard/dev-sms';
 import { EVENTS, readPayload } from '@vaxguard/event-catalogue';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { createOfflineVerifier } from '@vaxguard/health-cards';
 import { MemoryLogSink } from '@vaxguard/logging';
 import { identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import {
+  callAs,
   EventCollector,
   eventually,
   madeUpAadhaar,
   refusalOf,
-  spawnService,
-  startKafka,
-  startPostgres,
+  startPlatform,
   testClient,
-  type KafkaFixture,
-  type PostgresFixture,
-  type ServiceProcess,
+  type Platform,
 } from '@vaxguard/testing';
-import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
+import { SERVICE_SCOPES } from '@vaxguard/tokens';
 import { createVaccinationRecordApp, type VaccinationRecordApp } from './app';
 import { readConfig } from './config';
 import { addDays, indianDateOf } from './domain/schedule-rules';
 
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
-const MOBILE_INDEX_KEY = key(31);
 const ISSUER = 'https://vaxguard.example/vaccination-record';
 const QUOTA = 3;
-
-/** A staff password hash in identity's format (scrypt PHC, ln=14). */
-function scryptPhc(password: string): string {
-  const salt = randomBytes(16);
-  const hash = scryptSync(password.normalize('NFKC'), salt, 32, { N: 2 ** 14, r: 8, p: 1 });
-  const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
-  return `$scrypt$ln=14,r=8,p=1$${b64(salt)}$${b64(hash)}`;
-}
 
 /**
  * The vaccination-record service in-process against real PostgreSQL and Kafka, with the
@@ -50,16 +34,10 @@ function scryptPhc(password: string): string {
 describe('vaccination-record service (real tokens and grants, PostgreSQL and Kafka)', () => {
   const logs = new MemoryLogSink();
   const clients = Array.from({ length: 24 }, (_, i) => testClient(`app-${i}`));
-  const identitySvc = testClient('svc-identity');
   const recordSvc = testClient('svc-vaccination-record');
-  const ADMIN = { username: 'root.admin', password: 'bootstrap admin passphrase', mobile: '' };
-  let postgres: PostgresFixture;
-  let kafka: KafkaFixture;
-  let dir: string;
+  let platform: Platform;
   /** The service's database, for the operator task that rotates its issuer key. */
   let recordDbUrl = '';
-  let otp: ServiceProcess;
-  let identity: ServiceProcess;
   let app: VaccinationRecordApp;
   let collector: EventCollector;
   const opened: { close(): void }[] = [];
@@ -79,31 +57,16 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
       deadlineMs: 10_000,
     };
     const kit = {
-      otp: createServiceClient(otpV1.OtpServiceService, { ...options, address: otp.address }),
-      identity: createServiceClient(identityV1.IdentityServiceService, {
-        ...options,
-        address: identity.address,
-      }),
+      ...platform.connect(credential, { deadlineMs: options.deadlineMs }),
       records: createServiceClient(vaccinationRecordV1.VaccinationRecordServiceService, {
         ...options,
         address: `127.0.0.1:${app.runtime.port}`,
       }),
     };
-    opened.push(kit.otp, kit.identity, kit.records);
-    const as = (token?: string) => {
-      if (!token) return { idempotent: false };
-      const metadata = new Metadata();
-      metadata.set(TOKEN_HEADER, token);
-      return { idempotent: false, metadata };
-    };
-    const confirm = async (txnId: string) => {
-      const sms = await eventually(async () => {
-        const found = await readDevSms(join(dir, 'sms.jsonl'), txnId);
-        if (!found) throw new Error('no SMS yet');
-        return found;
-      });
-      return kit.otp.call('confirmOtp', { txnId, otp: sms.code }, as());
-    };
+    opened.push(kit.records);
+    const as = callAs;
+    const confirm = async (txnId: string) =>
+      kit.otp.call('confirmOtp', { txnId, otp: await platform.smsCode(txnId) }, as());
     return {
       clientId: credential.clientId,
       ...kit,
@@ -117,10 +80,8 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
         );
         return confirm(txnId);
       },
-      async staffSession(username: string, password: string) {
-        const { txnId } = await kit.identity.call('startStaffLogin', { username, password }, as());
-        return (await confirm(txnId)).token;
-      },
+      staffSession: (username: string, password: string) =>
+        platform.staffSession(kit, username, password),
     };
   }
   type TestClient = ReturnType<typeof newClient>;
@@ -158,7 +119,7 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
       const console_ = newClient();
       return {
         console: console_,
-        token: await console_.staffSession(ADMIN.username, ADMIN.password),
+        token: await console_.staffSession(platform.admin.username, platform.admin.password),
       };
     })();
     return admin;
@@ -223,58 +184,29 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
   }
 
   beforeAll(async () => {
-    [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
-    dir = await mkdtemp(join(tmpdir(), 'vaccination-record-int-'));
-    ADMIN.mobile = freshMobile();
-    const [otpDb, identityDb, createdRecordDb] = await Promise.all([
-      postgres.createDatabase(),
-      postgres.createDatabase(),
-      postgres.createDatabase(),
-    ]);
-    recordDbUrl = createdRecordDb;
-    const apps = clients.map((client) => client.credential).join(',');
-    otp = await spawnService({
-      entry: 'services/otp/dist/main.js',
-      env: {
-        DATABASE_URL: otpDb,
-        KAFKA_BROKERS: kafka.brokers.join(','),
-        CLIENT_CREDENTIALS: `${apps},${recordSvc.credential},${identitySvc.credential}:${SERVICE_SCOPES.onBehalf}+${SERVICE_SCOPES.issueConsent}`,
-        LOG_LEVEL: 'warn',
-        OTP_HASH_KEY: key(32),
-        MOBILE_INDEX_KEY,
-        OTP_KEY_ENCRYPTION_KEY: key(33),
-        OTP_SMS_DELIVERY: 'dev-sink',
-        OTP_DEV_SMS_SINK: join(dir, 'sms.jsonl'),
-      },
+    const apps = clients.map((client) => client.credential);
+    platform = await startPlatform({
+      services: ['otp', 'identity'],
+      otpClients: [...apps, recordSvc.credential],
+      // The vaccination-record service relays users' tokens; identity shows it the
+      // demographics of a partner's grant, and it checks the partner's own scopes.
+      identityClients: [
+        ...apps,
+        `${recordSvc.credential}:${SERVICE_SCOPES.relayTokens}+beneficiary:demographics`,
+      ],
+      adminMobile: freshMobile(),
     });
-    identity = await spawnService({
-      entry: 'services/identity/dist/main.js',
-      env: {
-        DATABASE_URL: identityDb,
-        KAFKA_BROKERS: kafka.brokers.join(','),
-        // The vaccination-record service relays users' tokens; identity shows it the
-        // demographics of a partner's grant, and it checks the partner's own scopes.
-        CLIENT_CREDENTIALS: `${apps},${recordSvc.credential}:${SERVICE_SCOPES.relayTokens}+beneficiary:demographics`,
-        LOG_LEVEL: 'warn',
-        PLATFORM_ADMIN_BOOTSTRAP: `${ADMIN.username}:${ADMIN.mobile}:${scryptPhc(ADMIN.password)}`,
-        OTP_GRPC_ADDRESS: otp.address,
-        SERVICE_CLIENT_ID: identitySvc.clientId,
-        SERVICE_CLIENT_SECRET: identitySvc.secret,
-        MOBILE_INDEX_KEY,
-        DOCUMENT_INDEX_KEY: key(34),
-        SECRET_CODE_KEY: key(35),
-        IDENTITY_KEY_ENCRYPTION_KEYS: `kek-1:${key(36)}`,
-      },
-    });
+    const { kafka } = platform;
+    recordDbUrl = await platform.postgres.createDatabase();
     const config = readConfig({
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: '0',
-      DATABASE_URL: createdRecordDb,
+      DATABASE_URL: recordDbUrl,
       KAFKA_BROKERS: kafka.brokers.join(','),
-      CLIENT_CREDENTIALS: apps,
+      CLIENT_CREDENTIALS: apps.join(','),
       LOG_LEVEL: 'debug',
-      OTP_GRPC_ADDRESS: otp.address,
-      IDENTITY_GRPC_ADDRESS: identity.address,
+      OTP_GRPC_ADDRESS: platform.address('otp'),
+      IDENTITY_GRPC_ADDRESS: platform.address('identity'),
       SERVICE_CLIENT_ID: recordSvc.clientId,
       SERVICE_CLIENT_SECRET: recordSvc.secret,
       ISSUER_URL: ISSUER,
@@ -294,11 +226,7 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     for (const client of opened) client.close();
     await collector?.stop().catch(() => undefined);
     await app?.runtime.stop().catch(() => undefined);
-    await identity?.stop().catch(() => undefined);
-    await otp?.stop().catch(() => undefined);
-    await kafka?.stop().catch(() => undefined);
-    await postgres?.stop().catch(() => undefined);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await platform?.stop();
   });
 
   it('OTP login, registration, consent, two doses, the certificate, and its offline verification', async () => {

@@ -1,38 +1,29 @@
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Metadata, status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readDevSms } from '@vaxguard/dev-sms';
 import { EVENTS } from '@vaxguard/event-catalogue';
 import { decodeEntry } from './domain/entry-encoding';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
 import { auditV1, identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
 import {
+  callAs,
   eventually,
   leaks,
   madeUpAadhaar,
   outcomeOf,
   refusalOf,
-  spawnService,
-  startKafka,
-  startPostgres,
+  startPlatform,
   testClient,
-  type KafkaFixture,
-  type PostgresFixture,
-  type ServiceProcess,
+  type Platform,
+  type PlatformClients,
 } from '@vaxguard/testing';
 import { generateSignerKey } from '@vaxguard/tlog';
-import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
+import { SERVICE_SCOPES } from '@vaxguard/tokens';
 import { createAuditApp, type AuditApp } from './app';
 import { readConfig } from './config';
 
-const key = () => randomBytes(32).toString('base64');
 /** The test's small hourly threshold: the fourth distinct beneficiary is one too many. */
 const READS_PER_HOUR = 3;
 const SUSPENSION_BOUND_MS = 30_000;
@@ -46,18 +37,9 @@ const SUSPENSION_BOUND_MS = 30_000;
 describe('anomaly rules, automatic suspension and queries of the log (real OTP, identity, PostgreSQL, Kafka)', () => {
   const logs = new MemoryLogSink();
   const console_ = testClient('audit-console');
-  const svcIdentity = testClient('svc-identity');
   const svcAudit = testClient('svc-audit');
-  const ADMIN = {
-    username: 'root.admin',
-    password: 'bootstrap admin passphrase',
-    mobile: '9730000001',
-  };
-  let postgres: PostgresFixture;
-  let kafka: KafkaFixture;
-  let dir: string;
-  let otp: ServiceProcess | undefined;
-  let identity: ServiceProcess | undefined;
+  const ADMIN_MOBILE = '9730000001';
+  let platform: Platform;
   let audit: AuditApp;
   let auditDb: pg.Pool;
   let clients: ReturnType<typeof connect>;
@@ -85,14 +67,7 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
   function connect(client: { clientId: string; secret: string } = console_) {
     const options = { clientId: client.clientId, secret: client.secret, deadlineMs: 15_000 };
     return {
-      otp: createServiceClient(otpV1.OtpServiceService, {
-        ...options,
-        address: otp?.address ?? '',
-      }),
-      identity: createServiceClient(identityV1.IdentityServiceService, {
-        ...options,
-        address: identity?.address ?? '',
-      }),
+      ...platform.connect(client, options),
       audit: createServiceClient(auditV1.AuditServiceService, {
         ...options,
         address: `127.0.0.1:${audit.runtime.port}`,
@@ -100,26 +75,19 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     };
   }
 
-  /** A call's options: never retried, with the user's token when there is one. */
-  const as = (token?: string) => {
-    if (!token) return { idempotent: false };
-    const metadata = new Metadata();
-    metadata.set(TOKEN_HEADER, token);
-    return { idempotent: false, metadata };
-  };
+  const as = callAs;
 
   /**
    * Confirms a transaction with the code sent to the person's mobile (the dev SMS inbox),
    * through the client that started it.
    */
-  async function confirm(txnId: string, otp = clients.otp): Promise<string> {
-    const sms = await eventually(async () => {
-      const found = await readDevSms(join(dir, 'sms.jsonl'), txnId);
-      if (!found) throw new Error('no SMS yet');
-      return found;
-    });
-    codes.add(sms.code);
-    const { token } = await otp.call('confirmOtp', { txnId, otp: sms.code }, as());
+  async function confirm(
+    txnId: string,
+    otp: PlatformClients['otp'] = clients.otp,
+  ): Promise<string> {
+    const code = await platform.smsCode(txnId);
+    codes.add(code);
+    const { token } = await otp.call('confirmOtp', { txnId, otp: code }, as());
     return token;
   }
 
@@ -214,50 +182,19 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
   }
 
   beforeAll(async () => {
-    [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
-    dir = await mkdtemp(join(tmpdir(), 'audit-anomaly-int-'));
+    raw.add(ADMIN_MOBILE);
+    platform = await startPlatform({
+      services: ['otp', 'identity'],
+      otpClients: [console_.credential, svcAudit.credential],
+      // The audit service's own client may suspend principals, and nothing else.
+      identityClients: [
+        console_.credential,
+        `${svcAudit.credential}:${SERVICE_SCOPES.suspendPrincipals}`,
+      ],
+      adminMobile: ADMIN_MOBILE,
+    });
+    const { kafka, postgres } = platform;
     const brokers = kafka.brokers.join(',');
-    const mobileIndexKey = key();
-    raw.add(ADMIN.mobile);
-    otp = await spawnService({
-      entry: 'services/otp/dist/main.js',
-      env: {
-        DATABASE_URL: postgres.url,
-        KAFKA_BROKERS: brokers,
-        CLIENT_CREDENTIALS: `${console_.credential},${svcAudit.credential},${svcIdentity.credential}:${SERVICE_SCOPES.onBehalf}+${SERVICE_SCOPES.issueConsent}`,
-        LOG_LEVEL: 'warn',
-        OTP_HASH_KEY: key(),
-        MOBILE_INDEX_KEY: mobileIndexKey,
-        OTP_KEY_ENCRYPTION_KEY: key(),
-        OTP_SMS_DELIVERY: 'dev-sink',
-        OTP_DEV_SMS_SINK: join(dir, 'sms.jsonl'),
-      },
-    });
-    const adminHash = execFileSync(process.execPath, ['services/identity/dist/hash-password.js'], {
-      input: `${ADMIN.password}\n`,
-      env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn' },
-    })
-      .toString()
-      .split('\n')
-      .find((line) => line.startsWith('$scrypt$'));
-    identity = await spawnService({
-      entry: 'services/identity/dist/main.js',
-      env: {
-        DATABASE_URL: await postgres.createDatabase(),
-        KAFKA_BROKERS: brokers,
-        // The audit service's own client may suspend principals, and nothing else.
-        CLIENT_CREDENTIALS: `${console_.credential},${svcAudit.credential}:${SERVICE_SCOPES.suspendPrincipals}`,
-        LOG_LEVEL: 'warn',
-        PLATFORM_ADMIN_BOOTSTRAP: `${ADMIN.username}:${ADMIN.mobile}:${adminHash ?? ''}`,
-        OTP_GRPC_ADDRESS: otp.address,
-        SERVICE_CLIENT_ID: svcIdentity.clientId,
-        SERVICE_CLIENT_SECRET: svcIdentity.secret,
-        MOBILE_INDEX_KEY: mobileIndexKey,
-        DOCUMENT_INDEX_KEY: key(),
-        SECRET_CODE_KEY: key(),
-        IDENTITY_KEY_ENCRYPTION_KEYS: `kek-1:${key()}`,
-      },
-    });
     const auditUrl = await postgres.createDatabase();
     const auditConfig = readConfig({
       GRPC_HOST: '127.0.0.1',
@@ -266,8 +203,8 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
       KAFKA_BROKERS: brokers,
       CLIENT_CREDENTIALS: console_.credential,
       LOG_LEVEL: 'info',
-      OTP_GRPC_ADDRESS: otp.address,
-      IDENTITY_GRPC_ADDRESS: identity.address,
+      OTP_GRPC_ADDRESS: platform.address('otp'),
+      IDENTITY_GRPC_ADDRESS: platform.address('identity'),
       SERVICE_CLIENT_ID: svcAudit.clientId,
       SERVICE_CLIENT_SECRET: svcAudit.secret,
       AUDIT_LOG_SIGNER_KEY: generateSignerKey('audit.anomaly-test.vaxguard').signerKey,
@@ -280,7 +217,7 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     auditDb = new pg.Pool({ connectionString: auditUrl, max: 2 });
     clients = connect();
 
-    sessions.admin = await staffSession(ADMIN.username, ADMIN.password);
+    sessions.admin = await staffSession(platform.admin.username, platform.admin.password);
     raw.add(sessions.admin);
     const { centre } = await clients.identity.call(
       'createCentre',
@@ -298,11 +235,7 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     for (const client of Object.values(clients ?? {})) client.close();
     await auditDb?.end().catch(() => undefined);
     await audit?.runtime.stop().catch(() => undefined);
-    await identity?.stop().catch(() => undefined);
-    await otp?.stop().catch(() => undefined);
-    await kafka?.stop().catch(() => undefined);
-    await postgres?.stop().catch(() => undefined);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await platform?.stop();
   });
 
   it('suspends a vaccinator who reads past the hourly threshold, and logs the alert and the response', async () => {

@@ -1,13 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Metadata, status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { readDevSms } from '@vaxguard/dev-sms';
 import {
   ActorKind,
   buildEvent,
@@ -18,26 +13,21 @@ import {
 } from '@vaxguard/event-catalogue';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
-import { auditV1, identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
+import { auditV1, identityStaffV1 } from '@vaxguard/proto';
 import {
+  callAs,
   eventually,
   leaks,
   refusalOf,
-  spawnService,
-  startKafka,
-  startPostgres,
+  startPlatform,
   testClient,
-  type KafkaFixture,
-  type PostgresFixture,
-  type ServiceProcess,
+  type Platform,
 } from '@vaxguard/testing';
 import { auditCheckpoint, generateSignerKey, leafHash, parseCheckpoint } from '@vaxguard/tlog';
-import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
 import { createAuditApp, type AuditApp } from './app';
 import { readConfig } from './config';
 import { decodeEntry } from './domain/entry-encoding';
 
-const key = () => randomBytes(32).toString('base64');
 const LOG_NAME = 'audit.int-test.vaxguard';
 
 /**
@@ -49,19 +39,10 @@ const LOG_NAME = 'audit.int-test.vaxguard';
 describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
   const logs = new MemoryLogSink();
   const console_ = testClient('audit-console');
-  const svcIdentity = testClient('svc-identity');
   const svcAudit = testClient('svc-audit');
   const signer = generateSignerKey(LOG_NAME);
-  const ADMIN = {
-    username: 'root.admin',
-    password: 'bootstrap admin passphrase',
-    mobile: '9720000001',
-  };
-  let postgres: PostgresFixture;
-  let kafka: KafkaFixture;
-  let dir: string;
-  let otp: ServiceProcess | undefined;
-  let identity: ServiceProcess | undefined;
+  const ADMIN_MOBILE = '9720000001';
+  let platform: Platform;
   let audit: AuditApp;
   let auditConfig: ReturnType<typeof readConfig>;
   let auditDb: pg.Pool;
@@ -69,42 +50,20 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
   let clients: ReturnType<typeof connect>;
   const sessions = { auditor: '', vaccinator: '' };
 
-  function connect() {
-    const options = { clientId: console_.clientId, secret: console_.secret, deadlineMs: 15_000 };
-    return {
-      otp: createServiceClient(otpV1.OtpServiceService, {
-        ...options,
-        address: otp?.address ?? '',
-      }),
-      identity: createServiceClient(identityV1.IdentityServiceService, {
-        ...options,
-        address: identity?.address ?? '',
-      }),
-      audit: createServiceClient(auditV1.AuditServiceService, {
-        ...options,
-        address: `127.0.0.1:${audit.runtime.port}`,
-      }),
-    };
-  }
-
-  /** A call's options: never retried, with the staff session when there is one. */
-  const as = (token?: string) => {
-    if (!token) return { idempotent: false };
-    const metadata = new Metadata();
-    metadata.set(TOKEN_HEADER, token);
-    return { idempotent: false, metadata };
-  };
-
-  async function staffSession(username: string, password: string): Promise<string> {
-    const { txnId } = await clients.identity.call('startStaffLogin', { username, password }, as());
-    const sms = await eventually(async () => {
-      const found = await readDevSms(join(dir, 'sms.jsonl'), txnId);
-      if (!found) throw new Error('no SMS yet');
-      return found;
+  const auditClient = () =>
+    createServiceClient(auditV1.AuditServiceService, {
+      clientId: console_.clientId,
+      secret: console_.secret,
+      deadlineMs: 15_000,
+      address: `127.0.0.1:${audit.runtime.port}`,
     });
-    const { token } = await clients.otp.call('confirmOtp', { txnId, otp: sms.code }, as());
-    return token;
+  function connect() {
+    return { ...platform.connect(console_, { deadlineMs: 15_000 }), audit: auditClient() };
   }
+
+  const as = callAs;
+  const staffSession = (username: string, password: string): Promise<string> =>
+    platform.staffSession(clients, username, password);
 
   async function createStaff(
     admin: string,
@@ -226,48 +185,14 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   beforeAll(async () => {
-    [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
-    dir = await mkdtemp(join(tmpdir(), 'audit-int-'));
+    platform = await startPlatform({
+      services: ['otp', 'identity'],
+      otpClients: [console_.credential, svcAudit.credential],
+      identityClients: [console_.credential],
+      adminMobile: ADMIN_MOBILE,
+    });
+    const { kafka, postgres } = platform;
     const brokers = kafka.brokers.join(',');
-    const mobileIndexKey = key();
-    otp = await spawnService({
-      entry: 'services/otp/dist/main.js',
-      env: {
-        DATABASE_URL: postgres.url,
-        KAFKA_BROKERS: brokers,
-        CLIENT_CREDENTIALS: `${console_.credential},${svcAudit.credential},${svcIdentity.credential}:${SERVICE_SCOPES.onBehalf}`,
-        LOG_LEVEL: 'warn',
-        OTP_HASH_KEY: key(),
-        MOBILE_INDEX_KEY: mobileIndexKey,
-        OTP_KEY_ENCRYPTION_KEY: key(),
-        OTP_SMS_DELIVERY: 'dev-sink',
-        OTP_DEV_SMS_SINK: join(dir, 'sms.jsonl'),
-      },
-    });
-    const adminHash = execFileSync(process.execPath, ['services/identity/dist/hash-password.js'], {
-      input: `${ADMIN.password}\n`,
-      env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn' },
-    })
-      .toString()
-      .split('\n')
-      .find((line) => line.startsWith('$scrypt$'));
-    identity = await spawnService({
-      entry: 'services/identity/dist/main.js',
-      env: {
-        DATABASE_URL: await postgres.createDatabase(),
-        KAFKA_BROKERS: brokers,
-        CLIENT_CREDENTIALS: console_.credential,
-        LOG_LEVEL: 'warn',
-        PLATFORM_ADMIN_BOOTSTRAP: `${ADMIN.username}:${ADMIN.mobile}:${adminHash ?? ''}`,
-        OTP_GRPC_ADDRESS: otp.address,
-        SERVICE_CLIENT_ID: svcIdentity.clientId,
-        SERVICE_CLIENT_SECRET: svcIdentity.secret,
-        MOBILE_INDEX_KEY: mobileIndexKey,
-        DOCUMENT_INDEX_KEY: key(),
-        SECRET_CODE_KEY: key(),
-        IDENTITY_KEY_ENCRYPTION_KEYS: `kek-1:${key()}`,
-      },
-    });
     const auditUrl = await postgres.createDatabase();
     auditConfig = readConfig({
       GRPC_HOST: '127.0.0.1',
@@ -276,7 +201,7 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
       KAFKA_BROKERS: brokers,
       CLIENT_CREDENTIALS: console_.credential,
       LOG_LEVEL: 'info',
-      OTP_GRPC_ADDRESS: otp.address,
+      OTP_GRPC_ADDRESS: platform.address('otp'),
       SERVICE_CLIENT_ID: svcAudit.clientId,
       SERVICE_CLIENT_SECRET: svcAudit.secret,
       AUDIT_LOG_SIGNER_KEY: signer.signerKey,
@@ -294,7 +219,7 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     await producer.connect();
     clients = connect();
 
-    const admin = await staffSession(ADMIN.username, ADMIN.password);
+    const admin = await staffSession(platform.admin.username, platform.admin.password);
     const { centre } = await clients.identity.call(
       'createCentre',
       { name: 'PHC Audit', district: 'Pune', state: 'Maharashtra' },
@@ -320,11 +245,7 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     await producer?.disconnect().catch(() => undefined);
     await auditDb?.end().catch(() => undefined);
     await audit?.runtime.stop().catch(() => undefined);
-    await identity?.stop().catch(() => undefined);
-    await otp?.stop().catch(() => undefined);
-    await kafka?.stop().catch(() => undefined);
-    await postgres?.stop().catch(() => undefined);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await platform?.stop();
   });
 
   it('appends each event once, however often it is delivered, and skips what it cannot decode', async () => {
@@ -699,7 +620,7 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     audit = await createAuditApp(auditConfig, { logSink: logs });
     await audit.runtime.start();
     clients.audit.close();
-    clients = { ...clients, audit: connect().audit };
+    clients = { ...clients, audit: auditClient() };
     const events = readEvents(6);
     await produce(events);
     const indexes = await indexesOf(events);
@@ -723,7 +644,7 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     const { rows } = await auditDb.query<{ entries: string }>(
       "SELECT string_agg(convert_from(entry, 'UTF8'), '') AS entries FROM audit_log_entries",
     );
-    const mobiles = [ADMIN.mobile, '9720000002', '9720000003'];
+    const mobiles = [ADMIN_MOBILE, '9720000002', '9720000003'];
     expect(
       leaks(logs.text() + (rows[0]?.entries ?? ''), [...mobiles, ...Object.values(sessions)]),
     ).toEqual([]);

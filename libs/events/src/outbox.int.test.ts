@@ -194,16 +194,21 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
         ]);
       },
     });
+    let paused = false;
     try {
       await kafkaFixture.pause();
+      paused = true;
       const written: string[] = [];
       for (let n = 0; n < 20; n++) written.push(await recordChange(pool, `outage-${n % 4}`, n));
+      // Only this test's rows: an earlier test's last events may still be on their way.
       const pending = await pool.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL',
+        'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL AND event_id = ANY($1::uuid[])',
+        [written],
       );
       expect(pending.rows[0]!.n).toBe(20);
 
       await kafkaFixture.resume();
+      paused = false;
       await eventually(
         async () => {
           const { rows } = await pool.query<{ n: number }>(
@@ -241,6 +246,8 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
         expect(ns).toEqual([s, s + 4, s + 8, s + 12, s + 16]);
       }
     } finally {
+      // A failure while Kafka is down must not leave it down for the tests that follow.
+      if (paused) await kafkaFixture.resume();
       await consumer.stop();
     }
   });

@@ -26,6 +26,12 @@ export interface IdempotentConsumerOptions {
   readonly fromBeginning?: boolean;
   readonly logger: Logger;
   readonly handle: EventHandler;
+  /**
+   * Times a transaction that failed on a deadlock or a serialization failure is rolled
+   * back and run again in place (default 3) before the failure goes to Kafka, which
+   * delivers the messages again. Handlers must be safe to run again after a rollback.
+   */
+  readonly transactionRetries?: number;
 }
 
 /** One event of a batch, with where it was read. */
@@ -52,12 +58,35 @@ export interface IdempotentBatchConsumerOptions extends Omit<IdempotentConsumerO
 }
 
 const DEFAULT_MAX_BATCH_SIZE = 5_000;
+const DEFAULT_TRANSACTION_RETRIES = 3;
+
+interface CompiledConsumerOptions {
+  readonly transactionRetries: number;
+}
+
+function compileOptions(options: IdempotentConsumerOptions | IdempotentBatchConsumerOptions) {
+  const compiled: CompiledConsumerOptions = {
+    transactionRetries: options.transactionRetries ?? DEFAULT_TRANSACTION_RETRIES,
+  };
+  const atLeast = (name: keyof CompiledConsumerOptions, min: number): void => {
+    const value = compiled[name];
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new RangeError(
+        `consumer ${options.groupId}: ${name} must be an integer of at least ${min}, got ${value}`,
+      );
+    }
+  };
+  atLeast('transactionRetries', 0);
+  return compiled;
+}
 
 export interface ConsumerStats extends DecodingStats {
   /** Events applied for the first time. */
   readonly applied: number;
   /** Redeliveries recognised by event id and skipped. */
   readonly duplicates: number;
+  /** Transactions run again in place after a deadlock or serialization failure. */
+  readonly retried: number;
 }
 
 /**
@@ -70,20 +99,36 @@ export interface ConsumerStats extends DecodingStats {
 export class IdempotentConsumer {
   private applied = 0;
   private duplicates = 0;
+  private retried = 0;
 
   private constructor(
     private readonly consumer: Consumer,
     private readonly decoder: CountingDecoder,
     private readonly logger: Logger,
+    private readonly transactionRetries: number,
   ) {}
 
-  static async start(options: IdempotentConsumerOptions): Promise<IdempotentConsumer> {
+  /** The consumer, not yet connected. */
+  private static create(
+    options: IdempotentConsumerOptions | IdempotentBatchConsumerOptions,
+  ): IdempotentConsumer {
+    const compiled = compileOptions(options);
     const logger = options.logger.child({ consumer: options.groupId });
     const consumer = options.kafka.consumer({
       groupId: options.groupId,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
-    const self = new IdempotentConsumer(consumer, new CountingDecoder(logger), logger);
+    return new IdempotentConsumer(
+      consumer,
+      new CountingDecoder(logger),
+      logger,
+      compiled.transactionRetries,
+    );
+  }
+
+  static async start(options: IdempotentConsumerOptions): Promise<IdempotentConsumer> {
+    const self = IdempotentConsumer.create(options);
+    const { consumer } = self;
     await consumer.connect();
     try {
       await consumer.subscribe({
@@ -94,11 +139,10 @@ export class IdempotentConsumer {
         eachMessage: async ({ topic, partition, message }) => {
           const event = self.decoder.decode(topic, partition, message);
           if (!event) return;
-          const first = await applyOnce(options, event, {
-            topic,
-            partition,
-            offset: message.offset,
-          });
+          const context = { topic, partition, offset: message.offset };
+          const first = await self.inTransaction(options.pool, context, (tx) =>
+            applyOnce(options, event, context, tx),
+          );
           if (first) self.applied++;
           else self.duplicates++;
         },
@@ -116,12 +160,8 @@ export class IdempotentConsumer {
    * the ones not seen before, in one transaction. Offsets are committed only after it.
    */
   static async startBatched(options: IdempotentBatchConsumerOptions): Promise<IdempotentConsumer> {
-    const logger = options.logger.child({ consumer: options.groupId });
-    const consumer = options.kafka.consumer({
-      groupId: options.groupId,
-      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
-    });
-    const self = new IdempotentConsumer(consumer, new CountingDecoder(logger), logger);
+    const self = IdempotentConsumer.create(options);
+    const { consumer } = self;
     const maxBatchSize = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
     await consumer.connect();
     try {
@@ -145,7 +185,12 @@ export class IdempotentConsumer {
                 consumed.push({ event, context: { topic, partition, offset: message.offset } });
               }
             }
-            const applied = await applyBatchOnce(options, consumed);
+            const first = consumed[0];
+            const applied = first
+              ? await self.inTransaction(options.pool, first.context, (tx) =>
+                  applyBatchOnce(options, consumed, tx),
+                )
+              : 0;
             self.applied += applied;
             self.duplicates += consumed.length - applied;
             const last = chunk.at(-1);
@@ -162,12 +207,43 @@ export class IdempotentConsumer {
   }
 
   get stats(): ConsumerStats {
-    return { ...this.decoder.stats, applied: this.applied, duplicates: this.duplicates };
+    return {
+      ...this.decoder.stats,
+      applied: this.applied,
+      duplicates: this.duplicates,
+      retried: this.retried,
+    };
   }
 
   async stop(): Promise<void> {
     await this.consumer.disconnect();
     this.logger.info('consumer stopped', { ...this.stats });
+  }
+
+  /**
+   * Runs `work` in a transaction, run again in place (after its rollback) on a deadlock
+   * or serialization failure up to the retries allowed; each retry is counted and logged.
+   */
+  private async inTransaction<T>(
+    pool: pg.Pool,
+    from: EventContext,
+    work: (tx: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    let attempt = 0;
+    return withTransaction(
+      pool,
+      async (tx) => {
+        if (attempt++ > 0) {
+          this.retried++;
+          this.logger.warn('deadlock or serialization failure: rolled back, running again', {
+            ...from,
+            attempt,
+          });
+        }
+        return work(tx);
+      },
+      { retries: this.transactionRetries },
+    );
   }
 }
 
@@ -175,38 +251,33 @@ async function applyOnce(
   options: IdempotentConsumerOptions,
   event: DecodedEvent,
   context: EventContext,
+  tx: pg.PoolClient,
 ): Promise<boolean> {
-  return withTransaction(options.pool, async (tx) => {
-    const { rowCount } = await tx.query(
-      `INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
-       ON CONFLICT DO NOTHING`,
-      [options.groupId, event.envelope.eventId],
-    );
-    if (rowCount === 0) return false;
-    await options.handle(event, tx, context);
-    return true;
-  });
+  const { rowCount } = await tx.query(
+    `INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
+     ON CONFLICT DO NOTHING`,
+    [options.groupId, event.envelope.eventId],
+  );
+  if (rowCount === 0) return false;
+  await options.handle(event, tx, context);
+  return true;
 }
 
 /** Records the batch's event ids; hands the handler those recorded for the first time. */
 async function applyBatchOnce(
   options: IdempotentBatchConsumerOptions,
   consumed: readonly ConsumedEvent[],
+  tx: pg.PoolClient,
 ): Promise<number> {
-  if (consumed.length === 0) return 0;
-  return withTransaction(options.pool, async (tx) => {
-    const { rows } = await tx.query<{ event_id: string }>(
-      `INSERT INTO processed_events (consumer, event_id)
-       SELECT $1, id FROM unnest($2::uuid[]) AS id
-       ON CONFLICT DO NOTHING RETURNING event_id`,
-      [options.groupId, consumed.map(({ event }) => event.envelope.eventId)],
-    );
-    const fresh = new Set(rows.map((row) => row.event_id));
-    // A redelivery inside the same batch is recorded once and applied once: the first.
-    const first = consumed.filter(({ event }) =>
-      fresh.delete(event.envelope.eventId.toLowerCase()),
-    );
-    if (first.length > 0) await options.handleBatch(first, tx);
-    return first.length;
-  });
+  const { rows } = await tx.query<{ event_id: string }>(
+    `INSERT INTO processed_events (consumer, event_id)
+     SELECT $1, id FROM unnest($2::uuid[]) AS id
+     ON CONFLICT DO NOTHING RETURNING event_id`,
+    [options.groupId, consumed.map(({ event }) => event.envelope.eventId)],
+  );
+  const fresh = new Set(rows.map((row) => row.event_id));
+  // A redelivery inside the same batch is recorded once and applied once: the first.
+  const first = consumed.filter(({ event }) => fresh.delete(event.envelope.eventId.toLowerCase()));
+  if (first.length > 0) await options.handleBatch(first, tx);
+  return first.length;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import { createPool, migrate, withTransaction, type Pool } from '@vaxguard/db';
+import { createPool, migrate, withTransaction, type Pool, type PoolClient } from '@vaxguard/db';
 import {
   ActorKind,
   buildEvent,
@@ -37,6 +37,33 @@ function lockedEvent(subject: string, failures: number) {
     occurredAt: new Date(),
   });
   return { ...built, topic: TOPIC };
+}
+
+/** Sends these events straight to a topic (as the relay would), one partition key. */
+async function publish(
+  producer: Producer,
+  topic: string,
+  events: readonly ReturnType<typeof lockedEvent>[],
+): Promise<void> {
+  await producer.send({
+    topic,
+    messages: events.map(({ envelope }) => ({ key: 'k', value: encodeEnvelope(envelope) })),
+  });
+}
+
+/** Fails the transaction `tx` with the SQLSTATE PostgreSQL gives a serialization failure. */
+async function failSerialization(tx: PoolClient): Promise<void> {
+  await tx.query(
+    "DO $$ BEGIN RAISE EXCEPTION 'provoked' USING ERRCODE = 'serialization_failure'; END $$",
+  );
+}
+
+/** kafkajs' report of an error thrown out of a batch on `topic` (before it reads it again). */
+function surfacedFailures(topic: string): number {
+  return logs
+    .records()
+    .filter((line) => line.msg === 'kafka: Error when calling eachBatch' && line.topic === topic)
+    .length;
 }
 
 /** A change and its event, written in one transaction (optionally failing after both). */
@@ -285,6 +312,167 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
       const skipped = logs.lines.filter((line) => line.includes('cannot be decoded'));
       expect(skipped).toHaveLength(3);
       expect(skipped.join('\n')).not.toContain('not an envelope at all');
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it('a batch rolled back on a deadlock is applied again in place: each event once, nothing delivered again', async () => {
+    const topic = 'vaxguard.outbox-test.deadlocked';
+    await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
+    await pool.query('CREATE TABLE lock_pair (id int PRIMARY KEY, n int NOT NULL)');
+    await pool.query('INSERT INTO lock_pair VALUES (1, 0), (2, 0)');
+    const events = Array.from({ length: 5 }, (_, n) => lockedEvent('deadlocked', n));
+    await publish(producer, topic, events);
+
+    /**
+     * Takes the pair's rows in the opposite order to another transaction: a real deadlock.
+     * The other transaction commits once PostgreSQL has aborted `tx` (kept in `other`).
+     */
+    let other: Promise<unknown> = Promise.resolve();
+    const deadlock = async (tx: PoolClient): Promise<void> => {
+      const session = await pool.connect();
+      let crossed = false;
+      try {
+        await tx.query('UPDATE lock_pair SET n = n + 1 WHERE id = 1');
+        await session.query('BEGIN');
+        await session.query('UPDATE lock_pair SET n = n + 1 WHERE id = 2');
+        const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        const waiting = tx.query('UPDATE lock_pair SET n = n + 1 WHERE id = 2');
+        waiting.catch(() => undefined);
+        await eventually(async () => {
+          const blocked = await pool.query<{ n: number }>(
+            'SELECT cardinality(pg_blocking_pids($1))::int AS n',
+            [rows[0]!.pid],
+          );
+          expect(blocked.rows[0]!.n).toBe(1);
+        });
+        // The consumer's transaction waited first, so its deadlock check runs first and
+        // PostgreSQL aborts it; the other then takes row 1 and commits.
+        other = session
+          .query('UPDATE lock_pair SET n = n + 1 WHERE id = 1')
+          .then(() => session.query('COMMIT'))
+          .finally(() => session.release());
+        crossed = true;
+        await waiting;
+      } finally {
+        if (!crossed) session.release(true);
+      }
+    };
+
+    const attempts: string[][] = [];
+    const consumer = await IdempotentConsumer.startBatched({
+      kafka,
+      pool,
+      groupId: 'outbox-test-deadlocked',
+      topics: [topic],
+      logger,
+      handleBatch: async (batch, tx) => {
+        attempts.push(batch.map(({ event }) => event.envelope.eventId));
+        for (const { event } of batch) {
+          await tx.query('INSERT INTO applied (event_id, subject, n) VALUES ($1, $2, $3)', [
+            event.envelope.eventId,
+            'deadlocked',
+            readPayload(event.envelope, EVENTS.otpLocked).consecutiveFailures,
+          ]);
+        }
+        if (attempts.length === 1) await deadlock(tx);
+      },
+    });
+    try {
+      const ids = events.map((e) => e.envelope.eventId);
+      await eventually(async () => {
+        const { rows } = await pool.query<{ event_id: string }>(
+          "SELECT event_id FROM applied WHERE subject = 'deadlocked' ORDER BY n",
+        );
+        expect(rows.map((r) => r.event_id)).toEqual(ids);
+      });
+      // The same batch ran twice, the second time without a word from Kafka.
+      expect(attempts[1]).toEqual(attempts[0]);
+      expect(new Set(attempts.flat())).toEqual(new Set(ids));
+      expect(consumer.stats).toMatchObject({ applied: 5, duplicates: 0, retried: 1 });
+      expect(surfacedFailures(topic)).toBe(0);
+      const retries = logs.records().filter((line) => line.consumer === 'outbox-test-deadlocked');
+      expect(retries.map((line) => line.msg)).toContain(
+        'deadlock or serialization failure: rolled back, running again',
+      );
+      // The other transaction's changes committed; the consumer's first attempt left none.
+      await other;
+      const pair = await pool.query<{ n: number }>('SELECT n FROM lock_pair ORDER BY id');
+      expect(pair.rows.map((r) => r.n)).toEqual([1, 1]);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it('one event at a time, a transaction rolled back on a serialization failure is run again in place', async () => {
+    const topic = 'vaxguard.outbox-test.serialization';
+    await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
+    const event = lockedEvent('serialization', 1);
+    await publish(producer, topic, [event]);
+    let attempts = 0;
+    const consumer = await IdempotentConsumer.start({
+      kafka,
+      pool,
+      groupId: 'outbox-test-serialization',
+      topics: [topic],
+      logger,
+      handle: async ({ envelope }, tx) => {
+        attempts++;
+        await tx.query('INSERT INTO applied (event_id, subject, n) VALUES ($1, $2, 1)', [
+          envelope.eventId,
+          'serialization',
+        ]);
+        if (attempts === 1) await failSerialization(tx);
+      },
+    });
+    try {
+      await eventually(() => expect(consumer.stats.applied).toBe(1));
+      const { rows } = await pool.query<{ event_id: string }>(
+        "SELECT event_id FROM applied WHERE subject = 'serialization'",
+      );
+      expect(rows.map((r) => r.event_id)).toEqual([event.envelope.eventId]);
+      expect(attempts).toBe(2);
+      expect(consumer.stats.retried).toBe(1);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it('a batch that keeps failing goes back to Kafka after its bounded retries, and is applied once when read again', async () => {
+    const topic = 'vaxguard.outbox-test.persistent';
+    await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
+    const events = [lockedEvent('persistent', 1), lockedEvent('persistent', 2)];
+    await publish(producer, topic, events);
+    // Per attempt, how many times the failure had already left the consumer for Kafka.
+    const surfacedBefore: number[] = [];
+    const consumer = await IdempotentConsumer.startBatched({
+      kafka,
+      pool,
+      groupId: 'outbox-test-persistent',
+      topics: [topic],
+      logger,
+      transactionRetries: 1,
+      handleBatch: async (batch, tx) => {
+        surfacedBefore.push(surfacedFailures(topic));
+        for (const { event } of batch) {
+          await tx.query('INSERT INTO applied (event_id, subject, n) VALUES ($1, $2, 0)', [
+            event.envelope.eventId,
+            'persistent',
+          ]);
+        }
+        // Two attempts in place fail, then the first attempt after Kafka's redelivery.
+        if (surfacedBefore.length <= 3) await failSerialization(tx);
+      },
+    });
+    try {
+      await eventually(() => expect(consumer.stats.applied).toBe(2));
+      expect(surfacedBefore).toEqual([0, 0, 1, 1]);
+      expect(consumer.stats).toMatchObject({ duplicates: 0, retried: 2 });
+      const { rows } = await pool.query<{ event_id: string }>(
+        "SELECT event_id FROM applied WHERE subject = 'persistent' ORDER BY event_id",
+      );
+      expect(rows.map((r) => r.event_id)).toEqual(events.map((e) => e.envelope.eventId).sort());
     } finally {
       await consumer.stop();
     }

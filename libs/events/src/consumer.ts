@@ -4,6 +4,7 @@ import { withTransaction } from '@vaxguard/db';
 import type { DecodedEvent } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
 import { CountingDecoder, type DecodingStats } from './decoding';
+import { ProcessedEventsPruner } from './pruning';
 
 export interface EventContext {
   readonly topic: string;
@@ -32,6 +33,12 @@ export interface IdempotentConsumerOptions {
    * delivers the messages again. Handlers must be safe to run again after a rollback.
    */
   readonly transactionRetries?: number;
+  /** How long an applied event's id is kept to recognise its redelivery (default 7 days). */
+  readonly processedRetentionMs?: number;
+  /** Pause between two prunes of expired event ids (default 10 minutes). */
+  readonly pruneIntervalMs?: number;
+  /** Expired event ids deleted per statement (default 1,000). */
+  readonly pruneBatchSize?: number;
 }
 
 /** One event of a batch, with where it was read. */
@@ -59,14 +66,33 @@ export interface IdempotentBatchConsumerOptions extends Omit<IdempotentConsumerO
 
 const DEFAULT_MAX_BATCH_SIZE = 5_000;
 const DEFAULT_TRANSACTION_RETRIES = 3;
+/**
+ * Ordinary redeliveries come within minutes of the first delivery: the relay resending
+ * after a crash between send and mark, a rebalance or a crash before the offset commit.
+ * Older messages come back only when a group has been away longer than Kafka keeps its
+ * committed offsets (offsets.retention.minutes, 7 days by default) and re-reads its
+ * topics from the beginning, as far back as their retention (log.retention.hours, also
+ * 7 days by default, a little more as whole segments are deleted). 7 days covers the
+ * first by far and the second as far as Kafka's defaults go; a deployment whose topics
+ * keep events longer should keep the ids as long.
+ */
+const DEFAULT_PROCESSED_RETENTION_MS = 7 * 24 * 3_600_000;
+const DEFAULT_PRUNE_INTERVAL_MS = 10 * 60_000;
+const DEFAULT_PRUNE_BATCH_SIZE = 1_000;
 
 interface CompiledConsumerOptions {
   readonly transactionRetries: number;
+  readonly processedRetentionMs: number;
+  readonly pruneIntervalMs: number;
+  readonly pruneBatchSize: number;
 }
 
 function compileOptions(options: IdempotentConsumerOptions | IdempotentBatchConsumerOptions) {
   const compiled: CompiledConsumerOptions = {
     transactionRetries: options.transactionRetries ?? DEFAULT_TRANSACTION_RETRIES,
+    processedRetentionMs: options.processedRetentionMs ?? DEFAULT_PROCESSED_RETENTION_MS,
+    pruneIntervalMs: options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS,
+    pruneBatchSize: options.pruneBatchSize ?? DEFAULT_PRUNE_BATCH_SIZE,
   };
   const atLeast = (name: keyof CompiledConsumerOptions, min: number): void => {
     const value = compiled[name];
@@ -77,6 +103,9 @@ function compileOptions(options: IdempotentConsumerOptions | IdempotentBatchCons
     }
   };
   atLeast('transactionRetries', 0);
+  atLeast('processedRetentionMs', 1);
+  atLeast('pruneIntervalMs', 1);
+  atLeast('pruneBatchSize', 1);
   return compiled;
 }
 
@@ -104,11 +133,12 @@ export class IdempotentConsumer {
   private constructor(
     private readonly consumer: Consumer,
     private readonly decoder: CountingDecoder,
+    private readonly pruner: ProcessedEventsPruner,
     private readonly logger: Logger,
     private readonly transactionRetries: number,
   ) {}
 
-  /** The consumer, not yet connected. */
+  /** The consumer, its pruner of expired event ids, not yet connected. */
   private static create(
     options: IdempotentConsumerOptions | IdempotentBatchConsumerOptions,
   ): IdempotentConsumer {
@@ -118,9 +148,18 @@ export class IdempotentConsumer {
       groupId: options.groupId,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
+    const pruner = new ProcessedEventsPruner({
+      pool: options.pool,
+      consumer: options.groupId,
+      retentionMs: compiled.processedRetentionMs,
+      intervalMs: compiled.pruneIntervalMs,
+      batchSize: compiled.pruneBatchSize,
+      logger,
+    });
     return new IdempotentConsumer(
       consumer,
       new CountingDecoder(logger),
+      pruner,
       logger,
       compiled.transactionRetries,
     );
@@ -151,6 +190,7 @@ export class IdempotentConsumer {
       await consumer.disconnect().catch(() => undefined);
       throw error;
     }
+    self.pruner.start();
     return self;
   }
 
@@ -203,6 +243,7 @@ export class IdempotentConsumer {
       await consumer.disconnect().catch(() => undefined);
       throw error;
     }
+    self.pruner.start();
     return self;
   }
 
@@ -216,7 +257,7 @@ export class IdempotentConsumer {
   }
 
   async stop(): Promise<void> {
-    await this.consumer.disconnect();
+    await Promise.all([this.pruner.stop(), this.consumer.disconnect()]);
     this.logger.info('consumer stopped', { ...this.stats });
   }
 

@@ -57,4 +57,12 @@ export const eventsMigrations: readonly Migration[] = [
         FOR EACH ROW WHEN (NEW.urgent) EXECUTE FUNCTION outbox_notify();
     `,
   },
+  {
+    id: 'events/0004_processed_events_by_age',
+    sql: `
+      -- Each consumer prunes its own expired event ids, oldest first, a batch at a time:
+      -- without this index every pass would read the consumer's whole history.
+      CREATE INDEX processed_events_by_age ON processed_events (consumer, processed_at);
+    `,
+  },
 ];

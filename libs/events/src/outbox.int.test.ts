@@ -478,6 +478,64 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
     }
   });
 
+  it("prunes a consumer's event ids past its retention, in batches, and still skips a recent redelivery", async () => {
+    const topic = 'vaxguard.outbox-test.pruned';
+    const groupId = 'outbox-test-pruned';
+    await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
+    const record = (consumer: string, count: number, age: string) =>
+      pool.query(
+        `INSERT INTO processed_events (consumer, event_id, processed_at)
+         SELECT $1, gen_random_uuid(), now() - $3::interval FROM generate_series(1, $2)`,
+        [consumer, count, age],
+      );
+    await record(groupId, 2_500, '30 days');
+    await record(groupId, 3, '50 minutes');
+    await record('outbox-test-other', 1, '30 days');
+    const count = async (consumer: string, olderThan: string) => {
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM processed_events
+          WHERE consumer = $1 AND processed_at < now() - $2::interval`,
+        [consumer, olderThan],
+      );
+      return rows[0]!.n;
+    };
+
+    const applied: string[] = [];
+    const consumer = await IdempotentConsumer.start({
+      kafka,
+      pool,
+      groupId,
+      topics: [topic],
+      logger,
+      processedRetentionMs: 3_600_000,
+      pruneIntervalMs: 100,
+      pruneBatchSize: 1_000,
+      handle: async ({ envelope }) => void applied.push(envelope.eventId),
+    });
+    try {
+      const recent = lockedEvent('pruned', 1);
+      await publish(producer, topic, [recent]);
+      await eventually(() => expect(applied).toEqual([recent.envelope.eventId]));
+      await eventually(async () => expect(await count(groupId, '1 hour')).toBe(0));
+      expect(await count(groupId, '40 minutes')).toBe(3);
+      expect(await count('outbox-test-other', '1 hour')).toBe(1);
+      const pruned = logs
+        .records()
+        .filter((line) => line.consumer === groupId && line.msg === 'processed events pruned');
+      expect(pruned.reduce((sum, line) => sum + Number(line.removed), 0)).toBe(2_500);
+
+      // Sent again after several passes, the recent event is still recognised.
+      const later = lockedEvent('pruned', 2);
+      await publish(producer, topic, [recent, later]);
+      await eventually(() =>
+        expect(applied).toEqual([recent.envelope.eventId, later.envelope.eventId]),
+      );
+      expect(consumer.stats).toMatchObject({ applied: 2, duplicates: 1 });
+    } finally {
+      await consumer.stop();
+    }
+  });
+
   it('a broadcast listener hears events from a point in time on, and leaves no consumer group', async () => {
     const { topic } = EVENTS.tokenRevoked;
     await ensureTopics(kafka, [{ topic, numPartitions: 6 }]);

@@ -153,4 +153,29 @@ describe('PostgreSQL access (real server)', () => {
     );
     expect(rows[0]!.n).toBe(0);
   });
+  it('runs work again after a serialization failure, up to its retries, and then gives up', async () => {
+    const failOnce = async (tx: { query: Pool['query'] }, attempts: number[]) => {
+      attempts.push(attempts.length + 1);
+      if (attempts.length === 1) {
+        await tx.query(
+          "DO $$ BEGIN RAISE EXCEPTION 'collided' USING ERRCODE = 'serialization_failure'; END $$",
+        );
+      }
+      const { rows } = await tx.query<{ balance: number }>(
+        'SELECT balance FROM accounts WHERE id = 1',
+      );
+      return rows[0]!.balance;
+    };
+    const retried: number[] = [];
+    const balance = await withTransaction(pool, (tx) => failOnce(tx, retried), { retries: 2 });
+    expect(typeof balance).toBe('number');
+    expect(retried).toEqual([1, 2]);
+    const refused: number[] = [];
+    await expect(
+      withTransaction(pool, (tx) => failOnce(tx, refused), { retries: 0 }),
+    ).rejects.toMatchObject({ code: '40001' });
+    expect(refused).toEqual([1]);
+    // Neither attempt kept a connection: the pool is whole.
+    expect(pool.totalCount).toBe(pool.idleCount);
+  });
 });

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '@vaxguard/logging';
 
@@ -66,6 +67,7 @@ export async function withTransaction<T>(
   for (let attempt = 0; ; attempt++) {
     const client = await pool.connect();
     let broken = false;
+    let retry = false;
     try {
       await client.query(beginStatement(client, options));
       const result = await work(client);
@@ -84,11 +86,15 @@ export async function withTransaction<T>(
         typeof sqlstate === 'string' &&
         RETRYABLE_SQLSTATES.has(sqlstate)
       ) {
-        continue;
+        retry = true;
+      } else {
+        throw error;
       }
-      throw error;
     } finally {
       client.release(broken);
     }
+    // A short random pause, doubling each time and holding no connection, so the
+    // transactions that collided do not meet again at once.
+    if (retry) await new Promise((resolve) => setTimeout(resolve, randomInt(5, 20) * 2 ** attempt));
   }
 }

@@ -40,6 +40,7 @@ const VACCINATORS = Number(process.env['BENCH_VACCINATORS'] ?? LIMITS.concurrenc
 // Node options for the vaccination-record process alone, to profile it (as the identity
 // bench's BENCH_IDENTITY_NODE_OPTIONS).
 const RECORDS_NODE_OPTIONS = process.env['BENCH_RECORDS_NODE_OPTIONS'];
+const IDENTITY_NODE_OPTIONS = process.env['BENCH_IDENTITY_NODE_OPTIONS'];
 const CENTRES = 4;
 /** Identity's limit of beneficiaries on one mobile; one consent grant covers them all. */
 const BENEFICIARIES_PER_MOBILE = 4;
@@ -224,6 +225,7 @@ async function main(): Promise<void> {
         DOCUMENT_INDEX_KEY: key(),
         SECRET_CODE_KEY: key(),
         IDENTITY_KEY_ENCRYPTION_KEYS: `kek-1:${key()}`,
+        ...(IDENTITY_NODE_OPTIONS ? { NODE_OPTIONS: IDENTITY_NODE_OPTIONS } : {}),
       },
     });
     await using records = await spawnService({

@@ -88,25 +88,9 @@ export class OutboxBatcher {
 export async function insertEvents(db: Queryable, events: readonly OutgoingEvent[]): Promise<void> {
   if (events.length === 0) return;
   if (events.length === 1) return enqueueEvent(db, events[0] as OutgoingEvent);
-  const columns = {
-    eventId: [] as string[],
-    type: [] as string[],
-    topic: [] as string[],
-    key: [] as string[],
-    envelope: [] as Buffer[],
-    createdAt: [] as Date[],
-    urgent: [] as boolean[],
-  };
-  for (const event of events) {
-    const { envelope } = event;
-    columns.eventId.push(envelope.eventId);
-    columns.type.push(envelope.type);
-    columns.topic.push(event.topic);
-    columns.key.push(event.key);
-    columns.envelope.push(Buffer.from(encodeEnvelope(envelope)));
-    columns.createdAt.push(envelope.occurredAt ?? new Date());
-    columns.urgent.push(event.urgent);
-  }
+  // The rows enqueueEvent would insert one at a time, turned into one array per column.
+  const rows = events.map((event) => outboxInsert(event).values);
+  const columns = (rows[0] as unknown[]).map((_, column) => rows.map((row) => row[column]));
   // One statement whatever the count, so it is parsed and planned once per connection;
   // WITH ORDINALITY keeps the rows' ids in the callers' order.
   await db.query({
@@ -118,15 +102,7 @@ export async function insertEvents(db: Queryable, events: readonly OutgoingEvent
        WITH ORDINALITY AS e(event_id, event_type, topic, message_key, envelope, created_at,
                             urgent, n)
      ORDER BY n`,
-    values: [
-      columns.eventId,
-      columns.type,
-      columns.topic,
-      columns.key,
-      columns.envelope,
-      columns.createdAt,
-      columns.urgent,
-    ],
+    values: columns,
   });
 }
 

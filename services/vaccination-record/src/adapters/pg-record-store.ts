@@ -125,7 +125,7 @@ interface DoseReadsRow {
 /** The dose as its request first came: version 0's fields over the current dose. */
 function originalOf(
   current: StoredDose,
-  first: Pick<DoseRow, 'vaccine_code' | 'batch_number' | 'administered_on'> | null | undefined,
+  first: Pick<DoseRow, 'vaccine_code' | 'batch_number' | 'administered_on'> | null,
 ): StoredDose {
   return first
     ? {
@@ -169,14 +169,12 @@ class PgUnitOfWork implements RecordUnitOfWork {
   ) {}
 
   /** For reads: the writes held so far go first, so the transaction sees its own. */
-  private get tx(): { query: Queryable['query'] } {
-    return { query: this.query };
-  }
-
-  private readonly query = (async (...args: Parameters<Queryable['query']>) => {
-    await this.writes.flush(this.client);
-    return (this.client.query as (...a: unknown[]) => unknown)(...args);
-  }) as Queryable['query'];
+  private readonly tx: Queryable = {
+    query: (async (...args: Parameters<Queryable['query']>) => {
+      await this.writes.flush(this.client);
+      return (this.client.query as (...a: unknown[]) => unknown)(...args);
+    }) as Queryable['query'],
+  };
 
   private write(statement: Statement): Promise<void> {
     this.writes.add(statement);
@@ -193,8 +191,7 @@ class PgUnitOfWork implements RecordUnitOfWork {
     windowStart: Date;
     beneficiaryRef: string;
   }): Promise<DoseReads> {
-    await this.writes.flush(this.client);
-    const { rows } = await this.client.query<DoseReadsRow>({
+    const { rows } = await this.tx.query<DoseReadsRow>({
       name: 'vaccination-record-dose-reads',
       text: DOSE_READS,
       values: [query.clientRequestId, query.staffId, query.windowStart, query.beneficiaryRef],
@@ -212,30 +209,6 @@ class PgUnitOfWork implements RecordUnitOfWork {
 
   lockBeneficiary(beneficiaryRef: string): Promise<void> {
     return this.lock(LOCK.beneficiary + beneficiaryRef);
-  }
-
-  lockRequest(clientRequestId: string): Promise<void> {
-    return this.lock(LOCK.request + clientRequestId);
-  }
-
-  async findByRequest(clientRequestId: string) {
-    const { rows } = await this.tx.query<DoseRow>(
-      `SELECT ${DOSE_COLUMNS} FROM doses WHERE client_request_id = $1`,
-      [clientRequestId],
-    );
-    const row = rows[0];
-    if (!row) return undefined;
-    const current = doseOf(row);
-    const { rows: versions } = await this.tx.query<{
-      vaccine_code: VaccineCode;
-      batch_number: string;
-      administered_on: string;
-    }>(
-      `SELECT vaccine_code, batch_number, administered_on FROM dose_versions
-       WHERE dose_id = $1 AND version = 0`,
-      [current.doseId],
-    );
-    return { current, original: originalOf(current, versions[0]) };
   }
 
   async dosesOf(beneficiaryRef: string): Promise<StoredDose[]> {

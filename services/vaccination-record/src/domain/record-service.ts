@@ -185,14 +185,11 @@ export interface RecordUnitOfWork {
     readonly windowStart: Date;
     readonly beneficiaryRef: string;
   }): Promise<DoseReads>;
-  /** Serialises the doses of one beneficiary until the transaction ends. */
+  /**
+   * Serialises the doses of one beneficiary until the transaction ends, for a transaction
+   * that learns the beneficiary only as it goes (TransactionLocks when it is known first).
+   */
   lockBeneficiary(beneficiaryRef: string): Promise<void>;
-  /** Serialises the requests under one client request id until the transaction ends. */
-  lockRequest(clientRequestId: string): Promise<void>;
-  /** The dose a request recorded, and the request as it first came (version 0). */
-  findByRequest(
-    clientRequestId: string,
-  ): Promise<{ readonly current: StoredDose; readonly original: StoredDose } | undefined>;
   dosesOf(beneficiaryRef: string): Promise<StoredDose[]>;
   insertDose(dose: StoredDose): Promise<void>;
   /** The dose, locked until the transaction ends. */
@@ -809,28 +806,30 @@ export class RecordService {
       );
     }
     const now = this.options.clock();
-    const { certificate, doses } = await this.options.store.transaction(async (uow) => {
-      await uow.lockBeneficiary(beneficiaryRef);
-      const doses = await uow.dosesOf(beneficiaryRef);
-      if (doses.length === 0) {
-        throw failedPrecondition('a certificate needs at least one recorded dose', {
-          reason: 'NO_DOSES',
-        });
-      }
-      await publishAccess(
-        uow,
-        actor,
-        now,
-        beneficiaryRef,
-        method,
-        purpose,
-        reader.kind === 'grantee' ? reader.grant.grantId : undefined,
-      );
-      const certificate =
-        (await uow.liveCertificate(beneficiaryRef)) ??
-        (await this.newCertificate(uow, beneficiaryRef, now, actor, undefined));
-      return { certificate, doses };
-    });
+    const { certificate, doses } = await this.options.store.transaction(
+      async (uow) => {
+        const doses = await uow.dosesOf(beneficiaryRef);
+        if (doses.length === 0) {
+          throw failedPrecondition('a certificate needs at least one recorded dose', {
+            reason: 'NO_DOSES',
+          });
+        }
+        await publishAccess(
+          uow,
+          actor,
+          now,
+          beneficiaryRef,
+          method,
+          purpose,
+          reader.kind === 'grantee' ? reader.grant.grantId : undefined,
+        );
+        const certificate =
+          (await uow.liveCertificate(beneficiaryRef)) ??
+          (await this.newCertificate(uow, beneficiaryRef, now, actor, undefined));
+        return { certificate, doses };
+      },
+      { beneficiary: beneficiaryRef },
+    );
     const key =
       (await this.options.keys.byKid(certificate.kid)) ?? (await this.options.keys.current());
     const sorted = [...doses].sort((a, b) => a.doseNumber - b.doseNumber);

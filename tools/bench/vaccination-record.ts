@@ -21,6 +21,7 @@ import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
 import { eventsV1, identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import {
   eventually,
+  hashStaffPasswordWithIdentity,
   madeUpAadhaar,
   spawnService,
   startKafka,
@@ -29,7 +30,6 @@ import {
 } from '@vaxguard/testing';
 import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
 import { benchLimits, runBenchmark, startEcho } from './harness';
-import { hashStaffPassword } from '../dev/dev-env';
 import { formatResult, runLoad, type LoadResult } from './load';
 
 const LIMITS = benchLimits();
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
         DATABASE_URL: identityDb,
         // vaccination-record relays the vaccinator's grant to read the beneficiary.
         CLIENT_CREDENTIALS: `${apps},${recordSvc.credential}:${SERVICE_SCOPES.relayTokens}+beneficiary:demographics`,
-        PLATFORM_ADMIN_BOOTSTRAP: `${admin.username}:${admin.mobile}:${await hashStaffPassword(admin.password)}`,
+        PLATFORM_ADMIN_BOOTSTRAP: `${admin.username}:${admin.mobile}:${await hashStaffPasswordWithIdentity(admin.password)}`,
         OTP_GRPC_ADDRESS: otp.address,
         SERVICE_CLIENT_ID: identitySvc.clientId,
         SERVICE_CLIENT_SECRET: identitySvc.secret,

@@ -1,6 +1,5 @@
 // Where `npm start` keeps its state, and the service environment files it writes for
 // `nx run <service>:serve` to read back (.vaxguard/dev/env/<service>.env).
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
@@ -45,21 +44,4 @@ export function readEnvFile(file: string): Record<string, string> | undefined {
   return Object.fromEntries(
     Object.entries(parsed).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );
-}
-
-/**
- * The scrypt hash of a staff password, by identity's own hash-password task (built
- * with the service), the password on its standard input: tools never reimplement it.
- */
-export async function hashStaffPassword(password: string): Promise<string> {
-  const child = spawn(process.execPath, ['services/identity/dist/hash-password.js'], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  child.stdin.end(`${password}\n`);
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((done) => child.once('exit', done));
-  if (code !== 0) throw new Error('identity hash-password failed');
-  return output.trim();
 }

@@ -25,20 +25,12 @@ import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { checkHealth, eventually } from '@vaxguard/testing';
+import { checkHealth, eventually, hashStaffPasswordWithIdentity } from '@vaxguard/testing';
 import { generateSignerKey, parseSignerKey } from '@vaxguard/tlog';
 import { witnessAuditLog } from '../audit/verify-log';
 import { SERVICE_SCOPES } from '@vaxguard/tokens';
 import { runDemo } from './demo';
-import {
-  DEV_LOGS,
-  DEV_STATE,
-  envFileOf,
-  hashStaffPassword,
-  ROOT,
-  shown,
-  writeEnvFile,
-} from './dev-env';
+import { DEV_LOGS, DEV_STATE, envFileOf, ROOT, shown, writeEnvFile } from './dev-env';
 
 const env = process.env;
 const PG_PORT = Number(env['VAXGUARD_DEV_PG_PORT'] ?? 55432);
@@ -679,7 +671,7 @@ async function main(): Promise<void> {
     brokers: infra.brokers,
     secrets,
     smsSink: resolve(DEV_STATE, 'sms.jsonl'),
-    adminPasswordHash: await hashStaffPassword(secrets.adminPassword),
+    adminPasswordHash: await hashStaffPasswordWithIdentity(secrets.adminPassword),
   };
 
   say(`starting ${SERVICES.join(', ')}`);

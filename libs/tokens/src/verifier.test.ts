@@ -172,6 +172,50 @@ describe('TokenVerifier', () => {
     expect(await refusal(verifier.verify(token, AUDIENCE.citizen))).toBe('TOKEN_LIFETIME');
   });
 
+  it('refuses a payload changed after signing, and a cut or missing signature', async () => {
+    const { verifier } = setup([k1.jwk]);
+    const [header, payload, signature] = (await sign(k1.privateKey, 'k1')).split('.');
+    const raised = Buffer.from(
+      JSON.stringify({ ...toPayload(claims), scope: 'beneficiary:read admin' }),
+    ).toString('base64url');
+    for (const tampered of [
+      `${header}.${raised}.${signature}`,
+      `${header}.${payload}.${signature!.slice(0, 40)}`,
+      `${header}.${payload}.`,
+    ]) {
+      expect(await refusal(verifier.verify(tampered, AUDIENCE.citizen))).toBe('TOKEN_SIGNATURE');
+    }
+  });
+
+  it('refuses JWS extensions it cannot understand (crit)', async () => {
+    const { verifier } = setup([k1.jwk]);
+    const token = await new SignJWT({ ...toPayload(claims) })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'k1', crit: ['vaxguard'], vaxguard: 1 })
+      .sign(k1.privateKey, { crit: { vaxguard: true } });
+    expect(await refusal(verifier.verify(token, AUDIENCE.citizen))).toBe('TOKEN_MALFORMED');
+  });
+
+  it('refuses a signed token lacking a required claim or not valid yet', async () => {
+    const { verifier } = setup([k1.jwk]);
+    const withoutJti: Record<string, unknown> = { ...toPayload(claims) };
+    delete withoutJti['jti'];
+    const signedWith = (payload: Record<string, unknown>) =>
+      new SignJWT(payload).setProtectedHeader({ alg: 'EdDSA', kid: 'k1' }).sign(k1.privateKey);
+    expect(await refusal(verifier.verify(await signedWith(withoutJti), AUDIENCE.citizen))).toBe(
+      'TOKEN_INVALID',
+    );
+    const early = await signedWith({
+      ...toPayload(claims),
+      nbf: Math.floor(now.getTime() / 1000) + 60,
+    });
+    expect(await refusal(verifier.verify(early, AUDIENCE.citizen))).toBe('TOKEN_INVALID');
+    const withoutExp: Record<string, unknown> = { ...toPayload(claims) };
+    delete withoutExp['exp'];
+    expect(await refusal(verifier.verify(await signedWith(withoutExp), AUDIENCE.citizen))).toBe(
+      'TOKEN_INVALID',
+    );
+  });
+
   it('refuses garbage without echoing it', async () => {
     const { verifier } = setup([k1.jwk]);
     let message = '';

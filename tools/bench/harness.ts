@@ -1,6 +1,7 @@
 // Pieces every RPC benchmark shares: the load limits from the environment and the bare
 // grpc-js echo (the baseline) served from its own process, as a service would be.
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { unaryCall } from '@vaxguard/grpc-kit';
 import { freePort } from '@vaxguard/testing';
@@ -23,17 +24,19 @@ export function benchLimits(env: NodeJS.ProcessEnv = process.env): BenchLimits {
 
 export interface EchoServer extends AsyncDisposable {
   readonly address: string;
-  /** One echo of a 64-byte payload. */
+  /** The processes serving it, for CPU accounting. */
+  readonly pids: readonly (number | undefined)[];
+  /** One echo of a 64-byte payload (or of the next signed request, relayed). */
   call(): Promise<Buffer>;
   stop(): void;
 }
 
-/** Starts the bare echo server (`echo-server.ts`) as its own process, with a client to it. */
-export async function startEcho(): Promise<EchoServer> {
+/** Starts one echo-server.ts process with these arguments after its port; its address. */
+async function spawnEcho(args: readonly string[]) {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'tools/bench/echo-server.ts', String(port)],
+    ['--import', 'tsx', 'tools/bench/echo-server.ts', String(port), ...args],
     {
       env: { ...process.env, TSX_TSCONFIG_PATH: 'tools/tsconfig.json' },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -43,23 +46,60 @@ export async function startEcho(): Promise<EchoServer> {
     child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
     child.once('exit', (code) => reject(new Error(`echo server exited with ${code}`)));
   });
-  const address = `127.0.0.1:${port}`;
+  return { child, address: `127.0.0.1:${port}` };
+}
+
+type EchoProcess = Awaited<ReturnType<typeof spawnEcho>>;
+
+function echoClient(
+  address: string,
+  servers: readonly EchoProcess[],
+  nextPayload: () => Buffer,
+): EchoServer {
   const Echo = makeGenericClientConstructor(echoService, 'Echo');
   const client = new Echo(address, credentials.createInsecure()) as unknown as {
     echo: (request: Buffer, done: (error: ServiceError | null, response: Buffer) => void) => void;
     close: () => void;
   };
-  const payload = Buffer.alloc(64, 1);
   const stop = () => {
     client.close();
-    child.kill('SIGTERM');
+    for (const { child } of servers) child.kill('SIGTERM');
   };
   return {
     address,
-    call: () => unaryCall((done) => client.echo(payload, done)),
+    pids: servers.map(({ child }) => child.pid),
+    call: () => unaryCall((done) => client.echo(nextPayload(), done)),
     stop,
     [Symbol.asyncDispose]: async () => stop(),
   };
+}
+
+/** Starts the bare echo server (`echo-server.ts`) as its own process, with a client to it. */
+export async function startEcho(): Promise<EchoServer> {
+  const server = await spawnEcho([]);
+  const payload = Buffer.alloc(64, 1);
+  return echoClient(server.address, [server], () => payload);
+}
+
+/**
+ * The least a call relayed through two services can cost: client → hop → echo, each
+ * process its own, and each service checking an Ed25519 signature over the request first
+ * (as each service a consent grant reaches must). Requests are `signedBytes` long, signed
+ * in advance (`distinct` of them, taken in turn), so the client signs nothing while timed.
+ */
+export async function startRelayedEcho(
+  options: { signedBytes?: number; distinct?: number } = {},
+): Promise<EchoServer> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const spki = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  const echo = await spawnEcho(['--verify', spki]);
+  const hop = await spawnEcho(['--verify', spki, '--upstream', echo.address]);
+  const requests = Array.from({ length: options.distinct ?? 4_000 }, () => {
+    const body = randomBytes(options.signedBytes ?? 700);
+    return Buffer.concat([sign(null, body, privateKey), body]);
+  });
+  let next = 0;
+  return echoClient(hop.address, [hop, echo], () => requests[next++ % requests.length]!);
 }
 
 /** Runs a benchmark's main; a failure ends the process with a one-line reason. */

@@ -6,6 +6,7 @@
 // asserts nothing: these machines are shared and noisy.
 //   npx tsx --tsconfig tools/tsconfig.json tools/bench/offline-verify.ts
 import { createPublicKey, verify } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
 import { availableParallelism, loadavg } from 'node:os';
 import {
   buildImmunizationBundle,
@@ -141,19 +142,26 @@ async function main(): Promise<void> {
     const { data, signature, key } = bare[i]!;
     return verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
   };
+  // The floor: what every verifier of a card must do at least, with nothing checked. The
+  // signature, then the payload inflated and parsed (pre-split and pre-decoded here).
+  const payloads = cards.map((jws) => Buffer.from(jws.split('.')[1]!, 'base64url'));
+  const floor = (i: number) =>
+    bareVerify(i) && JSON.parse(inflateRawSync(payloads[i]!).toString('utf8')) !== undefined;
 
   // Warm every path before measuring.
   measure(0.5, CARDS, bareVerify);
+  measure(0.5, CARDS, floor);
   measure(0.5, CARDS, (i) => verifier.verify(cards[i]));
   measure(0.5, CARDS, (i) => verifier.verify(scanned[i]));
 
   const loadBefore = loadavg()[0]!;
   const { totals, perRound } = interleave(SECONDS, ROUNDS, CARDS, [
     bareVerify,
+    floor,
     (i) => verifier.verify(cards[i]),
     (i) => verifier.verify(scanned[i]),
   ]);
-  const [baseline, jws, qr] = totals as [Rate, Rate, Rate];
+  const [baseline, floorRate, jws, qr] = totals as [Rate, Rate, Rate, Rate];
   // Each round's ratio to the baseline's turn in the same round: the median resists a
   // neighbour's burst of load, and the spread shows how much the load moved the figures.
   const ratioRange = (phase: number) => {
@@ -168,11 +176,14 @@ async function main(): Promise<void> {
       '',
       `${ROUNDS} rounds; load average ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after (${availableParallelism()} cores)`,
       format('baseline: bare crypto.verify (ES256)', baseline),
-      `${format('verify(compact JWS)', jws, baseline)}  ${ratioRange(1)}`,
-      `${format('verify(shc:/ numeric QR text)', qr, baseline)}  ${ratioRange(2)}`,
+      `${format('floor: crypto.verify + inflate + JSON.parse', floorRate, baseline)}  ${ratioRange(1)}`,
+      `${format('verify(compact JWS)', jws, baseline)}  ${ratioRange(2)}`,
+      `${format('verify(shc:/ numeric QR text)', qr, baseline)}  ${ratioRange(3)}`,
       '',
       'Target: 10,000 verifications/s on one core. verify() adds to the signature check the',
-      'base64url decoding, raw-inflate (capped), JSON parse and the FHIR shape checks.',
+      'base64url decoding, raw-inflate (capped), JSON parse and the FHIR shape checks. The',
+      'floor does only the signature check, the inflate and the parse, which any verifier of',
+      "a SMART Health Card must: no verifier built on Node's crypto and zlib goes faster here.",
       '',
     ].join('\n'),
   );

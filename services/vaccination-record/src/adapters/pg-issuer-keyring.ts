@@ -29,6 +29,7 @@ export const ISSUER_KEY_CONTEXT = 'vaxguard/vaccination-record/issuer-keys';
 export class PgIssuerKeyring implements IssuerKeyring {
   // Keys never change once made; opened ones are kept.
   private readonly opened = new Map<string, IssuerKey>();
+  private lastPublished: { state: string; published: Published } | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -94,7 +95,24 @@ export class PgIssuerKeyring implements IssuerKeyring {
     return key;
   }
 
-  async published() {
+  /**
+   * The JWKS and every key's revocation list. Each revocation bumps its key's counter in
+   * the transaction that records it, so the keys and their counters name the whole state:
+   * while they are unchanged, the lists built last time are served again and only the
+   * small `issuer_keys` table is read, not every revoked rid.
+   */
+  async published(): Promise<Published> {
+    const { rows } = await this.pool.query<{ kid: string; crl_version: number }>(
+      'SELECT kid, crl_version FROM issuer_keys',
+    );
+    const cached = this.lastPublished;
+    if (cached && cached.state === stateOf(rows)) return cached.published;
+    const built = await this.buildPublished();
+    this.lastPublished = built;
+    return built.published;
+  }
+
+  private async buildPublished(): Promise<{ state: string; published: Published }> {
     const { rows } = await this.pool.query<{
       kid: string;
       public_jwk: IssuerPublicJwk;
@@ -116,11 +134,25 @@ export class PgIssuerKeyring implements IssuerKeyring {
       revocationLists[row.kid] = { ...list, ctr: row.crl_version };
     }
     return {
-      jwks: jwksOf(
-        rows.map((row) => row.public_jwk),
-        crlVersions,
-      ),
-      revocationLists,
+      // The state these lists were read at, from the same statement's rows.
+      state: stateOf(rows),
+      published: {
+        jwks: jwksOf(
+          rows.map((row) => row.public_jwk),
+          crlVersions,
+        ),
+        revocationLists,
+      },
     };
   }
+}
+
+type Published = Awaited<ReturnType<IssuerKeyring['published']>>;
+
+/** The keys and their revocation counters, in one string: equal strings, equal lists. */
+function stateOf(rows: readonly { kid: string; crl_version: number }[]): string {
+  return rows
+    .map((row) => `${row.kid}:${row.crl_version}`)
+    .sort()
+    .join(',');
 }

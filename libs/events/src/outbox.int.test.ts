@@ -478,6 +478,44 @@ describe('transactional outbox with real PostgreSQL and Kafka', () => {
     }
   });
 
+  it('deletes sent rows past the retention a batch at a time, the next batch at once while batches come back full, and never an unsent row', async () => {
+    const topic = 'vaxguard.outbox-test.cleanup';
+    const add = (count: number, sentAgo: string | null) =>
+      pool.query(
+        `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at, sent_at)
+         SELECT gen_random_uuid(), 'test', $1, 'k', '\\x00'::bytea, now() - interval '3 days',
+                now() - $3::interval
+           FROM generate_series(1, $2)`,
+        [topic, count, sentAgo],
+      );
+    // Within the day the file's running relay keeps, so only this cleaner deletes them.
+    await add(2_500, '2 hours');
+    await add(3, '10 minutes');
+    await add(1, null);
+    const cleaner = new OutboxRelay({
+      connectionString: postgres.url,
+      pool,
+      producer,
+      logger,
+      retentionMs: 3_600_000,
+      cleanupBatchSize: 1_000,
+    });
+    const passes = [];
+    for (let pass = 0; pass < 4; pass++) passes.push(await cleaner.cleanup());
+    // The fourth pass waits for its minute: the third found the backlog gone.
+    expect(passes).toEqual([1_000, 1_000, 500, 0]);
+    const { rows } = await pool.query<{ sent: boolean; n: number }>(
+      `SELECT sent_at IS NOT NULL AS sent, count(*)::int AS n FROM outbox
+        WHERE topic = $1 GROUP BY 1 ORDER BY 1`,
+      [topic],
+    );
+    expect(rows).toEqual([
+      { sent: false, n: 1 },
+      { sent: true, n: 3 },
+    ]);
+    await pool.query('DELETE FROM outbox WHERE topic = $1', [topic]);
+  });
+
   it("prunes a consumer's event ids past its retention, in batches, and still skips a recent redelivery", async () => {
     const topic = 'vaxguard.outbox-test.pruned';
     const groupId = 'outbox-test-pruned';

@@ -122,6 +122,12 @@ export interface OutboxRelayOptions {
   readonly maxBackoffMs?: number;
   /** How long sent rows are kept before being deleted. */
   readonly retentionMs?: number;
+  /**
+   * Sent rows deleted per statement (default 1,000). A pass deletes one batch; while
+   * batches come back full, the next pass follows the next batch published, not a minute
+   * later, so a large backlog drains without one long statement stalling the relay.
+   */
+  readonly cleanupBatchSize?: number;
 }
 
 // Only one relay per database publishes at a time, so rows go out in id order.
@@ -155,6 +161,9 @@ export class OutboxRelay {
   /** A commit was announced while the relay was busy: the next sleep ends at once. */
   private notified = false;
   private lastCleanup = 0;
+  private readonly cleanupBatchSize: number;
+  /** The last cleanup filled its batch: there are more expired rows to delete. */
+  private moreToClean = false;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 500;
@@ -162,6 +171,7 @@ export class OutboxRelay {
     this.initialBackoffMs = options.initialBackoffMs ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
     this.retentionMs = options.retentionMs ?? 24 * 3_600_000;
+    this.cleanupBatchSize = options.cleanupBatchSize ?? 1_000;
   }
 
   start(): void {
@@ -282,13 +292,21 @@ export class OutboxRelay {
     return true;
   }
 
-  private async cleanup(): Promise<void> {
-    if (Date.now() - this.lastCleanup < 60_000) return;
+  /** Deletes one batch of sent rows past the retention; returns how many. */
+  async cleanup(): Promise<number> {
+    if (!this.moreToClean && Date.now() - this.lastCleanup < 60_000) return 0;
     this.lastCleanup = Date.now();
-    await this.options.pool.query(
-      `DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)`,
-      [this.retentionMs / 1000],
+    // Oldest first, through the partial index on sent_at.
+    const { rowCount } = await this.options.pool.query(
+      `DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox
+          WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => $1)
+          ORDER BY sent_at LIMIT $2)`,
+      [this.retentionMs / 1000, this.cleanupBatchSize],
     );
+    const removed = rowCount ?? 0;
+    this.moreToClean = removed === this.cleanupBatchSize;
+    return removed;
   }
 
   /** Ends the current sleep, or the next one if the relay is publishing right now. */

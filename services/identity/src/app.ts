@@ -87,10 +87,10 @@ export async function createIdentityApp(
       hashSecret: hashClientSecret,
     });
     if (config.bootstrapAdmin) {
-      const created = await principals.bootstrapPlatformAdmin({
-        ...config.bootstrapAdmin,
-        displayName: 'Platform admin (bootstrap)',
-      });
+      const created = await principals.bootstrapPlatformAdmin(
+        { ...config.bootstrapAdmin, displayName: 'Platform admin (bootstrap)' },
+        { kind: 'service', clientId: config.serviceClientId, scopes: [] },
+      );
       if (created) runtime.logger.info('created the first platform admin from configuration');
     }
     runtime.server.addService(

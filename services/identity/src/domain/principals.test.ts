@@ -187,6 +187,33 @@ describe('centres and staff', () => {
     ]);
   });
 
+  it('announces the platform admin bootstrapped from configuration, once, as done by the identity service', async () => {
+    const { service, store } = setup();
+    const identityService: AdminActor = { kind: 'service', clientId: 'svc-identity', scopes: [] };
+    const bootstrap = () =>
+      service.bootstrapPlatformAdmin(
+        {
+          username: 'root.admin',
+          displayName: 'Platform admin (bootstrap)',
+          mobile: '9876543299' as Mobile,
+          passwordHash: `hashed:${PASSWORD}`,
+        },
+        identityService,
+      );
+    expect(await bootstrap()).toBe(true);
+    expect(await bootstrap()).toBe(false);
+    expect(store.events).toEqual([
+      {
+        type: 'staff.created',
+        actor: identityService,
+        occurredAt: now,
+        staffId: expect.stringMatching(/^stf-/) as unknown,
+        role: 'PLATFORM_ADMIN',
+        centreId: '',
+      },
+    ]);
+  });
+
   it('refuses a taken username or mobile, a weak password, and names the rule without echoing', async () => {
     const { service, centre } = await withCentre();
     await service.createStaff(admin, staffInput({ centreId: centre.centreId }));

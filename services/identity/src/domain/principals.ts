@@ -388,14 +388,19 @@ export class PrincipalService {
 
   /**
    * Creates the first platform admin from configuration, once: nothing happens when the
-   * username exists. Returns whether it was created.
+   * username exists. Returns whether it was created. The creation is announced like any
+   * other staff member's, as done by `by` (the identity service's own client), so the
+   * audit service can name the admin's role in the access histories it shows.
    */
-  async bootstrapPlatformAdmin(input: {
-    username: string;
-    displayName: string;
-    mobile: Mobile;
-    passwordHash: string;
-  }): Promise<boolean> {
+  async bootstrapPlatformAdmin(
+    input: {
+      username: string;
+      displayName: string;
+      mobile: Mobile;
+      passwordHash: string;
+    },
+    by: AdminActor,
+  ): Promise<boolean> {
     const staff: NewStaff = {
       staffId: `stf-${this.newId()}`,
       username: checkUsername(input.username),
@@ -411,7 +416,16 @@ export class PrincipalService {
     };
     return this.options.store.transaction(async (uow) => {
       if (await uow.findStaffByUsernameForUpdate(staff.username)) return false;
-      return (await uow.insertStaff(staff)) === 'inserted';
+      if ((await uow.insertStaff(staff)) !== 'inserted') return false;
+      await uow.publish({
+        type: 'staff.created',
+        actor: by,
+        occurredAt: this.options.clock(),
+        staffId: staff.staffId,
+        role: staff.role,
+        centreId: staff.centreId,
+      });
+      return true;
     });
   }
 

@@ -23,10 +23,22 @@ export function createKafka(options: KafkaOptions): Kafka {
       ({ level, log }: LogEntry) => {
         const { message, ...fields } = log;
         const text = `kafka: ${message}`;
-        if (level <= logLevel.ERROR) logger.error(text, fields);
+        if (kafkaLogSeverity(level, message) === 'error') logger.error(text, fields);
         else logger.warn(text, fields);
       },
   });
+}
+
+/**
+ * How loud a kafkajs log line should be in ours. kafkajs logs every error response from
+ * a broker ("Response GroupCoordinator…: The group coordinator is not available", as a
+ * broker that has just started answers) at error level, and then throws the same error to
+ * its caller, which retries it or fails with it in its own log. Those lines are warnings:
+ * the failure that matters is logged once, by whoever gives up.
+ */
+export function kafkaLogSeverity(level: logLevel, message: string): 'error' | 'warn' {
+  if (level > logLevel.ERROR) return 'warn';
+  return message.startsWith('Response ') ? 'warn' : 'error';
 }
 
 /**

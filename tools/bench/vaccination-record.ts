@@ -532,6 +532,7 @@ async function main(): Promise<void> {
         result,
         lines: [
           formatResult(name, result, baseline),
+          `  ${(result.perSecond / floor.perSecond).toFixed(3)} x the floor`,
           ...capped,
           cpuLine,
           await relayDrain(endedAt),

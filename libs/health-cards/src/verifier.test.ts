@@ -175,6 +175,7 @@ describe('offline verifier', () => {
     ['two parts', 'eyJhIjoxfQ.eyJhIjoxfQ'],
     ['four parts', 'a.b.c.d'],
     ['a non-base64url part', 'eyJhIjoxfQ.e+J.abc'],
+    ['an unsigned JWS', 'eyJhbGciOiJub25lIn0.eyJhIjoxfQ.'],
     ['a header that is not JSON', 'bm90IGpzb24.abc.abc'],
     ['a bad numeric QR', 'shc:/5676290'],
     ['a chunked QR', 'shc:/1/2/56762909'],

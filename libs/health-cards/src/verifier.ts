@@ -1,5 +1,6 @@
 import { type KeyObject, verify as verifySignature } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
+import { decodeJsonObject, splitCompactJws } from '@vaxguard/jws';
 import { InvalidVerifierOptionsError } from './errors';
 import { readImmunizationBundle, type VerifiedImmunization, type VerifiedPatient } from './fhir';
 import { importIssuerPublicKey } from './keys';
@@ -118,8 +119,6 @@ const invalid = (reason: InvalidCardReason, detail: string): InvalidCard => ({
   detail,
 });
 
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-
 function compileIssuer(issuer: TrustedIssuer, keys: Map<string, TrustedKey>): CompiledIssuer {
   const at = `issuer ${issuer.iss}`;
   const jwks = issuer.jwks;
@@ -177,14 +176,6 @@ function compileIssuer(issuer: TrustedIssuer, keys: Map<string, TrustedKey>): Co
   return { kids, revocations };
 }
 
-function decodeJson(base64url: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(base64url, 'base64url').toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
 function inflate(payload: string): Buffer | undefined {
   try {
     return inflateRawSync(Buffer.from(payload, 'base64url'), {
@@ -238,23 +229,14 @@ export function createOfflineVerifier(options: OfflineVerifierOptions): OfflineV
   }
 
   function verifyJws(jws: string): VerificationResult {
-    const firstDot = jws.indexOf('.');
-    const secondDot = jws.indexOf('.', firstDot + 1);
-    if (firstDot < 1 || secondDot < 0 || jws.indexOf('.', secondDot + 1) >= 0) {
-      return invalid('MALFORMED', 'not a compact JWS (three dot-separated parts)');
+    const parts = splitCompactJws(jws);
+    // A health card is always signed: no unsecured JWS.
+    if (!parts || parts.signature === '') {
+      return invalid('MALFORMED', 'not a compact JWS (three base64url parts)');
     }
-    const encodedHeader = jws.slice(0, firstDot);
-    const encodedPayload = jws.slice(firstDot + 1, secondDot);
-    const encodedSignature = jws.slice(secondDot + 1);
-    if (
-      !BASE64URL.test(encodedHeader) ||
-      !BASE64URL.test(encodedPayload) ||
-      !BASE64URL.test(encodedSignature)
-    ) {
-      return invalid('MALFORMED', 'a JWS part is not base64url');
-    }
-    const header = decodeJson(encodedHeader);
-    if (!isObject(header)) return invalid('MALFORMED', 'the JWS header is not a JSON object');
+    const { payload: encodedPayload, signature: encodedSignature } = parts;
+    const header = decodeJsonObject(parts.header);
+    if (!header) return invalid('MALFORMED', 'the JWS header is not a JSON object');
     const kid = header['kid'];
     if (
       header['alg'] !== JWS_ALG ||
@@ -276,7 +258,7 @@ export function createOfflineVerifier(options: OfflineVerifierOptions): OfflineV
     if (signature.length !== ES256_SIGNATURE_BYTES) {
       return invalid('BAD_SIGNATURE', 'an ES256 signature is 64 bytes (r‖s)');
     }
-    const signingInput = Buffer.from(jws.slice(0, secondDot), 'latin1');
+    const signingInput = Buffer.from(parts.signingInput, 'latin1');
     const signed = verifySignature(
       'sha256',
       signingInput,

@@ -1,5 +1,6 @@
 import { verify as verifySignature } from 'node:crypto';
 import { unauthenticated, unavailable, type VaxGuardError } from '@vaxguard/errors';
+import { decodeJsonObject, splitCompactJws } from '@vaxguard/jws';
 import { isBeneficiaryRef } from '@vaxguard/pii';
 import {
   MAX_TOKEN_LIFETIME_MS,
@@ -90,7 +91,7 @@ export class TokenVerifier {
   ): Promise<TokenClaims> {
     const parts = splitCompactJws(token);
     if (!parts) throw refuse('TOKEN_MALFORMED', 'the token is not a compact JWS');
-    const header = decodeJsonPart(parts.header);
+    const header = decodeJsonObject(parts.header);
     if (!header) throw refuse('TOKEN_MALFORMED', 'the token is not a compact JWS');
     // Checked before any key lookup: `none`, HS256 with a public key as secret and
     // other algorithm confusions never reach a verifier.
@@ -106,7 +107,7 @@ export class TokenVerifier {
       throw refuse('TOKEN_UNKNOWN_KEY', 'the token names no signing key');
     }
     // The issuer picks the key set; the signature check below then proves the claim.
-    const unverified = decodeJsonPart(parts.payload);
+    const unverified = decodeJsonObject(parts.payload);
     if (!unverified) throw refuse('TOKEN_MALFORMED', 'the token is not a compact JWS');
     const issuer = typeof unverified['iss'] === 'string' ? unverified['iss'] : '';
     const keys = Object.hasOwn(this.options.issuers, issuer)
@@ -147,37 +148,7 @@ export class TokenVerifier {
 }
 
 const ED25519_SIGNATURE_BYTES = 64;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-
 type JsonObject = Record<string, unknown>;
-
-/** The three base64url parts of a compact JWS, or undefined for anything else. */
-function splitCompactJws(
-  token: string,
-): { header: string; payload: string; signature: string; signingInput: string } | undefined {
-  const firstDot = token.indexOf('.');
-  const secondDot = token.indexOf('.', firstDot + 1);
-  if (firstDot < 1 || secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) return undefined;
-  const header = token.slice(0, firstDot);
-  const payload = token.slice(firstDot + 1, secondDot);
-  const signature = token.slice(secondDot + 1);
-  // An empty signature stays a JWS here, so that `alg: none` is refused by name.
-  if (!BASE64URL.test(header) || !BASE64URL.test(payload) || !/^[A-Za-z0-9_-]*$/.test(signature)) {
-    return undefined;
-  }
-  return { header, payload, signature, signingInput: token.slice(0, secondDot) };
-}
-
-function decodeJsonPart(part: string): JsonObject | undefined {
-  try {
-    const value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as JsonObject)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const isNumericDate = (value: unknown): value is number =>
   typeof value === 'number' && Number.isFinite(value);

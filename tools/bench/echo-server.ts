@@ -32,9 +32,20 @@ export const echoService: ServiceDefinition = {
 };
 
 /** Bytes of an Ed25519 signature, which a signed request starts with. */
-export const SIGNATURE_BYTES = 64;
+const SIGNATURE_BYTES = 64;
 
 type Answer = (error: ServiceError | null, value?: Buffer) => void;
+
+/** A grpc-js client of the echo at `address`. */
+export interface EchoStub {
+  echo(request: Buffer, done: (error: ServiceError | null, response: Buffer) => void): void;
+  close(): void;
+}
+
+export function connectEcho(address: string): EchoStub {
+  const Echo = makeGenericClientConstructor(echoService, 'Echo');
+  return new Echo(address, credentials.createInsecure()) as unknown as EchoStub;
+}
 
 function signatureChecker(spki: string | undefined): (request: Buffer) => boolean {
   if (!spki) return () => true;
@@ -49,12 +60,7 @@ function signatureChecker(spki: string | undefined): (request: Buffer) => boolea
 
 function serve(port: string, options: { verify?: string; upstream?: string }): void {
   const signed = signatureChecker(options.verify);
-  const Echo = makeGenericClientConstructor(echoService, 'Echo');
-  const upstream = options.upstream
-    ? (new Echo(options.upstream, credentials.createInsecure()) as unknown as {
-        echo: (request: Buffer, done: Answer) => void;
-      })
-    : undefined;
+  const upstream = options.upstream ? connectEcho(options.upstream) : undefined;
   const server = new Server();
   server.addService(echoService, {
     echo: (call: { request: Buffer }, answer: Answer) => {

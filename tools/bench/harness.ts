@@ -2,10 +2,9 @@
 // grpc-js echo (the baseline) served from its own process, as a service would be.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { unaryCall } from '@vaxguard/grpc-kit';
 import { freePort } from '@vaxguard/testing';
-import { echoService } from './echo-server';
+import { connectEcho } from './echo-server';
 
 /** Closed-loop load settings, the same for every benchmark and every phase. */
 export interface BenchLimits {
@@ -56,11 +55,7 @@ function echoClient(
   servers: readonly EchoProcess[],
   nextPayload: () => Buffer,
 ): EchoServer {
-  const Echo = makeGenericClientConstructor(echoService, 'Echo');
-  const client = new Echo(address, credentials.createInsecure()) as unknown as {
-    echo: (request: Buffer, done: (error: ServiceError | null, response: Buffer) => void) => void;
-    close: () => void;
-  };
+  const client = connectEcho(address);
   const stop = () => {
     client.close();
     for (const { child } of servers) child.kill('SIGTERM');

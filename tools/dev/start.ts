@@ -10,7 +10,6 @@
 // `npx nx run <service>:serve` can restart one service alone; a service that exits is
 // reported and the rest keep running. Ctrl-C stops everything this command started.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes, randomInt } from 'node:crypto';
 import {
   createWriteStream,
   existsSync,
@@ -25,10 +24,18 @@ import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { checkHealth, eventually, hashStaffPasswordWithIdentity } from '@vaxguard/testing';
-import { generateSignerKey, parseSignerKey } from '@vaxguard/tlog';
+import { writePlatformDescription } from '@vaxguard/dev-platform';
+import {
+  checkHealth,
+  completeSecrets,
+  eventually,
+  hashStaffPasswordWithIdentity,
+  serviceEnvironment,
+  type PlatformLayout,
+  type PlatformSecrets,
+} from '@vaxguard/testing';
+import { parseSignerKey } from '@vaxguard/tlog';
 import { witnessAuditLog } from '../audit/verify-log';
-import { SERVICE_SCOPES } from '@vaxguard/tokens';
 import { runDemo } from './demo';
 import { DEV_LOGS, DEV_STATE, envFileOf, ROOT, shown, writeEnvFile } from './dev-env';
 
@@ -47,8 +54,8 @@ const ISSUER_URL = 'https://vaxguard.local/issuer';
 const AUDIT_LOG_ORIGIN = 'audit.vaxguard.dev';
 const ISSUER_HTTP_PORT = Number(env['VAXGUARD_DEV_ISSUER_PORT'] ?? 58080);
 const issuerKeysUrl = `http://127.0.0.1:${ISSUER_HTTP_PORT}/issuer/.well-known/jwks.json`;
-const DEMO_PARTNER_SCOPES = ['beneficiary:demographics', 'beneficiary:id-masked'];
 const COLOUR = process.stdout.isTTY === true;
+const PLATFORM_FILE = resolve(DEV_STATE, 'platform.json');
 
 /** What this command started, so Ctrl-C stops exactly that (services first). */
 const services = new Map<Service, ChildProcess>();
@@ -209,159 +216,21 @@ async function build(): Promise<void> {
   process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
-interface Secrets {
-  otpHashKey: string;
-  mobileIndexKey: string;
-  /** The OTP service's key-encryption key (its name predates the identity vault's). */
-  keyEncryptionKey: string;
-  documentIndexKey: string;
-  secretCodeKey: string;
-  identityKeyEncryptionKey: string;
-  /** Seals the SMART Health Card issuer's private keys. */
-  issuerKeyEncryptionKey: string;
-  /** The audit log's checkpoint signer (a C2SP signed-note private key). */
-  auditLogSignerKey: string;
-  demoClientSecret: string;
-  /** The first platform admin, created by identity from PLATFORM_ADMIN_BOOTSTRAP. */
-  adminPassword: string;
-  adminMobile: string;
-  /** Each service's own client secret, by client id (`svc-<service>`). */
-  serviceClientSecrets: Record<string, string>;
-}
-
-const key = () => randomBytes(32).toString('base64');
-const clientSecret = () => randomBytes(24).toString('base64url');
-const serviceClientId = (service: Service) => `svc-${service}`;
-
 /**
  * Development secrets, made once and kept so tokens and data survive a restart. A file
  * from an earlier version gets the secrets it lacks and is rewritten; none it has changes.
  */
-function devSecrets(): Secrets {
+function devSecrets(): PlatformSecrets {
   const file = resolve(DEV_STATE, 'secrets.json');
   const existing = existsSync(file)
-    ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<PlatformSecrets>)
     : {};
-  const serviceClientSecrets = { ...existing.serviceClientSecrets };
-  for (const service of SERVICES) serviceClientSecrets[serviceClientId(service)] ??= clientSecret();
-  const secrets: Secrets = {
-    ...existing,
-    otpHashKey: existing.otpHashKey ?? key(),
-    mobileIndexKey: existing.mobileIndexKey ?? key(),
-    keyEncryptionKey: existing.keyEncryptionKey ?? key(),
-    documentIndexKey: existing.documentIndexKey ?? key(),
-    secretCodeKey: existing.secretCodeKey ?? key(),
-    identityKeyEncryptionKey: existing.identityKeyEncryptionKey ?? key(),
-    issuerKeyEncryptionKey: existing.issuerKeyEncryptionKey ?? key(),
-    auditLogSignerKey: existing.auditLogSignerKey ?? generateSignerKey(AUDIT_LOG_ORIGIN).signerKey,
-    demoClientSecret: existing.demoClientSecret ?? clientSecret(),
-    adminPassword: existing.adminPassword ?? `admin-${clientSecret()}`,
-    adminMobile: existing.adminMobile ?? `9${String(randomInt(0, 1e9)).padStart(9, '0')}`,
-    serviceClientSecrets,
-  };
+  const secrets = completeSecrets(AUDIT_LOG_ORIGIN, existing);
   const text = JSON.stringify(secrets, null, 2);
   if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
     writeFileSync(file, text, { mode: 0o600 });
   }
   return secrets;
-}
-
-/** What a service's client may do at another service, beyond calling it. */
-function scopesAt(callee: Service, caller: Service): string[] {
-  // Identity asks the OTP service for consent and staff sign-in codes on behalf of the
-  // client that will confirm them, and has grants from secret codes signed.
-  if (callee === 'otp' && caller === 'identity') {
-    return [SERVICE_SCOPES.onBehalf, SERVICE_SCOPES.issueConsent];
-  }
-  // The audit service suspends principals its rules catch.
-  if (callee === 'identity' && caller === 'audit') return [SERVICE_SCOPES.suspendPrincipals];
-  // Vaccination-record reads beneficiaries from identity with the user's own token.
-  if (callee === 'identity' && caller === 'vaccination-record') {
-    return [SERVICE_SCOPES.relayTokens];
-  }
-  return [];
-}
-
-/**
- * The clients a service accepts, `id:sha256-hex-of-secret[:scope+scope]` comma-separated:
- * the demo client and every service's own.
- */
-function clientCredentials(callee: Service, secrets: Secrets): string {
-  const sha256 = (secret: string) => createHash('sha256').update(secret).digest('hex');
-  const entries = [
-    // The demo client is also the demo partner: these scopes choose what a consent grant shows it.
-    `${DEMO_CLIENT}:${sha256(secrets.demoClientSecret)}:${DEMO_PARTNER_SCOPES.join('+')}`,
-    ...SERVICES.map((caller) => {
-      const id = serviceClientId(caller);
-      const scopes = scopesAt(callee, caller);
-      const hash = sha256(secrets.serviceClientSecrets[id] as string);
-      return scopes.length > 0 ? `${id}:${hash}:${scopes.join('+')}` : `${id}:${hash}`;
-    }),
-  ];
-  return entries.join(',');
-}
-
-interface Platform {
-  readonly addresses: Readonly<Record<Service, string>>;
-  readonly databases: Readonly<Record<Service, string>>;
-  readonly brokers: string;
-  readonly secrets: Secrets;
-  readonly smsSink: string;
-  /** The scrypt hash of the admin's password, for PLATFORM_ADMIN_BOOTSTRAP. */
-  readonly adminPasswordHash: string;
-}
-
-/**
- * A service's whole environment, and the one place it is decided. Each service gets
- * the variables every service reads and only its own secrets.
- */
-function serviceEnvironment(service: Service, platform: Platform): Record<string, string> {
-  const { secrets } = platform;
-  const common = {
-    GRPC_HOST: '127.0.0.1',
-    GRPC_PORT: platform.addresses[service].split(':')[1] as string,
-    DATABASE_URL: platform.databases[service],
-    KAFKA_BROKERS: platform.brokers,
-    LOG_LEVEL: env['LOG_LEVEL'] ?? 'info',
-    CLIENT_CREDENTIALS: clientCredentials(service, secrets),
-    OTP_GRPC_ADDRESS: platform.addresses.otp,
-    SERVICE_CLIENT_ID: serviceClientId(service),
-    SERVICE_CLIENT_SECRET: secrets.serviceClientSecrets[serviceClientId(service)] as string,
-  };
-  switch (service) {
-    case 'otp':
-      return {
-        ...common,
-        OTP_HASH_KEY: secrets.otpHashKey,
-        MOBILE_INDEX_KEY: secrets.mobileIndexKey,
-        OTP_KEY_ENCRYPTION_KEY: secrets.keyEncryptionKey,
-        OTP_SMS_DELIVERY: 'dev-sink',
-        OTP_DEV_SMS_SINK: platform.smsSink,
-      };
-    case 'identity':
-      return {
-        ...common,
-        MOBILE_INDEX_KEY: secrets.mobileIndexKey,
-        DOCUMENT_INDEX_KEY: secrets.documentIndexKey,
-        SECRET_CODE_KEY: secrets.secretCodeKey,
-        IDENTITY_KEY_ENCRYPTION_KEYS: `dev-1:${secrets.identityKeyEncryptionKey}`,
-        PLATFORM_ADMIN_BOOTSTRAP: `${DEV_ADMIN}:${secrets.adminMobile}:${platform.adminPasswordHash}`,
-      };
-    case 'vaccination-record':
-      return {
-        ...common,
-        IDENTITY_GRPC_ADDRESS: platform.addresses.identity,
-        ISSUER_URL: ISSUER_URL,
-        ISSUER_HTTP_PORT: String(ISSUER_HTTP_PORT),
-        ISSUER_KEY_ENCRYPTION_KEY: secrets.issuerKeyEncryptionKey,
-      };
-    case 'audit':
-      return {
-        ...common,
-        IDENTITY_GRPC_ADDRESS: platform.addresses.identity,
-        AUDIT_LOG_SIGNER_KEY: secrets.auditLogSignerKey,
-      };
-  }
 }
 
 /**
@@ -665,14 +534,34 @@ async function main(): Promise<void> {
   const infra = await startInfrastructure();
   if (stopping) return;
   const secrets = devSecrets();
-  const platform: Platform = {
+  const platform: PlatformLayout = {
     addresses,
     databases: await createDatabases(infra.adminUrl),
     brokers: infra.brokers,
     secrets,
+    operatorClientId: DEMO_CLIENT,
     smsSink: resolve(DEV_STATE, 'sms.jsonl'),
-    adminPasswordHash: await hashStaffPasswordWithIdentity(secrets.adminPassword),
+    admin: {
+      username: DEV_ADMIN,
+      passwordHash: await hashStaffPasswordWithIdentity(secrets.adminPassword),
+    },
+    issuer: { url: ISSUER_URL, httpPort: ISSUER_HTTP_PORT },
+    logLevel: env['LOG_LEVEL'] ?? 'info',
   };
+  // Where everything is, for the vaxguard command line (npx vaxguard --help).
+  writePlatformDescription(PLATFORM_FILE, {
+    services: addresses,
+    postgres: { adminUrl: infra.adminUrl, databases: platform.databases },
+    kafkaBrokers: infra.brokers,
+    client: { id: DEMO_CLIENT, secret: secrets.demoClientSecret },
+    admin: { username: DEV_ADMIN, password: secrets.adminPassword },
+    smsInbox: platform.smsSink,
+    issuer: { url: ISSUER_URL, keysUrl: issuerKeysUrl },
+    auditLog: {
+      origin: AUDIT_LOG_ORIGIN,
+      verifierKey: parseSignerKey(secrets.auditLogSignerKey).verifierKey,
+    },
+  });
 
   say(`starting ${SERVICES.join(', ')}`);
   // The OTP service first: the others verify tokens with its keys and hear revocations

@@ -5,6 +5,7 @@ export * from './images';
 export * from './kafka';
 export * from './made-up-aadhaar';
 export * from './platform';
+export * from './platform-environment';
 export * from './postgres';
 export * from './refusals';
 export * from './service-process';

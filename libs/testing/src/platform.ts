@@ -1,38 +1,56 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Metadata } from '@grpc/grpc-js';
+import {
+  writePlatformDescription,
+  type PlatformDescription,
+  type PlatformServiceName,
+} from '@vaxguard/dev-platform';
 import { readDevSms } from '@vaxguard/dev-sms';
 import { createServiceClient, type ServiceClient } from '@vaxguard/grpc-kit';
-import { identityV1, otpV1 } from '@vaxguard/proto';
-import { SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
+import { auditV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
+import { parseSignerKey } from '@vaxguard/tlog';
+import { TOKEN_HEADER } from '@vaxguard/tokens';
+import { freePort } from './containers';
 import { eventually } from './eventually';
 import { startKafka, type KafkaFixture } from './kafka';
+import {
+  completeSecrets,
+  serviceClientId,
+  serviceEnvironment,
+  type PlatformLayout,
+} from './platform-environment';
 import { startPostgres, type PostgresFixture } from './postgres';
 import { spawnService, type ServiceProcess } from './service-process';
-import { testClient } from './service-scenarios';
 
 const WORKSPACE = fileURLToPath(new URL('../../../', import.meta.url));
-const key = () => randomBytes(32).toString('base64');
+const AUDIT_LOG_ORIGIN = 'audit.vaxguard.test';
+const OPERATOR_CLIENT = 'platform-operator';
 
 /** The built services a platform runs as their own processes; OTP always runs. */
-export type PlatformService = 'otp' | 'identity';
+export type PlatformService = PlatformServiceName;
 
 export interface PlatformOptions {
-  /** `['otp']`, or `['otp', 'identity']` to run identity too (a test of identity runs its own). */
+  /**
+   * The services to run, in start order: OTP first, then identity, then the others
+   * (which need identity). A test of one service runs that one itself.
+   */
   readonly services: readonly PlatformService[];
-  /** CLIENT_CREDENTIALS entries OTP accepts besides identity's own principal. */
-  readonly otpClients: readonly string[];
-  /** CLIENT_CREDENTIALS entries the identity process accepts. */
+  /** CLIENT_CREDENTIALS entries OTP accepts besides the operator's and the services'. */
+  readonly otpClients?: readonly string[];
+  /** CLIENT_CREDENTIALS entries the identity process accepts besides those. */
   readonly identityClients?: readonly string[];
   /** The bootstrapped platform admin's mobile (its username and password are fixed). */
   readonly adminMobile?: string;
   /** Variables that replace or add to a service's environment. */
   readonly env?: Partial<Record<PlatformService, Record<string, string>>>;
+  /** The services' LOG_LEVEL (default `warn`; a test that scans logs for leaks wants `info`). */
+  readonly logLevel?: string;
 }
 
 /** The OTP and identity clients of one client application. */
@@ -41,29 +59,59 @@ export interface PlatformClients {
   readonly identity: ServiceClient<typeof identityV1.IdentityServiceService>;
 }
 
+/** Clients of all four services, for a platform that runs them all. */
+export interface AllPlatformClients extends PlatformClients {
+  readonly records: ServiceClient<typeof vaccinationRecordV1.VaccinationRecordServiceService>;
+  readonly audit: ServiceClient<typeof auditV1.AuditServiceService>;
+}
+
 export interface Platform extends AsyncDisposable {
   readonly postgres: PostgresFixture;
   readonly kafka: KafkaFixture;
   /** The OTP process; identity's when `services` names it. */
   readonly otp: ServiceProcess;
   readonly identity: ServiceProcess | undefined;
+  /** Each running service's process. */
+  readonly processes: Readonly<Partial<Record<PlatformService, ServiceProcess>>>;
   /** A running service's gRPC address; throws for one `services` did not name. */
   address(service: PlatformService): string;
+  /** Each running service's database URL. */
+  readonly databases: Readonly<Partial<Record<PlatformService, string>>>;
   /** The key OTP indexes mobiles with, which identity must share. */
   readonly mobileIndexKey: string;
   /** Identity's own principal at OTP (consent and staff sign-in transactions, grants). */
-  readonly identityPrincipal: ReturnType<typeof testClient>;
+  readonly identityPrincipal: { clientId: string; secret: string; credential: string };
+  /** The operator's client, accepted by every service with a partner's scopes. */
+  readonly operator: { readonly clientId: string; readonly secret: string };
   /** The platform admin identity bootstraps (PLATFORM_ADMIN_BOOTSTRAP). */
   readonly admin: { readonly username: string; readonly password: string; readonly mobile: string };
+  /** The dev SMS inbox OTP writes to. */
+  readonly smsInbox: string;
+  /**
+   * The platform described as npm start describes its own (libs/dev-platform), written
+   * to `descriptionFile`: what the `vaxguard` command line reads.
+   */
+  readonly description: PlatformDescription;
+  readonly descriptionFile: string;
   /** Clients of OTP and identity as a client application, closed when the platform is. */
   connect(
     client: { clientId: string; secret: string },
     options?: { deadlineMs?: number; identityAddress?: string },
   ): PlatformClients;
+  /** Clients of all four services (the platform must run them all). */
+  connectAll(
+    client: { clientId: string; secret: string },
+    options?: { deadlineMs?: number },
+  ): AllPlatformClients;
   /** The code OTP sent for a transaction, from the dev SMS inbox, once it is there. */
   smsCode(txnId: string): Promise<string>;
   /** A staff sign-in: the password, then the STAFF_LOGIN code sent to the staff mobile. */
   staffSession(clients: PlatformClients, username: string, password: string): Promise<string>;
+  /**
+   * Stops a service (SIGTERM, or SIGKILL) and starts it again on the same address with
+   * the same environment; resolves when it is SERVING again.
+   */
+  restart(service: PlatformService, signal?: NodeJS.Signals): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -93,123 +141,189 @@ export async function hashStaffPasswordWithIdentity(password: string): Promise<s
 }
 
 /**
- * Real PostgreSQL and Kafka with the built OTP service (and identity, when asked) as
- * their own processes, OTP's codes going to a dev SMS inbox. A test file starts one in
- * `beforeAll` and shares it across its tests; `stop` (or `await using`) releases
- * everything, also what a half-failed start had started.
+ * Real PostgreSQL and Kafka with the built services as their own processes, configured
+ * as `npm start` configures them (libs/testing's platform-environment), OTP's codes going
+ * to a dev SMS inbox. A test file starts one in `beforeAll` and shares it across its
+ * tests; `stop` (or `await using`) releases everything, also what a half-failed start
+ * had started.
  */
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   const releases: (() => Promise<unknown>)[] = [];
   const opened: { close(): void }[] = [];
+  const processes: Partial<Record<PlatformService, ServiceProcess>> = {};
   const stop = async () => {
     for (const client of opened.splice(0)) client.close();
     for (const release of releases.splice(0).reverse()) await release().catch(() => undefined);
   };
   try {
+    const wanted = (['otp', 'identity', 'vaccination-record', 'audit'] as const).filter(
+      (service) => service === 'otp' || options.services.includes(service),
+    );
+    if (wanted.some((s) => s === 'vaccination-record' || s === 'audit')) {
+      if (!wanted.includes('identity'))
+        throw new Error('vaccination-record and audit need identity');
+    }
     const [postgres, kafka] = await Promise.all([
       startPostgres().then((fixture) => (releases.push(() => fixture.stop()), fixture)),
       startKafka().then((fixture) => (releases.push(() => fixture.stop()), fixture)),
     ]);
     const dir = await mkdtemp(join(tmpdir(), 'vaxguard-platform-'));
     releases.push(() => rm(dir, { recursive: true, force: true }));
-    const smsSink = join(dir, 'sms.jsonl');
-    const brokers = kafka.brokers.join(',');
-    const mobileIndexKey = key();
-    const identityPrincipal = testClient('svc-identity');
+    const secrets = completeSecrets(AUDIT_LOG_ORIGIN, {
+      adminPassword: 'bootstrap admin passphrase',
+      adminMobile: options.adminMobile ?? '',
+    });
     const admin = {
       username: 'root.admin',
-      password: 'bootstrap admin passphrase',
-      mobile: options.adminMobile ?? '',
+      password: secrets.adminPassword,
+      mobile: secrets.adminMobile,
     };
-
-    const otp = await spawnService({
-      entry: 'services/otp/dist/main.js',
-      env: {
-        DATABASE_URL: await postgres.createDatabase(),
-        KAFKA_BROKERS: brokers,
-        // Identity starts consent and staff sign-in transactions for the clients that
-        // confirm them, and has secret-code grants signed.
-        CLIENT_CREDENTIALS: [
-          ...options.otpClients,
-          `${identityPrincipal.credential}:${SERVICE_SCOPES.onBehalf}+${SERVICE_SCOPES.issueConsent}`,
-        ].join(','),
-        LOG_LEVEL: 'warn',
-        OTP_HASH_KEY: key(),
-        MOBILE_INDEX_KEY: mobileIndexKey,
-        OTP_KEY_ENCRYPTION_KEY: key(),
-        OTP_SMS_DELIVERY: 'dev-sink',
-        OTP_DEV_SMS_SINK: smsSink,
-        ...options.env?.otp,
-      },
-    });
-    releases.push(() => otp.stop());
-
-    let identity: ServiceProcess | undefined;
-    if (options.services.includes('identity')) {
-      const adminHash = await hashStaffPasswordWithIdentity(admin.password);
-      identity = await spawnService({
-        entry: 'services/identity/dist/main.js',
-        env: {
-          DATABASE_URL: await postgres.createDatabase(),
-          KAFKA_BROKERS: brokers,
-          CLIENT_CREDENTIALS: (options.identityClients ?? []).join(','),
-          LOG_LEVEL: 'warn',
-          PLATFORM_ADMIN_BOOTSTRAP: `${admin.username}:${admin.mobile}:${adminHash}`,
-          OTP_GRPC_ADDRESS: otp.address,
-          SERVICE_CLIENT_ID: identityPrincipal.clientId,
-          SERVICE_CLIENT_SECRET: identityPrincipal.secret,
-          MOBILE_INDEX_KEY: mobileIndexKey,
-          DOCUMENT_INDEX_KEY: key(),
-          SECRET_CODE_KEY: key(),
-          IDENTITY_KEY_ENCRYPTION_KEYS: `kek-1:${key()}`,
-          ...options.env?.identity,
-        },
-      });
-      const started = identity;
-      releases.push(() => started.stop());
+    const ports = {} as Record<PlatformService, number>;
+    const databases = {} as Record<PlatformService, string>;
+    for (const service of ['otp', 'identity', 'vaccination-record', 'audit'] as const) {
+      ports[service] = await freePort();
+      // Only the running services get a database; the others' URLs are never read.
+      databases[service] = wanted.includes(service) ? await postgres.createDatabase() : '';
     }
+    const addresses = Object.fromEntries(
+      Object.entries(ports).map(([service, port]) => [service, `127.0.0.1:${port}`]),
+    ) as Record<PlatformService, string>;
+    const issuerPort = await freePort();
+    const layout: PlatformLayout = {
+      addresses,
+      databases,
+      brokers: kafka.brokers.join(','),
+      secrets,
+      operatorClientId: OPERATOR_CLIENT,
+      smsSink: join(dir, 'sms.jsonl'),
+      admin: {
+        username: admin.username,
+        passwordHash: wanted.includes('identity')
+          ? await hashStaffPasswordWithIdentity(admin.password)
+          : '',
+      },
+      issuer: { url: `https://vaxguard.test/issuer`, httpPort: issuerPort },
+      logLevel: options.logLevel ?? 'warn',
+      running: wanted,
+      extraClients: { otp: options.otpClients ?? [], identity: options.identityClients ?? [] },
+    };
+    const environments = Object.fromEntries(
+      wanted.map((service) => [
+        service,
+        { ...serviceEnvironment(service, layout), ...options.env?.[service] },
+      ]),
+    ) as Partial<Record<PlatformService, Record<string, string>>>;
+    const launch = async (service: PlatformService): Promise<ServiceProcess> => {
+      const started = await spawnService({
+        entry: `services/${service}/dist/main.js`,
+        env: environments[service] as Record<string, string>,
+        port: ports[service],
+      });
+      processes[service] = started;
+      return started;
+    };
+    // Stopped in reverse: the services before Kafka and PostgreSQL.
+    releases.push(async () => {
+      await Promise.all(Object.values(processes).map((process) => process.stop()));
+    });
+    // OTP first: the others verify tokens with its keys and hear revocations on its
+    // topic, which it creates; then identity, which the other two call.
+    const otp = await launch('otp');
+    const identity = wanted.includes('identity') ? await launch('identity') : undefined;
+    await Promise.all(
+      wanted.filter((s) => s === 'vaccination-record' || s === 'audit').map(launch),
+    );
+
+    const description: PlatformDescription = {
+      services: addresses,
+      postgres: { adminUrl: postgres.adminUrl, databases },
+      kafkaBrokers: layout.brokers,
+      client: { id: OPERATOR_CLIENT, secret: secrets.demoClientSecret },
+      admin: { username: admin.username, password: admin.password },
+      smsInbox: layout.smsSink,
+      issuer: {
+        url: layout.issuer.url,
+        keysUrl: `http://127.0.0.1:${issuerPort}/issuer/.well-known/jwks.json`,
+      },
+      auditLog: {
+        origin: AUDIT_LOG_ORIGIN,
+        verifierKey: parseSignerKey(secrets.auditLogSignerKey).verifierKey,
+      },
+    };
+    const descriptionFile = join(dir, 'platform.json');
+    writePlatformDescription(descriptionFile, description);
 
     const smsCode = async (txnId: string): Promise<string> => {
       const sms = await eventually(async () => {
-        const found = await readDevSms(smsSink, txnId);
+        const found = await readDevSms(layout.smsSink, txnId);
         if (!found) throw new Error('no SMS yet');
         return found;
       });
       return sms.code;
     };
+    const address = (service: PlatformService): string => {
+      if (!processes[service]) throw new Error(`the platform runs no ${service}`);
+      return addresses[service];
+    };
+    const connect: Platform['connect'] = (client, connectOptions = {}) => {
+      const identityAddress = connectOptions.identityAddress ?? identity?.address;
+      if (!identityAddress) throw new Error('no identity address: pass identityAddress');
+      const kitOptions = {
+        clientId: client.clientId,
+        secret: client.secret,
+        deadlineMs: connectOptions.deadlineMs ?? 10_000,
+      };
+      const clients = {
+        otp: createServiceClient(otpV1.OtpServiceService, { ...kitOptions, address: otp.address }),
+        identity: createServiceClient(identityV1.IdentityServiceService, {
+          ...kitOptions,
+          address: identityAddress,
+        }),
+      };
+      opened.push(clients.otp, clients.identity);
+      return clients;
+    };
+    const svcIdentity = serviceClientId('identity');
+    const identitySecret = secrets.serviceClientSecrets[svcIdentity] as string;
 
     return {
       postgres,
       kafka,
       otp,
       identity,
-      mobileIndexKey,
-      identityPrincipal,
-      admin,
-      address(service) {
-        const process = service === 'otp' ? otp : identity;
-        if (!process) throw new Error(`the platform runs no ${service}`);
-        return process.address;
+      processes,
+      databases,
+      mobileIndexKey: secrets.mobileIndexKey,
+      identityPrincipal: {
+        clientId: svcIdentity,
+        secret: identitySecret,
+        credential: `${svcIdentity}:${sha256Hex(identitySecret)}`,
       },
-      connect(client, connectOptions = {}) {
-        const identityAddress = connectOptions.identityAddress ?? identity?.address;
-        if (!identityAddress) throw new Error('no identity address: pass identityAddress');
+      operator: { clientId: OPERATOR_CLIENT, secret: secrets.demoClientSecret },
+      admin,
+      smsInbox: layout.smsSink,
+      description,
+      descriptionFile,
+      address,
+      connect,
+      connectAll(client, connectOptions = {}) {
         const kitOptions = {
           clientId: client.clientId,
           secret: client.secret,
           deadlineMs: connectOptions.deadlineMs ?? 10_000,
         };
         const clients = {
-          otp: createServiceClient(otpV1.OtpServiceService, {
+          ...connect(client, connectOptions),
+          records: createServiceClient(vaccinationRecordV1.VaccinationRecordServiceService, {
             ...kitOptions,
-            address: otp.address,
+            address: address('vaccination-record'),
           }),
-          identity: createServiceClient(identityV1.IdentityServiceService, {
+          audit: createServiceClient(auditV1.AuditServiceService, {
             ...kitOptions,
-            address: identityAddress,
+            address: address('audit'),
           }),
         };
-        opened.push(clients.otp, clients.identity);
+        opened.push(clients.records, clients.audit);
         return clients;
       },
       smsCode,
@@ -223,6 +337,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         const { token } = await clients.otp.call('confirmOtp', { txnId, otp: code }, callAs());
         return token;
       },
+      async restart(service, signal = 'SIGTERM') {
+        const running = processes[service];
+        if (!running) throw new Error(`the platform runs no ${service}`);
+        await running.stop(signal);
+        return launch(service);
+      },
       stop,
       [Symbol.asyncDispose]: stop,
     };
@@ -230,4 +350,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     await stop();
     throw error;
   }
+}
+
+function sha256Hex(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
 }

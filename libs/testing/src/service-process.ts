@@ -58,8 +58,10 @@ export async function spawnService(options: {
   readonly entry: string;
   readonly env: Record<string, string>;
   readonly readyTimeoutMs?: number;
+  /** The port to serve on (a restarted service keeps its address); a free one by default. */
+  readonly port?: number;
 }): Promise<ServiceProcess> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const address = `127.0.0.1:${port}`;
   let output = '';
   const child = spawn(process.execPath, ['--enable-source-maps', options.entry], {

@@ -1,0 +1,181 @@
+// The one place a whole platform's configuration is decided: which clients each service
+// accepts with which scopes, and each service's environment. `npm start` and the test
+// harness both build their services' environments here, so a test's platform is the
+// developer's platform with other ports and secrets.
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { PLATFORM_SERVICES, type PlatformServiceName } from '@vaxguard/dev-platform';
+import { generateSignerKey } from '@vaxguard/tlog';
+import { SERVICE_SCOPES } from '@vaxguard/tokens';
+
+/** The scopes a partner-like operator client holds: what a consent grant shows it. */
+export const OPERATOR_PARTNER_SCOPES = ['beneficiary:demographics', 'beneficiary:id-masked'];
+
+/** Every secret a platform needs, generated once (npm start keeps them between starts). */
+export interface PlatformSecrets {
+  otpHashKey: string;
+  mobileIndexKey: string;
+  /** The OTP service's key-encryption key (its name predates the identity vault's). */
+  keyEncryptionKey: string;
+  documentIndexKey: string;
+  secretCodeKey: string;
+  identityKeyEncryptionKey: string;
+  /** Seals the SMART Health Card issuer's private keys. */
+  issuerKeyEncryptionKey: string;
+  /** The audit log's checkpoint signer (a C2SP signed-note private key). */
+  auditLogSignerKey: string;
+  /** The operator's client (npm start: demo-portal). */
+  demoClientSecret: string;
+  /** The first platform admin, created by identity from PLATFORM_ADMIN_BOOTSTRAP. */
+  adminPassword: string;
+  adminMobile: string;
+  /** Each service's own client secret, by client id (`svc-<service>`). */
+  serviceClientSecrets: Record<string, string>;
+}
+
+const key = () => randomBytes(32).toString('base64');
+const clientSecret = () => randomBytes(24).toString('base64url');
+const sha256 = (secret: string) => createHash('sha256').update(secret).digest('hex');
+
+/** A service's own client id at the others. */
+export const serviceClientId = (service: PlatformServiceName): string => `svc-${service}`;
+
+/**
+ * The secrets `existing` lacks, generated; none it has changes (so a development
+ * platform's tokens and data survive a restart and an upgrade of this list).
+ */
+export function completeSecrets(
+  auditLogOrigin: string,
+  existing: Partial<PlatformSecrets> = {},
+): PlatformSecrets {
+  const serviceClientSecrets = { ...existing.serviceClientSecrets };
+  for (const service of PLATFORM_SERVICES) {
+    serviceClientSecrets[serviceClientId(service)] ??= clientSecret();
+  }
+  return {
+    ...existing,
+    otpHashKey: existing.otpHashKey ?? key(),
+    mobileIndexKey: existing.mobileIndexKey ?? key(),
+    keyEncryptionKey: existing.keyEncryptionKey ?? key(),
+    documentIndexKey: existing.documentIndexKey ?? key(),
+    secretCodeKey: existing.secretCodeKey ?? key(),
+    identityKeyEncryptionKey: existing.identityKeyEncryptionKey ?? key(),
+    issuerKeyEncryptionKey: existing.issuerKeyEncryptionKey ?? key(),
+    auditLogSignerKey: existing.auditLogSignerKey ?? generateSignerKey(auditLogOrigin).signerKey,
+    demoClientSecret: existing.demoClientSecret ?? clientSecret(),
+    adminPassword: existing.adminPassword ?? `admin-${clientSecret()}`,
+    adminMobile: existing.adminMobile ?? `9${String(randomInt(0, 1e9)).padStart(9, '0')}`,
+    serviceClientSecrets,
+  };
+}
+
+/** What a service's client may do at another service, beyond calling it. */
+export function serviceScopesAt(
+  callee: PlatformServiceName,
+  caller: PlatformServiceName,
+): string[] {
+  // Identity asks the OTP service for consent and staff sign-in codes on behalf of the
+  // client that will confirm them, and has grants from secret codes signed.
+  if (callee === 'otp' && caller === 'identity') {
+    return [SERVICE_SCOPES.onBehalf, SERVICE_SCOPES.issueConsent];
+  }
+  // The audit service suspends principals its rules catch.
+  if (callee === 'identity' && caller === 'audit') return [SERVICE_SCOPES.suspendPrincipals];
+  // Vaccination-record reads beneficiaries from identity with the user's own token.
+  if (callee === 'identity' && caller === 'vaccination-record') {
+    return [SERVICE_SCOPES.relayTokens];
+  }
+  return [];
+}
+
+/** Where everything a service talks to is, and the values only one start knows. */
+export interface PlatformLayout {
+  readonly addresses: Readonly<Record<PlatformServiceName, string>>;
+  readonly databases: Readonly<Record<PlatformServiceName, string>>;
+  readonly brokers: string;
+  readonly secrets: PlatformSecrets;
+  /** The operator client's id (npm start: demo-portal). */
+  readonly operatorClientId: string;
+  readonly smsSink: string;
+  readonly admin: { readonly username: string; readonly passwordHash: string };
+  readonly issuer: { readonly url: string; readonly httpPort: number };
+  readonly logLevel: string;
+  /** The services that run (default all four): only their own clients are accepted. */
+  readonly running?: readonly PlatformServiceName[];
+  /** CLIENT_CREDENTIALS entries a service accepts besides the operator and the services. */
+  readonly extraClients?: Partial<Record<PlatformServiceName, readonly string[]>>;
+}
+
+/**
+ * The clients a service accepts, `id:sha256-hex-of-secret[:scope+scope]` comma-separated:
+ * the operator client (with a partner's scopes), every service's own, and any extra.
+ */
+export function clientCredentials(callee: PlatformServiceName, layout: PlatformLayout): string {
+  const { secrets } = layout;
+  return [
+    ...(layout.extraClients?.[callee] ?? []),
+    `${layout.operatorClientId}:${sha256(secrets.demoClientSecret)}:${OPERATOR_PARTNER_SCOPES.join('+')}`,
+    ...(layout.running ?? PLATFORM_SERVICES).map((caller) => {
+      const id = serviceClientId(caller);
+      const scopes = serviceScopesAt(callee, caller);
+      const hash = sha256(secrets.serviceClientSecrets[id] as string);
+      return scopes.length > 0 ? `${id}:${hash}:${scopes.join('+')}` : `${id}:${hash}`;
+    }),
+  ].join(',');
+}
+
+/**
+ * A service's whole environment: the variables every service reads and only its own
+ * secrets. GRPC_HOST and GRPC_PORT come from its address.
+ */
+export function serviceEnvironment(
+  service: PlatformServiceName,
+  layout: PlatformLayout,
+): Record<string, string> {
+  const { secrets } = layout;
+  const [host, port] = layout.addresses[service].split(':') as [string, string];
+  const common = {
+    GRPC_HOST: host,
+    GRPC_PORT: port,
+    DATABASE_URL: layout.databases[service],
+    KAFKA_BROKERS: layout.brokers,
+    LOG_LEVEL: layout.logLevel,
+    CLIENT_CREDENTIALS: clientCredentials(service, layout),
+    OTP_GRPC_ADDRESS: layout.addresses.otp,
+    SERVICE_CLIENT_ID: serviceClientId(service),
+    SERVICE_CLIENT_SECRET: secrets.serviceClientSecrets[serviceClientId(service)] as string,
+  };
+  switch (service) {
+    case 'otp':
+      return {
+        ...common,
+        OTP_HASH_KEY: secrets.otpHashKey,
+        MOBILE_INDEX_KEY: secrets.mobileIndexKey,
+        OTP_KEY_ENCRYPTION_KEY: secrets.keyEncryptionKey,
+        OTP_SMS_DELIVERY: 'dev-sink',
+        OTP_DEV_SMS_SINK: layout.smsSink,
+      };
+    case 'identity':
+      return {
+        ...common,
+        MOBILE_INDEX_KEY: secrets.mobileIndexKey,
+        DOCUMENT_INDEX_KEY: secrets.documentIndexKey,
+        SECRET_CODE_KEY: secrets.secretCodeKey,
+        IDENTITY_KEY_ENCRYPTION_KEYS: `dev-1:${secrets.identityKeyEncryptionKey}`,
+        PLATFORM_ADMIN_BOOTSTRAP: `${layout.admin.username}:${secrets.adminMobile}:${layout.admin.passwordHash}`,
+      };
+    case 'vaccination-record':
+      return {
+        ...common,
+        IDENTITY_GRPC_ADDRESS: layout.addresses.identity,
+        ISSUER_URL: layout.issuer.url,
+        ISSUER_HTTP_PORT: String(layout.issuer.httpPort),
+        ISSUER_KEY_ENCRYPTION_KEY: secrets.issuerKeyEncryptionKey,
+      };
+    case 'audit':
+      return {
+        ...common,
+        IDENTITY_GRPC_ADDRESS: layout.addresses.identity,
+        AUDIT_LOG_SIGNER_KEY: secrets.auditLogSignerKey,
+      };
+  }
+}

@@ -428,15 +428,23 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
     const code = await codeFor(txnId);
     const stolenConfirm = await refusalOf(umang.confirm(txnId, code));
     const unknown = await refusalOf(umang.confirm(randomUUID(), code));
+    // Refused alike, with the reason in google.rpc.ErrorInfo like every other refusal.
     expect(stolenConfirm).toEqual(unknown);
-    expect(stolenConfirm.code).toBe(status.NOT_FOUND);
-    expect((await refusalOf(umang.resend(txnId))).code).toBe(status.NOT_FOUND);
+    expect([unknown.code, unknown.reason]).toEqual([status.NOT_FOUND, 'OTP_TXN_NOT_FOUND']);
+    const resent = await refusalOf(umang.resend(txnId));
+    expect([resent.code, resent.reason]).toEqual([status.NOT_FOUND, 'OTP_TXN_NOT_FOUND']);
     // The owner is unaffected: no attempt was spent by the intruder.
     const { claims } = await portal.confirm(txnId, code);
-    expect((await refusalOf(umang.revoke(claims?.tokenId ?? ''))).code).toBe(
+    const stolenRevoke = await refusalOf(umang.revoke(claims?.tokenId ?? ''));
+    expect([stolenRevoke.code, stolenRevoke.reason]).toEqual([
       status.PERMISSION_DENIED,
-    );
-    expect((await refusalOf(portal.revoke(randomUUID()))).code).toBe(status.NOT_FOUND);
+      'NOT_TOKEN_OWNER',
+    ]);
+    const unknownRevoke = await refusalOf(portal.revoke(randomUUID()));
+    expect([unknownRevoke.code, unknownRevoke.reason]).toEqual([
+      status.NOT_FOUND,
+      'TOKEN_NOT_FOUND',
+    ]);
   });
 
   it('refuses a revoked token once the token.revoked event arrives through Kafka; revoking twice emits once', async () => {

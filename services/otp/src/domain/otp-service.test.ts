@@ -379,10 +379,15 @@ describe('ConfirmOtp', () => {
     const unknown = await refusal(
       service.confirm(umang, '00000000-0000-4000-8000-000000000000', '123456'),
     );
-    expect([stolen.code, stolen.message]).toEqual([unknown.code, unknown.message]);
-    expect(stolen.code).toBe('NOT_FOUND');
+    expect([stolen.code, stolen.message, stolen.reason]).toEqual([
+      unknown.code,
+      unknown.message,
+      unknown.reason,
+    ]);
+    expect([stolen.code, stolen.reason]).toEqual(['NOT_FOUND', 'OTP_TXN_NOT_FOUND']);
     expect(store.transactionById(txnId)?.failedAttempts).toBe(0);
-    expect((await refusal(service.resend(umang, txnId))).code).toBe('NOT_FOUND');
+    const resent = await refusal(service.resend(umang, txnId));
+    expect([resent.code, resent.reason]).toEqual(['NOT_FOUND', 'OTP_TXN_NOT_FOUND']);
     expect((await refusal(service.confirm(portal, 'not-a-uuid', '123456'))).code).toBe(
       'INVALID_ARGUMENT',
     );
@@ -677,12 +682,12 @@ describe('RevokeToken', () => {
   it("refuses to revoke another client's token, and says NOT_FOUND for unknown ones", async () => {
     const env = setup();
     const claims = await issued(env);
-    expect((await refusal(env.service.revoke(umang, claims.tokenId))).code).toBe(
-      'PERMISSION_DENIED',
+    const stolen = await refusal(env.service.revoke(umang, claims.tokenId));
+    expect([stolen.code, stolen.reason]).toEqual(['PERMISSION_DENIED', 'NOT_TOKEN_OWNER']);
+    const unknown = await refusal(
+      env.service.revoke(portal, '00000000-0000-4000-8000-000000000000'),
     );
-    expect(
-      (await refusal(env.service.revoke(portal, '00000000-0000-4000-8000-000000000000'))).code,
-    ).toBe('NOT_FOUND');
+    expect([unknown.code, unknown.reason]).toEqual(['NOT_FOUND', 'TOKEN_NOT_FOUND']);
     expect((await refusal(env.service.revoke(portal, 'nope'))).code).toBe('INVALID_ARGUMENT');
     expect(env.store.token(claims.tokenId)?.revokedAt).toBeUndefined();
   });

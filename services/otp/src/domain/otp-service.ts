@@ -108,7 +108,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Grantee ids are opaque ids from identity (a staff id, a client id), never PII.
 const OPAQUE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-const TXN_NOT_FOUND = 'no such OTP transaction';
+/**
+ * An unknown transaction and another client's are refused alike (the same code, message
+ * and reason), so a client cannot probe which transaction ids exist.
+ */
+const txnNotFound = () => notFound('no such OTP transaction', { reason: 'OTP_TXN_NOT_FOUND' });
 
 /**
  * The OTP flow: generate, resend, confirm, revoke. Every rule it applies lives in
@@ -181,7 +185,7 @@ export class OtpService {
       await this.sendTransaction(caller.clientId, async (uow) => {
         const found = await uow.findTransactionForUpdate(txnId);
         if (!found || found.clientId !== caller.clientId)
-          return refuse<OtpTransaction>(notFound(TXN_NOT_FOUND));
+          return refuse<OtpTransaction>(txnNotFound());
         const now = this.options.clock();
         // An expired code is what a resend is for; a used or dead transaction is not.
         const closed = closedReason(found);
@@ -246,7 +250,7 @@ export class OtpService {
     return settle(
       await this.options.store.transaction(async (uow): Promise<Outcome<ConfirmedOtp>> => {
         const txn = await uow.findTransactionForUpdate(txnId);
-        if (!txn || txn.clientId !== caller.clientId) return refuse(notFound(TXN_NOT_FOUND));
+        if (!txn || txn.clientId !== caller.clientId) return refuse(txnNotFound());
         const now = this.options.clock();
         const guard = await uow.mobileGuard(txn.mobileIndex);
         const failed = (
@@ -414,9 +418,13 @@ export class OtpService {
     settle(
       await this.options.store.transaction(async (uow): Promise<Outcome<void>> => {
         const token = await uow.findIssuedTokenForUpdate(tokenId);
-        if (!token) return refuse(notFound('no such token'));
+        if (!token) return refuse(notFound('no such token', { reason: 'TOKEN_NOT_FOUND' }));
         if (token.clientId !== caller.clientId) {
-          return refuse(permissionDenied('only the client a token was issued to may revoke it'));
+          return refuse(
+            permissionDenied('only the client a token was issued to may revoke it', {
+              reason: 'NOT_TOKEN_OWNER',
+            }),
+          );
         }
         if (token.revokedAt) return ok(undefined);
         const now = this.options.clock();

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'RESOURCE_EXHAUSTED',
   'FAILED_PRECONDITION',
   'ABORTED',
+  'OUT_OF_RANGE',
   'DEADLINE_EXCEEDED',
   'UNAVAILABLE',
   'INTERNAL',
@@ -75,6 +76,11 @@ export const alreadyExists = factory('ALREADY_EXISTS');
 export const permissionDenied = factory('PERMISSION_DENIED');
 export const unauthenticated = factory('UNAUTHENTICATED');
 export const failedPrecondition = factory('FAILED_PRECONDITION');
+/**
+ * A well-formed request for a position past the current end (a leaf beyond the tree):
+ * unlike INVALID_ARGUMENT, the same request may succeed once the data grows.
+ */
+export const outOfRange = factory('OUT_OF_RANGE');
 export const unavailable = factory('UNAVAILABLE');
 
 export function resourceExhausted(

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   invalidArgument,
   isVaxGuardError,
+  outOfRange,
   resourceExhausted,
   VaxGuardError,
 } from '@vaxguard/errors';
@@ -45,6 +46,19 @@ describe('toStatusError and fromStatusError', () => {
       42_500,
     ]);
     expect(received.cause).toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    // Past the end of a log: OUT_OF_RANGE, a refusal like any other, not a broken call.
+    const pastEnd = fromStatusError(
+      toStatusError(
+        outOfRange('leaf 9 is past the tree', { reason: 'OUT_OF_RANGE' }),
+        logger,
+        '/m',
+      ),
+    );
+    expect([pastEnd.code, pastEnd.message, pastEnd.reason]).toEqual([
+      'OUT_OF_RANGE',
+      'leaf 9 is past the tree',
+      'OUT_OF_RANGE',
+    ]);
     const plain = fromStatusError(toStatusError(invalidArgument('bad'), logger, '/m'));
     expect([plain.code, plain.message, plain.reason]).toEqual([
       'INVALID_ARGUMENT',
@@ -78,12 +92,7 @@ describe('toStatusError and fromStatusError', () => {
       'internal error',
       parseFailure,
     ]);
-    for (const code of [
-      status.UNKNOWN,
-      status.UNIMPLEMENTED,
-      status.DATA_LOSS,
-      status.OUT_OF_RANGE,
-    ]) {
+    for (const code of [status.UNKNOWN, status.UNIMPLEMENTED, status.DATA_LOSS]) {
       const broken = fromStatusError(peerStatus(code, 'method GenerateOtp not found at 10.0.0.7'));
       expect([status[code], broken.code, broken.message]).toEqual([
         status[code],

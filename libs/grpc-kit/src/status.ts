@@ -18,6 +18,7 @@ const GRPC_CODES: Record<ErrorCode, status> = {
   RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
   FAILED_PRECONDITION: status.FAILED_PRECONDITION,
   ABORTED: status.ABORTED,
+  OUT_OF_RANGE: status.OUT_OF_RANGE,
   DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
   UNAVAILABLE: status.UNAVAILABLE,
   INTERNAL: status.INTERNAL,
@@ -124,8 +125,8 @@ const ERROR_CODES_BY_STATUS: ReadonlyMap<number, ErrorCode> = new Map(
  * becomes the same VaxGuardError (code, message, reason, retry delay), the status kept as
  * `cause` for the log. INTERNAL always carries the generic message. Codes VaxGuard does
  * not use mean the call broke, not a refusal: CANCELLED (cut off on the way) becomes
- * UNAVAILABLE; UNKNOWN, UNIMPLEMENTED (a peer without the method), OUT_OF_RANGE and
- * DATA_LOSS become INTERNAL; so does a failure that is not a status at all.
+ * UNAVAILABLE; UNKNOWN, UNIMPLEMENTED (a peer without the method) and DATA_LOSS become
+ * INTERNAL; so does a failure that is not a status at all.
  */
 export function fromStatusError(error: unknown): VaxGuardError {
   const failure = error as Partial<ServiceError> | null | undefined;

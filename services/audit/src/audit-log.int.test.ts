@@ -478,6 +478,64 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     expect(proof.hashes.length).toBeGreaterThan(0);
   });
 
+  it('answers OUT_OF_RANGE for a position past the end of the log, INVALID_ARGUMENT for a request no log answers', async () => {
+    const { treeSize } = await clients.audit.call('getCheckpoint', {}, as());
+    const pastEnd = String(Number(treeSize) + 1_000_000);
+    const refusals = {
+      leafPastLatest: await refusalOf(
+        clients.audit.call('getInclusionProof', { index: pastEnd, treeSize: '0' }, as()),
+      ),
+      treePastEnd: await refusalOf(
+        clients.audit.call('getInclusionProof', { index: '0', treeSize: pastEnd }, as()),
+      ),
+      beyondUint53: await refusalOf(
+        clients.audit.call('getInclusionProof', { index: String(2n ** 60n), treeSize: '0' }, as()),
+      ),
+      newSizePastEnd: await refusalOf(
+        clients.audit.call('getConsistencyProof', { oldSize: '1', newSize: pastEnd }, as()),
+      ),
+      oldSizePastLatest: await refusalOf(
+        clients.audit.call('getConsistencyProof', { oldSize: pastEnd, newSize: '0' }, as()),
+      ),
+      entriesPastEnd: await refusalOf(
+        clients.audit.call(
+          'getEntries',
+          { start: pastEnd, end: '0', pageSize: 1, pageToken: '' },
+          as(sessions.auditor),
+        ),
+      ),
+      leafOutsideNamedTree: await refusalOf(
+        clients.audit.call('getInclusionProof', { index: '2', treeSize: '1' }, as()),
+      ),
+      fromEmptyTree: await refusalOf(
+        clients.audit.call('getConsistencyProof', { oldSize: '0', newSize: '0' }, as()),
+      ),
+      reversedEntries: await refusalOf(
+        clients.audit.call(
+          'getEntries',
+          { start: '2', end: '1', pageSize: 1, pageToken: '' },
+          as(sessions.auditor),
+        ),
+      ),
+    };
+    const seen = Object.fromEntries(
+      Object.entries(refusals).map(([name, refusal]) => [name, [refusal.code, refusal.reason]]),
+    );
+    const pastTheEnd = [status.OUT_OF_RANGE, 'OUT_OF_RANGE'];
+    const neverAnswerable = [status.INVALID_ARGUMENT, 'OUT_OF_RANGE'];
+    expect(seen).toEqual({
+      leafPastLatest: pastTheEnd,
+      treePastEnd: pastTheEnd,
+      beyondUint53: pastTheEnd,
+      newSizePastEnd: pastTheEnd,
+      oldSizePastLatest: pastTheEnd,
+      entriesPastEnd: pastTheEnd,
+      leafOutsideNamedTree: neverAnswerable,
+      fromEmptyTree: neverAnswerable,
+      reversedEntries: neverAnswerable,
+    });
+  });
+
   it('keeps each centre identity announces in its directory once, however often it is delivered', async () => {
     const centreId = `ctr-${randomUUID()}`;
     const announce = (name: string) =>

@@ -1,4 +1,4 @@
-import { failedPrecondition, invalidArgument, unavailable } from '@vaxguard/errors';
+import { invalidArgument, outOfRange, unavailable } from '@vaxguard/errors';
 import {
   appendLeaves,
   EMPTY_FRONTIER,
@@ -13,6 +13,7 @@ import {
 } from '@vaxguard/tlog';
 import { columnsMatch, columnsOf, decodeEntry, EntryFormatError } from './entry-encoding';
 import {
+  checkEntryRange,
   decodePageToken,
   encodePageToken,
   entriesPageSize,
@@ -82,11 +83,7 @@ export class LogReader {
     const range = request.pageToken
       ? decodePageToken(request.pageToken)
       : { next: request.start, end: request.end === 0 ? size : request.end };
-    if (range.next > range.end || range.end > size) {
-      throw invalidArgument(`the log has ${size} entries; the range is outside it`, {
-        reason: 'OUT_OF_RANGE',
-      });
-    }
+    checkEntryRange(range.next, range.end, size);
     const pageEnd = Math.min(range.end, range.next + entriesPageSize(request.pageSize));
     const entries = await this.options.store.entries(range.next, pageEnd);
     return {
@@ -96,9 +93,16 @@ export class LogReader {
   }
 
   async inclusionProof(index: number, treeSize: number) {
+    // A leaf beyond the tree the caller named is never in it; beyond the latest tree,
+    // it may be once the log grows.
+    if (treeSize !== 0 && index >= treeSize) {
+      throw invalidArgument(`leaf ${index} is not in the tree of size ${treeSize}`, {
+        reason: 'OUT_OF_RANGE',
+      });
+    }
     const size = await this.provenSize(treeSize);
     if (index >= size) {
-      throw invalidArgument(`leaf ${index} is not in the tree of size ${size}`, {
+      throw outOfRange(`leaf ${index} is past the latest checkpoint, of size ${size}`, {
         reason: 'OUT_OF_RANGE',
       });
     }
@@ -111,9 +115,15 @@ export class LogReader {
   }
 
   async consistencyProof(oldSize: number, newSize: number) {
+    // RFC 6962 proves 0 < old_size <= new_size: other pairs are never answerable.
+    if (oldSize === 0 || (newSize !== 0 && oldSize > newSize)) {
+      throw invalidArgument(`no consistency proof from size ${oldSize} to ${newSize}`, {
+        reason: 'OUT_OF_RANGE',
+      });
+    }
     const size = await this.provenSize(newSize);
-    if (oldSize === 0 || oldSize > size) {
-      throw invalidArgument(`no consistency proof from size ${oldSize} to ${size}`, {
+    if (oldSize > size) {
+      throw outOfRange(`size ${oldSize} is past the latest checkpoint, of size ${size}`, {
         reason: 'OUT_OF_RANGE',
       });
     }
@@ -139,11 +149,7 @@ export class LogReader {
     const [head, latest] = await Promise.all([store.head(), store.latestCheckpoint()]);
     const logEnd = Math.max(head.size, latest?.size ?? 0);
     const end = to === 0 ? logEnd : to;
-    if (from > end || end > logEnd) {
-      throw invalidArgument(`the log has ${logEnd} entries; the range is outside it`, {
-        reason: 'OUT_OF_RANGE',
-      });
-    }
+    checkEntryRange(from, end, logEnd);
     const checkpoints = await store.checkpointsBetween(from, end);
     const report = (checked: number, firstMismatch?: Mismatch): VerifyReport => ({
       from,
@@ -201,7 +207,7 @@ export class LogReader {
     if (treeSize === 0) return (await this.latestCheckpoint()).checkpoint.size;
     const { size } = await this.options.store.head();
     if (treeSize > size) {
-      throw failedPrecondition(`the log has only ${size} entries`, { reason: 'OUT_OF_RANGE' });
+      throw outOfRange(`the log has only ${size} entries`, { reason: 'OUT_OF_RANGE' });
     }
     return treeSize;
   }

@@ -1,4 +1,4 @@
-import { invalidArgument, permissionDenied } from '@vaxguard/errors';
+import { invalidArgument, outOfRange, permissionDenied } from '@vaxguard/errors';
 import type { StaffReader } from './model';
 
 /**
@@ -105,13 +105,37 @@ export function decodePageToken(token: string): PagePosition {
   });
 }
 
-/** A tree size or index from the wire (uint64 as decimal text), within what JavaScript counts exactly. */
+/**
+ * A tree size or index from the wire (uint64 as decimal text), within what JavaScript
+ * counts exactly. A uint64 beyond that is well-formed but past the end of any log we
+ * will hold: OUT_OF_RANGE, like any other position past the end.
+ */
 export function parsePosition(text: string, what: string): number {
-  const value = Number(text);
-  if (!/^(?:0|[1-9][0-9]*)$/.test(text) || !Number.isSafeInteger(value)) {
-    throw invalidArgument(`${what} must be a whole number below 2^53`, { reason: 'OUT_OF_RANGE' });
+  const message = `${what} must be a whole number below 2^53`;
+  if (!/^(?:0|[1-9][0-9]*)$/.test(text)) {
+    throw invalidArgument(message, { reason: 'OUT_OF_RANGE' });
   }
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw outOfRange(message, { reason: 'OUT_OF_RANGE' });
   return value;
+}
+
+/**
+ * Entries [start, end) of a log of `size` entries. The gRPC error model: a range past
+ * the end is OUT_OF_RANGE (the same request may succeed once the log grows); a range
+ * that ends before it starts is INVALID_ARGUMENT (it never will).
+ */
+export function checkEntryRange(start: number, end: number, size: number): void {
+  if (start > size || end > size) {
+    throw outOfRange(`the log has ${size} entries; the range goes past its end`, {
+      reason: 'OUT_OF_RANGE',
+    });
+  }
+  if (start > end) {
+    throw invalidArgument(`the range ends (${end}) before it starts (${start})`, {
+      reason: 'OUT_OF_RANGE',
+    });
+  }
 }
 
 /** Whether two hashes are the same bytes. */

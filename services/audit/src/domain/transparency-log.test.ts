@@ -108,6 +108,49 @@ describe('the transparency log', () => {
     expect(store.nodeReads - reads).toBe(1);
   });
 
+  it('refuses a position past the end OUT_OF_RANGE, and a request no log answers INVALID_ARGUMENT', async () => {
+    const { store, writer, reader } = aLog();
+    await writer.append(
+      store,
+      Array.from({ length: 4 }, () => aRecord()),
+    );
+    const refusal = async (call: Promise<unknown>) =>
+      call.then(
+        () => 'answered',
+        (error: { code?: string }) => error.code,
+      );
+    // The latest checkpoint covers 4 entries; the log's head is 4 too.
+    expect({
+      leafPastLatest: await refusal(reader.inclusionProof(4, 0)),
+      treePastHead: await refusal(reader.inclusionProof(0, 5)),
+      oldSizePastLatest: await refusal(reader.consistencyProof(5, 0)),
+      newSizePastHead: await refusal(reader.consistencyProof(1, 5)),
+      entriesPastHead: await refusal(
+        reader.entries(AUDITOR, { start: 5, end: 0, pageSize: 0, pageToken: '' }),
+      ),
+      verifyPastHead: await refusal(reader.verify(AUDITOR, 0, 5)),
+      leafOutsideNamedTree: await refusal(reader.inclusionProof(3, 2)),
+      fromEmptyTree: await refusal(reader.consistencyProof(0, 0)),
+      reversedSizes: await refusal(reader.consistencyProof(3, 2)),
+      reversedEntries: await refusal(
+        reader.entries(AUDITOR, { start: 3, end: 2, pageSize: 0, pageToken: '' }),
+      ),
+      lastLeaf: await refusal(reader.inclusionProof(3, 0)),
+    }).toEqual({
+      leafPastLatest: 'OUT_OF_RANGE',
+      treePastHead: 'OUT_OF_RANGE',
+      oldSizePastLatest: 'OUT_OF_RANGE',
+      newSizePastHead: 'OUT_OF_RANGE',
+      entriesPastHead: 'OUT_OF_RANGE',
+      verifyPastHead: 'OUT_OF_RANGE',
+      leafOutsideNamedTree: 'INVALID_ARGUMENT',
+      fromEmptyTree: 'INVALID_ARGUMENT',
+      reversedSizes: 'INVALID_ARGUMENT',
+      reversedEntries: 'INVALID_ARGUMENT',
+      lastLeaf: 'answered',
+    });
+  });
+
   it('signs at every N entries inside a large batch, each checkpoint the root of exactly that many', async () => {
     const { store, writer } = aLog({ everyEntries: 4, intervalMs: 60_000 });
     await writer.checkpoint(store);

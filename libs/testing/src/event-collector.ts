@@ -32,7 +32,12 @@ export class EventCollector {
           if (!message.value) return;
           collector.rawMessages.push(message.value);
           if (message.key) collector.rawMessages.push(message.key);
-          collector.events.push(eventsV1.EventEnvelope.decode(message.value));
+          // A compacted registry record is not an envelope: its bytes are still collected.
+          try {
+            collector.events.push(eventsV1.EventEnvelope.decode(message.value));
+          } catch {
+            // not an EventEnvelope
+          }
         },
       });
     } catch (error) {

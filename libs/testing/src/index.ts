@@ -10,3 +10,4 @@ export * from './postgres';
 export * from './refusals';
 export * from './service-process';
 export * from './service-scenarios';
+export * from './leak-replay';

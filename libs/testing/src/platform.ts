@@ -41,6 +41,8 @@ export interface PlatformOptions {
    * (which need identity). A test of one service runs that one itself.
    */
   readonly services: readonly PlatformService[];
+  /** CLIENT_CREDENTIALS entries every service accepts besides the operator's and the services'. */
+  readonly clients?: readonly string[];
   /** CLIENT_CREDENTIALS entries OTP accepts besides the operator's and the services'. */
   readonly otpClients?: readonly string[];
   /** CLIENT_CREDENTIALS entries the identity process accepts besides those. */
@@ -205,7 +207,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       issuer: { url: `https://vaxguard.test/issuer`, httpPort: issuerPort },
       logLevel: options.logLevel ?? 'warn',
       running: wanted,
-      extraClients: { otp: options.otpClients ?? [], identity: options.identityClients ?? [] },
+      extraClients: {
+        otp: [...(options.clients ?? []), ...(options.otpClients ?? [])],
+        identity: [...(options.clients ?? []), ...(options.identityClients ?? [])],
+        'vaccination-record': options.clients ?? [],
+        audit: options.clients ?? [],
+      },
     };
     const environments = Object.fromEntries(
       wanted.map((service) => [

@@ -1,0 +1,484 @@
+// The 2023 attack replayed against a running platform: a genuine vaccinator's login,
+// driven by a bot, looks up people it has no consent for, one distinct mobile number and
+// identity number after another, by every search the API offers a vaccinator. What the
+// platform must do: give no personal data back, have the audit service's anomaly rules
+// suspend the login within seconds of the look-up that crosses a threshold, write the
+// alert and the suspension into the transparency log, and from then on refuse that
+// login and every token it still holds in every service.
+//
+// The e2e suite asserts on the report; `vaxguard replay-leak` prints each step as it
+// happens. Everything the replay creates is its own (a centre, a vaccinator, an auditor,
+// a citizen), so it can run again and again against the same platform.
+import { randomBytes, randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { status } from '@grpc/grpc-js';
+import type { PlatformDescription } from '@vaxguard/dev-platform';
+import { readDevSms } from '@vaxguard/dev-sms';
+import { createServiceClient } from '@vaxguard/grpc-kit';
+import { newBeneficiaryRef } from '@vaxguard/pii';
+import { auditV1, identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
+import { eventually } from './eventually';
+import { madeUpAadhaar } from './made-up-aadhaar';
+import { callAs } from './platform';
+import { outcomeOf, type Refusal } from './refusals';
+
+/** The goal: a suspension in force this soon after the look-up that crossed a threshold. */
+export const LEAK_REPLAY_SUSPENSION_GOAL_MS = 5_000;
+
+export interface LeakReplayOptions {
+  readonly platform: PlatformDescription;
+  /** Distinct mobile numbers (and as many identity numbers) the bot tries; default 1,000. */
+  readonly lookups?: number;
+  /** Called as each step happens, for a live account. */
+  readonly onStep?: (step: LeakReplayStep) => void;
+  /** How long to wait for the log to show the alert and the suspension (default 30 s). */
+  readonly logWaitMs?: number;
+}
+
+export type LeakReplayStep =
+  | { readonly kind: 'setup'; readonly text: string }
+  | {
+      readonly kind: 'lookups';
+      readonly attempted: number;
+      readonly refused: number;
+      readonly personalData: number;
+    }
+  | {
+      readonly kind: 'suspended';
+      readonly afterLookups: number;
+      readonly sinceCrossingMs: number | undefined;
+    }
+  | { readonly kind: 'log'; readonly text: string }
+  | {
+      readonly kind: 'refused';
+      readonly service: string;
+      readonly call: string;
+      readonly refusal: Refusal | undefined;
+    }
+  | { readonly kind: 'verdict'; readonly stopped: boolean; readonly text: string };
+
+/** One look-up the bot made: what it asked, how it ended, and when. */
+export interface BotLookup {
+  readonly search:
+    'RequestConsent(mobile)' | 'GetBeneficiary(identity number)' | 'GetBeneficiary(reference)';
+  readonly answeredAtMs: number;
+  readonly refusal: Refusal | undefined;
+  /** Personal data fields present in a successful answer (none is the only right answer). */
+  readonly personalData: readonly string[];
+}
+
+/** An entry of the transparency log, as an auditor reads it over gRPC. */
+export interface ReplayLogEntry {
+  readonly index: number;
+  readonly type: string;
+  readonly actorId: string;
+  readonly subjectRef: string;
+  readonly payload: Record<string, unknown>;
+}
+
+export interface LeakReplayReport {
+  readonly vaccinatorId: string;
+  readonly lookups: readonly BotLookup[];
+  /** Look-ups whose answer held personal data: must be 0. */
+  readonly personalDataAnswers: number;
+  /** The alert the rules raised, as its log entry. */
+  readonly alert: ReplayLogEntry | undefined;
+  /** The suspension, as its log entry. */
+  readonly suspension: ReplayLogEntry | undefined;
+  /** Which look-up crossed the alert's threshold (1-based among its kind), and when. */
+  readonly crossing: { readonly lookup: number; readonly atMs: number } | undefined;
+  /** From the crossing look-up's answer to the first call refused for the suspension. */
+  readonly suspendedAfterMs: number | undefined;
+  /** Calls made after the suspension with the login and the tokens it held, by service. */
+  readonly afterwards: readonly { service: string; call: string; refusal: Refusal | undefined }[];
+  readonly stopped: boolean;
+}
+
+/** Anything in a look-up's answer that would be a person's data. */
+const PERSONAL_FIELDS = [
+  'name',
+  'yearOfBirth',
+  'maskedPhotoId',
+  'maskedMobile',
+  'gender',
+  'beneficiaries',
+  'beneficiary',
+];
+
+const madeUpMobile = () => `${randomInt(6, 10)}${String(randomInt(0, 1e9)).padStart(9, '0')}`;
+
+function personalDataIn(answer: unknown): string[] {
+  if (answer === null || typeof answer !== 'object') return [];
+  return Object.entries(answer as Record<string, unknown>)
+    .filter(
+      ([key, value]) =>
+        PERSONAL_FIELDS.includes(key) &&
+        value !== undefined &&
+        value !== '' &&
+        !(Array.isArray(value) && value.length === 0),
+    )
+    .map(([key]) => key);
+}
+
+/**
+ * Decodes a log entry's canonical JSON (the event with its payload's protobuf bytes in
+ * base64) into what the replay reports; an alert's payload is decoded with its message.
+ */
+export function readLogEntry(entry: auditV1.LogEntry): ReplayLogEntry {
+  const record = JSON.parse(Buffer.from(entry.entry).toString('utf8')) as {
+    event: {
+      type: string;
+      actor?: { principalId?: string };
+      subject?: { ref?: string };
+      payload?: { value?: string };
+    };
+  };
+  const bytes = Buffer.from(record.event.payload?.value ?? '', 'base64');
+  const payload: Record<string, unknown> =
+    record.event.type === 'security.alert'
+      ? (auditV1.Alert.toJSON(auditV1.Alert.decode(bytes)) as Record<string, unknown>)
+      : {};
+  return {
+    index: Number(entry.index),
+    type: record.event.type,
+    actorId: record.event.actor?.principalId ?? '',
+    subjectRef: record.event.subject?.ref ?? '',
+    payload,
+  };
+}
+
+export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplayReport> {
+  const { platform } = options;
+  const wanted = options.lookups ?? 1_000;
+  const step = options.onStep ?? (() => undefined);
+  const kit = { clientId: platform.client.id, secret: platform.client.secret, deadlineMs: 15_000 };
+  const otp = createServiceClient(otpV1.OtpServiceService, {
+    ...kit,
+    address: platform.services.otp,
+  });
+  const identity = createServiceClient(identityV1.IdentityServiceService, {
+    ...kit,
+    address: platform.services.identity,
+  });
+  const records = createServiceClient(vaccinationRecordV1.VaccinationRecordServiceService, {
+    ...kit,
+    address: platform.services['vaccination-record'],
+  });
+  const audit = createServiceClient(auditV1.AuditServiceService, {
+    ...kit,
+    address: platform.services.audit,
+  });
+  const confirm = async (txnId: string): Promise<string> => {
+    const code = await eventually(async () => {
+      const sms = await readDevSms(platform.smsInbox, txnId);
+      if (!sms) throw new Error('the code has not reached the dev SMS inbox yet');
+      return sms.code;
+    });
+    return (await otp.call('confirmOtp', { txnId, otp: code }, callAs())).token;
+  };
+  const staffSignIn = async (username: string, password: string) => {
+    const { txnId } = await identity.call('startStaffLogin', { username, password }, callAs());
+    return confirm(txnId);
+  };
+
+  try {
+    // ---- The cast: a centre, its genuine vaccinator, an auditor, a citizen who consents.
+    const tag = randomBytes(4).toString('hex');
+    const admin = await staffSignIn(platform.admin.username, platform.admin.password);
+    const { centre } = await identity.call(
+      'createCentre',
+      { name: `Replay Centre ${tag}`, district: 'Mumbai Suburban', state: 'Maharashtra' },
+      callAs(admin),
+    );
+    const createStaff = async (
+      role: identityStaffV1.StaffRole,
+      username: string,
+      centreId: string,
+    ) => {
+      const password = `replay passphrase ${randomBytes(9).toString('base64url')}`;
+      const { staff } = await identity.call(
+        'createStaff',
+        { username, displayName: username, role, centreId, mobile: madeUpMobile(), password },
+        callAs(admin),
+      );
+      return {
+        id: staff?.staffId ?? '',
+        session: await staffSignIn(username, password),
+        username,
+        password,
+      };
+    };
+    const vaccinator = await createStaff(
+      identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR,
+      `replay.vaccinator.${tag}`,
+      centre?.centreId ?? '',
+    );
+    const auditor = await createStaff(
+      identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR,
+      `replay.auditor.${tag}`,
+      '',
+    );
+    step({
+      kind: 'setup',
+      text: `a genuine vaccinator, ${vaccinator.username}, signed in with password and OTP`,
+    });
+
+    const citizenMobile = madeUpMobile();
+    const { txnId: loginTxn } = await otp.call(
+      'generateOtp',
+      {
+        mobile: citizenMobile,
+        purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
+        onBehalfOfClientId: '',
+      },
+      callAs(),
+    );
+    const citizen = await confirm(loginTxn);
+    const { beneficiary } = await identity.call(
+      'registerBeneficiary',
+      {
+        mobile: citizenMobile,
+        name: 'Replay Citizen',
+        gender: identityV1.Gender.GENDER_FEMALE,
+        yearOfBirth: 1970,
+        photoIdKind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR,
+        photoIdNumber: madeUpAadhaar(randomInt(0, 1e9)),
+      },
+      callAs(citizen),
+    );
+    const realRef = beneficiary?.beneficiaryRef ?? '';
+    const asked = await identity.call(
+      'requestConsent',
+      { target: { $case: 'mobile', value: citizenMobile } },
+      callAs(vaccinator.session),
+    );
+    const grant = await confirm(asked.txnId);
+    step({
+      kind: 'setup',
+      text: 'it holds one genuine consent grant, from a citizen who gave it their code',
+    });
+
+    // ---- The bot: distinct mobiles and identity numbers, every search a vaccinator has.
+    const lookups: BotLookup[] = [];
+    const started = performance.now();
+    let suspendedAt: number | undefined;
+    const aadhaarBase = randomInt(0, 1e9);
+    const look = async (search: BotLookup['search'], call: Promise<unknown>) => {
+      let answer: unknown;
+      const refusal = await outcomeOf(call.then((value) => (answer = value)));
+      const lookup = {
+        search,
+        answeredAtMs: performance.now() - started,
+        refusal,
+        personalData: personalDataIn(answer),
+      };
+      lookups.push(lookup);
+      if (refusal?.reason === 'PRINCIPAL_SUSPENDED' && suspendedAt === undefined)
+        suspendedAt = lookup.answeredAtMs;
+    };
+    for (let i = 0; i < wanted && suspendedAt === undefined; i++) {
+      const session = callAs(vaccinator.session);
+      // A vaccinator can ask a mobile for consent: the answer must not say whether anyone is behind it.
+      await look(
+        'RequestConsent(mobile)',
+        identity.call(
+          'requestConsent',
+          { target: { $case: 'mobile', value: madeUpMobile() } },
+          session,
+        ),
+      );
+      // No search takes an identity number; the bot tries one as a reference anyway.
+      await look(
+        'GetBeneficiary(identity number)',
+        identity.call(
+          'getBeneficiary',
+          { beneficiaryRef: madeUpAadhaar(aadhaarBase + i) },
+          session,
+        ),
+      );
+      // And a well-formed reference it has no consent for.
+      await look(
+        'GetBeneficiary(reference)',
+        identity.call('getBeneficiary', { beneficiaryRef: newBeneficiaryRef() }, session),
+      );
+      if (i % 25 === 24) {
+        step({
+          kind: 'lookups',
+          attempted: lookups.length,
+          refused: lookups.filter((l) => l.refusal).length,
+          personalData: lookups.filter((l) => l.personalData.length > 0).length,
+        });
+      }
+    }
+    const personalDataAnswers = lookups.filter((l) => l.personalData.length > 0).length;
+    step({
+      kind: 'lookups',
+      attempted: lookups.length,
+      refused: lookups.filter((l) => l.refusal).length,
+      personalData: personalDataAnswers,
+    });
+
+    // ---- The log, read by an auditor: the alert naming the vaccinator, and the suspension.
+    const entriesOf = async (eventType: string, filter: { subjectRef?: string }) => {
+      const { entries } = await audit.call(
+        'queryEntries',
+        {
+          actorId: '',
+          subjectRef: filter.subjectRef ?? '',
+          eventType,
+          pageSize: 100,
+          pageToken: '',
+        },
+        callAs(auditor.session),
+      );
+      return entries.map(readLogEntry);
+    };
+    const waitFor = async (what: () => Promise<ReplayLogEntry | undefined>) =>
+      eventually(
+        async () => {
+          const found = await what();
+          if (!found) throw new Error('not in the log yet');
+          return found;
+        },
+        { timeoutMs: options.logWaitMs ?? 30_000, intervalMs: 250 },
+      ).catch(() => undefined);
+    const alert = await waitFor(async () =>
+      (await entriesOf('security.alert', { subjectRef: vaccinator.id })).find(
+        (entry) => entry.payload['principalId'] === vaccinator.id,
+      ),
+    );
+    const suspension = await waitFor(
+      async () => (await entriesOf('principal.suspended', { subjectRef: vaccinator.id }))[0],
+    );
+    const crossing = crossingOf(alert, lookups);
+    const suspendedAfterMs =
+      suspendedAt !== undefined && crossing ? suspendedAt - crossing.atMs : undefined;
+    step({ kind: 'suspended', afterLookups: lookups.length, sinceCrossingMs: suspendedAfterMs });
+    if (alert)
+      step({
+        kind: 'log',
+        text: `alert ${String(alert.payload['rule'] ?? '')} is log entry ${alert.index}`,
+      });
+    if (suspension) step({ kind: 'log', text: `the suspension is log entry ${suspension.index}` });
+
+    // ---- Afterwards: the login and every token it held, refused in every service.
+    const afterwards: { service: string; call: string; refusal: Refusal | undefined }[] = [];
+    const attempt = async (service: string, call: string, promise: Promise<unknown>) => {
+      const refusal = await outcomeOf(promise);
+      afterwards.push({ service, call, refusal });
+      step({ kind: 'refused', service, call, refusal });
+    };
+    await attempt(
+      'identity',
+      'GetBeneficiary with the genuine grant',
+      identity.call('getBeneficiary', { beneficiaryRef: realRef }, callAs(grant)),
+    );
+    await attempt(
+      'identity',
+      'RequestConsent with the session',
+      identity.call(
+        'requestConsent',
+        { target: { $case: 'beneficiaryRef', value: realRef } },
+        callAs(vaccinator.session),
+      ),
+    );
+    await attempt(
+      'identity',
+      'StartStaffLogin with the password',
+      identity.call(
+        'startStaffLogin',
+        { username: vaccinator.username, password: vaccinator.password },
+        callAs(),
+      ),
+    );
+    await attempt(
+      'vaccination-record',
+      'RecordDose with the session and the grant',
+      records.call(
+        'recordDose',
+        {
+          beneficiaryRef: realRef,
+          vaccineCode: 'COVISHIELD',
+          doseNumber: 1,
+          administeredOn: new Date().toISOString().slice(0, 10),
+          batchNumber: '4121Z005',
+          clientRequestId: `replay-${tag}`,
+          consentGrant: grant,
+        },
+        callAs(vaccinator.session),
+      ),
+    );
+    await attempt(
+      'vaccination-record',
+      'FindBeneficiaryForVaccination with the grant',
+      records.call(
+        'findBeneficiaryForVaccination',
+        { consentGrant: grant },
+        callAs(vaccinator.session),
+      ),
+    );
+    await attempt(
+      'audit',
+      'GetMyAccessHistory with the session',
+      audit.call('getMyAccessHistory', { pageSize: 10, pageToken: '' }, callAs(vaccinator.session)),
+    );
+    await attempt(
+      'otp',
+      'RevokeToken with the session',
+      otp.call('revokeToken', { tokenId: tag }, callAs(vaccinator.session)),
+    );
+
+    const refusedEverywhere = afterwards.every(
+      (a) => a.refusal !== undefined && a.refusal.code !== status.INTERNAL,
+    );
+    const stopped =
+      personalDataAnswers === 0 &&
+      suspendedAfterMs !== undefined &&
+      suspendedAfterMs <= LEAK_REPLAY_SUSPENSION_GOAL_MS &&
+      alert !== undefined &&
+      suspension !== undefined &&
+      refusedEverywhere;
+    step({
+      kind: 'verdict',
+      stopped,
+      text: stopped
+        ? `STOPPED: ${lookups.length} look-ups, 0 answers with personal data, suspended ${Math.round(suspendedAfterMs ?? 0)} ms after the look-up that crossed the threshold, alert and suspension in the log, the login refused everywhere`
+        : `NOT STOPPED: personal data answers ${personalDataAnswers}, suspended after ${suspendedAfterMs ?? 'never'} ms, alert ${alert ? 'logged' : 'missing'}, suspension ${suspension ? 'logged' : 'missing'}, refused everywhere: ${refusedEverywhere}`,
+    });
+    return {
+      vaccinatorId: vaccinator.id,
+      lookups,
+      personalDataAnswers,
+      alert,
+      suspension,
+      crossing,
+      suspendedAfterMs,
+      afterwards,
+      stopped,
+    };
+  } finally {
+    for (const client of [otp, identity, records, audit]) client.close();
+  }
+}
+
+/**
+ * The look-up that crossed the alert's threshold: the (threshold + 1)-th of the kind
+ * the rule counts (consent requests, or refused reads).
+ */
+function crossingOf(
+  alert: ReplayLogEntry | undefined,
+  lookups: readonly BotLookup[],
+): LeakReplayReport['crossing'] {
+  if (!alert) return undefined;
+  const rule = String(alert.payload['rule'] ?? '');
+  const window = alert.payload['window'] as { threshold?: number } | undefined;
+  const threshold = Number(window?.threshold ?? NaN);
+  if (!Number.isFinite(threshold)) return undefined;
+  const counted = lookups.filter((lookup) =>
+    rule.includes('CONSENT')
+      ? lookup.search === 'RequestConsent(mobile)'
+      : lookup.search !== 'RequestConsent(mobile)' && lookup.refusal !== undefined,
+  );
+  const crossing = counted[threshold];
+  return crossing ? { lookup: threshold + 1, atMs: crossing.answeredAtMs } : undefined;
+}

@@ -1,0 +1,320 @@
+// The e2e suites' shared world: the whole platform as real processes (the four built
+// services configured as `npm start` configures them, real PostgreSQL and Kafka), one per
+// test file, with the helpers every scenario needs, and the record of every raw value a
+// run used so that the end of each file can look for them where they must never be.
+import { randomBytes } from 'node:crypto';
+import { identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
+import {
+  callAs,
+  EventCollector,
+  madeUpAadhaar,
+  startPlatform,
+  testClient,
+  type AllPlatformClients,
+  type Platform,
+} from '@vaxguard/testing';
+
+/** Every topic a platform writes: the services' events and identity's access registry. */
+export const PLATFORM_TOPICS = [
+  'vaxguard.identity.events',
+  'vaxguard.otp.events',
+  'vaxguard.vaccination-record.events',
+  'vaxguard.audit.events',
+  'vaxguard.identity.access-registry',
+];
+
+/** A client application configured at every service (CLIENT_CREDENTIALS), for one test. */
+export interface ConfiguredClient {
+  readonly clientId: string;
+  readonly secret: string;
+}
+
+export interface World {
+  readonly platform: Platform;
+  /** The operator's clients of all four services (npm start's demo-portal). */
+  readonly clients: AllPlatformClients;
+  /** The platform admin's staff session. */
+  readonly adminSession: string;
+  /** Client applications configured at start, by name, for tests that abuse a client. */
+  readonly configuredClients: Readonly<Record<string, ConfiguredClient>>;
+  /** Raw values the run used, which no dump, message or log may hold. */
+  readonly raw: {
+    readonly mobiles: Set<string>;
+    readonly identityNumbers: Set<string>;
+    readonly codes: Set<string>;
+    readonly tokens: Set<string>;
+  };
+  /** A made-up mobile no other test of the run uses, recorded as raw. */
+  freshMobile(): string;
+  /** A made-up Aadhaar number no other test uses, recorded as raw. */
+  freshAadhaar(): string;
+  /** The code sent for a transaction (from the dev SMS inbox), recorded as raw. */
+  code(txnId: string): Promise<string>;
+  /** Confirms a transaction with the code sent for it; the token is recorded as raw. */
+  confirm(txnId: string, clients?: AllPlatformClients): Promise<string>;
+  /** A citizen signed in with an OTP: their token. */
+  citizen(mobile: string, clients?: AllPlatformClients): Promise<string>;
+  /** Registers a beneficiary on the citizen's mobile; returns its reference. */
+  register(citizenToken: string, mobile: string, name?: string): Promise<string>;
+  /** A fresh centre (its id). */
+  centre(name?: string): Promise<string>;
+  /** A fresh staff member of a role, signed in: id, session, username, password. */
+  staff(
+    role: identityStaffV1.StaffRole,
+    centreId?: string,
+  ): Promise<{ id: string; session: string; username: string; password: string }>;
+  /** Clients of all four services as another client application. */
+  connect(client: ConfiguredClient): AllPlatformClients;
+  stop(): Promise<void>;
+}
+
+let mobiles = 0;
+let aadhaars = 0;
+
+/**
+ * Starts a world. `configuredClients` names client applications configured at every
+ * service besides the operator's (a test that floods or locks a client uses its own).
+ */
+export async function startWorld(
+  options: {
+    configuredClients?: readonly string[];
+    env?: Parameters<typeof startPlatform>[0]['env'];
+  } = {},
+): Promise<World> {
+  const raw = {
+    mobiles: new Set<string>(),
+    identityNumbers: new Set<string>(),
+    codes: new Set<string>(),
+    tokens: new Set<string>(),
+  };
+  // Each file's numbers differ: a run's files share nothing, but a made-up number must
+  // still never be some other test's.
+  const base = randomBytes(2).readUInt16BE(0) % 9000;
+  const freshMobile = () => {
+    const mobile = `9${String(base).padStart(4, '0')}${String(mobiles++).padStart(5, '0')}`;
+    raw.mobiles.add(mobile);
+    return mobile;
+  };
+  const freshAadhaar = () => {
+    const aadhaar = madeUpAadhaar(base * 100_000 + aadhaars++);
+    raw.identityNumbers.add(aadhaar);
+    return aadhaar;
+  };
+  const extra = Object.fromEntries(
+    (options.configuredClients ?? []).map((name) => [name, testClient(name)]),
+  );
+  const credentials = Object.values(extra).map((client) => client.credential);
+  const adminMobile = freshMobile();
+  const platform = await startPlatform({
+    services: ['otp', 'identity', 'vaccination-record', 'audit'],
+    adminMobile,
+    // Every line a service writes is scanned for leaks at the end: info, not warn.
+    logLevel: 'info',
+    clients: credentials,
+    ...(options.env ? { env: options.env } : {}),
+  });
+  try {
+    const clients = platform.connectAll(platform.operator, { deadlineMs: 15_000 });
+    const code = async (txnId: string) => {
+      const value = await platform.smsCode(txnId);
+      raw.codes.add(value);
+      return value;
+    };
+    const confirm = async (txnId: string, via: AllPlatformClients = clients) => {
+      const { token } = await via.otp.call(
+        'confirmOtp',
+        { txnId, otp: await code(txnId) },
+        callAs(),
+      );
+      raw.tokens.add(token);
+      return token;
+    };
+    const staffSignIn = async (username: string, password: string) => {
+      const { txnId } = await clients.identity.call(
+        'startStaffLogin',
+        { username, password },
+        callAs(),
+      );
+      return confirm(txnId);
+    };
+    const adminSession = await staffSignIn(platform.admin.username, platform.admin.password);
+    let staffCount = 0;
+    const world: World = {
+      platform,
+      clients,
+      adminSession,
+      configuredClients: Object.fromEntries(
+        Object.entries(extra).map(([name, client]) => [
+          name,
+          { clientId: client.clientId, secret: client.secret },
+        ]),
+      ),
+      raw,
+      freshMobile,
+      freshAadhaar,
+      code,
+      confirm,
+      async citizen(mobile, via = clients) {
+        const { txnId } = await via.otp.call(
+          'generateOtp',
+          { mobile, purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN, onBehalfOfClientId: '' },
+          callAs(),
+        );
+        return confirm(txnId, via);
+      },
+      async register(citizenToken, mobile, name = 'Test Person') {
+        const { beneficiary } = await clients.identity.call(
+          'registerBeneficiary',
+          {
+            mobile,
+            name,
+            gender: identityV1.Gender.GENDER_FEMALE,
+            yearOfBirth: 1980,
+            photoIdKind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR,
+            photoIdNumber: freshAadhaar(),
+          },
+          callAs(citizenToken),
+        );
+        if (!beneficiary) throw new Error('RegisterBeneficiary returned no beneficiary');
+        return beneficiary.beneficiaryRef;
+      },
+      async centre(name = `Centre ${randomBytes(3).toString('hex')}`) {
+        const { centre } = await clients.identity.call(
+          'createCentre',
+          { name, district: 'Pune', state: 'Maharashtra' },
+          callAs(adminSession),
+        );
+        if (!centre) throw new Error('CreateCentre returned no centre');
+        return centre.centreId;
+      },
+      async staff(role, centreId = '') {
+        const username = `e2e.staff.${staffCount++}.${randomBytes(3).toString('hex')}`;
+        const password = `e2e passphrase ${randomBytes(9).toString('base64url')}`;
+        const { staff } = await clients.identity.call(
+          'createStaff',
+          { username, displayName: username, role, centreId, mobile: freshMobile(), password },
+          callAs(adminSession),
+        );
+        if (!staff) throw new Error('CreateStaff returned no staff member');
+        return {
+          id: staff.staffId,
+          session: await staffSignIn(username, password),
+          username,
+          password,
+        };
+      },
+      connect(client) {
+        return platform.connectAll(
+          { clientId: client.clientId, secret: client.secret },
+          { deadlineMs: 15_000 },
+        );
+      },
+      stop: () => platform.stop(),
+    };
+    return world;
+  } catch (error) {
+    await platform.stop();
+    throw error;
+  }
+}
+
+/** Every spelling a raw value could be written in: as given, with +91, spaced, in base64. */
+export function spellingsOf(value: string): string[] {
+  const spellings = new Set<string>([value]);
+  if (/^\d{10}$/.test(value)) {
+    spellings.add(`+91${value}`);
+    spellings.add(`+91 ${value}`);
+    spellings.add(`${value.slice(0, 5)} ${value.slice(5)}`);
+  }
+  if (/^\d{12}$/.test(value)) {
+    spellings.add(`${value.slice(0, 4)} ${value.slice(4, 8)} ${value.slice(8)}`);
+    spellings.add(`${value.slice(0, 4)}-${value.slice(4, 8)}-${value.slice(8)}`);
+  }
+  for (const spelling of [...spellings]) {
+    const base64 = Buffer.from(spelling, 'utf8').toString('base64');
+    spellings.add(base64);
+    spellings.add(base64.replace(/=+$/, ''));
+  }
+  return [...spellings];
+}
+
+/**
+ * A text and what is hidden in it: every base64 run and every hex run (`\\x…` in a
+ * pg_dump's bytea) decoded, so a value stored as raw bytes inside a longer encoded
+ * field is found however it is aligned.
+ */
+export function decodedViews(text: string): string {
+  const views = [text];
+  for (const run of text.match(/[A-Za-z0-9+/_-]{8,}={0,2}/g) ?? []) {
+    views.push(Buffer.from(run.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('latin1'));
+  }
+  for (const run of text.match(/\\x([0-9a-f]{2})+/g) ?? []) {
+    views.push(Buffer.from(run.slice(2), 'hex').toString('latin1'));
+  }
+  return views.join('\n');
+}
+
+/** Where each raw value was found: `<place>: <kind> <masked value> as <spelling kind>`. */
+export function findRawValues(
+  places: Readonly<Record<string, string>>,
+  raw: World['raw'],
+): string[] {
+  const found: string[] = [];
+  const kinds: [string, Set<string>][] = [
+    ['mobile', raw.mobiles],
+    ['identity number', raw.identityNumbers],
+    ['token', raw.tokens],
+  ];
+  for (const [place, plain] of Object.entries(places)) {
+    const text = decodedViews(plain);
+    for (const [kind, values] of kinds) {
+      for (const value of values) {
+        for (const spelling of spellingsOf(value)) {
+          if (text.includes(spelling))
+            found.push(
+              `${place}: ${kind} …${value.slice(-4)} (as ${spelling === value ? 'given' : 'another spelling'})`,
+            );
+        }
+      }
+    }
+    // A 6-digit code counts only standing alone: digits inside longer runs turn up by chance.
+    for (const codeValue of raw.codes) {
+      if (new RegExp(`(?<![0-9A-Za-z+/=])${codeValue}(?![0-9A-Za-z])`).test(text)) {
+        found.push(`${place}: an OTP code`);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * What a thief or an insider could read after the run: a `pg_dump` of every service's
+ * database, every message on every topic, every service's log.
+ */
+export async function everythingReadable(world: World): Promise<Record<string, string>> {
+  const { platform } = world;
+  const places: Record<string, string> = {};
+  for (const [service, url] of Object.entries(platform.databases)) {
+    if (url) places[`pg_dump of ${service}`] = await platform.postgres.dump(url);
+  }
+  const collector = await EventCollector.start(platform.kafka.brokers, PLATFORM_TOPICS);
+  try {
+    // Read every topic to its end: until the count stops growing for two seconds.
+    let seen = -1;
+    while (seen !== collector.rawMessages.length || seen === 0) {
+      seen = collector.rawMessages.length;
+      await new Promise((done) => setTimeout(done, 2_000));
+    }
+    places['Kafka messages'] = collector.rawMessages
+      .map((bytes) => `${bytes.toString('latin1')}\n${bytes.toString('base64')}`)
+      .join('\n');
+  } finally {
+    await collector.stop();
+  }
+  for (const [service, process] of Object.entries(platform.processes)) {
+    if (process) places[`${service} log`] = process.output();
+  }
+  return places;
+}
+
+export { callAs, identityStaffV1 };

@@ -1,4 +1,5 @@
 import { type ErrorCode, VaxGuardError } from '@vaxguard/errors';
+import { ISSUER_URL_RULE } from './spec-rules';
 
 /**
  * The errors this library throws, each with a stable reason, as VaxGuardErrors so the
@@ -29,15 +30,11 @@ export class JwsTooLargeError extends HealthCardError {
   }
 }
 
-/** An `iss` that is not an https URL without a trailing slash. */
+/** An `iss` that is not an https URL without a trailing slash (nor a loopback one in development). */
 export class InvalidIssuerUrlError extends HealthCardError {
   override readonly name = 'InvalidIssuerUrlError';
   constructor() {
-    super(
-      'INVALID_ARGUMENT',
-      'SHC_INVALID_ISSUER_URL',
-      'iss must be an https URL without a trailing /',
-    );
+    super('INVALID_ARGUMENT', 'SHC_INVALID_ISSUER_URL', `iss must be ${ISSUER_URL_RULE}`);
   }
 }
 

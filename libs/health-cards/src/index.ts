@@ -31,7 +31,12 @@ export {
   type Revocation,
   type RevocationList,
 } from './revocation';
-export { MAX_SINGLE_QR_JWS_CHARS } from './spec-rules';
+export {
+  isLoopbackIssuerUrl,
+  isValidIssuerUrl,
+  ISSUER_URL_RULE,
+  MAX_SINGLE_QR_JWS_CHARS,
+} from './spec-rules';
 export {
   createOfflineVerifier,
   INVALID_CARD_REASONS,

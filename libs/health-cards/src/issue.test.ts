@@ -75,9 +75,21 @@ describe('issueHealthCard', () => {
     expect(issue).toThrow(/at most 1195/);
   });
 
+  it.each(['http://127.0.0.1:58080/issuer', 'http://localhost:58080/issuer'])(
+    'accepts the development exception, the loopback issuer %s',
+    (issuer) => {
+      const jws = issueHealthCard({ issuer, key, issuedAt: ISSUED_AT, bundle: twoDoseBundle() });
+      expect((JSON.parse(decode(jws).json) as { iss: string }).iss).toBe(issuer);
+    },
+  );
+
   it.each([
     'http://cards.vaxguard.example',
+    'http://10.0.0.7:58080/issuer',
+    'http://127.0.0.1/issuer',
+    'http://127.0.0.1:58080/issuer/',
     'https://cards.vaxguard.example/',
+    'https://cards.vaxguard.example/issuer?v=1',
     'cards.vaxguard.example',
   ])('refuses the issuer URL %s', (issuer) => {
     expect(() =>

@@ -41,13 +41,40 @@ export const FHIR_VERSION = '4.0.1';
 /** `credentialSubject.fhirVersion` values whose bundles we can read: any R4 patch. */
 export const READABLE_FHIR_VERSION = /^4\.0\.\d+$/;
 
+/** The issuer URL rule below, in words, for the messages that refuse an issuer URL. */
+export const ISSUER_URL_RULE =
+  'an https URL with no trailing /, query or fragment (in development only: http://127.0.0.1:<port>/<path> or http://localhost:<port>/<path>)';
+
 /**
- * "Determining keys associated with an issuer": `iss` uses https and has no trailing `/`.
+ * "Determining keys associated with an issuer": `iss` uses https and has no trailing `/`
+ * (nor, ours, a query or fragment: verifiers append `/.well-known/jwks.json` to it).
+ * One exception, ours, for development only: a loopback issuer (see
+ * isLoopbackIssuerUrl), whose keys a verifier on the same machine fetches over http.
  */
 export function isValidIssuerUrl(iss: string): boolean {
+  if (isLoopbackIssuerUrl(iss)) return true;
   if (!iss.startsWith('https://') || iss.endsWith('/')) return false;
   try {
-    return new URL(iss).protocol === 'https:';
+    const url = new URL(iss);
+    return url.protocol === 'https:' && url.search === '' && url.hash === '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The development exception: `http://127.0.0.1:<port>/<path>` or
+ * `http://localhost:<port>/<path>`, with an explicit port, a path in canonical form (what
+ * a verifier's URL parser leaves as it is) and no trailing `/`. Nothing that leaves the
+ * machine: a development issuer's keys are served by the issuer itself on loopback.
+ */
+export function isLoopbackIssuerUrl(iss: string): boolean {
+  const match = /^http:\/\/(?:127\.0\.0\.1|localhost):(\d{1,5})((?:\/[^/?#]+)*)$/.exec(iss);
+  if (!match) return false;
+  const port = Number(match[1]);
+  if (port < 1 || port > 65_535 || match[1] !== String(port)) return false;
+  try {
+    return new URL(iss).pathname === (match[2] || '/');
   } catch {
     return false;
   }

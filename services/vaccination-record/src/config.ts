@@ -1,4 +1,5 @@
-import { env, loadConfig, type Environment } from '@vaxguard/config';
+import { ConfigError, env, loadConfig, type Environment } from '@vaxguard/config';
+import { isLoopbackIssuerUrl, isValidIssuerUrl, ISSUER_URL_RULE } from '@vaxguard/health-cards';
 import {
   peerConfigSchema,
   readMigrateConfig as readMigrate,
@@ -9,17 +10,14 @@ import { DEFAULT_STAFF_BENEFICIARIES_PER_HOUR } from './domain/record-rules';
 export const DEFAULT_PORT = 50053;
 const KEY_BYTES = 32;
 
-/** SMART Health Cards: the issuer is an https URL without a trailing slash. */
+/**
+ * SMART Health Cards: the issuer is an https URL without a trailing slash. In
+ * development, where nothing serves https, a loopback http URL is accepted instead (the
+ * health-cards library's one exception), so a verifier on the machine, the official
+ * validator included, finds the keys at `iss + '/.well-known/jwks.json'`.
+ */
 function parseIssuerUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error('must be a URL');
-  }
-  if (url.protocol !== 'https:' || raw.endsWith('/') || url.search || url.hash) {
-    throw new Error('must be an https URL with no trailing slash, query or fragment');
-  }
+  if (!isValidIssuerUrl(raw)) throw new Error(`must be ${ISSUER_URL_RULE}`);
   return raw;
 }
 
@@ -30,7 +28,7 @@ function parseAddress(raw: string): string {
 
 /** The vaccination-record service's configuration, read once from the environment; every problem reported together. */
 export function readConfig(environment: Environment = process.env) {
-  return loadConfig(environment, {
+  const config = loadConfig(environment, {
     ...runtimeConfigSchema(DEFAULT_PORT),
     ...peerConfigSchema(),
     /** The identity service: beneficiaries are read there, with the user's token relayed. */
@@ -47,6 +45,18 @@ export function readConfig(environment: Environment = process.env) {
       max: 10_000,
     }),
   });
+  // A loopback issuer's keys are those this service serves: `iss` + /.well-known/jwks.json
+  // must reach its HTTP server, so the URL names the port it listens on.
+  if (
+    isLoopbackIssuerUrl(config.issuerUrl) &&
+    config.issuerHttpPort !== undefined &&
+    new URL(config.issuerUrl).port !== String(config.issuerHttpPort)
+  ) {
+    throw new ConfigError([
+      `ISSUER_URL: a loopback issuer must name the port its keys are served on, ISSUER_HTTP_PORT (${config.issuerHttpPort})`,
+    ]);
+  }
+  return config;
 }
 
 export type Config = ReturnType<typeof readConfig>;

@@ -11,6 +11,7 @@ import {
   callAs,
   EventCollector,
   eventually,
+  freePort,
   madeUpAadhaar,
   refusalOf,
   startPlatform,
@@ -23,7 +24,6 @@ import { readConfig } from './config';
 import { addDays, indianDateOf } from './domain/schedule-rules';
 
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
-const ISSUER = 'https://vaxguard.example/vaccination-record';
 const QUOTA = 3;
 
 /**
@@ -39,6 +39,8 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
   /** The service's database, for the operator task that rotates its issuer key. */
   let recordDbUrl = '';
   let app: VaccinationRecordApp;
+  /** A loopback issuer, as in development: its keys are served at iss + /.well-known/. */
+  let issuer = '';
   let collector: EventCollector;
   const opened: { close(): void }[] = [];
   let clockOffsetMs = 0;
@@ -198,6 +200,8 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     });
     const { kafka } = platform;
     recordDbUrl = await platform.postgres.createDatabase();
+    const issuerPort = await freePort();
+    issuer = `http://127.0.0.1:${issuerPort}/vaccination-record`;
     const config = readConfig({
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: '0',
@@ -209,8 +213,8 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
       IDENTITY_GRPC_ADDRESS: platform.address('identity'),
       SERVICE_CLIENT_ID: recordSvc.clientId,
       SERVICE_CLIENT_SECRET: recordSvc.secret,
-      ISSUER_URL: ISSUER,
-      ISSUER_HTTP_PORT: '0',
+      ISSUER_URL: issuer,
+      ISSUER_HTTP_PORT: String(issuerPort),
       ISSUER_KEY_ENCRYPTION_KEY: key(37),
       STAFF_BENEFICIARIES_PER_HOUR: String(QUOTA),
     });
@@ -295,9 +299,10 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     expect(signed).not.toContain(owner.mobile);
     // Offline: only the published keys (over gRPC and over HTTP), no network for the card.
     const { jwksJson } = await owner.client.records.call('getIssuerKeys', {}, owner.client.as());
-    const overHttp: unknown = await (
-      await fetch(`http://127.0.0.1:${app.issuerHttpPort}/vaccination-record/.well-known/jwks.json`)
-    ).json();
+    // Where a verifier with only the card looks for the keys: its iss + /.well-known/jwks.json.
+    const { iss } = JSON.parse(signed) as { iss: string };
+    expect(iss).toBe(issuer);
+    const overHttp: unknown = await (await fetch(`${iss}/.well-known/jwks.json`)).json();
     expect(overHttp).toEqual(JSON.parse(jwksJson));
     const { revocationListJson } = await owner.client.records.call(
       'getRevocationList',
@@ -307,8 +312,8 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     const verifier = createOfflineVerifier({
       issuers: [
         {
-          iss: ISSUER,
-          jwks: JSON.parse(jwksJson),
+          iss,
+          jwks: overHttp,
           revocations: { [certificate.kid]: JSON.parse(revocationListJson) as unknown },
         },
       ],
@@ -484,7 +489,7 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     const verifier = createOfflineVerifier({
       issuers: [
         {
-          iss: ISSUER,
+          iss: issuer,
           jwks: JSON.parse(jwksJson),
           revocations: { [old.kid]: JSON.parse(revocationListJson) as unknown },
         },
@@ -579,14 +584,14 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
       );
       revocations[kid] = JSON.parse(revocationListJson) as unknown;
     }
-    const verifier = createOfflineVerifier({ issuers: [{ iss: ISSUER, jwks, revocations }] });
+    const verifier = createOfflineVerifier({ issuers: [{ iss: issuer, jwks, revocations }] });
     expect(verifier.verify(again.qr).status).toBe('valid');
     expect(verifier.verify(after.qr).status).toBe('valid');
     // A verifier that no longer has the old key refuses what it signed.
     const withoutOld = createOfflineVerifier({
       issuers: [
         {
-          iss: ISSUER,
+          iss: issuer,
           jwks: { keys: jwks.keys.filter((key) => key.kid !== before.kid) },
           revocations: { [newKid]: revocations[newKid] },
         },

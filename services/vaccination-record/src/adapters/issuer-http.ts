@@ -5,10 +5,12 @@ import type { RecordService } from '../domain/record-service';
 /**
  * The issuer's keys and revocation lists over plain HTTP on localhost, at the paths
  * SMART Health Card verifiers fetch: `<issuer path>/.well-known/jwks.json` and
- * `<issuer path>/.well-known/crl/<kid>.json`. Read-only, public data, GET only.
+ * `<issuer path>/.well-known/crl/<kid>.json`. With a loopback issuer on this port (the
+ * development exception, see config.ts) those are `iss` + the same suffixes exactly.
+ * Read-only, public data, GET only.
  */
 export async function startIssuerHttp(options: {
-  readonly records: RecordService;
+  readonly records: Pick<RecordService, 'issuerKeys' | 'revocationList'>;
   readonly issuer: string;
   readonly port: number;
   readonly logger: Logger;

@@ -43,6 +43,25 @@ describe('issueHealthCard', () => {
     expect(verified.protectedHeader.kid).toBe(key.kid);
   });
 
+  it('adds the covid19 type to a COVID-19 card, and only to one', () => {
+    const typesOf = (covid19: boolean) => {
+      const jws = issueHealthCard({
+        issuer: ISSUER,
+        key,
+        issuedAt: ISSUED_AT,
+        bundle: twoDoseBundle(),
+        covid19,
+      });
+      return (JSON.parse(decode(jws).json) as { vc: { type: string[] } }).vc.type;
+    };
+    expect(typesOf(true)).toEqual([
+      'https://smarthealth.cards#health-card',
+      'https://smarthealth.cards#immunization',
+      'https://smarthealth.cards#covid19',
+    ]);
+    expect(typesOf(false)).not.toContain('https://smarthealth.cards#covid19');
+  });
+
   it('writes nbf in whole seconds', () => {
     const jws = issueHealthCard({
       issuer: ISSUER,

@@ -5,6 +5,7 @@ import type { ImmunizationBundle } from './fhir';
 import type { IssuerKey } from './keys';
 import { isValidRid } from './revocation';
 import {
+  COVID19_CARD_TYPE,
   FHIR_VERSION,
   HEALTH_CARD_TYPE,
   IMMUNIZATION_CARD_TYPE,
@@ -37,6 +38,12 @@ export interface IssueHealthCardOptions {
   readonly bundle: ImmunizationBundle;
   /** Revocation id (see `deriveRid`), so the card can be revoked on its own. */
   readonly rid?: string;
+  /**
+   * Whether the card holds a COVID-19 immunization: it then also carries the `#covid19`
+   * type. The issuer decides, from its vaccines' target disease; a card's codings alone
+   * do not say it without a terminology this library does not hold.
+   */
+  readonly covid19?: boolean;
 }
 
 /**
@@ -53,7 +60,11 @@ export function issueHealthCard(options: IssueHealthCardOptions): string {
     iss: options.issuer,
     nbf: Math.floor(options.issuedAt.getTime() / 1000),
     vc: {
-      type: [HEALTH_CARD_TYPE, IMMUNIZATION_CARD_TYPE],
+      type: [
+        HEALTH_CARD_TYPE,
+        IMMUNIZATION_CARD_TYPE,
+        ...(options.covid19 === true ? [COVID19_CARD_TYPE] : []),
+      ],
       credentialSubject: { fhirVersion: FHIR_VERSION, fhirBundle: options.bundle },
       ...(options.rid === undefined ? {} : { rid: options.rid }),
     },

@@ -36,6 +36,12 @@ export const HEALTH_CARD_TYPE = 'https://smarthealth.cards#health-card';
  * and classify cards we verify by their Immunization resources, as v1.4.0 says.
  */
 export const IMMUNIZATION_CARD_TYPE = 'https://smarthealth.cards#immunization';
+/**
+ * "Vocabulary": the COVID-19 type, for a card that conveys COVID-19 details. Deprecated
+ * since v1.4.0 like the other content types, but the official validator still warns
+ * when a COVID-19 immunization card lacks it, and older verifiers look for it.
+ */
+export const COVID19_CARD_TYPE = 'https://smarthealth.cards#covid19';
 /** The FHIR version of the bundles we build and read (R4). */
 export const FHIR_VERSION = '4.0.1';
 /** `credentialSubject.fhirVersion` values whose bundles we can read: any R4 patch. */

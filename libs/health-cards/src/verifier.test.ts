@@ -37,13 +37,16 @@ function verifier(overrides: Partial<OfflineVerifierOptions> = {}) {
   });
 }
 
-function card(options: { key?: IssuerKey; rid?: string; issuedAt?: Date } = {}): string {
+function card(
+  options: { key?: IssuerKey; rid?: string; issuedAt?: Date; covid19?: boolean } = {},
+): string {
   return issueHealthCard({
     issuer: ISSUER,
     key: options.key ?? current,
     issuedAt: options.issuedAt ?? ISSUED_AT,
     bundle: twoDoseBundle(),
     ...(options.rid === undefined ? {} : { rid: options.rid }),
+    ...(options.covid19 === undefined ? {} : { covid19: options.covid19 }),
   });
 }
 
@@ -104,6 +107,11 @@ describe('offline verifier', () => {
         ],
       });
     }
+  });
+
+  it('accepts a COVID-19 card, which carries the covid19 type besides health-card', () => {
+    const result = verifier().verify(toNumericQr(card({ covid19: true })));
+    expect(result).toMatchObject({ status: 'valid', patient: { name: 'Asha Verma' } });
   });
 
   it('accepts a card signed with a rotated-out key while the key stays published', () => {

@@ -300,8 +300,14 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     // Offline: only the published keys (over gRPC and over HTTP), no network for the card.
     const { jwksJson } = await owner.client.records.call('getIssuerKeys', {}, owner.client.as());
     // Where a verifier with only the card looks for the keys: its iss + /.well-known/jwks.json.
-    const { iss } = JSON.parse(signed) as { iss: string };
+    const { iss, vc } = JSON.parse(signed) as { iss: string; vc: { type: string[] } };
     expect(iss).toBe(issuer);
+    // Covaxin doses: a COVID-19 immunization card, typed as the validator expects.
+    expect(vc.type).toEqual([
+      'https://smarthealth.cards#health-card',
+      'https://smarthealth.cards#immunization',
+      'https://smarthealth.cards#covid19',
+    ]);
     const overHttp: unknown = await (await fetch(`${iss}/.well-known/jwks.json`)).json();
     expect(overHttp).toEqual(JSON.parse(jwksJson));
     const { revocationListJson } = await owner.client.records.call(

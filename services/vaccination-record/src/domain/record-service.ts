@@ -41,7 +41,7 @@ import {
   type StaffRole,
 } from './record-rules';
 import { checkDose, indianDateOf, nextDoseDue, type NextDose } from './schedule-rules';
-import { healthCardVaccineCoding, isVaccineCode, VACCINES } from './vaccines';
+import { healthCardVaccineCoding, isCovid19Vaccine, isVaccineCode, VACCINES } from './vaccines';
 
 // ---- Who acts ---------------------------------------------------------------------
 
@@ -838,6 +838,7 @@ export class RecordService {
       key,
       issuedAt: now,
       rid: certificate.rid,
+      covid19: sorted.some((dose) => isCovid19Vaccine(VACCINES[dose.vaccineCode])),
       bundle: buildImmunizationBundle({
         patient: { givenNames: [name], birthYear: yearOfBirth },
         immunizations: sorted.map((dose) => ({

@@ -1,10 +1,12 @@
 import { verhoeffIsValid } from '@vaxguard/pii';
 import { describe, expect, it } from 'vitest';
 import {
+  COVID19_DISEASE,
   CVX_SYSTEM,
   fhirVaccineCodings,
   healthCardVaccineCoding,
   ICD11_MMS_SYSTEM,
+  isCovid19Vaccine,
   parseVaccineCode,
   SNOMED_CT_SYSTEM,
   VACCINE_CODES,
@@ -44,6 +46,17 @@ describe('the vaccine catalogue', () => {
       CVX_SYSTEM,
       ICD11_MMS_SYSTEM,
     ]);
+  });
+
+  it('knows a COVID-19 vaccine by its target disease’s code, whatever it is called', () => {
+    for (const code of VACCINE_CODES) expect(isCovid19Vaccine(VACCINES[code])).toBe(true);
+    const measles = { system: SNOMED_CT_SYSTEM, code: '14189004', display: 'Measles' };
+    expect(isCovid19Vaccine({ targetDisease: measles })).toBe(false);
+    // The code decides, not the words: another system's "840539006" is not COVID-19.
+    expect(
+      isCovid19Vaccine({ targetDisease: { ...COVID19_DISEASE, system: ICD11_MMS_SYSTEM } }),
+    ).toBe(false);
+    expect(isCovid19Vaccine({ targetDisease: { ...measles, display: 'COVID-19' } })).toBe(false);
   });
 
   it('uses SNOMED CT concept ids of the Canadian Edition, each with a valid check digit', () => {

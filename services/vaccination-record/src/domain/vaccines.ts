@@ -29,6 +29,17 @@ export interface Coding {
   readonly display: string;
 }
 
+/**
+ * COVID-19 as a target disease: SNOMED CT 840539006 "Disease caused by severe acute
+ * respiratory syndrome coronavirus 2 (disorder)", the code FHIR
+ * Immunization.protocolApplied.targetDisease and the EU Digital COVID Certificate give it.
+ */
+export const COVID19_DISEASE: Coding = {
+  system: SNOMED_CT_SYSTEM,
+  code: '840539006',
+  display: 'COVID-19',
+};
+
 export const VACCINE_CODES = ['COVISHIELD', 'COVAXIN', 'CORBEVAX', 'SPUTNIK_V'] as const;
 export type VaccineCode = (typeof VACCINE_CODES)[number];
 
@@ -48,6 +59,8 @@ export interface Vaccine {
   readonly secondDoseInterval: DoseInterval;
   /** The age, counted by year of birth (see schedule-rules.ts), from which it is given. */
   readonly minimumAgeYears: number;
+  /** The disease it protects against (every vaccine here: COVID19_DISEASE). */
+  readonly targetDisease: Coding;
   readonly codings: {
     /** Every vaccine here has one; the SMART Health Card carries this one. */
     readonly cvx: Coding;
@@ -83,6 +96,7 @@ const COVISHIELD: Vaccine = {
   secondDoseInterval: COVISHIELD_SECOND_DOSE,
   // Authorised for 18 and over (CDSCO, January 2021); never extended in the programme.
   minimumAgeYears: 18,
+  targetDisease: COVID19_DISEASE,
   codings: {
     cvx: {
       system: CVX_SYSTEM,
@@ -112,6 +126,7 @@ const COVAXIN: Vaccine = {
   // 15 to 17 year olds were vaccinated with Covaxin only, from 3 January 2022 (MoHFW,
   // 27 December 2021); the programme never gave it younger.
   minimumAgeYears: 15,
+  targetDisease: COVID19_DISEASE,
   codings: {
     cvx: { system: CVX_SYSTEM, code: '502', display: 'COVID-19 IV Non-US Vaccine (COVAXIN)' },
     snomedCt: { system: SNOMED_CT_SYSTEM, code: '33211000087105', display: 'COVID-19 COVAXIN' },
@@ -144,6 +159,7 @@ const CORBEVAX: Vaccine = {
   secondDoseInterval: CORBEVAX_SECOND_DOSE,
   // 12 to 14 year olds, with Corbevax only, from 16 March 2022 (MoHFW, 14 March 2022).
   minimumAgeYears: 12,
+  targetDisease: COVID19_DISEASE,
   codings: {
     cvx: {
       system: CVX_SYSTEM,
@@ -181,6 +197,7 @@ const SPUTNIK_V: Vaccine = {
   secondDoseInterval: SPUTNIK_V_SECOND_DOSE,
   // Authorised for 18 and over (CDSCO, April 2021).
   minimumAgeYears: 18,
+  targetDisease: COVID19_DISEASE,
   codings: {
     cvx: { system: CVX_SYSTEM, code: '505', display: 'COVID-19 VVnr Non-US Vaccine (Sputnik V)' },
     snomedCt: { system: SNOMED_CT_SYSTEM, code: '31341000087103', display: 'COVID-19 Sputnik V' },
@@ -218,6 +235,16 @@ export function parseVaccineCode(value: string): VaccineCode {
  */
 export function healthCardVaccineCoding(code: VaccineCode): Coding {
   return VACCINES[code].codings.cvx;
+}
+
+/**
+ * Whether a vaccine protects against COVID-19, by its target disease's code (system and
+ * code, not its display): a card holding one is a COVID-19 card (SMART Health Cards'
+ * `#covid19` type).
+ */
+export function isCovid19Vaccine(vaccine: Pick<Vaccine, 'targetDisease'>): boolean {
+  const { system, code } = vaccine.targetDisease;
+  return system === COVID19_DISEASE.system && code === COVID19_DISEASE.code;
 }
 
 /** Every coding we know for the vaccine, CVX first: for a full FHIR Immunization record. */

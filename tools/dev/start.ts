@@ -47,13 +47,16 @@ const SERVICES = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
 type Service = (typeof SERVICES)[number];
 const DEMO_CLIENT = 'demo-portal';
 const DEV_ADMIN = 'platform.admin';
-// The certificate issuer: SMART Health Cards name an https issuer; in development its
-// keys are served over plain HTTP on localhost, at the issuer's path.
-const ISSUER_URL = 'https://vaxguard.local/issuer';
+
 // The audit log's origin: its checkpoints' first line and its signer key's name.
 const AUDIT_LOG_ORIGIN = 'audit.vaxguard.dev';
 const ISSUER_HTTP_PORT = Number(env['VAXGUARD_DEV_ISSUER_PORT'] ?? 58080);
-const issuerKeysUrl = `http://127.0.0.1:${ISSUER_HTTP_PORT}/issuer/.well-known/jwks.json`;
+// The certificate issuer (a card's `iss`) is where its keys are served, so any SMART
+// Health Card verifier on this machine, the official validator included, finds them at
+// iss + /.well-known/jwks.json. Production issuers are https; loopback http is the one
+// development exception vaccination-record accepts.
+const ISSUER_URL = `http://127.0.0.1:${ISSUER_HTTP_PORT}/issuer`;
+const issuerKeysUrl = `${ISSUER_URL}/.well-known/jwks.json`;
 const COLOUR = process.stdout.isTTY === true;
 const PLATFORM_FILE = resolve(DEV_STATE, 'platform.json');
 

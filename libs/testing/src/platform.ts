@@ -204,7 +204,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
           ? await hashStaffPasswordWithIdentity(admin.password)
           : '',
       },
-      issuer: { url: `https://vaxguard.test/issuer`, httpPort: issuerPort },
+      // The issuer is where its keys are served: a verifier finds them at iss + /.well-known/jwks.json.
+      issuer: { url: `http://127.0.0.1:${issuerPort}/issuer`, httpPort: issuerPort },
       logLevel: options.logLevel ?? 'warn',
       running: wanted,
       extraClients: {

@@ -11,3 +11,4 @@ export {
   type RetryContext,
   type RetryPolicy,
 } from './retry';
+export * from './health-check';

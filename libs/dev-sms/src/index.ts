@@ -1,1 +1,2 @@
 export * from './dev-sms';
+export * from './dev-sms-inbox';

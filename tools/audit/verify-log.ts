@@ -1,8 +1,7 @@
 // Checks the audit log as an outside auditor (a witness) would, trusting nothing but the
-// log's public verifier key: the latest checkpoint's signature, and that the tree it
-// commits to extends the one this witness verified last time (a consistency proof), so
-// the log can neither fork nor lose entries without this tool saying so. It keeps the
-// last verified checkpoint in a file and moves it forward only when all holds.
+// log's public verifier key: the latest checkpoint's signature, and a consistency proof
+// from the checkpoint verified last time (libs/dev-operator's witness, which npm start
+// and `npx vaxguard audit verify` run too).
 //
 //   npx tsx --tsconfig tools/tsconfig.json tools/audit/verify-log.ts \
 //     [--address 127.0.0.1:50054] [--verifier-key <vkey> | --verifier-key-file <file>] \
@@ -10,70 +9,15 @@
 //
 // Under `npm start` every option has a default: the address, the key file and the
 // demo client written to .vaxguard/dev. Exits 0 when the log checks out, 1 otherwise.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createServiceClient } from '@vaxguard/grpc-kit';
-import { auditV1 } from '@vaxguard/proto';
-import { auditCheckpoint, openCheckpoint, parseVerifierKey } from '@vaxguard/tlog';
+import { witnessAuditLog } from '@vaxguard/dev-operator';
+
+// The witness itself is shared with npm start and the command line (npx vaxguard audit verify).
+export { witnessAuditLog, type WitnessOptions } from '@vaxguard/dev-operator';
 
 const DEV = resolve(import.meta.dirname, '../../.vaxguard/dev');
-
-export interface WitnessOptions {
-  readonly address: string;
-  readonly verifierKey: string;
-  /** Where the last verified signed checkpoint is kept. */
-  readonly stateFile: string;
-  readonly clientId: string;
-  readonly clientSecret: string;
-}
-
-/** One witness round; returns what it found, one line each. Throws when the log fails a check. */
-export async function witnessAuditLog(options: WitnessOptions): Promise<string[]> {
-  const audit = createServiceClient(auditV1.AuditServiceService, {
-    address: options.address,
-    clientId: options.clientId,
-    secret: options.clientSecret,
-    deadlineMs: 10_000,
-  });
-  try {
-    const latest = await audit.call('getCheckpoint', {}, { idempotent: true });
-    const verifier = parseVerifierKey(options.verifierKey);
-    const previousNote = existsSync(options.stateFile)
-      ? readFileSync(options.stateFile, 'utf8')
-      : undefined;
-    const previous = previousNote
-      ? openCheckpoint(previousNote, [verifier], verifier.name).checkpoint
-      : undefined;
-    let consistency;
-    if (previous && previous.size > 0) {
-      const proof = await audit.call(
-        'getConsistencyProof',
-        { oldSize: String(previous.size), newSize: latest.treeSize },
-        { idempotent: true },
-      );
-      consistency = { previous, proof: proof.hashes };
-    }
-    const checkpoint = auditCheckpoint({
-      verifierKey: options.verifierKey,
-      signedCheckpoint: latest.signedCheckpoint,
-      ...(consistency ? { consistency } : {}),
-    });
-    if (previous && checkpoint.size < previous.size) {
-      throw new Error(`the log shrank from ${previous.size} to ${checkpoint.size} entries`);
-    }
-    writeFileSync(options.stateFile, latest.signedCheckpoint);
-    const root = Buffer.from(checkpoint.rootHash).toString('base64');
-    return [
-      `checkpoint of ${checkpoint.origin}: ${checkpoint.size} entries, root ${root}, signature valid`,
-      previous
-        ? `consistent with the checkpoint verified before (${previous.size} entries): nothing rewritten or removed`
-        : `first checkpoint seen: kept in ${options.stateFile} to check the next one against`,
-    ];
-  } finally {
-    audit.close();
-  }
-}
 
 function devSecret(name: 'demoClientSecret'): string {
   const secrets = JSON.parse(readFileSync(resolve(DEV, 'secrets.json'), 'utf8')) as Record<

@@ -4,17 +4,19 @@
 // clients; citizens sign in with an OTP and register beneficiaries on two mobiles (one
 // a canary); a vaccinator signs in, asks a citizen for consent and reads the record;
 // the demo client, as a partner, does the same. Everything printed is masked; the
-// secrets go to .vaxguard/dev/demo-principals.json (mode 0600).
-import { randomBytes, randomInt } from 'node:crypto';
+// secrets go to .vaxguard/dev/demo-principals.json (mode 0600). The seeding itself is
+// libs/dev-operator's, which `npx vaxguard seed` runs too.
 import { writeFileSync } from 'node:fs';
-import { Metadata } from '@grpc/grpc-js';
-import { readDevSms } from '@vaxguard/dev-sms';
+import {
+  callAs,
+  fetchIssuerTrust,
+  maskedMobile,
+  OperatorClient,
+  seedBeneficiaries,
+  seedPrincipals,
+} from '@vaxguard/dev-operator';
 import { isVaxGuardError } from '@vaxguard/errors';
-import { createServiceClient } from '@vaxguard/grpc-kit';
 import { createOfflineVerifier } from '@vaxguard/health-cards';
-import { identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
-import { eventually, randomMadeUpAadhaar } from '@vaxguard/testing';
-import { TOKEN_HEADER } from '@vaxguard/tokens';
 
 export interface DemoOptions {
   readonly otpAddress: string;
@@ -33,203 +35,13 @@ export interface DemoOptions {
   readonly principalsFile: string;
 }
 
-/** A made-up mobile, fresh each start, so restarts never meet the per-mobile quotas. */
-const demoMobile = () => `9${String(randomInt(0, 1e9)).padStart(9, '0')}`;
-const masked = (mobile: string) => `XXXXXX${mobile.slice(-4)}`;
-const password = () => `demo-${randomBytes(12).toString('base64url')}`;
-
-/** The demo client application: calls to both services, codes read from the dev SMS inbox. */
-function demoClient(options: DemoOptions) {
-  const credential = { clientId: options.clientId, secret: options.clientSecret };
-  const otp = createServiceClient(otpV1.OtpServiceService, {
-    address: options.otpAddress,
-    ...credential,
-  });
-  const identity = createServiceClient(identityV1.IdentityServiceService, {
-    address: options.identityAddress,
-    ...credential,
-  });
-  const records = createServiceClient(vaccinationRecordV1.VaccinationRecordServiceService, {
-    address: options.vaccinationRecordAddress,
-    ...credential,
-  });
-  const as = (token?: string) => {
-    if (!token) return { idempotent: false };
-    const metadata = new Metadata();
-    metadata.set(TOKEN_HEADER, token);
-    return { idempotent: false, metadata };
-  };
-  const confirm = async (txnId: string) => {
-    const code = await eventually(async () => {
-      const sms = await readDevSms(options.smsSink, txnId);
-      if (!sms) throw new Error('SMS not delivered yet');
-      return sms.code;
-    });
-    return otp.call('confirmOtp', { txnId, otp: code }, as());
-  };
-  return {
-    otp,
-    identity,
-    records,
-    as,
-    confirm,
-    async citizenSignIn(mobile: string) {
-      const { txnId } = await otp.call(
-        'generateOtp',
-        { mobile, purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN, onBehalfOfClientId: '' },
-        as(),
-      );
-      return confirm(txnId);
-    },
-    /**
-     * Asks the mobile for consent (as the staff member of `session`, or as this client
-     * without one), confirms the code the person received and reads one beneficiary
-     * with the grant.
-     */
-    async consentedRead(mobile: string, beneficiaryRef: string, session?: string) {
-      const asked = await identity.call(
-        'requestConsent',
-        { target: { $case: 'mobile', value: mobile } },
-        as(session),
-      );
-      const grant = await confirm(asked.txnId);
-      const { beneficiary } = await identity.call(
-        'getBeneficiary',
-        { beneficiaryRef },
-        as(grant.token),
-      );
-      return { grant, beneficiary };
-    },
-    async staffSignIn(username: string, secret: string) {
-      const { txnId } = await identity.call(
-        'startStaffLogin',
-        { username, password: secret },
-        as(),
-      );
-      return (await confirm(txnId)).token;
-    },
-    close() {
-      otp.close();
-      identity.close();
-      records.close();
-    },
-  };
-}
-type DemoClient = ReturnType<typeof demoClient>;
-
-interface SeededStaff {
-  readonly username: string;
-  readonly password: string;
-  readonly role: string;
-  readonly centre: string;
-}
-
-/** The principals: two centres with a vaccinator and a centre admin each, an auditor, two partners. */
-async function seedPrincipals(client: DemoClient, adminToken: string) {
-  const admin = client.as(adminToken);
-  const staff: SeededStaff[] = [];
-  const centres = [
-    { key: 'andheri', name: 'PHC Andheri West', district: 'Mumbai Suburban', state: 'Maharashtra' },
-    { key: 'jayanagar', name: 'UPHC Jayanagar', district: 'Bengaluru Urban', state: 'Karnataka' },
-  ];
-  const createStaff = async (
-    username: string,
-    role: identityStaffV1.StaffRole,
-    centre: { centreId: string; name: string } | undefined,
-  ) => {
-    const secret = password();
-    await client.identity.call(
-      'createStaff',
-      {
-        username,
-        displayName: username,
-        role,
-        centreId: centre?.centreId ?? '',
-        mobile: demoMobile(),
-        password: secret,
-      },
-      admin,
-    );
-    staff.push({
-      username,
-      password: secret,
-      role: identityStaffV1.staffRoleToJSON(role).replace('STAFF_ROLE_', ''),
-      centre: centre?.name ?? '',
-    });
-  };
-  for (const { key, ...input } of centres) {
-    const { centre } = await client.identity.call('createCentre', input, admin);
-    if (!centre) throw new Error('CreateCentre returned no centre');
-    await createStaff(`vaccinator.${key}`, identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR, centre);
-    await createStaff(`admin.${key}`, identityStaffV1.StaffRole.STAFF_ROLE_CENTRE_ADMIN, centre);
-  }
-  await createStaff('auditor.national', identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR, undefined);
-  const partners = [];
-  for (const partner of [
-    {
-      clientId: 'aarogya-setu',
-      displayName: 'Aarogya Setu',
-      scopes: ['beneficiary:demographics', 'beneficiary:id-masked'],
-      quotaPerMinute: 600,
-    },
-    {
-      clientId: 'umang',
-      displayName: 'UMANG',
-      scopes: ['beneficiary:demographics'],
-      quotaPerMinute: 300,
-    },
-  ]) {
-    const registered = await client.identity.call('registerPartner', partner, admin);
-    partners.push({ ...partner, clientSecret: registered.clientSecret });
-  }
-  return { staff, partners };
-}
-
-/** Beneficiaries on two mobiles, registered by their citizens; the last one a canary. */
-async function seedBeneficiaries(client: DemoClient, adminToken: string) {
-  const people = [
-    [
-      { name: 'Asha Devi', gender: identityV1.Gender.GENDER_FEMALE, yearOfBirth: 1961 },
-      { name: 'Ravi Kumar', gender: identityV1.Gender.GENDER_MALE, yearOfBirth: 1958 },
-    ],
-    [
-      { name: 'Meena Iyer', gender: identityV1.Gender.GENDER_FEMALE, yearOfBirth: 1990 },
-      { name: 'Arjun Iyer', gender: identityV1.Gender.GENDER_MALE, yearOfBirth: 2012 },
-    ],
-  ];
-  const mobiles = [];
-  for (const household of people) {
-    const mobile = demoMobile();
-    const { token } = await client.citizenSignIn(mobile);
-    const registered: (identityV1.Beneficiary | undefined)[] = [];
-    for (const person of household) {
-      const { beneficiary } = await client.identity.call(
-        'registerBeneficiary',
-        {
-          mobile,
-          ...person,
-          photoIdKind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR,
-          // Fresh each start: local infrastructure keeps what earlier starts registered.
-          photoIdNumber: randomMadeUpAadhaar(),
-        },
-        client.as(token),
-      );
-      registered.push(beneficiary);
-    }
-    mobiles.push({ mobile, token, beneficiaries: registered });
-  }
-  const canary = mobiles[1]?.beneficiaries[1]?.beneficiaryRef ?? '';
-  await client.identity.call('markCanary', { beneficiaryRef: canary }, client.as(adminToken));
-  return { mobiles, canary };
-}
-
 /**
  * Two doses recorded by the vaccinator under the citizen's consent, then the citizen
  * fetches their SMART Health Card, writes its printable SVG and verifies it offline
  * with the issuer keys fetched over HTTP, as any SMART Health Card verifier would.
  */
 async function vaccinate(
-  client: DemoClient,
+  client: OperatorClient,
   options: DemoOptions,
   input: { session: string; grant: string; ref: string; citizenToken: string },
 ): Promise<string[]> {
@@ -247,28 +59,20 @@ async function vaccinate(
         clientRequestId: `demo-${input.ref.slice(4, 20)}-${dose.doseNumber}`,
         consentGrant: input.grant,
       },
-      client.as(input.session),
+      callAs(input.session),
     );
   }
   const certificate = await client.records.call(
     'getCertificate',
     { beneficiaryRef: input.ref },
-    client.as(input.citizenToken),
+    callAs(input.citizenToken),
   );
   const file = `${options.certificateDir}/certificate-${input.ref}.svg`;
   writeFileSync(file, certificate.svg);
   // As a verifier would: the key set, then the revocation list of each key announcing one.
-  const jwks = (await (await fetch(options.issuerKeysUrl)).json()) as {
-    keys: { kid: string; crlVersion?: number }[];
-  };
-  const revocations: Record<string, unknown> = {};
-  for (const { kid, crlVersion } of jwks.keys) {
-    if (crlVersion === undefined) continue;
-    const crlUrl = options.issuerKeysUrl.replace(/jwks\.json$/, `crl/${kid}.json`);
-    revocations[kid] = await (await fetch(crlUrl)).json();
-  }
+  const trust = await fetchIssuerTrust(options.issuerKeysUrl);
   const verified = createOfflineVerifier({
-    issuers: [{ iss: options.issuer, jwks, revocations }],
+    issuers: [{ iss: options.issuer, ...trust }],
   }).verify(certificate.qr);
   return [
     `demo: RecordDose x2 (COVISHIELD, 2021-03-01 and 2021-06-01) by the vaccinator with the grant -> ${input.ref}`,
@@ -278,10 +82,21 @@ async function vaccinate(
 }
 
 export async function runDemo(options: DemoOptions): Promise<string[]> {
-  const client = demoClient(options);
+  const client = new OperatorClient({
+    services: {
+      otp: options.otpAddress,
+      identity: options.identityAddress,
+      'vaccination-record': options.vaccinationRecordAddress,
+    },
+    client: { id: options.clientId, secret: options.clientSecret },
+    smsInbox: options.smsSink,
+  });
   const lines: string[] = [];
   try {
-    const adminToken = await client.staffSignIn(options.admin.username, options.admin.password);
+    const { token: adminToken } = await client.staffSignIn(
+      options.admin.username,
+      options.admin.password,
+    );
     lines.push(
       `demo: platform admin ${options.admin.username} signed in: StartStaffLogin(password) -> STAFF_LOGIN code -> ConfirmOtp -> staff session`,
     );
@@ -297,29 +112,39 @@ export async function runDemo(options: DemoOptions): Promise<string[]> {
       }
     }
     if (seeded) {
-      writeFileSync(options.principalsFile, JSON.stringify(seeded, null, 2), { mode: 0o600 });
+      const { staff, partners } = seeded;
+      writeFileSync(options.principalsFile, JSON.stringify({ staff, partners }, null, 2), {
+        mode: 0o600,
+      });
       lines.push(
-        `demo: seeded 2 centres, ${seeded.staff.map((staff) => staff.username).join(', ')}; partners ${seeded.partners.map((partner) => partner.clientId).join(', ')}`,
+        `demo: seeded 2 centres, ${staff.map((member) => member.username).join(', ')}; partners ${partners.map((partner) => partner.clientId).join(', ')}`,
       );
     }
-    const { mobiles, canary } = await seedBeneficiaries(client, adminToken);
-    for (const { mobile, beneficiaries } of mobiles) {
+    const { households, canary } = await seedBeneficiaries(client, adminToken, {
+      count: 4,
+      perCitizen: 2,
+      canary: true,
+    });
+    for (const { mobile, beneficiaries } of households) {
       lines.push(
-        `demo: citizen ${masked(mobile)} signed in (CITIZEN_LOGIN) and registered ${beneficiaries.map((b) => `${b?.beneficiaryRef ?? ''} ${b?.name ?? ''} ${b?.maskedPhotoId ?? ''}`).join('; ')}`,
+        `demo: citizen ${maskedMobile(mobile)} signed in (CITIZEN_LOGIN) and registered ${beneficiaries.map((b) => `${b.beneficiaryRef} ${b.name} ${b.maskedPhotoId}`).join('; ')}`,
       );
     }
-    lines.push(`demo: ${canary} is a canary: any read of it raises access.canary`);
+    lines.push(`demo: ${canary ?? ''} is a canary: any read of it raises access.canary`);
 
-    const household = mobiles[0];
+    const household = households[0];
     const ref = household?.beneficiaries[0]?.beneficiaryRef ?? '';
     if (seeded) {
       const vaccinator = seeded.staff[0];
       if (vaccinator) {
-        const session = await client.staffSignIn(vaccinator.username, vaccinator.password);
+        const { token: session } = await client.staffSignIn(
+          vaccinator.username,
+          vaccinator.password,
+        );
         const seen = await client.consentedRead(household?.mobile ?? '', ref, session);
         const { grant } = seen;
         lines.push(
-          `demo: ${vaccinator.username} signed in, RequestConsent(${masked(household?.mobile ?? '')}) -> the citizen's CONSENT code -> grant for ${grant.claims?.consent?.beneficiaryRefs.length ?? 0} beneficiaries`,
+          `demo: ${vaccinator.username} signed in, RequestConsent(${maskedMobile(household?.mobile ?? '')}) -> the citizen's CONSENT code -> grant for ${grant.claims?.consent?.beneficiaryRefs.length ?? 0} beneficiaries`,
           `      GetBeneficiary(${ref}) as the vaccinator -> ${seen.beneficiary?.name ?? ''}, born ${seen.beneficiary?.yearOfBirth ?? ''}, ${seen.beneficiary?.maskedPhotoId ?? ''} (never the mobile)`,
         );
         lines.push(

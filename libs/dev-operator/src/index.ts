@@ -1,0 +1,5 @@
+export * from './audit-witness';
+export * from './demo-data';
+export * from './issuer-trust';
+export * from './made-up-aadhaar';
+export * from './operator-client';

@@ -32,6 +32,15 @@ export const EVENTS = {
   otpConfirmed: defineEvent('otp.confirmed', 'otp', otpEventsV1.OtpConfirmed),
   /** A confirmation was refused. Subject: the mobile's blind index. */
   otpFailed: defineEvent('otp.failed', 'otp', otpEventsV1.OtpFailed),
+  /**
+   * A send was refused because its client's per-minute quota was full; nothing was
+   * sent. Subject: the mobile's blind index. The audit service's flood rule counts them.
+   */
+  otpClientQuotaRefused: defineEvent(
+    'otp.client_quota_refused',
+    'otp',
+    otpEventsV1.OtpClientQuotaRefused,
+  ),
   /** Too many consecutive failures locked a mobile. Subject: the mobile's blind index. */
   otpLocked: defineEvent('otp.locked', 'otp', otpEventsV1.OtpLocked),
   /** A token was revoked before its expiry; every service must refuse it. Subject: the token id. */

@@ -28,6 +28,10 @@ export const protobufFileName = "vaxguard/identity/v1/identity.proto";
 export enum PrincipalKind {
   PRINCIPAL_KIND_UNSPECIFIED = 0,
   PRINCIPAL_KIND_STAFF = 1,
+  /**
+   * PRINCIPAL_KIND_PARTNER_CLIENT - A client application by its client id: a partner registered with identity, or a
+   * client configured at any service (CLIENT_CREDENTIALS).
+   */
   PRINCIPAL_KIND_PARTNER_CLIENT = 2,
   UNRECOGNIZED = -1,
 }
@@ -271,6 +275,11 @@ export interface SuspendPrincipalRequest {
     | undefined;
   /** Why, for the record: 3-200 characters, no personal data. */
   reason: string;
+  /**
+   * Must be true to suspend a platform service's own client (svc-*), which stops that
+   * service's calls to every other service. Platform admins only.
+   */
+  confirmPlatformService?: boolean | undefined;
 }
 
 export interface SuspendPrincipalResponse {
@@ -310,7 +319,7 @@ export interface ApiLockScope {
     /** One gRPC service, by full name: "vaxguard.otp.v1.OtpService". */
     { $case: "service"; value: string }
     | //
-    /** Every call of one partner client. */
+    /** Every call of one client application, registered or configured. */
     { $case: "partnerClientId"; value: string }
     | //
     /** Every call to every service, except the kill switch itself and signing keys. */
@@ -321,6 +330,11 @@ export interface ApiLockScope {
 export interface SetApiLockRequest {
   scope?: ApiLockScope | undefined;
   reason: string;
+  /**
+   * Must be true for a partner_client_id scope naming a platform service's own client
+   * (svc-*), which closes that service's calls to every other service.
+   */
+  confirmPlatformService?: boolean | undefined;
 }
 
 export interface SetApiLockResponse {
@@ -1763,7 +1777,7 @@ export const PrincipalRef: MessageFns<PrincipalRef, "vaxguard.identity.v1.Princi
 };
 
 function createBaseSuspendPrincipalRequest(): SuspendPrincipalRequest {
-  return { principal: undefined, reason: "" };
+  return { principal: undefined, reason: "", confirmPlatformService: undefined };
 }
 
 export const SuspendPrincipalRequest: MessageFns<
@@ -1778,6 +1792,9 @@ export const SuspendPrincipalRequest: MessageFns<
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    if (message.confirmPlatformService !== undefined) {
+      writer.uint32(24).bool(message.confirmPlatformService);
     }
     return writer;
   },
@@ -1811,6 +1828,14 @@ export const SuspendPrincipalRequest: MessageFns<
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.confirmPlatformService = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1827,6 +1852,11 @@ export const SuspendPrincipalRequest: MessageFns<
     return {
       principal: isSet(object.principal) ? PrincipalRef.fromJSON(object.principal) : undefined,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      confirmPlatformService: isSet(object.confirmPlatformService)
+        ? globalThis.Boolean(object.confirmPlatformService)
+        : isSet(object.confirm_platform_service)
+        ? globalThis.Boolean(object.confirm_platform_service)
+        : undefined,
     };
   },
 
@@ -1837,6 +1867,9 @@ export const SuspendPrincipalRequest: MessageFns<
     }
     if (message.reason !== "") {
       obj.reason = message.reason;
+    }
+    if (message.confirmPlatformService !== undefined) {
+      obj.confirmPlatformService = message.confirmPlatformService;
     }
     return obj;
   },
@@ -2388,7 +2421,7 @@ export const ApiLockScope: MessageFns<ApiLockScope, "vaxguard.identity.v1.ApiLoc
 };
 
 function createBaseSetApiLockRequest(): SetApiLockRequest {
-  return { scope: undefined, reason: "" };
+  return { scope: undefined, reason: "", confirmPlatformService: undefined };
 }
 
 export const SetApiLockRequest: MessageFns<SetApiLockRequest, "vaxguard.identity.v1.SetApiLockRequest"> = {
@@ -2400,6 +2433,9 @@ export const SetApiLockRequest: MessageFns<SetApiLockRequest, "vaxguard.identity
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    if (message.confirmPlatformService !== undefined) {
+      writer.uint32(24).bool(message.confirmPlatformService);
     }
     return writer;
   },
@@ -2433,6 +2469,14 @@ export const SetApiLockRequest: MessageFns<SetApiLockRequest, "vaxguard.identity
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.confirmPlatformService = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2449,6 +2493,11 @@ export const SetApiLockRequest: MessageFns<SetApiLockRequest, "vaxguard.identity
     return {
       scope: isSet(object.scope) ? ApiLockScope.fromJSON(object.scope) : undefined,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      confirmPlatformService: isSet(object.confirmPlatformService)
+        ? globalThis.Boolean(object.confirmPlatformService)
+        : isSet(object.confirm_platform_service)
+        ? globalThis.Boolean(object.confirm_platform_service)
+        : undefined,
     };
   },
 
@@ -2459,6 +2508,9 @@ export const SetApiLockRequest: MessageFns<SetApiLockRequest, "vaxguard.identity
     }
     if (message.reason !== "") {
       obj.reason = message.reason;
+    }
+    if (message.confirmPlatformService !== undefined) {
+      obj.confirmPlatformService = message.confirmPlatformService;
     }
     return obj;
   },
@@ -3623,6 +3675,16 @@ export const IdentityServiceService = {
    * The kill switch. Platform admins (staff token) and, for suspensions, the audit
    * service (scope principal:suspend). Effective in every service within a second;
    * a suspended principal's live tokens are refused too.
+   *
+   * Any client application can be stopped: a partner registered here, or a client
+   * configured at a service (CLIENT_CREDENTIALS), which identity cannot list and so
+   * suspends by its client id (PRINCIPAL_KIND_PARTNER_CLIENT) or closes with an API lock
+   * on it; every service refuses its calls. LockPartner is for registered partners.
+   * Rules: a staff member must exist (NOT_FOUND otherwise); nobody suspends themselves
+   * or the client application they call through (FAILED_PRECONDITION SELF_SUSPENSION);
+   * a platform service's own client (svc-*) is stopped only by a platform admin who
+   * sets confirm_platform_service, never by the audit service's automatic response
+   * (FAILED_PRECONDITION PLATFORM_SERVICE_CLIENT).
    */
   suspendPrincipal: {
     path: "/vaxguard.identity.v1.IdentityService/SuspendPrincipal" as const,
@@ -3741,6 +3803,16 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * The kill switch. Platform admins (staff token) and, for suspensions, the audit
    * service (scope principal:suspend). Effective in every service within a second;
    * a suspended principal's live tokens are refused too.
+   *
+   * Any client application can be stopped: a partner registered here, or a client
+   * configured at a service (CLIENT_CREDENTIALS), which identity cannot list and so
+   * suspends by its client id (PRINCIPAL_KIND_PARTNER_CLIENT) or closes with an API lock
+   * on it; every service refuses its calls. LockPartner is for registered partners.
+   * Rules: a staff member must exist (NOT_FOUND otherwise); nobody suspends themselves
+   * or the client application they call through (FAILED_PRECONDITION SELF_SUSPENSION);
+   * a platform service's own client (svc-*) is stopped only by a platform admin who
+   * sets confirm_platform_service, never by the audit service's automatic response
+   * (FAILED_PRECONDITION PLATFORM_SERVICE_CLIENT).
    */
   suspendPrincipal: handleUnaryCall<SuspendPrincipalRequest, SuspendPrincipalResponse>;
   reinstatePrincipal: handleUnaryCall<ReinstatePrincipalRequest, ReinstatePrincipalResponse>;
@@ -3945,6 +4017,16 @@ export interface IdentityServiceClient extends Client {
    * The kill switch. Platform admins (staff token) and, for suspensions, the audit
    * service (scope principal:suspend). Effective in every service within a second;
    * a suspended principal's live tokens are refused too.
+   *
+   * Any client application can be stopped: a partner registered here, or a client
+   * configured at a service (CLIENT_CREDENTIALS), which identity cannot list and so
+   * suspends by its client id (PRINCIPAL_KIND_PARTNER_CLIENT) or closes with an API lock
+   * on it; every service refuses its calls. LockPartner is for registered partners.
+   * Rules: a staff member must exist (NOT_FOUND otherwise); nobody suspends themselves
+   * or the client application they call through (FAILED_PRECONDITION SELF_SUSPENSION);
+   * a platform service's own client (svc-*) is stopped only by a platform admin who
+   * sets confirm_platform_service, never by the audit service's automatic response
+   * (FAILED_PRECONDITION PLATFORM_SERVICE_CLIENT).
    */
   suspendPrincipal(
     request: SuspendPrincipalRequest,

@@ -97,6 +97,19 @@ export interface OtpFailed {
   consecutiveFailures: number;
 }
 
+/**
+ * type "otp.client_quota_refused": a send (first code or resend) was refused because
+ * the client that owns the transaction had its quota of codes for the minute already.
+ * Nothing was sent and nothing else was kept. The audit service's flood rule counts
+ * these: a client refused far beyond its quota is ignoring the retry-after it was given,
+ * as an SMS pump does.
+ */
+export interface OtpClientQuotaRefused {
+  purpose: OtpPurpose;
+  /** The client's quota in force: codes a minute. */
+  quotaPerMinute: number;
+}
+
 /** type "otp.locked": too many consecutive failures; the mobile is locked out. */
 export interface OtpLocked {
   consecutiveFailures: number;
@@ -492,6 +505,87 @@ export const OtpFailed: MessageFns<OtpFailed, "vaxguard.otp.v1.OtpFailed"> = {
     }
     if (message.consecutiveFailures !== 0) {
       obj.consecutiveFailures = Math.round(message.consecutiveFailures);
+    }
+    return obj;
+  },
+};
+
+function createBaseOtpClientQuotaRefused(): OtpClientQuotaRefused {
+  return { purpose: 0, quotaPerMinute: 0 };
+}
+
+export const OtpClientQuotaRefused: MessageFns<OtpClientQuotaRefused, "vaxguard.otp.v1.OtpClientQuotaRefused"> = {
+  $type: "vaxguard.otp.v1.OtpClientQuotaRefused" as const,
+
+  encode(message: OtpClientQuotaRefused, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.purpose !== 0) {
+      writer.uint32(8).int32(message.purpose);
+    }
+    if (message.quotaPerMinute !== 0) {
+      writer.uint32(16).int32(message.quotaPerMinute);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OtpClientQuotaRefused {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOtpClientQuotaRefused();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.purpose = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.quotaPerMinute = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OtpClientQuotaRefused {
+    return {
+      purpose: isSet(object.purpose) ? otpPurposeFromJSON(object.purpose) : 0,
+      quotaPerMinute: isSet(object.quotaPerMinute)
+        ? globalThis.Number(object.quotaPerMinute)
+        : isSet(object.quota_per_minute)
+        ? globalThis.Number(object.quota_per_minute)
+        : 0,
+    };
+  },
+
+  toJSON(message: OtpClientQuotaRefused): unknown {
+    const obj: any = {};
+    if (message.purpose !== 0) {
+      obj.purpose = otpPurposeToJSON(message.purpose);
+    }
+    if (message.quotaPerMinute !== 0) {
+      obj.quotaPerMinute = Math.round(message.quotaPerMinute);
     }
     return obj;
   },

@@ -51,7 +51,9 @@ export interface PartnerEntry extends ClientCredential {
 /**
  * The access registry every service holds in memory: partner clients, suspended
  * principals and API locks, as identity publishes them. The authenticator answers
- * every call from it, with no database round trip.
+ * every call from it, with no database round trip. Suspensions of client applications
+ * are keyed by client id alone, so they reach clients configured at a service
+ * (CLIENT_CREDENTIALS) that identity never registered.
  */
 export class AccessRegistry implements ClientRegistry {
   private readonly partners = new Map<string, PartnerEntry>();

@@ -212,6 +212,30 @@ describe('createAuthenticator with the access registry', () => {
     await expect(authenticate(metadata('portal', session), STAFF_METHOD)).resolves.toBeDefined();
   });
 
+  it('refuses a suspended client application on every call, configured or registered, the kill switch included', async () => {
+    const { registry, authenticate } = setup();
+    const citizen = await sign();
+    // 'portal' is configured here; identity never registered it.
+    registry.setSuspended('PARTNER_CLIENT', 'portal', true);
+    for (const [method, token] of [
+      [METHOD, citizen],
+      [CLEAR, undefined],
+    ] as const) {
+      expect(await refusal(authenticate(metadata('portal', token), method))).toEqual([
+        'PERMISSION_DENIED',
+        'PRINCIPAL_SUSPENDED',
+      ]);
+    }
+    registry.setSuspended('PARTNER_CLIENT', 'aarogya', true);
+    expect(await refusal(authenticate(metadata('aarogya'), '/any/Method'))).toEqual([
+      'PERMISSION_DENIED',
+      'PRINCIPAL_SUSPENDED',
+    ]);
+    await expect(authenticate(metadata('umang'), '/any/Method')).resolves.toBeDefined();
+    registry.setSuspended('PARTNER_CLIENT', 'portal', false);
+    await expect(authenticate(metadata('portal', citizen), METHOD)).resolves.toBeDefined();
+  });
+
   it('takes the call as the client its own when an optional token is left out', async () => {
     const { authenticate } = setup();
     await expect(authenticate(metadata('umang'), STAFF_METHOD)).resolves.toMatchObject({

@@ -91,9 +91,18 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   };
 }
 
+/**
+ * A suspended client application (registered with identity or configured here: the
+ * suspension is keyed by client id alone) and a locked partner are refused every call,
+ * the kill switch's own methods included.
+ */
 function checkClient(registry: AccessRegistry, clientId: string, method: string): void {
-  const partner = registry.partner(clientId);
-  if (partner?.locked || registry.isSuspended('PARTNER_CLIENT', clientId)) {
+  if (registry.isSuspended('PARTNER_CLIENT', clientId)) {
+    throw permissionDenied('this client application is suspended by the platform operators', {
+      reason: 'PRINCIPAL_SUSPENDED',
+    });
+  }
+  if (registry.partner(clientId)?.locked) {
     throw permissionDenied('this client application is locked by the platform operators', {
       reason: 'PARTNER_LOCKED',
     });

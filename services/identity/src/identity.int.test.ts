@@ -34,6 +34,9 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
   const clients = Array.from({ length: 48 }, (_, i) => testClient(`partner-${i}`));
   // The audit service's own principal: it may suspend (nothing else of the kill switch).
   const audit = testClient('svc-audit');
+  // Identity's own principal at OTP (this identity runs in-process, not in the platform):
+  // it starts consent and staff sign-in transactions and has secret-code grants signed.
+  const identityService = testClient('svc-identity');
   const ADMIN = { username: 'root.admin', password: 'bootstrap admin passphrase', mobile: '' };
   let platform: Platform;
   let identityDb: string;
@@ -177,11 +180,14 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
     ADMIN.mobile = freshMobile();
     platform = await startPlatform({
       services: ['otp'],
-      otpClients: clients.map((client) => client.credential),
+      otpClients: [
+        ...clients.map((client) => client.credential),
+        `${identityService.credential}:${SERVICE_SCOPES.onBehalf}+${SERVICE_SCOPES.issueConsent}`,
+      ],
     });
-    const { kafka, identityPrincipal } = platform;
+    const { kafka } = platform;
     identityDb = await platform.postgres.createDatabase();
-    const allClients = [...clients, identityPrincipal].map((client) => client.credential);
+    const allClients = [...clients, identityService].map((client) => client.credential);
     const config = readConfig({
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: '0',
@@ -191,8 +197,8 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
       LOG_LEVEL: 'debug',
       PLATFORM_ADMIN_BOOTSTRAP: `${ADMIN.username}:${ADMIN.mobile}:${await hashStaffPassword(ADMIN.password)}`,
       OTP_GRPC_ADDRESS: platform.address('otp'),
-      SERVICE_CLIENT_ID: identityPrincipal.clientId,
-      SERVICE_CLIENT_SECRET: identityPrincipal.secret,
+      SERVICE_CLIENT_ID: identityService.clientId,
+      SERVICE_CLIENT_SECRET: identityService.secret,
       MOBILE_INDEX_KEY: platform.mobileIndexKey,
       DOCUMENT_INDEX_KEY: key(34),
       SECRET_CODE_KEY: key(35),
@@ -613,7 +619,7 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
           },
           auditApp.as(),
         ),
-      'PARTNER_LOCKED',
+      'PRINCIPAL_SUSPENDED',
     );
     const reinstate = await refusalOf(
       auditApp.identity.call(
@@ -630,6 +636,195 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
     );
     // Reinstating takes a platform admin's session: the audit service has none.
     expect([reinstate.code, reinstate.reason]).toEqual([status.UNAUTHENTICATED, 'TOKEN_REQUIRED']);
+  });
+
+  it('a partner granted a larger OTP quota than configured clients get has it at the OTP service', async () => {
+    const admin = await adminSession();
+    const granted = 40;
+    const registered = await admin.console.identity.call(
+      'registerPartner',
+      {
+        clientId: 'aarogya-int',
+        displayName: 'Aarogya Setu',
+        scopes: ['beneficiary:demographics'],
+        quotaPerMinute: granted,
+      },
+      admin.console.as(admin.token),
+    );
+    const partner = newClient({ clientId: registered.clientId, secret: registered.clientSecret });
+    const configured = newClient();
+    await eventually(() => partner.otp.call('getSigningKeys', {}, partner.as()), {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+    });
+    /** How many of `calls` concurrent citizen sign-ins for fresh mobiles get a code. */
+    const burst = async (client: TestClient, calls: number) => {
+      const outcomes = await Promise.all(
+        Array.from({ length: calls }, () =>
+          outcomeOf(
+            client.otp.call(
+              'generateOtp',
+              {
+                mobile: freshMobile(),
+                purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
+                onBehalfOfClientId: '',
+              },
+              client.as(),
+            ),
+          ),
+        ),
+      );
+      const refused = outcomes.flatMap((outcome) => (outcome ? [outcome] : []));
+      expect(new Set(refused.map((r) => `${r.code}/${r.reason}`))).toEqual(
+        new Set([`${status.RESOURCE_EXHAUSTED}/CLIENT_QUOTA`]),
+      );
+      return calls - refused.length;
+    };
+    const byPartner = await burst(partner, granted + 10);
+    const byConfigured = await burst(configured, granted + 10);
+    process.stdout.write(
+      `[measure] codes a minute: partner granted ${granted} got ${byPartner}, a configured client got ${byConfigured}\n`,
+    );
+    expect(byPartner).toBe(granted);
+    expect(byConfigured).toBeGreaterThan(0);
+    expect(byConfigured).toBeLessThan(byPartner);
+  });
+
+  it('a client configured at the services, unknown to identity, is suspended by hand and refused by OTP and identity until reinstated; the kill switch spares platform services unless told', async () => {
+    const admin = await adminSession();
+    const as = admin.console.as(admin.token);
+    const configured = newClient();
+    const principal = {
+      kind: identityV1.PrincipalKind.PRINCIPAL_KIND_PARTNER_CLIENT,
+      id: configured.clientId,
+    };
+    const otpCall = () => configured.otp.call('getSigningKeys', {}, configured.as());
+    const identityCall = () =>
+      configured.identity.call(
+        'startStaffLogin',
+        { username: 'nobody', password: 'nothing' },
+        configured.as(),
+      );
+    await otpCall();
+    // LockPartner is for registered partners; the refusal says what stops this one.
+    const notPartner = await refusalOf(
+      admin.console.identity.call(
+        'lockPartner',
+        { clientId: configured.clientId, reason: 'credential leaked' },
+        as,
+      ),
+    );
+    expect([notPartner.code, notPartner.reason]).toEqual([status.NOT_FOUND, 'NO_SUCH_PARTNER']);
+    expect(notPartner.message).toContain('SuspendPrincipal');
+
+    const started = performance.now();
+    await admin.console.identity.call(
+      'suspendPrincipal',
+      { principal, reason: 'credential leaked' },
+      as,
+    );
+    const atOtp = await eventually(() => refusalOf(otpCall()), {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+    });
+    process.stdout.write(
+      `[measure] configured client suspended -> refused by OTP: ${(performance.now() - started).toFixed(0)} ms\n`,
+    );
+    const atIdentity = await refusalOf(identityCall());
+    expect([atOtp, atIdentity].map((refusal) => [refusal.code, refusal.reason])).toEqual([
+      [status.PERMISSION_DENIED, 'PRINCIPAL_SUSPENDED'],
+      [status.PERMISSION_DENIED, 'PRINCIPAL_SUSPENDED'],
+    ]);
+    const [event] = await collector.waitFor(
+      (e) => e.type === EVENTS.principalSuspended.name && e.subject?.ref === configured.clientId,
+    );
+    expect(event?.subject?.kind).toBe(SubjectKind.SUBJECT_KIND_PARTNER_CLIENT);
+
+    // A platform service's own client: only a platform admin who confirms it.
+    const identityClient = {
+      kind: identityV1.PrincipalKind.PRINCIPAL_KIND_PARTNER_CLIENT,
+      id: identityService.clientId,
+    };
+    const auditApp = newClient({ clientId: audit.clientId, secret: audit.secret });
+    const refusals = await Promise.all([
+      refusalOf(
+        admin.console.identity.call(
+          'suspendPrincipal',
+          { principal: identityClient, reason: 'a mistaken click' },
+          as,
+        ),
+      ),
+      refusalOf(
+        auditApp.identity.call(
+          'suspendPrincipal',
+          { principal: identityClient, reason: 'OTP_REQUEST_FLOOD', confirmPlatformService: true },
+          auditApp.as(),
+        ),
+      ),
+      refusalOf(
+        admin.console.identity.call(
+          'setApiLock',
+          {
+            scope: { scope: { $case: 'partnerClientId', value: identityClient.id } },
+            reason: 'a mistaken click',
+          },
+          as,
+        ),
+      ),
+    ]);
+    expect(refusals.map((refusal) => [refusal.code, refusal.reason])).toEqual([
+      [status.FAILED_PRECONDITION, 'PLATFORM_SERVICE_CLIENT'],
+      [status.FAILED_PRECONDITION, 'PLATFORM_SERVICE_CLIENT'],
+      [status.FAILED_PRECONDITION, 'PLATFORM_SERVICE_CLIENT'],
+    ]);
+    // Nor the client the admin calls through; and a staff member must exist.
+    const own = await refusalOf(
+      admin.console.identity.call(
+        'suspendPrincipal',
+        {
+          principal: { ...principal, id: admin.console.clientId },
+          reason: 'a mistaken click',
+        },
+        as,
+      ),
+    );
+    expect([own.code, own.reason]).toEqual([status.FAILED_PRECONDITION, 'SELF_SUSPENSION']);
+    const unknownStaff = await refusalOf(
+      admin.console.identity.call(
+        'suspendPrincipal',
+        {
+          principal: { kind: identityV1.PrincipalKind.PRINCIPAL_KIND_STAFF, id: 'stf-nobody' },
+          reason: 'a typo',
+        },
+        as,
+      ),
+    );
+    expect([unknownStaff.code, unknownStaff.reason]).toEqual([
+      status.NOT_FOUND,
+      'NO_SUCH_PRINCIPAL',
+    ]);
+    // Other clients go on as before.
+    const bystander = newClient();
+    expect(await outcomeOf(bystander.otp.call('getSigningKeys', {}, bystander.as()))).toBe(
+      undefined,
+    );
+
+    await admin.console.identity.call(
+      'reinstatePrincipal',
+      { principal, reason: 'secret rotated' },
+      as,
+    );
+    await eventually(() => otpCall(), { timeoutMs: 30_000, intervalMs: 10 });
+    // Back in at identity too: refused now for the wrong password, not as suspended.
+    const back = await eventually(
+      async () => {
+        const refusal = await refusalOf(identityCall());
+        if (refusal.reason === 'PRINCIPAL_SUSPENDED') throw new Error('still suspended');
+        return refusal;
+      },
+      { timeoutMs: 30_000, intervalMs: 10 },
+    );
+    expect(back.reason).toBe('BAD_LOGIN');
   });
 
   it("a suspended staff member's live session is refused at once, and works again once reinstated", async () => {

@@ -226,6 +226,7 @@ export function identityHandlers(
         principalRef(request.principal),
         true,
         request.reason,
+        { confirmPlatformService: request.confirmPlatformService },
       );
       return {};
     },
@@ -261,6 +262,7 @@ export function identityHandlers(
         apiLockScopeFromProto(request.scope),
         true,
         request.reason,
+        { confirmPlatformService: request.confirmPlatformService },
       );
       return {};
     },

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ANY_CLIENT_ID,
   checkBeneficiaryLimit,
   checkPartnerQuota,
+  checkPlatformServiceClientStop,
   checkSecretCodeFormat,
   checkSecretCodeNotLocked,
   checkStaffPassword,
@@ -254,7 +256,7 @@ describe('staff passwords', () => {
 });
 
 describe('partner quotas', () => {
-  it.each([1, 600, 60_000])('accepts %i reads per minute', (quota) => {
+  it.each([1, 600, 60_000])('accepts %i codes per minute', (quota) => {
     expect(checkPartnerQuota(quota)).toBe(quota);
   });
 
@@ -262,5 +264,32 @@ describe('partner quotas', () => {
     expect(() => checkPartnerQuota(quota)).toThrow(
       refused('INVALID_ARGUMENT', 'INVALID_PARTNER_QUOTA', /from 1 to 60000/),
     );
+  });
+});
+
+describe("stopping a platform service's own client", () => {
+  it('needs a platform admin who confirms it; other clients need neither', () => {
+    const admin = { byPlatformAdmin: true, confirmed: false };
+    expect(() => checkPlatformServiceClientStop('svc-identity', admin)).toThrow(
+      refused('FAILED_PRECONDITION', 'PLATFORM_SERVICE_CLIENT', /confirm_platform_service/),
+    );
+    expect(() =>
+      checkPlatformServiceClientStop('svc-identity', { ...admin, confirmed: true }),
+    ).not.toThrow();
+    expect(() =>
+      checkPlatformServiceClientStop('svc-otp', { byPlatformAdmin: false, confirmed: true }),
+    ).toThrow(refused('FAILED_PRECONDITION', 'PLATFORM_SERVICE_CLIENT', /never automatically/));
+    expect(() =>
+      checkPlatformServiceClientStop('demo-portal', { byPlatformAdmin: false, confirmed: false }),
+    ).not.toThrow();
+  });
+
+  it('accepts any client id configuration accepts, and nothing else', () => {
+    for (const id of ['ab', 'demo-portal', 'svc-audit', 'a'.repeat(64)]) {
+      expect(ANY_CLIENT_ID.test(id)).toBe(true);
+    }
+    for (const id of ['a', 'Demo', 'demo portal', '-demo', 'a'.repeat(65), '9876543210:x']) {
+      expect(ANY_CLIENT_ID.test(id)).toBe(false);
+    }
   });
 });

@@ -294,23 +294,75 @@ export function staffLockedUntil(
 // ---- Partner clients ----------------------------------------------------------------
 
 /**
- * Reads per minute a partner client (Aarogya Setu, UMANG) may be given. Every read also
- * needs the beneficiary's fresh consent; the quota bounds what a leaked partner
- * credential could do in a minute. The ceiling, 1,000 a second, is above CoWIN's busiest
- * minute (about 700 doses a second on 17 Sep 2021), so one partner can serve the whole
- * country; no partner is ever unlimited.
+ * Codes a minute the OTP service may send for a partner client (Aarogya Setu, UMANG): the
+ * partner's own quota, granted when it is registered, in place of the small default that
+ * clients configured at start-up get (otp-rules.ts). Every code is an SMS sent to a
+ * person, and every read also needs that person's fresh consent; the quota bounds what a
+ * leaked partner credential could send in a minute. The ceiling, 1,000 a second, is
+ * above CoWIN's busiest minutes (about 700 doses a second on 17 Sep 2021), so one partner
+ * can serve the whole country; no partner is ever unlimited.
  */
-export const PARTNER_READ_QUOTA_PER_MINUTE = { min: 1, max: 60_000, default: 600 } as const;
+export const PARTNER_OTP_QUOTA_PER_MINUTE = { min: 1, max: 60_000 } as const;
 
-export function checkPartnerQuota(readsPerMinute: number): number {
-  const { min, max } = PARTNER_READ_QUOTA_PER_MINUTE;
-  if (!Number.isInteger(readsPerMinute) || readsPerMinute < min || readsPerMinute > max) {
+export function checkPartnerQuota(codesPerMinute: number): number {
+  const { min, max } = PARTNER_OTP_QUOTA_PER_MINUTE;
+  if (!Number.isInteger(codesPerMinute) || codesPerMinute < min || codesPerMinute > max) {
     throw invalidArgument(
-      `partner quota must be a whole number of reads per minute from ${min} to ${max}`,
+      `partner quota must be a whole number of codes per minute from ${min} to ${max}`,
       {
         reason: 'INVALID_PARTNER_QUOTA',
       },
     );
   }
-  return readsPerMinute;
+  return codesPerMinute;
+}
+
+// ---- The kill switch over client applications ---------------------------------------
+
+/**
+ * A client application's id as every service's configuration accepts it
+ * (CLIENT_CREDENTIALS): identity suspends any such id, registered here or not, since it
+ * cannot list the clients configured at other services and their suspension must still
+ * reach every service.
+ */
+export const ANY_CLIENT_ID = /^[a-z0-9][a-z0-9._-]{1,63}$/;
+
+/**
+ * The platform's own services call each other as clients whose ids start `svc-`
+ * (SERVICE_CLIENT_ID); no partner may be registered under one. Stopping one stops that
+ * service's calls to every other: identity could no longer have staff sign-in codes
+ * sent (so no admin could sign in to undo it), the audit service could no longer
+ * suspend anyone. So the kill switch (a suspension, or an API lock on one client) stops
+ * a platform service's client only when a platform admin asks for it explicitly
+ * (`confirm_platform_service`), and never as the audit service's automatic response: a
+ * provoked anomaly or a mistaken click must not be able to take the platform down.
+ * Reinstating or clearing needs no confirmation.
+ */
+export const PLATFORM_SERVICE_CLIENT_PREFIX = 'svc-';
+
+export function isPlatformServiceClient(clientId: string): boolean {
+  return clientId.startsWith(PLATFORM_SERVICE_CLIENT_PREFIX);
+}
+
+/**
+ * Refuses stopping a platform service's client unless a platform admin confirmed it.
+ * `byPlatformAdmin` is false for the audit service's automatic response.
+ */
+export function checkPlatformServiceClientStop(
+  clientId: string,
+  stop: { readonly byPlatformAdmin: boolean; readonly confirmed: boolean },
+): void {
+  if (!isPlatformServiceClient(clientId)) return;
+  if (!stop.byPlatformAdmin) {
+    throw failedPrecondition(
+      "a platform service's own client is stopped only by a platform admin, never automatically",
+      { reason: 'PLATFORM_SERVICE_CLIENT' },
+    );
+  }
+  if (!stop.confirmed) {
+    throw failedPrecondition(
+      "this is a platform service's own client: stopping it stops that service's calls to every other service; set confirm_platform_service to do so",
+      { reason: 'PLATFORM_SERVICE_CLIENT' },
+    );
+  }
 }

@@ -382,9 +382,71 @@ describe('partners and the kill switch', () => {
       );
     }
     const unknown = await refusal(
-      service.setSuspended(admin, { kind: 'PARTNER_CLIENT', id: 'nobody' }, true, 'test'),
+      service.setSuspended(admin, { kind: 'STAFF', id: 'stf-nobody' }, true, 'test'),
     );
     expect(unknown.slice(0, 2)).toEqual(['NOT_FOUND', 'NO_SUCH_PRINCIPAL']);
+    const malformed = await refusal(
+      service.setSuspended(admin, { kind: 'PARTNER_CLIENT', id: 'Not A Client' }, true, 'test'),
+    );
+    expect(malformed.slice(0, 2)).toEqual(['INVALID_ARGUMENT', 'INVALID_PRINCIPAL']);
+  });
+
+  it('suspends a client application identity never registered (configured at a service), by its id, and publishes it', async () => {
+    const { service, store } = setup();
+    const portal = { kind: 'PARTNER_CLIENT' as const, id: 'demo-portal' };
+    await service.setSuspended(auditService, portal, true, 'OTP_REQUEST_FLOOD');
+    await service.setSuspended(auditService, portal, true, 'OTP_REQUEST_FLOOD again');
+    await service.setSuspended(admin, portal, false, 'secret rotated');
+    expect(
+      store.events.map((event) => [
+        event.type,
+        'principal' in event ? event.principal : undefined,
+        event.actor.clientId,
+      ]),
+    ).toEqual([
+      ['principal.suspended', portal, 'svc-audit'],
+      ['principal.reinstated', portal, 'admin-console'],
+    ]);
+  });
+
+  it("stops a platform service's own client only when a platform admin confirms it, never automatically", async () => {
+    const { service, store } = setup();
+    const identityClient = { kind: 'PARTNER_CLIENT' as const, id: 'svc-identity' };
+    const unconfirmed = await refusal(service.setSuspended(admin, identityClient, true, 'drill'));
+    expect(unconfirmed.slice(0, 2)).toEqual(['FAILED_PRECONDITION', 'PLATFORM_SERVICE_CLIENT']);
+    const automatic = await refusal(
+      service.setSuspended(auditService, identityClient, true, 'OTP_REQUEST_FLOOD', {
+        confirmPlatformService: true,
+      }),
+    );
+    expect(automatic.slice(0, 2)).toEqual(['FAILED_PRECONDITION', 'PLATFORM_SERVICE_CLIENT']);
+    const lock = { kind: 'partner', clientId: 'svc-identity' } as const;
+    const unconfirmedLock = await refusal(service.setApiLock(admin, lock, true, 'drill'));
+    expect(unconfirmedLock.slice(0, 2)).toEqual(['FAILED_PRECONDITION', 'PLATFORM_SERVICE_CLIENT']);
+    expect(store.events).toEqual([]);
+    await service.setSuspended(admin, identityClient, true, 'credential leaked', {
+      confirmPlatformService: true,
+    });
+    await service.setApiLock(admin, lock, true, 'credential leaked', {
+      confirmPlatformService: true,
+    });
+    // Undoing needs no confirmation.
+    await service.setSuspended(admin, identityClient, false, 'secret rotated');
+    await service.setApiLock(admin, lock, false, 'secret rotated');
+    expect(store.events.map((event) => event.type)).toEqual([
+      'principal.suspended',
+      'api.locked',
+      'principal.reinstated',
+      'api.unlocked',
+    ]);
+  });
+
+  it('refuses to suspend the client application the caller calls through', async () => {
+    const { service } = setup();
+    const own = await refusal(
+      service.setSuspended(admin, { kind: 'PARTNER_CLIENT', id: admin.clientId }, true, 'oops'),
+    );
+    expect(own.slice(0, 2)).toEqual(['FAILED_PRECONDITION', 'SELF_SUSPENSION']);
   });
 
   it('locks and unlocks a partner, publishing its new state', async () => {

@@ -16,7 +16,15 @@ import {
   type ApiLockScope,
   type StaffRole,
 } from '@vaxguard/tokens';
-import { checkPartnerQuota, checkStaffPassword, staffLockedUntil } from './identity-rules';
+import {
+  ANY_CLIENT_ID,
+  checkPartnerQuota,
+  checkPlatformServiceClientStop,
+  checkStaffPassword,
+  isPlatformServiceClient,
+  PLATFORM_SERVICE_CLIENT_PREFIX,
+  staffLockedUntil,
+} from './identity-rules';
 
 /**
  * The principals allowed to call VaxGuard besides citizens: staff (bound to a centre,
@@ -64,6 +72,10 @@ export interface PartnerRecord {
   readonly locked: boolean;
 }
 
+/**
+ * A staff member, or a client application by its client id: a partner registered here,
+ * or a client configured at any service (CLIENT_CREDENTIALS), which identity cannot list.
+ */
 export type PrincipalKind = 'STAFF' | 'PARTNER_CLIENT';
 export interface PrincipalRef {
   readonly kind: PrincipalKind;
@@ -240,19 +252,36 @@ export function checkApiLockScope(scope: ApiLockScope | undefined): ApiLockScope
   if (scope.kind === 'service' && !SERVICE_NAME.test(scope.service)) {
     throw bad('scope.service must be a full service name: package.Service');
   }
-  if (scope.kind === 'partner' && !CLIENT_ID.test(scope.clientId)) {
+  if (scope.kind === 'partner' && !ANY_CLIENT_ID.test(scope.clientId)) {
     throw bad('scope.partner_client_id must be a client id');
   }
   return scope;
 }
 
 function checkPrincipal(principal: PrincipalRef | undefined): PrincipalRef {
-  if (!principal || !OPAQUE_ID.test(principal.id)) {
-    throw invalidArgument('principal must name a staff member or a partner client by id', {
+  const format = principal?.kind === 'PARTNER_CLIENT' ? ANY_CLIENT_ID : OPAQUE_ID;
+  if (!principal || !format.test(principal.id)) {
+    throw invalidArgument('principal must name a staff member or a client application by id', {
       reason: 'INVALID_PRINCIPAL',
     });
   }
   return principal;
+}
+
+/** Nobody suspends or reinstates themselves, or the client application they call through. */
+function checkNotSelf(actor: AdminActor, principal: PrincipalRef): void {
+  const self =
+    principal.kind === 'STAFF'
+      ? actor.kind === 'staff' && principal.id === actor.staffId
+      : principal.id === actor.clientId;
+  if (self) {
+    throw failedPrecondition(
+      principal.kind === 'STAFF'
+        ? 'a platform admin cannot suspend or reinstate themselves'
+        : 'nobody suspends or reinstates the client application they are calling through',
+      { reason: 'SELF_SUSPENSION' },
+    );
+  }
 }
 
 const ADMINS_ONLY = 'only platform admins may do this';
@@ -489,9 +518,9 @@ export class PrincipalService {
     },
   ): Promise<{ clientId: string; clientSecret: string }> {
     requirePlatformAdmin(actor);
-    if (!CLIENT_ID.test(input.clientId) || input.clientId.startsWith('svc-')) {
+    if (!CLIENT_ID.test(input.clientId) || isPlatformServiceClient(input.clientId)) {
       throw invalidArgument(
-        'client_id must be 3-64 characters of a-z 0-9 . _ -, and not start with svc- (platform services)',
+        `client_id must be 3-64 characters of a-z 0-9 . _ -, and not start with ${PLATFORM_SERVICE_CLIENT_PREFIX} (platform services)`,
         { reason: 'INVALID_CLIENT_ID' },
       );
     }
@@ -535,7 +564,12 @@ export class PrincipalService {
     const now = this.options.clock();
     await this.options.store.transaction(async (uow) => {
       const partner = await uow.findPartnerForUpdate(clientId);
-      if (!partner) throw notFound('no such partner', { reason: 'NO_SUCH_PARTNER' });
+      if (!partner) {
+        throw notFound(
+          'no such partner; a client configured at a service is stopped with SuspendPrincipal (PRINCIPAL_KIND_PARTNER_CLIENT) or an API lock on its client id',
+          { reason: 'NO_SUCH_PARTNER' },
+        );
+      }
       if (partner.locked === locked) return;
       await uow.setPartnerLocked(clientId, locked);
       await uow.publish({
@@ -548,28 +582,36 @@ export class PrincipalService {
     });
   }
 
+  /**
+   * Suspends or reinstates a staff member or a client application. A staff member must
+   * exist; a client application is taken by its id whether or not identity registered
+   * it (a client configured at another service is unknown here, and its suspension must
+   * reach every service all the same). A platform service's own client needs
+   * `confirmPlatformService` (identity-rules.ts).
+   */
   async setSuspended(
     actor: AdminActor,
     target: PrincipalRef | undefined,
     suspended: boolean,
     reason: string,
+    options: { readonly confirmPlatformService?: boolean } = {},
   ): Promise<void> {
     // Reinstating is for people: the audit service suspends, a platform admin decides.
     if (suspended) requireSuspender(actor);
     else requirePlatformAdmin(actor);
     const principal = checkPrincipal(target);
     const why = checkReason(reason);
+    checkNotSelf(actor, principal);
+    if (suspended && principal.kind === 'PARTNER_CLIENT') {
+      checkPlatformServiceClientStop(principal.id, {
+        byPlatformAdmin: actor.kind === 'staff',
+        confirmed: options.confirmPlatformService === true,
+      });
+    }
     const now = this.options.clock();
     await this.options.store.transaction(async (uow) => {
-      const exists =
-        principal.kind === 'STAFF'
-          ? (await uow.findStaff(principal.id)) !== undefined
-          : (await uow.findPartnerForUpdate(principal.id)) !== undefined;
-      if (!exists) throw notFound('no such principal', { reason: 'NO_SUCH_PRINCIPAL' });
-      if (actor.kind === 'staff' && principal.kind === 'STAFF' && principal.id === actor.staffId) {
-        throw failedPrecondition('a platform admin cannot suspend or reinstate themselves', {
-          reason: 'SELF_SUSPENSION',
-        });
+      if (principal.kind === 'STAFF' && !(await uow.findStaff(principal.id))) {
+        throw notFound('no such staff member', { reason: 'NO_SUCH_PRINCIPAL' });
       }
       if (!(await uow.setSuspended(principal, suspended, why, now))) return;
       await uow.publish({
@@ -587,10 +629,17 @@ export class PrincipalService {
     scope: ApiLockScope | undefined,
     locked: boolean,
     reason: string,
+    options: { readonly confirmPlatformService?: boolean } = {},
   ): Promise<void> {
     requirePlatformAdmin(actor);
     const checked = checkApiLockScope(scope);
     const why = checkReason(reason);
+    if (locked && checked.kind === 'partner') {
+      checkPlatformServiceClientStop(checked.clientId, {
+        byPlatformAdmin: true,
+        confirmed: options.confirmPlatformService === true,
+      });
+    }
     const now = this.options.clock();
     await this.options.store.transaction(async (uow) => {
       if (!(await uow.setApiLock(apiLockKey(checked), checked, locked, why, now))) return;

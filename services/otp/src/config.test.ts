@@ -31,7 +31,7 @@ describe('otp configuration', () => {
       grpcPort: 50052,
       smsDelivery: 'dev-sink',
       devSmsSink: '/tmp/vaxguard-sms.jsonl',
-      clientQuotaPerMinute: 1000,
+      clientQuotaPerMinute: 30,
       lockoutFailures: 100,
       lockoutMs: 3_600_000,
       signingKeyRotationMs: 24 * 3_600_000,

@@ -49,6 +49,26 @@ describe('OTP events', () => {
     });
   });
 
+  it('publish a send refused for the client quota with the quota in force, for the flood rule', () => {
+    const event = received(
+      toOutgoingEvent({
+        type: 'otp.client_quota_refused',
+        clientId: 'sms-pump',
+        occurredAt: at,
+        mobileIndex: INDEX,
+        purpose: 'CITIZEN_LOGIN',
+        quotaPerMinute: 30,
+      }),
+    );
+    expect(event.name).toBe('otp.client_quota_refused');
+    expect(event.envelope.actor?.clientId).toBe('sms-pump');
+    expect(event.envelope.subject).toEqual({ kind: SubjectKind.SUBJECT_KIND_MOBILE, ref: INDEX });
+    expect(event.payload).toEqual({
+      purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
+      quotaPerMinute: 30,
+    });
+  });
+
   it('publish revocations in the form every service listens for', () => {
     const expiresAt = new Date('2026-11-22T10:15:00Z');
     const event = received(

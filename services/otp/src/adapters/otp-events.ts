@@ -69,6 +69,15 @@ export function toOutgoingEvent(event: OtpEvent): OutgoingEvent {
           consecutiveFailures: event.consecutiveFailures,
         },
       });
+    case 'otp.client_quota_refused':
+      return buildEvent(EVENTS.otpClientQuotaRefused, {
+        ...base,
+        subject: mobile(event.mobileIndex),
+        payload: {
+          purpose: OTP_PURPOSE.toProto(event.purpose),
+          quotaPerMinute: event.quotaPerMinute,
+        },
+      });
     case 'otp.locked':
       return buildEvent(EVENTS.otpLocked, {
         ...base,

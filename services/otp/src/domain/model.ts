@@ -100,6 +100,13 @@ export type OtpEvent =
       readonly consecutiveFailures: number;
     })
   | (EventBase & {
+      /** A send refused for its client's quota; nothing was sent. */
+      readonly type: 'otp.client_quota_refused';
+      readonly mobileIndex: string;
+      readonly purpose: OtpPurpose;
+      readonly quotaPerMinute: number;
+    })
+  | (EventBase & {
       readonly type: 'otp.locked';
       readonly mobileIndex: string;
       readonly consecutiveFailures: number;

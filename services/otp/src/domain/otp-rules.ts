@@ -41,7 +41,17 @@ export const MOBILE_SEND_QUOTAS: readonly SendQuota[] = [
 ];
 /** The window of the per-client quota; the limit comes from configuration. */
 export const CLIENT_QUOTA_WINDOW_MS = 60_000;
-export const DEFAULT_CLIENT_QUOTA_PER_MINUTE = 1_000;
+/**
+ * Codes a minute for a client configured at start-up (CLIENT_CREDENTIALS), unless
+ * OTP_CLIENT_QUOTA_PER_MINUTE says otherwise; a registered partner has the quota identity
+ * gave it instead. Every code is an SMS someone pays for, so a leaked or abused client
+ * credential pumping codes to numbers nobody asked for (SMS pumping, OWASP API6) must be
+ * cut off within tens of codes, not a thousand: the audit service's flood rule then
+ * suspends a client that keeps asking. 30 a minute, one code every 2 seconds, is above
+ * what a configured platform app asks (`npm start`'s whole demo sends a handful); a
+ * portal serving the public is registered as a partner with its own, larger quota.
+ */
+export const DEFAULT_CLIENT_QUOTA_PER_MINUTE = 30;
 /**
  * The per-client quota counts sends per second, not per millisecond: a send counts from
  * the start of its second, so it leaves the minute up to a second early (a client gets

@@ -98,15 +98,24 @@ describe('GenerateOtp', () => {
     ]);
   });
 
-  it('leaves nothing behind when the client quota refuses: no transaction, no send, no event', async () => {
-    const { service, store } = setup({ clientQuotaPerMinute: 1 });
+  it('leaves nothing behind when the client quota refuses but the refusal itself, for the flood rule', async () => {
+    const { service, store, delivery, clock } = setup({ clientQuotaPerMinute: 1 });
     await service.generate(portal, { mobile: MOBILE, purpose: 'CITIZEN_LOGIN' });
-    const before = { sends: store.sends.length, events: store.events.length };
+    const before = { sends: store.sends.length, messages: delivery.messages.length };
     const error = await refusal(
       service.generate(portal, { mobile: '9876500000', purpose: 'CITIZEN_LOGIN' }),
     );
     expect([error.code, error.reason]).toEqual(['RESOURCE_EXHAUSTED', 'CLIENT_QUOTA']);
-    expect({ sends: store.sends.length, events: store.events.length }).toEqual(before);
+    expect({ sends: store.sends.length, messages: delivery.messages.length }).toEqual(before);
+    expect(store.events.at(-1)).toEqual({
+      type: 'otp.client_quota_refused',
+      clientId: portal.clientId,
+      occurredAt: clock.now(),
+      mobileIndex: mobileBlindIndex(indexKey, '9876500000' as Mobile),
+      purpose: 'CITIZEN_LOGIN',
+      quotaPerMinute: 1,
+    });
+    expect(types(store.events)).toEqual(['otp.requested', 'otp.client_quota_refused']);
   });
 
   describe('consent', () => {

@@ -144,7 +144,7 @@ export class OtpService {
     const code = this.generateCode();
 
     const txn = settle(
-      await this.sendTransaction(caller.clientId, async (uow) => {
+      await this.sendTransaction(caller.clientId, async (uow, recordSend) => {
         const now = this.options.clock();
         const refusal = await this.checkMobileAllowed(uow, mobileIndex, now);
         if (refusal) return refuse<OtpTransaction>(refusal);
@@ -165,7 +165,7 @@ export class OtpService {
           confirmedAt: undefined,
         };
         await uow.insertTransaction(created);
-        await this.recordSend(uow, created, now);
+        await recordSend(created, now);
         return ok(created);
       }),
     );
@@ -182,7 +182,7 @@ export class OtpService {
     checkTxnId(txnId);
     const code = this.generateCode();
     const txn = settle(
-      await this.sendTransaction(caller.clientId, async (uow) => {
+      await this.sendTransaction(caller.clientId, async (uow, recordSend) => {
         const found = await uow.findTransactionForUpdate(txnId);
         if (!found || found.clientId !== caller.clientId)
           return refuse<OtpTransaction>(txnNotFound());
@@ -232,7 +232,7 @@ export class OtpService {
           sendCount: found.sendCount + 1,
         };
         await uow.updateTransaction(updated);
-        await this.recordSend(uow, updated, now);
+        await recordSend(updated, now);
         return ok(updated);
       }),
     );
@@ -466,20 +466,45 @@ export class OtpService {
   }
 
   /**
-   * A transaction that sends a code. The client's quota is checked as it commits (see
-   * `recordSend`); a full quota rolls the whole transaction back, so a refused send costs
-   * no quota and leaves nothing behind, and is refused here as the quota's own error.
+   * A transaction that sends a code, recorded with the `recordSend` it is given. The
+   * client's quota is checked as it commits (see `recordSend`); a full quota rolls the
+   * whole transaction back, so a refused send costs no quota and leaves nothing behind.
+   * The refusal is then an event of its own (the flood rule counts them), and the caller
+   * gets the quota's own error.
    */
   private async sendTransaction<T>(
     clientId: string,
-    work: (uow: OtpUnitOfWork) => Promise<T>,
+    work: (
+      uow: OtpUnitOfWork,
+      recordSend: (txn: OtpTransaction, now: Date) => Promise<void>,
+    ) => Promise<T>,
   ): Promise<T> {
+    let sending: OtpTransaction | undefined;
     try {
-      return await this.options.store.transaction(work);
+      return await this.options.store.transaction((uow) =>
+        work(uow, (txn, now) => {
+          sending = txn;
+          return this.recordSend(uow, txn, now);
+        }),
+      );
     } catch (error) {
       if (!(error instanceof ClientQuotaFull)) throw error;
       const quota = this.clientQuota(clientId);
-      throw quotaError(quota, quotaRetryAfterMs(quota, error.nthMostRecent, this.options.clock()));
+      const now = this.options.clock();
+      const refused = sending;
+      if (refused) {
+        await this.options.store.transaction((uow) =>
+          uow.publish({
+            type: 'otp.client_quota_refused',
+            clientId,
+            occurredAt: now,
+            mobileIndex: refused.mobileIndex,
+            purpose: refused.purpose,
+            quotaPerMinute: quota.limit,
+          }),
+        );
+      }
+      throw quotaError(quota, quotaRetryAfterMs(quota, error.nthMostRecent, now));
     }
   }
 

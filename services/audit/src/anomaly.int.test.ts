@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAllDevSms } from '@vaxguard/dev-sms';
 import { EVENTS } from '@vaxguard/event-catalogue';
 import { decodeEntry } from './domain/entry-encoding';
 import { createServiceClient } from '@vaxguard/grpc-kit';
@@ -27,6 +28,8 @@ import { readConfig } from './config';
 /** The test's small hourly threshold: the fourth distinct beneficiary is one too many. */
 const READS_PER_HOUR = 3;
 const SUSPENSION_BOUND_MS = 30_000;
+/** GenerateOtp calls the SMS pump fires at once, each for a fresh mobile. */
+const FLOOD_CALLS = 200;
 
 /**
  * The anomaly rules end to end: the built OTP and identity services as their own
@@ -38,6 +41,9 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
   const logs = new MemoryLogSink();
   const console_ = testClient('audit-console');
   const svcAudit = testClient('svc-audit');
+  // A client application configured at every service (CLIENT_CREDENTIALS), unknown to
+  // identity's registry: the SMS pump of the flood test.
+  const smsPump = testClient('sms-pump');
   const ADMIN_MOBILE = '9730000001';
   let platform: Platform;
   let audit: AuditApp;
@@ -185,6 +191,8 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     raw.add(ADMIN_MOBILE);
     platform = await startPlatform({
       services: ['otp', 'identity'],
+      // OTP's client quotas are its defaults: the pump gets what any configured client gets.
+      clients: [smsPump.credential],
       otpClients: [console_.credential, svcAudit.credential],
       // The audit service's own client may suspend principals, and nothing else.
       identityClients: [
@@ -201,7 +209,7 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
       GRPC_PORT: '0',
       DATABASE_URL: auditUrl,
       KAFKA_BROKERS: brokers,
-      CLIENT_CREDENTIALS: console_.credential,
+      CLIENT_CREDENTIALS: [console_.credential, smsPump.credential].join(','),
       LOG_LEVEL: 'info',
       OTP_GRPC_ADDRESS: platform.address('otp'),
       IDENTITY_GRPC_ADDRESS: platform.address('identity'),
@@ -318,6 +326,128 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
       svcAudit.clientId,
     );
   });
+
+  it('cuts off a configured client pumping codes to fresh mobiles within tens of codes, suspends it automatically, logs it, and every service refuses it', async () => {
+    const pump = connect(smsPump);
+    try {
+      await pumpFlood(pump);
+    } finally {
+      for (const client of Object.values(pump)) client.close();
+    }
+  });
+
+  async function pumpFlood(pump: ReturnType<typeof connect>) {
+    const inboxBefore = (await readAllDevSms(platform.smsInbox)).length;
+    const generate = (mobile: string) =>
+      pump.otp.call(
+        'generateOtp',
+        { mobile, purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN, onBehalfOfClientId: '' },
+        as(),
+      );
+    const started = performance.now();
+    const outcomes = await Promise.all(
+      Array.from({ length: FLOOD_CALLS }, () => outcomeOf(generate(freshMobile()))),
+    );
+    const floodMs = Math.round(performance.now() - started);
+    const sent = outcomes.filter((outcome) => outcome === undefined).length;
+    const refusals = outcomes.flatMap((outcome) => (outcome ? [outcome] : []));
+    // Cut off by its quota; once the suspension lands, refused as suspended instead.
+    expect(new Set(refusals.map((refusal) => `${status[refusal.code]} ${refusal.reason}`))).toEqual(
+      new Set([
+        'RESOURCE_EXHAUSTED CLIENT_QUOTA',
+        ...(refusals.some((r) => r.reason === 'PRINCIPAL_SUSPENDED')
+          ? ['PERMISSION_DENIED PRINCIPAL_SUSPENDED']
+          : []),
+      ]),
+    );
+    // The codes that actually went out: the inbox holds one per answered call, tens at most.
+    const inbox = (await readAllDevSms(platform.smsInbox)).slice(inboxBefore);
+    for (const sms of inbox) codes.add(sms.code);
+    expect(inbox).toHaveLength(sent);
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(100);
+
+    // The flood rule suspends the pump: the OTP service refuses even its harmless calls.
+    const suspended = await eventually(
+      async () => {
+        const outcome = await outcomeOf(pump.otp.call('getSigningKeys', {}, as()));
+        if (!outcome) throw new Error('still allowed');
+        return outcome;
+      },
+      { timeoutMs: SUSPENSION_BOUND_MS, intervalMs: 25 },
+    );
+    const elapsedMs = Math.round(performance.now() - started);
+    console.log(
+      `[measure] SMS pump: ${sent} of ${FLOOD_CALLS} codes sent, ${refusals.length} refused, the flood answered in ${floodMs} ms; flood started -> pump refused by OTP as suspended: ${elapsedMs} ms`,
+    );
+    expect([suspended.code, suspended.reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'PRINCIPAL_SUSPENDED',
+    ]);
+    // Every service refuses it, whatever it asks.
+    const atEachService = await Promise.all([
+      refusalOf(generate(freshMobile())),
+      refusalOf(
+        pump.identity.call('startStaffLogin', { username: 'nobody', password: 'nothing' }, as()),
+      ),
+      refusalOf(pump.audit.call('getCheckpoint', {}, as())),
+    ]);
+    expect(atEachService.map((refusal) => [refusal.code, refusal.reason])).toEqual([
+      [status.PERMISSION_DENIED, 'PRINCIPAL_SUSPENDED'],
+      [status.PERMISSION_DENIED, 'PRINCIPAL_SUSPENDED'],
+      [status.PERMISSION_DENIED, 'PRINCIPAL_SUSPENDED'],
+    ]);
+    for (const refusal of [...refusals, ...atEachService]) {
+      expect(leaks(refusal.message, raw, codes)).toEqual([]);
+    }
+
+    const [record] = await eventually(async () => {
+      const found = await alertsAbout(smsPump.clientId);
+      if (found[0]?.responseOutcome !== auditV1.ResponseOutcome.RESPONSE_OUTCOME_DONE) {
+        throw new Error('response not recorded yet');
+      }
+      return found;
+    });
+    expect(record?.alert).toMatchObject({
+      rule: 'OTP_REQUEST_FLOOD',
+      severity: auditV1.Severity.SEVERITY_HIGH,
+      principalKind: auditV1.AlertPrincipalKind.ALERT_PRINCIPAL_KIND_PARTNER_CLIENT,
+      response: auditV1.AutomaticResponse.AUTOMATIC_RESPONSE_LOCK_PARTNER,
+      window: { name: '1m' },
+    });
+    // The alert, the response and identity's suspension of the pump are in the log.
+    const logged = await eventually(async () => {
+      const { rows } = await auditDb.query<{ event_type: string; actor_id: string }>(
+        `SELECT event_type, actor_id FROM audit_log_entries WHERE subject_ref = $1
+          AND event_type = ANY($2::text[]) ORDER BY entry_index`,
+        [
+          smsPump.clientId,
+          [EVENTS.securityAlert.name, EVENTS.securityResponse.name, EVENTS.principalSuspended.name],
+        ],
+      );
+      if (rows.length < 3) throw new Error(`${rows.length} of 3 in the log`);
+      return rows;
+    });
+    expect(logged.map((row) => row.event_type).sort()).toEqual(
+      [
+        EVENTS.securityAlert.name,
+        EVENTS.securityResponse.name,
+        EVENTS.principalSuspended.name,
+      ].sort(),
+    );
+    expect(logged.find((row) => row.event_type === EVENTS.principalSuspended.name)?.actor_id).toBe(
+      svcAudit.clientId,
+    );
+    // So are the refused sends the rule counted, each naming the pump.
+    const refusedInLog = await auditDb.query<{ n: string }>(
+      'SELECT count(*) AS n FROM audit_log_entries WHERE event_type = $1 AND actor_id = $2',
+      [EVENTS.otpClientQuotaRefused.name, smsPump.clientId],
+    );
+    expect(Number(refusedInLog.rows[0]?.n)).toBeGreaterThan(0);
+    // Neither the OTP nor the identity process wrote a pumped mobile or a code anywhere.
+    const processOutput = `${platform.otp.output()}\n${platform.identity?.output() ?? ''}`;
+    expect(leaks(processOutput, raw, codes)).toEqual([]);
+  }
 
   it('raises a CRITICAL alert on a canary read, which auditors list and acknowledge, each of which is in the log', async () => {
     const owner = await citizenWithBeneficiaries(1);

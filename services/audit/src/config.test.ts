@@ -64,6 +64,7 @@ describe('audit configuration', () => {
       AUDIT_ANOMALY_STAFF_READS_PER_HOUR: '3',
       AUDIT_ANOMALY_STAFF_READS_PER_DAY: '10',
       AUDIT_ANOMALY_PARTNER_SURGE_FACTOR: '4.5',
+      AUDIT_ANOMALY_OTP_QUOTA_REFUSALS_PER_MINUTE: '25',
       AUDIT_ANOMALY_WORKING_HOURS: '09:30-18:00',
     });
     expect(config.identityAddress).toBe('identity:50051');
@@ -71,6 +72,7 @@ describe('audit configuration', () => {
       staffReadsPerHour: 3,
       staffReadsPerDay: 10,
       partnerSurgeFactor: 4.5,
+      otpQuotaRefusalsPerMinute: 25,
       workingHours: { startMinute: 9 * 60 + 30, endMinute: 18 * 60 },
     });
     // A daily limit under the hourly one would let a drip go unseen.

@@ -41,9 +41,11 @@ const CLAIM_BATCH = 10;
  * Carries out the automatic responses queued with high-severity alerts, after the
  * ingestion that raised them has committed: claims due responses (a lease, so another
  * instance may take them over if this one dies), asks identity to suspend the staff
- * member or partner client with the audit service's own credentials, and marks each
- * done with a `security.response` event when identity has answered. Identity's
- * suspension is idempotent, so a response carried out twice does no harm.
+ * member or client application with the audit service's own credentials, and marks each
+ * done with a `security.response` event when identity has answered. A client is
+ * suspended by its client id, registered with identity or configured at a service alike;
+ * identity refuses (for good) to let this stop a platform service's own client.
+ * Identity's suspension is idempotent, so a response carried out twice does no harm.
  */
 export class IdentityResponder {
   private timer: NodeJS.Timeout | undefined;

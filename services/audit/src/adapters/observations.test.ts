@@ -116,6 +116,24 @@ describe('observationOf', () => {
       occurredAt: at,
     });
     expect(observed(otpFailed)).toMatchObject({ kind: 'OTP_FAILED' });
+    const pump = {
+      kind: ActorKind.ACTOR_KIND_PARTNER_CLIENT,
+      principalId: 'pump',
+      clientId: 'pump',
+    };
+    const quotaRefused = buildEvent(EVENTS.otpClientQuotaRefused, {
+      actor: pump,
+      subject: mobile,
+      payload: { purpose: 1, quotaPerMinute: 30 },
+      occurredAt: at,
+    });
+    expect(observed(quotaRefused)).toEqual({
+      kind: 'OTP_QUOTA_REFUSED',
+      actor: { kind: 'PARTNER_CLIENT', principalId: 'pump', clientId: 'pump' },
+      occurredAt: at,
+      subject: { kind: 'MOBILE', mobileIndex: 'mobile-index' },
+      quotaPerMinute: 30,
+    });
     const registered = buildEvent(EVENTS.beneficiaryRegistered, {
       actor: staff,
       subject: beneficiary,

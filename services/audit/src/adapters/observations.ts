@@ -78,6 +78,16 @@ export function observationOf(event: DecodedEvent): Observation | undefined {
     const subject = mobileOf(event) ?? beneficiaryOf(event);
     return subject ? { ...base, kind: 'CONSENT_REQUESTED', subject } : undefined;
   }
+  if (isEvent(event, EVENTS.otpClientQuotaRefused)) {
+    const subject = mobileOf(event);
+    if (!subject) return undefined;
+    return {
+      ...base,
+      kind: 'OTP_QUOTA_REFUSED',
+      subject,
+      quotaPerMinute: event.payload.quotaPerMinute,
+    };
+  }
   if (isEvent(event, EVENTS.otpRequested) || isEvent(event, EVENTS.otpFailed)) {
     const subject = mobileOf(event);
     if (!subject) return undefined;

@@ -16,6 +16,7 @@
  * - `CANARY_READ`: a canary beneficiary was read or asked for (`access.canary`).
  * - `CONSENT_REQUESTED`: a grantee asked a person for consent (`consent.requested`).
  * - `OTP_REQUESTED`: a code was sent (`otp.requested`).
+ * - `OTP_QUOTA_REFUSED`: a send was refused for its client's quota (`otp.client_quota_refused`).
  * - `OTP_FAILED`: a confirmation was refused (`otp.failed`).
  *
  * Every other event is not an observation: the mapper drops it.
@@ -26,6 +27,7 @@ export const OBSERVATION_KINDS = [
   'CANARY_READ',
   'CONSENT_REQUESTED',
   'OTP_REQUESTED',
+  'OTP_QUOTA_REFUSED',
   'OTP_FAILED',
 ] as const;
 export type ObservationKind = (typeof OBSERVATION_KINDS)[number];
@@ -84,6 +86,12 @@ export type Observation =
   | (ObservationBase & { readonly kind: 'CANARY_READ'; readonly subject: BeneficiarySubject })
   | (ObservationBase & { readonly kind: 'CONSENT_REQUESTED'; readonly subject: ObservedSubject })
   | (ObservationBase & { readonly kind: 'OTP_REQUESTED'; readonly subject: MobileSubject })
+  | (ObservationBase & {
+      readonly kind: 'OTP_QUOTA_REFUSED';
+      readonly subject: MobileSubject;
+      /** The client's quota in force when it was refused: codes a minute. */
+      readonly quotaPerMinute: number;
+    })
   | (ObservationBase & { readonly kind: 'OTP_FAILED'; readonly subject: MobileSubject });
 
 // ---- Alerts -------------------------------------------------------------------------

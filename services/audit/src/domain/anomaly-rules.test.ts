@@ -255,8 +255,16 @@ describe('OTP failure bursts per mobile', () => {
   });
 });
 
-describe('OTP request floods per client', () => {
-  const request = (client: ObservedActor, when: Date) =>
+describe('OTP request floods per client (SMS pumping)', () => {
+  const refusal = (client: ObservedActor, when: Date, quotaPerMinute = 5) =>
+    ({
+      kind: 'OTP_QUOTA_REFUSED',
+      actor: client,
+      subject: { kind: 'MOBILE', mobileIndex: unique('mob') },
+      occurredAt: when,
+      quotaPerMinute,
+    }) as const;
+  const sent = (client: ObservedActor, when: Date) =>
     ({
       kind: 'OTP_REQUESTED',
       actor: client,
@@ -264,26 +272,37 @@ describe('OTP request floods per client', () => {
       occurredAt: when,
     }) as const;
 
-  it('raises MEDIUM for the client just over the per-minute threshold, and no lock', async () => {
-    const h = harness({ otpRequestsPerMinute: 5 });
+  it('suspends a client refused for its quota more often in a minute than its quota allows codes', async () => {
+    const h = harness({ otpQuotaRefusalsPerMinute: 3 });
     const client = actor('PARTNER_CLIENT');
-    for (let i = 0; i < 5; i++) await h.observe(request(client, at(i * 1_000)));
+    for (let i = 0; i < 5; i++) await h.observe(refusal(client, at(i * 1_000)));
     expect(h.raised).toEqual([]);
-    expect(await h.observe(request(client, at(5_000)))).toMatchObject([
+    expect(await h.observe(refusal(client, at(5_000)))).toMatchObject([
       {
         rule: 'OTP_REQUEST_FLOOD',
-        severity: 'MEDIUM',
+        severity: 'HIGH',
         principal: { kind: 'PARTNER_CLIENT', id: client.clientId },
         window: { name: '1m', observed: 6, threshold: 5 },
-        response: 'NONE',
+        response: 'LOCK_PARTNER',
       },
     ]);
   });
 
-  it('does not add up a steady rate across minutes', async () => {
-    const h = harness({ otpRequestsPerMinute: 5 });
+  it('waits for at least the configured number of refusals when the quota is smaller', async () => {
+    const h = harness({ otpQuotaRefusalsPerMinute: 3 });
     const client = actor('PARTNER_CLIENT');
-    for (let i = 0; i < 30; i++) await h.observe(request(client, at(i * 15_000)));
+    for (let i = 0; i < 3; i++) await h.observe(refusal(client, at(i * 1_000), 1));
+    expect(h.raised).toEqual([]);
+    expect(await h.observe(refusal(client, at(3_000), 1))).toMatchObject([
+      { rule: 'OTP_REQUEST_FLOOD', window: { observed: 4, threshold: 3 } },
+    ]);
+  });
+
+  it('leaves alone a client that sends many codes within its quota, or is refused now and then', async () => {
+    const h = harness({ otpQuotaRefusalsPerMinute: 3 });
+    const client = actor('PARTNER_CLIENT');
+    for (let i = 0; i < 300; i++) await h.observe(sent(client, at(i * 200)));
+    for (let i = 0; i < 30; i++) await h.observe(refusal(client, at(i * 15_000)));
     expect(h.raised).toEqual([]);
   });
 });

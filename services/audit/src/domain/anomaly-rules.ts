@@ -52,8 +52,8 @@ export const OTP_FAILURE_WINDOW = {
   bucketMs: MINUTE_MS,
 } as const satisfies CountWindow;
 
-/** Codes sent per client: the OTP service's per-client quota is also per minute. */
-export const OTP_REQUEST_WINDOW = {
+/** Sends refused per client for its quota: the OTP service's per-client quota is per minute. */
+export const OTP_QUOTA_REFUSAL_WINDOW = {
   name: '1m',
   durationMs: MINUTE_MS,
   bucketMs: 5_000,
@@ -111,11 +111,15 @@ export const DEFAULT_CONSENT_REQUESTS_PER_HOUR = 40;
  */
 export const DEFAULT_OTP_FAILURES_PER_15M = 10;
 /**
- * Half the OTP service's default client quota (1,000 a minute): a client near its quota
- * for a whole minute is sending codes to people who did not ask. Only told to
- * auditors (MEDIUM): the quota already stops it and large partners have larger quotas.
+ * SMS pumping: a client that has had its quota of codes for the minute and keeps asking.
+ * Each refusal tells it when to try again (retry-after, which the client kit waits out),
+ * so a client at its quota is refused now and then; one refused more often in a minute
+ * than its quota allows codes (asking for over twice its quota) is ignoring that, as a
+ * pump does. The threshold is the client's own quota, as the OTP service reported it with
+ * each refusal, and at least this many: with the OTP service's default quota of 30 a
+ * minute, a pump gets 30 codes and 31 refusals, then it is suspended.
  */
-export const DEFAULT_OTP_REQUESTS_PER_MINUTE = 500;
+export const DEFAULT_OTP_QUOTA_REFUSALS_PER_MINUTE = 10;
 /** Far above usual: 10 times its 24-hour average, well above a daily peak (2 to 3 times). */
 export const DEFAULT_PARTNER_SURGE_FACTOR = 10;
 /** ...and at least this many in 10 minutes (one a second), so a quiet partner may burst. */
@@ -136,7 +140,8 @@ export interface AnomalyConfigInput {
   readonly staffReadsPerDay?: number;
   readonly consentRequestsPerHour?: number;
   readonly otpFailuresPer15m?: number;
-  readonly otpRequestsPerMinute?: number;
+  /** The least the flood rule waits for; a client's own quota, when higher, is its threshold. */
+  readonly otpQuotaRefusalsPerMinute?: number;
   readonly partnerSurgeFactor?: number;
   readonly partnerSurgeMinimum?: number;
   readonly deniedReadsPer10m?: number;
@@ -211,9 +216,9 @@ export function compileAnomalyConfig(input: AnomalyConfigInput = {}): AnomalyCon
       'otpFailuresPer15m',
       input.otpFailuresPer15m ?? DEFAULT_OTP_FAILURES_PER_15M,
     ),
-    otpRequestsPerMinute: count(
-      'otpRequestsPerMinute',
-      input.otpRequestsPerMinute ?? DEFAULT_OTP_REQUESTS_PER_MINUTE,
+    otpQuotaRefusalsPerMinute: count(
+      'otpQuotaRefusalsPerMinute',
+      input.otpQuotaRefusalsPerMinute ?? DEFAULT_OTP_QUOTA_REFUSALS_PER_MINUTE,
     ),
     partnerSurgeFactor,
     partnerSurgeMinimum: count(
@@ -277,6 +282,11 @@ export function partnerSurgeThreshold(usual: number, config: AnomalyConfig): num
   return Math.max(config.partnerSurgeMinimum, Math.floor(config.partnerSurgeFactor * usual));
 }
 
+/** Refusals for its quota a client may have in a minute before it is a flood. */
+export function otpFloodThreshold(quotaPerMinute: number, config: AnomalyConfig): number {
+  return Math.max(config.otpQuotaRefusalsPerMinute, quotaPerMinute);
+}
+
 /** High and critical alerts against a staff member or a partner stop them at once. */
 export function responseFor(severity: Severity, principal: AlertPrincipal): AutomaticResponse {
   if (severity !== 'HIGH' && severity !== 'CRITICAL') return 'NONE';
@@ -298,7 +308,8 @@ export const RULE_SEVERITY: Readonly<Record<AnomalyRuleName, Severity>> = {
   CANARY_READ: 'CRITICAL',
   // The OTP service already locks the mobile; auditors should know who tried.
   OTP_FAILURE_BURST: 'MEDIUM',
-  OTP_REQUEST_FLOOD: 'MEDIUM',
+  // SMS pumping: the quota stops each minute's codes, only a suspension stops the client.
+  OTP_REQUEST_FLOOD: 'HIGH',
   // The bot of 2023 worked through a whitelisted partner API.
   PARTNER_RATE_SURGE: 'HIGH',
   DENIED_READS_SPIKE: 'HIGH',
@@ -510,17 +521,16 @@ async function findingsOf(
         ...(await partnerRate(observation, store, config)),
       ];
     case 'OTP_REQUESTED':
-      return [
-        ...(await counted(
-          'OTP_REQUEST_FLOOD',
-          otpClientOf(observation.actor),
-          OTP_REQUEST_WINDOW,
-          config.otpRequestsPerMinute,
-          at,
-          store,
-        )),
-        ...(await partnerRate(observation, store, config)),
-      ];
+      return partnerRate(observation, store, config);
+    case 'OTP_QUOTA_REFUSED':
+      return counted(
+        'OTP_REQUEST_FLOOD',
+        otpClientOf(observation.actor),
+        OTP_QUOTA_REFUSAL_WINDOW,
+        otpFloodThreshold(observation.quotaPerMinute, config),
+        at,
+        store,
+      );
     case 'OTP_FAILED':
       return counted(
         'OTP_FAILURE_BURST',

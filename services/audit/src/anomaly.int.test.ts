@@ -187,6 +187,42 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     return alerts.filter((record) => record.alert?.principalId === principalId);
   }
 
+  /** The alert about a principal, once the audit service has carried out its response. */
+  async function respondedAlert(principalId: string): Promise<auditV1.AlertRecord | undefined> {
+    const [record] = await eventually(async () => {
+      const found = await alertsAbout(principalId);
+      if (found[0]?.responseOutcome !== auditV1.ResponseOutcome.RESPONSE_OUTCOME_DONE) {
+        throw new Error('response not recorded yet');
+      }
+      return found;
+    });
+    return record;
+  }
+
+  /**
+   * The log's alert, automatic response and identity's suspension about a principal,
+   * once all three are in it: each one's actor, by event type.
+   */
+  async function suspensionInLog(principalId: string): Promise<Map<string, string>> {
+    const types = [
+      EVENTS.securityAlert.name,
+      EVENTS.securityResponse.name,
+      EVENTS.principalSuspended.name,
+    ];
+    const rows = await eventually(async () => {
+      const { rows } = await auditDb.query<{ event_type: string; actor_id: string }>(
+        `SELECT event_type, actor_id FROM audit_log_entries WHERE subject_ref = $1
+          AND event_type = ANY($2::text[]) ORDER BY entry_index`,
+        [principalId, types],
+      );
+      if (rows.length < 3) throw new Error(`${rows.length} of 3 in the log`);
+      return rows;
+    });
+    const logged = new Map(rows.map((row) => [row.event_type, row.actor_id]));
+    expect([...logged.keys()].sort()).toEqual([...types].sort());
+    return logged;
+  }
+
   beforeAll(async () => {
     raw.add(ADMIN_MOBILE);
     platform = await startPlatform({
@@ -288,13 +324,7 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     expect(session.reason).toBe('PRINCIPAL_SUSPENDED');
 
     // Auditors see the alert and what became of it.
-    const [record] = await eventually(async () => {
-      const found = await alertsAbout(vaccinator.staffId);
-      if (found[0]?.responseOutcome !== auditV1.ResponseOutcome.RESPONSE_OUTCOME_DONE) {
-        throw new Error('response not recorded yet');
-      }
-      return found;
-    });
+    const record = await respondedAlert(vaccinator.staffId);
     expect(record?.alert).toMatchObject({
       rule: 'STAFF_READS_PER_HOUR',
       severity: auditV1.Severity.SEVERITY_HIGH,
@@ -303,28 +333,8 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
       window: { name: '1h', observed: READS_PER_HOUR + 1, threshold: READS_PER_HOUR },
     });
     // The alert, the audit service's response and identity's suspension are all in the log.
-    const logged = await eventually(async () => {
-      const { rows } = await auditDb.query<{ event_type: string; actor_id: string }>(
-        `SELECT event_type, actor_id FROM audit_log_entries WHERE subject_ref = $1
-          AND event_type = ANY($2::text[]) ORDER BY entry_index`,
-        [
-          vaccinator.staffId,
-          [EVENTS.securityAlert.name, EVENTS.securityResponse.name, EVENTS.principalSuspended.name],
-        ],
-      );
-      if (rows.length < 3) throw new Error(`${rows.length} of 3 in the log`);
-      return rows;
-    });
-    expect(logged.map((row) => row.event_type).sort()).toEqual(
-      [
-        EVENTS.securityAlert.name,
-        EVENTS.securityResponse.name,
-        EVENTS.principalSuspended.name,
-      ].sort(),
-    );
-    expect(logged.find((row) => row.event_type === EVENTS.securityAlert.name)?.actor_id).toBe(
-      svcAudit.clientId,
-    );
+    const logged = await suspensionInLog(vaccinator.staffId);
+    expect(logged.get(EVENTS.securityAlert.name)).toBe(svcAudit.clientId);
   });
 
   it('cuts off a configured client pumping codes to fresh mobiles within tens of codes, suspends it automatically, logs it, and every service refuses it', async () => {
@@ -401,13 +411,7 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
       expect(leaks(refusal.message, raw, codes)).toEqual([]);
     }
 
-    const [record] = await eventually(async () => {
-      const found = await alertsAbout(smsPump.clientId);
-      if (found[0]?.responseOutcome !== auditV1.ResponseOutcome.RESPONSE_OUTCOME_DONE) {
-        throw new Error('response not recorded yet');
-      }
-      return found;
-    });
+    const record = await respondedAlert(smsPump.clientId);
     expect(record?.alert).toMatchObject({
       rule: 'OTP_REQUEST_FLOOD',
       severity: auditV1.Severity.SEVERITY_HIGH,
@@ -416,28 +420,8 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
       window: { name: '1m' },
     });
     // The alert, the response and identity's suspension of the pump are in the log.
-    const logged = await eventually(async () => {
-      const { rows } = await auditDb.query<{ event_type: string; actor_id: string }>(
-        `SELECT event_type, actor_id FROM audit_log_entries WHERE subject_ref = $1
-          AND event_type = ANY($2::text[]) ORDER BY entry_index`,
-        [
-          smsPump.clientId,
-          [EVENTS.securityAlert.name, EVENTS.securityResponse.name, EVENTS.principalSuspended.name],
-        ],
-      );
-      if (rows.length < 3) throw new Error(`${rows.length} of 3 in the log`);
-      return rows;
-    });
-    expect(logged.map((row) => row.event_type).sort()).toEqual(
-      [
-        EVENTS.securityAlert.name,
-        EVENTS.securityResponse.name,
-        EVENTS.principalSuspended.name,
-      ].sort(),
-    );
-    expect(logged.find((row) => row.event_type === EVENTS.principalSuspended.name)?.actor_id).toBe(
-      svcAudit.clientId,
-    );
+    const logged = await suspensionInLog(smsPump.clientId);
+    expect(logged.get(EVENTS.principalSuspended.name)).toBe(svcAudit.clientId);
     // So are the refused sends the rule counted, each naming the pump.
     const refusedInLog = await auditDb.query<{ n: string }>(
       'SELECT count(*) AS n FROM audit_log_entries WHERE event_type = $1 AND actor_id = $2',

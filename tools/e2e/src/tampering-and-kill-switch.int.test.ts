@@ -1,0 +1,623 @@
+// Scenarios 7 and 8 against the whole platform: the kill switch (a global API lock and a
+// partner lock, how fast every service obeys, and their record in the transparency log),
+// then tampering with the audit log's tables in PostgreSQL, caught by VerifyLog and by an
+// outside witness holding nothing but the log's public key. The kill switch runs first:
+// the tampering damages the log for good.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { status } from '@grpc/grpc-js';
+import { isVaxGuardError } from '@vaxguard/errors';
+import { EVENTS, type EventDefinition } from '@vaxguard/event-catalogue';
+import { auditV1, identityStaffV1 } from '@vaxguard/proto';
+import { eventually, outcomeOf, type AllPlatformClients, type Refusal } from '@vaxguard/testing';
+import { auditCheckpoint, leafHash, rootOf, TlogError, type Checkpoint } from '@vaxguard/tlog';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callAs, startWorld, type World } from './world';
+
+const SERVICES = ['otp', 'identity', 'vaccination-record', 'audit'] as const;
+type Service = (typeof SERVICES)[number];
+
+/** The kill switch's promise: every service obeys a lock within a second. */
+const LOCK_PROPAGATION_MS = 1_000;
+/** How often a service is asked again while a lock or an unlock propagates. */
+const POLL_MS = 10;
+
+/** How many of the newest entries the truncation in scenario 7 removes. */
+const CUT_ENTRIES = 5;
+
+/** A VaxGuard token: a compact JWS. */
+const A_TOKEN = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+
+/** One ordinary call at a service; `undefined` when the service served it. */
+type Probe = () => Promise<Refusal | undefined>;
+
+/**
+ * An ordinary call at each service as one client application: identity lists the
+ * beneficiaries of the citizen whose token it is given (issued to that application).
+ */
+function ordinaryCalls(clients: AllPlatformClients, citizenToken: string): Record<Service, Probe> {
+  return {
+    otp: async () => {
+      // OTP looks an unknown transaction up and answers NOT_FOUND, sending nothing: served.
+      const outcome = await outcomeOf(
+        clients.otp.call('resendOtp', { txnId: randomUUID() }, callAs()),
+      );
+      return outcome?.reason === 'OTP_TXN_NOT_FOUND' ? undefined : outcome;
+    },
+    identity: () =>
+      outcomeOf(clients.identity.call('listMyBeneficiaries', {}, callAs(citizenToken))),
+    'vaccination-record': () => outcomeOf(clients.records.call('getIssuerKeys', {}, callAs())),
+    audit: () => outcomeOf(clients.audit.call('getCheckpoint', {}, callAs())),
+  };
+}
+
+function answerOf(outcome: Refusal | undefined): string {
+  return outcome ? `${status[outcome.code]} ${outcome.reason ?? ''}`.trim() : 'served';
+}
+
+/** What each service answers an ordinary call right now: `served`, or the refusal. */
+async function answersOf(calls: Record<Service, Probe>): Promise<Record<Service, string>> {
+  const answers = await Promise.all(
+    SERVICES.map(async (service) => answerOf(await calls[service]())),
+  );
+  return Object.fromEntries(SERVICES.map((service, i) => [service, answers[i]])) as Record<
+    Service,
+    string
+  >;
+}
+
+const ALL_SERVED = Object.fromEntries(SERVICES.map((service) => [service, 'served']));
+
+/**
+ * Called as soon as a lock or an unlock is answered: asks every service at once, every
+ * POLL_MS, until each answers `wanted`, prints the time from then to each service's first
+ * such answer, and holds each to the kill switch's second.
+ */
+async function expectObeyedWithinASecond(
+  change: string,
+  calls: Record<Service, Probe>,
+  wanted: string,
+): Promise<void> {
+  const since = performance.now();
+  const times = await Promise.all(
+    SERVICES.map(async (service) => {
+      for (;;) {
+        const answer = answerOf(await calls[service]());
+        const elapsed = performance.now() - since;
+        if (answer === wanted) return elapsed;
+        if (elapsed > 30_000) throw new Error(`${service} still answers "${answer}" after 30 s`);
+        await sleep(POLL_MS);
+      }
+    }),
+  );
+  console.log(
+    [
+      `${change} answered -> first "${wanted}"`,
+      `  ${'service'.padEnd(20)}${'ms'.padStart(6)}`,
+      ...SERVICES.map(
+        (service, i) => `  ${service.padEnd(20)}${(times[i] ?? 0).toFixed(0).padStart(6)}`,
+      ),
+    ].join('\n'),
+  );
+  for (const [i, service] of SERVICES.entries()) {
+    expect(times[i], service).toBeLessThanOrEqual(LOCK_PROPAGATION_MS);
+  }
+}
+
+/** An entry of the log as its canonical JSON says (vaxguard.audit.entry.v1). */
+interface DecodedEntry<T> {
+  readonly index: number;
+  readonly type: string;
+  readonly actor: {
+    readonly kind: string;
+    readonly principalId: string;
+    readonly clientId: string;
+  };
+  readonly subject: { readonly kind: string; readonly ref: string };
+  readonly payload: T;
+}
+
+/** A verdict of the outside witness; it moves its checkpoint forward only on `ok`. */
+type WitnessVerdict =
+  | { readonly ok: true; readonly checkpoint: Checkpoint }
+  | {
+      readonly ok: false;
+      readonly problem: 'bad signature' | 'shrank' | 'no consistency proof' | 'not a prefix';
+      readonly detail: string;
+    };
+
+/**
+ * A witness outside the platform: it trusts nothing but the log's published verifier
+ * key, and keeps the last checkpoint it verified (the note, as it was signed). Each
+ * round takes the log's latest checkpoint and asks for the proof that it extends the
+ * one held (what tools/audit/verify-log.ts does, with libs/tlog alone).
+ */
+class OutsideWitness {
+  private last: { readonly checkpoint: Checkpoint; readonly note: string } | undefined;
+
+  constructor(
+    private readonly audit: AllPlatformClients['audit'],
+    private readonly verifierKey: string,
+  ) {}
+
+  async round(): Promise<WitnessVerdict> {
+    const latest = await this.audit.call('getCheckpoint', {}, callAs());
+    let signed: Checkpoint;
+    try {
+      signed = auditCheckpoint({
+        verifierKey: this.verifierKey,
+        signedCheckpoint: latest.signedCheckpoint,
+      });
+    } catch (error) {
+      if (!(error instanceof TlogError)) throw error;
+      return { ok: false, problem: 'bad signature', detail: error.message };
+    }
+    const held = this.last;
+    if (held) {
+      if (signed.size < held.checkpoint.size) {
+        return {
+          ok: false,
+          problem: 'shrank',
+          detail: `from ${held.checkpoint.size} to ${signed.size} entries`,
+        };
+      }
+      let proof: auditV1.GetConsistencyProofResponse;
+      try {
+        proof = await this.audit.call(
+          'getConsistencyProof',
+          { oldSize: String(held.checkpoint.size), newSize: String(signed.size) },
+          callAs(),
+        );
+      } catch (error) {
+        if (!isVaxGuardError(error)) throw error;
+        return {
+          ok: false,
+          problem: 'no consistency proof',
+          detail: `${held.checkpoint.size} -> ${signed.size}: ${error.code} ${error.reason ?? ''} ${error.message}`,
+        };
+      }
+      try {
+        auditCheckpoint({
+          verifierKey: this.verifierKey,
+          signedCheckpoint: latest.signedCheckpoint,
+          consistency: { previous: held.checkpoint, proof: proof.hashes },
+        });
+      } catch (error) {
+        if (!(error instanceof TlogError)) throw error;
+        return { ok: false, problem: 'not a prefix', detail: error.message };
+      }
+    }
+    this.last = { checkpoint: signed, note: latest.signedCheckpoint };
+    return { ok: true, checkpoint: signed };
+  }
+
+  /** The size of the last checkpoint this witness verified. */
+  get heldSize(): number | undefined {
+    return this.last?.checkpoint.size;
+  }
+
+  /** Whether these bytes are the entry at `index` of the tree the witness holds. */
+  async includes(index: number, entry: Uint8Array): Promise<boolean> {
+    const held = this.last;
+    if (!held) throw new Error('the witness holds no checkpoint yet');
+    const proof = await this.audit.call(
+      'getInclusionProof',
+      { index: String(index), treeSize: String(held.checkpoint.size) },
+      callAs(),
+    );
+    try {
+      auditCheckpoint({
+        verifierKey: this.verifierKey,
+        signedCheckpoint: held.note,
+        inclusion: { leafHash: leafHash(entry), index, proof: proof.hashes },
+      });
+      return true;
+    } catch (error) {
+      if (!(error instanceof TlogError)) throw error;
+      return false;
+    }
+  }
+}
+
+describe('e2e: the kill switch, and tampering with the audit log', () => {
+  let world: World;
+  // Reasons name this run, so each test finds its own entries in the log.
+  const run = randomBytes(3).toString('hex');
+
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  /** The log's entries of one event type whose payload names `reason`, in log order. */
+  async function entriesOf<T extends { reason: string }>(
+    auditorSession: string,
+    definition: EventDefinition<string, T>,
+    reason: string,
+  ): Promise<DecodedEntry<T>[]> {
+    return eventually(
+      async () => {
+        const { entries } = await world.clients.audit.call(
+          'queryEntries',
+          {
+            actorId: '',
+            subjectRef: '',
+            eventType: definition.name,
+            pageSize: 1_000,
+            pageToken: '',
+          },
+          callAs(auditorSession),
+        );
+        const decoded = entries.map((entry) => {
+          const json = JSON.parse(Buffer.from(entry.entry).toString('utf8')) as Omit<
+            DecodedEntry<T>,
+            'index' | 'payload'
+          > & { payload: { typeUrl: string; value: string } };
+          expect(json.payload.typeUrl).toBe(definition.typeUrl);
+          return {
+            ...json,
+            index: Number(entry.index),
+            payload: definition.payload.decode(Buffer.from(json.payload.value, 'base64')),
+          };
+        });
+        const mine = decoded.filter((entry) => entry.payload.reason === reason);
+        if (mine.length === 0) throw new Error(`no ${definition.name} entry for "${reason}" yet`);
+        return mine;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+  }
+
+  it('8. kill switch: a global lock stops every service within a second and clearing it restores them; a partner lock stops that partner only; each is in the log', async () => {
+    const admin = callAs(world.adminSession);
+    const mobile = world.freshMobile();
+    const citizen = await world.citizen(mobile);
+    const beneficiaryRef = await world.register(citizen, mobile);
+    const operator = ordinaryCalls(world.clients, citizen);
+    expect(await answersOf(operator)).toEqual(ALL_SERVED);
+
+    // The global lock.
+    const everything = { scope: { $case: 'everything' as const, value: true } };
+    const lockReason = `e2e ${run}: drill, everything locked`;
+    const clearReason = `e2e ${run}: drill over`;
+    await world.clients.identity.call(
+      'setApiLock',
+      { scope: everything, reason: lockReason },
+      admin,
+    );
+    try {
+      await expectObeyedWithinASecond(
+        'SetApiLock(everything)',
+        operator,
+        'PERMISSION_DENIED API_LOCKED',
+      );
+      expect(await answersOf(operator)).toEqual(
+        Object.fromEntries(SERVICES.map((service) => [service, 'PERMISSION_DENIED API_LOCKED'])),
+      );
+    } finally {
+      await world.clients.identity.call(
+        'clearApiLock',
+        { scope: everything, reason: clearReason },
+        admin,
+      );
+    }
+    await expectObeyedWithinASecond('ClearApiLock(everything)', operator, 'served');
+    // Restored everywhere: a citizen signs in through OTP and the other three serve.
+    const again = await world.citizen(mobile);
+    const { beneficiaries } = await world.clients.identity.call(
+      'listMyBeneficiaries',
+      {},
+      callAs(again),
+    );
+    expect(beneficiaries.map((b) => b.beneficiaryRef)).toEqual([beneficiaryRef]);
+    expect(await answersOf(ordinaryCalls(world.clients, again))).toEqual(ALL_SERVED);
+
+    // Two partners, registered by the admin; every service learns of them from the registry.
+    const partners = await Promise.all(
+      ['a', 'b'].map(async (name) => {
+        const clientId = `e2e-${run}-partner-${name}`;
+        const { clientSecret } = await world.clients.identity.call(
+          'registerPartner',
+          {
+            clientId,
+            displayName: `E2E partner ${name.toUpperCase()}`,
+            scopes: ['beneficiary:demographics'],
+            quotaPerMinute: 30,
+          },
+          admin,
+        );
+        const clients = world.connect({ clientId, secret: clientSecret });
+        const token = await eventually(() => world.citizen(world.freshMobile(), clients), {
+          timeoutMs: 30_000,
+          intervalMs: 50,
+        });
+        return { clientId, clients, calls: ordinaryCalls(clients, token) };
+      }),
+    );
+    const [locked, other] = partners as [(typeof partners)[number], (typeof partners)[number]];
+    await eventually(async () => expect(await answersOf(locked.calls)).toEqual(ALL_SERVED));
+    await eventually(async () => expect(await answersOf(other.calls)).toEqual(ALL_SERVED));
+
+    const partnerLockReason = `e2e ${run}: partner credential leaked`;
+    const partnerUnlockReason = `e2e ${run}: partner secret rotated`;
+    await world.clients.identity.call(
+      'lockPartner',
+      { clientId: locked.clientId, reason: partnerLockReason },
+      admin,
+    );
+    try {
+      await expectObeyedWithinASecond(
+        'LockPartner',
+        locked.calls,
+        'PERMISSION_DENIED PARTNER_LOCKED',
+      );
+      // The other partner and the operator go on as before, OTP sign-ins included.
+      expect(await answersOf(other.calls)).toEqual(ALL_SERVED);
+      expect(await answersOf(operator)).toEqual(ALL_SERVED);
+      expect(await world.citizen(world.freshMobile(), other.clients)).toMatch(A_TOKEN);
+      expect(await world.citizen(world.freshMobile())).toMatch(A_TOKEN);
+    } finally {
+      await world.clients.identity.call(
+        'unlockPartner',
+        { clientId: locked.clientId, reason: partnerUnlockReason },
+        admin,
+      );
+    }
+    await expectObeyedWithinASecond('UnlockPartner', locked.calls, 'served');
+    expect(await world.citizen(world.freshMobile(), locked.clients)).toMatch(A_TOKEN);
+
+    // Each lock and unlock is an entry in the transparency log, as an auditor reads it.
+    const { session: auditor } = await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR);
+    const [apiLocked] = await entriesOf(auditor, EVENTS.apiLocked, lockReason);
+    const [apiUnlocked] = await entriesOf(auditor, EVENTS.apiUnlocked, clearReason);
+    const [partnerLockedEntry] = await entriesOf(auditor, EVENTS.partnerLocked, partnerLockReason);
+    const [partnerUnlocked] = await entriesOf(auditor, EVENTS.partnerUnlocked, partnerUnlockReason);
+    for (const entry of [apiLocked, apiUnlocked]) {
+      expect(entry).toMatchObject({
+        actor: { kind: 'ACTOR_KIND_STAFF', clientId: world.platform.operator.clientId },
+        payload: { scope: everything },
+      });
+    }
+    for (const entry of [partnerLockedEntry, partnerUnlocked]) {
+      expect(entry).toMatchObject({
+        actor: { kind: 'ACTOR_KIND_STAFF', clientId: world.platform.operator.clientId },
+        subject: { ref: locked.clientId },
+      });
+    }
+    expect(apiLocked?.index).toBeLessThan(apiUnlocked?.index ?? -1);
+    expect(partnerLockedEntry?.index).toBeLessThan(partnerUnlocked?.index ?? -1);
+  });
+
+  it('7. tampering: an entry rewritten, two entries swapped and the newest entries cut off are each named by VerifyLog; the cut is caught by an outside witness holding an earlier checkpoint', async () => {
+    const auditor = await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR);
+    const asAuditor = callAs(auditor.session);
+    const verifyLog = () =>
+      world.clients.audit.call('verifyLog', { from: '0', to: '0' }, asAuditor);
+    const witness = new OutsideWitness(
+      world.clients.audit,
+      world.platform.description.auditLog.verifierKey,
+    );
+    const db = new pg.Client({ connectionString: world.platform.databases.audit });
+    await db.connect();
+    try {
+      // Some ordinary activity: a citizen signs in and registers two beneficiaries.
+      const activity = async () => {
+        const mobile = world.freshMobile();
+        const token = await world.citizen(mobile);
+        return [await world.register(token, mobile), await world.register(token, mobile)];
+      };
+      expect(await witness.round()).toMatchObject({ ok: true });
+      const refs = await activity();
+      const registrations = await Promise.all(
+        refs.map(async (ref) =>
+          eventually(async () => {
+            const { entries } = await world.clients.audit.call(
+              'queryEntries',
+              {
+                actorId: '',
+                subjectRef: ref,
+                eventType: EVENTS.beneficiaryRegistered.name,
+                pageSize: 10,
+                pageToken: '',
+              },
+              asAuditor,
+            );
+            const [entry] = entries;
+            if (!entry) throw new Error(`no registration of ${ref} in the log yet`);
+            return { ref, index: Number(entry.index), bytes: Buffer.from(entry.entry) };
+          }),
+        ),
+      );
+      const [first, second] = registrations.sort((a, b) => a.index - b.index) as [
+        (typeof registrations)[number],
+        (typeof registrations)[number],
+      ];
+      // The witness's next checkpoint covers both, and extends the one it held.
+      await eventually(async () => {
+        const verdict = await witness.round();
+        expect(verdict).toMatchObject({ ok: true });
+        expect(witness.heldSize).toBeGreaterThan(second.index);
+      });
+      expect(await verifyLog()).toMatchObject({ ok: true });
+      expect(await witness.includes(first.index, first.bytes)).toBe(true);
+
+      // (a) One entry's bytes rewritten: the registration made to name another beneficiary.
+      const forged = Buffer.from(first.bytes.toString('utf8').replaceAll(first.ref, second.ref));
+      expect(forged.equals(first.bytes)).toBe(false);
+      await db.query('UPDATE audit_log_entries SET entry = $2 WHERE entry_index = $1', [
+        first.index,
+        forged,
+      ]);
+      try {
+        const report = await verifyLog();
+        expect(report).toMatchObject({
+          ok: false,
+          firstMismatch: {
+            kind: auditV1.MismatchKind.MISMATCH_KIND_LEAF_HASH,
+            index: String(first.index),
+          },
+        });
+        // What an auditor reads now is not what the witness's checkpoint holds.
+        const { entries } = await world.clients.audit.call(
+          'getEntries',
+          { start: String(first.index), end: String(first.index + 1), pageSize: 1, pageToken: '' },
+          asAuditor,
+        );
+        expect(Buffer.from(entries[0]?.entry ?? []).equals(forged)).toBe(true);
+        expect(await witness.includes(first.index, forged)).toBe(false);
+      } finally {
+        await db.query('UPDATE audit_log_entries SET entry = $2 WHERE entry_index = $1', [
+          first.index,
+          first.bytes,
+        ]);
+      }
+      expect(await verifyLog()).toMatchObject({ ok: true });
+
+      // (b) Two entries reordered: their contents swapped, every column but the index.
+      await swapEntries(db, first.index, second.index);
+      try {
+        expect(await verifyLog()).toMatchObject({
+          ok: false,
+          firstMismatch: {
+            kind: auditV1.MismatchKind.MISMATCH_KIND_LEAF_HASH,
+            index: String(first.index),
+          },
+        });
+      } finally {
+        await swapEntries(db, first.index, second.index);
+      }
+      expect(await verifyLog()).toMatchObject({ ok: true });
+
+      // (c) The newest entries cut off. More activity, then the witness verifies a
+      // checkpoint of the whole log once it is quiet: it holds every entry the cut removes.
+      await activity();
+      await eventually(
+        async () => {
+          const { rows } = await db.query<{ tree_size: string }>(
+            'SELECT tree_size FROM audit_log_head',
+          );
+          const verdict = await witness.round();
+          expect(verdict).toMatchObject({ ok: true });
+          expect(witness.heldSize).toBe(Number(rows[0]?.tree_size));
+        },
+        { timeoutMs: 30_000, intervalMs: 1_000 },
+      );
+      const witnessed = witness.heldSize ?? 0;
+      const cut = witnessed - CUT_ENTRIES;
+      // The entries from `cut` on are deleted, and with them what the tree stored of
+      // them (their leaf and interior nodes) and the head rolled back to the first `cut`
+      // entries, as a restore of an older backup would leave it; the signed checkpoints
+      // stay. It runs with the head locked, so no append comes between, and the head
+      // stays locked (appends wait) while the log is checked.
+      await db.query('BEGIN');
+      try {
+        await db.query('SELECT tree_size FROM audit_log_head FOR UPDATE');
+        const { rows: leaves } = await db.query<{ hash: Buffer }>(
+          'SELECT hash FROM audit_log_nodes WHERE level = 0 AND node_index < $1 ORDER BY node_index',
+          [cut],
+        );
+        await db.query('DELETE FROM audit_log_entries WHERE entry_index >= $1', [cut]);
+        await db.query(
+          'DELETE FROM audit_log_nodes WHERE (node_index + 1) * (1::bigint << level::int) > $1',
+          [cut],
+        );
+        await db.query('UPDATE audit_log_head SET tree_size = $1, root_hash = $2', [
+          cut,
+          Buffer.from(rootOf(leaves.map((leaf) => leaf.hash))),
+        ]);
+        await db.query('COMMIT; BEGIN; SELECT tree_size FROM audit_log_head FOR UPDATE');
+
+        const served = await world.clients.audit.call('getCheckpoint', {}, callAs());
+        const report = await verifyLog();
+        console.log(
+          `log cut at ${cut} (witness holds ${witnessed}, log serves the checkpoint of ${served.treeSize}): VerifyLog ${JSON.stringify(report.firstMismatch)}`,
+        );
+        expect(report).toMatchObject({
+          ok: false,
+          firstMismatch: {
+            kind: auditV1.MismatchKind.MISMATCH_KIND_ENTRY_MISSING,
+            index: String(cut),
+          },
+        });
+        const verdict = await witness.round();
+        console.log(`witness after the cut: ${JSON.stringify(verdict)}`);
+        expect(verdict).toMatchObject({ ok: false, problem: 'no consistency proof' });
+      } finally {
+        await db.query('ROLLBACK');
+      }
+
+      // The log goes on from the cut. Whether or not it signs a checkpoint of its new
+      // tree past the one it served (a log signing its own rollback: issue 22 #3), the
+      // witness holding the earlier checkpoint must not accept what it serves.
+      const servedAtCut = Number(
+        (await world.clients.audit.call('getCheckpoint', {}, callAs())).treeSize,
+      );
+      const deadline = performance.now() + 20_000;
+      let latest = servedAtCut;
+      while (latest <= servedAtCut && performance.now() < deadline) {
+        await activity();
+        await sleep(1_500);
+        latest = Number((await world.clients.audit.call('getCheckpoint', {}, callAs())).treeSize);
+      }
+      console.log(
+        latest > servedAtCut
+          ? `after the cut at ${cut}, the log signed a checkpoint of ${latest} entries over its new tree (it had signed ${servedAtCut} before): it signs its own rollback`
+          : `after the cut at ${cut}, the log signed no checkpoint past ${servedAtCut}`,
+      );
+      const verdict = await witness.round();
+      console.log(`witness after the log went on: ${JSON.stringify(verdict)}`);
+      expect(verdict.ok).toBe(false);
+      expect(witness.heldSize).toBe(witnessed);
+      const report = await verifyLog();
+      console.log(`VerifyLog after the log went on: ${JSON.stringify(report.firstMismatch)}`);
+      expect(report.ok).toBe(false);
+    } finally {
+      await db.end();
+    }
+  });
+});
+
+/**
+ * Swaps two entries' contents, every column but the index, in one transaction. Event
+ * ids are unique: both rows get a throwaway id before each takes the other's.
+ */
+async function swapEntries(db: pg.Client, a: number, b: number): Promise<void> {
+  const columns = [
+    'event_id',
+    'event_type',
+    'producer',
+    'actor_kind',
+    'actor_id',
+    'subject_kind',
+    'subject_ref',
+    'occurred_at',
+    'ingested_at',
+    'entry',
+  ];
+  await db.query('BEGIN');
+  try {
+    await db.query(
+      `CREATE TEMP TABLE swapped ON COMMIT DROP AS
+         SELECT * FROM audit_log_entries WHERE entry_index IN ($1, $2)`,
+      [a, b],
+    );
+    await db.query(
+      'UPDATE audit_log_entries SET event_id = gen_random_uuid() WHERE entry_index IN ($1, $2)',
+      [a, b],
+    );
+    await db.query(
+      `UPDATE audit_log_entries t SET ${columns.map((c) => `${c} = s.${c}`).join(', ')}
+         FROM swapped s
+        WHERE t.entry_index IN ($1, $2) AND s.entry_index = $1::bigint + $2::bigint - t.entry_index`,
+      [a, b],
+    );
+    await db.query('COMMIT');
+  } catch (error) {
+    await db.query('ROLLBACK');
+    throw error;
+  }
+}

@@ -1,5 +1,6 @@
 import { findSensitive, isBeneficiaryRef } from '@vaxguard/pii';
 import { InvalidCertificateInputError } from './errors';
+import { type CertificateFont, MONO_FAMILY, SANS_FAMILY, wrapText } from './text-layout';
 
 /**
  * A printable vaccination certificate, laid out as India's CoWIN certificate is: the
@@ -31,7 +32,19 @@ const WIDTH = 595;
 const HEIGHT = 842;
 const MARGIN = 40;
 const QR_SIZE = 200;
-const ROW_HEIGHT = 22;
+const QR_X = WIDTH - MARGIN - QR_SIZE;
+const QR_Y = 120;
+/** Clear space between a text column and what is right of it (the QR code, a column). */
+const GUTTER = 16;
+const FONT_SIZE = 11;
+const LINE_HEIGHT = 14;
+/** Space after a detail, and between two rows of the dose table. */
+const BLOCK_GAP = 8;
+/** The beneficiary's details run down the left, beside the QR code. */
+const DETAILS_TOP = 150;
+const DETAILS_WIDTH = QR_X - GUTTER - MARGIN;
+/** The dose table starts here, or lower when long details push it down. */
+const TABLE_TOP = 420;
 
 /** Characters XML 1.0 cannot hold at all; dropped rather than escaped. */
 // eslint-disable-next-line no-control-regex
@@ -46,12 +59,6 @@ export function escapeXml(text: string): string {
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&apos;');
-}
-
-/** Cuts text to a column's width (a rough count of characters) so columns never overlap. */
-function fit(text: string, maxChars: number): string {
-  const chars = [...text.trim()];
-  return chars.length <= maxChars ? chars.join('') : `${chars.slice(0, maxChars - 1).join('')}…`;
 }
 
 /** A mask leaves at least this many characters hidden (`X` or `*`). */
@@ -92,6 +99,33 @@ function textAt(x: number, y: number, content: string, attributes = ''): string 
   return `<text x="${x}" y="${y}"${attributes}>${escapeXml(content)}</text>`;
 }
 
+/** A class attribute and the face its text is set in. */
+interface TextStyle {
+  readonly className: string;
+  readonly font: CertificateFont;
+}
+const VALUE: TextStyle = { className: 'value', font: 'sans' };
+/** Identifiers in monospace: as wide as their length says, and each character distinct. */
+const IDENTIFIER: TextStyle = { className: 'id', font: 'mono' };
+const CELL: TextStyle = { className: 'cell', font: 'sans' };
+
+/** `text` wrapped to `width` from (x, y), one <text> per line, and how many lines. */
+function textBlock(
+  x: number,
+  y: number,
+  width: number,
+  text: string,
+  style: TextStyle,
+): { elements: string[]; lines: number } {
+  const lines = wrapText(text, style.font, FONT_SIZE, width);
+  return {
+    elements: lines.map((line, i) =>
+      textAt(x, y + i * LINE_HEIGHT, line, ` class="${style.className}"`),
+    ),
+    lines: lines.length,
+  };
+}
+
 /** The certificate as a standalone SVG document (A4 portrait, in points). */
 export function renderCertificateSvg(input: CertificateInput): string {
   checkMaskedId(input.maskedId);
@@ -102,30 +136,38 @@ export function renderCertificateSvg(input: CertificateInput): string {
     throw new InvalidCertificateInputError('a certificate lists at least one dose');
   const qr = readQrSvg(input.qrSvg);
 
-  const details: [string, string][] = [
-    ['Beneficiary Name', input.name],
-    ['Year of Birth', String(input.birthYear)],
-    ['ID Verified', input.maskedId],
-    ['Beneficiary Reference ID', input.beneficiaryRef],
-    ['Certificate ID', input.certificateId],
+  // Each detail: its label, then its value below it, wrapped beside the QR code, so a
+  // long name or reference is printed whole and never runs under the code.
+  const details: [string, string, TextStyle][] = [
+    ['Beneficiary Name', input.name, VALUE],
+    ['Year of Birth', String(input.birthYear), VALUE],
+    ['ID Verified', input.maskedId, VALUE],
+    ['Beneficiary Reference ID', input.beneficiaryRef, IDENTIFIER],
+    ['Certificate ID', input.certificateId, IDENTIFIER],
   ];
-  const detailsTop = 150;
-  const detailLines = details.flatMap(([label, value], i) => [
-    textAt(MARGIN, detailsTop + i * ROW_HEIGHT, label, ' class="label"'),
-    textAt(MARGIN + 150, detailsTop + i * ROW_HEIGHT, fit(value, 30), ' class="value"'),
-  ]);
+  const detailLines: string[] = [];
+  let y = DETAILS_TOP;
+  for (const [label, value, style] of details) {
+    detailLines.push(textAt(MARGIN, y, label, ' class="label"'));
+    const block = textBlock(MARGIN, y + LINE_HEIGHT, DETAILS_WIDTH, value, style);
+    detailLines.push(...block.elements);
+    y += (block.lines + 1) * LINE_HEIGHT + BLOCK_GAP;
+  }
 
+  const tableTop = Math.max(TABLE_TOP, y + 50);
   const columns = [
-    { title: 'Dose', x: MARGIN, chars: 4 },
-    { title: 'Vaccine', x: MARGIN + 45, chars: 16 },
-    { title: 'Date', x: MARGIN + 160, chars: 10 },
-    { title: 'Lot', x: MARGIN + 240, chars: 12 },
-    { title: 'Vaccination Centre', x: MARGIN + 335, chars: 30 },
+    { title: 'Dose', x: MARGIN },
+    { title: 'Vaccine', x: MARGIN + 40 },
+    { title: 'Date', x: MARGIN + 146 },
+    { title: 'Lot', x: MARGIN + 226 },
+    { title: 'Vaccination Centre', x: MARGIN + 346 },
   ] as const;
-  const tableTop = 420;
+  const columnWidth = (j: number) =>
+    (columns[j + 1]?.x ?? WIDTH - MARGIN + GUTTER) - GUTTER - columns[j]!.x;
   const header = columns.map((c) => textAt(c.x, tableTop, c.title, ' class="th"'));
-  const rows = input.doses.flatMap((dose, i) => {
-    const y = tableTop + (i + 1) * ROW_HEIGHT;
+  const rows: string[] = [];
+  let rowY = tableTop + LINE_HEIGHT + BLOCK_GAP;
+  for (const dose of input.doses) {
     const cells = [
       String(dose.doseNumber),
       dose.vaccineName,
@@ -133,27 +175,35 @@ export function renderCertificateSvg(input: CertificateInput): string {
       dose.lotNumber,
       dose.centreName,
     ];
-    return cells.map((cell, j) => textAt(columns[j]!.x, y, fit(cell, columns[j]!.chars)));
-  });
-  const tableBottom = tableTop + (input.doses.length + 0.5) * ROW_HEIGHT;
+    const blocks = cells.map((cell, j) =>
+      textBlock(columns[j]!.x, rowY, columnWidth(j), cell, CELL),
+    );
+    rows.push(...blocks.flatMap((block) => block.elements));
+    rowY += Math.max(...blocks.map((block) => block.lines)) * LINE_HEIGHT + BLOCK_GAP;
+  }
+  const tableBottom = rowY - BLOCK_GAP + 6;
 
-  const qrX = WIDTH - MARGIN - QR_SIZE;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}pt" height="${HEIGHT}pt" viewBox="0 0 ${WIDTH} ${HEIGHT}">`,
-    '<style>text{font-family:Helvetica,Arial,sans-serif;font-size:11px;fill:#1a1a1a}',
+    `<style>text{font-family:${SANS_FAMILY};font-size:${FONT_SIZE}px;fill:#1a1a1a}`,
     '.title{font-size:20px;font-weight:bold}.label{fill:#555}.value{font-weight:bold}',
+    `.id{font-family:${MONO_FAMILY};font-weight:bold}`,
     '.th{font-weight:bold}.note{font-size:9px;fill:#555}</style>',
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
     textAt(MARGIN, 70, 'Certificate for COVID-19 Vaccination', ' class="title"'),
-    textAt(MARGIN, 100, `Certificate ID: ${fit(input.certificateId, 40)}`),
     textAt(MARGIN, 130, 'Beneficiary Details', ' class="th"'),
     ...detailLines,
     // The QR's own SVG is not copied: only its module path, read strictly, is redrawn.
-    `<svg x="${qrX}" y="${detailsTop - 30}" width="${QR_SIZE}" height="${QR_SIZE}" viewBox="0 0 ${qr.size} ${qr.size}" shape-rendering="crispEdges">`,
+    `<svg x="${QR_X}" y="${QR_Y}" width="${QR_SIZE}" height="${QR_SIZE}" viewBox="0 0 ${qr.size} ${qr.size}" shape-rendering="crispEdges">`,
     `<rect width="${qr.size}" height="${qr.size}" fill="${qr.background}"/>`,
     `<path stroke="#000" d="${qr.modules}"/>`,
     '</svg>',
-    textAt(qrX, detailsTop + QR_SIZE - 10, 'Scan to verify (SMART Health Card)', ' class="note"'),
+    textAt(
+      QR_X,
+      QR_Y + QR_SIZE + LINE_HEIGHT,
+      'Scan to verify (SMART Health Card)',
+      ' class="note"',
+    ),
     textAt(MARGIN, tableTop - 30, 'Vaccination Details', ' class="th"'),
     `<line x1="${MARGIN}" y1="${tableTop + 6}" x2="${WIDTH - MARGIN}" y2="${tableTop + 6}" stroke="#999"/>`,
     ...header,

@@ -1,7 +1,7 @@
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type pg from 'pg';
 import { withTransaction } from '@vaxguard/db';
-import type { DecodedEvent } from '@vaxguard/event-catalogue';
+import type { DecodedEvent, EventDefinition } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
 import { CountingDecoder, type DecodingStats } from './decoding';
 import { ProcessedEventsPruner } from './pruning';
@@ -24,6 +24,13 @@ export interface IdempotentConsumerOptions {
   /** Kafka consumer group, and the name under which processed events are recorded. */
   readonly groupId: string;
   readonly topics: readonly string[];
+  /**
+   * The event types this consumer applies, when it needs only some of what its topics
+   * carry: the others are passed over, neither handled nor recorded in processed_events
+   * (a consumer of a few types on a busy topic keeps no id of every other event).
+   * Default: every event.
+   */
+  readonly events?: readonly EventDefinition[];
   readonly fromBeginning?: boolean;
   readonly logger: Logger;
   readonly handle: EventHandler;
@@ -136,7 +143,15 @@ export class IdempotentConsumer {
     private readonly pruner: ProcessedEventsPruner,
     private readonly logger: Logger,
     private readonly transactionRetries: number,
+    /** The names of the event types applied; undefined for all. */
+    private readonly wanted: ReadonlySet<string> | undefined,
   ) {}
+
+  /** The message decoded, when it is an event of a type this consumer applies. */
+  private read(topic: string, partition: number, message: KafkaMessage): DecodedEvent | undefined {
+    const event = this.decoder.decode(topic, partition, message);
+    return event && (!this.wanted || this.wanted.has(event.name)) ? event : undefined;
+  }
 
   /** The consumer, its pruner of expired event ids, not yet connected. */
   private static create(
@@ -162,6 +177,7 @@ export class IdempotentConsumer {
       pruner,
       logger,
       compiled.transactionRetries,
+      options.events && new Set(options.events.map((definition) => definition.name)),
     );
   }
 
@@ -176,7 +192,7 @@ export class IdempotentConsumer {
       });
       await consumer.run({
         eachMessage: async ({ topic, partition, message }) => {
-          const event = self.decoder.decode(topic, partition, message);
+          const event = self.read(topic, partition, message);
           if (!event) return;
           const context = { topic, partition, offset: message.offset };
           const first = await self.inTransaction(options.pool, context, (tx) =>
@@ -220,7 +236,7 @@ export class IdempotentConsumer {
             const chunk = batch.messages.slice(start, start + maxBatchSize);
             const consumed: ConsumedEvent[] = [];
             for (const message of chunk) {
-              const event = self.decoder.decode(topic, partition, message);
+              const event = self.read(topic, partition, message);
               if (event) {
                 consumed.push({ event, context: { topic, partition, offset: message.offset } });
               }

@@ -10,6 +10,7 @@ import {
 } from './adapters/grpc-handlers';
 import { ConsentGrantVerifier, IdentityPeer } from './adapters/identity-peer';
 import { startIssuerHttp } from './adapters/issuer-http';
+import { PgCentreDirectory, startCentreProjection } from './adapters/pg-centre-directory';
 import { ISSUER_KEY_CONTEXT, PgIssuerKeyring } from './adapters/pg-issuer-keyring';
 import { PgRecordStore } from './adapters/pg-record-store';
 import type { Config } from './config';
@@ -37,8 +38,9 @@ const RID_SECRET_CONTEXT = 'vaxguard/vaccination-record/rid-secret';
  * The vaccination-record service's composition root: the shared runtime (client
  * credentials and tokens checked on every call, staff sessions and citizen tokens by
  * method), identity reached with this service's credentials and the user's token
- * relayed, the PostgreSQL store of doses and certificates, the issuer keys sealed under
- * the key-encryption key, and, when configured, the keys over HTTP on localhost.
+ * relayed, the PostgreSQL store of doses and certificates, the centres' names read from
+ * identity's centre.created events, the issuer keys sealed under the key-encryption key,
+ * and, when configured, the keys over HTTP on localhost.
  */
 export async function createVaccinationRecordApp(
   config: Config,
@@ -67,9 +69,17 @@ export async function createVaccinationRecordApp(
       secret: config.serviceClientSecret,
     });
     runtime.onStop(async () => identity.close());
+    // The centres' names for certificates, from identity's centre.created (see why there).
+    const centres = await startCentreProjection({
+      kafka: runtime.kafka,
+      pool: runtime.pool,
+      logger: runtime.logger.child({ component: 'centre-names' }),
+    });
+    runtime.onStop(async () => centres.stop());
     const records = new RecordService({
       store: new PgRecordStore(runtime.pool),
       directory: identity,
+      centres: new PgCentreDirectory(runtime.pool),
       grants: new ConsentGrantVerifier(runtime.verifier, runtime.accessRegistry),
       keys,
       clock,

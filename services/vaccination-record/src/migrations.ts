@@ -1,11 +1,13 @@
 import type { Migration } from '@vaxguard/db';
 import { eventsMigrations } from '@vaxguard/events';
+import { centresMigration } from './adapters/pg-centre-directory';
 
 /**
  * The vaccination-record service's schema: doses with every version kept, certificates
  * (ids and rids only: a card is signed when asked for, never stored), the issuer keys
  * with their private halves sealed under the key-encryption key, each key's revocation
- * list, and the staff quota's counts. No name, mobile or identity number is stored.
+ * list, the staff quota's counts, and the names of vaccination centres as identity
+ * announced them. No person's name, mobile or identity number is stored.
  */
 export const vaccinationRecordMigrations: readonly Migration[] = [
   ...eventsMigrations,
@@ -72,4 +74,5 @@ export const vaccinationRecordMigrations: readonly Migration[] = [
       );
     `,
   },
+  centresMigration,
 ];

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, readPayload } from '@vaxguard/event-catalogue';
@@ -24,6 +25,10 @@ import { readConfig } from './config';
 import { addDays, indianDateOf } from './domain/schedule-rules';
 
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+/** A card's FHIR resource, as far as who performed it. */
+type Performed = {
+  readonly performer?: readonly { readonly actor: { readonly display: string } }[];
+};
 const QUOTA = 3;
 
 /**
@@ -128,11 +133,11 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
   }
 
   let staffCounter = 0;
-  async function centre() {
+  async function centre(name = `PHC ${staffCounter}`) {
     const { console: c, token } = await adminSession();
     const { centre: created } = await c.identity.call(
       'createCentre',
-      { name: `PHC ${staffCounter}`, district: 'Pune', state: 'Maharashtra' },
+      { name, district: 'Pune', state: 'Maharashtra' },
       c.as(token),
     );
     return created?.centreId ?? '';
@@ -293,7 +298,6 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     expect(certificate.certificateId).toMatch(/^crt_[A-Za-z0-9_-]{22}$/);
     expect(certificate.svg).toContain(owner.ref);
     const payload = Buffer.from(certificate.jws.split('.')[1] ?? '', 'base64url');
-    const { inflateRawSync } = await import('node:zlib');
     const signed = inflateRawSync(payload).toString('utf8');
     expect(signed).not.toContain(owner.aadhaars[0]);
     expect(signed).not.toContain(owner.mobile);
@@ -348,6 +352,68 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
         readPayload(event, EVENTS.recordAccessed).purpose === 'CERTIFICATE',
     );
     expect(certificateRead?.actor?.clientId).toBe(owner.client.clientId);
+  });
+
+  it('names each dose’s centre on the certificate and in its card, and never prints a centre’s id, even before its name is known', async () => {
+    const owner = await citizen();
+    const centreName = 'Primary Health Centre Kothrud, Pune Municipal Corporation';
+    const centreId = await centre(centreName);
+    const vaccinator = await staffAt(centreId, VACCINATOR);
+    const grant = await consentFor(vaccinator, owner.mobile);
+    await vaccinator.client.records.call(
+      'recordDose',
+      doseRequest(owner.ref, grant.token),
+      vaccinator.client.as(vaccinator.token),
+    );
+    // The name comes from identity's centre.created, read into this service's database.
+    await eventually(
+      async () => {
+        const { rows } = await app.runtime.pool.query(
+          'SELECT name FROM centres WHERE centre_id = $1',
+          [centreId],
+        );
+        if (rows.length === 0) throw new Error('the centre is not known yet');
+      },
+      { timeoutMs: 30_000 },
+    );
+    const certificate = () =>
+      owner.client.records.call(
+        'getCertificate',
+        { beneficiaryRef: owner.ref },
+        owner.client.as(owner.token),
+      );
+    const performers = (jws: string) => {
+      const payload = inflateRawSync(Buffer.from(jws.split('.')[1] ?? '', 'base64url'));
+      const { vc } = JSON.parse(payload.toString('utf8')) as {
+        vc: { credentialSubject: { fhirBundle: { entry: { resource: Performed }[] } } };
+      };
+      return vc.credentialSubject.fhirBundle.entry.flatMap(({ resource }) =>
+        (resource.performer ?? []).map((performer) => performer.actor.display),
+      );
+    };
+    const named = await certificate();
+    expect(performers(named.jws)).toEqual([centreName]);
+    // The printed certificate shows the whole name (wrapped in its column), not the id.
+    expect(named.svg).not.toContain(centreId);
+    const tableText = (svg: string) =>
+      [...svg.matchAll(/<text [^>]*class="cell">([^<]*)<\/text>/g)]
+        .map(([, text]) => text)
+        .join(' ');
+    expect(tableText(named.svg)).toContain(centreName);
+    // The projection keeps centre.created alone: none of identity's other events (the
+    // reads, consents and sign-ins of this run) is recorded for it.
+    const { rows: strays } = await app.runtime.pool.query(
+      `SELECT count(*)::int AS count FROM processed_events p
+       WHERE consumer = 'vaccination-record-centres'
+         AND NOT EXISTS (SELECT 1 FROM centres c WHERE c.event_id = p.event_id)`,
+    );
+    expect(strays).toEqual([{ count: 0 }]);
+    // A centre whose name has not arrived (here: forgotten) is "Vaccination centre".
+    await app.runtime.pool.query('DELETE FROM centres WHERE centre_id = $1', [centreId]);
+    const unnamed = await certificate();
+    expect(performers(unnamed.jws)).toEqual(['Vaccination centre']);
+    expect(tableText(unnamed.svg)).toContain('Vaccination centre');
+    expect(unnamed.svg).not.toContain(centreId);
   });
 
   it('refuses without consent, with a grant for someone else, an expired grant, another citizen, and a partner without consent', async () => {

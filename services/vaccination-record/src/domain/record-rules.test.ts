@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  centreDisplayName,
   checkStaffGrant,
   checkStaffQuota,
   newCertificateId,
@@ -74,5 +75,13 @@ describe('identifiers and requests', () => {
       expect.objectContaining({ reason: 'INVALID_CLIENT_REQUEST_ID' }),
     );
     expect(parseClientRequestId('req-0001')).toBe('req-0001');
+  });
+});
+
+describe('the name a certificate prints for a centre', () => {
+  it('is the centre’s own name, or "Vaccination centre" while it is not known', () => {
+    expect(centreDisplayName(' PHC Kothrud, Pune ')).toBe('PHC Kothrud, Pune');
+    expect(centreDisplayName(undefined)).toBe('Vaccination centre');
+    expect(centreDisplayName('  ')).toBe('Vaccination centre');
   });
 });

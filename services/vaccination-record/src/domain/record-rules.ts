@@ -42,6 +42,21 @@ export function checkStaffQuota(
   );
 }
 
+// ---- Certificates -------------------------------------------------------------------
+
+/**
+ * What a certificate and its card call a centre whose name this service has not heard
+ * yet (identity's centre.created still on its way): a person reads a certificate, and an
+ * internal id (`ctr-…`) tells them nothing, so it is never printed in a name's place.
+ */
+export const UNNAMED_CENTRE = 'Vaccination centre';
+
+/** The name a certificate prints for a centre: its own, or UNNAMED_CENTRE. */
+export function centreDisplayName(name: string | undefined): string {
+  const trimmed = name?.trim();
+  return trimmed ? trimmed : UNNAMED_CENTRE;
+}
+
 // ---- Requests -----------------------------------------------------------------------
 
 /** A caller's request id: 8-64 characters, enough for a UUID or a ULID, nothing free-form. */

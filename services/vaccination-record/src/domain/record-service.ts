@@ -24,6 +24,7 @@ import { parseBeneficiaryRef } from '@vaxguard/pii';
 import type { DoseRequest, RecordedDose } from './model';
 import { sameDoseRequest } from './model';
 import {
+  centreDisplayName,
   checkGrantCovers,
   checkRole,
   checkStaffGrant,
@@ -232,6 +233,12 @@ export interface BeneficiaryDirectory {
   get(beneficiaryRef: string, token: string): Promise<BeneficiaryFacts | undefined>;
 }
 
+/** The names of vaccination centres, as identity announced them. */
+export interface CentreDirectory {
+  /** The names known of these centres, by centre id; a centre not known yet is absent. */
+  names(centreIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
+}
+
 /** Verifies a consent grant given in a request body (signature, expiry, revocation, suspension). */
 export interface GrantVerifier {
   verify(grant: string): Promise<ConsentGrant>;
@@ -251,6 +258,8 @@ export interface IssuerKeyring {
 export interface RecordServiceOptions {
   readonly store: RecordStore;
   readonly directory: BeneficiaryDirectory;
+  /** Where certificates find the name of each dose's centre. */
+  readonly centres: CentreDirectory;
   readonly grants: GrantVerifier;
   readonly keys: IssuerKeyring;
   readonly clock: () => Date;
@@ -833,6 +842,8 @@ export class RecordService {
     const key =
       (await this.options.keys.byKid(certificate.kid)) ?? (await this.options.keys.current());
     const sorted = [...doses].sort((a, b) => a.doseNumber - b.doseNumber);
+    const centreNames = await this.options.centres.names(sorted.map((dose) => dose.centreId));
+    const centreName = (centreId: string) => centreDisplayName(centreNames.get(centreId));
     const jws = issueHealthCard({
       issuer: this.options.issuer,
       key,
@@ -845,7 +856,7 @@ export class RecordService {
           vaccineCodings: [healthCardVaccineCoding(dose.vaccineCode)],
           occurrenceDate: dose.administeredOn,
           lotNumber: dose.batchNumber,
-          performerName: `Centre ${dose.centreId}`,
+          performerName: centreName(dose.centreId),
         })),
       }),
     });
@@ -860,7 +871,7 @@ export class RecordService {
         vaccineName: VACCINES[dose.vaccineCode].displayName,
         date: dose.administeredOn,
         lotNumber: dose.batchNumber,
-        centreName: `Centre ${dose.centreId}`,
+        centreName: centreName(dose.centreId),
       })),
       qrSvg: await qrSvg(jws),
     });

@@ -42,7 +42,11 @@ export function toOutgoingEvent(event: IdentityEvent): OutgoingEvent {
         ref: event.subject.ref,
       },
       occurredAt: event.occurredAt,
-      payload: { txnId: event.txnId ?? '', beneficiaryCount: event.beneficiaryCount },
+      payload: {
+        txnId: event.txnId ?? '',
+        beneficiaryCount: event.beneficiaryCount,
+        refusal: event.refusal ?? '',
+      },
     });
   }
   const base = {

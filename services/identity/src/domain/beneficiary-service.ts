@@ -122,6 +122,8 @@ export type IdentityEvent =
       readonly subject: { readonly kind: 'mobile' | 'beneficiary'; readonly ref: string };
       readonly txnId: string | undefined;
       readonly beneficiaryCount: number;
+      /** The OTP service's reason when it refused to send the code. */
+      readonly refusal?: string;
     });
 
 export interface BeneficiaryUnitOfWork {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isVaxGuardError } from '@vaxguard/errors';
+import { isVaxGuardError, resourceExhausted } from '@vaxguard/errors';
 import { documentBlindIndex, mobileBlindIndex, type Mobile } from '@vaxguard/pii';
 import { BeneficiaryService } from './beneficiary-service';
 import { ConsentService, type ConsentCodeSender, type ConsentRequester } from './consent-service';
@@ -82,13 +82,49 @@ describe('ConsentService', () => {
     });
   });
 
-  it('reaches the mobile through a beneficiary reference the person gives', async () => {
+  it('counts a request the OTP service refused: the event names the refusal, the caller gets the refusal', async () => {
+    const { store } = setup();
+    const refusing = new ConsentService({
+      store,
+      codes: {
+        send: async () => {
+          throw resourceExhausted('this client has had its codes for the minute', 2_000, {
+            reason: 'CLIENT_QUOTA',
+          });
+        },
+      },
+      clock: () => now,
+      indexMobile: (mobile) => indexOf(mobile),
+      newTxnId: () => '11111111-1111-4111-8111-111111111111',
+      codeLifetimeMs: 180_000,
+    });
+    const refused = await refusing
+      .request(partner, { mobile: MOBILE })
+      .catch((error: unknown) => error);
+    expect(isVaxGuardError(refused) && [refused.code, refused.reason]).toEqual([
+      'RESOURCE_EXHAUSTED',
+      'CLIENT_QUOTA',
+    ]);
+    expect(store.events.at(-1)).toMatchObject({
+      type: 'consent.requested',
+      actor: partner,
+      subject: { kind: 'mobile', ref: indexOf(MOBILE) },
+      txnId: undefined,
+      beneficiaryCount: 0,
+      refusal: 'CLIENT_QUOTA',
+    });
+  });
+
+  it('reaches the mobile through a beneficiary reference the person gives, for that beneficiary alone', async () => {
     const { consents, sent, register } = setup();
     const a = await register('234123412346');
+    await register('499118665246');
     await consents.request(partner, { beneficiaryRef: a.beneficiary.beneficiaryRef });
-    expect(sent[0]).toMatchObject({
+    expect(sent[0]).toEqual({
       mobile: MOBILE,
       beneficiaryRefs: [a.beneficiary.beneficiaryRef],
+      grantee: { kind: 'PARTNER_CLIENT', id: 'umang' },
+      ownerClientId: 'umang',
     });
   });
 

@@ -1,5 +1,5 @@
 import { parseBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
-import { invalidArgument } from '@vaxguard/errors';
+import { invalidArgument, isVaxGuardError } from '@vaxguard/errors';
 import type { BeneficiaryStore, EventActor } from './beneficiary-service';
 
 /**
@@ -65,12 +65,32 @@ export class ConsentService {
       };
     }
     const { mobile, mobileIndex, refs } = resolved;
-    const sent = await this.options.codes.send({
-      mobile,
-      beneficiaryRefs: refs,
-      grantee: { kind: requester.granteeKind, id: requester.granteeId },
-      ownerClientId: requester.clientId,
-    });
+    let sent: { txnId: string; expiresAt: Date };
+    try {
+      sent = await this.options.codes.send({
+        mobile,
+        beneficiaryRefs: refs,
+        grantee: { kind: requester.granteeKind, id: requester.granteeId },
+        ownerClientId: requester.clientId,
+      });
+    } catch (error) {
+      // A request the OTP service refused (its client's quota, say) was still made: the
+      // anomaly rules must count it, or a bot past the quota would ask on unseen.
+      if (isVaxGuardError(error)) {
+        await this.options.store.transaction((uow) =>
+          uow.publish({
+            type: 'consent.requested',
+            actor: requester,
+            occurredAt: now,
+            subject: { kind: 'mobile', ref: mobileIndex },
+            txnId: undefined,
+            beneficiaryCount: 0,
+            refusal: error.reason ?? error.code,
+          }),
+        );
+      }
+      throw error;
+    }
     await this.options.store.transaction((uow) =>
       uow.publish({
         type: 'consent.requested',
@@ -103,13 +123,9 @@ export class ConsentService {
     return this.options.store.transaction(async (uow) => {
       const mobile = await uow.mobileOf(ref);
       if (!mobile) return undefined;
-      const mobileIndex = this.options.indexMobile(mobile);
-      const records = await uow.listByMobile(mobileIndex);
-      return {
-        mobile,
-        mobileIndex,
-        refs: records.map((record) => record.ref),
-      };
+      // Asked for one beneficiary, the grant opens that one only, not the others who
+      // share the mobile: least privilege, and what the person is asked to consent to.
+      return { mobile, mobileIndex: this.options.indexMobile(mobile), refs: [ref] };
     });
   }
 }

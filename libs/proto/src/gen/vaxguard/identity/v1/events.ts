@@ -49,6 +49,12 @@ export interface ConsentRequested {
   txnId: string;
   /** How many beneficiaries the grant would open (0: no code was sent). */
   beneficiaryCount: number;
+  /**
+   * Why no code was sent when the OTP service refused to send it (its stable reason, such
+   * as "CLIENT_QUOTA"); empty otherwise. A refused request is still a request: the
+   * anomaly rules count every one a staff member or partner makes.
+   */
+  refusal: string;
 }
 
 /** type "secret_code.failed": a wrong secret code was given. Subject: the beneficiary. */
@@ -389,7 +395,7 @@ export const AccessDenied: MessageFns<AccessDenied, "vaxguard.identity.v1.Access
 };
 
 function createBaseConsentRequested(): ConsentRequested {
-  return { txnId: "", beneficiaryCount: 0 };
+  return { txnId: "", beneficiaryCount: 0, refusal: "" };
 }
 
 export const ConsentRequested: MessageFns<ConsentRequested, "vaxguard.identity.v1.ConsentRequested"> = {
@@ -401,6 +407,9 @@ export const ConsentRequested: MessageFns<ConsentRequested, "vaxguard.identity.v
     }
     if (message.beneficiaryCount !== 0) {
       writer.uint32(16).int32(message.beneficiaryCount);
+    }
+    if (message.refusal !== "") {
+      writer.uint32(26).string(message.refusal);
     }
     return writer;
   },
@@ -434,6 +443,14 @@ export const ConsentRequested: MessageFns<ConsentRequested, "vaxguard.identity.v
             message.beneficiaryCount = reader.int32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.refusal = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -458,6 +475,7 @@ export const ConsentRequested: MessageFns<ConsentRequested, "vaxguard.identity.v
         : isSet(object.beneficiary_count)
         ? globalThis.Number(object.beneficiary_count)
         : 0,
+      refusal: isSet(object.refusal) ? globalThis.String(object.refusal) : "",
     };
   },
 
@@ -468,6 +486,9 @@ export const ConsentRequested: MessageFns<ConsentRequested, "vaxguard.identity.v
     }
     if (message.beneficiaryCount !== 0) {
       obj.beneficiaryCount = Math.round(message.beneficiaryCount);
+    }
+    if (message.refusal !== "") {
+      obj.refusal = message.refusal;
     }
     return obj;
   },

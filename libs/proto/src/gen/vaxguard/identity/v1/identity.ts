@@ -354,7 +354,10 @@ export interface RequestConsentRequest {
     /** The person's mobile number, as they give it. */
     { $case: "mobile"; value: string }
     | //
-    /** A beneficiary reference the person gives (from their certificate, say). */
+    /**
+     * A beneficiary reference the person gives (from their certificate, say): the grant
+     * then opens that beneficiary alone, not the others on the same mobile.
+     */
     { $case: "beneficiaryRef"; value: string }
     | undefined;
 }

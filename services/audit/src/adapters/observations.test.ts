@@ -102,7 +102,7 @@ describe('observationOf', () => {
     const consent = buildEvent(EVENTS.consentRequested, {
       actor: staff,
       subject: mobile,
-      payload: { txnId: 'txn', beneficiaryCount: 2 },
+      payload: { txnId: 'txn', beneficiaryCount: 2, refusal: '' },
       occurredAt: at,
     });
     expect(observed(consent)).toMatchObject({
@@ -134,6 +134,16 @@ describe('observationOf', () => {
       subject: { kind: 'MOBILE', mobileIndex: 'mobile-index' },
       quotaPerMinute: 30,
     });
+    // A consent or staff sign-in code refused for the quota is the asker's doing, not the client's.
+    for (const purpose of [2, 3]) {
+      const onBehalf = buildEvent(EVENTS.otpClientQuotaRefused, {
+        actor: pump,
+        subject: mobile,
+        payload: { purpose, quotaPerMinute: 30 },
+        occurredAt: at,
+      });
+      expect(observed(onBehalf)).toBeUndefined();
+    }
     const registered = buildEvent(EVENTS.beneficiaryRegistered, {
       actor: staff,
       subject: beneficiary,

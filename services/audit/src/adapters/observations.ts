@@ -1,3 +1,4 @@
+import { otpV1 } from '@vaxguard/proto';
 import {
   ACTOR_KIND,
   EVENTS,
@@ -80,7 +81,13 @@ export function observationOf(event: DecodedEvent): Observation | undefined {
   }
   if (isEvent(event, EVENTS.otpClientQuotaRefused)) {
     const subject = mobileOf(event);
-    if (!subject) return undefined;
+    // Consent and staff sign-in codes are sent by identity for whoever asked it (a staff
+    // member, a partner), charged to the client they came through: the consent and staff
+    // rules judge that asker. Counting them against the client would let one insider's
+    // bot suspend the portal every vaccinator signs in through.
+    if (!subject || event.payload.purpose !== otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN) {
+      return undefined;
+    }
     return {
       ...base,
       kind: 'OTP_QUOTA_REFUSED',

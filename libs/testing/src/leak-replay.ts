@@ -18,7 +18,7 @@ import { createServiceClient } from '@vaxguard/grpc-kit';
 import { newBeneficiaryRef } from '@vaxguard/pii';
 import { auditV1, identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import { eventually } from './eventually';
-import { madeUpAadhaar } from './made-up-aadhaar';
+import { randomMadeUpAadhaar } from './made-up-aadhaar';
 import { callAs } from './platform';
 import { outcomeOf, type Refusal } from './refusals';
 
@@ -92,6 +92,13 @@ export interface LeakReplayReport {
   /** Calls made after the suspension with the login and the tokens it held, by service. */
   readonly afterwards: readonly { service: string; call: string; refusal: Refusal | undefined }[];
   readonly stopped: boolean;
+  /** Every raw value the replay used, for a scan of where they must never be. */
+  readonly rawValues: {
+    readonly mobiles: readonly string[];
+    readonly identityNumbers: readonly string[];
+    readonly codes: readonly string[];
+    readonly tokens: readonly string[];
+  };
 }
 
 /** Anything in a look-up's answer that would be a person's data. */
@@ -104,8 +111,6 @@ const PERSONAL_FIELDS = [
   'beneficiaries',
   'beneficiary',
 ];
-
-const madeUpMobile = () => `${randomInt(6, 10)}${String(randomInt(0, 1e9)).padStart(9, '0')}`;
 
 function personalDataIn(answer: unknown): string[] {
   if (answer === null || typeof answer !== 'object') return [];
@@ -125,24 +130,24 @@ function personalDataIn(answer: unknown): string[] {
  * base64) into what the replay reports; an alert's payload is decoded with its message.
  */
 export function readLogEntry(entry: auditV1.LogEntry): ReplayLogEntry {
-  const record = JSON.parse(Buffer.from(entry.entry).toString('utf8')) as {
-    event: {
-      type: string;
-      actor?: { principalId?: string };
-      subject?: { ref?: string };
-      payload?: { value?: string };
-    };
+  // The canonical entry (format vaxguard.audit.entry.v1): the envelope's fields at the
+  // top level, the payload's protobuf bytes in base64.
+  const event = JSON.parse(Buffer.from(entry.entry).toString('utf8')) as {
+    type: string;
+    actor?: { principalId?: string };
+    subject?: { ref?: string };
+    payload?: { value?: string };
   };
-  const bytes = Buffer.from(record.event.payload?.value ?? '', 'base64');
+  const bytes = Buffer.from(event.payload?.value ?? '', 'base64');
   const payload: Record<string, unknown> =
-    record.event.type === 'security.alert'
+    event.type === 'security.alert'
       ? (auditV1.Alert.toJSON(auditV1.Alert.decode(bytes)) as Record<string, unknown>)
       : {};
   return {
     index: Number(entry.index),
-    type: record.event.type,
-    actorId: record.event.actor?.principalId ?? '',
-    subjectRef: record.event.subject?.ref ?? '',
+    type: event.type,
+    actorId: event.actor?.principalId ?? '',
+    subjectRef: event.subject?.ref ?? '',
     payload,
   };
 }
@@ -151,6 +156,22 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
   const { platform } = options;
   const wanted = options.lookups ?? 1_000;
   const step = options.onStep ?? (() => undefined);
+  const used = {
+    mobiles: [] as string[],
+    identityNumbers: [] as string[],
+    codes: [] as string[],
+    tokens: [] as string[],
+  };
+  const madeUpMobile = () => {
+    const mobile = `${randomInt(6, 10)}${String(randomInt(0, 1e9)).padStart(9, '0')}`;
+    used.mobiles.push(mobile);
+    return mobile;
+  };
+  const madeUpIdentityNumber = () => {
+    const number = randomMadeUpAadhaar();
+    used.identityNumbers.push(number);
+    return number;
+  };
   const kit = { clientId: platform.client.id, secret: platform.client.secret, deadlineMs: 15_000 };
   const otp = createServiceClient(otpV1.OtpServiceService, {
     ...kit,
@@ -174,7 +195,10 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
       if (!sms) throw new Error('the code has not reached the dev SMS inbox yet');
       return sms.code;
     });
-    return (await otp.call('confirmOtp', { txnId, otp: code }, callAs())).token;
+    used.codes.push(code);
+    const { token } = await otp.call('confirmOtp', { txnId, otp: code }, callAs());
+    used.tokens.push(token);
+    return token;
   };
   const staffSignIn = async (username: string, password: string) => {
     const { txnId } = await identity.call('startStaffLogin', { username, password }, callAs());
@@ -242,7 +266,7 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
         gender: identityV1.Gender.GENDER_FEMALE,
         yearOfBirth: 1970,
         photoIdKind: identityV1.PhotoIdKind.PHOTO_ID_KIND_AADHAAR,
-        photoIdNumber: madeUpAadhaar(randomInt(0, 1e9)),
+        photoIdNumber: madeUpIdentityNumber(),
       },
       callAs(citizen),
     );
@@ -253,6 +277,12 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
       callAs(vaccinator.session),
     );
     const grant = await confirm(asked.txnId);
+    // A second sign-in, begun now and finished after the suspension.
+    const pendingSignIn = await identity.call(
+      'startStaffLogin',
+      { username: vaccinator.username, password: vaccinator.password },
+      callAs(),
+    );
     step({
       kind: 'setup',
       text: 'it holds one genuine consent grant, from a citizen who gave it their code',
@@ -262,7 +292,6 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
     const lookups: BotLookup[] = [];
     const started = performance.now();
     let suspendedAt: number | undefined;
-    const aadhaarBase = randomInt(0, 1e9);
     const look = async (search: BotLookup['search'], call: Promise<unknown>) => {
       let answer: unknown;
       const refusal = await outcomeOf(call.then((value) => (answer = value)));
@@ -276,7 +305,8 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
       if (refusal?.reason === 'PRINCIPAL_SUSPENDED' && suspendedAt === undefined)
         suspendedAt = lookup.answeredAtMs;
     };
-    for (let i = 0; i < wanted && suspendedAt === undefined; i++) {
+    // The bot does not stop when refused: it works through its whole list.
+    for (let i = 0; i < wanted; i++) {
       const session = callAs(vaccinator.session);
       // A vaccinator can ask a mobile for consent: the answer must not say whether anyone is behind it.
       await look(
@@ -290,11 +320,7 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
       // No search takes an identity number; the bot tries one as a reference anyway.
       await look(
         'GetBeneficiary(identity number)',
-        identity.call(
-          'getBeneficiary',
-          { beneficiaryRef: madeUpAadhaar(aadhaarBase + i) },
-          session,
-        ),
+        identity.call('getBeneficiary', { beneficiaryRef: madeUpIdentityNumber() }, session),
       );
       // And a well-formed reference it has no consent for.
       await look(
@@ -357,7 +383,7 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
     if (alert)
       step({
         kind: 'log',
-        text: `alert ${String(alert.payload['rule'] ?? '')} is log entry ${alert.index}`,
+        text: `alert ${ruleOf(alert)} is log entry ${alert.index}`,
       });
     if (suspension) step({ kind: 'log', text: `the suspension is log entry ${suspension.index}` });
 
@@ -419,17 +445,30 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
     );
     await attempt(
       'audit',
-      'GetMyAccessHistory with the session',
-      audit.call('getMyAccessHistory', { pageSize: 10, pageToken: '' }, callAs(vaccinator.session)),
+      'QueryEntries with the session',
+      audit.call(
+        'queryEntries',
+        { actorId: '', subjectRef: realRef, eventType: '', pageSize: 10, pageToken: '' },
+        callAs(vaccinator.session),
+      ),
     );
+    // OTP takes no user token: what it can do for the login is finish a sign-in begun
+    // before the suspension. Whatever it answers, the session it might issue is dead.
     await attempt(
       'otp',
-      'RevokeToken with the session',
-      otp.call('revokeToken', { tokenId: tag }, callAs(vaccinator.session)),
+      'ConfirmOtp of a sign-in begun before the suspension, then its session used',
+      (async () => {
+        const session = await confirm(pendingSignIn.txnId);
+        await identity.call(
+          'requestConsent',
+          { target: { $case: 'beneficiaryRef', value: realRef } },
+          callAs(session),
+        );
+      })(),
     );
 
     const refusedEverywhere = afterwards.every(
-      (a) => a.refusal !== undefined && a.refusal.code !== status.INTERNAL,
+      (a) => a.refusal !== undefined && a.refusal.code !== Number(status.INTERNAL),
     );
     const stopped =
       personalDataAnswers === 0 &&
@@ -446,6 +485,7 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
         : `NOT STOPPED: personal data answers ${personalDataAnswers}, suspended after ${suspendedAfterMs ?? 'never'} ms, alert ${alert ? 'logged' : 'missing'}, suspension ${suspension ? 'logged' : 'missing'}, refused everywhere: ${refusedEverywhere}`,
     });
     return {
+      rawValues: used,
       vaccinatorId: vaccinator.id,
       lookups,
       personalDataAnswers,
@@ -470,7 +510,7 @@ function crossingOf(
   lookups: readonly BotLookup[],
 ): LeakReplayReport['crossing'] {
   if (!alert) return undefined;
-  const rule = String(alert.payload['rule'] ?? '');
+  const rule = ruleOf(alert);
   const window = alert.payload['window'] as { threshold?: number } | undefined;
   const threshold = Number(window?.threshold ?? NaN);
   if (!Number.isFinite(threshold)) return undefined;
@@ -481,4 +521,10 @@ function crossingOf(
   );
   const crossing = counted[threshold];
   return crossing ? { lookup: threshold + 1, atMs: crossing.answeredAtMs } : undefined;
+}
+
+/** The rule an alert entry names. */
+function ruleOf(alert: ReplayLogEntry): string {
+  const rule = alert.payload['rule'];
+  return typeof rule === 'string' ? rule : '';
 }

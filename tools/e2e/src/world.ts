@@ -218,26 +218,6 @@ export async function startWorld(
   }
 }
 
-/** Every spelling a raw value could be written in: as given, with +91, spaced, in base64. */
-export function spellingsOf(value: string): string[] {
-  const spellings = new Set<string>([value]);
-  if (/^\d{10}$/.test(value)) {
-    spellings.add(`+91${value}`);
-    spellings.add(`+91 ${value}`);
-    spellings.add(`${value.slice(0, 5)} ${value.slice(5)}`);
-  }
-  if (/^\d{12}$/.test(value)) {
-    spellings.add(`${value.slice(0, 4)} ${value.slice(4, 8)} ${value.slice(8)}`);
-    spellings.add(`${value.slice(0, 4)}-${value.slice(4, 8)}-${value.slice(8)}`);
-  }
-  for (const spelling of [...spellings]) {
-    const base64 = Buffer.from(spelling, 'utf8').toString('base64');
-    spellings.add(base64);
-    spellings.add(base64.replace(/=+$/, ''));
-  }
-  return [...spellings];
-}
-
 /**
  * A text and what is hidden in it: every base64 run and every hex run (`\\x…` in a
  * pg_dump's bytea) decoded, so a value stored as raw bytes inside a longer encoded
@@ -254,37 +234,44 @@ export function decodedViews(text: string): string {
   return views.join('\n');
 }
 
-/** Where each raw value was found: `<place>: <kind> <masked value> as <spelling kind>`. */
+/**
+ * Where each raw value was found, `<place>: <kind> …<last 4>`: a number as digits, with
+ * +91, spaced or dashed, and each of those in base64 or hex (decodedViews); a token as
+ * it is; a code standing alone.
+ */
 export function findRawValues(
   places: Readonly<Record<string, string>>,
   raw: World['raw'],
 ): string[] {
-  const found: string[] = [];
-  const kinds: [string, Set<string>][] = [
-    ['mobile', raw.mobiles],
-    ['identity number', raw.identityNumbers],
-    ['token', raw.tokens],
-  ];
+  const found = new Set<string>();
+  const numbers = new Map<string, string>();
+  for (const mobile of raw.mobiles) numbers.set(mobile, 'mobile');
+  for (const number of raw.identityNumbers) numbers.set(number, 'identity number');
   for (const [place, plain] of Object.entries(places)) {
     const text = decodedViews(plain);
-    for (const [kind, values] of kinds) {
-      for (const value of values) {
-        for (const spelling of spellingsOf(value)) {
-          if (text.includes(spelling))
-            found.push(
-              `${place}: ${kind} …${value.slice(-4)} (as ${spelling === value ? 'given' : 'another spelling'})`,
-            );
+    // Every run of digits, spaced or dashed or after +91 as people write them, looked up
+    // window by window: one pass over the text for thousands of numbers.
+    for (const run of text.match(/\d(?:[ -]?\d){9,}/g) ?? []) {
+      const digits = run.replace(/[ -]/g, '');
+      for (const length of [10, 12]) {
+        for (let start = 0; start + length <= digits.length; start++) {
+          const value = digits.slice(start, start + length);
+          const kind = numbers.get(value);
+          if (kind) found.add(`${place}: ${kind} …${value.slice(-4)}`);
         }
       }
+    }
+    for (const token of raw.tokens) {
+      if (text.includes(token)) found.add(`${place}: token …${token.slice(-4)}`);
     }
     // A 6-digit code counts only standing alone: digits inside longer runs turn up by chance.
     for (const codeValue of raw.codes) {
       if (new RegExp(`(?<![0-9A-Za-z+/=])${codeValue}(?![0-9A-Za-z])`).test(text)) {
-        found.push(`${place}: an OTP code`);
+        found.add(`${place}: an OTP code`);
       }
     }
   }
-  return found;
+  return [...found];
 }
 
 /**

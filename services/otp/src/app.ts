@@ -7,7 +7,7 @@ import { otpHandlers } from './adapters/grpc-handlers';
 import { startPeriodic } from './adapters/periodic';
 import { PgOtpStore } from './adapters/pg-otp-store';
 import { Sealer } from '@vaxguard/sealing';
-import { SigningKeys } from './adapters/signing-keys';
+import { SIGNING_KEY_SEAL_CONTEXT, SigningKeys } from './adapters/signing-keys';
 import type { Config } from './config';
 import type { Clock, OtpDelivery } from './domain/model';
 import { OtpService } from './domain/otp-service';
@@ -66,7 +66,7 @@ export async function createOtpApp(
     );
     keys = new SigningKeys({
       pool: runtime.pool,
-      sealer: new Sealer(config.keyEncryptionKey, 'vaxguard/otp/signing-key/v1'),
+      sealer: new Sealer(config.keyEncryptionKey, SIGNING_KEY_SEAL_CONTEXT),
       clock,
       rotationMs: config.signingKeyRotationMs,
       logger: runtime.logger.child({ component: 'signing-keys' }),

@@ -73,3 +73,16 @@ export type Config = ReturnType<typeof readConfig>;
 export function readMigrateConfig(environment: Environment = process.env) {
   return readMigrate(environment);
 }
+
+/**
+ * What `nx run otp:rotate-keys` reads: DATABASE_URL, LOG_LEVEL and OTP_KEY_ENCRYPTION_KEY,
+ * to seal the new signing key.
+ */
+export function readRotateKeysConfig(environment: Environment = process.env) {
+  const { databaseUrl, logLevel } = runtimeConfigSchema(DEFAULT_PORT);
+  return loadConfig(environment, {
+    databaseUrl,
+    logLevel,
+    keyEncryptionKey: env.secretKey('OTP_KEY_ENCRYPTION_KEY', { minBytes: SECRET_MIN_BYTES }),
+  });
+}

@@ -10,6 +10,8 @@ import type { Sealer } from '@vaxguard/sealing';
 
 // One rotator per database at a time.
 const ROTATION_LOCK = 'vaxguard/otp/signing-key-rotation';
+/** The sealing context of private signing keys (the service and its rotate-keys task). */
+export const SIGNING_KEY_SEAL_CONTEXT = 'vaxguard/otp/signing-key/v1';
 
 interface ActiveKey {
   readonly kid: string;
@@ -46,6 +48,23 @@ export class SigningKeys implements TokenSigner {
 
   /** Makes a new active key when there is none or the active one is too old; returns its kid if it did. */
   async rotateIfDue(): Promise<string | undefined> {
+    return this.rotateWhen((createdAt, now) =>
+      isRotationDue(createdAt, now, this.options.rotationMs),
+    );
+  }
+
+  /**
+   * Makes a new active key now, whatever the age of the current one (an operator's
+   * rotation: `nx run otp:rotate-keys`). The current key is retired as by age: it stays
+   * published until the tokens it signed have expired. Returns the new key's kid.
+   */
+  async rotateNow(): Promise<string> {
+    return (await this.rotateWhen(() => true)) as string;
+  }
+
+  private async rotateWhen(
+    due: (activeCreatedAt: Date | undefined, now: Date) => boolean,
+  ): Promise<string | undefined> {
     return withTransaction(this.options.pool, async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [ROTATION_LOCK]);
       const now = this.options.clock();
@@ -53,7 +72,7 @@ export class SigningKeys implements TokenSigner {
         'SELECT kid, created_at FROM signing_keys WHERE rotated_at IS NULL',
       );
       const current = rows[0];
-      if (!isRotationDue(current?.created_at, now, this.options.rotationMs)) return undefined;
+      if (!due(current?.created_at, now)) return undefined;
       if (current) {
         await tx.query(
           'UPDATE signing_keys SET rotated_at = $2, retire_after = $3 WHERE kid = $1',

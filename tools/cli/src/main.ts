@@ -1,6 +1,14 @@
 // `npx vaxguard`: runs the command line on this process's arguments and streams.
 import { runCli } from './cli';
 
+// A reader that stops early (`npx vaxguard audit tail | head`) is no failure.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
+}
+
 const abort = new AbortController();
 process.once('SIGINT', () => abort.abort());
 process.once('SIGTERM', () => abort.abort());

@@ -7,6 +7,7 @@ import { certificateCommand } from './commands/certificate';
 import { keysCommand } from './commands/keys';
 import { lockCommands } from './commands/lock';
 import { otpCommand } from './commands/otp';
+import { replayLeakCommand } from './commands/replay-leak';
 import { seedCommand } from './commands/seed';
 import { statusCommand } from './commands/status';
 
@@ -19,4 +20,5 @@ export const COMMANDS: readonly CliCommand[] = [
   alertsCommand,
   lockCommands,
   keysCommand,
+  replayLeakCommand,
 ];

@@ -1,4 +1,11 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
+import { writePlatformDescription } from '@vaxguard/dev-platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newBeneficiaryRef } from '@vaxguard/pii';
 import { identityStaffV1, otpV1 } from '@vaxguard/proto';
@@ -14,6 +21,7 @@ import {
 import { everythingReadable, findRawValues, startWorld, type World } from './world';
 
 const SERVICES = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
+const WORKSPACE = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
  * The 2023 leak replayed against the whole platform as it runs under `npm start`: the four
@@ -27,7 +35,9 @@ describe('the 2023 leak, replayed against the whole platform', () => {
   beforeAll(async () => {
     // The bot's portal is a client of its own: its OTP quota (spent by the bot's consent
     // requests) is not the operator's that the other tests sign in through.
-    world = await startWorld({ configuredClients: ['pump-client', 'quota-client', 'bot-portal'] });
+    world = await startWorld({
+      configuredClients: ['pump-client', 'quota-client', 'bot-portal', 'cli-portal'],
+    });
     auditor = await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR);
   });
   afterAll(() => world?.stop());
@@ -104,6 +114,49 @@ describe('the 2023 leak, replayed against the whole platform', () => {
       );
     }
     expect(replay.stopped).toBe(true);
+  });
+
+  it('1, live: npx vaxguard replay-leak prints each step as it happens and ends with the verdict', async () => {
+    const portal = world.configuredClients['cli-portal'] as { clientId: string; secret: string };
+    const dir = await mkdtemp(join(tmpdir(), 'vaxguard-replay-'));
+    try {
+      const file = join(dir, 'platform.json');
+      writePlatformDescription(file, {
+        ...world.platform.description,
+        client: { id: portal.clientId, secret: portal.secret },
+      });
+      const { stdout } = await promisify(execFile)(
+        'npx',
+        ['--offline', 'vaxguard', '--platform', file, 'replay-leak', '--lookups', '60'],
+        { cwd: WORKSPACE, timeout: 120_000 },
+      );
+      const lines = stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^replaying the 2023 leak against /);
+      expect(
+        lines.some((line) =>
+          /^ {2}bot {7}\d+ look-ups, \d+ refused, 0 with personal data$/.test(line),
+        ),
+      ).toBe(true);
+      expect(
+        lines.some((line) =>
+          /^ {2}suspended \d+ ms after the look-up that crossed the threshold$/.test(line),
+        ),
+      ).toBe(true);
+      expect(
+        lines.some((line) =>
+          /^ {2}log {7}alert CONSENT_REQUESTS_PER_HOUR is log entry \d+$/.test(line),
+        ),
+      ).toBe(true);
+      expect(lines.filter((line) => line.startsWith('  refused '))).toHaveLength(7);
+      expect(lines.at(-1)).toMatch(
+        /^verdict: STOPPED: 180 look-ups, 0 answers with personal data, suspended \d+ ms after/,
+      );
+      // What it printed names no one: no mobile, identity number, code or token.
+      expect(findRawValues({ 'replay-leak output': stdout }, world.raw)).toEqual([]);
+      expect(stdout).not.toMatch(/\b[6-9]\d{9}\b/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('2. partner look-up: refused alike without consent; with a grant for one beneficiary, exactly that one, masked as its scope allows', async () => {

@@ -86,4 +86,16 @@ export const identityMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    // A staff member's consent requests in the current minute (identity-rules'
+    // STAFF_CONSENT_REQUESTS_PER_MINUTE): one row per staff member, reset each window.
+    id: 'identity/0003_staff_consent_requests',
+    sql: `
+      CREATE TABLE staff_consent_requests (
+        staff_id text PRIMARY KEY,
+        window_start timestamptz NOT NULL,
+        requests integer NOT NULL CHECK (requests > 0)
+      );
+    `,
+  },
 ];

@@ -162,6 +162,21 @@ class PgUnitOfWork implements BeneficiaryUnitOfWork {
     return rows[0]?.failures ?? 0;
   }
 
+  async countStaffConsentRequest(staffId: string, windowStart: Date): Promise<number> {
+    // One row per staff member, reset when a new window starts: the table stays as
+    // small as the staff list, and concurrent requests count on the row's lock.
+    const { rows } = await this.tx.query<{ requests: number }>(
+      `INSERT INTO staff_consent_requests (staff_id, window_start, requests) VALUES ($1, $2, 1)
+       ON CONFLICT (staff_id) DO UPDATE SET
+         requests = CASE WHEN staff_consent_requests.window_start = EXCLUDED.window_start
+                         THEN staff_consent_requests.requests + 1 ELSE 1 END,
+         window_start = EXCLUDED.window_start
+       RETURNING requests`,
+      [staffId, windowStart],
+    );
+    return rows[0]?.requests ?? 1;
+  }
+
   async clearSecretCodeFailures(ref: string): Promise<void> {
     await this.tx.query(
       'UPDATE beneficiaries SET secret_code_failures = 0, secret_code_locked_at = NULL WHERE beneficiary_ref = $1',

@@ -146,6 +146,11 @@ export interface BeneficiaryUnitOfWork {
   clearSecretCodeFailures(ref: string): Promise<void>;
   /** Marks a beneficiary as a canary; false when there is no such beneficiary. */
   markCanary(ref: string): Promise<boolean>;
+  /**
+   * Counts a consent request by a staff member in the window starting at `windowStart`;
+   * returns the requests in that window so far, this one included. Older windows go.
+   */
+  countStaffConsentRequest(staffId: string, windowStart: Date): Promise<number>;
   /** The mobile a beneficiary is registered on, opened from the vault. */
   mobileOf(ref: string): Promise<Mobile | undefined>;
   publish(event: IdentityEvent): Promise<void>;

@@ -4,6 +4,7 @@ import { isVaxGuardError, resourceExhausted } from '@vaxguard/errors';
 import { documentBlindIndex, mobileBlindIndex, type Mobile } from '@vaxguard/pii';
 import { BeneficiaryService } from './beneficiary-service';
 import { ConsentService, type ConsentCodeSender, type ConsentRequester } from './consent-service';
+import { STAFF_CONSENT_REQUESTS_PER_MINUTE } from './identity-rules';
 import { InMemoryBeneficiaryStore } from './fakes';
 
 const now = new Date('2026-11-22T10:00:00Z');
@@ -113,6 +114,54 @@ describe('ConsentService', () => {
       beneficiaryCount: 0,
       refusal: 'CLIENT_QUOTA',
     });
+  });
+
+  it("caps a staff member's requests a minute before any code is sent; the one over is refused and still an event", async () => {
+    const { store, sent } = setup();
+    let clock = now;
+    const consents = new ConsentService({
+      store,
+      codes: {
+        send: async (request) => {
+          sent.push(request);
+          return { txnId: `txn-${sent.length}`, expiresAt: new Date(clock.getTime() + 180_000) };
+        },
+      },
+      clock: () => clock,
+      indexMobile: (mobile) => indexOf(mobile),
+      newTxnId: () => '11111111-1111-4111-8111-111111111111',
+      codeLifetimeMs: 180_000,
+    });
+    const vaccinator: ConsentRequester = {
+      kind: 'grantee',
+      granteeKind: 'STAFF',
+      granteeId: 'stf-1',
+      clientId: 'portal',
+    };
+    const other: ConsentRequester = { ...vaccinator, granteeId: 'stf-2' };
+    for (let i = 0; i < STAFF_CONSENT_REQUESTS_PER_MINUTE; i++) {
+      await consents.request(vaccinator, { mobile: MOBILE });
+    }
+    const refused = await consents
+      .request(vaccinator, { mobile: EMPTY_MOBILE })
+      .catch((error: unknown) => error);
+    expect(
+      isVaxGuardError(refused) && [refused.code, refused.reason, refused.retryAfterMs],
+    ).toEqual(['RESOURCE_EXHAUSTED', 'STAFF_CONSENT_RATE', 60_000]);
+    expect(sent).toHaveLength(STAFF_CONSENT_REQUESTS_PER_MINUTE);
+    expect(store.events.at(-1)).toMatchObject({
+      type: 'consent.requested',
+      actor: vaccinator,
+      subject: { kind: 'mobile', ref: indexOf(EMPTY_MOBILE) },
+      refusal: 'STAFF_CONSENT_RATE',
+    });
+    // Another staff member, and a partner, are not held back by this one.
+    await consents.request(other, { mobile: MOBILE });
+    await consents.request(partner, { mobile: MOBILE });
+    // The next minute, the first may ask again.
+    clock = new Date(now.getTime() + 60_000);
+    await consents.request(vaccinator, { mobile: MOBILE });
+    expect(sent).toHaveLength(STAFF_CONSENT_REQUESTS_PER_MINUTE + 3);
   });
 
   it('reaches the mobile through a beneficiary reference the person gives, for that beneficiary alone', async () => {

@@ -1,5 +1,6 @@
 import { parseBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
-import { invalidArgument, isVaxGuardError } from '@vaxguard/errors';
+import { invalidArgument, isVaxGuardError, resourceExhausted } from '@vaxguard/errors';
+import { STAFF_CONSENT_REQUESTS_PER_MINUTE, STAFF_CONSENT_WINDOW_MS } from './identity-rules';
 import type { BeneficiaryStore, EventActor } from './beneficiary-service';
 
 /**
@@ -46,8 +47,9 @@ export class ConsentService {
     requester: ConsentRequester,
     target: ConsentTarget,
   ): Promise<{ txnId: string; expiresAt: Date }> {
-    const resolved = await this.resolve(target);
     const now = this.options.clock();
+    if (requester.granteeKind === 'STAFF') await this.countStaffRequest(requester, target, now);
+    const resolved = await this.resolve(target);
     if (!resolved) {
       await this.options.store.transaction((uow) =>
         uow.publish({
@@ -102,6 +104,43 @@ export class ConsentService {
       }),
     );
     return sent;
+  }
+
+  /**
+   * A staff member's requests are capped per minute before any code is sent (the portal's
+   * SMS quota is every vaccinator's); one over the cap is refused, and still an event.
+   */
+  private async countStaffRequest(
+    requester: ConsentRequester,
+    target: ConsentTarget,
+    now: Date,
+  ): Promise<void> {
+    const windowStart = new Date(now.getTime() - (now.getTime() % STAFF_CONSENT_WINDOW_MS));
+    const refused = await this.options.store.transaction(async (uow) => {
+      const requests = await uow.countStaffConsentRequest(requester.granteeId, windowStart);
+      if (requests <= STAFF_CONSENT_REQUESTS_PER_MINUTE) return false;
+      const mobile = 'mobile' in target ? parseMobile(target.mobile) : undefined;
+      await uow.publish({
+        type: 'consent.requested',
+        actor: requester,
+        occurredAt: now,
+        subject: mobile
+          ? { kind: 'mobile', ref: this.options.indexMobile(mobile) }
+          : { kind: 'beneficiary', ref: refOf(target) },
+        txnId: undefined,
+        beneficiaryCount: 0,
+        refusal: 'STAFF_CONSENT_RATE',
+      });
+      return true;
+    });
+    if (refused) {
+      const retryAfterMs = windowStart.getTime() + STAFF_CONSENT_WINDOW_MS - now.getTime();
+      throw resourceExhausted(
+        `a staff member may ask at most ${STAFF_CONSENT_REQUESTS_PER_MINUTE} people for consent a minute`,
+        retryAfterMs,
+        { reason: 'STAFF_CONSENT_RATE' },
+      );
+    }
   }
 
   /** The mobile and its beneficiaries, or undefined for a reference nobody holds. */

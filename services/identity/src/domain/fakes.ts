@@ -21,12 +21,18 @@ import type {
 interface State {
   readonly beneficiaries: Map<string, NewBeneficiary>;
   readonly secretCodeFailures: Map<string, number>;
+  readonly staffConsentRequests: Map<string, number>;
   readonly events: IdentityEvent[];
 }
 
 /** A store whose transactions commit when the work resolves and leave no trace when it throws. */
 export class InMemoryBeneficiaryStore implements BeneficiaryStore {
-  private state: State = { beneficiaries: new Map(), secretCodeFailures: new Map(), events: [] };
+  private state: State = {
+    beneficiaries: new Map(),
+    secretCodeFailures: new Map(),
+    staffConsentRequests: new Map(),
+    events: [],
+  };
 
   get events(): readonly IdentityEvent[] {
     return this.state.events;
@@ -40,6 +46,7 @@ export class InMemoryBeneficiaryStore implements BeneficiaryStore {
     const draft: State = {
       beneficiaries: new Map(this.state.beneficiaries),
       secretCodeFailures: new Map(this.state.secretCodeFailures),
+      staffConsentRequests: new Map(this.state.staffConsentRequests),
       events: [...this.state.events],
     };
     const result = await work(unitOfWork(draft));
@@ -105,6 +112,12 @@ function unitOfWork(state: State): BeneficiaryUnitOfWork {
       return failures;
     },
     clearSecretCodeFailures: async (ref) => void state.secretCodeFailures.delete(ref),
+    countStaffConsentRequest: async (staffId, windowStart) => {
+      const key = `${staffId}@${windowStart.toISOString()}`;
+      const requests = (state.staffConsentRequests.get(key) ?? 0) + 1;
+      state.staffConsentRequests.set(key, requests);
+      return requests;
+    },
     markCanary: async (ref) => {
       const found = state.beneficiaries.get(ref);
       if (found) state.beneficiaries.set(ref, { ...found, canary: true });

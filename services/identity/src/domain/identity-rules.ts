@@ -208,6 +208,16 @@ export function checkSecretCodeNotLocked(consecutiveFailures: number): void {
  * to a request that reached nobody says the same, so it reveals nothing.
  */
 export const CONSENT_CODE_LIFETIME_MS = 3 * 60_000;
+/**
+ * Consent requests one staff member may make in a minute. A vaccinator asks the person in
+ * front of them, one at a time: a few a minute at a busy session. Every request sends an
+ * SMS on the portal's quota, shared by every vaccinator using that portal; without a cap
+ * of their own, one insider's bot would spend it in seconds and stop every other
+ * vaccinator's consent for the minute (the anomaly rules suspend the bot a little later).
+ */
+export const STAFF_CONSENT_REQUESTS_PER_MINUTE = 10;
+/** The window of that cap. */
+export const STAFF_CONSENT_WINDOW_MS = 60_000;
 
 /**
  * A consent grant (from an OTP or the secret code) opens one beneficiary's record to one

@@ -22,6 +22,9 @@ import { randomMadeUpAadhaar } from './made-up-aadhaar';
 import { callAs } from './platform';
 import { outcomeOf, type Refusal } from './refusals';
 
+/** Rounds of look-ups after which the replay reports how it goes. */
+const LOOKUP_MILESTONES = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000];
+
 /** The goal: a suspension in force this soon after the look-up that crossed a threshold. */
 export const LEAK_REPLAY_SUSPENSION_GOAL_MS = 5_000;
 
@@ -43,6 +46,8 @@ export type LeakReplayStep =
       readonly refused: number;
       readonly personalData: number;
     }
+  /** The first look-up refused because the login is suspended. */
+  | { readonly kind: 'refused-suspended'; readonly atLookup: number }
   | {
       readonly kind: 'suspended';
       readonly afterLookups: number;
@@ -302,8 +307,10 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
         personalData: personalDataIn(answer),
       };
       lookups.push(lookup);
-      if (refusal?.reason === 'PRINCIPAL_SUSPENDED' && suspendedAt === undefined)
+      if (refusal?.reason === 'PRINCIPAL_SUSPENDED' && suspendedAt === undefined) {
         suspendedAt = lookup.answeredAtMs;
+        step({ kind: 'refused-suspended', atLookup: lookups.length });
+      }
     };
     // The bot does not stop when refused: it works through its whole list.
     for (let i = 0; i < wanted; i++) {
@@ -327,7 +334,8 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
         'GetBeneficiary(reference)',
         identity.call('getBeneficiary', { beneficiaryRef: newBeneficiaryRef() }, session),
       );
-      if (i % 25 === 24) {
+      // A few milestones, not a line per look-up.
+      if (LOOKUP_MILESTONES.includes(i + 1) && i + 1 < wanted) {
         step({
           kind: 'lookups',
           attempted: lookups.length,
@@ -335,6 +343,23 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
           personalData: lookups.filter((l) => l.personalData.length > 0).length,
         });
       }
+    }
+    // A short list can end before the suspension lands: the bot keeps asking, a little
+    // slower, until it is refused for it (or long past the goal), so the time is measured.
+    const lastAnswer = lookups.at(-1)?.answeredAtMs ?? 0;
+    while (
+      suspendedAt === undefined &&
+      performance.now() - started < lastAnswer + 2 * LEAK_REPLAY_SUSPENSION_GOAL_MS
+    ) {
+      await new Promise((done) => setTimeout(done, 20));
+      await look(
+        'RequestConsent(mobile)',
+        identity.call(
+          'requestConsent',
+          { target: { $case: 'mobile', value: madeUpMobile() } },
+          callAs(vaccinator.session),
+        ),
+      );
     }
     const personalDataAnswers = lookups.filter((l) => l.personalData.length > 0).length;
     step({

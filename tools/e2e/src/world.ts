@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
 import {
   callAs,
+  eventually,
   EventCollector,
+  outcomeOf,
   madeUpAadhaar,
   startPlatform,
   testClient,
@@ -65,10 +67,19 @@ export interface World {
   ): Promise<{ id: string; session: string; username: string; password: string }>;
   /** Clients of all four services as another client application. */
   connect(client: ConfiguredClient): AllPlatformClients;
+  /**
+   * Waits until every service accepts a client registered moments ago (RegisterPartner
+   * reaches the services through the access registry), so a refusal after it is about
+   * the call, not an unknown client.
+   */
+  acceptedEverywhere(clients: AllPlatformClients): Promise<void>;
   stop(): Promise<void>;
 }
 
 let mobiles = 0;
+
+const randomLetters = (count: number) =>
+  Array.from(randomBytes(count), (byte) => String.fromCharCode(97 + (byte % 26))).join('');
 let aadhaars = 0;
 
 /**
@@ -178,7 +189,8 @@ export async function startWorld(
         if (!beneficiary) throw new Error('RegisterBeneficiary returned no beneficiary');
         return beneficiary.beneficiaryRef;
       },
-      async centre(name = `Centre ${randomBytes(3).toString('hex')}`) {
+      // Letters only: a name with a run of digits may look like a phone number, refused.
+      async centre(name = `Centre ${randomLetters(8)}`) {
         const { centre } = await clients.identity.call(
           'createCentre',
           { name, district: 'Pune', state: 'Maharashtra' },
@@ -202,6 +214,26 @@ export async function startWorld(
           username,
           password,
         };
+      },
+      async acceptedEverywhere(via) {
+        const knownAt = async (call: Promise<unknown>) => {
+          const refusal = await outcomeOf(call);
+          if (refusal?.reason === 'BAD_CREDENTIALS') throw new Error('not known there yet');
+        };
+        await eventually(() =>
+          Promise.all([
+            knownAt(via.otp.call('getSigningKeys', {}, callAs())),
+            knownAt(via.records.call('getIssuerKeys', {}, callAs())),
+            knownAt(via.audit.call('getCheckpoint', {}, callAs())),
+            knownAt(
+              via.identity.call(
+                'startStaffLogin',
+                { username: 'nobody.at.all', password: 'not a password at all' },
+                callAs(),
+              ),
+            ),
+          ]),
+        );
       },
       connect(client) {
         return platform.connectAll(

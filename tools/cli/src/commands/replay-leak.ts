@@ -17,6 +17,8 @@ function lineOf(step: LeakReplayStep): string {
       return `  setup     ${step.text}`;
     case 'lookups':
       return `  bot       ${step.attempted} look-ups, ${step.refused} refused, ${step.personalData} with personal data`;
+    case 'refused-suspended':
+      return `  bot       look-up ${step.atLookup} refused: the login is suspended (PRINCIPAL_SUSPENDED); the bot goes on`;
     case 'suspended':
       return step.sinceCrossingMs === undefined
         ? `  suspended NOT within the run (${step.afterLookups} look-ups)`

@@ -33,6 +33,15 @@ export interface DemoOptions {
   readonly admin: { readonly username: string; readonly password: string };
   /** Where the seeded principals' secrets are written. */
   readonly principalsFile: string;
+  /** Where the first demo citizen's (made-up) mobile is written, for the guided tour. */
+  readonly citizenMobileFile: string;
+}
+
+/** What the demo did, and what the guided tour can point at. */
+export interface DemoResult {
+  readonly lines: string[];
+  /** The vaccinated beneficiary and its printable certificate, when the demo got that far. */
+  readonly vaccinated?: { readonly ref: string; readonly svg: string };
 }
 
 /**
@@ -44,7 +53,7 @@ async function vaccinate(
   client: OperatorClient,
   options: DemoOptions,
   input: { session: string; grant: string; ref: string; citizenToken: string },
-): Promise<string[]> {
+): Promise<{ lines: string[]; svg: string }> {
   const doses = [
     { doseNumber: 1, administeredOn: '2021-03-01', batchNumber: '4121Z005' },
     { doseNumber: 2, administeredOn: '2021-06-01', batchNumber: '4121Z040' },
@@ -74,14 +83,17 @@ async function vaccinate(
   const verified = createOfflineVerifier({
     issuers: [{ iss: options.issuer, ...trust }],
   }).verify(certificate.qr);
-  return [
-    `demo: RecordDose x2 (COVISHIELD, 2021-03-01 and 2021-06-01) by the vaccinator with the grant -> ${input.ref}`,
-    `demo: GetCertificate(citizen token) -> SMART Health Card ${certificate.certificateId.slice(0, 12)}..., printable SVG at ${file}`,
-    `      offline verification of its shc:/ QR with the keys from ${options.issuerKeysUrl} -> ${verified.status}`,
-  ];
+  return {
+    svg: file,
+    lines: [
+      `demo: RecordDose x2 (COVISHIELD, 2021-03-01 and 2021-06-01) by the vaccinator with the grant -> ${input.ref}`,
+      `demo: GetCertificate(citizen token) -> SMART Health Card ${certificate.certificateId.slice(0, 12)}..., printable SVG at ${file}`,
+      `      offline verification of its shc:/ QR with the keys from ${options.issuerKeysUrl} -> ${verified.status}`,
+    ],
+  };
 }
 
-export async function runDemo(options: DemoOptions): Promise<string[]> {
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const client = new OperatorClient({
     services: {
       otp: options.otpAddress,
@@ -134,6 +146,9 @@ export async function runDemo(options: DemoOptions): Promise<string[]> {
 
     const household = households[0];
     const ref = household?.beneficiaries[0]?.beneficiaryRef ?? '';
+    // Made-up, but a mobile all the same: kept in a file (0600), never printed.
+    writeFileSync(options.citizenMobileFile, `${household?.mobile ?? ''}\n`, { mode: 0o600 });
+    let vaccinated: DemoResult['vaccinated'];
     if (seeded) {
       const vaccinator = seeded.staff[0];
       if (vaccinator) {
@@ -147,14 +162,14 @@ export async function runDemo(options: DemoOptions): Promise<string[]> {
           `demo: ${vaccinator.username} signed in, RequestConsent(${maskedMobile(household?.mobile ?? '')}) -> the citizen's CONSENT code -> grant for ${grant.claims?.consent?.beneficiaryRefs.length ?? 0} beneficiaries`,
           `      GetBeneficiary(${ref}) as the vaccinator -> ${seen.beneficiary?.name ?? ''}, born ${seen.beneficiary?.yearOfBirth ?? ''}, ${seen.beneficiary?.maskedPhotoId ?? ''} (never the mobile)`,
         );
-        lines.push(
-          ...(await vaccinate(client, options, {
-            session,
-            grant: grant.token,
-            ref,
-            citizenToken: household?.token ?? '',
-          })),
-        );
+        const done = await vaccinate(client, options, {
+          session,
+          grant: grant.token,
+          ref,
+          citizenToken: household?.token ?? '',
+        });
+        lines.push(...done.lines);
+        vaccinated = { ref, svg: done.svg };
       }
     }
     const seen = await client.consentedRead(household?.mobile ?? '', ref);
@@ -163,9 +178,11 @@ export async function runDemo(options: DemoOptions): Promise<string[]> {
       `sign in as staff: IdentityService/StartStaffLogin(username, password), then OtpService/ConfirmOtp(txn, code from the dev SMS inbox);`,
       `      usernames and passwords in ${options.principalsFile}, the admin's in secrets.json; partner secrets there too`,
     );
-    return lines;
+    return vaccinated ? { lines, vaccinated } : { lines };
   } catch (error) {
-    return [...lines, `demo: failed: ${error instanceof Error ? error.message : String(error)}`];
+    return {
+      lines: [...lines, `demo: failed: ${error instanceof Error ? error.message : String(error)}`],
+    };
   } finally {
     client.close();
   }

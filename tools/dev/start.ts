@@ -59,6 +59,7 @@ const ISSUER_URL = `http://127.0.0.1:${ISSUER_HTTP_PORT}/issuer`;
 const issuerKeysUrl = `${ISSUER_URL}/.well-known/jwks.json`;
 const COLOUR = process.stdout.isTTY === true;
 const PLATFORM_FILE = resolve(DEV_STATE, 'platform.json');
+const CITIZEN_MOBILE_FILE = resolve(DEV_STATE, 'demo-citizen.mobile');
 
 /** What this command started, so Ctrl-C stops exactly that (services first). */
 const services = new Map<Service, ChildProcess>();
@@ -600,8 +601,9 @@ async function main(): Promise<void> {
           smsSink: platform.smsSink,
           admin: { username: DEV_ADMIN, password: secrets.adminPassword },
           principalsFile: shown(resolve(DEV_STATE, 'demo-principals.json')),
+          citizenMobileFile: CITIZEN_MOBILE_FILE,
         })
-      : ['demo: skipped, the OTP service is not serving'];
+      : { lines: ['demo: skipped, the OTP service is not serving'] };
 
   // The log's public key, as an outside auditor would hold it, and a first witness round.
   const verifierKeyFile = resolve(DEV_STATE, 'audit-log.vkey');
@@ -642,18 +644,12 @@ async function main(): Promise<void> {
       `  demo client:         ${DEMO_CLIENT} (secret in ${shown(DEV_STATE)}/secrets.json)`,
       `  platform admin:      ${DEV_ADMIN} (password in ${shown(DEV_STATE)}/secrets.json; codes to its mobile land in the dev SMS inbox)`,
       `  dev SMS inbox:       ${shown(platform.smsSink)}`,
-      ...demo.map((line) => `  ${line}`),
+      ...demo.lines.map((line) => `  ${line}`),
       '',
       ...witnessed.map((line) => `  audit log: ${line}`),
-      `  verify the log again (signature, and consistency with the last check): npx tsx --tsconfig tools/tsconfig.json tools/audit/verify-log.ts`,
-      `  the log's public key: ${shown(verifierKeyFile)}`,
-      `  an auditor (auditor.national) signs in like any staff member and calls AuditService: QueryEntries (filters actor_id, subject_ref, event_type, from, to; a page at a time),`,
-      `      ExportEntries (the same filters, streamed in chunks), GetEntries, VerifyLog, ListAlerts and AcknowledgeAlert(alert_id); every QueryEntries, ExportEntries and ListAlerts is itself an entry in the log`,
-      `  e.g. export every granted read of a beneficiary (each entry base64 of its canonical JSON), with the auditor's staff session (ConfirmOtp's token) in TOKEN:`,
-      `      SECRET=$(node -p "require('./${shown(DEV_STATE)}/secrets.json').demoClientSecret")`,
-      `      grpcurl -plaintext -H 'x-vaxguard-client-id: ${DEMO_CLIENT}' -H "authorization: Bearer $SECRET" -H "x-vaxguard-token: $TOKEN" -d '{"event_type": "access.granted"}' ${addresses.audit} vaxguard.audit.v1.AuditService/ExportEntries`,
-      '      (no grpcurl? bash tools/dev/ensure-prereqs.sh grpcurl builds it into ~/.cache/vaxguard/bin)',
-      `  a citizen's token reads AuditService/GetMyAccessHistory: who read their beneficiaries' records, when and why, with the centre's or partner's name`,
+      `  the log's public key: ${shown(verifierKeyFile)}; every service serves gRPC reflection (README: calling the services by hand)`,
+      '',
+      ...guidedTour(demo.vaccinated),
       '',
       `  logs:                ${shown(DEV_LOGS)}/ (postgres, kafka, build, one per service)`,
       `  environments:        ${shown(DEV_STATE)}/env/<service>.env (restart one service: npx nx run <service>:serve)`,
@@ -661,6 +657,36 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/**
+ * The story in a few commands, each working as printed from the repository root: a
+ * citizen's OTP sign-in and certificate verified offline, then the 2023 leak replayed
+ * live and what it left in the log. The command line reads .vaxguard/dev/platform.json.
+ */
+function guidedTour(vaccinated: { ref: string; svg: string } | undefined): string[] {
+  const state = shown(DEV_STATE);
+  const token = `${state}/citizen.token`;
+  const certificate = vaccinated && [
+    '  2. The citizen fetches their certificate, a SMART Health Card, and anyone can verify it offline:',
+    `       npx vaxguard certificate get ${vaccinated.ref} --token-file ${token} --out ${state}/my-certificate.shc --svg ${state}/my-certificate.svg`,
+    `       npx vaxguard certificate verify ${state}/my-certificate.shc`,
+    `     The printable certificate (open it in a browser): ${vaccinated.svg}`,
+  ];
+  return [
+    style('1', 'Guided tour') +
+      ' (each command works as printed from this folder; npx vaxguard --help for more)',
+    `  1. A citizen signs in with an OTP; the code is read from the dev SMS inbox (${state}/sms.jsonl):`,
+    `       npx vaxguard otp request --mobile-file ${shown(CITIZEN_MOBILE_FILE)}`,
+    `       npx vaxguard otp confirm <the transaction it printed> --token-file ${token}`,
+    ...(certificate ?? []),
+    `  ${certificate ? 3 : 2}. The 2023 leak replayed live: a vaccinator's login, driven by a bot, looks up 1,000 people;`,
+    '     watch every look-up refused, the login suspended, the alert logged, and a verdict:',
+    '       npx vaxguard replay-leak',
+    `  ${certificate ? 4 : 3}. The alert in the log, and the log checked as an outside witness would (its public key only):`,
+    '       npx vaxguard alerts tail          (Ctrl-C to stop)',
+    '       npx vaxguard audit verify',
+  ];
 }
 
 main().catch(async (error: unknown) => {

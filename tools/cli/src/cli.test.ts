@@ -89,7 +89,15 @@ describe('usage errors exit 2 with a message', () => {
     [['status', '--frobnicate'], /unknown option '--frobnicate'/],
     [['status', '--timeout', '0'], /a number of seconds above 0/],
     [['status', 'extra'], /too many arguments/],
-    [['otp', 'request'], /missing required argument 'mobile'/],
+    [['otp', 'request'], /give a mobile, or --mobile-file <file> holding one, not both/],
+    [
+      ['otp', 'request', '9876543210', '--mobile-file', 'm'],
+      /give a mobile, or --mobile-file <file> holding one, not both/,
+    ],
+    [
+      ['otp', 'request', '--mobile-file', 'absent-mobile'],
+      /--mobile-file: no such file absent-mobile/,
+    ],
     [['otp', 'confirm'], /missing required argument 'txn'/],
     [['otp', 'confirm', 'txn-1', '12ab56'], /the code is 6 digits/],
     [['certificate', 'get', 'not-a-ref', '--token-file', 't'], /a beneficiary reference is bnf_/],

@@ -11,8 +11,18 @@ import type { CommandContext } from '../context';
 import { UsageError } from '../errors';
 import { mobileNumber, otpCode, seconds } from '../parse';
 
-async function request(context: CommandContext, _options: object, mobileInput: string) {
-  const mobile = mobileNumber(mobileInput);
+async function request(
+  context: CommandContext,
+  options: { mobileFile?: string },
+  mobileInput: string | undefined,
+) {
+  if ((mobileInput === undefined) === (options.mobileFile === undefined)) {
+    throw new UsageError('give a mobile, or --mobile-file <file> holding one, not both');
+  }
+  // From a file: the number is never on a command line, in a shell history or a tour.
+  const mobile = mobileNumber(
+    mobileInput ?? (await context.readInput(options.mobileFile as string, '--mobile-file')),
+  );
   const sent = await context.operator().requestCitizenOtp(mobile);
   const expiresAt = sent.expiresAt?.toISOString() ?? '';
   context.result(
@@ -93,7 +103,11 @@ export const otpCommand: CliCommand = {
     otp
       .command('request')
       .description('send a CITIZEN_LOGIN code to a mobile (shown masked)')
-      .argument('<mobile>', 'an Indian mobile number, 10 digits starting with 6-9 (+91 optional)')
+      .argument('[mobile]', 'an Indian mobile number, 10 digits starting with 6-9 (+91 optional)')
+      .option(
+        '--mobile-file <file>',
+        "read the mobile from this file instead (npm start writes its demo citizen's to .vaxguard/dev/demo-citizen.mobile), or - for standard input",
+      )
       .action(kit.action(request));
     otp
       .command('confirm')

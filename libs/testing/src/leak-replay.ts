@@ -216,7 +216,12 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
     const admin = await staffSignIn(platform.admin.username, platform.admin.password);
     const { centre } = await identity.call(
       'createCentre',
-      { name: `Replay Centre ${tag}`, district: 'Mumbai Suburban', state: 'Maharashtra' },
+      {
+        // Letters only, and its own each run: digits may read as a document number.
+        name: `Replay Centre ${Array.from(randomBytes(6), (b) => String.fromCharCode(97 + (b % 26))).join('')}`,
+        district: 'Mumbai Suburban',
+        state: 'Maharashtra',
+      },
       callAs(admin),
     );
     const createStaff = async (
@@ -227,7 +232,18 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
       const password = `replay passphrase ${randomBytes(9).toString('base64url')}`;
       const { staff } = await identity.call(
         'createStaff',
-        { username, displayName: username, role, centreId, mobile: madeUpMobile(), password },
+        {
+          username,
+          // Letters only: a display name with a run of digits may read as a document number.
+          displayName:
+            role === identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR
+              ? 'Replay Auditor'
+              : 'Replay Vaccinator',
+          role,
+          centreId,
+          mobile: madeUpMobile(),
+          password,
+        },
         callAs(admin),
       );
       return {

@@ -204,7 +204,14 @@ export async function startWorld(
         const password = `e2e passphrase ${randomBytes(9).toString('base64url')}`;
         const { staff } = await clients.identity.call(
           'createStaff',
-          { username, displayName: username, role, centreId, mobile: freshMobile(), password },
+          {
+            username,
+            displayName: `Staff ${randomLetters(8)}`,
+            role,
+            centreId,
+            mobile: freshMobile(),
+            password,
+          },
           callAs(adminSession),
         );
         if (!staff) throw new Error('CreateStaff returned no staff member');

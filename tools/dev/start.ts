@@ -24,6 +24,7 @@ import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { guidedTour } from '@vaxguard/dev-operator';
 import { writePlatformDescription } from '@vaxguard/dev-platform';
 import {
   checkHealth,
@@ -649,7 +650,11 @@ async function main(): Promise<void> {
       ...witnessed.map((line) => `  audit log: ${line}`),
       `  the log's public key: ${shown(verifierKeyFile)}; every service serves gRPC reflection (README: calling the services by hand)`,
       '',
-      ...guidedTour(demo.vaccinated),
+      ...guidedTour({
+        stateDir: shown(DEV_STATE),
+        citizenMobileFile: shown(CITIZEN_MOBILE_FILE),
+        ...(demo.vaccinated ? { vaccinated: demo.vaccinated } : {}),
+      }).map((line, index) => (index === 0 ? style('1', line) : line)),
       '',
       `  logs:                ${shown(DEV_LOGS)}/ (postgres, kafka, build, one per service)`,
       `  environments:        ${shown(DEV_STATE)}/env/<service>.env (restart one service: npx nx run <service>:serve)`,
@@ -657,36 +662,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-}
-
-/**
- * The story in a few commands, each working as printed from the repository root: a
- * citizen's OTP sign-in and certificate verified offline, then the 2023 leak replayed
- * live and what it left in the log. The command line reads .vaxguard/dev/platform.json.
- */
-function guidedTour(vaccinated: { ref: string; svg: string } | undefined): string[] {
-  const state = shown(DEV_STATE);
-  const token = `${state}/citizen.token`;
-  const certificate = vaccinated && [
-    '  2. The citizen fetches their certificate, a SMART Health Card, and anyone can verify it offline:',
-    `       npx vaxguard certificate get ${vaccinated.ref} --token-file ${token} --out ${state}/my-certificate.shc --svg ${state}/my-certificate.svg`,
-    `       npx vaxguard certificate verify ${state}/my-certificate.shc`,
-    `     The printable certificate (open it in a browser): ${vaccinated.svg}`,
-  ];
-  return [
-    style('1', 'Guided tour') +
-      ' (each command works as printed from this folder; npx vaxguard --help for more)',
-    `  1. A citizen signs in with an OTP; the code is read from the dev SMS inbox (${state}/sms.jsonl):`,
-    `       npx vaxguard otp request --mobile-file ${shown(CITIZEN_MOBILE_FILE)}`,
-    `       npx vaxguard otp confirm <the transaction it printed> --token-file ${token}`,
-    ...(certificate ?? []),
-    `  ${certificate ? 3 : 2}. The 2023 leak replayed live: a vaccinator's login, driven by a bot, looks up 1,000 people;`,
-    '     watch every look-up refused, the login suspended, the alert logged, and a verdict:',
-    '       npx vaxguard replay-leak',
-    `  ${certificate ? 4 : 3}. The alert in the log, and the log checked as an outside witness would (its public key only):`,
-    '       npx vaxguard alerts tail          (Ctrl-C to stop)',
-    '       npx vaxguard audit verify',
-  ];
 }
 
 main().catch(async (error: unknown) => {

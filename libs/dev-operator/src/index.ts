@@ -3,3 +3,4 @@ export * from './demo-data';
 export * from './issuer-trust';
 export * from './made-up-aadhaar';
 export * from './operator-client';
+export * from './guided-tour';

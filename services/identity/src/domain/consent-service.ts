@@ -1,7 +1,7 @@
 import { parseBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
 import { invalidArgument, isVaxGuardError, resourceExhausted } from '@vaxguard/errors';
 import { STAFF_CONSENT_REQUESTS_PER_MINUTE, STAFF_CONSENT_WINDOW_MS } from './identity-rules';
-import type { BeneficiaryStore, EventActor } from './beneficiary-service';
+import type { BeneficiaryStore, EventActor, IdentityEvent } from './beneficiary-service';
 
 /**
  * Who asks for consent: the grantee the grant will name, and the client application
@@ -52,14 +52,7 @@ export class ConsentService {
     const resolved = await this.resolve(target);
     if (!resolved) {
       await this.options.store.transaction((uow) =>
-        uow.publish({
-          type: 'consent.requested',
-          actor: requester,
-          occurredAt: now,
-          subject: { kind: 'beneficiary', ref: refOf(target) },
-          txnId: undefined,
-          beneficiaryCount: 0,
-        }),
+        uow.publish(requested(requester, now, { kind: 'beneficiary', ref: refOf(target) })),
       );
       return {
         txnId: this.options.newTxnId(),
@@ -79,29 +72,18 @@ export class ConsentService {
       // A request the OTP service refused (its client's quota, say) was still made: the
       // anomaly rules must count it, or a bot past the quota would ask on unseen.
       if (isVaxGuardError(error)) {
+        const refusal = error.reason ?? error.code;
         await this.options.store.transaction((uow) =>
-          uow.publish({
-            type: 'consent.requested',
-            actor: requester,
-            occurredAt: now,
-            subject: { kind: 'mobile', ref: mobileIndex },
-            txnId: undefined,
-            beneficiaryCount: 0,
-            refusal: error.reason ?? error.code,
-          }),
+          uow.publish(requested(requester, now, { kind: 'mobile', ref: mobileIndex }, { refusal })),
         );
       }
       throw error;
     }
+    const subject = { kind: 'mobile', ref: mobileIndex } as const;
     await this.options.store.transaction((uow) =>
-      uow.publish({
-        type: 'consent.requested',
-        actor: requester,
-        occurredAt: now,
-        subject: { kind: 'mobile', ref: mobileIndex },
-        txnId: sent.txnId,
-        beneficiaryCount: refs.length,
-      }),
+      uow.publish(
+        requested(requester, now, subject, { txnId: sent.txnId, beneficiaryCount: refs.length }),
+      ),
     );
     return sent;
   }
@@ -120,17 +102,10 @@ export class ConsentService {
       const requests = await uow.countStaffConsentRequest(requester.granteeId, windowStart);
       if (requests <= STAFF_CONSENT_REQUESTS_PER_MINUTE) return false;
       const mobile = 'mobile' in target ? parseMobile(target.mobile) : undefined;
-      await uow.publish({
-        type: 'consent.requested',
-        actor: requester,
-        occurredAt: now,
-        subject: mobile
-          ? { kind: 'mobile', ref: this.options.indexMobile(mobile) }
-          : { kind: 'beneficiary', ref: refOf(target) },
-        txnId: undefined,
-        beneficiaryCount: 0,
-        refusal: 'STAFF_CONSENT_RATE',
-      });
+      const subject = mobile
+        ? ({ kind: 'mobile', ref: this.options.indexMobile(mobile) } as const)
+        : ({ kind: 'beneficiary', ref: refOf(target) } as const);
+      await uow.publish(requested(requester, now, subject, { refusal: 'STAFF_CONSENT_RATE' }));
       return true;
     });
     if (refused) {
@@ -167,6 +142,29 @@ export class ConsentService {
       return { mobile, mobileIndex: this.options.indexMobile(mobile), refs: [ref] };
     });
   }
+}
+
+type ConsentRequested = Extract<IdentityEvent, { type: 'consent.requested' }>;
+
+/**
+ * The event of one consent request: every request is one, sent (with its transaction and
+ * how many beneficiaries the grant would open), refused (with why), or to no one.
+ */
+function requested(
+  requester: ConsentRequester,
+  occurredAt: Date,
+  subject: ConsentRequested['subject'],
+  outcome: { txnId?: string; beneficiaryCount?: number; refusal?: string } = {},
+): ConsentRequested {
+  return {
+    type: 'consent.requested',
+    actor: requester,
+    occurredAt,
+    subject,
+    txnId: outcome.txnId,
+    beneficiaryCount: outcome.beneficiaryCount ?? 0,
+    ...(outcome.refusal ? { refusal: outcome.refusal } : {}),
+  };
 }
 
 function refOf(target: ConsentTarget): string {

@@ -65,7 +65,10 @@ export type LeakReplayStep =
 /** One look-up the bot made: what it asked, how it ended, and when. */
 export interface BotLookup {
   readonly search:
-    'RequestConsent(mobile)' | 'GetBeneficiary(identity number)' | 'GetBeneficiary(reference)';
+    | 'RequestConsent(mobile)'
+    | 'RequestConsent(reference)'
+    | 'GetBeneficiary(identity number)'
+    | 'GetBeneficiary(reference)';
   readonly answeredAtMs: number;
   readonly refusal: Refusal | undefined;
   /** Personal data fields present in a successful answer (none is the only right answer). */
@@ -345,10 +348,19 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
         'GetBeneficiary(identity number)',
         identity.call('getBeneficiary', { beneficiaryRef: madeUpIdentityNumber() }, session),
       );
-      // And a well-formed reference it has no consent for.
+      // And a well-formed reference it has no consent for: read, and asked consent for.
+      const ref = newBeneficiaryRef();
       await look(
         'GetBeneficiary(reference)',
-        identity.call('getBeneficiary', { beneficiaryRef: newBeneficiaryRef() }, session),
+        identity.call('getBeneficiary', { beneficiaryRef: ref }, session),
+      );
+      await look(
+        'RequestConsent(reference)',
+        identity.call(
+          'requestConsent',
+          { target: { $case: 'beneficiaryRef', value: ref } },
+          session,
+        ),
       );
       // A few milestones, not a line per look-up.
       if (LOOKUP_MILESTONES.includes(i + 1) && i + 1 < wanted) {
@@ -417,7 +429,9 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
     const suspension = await waitFor(
       async () => (await entriesOf('principal.suspended', { subjectRef: vaccinator.id }))[0],
     );
-    const crossing = crossingOf(alert, lookups);
+    // The genuine consent request of the setup is the login's first: the bot's requests
+    // reach the threshold one sooner.
+    const crossing = crossingOf(alert, lookups, { consentRequestsBefore: 1 });
     const suspendedAfterMs =
       suspendedAt !== undefined && crossing ? suspendedAt - crossing.atMs : undefined;
     step({ kind: 'suspended', afterLookups: lookups.length, sinceCrossingMs: suspendedAfterMs });
@@ -523,7 +537,7 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
       stopped,
       text: stopped
         ? `STOPPED: ${lookups.length} look-ups, 0 answers with personal data, suspended ${Math.round(suspendedAfterMs ?? 0)} ms after the look-up that crossed the threshold, alert and suspension in the log, the login refused everywhere`
-        : `NOT STOPPED: personal data answers ${personalDataAnswers}, suspended after ${suspendedAfterMs ?? 'never'} ms, alert ${alert ? 'logged' : 'missing'}, suspension ${suspension ? 'logged' : 'missing'}, refused everywhere: ${refusedEverywhere}`,
+        : `NOT STOPPED: personal data answers ${personalDataAnswers}, suspended after ${suspendedAfterMs === undefined ? 'never' : Math.round(suspendedAfterMs)} ms, alert ${alert ? 'logged' : 'missing'}, suspension ${suspension ? 'logged' : 'missing'}, refused everywhere: ${refusedEverywhere}`,
     });
     return {
       rawValues: used,
@@ -543,12 +557,14 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
 }
 
 /**
- * The look-up that crossed the alert's threshold: the (threshold + 1)-th of the kind
- * the rule counts (consent requests, or refused reads).
+ * The look-up that crossed the alert's threshold: the one that made the count of the
+ * kind the rule counts (consent requests, or refused reads) pass it, counting what the
+ * login did before the bot.
  */
 function crossingOf(
   alert: ReplayLogEntry | undefined,
   lookups: readonly BotLookup[],
+  before: { consentRequestsBefore: number },
 ): LeakReplayReport['crossing'] {
   if (!alert) return undefined;
   const rule = ruleOf(alert);
@@ -557,11 +573,13 @@ function crossingOf(
   if (!Number.isFinite(threshold)) return undefined;
   const counted = lookups.filter((lookup) =>
     rule.includes('CONSENT')
-      ? lookup.search === 'RequestConsent(mobile)'
-      : lookup.search !== 'RequestConsent(mobile)' && lookup.refusal !== undefined,
+      ? lookup.search.startsWith('RequestConsent')
+      : !lookup.search.startsWith('RequestConsent') && lookup.refusal !== undefined,
   );
-  const crossing = counted[threshold];
-  return crossing ? { lookup: threshold + 1, atMs: crossing.answeredAtMs } : undefined;
+  const prior = rule.includes('CONSENT') ? before.consentRequestsBefore : 0;
+  const index = Math.max(0, threshold - prior);
+  const crossing = counted[index];
+  return crossing ? { lookup: index + 1, atMs: crossing.answeredAtMs } : undefined;
 }
 
 /** The rule an alert entry names. */

@@ -5,7 +5,7 @@
 // the run ends with a verdict line. It creates its own centre, vaccinator, auditor and
 // citizen, so it can be run again; it prints no mobile, identity number, code or token.
 import type { Command } from 'commander';
-import type { LeakReplayStep } from '@vaxguard/testing';
+import { replayLeak, type LeakReplayStep } from '@vaxguard/testing';
 import type { CliCommand } from '../cli';
 import type { CommandContext } from '../context';
 import { EXIT } from '../errors';
@@ -41,9 +41,6 @@ async function replay(context: CommandContext, options: { lookups: number }) {
       `replaying the 2023 leak against ${platform.services.identity}: a vaccinator's login, a bot, ${options.lookups} distinct mobiles and identity numbers\n`,
     );
   }
-  // Loaded here, not at start: the replay lives with the test harness, which the other
-  // commands need not load.
-  const { replayLeak } = await import('@vaxguard/testing');
   const report = await replayLeak({
     platform,
     lookups: options.lookups,

@@ -47,7 +47,7 @@ export interface PlatformOptions {
   readonly otpClients?: readonly string[];
   /** CLIENT_CREDENTIALS entries the identity process accepts besides those. */
   readonly identityClients?: readonly string[];
-  /** The bootstrapped platform admin's mobile (its username and password are fixed). */
+  /** The bootstrapped platform admin's mobile (default: a made-up one; its username and password are fixed). */
   readonly adminMobile?: string;
   /** Variables that replace or add to a service's environment. */
   readonly env?: Partial<Record<PlatformService, Record<string, string>>>;
@@ -171,9 +171,11 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     ]);
     const dir = await mkdtemp(join(tmpdir(), 'vaxguard-platform-'));
     releases.push(() => rm(dir, { recursive: true, force: true }));
+    // Without a mobile of the test's own, the admin gets a made-up one (identity
+    // refuses to bootstrap an admin it cannot send a sign-in code to).
     const secrets = completeSecrets(AUDIT_LOG_ORIGIN, {
       adminPassword: 'bootstrap admin passphrase',
-      adminMobile: options.adminMobile ?? '',
+      ...(options.adminMobile ? { adminMobile: options.adminMobile } : {}),
     });
     const admin = {
       username: 'root.admin',

@@ -66,6 +66,8 @@ describe('audit configuration', () => {
       AUDIT_ANOMALY_PARTNER_SURGE_FACTOR: '4.5',
       AUDIT_ANOMALY_OTP_QUOTA_REFUSALS_PER_MINUTE: '25',
       AUDIT_ANOMALY_WORKING_HOURS: '09:30-18:00',
+      AUDIT_ANOMALY_SECRET_CODE_FAILURES_PER_HOUR: '8',
+      AUDIT_ANOMALY_SECRET_CODE_LOCKS_PER_HOUR: '2',
     });
     expect(config.identityAddress).toBe('identity:50051');
     expect(config.anomalies).toMatchObject({
@@ -73,6 +75,8 @@ describe('audit configuration', () => {
       staffReadsPerDay: 10,
       partnerSurgeFactor: 4.5,
       otpQuotaRefusalsPerMinute: 25,
+      secretCodeFailuresPerHour: 8,
+      secretCodeLocksPerHour: 2,
       workingHours: { startMinute: 9 * 60 + 30, endMinute: 18 * 60 },
     });
     // A daily limit under the hourly one would let a drip go unseen.

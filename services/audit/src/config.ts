@@ -44,6 +44,8 @@ function auditConfigSchema() {
     partnerSurgeMinimum: threshold('AUDIT_ANOMALY_PARTNER_SURGE_MINIMUM'),
     deniedReadsPer10m: threshold('AUDIT_ANOMALY_DENIED_READS_PER_10M'),
     offHoursReadsPerHour: threshold('AUDIT_ANOMALY_OFF_HOURS_READS_PER_HOUR'),
+    secretCodeFailuresPerHour: threshold('AUDIT_ANOMALY_SECRET_CODE_FAILURES_PER_HOUR'),
+    secretCodeLocksPerHour: threshold('AUDIT_ANOMALY_SECRET_CODE_LOCKS_PER_HOUR'),
     workingHours: env.optional(env.custom('AUDIT_ANOMALY_WORKING_HOURS', parseWorkingHours)),
   };
 }
@@ -83,6 +85,8 @@ const ANOMALY_KEYS = [
   'partnerSurgeMinimum',
   'deniedReadsPer10m',
   'offHoursReadsPerHour',
+  'secretCodeFailuresPerHour',
+  'secretCodeLocksPerHour',
   'workingHours',
 ] as const satisfies readonly (keyof AnomalyConfigInput)[];
 

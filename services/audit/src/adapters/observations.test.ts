@@ -7,9 +7,11 @@ import {
   EVENTS,
   SubjectKind,
   type DecodedEvent,
+  type EventDefinition,
   type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
-import { observationOf } from './observations';
+import { otpV1 } from '@vaxguard/proto';
+import { IGNORED_EVENTS, observationOf } from './observations';
 
 const at = new Date('2026-03-02T06:00:00Z');
 const staff = { kind: ActorKind.ACTOR_KIND_STAFF, principalId: 'stf_1', clientId: 'console' };
@@ -153,6 +155,35 @@ describe('observationOf', () => {
     expect(observed(registered)).toBeUndefined();
   });
 
+  it('maps wrong and locking secret codes to the staff member who gave them', () => {
+    const failed = buildEvent(EVENTS.secretCodeFailed, {
+      actor: staff,
+      subject: beneficiary,
+      payload: { failures: 2 },
+      occurredAt: at,
+    });
+    expect(observed(failed)).toEqual({
+      kind: 'SECRET_CODE_FAILED',
+      actor: staffActor,
+      occurredAt: at,
+      subject: { kind: 'BENEFICIARY', beneficiaryRef: 'bnf_abc' },
+    });
+    const locked = buildEvent(EVENTS.secretCodeLocked, {
+      actor: staff,
+      subject: beneficiary,
+      payload: {},
+      occurredAt: at,
+    });
+    expect(observed(locked)).toMatchObject({ kind: 'SECRET_CODE_LOCKED', actor: staffActor });
+    const noSubject = buildEvent(EVENTS.secretCodeLocked, {
+      actor: staff,
+      subject: mobile,
+      payload: {},
+      occurredAt: at,
+    });
+    expect(observed(noSubject)).toBeUndefined();
+  });
+
   it('drops an event without a known actor', () => {
     const anonymous = buildEvent(EVENTS.accessCanary, {
       actor: { kind: ActorKind.ACTOR_KIND_UNSPECIFIED, principalId: 'x', clientId: '' },
@@ -161,5 +192,48 @@ describe('observationOf', () => {
       occurredAt: at,
     });
     expect(observed(anonymous)).toBeUndefined();
+  });
+});
+
+/** Payloads an event needs before the rules read it; any other event is sent with defaults. */
+const SAMPLE_PAYLOADS: ReadonlyMap<string, unknown> = new Map([
+  [
+    EVENTS.otpClientQuotaRefused.name,
+    { purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN, quotaPerMinute: 30 },
+  ],
+]);
+
+/** The event as staff about a beneficiary and about a mobile, with a sample payload. */
+function samplesOf(definition: EventDefinition): OutgoingEvent[] {
+  const payload =
+    SAMPLE_PAYLOADS.get(definition.name) ?? definition.payload.decode(new Uint8Array());
+  return [beneficiary, mobile].map((subject) =>
+    buildEvent(definition, { actor: staff, subject, payload, occurredAt: at }),
+  );
+}
+
+describe('the events the anomaly rules read', () => {
+  const catalogue = Object.values(EVENTS) as EventDefinition[];
+  const ignored: Readonly<Record<string, string>> = IGNORED_EVENTS;
+
+  it.each(catalogue.map((definition) => [definition.name, definition] as const))(
+    '%s is read by a rule or ignored for a stated reason',
+    (name, definition) => {
+      const read = samplesOf(definition).filter((event) => observed(event) !== undefined);
+      if (name in ignored) {
+        expect(ignored[name]?.length).toBeGreaterThan(10);
+        expect(read, `${name} is listed as ignored but a rule reads it`).toEqual([]);
+      } else {
+        expect(
+          read.length,
+          `${name} is neither read by a rule (observationOf) nor in IGNORED_EVENTS with its reason`,
+        ).toBeGreaterThan(0);
+      }
+    },
+  );
+
+  it('lists as ignored only events of the catalogue', () => {
+    const names = new Set(catalogue.map((definition) => definition.name));
+    expect(Object.keys(ignored).filter((name) => !names.has(name))).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import {
   isEvent,
   SubjectKind,
   type DecodedEvent,
+  type EventName,
 } from '@vaxguard/event-catalogue';
 import type {
   BeneficiarySubject,
@@ -13,6 +14,47 @@ import type {
   ObservedActor,
   ReadBasis,
 } from '../domain/anomaly-model';
+
+/**
+ * The catalogue's events the anomaly rules deliberately do not read, each with the
+ * reason. Every other event is an observation (`observationOf`); a unit test holds every
+ * event of the catalogue to one or the other, so a new refusal or failure cannot go
+ * unread by accident.
+ */
+export const IGNORED_EVENTS = {
+  [EVENTS.otpConfirmed.name]:
+    'a success; what the token is then used for is read where it is used (reads, consent requests)',
+  [EVENTS.otpLocked.name]:
+    'follows the failures that caused it, which the OTP failure rule counts per mobile already',
+  [EVENTS.tokenRevoked.name]: 'a response (an operator or a suspension), not behaviour to judge',
+  [EVENTS.beneficiaryRegistered.name]:
+    'registration is by the citizen on their own mobile, which the OTP rules watch',
+  [EVENTS.principalSuspended.name]: 'the outcome of an alert, not behaviour to judge',
+  [EVENTS.principalReinstated.name]: 'an administrator undoing a suspension',
+  [EVENTS.partnerRegistered.name]: 'an administrative act by a platform admin',
+  [EVENTS.centreCreated.name]: 'an administrative act by a platform admin',
+  [EVENTS.staffCreated.name]: 'an administrative act by a platform or centre admin',
+  [EVENTS.partnerLocked.name]: 'the outcome of an alert, not behaviour to judge',
+  [EVENTS.partnerUnlocked.name]: 'an administrator undoing a lock',
+  [EVENTS.apiLocked.name]: 'an operator closing an API, not behaviour to judge',
+  [EVENTS.apiUnlocked.name]: 'an operator opening an API again',
+  [EVENTS.doseRecorded.name]: 'comes with a record.accessed for the same call, which is observed',
+  [EVENTS.doseCorrected.name]: 'comes with a record.accessed for the same call, which is observed',
+  [EVENTS.certificateIssued.name]:
+    'comes with a record.accessed for the read that signed it, which is observed',
+  [EVENTS.certificateRevoked.name]: 'an administrative act on a dose record',
+  [EVENTS.securityAlert.name]:
+    "the rules' own output: reading it back would feed them to themselves",
+  [EVENTS.securityResponse.name]:
+    "the rules' own output: reading it back would feed them to themselves",
+  [EVENTS.auditQueried.name]:
+    'auditors reading the log are its overseers; their queries are in the log for others to review',
+  [EVENTS.alertAcknowledged.name]: 'an auditor acknowledging an alert',
+  [EVENTS.registryPartner.name]: "state records of identity's registry, restating the events above",
+  [EVENTS.registryPrincipal.name]:
+    "state records of identity's registry, restating the events above",
+  [EVENTS.registryApiLock.name]: "state records of identity's registry, restating the events above",
+} as const satisfies Partial<Record<EventName, string>>;
 
 /** The role vaccination-record names when a citizen reads their own record. */
 const CITIZEN_ROLE = 'CITIZEN';
@@ -99,6 +141,14 @@ export function observationOf(event: DecodedEvent): Observation | undefined {
     const subject = mobileOf(event);
     if (!subject) return undefined;
     const kind = isEvent(event, EVENTS.otpRequested) ? 'OTP_REQUESTED' : 'OTP_FAILED';
+    return { ...base, kind, subject };
+  }
+  if (isEvent(event, EVENTS.secretCodeFailed) || isEvent(event, EVENTS.secretCodeLocked)) {
+    const subject = beneficiaryOf(event);
+    if (!subject) return undefined;
+    const kind = isEvent(event, EVENTS.secretCodeFailed)
+      ? 'SECRET_CODE_FAILED'
+      : 'SECRET_CODE_LOCKED';
     return { ...base, kind, subject };
   }
   return undefined;

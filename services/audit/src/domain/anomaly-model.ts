@@ -18,6 +18,8 @@
  * - `OTP_REQUESTED`: a code was sent (`otp.requested`).
  * - `OTP_QUOTA_REFUSED`: a send was refused for its client's quota (`otp.client_quota_refused`).
  * - `OTP_FAILED`: a confirmation was refused (`otp.failed`).
+ * - `SECRET_CODE_FAILED`: a wrong secret code was given for a beneficiary (`secret_code.failed`).
+ * - `SECRET_CODE_LOCKED`: wrong codes locked a beneficiary's secret code (`secret_code.locked`).
  *
  * Every other event is not an observation: the mapper drops it.
  */
@@ -29,6 +31,8 @@ export const OBSERVATION_KINDS = [
   'OTP_REQUESTED',
   'OTP_QUOTA_REFUSED',
   'OTP_FAILED',
+  'SECRET_CODE_FAILED',
+  'SECRET_CODE_LOCKED',
 ] as const;
 export type ObservationKind = (typeof OBSERVATION_KINDS)[number];
 
@@ -92,7 +96,11 @@ export type Observation =
       /** The client's quota in force when it was refused: codes a minute. */
       readonly quotaPerMinute: number;
     })
-  | (ObservationBase & { readonly kind: 'OTP_FAILED'; readonly subject: MobileSubject });
+  | (ObservationBase & { readonly kind: 'OTP_FAILED'; readonly subject: MobileSubject })
+  | (ObservationBase & {
+      readonly kind: 'SECRET_CODE_FAILED' | 'SECRET_CODE_LOCKED';
+      readonly subject: BeneficiarySubject;
+    });
 
 // ---- Alerts -------------------------------------------------------------------------
 
@@ -107,6 +115,9 @@ export const ANOMALY_RULES = [
   'PARTNER_RATE_SURGE',
   'DENIED_READS_SPIKE',
   'OFF_HOURS_READS',
+  'SECRET_CODE_LOCKED',
+  'SECRET_CODE_FAILURES_PER_HOUR',
+  'SECRET_CODE_LOCKS_PER_HOUR',
 ] as const;
 export type AnomalyRuleName = (typeof ANOMALY_RULES)[number];
 

@@ -442,6 +442,109 @@ describe('bulk reads outside working hours (IST)', () => {
   });
 });
 
+describe('secret codes guessed across beneficiaries', () => {
+  const thresholds = { secretCodeFailuresPerHour: 3, secretCodeLocksPerHour: 1 };
+  const MAX_FAILURES = 5;
+  const guess = (
+    kind: 'SECRET_CODE_FAILED' | 'SECRET_CODE_LOCKED',
+    who: ObservedActor,
+    when: Date,
+    beneficiaryRef: string,
+  ): Observation => ({
+    kind,
+    actor: who,
+    subject: { kind: 'BENEFICIARY', beneficiaryRef },
+    occurredAt: when,
+  });
+  /** Wrong codes at one beneficiary, as identity reports them: the 5th also locks it. */
+  async function guessAt(
+    h: ReturnType<typeof harness>,
+    who: ObservedActor,
+    when: Date,
+    tries: number,
+    ref = unique('ben'),
+  ): Promise<Alert[]> {
+    const alerts: Alert[] = [];
+    for (let i = 1; i <= tries; i++) {
+      alerts.push(...(await h.observe(guess('SECRET_CODE_FAILED', who, when, ref))));
+      if (i === MAX_FAILURES) {
+        alerts.push(...(await h.observe(guess('SECRET_CODE_LOCKED', who, when, ref))));
+      }
+    }
+    return alerts;
+  }
+
+  it('raises MEDIUM on one locked code, naming the staff member, without suspending them', async () => {
+    const h = harness(thresholds);
+    const staff = actor('STAFF');
+    expect(await guessAt(h, staff, MORNING, MAX_FAILURES)).toMatchObject([
+      {
+        rule: 'SECRET_CODE_LOCKED',
+        severity: 'MEDIUM',
+        principal: { kind: 'STAFF', id: staff.principalId },
+        raisedBy: staff,
+        response: 'NONE',
+      },
+    ]);
+  });
+
+  it('suspends a staff member whose guesses lock a second code within the hour', async () => {
+    const h = harness(thresholds);
+    const staff = actor('STAFF');
+    await guessAt(h, staff, MORNING, MAX_FAILURES);
+    const alerts = await guessAt(h, staff, at(59 * MINUTE), MAX_FAILURES);
+    expect(alerts).toMatchObject([
+      {
+        rule: 'SECRET_CODE_LOCKS_PER_HOUR',
+        severity: 'HIGH',
+        principal: { kind: 'STAFF', id: staff.principalId },
+        window: { name: '1h', observed: 2, threshold: 1 },
+        response: 'SUSPEND_STAFF',
+      },
+    ]);
+  });
+
+  it('suspends a staff member who stops short of each lock but fails at too many beneficiaries', async () => {
+    const h = harness(thresholds);
+    const staff = actor('STAFF');
+    for (let i = 0; i < 3; i++) await guessAt(h, staff, at(i * MINUTE), MAX_FAILURES - 1);
+    expect(h.raised).toEqual([]);
+    const [alert, ...others] = await guessAt(h, staff, at(3 * MINUTE), 1);
+    expect(others).toEqual([]);
+    expect(alert).toMatchObject({
+      rule: 'SECRET_CODE_FAILURES_PER_HOUR',
+      severity: 'HIGH',
+      window: { name: '1h', observed: 4, threshold: 3 },
+      response: 'SUSPEND_STAFF',
+    });
+  });
+
+  it('leaves alone honest mistakes: a few beneficiaries an hour, or locks hours apart', async () => {
+    const h = harness(thresholds);
+    const staff = actor('STAFF');
+    const muddled = unique('ben');
+    // Many wrong tries at one beneficiary count once.
+    await guessAt(h, staff, MORNING, MAX_FAILURES - 1, muddled);
+    for (let i = 0; i < 2; i++) await guessAt(h, staff, at(i * MINUTE), 2);
+    await guessAt(h, staff, at(2 * MINUTE), 1, muddled);
+    expect(h.raised).toEqual([]);
+    // Two locks an hour apart: an alert each, nobody suspended.
+    const other = actor('STAFF');
+    await guessAt(h, other, MORNING, MAX_FAILURES);
+    await guessAt(h, other, at(HOUR + MINUTE), MAX_FAILURES);
+    expect(h.raised.map((alert) => [alert.rule, alert.response])).toEqual([
+      ['SECRET_CODE_LOCKED', 'NONE'],
+      ['SECRET_CODE_LOCKED', 'NONE'],
+    ]);
+  });
+
+  it('counts each staff member on their own', async () => {
+    const h = harness(thresholds);
+    for (let i = 0; i < 6; i++) await guessAt(h, actor('STAFF'), at(i * MINUTE), MAX_FAILURES - 1);
+    expect(h.raised).toEqual([]);
+  });
+});
+
 describe('the automatic response', () => {
   it('is asked for only by HIGH and CRITICAL alerts against staff or partners', () => {
     const staff = { kind: 'STAFF', id: 's' } as const;

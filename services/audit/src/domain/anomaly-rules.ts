@@ -45,6 +45,15 @@ export const OFF_HOURS_READ_WINDOW = {
   durationMs: HOUR_MS,
 } as const satisfies DistinctWindow;
 
+/**
+ * Distinct beneficiaries at whom one staff member gave a wrong secret code, and distinct
+ * beneficiaries whose code their wrong guess locked.
+ */
+export const SECRET_CODE_GUESS_WINDOW = {
+  name: '1h',
+  durationMs: HOUR_MS,
+} as const satisfies DistinctWindow;
+
 /** Failed confirmations per mobile: the OTP service's own 15-minute send window. */
 export const OTP_FAILURE_WINDOW = {
   name: '15m',
@@ -120,6 +129,22 @@ export const DEFAULT_OTP_FAILURES_PER_15M = 10;
  * minute, a pump gets 30 codes and 31 refusals, then it is suspended.
  */
 export const DEFAULT_OTP_QUOTA_REFUSALS_PER_MINUTE = 10;
+/**
+ * Secret codes are guessed across beneficiaries, not at one: identity locks a code after
+ * 5 wrong tries (each try 1 in 10,000), so 5 tries at each of 2,000 beneficiaries finds
+ * about one code. Honest failures are a mistyped digit or a citizen who misremembers, and
+ * the vaccinator then asks for consent by OTP: at a busy 25 beneficiaries an hour, a wrong
+ * code at 6 different people in one hour is not typing. A guesser who stops short of each
+ * lock (4 tries each) is suspended at their first wrong code at a sixth beneficiary,
+ * after at most 21 guesses: about a 0.2% chance of having found a code.
+ */
+export const DEFAULT_SECRET_CODE_FAILURES_PER_HOUR = 5;
+/**
+ * A lock takes 5 wrong codes in a row at one beneficiary: one may be an honest muddle
+ * (an alert, for auditors to look at), a second in the same hour is not. A guesser who
+ * tries all 5 at each beneficiary is suspended at the second lock, after 10 guesses.
+ */
+export const DEFAULT_SECRET_CODE_LOCKS_PER_HOUR = 1;
 /** Far above usual: 10 times its 24-hour average, well above a daily peak (2 to 3 times). */
 export const DEFAULT_PARTNER_SURGE_FACTOR = 10;
 /** ...and at least this many in 10 minutes (one a second), so a quiet partner may burst. */
@@ -146,6 +171,10 @@ export interface AnomalyConfigInput {
   readonly partnerSurgeMinimum?: number;
   readonly deniedReadsPer10m?: number;
   readonly offHoursReadsPerHour?: number;
+  /** Distinct beneficiaries one staff member gave a wrong secret code for, in an hour. */
+  readonly secretCodeFailuresPerHour?: number;
+  /** Secret codes one staff member's wrong guesses locked, in an hour. */
+  readonly secretCodeLocksPerHour?: number;
   /** `HH:MM` in IST, start included, end excluded; a start after the end spans midnight. */
   readonly workingHours?: { readonly start: string; readonly end: string };
 }
@@ -233,6 +262,14 @@ export function compileAnomalyConfig(input: AnomalyConfigInput = {}): AnomalyCon
       'offHoursReadsPerHour',
       input.offHoursReadsPerHour ?? DEFAULT_OFF_HOURS_READS_PER_HOUR,
     ),
+    secretCodeFailuresPerHour: count(
+      'secretCodeFailuresPerHour',
+      input.secretCodeFailuresPerHour ?? DEFAULT_SECRET_CODE_FAILURES_PER_HOUR,
+    ),
+    secretCodeLocksPerHour: count(
+      'secretCodeLocksPerHour',
+      input.secretCodeLocksPerHour ?? DEFAULT_SECRET_CODE_LOCKS_PER_HOUR,
+    ),
     workingHours: { startMinute: startMinute ?? 0, endMinute: endMinute ?? 0 },
   };
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `anomaly rules: ${p}`));
@@ -314,6 +351,15 @@ export const RULE_SEVERITY: Readonly<Record<AnomalyRuleName, Severity>> = {
   PARTNER_RATE_SURGE: 'HIGH',
   DENIED_READS_SPIKE: 'HIGH',
   OFF_HOURS_READS: 'HIGH',
+  // One locked code: identity already refuses the right code, so nothing more is at risk
+  // there, and a citizen who misremembers their code can lock it in an honest
+  // vaccinator's hands. Auditors should know who made the guesses; the guessing rules
+  // below stop the vaccinator if it happens again.
+  SECRET_CODE_LOCKED: 'MEDIUM',
+  // Guessing secret codes across beneficiaries: each one guessed at is a 5 in 10,000
+  // chance of a consent nobody gave. Stop the guesser.
+  SECRET_CODE_FAILURES_PER_HOUR: 'HIGH',
+  SECRET_CODE_LOCKS_PER_HOUR: 'HIGH',
 };
 
 // ---- Evaluation ---------------------------------------------------------------------
@@ -458,6 +504,37 @@ async function consentRequests(
   );
 }
 
+/**
+ * Wrong secret codes and locks, counted per staff member by distinct beneficiary (a lock
+ * is also raised on its own). Only vaccinators take secret codes; anyone else named as
+ * the actor is left to the other rules.
+ */
+async function secretCodeGuessing(
+  observation: Extract<Observation, { kind: 'SECRET_CODE_FAILED' | 'SECRET_CODE_LOCKED' }>,
+  store: WindowStore,
+  config: AnomalyConfig,
+): Promise<Finding[]> {
+  if (observation.actor.kind !== 'STAFF') return [];
+  const principal = principalOf(observation.actor);
+  const window = SECRET_CODE_GUESS_WINDOW;
+  const [rule, threshold] =
+    observation.kind === 'SECRET_CODE_FAILED'
+      ? (['SECRET_CODE_FAILURES_PER_HOUR', config.secretCodeFailuresPerHour] as const)
+      : (['SECRET_CODE_LOCKS_PER_HOUR', config.secretCodeLocksPerHour] as const);
+  const counts = await store.addDistinct(
+    stateKey(rule, principal),
+    observation.subject.beneficiaryRef,
+    observation.occurredAt,
+    [window],
+  );
+  return [
+    ...(observation.kind === 'SECRET_CODE_LOCKED'
+      ? [instant('SECRET_CODE_LOCKED', principal)]
+      : []),
+    ...over(rule, principal, window, counts[window.name], threshold),
+  ];
+}
+
 async function partnerRate(
   observation: Observation,
   store: WindowStore,
@@ -540,6 +617,9 @@ async function findingsOf(
         at,
         store,
       );
+    case 'SECRET_CODE_FAILED':
+    case 'SECRET_CODE_LOCKED':
+      return secretCodeGuessing(observation, store, config);
   }
 }
 

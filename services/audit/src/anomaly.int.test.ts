@@ -129,7 +129,10 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     return { staffId: staff?.staffId ?? '', session: await staffSession(username, password) };
   }
 
-  /** A citizen on a fresh mobile with `count` beneficiaries registered on it. */
+  /**
+   * A citizen on a fresh mobile with `count` beneficiaries registered on it, and each
+   * one's secret code as registration showed it to the citizen.
+   */
   async function citizenWithBeneficiaries(count: number) {
     const mobile = freshMobile();
     const { txnId } = await clients.otp.call(
@@ -145,8 +148,9 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     const token = await confirm(txnId);
     raw.add(token);
     const refs: string[] = [];
+    const secretCodes: string[] = [];
     for (let i = 0; i < count; i++) {
-      const { beneficiary } = await clients.identity.call(
+      const { beneficiary, secretCode } = await clients.identity.call(
         'registerBeneficiary',
         {
           mobile,
@@ -159,8 +163,9 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
         as(token),
       );
       refs.push(beneficiary?.beneficiaryRef ?? '');
+      secretCodes.push(secretCode);
     }
-    return { mobile, token, refs };
+    return { mobile, token, refs, secretCodes };
   }
 
   /** A consent grant for the staff member, confirmed by the person with the code they got. */
@@ -333,6 +338,96 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
       window: { name: '1h', observed: READS_PER_HOUR + 1, threshold: READS_PER_HOUR },
     });
     // The alert, the audit service's response and identity's suspension are all in the log.
+    const logged = await suspensionInLog(vaccinator.staffId);
+    expect(logged.get(EVENTS.securityAlert.name)).toBe(svcAudit.clientId);
+  });
+
+  it('suspends a vaccinator guessing secret codes at several beneficiaries: the first lock alerts, the second suspends', async () => {
+    const vaccinator = await createStaff(
+      identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR,
+      'vaccinator.guesser',
+      centreId,
+    );
+    raw.add(vaccinator.session);
+    const household = await citizenWithBeneficiaries(3);
+    const [first = '', second = '', untouched = ''] = household.refs;
+    const wrongFor = (ref: string) => {
+      const right = Number(household.secretCodes[household.refs.indexOf(ref)]);
+      return String((right + 1) % 10_000).padStart(4, '0');
+    };
+    const guess = (ref: string, secretCode: string) =>
+      clients.identity.call(
+        'verifySecretCode',
+        { beneficiaryRef: ref, secretCode },
+        as(vaccinator.session),
+      );
+    /** Identity locks a code at its 5th wrong try in a row. */
+    const TRIES_TO_LOCK = 5;
+    const guessUntilLocked = async (ref: string) => {
+      for (let i = 0; i < TRIES_TO_LOCK; i++) {
+        const refused = await refusalOf(guess(ref, wrongFor(ref)));
+        expect(refused.reason).toBe('SECRET_CODE_REFUSED');
+      }
+    };
+
+    // One locked code: auditors are told who guessed; the vaccinator keeps working.
+    await guessUntilLocked(first);
+    const [lockAlert] = await eventually(async () => {
+      const found = await alertsAbout(vaccinator.staffId);
+      if (found.length === 0) throw new Error('no alert yet');
+      return found;
+    });
+    expect(lockAlert?.alert).toMatchObject({
+      rule: 'SECRET_CODE_LOCKED',
+      severity: auditV1.Severity.SEVERITY_MEDIUM,
+      principalKind: auditV1.AlertPrincipalKind.ALERT_PRINCIPAL_KIND_STAFF,
+      principalId: vaccinator.staffId,
+      response: auditV1.AutomaticResponse.AUTOMATIC_RESPONSE_NONE,
+    });
+    // Even with the right code, the locked beneficiary is refused; another is not.
+    const rightCode = household.secretCodes[household.refs.indexOf(first)] ?? '';
+    expect((await refusalOf(guess(first, rightCode))).reason).toBe('SECRET_CODE_REFUSED');
+    const { token: grant } = await guess(untouched, household.secretCodes[2] ?? '');
+    raw.add(grant);
+
+    // The guesser moves on: the guess that locks a second code crosses the threshold.
+    for (let i = 0; i < TRIES_TO_LOCK - 1; i++) await refusalOf(guess(second, wrongFor(second)));
+    const started = performance.now();
+    await refusalOf(guess(second, wrongFor(second)));
+    // The guesser keeps guessing; the first answer that is not "wrong code" is the suspension.
+    const refused = await eventually(
+      async () => {
+        const outcome = await refusalOf(guess(second, wrongFor(second)));
+        if (outcome.reason === 'SECRET_CODE_REFUSED') throw new Error('still guessing');
+        return outcome;
+      },
+      { timeoutMs: SUSPENSION_BOUND_MS, intervalMs: 25 },
+    );
+    const elapsedMs = Math.round(performance.now() - started);
+    console.log(`[measure] second locking guess -> guesser refused as suspended: ${elapsedMs} ms`);
+    expect([refused.code, refused.reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'PRINCIPAL_SUSPENDED',
+    ]);
+    expect(elapsedMs).toBeLessThan(SUSPENSION_BOUND_MS);
+    // The session is refused for anything else too.
+    const session = await refusalOf(
+      clients.identity.call(
+        'requestConsent',
+        { target: { $case: 'mobile', value: household.mobile } },
+        as(vaccinator.session),
+      ),
+    );
+    expect(session.reason).toBe('PRINCIPAL_SUSPENDED');
+
+    const record = await respondedAlert(vaccinator.staffId);
+    expect(record?.alert).toMatchObject({
+      rule: 'SECRET_CODE_LOCKS_PER_HOUR',
+      severity: auditV1.Severity.SEVERITY_HIGH,
+      principalId: vaccinator.staffId,
+      response: auditV1.AutomaticResponse.AUTOMATIC_RESPONSE_SUSPEND_STAFF,
+      window: { name: '1h', observed: 2, threshold: 1 },
+    });
     const logged = await suspensionInLog(vaccinator.staffId);
     expect(logged.get(EVENTS.securityAlert.name)).toBe(svcAudit.clientId);
   });

@@ -70,6 +70,21 @@ export const EVENTS = {
     'identity',
     identityEventsV1.SecretCodeLocked,
   ),
+  /**
+   * A staff sign-in refused before any code was sent. Subject: the staff member, or the
+   * keyed index of a username naming no account. Actor: the client application.
+   */
+  staffLoginFailed: defineEvent(
+    'staff_login.failed',
+    'identity',
+    identityEventsV1.StaffLoginFailed,
+  ),
+  /** Wrong passwords locked a staff member's sign-in for an hour. Subject: the staff member. */
+  staffLoginLocked: defineEvent(
+    'staff_login.locked',
+    'identity',
+    identityEventsV1.StaffLoginLocked,
+  ),
   /** A canary beneficiary was read or asked for: the highest-severity alert. Subject: the canary. */
   accessCanary: defineEvent('access.canary', 'identity', identityEventsV1.AccessCanary, {
     urgent: true,

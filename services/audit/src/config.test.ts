@@ -68,6 +68,7 @@ describe('audit configuration', () => {
       AUDIT_ANOMALY_WORKING_HOURS: '09:30-18:00',
       AUDIT_ANOMALY_SECRET_CODE_FAILURES_PER_HOUR: '8',
       AUDIT_ANOMALY_SECRET_CODE_LOCKS_PER_HOUR: '2',
+      AUDIT_ANOMALY_STAFF_LOGIN_FAILED_USERNAMES_PER_10M: '12',
     });
     expect(config.identityAddress).toBe('identity:50051');
     expect(config.anomalies).toMatchObject({
@@ -77,6 +78,7 @@ describe('audit configuration', () => {
       otpQuotaRefusalsPerMinute: 25,
       secretCodeFailuresPerHour: 8,
       secretCodeLocksPerHour: 2,
+      staffLoginFailedUsernamesPer10m: 12,
       workingHours: { startMinute: 9 * 60 + 30, endMinute: 18 * 60 },
     });
     // A daily limit under the hourly one would let a drip go unseen.

@@ -46,6 +46,9 @@ function auditConfigSchema() {
     offHoursReadsPerHour: threshold('AUDIT_ANOMALY_OFF_HOURS_READS_PER_HOUR'),
     secretCodeFailuresPerHour: threshold('AUDIT_ANOMALY_SECRET_CODE_FAILURES_PER_HOUR'),
     secretCodeLocksPerHour: threshold('AUDIT_ANOMALY_SECRET_CODE_LOCKS_PER_HOUR'),
+    staffLoginFailedUsernamesPer10m: threshold(
+      'AUDIT_ANOMALY_STAFF_LOGIN_FAILED_USERNAMES_PER_10M',
+    ),
     workingHours: env.optional(env.custom('AUDIT_ANOMALY_WORKING_HOURS', parseWorkingHours)),
   };
 }
@@ -87,6 +90,7 @@ const ANOMALY_KEYS = [
   'offHoursReadsPerHour',
   'secretCodeFailuresPerHour',
   'secretCodeLocksPerHour',
+  'staffLoginFailedUsernamesPer10m',
   'workingHours',
 ] as const satisfies readonly (keyof AnomalyConfigInput)[];
 

@@ -17,6 +17,12 @@ const at = new Date('2026-03-02T06:00:00Z');
 const staff = { kind: ActorKind.ACTOR_KIND_STAFF, principalId: 'stf_1', clientId: 'console' };
 const beneficiary = { kind: SubjectKind.SUBJECT_KIND_BENEFICIARY, ref: 'bnf_abc' };
 const mobile = { kind: SubjectKind.SUBJECT_KIND_MOBILE, ref: 'mobile-index' };
+const staffSubject = { kind: SubjectKind.SUBJECT_KIND_STAFF, ref: 'stf_2' };
+const portal = {
+  kind: ActorKind.ACTOR_KIND_PARTNER_CLIENT,
+  principalId: 'staff-portal',
+  clientId: 'staff-portal',
+};
 
 /** Through the wire and the catalogue, as the consumer sees it. */
 function decoded(event: OutgoingEvent): DecodedEvent {
@@ -30,6 +36,51 @@ const method = '/vaxguard.identity.v1.IdentityService/GetBeneficiary';
 const staffActor = { kind: 'STAFF', principalId: 'stf_1', clientId: 'console' };
 
 describe('observationOf', () => {
+  it('maps failed staff sign-ins to the client they came through, by account or unknown username index', () => {
+    const failed = (subject: typeof staffSubject) =>
+      observed(
+        buildEvent(EVENTS.staffLoginFailed, {
+          actor: portal,
+          subject,
+          payload: { failures: 1, accountLocked: false, clientThrottled: false },
+          occurredAt: at,
+        }),
+      );
+    const portalActor = {
+      kind: 'PARTNER_CLIENT',
+      principalId: 'staff-portal',
+      clientId: 'staff-portal',
+    };
+    expect(failed(staffSubject)).toEqual({
+      kind: 'STAFF_LOGIN_FAILED',
+      actor: portalActor,
+      occurredAt: at,
+      subject: { kind: 'STAFF', staffId: 'stf_2' },
+    });
+    expect(
+      failed({ kind: SubjectKind.SUBJECT_KIND_STAFF_USERNAME, ref: 'username-index' }),
+    ).toMatchObject({ subject: { kind: 'STAFF_USERNAME', usernameIndex: 'username-index' } });
+    expect(failed(mobile)).toBeUndefined();
+    const locked = (subject: typeof staffSubject) =>
+      observed(
+        buildEvent(EVENTS.staffLoginLocked, {
+          actor: portal,
+          subject,
+          payload: { failures: 10 },
+          occurredAt: at,
+        }),
+      );
+    expect(locked(staffSubject)).toEqual({
+      kind: 'STAFF_LOGIN_LOCKED',
+      actor: portalActor,
+      occurredAt: at,
+      subject: { kind: 'STAFF', staffId: 'stf_2' },
+    });
+    expect(
+      locked({ kind: SubjectKind.SUBJECT_KIND_STAFF_USERNAME, ref: 'username-index' }),
+    ).toBeUndefined();
+  });
+
   it("maps identity's reads by their stated basis, a consent counting only with its grant", () => {
     const read = (basis: string, grantId: string) =>
       observed(
@@ -203,11 +254,11 @@ const SAMPLE_PAYLOADS: ReadonlyMap<string, unknown> = new Map([
   ],
 ]);
 
-/** The event as staff about a beneficiary and about a mobile, with a sample payload. */
+/** The event as staff about a beneficiary, a mobile and a staff member, with a sample payload. */
 function samplesOf(definition: EventDefinition): OutgoingEvent[] {
   const payload =
     SAMPLE_PAYLOADS.get(definition.name) ?? definition.payload.decode(new Uint8Array());
-  return [beneficiary, mobile].map((subject) =>
+  return [beneficiary, mobile, staffSubject].map((subject) =>
     buildEvent(definition, { actor: staff, subject, payload, occurredAt: at }),
   );
 }

@@ -10,6 +10,8 @@ import {
 import type {
   BeneficiarySubject,
   MobileSubject,
+  StaffSubject,
+  StaffUsernameSubject,
   Observation,
   ObservedActor,
   ReadBasis,
@@ -70,6 +72,19 @@ function beneficiaryOf(event: DecodedEvent): BeneficiarySubject | undefined {
   const subject = event.envelope.subject;
   if (subject?.kind !== SubjectKind.SUBJECT_KIND_BENEFICIARY || !subject.ref) return undefined;
   return { kind: 'BENEFICIARY', beneficiaryRef: subject.ref };
+}
+
+/** A failed sign-in's account, or an unknown username by identity's keyed index. */
+function signInSubjectOf(event: DecodedEvent): StaffSubject | StaffUsernameSubject | undefined {
+  const subject = event.envelope.subject;
+  if (!subject?.ref) return undefined;
+  if (subject.kind === SubjectKind.SUBJECT_KIND_STAFF) {
+    return { kind: 'STAFF', staffId: subject.ref };
+  }
+  if (subject.kind === SubjectKind.SUBJECT_KIND_STAFF_USERNAME) {
+    return { kind: 'STAFF_USERNAME', usernameIndex: subject.ref };
+  }
+  return undefined;
 }
 
 function mobileOf(event: DecodedEvent): MobileSubject | undefined {
@@ -150,6 +165,14 @@ export function observationOf(event: DecodedEvent): Observation | undefined {
       ? 'SECRET_CODE_FAILED'
       : 'SECRET_CODE_LOCKED';
     return { ...base, kind, subject };
+  }
+  if (isEvent(event, EVENTS.staffLoginFailed)) {
+    const subject = signInSubjectOf(event);
+    return subject ? { ...base, kind: 'STAFF_LOGIN_FAILED', subject } : undefined;
+  }
+  if (isEvent(event, EVENTS.staffLoginLocked)) {
+    const subject = signInSubjectOf(event);
+    return subject?.kind === 'STAFF' ? { ...base, kind: 'STAFF_LOGIN_LOCKED', subject } : undefined;
   }
   return undefined;
 }

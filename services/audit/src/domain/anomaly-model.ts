@@ -20,6 +20,9 @@
  * - `OTP_FAILED`: a confirmation was refused (`otp.failed`).
  * - `SECRET_CODE_FAILED`: a wrong secret code was given for a beneficiary (`secret_code.failed`).
  * - `SECRET_CODE_LOCKED`: wrong codes locked a beneficiary's secret code (`secret_code.locked`).
+ * - `STAFF_LOGIN_FAILED`: a staff sign-in was refused (`staff_login.failed`); the actor is
+ *   the client application it came through.
+ * - `STAFF_LOGIN_LOCKED`: wrong passwords locked a staff account's sign-in (`staff_login.locked`).
  *
  * Every other event is not an observation: the mapper drops it.
  */
@@ -33,6 +36,8 @@ export const OBSERVATION_KINDS = [
   'OTP_FAILED',
   'SECRET_CODE_FAILED',
   'SECRET_CODE_LOCKED',
+  'STAFF_LOGIN_FAILED',
+  'STAFF_LOGIN_LOCKED',
 ] as const;
 export type ObservationKind = (typeof OBSERVATION_KINDS)[number];
 
@@ -60,6 +65,18 @@ export interface MobileSubject {
 }
 
 export type ObservedSubject = BeneficiarySubject | MobileSubject;
+
+/** A staff account, by its staff id. */
+export interface StaffSubject {
+  readonly kind: 'STAFF';
+  readonly staffId: string;
+}
+
+/** A username that names no account, only ever by identity's keyed index of it. */
+export interface StaffUsernameSubject {
+  readonly kind: 'STAFF_USERNAME';
+  readonly usernameIndex: string;
+}
 
 /**
  * Why a read was allowed, as the reading service recorded it: the citizen's own record,
@@ -100,7 +117,12 @@ export type Observation =
   | (ObservationBase & {
       readonly kind: 'SECRET_CODE_FAILED' | 'SECRET_CODE_LOCKED';
       readonly subject: BeneficiarySubject;
-    });
+    })
+  | (ObservationBase & {
+      readonly kind: 'STAFF_LOGIN_FAILED';
+      readonly subject: StaffSubject | StaffUsernameSubject;
+    })
+  | (ObservationBase & { readonly kind: 'STAFF_LOGIN_LOCKED'; readonly subject: StaffSubject });
 
 // ---- Alerts -------------------------------------------------------------------------
 
@@ -118,6 +140,8 @@ export const ANOMALY_RULES = [
   'SECRET_CODE_LOCKED',
   'SECRET_CODE_FAILURES_PER_HOUR',
   'SECRET_CODE_LOCKS_PER_HOUR',
+  'STAFF_LOGIN_LOCKED',
+  'STAFF_LOGIN_SPRAYING',
 ] as const;
 export type AnomalyRuleName = (typeof ANOMALY_RULES)[number];
 

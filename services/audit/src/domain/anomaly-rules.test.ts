@@ -610,3 +610,61 @@ describe('observations that arrive late', () => {
     expect(isStale(new Date(now.getTime() + 1_000), now)).toBe(false);
   });
 });
+
+describe('staff sign-ins: locked accounts and password spraying', () => {
+  const failedAt = (
+    client: ObservedActor,
+    when: Date,
+    subject: Extract<Observation, { kind: 'STAFF_LOGIN_FAILED' }>['subject'],
+  ): Observation => ({ kind: 'STAFF_LOGIN_FAILED', actor: client, subject, occurredAt: when });
+  const unknownUsername = () => ({ kind: 'STAFF_USERNAME' as const, usernameIndex: unique('idx') });
+
+  it('raises MEDIUM on a locked account, naming the account and the client, suspending nobody', async () => {
+    const h = harness();
+    const portal = actor('PARTNER_CLIENT');
+    const alerts = await h.observe({
+      kind: 'STAFF_LOGIN_LOCKED',
+      actor: portal,
+      subject: { kind: 'STAFF', staffId: 'stf-target' },
+      occurredAt: MORNING,
+    });
+    expect(alerts).toMatchObject([
+      {
+        rule: 'STAFF_LOGIN_LOCKED',
+        severity: 'MEDIUM',
+        principal: { kind: 'STAFF', id: 'stf-target' },
+        raisedBy: portal,
+        response: 'NONE',
+      },
+    ]);
+  });
+
+  it('raises MEDIUM against a client failing at too many usernames in 10 minutes, without suspending it', async () => {
+    const h = harness({ staffLoginFailedUsernamesPer10m: 3 });
+    const portal = actor('PARTNER_CLIENT');
+    await h.observe(failedAt(portal, MORNING, { kind: 'STAFF', staffId: unique('stf') }));
+    for (let i = 1; i < 3; i++)
+      await h.observe(failedAt(portal, at(i * MINUTE), unknownUsername()));
+    expect(h.raised).toEqual([]);
+    expect(await h.observe(failedAt(portal, at(9 * MINUTE), unknownUsername()))).toMatchObject([
+      {
+        rule: 'STAFF_LOGIN_SPRAYING',
+        severity: 'MEDIUM',
+        principal: { kind: 'PARTNER_CLIENT', id: portal.principalId },
+        window: { name: '10m', observed: 4, threshold: 3 },
+        response: 'NONE',
+      },
+    ]);
+  });
+
+  it('counts one account failing again and again once, and forgets failures older than 10 minutes', async () => {
+    const h = harness({ staffLoginFailedUsernamesPer10m: 3 });
+    const portal = actor('PARTNER_CLIENT');
+    const typist = { kind: 'STAFF' as const, staffId: unique('stf') };
+    for (let i = 0; i < 9; i++) await h.observe(failedAt(portal, at(i * 1000), typist));
+    for (let i = 0; i < 2; i++) await h.observe(failedAt(portal, MORNING, unknownUsername()));
+    expect(h.raised).toEqual([]);
+    await h.observe(failedAt(portal, at(11 * MINUTE), unknownUsername()));
+    expect(h.raised).toEqual([]);
+  });
+});

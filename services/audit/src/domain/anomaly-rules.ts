@@ -68,6 +68,12 @@ export const OTP_QUOTA_REFUSAL_WINDOW = {
   bucketMs: 5_000,
 } as const satisfies CountWindow;
 
+/** Distinct accounts and unknown usernames at which one client's staff sign-ins failed. */
+export const STAFF_LOGIN_SPRAY_WINDOW = {
+  name: '10m',
+  durationMs: 10 * MINUTE_MS,
+} as const satisfies DistinctWindow;
+
 /** Refused reads per principal. */
 export const DENIED_READS_WINDOW = {
   name: '10m',
@@ -145,6 +151,16 @@ export const DEFAULT_SECRET_CODE_FAILURES_PER_HOUR = 5;
  * tries all 5 at each beneficiary is suspended at the second lock, after 10 guesses.
  */
 export const DEFAULT_SECRET_CODE_LOCKS_PER_HOUR = 1;
+/**
+ * Password spraying: one password tried once at each of many usernames, which no
+ * per-account lockout sees. A client signs in at most about 30 staff a minute (each
+ * success costs a STAFF_LOGIN code on its OTP quota), 300 in 10 minutes; wrong passwords
+ * at more than 20 different usernames through one client in that time would be 7% of
+ * them at full pace, not typing. Identity refuses a client after 10 failing usernames in
+ * a minute, and every refused try is still an event: a burst crosses this at its 21st
+ * username, a sprayer kept under identity's limit within about 2 minutes.
+ */
+export const DEFAULT_STAFF_LOGIN_FAILED_USERNAMES_PER_10M = 20;
 /** Far above usual: 10 times its 24-hour average, well above a daily peak (2 to 3 times). */
 export const DEFAULT_PARTNER_SURGE_FACTOR = 10;
 /** ...and at least this many in 10 minutes (one a second), so a quiet partner may burst. */
@@ -175,6 +191,8 @@ export interface AnomalyConfigInput {
   readonly secretCodeFailuresPerHour?: number;
   /** Secret codes one staff member's wrong guesses locked, in an hour. */
   readonly secretCodeLocksPerHour?: number;
+  /** Distinct usernames at which one client's staff sign-ins failed, in 10 minutes. */
+  readonly staffLoginFailedUsernamesPer10m?: number;
   /** `HH:MM` in IST, start included, end excluded; a start after the end spans midnight. */
   readonly workingHours?: { readonly start: string; readonly end: string };
 }
@@ -270,6 +288,10 @@ export function compileAnomalyConfig(input: AnomalyConfigInput = {}): AnomalyCon
       'secretCodeLocksPerHour',
       input.secretCodeLocksPerHour ?? DEFAULT_SECRET_CODE_LOCKS_PER_HOUR,
     ),
+    staffLoginFailedUsernamesPer10m: count(
+      'staffLoginFailedUsernamesPer10m',
+      input.staffLoginFailedUsernamesPer10m ?? DEFAULT_STAFF_LOGIN_FAILED_USERNAMES_PER_10M,
+    ),
     workingHours: { startMinute: startMinute ?? 0, endMinute: endMinute ?? 0 },
   };
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `anomaly rules: ${p}`));
@@ -360,6 +382,14 @@ export const RULE_SEVERITY: Readonly<Record<AnomalyRuleName, Severity>> = {
   // chance of a consent nobody gave. Stop the guesser.
   SECRET_CODE_FAILURES_PER_HOUR: 'HIGH',
   SECRET_CODE_LOCKS_PER_HOUR: 'HIGH',
+  // The alert names the locked account, which is the target, not the culprit: its
+  // sign-in is already locked for an hour, and suspending it would finish the attacker's
+  // work. Auditors should ask its owner and look at the client that made the guesses.
+  STAFF_LOGIN_LOCKED: 'MEDIUM',
+  // The alert names the client, which is usually the staff portal every vaccinator signs
+  // in through: suspending it would stop every staff sign-in, the attacker's aim rather
+  // than a defence. Identity already throttles the client; auditors find who holds it.
+  STAFF_LOGIN_SPRAYING: 'MEDIUM',
 };
 
 // ---- Evaluation ---------------------------------------------------------------------
@@ -620,6 +650,25 @@ async function findingsOf(
     case 'SECRET_CODE_FAILED':
     case 'SECRET_CODE_LOCKED':
       return secretCodeGuessing(observation, store, config);
+    case 'STAFF_LOGIN_LOCKED':
+      return [instant('STAFF_LOGIN_LOCKED', { kind: 'STAFF', id: observation.subject.staffId })];
+    case 'STAFF_LOGIN_FAILED': {
+      const { subject } = observation;
+      const client = otpClientOf(observation.actor);
+      const counts = await store.addDistinct(
+        stateKey('STAFF_LOGIN_SPRAYING', client),
+        subject.kind === 'STAFF' ? `staff:${subject.staffId}` : `username:${subject.usernameIndex}`,
+        at,
+        [STAFF_LOGIN_SPRAY_WINDOW],
+      );
+      return over(
+        'STAFF_LOGIN_SPRAYING',
+        client,
+        STAFF_LOGIN_SPRAY_WINDOW,
+        counts[STAFF_LOGIN_SPRAY_WINDOW.name],
+        config.staffLoginFailedUsernamesPer10m,
+      );
+    }
   }
 }
 

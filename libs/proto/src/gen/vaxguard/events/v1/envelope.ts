@@ -75,6 +75,11 @@ export enum SubjectKind {
   SUBJECT_KIND_DOSE = 6,
   SUBJECT_KIND_CERTIFICATE = 7,
   SUBJECT_KIND_SYSTEM = 8,
+  /**
+   * SUBJECT_KIND_STAFF_USERNAME - A staff username that names no account, referred to only by its keyed index (never
+   * the username itself): the subject of a failed sign-in with an unknown username.
+   */
+  SUBJECT_KIND_STAFF_USERNAME = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -107,6 +112,9 @@ export function subjectKindFromJSON(object: any): SubjectKind {
     case 8:
     case "SUBJECT_KIND_SYSTEM":
       return SubjectKind.SUBJECT_KIND_SYSTEM;
+    case 9:
+    case "SUBJECT_KIND_STAFF_USERNAME":
+      return SubjectKind.SUBJECT_KIND_STAFF_USERNAME;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -134,6 +142,8 @@ export function subjectKindToJSON(object: SubjectKind): string {
       return "SUBJECT_KIND_CERTIFICATE";
     case SubjectKind.SUBJECT_KIND_SYSTEM:
       return "SUBJECT_KIND_SYSTEM";
+    case SubjectKind.SUBJECT_KIND_STAFF_USERNAME:
+      return "SUBJECT_KIND_STAFF_USERNAME";
     case SubjectKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -136,6 +136,31 @@ export interface ApiUnlocked {
   reason: string;
 }
 
+/**
+ * type "staff_login.failed": a staff sign-in refused before any code was sent: a wrong
+ * password, an unknown username, an account whose sign-in is locked, or a client over
+ * its failed sign-in limit. Subject: the staff member, or (SUBJECT_KIND_STAFF_USERNAME)
+ * the keyed index of a username that names no account. Actor: the client application.
+ * Never the username, the password or the mobile.
+ */
+export interface StaffLoginFailed {
+  /** The account's wrong passwords in a row so far; 0 for an unknown username. */
+  failures: number;
+  /** The account's sign-in was locked: the password was not checked. */
+  accountLocked: boolean;
+  /** The client had failed at too many usernames: refused before any password was checked. */
+  clientThrottled: boolean;
+}
+
+/**
+ * type "staff_login.locked": this wrong password locked the account's sign-in for an
+ * hour. Subject: the staff member. Actor: the client application.
+ */
+export interface StaffLoginLocked {
+  /** The account's wrong passwords in a row, this one included. */
+  failures: number;
+}
+
 function createBaseBeneficiaryRegistered(): BeneficiaryRegistered {
   return { mobileIndex: "", photoIdKind: 0 };
 }
@@ -1341,6 +1366,166 @@ export const ApiUnlocked: MessageFns<ApiUnlocked, "vaxguard.identity.v1.ApiUnloc
     }
     if (message.reason !== "") {
       obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseStaffLoginFailed(): StaffLoginFailed {
+  return { failures: 0, accountLocked: false, clientThrottled: false };
+}
+
+export const StaffLoginFailed: MessageFns<StaffLoginFailed, "vaxguard.identity.v1.StaffLoginFailed"> = {
+  $type: "vaxguard.identity.v1.StaffLoginFailed" as const,
+
+  encode(message: StaffLoginFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.failures !== 0) {
+      writer.uint32(8).int32(message.failures);
+    }
+    if (message.accountLocked !== false) {
+      writer.uint32(16).bool(message.accountLocked);
+    }
+    if (message.clientThrottled !== false) {
+      writer.uint32(24).bool(message.clientThrottled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StaffLoginFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStaffLoginFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.failures = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.accountLocked = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.clientThrottled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StaffLoginFailed {
+    return {
+      failures: isSet(object.failures) ? globalThis.Number(object.failures) : 0,
+      accountLocked: isSet(object.accountLocked)
+        ? globalThis.Boolean(object.accountLocked)
+        : isSet(object.account_locked)
+        ? globalThis.Boolean(object.account_locked)
+        : false,
+      clientThrottled: isSet(object.clientThrottled)
+        ? globalThis.Boolean(object.clientThrottled)
+        : isSet(object.client_throttled)
+        ? globalThis.Boolean(object.client_throttled)
+        : false,
+    };
+  },
+
+  toJSON(message: StaffLoginFailed): unknown {
+    const obj: any = {};
+    if (message.failures !== 0) {
+      obj.failures = Math.round(message.failures);
+    }
+    if (message.accountLocked !== false) {
+      obj.accountLocked = message.accountLocked;
+    }
+    if (message.clientThrottled !== false) {
+      obj.clientThrottled = message.clientThrottled;
+    }
+    return obj;
+  },
+};
+
+function createBaseStaffLoginLocked(): StaffLoginLocked {
+  return { failures: 0 };
+}
+
+export const StaffLoginLocked: MessageFns<StaffLoginLocked, "vaxguard.identity.v1.StaffLoginLocked"> = {
+  $type: "vaxguard.identity.v1.StaffLoginLocked" as const,
+
+  encode(message: StaffLoginLocked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.failures !== 0) {
+      writer.uint32(8).int32(message.failures);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StaffLoginLocked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStaffLoginLocked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.failures = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StaffLoginLocked {
+    return { failures: isSet(object.failures) ? globalThis.Number(object.failures) : 0 };
+  },
+
+  toJSON(message: StaffLoginLocked): unknown {
+    const obj: any = {};
+    if (message.failures !== 0) {
+      obj.failures = Math.round(message.failures);
     }
     return obj;
   },

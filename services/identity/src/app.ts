@@ -17,7 +17,11 @@ import { EnvelopeVault } from './adapters/vault';
 import type { Config } from './config';
 import { BeneficiaryService } from './domain/beneficiary-service';
 import { ConsentService } from './domain/consent-service';
-import { CONSENT_CODE_LIFETIME_MS, hashSecretCode } from './domain/identity-rules';
+import {
+  CONSENT_CODE_LIFETIME_MS,
+  hashSecretCode,
+  indexStaffUsername,
+} from './domain/identity-rules';
 import { PrincipalService } from './domain/principals';
 import { hashStaffPassword, verifyStaffPassword } from './domain/staff-passwords';
 import { identityMigrations } from './migrations';
@@ -84,6 +88,8 @@ export async function createIdentityApp(
       passwords: { hash: hashStaffPassword, verify: verifyStaffPassword },
       clock,
       indexMobile,
+      // The blind-index key under the username label: domain-separated from mobiles.
+      indexUsername: (username) => indexStaffUsername(config.mobileIndexKey, username),
       hashSecret: hashClientSecret,
     });
     if (config.bootstrapAdmin) {

@@ -98,4 +98,17 @@ export const identityMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    // The usernames (keyed indexes, never the names) each client failed to sign in at
+    // this minute, so every instance counts one client's spraying together.
+    id: 'identity/0004_client_sign_in_failures',
+    sql: `
+      CREATE TABLE client_sign_in_failures (
+        client_id text NOT NULL,
+        window_start timestamptz NOT NULL,
+        username_index text NOT NULL,
+        PRIMARY KEY (client_id, window_start, username_index)
+      );
+    `,
+  },
 ];

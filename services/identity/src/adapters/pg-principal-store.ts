@@ -147,6 +147,33 @@ class PgPrincipalUnitOfWork implements PrincipalUnitOfWork {
     );
   }
 
+  async countClientSignInFailures(clientId: string, windowStart: Date): Promise<number> {
+    const { rows } = await this.tx.query<{ usernames: number }>(
+      `SELECT count(*)::int AS usernames FROM client_sign_in_failures
+       WHERE client_id = $1 AND window_start = $2`,
+      [clientId, windowStart],
+    );
+    return rows[0]?.usernames ?? 0;
+  }
+
+  async recordClientSignInFailure(
+    clientId: string,
+    usernameIndex: string,
+    windowStart: Date,
+  ): Promise<void> {
+    // Earlier windows of this client go as a new one is written: the table holds at
+    // most one minute of each client's failures.
+    await this.tx.query(
+      'DELETE FROM client_sign_in_failures WHERE client_id = $1 AND window_start < $2',
+      [clientId, windowStart],
+    );
+    await this.tx.query(
+      `INSERT INTO client_sign_in_failures (client_id, window_start, username_index)
+       VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+      [clientId, windowStart, usernameIndex],
+    );
+  }
+
   async mobileOfStaff(staffId: string): Promise<Mobile> {
     const { rows } = await this.tx.query<{ mobile_sealed: Buffer }>(
       'SELECT mobile_sealed FROM staff WHERE staff_id = $1',

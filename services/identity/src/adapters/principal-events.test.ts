@@ -108,4 +108,44 @@ describe('principalEvents', () => {
     const [audit] = outgoing;
     expect(audit && encodeEnvelope(audit.envelope).includes(secretSha256)).toBe(false);
   });
+
+  it('names a failed sign-in by the client it came through, and an unknown username only by its index', () => {
+    const actor = {
+      kind: ActorKind.ACTOR_KIND_PARTNER_CLIENT,
+      principalId: 'staff-portal',
+      clientId: 'staff-portal',
+    };
+    const [unknown, locked] = travelled([
+      ...principalEvents({
+        type: 'staff_login.failed',
+        clientId: 'staff-portal',
+        occurredAt,
+        subject: { kind: 'unknown-username', usernameIndex: 'idx-of-a-username' },
+        failures: 0,
+        accountLocked: false,
+        clientThrottled: true,
+      }),
+      ...principalEvents({
+        type: 'staff_login.locked',
+        clientId: 'staff-portal',
+        occurredAt,
+        staffId: 'stf-1',
+        failures: 10,
+      }),
+    ]);
+    expect(unknown?.name).toBe(EVENTS.staffLoginFailed.name);
+    expect(unknown?.envelope.actor).toEqual(actor);
+    expect(unknown?.envelope.subject).toEqual({
+      kind: SubjectKind.SUBJECT_KIND_STAFF_USERNAME,
+      ref: 'idx-of-a-username',
+    });
+    expect(unknown?.payload).toEqual({ failures: 0, accountLocked: false, clientThrottled: true });
+    expect(locked?.name).toBe(EVENTS.staffLoginLocked.name);
+    expect(locked?.envelope.actor).toEqual(actor);
+    expect(locked?.envelope.subject).toEqual({
+      kind: SubjectKind.SUBJECT_KIND_STAFF,
+      ref: 'stf-1',
+    });
+    expect(locked?.payload).toEqual({ failures: 10 });
+  });
 });

@@ -10,7 +10,12 @@ import {
   type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
 import { apiLockKey } from '@vaxguard/tokens';
-import type { AdminActor, PartnerRecord, PrincipalEvent } from '../domain/principals';
+import type {
+  AdminActor,
+  PartnerRecord,
+  PrincipalEvent,
+  StaffLoginEvent,
+} from '../domain/principals';
 
 function actorOf(actor: AdminActor): Actor {
   return actor.kind === 'staff'
@@ -35,6 +40,40 @@ function registryPartner(partner: PartnerRecord, base: { actor: Actor; occurredA
 }
 
 /**
+ * A failed or locked staff sign-in: the actor is the client application it came
+ * through (nobody has signed in), the subject the account or an unknown username's
+ * keyed index. Never the username or the password.
+ */
+function staffLoginEvent(event: StaffLoginEvent): OutgoingEvent {
+  const actor: Actor = {
+    kind: ActorKind.ACTOR_KIND_PARTNER_CLIENT,
+    principalId: event.clientId,
+    clientId: event.clientId,
+  };
+  const base = { actor, occurredAt: event.occurredAt };
+  if (event.type === 'staff_login.locked') {
+    return buildEvent(EVENTS.staffLoginLocked, {
+      ...base,
+      subject: { kind: SubjectKind.SUBJECT_KIND_STAFF, ref: event.staffId },
+      payload: { failures: event.failures },
+    });
+  }
+  const { subject } = event;
+  return buildEvent(EVENTS.staffLoginFailed, {
+    ...base,
+    subject:
+      subject.kind === 'staff'
+        ? { kind: SubjectKind.SUBJECT_KIND_STAFF, ref: subject.staffId }
+        : { kind: SubjectKind.SUBJECT_KIND_STAFF_USERNAME, ref: subject.usernameIndex },
+    payload: {
+      failures: event.failures,
+      accountLocked: event.accountLocked,
+      clientThrottled: event.clientThrottled,
+    },
+  });
+}
+
+/**
  * A principal change as what it publishes: the audit event on identity's topic, and
  * the new state of the partner, principal or lock on the compacted registry topic that
  * every service replicates. Neither carries a secret: the registry holds the SHA-256 of
@@ -42,6 +81,9 @@ function registryPartner(partner: PartnerRecord, base: { actor: Actor; occurredA
  * member is an audit event only (the audit service names readers' centres from them).
  */
 export function principalEvents(event: PrincipalEvent): OutgoingEvent[] {
+  if (event.type === 'staff_login.failed' || event.type === 'staff_login.locked') {
+    return [staffLoginEvent(event)];
+  }
   const base = { actor: actorOf(event.actor), occurredAt: event.occurredAt };
   switch (event.type) {
     case 'centre.created': {

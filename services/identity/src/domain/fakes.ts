@@ -136,6 +136,8 @@ interface PrincipalState {
   readonly partners: Map<string, PartnerRecord>;
   readonly suspended: Set<string>;
   readonly locks: Map<string, ApiLockScope>;
+  /** `client|windowStart|usernameIndex` of each failed sign-in. */
+  readonly signInFailures: Set<string>;
   readonly events: PrincipalEvent[];
 }
 
@@ -147,6 +149,7 @@ export class InMemoryPrincipalStore implements PrincipalStore {
     partners: new Map(),
     suspended: new Set(),
     locks: new Map(),
+    signInFailures: new Set(),
     events: [],
   };
 
@@ -166,6 +169,7 @@ export class InMemoryPrincipalStore implements PrincipalStore {
       partners: new Map(s.partners),
       suspended: new Set(s.suspended),
       locks: new Map(s.locks),
+      signInFailures: new Set(s.signInFailures),
       events: [...s.events],
     };
     const result = await work(principalUnitOfWork(draft));
@@ -205,6 +209,12 @@ function principalUnitOfWork(state: PrincipalState): PrincipalUnitOfWork {
       const staff = state.staff.get(staffId);
       if (staff) state.staff.set(staffId, { ...staff, failedLogins: 0 });
     },
+    countClientSignInFailures: async (clientId, windowStart) =>
+      [...state.signInFailures].filter((key) =>
+        key.startsWith(`${clientId}|${windowStart.toISOString()}|`),
+      ).length,
+    recordClientSignInFailure: async (clientId, usernameIndex, windowStart) =>
+      void state.signInFailures.add(`${clientId}|${windowStart.toISOString()}|${usernameIndex}`),
     mobileOfStaff: async (staffId) => {
       const staff = state.staff.get(staffId);
       if (!staff) throw new Error('no such staff member');

@@ -11,12 +11,16 @@ import {
   consentGrantExpiresAt,
   generateSecretCode,
   hashSecretCode,
+  indexStaffUsername,
+  isClientSignInThrottled,
   isConsentGrantLive,
   normaliseName,
   parseGender,
   secretCodeMatches,
   secretCodeTriesLeft,
   staffLockedUntil,
+  staffLoginFailureWindowStart,
+  STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE,
 } from './identity-rules';
 
 /** How a check refuses, as the caller sees it: the code, a stable reason and the message. */
@@ -291,5 +295,26 @@ describe("stopping a platform service's own client", () => {
     for (const id of ['a', 'Demo', 'demo portal', '-demo', 'a'.repeat(65), '9876543210:x']) {
       expect(ANY_CLIENT_ID.test(id)).toBe(false);
     }
+  });
+});
+
+describe('failed staff sign-ins per client', () => {
+  it('refuses from the limit on, in windows that start on the minute', () => {
+    expect(isClientSignInThrottled(STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE - 1)).toBe(
+      false,
+    );
+    expect(isClientSignInThrottled(STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE)).toBe(true);
+    expect(staffLoginFailureWindowStart(new Date('2026-12-01T06:00:59.999Z'))).toEqual(
+      new Date('2026-12-01T06:00:00Z'),
+    );
+  });
+
+  it('indexes a username under a key: stable, keyed, and not the username', () => {
+    const key = Buffer.alloc(32, 7);
+    const index = indexStaffUsername(key, 'asha.v');
+    expect(index).toBe(indexStaffUsername(key, 'asha.v'));
+    expect(index).not.toContain('asha');
+    expect(index).not.toBe(indexStaffUsername(key, 'asha.w'));
+    expect(index).not.toBe(indexStaffUsername(Buffer.alloc(32, 8), 'asha.v'));
   });
 });

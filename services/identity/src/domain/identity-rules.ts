@@ -301,6 +301,44 @@ export function staffLockedUntil(
     : undefined;
 }
 
+/**
+ * Usernames one client application may fail to sign in at in a minute, counted across
+ * instances, before every sign-in through it is refused until the minute ends. A lockout
+ * per account cannot see spraying (one common password tried once at each of many
+ * usernames): this can. Each staff sign-in that succeeds costs a STAFF_LOGIN code on the
+ * client's OTP quota (30 a minute for a configured client), so no client signs in more
+ * than about 30 staff a minute; mistyped passwords at a third of them in one minute is
+ * already far beyond honest use, while a sprayer gets 10 tries a minute instead of
+ * hundreds. Counted by distinct username, so one person retrying their own password
+ * counts once. The refusal is checked before the username is looked up, so it says
+ * nothing of whether the username exists.
+ */
+export const STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE = 10;
+/** The window of that limit. */
+export const STAFF_LOGIN_FAILURE_WINDOW_MS = 60_000;
+
+/** The start of the fixed window `at` falls in. */
+export function staffLoginFailureWindowStart(at: Date): Date {
+  return new Date(at.getTime() - (at.getTime() % STAFF_LOGIN_FAILURE_WINDOW_MS));
+}
+
+/** Whether a client that failed at this many distinct usernames this window is refused. */
+export function isClientSignInThrottled(failedUsernames: number): boolean {
+  return failedUsernames >= STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE;
+}
+
+/**
+ * The keyed index of a username, in place of the username wherever a failed sign-in
+ * must name it (an unknown username's event, the per-client count). An HMAC-SHA256
+ * under an identity key with its own label: nobody without the key can test guessed
+ * usernames against it.
+ */
+export function indexStaffUsername(key: Buffer, username: string): string {
+  return createHmac('sha256', key)
+    .update(`vaxguard/staff-username/v1:${username}`)
+    .digest('base64url');
+}
+
 // ---- Partner clients ----------------------------------------------------------------
 
 /**

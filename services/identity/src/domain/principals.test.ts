@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { isVaxGuardError } from '@vaxguard/errors';
 import type { Mobile } from '@vaxguard/pii';
 import { InMemoryPrincipalStore } from './fakes';
-import { STAFF_PASSWORD_MAX_FAILURES } from './identity-rules';
+import {
+  STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE,
+  STAFF_PASSWORD_MAX_FAILURES,
+} from './identity-rules';
 import { PrincipalService, type AdminActor, type StaffSignInCodes } from './principals';
 
 const now = new Date('2026-12-01T06:00:00Z');
@@ -21,7 +24,7 @@ const auditService: AdminActor = {
 };
 const PASSWORD = 'correct horse battery';
 
-function setup() {
+function setup(clock: () => Date = () => now) {
   const store = new InMemoryPrincipalStore();
   const sent: Parameters<StaffSignInCodes['send']>[0][] = [];
   let ids = 0;
@@ -38,14 +41,19 @@ function setup() {
       hash: async (password) => `hashed:${password}`,
       verify: async (password, stored) => stored === `hashed:${password}`,
     },
-    clock: () => now,
+    clock,
     indexMobile: (mobile) => `idx-${mobile}`,
+    indexUsername: usernameIndex,
     hashSecret: (secret) => createHash('sha256').update(secret).digest(),
     newId: () => `id${++ids}`,
     newSecret: () => 'partner-secret-shown-once',
   });
   return { store, service, sent };
 }
+
+/** A stand-in for the keyed index: one-way, so the username is not in it. */
+const usernameIndex = (username: string) =>
+  createHash('sha256').update(`test-key:${username}`).digest('hex');
 
 async function refusal(promise: Promise<unknown>): Promise<[string, string | undefined, string]> {
   try {
@@ -293,6 +301,106 @@ describe('staff sign-in', () => {
     expect(sent).toEqual([]);
   });
 
+  it('publishes each failure, by staff id or by the keyed index of an unknown username, with no username or password', async () => {
+    const { service, store, staff } = await withVaccinator();
+    await refusal(service.startLogin({ clientId: 'app' }, 'asha.v', 'not the password'));
+    await refusal(service.startLogin({ clientId: 'app' }, 'nobody.here', PASSWORD));
+    const failures = store.events.filter((event) => event.type === 'staff_login.failed');
+    expect(failures).toEqual([
+      expect.objectContaining({
+        clientId: 'app',
+        subject: { kind: 'staff', staffId: staff.staffId },
+        failures: 1,
+        accountLocked: false,
+        clientThrottled: false,
+      }),
+      expect.objectContaining({
+        clientId: 'app',
+        subject: { kind: 'unknown-username', usernameIndex: usernameIndex('nobody.here') },
+        failures: 0,
+      }),
+    ]);
+    const published = JSON.stringify(store.events);
+    for (const secret of ['asha.v', 'nobody.here', 'not the password', PASSWORD]) {
+      expect(published).not.toContain(secret);
+    }
+  });
+
+  it('publishes staff_login.locked once, at the failure that locks the account', async () => {
+    const { service, store, staff } = await withVaccinator();
+    for (let i = 0; i <= STAFF_PASSWORD_MAX_FAILURES; i++) {
+      await refusal(service.startLogin({ clientId: 'app' }, 'asha.v', `guess ${i}`));
+    }
+    expect(store.events.filter((event) => event.type === 'staff_login.locked')).toEqual([
+      {
+        type: 'staff_login.locked',
+        clientId: 'app',
+        occurredAt: now,
+        staffId: staff.staffId,
+        failures: STAFF_PASSWORD_MAX_FAILURES,
+      },
+    ]);
+    const last = store.events.filter((event) => event.type === 'staff_login.failed').at(-1);
+    expect(last).toMatchObject({ accountLocked: true, failures: STAFF_PASSWORD_MAX_FAILURES });
+  });
+
+  it('refuses a client that failed at too many usernames this minute, alike for any username, until the minute ends', async () => {
+    let clock = new Date('2026-12-01T06:00:20Z');
+    const context = setup(() => clock);
+    const centre = await context.service.createCentre(admin, {
+      name: 'PHC Andheri',
+      district: 'Mumbai Suburban',
+      state: 'Maharashtra',
+    });
+    await context.service.createStaff(admin, staffInput({ centreId: centre.centreId }));
+    const { service, store, sent } = context;
+    const sprayer = { clientId: 'portal' };
+    for (let i = 0; i < STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE; i++) {
+      expect((await refusal(service.startLogin(sprayer, `user${i}`, 'Summer2026!'))).at(1)).toBe(
+        'BAD_LOGIN',
+      );
+    }
+    const throttled = async (username: string, password: string) => {
+      try {
+        await service.startLogin(sprayer, username, password);
+      } catch (error) {
+        if (isVaxGuardError(error))
+          return [error.code, error.reason, error.message, error.retryAfterMs];
+      }
+      throw new Error('expected a refusal');
+    };
+    const known = await throttled('asha.v', PASSWORD);
+    const unknown = await throttled('nobody.here', 'Summer2026!');
+    expect(known).toEqual(unknown);
+    expect(known.slice(0, 2)).toEqual(['RESOURCE_EXHAUSTED', 'STAFF_LOGIN_RATE']);
+    expect(known[3]).toBe(40_000);
+    expect(sent).toEqual([]);
+    expect(
+      store.events.filter((event) => event.type === 'staff_login.failed').at(-1),
+    ).toMatchObject({
+      clientThrottled: true,
+      subject: { kind: 'unknown-username' },
+    });
+    // Another client is not held back, and the sprayer is served again next minute.
+    await expect(
+      service.startLogin({ clientId: 'other' }, 'asha.v', PASSWORD),
+    ).resolves.toBeDefined();
+    clock = new Date('2026-12-01T06:01:00Z');
+    await expect(service.startLogin(sprayer, 'asha.v', PASSWORD)).resolves.toBeDefined();
+  });
+
+  it('counts one username failing again and again once towards the client limit', async () => {
+    const { service } = await withVaccinator();
+    const client = { clientId: 'portal' };
+    for (let i = 0; i < STAFF_PASSWORD_MAX_FAILURES - 1; i++) {
+      await refusal(service.startLogin(client, 'asha.v', `typo ${i}`));
+    }
+    for (let i = 0; i < STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE - 2; i++) {
+      await refusal(service.startLogin(client, `user${i}`, 'not the password'));
+    }
+    await expect(service.startLogin(client, 'asha.v', PASSWORD)).resolves.toBeDefined();
+  });
+
   it('refuses a suspended staff member, and lets them in again once reinstated', async () => {
     const { service, staff } = await withVaccinator();
     const principal = { kind: 'STAFF' as const, id: staff.staffId };
@@ -401,7 +509,7 @@ describe('partners and the kill switch', () => {
       store.events.map((event) => [
         event.type,
         'principal' in event ? event.principal : undefined,
-        event.actor.clientId,
+        'actor' in event ? event.actor.clientId : event.clientId,
       ]),
     ).toEqual([
       ['principal.suspended', portal, 'svc-audit'],

@@ -5,6 +5,7 @@ import {
   invalidArgument,
   notFound,
   permissionDenied,
+  resourceExhausted,
   unauthenticated,
   type VaxGuardError,
 } from '@vaxguard/errors';
@@ -22,8 +23,12 @@ import {
   checkPlatformServiceClientStop,
   checkStaffPassword,
   isPlatformServiceClient,
+  isClientSignInThrottled,
   PLATFORM_SERVICE_CLIENT_PREFIX,
+  STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE,
+  STAFF_LOGIN_FAILURE_WINDOW_MS,
   staffLockedUntil,
+  staffLoginFailureWindowStart,
 } from './identity-rules';
 
 /**
@@ -126,7 +131,36 @@ export type PrincipalEvent =
       readonly type: 'api.locked' | 'api.unlocked';
       readonly scope: ApiLockScope;
       readonly reason: string;
-    });
+    })
+  | StaffLoginEvent;
+
+/**
+ * Who a failed sign-in was at: an account by its staff id, or a username that names no
+ * account by its keyed index (never the username).
+ */
+export type SignInSubject =
+  | { readonly kind: 'staff'; readonly staffId: string }
+  | { readonly kind: 'unknown-username'; readonly usernameIndex: string };
+
+/** Failed and locked sign-ins, by the client application they came through. */
+export type StaffLoginEvent =
+  | {
+      readonly type: 'staff_login.failed';
+      readonly clientId: string;
+      readonly occurredAt: Date;
+      readonly subject: SignInSubject;
+      /** The account's wrong passwords in a row so far; 0 for an unknown username. */
+      readonly failures: number;
+      readonly accountLocked: boolean;
+      readonly clientThrottled: boolean;
+    }
+  | {
+      readonly type: 'staff_login.locked';
+      readonly clientId: string;
+      readonly occurredAt: Date;
+      readonly staffId: string;
+      readonly failures: number;
+    };
 
 export interface PrincipalUnitOfWork {
   insertCentre(centre: Centre): Promise<void>;
@@ -137,6 +171,14 @@ export interface PrincipalUnitOfWork {
   findStaff(staffId: string): Promise<StaffRecord | undefined>;
   recordLoginFailure(staffId: string, at: Date): Promise<void>;
   clearLoginFailures(staffId: string): Promise<void>;
+  /** Distinct usernames the client failed to sign in at in the window starting then. */
+  countClientSignInFailures(clientId: string, windowStart: Date): Promise<number>;
+  /** Adds a username (its keyed index) to the client's failures in that window. */
+  recordClientSignInFailure(
+    clientId: string,
+    usernameIndex: string,
+    windowStart: Date,
+  ): Promise<void>;
   /** The staff member's mobile, opened from the vault. */
   mobileOfStaff(staffId: string): Promise<Mobile>;
   insertPartner(partner: PartnerRecord): Promise<'inserted' | 'duplicate'>;
@@ -188,6 +230,8 @@ export interface PrincipalServiceOptions {
   readonly passwords: PasswordHasher;
   readonly clock: () => Date;
   readonly indexMobile: (mobile: Mobile) => string;
+  /** A username's keyed index (identity-rules' indexStaffUsername under an identity key). */
+  readonly indexUsername: (username: string) => string;
   readonly hashSecret: (secret: string) => Buffer;
   readonly newId?: () => string;
   readonly newSecret?: () => string;
@@ -462,7 +506,10 @@ export class PrincipalService {
    * Staff sign-in, step 1: the password. When it is right (and the account is neither
    * locked nor suspended), the OTP service sends a STAFF_LOGIN code to the staff member's
    * mobile for the calling client; the confirmed code's token is the session. Any
-   * failure gets the same answer, an unknown username included.
+   * failure gets the same answer, an unknown username included, and is a
+   * `staff_login.failed` event (the failure that locks an account also a
+   * `staff_login.locked`). A client that has failed at too many usernames this minute
+   * is refused before any password is checked, whichever username it names.
    */
   async startLogin(
     client: { clientId: string },
@@ -470,11 +517,40 @@ export class PrincipalService {
     password: string,
   ): Promise<{ txnId: string; expiresAt: Date }> {
     const refused = unauthenticated('wrong username or password', { reason: 'BAD_LOGIN' });
+    // A malformed username names no account and could never match one: nothing to count.
     if (!USERNAME.test(username) || password.length === 0 || password.length > 512) throw refused;
     const now = this.options.clock();
+    const windowStart = staffLoginFailureWindowStart(now);
+    const usernameIndex = this.options.indexUsername(username);
+    const throttled = resourceExhausted(
+      `too many failed sign-ins through this client: at most ${STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE} usernames a minute`,
+      windowStart.getTime() + STAFF_LOGIN_FAILURE_WINDOW_MS - now.getTime(),
+      { reason: 'STAFF_LOGIN_RATE' },
+    );
     const outcome = await this.options.store.transaction(
       async (uow): Promise<Outcome<{ staff: StaffRecord; mobile: Mobile }>> => {
         const staff = await uow.findStaffByUsernameForUpdate(username);
+        const failed = (facts: {
+          failures: number;
+          accountLocked?: boolean;
+          clientThrottled?: boolean;
+        }) =>
+          uow.publish({
+            type: 'staff_login.failed',
+            clientId: client.clientId,
+            occurredAt: now,
+            subject: staff
+              ? { kind: 'staff', staffId: staff.staffId }
+              : { kind: 'unknown-username', usernameIndex },
+            accountLocked: false,
+            clientThrottled: false,
+            ...facts,
+          });
+        const clientFailures = await uow.countClientSignInFailures(client.clientId, windowStart);
+        if (isClientSignInThrottled(clientFailures)) {
+          await failed({ failures: staff?.failedLogins ?? 0, clientThrottled: true });
+          return { ok: false, error: throttled };
+        }
         const lockedUntil =
           staff?.lastFailedLoginAt && staffLockedUntil(staff.failedLogins, staff.lastFailedLoginAt);
         const locked = lockedUntil !== undefined && lockedUntil.getTime() > now.getTime();
@@ -482,9 +558,26 @@ export class PrincipalService {
           password.normalize('NFKC'),
           staff && !locked ? staff.passwordHash : await this.decoy(),
         );
-        if (!staff || locked) return { ok: false, error: refused };
+        if (!staff || locked || !matches) {
+          await uow.recordClientSignInFailure(client.clientId, usernameIndex, windowStart);
+        }
+        if (!staff || locked) {
+          await failed({ failures: staff?.failedLogins ?? 0, accountLocked: locked });
+          return { ok: false, error: refused };
+        }
         if (!matches) {
+          const failures = staff.failedLogins + 1;
           await uow.recordLoginFailure(staff.staffId, now);
+          await failed({ failures });
+          if (staffLockedUntil(failures, now)) {
+            await uow.publish({
+              type: 'staff_login.locked',
+              clientId: client.clientId,
+              occurredAt: now,
+              staffId: staff.staffId,
+              failures,
+            });
+          }
           return { ok: false, error: refused };
         }
         if (await uow.isSuspended({ kind: 'STAFF', id: staff.staffId })) {

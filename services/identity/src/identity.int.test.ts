@@ -448,9 +448,108 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
       admin,
       app,
       staffId: staff?.staffId ?? '',
+      username,
+      password,
       token: await app.staffSession(username, password),
     };
   }
+
+  /** The staff sign-in failures published for a client, once `count` have arrived. */
+  const signInFailuresOf = (clientId: string, count: number) =>
+    collector.waitFor(
+      (event) =>
+        event.type === EVENTS.staffLoginFailed.name && event.actor?.principalId === clientId,
+      count,
+    );
+
+  /** Bytes of everything published and logged, where no username or password may be. */
+  function leakedSecrets(secrets: readonly string[]): string[] {
+    const published = Buffer.concat(collector.rawMessages);
+    const logged = logs.text();
+    return secrets.filter((secret) => published.includes(secret) || logged.includes(secret));
+  }
+
+  it('a failed staff sign-in is an event naming the account, or an unknown username by a keyed index only; the locking one also a staff_login.locked', async () => {
+    const vaccinator = await vaccinatorOnDuty();
+    const guesser = newClient();
+    const unknown = `nobody.${guesser.clientId}`;
+    const guess = (username: string, password: string) =>
+      refusalOf(guesser.identity.call('startStaffLogin', { username, password }, guesser.as()));
+    const refusals = [await guess(unknown, 'a guessed passphrase 0')];
+    for (let i = 1; i <= 10; i++) {
+      refusals.push(await guess(vaccinator.username, `a guessed passphrase ${i}`));
+    }
+    expect(new Set(refusals.map((r) => `${r.code}/${r.reason}/${r.message}`)).size).toBe(1);
+    expect(refusals[0]?.reason).toBe('BAD_LOGIN');
+    // Each subject's events are in order (one partition key); subjects may interleave.
+    const failures = await signInFailuresOf(guesser.clientId, 11);
+    const [byIndex, ...others] = failures.filter(
+      (event) => event.subject?.kind === SubjectKind.SUBJECT_KIND_STAFF_USERNAME,
+    );
+    expect(others).toEqual([]);
+    expect(byIndex?.subject?.ref).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const byAccount = failures.filter(
+      (event) => event.subject?.kind === SubjectKind.SUBJECT_KIND_STAFF,
+    );
+    expect(byAccount.map((event) => event.subject?.ref)).toEqual(
+      Array.from({ length: 10 }, () => vaccinator.staffId),
+    );
+    expect(byAccount.map((event) => readPayload(event, EVENTS.staffLoginFailed).failures)).toEqual(
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
+    expect(byIndex?.actor).toEqual({
+      kind: ActorKind.ACTOR_KIND_PARTNER_CLIENT,
+      principalId: guesser.clientId,
+      clientId: guesser.clientId,
+    });
+    const [locked, ...more] = await collector.waitFor(
+      (event) =>
+        event.type === EVENTS.staffLoginLocked.name && event.subject?.ref === vaccinator.staffId,
+    );
+    expect(more).toEqual([]);
+    expect(locked?.actor?.principalId).toBe(guesser.clientId);
+    // Locked now: the right password is refused alike, and is a failure with the lock on it.
+    expect((await guess(vaccinator.username, vaccinator.password)).reason).toBe('BAD_LOGIN');
+    const afterLock = (await signInFailuresOf(guesser.clientId, 12))
+      .filter((event) => event.subject?.ref === vaccinator.staffId)
+      .at(-1);
+    expect(afterLock && readPayload(afterLock, EVENTS.staffLoginFailed).accountLocked).toBe(true);
+    expect(
+      leakedSecrets([unknown, vaccinator.username, vaccinator.password, 'a guessed passphrase']),
+    ).toEqual([]);
+  });
+
+  it('one client failing at many usernames is throttled, alike for a real and an unknown username, while other clients sign in', async () => {
+    const vaccinator = await vaccinatorOnDuty();
+    const sprayer = newClient();
+    // The limit counts per minute: start with time for the spray to land in one minute.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 40_000)
+      await new Promise((resolve) => setTimeout(resolve, 60_000 - intoMinute));
+    const spray = (username: string, password = 'Spring2026 common passphrase') =>
+      refusalOf(sprayer.identity.call('startStaffLogin', { username, password }, sprayer.as()));
+    const sprayed = Array.from({ length: 10 }, (_, i) => `sprayed.${i}.${sprayer.clientId}`);
+    const first = await Promise.all(sprayed.map((username) => spray(username)));
+    expect(new Set(first.map((r) => r.reason))).toEqual(new Set(['BAD_LOGIN']));
+    const real = await spray(vaccinator.username, vaccinator.password);
+    const nobody = await spray(`one.more.${sprayer.clientId}`);
+    expect([real.code, real.reason]).toEqual([status.RESOURCE_EXHAUSTED, 'STAFF_LOGIN_RATE']);
+    expect(nobody).toMatchObject({ code: real.code, reason: real.reason, message: real.message });
+    expect(real.retryAfterMs).toBeGreaterThan(0);
+    expect(real.retryAfterMs).toBeLessThanOrEqual(60_000);
+    // The vaccinator's own app is another client: not held back.
+    await expect(
+      vaccinator.app.staffSession(vaccinator.username, vaccinator.password),
+    ).resolves.toBeTruthy();
+    const events = await signInFailuresOf(sprayer.clientId, 12);
+    const throttled = events.filter(
+      (event) => readPayload(event, EVENTS.staffLoginFailed).clientThrottled,
+    );
+    expect(throttled.map((event) => event.subject?.kind).sort()).toEqual(
+      [SubjectKind.SUBJECT_KIND_STAFF, SubjectKind.SUBJECT_KIND_STAFF_USERNAME].sort(),
+    );
+    expect(leakedSecrets([...sprayed, 'Spring2026 common passphrase'])).toEqual([]);
+  });
 
   it('staff sign in with a password and an OTP; a vaccinator reads a record only with consent, seeing the staff view', async () => {
     const vaccinator = await vaccinatorOnDuty();

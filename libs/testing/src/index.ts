@@ -11,3 +11,4 @@ export * from './refusals';
 export * from './service-process';
 export * from './service-scenarios';
 export * from './leak-replay';
+export * from './config-problems';

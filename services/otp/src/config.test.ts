@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@vaxguard/config';
+import { configProblems } from '@vaxguard/testing';
 import { readConfig } from './config';
 
 const secret = (byte: number) => Buffer.alloc(32, byte).toString('base64');
@@ -14,15 +14,7 @@ const valid = {
   OTP_DEV_SMS_SINK: '/tmp/vaxguard-sms.jsonl',
 };
 
-function problems(environment: Record<string, string>): readonly string[] {
-  try {
-    readConfig(environment);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const problems = (environment: Record<string, string>) => configProblems(readConfig, environment);
 
 describe('otp configuration', () => {
   it('reads a complete configuration with the documented defaults', () => {

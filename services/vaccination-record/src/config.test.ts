@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@vaxguard/config';
+import { configProblems } from '@vaxguard/testing';
 import { readConfig } from './config';
 
 const secret = (byte: number) => Buffer.alloc(32, byte).toString('base64');
@@ -15,15 +15,7 @@ const valid = {
   ISSUER_KEY_ENCRYPTION_KEY: secret(1),
 };
 
-function problems(environment: Record<string, string>): readonly string[] {
-  try {
-    readConfig(environment);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const problems = (environment: Record<string, string>) => configProblems(readConfig, environment);
 
 describe('vaccination-record configuration', () => {
   it('takes an https issuer, with its keys served over HTTP on localhost or not', () => {

@@ -4,3 +4,4 @@ export * from './issuer-trust';
 export * from './made-up-aadhaar';
 export * from './operator-client';
 export * from './guided-tour';
+export * from './log-entry';

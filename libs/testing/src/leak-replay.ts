@@ -13,13 +13,11 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
 import type { PlatformDescription } from '@vaxguard/dev-platform';
-import { readDevSms } from '@vaxguard/dev-sms';
-import { createServiceClient } from '@vaxguard/grpc-kit';
+import { callAs, OperatorClient, parseLogEntry } from '@vaxguard/dev-operator';
 import { newBeneficiaryRef } from '@vaxguard/pii';
-import { auditV1, identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
+import { auditV1, identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
 import { eventually } from './eventually';
 import { randomMadeUpAadhaar } from './made-up-aadhaar';
-import { callAs } from './platform';
 import { outcomeOf, type Refusal } from './refusals';
 
 /** Rounds of look-ups after which the replay reports how it goes. */
@@ -138,25 +136,16 @@ function personalDataIn(answer: unknown): string[] {
  * base64) into what the replay reports; an alert's payload is decoded with its message.
  */
 export function readLogEntry(entry: auditV1.LogEntry): ReplayLogEntry {
-  // The canonical entry (format vaxguard.audit.entry.v1): the envelope's fields at the
-  // top level, the payload's protobuf bytes in base64.
-  const event = JSON.parse(Buffer.from(entry.entry).toString('utf8')) as {
-    type: string;
-    actor?: { principalId?: string };
-    subject?: { ref?: string };
-    payload?: { value?: string };
-  };
-  const bytes = Buffer.from(event.payload?.value ?? '', 'base64');
-  const payload: Record<string, unknown> =
-    event.type === 'security.alert'
-      ? (auditV1.Alert.toJSON(auditV1.Alert.decode(bytes)) as Record<string, unknown>)
-      : {};
+  const { index, type, actor, subject, payload } = parseLogEntry(entry);
   return {
-    index: Number(entry.index),
-    type: event.type,
-    actorId: event.actor?.principalId ?? '',
-    subjectRef: event.subject?.ref ?? '',
-    payload,
+    index,
+    type,
+    actorId: actor.principalId,
+    subjectRef: subject.ref,
+    payload:
+      type === 'security.alert'
+        ? (auditV1.Alert.toJSON(auditV1.Alert.decode(payload.value)) as Record<string, unknown>)
+        : {},
   };
 }
 
@@ -180,31 +169,18 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
     used.identityNumbers.push(number);
     return number;
   };
-  const kit = { clientId: platform.client.id, secret: platform.client.secret, deadlineMs: 15_000 };
-  const otp = createServiceClient(otpV1.OtpServiceService, {
-    ...kit,
-    address: platform.services.otp,
+  const operator = new OperatorClient({
+    services: platform.services,
+    client: platform.client,
+    smsInbox: platform.smsInbox,
+    deadlineMs: 15_000,
   });
-  const identity = createServiceClient(identityV1.IdentityServiceService, {
-    ...kit,
-    address: platform.services.identity,
-  });
-  const records = createServiceClient(vaccinationRecordV1.VaccinationRecordServiceService, {
-    ...kit,
-    address: platform.services['vaccination-record'],
-  });
-  const audit = createServiceClient(auditV1.AuditServiceService, {
-    ...kit,
-    address: platform.services.audit,
-  });
+  const { otp, identity, records, audit } = operator;
+  /** A transaction confirmed with the code the inbox got; both kept as raw values used. */
   const confirm = async (txnId: string): Promise<string> => {
-    const code = await eventually(async () => {
-      const sms = await readDevSms(platform.smsInbox, txnId);
-      if (!sms) throw new Error('the code has not reached the dev SMS inbox yet');
-      return sms.code;
-    });
+    const code = await operator.smsCode(txnId);
     used.codes.push(code);
-    const { token } = await otp.call('confirmOtp', { txnId, otp: code }, callAs());
+    const { token } = await operator.confirm(txnId, code);
     used.tokens.push(token);
     return token;
   };
@@ -552,7 +528,7 @@ export async function replayLeak(options: LeakReplayOptions): Promise<LeakReplay
       stopped,
     };
   } finally {
-    for (const client of [otp, identity, records, audit]) client.close();
+    operator.close();
   }
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Metadata } from '@grpc/grpc-js';
+import { callAs } from '@vaxguard/dev-operator';
 import {
   writePlatformDescription,
   type PlatformDescription,
@@ -15,7 +15,6 @@ import { readDevSms } from '@vaxguard/dev-sms';
 import { createServiceClient, type ServiceClient } from '@vaxguard/grpc-kit';
 import { auditV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import { parseSignerKey } from '@vaxguard/tlog';
-import { TOKEN_HEADER } from '@vaxguard/tokens';
 import { freePort } from './containers';
 import { eventually } from './eventually';
 import { startKafka, type KafkaFixture } from './kafka';
@@ -117,13 +116,8 @@ export interface Platform extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** A call's options: never retried, with the user's token when there is one. */
-export function callAs(token?: string): { idempotent: false; metadata?: Metadata } {
-  if (!token) return { idempotent: false };
-  const metadata = new Metadata();
-  metadata.set(TOKEN_HEADER, token);
-  return { idempotent: false, metadata };
-}
+/** A call's options (never retried, the user's token when there is one): the operator's. */
+export { callAs };
 
 /**
  * The scrypt hash of a staff password by identity's own built hash-password task, as

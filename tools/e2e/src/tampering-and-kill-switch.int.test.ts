@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
+import { parseLogEntry, type ParsedLogEntry } from '@vaxguard/dev-operator';
 import { isVaxGuardError } from '@vaxguard/errors';
 import { EVENTS, type EventDefinition } from '@vaxguard/event-catalogue';
 import { auditV1, identityStaffV1 } from '@vaxguard/proto';
@@ -105,18 +106,8 @@ async function expectObeyedWithinASecond(
   }
 }
 
-/** An entry of the log as its canonical JSON says (vaxguard.audit.entry.v1). */
-interface DecodedEntry<T> {
-  readonly index: number;
-  readonly type: string;
-  readonly actor: {
-    readonly kind: string;
-    readonly principalId: string;
-    readonly clientId: string;
-  };
-  readonly subject: { readonly kind: string; readonly ref: string };
-  readonly payload: T;
-}
+/** An entry of the log with its payload decoded by its event's codec. */
+type DecodedEntry<T> = Omit<ParsedLogEntry, 'payload'> & { readonly payload: T };
 
 /** A verdict of the outside witness; it moves its checkpoint forward only on `ok`. */
 type WitnessVerdict =
@@ -252,17 +243,10 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
           },
           callAs(auditorSession),
         );
-        const decoded = entries.map((entry) => {
-          const json = JSON.parse(Buffer.from(entry.entry).toString('utf8')) as Omit<
-            DecodedEntry<T>,
-            'index' | 'payload'
-          > & { payload: { typeUrl: string; value: string } };
-          expect(json.payload.typeUrl).toBe(definition.typeUrl);
-          return {
-            ...json,
-            index: Number(entry.index),
-            payload: definition.payload.decode(Buffer.from(json.payload.value, 'base64')),
-          };
+        const decoded = entries.map((entry): DecodedEntry<T> => {
+          const parsed = parseLogEntry(entry);
+          expect(parsed.payload.typeUrl).toBe(definition.typeUrl);
+          return { ...parsed, payload: definition.payload.decode(parsed.payload.value) };
         });
         const mine = decoded.filter((entry) => entry.payload.reason === reason);
         if (mine.length === 0) throw new Error(`no ${definition.name} entry for "${reason}" yet`);

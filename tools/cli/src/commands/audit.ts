@@ -4,7 +4,12 @@
 // each batch covered by a signed checkpoint consistent with the one before.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { callAs, describeWitnessReport, witnessCheckpoint } from '@vaxguard/dev-operator';
+import {
+  callAs,
+  describeWitnessReport,
+  parseLogEntry,
+  witnessCheckpoint,
+} from '@vaxguard/dev-operator';
 import type { auditV1 } from '@vaxguard/proto';
 import { auditCheckpoint, leafHash, type Checkpoint } from '@vaxguard/tlog';
 import type { CliCommand } from '../cli';
@@ -48,18 +53,8 @@ interface EntrySummary {
 }
 
 function summarise(entry: auditV1.LogEntry): EntrySummary {
-  const parsed = JSON.parse(Buffer.from(entry.entry).toString('utf8')) as Omit<
-    EntrySummary,
-    'index'
-  >;
-  return {
-    index: Number(entry.index),
-    type: parsed.type,
-    occurredAt: parsed.occurredAt,
-    actor: parsed.actor,
-    subject: parsed.subject,
-    eventId: parsed.eventId,
-  };
+  const { index, type, occurredAt, actor, subject, eventId } = parseLogEntry(entry);
+  return { index, type, occurredAt, actor, subject, eventId };
 }
 
 /** An id as text shows it: blind indexes and long ids cut short (the JSON has them whole). */

@@ -56,8 +56,7 @@ describe('the 2023 leak, replayed against the whole platform', () => {
     }
   }
 
-  // First: the 1,000-look-up replay leaves the audit service thousands of events to read,
-  // and the rules see this one's only after them.
+  // The short replay, on its own portal client, before the 1,000-look-up one.
   it('1, live: npx vaxguard replay-leak prints each step as it happens and ends with the verdict', async () => {
     const portal = world.configuredClients['cli-portal'] as { clientId: string; secret: string };
     const dir = await mkdtemp(join(tmpdir(), 'vaxguard-replay-'));

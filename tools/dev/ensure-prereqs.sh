@@ -6,11 +6,16 @@
 #           and starts dockerd when run as root), for Testcontainers and the images
 #   grpcurl grpcurl, pinned, built with `go install` into $CACHE_DIR/bin/grpcurl; the
 #           reflection integration test drives it as a client with only an address
+#   witness litewitness and witnessctl (filippo.io/torchwood, pinned), a real C2SP
+#           tlog-witness, built with Go into $CACHE_DIR/bin; the platform's audit log
+#           has its checkpoints cosigned by one (libs/witness starts it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 CACHE_DIR=${VAXGUARD_CACHE_DIR:-$HOME/.cache/vaxguard}
 GRPCURL_VERSION=v1.9.4
+# v0.6.1 builds with Go 1.26; later releases need Go 1.27.
+TORCHWOOD_VERSION=v0.6.1
 
 say() { printf '[prereqs] %s\n' "$*" >&2; }
 
@@ -85,11 +90,47 @@ ensure_grpcurl() {
   exec 6>&-
 }
 
+witness_current() {
+  [[ -x $CACHE_DIR/bin/litewitness && -x $CACHE_DIR/bin/witnessctl &&
+    $(cat "$CACHE_DIR/bin/.witness-version" 2>/dev/null) == "$TORCHWOOD_VERSION" ]]
+}
+
+ensure_witness() {
+  witness_current && return 0
+  mkdir -p "$CACHE_DIR/bin" "$CACHE_DIR/locks"
+  # Own fd, and a second look under the lock: concurrent runs build it once.
+  exec 7>"$CACHE_DIR/locks/witness.lock"
+  flock 7
+  if ! witness_current; then
+    local go scratch gohome=$CACHE_DIR/go
+    go=$(command -v go || echo /usr/local/go/bin/go)
+    if [[ ! -x $go ]]; then
+      say "litewitness is built with Go, which is neither on PATH nor in /usr/local/go/bin; install Go (https://go.dev/dl/)"
+      return 1
+    fi
+    say "installing litewitness and witnessctl (filippo.io/torchwood $TORCHWOOD_VERSION) into $CACHE_DIR/bin (go install, about a minute)"
+    scratch=$(mktemp -d "$CACHE_DIR/bin/.witness.XXXXXX")
+    # Go writes only under the project's own cache, as the tlog interop test's build does.
+    if ! GOBIN=$scratch GOPATH=$gohome GOMODCACHE=$gohome/mod GOCACHE=$gohome/build \
+      "$go" install "filippo.io/torchwood/cmd/litewitness@$TORCHWOOD_VERSION" \
+      "filippo.io/torchwood/cmd/witnessctl@$TORCHWOOD_VERSION"; then
+      rm -rf "$scratch"
+      say "go install of filippo.io/torchwood $TORCHWOOD_VERSION failed"
+      return 1
+    fi
+    mv -f "$scratch/litewitness" "$scratch/witnessctl" "$CACHE_DIR/bin/"
+    rm -rf "$scratch"
+    echo "$TORCHWOOD_VERSION" >"$CACHE_DIR/bin/.witness-version"
+  fi
+  exec 7>&-
+}
+
 for need in "$@"; do
   case $need in
     deps) ensure_deps ;;
     docker) ensure_docker ;;
     grpcurl) ensure_grpcurl ;;
+    witness) ensure_witness ;;
     *) say "unknown prerequisite: $need"; exit 2 ;;
   esac
 done

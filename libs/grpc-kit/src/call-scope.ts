@@ -1,5 +1,5 @@
 import type { Deadline, Metadata } from '@grpc/grpc-js';
-import { VaxGuardError } from '@vaxguard/errors';
+import { toVaxGuardError, VaxGuardError, type ErrorCode } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import type { Authenticator } from './auth';
 import type { CallContext } from './server';
@@ -9,6 +9,17 @@ export interface ScopedCall {
   getDeadline(): Deadline;
   on(event: 'cancelled', listener: () => void): unknown;
 }
+
+/**
+ * How often a running call's access is checked again. A suspension, a partner or API
+ * lock, the global lock or a revoked token reaches every service's access registry
+ * within a few hundred milliseconds; checking every tenth of a second keeps a stream or a
+ * long call of that principal from outliving it by more than a second.
+ */
+export const ACCESS_RECHECK_MS = 100;
+
+/** Refusals that end a running call: the caller is no longer allowed, not a passing fault. */
+const ENDING_CODES: ReadonlySet<ErrorCode> = new Set(['PERMISSION_DENIED', 'UNAUTHENTICATED']);
 
 /** A call's deadline and the signal that tells its handler to stop. */
 export interface CallScope {
@@ -20,7 +31,23 @@ export interface CallScope {
   readonly signal: AbortSignal;
   /** Whether the signal was aborted by the deadline rather than by the caller. */
   deadlinePassed(): boolean;
-  /** Stops the deadline timer once the call is over. */
+  /**
+   * The refusal that ended the call while it ran (a lock, a suspension, a revoked
+   * token), if one did: the signal was aborted with it, and the caller gets its status.
+   */
+  refusal(): VaxGuardError | undefined;
+  /** Ends the running call with this refusal (aborts the signal with it). */
+  refuse(error: VaxGuardError): void;
+  /** Calls `listener` once if the call is refused while it runs. */
+  onRefused(listener: (error: VaxGuardError) => void): void;
+  /**
+   * Checks the caller's access again every ACCESS_RECHECK_MS until the call is over,
+   * and refuses the call when `check` throws a refusal (PERMISSION_DENIED or
+   * UNAUTHENTICATED). Any other failure of the check is a passing fault: the call goes
+   * on and the next check tries again.
+   */
+  watchAccess(check: () => Promise<unknown>, logger: Logger): void;
+  /** Stops the deadline timer and the access checks once the call is over. */
   close(): void;
 }
 
@@ -40,24 +67,67 @@ export function openCallScope(call: ScopedCall, maxDurationMs: number): CallScop
   const timer = setTimeout(
     () => {
       deadlinePassed = true;
-      controller.abort(new Error('deadline exceeded'));
+      controller.abort(new VaxGuardError('DEADLINE_EXCEEDED', 'the call reached its deadline'));
     },
     Math.max(0, remainingMs),
   );
   call.on('cancelled', () => controller.abort(new Error('cancelled by caller')));
+  let refusal: VaxGuardError | undefined;
+  const refusedListeners: ((error: VaxGuardError) => void)[] = [];
+  let recheck: NodeJS.Timeout | undefined;
+  let closed = false;
+  const refuse = (error: VaxGuardError): void => {
+    if (closed || controller.signal.aborted) return;
+    refusal = error;
+    controller.abort(error);
+    for (const listener of refusedListeners.splice(0)) listener(error);
+  };
   return {
     deadline: Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined,
     remainingMs,
     signal: controller.signal,
     deadlinePassed: () => deadlinePassed,
-    close: () => clearTimeout(timer),
+    refusal: () => refusal,
+    refuse,
+    onRefused: (listener) => {
+      if (refusal) listener(refusal);
+      else refusedListeners.push(listener);
+    },
+    watchAccess: (check, logger) => {
+      const again = (): void => {
+        recheck = setTimeout(() => {
+          check().then(
+            () => {
+              if (!closed && !controller.signal.aborted) again();
+            },
+            (error: unknown) => {
+              const refused = toVaxGuardError(error);
+              if (ENDING_CODES.has(refused.code)) {
+                refuse(refused);
+              } else {
+                logger.warn('access re-check failed; the call goes on', { cause: error });
+                if (!closed && !controller.signal.aborted) again();
+              }
+            },
+          );
+        }, ACCESS_RECHECK_MS);
+        recheck.unref();
+      };
+      again();
+    },
+    close: () => {
+      closed = true;
+      clearTimeout(timer);
+      clearTimeout(recheck);
+    },
   };
 }
 
 /**
  * A call's handler context, unary or streaming: refused when the deadline passed before
  * it began, then authenticated by the method's full path (client credentials, the
- * method's token policy, API locks).
+ * method's token policy, API locks), and authenticated again while it runs, so a lock
+ * or suspension that lands meanwhile ends it (`CallScope.watchAccess`).
  */
 export async function callContext(
   call: { readonly metadata: Metadata },
@@ -69,12 +139,14 @@ export async function callContext(
     throw new VaxGuardError('DEADLINE_EXCEEDED', 'the call deadline passed before it started');
   }
   const principal = await options.authenticate(call.metadata, method);
+  const logger = options.logger.child({ method, clientId: principal.clientId });
+  scope.watchAccess(() => options.authenticate(call.metadata, method), logger);
   return {
     method,
     principal,
     metadata: call.metadata,
     deadline: scope.deadline,
     signal: scope.signal,
-    logger: options.logger.child({ method, clientId: principal.clientId }),
+    logger,
   };
 }

@@ -1,7 +1,8 @@
 export * from './auth';
 export * from './client';
 export * from './server';
-export type { ServerStreamHandler } from './server-stream';
+export type { ServerStreamHandler, StreamContext } from './server-stream';
+export { ACCESS_RECHECK_MS } from './call-scope';
 export * from './status';
 export * from './service-client';
 export {

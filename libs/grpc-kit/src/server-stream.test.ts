@@ -5,7 +5,7 @@ import { invalidArgument, permissionDenied } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import type { Authenticator } from './auth';
 import type { CallContext } from './server';
-import { pumpMessages, serverStreamingCall } from './server-stream';
+import { pumpMessages, serverStreamingCall, type StreamContext } from './server-stream';
 import { readStatusDetails, type StatusError } from './status';
 
 const METHOD = '/vaxguard.audit.v1.AuditService/ExportEntries';
@@ -151,7 +151,7 @@ describe('serverStreamingCall', () => {
     return { kind: 'client', id: 'portal', clientId: 'portal', scopes: [] };
   };
   const serve = <Res>(
-    handler: (request: unknown, context: CallContext) => AsyncIterable<Res>,
+    handler: (request: unknown, context: StreamContext) => AsyncIterable<Res>,
     maxDurationMs = 60_000,
   ) => serverStreamingCall(METHOD, handler, { logger, authenticate, maxDurationMs });
   const ended = (call: FakeCall) =>
@@ -232,6 +232,78 @@ describe('serverStreamingCall', () => {
     expect([state.pulled, state.released]).toEqual([2, true]);
     expect(call.errors).toEqual([]);
     expect(call.writableEnded).toBe(false);
+  });
+
+  it('ends a running stream with the lock’s own status within a second of the lock, the handler told', async () => {
+    const call = new FakeCall({});
+    let reason: unknown;
+    const { messages, state } = counted(1_000_000);
+    // A reader that takes a message every 10 ms, as an auditor exporting the log.
+    serve(async function* (request, context) {
+      try {
+        for await (const message of messages()) {
+          await settle(10);
+          yield message;
+        }
+      } finally {
+        reason = context.signal.reason;
+      }
+    })(call.asCall());
+    await settle(100);
+    const lockedAt = performance.now();
+    call.metadata.set('locked', 'yes');
+    await new Promise<void>((resolve) => call.once('error', () => resolve()));
+    const endedAfterMs = performance.now() - lockedAt;
+    expect(endedAfterMs).toBeLessThan(1_000);
+    const [error] = call.errors;
+    expect([error?.code, readStatusDetails(error ?? {}).reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'API_LOCKED',
+    ]);
+    const writtenAtEnd = call.written.length;
+    await settle(50);
+    expect(call.written).toHaveLength(writtenAtEnd);
+    expect(state.released).toBe(true);
+    expect(reason).toMatchObject({ code: 'PERMISSION_DENIED', reason: 'API_LOCKED' });
+    expect(logs.text()).toContain('call ended by a refusal');
+  });
+
+  it('goes on when a re-check fails for a passing fault, not a refusal', async () => {
+    const call = new FakeCall({});
+    let checks = 0;
+    const flaky: Authenticator = async (metadata, method) => {
+      checks++;
+      if (checks === 2) throw new Error('the registry is reloading');
+      return authenticate(metadata, method);
+    };
+    serverStreamingCall(
+      METHOD,
+      async function* () {
+        for (let i = 0; i < 60; i++) {
+          await settle(10);
+          yield i;
+        }
+      },
+      { logger, authenticate: flaky, maxDurationMs: 60_000 },
+    )(call.asCall());
+    await ended(call);
+    expect(checks).toBeGreaterThanOrEqual(2);
+    expect(call.errors).toEqual([]);
+    expect(call.written).toHaveLength(60);
+  });
+
+  it('tells the handler how many of its messages went out', async () => {
+    const call = new FakeCall({});
+    const counts: number[] = [];
+    serve(async function* (_request, context) {
+      for (let i = 0; i < 3; i++) {
+        counts.push(context.messagesSent());
+        yield i;
+      }
+      counts.push(context.messagesSent());
+    })(call.asCall());
+    await ended(call);
+    expect(counts).toEqual([0, 1, 2, 3]);
   });
 
   it('ends a stream still running at the server’s longest deadline with DEADLINE_EXCEEDED', async () => {

@@ -14,8 +14,17 @@ import { toStatusError } from './status';
  */
 export type ServerStreamHandler<Req, Res> = (
   request: Req,
-  context: CallContext,
+  context: StreamContext,
 ) => AsyncIterable<Res>;
+
+/** A streaming call's context: a call's, and how many messages have left so far. */
+export interface StreamContext extends CallContext {
+  /**
+   * How many of the handler's messages the kit has written to the transport: when the
+   * stream ends early, the first this-many messages yielded are the ones that went out.
+   */
+  messagesSent(): number;
+}
 
 /** What pumping needs of a call's writable side. */
 interface WritableSide<Res> {
@@ -108,6 +117,24 @@ export function serverStreamingCall<Req, Res>(
     const started = performance.now();
     const scope = openCallScope(call, options.maxDurationMs);
     let sent = 0;
+    // Whether the call's status has gone out (or the caller left): nothing more is sent.
+    let over = false;
+    const refuse = (error: unknown, event = 'call refused'): void => {
+      if (over) return;
+      over = true;
+      const mapped = toStatusError(error, logger, method);
+      logger.info(event, {
+        method,
+        code: status[mapped.code],
+        messages: sent,
+        durationMs: Math.round(performance.now() - started),
+      });
+      call.emit('error', mapped);
+    };
+    // A lock, a suspension or a revoked token that lands while the stream runs ends it
+    // at once with the refusal's own status; the handler is told by the aborted signal
+    // and winds down (a generator's `finally` runs) without sending anything more.
+    scope.onRefused((error) => refuse(error, 'call ended by a refusal'));
     const run = async (): Promise<void> => {
       const context = await callContext(call, method, scope, options);
       const counted: WritableSide<Res> = {
@@ -118,35 +145,34 @@ export function serverStreamingCall<Req, Res>(
         once: (event, listener) => call.once(event, listener),
         removeListener: (event, listener) => call.removeListener(event, listener),
       };
-      await pumpMessages(counted, handler(call.request, context), scope.signal);
-    };
-    const refuse = (error: unknown): void => {
-      const mapped = toStatusError(error, logger, method);
-      logger.info('call refused', {
-        method,
-        code: status[mapped.code],
-        messages: sent,
-        durationMs: Math.round(performance.now() - started),
-      });
-      call.emit('error', mapped);
+      await pumpMessages(
+        counted,
+        handler(call.request, { ...context, messagesSent: () => sent }),
+        scope.signal,
+      );
     };
     run().then(
       () => {
         scope.close();
         const durationMs = Math.round(performance.now() - started);
+        if (scope.refusal()) return;
         if (scope.deadlinePassed()) {
           refuse(new VaxGuardError('DEADLINE_EXCEEDED', 'the stream reached its deadline'));
         } else if (scope.signal.aborted) {
           // The caller went away: there is nobody to send a status to.
+          over = true;
           logger.info('call cancelled', { method, messages: sent, durationMs });
         } else {
+          over = true;
           logger.debug('call ok', { method, messages: sent, durationMs });
           call.end();
         }
       },
       (error: unknown) => {
         scope.close();
+        if (scope.refusal()) return;
         if (call.cancelled) {
+          over = true;
           logger.info('call cancelled', { method, messages: sent });
           return;
         }

@@ -11,7 +11,7 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invalidArgument, resourceExhausted } from '@vaxguard/errors';
+import { invalidArgument, permissionDenied, resourceExhausted } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import { otpV1 } from '@vaxguard/proto';
 import { clientSecretAuthenticator, hashClientSecret } from './auth';
@@ -30,6 +30,16 @@ const handlers: ServiceHandlers<typeof otpV1.OtpServiceService> = {
     if (request.mobile === 'bad') throw invalidArgument('mobile is not valid', { reason: 'BAD' });
     if (request.mobile === 'busy') throw resourceExhausted('too many requests', 42_500);
     if (request.mobile === 'crash') throw new Error('db password=hunter2 leaked in a driver error');
+    if (request.mobile === 'long') {
+      // A long call that stops only when told.
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, 4_000);
+        context.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve(undefined);
+        });
+      });
+    }
     if (request.mobile === 'slow') {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       if (context.signal.aborted) throw invalidArgument('too late');
@@ -49,11 +59,21 @@ const handlers: ServiceHandlers<typeof otpV1.OtpServiceService> = {
 };
 
 describe('GrpcServer over a real socket', () => {
+  const clients = clientSecretAuthenticator([
+    { clientId: 'portal', secretSha256: hashClientSecret(SECRET), scopes: [] },
+  ]);
+  // Flipped by a test to suspend the portal while one of its calls runs.
+  let suspended = false;
   const server = new GrpcServer({
     logger,
-    authenticate: clientSecretAuthenticator([
-      { clientId: 'portal', secretSha256: hashClientSecret(SECRET), scopes: [] },
-    ]),
+    authenticate: async (metadata, method) => {
+      if (suspended) {
+        throw permissionDenied('this client application is suspended by the platform operators', {
+          reason: 'PRINCIPAL_SUSPENDED',
+        });
+      }
+      return clients(metadata, method);
+    },
   });
   let address = '';
   let client: otpV1.OtpServiceClient;
@@ -122,6 +142,26 @@ describe('GrpcServer over a real socket', () => {
   it('ends a call at its deadline', async () => {
     const late = await failure(generate('slow', clientMetadata('portal', SECRET), 200));
     expect(late.code).toBe(status.DEADLINE_EXCEEDED);
+  });
+
+  it('ends a long call with the suspension’s status within a second of the suspension', async () => {
+    const running = failure(generate('long'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const suspendedAt = performance.now();
+    suspended = true;
+    try {
+      const ended = await running;
+      const afterMs = Math.round(performance.now() - suspendedAt);
+      console.log(`a long unary call ended ${afterMs} ms after its client was suspended`);
+      expect(afterMs).toBeLessThan(1_000);
+      expect([ended.code, readStatusDetails(ended).reason]).toEqual([
+        status.PERMISSION_DENIED,
+        'PRINCIPAL_SUSPENDED',
+      ]);
+    } finally {
+      suspended = false;
+    }
+    expect((await generate('ok')).txnId).toBe('for-portal');
   });
 
   it('serves grpc.health.v1 and server reflection without credentials', async () => {

@@ -152,8 +152,11 @@ export class GrpcServer {
       const started = performance.now();
       const scope = openCallScope(call, this.maxCallDurationMs);
 
+      let answered = false;
       const finish = (error: unknown, response?: unknown): void => {
         scope.close();
+        if (answered) return;
+        answered = true;
         const durationMs = Math.round(performance.now() - started);
         if (error === undefined) {
           logger.debug('call ok', { method, durationMs });
@@ -165,6 +168,11 @@ export class GrpcServer {
         callback(mapped);
       };
 
+      // A lock, a suspension or a revoked token that lands while a long call runs ends
+      // it at once with the refusal's status: the answer is withheld from a principal no
+      // longer allowed it. The handler sees the aborted signal; a write it had already
+      // sent to the database may still commit, and is recorded as every write is.
+      scope.onRefused((refusal) => finish(refusal));
       const run = async (): Promise<unknown> =>
         handler(call.request, await callContext(call, method, scope, this.options));
       run().then(

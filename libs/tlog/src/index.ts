@@ -8,6 +8,7 @@ export * from './proof-nodes';
 export * from './node-reader';
 export * from './verify';
 export {
+  COSIGNATURE_V1,
   ed25519KeyId,
   formatVerifierKey,
   generateSignerKey,
@@ -19,4 +20,5 @@ export {
 } from './note-keys';
 export * from './signed-note';
 export * from './checkpoint';
+export * from './cosignature';
 export * from './auditor';

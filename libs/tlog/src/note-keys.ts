@@ -11,6 +11,8 @@ import { NoteKeyError } from './errors';
 
 /** The c2sp.org/signed-note signature type of Ed25519 keys. */
 const ED25519 = 0x01;
+/** The signature type of c2sp.org/tlog-cosignature's cosignature/v1 (Ed25519 too). */
+export const COSIGNATURE_V1 = 0x04;
 const ED25519_KEY_SIZE = 32;
 const ED25519_SIGNATURE_SIZE = 64;
 // DER wrappers that turn a raw Ed25519 seed or public key into what node:crypto reads.
@@ -45,10 +47,15 @@ export function isValidKeyName(name: string): boolean {
 
 /** SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)[:4], big-endian: the Ed25519 key ID. */
 export function ed25519KeyId(name: string, publicKey: Uint8Array): number {
+  return keyIdOf(name, ED25519, publicKey);
+}
+
+/** SHA-256(name ‖ "\n" ‖ signature type ‖ public key)[:4], big-endian (c2sp.org/signed-note). */
+export function keyIdOf(name: string, signatureType: number, publicKey: Uint8Array): number {
   const digest = createHash('sha256')
     .update(name)
     .update('\n')
-    .update(Uint8Array.of(ED25519))
+    .update(Uint8Array.of(signatureType))
     .update(publicKey)
     .digest();
   return digest.readUInt32BE(0);
@@ -56,19 +63,45 @@ export function ed25519KeyId(name: string, publicKey: Uint8Array): number {
 
 /** Encodes the verifier key `<name>+<8 hex key ID>+<base64(0x01 ‖ public key)>`. */
 export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
+  return formatTypedVerifierKey(name, ED25519, publicKey);
+}
+
+/** `<name>+<8 hex key ID>+<base64(signature type ‖ public key)>` of an Ed25519 public key. */
+export function formatTypedVerifierKey(
+  name: string,
+  signatureType: number,
+  publicKey: Uint8Array,
+): string {
   if (!isValidKeyName(name)) throw new NoteKeyError(`invalid key name ${JSON.stringify(name)}`);
   if (publicKey.length !== ED25519_KEY_SIZE) {
     throw new NoteKeyError(`an Ed25519 public key is 32 bytes, got ${publicKey.length}`);
   }
-  const key = Buffer.concat([Uint8Array.of(ED25519), publicKey]).toString('base64');
-  return `${name}+${hex8(ed25519KeyId(name, publicKey))}+${key}`;
+  const key = Buffer.concat([Uint8Array.of(signatureType), publicKey]).toString('base64');
+  return `${name}+${hex8(keyIdOf(name, signatureType, publicKey))}+${key}`;
 }
 
 /** Reads a verifier key string; refuses any malformed part, other algorithm or wrong key ID. */
 export function parseVerifierKey(verifierKey: string): NoteVerifier {
+  const { name, keyId, publicKey } = parseTypedVerifierKey(verifierKey, ED25519);
+  return {
+    name,
+    keyId,
+    verify: (text, signature) =>
+      signature.length === ED25519_SIGNATURE_SIZE && verify(null, text, publicKey, signature),
+  };
+}
+
+/**
+ * Reads a verifier key string of one signature type (an Ed25519 key in every type this
+ * library knows), refusing any malformed part, another type or a wrong key ID.
+ */
+export function parseTypedVerifierKey(
+  verifierKey: string,
+  signatureType: number,
+): { name: string; keyId: number; publicKey: KeyObject } {
   const [name, keyIdHex, keyBase64] = splitKey(verifierKey);
-  const publicKey = parseKeyParts(name, keyIdHex, keyBase64, 'verifier');
-  if (ed25519KeyId(name, publicKey) !== parseKeyId(keyIdHex)) {
+  const publicKey = parseKeyParts(name, keyIdHex, keyBase64, 'verifier', signatureType);
+  if (keyIdOf(name, signatureType, publicKey) !== parseKeyId(keyIdHex)) {
     throw new NoteKeyError(`the key ID of ${name} does not match its key`);
   }
   const keyObject = createPublicKey({
@@ -76,12 +109,7 @@ export function parseVerifierKey(verifierKey: string): NoteVerifier {
     format: 'der',
     type: 'spki',
   });
-  return {
-    name,
-    keyId: parseKeyId(keyIdHex),
-    verify: (text, signature) =>
-      signature.length === ED25519_SIGNATURE_SIZE && verify(null, text, keyObject, signature),
-  };
+  return { name, keyId: parseKeyId(keyIdHex), publicKey: keyObject };
 }
 
 /** Reads a signer key `PRIVATE+KEY+<name>+<8 hex key ID>+<base64(0x01 ‖ seed)>`. */
@@ -91,7 +119,7 @@ export function parseSignerKey(signerKey: string): NoteSigner {
     throw new NoteKeyError('a signer key starts with PRIVATE+KEY+');
   }
   const [name, keyIdHex, keyBase64] = splitKey(signerKey.slice(PRIVATE_KEY_PREFIX.length));
-  const seed = parseKeyParts(name, keyIdHex, keyBase64, 'signer');
+  const seed = parseKeyParts(name, keyIdHex, keyBase64, 'signer', ED25519);
   const privateKey = createPrivateKey({
     key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
     format: 'der',
@@ -136,6 +164,7 @@ function parseKeyParts(
   keyIdHex: string,
   keyBase64: string,
   kind: 'verifier' | 'signer',
+  signatureType: number,
 ): Uint8Array {
   if (!isValidKeyName(name)) throw new NoteKeyError(`invalid key name in ${kind} key`);
   if (!/^[0-9a-fA-F]{8}$/.test(keyIdHex)) {
@@ -145,7 +174,9 @@ function parseKeyParts(
   if (raw === undefined || raw.length === 0) {
     throw new NoteKeyError(`the key of a ${kind} key is not base64`);
   }
-  if (raw[0] !== ED25519) throw new NoteKeyError(`unknown signature type ${raw[0]} in ${kind} key`);
+  if (raw[0] !== signatureType) {
+    throw new NoteKeyError(`signature type ${raw[0]} in ${kind} key, expected ${signatureType}`);
+  }
   if (raw.length !== 1 + ED25519_KEY_SIZE) {
     throw new NoteKeyError(`an Ed25519 ${kind} key holds 32 bytes, got ${raw.length - 1}`);
   }
@@ -156,7 +187,7 @@ function parseKeyId(keyIdHex: string): number {
   return Number.parseInt(keyIdHex, 16);
 }
 
-function rawPublicKey(privateKey: KeyObject): Uint8Array {
+export function rawPublicKey(privateKey: KeyObject): Uint8Array {
   const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   return new Uint8Array(der.subarray(SPKI_ED25519_PREFIX.length));
 }

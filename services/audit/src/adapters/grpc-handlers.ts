@@ -1,5 +1,5 @@
 import type { MethodPolicies } from '@vaxguard/auth';
-import { permissionDenied } from '@vaxguard/errors';
+import { isVaxGuardError, permissionDenied } from '@vaxguard/errors';
 import type { Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
 import { auditV1 } from '@vaxguard/proto';
 import { AUDIENCE } from '@vaxguard/tokens';
@@ -97,14 +97,27 @@ export function auditHandlers(
     },
 
     // Chunks are read from the log only as the kit pulls them, that is as the caller
-    // takes them; a cancelled export returns this generator, and with it the reads.
-    async *exportEntries(request, { principal }) {
-      const chunks = await queries.export(
-        staffReaderOf(principal),
-        filterOf(request),
-        request.chunkSize,
-      );
-      for await (const entries of chunks) yield { entries: entries.map(entryMessageOf) };
+    // takes them; a cancelled export, or one cut by a lock or suspension, returns this
+    // generator, and with it the reads. Its end is recorded with what it had sent.
+    async *exportEntries(request, context) {
+      const reader = staffReaderOf(context.principal);
+      const filter = filterOf(request);
+      const chunks = await queries.export(reader, filter, request.chunkSize);
+      const sizes: number[] = [];
+      let ended = 'COMPLETED';
+      try {
+        for await (const entries of chunks) {
+          sizes.push(entries.length);
+          yield { entries: entries.map(entryMessageOf) };
+        }
+      } catch (error) {
+        ended = endingOf(error, 'INTERNAL');
+        throw error;
+      } finally {
+        if (context.signal.aborted) ended = endingOf(context.signal.reason, 'CANCELLED');
+        const sent = sizes.slice(0, context.messagesSent()).reduce((sum, n) => sum + n, 0);
+        await queries.exportEnded(reader, filter, { sent, ended });
+      }
     },
 
     async getMyAccessHistory(request, { principal }) {
@@ -209,4 +222,9 @@ export function auditHandlers(
       };
     },
   };
+}
+
+/** How a stream ended, for its record: the refusal's reason or code, else `otherwise`. */
+function endingOf(cause: unknown, otherwise: string): string {
+  return isVaxGuardError(cause) ? (cause.reason ?? cause.code) : otherwise;
 }

@@ -145,6 +145,23 @@ export class LogQueries {
     return this.chunks(filter, end, exportChunkSize(chunkSize));
   }
 
+  /**
+   * Records how an export ended and how many entries it had sent: what an auditor took
+   * out of the log is in the log, even when a suspension or a lock cut the export short.
+   */
+  async exportEnded(
+    reader: StaffReader | undefined,
+    filter: EntryFilter,
+    end: { readonly sent: number; readonly ended: string },
+  ): Promise<void> {
+    await this.recorder.recordQuery(requireAuditor(reader), {
+      kind: 'ExportEnded',
+      filter,
+      returned: end.sent,
+      ended: end.ended,
+    });
+  }
+
   private async *chunks(
     filter: EntryFilter,
     end: number,

@@ -122,6 +122,16 @@ export type AuditorRead =
   | { readonly kind: 'QueryEntries'; readonly filter: EntryFilter; readonly returned: number }
   /** Recorded before the first entry is sent, so without a count. */
   | { readonly kind: 'ExportEntries'; readonly filter: EntryFilter }
+  /**
+   * An export's end, however it came: how many entries went out, and how it ended
+   * (`COMPLETED`, `CANCELLED`, or the refusal that cut it, such as `PRINCIPAL_SUSPENDED`).
+   */
+  | {
+      readonly kind: 'ExportEnded';
+      readonly filter: EntryFilter;
+      readonly returned: number;
+      readonly ended: string;
+    }
   | {
       readonly kind: 'ListAlerts';
       readonly unacknowledgedOnly: boolean;

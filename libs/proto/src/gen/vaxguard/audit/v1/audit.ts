@@ -544,7 +544,7 @@ export interface LogQueried {
     | Date
     | undefined;
   /**
-   * How many entries (or alerts) the page returned; 0 for an export, which is recorded
+   * How many entries (or alerts) the page returned; 0 on an export's first record, made
    * before its first entry is sent.
    */
   entriesReturned: number;
@@ -552,6 +552,13 @@ export interface LogQueried {
   query: string;
   /** ListAlerts only: whether only alerts nobody acknowledged were asked for. */
   unacknowledgedOnly: boolean;
+  /**
+   * ExportEntries only, on the second record of an export, made when it ended: how it
+   * ended ("COMPLETED", "CANCELLED", "DEADLINE_EXCEEDED", or the reason of the refusal
+   * that cut it, such as "PRINCIPAL_SUSPENDED" or "API_LOCKED"); entries_returned then
+   * counts the entries sent. Empty on every other record.
+   */
+  ended: string;
 }
 
 /**
@@ -3294,6 +3301,7 @@ function createBaseLogQueried(): LogQueried {
     entriesReturned: 0,
     query: "",
     unacknowledgedOnly: false,
+    ended: "",
   };
 }
 
@@ -3324,6 +3332,9 @@ export const LogQueried: MessageFns<LogQueried, "vaxguard.audit.v1.LogQueried"> 
     }
     if (message.unacknowledgedOnly !== false) {
       writer.uint32(64).bool(message.unacknowledgedOnly);
+    }
+    if (message.ended !== "") {
+      writer.uint32(74).string(message.ended);
     }
     return writer;
   },
@@ -3405,6 +3416,14 @@ export const LogQueried: MessageFns<LogQueried, "vaxguard.audit.v1.LogQueried"> 
             message.unacknowledgedOnly = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.ended = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3447,6 +3466,7 @@ export const LogQueried: MessageFns<LogQueried, "vaxguard.audit.v1.LogQueried"> 
         : isSet(object.unacknowledged_only)
         ? globalThis.Boolean(object.unacknowledged_only)
         : false,
+      ended: isSet(object.ended) ? globalThis.String(object.ended) : "",
     };
   },
 
@@ -3475,6 +3495,9 @@ export const LogQueried: MessageFns<LogQueried, "vaxguard.audit.v1.LogQueried"> 
     }
     if (message.unacknowledgedOnly !== false) {
       obj.unacknowledgedOnly = message.unacknowledgedOnly;
+    }
+    if (message.ended !== "") {
+      obj.ended = message.ended;
     }
     return obj;
   },

@@ -539,6 +539,10 @@ async function main(): Promise<void> {
   const infra = await startInfrastructure();
   if (stopping) return;
   const secrets = devSecrets();
+  const auditStateDir = resolve(DEV_STATE, 'audit-state');
+  // The audit log's kept checkpoint belongs with its database: containers start empty,
+  // and a kept checkpoint of an earlier start's log would halt the new one as rolled back.
+  if (infra.mode === 'containers') rmSync(auditStateDir, { recursive: true, force: true });
   const platform: PlatformLayout = {
     addresses,
     databases: await createDatabases(infra.adminUrl),
@@ -546,6 +550,7 @@ async function main(): Promise<void> {
     secrets,
     operatorClientId: DEMO_CLIENT,
     smsSink: resolve(DEV_STATE, 'sms.jsonl'),
+    auditStateDir,
     admin: {
       username: DEV_ADMIN,
       passwordHash: await hashStaffPasswordWithIdentity(secrets.adminPassword),

@@ -96,6 +96,10 @@ export interface PlatformLayout {
   /** The operator client's id (npm start: demo-portal). */
   readonly operatorClientId: string;
   readonly smsSink: string;
+  /** Where the audit log keeps its last signed checkpoint, outside its database. */
+  readonly auditStateDir: string;
+  /** The audit log's witnesses, AUDIT_WITNESSES' form (`name|url|vkey`, comma-separated); unset is `none`. */
+  readonly auditWitnesses?: string;
   readonly admin: { readonly username: string; readonly passwordHash: string };
   readonly issuer: { readonly url: string; readonly httpPort: number };
   readonly logLevel: string;
@@ -176,6 +180,8 @@ export function serviceEnvironment(
         ...common,
         IDENTITY_GRPC_ADDRESS: layout.addresses.identity,
         AUDIT_LOG_SIGNER_KEY: secrets.auditLogSignerKey,
+        AUDIT_STATE_DIR: layout.auditStateDir,
+        AUDIT_WITNESSES: layout.auditWitnesses ?? 'none',
       };
   }
 }

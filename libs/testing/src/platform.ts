@@ -194,6 +194,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       secrets,
       operatorClientId: OPERATOR_CLIENT,
       smsSink: join(dir, 'sms.jsonl'),
+      auditStateDir: join(dir, 'audit-state'),
       admin: {
         username: admin.username,
         passwordHash: wanted.includes('identity')

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@vaxguard/config';
-import { generateSignerKey } from '@vaxguard/tlog';
+import { createCosignatureSigner, generateSignerKey } from '@vaxguard/tlog';
 import { readConfig, readMigrateConfig } from './config';
 import { compileAnomalyConfig } from './domain/anomaly-rules';
 
@@ -12,6 +12,8 @@ const BASE = {
   SERVICE_CLIENT_ID: 'svc-audit',
   SERVICE_CLIENT_SECRET: 'a secret of sixteen or more',
   AUDIT_LOG_SIGNER_KEY: generateSignerKey('audit.vaxguard.example').signerKey,
+  AUDIT_STATE_DIR: '/var/lib/vaxguard/audit',
+  AUDIT_WITNESSES: 'none',
 };
 
 describe('audit configuration', () => {
@@ -30,6 +32,8 @@ describe('audit configuration', () => {
         'SERVICE_CLIENT_ID: is required',
         'SERVICE_CLIENT_SECRET: is required',
         'AUDIT_LOG_SIGNER_KEY: is required',
+        'AUDIT_STATE_DIR: is required',
+        'AUDIT_WITNESSES: is required',
       ]);
     }
   });
@@ -88,6 +92,37 @@ describe('audit configuration', () => {
     expect(() => readConfig({ ...BASE, AUDIT_ANOMALY_WORKING_HOURS: '9-18' })).toThrow(ConfigError);
     expect(() => readConfig({ ...BASE, AUDIT_ANOMALY_OTP_FAILURES_PER_15M: '0' })).toThrow(
       ConfigError,
+    );
+  });
+
+  it("reads the witnesses, or none as an explicit choice, and the operator's answer to a halt", () => {
+    const witness = createCosignatureSigner('witness.vaxguard.example');
+    const config = readConfig({
+      ...BASE,
+      AUDIT_WITNESSES: `local|http://127.0.0.1:7380|${witness.verifierKey}`,
+      AUDIT_NOT_COSIGNED_ALERT_AFTER: '2s',
+      AUDIT_ACCEPT_ROLLBACK: `12:${Buffer.alloc(32, 7).toString('base64')}`,
+    });
+    expect(config.stateDir).toBe('/var/lib/vaxguard/audit');
+    expect(config.witnesses).toEqual([
+      { name: 'local', url: 'http://127.0.0.1:7380', verifierKey: witness.verifierKey },
+    ]);
+    expect(config.notCosignedAlertAfterMs).toBe(2_000);
+    expect(config.acceptRollback?.size).toBe(12);
+    expect(Buffer.from(config.acceptRollback?.rootHash ?? [])).toEqual(Buffer.alloc(32, 7));
+    expect(readConfig(BASE).witnesses).toEqual([]);
+    expect(readConfig(BASE).notCosignedAlertAfterMs).toBe(5 * 60_000);
+    // The log's own key is not a witness's (cosignature/v1) key; a url is needed.
+    const bad = [
+      `local|http://127.0.0.1:7380|${generateSignerKey('w').verifierKey}`,
+      `local|127.0.0.1:7380|${witness.verifierKey}`,
+      '',
+    ];
+    for (const value of bad) {
+      expect(() => readConfig({ ...BASE, AUDIT_WITNESSES: value })).toThrow(/AUDIT_WITNESSES/);
+    }
+    expect(() => readConfig({ ...BASE, AUDIT_ACCEPT_ROLLBACK: '12:abc' })).toThrow(
+      /AUDIT_ACCEPT_ROLLBACK/,
     );
   });
 

@@ -4,9 +4,10 @@ import {
   readMigrateConfig as readMigrate,
   runtimeConfigSchema,
 } from '@vaxguard/runtime';
-import { parseSignerKey } from '@vaxguard/tlog';
+import { parseCosignatureVerifierKey, parseSignerKey } from '@vaxguard/tlog';
 import { compileAnomalyConfig, type AnomalyConfigInput } from './domain/anomaly-rules';
-import { DEFAULT_CHECKPOINT_POLICY } from './domain/log-rules';
+import { DEFAULT_CHECKPOINT_POLICY, NOT_COSIGNED_ALERT_AFTER_MS } from './domain/log-rules';
+import type { WitnessConfig } from './domain/log-keeper';
 
 export const DEFAULT_PORT = 50054;
 
@@ -30,6 +31,30 @@ function auditConfigSchema() {
     checkpointIntervalMs: env.duration('AUDIT_CHECKPOINT_INTERVAL', {
       default: DEFAULT_CHECKPOINT_POLICY.intervalMs,
     }),
+    /**
+     * A directory outside the database where the log keeps the last checkpoint it
+     * signed (and the last one its witnesses cosigned): before signing a tree it checks
+     * that the tree extends it, so a rollback written into PostgreSQL is never signed.
+     * Required: without it the log could not tell its own history from an edited one.
+     */
+    stateDir: env.string('AUDIT_STATE_DIR'),
+    /**
+     * The witnesses that cosign checkpoints (c2sp.org/tlog-witness), comma-separated
+     * `name|url|vkey` (the url the witness's add-checkpoint endpoint is under, the vkey
+     * its cosignature verifier key), or `none`: then the log publishes its own signed
+     * checkpoints uncosigned (an explicit choice, for unit tests and benchmarks).
+     */
+    witnesses: env.custom('AUDIT_WITNESSES', parseWitnesses),
+    /** An alert fires once when no checkpoint has been cosigned for this long. */
+    notCosignedAlertAfterMs: env.duration('AUDIT_NOT_COSIGNED_ALERT_AFTER', {
+      default: NOT_COSIGNED_ALERT_AFTER_MS,
+    }),
+    /**
+     * The operator's way out of a halt: `<size>:<base64 root>` of the stored tree the
+     * operator accepts as the log's own. Read at start-up only, and acted on only when
+     * the log is halted and the stored head is exactly that tree.
+     */
+    acceptRollback: env.optional(env.custom('AUDIT_ACCEPT_ROLLBACK', parseTreeHead)),
     /** Where identity is: the automatic response asks it to suspend principals. */
     identityAddress: env.custom('IDENTITY_GRPC_ADDRESS', parseAddress, {
       default: DEFAULT_IDENTITY_ADDRESS,
@@ -59,6 +84,37 @@ const DEFAULT_IDENTITY_ADDRESS = '127.0.0.1:50051';
 function parseAddress(raw: string): string {
   if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(raw)) throw new Error('must be host:port');
   return raw;
+}
+
+/** `none`, or `name|url|vkey` entries separated by commas. */
+function parseWitnesses(raw: string): readonly WitnessConfig[] {
+  if (raw === 'none') return [];
+  const witnesses = raw.split(',').map((entry) => {
+    const [name = '', url = '', verifierKey = '', ...rest] = entry.trim().split('|');
+    if (rest.length > 0 || !name || !/^https?:\/\/[^\s|]+$/.test(url)) {
+      throw new Error('must be none, or comma-separated name|url|vkey (url http:// or https://)');
+    }
+    try {
+      parseCosignatureVerifierKey(verifierKey);
+    } catch {
+      throw new Error(`the witness ${name}'s vkey is not a cosignature/v1 verifier key`);
+    }
+    return { name, url, verifierKey };
+  });
+  if (new Set(witnesses.map((w) => w.name)).size !== witnesses.length) {
+    throw new Error('each witness must have a name of its own');
+  }
+  return witnesses;
+}
+
+/** `<size>:<base64 root hash>`. */
+function parseTreeHead(raw: string): { size: number; rootHash: Uint8Array } {
+  const match = /^(0|[1-9]\d*):([A-Za-z0-9+/]{43}=)$/.exec(raw);
+  const size = Number(match?.[1]);
+  if (!match || !Number.isSafeInteger(size)) {
+    throw new Error('must be <tree size>:<base64 root hash>, as GetCheckpoint shows them');
+  }
+  return { size, rootHash: Buffer.from(match[2] ?? '', 'base64') };
 }
 
 function threshold(variable: string) {

@@ -142,6 +142,13 @@ export const ANOMALY_RULES = [
   'SECRET_CODE_LOCKS_PER_HOUR',
   'STAFF_LOGIN_LOCKED',
   'STAFF_LOGIN_SPRAYING',
+  // The audit log's own alerts (log-keeper.ts), not rules over observations: the log
+  // refused to sign a tree that does not extend its last checkpoint, or a witness
+  // refused it (CRITICAL); VerifyLog found stored entries differing from the tree
+  // (CRITICAL); no checkpoint cosigned for five minutes (HIGH).
+  'LOG_ROLLBACK',
+  'LOG_TAMPERED',
+  'CHECKPOINT_NOT_COSIGNED',
 ] as const;
 export type AnomalyRuleName = (typeof ANOMALY_RULES)[number];
 

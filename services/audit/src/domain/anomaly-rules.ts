@@ -390,6 +390,13 @@ export const RULE_SEVERITY: Readonly<Record<AnomalyRuleName, Severity>> = {
   // in through: suspending it would stop every staff sign-in, the attacker's aim rather
   // than a defence. Identity already throttles the client; auditors find who holds it.
   STAFF_LOGIN_SPRAYING: 'MEDIUM',
+  // The audit log's own (log-keeper.ts). A log that would sign a shorter or forked tree,
+  // or whose witness refused it, has been rolled back: every later verification rests on it.
+  LOG_ROLLBACK: 'CRITICAL',
+  // Stored entries that no longer match the tree: the record of who read what was edited.
+  LOG_TAMPERED: 'CRITICAL',
+  // Entries are kept, but nobody outside the log vouches for them while this lasts.
+  CHECKPOINT_NOT_COSIGNED: 'HIGH',
 };
 
 // ---- Evaluation ---------------------------------------------------------------------

@@ -41,6 +41,16 @@ export function checkpointDue(
   );
 }
 
+// ---- What the log keeps outside its database, and its witnesses -------------------------
+
+/**
+ * When nothing has been cosigned for this long while the log has something to cosign,
+ * a HIGH alert (CHECKPOINT_NOT_COSIGNED) fires, once per stall: long enough to ride out
+ * a witness's restart, short enough that auditors hear of a silenced witness the same
+ * hour (the issue asks for five minutes).
+ */
+export const NOT_COSIGNED_ALERT_AFTER_MS = 5 * 60_000;
+
 // ---- Who reads entries ---------------------------------------------------------------
 
 /** Entries name who did what to whom: only these staff roles read them. */

@@ -147,6 +147,21 @@ export const EVENTS = {
     'vaccination-record',
     vaccinationRecordEventsV1.CertificateRevoked,
   ),
+  /**
+   * A revocation for a holding cause (fraudulent or mistaken record) held the
+   * beneficiary's certificate: no new card until the hold is lifted. Subject: the beneficiary.
+   */
+  certificateHeld: defineEvent(
+    'certificate.held',
+    'vaccination-record',
+    vaccinationRecordEventsV1.CertificateHeld,
+  ),
+  /** A hold was lifted, by a platform admin or a correction. Subject: the beneficiary. */
+  certificateHoldLifted: defineEvent(
+    'certificate.hold_lifted',
+    'vaccination-record',
+    vaccinationRecordEventsV1.CertificateHoldLifted,
+  ),
   /** A vaccination record was read or written. Subject: the beneficiary. */
   recordAccessed: defineEvent(
     'record.accessed',

@@ -45,6 +45,9 @@ export const IGNORED_EVENTS = {
   [EVENTS.certificateIssued.name]:
     'comes with a record.accessed for the read that signed it, which is observed',
   [EVENTS.certificateRevoked.name]: 'an administrative act on a dose record',
+  [EVENTS.certificateHeld.name]: 'an administrative act on a dose record',
+  [EVENTS.certificateHoldLifted.name]:
+    'an administrative act on a dose record (a platform admin, or the correction that lifted it)',
   [EVENTS.securityAlert.name]:
     "the rules' own output: reading it back would feed them to themselves",
   [EVENTS.securityResponse.name]:

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { RevocationCause, revocationCauseFromJSON, revocationCauseToJSON } from "./vaccination_record";
 
 export const protobufPackage = "vaxguard.vaccination_record.v1";
 
@@ -46,6 +47,33 @@ export interface CertificateRevoked {
   crlVersion: string;
   /** "REISSUED" for a certificate replaced after a correction, else "ADMIN". */
   cause: string;
+  /** The admin's cause (unspecified for "REISSUED"). */
+  revocationCause: RevocationCause;
+}
+
+/**
+ * type "certificate.held": a revocation for a holding cause (FRAUDULENT,
+ * MISTAKEN_RECORD) held the beneficiary's certificate, or changed the cause of the hold.
+ * Subject: the beneficiary.
+ */
+export interface CertificateHeld {
+  /** The certificate whose revocation placed the hold. */
+  certificateId: string;
+  cause: RevocationCause;
+}
+
+/**
+ * type "certificate.hold_lifted": the beneficiary may have a certificate again. Subject:
+ * the beneficiary.
+ */
+export interface CertificateHoldLifted {
+  /** The certificate whose revocation placed the hold. */
+  certificateId: string;
+  cause: RevocationCause;
+  /** "ADMIN" (LiftCertificateHold) or "CORRECTION" (CorrectDose). */
+  liftedBy: string;
+  /** The corrected dose, when a correction lifted it. */
+  doseId: string;
 }
 
 /** type "record.accessed": a record was read. Subject: the beneficiary. */
@@ -437,7 +465,7 @@ export const CertificateIssued: MessageFns<CertificateIssued, "vaxguard.vaccinat
 };
 
 function createBaseCertificateRevoked(): CertificateRevoked {
-  return { certificateId: "", kid: "", crlVersion: "0", cause: "" };
+  return { certificateId: "", kid: "", crlVersion: "0", cause: "", revocationCause: 0 };
 }
 
 export const CertificateRevoked: MessageFns<CertificateRevoked, "vaxguard.vaccination_record.v1.CertificateRevoked"> = {
@@ -455,6 +483,9 @@ export const CertificateRevoked: MessageFns<CertificateRevoked, "vaxguard.vaccin
     }
     if (message.cause !== "") {
       writer.uint32(34).string(message.cause);
+    }
+    if (message.revocationCause !== 0) {
+      writer.uint32(40).int32(message.revocationCause);
     }
     return writer;
   },
@@ -504,6 +535,14 @@ export const CertificateRevoked: MessageFns<CertificateRevoked, "vaxguard.vaccin
             message.cause = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.revocationCause = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -530,6 +569,11 @@ export const CertificateRevoked: MessageFns<CertificateRevoked, "vaxguard.vaccin
         ? globalThis.String(object.crl_version)
         : "0",
       cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
+      revocationCause: isSet(object.revocationCause)
+        ? revocationCauseFromJSON(object.revocationCause)
+        : isSet(object.revocation_cause)
+        ? revocationCauseFromJSON(object.revocation_cause)
+        : 0,
     };
   },
 
@@ -546,6 +590,212 @@ export const CertificateRevoked: MessageFns<CertificateRevoked, "vaxguard.vaccin
     }
     if (message.cause !== "") {
       obj.cause = message.cause;
+    }
+    if (message.revocationCause !== 0) {
+      obj.revocationCause = revocationCauseToJSON(message.revocationCause);
+    }
+    return obj;
+  },
+};
+
+function createBaseCertificateHeld(): CertificateHeld {
+  return { certificateId: "", cause: 0 };
+}
+
+export const CertificateHeld: MessageFns<CertificateHeld, "vaxguard.vaccination_record.v1.CertificateHeld"> = {
+  $type: "vaxguard.vaccination_record.v1.CertificateHeld" as const,
+
+  encode(message: CertificateHeld, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificateId !== "") {
+      writer.uint32(10).string(message.certificateId);
+    }
+    if (message.cause !== 0) {
+      writer.uint32(16).int32(message.cause);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CertificateHeld {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCertificateHeld();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificateId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cause = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CertificateHeld {
+    return {
+      certificateId: isSet(object.certificateId)
+        ? globalThis.String(object.certificateId)
+        : isSet(object.certificate_id)
+        ? globalThis.String(object.certificate_id)
+        : "",
+      cause: isSet(object.cause) ? revocationCauseFromJSON(object.cause) : 0,
+    };
+  },
+
+  toJSON(message: CertificateHeld): unknown {
+    const obj: any = {};
+    if (message.certificateId !== "") {
+      obj.certificateId = message.certificateId;
+    }
+    if (message.cause !== 0) {
+      obj.cause = revocationCauseToJSON(message.cause);
+    }
+    return obj;
+  },
+};
+
+function createBaseCertificateHoldLifted(): CertificateHoldLifted {
+  return { certificateId: "", cause: 0, liftedBy: "", doseId: "" };
+}
+
+export const CertificateHoldLifted: MessageFns<
+  CertificateHoldLifted,
+  "vaxguard.vaccination_record.v1.CertificateHoldLifted"
+> = {
+  $type: "vaxguard.vaccination_record.v1.CertificateHoldLifted" as const,
+
+  encode(message: CertificateHoldLifted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificateId !== "") {
+      writer.uint32(10).string(message.certificateId);
+    }
+    if (message.cause !== 0) {
+      writer.uint32(16).int32(message.cause);
+    }
+    if (message.liftedBy !== "") {
+      writer.uint32(26).string(message.liftedBy);
+    }
+    if (message.doseId !== "") {
+      writer.uint32(34).string(message.doseId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CertificateHoldLifted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCertificateHoldLifted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificateId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cause = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.liftedBy = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.doseId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CertificateHoldLifted {
+    return {
+      certificateId: isSet(object.certificateId)
+        ? globalThis.String(object.certificateId)
+        : isSet(object.certificate_id)
+        ? globalThis.String(object.certificate_id)
+        : "",
+      cause: isSet(object.cause) ? revocationCauseFromJSON(object.cause) : 0,
+      liftedBy: isSet(object.liftedBy)
+        ? globalThis.String(object.liftedBy)
+        : isSet(object.lifted_by)
+        ? globalThis.String(object.lifted_by)
+        : "",
+      doseId: isSet(object.doseId)
+        ? globalThis.String(object.doseId)
+        : isSet(object.dose_id)
+        ? globalThis.String(object.dose_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CertificateHoldLifted): unknown {
+    const obj: any = {};
+    if (message.certificateId !== "") {
+      obj.certificateId = message.certificateId;
+    }
+    if (message.cause !== 0) {
+      obj.cause = revocationCauseToJSON(message.cause);
+    }
+    if (message.liftedBy !== "") {
+      obj.liftedBy = message.liftedBy;
+    }
+    if (message.doseId !== "") {
+      obj.doseId = message.doseId;
     }
     return obj;
   },

@@ -24,6 +24,61 @@ export const protobufPackage = "vaxguard.vaccination_record.v1";
 
 export const protobufFileName = "vaxguard/vaccination_record/v1/vaccination_record.proto";
 
+/** Why a certificate is revoked, which decides what the beneficiary gets next. */
+export enum RevocationCause {
+  REVOCATION_CAUSE_UNSPECIFIED = 0,
+  /** REVOCATION_CAUSE_LEAKED - The card was exposed (a photographed QR, say): a new card with a fresh rid is right. */
+  REVOCATION_CAUSE_LEAKED = 1,
+  /**
+   * REVOCATION_CAUSE_FRAUDULENT - The record behind the card is fraudulent: no new card until a platform admin lifts
+   * the hold.
+   */
+  REVOCATION_CAUSE_FRAUDULENT = 2,
+  /**
+   * REVOCATION_CAUSE_MISTAKEN_RECORD - The record behind the card is wrong: no new card until a dose is corrected or a
+   * platform admin lifts the hold.
+   */
+  REVOCATION_CAUSE_MISTAKEN_RECORD = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function revocationCauseFromJSON(object: any): RevocationCause {
+  switch (object) {
+    case 0:
+    case "REVOCATION_CAUSE_UNSPECIFIED":
+      return RevocationCause.REVOCATION_CAUSE_UNSPECIFIED;
+    case 1:
+    case "REVOCATION_CAUSE_LEAKED":
+      return RevocationCause.REVOCATION_CAUSE_LEAKED;
+    case 2:
+    case "REVOCATION_CAUSE_FRAUDULENT":
+      return RevocationCause.REVOCATION_CAUSE_FRAUDULENT;
+    case 3:
+    case "REVOCATION_CAUSE_MISTAKEN_RECORD":
+      return RevocationCause.REVOCATION_CAUSE_MISTAKEN_RECORD;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RevocationCause.UNRECOGNIZED;
+  }
+}
+
+export function revocationCauseToJSON(object: RevocationCause): string {
+  switch (object) {
+    case RevocationCause.REVOCATION_CAUSE_UNSPECIFIED:
+      return "REVOCATION_CAUSE_UNSPECIFIED";
+    case RevocationCause.REVOCATION_CAUSE_LEAKED:
+      return "REVOCATION_CAUSE_LEAKED";
+    case RevocationCause.REVOCATION_CAUSE_FRAUDULENT:
+      return "REVOCATION_CAUSE_FRAUDULENT";
+    case RevocationCause.REVOCATION_CAUSE_MISTAKEN_RECORD:
+      return "REVOCATION_CAUSE_MISTAKEN_RECORD";
+    case RevocationCause.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum VerificationStatus {
   VERIFICATION_STATUS_UNSPECIFIED = 0,
   VERIFICATION_STATUS_VALID = 1,
@@ -124,6 +179,11 @@ export interface CorrectDoseResponse {
     | undefined;
   /** The certificate issued in place of the revoked one, when there was one. */
   reissuedCertificateId: string;
+  /**
+   * True when the correction lifted a MISTAKEN_RECORD hold on the beneficiary's
+   * certificate: their next GetCertificate issues a new card.
+   */
+  certificateHoldLifted: boolean;
 }
 
 export interface FindBeneficiaryForVaccinationRequest {
@@ -185,12 +245,28 @@ export interface RevokeCertificateRequest {
   certificateId: string;
   /** Why: 4-200 characters. */
   reason: string;
+  /** Required. */
+  cause: RevocationCause;
 }
 
 export interface RevokeCertificateResponse {
   kid: string;
   /** The revocation list's counter after this revocation. */
   crlVersion: string;
+  /** True when the beneficiary's certificate is held (FRAUDULENT, MISTAKEN_RECORD). */
+  certificateHeld: boolean;
+}
+
+export interface LiftCertificateHoldRequest {
+  /** A certificate of the held beneficiary (such as the one whose revocation held it). */
+  certificateId: string;
+  /** Why: 4-200 characters, kept with the hold. */
+  reason: string;
+}
+
+export interface LiftCertificateHoldResponse {
+  /** False when no hold was in place (nothing changed). */
+  lifted: boolean;
 }
 
 export interface GetRevocationListRequest {
@@ -871,7 +947,7 @@ export const CorrectDoseRequest: MessageFns<CorrectDoseRequest, "vaxguard.vaccin
 };
 
 function createBaseCorrectDoseResponse(): CorrectDoseResponse {
-  return { dose: undefined, reissuedCertificateId: "" };
+  return { dose: undefined, reissuedCertificateId: "", certificateHoldLifted: false };
 }
 
 export const CorrectDoseResponse: MessageFns<
@@ -886,6 +962,9 @@ export const CorrectDoseResponse: MessageFns<
     }
     if (message.reissuedCertificateId !== "") {
       writer.uint32(18).string(message.reissuedCertificateId);
+    }
+    if (message.certificateHoldLifted !== false) {
+      writer.uint32(24).bool(message.certificateHoldLifted);
     }
     return writer;
   },
@@ -919,6 +998,14 @@ export const CorrectDoseResponse: MessageFns<
             message.reissuedCertificateId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.certificateHoldLifted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -939,6 +1026,11 @@ export const CorrectDoseResponse: MessageFns<
         : isSet(object.reissued_certificate_id)
         ? globalThis.String(object.reissued_certificate_id)
         : "",
+      certificateHoldLifted: isSet(object.certificateHoldLifted)
+        ? globalThis.Boolean(object.certificateHoldLifted)
+        : isSet(object.certificate_hold_lifted)
+        ? globalThis.Boolean(object.certificate_hold_lifted)
+        : false,
     };
   },
 
@@ -949,6 +1041,9 @@ export const CorrectDoseResponse: MessageFns<
     }
     if (message.reissuedCertificateId !== "") {
       obj.reissuedCertificateId = message.reissuedCertificateId;
+    }
+    if (message.certificateHoldLifted !== false) {
+      obj.certificateHoldLifted = message.certificateHoldLifted;
     }
     return obj;
   },
@@ -1735,7 +1830,7 @@ export const GetIssuerKeysResponse: MessageFns<
 };
 
 function createBaseRevokeCertificateRequest(): RevokeCertificateRequest {
-  return { certificateId: "", reason: "" };
+  return { certificateId: "", reason: "", cause: 0 };
 }
 
 export const RevokeCertificateRequest: MessageFns<
@@ -1750,6 +1845,9 @@ export const RevokeCertificateRequest: MessageFns<
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    if (message.cause !== 0) {
+      writer.uint32(24).int32(message.cause);
     }
     return writer;
   },
@@ -1783,6 +1881,14 @@ export const RevokeCertificateRequest: MessageFns<
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cause = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1803,6 +1909,7 @@ export const RevokeCertificateRequest: MessageFns<
         ? globalThis.String(object.certificate_id)
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      cause: isSet(object.cause) ? revocationCauseFromJSON(object.cause) : 0,
     };
   },
 
@@ -1814,12 +1921,15 @@ export const RevokeCertificateRequest: MessageFns<
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.cause !== 0) {
+      obj.cause = revocationCauseToJSON(message.cause);
+    }
     return obj;
   },
 };
 
 function createBaseRevokeCertificateResponse(): RevokeCertificateResponse {
-  return { kid: "", crlVersion: "0" };
+  return { kid: "", crlVersion: "0", certificateHeld: false };
 }
 
 export const RevokeCertificateResponse: MessageFns<
@@ -1834,6 +1944,9 @@ export const RevokeCertificateResponse: MessageFns<
     }
     if (message.crlVersion !== "0") {
       writer.uint32(16).int64(message.crlVersion);
+    }
+    if (message.certificateHeld !== false) {
+      writer.uint32(24).bool(message.certificateHeld);
     }
     return writer;
   },
@@ -1867,6 +1980,14 @@ export const RevokeCertificateResponse: MessageFns<
             message.crlVersion = reader.int64().toString();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.certificateHeld = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1887,6 +2008,11 @@ export const RevokeCertificateResponse: MessageFns<
         : isSet(object.crl_version)
         ? globalThis.String(object.crl_version)
         : "0",
+      certificateHeld: isSet(object.certificateHeld)
+        ? globalThis.Boolean(object.certificateHeld)
+        : isSet(object.certificate_held)
+        ? globalThis.Boolean(object.certificate_held)
+        : false,
     };
   },
 
@@ -1897,6 +2023,156 @@ export const RevokeCertificateResponse: MessageFns<
     }
     if (message.crlVersion !== "0") {
       obj.crlVersion = message.crlVersion;
+    }
+    if (message.certificateHeld !== false) {
+      obj.certificateHeld = message.certificateHeld;
+    }
+    return obj;
+  },
+};
+
+function createBaseLiftCertificateHoldRequest(): LiftCertificateHoldRequest {
+  return { certificateId: "", reason: "" };
+}
+
+export const LiftCertificateHoldRequest: MessageFns<
+  LiftCertificateHoldRequest,
+  "vaxguard.vaccination_record.v1.LiftCertificateHoldRequest"
+> = {
+  $type: "vaxguard.vaccination_record.v1.LiftCertificateHoldRequest" as const,
+
+  encode(message: LiftCertificateHoldRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificateId !== "") {
+      writer.uint32(10).string(message.certificateId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LiftCertificateHoldRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLiftCertificateHoldRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificateId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LiftCertificateHoldRequest {
+    return {
+      certificateId: isSet(object.certificateId)
+        ? globalThis.String(object.certificateId)
+        : isSet(object.certificate_id)
+        ? globalThis.String(object.certificate_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: LiftCertificateHoldRequest): unknown {
+    const obj: any = {};
+    if (message.certificateId !== "") {
+      obj.certificateId = message.certificateId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+};
+
+function createBaseLiftCertificateHoldResponse(): LiftCertificateHoldResponse {
+  return { lifted: false };
+}
+
+export const LiftCertificateHoldResponse: MessageFns<
+  LiftCertificateHoldResponse,
+  "vaxguard.vaccination_record.v1.LiftCertificateHoldResponse"
+> = {
+  $type: "vaxguard.vaccination_record.v1.LiftCertificateHoldResponse" as const,
+
+  encode(message: LiftCertificateHoldResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lifted !== false) {
+      writer.uint32(8).bool(message.lifted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LiftCertificateHoldResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLiftCertificateHoldResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.lifted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LiftCertificateHoldResponse {
+    return { lifted: isSet(object.lifted) ? globalThis.Boolean(object.lifted) : false };
+  },
+
+  toJSON(message: LiftCertificateHoldResponse): unknown {
+    const obj: any = {};
+    if (message.lifted !== false) {
+      obj.lifted = message.lifted;
     }
     return obj;
   },
@@ -2426,7 +2702,16 @@ export const VaccinationRecordServiceService = {
       Buffer.from(GetIssuerKeysResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetIssuerKeysResponse => GetIssuerKeysResponse.decode(value),
   },
-  /** A platform admin (staff session) revokes a certificate by its id. */
+  /**
+   * A platform admin (staff session) revokes a certificate by its id, for a cause. LEAKED:
+   * the card was exposed; the citizen's next GetCertificate issues a new card with a fresh
+   * rid. FRAUDULENT or MISTAKEN_RECORD: the beneficiary's certificate is also held: their
+   * live certificate, whichever it is, is revoked and GetCertificate is refused
+   * (FAILED_PRECONDITION CERTIFICATE_HELD) until the hold is lifted. Revoking for a
+   * holding cause again is idempotent (and places the hold if a certificate revoked
+   * earlier has none); a LEAKED revocation of a revoked certificate is ALREADY_REVOKED.
+   * No cause is INVALID_ARGUMENT INVALID_REVOCATION_CAUSE.
+   */
   revokeCertificate: {
     path: "/vaxguard.vaccination_record.v1.VaccinationRecordService/RevokeCertificate" as const,
     requestStream: false as const,
@@ -2437,6 +2722,23 @@ export const VaccinationRecordServiceService = {
     responseSerialize: (value: RevokeCertificateResponse): Buffer =>
       Buffer.from(RevokeCertificateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeCertificateResponse => RevokeCertificateResponse.decode(value),
+  },
+  /**
+   * A platform admin (staff session) lifts the hold on the beneficiary of a certificate:
+   * their next GetCertificate issues a new card. A MISTAKEN_RECORD hold is also lifted by
+   * a correction of one of their doses (CorrectDose); a FRAUDULENT one only by this call.
+   * Idempotent: with no hold in place, `lifted` is false.
+   */
+  liftCertificateHold: {
+    path: "/vaxguard.vaccination_record.v1.VaccinationRecordService/LiftCertificateHold" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LiftCertificateHoldRequest): Buffer =>
+      Buffer.from(LiftCertificateHoldRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LiftCertificateHoldRequest => LiftCertificateHoldRequest.decode(value),
+    responseSerialize: (value: LiftCertificateHoldResponse): Buffer =>
+      Buffer.from(LiftCertificateHoldResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LiftCertificateHoldResponse => LiftCertificateHoldResponse.decode(value),
   },
   /** A key's revocation list, as published at <issuer>/.well-known/crl/<kid>.json. */
   getRevocationList: {
@@ -2495,8 +2797,24 @@ export interface VaccinationRecordServiceServer extends UntypedServiceImplementa
   getCertificate: handleUnaryCall<GetCertificateRequest, GetCertificateResponse>;
   /** The issuer's published keys (JWKS), the current one and those still verifying. */
   getIssuerKeys: handleUnaryCall<GetIssuerKeysRequest, GetIssuerKeysResponse>;
-  /** A platform admin (staff session) revokes a certificate by its id. */
+  /**
+   * A platform admin (staff session) revokes a certificate by its id, for a cause. LEAKED:
+   * the card was exposed; the citizen's next GetCertificate issues a new card with a fresh
+   * rid. FRAUDULENT or MISTAKEN_RECORD: the beneficiary's certificate is also held: their
+   * live certificate, whichever it is, is revoked and GetCertificate is refused
+   * (FAILED_PRECONDITION CERTIFICATE_HELD) until the hold is lifted. Revoking for a
+   * holding cause again is idempotent (and places the hold if a certificate revoked
+   * earlier has none); a LEAKED revocation of a revoked certificate is ALREADY_REVOKED.
+   * No cause is INVALID_ARGUMENT INVALID_REVOCATION_CAUSE.
+   */
   revokeCertificate: handleUnaryCall<RevokeCertificateRequest, RevokeCertificateResponse>;
+  /**
+   * A platform admin (staff session) lifts the hold on the beneficiary of a certificate:
+   * their next GetCertificate issues a new card. A MISTAKEN_RECORD hold is also lifted by
+   * a correction of one of their doses (CorrectDose); a FRAUDULENT one only by this call.
+   * Idempotent: with no hold in place, `lifted` is false.
+   */
+  liftCertificateHold: handleUnaryCall<LiftCertificateHoldRequest, LiftCertificateHoldResponse>;
   /** A key's revocation list, as published at <issuer>/.well-known/crl/<kid>.json. */
   getRevocationList: handleUnaryCall<GetRevocationListRequest, GetRevocationListResponse>;
   /** Online verification of a scanned card: the minimum a verifier needs. */
@@ -2601,7 +2919,16 @@ export interface VaccinationRecordServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetIssuerKeysResponse) => void,
   ): ClientUnaryCall;
-  /** A platform admin (staff session) revokes a certificate by its id. */
+  /**
+   * A platform admin (staff session) revokes a certificate by its id, for a cause. LEAKED:
+   * the card was exposed; the citizen's next GetCertificate issues a new card with a fresh
+   * rid. FRAUDULENT or MISTAKEN_RECORD: the beneficiary's certificate is also held: their
+   * live certificate, whichever it is, is revoked and GetCertificate is refused
+   * (FAILED_PRECONDITION CERTIFICATE_HELD) until the hold is lifted. Revoking for a
+   * holding cause again is idempotent (and places the hold if a certificate revoked
+   * earlier has none); a LEAKED revocation of a revoked certificate is ALREADY_REVOKED.
+   * No cause is INVALID_ARGUMENT INVALID_REVOCATION_CAUSE.
+   */
   revokeCertificate(
     request: RevokeCertificateRequest,
     callback: (error: ServiceError | null, response: RevokeCertificateResponse) => void,
@@ -2616,6 +2943,27 @@ export interface VaccinationRecordServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeCertificateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A platform admin (staff session) lifts the hold on the beneficiary of a certificate:
+   * their next GetCertificate issues a new card. A MISTAKEN_RECORD hold is also lifted by
+   * a correction of one of their doses (CorrectDose); a FRAUDULENT one only by this call.
+   * Idempotent: with no hold in place, `lifted` is false.
+   */
+  liftCertificateHold(
+    request: LiftCertificateHoldRequest,
+    callback: (error: ServiceError | null, response: LiftCertificateHoldResponse) => void,
+  ): ClientUnaryCall;
+  liftCertificateHold(
+    request: LiftCertificateHoldRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LiftCertificateHoldResponse) => void,
+  ): ClientUnaryCall;
+  liftCertificateHold(
+    request: LiftCertificateHoldRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LiftCertificateHoldResponse) => void,
   ): ClientUnaryCall;
   /** A key's revocation list, as published at <issuer>/.well-known/crl/<kid>.json. */
   getRevocationList(

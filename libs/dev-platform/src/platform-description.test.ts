@@ -33,6 +33,9 @@ const description: PlatformDescription = {
     keysUrl: 'http://127.0.0.1:7/issuer/.well-known/jwks.json',
   },
   auditLog: { origin: 'audit.test', verifierKey: 'audit.test+abcd+key' },
+  witnesses: [
+    { name: 'witness.test', url: 'http://127.0.0.1:8', verifierKey: 'witness.test+ef01+key' },
+  ],
 };
 
 describe('platform description', () => {
@@ -47,10 +50,24 @@ describe('platform description', () => {
 
   it('names the file and every missing field of a file that is not a description', () => {
     const file = join(dir, 'partial.json');
-    writeFileSync(file, JSON.stringify({ ...description, client: { id: 'x' }, smsInbox: 3 }));
-    expect(() => readPlatformDescription(file)).toThrow(
-      `${file} is not a platform description: missing client.secret, smsInbox`,
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...description,
+        client: { id: 'x' },
+        smsInbox: 3,
+        witnesses: [{ name: 'witness.test', url: 'http://127.0.0.1:8' }],
+      }),
     );
+    expect(() => readPlatformDescription(file)).toThrow(
+      `${file} is not a platform description: missing client.secret, smsInbox, witnesses`,
+    );
+  });
+
+  it('reads a description written before witnesses were described as naming none', () => {
+    const file = join(dir, 'older.json');
+    writeFileSync(file, JSON.stringify({ ...description, witnesses: undefined }));
+    expect(readPlatformDescription(file)).toEqual({ ...description, witnesses: [] });
   });
 
   it('names a file that does not exist or is not JSON', () => {

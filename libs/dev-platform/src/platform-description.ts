@@ -28,6 +28,17 @@ export interface PlatformDescription {
   readonly issuer: { readonly url: string; readonly keysUrl: string };
   /** The audit log's origin and C2SP verifier key (what an outside witness trusts). */
   readonly auditLog: { readonly origin: string; readonly verifierKey: string };
+  /**
+   * The witnesses that cosign the audit log's checkpoints (c2sp.org/tlog-witness): each
+   * one's name, add-checkpoint URL prefix and cosignature/v1 verifier key.
+   */
+  readonly witnesses: readonly WitnessDescription[];
+}
+
+export interface WitnessDescription {
+  readonly name: string;
+  readonly url: string;
+  readonly verifierKey: string;
 }
 
 /** Writes the description (mode 0600), creating its folder. */
@@ -50,7 +61,9 @@ export function readPlatformDescription(file: string): PlatformDescription {
   if (missing.length > 0) {
     throw new Error(`${file} is not a platform description: missing ${missing.join(', ')}`);
   }
-  return parsed as PlatformDescription;
+  // A description written before witnesses were described names none.
+  const { witnesses = [] } = parsed as Partial<PlatformDescription>;
+  return { ...(parsed as PlatformDescription), witnesses };
 }
 
 function missingFields(value: unknown): string[] {
@@ -74,5 +87,17 @@ function missingFields(value: unknown): string[] {
     'auditLog.origin',
     'auditLog.verifierKey',
   ];
-  return required.filter((path) => typeof at(path) !== 'string');
+  const missing = required.filter((path) => typeof at(path) !== 'string');
+  const witnesses = at('witnesses');
+  const described = (witness: unknown) =>
+    ['name', 'url', 'verifierKey'].every(
+      (key) =>
+        witness !== null &&
+        typeof witness === 'object' &&
+        typeof (witness as Record<string, unknown>)[key] === 'string',
+    );
+  if (witnesses !== undefined && (!Array.isArray(witnesses) || !witnesses.every(described))) {
+    missing.push('witnesses');
+  }
+  return missing;
 }

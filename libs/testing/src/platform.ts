@@ -15,6 +15,7 @@ import { readDevSms } from '@vaxguard/dev-sms';
 import { createServiceClient, type ServiceClient } from '@vaxguard/grpc-kit';
 import { auditV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import { parseSignerKey } from '@vaxguard/tlog';
+import { startWitness, witnessBinDir, type RunningWitness } from '@vaxguard/witness';
 import { freePort } from './containers';
 import { eventually } from './eventually';
 import { startKafka, type KafkaFixture } from './kafka';
@@ -88,6 +89,13 @@ export interface Platform extends AsyncDisposable {
   readonly admin: { readonly username: string; readonly password: string; readonly mobile: string };
   /** The dev SMS inbox OTP writes to. */
   readonly smsInbox: string;
+  /**
+   * The witness that cosigns the audit log's checkpoints (a real litewitness), when the
+   * platform runs audit. A test stops it to see the log go on without cosignatures.
+   */
+  readonly witness: RunningWitness | undefined;
+  /** Starts the witness again (stopped or not) on the same address with what it saw. */
+  restartWitness(): Promise<RunningWitness>;
   /**
    * The platform described as npm start describes its own (libs/dev-platform), written
    * to `descriptionFile`: what the `vaxguard` command line reads.
@@ -187,6 +195,23 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       Object.entries(ports).map(([service, port]) => [service, `127.0.0.1:${port}`]),
     ) as Record<PlatformService, string>;
     const issuerPort = await freePort();
+    // The audit log's witness, before the services: audit submits its first checkpoint
+    // as it starts. Its key and database live in the platform's folder.
+    const auditLog = {
+      origin: AUDIT_LOG_ORIGIN,
+      verifierKey: parseSignerKey(secrets.auditLogSignerKey).verifierKey,
+    };
+    const witnessOptions = {
+      dir: join(dir, 'witness'),
+      logs: [auditLog],
+      binDir: witnessBinDir(process.env['VAXGUARD_CACHE_DIR']),
+    };
+    let witness: RunningWitness | undefined;
+    if (wanted.includes('audit')) {
+      witness = await startWitness(witnessOptions);
+      // The witness of the moment: restartWitness replaces it.
+      releases.push(async () => witness?.stop());
+    }
     const layout: PlatformLayout = {
       addresses,
       databases,
@@ -195,6 +220,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       operatorClientId: OPERATOR_CLIENT,
       smsSink: join(dir, 'sms.jsonl'),
       auditStateDir: join(dir, 'audit-state'),
+      ...(witness
+        ? { auditWitnesses: `${witness.name}|${witness.url}|${witness.verifierKey}` }
+        : {}),
       admin: {
         username: admin.username,
         passwordHash: wanted.includes('identity')
@@ -250,10 +278,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         url: layout.issuer.url,
         keysUrl: `http://127.0.0.1:${issuerPort}/issuer/.well-known/jwks.json`,
       },
-      auditLog: {
-        origin: AUDIT_LOG_ORIGIN,
-        verifierKey: parseSignerKey(secrets.auditLogSignerKey).verifierKey,
-      },
+      auditLog,
+      witnesses: witness
+        ? [{ name: witness.name, url: witness.url, verifierKey: witness.verifierKey }]
+        : [],
     };
     const descriptionFile = join(dir, 'platform.json');
     writePlatformDescription(descriptionFile, description);
@@ -307,6 +335,15 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       operator: { clientId: OPERATOR_CLIENT, secret: secrets.demoClientSecret },
       admin,
       smsInbox: layout.smsSink,
+      get witness() {
+        return witness;
+      },
+      async restartWitness() {
+        if (!witness) throw new Error('the platform runs no audit, so no witness');
+        await witness.stop();
+        witness = await startWitness({ ...witnessOptions, port: witness.port });
+        return witness;
+      },
       description,
       descriptionFile,
       address,

@@ -36,6 +36,7 @@ import {
   type PlatformSecrets,
 } from '@vaxguard/testing';
 import { parseSignerKey } from '@vaxguard/tlog';
+import { startWitness, witnessBinDir, type RunningWitness } from '@vaxguard/witness';
 import { witnessAuditLog } from '../audit/verify-log';
 import { runDemo } from './demo';
 import { DEV_LOGS, DEV_STATE, envFileOf, ROOT, shown, writeEnvFile } from './dev-env';
@@ -52,6 +53,9 @@ const DEV_ADMIN = 'platform.admin';
 // The audit log's origin: its checkpoints' first line and its signer key's name.
 const AUDIT_LOG_ORIGIN = 'audit.vaxguard.dev';
 const ISSUER_HTTP_PORT = Number(env['VAXGUARD_DEV_ISSUER_PORT'] ?? 58080);
+// The witness that cosigns the audit log's checkpoints (litewitness, c2sp.org/tlog-witness).
+const WITNESS_PORT = Number(env['VAXGUARD_DEV_WITNESS_PORT'] ?? 57380);
+const WITNESS_STATE = resolve(DEV_STATE, 'witness');
 // The certificate issuer (a card's `iss`) is where its keys are served, so any SMART
 // Health Card verifier on this machine, the official validator included, finds them at
 // iss + /.well-known/jwks.json. Production issuers are https; loopback http is the one
@@ -68,6 +72,7 @@ const infrastructure: { name: string; child: ChildProcess }[] = [];
 const containers: string[] = [];
 const tasks = new Set<ChildProcess>();
 const logFiles: WriteStream[] = [];
+let witness: RunningWitness | undefined;
 
 function style(code: string, text: string): string {
   return COLOUR ? `\x1b[${code}m${text}\x1b[0m` : text;
@@ -470,12 +475,55 @@ async function health(service: Service, address: string): Promise<string> {
   return running(child) ? status : `exited (${child.signalCode ?? `code ${child.exitCode}`})`;
 }
 
+/**
+ * The audit log's witness: a real litewitness, its key and what it cosigned kept in
+ * .vaxguard/dev/witness across starts. Containers start with an empty log, so then the
+ * witness forgets the earlier start's log (its key stays): it would otherwise refuse
+ * the new log's checkpoints as a rollback of the old one.
+ */
+async function startAuditWitness(mode: string, secrets: PlatformSecrets): Promise<RunningWitness> {
+  if (mode === 'containers') {
+    for (const file of ['witness.db', 'witness.db-journal', 'witness.db-wal', 'witness.db-shm']) {
+      rmSync(resolve(WITNESS_STATE, file), { force: true });
+    }
+  }
+  mkdirSync(DEV_LOGS, { recursive: true });
+  const logFile = resolve(DEV_LOGS, 'witness.log');
+  try {
+    return await startWitness({
+      dir: WITNESS_STATE,
+      name: 'witness.vaxguard.dev',
+      logs: [
+        {
+          origin: AUDIT_LOG_ORIGIN,
+          verifierKey: parseSignerKey(secrets.auditLogSignerKey).verifierKey,
+        },
+      ],
+      binDir: witnessBinDir(env['VAXGUARD_CACHE_DIR']),
+      port: WITNESS_PORT,
+      logFile,
+    });
+  } catch (error) {
+    throw new Error(
+      `the audit log witness did not start (${shown(logFile)}): ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+}
+
 let stopping = false;
 function killEverything(): void {
   for (const child of [...services.values(), ...infrastructure.map((i) => i.child), ...tasks]) {
     if (running(child)) child.kill('SIGKILL');
   }
   for (const name of containers) spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+  for (const pid of witness ? [witness.pid, witness.agentPid] : []) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** Stops what this command started: the services, then the database and the broker. */
@@ -501,6 +549,7 @@ async function stopAll(code: number): Promise<never> {
   await stop([...tasks]);
   const exited = [...services].filter(([, child]) => !running(child)).map(([name]) => name);
   await stop([...services.values()]);
+  await witness?.stop();
   for (const name of containers) spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
   await stop(infrastructure.map(({ child }) => child));
   await Promise.all(logFiles.map((file) => new Promise((done) => file.end(done))));
@@ -523,6 +572,7 @@ async function main(): Promise<void> {
     ['PostgreSQL (VAXGUARD_DEV_PG_PORT)', PG_PORT],
     ['Kafka (VAXGUARD_DEV_KAFKA_PORT)', KAFKA_PORT],
     ['the certificate issuer (VAXGUARD_DEV_ISSUER_PORT)', ISSUER_HTTP_PORT],
+    ['the audit log witness (VAXGUARD_DEV_WITNESS_PORT)', WITNESS_PORT],
     ...SERVICES.map((service, index): [string, number] => [
       `${service} (VAXGUARD_DEV_GRPC_PORT)`,
       FIRST_SERVICE_PORT + index,
@@ -543,6 +593,8 @@ async function main(): Promise<void> {
   // The audit log's kept checkpoint belongs with its database: containers start empty,
   // and a kept checkpoint of an earlier start's log would halt the new one as rolled back.
   if (infra.mode === 'containers') rmSync(auditStateDir, { recursive: true, force: true });
+  witness = await startAuditWitness(infra.mode, secrets);
+  if (stopping) return;
   const platform: PlatformLayout = {
     addresses,
     databases: await createDatabases(infra.adminUrl),
@@ -551,6 +603,7 @@ async function main(): Promise<void> {
     operatorClientId: DEMO_CLIENT,
     smsSink: resolve(DEV_STATE, 'sms.jsonl'),
     auditStateDir,
+    auditWitnesses: `${witness.name}|${witness.url}|${witness.verifierKey}`,
     admin: {
       username: DEV_ADMIN,
       passwordHash: await hashStaffPasswordWithIdentity(secrets.adminPassword),
@@ -571,6 +624,7 @@ async function main(): Promise<void> {
       origin: AUDIT_LOG_ORIGIN,
       verifierKey: parseSignerKey(secrets.auditLogSignerKey).verifierKey,
     },
+    witnesses: [{ name: witness.name, url: witness.url, verifierKey: witness.verifierKey }],
   });
 
   say(`starting ${SERVICES.join(', ')}`);
@@ -645,6 +699,8 @@ async function main(): Promise<void> {
       `  ${'postgresql'.padEnd(20)} postgres://vaxguard:vaxguard@127.0.0.1:${PG_PORT}/  (databases vaxguard_<service>)`,
       `  ${'kafka'.padEnd(20)} 127.0.0.1:${KAFKA_PORT}  (topics vaxguard.<service>.events)`,
       `  ${'issuer keys'.padEnd(20)} ${issuerKeysUrl}  (SMART Health Cards, issuer ${ISSUER_URL})`,
+      `  ${'witness'.padEnd(20)} ${witness.url}  (litewitness ${witness.name}, cosigns the audit log; state in ${shown(WITNESS_STATE)}, log in ${shown(DEV_LOGS)}/witness.log)`,
+      `  ${''.padEnd(20)} its key: ${witness.verifierKey}`,
       `  infrastructure:      ${infra.mode}`,
       '',
       `  demo client:         ${DEMO_CLIENT} (secret in ${shown(DEV_STATE)}/secrets.json)`,

@@ -1,6 +1,7 @@
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessRegistry, startAccessRegistryListener } from '@vaxguard/auth';
+import { readAllDevSms } from '@vaxguard/dev-sms';
 import { ActorKind, EVENTS, readPayload, SubjectKind } from '@vaxguard/event-catalogue';
 import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
@@ -381,6 +382,141 @@ describe('identity service (real OTP tokens, PostgreSQL and Kafka)', () => {
 
     const bad = await refusalOf(partner.requestConsent({ $case: 'mobile', value: '12345' }));
     expect([bad.code, bad.reason]).toEqual([status.INVALID_ARGUMENT, 'INVALID_MOBILE']);
+  });
+
+  it("a partner's burst of consent requests for 300 fresh mobiles sends at most its per-minute consent SMS quota; the rest are RESOURCE_EXHAUSTED CONSENT_SMS_QUOTA with a retry hint", async () => {
+    const partner = newClient();
+    const mobiles = Array.from({ length: 300 }, () => freshMobile());
+    // The quota is per minute of the clock: a burst that started late in a minute could
+    // take two minutes' quotas, so it starts early in one.
+    if (Date.now() % 60_000 > 40_000) {
+      await new Promise((resolve) => setTimeout(resolve, 60_000 - (Date.now() % 60_000) + 50));
+    }
+    const inboxBefore = (await readAllDevSms(platform.smsInbox)).length;
+    const minuteBefore = Math.floor(Date.now() / 60_000);
+    const answered: identityV1.RequestConsentResponse[] = [];
+    const outcomes = await Promise.all(
+      mobiles.map((mobile) =>
+        outcomeOf(
+          partner.requestConsent({ $case: 'mobile', value: mobile }).then((answer) => {
+            answered.push(answer);
+          }),
+        ),
+      ),
+    );
+    const minutesSpanned = Math.floor(Date.now() / 60_000) - minuteBefore + 1;
+    const refusals = outcomes.flatMap((outcome) => (outcome ? [outcome] : []));
+    const inbox = (await readAllDevSms(platform.smsInbox)).slice(inboxBefore);
+    process.stdout.write(
+      `[measure] 300 consent requests by one partner: ${answered.length} answered, ${inbox.length} SMS sent, ${refusals.length} refused (${minutesSpanned} minute(s))\n`,
+    );
+    expect(minutesSpanned).toBe(1);
+    // The default quota, 20 a minute: every answer one SMS, nothing more went out.
+    expect(answered).toHaveLength(20);
+    expect(inbox.map((sms) => sms.txnId).sort()).toEqual(answered.map((a) => a.txnId).sort());
+    expect(new Set(refusals.map((r) => `${status[r.code]} ${r.reason}`))).toEqual(
+      new Set(['RESOURCE_EXHAUSTED CONSENT_SMS_QUOTA']),
+    );
+    for (const refusal of refusals) {
+      // Until the minute ends: within it, and not at once.
+      expect(refusal.retryAfterMs).toBeGreaterThan(0);
+      expect(refusal.retryAfterMs).toBeLessThanOrEqual(60_000);
+      expect(leaks(refusal.message, rawValues)).toEqual([]);
+    }
+    // Every request is an event naming the partner, the refused ones with their reason.
+    const events = await collector.waitFor(
+      (event) =>
+        event.type === EVENTS.consentRequested.name &&
+        event.actor?.principalId === partner.clientId,
+      300,
+    );
+    const refused = events.filter(
+      (event) => readPayload(event, EVENTS.consentRequested).refusal === 'CONSENT_SMS_QUOTA',
+    );
+    expect(refused).toHaveLength(280);
+    expect(leaks(JSON.stringify(events), rawValues)).toEqual([]);
+  });
+
+  it("a partner's day quota from its registry entry holds: past it, refused until midnight in India", async () => {
+    const admin = await adminSession();
+    const registered = await admin.console.identity.call(
+      'registerPartner',
+      {
+        clientId: 'cowin-day-quota',
+        displayName: 'Day Quota',
+        scopes: ['beneficiary:demographics'],
+        quotaPerMinute: 100,
+        consentSmsPerDay: 3,
+      },
+      admin.console.as(admin.token),
+    );
+    rawValues.add(registered.clientSecret);
+    const partner = newClient({ clientId: registered.clientId, secret: registered.clientSecret });
+    const ask = () => partner.requestConsent({ $case: 'mobile', value: freshMobile() });
+    // Accepted once identity's registry has the partner (a refused sign-in counts nothing).
+    await eventually(ask, { timeoutMs: 30_000, intervalMs: 50 });
+    await ask();
+    await ask();
+    const refused = await refusalOf(ask());
+    const retryAt = Date.now() + (refused.retryAfterMs ?? 0);
+    expect([refused.code, refused.reason]).toEqual([
+      status.RESOURCE_EXHAUSTED,
+      'CONSENT_SMS_QUOTA',
+    ]);
+    // The hint is the next midnight IST (18:30 UTC), within the time the call took.
+    const IST_MS = 5.5 * 3_600_000;
+    const intoDayIst = (retryAt + IST_MS) % 86_400_000;
+    expect(Math.min(intoDayIst, 86_400_000 - intoDayIst)).toBeLessThan(5_000);
+    expect(refused.message).toMatch(/3 people for consent a day/);
+    // The registration announced the quota in force: its own for the day, the default minute.
+    const [announced] = await collector.waitFor(
+      (event) =>
+        event.type === EVENTS.partnerRegistered.name && event.subject?.ref === registered.clientId,
+    );
+    expect(readPayload(announced!, EVENTS.partnerRegistered)).toMatchObject({
+      consentSmsPerMinute: 20,
+      consentSmsPerDay: 3,
+    });
+  });
+
+  it('a partner asking for a mobile with no beneficiaries is answered as for a registered one, and the request is published as naming nobody registered', async () => {
+    const owner = await citizenWithBeneficiary(newClient());
+    const partner = newClient();
+    const stranger = freshMobile();
+    const registered = await partner.requestConsent({ $case: 'mobile', value: owner.mobile });
+    const unregistered = await partner.requestConsent({ $case: 'mobile', value: stranger });
+    expect(Object.keys(unregistered).sort()).toEqual(Object.keys(registered).sort());
+    for (const answer of [registered, unregistered]) {
+      expect(answer.txnId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(answer.expiresAt!.getTime() - Date.now()).toBeGreaterThan(2 * 60_000);
+    }
+    // Both are real transactions: a wrong code is refused alike for each.
+    const wrongCode = (txnId: string) =>
+      refusalOf(partner.otp.call('confirmOtp', { txnId, otp: '000000' }, partner.as()));
+    const [onRegistered, onUnregistered] = [
+      await wrongCode(registered.txnId),
+      await wrongCode(unregistered.txnId),
+    ];
+    expect([onUnregistered.code, onUnregistered.reason]).toEqual([
+      onRegistered.code,
+      onRegistered.reason,
+    ]);
+    // The events tell the audit service which one named nobody registered.
+    const payloadOf = async (txnId: string) => {
+      const [event] = await collector.waitFor(
+        (e) =>
+          e.type === EVENTS.consentRequested.name &&
+          readPayload(e, EVENTS.consentRequested).txnId === txnId,
+      );
+      expect(event?.actor?.principalId).toBe(partner.clientId);
+      expect(leaks(JSON.stringify(event), rawValues)).toEqual([]);
+      return readPayload(event!, EVENTS.consentRequested);
+    };
+    expect(await payloadOf(registered.txnId)).toMatchObject({ beneficiaryCount: 1, refusal: '' });
+    expect(await payloadOf(unregistered.txnId)).toMatchObject({
+      beneficiaryCount: 0,
+      refusal: '',
+    });
   });
 
   it('a token revoked through the OTP service is refused by identity (propagation measured)', async () => {

@@ -111,4 +111,22 @@ export const identityMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Partners' consent SMS quotas (NULL: identity-rules' defaults) and what each client
+    // application asking consent as a partner has counted this minute and this day (IST):
+    // one row per client, locked by each request, so instances never overshoot together.
+    id: 'identity/0005_partner_consent_sms',
+    sql: `
+      ALTER TABLE partners
+        ADD COLUMN consent_sms_per_minute integer CHECK (consent_sms_per_minute > 0),
+        ADD COLUMN consent_sms_per_day integer CHECK (consent_sms_per_day > 0);
+      CREATE TABLE partner_consent_sms (
+        client_id text PRIMARY KEY,
+        minute_start timestamptz NOT NULL,
+        minute_requests integer NOT NULL CHECK (minute_requests >= 0),
+        day_start timestamptz NOT NULL,
+        day_requests integer NOT NULL CHECK (day_requests >= 0)
+      );
+    `,
+  },
 ];

@@ -9,7 +9,7 @@ import type {
   IdentityEvent,
   NewBeneficiary,
 } from '../domain/beneficiary-service';
-import { SECRET_CODE_MAX_FAILURES } from '../domain/identity-rules';
+import { SECRET_CODE_MAX_FAILURES, type ConsentSmsCounts } from '../domain/identity-rules';
 import type { Vault } from '../domain/model';
 import { toOutgoingEvent } from './identity-events';
 
@@ -175,6 +175,53 @@ class PgUnitOfWork implements BeneficiaryUnitOfWork {
       [staffId, windowStart],
     );
     return rows[0]?.requests ?? 1;
+  }
+
+  async lockConsentSmsCounts(clientId: string) {
+    // The row exists before it is locked, so concurrent first requests wait on it too.
+    await this.tx.query(
+      `INSERT INTO partner_consent_sms (client_id, minute_start, minute_requests, day_start, day_requests)
+       VALUES ($1, 'epoch', 0, 'epoch', 0) ON CONFLICT (client_id) DO NOTHING`,
+      [clientId],
+    );
+    const { rows } = await this.tx.query<{
+      minute_start: Date;
+      minute_requests: number;
+      day_start: Date;
+      day_requests: number;
+      consent_sms_per_minute: number | null;
+      consent_sms_per_day: number | null;
+    }>(
+      `SELECT c.minute_start, c.minute_requests, c.day_start, c.day_requests,
+              p.consent_sms_per_minute, p.consent_sms_per_day
+         FROM partner_consent_sms c LEFT JOIN partners p ON p.client_id = c.client_id
+        WHERE c.client_id = $1 FOR UPDATE OF c`,
+      [clientId],
+    );
+    const row = rows[0];
+    return {
+      quota: {
+        ...(row?.consent_sms_per_minute ? { consentSmsPerMinute: row.consent_sms_per_minute } : {}),
+        ...(row?.consent_sms_per_day ? { consentSmsPerDay: row.consent_sms_per_day } : {}),
+      },
+      counts: row
+        ? {
+            minuteStart: row.minute_start,
+            minuteRequests: row.minute_requests,
+            dayStart: row.day_start,
+            dayRequests: row.day_requests,
+          }
+        : undefined,
+    };
+  }
+
+  async saveConsentSmsCounts(clientId: string, counts: ConsentSmsCounts): Promise<void> {
+    await this.tx.query(
+      `UPDATE partner_consent_sms
+          SET minute_start = $2, minute_requests = $3, day_start = $4, day_requests = $5
+        WHERE client_id = $1`,
+      [clientId, counts.minuteStart, counts.minuteRequests, counts.dayStart, counts.dayRequests],
+    );
   }
 
   async clearSecretCodeFailures(ref: string): Promise<void> {

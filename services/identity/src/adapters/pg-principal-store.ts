@@ -34,6 +34,8 @@ interface PartnerRow {
   secret_sha256: Buffer;
   scopes: string[];
   quota_per_minute: number;
+  consent_sms_per_minute: number | null;
+  consent_sms_per_day: number | null;
   locked: boolean;
 }
 
@@ -187,14 +189,17 @@ class PgPrincipalUnitOfWork implements PrincipalUnitOfWork {
 
   async insertPartner(partner: PartnerRecord): Promise<'inserted' | 'duplicate'> {
     const { rowCount } = await this.tx.query(
-      `INSERT INTO partners (client_id, display_name, secret_sha256, scopes, quota_per_minute, locked)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+      `INSERT INTO partners (client_id, display_name, secret_sha256, scopes, quota_per_minute,
+         consent_sms_per_minute, consent_sms_per_day, locked)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
       [
         partner.clientId,
         partner.displayName,
         partner.secretSha256,
         partner.scopes,
         partner.quotaPerMinute,
+        partner.consentSmsPerMinute ?? null,
+        partner.consentSmsPerDay ?? null,
         partner.locked,
       ],
     );
@@ -203,7 +208,8 @@ class PgPrincipalUnitOfWork implements PrincipalUnitOfWork {
 
   async findPartnerForUpdate(clientId: string): Promise<PartnerRecord | undefined> {
     const { rows } = await this.tx.query<PartnerRow>(
-      `SELECT client_id, display_name, secret_sha256, scopes, quota_per_minute, locked
+      `SELECT client_id, display_name, secret_sha256, scopes, quota_per_minute,
+              consent_sms_per_minute, consent_sms_per_day, locked
          FROM partners WHERE client_id = $1 FOR UPDATE`,
       [clientId],
     );
@@ -215,6 +221,12 @@ class PgPrincipalUnitOfWork implements PrincipalUnitOfWork {
           secretSha256: row.secret_sha256,
           scopes: row.scopes,
           quotaPerMinute: row.quota_per_minute,
+          ...(row.consent_sms_per_minute === null
+            ? {}
+            : { consentSmsPerMinute: row.consent_sms_per_minute }),
+          ...(row.consent_sms_per_day === null
+            ? {}
+            : { consentSmsPerDay: row.consent_sms_per_day }),
           locked: row.locked,
         }
       : undefined;

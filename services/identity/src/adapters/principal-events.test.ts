@@ -93,15 +93,19 @@ describe('principalEvents', () => {
         secretSha256,
         scopes: ['certificate:read'],
         quotaPerMinute: 60,
+        consentSmsPerDay: 5_000,
         locked: false,
       },
     });
     const [registered, registry] = travelled(outgoing);
     expect(registered?.name).toBe(EVENTS.partnerRegistered.name);
+    // The consent SMS quota in force: its own for the day, the default for the minute.
     expect(registered?.payload).toEqual({
       scopes: ['certificate:read'],
       quotaPerMinute: 60,
       displayName: 'UMANG',
+      consentSmsPerMinute: 20,
+      consentSmsPerDay: 5_000,
     });
     expect(registry?.name).toBe(EVENTS.registryPartner.name);
     // The registry record needs the hash to authenticate the partner; the audit event does not.

@@ -10,6 +10,7 @@ import {
   type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
 import { apiLockKey } from '@vaxguard/tokens';
+import { consentSmsQuotaOf } from '../domain/identity-rules';
 import type {
   AdminActor,
   PartnerRecord,
@@ -21,6 +22,12 @@ function actorOf(actor: AdminActor): Actor {
   return actor.kind === 'staff'
     ? { kind: ActorKind.ACTOR_KIND_STAFF, principalId: actor.staffId, clientId: actor.clientId }
     : { kind: ActorKind.ACTOR_KIND_SERVICE, principalId: actor.clientId, clientId: actor.clientId };
+}
+
+/** The consent SMS quota in force for a partner: its own, or the defaults. */
+function consentSmsOf(partner: PartnerRecord) {
+  const quota = consentSmsQuotaOf(partner);
+  return { consentSmsPerMinute: quota.perMinute, consentSmsPerDay: quota.perDay };
 }
 
 function registryPartner(partner: PartnerRecord, base: { actor: Actor; occurredAt: Date }) {
@@ -122,6 +129,7 @@ export function principalEvents(event: PrincipalEvent): OutgoingEvent[] {
             scopes: [...event.partner.scopes],
             quotaPerMinute: event.partner.quotaPerMinute,
             displayName: event.partner.displayName,
+            ...consentSmsOf(event.partner),
           },
         }),
         registryPartner(event.partner, base),

@@ -19,6 +19,7 @@ import {
   generateSecretCode,
   normaliseName,
   parseGender,
+  type ConsentSmsCounts,
   type Gender,
 } from './identity-rules';
 import { viewFor, type BeneficiaryView, type Viewer as ViewRole } from './views';
@@ -151,6 +152,17 @@ export interface BeneficiaryUnitOfWork {
    * returns the requests in that window so far, this one included. Older windows go.
    */
   countStaffConsentRequest(staffId: string, windowStart: Date): Promise<number>;
+  /**
+   * A client application's consent SMS quota as its registry entry sets it (nothing set
+   * for a client identity did not register, or for a quota left at the default), and
+   * what it has counted so far, its row locked until the transaction ends so that
+   * concurrent requests on every instance take turns.
+   */
+  lockConsentSmsCounts(clientId: string): Promise<{
+    readonly quota: { readonly consentSmsPerMinute?: number; readonly consentSmsPerDay?: number };
+    readonly counts: ConsentSmsCounts | undefined;
+  }>;
+  saveConsentSmsCounts(clientId: string, counts: ConsentSmsCounts): Promise<void>;
   /** The mobile a beneficiary is registered on, opened from the vault. */
   mobileOf(ref: string): Promise<Mobile | undefined>;
   publish(event: IdentityEvent): Promise<void>;

@@ -4,7 +4,10 @@ import { isVaxGuardError, resourceExhausted } from '@vaxguard/errors';
 import { documentBlindIndex, mobileBlindIndex, type Mobile } from '@vaxguard/pii';
 import { BeneficiaryService } from './beneficiary-service';
 import { ConsentService, type ConsentCodeSender, type ConsentRequester } from './consent-service';
-import { STAFF_CONSENT_REQUESTS_PER_MINUTE } from './identity-rules';
+import {
+  DEFAULT_PARTNER_CONSENT_SMS_PER_MINUTE,
+  STAFF_CONSENT_REQUESTS_PER_MINUTE,
+} from './identity-rules';
 import { InMemoryBeneficiaryStore } from './fakes';
 
 const now = new Date('2026-11-22T10:00:00Z');
@@ -162,6 +165,112 @@ describe('ConsentService', () => {
     clock = new Date(now.getTime() + 60_000);
     await consents.request(vaccinator, { mobile: MOBILE });
     expect(sent).toHaveLength(STAFF_CONSENT_REQUESTS_PER_MINUTE + 3);
+  });
+
+  it("caps a partner's consent SMS a minute before anyone is looked up; the one over is refused with the time to wait, and still an event", async () => {
+    const { store, sent } = setup();
+    let clock = now;
+    const consents = new ConsentService({
+      store,
+      codes: {
+        send: async (request) => {
+          sent.push(request);
+          return { txnId: `txn-${sent.length}`, expiresAt: new Date(clock.getTime() + 180_000) };
+        },
+      },
+      clock: () => clock,
+      indexMobile: (mobile) => indexOf(mobile),
+      newTxnId: () => '11111111-1111-4111-8111-111111111111',
+      codeLifetimeMs: 180_000,
+    });
+    const refusalOf = (requester: ConsentRequester, target: { mobile: string }) =>
+      consents.request(requester, target).then(
+        () => undefined,
+        (error: unknown) =>
+          isVaxGuardError(error) ? [error.code, error.reason, error.retryAfterMs] : error,
+      );
+    for (let i = 0; i < DEFAULT_PARTNER_CONSENT_SMS_PER_MINUTE; i++) {
+      await consents.request(partner, { mobile: `98765${String(10_000 + i)}` });
+    }
+    clock = new Date(now.getTime() + 45_000);
+    // A registered mobile and an unregistered one are refused alike.
+    expect(await refusalOf(partner, { mobile: MOBILE })).toEqual([
+      'RESOURCE_EXHAUSTED',
+      'CONSENT_SMS_QUOTA',
+      15_000,
+    ]);
+    expect(await refusalOf(partner, { mobile: EMPTY_MOBILE })).toEqual([
+      'RESOURCE_EXHAUSTED',
+      'CONSENT_SMS_QUOTA',
+      15_000,
+    ]);
+    expect(sent).toHaveLength(DEFAULT_PARTNER_CONSENT_SMS_PER_MINUTE);
+    expect(store.events.at(-1)).toMatchObject({
+      type: 'consent.requested',
+      actor: partner,
+      subject: { kind: 'mobile', ref: indexOf(EMPTY_MOBILE) },
+      beneficiaryCount: 0,
+      refusal: 'CONSENT_SMS_QUOTA',
+    });
+    // Another partner is not held back by this one; the next minute, the first asks again.
+    await consents.request(
+      { ...partner, granteeId: 'aarogya', clientId: 'aarogya' },
+      {
+        mobile: MOBILE,
+      },
+    );
+    clock = new Date(now.getTime() + 60_000);
+    await consents.request(partner, { mobile: MOBILE });
+    expect(sent).toHaveLength(DEFAULT_PARTNER_CONSENT_SMS_PER_MINUTE + 2);
+  });
+
+  it("holds a partner to its own registry entry's quotas, a day's counted in IST; refusals by the minute do not spend the day", async () => {
+    const { store, sent } = setup();
+    store.setConsentSmsQuota('umang', { consentSmsPerMinute: 2, consentSmsPerDay: 3 });
+    let clock = now;
+    const consents = new ConsentService({
+      store,
+      codes: {
+        send: async (request) => {
+          sent.push(request);
+          return { txnId: `txn-${sent.length}`, expiresAt: new Date(clock.getTime() + 180_000) };
+        },
+      },
+      clock: () => clock,
+      indexMobile: (mobile) => indexOf(mobile),
+      newTxnId: () => '11111111-1111-4111-8111-111111111111',
+      codeLifetimeMs: 180_000,
+    });
+    const outcome = () =>
+      consents.request(partner, { mobile: EMPTY_MOBILE }).then(
+        () => 'sent',
+        (error: unknown) => (isVaxGuardError(error) ? [error.reason, error.retryAfterMs] : error),
+      );
+    expect([await outcome(), await outcome(), await outcome()]).toEqual([
+      'sent',
+      'sent',
+      ['CONSENT_SMS_QUOTA', 60_000],
+    ]);
+    clock = new Date(now.getTime() + 60_000);
+    // 10:01 UTC is 15:31 IST: the day ends at 18:30 UTC.
+    const toMidnightIst = Date.parse('2026-11-22T18:30:00Z') - clock.getTime();
+    expect([await outcome(), await outcome()]).toEqual([
+      'sent',
+      ['CONSENT_SMS_QUOTA', toMidnightIst],
+    ]);
+    clock = new Date('2026-11-22T18:30:00Z');
+    expect(await outcome()).toBe('sent');
+    expect(sent).toHaveLength(4);
+  });
+
+  it('refuses a malformed target before it counts against the quota', async () => {
+    const { store, consents } = setup();
+    store.setConsentSmsQuota('umang', { consentSmsPerMinute: 1 });
+    await expect(consents.request(partner, { mobile: '12345' })).rejects.toMatchObject({
+      reason: 'INVALID_MOBILE',
+    });
+    const answer = await consents.request(partner, { mobile: MOBILE });
+    expect(answer.txnId).toBe('00000000-0000-4000-8000-000000000001');
   });
 
   it('reaches the mobile through a beneficiary reference the person gives, for that beneficiary alone', async () => {

@@ -1,6 +1,11 @@
 import { parseBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
 import { invalidArgument, isVaxGuardError, resourceExhausted } from '@vaxguard/errors';
-import { STAFF_CONSENT_REQUESTS_PER_MINUTE, STAFF_CONSENT_WINDOW_MS } from './identity-rules';
+import {
+  consentSmsQuotaOf,
+  decideConsentSms,
+  STAFF_CONSENT_REQUESTS_PER_MINUTE,
+  STAFF_CONSENT_WINDOW_MS,
+} from './identity-rules';
 import type { BeneficiaryStore, EventActor, IdentityEvent } from './beneficiary-service';
 
 /**
@@ -38,7 +43,10 @@ export interface ConsentServiceOptions {
  * CONSENT code for the beneficiaries identity finds on it through the blind index. The
  * caller learns nothing from the answer: a code is sent whether or not the mobile has
  * beneficiaries (a grant that opens none), and an unknown reference gets an answer of
- * the same shape.
+ * the same shape. Each request may send an SMS to someone who asked for nothing, so
+ * staff members and partners each have a cap counted before anyone is looked up; a
+ * request that named nobody registered is published as such (beneficiary count 0, no
+ * refusal) for the anomaly rules, never told to the caller.
  */
 export class ConsentService {
   constructor(private readonly options: ConsentServiceOptions) {}
@@ -48,7 +56,10 @@ export class ConsentService {
     target: ConsentTarget,
   ): Promise<{ txnId: string; expiresAt: Date }> {
     const now = this.options.clock();
+    // A malformed request is refused before it counts against any cap.
+    checkTarget(target);
     if (requester.granteeKind === 'STAFF') await this.countStaffRequest(requester, target, now);
+    else await this.countPartnerRequest(requester, target, now);
     const resolved = await this.resolve(target);
     if (!resolved) {
       await this.options.store.transaction((uow) =>
@@ -101,11 +112,9 @@ export class ConsentService {
     const refused = await this.options.store.transaction(async (uow) => {
       const requests = await uow.countStaffConsentRequest(requester.granteeId, windowStart);
       if (requests <= STAFF_CONSENT_REQUESTS_PER_MINUTE) return false;
-      const mobile = 'mobile' in target ? parseMobile(target.mobile) : undefined;
-      const subject = mobile
-        ? ({ kind: 'mobile', ref: this.options.indexMobile(mobile) } as const)
-        : ({ kind: 'beneficiary', ref: refOf(target) } as const);
-      await uow.publish(requested(requester, now, subject, { refusal: 'STAFF_CONSENT_RATE' }));
+      await uow.publish(
+        requested(requester, now, this.subjectOf(target), { refusal: 'STAFF_CONSENT_RATE' }),
+      );
       return true;
     });
     if (refused) {
@@ -118,6 +127,48 @@ export class ConsentService {
     }
   }
 
+  /**
+   * A partner's requests are counted against its consent SMS quota (a minute and a day,
+   * its registry entry's or the defaults) before anyone is looked up, so a refusal is the
+   * same for any mobile; one over the quota is refused with the time to wait, and is
+   * still an event. Counted in PostgreSQL on the partner's locked row: every instance
+   * takes its turn, and concurrent requests never get past the quota together.
+   */
+  private async countPartnerRequest(
+    requester: ConsentRequester,
+    target: ConsentTarget,
+    now: Date,
+  ): Promise<void> {
+    const clientId = requester.granteeId;
+    const refused = await this.options.store.transaction(async (uow) => {
+      const { quota, counts } = await uow.lockConsentSmsCounts(clientId);
+      const decision = decideConsentSms(counts, consentSmsQuotaOf(quota), now);
+      if (decision.admitted) {
+        await uow.saveConsentSmsCounts(clientId, decision.counts);
+        return undefined;
+      }
+      await uow.publish(
+        requested(requester, now, this.subjectOf(target), { refusal: 'CONSENT_SMS_QUOTA' }),
+      );
+      return decision;
+    });
+    if (refused) {
+      throw resourceExhausted(
+        `this client may ask at most ${refused.limit} people for consent a ${refused.per}`,
+        refused.retryAfterMs,
+        { reason: 'CONSENT_SMS_QUOTA' },
+      );
+    }
+  }
+
+  /** What a refused request's event names: the mobile by its index, or the reference. */
+  private subjectOf(target: ConsentTarget): ConsentRequested['subject'] {
+    const mobile = 'mobile' in target ? parseMobile(target.mobile) : undefined;
+    return mobile
+      ? { kind: 'mobile', ref: this.options.indexMobile(mobile) }
+      : { kind: 'beneficiary', ref: refOf(target) };
+  }
+
   /** The mobile and its beneficiaries, or undefined for a reference nobody holds. */
   private async resolve(
     target: ConsentTarget,
@@ -127,11 +178,6 @@ export class ConsentService {
       const mobileIndex = this.options.indexMobile(mobile);
       const records = await this.options.store.transaction((uow) => uow.listByMobile(mobileIndex));
       return { mobile, mobileIndex, refs: records.map((record) => record.ref) };
-    }
-    if (!target.beneficiaryRef) {
-      throw invalidArgument('RequestConsent needs a mobile or a beneficiary_ref', {
-        reason: 'CONSENT_TARGET_REQUIRED',
-      });
     }
     const ref = parseBeneficiaryRef(target.beneficiaryRef);
     return this.options.store.transaction(async (uow) => {
@@ -165,6 +211,20 @@ function requested(
     beneficiaryCount: outcome.beneficiaryCount ?? 0,
     ...(outcome.refusal ? { refusal: outcome.refusal } : {}),
   };
+}
+
+/** Refuses a request naming no one, a malformed mobile or a malformed reference. */
+function checkTarget(target: ConsentTarget): void {
+  if ('mobile' in target) {
+    parseMobile(target.mobile);
+    return;
+  }
+  if (!target.beneficiaryRef) {
+    throw invalidArgument('RequestConsent needs a mobile or a beneficiary_ref', {
+      reason: 'CONSENT_TARGET_REQUIRED',
+    });
+  }
+  parseBeneficiaryRef(target.beneficiaryRef);
 }
 
 function refOf(target: ConsentTarget): string {

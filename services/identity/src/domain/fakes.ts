@@ -7,6 +7,7 @@ import type {
   IdentityEvent,
   NewBeneficiary,
 } from './beneficiary-service';
+import type { ConsentSmsCounts } from './identity-rules';
 import type {
   ApiLockScope,
   Centre,
@@ -22,8 +23,12 @@ interface State {
   readonly beneficiaries: Map<string, NewBeneficiary>;
   readonly secretCodeFailures: Map<string, number>;
   readonly staffConsentRequests: Map<string, number>;
+  readonly consentSmsCounts: Map<string, ConsentSmsCounts>;
   readonly events: IdentityEvent[];
 }
+
+/** A registry entry's consent SMS quota, as the partners table holds it. */
+type ConsentSmsEntry = { consentSmsPerMinute?: number; consentSmsPerDay?: number };
 
 /** A store whose transactions commit when the work resolves and leave no trace when it throws. */
 export class InMemoryBeneficiaryStore implements BeneficiaryStore {
@@ -31,8 +36,15 @@ export class InMemoryBeneficiaryStore implements BeneficiaryStore {
     beneficiaries: new Map(),
     secretCodeFailures: new Map(),
     staffConsentRequests: new Map(),
+    consentSmsCounts: new Map(),
     events: [],
   };
+  private readonly consentSmsQuotas = new Map<string, ConsentSmsEntry>();
+
+  /** Sets a client's registry entry for the consent SMS quota, as a registration would. */
+  setConsentSmsQuota(clientId: string, entry: ConsentSmsEntry): void {
+    this.consentSmsQuotas.set(clientId, entry);
+  }
 
   get events(): readonly IdentityEvent[] {
     return this.state.events;
@@ -47,16 +59,17 @@ export class InMemoryBeneficiaryStore implements BeneficiaryStore {
       beneficiaries: new Map(this.state.beneficiaries),
       secretCodeFailures: new Map(this.state.secretCodeFailures),
       staffConsentRequests: new Map(this.state.staffConsentRequests),
+      consentSmsCounts: new Map(this.state.consentSmsCounts),
       events: [...this.state.events],
     };
-    const result = await work(unitOfWork(draft));
+    const result = await work(unitOfWork(draft, this.consentSmsQuotas));
     this.state = draft;
     return result;
   }
 
   /** Each change is kept as it is made, even when the work throws later. */
   async autocommit<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T> {
-    return work(unitOfWork(this.state));
+    return work(unitOfWork(this.state, this.consentSmsQuotas));
   }
 }
 
@@ -76,7 +89,10 @@ function record(beneficiary: NewBeneficiary): BeneficiaryRecord {
   };
 }
 
-function unitOfWork(state: State): BeneficiaryUnitOfWork {
+function unitOfWork(
+  state: State,
+  consentSmsQuotas: ReadonlyMap<string, ConsentSmsEntry>,
+): BeneficiaryUnitOfWork {
   const all = () => [...state.beneficiaries.values()];
   return {
     lockMobile: async () => undefined,
@@ -118,6 +134,12 @@ function unitOfWork(state: State): BeneficiaryUnitOfWork {
       state.staffConsentRequests.set(key, requests);
       return requests;
     },
+    lockConsentSmsCounts: async (clientId) => ({
+      quota: consentSmsQuotas.get(clientId) ?? {},
+      counts: state.consentSmsCounts.get(clientId),
+    }),
+    saveConsentSmsCounts: async (clientId, counts) =>
+      void state.consentSmsCounts.set(clientId, counts),
     markCanary: async (ref) => {
       const found = state.beneficiaries.get(ref);
       if (found) state.beneficiaries.set(ref, { ...found, canary: true });

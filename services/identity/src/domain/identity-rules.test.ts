@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ANY_CLIENT_ID,
   checkBeneficiaryLimit,
+  checkConsentSmsQuota,
   checkPartnerQuota,
   checkPlatformServiceClientStop,
   checkSecretCodeFormat,
@@ -9,6 +10,9 @@ import {
   checkStaffPassword,
   checkYearOfBirth,
   consentGrantExpiresAt,
+  consentSmsDayStart,
+  consentSmsQuotaOf,
+  decideConsentSms,
   generateSecretCode,
   hashSecretCode,
   indexStaffUsername,
@@ -256,6 +260,65 @@ describe('staff passwords', () => {
     expect(staffLockedUntil(9, now)).toBeUndefined();
     expect(staffLockedUntil(10, now)).toEqual(new Date(now.getTime() + 60 * MINUTE));
     expect(staffLockedUntil(12, now)).toEqual(new Date(now.getTime() + 60 * MINUTE));
+  });
+});
+
+describe('consent SMS quotas', () => {
+  const quota = { perMinute: 2, perDay: 3 };
+  // 23:59:30 IST on 22 November.
+  const late = new Date('2026-11-22T18:29:30Z');
+
+  it('start the day at midnight in India', () => {
+    expect(consentSmsDayStart(late)).toEqual(new Date('2026-11-21T18:30:00Z'));
+    expect(consentSmsDayStart(new Date('2026-11-22T18:30:00Z'))).toEqual(
+      new Date('2026-11-22T18:30:00Z'),
+    );
+  });
+
+  it('admit up to the minute quota, then refuse until the next minute', () => {
+    const first = decideConsentSms(undefined, quota, late);
+    expect(first).toMatchObject({ admitted: true, counts: { minuteRequests: 1, dayRequests: 1 } });
+    const second = first.admitted ? decideConsentSms(first.counts, quota, late) : first;
+    const third = second.admitted ? decideConsentSms(second.counts, quota, late) : second;
+    expect(third).toEqual({ admitted: false, per: 'minute', limit: 2, retryAfterMs: 30_000 });
+  });
+
+  it('refuse past the day quota until midnight IST, and count afresh after it', () => {
+    const counted = {
+      minuteStart: new Date('2026-11-22T18:28:00Z'),
+      minuteRequests: 1,
+      dayStart: new Date('2026-11-21T18:30:00Z'),
+      dayRequests: 3,
+    };
+    expect(decideConsentSms(counted, quota, late)).toEqual({
+      admitted: false,
+      per: 'day',
+      limit: 3,
+      retryAfterMs: 30_000,
+    });
+    expect(decideConsentSms(counted, quota, new Date('2026-11-22T18:30:00Z'))).toMatchObject({
+      admitted: true,
+      counts: { minuteRequests: 1, dayRequests: 1 },
+    });
+  });
+
+  it("take a partner's own quotas, and the defaults for those it was not given", () => {
+    expect(consentSmsQuotaOf({})).toEqual({ perMinute: 20, perDay: 1_000 });
+    expect(consentSmsQuotaOf({ consentSmsPerDay: 50_000 })).toEqual({
+      perMinute: 20,
+      perDay: 50_000,
+    });
+  });
+
+  it.each([0, -1, 1.5, 60_001])('refuse %d a minute at registration', (value) => {
+    expect(() => checkConsentSmsQuota(value, 'minute')).toThrow(
+      refused('INVALID_ARGUMENT', 'INVALID_PARTNER_QUOTA', /consent_sms_per_minute/),
+    );
+  });
+
+  it('leave an unset quota unset', () => {
+    expect(checkConsentSmsQuota(undefined, 'day')).toBeUndefined();
+    expect(checkConsentSmsQuota(100_000, 'day')).toBe(100_000);
   });
 });
 

@@ -365,6 +365,133 @@ export function checkPartnerQuota(codesPerMinute: number): number {
   return codesPerMinute;
 }
 
+// ---- Consent SMS quotas of partner clients ------------------------------------------
+
+/**
+ * Consent requests a partner client may make a minute and a day unless its registry
+ * entry says otherwise. Each request may send an SMS to the person it names, who asked
+ * for nothing: a partner asks consent of its own user, one at a time, so 20 a minute is
+ * far above what one app's users type (and a minute of a leaked credential's burst is
+ * then 20 SMS, not 300), and 1,000 a day bounds what a partner paced just under the
+ * minute quota can send (about 28,800 a day otherwise). A national partner is registered
+ * with its own larger quotas; none is unlimited. The OTP quota (codes a minute, every
+ * purpose) still applies on top: this one is the partner's consent SMS alone, counted
+ * across identity instances in PostgreSQL, before anyone is looked up, so a refusal says
+ * nothing of whether the mobile is registered.
+ */
+export const DEFAULT_PARTNER_CONSENT_SMS_PER_MINUTE = 20;
+export const DEFAULT_PARTNER_CONSENT_SMS_PER_DAY = 1_000;
+/** What a registry entry may grant: the OTP quota's ceiling a minute, and a day of it. */
+export const PARTNER_CONSENT_SMS_PER_MINUTE = { min: 1, max: 60_000 } as const;
+export const PARTNER_CONSENT_SMS_PER_DAY = { min: 1, max: 60_000 * 24 * 60 } as const;
+export const CONSENT_SMS_MINUTE_MS = 60_000;
+export const CONSENT_SMS_DAY_MS = 24 * 60 * 60_000;
+
+export interface ConsentSmsQuota {
+  readonly perMinute: number;
+  readonly perDay: number;
+}
+
+/** A partner's consent SMS quota: its registry entry's, each one unset taking the default. */
+export function consentSmsQuotaOf(entry: {
+  readonly consentSmsPerMinute?: number | undefined;
+  readonly consentSmsPerDay?: number | undefined;
+}): ConsentSmsQuota {
+  return {
+    perMinute: entry.consentSmsPerMinute ?? DEFAULT_PARTNER_CONSENT_SMS_PER_MINUTE,
+    perDay: entry.consentSmsPerDay ?? DEFAULT_PARTNER_CONSENT_SMS_PER_DAY,
+  };
+}
+
+/** Checks a quota a platform admin grants a partner; unset stays unset (the default). */
+export function checkConsentSmsQuota(
+  value: number | undefined,
+  per: 'minute' | 'day',
+): number | undefined {
+  if (value === undefined) return undefined;
+  const { min, max } =
+    per === 'minute' ? PARTNER_CONSENT_SMS_PER_MINUTE : PARTNER_CONSENT_SMS_PER_DAY;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(
+      `consent_sms_per_${per} must be a whole number of requests a ${per} from ${min} to ${max}`,
+      { reason: 'INVALID_PARTNER_QUOTA' },
+    );
+  }
+  return value;
+}
+
+/** The start of the minute `at` falls in. */
+export function consentSmsMinuteStart(at: Date): Date {
+  return new Date(at.getTime() - (at.getTime() % CONSENT_SMS_MINUTE_MS));
+}
+
+/** The start of the day in India (midnight IST) `at` falls in. */
+export function consentSmsDayStart(at: Date): Date {
+  const ist = at.getTime() + IST_OFFSET_MS;
+  return new Date(ist - (ist % CONSENT_SMS_DAY_MS) - IST_OFFSET_MS);
+}
+
+/** A partner's consent requests counted so far in the current minute and day. */
+export interface ConsentSmsCounts {
+  readonly minuteStart: Date;
+  readonly minuteRequests: number;
+  readonly dayStart: Date;
+  readonly dayRequests: number;
+}
+
+export type ConsentSmsDecision =
+  | { readonly admitted: true; readonly counts: ConsentSmsCounts }
+  | {
+      readonly admitted: false;
+      readonly per: 'minute' | 'day';
+      readonly limit: number;
+      /** Until the window that is full ends. */
+      readonly retryAfterMs: number;
+    };
+
+/**
+ * Whether one more consent request fits the partner's quota at `now`, given what was
+ * counted (undefined: nothing yet). Counts from an earlier window start again at 0. An
+ * admitted request returns the counts to store; a refused one is not counted, so a
+ * burst refused by the minute does not spend the day.
+ */
+export function decideConsentSms(
+  counted: ConsentSmsCounts | undefined,
+  quota: ConsentSmsQuota,
+  now: Date,
+): ConsentSmsDecision {
+  const minuteStart = consentSmsMinuteStart(now);
+  const dayStart = consentSmsDayStart(now);
+  const minuteRequests =
+    counted?.minuteStart.getTime() === minuteStart.getTime() ? counted.minuteRequests : 0;
+  const dayRequests = counted?.dayStart.getTime() === dayStart.getTime() ? counted.dayRequests : 0;
+  if (dayRequests >= quota.perDay) {
+    return {
+      admitted: false,
+      per: 'day',
+      limit: quota.perDay,
+      retryAfterMs: dayStart.getTime() + CONSENT_SMS_DAY_MS - now.getTime(),
+    };
+  }
+  if (minuteRequests >= quota.perMinute) {
+    return {
+      admitted: false,
+      per: 'minute',
+      limit: quota.perMinute,
+      retryAfterMs: minuteStart.getTime() + CONSENT_SMS_MINUTE_MS - now.getTime(),
+    };
+  }
+  return {
+    admitted: true,
+    counts: {
+      minuteStart,
+      minuteRequests: minuteRequests + 1,
+      dayStart,
+      dayRequests: dayRequests + 1,
+    },
+  };
+}
+
 // ---- The kill switch over client applications ---------------------------------------
 
 /**

@@ -423,6 +423,8 @@ describe('partners and the kill switch', () => {
       displayName: 'Aarogya Setu',
       scopes: ['beneficiary:demographics'],
       quotaPerMinute: 600,
+      consentSmsPerMinute: 200,
+      consentSmsPerDay: undefined,
     });
     expect(registered).toEqual({
       clientId: 'aarogya-setu',
@@ -431,8 +433,12 @@ describe('partners and the kill switch', () => {
     const [event] = store.events;
     expect(event).toMatchObject({
       type: 'partner.registered',
-      partner: { quotaPerMinute: 600, locked: false },
+      partner: { quotaPerMinute: 600, consentSmsPerMinute: 200, locked: false },
     });
+    // A quota not given is not stored: the default applies, and follows it if it changes.
+    expect(event?.type === 'partner.registered' && 'consentSmsPerDay' in event.partner).toBe(
+      false,
+    );
     expect(JSON.stringify(store.events)).not.toContain('partner-secret-shown-once');
   });
 
@@ -443,6 +449,8 @@ describe('partners and the kill switch', () => {
       [{ ...base, scopes: ['otp:on-behalf'] }, 'INVALID_SCOPE'],
       [{ ...base, clientId: 'svc-identity' }, 'INVALID_CLIENT_ID'],
       [{ ...base, quotaPerMinute: 0 }, 'INVALID_PARTNER_QUOTA'],
+      [{ ...base, consentSmsPerMinute: 0 }, 'INVALID_PARTNER_QUOTA'],
+      [{ ...base, consentSmsPerDay: 2.5 }, 'INVALID_PARTNER_QUOTA'],
     ] as const) {
       expect((await refusal(service.registerPartner(admin, input)))[1]).toBe(reason);
     }

@@ -19,6 +19,7 @@ import {
 } from '@vaxguard/tokens';
 import {
   ANY_CLIENT_ID,
+  checkConsentSmsQuota,
   checkPartnerQuota,
   checkPlatformServiceClientStop,
   checkStaffPassword,
@@ -74,6 +75,9 @@ export interface PartnerRecord {
   readonly secretSha256: Buffer;
   readonly scopes: readonly string[];
   readonly quotaPerMinute: number;
+  /** Consent requests a minute and a day (IST); unset, identity-rules' defaults. */
+  readonly consentSmsPerMinute?: number;
+  readonly consentSmsPerDay?: number;
   readonly locked: boolean;
 }
 
@@ -608,6 +612,8 @@ export class PrincipalService {
       displayName: string;
       scopes: readonly string[];
       quotaPerMinute: number;
+      consentSmsPerMinute?: number | undefined;
+      consentSmsPerDay?: number | undefined;
     },
   ): Promise<{ clientId: string; clientSecret: string }> {
     requirePlatformAdmin(actor);
@@ -627,6 +633,8 @@ export class PrincipalService {
         },
       );
     }
+    const consentSmsPerMinute = checkConsentSmsQuota(input.consentSmsPerMinute, 'minute');
+    const consentSmsPerDay = checkConsentSmsQuota(input.consentSmsPerDay, 'day');
     const clientSecret = this.newSecret();
     const partner: PartnerRecord = {
       clientId: input.clientId,
@@ -634,6 +642,8 @@ export class PrincipalService {
       secretSha256: this.options.hashSecret(clientSecret),
       scopes,
       quotaPerMinute: checkPartnerQuota(input.quotaPerMinute),
+      ...(consentSmsPerMinute === undefined ? {} : { consentSmsPerMinute }),
+      ...(consentSmsPerDay === undefined ? {} : { consentSmsPerDay }),
       locked: false,
     };
     const now = this.options.clock();

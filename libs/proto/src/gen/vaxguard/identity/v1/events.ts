@@ -42,17 +42,26 @@ export interface AccessDenied {
 
 /**
  * type "consent.requested": a grantee asked a person for consent. Subject: the mobile's
- * blind index (the same whether or not it has beneficiaries).
+ * blind index (the same whether or not it has beneficiaries), or the beneficiary
+ * reference given.
  */
 export interface ConsentRequested {
-  /** The OTP transaction, when a code was sent; empty when the mobile has no beneficiaries. */
+  /**
+   * The OTP transaction, when a code was sent (to a mobile with or without beneficiaries:
+   * the answer must not tell the grantee which); empty when none was.
+   */
   txnId: string;
-  /** How many beneficiaries the grant would open (0: no code was sent). */
+  /**
+   * How many beneficiaries the grant would open. 0 with no refusal: the request named
+   * nobody registered (a mobile with no beneficiaries, or an unknown reference), which
+   * the anomaly rules count per grantee as a sign of SMS pumping or enumeration.
+   */
   beneficiaryCount: number;
   /**
-   * Why no code was sent when the OTP service refused to send it (its stable reason, such
-   * as "CLIENT_QUOTA"); empty otherwise. A refused request is still a request: the
-   * anomaly rules count every one a staff member or partner makes.
+   * Why no code was sent when the request was refused (a stable reason: "CLIENT_QUOTA"
+   * from the OTP service, "STAFF_CONSENT_RATE" or "CONSENT_SMS_QUOTA" from identity's own
+   * caps, which refuse before anyone is looked up); empty otherwise. A refused request is
+   * still a request: the anomaly rules count every one a staff member or partner makes.
    */
   refusal: string;
 }
@@ -93,6 +102,12 @@ export interface PartnerRegistered {
   quotaPerMinute: number;
   /** The application's name, such as "UMANG". */
   displayName: string;
+  /**
+   * The consent requests it may make per minute and per day (IST), as in force: its own,
+   * or identity's defaults.
+   */
+  consentSmsPerMinute: number;
+  consentSmsPerDay: number;
 }
 
 /**
@@ -806,7 +821,7 @@ export const PrincipalReinstated: MessageFns<PrincipalReinstated, "vaxguard.iden
 };
 
 function createBasePartnerRegistered(): PartnerRegistered {
-  return { scopes: [], quotaPerMinute: 0, displayName: "" };
+  return { scopes: [], quotaPerMinute: 0, displayName: "", consentSmsPerMinute: 0, consentSmsPerDay: 0 };
 }
 
 export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity.v1.PartnerRegistered"> = {
@@ -821,6 +836,12 @@ export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity
     }
     if (message.displayName !== "") {
       writer.uint32(26).string(message.displayName);
+    }
+    if (message.consentSmsPerMinute !== 0) {
+      writer.uint32(32).int32(message.consentSmsPerMinute);
+    }
+    if (message.consentSmsPerDay !== 0) {
+      writer.uint32(40).int32(message.consentSmsPerDay);
     }
     return writer;
   },
@@ -862,6 +883,22 @@ export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity
             message.displayName = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.consentSmsPerMinute = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.consentSmsPerDay = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -887,6 +924,16 @@ export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity
         : isSet(object.display_name)
         ? globalThis.String(object.display_name)
         : "",
+      consentSmsPerMinute: isSet(object.consentSmsPerMinute)
+        ? globalThis.Number(object.consentSmsPerMinute)
+        : isSet(object.consent_sms_per_minute)
+        ? globalThis.Number(object.consent_sms_per_minute)
+        : 0,
+      consentSmsPerDay: isSet(object.consentSmsPerDay)
+        ? globalThis.Number(object.consentSmsPerDay)
+        : isSet(object.consent_sms_per_day)
+        ? globalThis.Number(object.consent_sms_per_day)
+        : 0,
     };
   },
 
@@ -900,6 +947,12 @@ export const PartnerRegistered: MessageFns<PartnerRegistered, "vaxguard.identity
     }
     if (message.displayName !== "") {
       obj.displayName = message.displayName;
+    }
+    if (message.consentSmsPerMinute !== 0) {
+      obj.consentSmsPerMinute = Math.round(message.consentSmsPerMinute);
+    }
+    if (message.consentSmsPerDay !== 0) {
+      obj.consentSmsPerDay = Math.round(message.consentSmsPerDay);
     }
     return obj;
   },

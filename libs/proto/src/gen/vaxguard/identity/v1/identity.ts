@@ -249,6 +249,14 @@ export interface RegisterPartnerRequest {
   scopes: string[];
   /** OTP codes the partner may request per minute. */
   quotaPerMinute: number;
+  /**
+   * Consent requests (each may send an SMS to the person named) the partner may make per
+   * minute, and per day (India Standard Time); unset, identity's defaults (20 a minute,
+   * 1,000 a day). A request over either is refused RESOURCE_EXHAUSTED CONSENT_SMS_QUOTA
+   * with the time to wait.
+   */
+  consentSmsPerMinute?: number | undefined;
+  consentSmsPerDay?: number | undefined;
 }
 
 export interface RegisterPartnerResponse {
@@ -1383,7 +1391,14 @@ export const CreateStaffResponse: MessageFns<CreateStaffResponse, "vaxguard.iden
 };
 
 function createBaseRegisterPartnerRequest(): RegisterPartnerRequest {
-  return { clientId: "", displayName: "", scopes: [], quotaPerMinute: 0 };
+  return {
+    clientId: "",
+    displayName: "",
+    scopes: [],
+    quotaPerMinute: 0,
+    consentSmsPerMinute: undefined,
+    consentSmsPerDay: undefined,
+  };
 }
 
 export const RegisterPartnerRequest: MessageFns<RegisterPartnerRequest, "vaxguard.identity.v1.RegisterPartnerRequest"> =
@@ -1402,6 +1417,12 @@ export const RegisterPartnerRequest: MessageFns<RegisterPartnerRequest, "vaxguar
       }
       if (message.quotaPerMinute !== 0) {
         writer.uint32(32).int32(message.quotaPerMinute);
+      }
+      if (message.consentSmsPerMinute !== undefined) {
+        writer.uint32(40).int32(message.consentSmsPerMinute);
+      }
+      if (message.consentSmsPerDay !== undefined) {
+        writer.uint32(48).int32(message.consentSmsPerDay);
       }
       return writer;
     },
@@ -1451,6 +1472,22 @@ export const RegisterPartnerRequest: MessageFns<RegisterPartnerRequest, "vaxguar
               message.quotaPerMinute = reader.int32();
               continue;
             }
+            case 5: {
+              if (tag !== 40) {
+                break;
+              }
+
+              message.consentSmsPerMinute = reader.int32();
+              continue;
+            }
+            case 6: {
+              if (tag !== 48) {
+                break;
+              }
+
+              message.consentSmsPerDay = reader.int32();
+              continue;
+            }
           }
           if ((tag & 7) === 4 || tag === 0) {
             break;
@@ -1481,6 +1518,16 @@ export const RegisterPartnerRequest: MessageFns<RegisterPartnerRequest, "vaxguar
           : isSet(object.quota_per_minute)
           ? globalThis.Number(object.quota_per_minute)
           : 0,
+        consentSmsPerMinute: isSet(object.consentSmsPerMinute)
+          ? globalThis.Number(object.consentSmsPerMinute)
+          : isSet(object.consent_sms_per_minute)
+          ? globalThis.Number(object.consent_sms_per_minute)
+          : undefined,
+        consentSmsPerDay: isSet(object.consentSmsPerDay)
+          ? globalThis.Number(object.consentSmsPerDay)
+          : isSet(object.consent_sms_per_day)
+          ? globalThis.Number(object.consent_sms_per_day)
+          : undefined,
       };
     },
 
@@ -1497,6 +1544,12 @@ export const RegisterPartnerRequest: MessageFns<RegisterPartnerRequest, "vaxguar
       }
       if (message.quotaPerMinute !== 0) {
         obj.quotaPerMinute = Math.round(message.quotaPerMinute);
+      }
+      if (message.consentSmsPerMinute !== undefined) {
+        obj.consentSmsPerMinute = Math.round(message.consentSmsPerMinute);
+      }
+      if (message.consentSmsPerDay !== undefined) {
+        obj.consentSmsPerDay = Math.round(message.consentSmsPerDay);
       }
       return obj;
     },

@@ -436,9 +436,7 @@ describe('partners and the kill switch', () => {
       partner: { quotaPerMinute: 600, consentSmsPerMinute: 200, locked: false },
     });
     // A quota not given is not stored: the default applies, and follows it if it changes.
-    expect(event?.type === 'partner.registered' && 'consentSmsPerDay' in event.partner).toBe(
-      false,
-    );
+    expect(event?.type === 'partner.registered' && 'consentSmsPerDay' in event.partner).toBe(false);
     expect(JSON.stringify(store.events)).not.toContain('partner-secret-shown-once');
   });
 

@@ -59,78 +59,58 @@ ensure_docker() {
   say "Docker engine ready"
 }
 
-grpcurl_current() {
-  [[ -x $CACHE_DIR/bin/grpcurl && $(cat "$CACHE_DIR/bin/.grpcurl-version" 2>/dev/null) == "$GRPCURL_VERSION" ]]
+# go_tools_current <id> <version> <binary>...: each binary is in $CACHE_DIR/bin, of that version.
+go_tools_current() {
+  local id=$1 version=$2 binary
+  shift 2
+  for binary in "$@"; do [[ -x $CACHE_DIR/bin/$binary ]] || return 1; done
+  [[ $(cat "$CACHE_DIR/bin/.$id-version" 2>/dev/null) == "$version" ]]
 }
 
-ensure_grpcurl() {
-  grpcurl_current && return 0
+# ensure_go_tools <id> <version> <module> <command path>...: `go install`s each
+# <module>/<command path>@<version> into $CACHE_DIR/bin unless it is there already.
+ensure_go_tools() {
+  local id=$1 version=$2 module=$3
+  shift 3
+  local binaries=() packages=() command
+  for command in "$@"; do
+    binaries+=("${command##*/}")
+    packages+=("$module/$command@$version")
+  done
+  go_tools_current "$id" "$version" "${binaries[@]}" && return 0
   mkdir -p "$CACHE_DIR/bin" "$CACHE_DIR/locks"
   # Own fd, and a second look under the lock: concurrent runs build it once.
-  exec 6>"$CACHE_DIR/locks/grpcurl.lock"
+  exec 6>"$CACHE_DIR/locks/$id.lock"
   flock 6
-  if ! grpcurl_current; then
-    local go scratch
-    go=$(command -v go || echo /usr/local/go/bin/go)
-    if [[ ! -x $go ]]; then
-      say "grpcurl is built with Go, which is neither on PATH nor in /usr/local/go/bin; install Go (https://go.dev/dl/)"
-      return 1
-    fi
-    say "installing grpcurl $GRPCURL_VERSION into $CACHE_DIR/bin (go install, about a minute)"
-    scratch=$(mktemp -d "$CACHE_DIR/bin/.grpcurl.XXXXXX")
-    if ! GOBIN=$scratch "$go" install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"; then
-      rm -rf "$scratch"
-      say "go install of grpcurl $GRPCURL_VERSION failed"
-      return 1
-    fi
-    mv -f "$scratch/grpcurl" "$CACHE_DIR/bin/grpcurl"
-    rm -rf "$scratch"
-    echo "$GRPCURL_VERSION" >"$CACHE_DIR/bin/.grpcurl-version"
-  fi
-  exec 6>&-
-}
-
-witness_current() {
-  [[ -x $CACHE_DIR/bin/litewitness && -x $CACHE_DIR/bin/witnessctl &&
-    $(cat "$CACHE_DIR/bin/.witness-version" 2>/dev/null) == "$TORCHWOOD_VERSION" ]]
-}
-
-ensure_witness() {
-  witness_current && return 0
-  mkdir -p "$CACHE_DIR/bin" "$CACHE_DIR/locks"
-  # Own fd, and a second look under the lock: concurrent runs build it once.
-  exec 7>"$CACHE_DIR/locks/witness.lock"
-  flock 7
-  if ! witness_current; then
+  if ! go_tools_current "$id" "$version" "${binaries[@]}"; then
     local go scratch gohome=$CACHE_DIR/go
     go=$(command -v go || echo /usr/local/go/bin/go)
     if [[ ! -x $go ]]; then
-      say "litewitness is built with Go, which is neither on PATH nor in /usr/local/go/bin; install Go (https://go.dev/dl/)"
+      say "${binaries[*]} are built with Go, which is neither on PATH nor in /usr/local/go/bin; install Go (https://go.dev/dl/)"
       return 1
     fi
-    say "installing litewitness and witnessctl (filippo.io/torchwood $TORCHWOOD_VERSION) into $CACHE_DIR/bin (go install, about a minute)"
-    scratch=$(mktemp -d "$CACHE_DIR/bin/.witness.XXXXXX")
+    say "installing ${binaries[*]} ($module $version) into $CACHE_DIR/bin (go install, about a minute)"
+    scratch=$(mktemp -d "$CACHE_DIR/bin/.$id.XXXXXX")
     # Go writes only under the project's own cache, as the tlog interop test's build does.
     if ! GOBIN=$scratch GOPATH=$gohome GOMODCACHE=$gohome/mod GOCACHE=$gohome/build \
-      "$go" install "filippo.io/torchwood/cmd/litewitness@$TORCHWOOD_VERSION" \
-      "filippo.io/torchwood/cmd/witnessctl@$TORCHWOOD_VERSION"; then
+      "$go" install "${packages[@]}"; then
       rm -rf "$scratch"
-      say "go install of filippo.io/torchwood $TORCHWOOD_VERSION failed"
+      say "go install of $module $version failed"
       return 1
     fi
-    mv -f "$scratch/litewitness" "$scratch/witnessctl" "$CACHE_DIR/bin/"
+    for command in "${binaries[@]}"; do mv -f "$scratch/$command" "$CACHE_DIR/bin/$command"; done
     rm -rf "$scratch"
-    echo "$TORCHWOOD_VERSION" >"$CACHE_DIR/bin/.witness-version"
+    echo "$version" >"$CACHE_DIR/bin/.$id-version"
   fi
-  exec 7>&-
+  exec 6>&-
 }
 
 for need in "$@"; do
   case $need in
     deps) ensure_deps ;;
     docker) ensure_docker ;;
-    grpcurl) ensure_grpcurl ;;
-    witness) ensure_witness ;;
+    grpcurl) ensure_go_tools grpcurl "$GRPCURL_VERSION" github.com/fullstorydev/grpcurl cmd/grpcurl ;;
+    witness) ensure_go_tools witness "$TORCHWOOD_VERSION" filippo.io/torchwood cmd/litewitness cmd/witnessctl ;;
     *) say "unknown prerequisite: $need"; exit 2 ;;
   esac
 done

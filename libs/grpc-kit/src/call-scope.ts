@@ -2,7 +2,7 @@ import type { Deadline, Metadata } from '@grpc/grpc-js';
 import { toVaxGuardError, VaxGuardError, type ErrorCode } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import type { Authenticator } from './auth';
-import type { CallContext } from './server';
+import type { CallContext } from './call-context';
 
 /** What a call's scope needs of a grpc-js server call, unary or streaming. */
 export interface ScopedCall {

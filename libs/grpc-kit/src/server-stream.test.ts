@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { invalidArgument, permissionDenied } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import type { Authenticator } from './auth';
-import type { CallContext } from './server';
+import type { CallContext } from './call-context';
 import { pumpMessages, serverStreamingCall, type StreamContext } from './server-stream';
 import { readStatusDetails, type StatusError } from './status';
 

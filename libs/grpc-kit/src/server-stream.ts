@@ -3,7 +3,7 @@ import { VaxGuardError } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import type { Authenticator } from './auth';
 import { callContext, openCallScope } from './call-scope';
-import type { CallContext } from './server';
+import type { CallContext } from './call-context';
 import { toStatusError } from './status';
 
 /**

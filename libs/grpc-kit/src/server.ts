@@ -2,7 +2,6 @@ import {
   Server,
   ServerCredentials,
   status,
-  type Metadata,
   type sendUnaryData,
   type ServerUnaryCall,
   type ServiceDefinition,
@@ -11,23 +10,14 @@ import {
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from '@vaxguard/logging';
 import { descriptorSetBase64 } from '@vaxguard/proto';
-import type { Authenticator, Principal } from './auth';
+import type { Authenticator } from './auth';
+import type { CallContext } from './call-context';
 import { callContext, openCallScope } from './call-scope';
 import { ServerReflection } from './reflection';
 import { serverStreamingCall, type ServerStreamHandler } from './server-stream';
 import { toStatusError } from './status';
 
-export interface CallContext {
-  /** Full method path, such as `/vaxguard.otp.v1.OtpService/GenerateOtp`. */
-  readonly method: string;
-  readonly principal: Principal;
-  readonly metadata: Metadata;
-  /** When the caller stops waiting, if it set a deadline. */
-  readonly deadline: Date | undefined;
-  /** Aborted when the caller cancels or the deadline passes. */
-  readonly signal: AbortSignal;
-  readonly logger: Logger;
-}
+export type { CallContext } from './call-context';
 
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 

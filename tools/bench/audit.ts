@@ -6,6 +6,9 @@
 // asserts nothing: these machines are shared and noisy.
 //   npx nx run-many -t build -p audit && tsx --tsconfig tools/tsconfig.json tools/bench/audit.ts
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import {
@@ -140,6 +143,9 @@ async function main(): Promise<void> {
         SERVICE_CLIENT_SECRET: testClient().secret,
         LOG_LEVEL: 'warn',
         AUDIT_LOG_SIGNER_KEY: generateSignerKey('bench.audit.vaxguard').signerKey,
+        // Appends are measured, not cosigning: the log publishes its own checkpoints.
+        AUDIT_STATE_DIR: mkdtempSync(join(tmpdir(), 'vaxguard-bench-audit-')),
+        AUDIT_WITNESSES: 'none',
         // The benchmark's staff read hundreds of records each: no alert (nor its log
         // entry) may join the events it counts.
         AUDIT_ANOMALY_STAFF_READS_PER_HOUR: '100000',

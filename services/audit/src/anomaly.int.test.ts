@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
 import pg from 'pg';
@@ -262,6 +265,9 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
       SERVICE_CLIENT_ID: svcAudit.clientId,
       SERVICE_CLIENT_SECRET: svcAudit.secret,
       AUDIT_LOG_SIGNER_KEY: generateSignerKey('audit.anomaly-test.vaxguard').signerKey,
+      // The log's kept checkpoint; no witness: this test is about the anomaly rules.
+      AUDIT_STATE_DIR: mkdtempSync(join(tmpdir(), 'vaxguard-audit-anomaly-')),
+      AUDIT_WITNESSES: 'none',
       AUDIT_CHECKPOINT_INTERVAL: '200ms',
       AUDIT_ANOMALY_STAFF_READS_PER_HOUR: String(READS_PER_HOUR),
       AUDIT_ANOMALY_STAFF_READS_PER_DAY: String(READS_PER_HOUR * 3),

@@ -1,30 +1,38 @@
 import { ActorKind, ALL_EVENT_TOPICS, topicSpec } from '@vaxguard/event-catalogue';
 import { ensureTopics, type IdempotentConsumer } from '@vaxguard/events';
 import { createServiceClient } from '@vaxguard/grpc-kit';
-import type { LogSink } from '@vaxguard/logging';
+import type { Logger, LogSink } from '@vaxguard/logging';
 import { auditV1, identityV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { parseVerifierKey } from '@vaxguard/tlog';
 import { AnomalyDetector, startAnomalyDetection } from './adapters/anomaly-detection';
 import { AUDIT_METHOD_POLICIES, AUDIT_SERVICE_NAME, auditHandlers } from './adapters/grpc-handlers';
 import { IdentityResponder } from './adapters/identity-responder';
+import { KeptStateFile } from './adapters/kept-state-file';
+import { PgLogAlarm, startLogPublication } from './adapters/log-publication';
 import { startLogIngestion } from './adapters/log-ingestion';
 import { PgAlertStore } from './adapters/pg-alerts';
 import { PgDirectory } from './adapters/pg-directory';
 import { PgLogQueries } from './adapters/pg-log-queries';
 import { PgAnomalyWindows } from './adapters/pg-anomaly-windows';
 import { PgLogStore } from './adapters/pg-log-store';
+import { httpWitness } from './adapters/witnesses';
 import type { Config } from './config';
 import { AlertDesk } from './domain/alert-desk';
 import { ANOMALY_STATE_RETENTION_MS } from './domain/anomaly-rules';
+import { Cosigner } from './domain/cosigner';
+import { LogKeeper } from './domain/log-keeper';
 import { LogQueries } from './domain/log-queries';
 import { LogReader } from './domain/log-reader';
+import { sameHash } from './domain/log-rules';
 import { LogWriter } from './domain/log-writer';
 import { auditMigrations } from './migrations';
 
 export interface AuditApp {
   readonly runtime: ServiceRuntime;
   readonly reader: LogReader;
+  /** What the log keeps outside its database: its last signed and cosigned checkpoints, a halt. */
+  readonly keeper: LogKeeper;
   readonly alerts: AlertDesk;
   /** The log's consumer: its counts of applied, duplicate and undecodable events. */
   readonly ingestion: IdempotentConsumer;
@@ -65,6 +73,30 @@ export async function createAuditApp(
   });
   try {
     const store = new PgLogStore(runtime.pool);
+    const logger = runtime.logger.child({ component: 'audit-log' });
+    // The audit service acts in its own name: the client it calls identity with.
+    const actor = {
+      kind: ActorKind.ACTOR_KIND_SERVICE,
+      principalId: config.serviceClientId,
+      clientId: config.serviceClientId,
+    };
+    const verifier = parseVerifierKey(config.logSigner.verifierKey);
+    const keeper = await LogKeeper.open({
+      store: new KeptStateFile(config.stateDir),
+      alarm: new PgLogAlarm({ pool: runtime.pool, actor, clock, logger }),
+      origin: config.logOrigin,
+      verifier,
+      actor: config.serviceClientId,
+      clock,
+      publishes: config.witnesses.length > 0 ? 'COSIGNED' : 'SIGNED',
+    });
+    if (config.acceptRollback) await acceptRollback(keeper, store, config.acceptRollback, logger);
+    if (keeper.halt) {
+      logger.error('the audit log is halted: no checkpoint is signed or published', {
+        cause: keeper.halt.cause,
+        detail: keeper.halt.description,
+      });
+    }
     const writer = new LogWriter({
       origin: config.logOrigin,
       signer: config.logSigner,
@@ -73,27 +105,36 @@ export async function createAuditApp(
         intervalMs: config.checkpointIntervalMs,
       },
       clock,
+      guard: keeper,
     });
     const reader = new LogReader({
       store,
+      kept: keeper,
       origin: config.logOrigin,
       verifierKey: config.logSigner.verifierKey,
-      verifier: parseVerifierKey(config.logSigner.verifierKey),
+      verifier,
     });
     const logQueries = new PgLogQueries(runtime.pool, clock);
     const alerts = new AlertDesk(new PgAlertStore(runtime.pool), logQueries, clock);
     const queries = new LogQueries(logQueries, logQueries, new PgDirectory(runtime.pool));
-    // The first checkpoint (of the empty tree, on a new log) is there before any call.
+    // The first checkpoint (of the empty tree, on a new log) is signed and kept before
+    // any call; with witnesses, it is published once they cosign it.
     await store.inTransaction((tx) => writer.checkpoint(tx));
+    const publication = startLogPublication({
+      store,
+      keeper,
+      cosigner:
+        config.witnesses.length > 0
+          ? new Cosigner({ keeper, witnesses: config.witnesses.map(httpWitness), clock })
+          : undefined,
+      intervalMs: config.checkpointIntervalMs,
+      notCosignedAlertAfterMs: config.notCosignedAlertAfterMs,
+      logger,
+    });
+    runtime.onStop(async () => publication.stop());
+    await publication.round();
     await ensureTopics(runtime.kafka, ALL_EVENT_TOPICS.map(topicSpec));
 
-    const logger = runtime.logger.child({ component: 'audit-log' });
-    // The audit service acts in its own name: the client it calls identity with.
-    const actor = {
-      kind: ActorKind.ACTOR_KIND_SERVICE,
-      principalId: config.serviceClientId,
-      clientId: config.serviceClientId,
-    };
     const consumer = await startLogIngestion({
       kafka: runtime.kafka,
       pool: runtime.pool,
@@ -151,9 +192,45 @@ export async function createAuditApp(
       auditV1.AuditServiceService,
       auditHandlers(reader, alerts, queries),
     );
-    return { runtime, reader, alerts, ingestion: consumer };
+    return { runtime, reader, keeper, alerts, ingestion: consumer };
   } catch (error) {
     await runtime.stop();
     throw error;
   }
+}
+
+/**
+ * AUDIT_ACCEPT_ROLLBACK: the operator names the stored tree (size and root) the halted
+ * log is to go on from. Only that exact tree is accepted, so a value left in place can
+ * never accept a later tampering; on a log that is not halted it does nothing.
+ */
+async function acceptRollback(
+  keeper: LogKeeper,
+  store: PgLogStore,
+  accepted: { readonly size: number; readonly rootHash: Uint8Array },
+  logger: Logger,
+): Promise<void> {
+  if (!keeper.halt) {
+    logger.warn('AUDIT_ACCEPT_ROLLBACK is set but the log is not halted: ignored; remove it');
+    return;
+  }
+  const head = await store.head();
+  if (head.size !== accepted.size || !sameHash(head.rootHash, accepted.rootHash)) {
+    throw new Error(
+      `AUDIT_ACCEPT_ROLLBACK names a tree of ${accepted.size} entries that is not the stored one (${head.size} entries, root ${Buffer.from(head.rootHash).toString('base64')})`,
+    );
+  }
+  const halt = keeper.halt;
+  const outcome = await keeper.acceptTree(store, head);
+  logger.warn('the operator accepted the stored tree: the halt is cleared', {
+    treeSize: head.size,
+    haltCause: halt.cause,
+    outcome,
+    ...(outcome === 'REPLACED'
+      ? {
+          detail:
+            'the tree does not extend the last kept checkpoint: witnesses that cosigned that one will refuse the new ones',
+        }
+      : {}),
+  });
 }

@@ -1,4 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import pg from 'pg';
@@ -24,6 +27,7 @@ import {
   type Platform,
 } from '@vaxguard/testing';
 import { auditCheckpoint, generateSignerKey, leafHash, parseCheckpoint } from '@vaxguard/tlog';
+import { startWitness, witnessBinDir, type RunningWitness } from '@vaxguard/witness';
 import { createAuditApp, type AuditApp } from './app';
 import { readConfig } from './config';
 import { decodeEntry } from './domain/entry-encoding';
@@ -32,7 +36,8 @@ const LOG_NAME = 'audit.int-test.vaxguard';
 
 /**
  * The audit service in-process against real PostgreSQL and Kafka, with the built OTP
- * and identity services as their own processes issuing real staff sessions. Events are
+ * and identity services as their own processes issuing real staff sessions, and a real
+ * witness (litewitness) cosigning its checkpoints. Events are
  * built with the catalogue and produced straight to Kafka, some of them twice. Tests
  * that tamper with the log's tables put back what they changed before they end.
  */
@@ -43,6 +48,7 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
   const signer = generateSignerKey(LOG_NAME);
   const ADMIN_MOBILE = '9720000001';
   let platform: Platform;
+  let witness: RunningWitness;
   let audit: AuditApp;
   let auditConfig: ReturnType<typeof readConfig>;
   let auditDb: pg.Pool;
@@ -194,6 +200,12 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     const { kafka, postgres } = platform;
     const brokers = kafka.brokers.join(',');
     const auditUrl = await postgres.createDatabase();
+    const dir = mkdtempSync(join(tmpdir(), 'vaxguard-audit-log-'));
+    witness = await startWitness({
+      dir: join(dir, 'witness'),
+      logs: [{ origin: LOG_NAME, verifierKey: signer.verifierKey }],
+      binDir: witnessBinDir(process.env['VAXGUARD_CACHE_DIR']),
+    });
     auditConfig = readConfig({
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: '0',
@@ -207,6 +219,8 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
       AUDIT_LOG_SIGNER_KEY: signer.signerKey,
       AUDIT_CHECKPOINT_EVERY_ENTRIES: '25',
       AUDIT_CHECKPOINT_INTERVAL: '200ms',
+      AUDIT_STATE_DIR: join(dir, 'audit-state'),
+      AUDIT_WITNESSES: `${witness.name}|${witness.url}|${witness.verifierKey}`,
     });
     audit = await createAuditApp(auditConfig, { logSink: logs });
     await audit.runtime.start();
@@ -245,6 +259,7 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     await producer?.disconnect().catch(() => undefined);
     await auditDb?.end().catch(() => undefined);
     await audit?.runtime.stop().catch(() => undefined);
+    await witness?.stop();
     await platform?.stop();
   });
 

@@ -63,6 +63,7 @@ function staffReaderOf(principal: Principal): StaffReader | undefined {
 }
 
 const MISMATCH_KIND: Record<Mismatch['kind'], auditV1.MismatchKind> = {
+  LOG_SHRUNK: auditV1.MismatchKind.MISMATCH_KIND_LOG_SHRUNK,
   ENTRY_MISSING: auditV1.MismatchKind.MISMATCH_KIND_ENTRY_MISSING,
   LEAF_HASH: auditV1.MismatchKind.MISMATCH_KIND_LEAF_HASH,
   ENTRY_COLUMNS: auditV1.MismatchKind.MISMATCH_KIND_ENTRY_COLUMNS,
@@ -143,7 +144,7 @@ export function auditHandlers(
     },
 
     async getCheckpoint() {
-      const { checkpoint, verifierKey } = await log.latestCheckpoint();
+      const { checkpoint, verifierKey, halt } = log.latestCheckpoint();
       const origin = checkpoint.signedNote.slice(0, checkpoint.signedNote.indexOf('\n'));
       return {
         signedCheckpoint: checkpoint.signedNote,
@@ -151,6 +152,8 @@ export function auditHandlers(
         origin,
         treeSize: String(checkpoint.size),
         rootHash: toBuffer(checkpoint.rootHash),
+        halted: halt !== undefined,
+        haltReason: halt ? `${halt.cause}: ${halt.description}` : '',
       };
     },
 

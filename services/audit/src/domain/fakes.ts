@@ -1,4 +1,6 @@
 import { emptyRoot, type NodeId, type StoredNode } from '@vaxguard/tlog';
+import type { Alert } from './anomaly-model';
+import type { KeptState, KeptStateStore, LogAlarm } from './log-keeper';
 import type {
   AuditRecord,
   LogEntry,
@@ -108,4 +110,32 @@ export function aRecord(overrides: { type?: string; actorId?: string } = {}): Au
       ingestedAt: new Date(Date.UTC(2026, 11, 1, 7, 0, 1, counter)),
     },
   };
+}
+
+/** The kept state in memory (a file in production); `saves` counts the saves. */
+export class MemoryKeptState implements KeptStateStore {
+  state: KeptState | undefined;
+  saves = 0;
+
+  async load(): Promise<KeptState | undefined> {
+    return this.state;
+  }
+
+  async save(state: KeptState): Promise<void> {
+    this.saves++;
+    this.state = state;
+  }
+}
+
+/** Keeps the alerts raised, by dedup key (as the alert store does). */
+export class RecordingAlarm implements LogAlarm {
+  readonly alerts = new Map<string, Alert>();
+
+  async raise(alert: Alert): Promise<void> {
+    if (!this.alerts.has(alert.dedupKey)) this.alerts.set(alert.dedupKey, alert);
+  }
+
+  rules(): string[] {
+    return [...this.alerts.values()].map((alert) => `${alert.rule}/${alert.severity}`);
+  }
 }

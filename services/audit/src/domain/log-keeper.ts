@@ -186,6 +186,8 @@ export class LogKeeper {
   // A stored head (read at a lock, so committed) proved to extend the kept checkpoint:
   // the next proof starts from it, which is the same check (consistency is transitive).
   private proved: LogHead | undefined;
+  // The stall (by its start) already alerted on by this process.
+  private stallAlerted: Date | undefined;
 
   private constructor(
     private readonly options: LogKeeperOptions,
@@ -347,6 +349,8 @@ export class LogKeeper {
     const since = this.current.pendingSince;
     const now = this.options.clock();
     if (!since || now.getTime() - since.getTime() < afterMs) return false;
+    if (this.stallAlerted?.getTime() === since.getTime()) return false;
+    this.stallAlerted = since;
     const cosignedSize = this.current.cosigned?.size ?? 0;
     await this.options.alarm.raise(
       logAlert(

@@ -21,10 +21,21 @@ import {
   sameHash,
   VERIFY_PAGE,
 } from './log-rules';
+import type { Halt, KeptState } from './log-keeper';
 import type { LogEntry, LogStore, StaffReader, StoredCheckpoint } from './model';
+
+/** What the reader needs of the state kept outside the database (LogKeeper). */
+export interface KeptLog {
+  readonly state: KeptState;
+  /** The checkpoint the log publishes as current: the cosigned one, or with no witnesses the signed one. */
+  published(): StoredCheckpoint | undefined;
+  /** Raises the CRITICAL alert for a mismatch VerifyLog found. */
+  tampered(facts: { kind: string; index: number; description: string }): Promise<void>;
+}
 
 export interface LogReaderOptions {
   readonly store: LogStore;
+  readonly kept: KeptLog;
   readonly origin: string;
   /** The log's public key, as published: `<name>+<key id>+<base64 key>`. */
   readonly verifierKey: string;
@@ -32,6 +43,7 @@ export interface LogReaderOptions {
 }
 
 export type MismatchKind =
+  | 'LOG_SHRUNK'
   | 'ENTRY_MISSING'
   | 'LEAF_HASH'
   | 'ENTRY_COLUMNS'
@@ -66,12 +78,18 @@ export interface EntriesPage {
 export class LogReader {
   constructor(private readonly options: LogReaderOptions) {}
 
-  async latestCheckpoint(): Promise<{ checkpoint: StoredCheckpoint; verifierKey: string }> {
-    const checkpoint = await this.options.store.latestCheckpoint();
+  /**
+   * The checkpoint the log publishes as current (cosigned by its witnesses, when it
+   * has any), kept outside the database; and whether the log has halted, when it then
+   * stays the last one published.
+   */
+  latestCheckpoint(): { checkpoint: StoredCheckpoint; verifierKey: string; halt?: Halt } {
+    const checkpoint = this.options.kept.published();
     if (!checkpoint) {
-      throw unavailable('the log has not signed a checkpoint yet', { reason: 'NO_CHECKPOINT' });
+      throw unavailable('the log has not published a checkpoint yet', { reason: 'NO_CHECKPOINT' });
     }
-    return { checkpoint, verifierKey: this.options.verifierKey };
+    const { halt } = this.options.kept.state;
+    return { checkpoint, verifierKey: this.options.verifierKey, ...(halt ? { halt } : {}) };
   }
 
   async entries(
@@ -110,7 +128,7 @@ export class LogReader {
       index,
       treeSize: size,
       hashes: await readInclusionProof(this.options.store, index, size),
-      checkpoint: await this.options.store.checkpointOfSize(size),
+      checkpoint: await this.checkpointOfSize(size),
     };
   }
 
@@ -131,34 +149,58 @@ export class LogReader {
       oldSize,
       newSize: size,
       hashes: await readConsistencyProof(this.options.store, oldSize, size),
-      checkpoint: await this.options.store.checkpointOfSize(size),
+      checkpoint: await this.checkpointOfSize(size),
     };
   }
 
   /**
-   * Recomputes entries [from, to) from their stored bytes and checks, in index order:
-   * that each is present, hashes to the leaf stored when it was appended, and agrees
-   * with its query columns; and that the recomputed root equals the signed root of each
-   * checkpoint in the range. The first failure is reported, naming the entry.
-   * `to` 0 checks to the end of the log: its head or its last signed checkpoint,
-   * whichever is larger, so entries deleted from the end are still missed.
+   * Checks the stored log against itself and against the checkpoints kept outside the
+   * database (the last the log signed, the last its witnesses cosigned), and raises a
+   * CRITICAL LOG_TAMPERED alert for what it finds. First, before any proof: a stored
+   * tree smaller than the kept checkpoint (a truncation, the head recomputed) is a
+   * shrink, named at the first entry gone. Then entries [from, to) are recomputed from
+   * their stored bytes, in index order: each must be present, hash to the leaf stored
+   * when it was appended, and agree with its query columns; and the recomputed root
+   * must equal the root of each checkpoint in the range, the kept ones included. The
+   * first failure is reported, naming the entry. `to` 0 checks to the end of the log:
+   * its head or its last kept or stored checkpoint, whichever is larger, so entries
+   * deleted from the end are still missed.
    */
   async verify(reader: StaffReader | undefined, from: number, to: number): Promise<VerifyReport> {
     requireAuditor(reader);
+    const report = await this.check(from, to);
+    const mismatch = report.firstMismatch;
+    if (mismatch) await this.options.kept.tampered(mismatch);
+    return report;
+  }
+
+  private async check(from: number, to: number): Promise<VerifyReport> {
     const { store } = this.options;
+    const { signed: kept, cosigned } = this.options.kept.state;
     const [head, latest] = await Promise.all([store.head(), store.latestCheckpoint()]);
-    const logEnd = Math.max(head.size, latest?.size ?? 0);
+    const logEnd = Math.max(head.size, latest?.size ?? 0, kept?.size ?? 0);
     const end = to === 0 ? logEnd : to;
-    checkEntryRange(from, end, logEnd);
-    const checkpoints = await store.checkpointsBetween(from, end);
     const report = (checked: number, firstMismatch?: Mismatch): VerifyReport => ({
       from,
       to: end,
       checkpointsChecked: checked,
       ...(firstMismatch ? { firstMismatch } : {}),
     });
+    if (kept && head.size < kept.size) {
+      return report(0, {
+        kind: 'LOG_SHRUNK',
+        index: head.size,
+        checkpointSize: kept.size,
+        description: `the stored log has ${head.size} entries, fewer than the ${kept.size} of the checkpoint the log signed and kept: entries from ${head.size} are gone`,
+      });
+    }
+    checkEntryRange(from, end, logEnd);
+    const checkpoints = withKept(await store.checkpointsBetween(from, end), [kept, cosigned], {
+      from,
+      end,
+    });
     for (const checkpoint of checkpoints) {
-      const mismatch = this.checkSignature(checkpoint, from);
+      const mismatch = checkpoint.kept ? undefined : this.checkSignature(checkpoint, from);
       if (mismatch) return report(0, mismatch);
     }
     // The tree before `from` is taken from the stored nodes: a tampered prefix shows as
@@ -202,9 +244,16 @@ export class LogReader {
     return report(checked);
   }
 
+  /** The published checkpoint when it is of that size (with its cosignatures), else the stored one. */
+  private async checkpointOfSize(size: number): Promise<StoredCheckpoint | undefined> {
+    const published = this.options.kept.published();
+    if (published?.size === size) return published;
+    return this.options.store.checkpointOfSize(size);
+  }
+
   /** The tree size a proof is asked against: 0 means the latest checkpoint's. */
   private async provenSize(treeSize: number): Promise<number> {
-    if (treeSize === 0) return (await this.latestCheckpoint()).checkpoint.size;
+    if (treeSize === 0) return this.latestCheckpoint().checkpoint.size;
     const { size } = await this.options.store.head();
     if (treeSize > size) {
       throw outOfRange(`the log has only ${size} entries`, { reason: 'OUT_OF_RANGE' });
@@ -232,7 +281,7 @@ export class LogReader {
     };
   }
 
-  private checkSignature(checkpoint: StoredCheckpoint, from: number): Mismatch | undefined {
+  private checkSignature(checkpoint: CheckedCheckpoint, from: number): Mismatch | undefined {
     try {
       const opened = openCheckpoint(
         checkpoint.signedNote,
@@ -252,6 +301,36 @@ export class LogReader {
       description: `the stored checkpoint of size ${checkpoint.size} is not signed by the log's key for that tree`,
     };
   }
+}
+
+type CheckedCheckpoint = Pick<StoredCheckpoint, 'size' | 'rootHash' | 'signedNote'> & {
+  readonly kept?: true;
+};
+
+/**
+ * The stored checkpoints in (from, end], with the kept ones among them in place of a
+ * stored one of the same size: the kept ones are trusted as they are (they never were
+ * in the database), a stored one only once its signature verifies.
+ */
+function withKept(
+  stored: readonly StoredCheckpoint[],
+  kept: readonly ({ size: number; rootHash: Uint8Array } | undefined)[],
+  range: { readonly from: number; readonly end: number },
+): CheckedCheckpoint[] {
+  const bySize = new Map<number, CheckedCheckpoint>(
+    stored.map((checkpoint) => [checkpoint.size, checkpoint]),
+  );
+  for (const checkpoint of kept) {
+    if (checkpoint && checkpoint.size > range.from && checkpoint.size <= range.end) {
+      bySize.set(checkpoint.size, {
+        size: checkpoint.size,
+        rootHash: checkpoint.rootHash,
+        signedNote: '',
+        kept: true,
+      });
+    }
+  }
+  return [...bySize.values()].sort((a, b) => a.size - b.size);
 }
 
 function checkEntry(

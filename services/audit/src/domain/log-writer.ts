@@ -1,6 +1,8 @@
 import {
   appendLeaves,
+  frontierRoot,
   leafHash,
+  type NodeHashReader,
   readFrontier,
   signCheckpoint,
   type Frontier,
@@ -17,6 +19,14 @@ export interface LogWriterOptions {
   readonly signer: NoteSigner;
   readonly policy: CheckpointPolicy;
   readonly clock: Clock;
+  /** Says whether a stored tree may be signed: it must extend what the log kept (LogKeeper). */
+  readonly guard: SigningGuard;
+}
+
+export interface SigningGuard {
+  maySign(nodes: NodeHashReader, head: LogHead): Promise<boolean>;
+  /** Set once the log has halted: nothing is signed until an operator acts. */
+  readonly halt: object | undefined;
 }
 
 /**
@@ -26,8 +36,11 @@ export interface LogWriterOptions {
  */
 export class LogWriter {
   // The frontier after this writer's last append, reused when the head is still that
-  // tree (same size and root); otherwise read again from the stored nodes.
-  private cached: { readonly frontier: Frontier; readonly root: Uint8Array } | undefined;
+  // tree (same size and root); otherwise read again from the stored nodes. `signable`:
+  // it was built on a head the guard allowed, so it extends the kept checkpoint too.
+  private cached:
+    | { readonly frontier: Frontier; readonly root: Uint8Array; readonly signable: boolean }
+    | undefined;
 
   constructor(private readonly options: LogWriterOptions) {}
 
@@ -45,7 +58,9 @@ export class LogWriter {
     const leaves = encoded.map(({ entry }) => leafHash(entry));
     const head = await tx.lockHead();
     if (records.length === 0) return head;
-    let frontier = await this.frontierOf(tx, head);
+    const tree = await this.treeOf(tx, head);
+    const signable = tree.signable;
+    let frontier = tree.frontier;
     let root = head.rootHash;
     const entries = encoded.map((entry, i) => ({ ...entry, index: head.size + i }));
     const { everyEntries } = this.options.policy;
@@ -61,7 +76,7 @@ export class LogWriter {
       frontier = appended.frontier;
       root = appended.root;
       done += take;
-      if (signedSize !== undefined && frontier.size - signedSize >= everyEntries) {
+      if (signable && signedSize !== undefined && frontier.size - signedSize >= everyEntries) {
         checkpoints.push(this.sign({ size: frontier.size, rootHash: root }));
         signedSize = frontier.size;
       }
@@ -69,14 +84,19 @@ export class LogWriter {
     const next: LogHead = { size: frontier.size, rootHash: root };
     await tx.append(entries, nodes, next);
     for (const checkpoint of checkpoints) await tx.saveCheckpoint(checkpoint);
-    this.cached = { frontier, root };
-    await this.checkpointIfDue(tx, next);
+    this.cached = { frontier, root, signable };
+    if (signable) await this.checkpointIfDue(tx, next);
     return next;
   }
 
-  /** Signs the current tree if the policy says so (the timer calls this between appends). */
+  /**
+   * Signs the current tree if the policy says so (the timer calls this between appends)
+   * and the guard allows it.
+   */
   async checkpoint(tx: LogTransaction): Promise<StoredCheckpoint | undefined> {
-    return this.checkpointIfDue(tx, await tx.lockHead());
+    const head = await tx.lockHead();
+    if (!(await this.treeOf(tx, head)).signable) return undefined;
+    return this.checkpointIfDue(tx, head);
   }
 
   private async checkpointIfDue(
@@ -104,11 +124,22 @@ export class LogWriter {
     };
   }
 
-  private async frontierOf(tx: LogTransaction, head: LogHead): Promise<Frontier> {
+  /**
+   * The stored tree's frontier, and whether it may be signed. The tree this writer
+   * built itself on an allowed head needs no proof; any other is read from the stored
+   * nodes, which must give the stored root, and proved to the guard.
+   */
+  private async treeOf(
+    tx: LogTransaction,
+    head: LogHead,
+  ): Promise<{ frontier: Frontier; signable: boolean }> {
     const cached = this.cached;
     if (cached && cached.frontier.size === head.size && sameHash(cached.root, head.rootHash)) {
-      return cached.frontier;
+      return { frontier: cached.frontier, signable: cached.signable && !this.options.guard.halt };
     }
-    return readFrontier(tx, head.size);
+    const frontier = await readFrontier(tx, head.size);
+    const allowed = await this.options.guard.maySign(tx, head);
+    const signable = allowed && sameHash(frontierRoot(frontier), head.rootHash);
+    return { frontier, signable };
   }
 }

@@ -9,32 +9,64 @@ import {
   TlogError,
 } from '@vaxguard/tlog';
 import { encodeEntry } from './entry-encoding';
-import { aRecord, MemoryLog } from './fakes';
+import { aRecord, MemoryKeptState, MemoryLog, RecordingAlarm } from './fakes';
+import { LogKeeper } from './log-keeper';
 import { LogReader } from './log-reader';
 import { LogWriter } from './log-writer';
 import type { LogEntry } from './model';
 
 const AUDITOR = { staffId: 'stf_auditor', role: 'AUDITOR' };
 
-function aLog(policy = { everyEntries: 4, intervalMs: 60_000 }) {
+async function aLog(policy = { everyEntries: 4, intervalMs: 60_000 }) {
   const { signerKey, verifierKey } = generateSignerKey('audit.test.vaxguard');
   const signer = parseSignerKey(signerKey);
   let now = Date.UTC(2026, 11, 1);
   const clock = () => new Date(now);
   const store = new MemoryLog();
-  const writer = new LogWriter({ origin: signer.name, signer, policy, clock });
-  const reader = new LogReader({
-    store,
+  const alarm = new RecordingAlarm();
+  const verifier = parseVerifierKey(verifierKey);
+  const keeper = await LogKeeper.open({
+    store: new MemoryKeptState(),
+    alarm,
     origin: signer.name,
-    verifierKey,
-    verifier: parseVerifierKey(verifierKey),
+    verifier,
+    actor: 'svc-audit',
+    clock,
+    publishes: 'SIGNED',
   });
-  return { store, writer, reader, verifierKey, advance: (ms: number) => (now += ms) };
+  const logWriter = new LogWriter({ origin: signer.name, signer, policy, clock, guard: keeper });
+  // Each write is followed by a publication round's keeping of the newest checkpoint.
+  const keepLatest = async () => {
+    const latest = await store.latestCheckpoint();
+    if (latest) await keeper.keep(store, latest);
+  };
+  const writer = {
+    async append(tx: MemoryLog, records: Parameters<LogWriter['append']>[1]) {
+      const head = await logWriter.append(tx, records);
+      await keepLatest();
+      return head;
+    },
+    async checkpoint(tx: MemoryLog) {
+      const checkpoint = await logWriter.checkpoint(tx);
+      await keepLatest();
+      return checkpoint;
+    },
+  };
+  const reader = new LogReader({ store, kept: keeper, origin: signer.name, verifierKey, verifier });
+  return {
+    store,
+    writer,
+    reader,
+    keeper,
+    alarm,
+    verifierKey,
+    advance: (ms: number) => (now += ms),
+  };
 }
 
 describe('the transparency log', () => {
   it('appends records in order as RFC 6962 leaves of their canonical bytes, in batches', async () => {
-    const { store, writer } = aLog();
+    const { store, writer } = await aLog();
     const records = Array.from({ length: 13 }, () => aRecord());
     await writer.append(store, records.slice(0, 5));
     await writer.append(store, records.slice(5, 6));
@@ -49,7 +81,7 @@ describe('the transparency log', () => {
   });
 
   it('goes on from the stored nodes when another writer appended in between (a restart)', async () => {
-    const first = aLog();
+    const first = await aLog();
     const records = Array.from({ length: 9 }, () => aRecord());
     await first.writer.append(first.store, records.slice(0, 7));
     const restarted = new LogWriter({
@@ -57,6 +89,7 @@ describe('the transparency log', () => {
       signer: parseSignerKey(generateSignerKey('audit.test.vaxguard').signerKey),
       policy: { everyEntries: 100, intervalMs: 60_000 },
       clock: () => new Date(),
+      guard: first.keeper,
     });
     const head = await restarted.append(first.store, records.slice(7));
     expect(Buffer.from(head.rootHash)).toEqual(
@@ -65,7 +98,7 @@ describe('the transparency log', () => {
   });
 
   it('signs a checkpoint every N entries or after T of growth; proofs from storage verify with the public key alone', async () => {
-    const { store, writer, reader, verifierKey, advance } = aLog();
+    const { store, writer, reader, verifierKey, advance } = await aLog();
     await writer.checkpoint(store);
     await writer.append(
       store,
@@ -80,7 +113,7 @@ describe('the transparency log', () => {
     await writer.checkpoint(store);
     expect(store.checkpoints.map(({ size }) => size)).toEqual([0, 4, 6]);
 
-    const { checkpoint } = await reader.latestCheckpoint();
+    const { checkpoint } = reader.latestCheckpoint();
     const entry = (store.entriesByIndex.get(2) as LogEntry).entry;
     const inclusion = await reader.inclusionProof(2, 0);
     const consistency = await reader.consistencyProof(4, 0);
@@ -109,7 +142,7 @@ describe('the transparency log', () => {
   });
 
   it('refuses a position past the end OUT_OF_RANGE, and a request no log answers INVALID_ARGUMENT', async () => {
-    const { store, writer, reader } = aLog();
+    const { store, writer, reader } = await aLog();
     await writer.append(
       store,
       Array.from({ length: 4 }, () => aRecord()),
@@ -152,7 +185,7 @@ describe('the transparency log', () => {
   });
 
   it('signs at every N entries inside a large batch, each checkpoint the root of exactly that many', async () => {
-    const { store, writer } = aLog({ everyEntries: 4, intervalMs: 60_000 });
+    const { store, writer } = await aLog({ everyEntries: 4, intervalMs: 60_000 });
     await writer.checkpoint(store);
     const records = Array.from({ length: 11 }, () => aRecord());
     await writer.append(store, records);
@@ -165,7 +198,7 @@ describe('the transparency log', () => {
 
   describe('VerifyLog', () => {
     async function grownLog(entries: number) {
-      const log = aLog({ everyEntries: 5, intervalMs: 60_000 });
+      const log = await aLog({ everyEntries: 5, intervalMs: 60_000 });
       for (let i = 0; i < entries; i += 3) {
         await log.writer.append(
           log.store,
@@ -215,13 +248,15 @@ describe('the transparency log', () => {
       });
     });
 
-    it('detects the newest entries deleted and the head rewound, against the last signed checkpoint', async () => {
+    it('detects the newest entries deleted and the head rewound, against the checkpoint kept outside the database', async () => {
       const { store, reader } = await grownLog(20);
       for (let index = 16; index < 20; index++) store.entriesByIndex.delete(index);
       store.current = { size: 16, rootHash: store.current.rootHash };
       expect((await reader.verify(AUDITOR, 0, 0)).firstMismatch).toMatchObject({
-        kind: 'ENTRY_MISSING',
+        kind: 'LOG_SHRUNK',
         index: 16,
+        // Signed at 3, 8, 13 and 18.
+        checkpointSize: 18,
       });
     });
 
@@ -267,7 +302,7 @@ describe('the transparency log', () => {
   });
 
   it('pages entries with a token that keeps the range', async () => {
-    const { store, writer, reader } = aLog();
+    const { store, writer, reader } = await aLog();
     await writer.append(
       store,
       Array.from({ length: 7 }, () => aRecord()),

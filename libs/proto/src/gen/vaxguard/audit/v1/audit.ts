@@ -44,6 +44,11 @@ export enum MismatchKind {
    * from the entries; the index is the first entry under it.
    */
   MISMATCH_KIND_TREE_NODE = 6,
+  /**
+   * MISMATCH_KIND_LOG_SHRUNK - The stored log is smaller than the checkpoint the log signed and kept outside its
+   * database (a truncation, its head recomputed); the index is the first entry gone.
+   */
+  MISMATCH_KIND_LOG_SHRUNK = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -70,6 +75,9 @@ export function mismatchKindFromJSON(object: any): MismatchKind {
     case 6:
     case "MISMATCH_KIND_TREE_NODE":
       return MismatchKind.MISMATCH_KIND_TREE_NODE;
+    case 7:
+    case "MISMATCH_KIND_LOG_SHRUNK":
+      return MismatchKind.MISMATCH_KIND_LOG_SHRUNK;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -93,6 +101,8 @@ export function mismatchKindToJSON(object: MismatchKind): string {
       return "MISMATCH_KIND_CHECKPOINT_SIGNATURE";
     case MismatchKind.MISMATCH_KIND_TREE_NODE:
       return "MISMATCH_KIND_TREE_NODE";
+    case MismatchKind.MISMATCH_KIND_LOG_SHRUNK:
+      return "MISMATCH_KIND_LOG_SHRUNK";
     case MismatchKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -310,6 +320,14 @@ export interface GetCheckpointResponse {
   origin: string;
   treeSize: string;
   rootHash: Buffer;
+  /**
+   * The log refused to sign a tree that does not extend its last checkpoint, or a
+   * witness refused its checkpoint: it publishes no new checkpoint until an operator
+   * acts (AUDIT_ACCEPT_ROLLBACK), and this one stays the last it published.
+   */
+  halted: boolean;
+  /** Why it halted, when it did. */
+  haltReason: string;
 }
 
 export interface GetEntriesRequest {
@@ -662,7 +680,15 @@ export const GetCheckpointRequest: MessageFns<GetCheckpointRequest, "vaxguard.au
 };
 
 function createBaseGetCheckpointResponse(): GetCheckpointResponse {
-  return { signedCheckpoint: "", verifierKey: "", origin: "", treeSize: "0", rootHash: Buffer.alloc(0) };
+  return {
+    signedCheckpoint: "",
+    verifierKey: "",
+    origin: "",
+    treeSize: "0",
+    rootHash: Buffer.alloc(0),
+    halted: false,
+    haltReason: "",
+  };
 }
 
 export const GetCheckpointResponse: MessageFns<GetCheckpointResponse, "vaxguard.audit.v1.GetCheckpointResponse"> = {
@@ -683,6 +709,12 @@ export const GetCheckpointResponse: MessageFns<GetCheckpointResponse, "vaxguard.
     }
     if (message.rootHash.length !== 0) {
       writer.uint32(42).bytes(message.rootHash);
+    }
+    if (message.halted !== false) {
+      writer.uint32(48).bool(message.halted);
+    }
+    if (message.haltReason !== "") {
+      writer.uint32(58).string(message.haltReason);
     }
     return writer;
   },
@@ -740,6 +772,22 @@ export const GetCheckpointResponse: MessageFns<GetCheckpointResponse, "vaxguard.
             message.rootHash = Buffer.from(reader.bytes());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.halted = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.haltReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -775,6 +823,12 @@ export const GetCheckpointResponse: MessageFns<GetCheckpointResponse, "vaxguard.
         : isSet(object.root_hash)
         ? Buffer.from(bytesFromBase64(object.root_hash))
         : Buffer.alloc(0),
+      halted: isSet(object.halted) ? globalThis.Boolean(object.halted) : false,
+      haltReason: isSet(object.haltReason)
+        ? globalThis.String(object.haltReason)
+        : isSet(object.halt_reason)
+        ? globalThis.String(object.halt_reason)
+        : "",
     };
   },
 
@@ -794,6 +848,12 @@ export const GetCheckpointResponse: MessageFns<GetCheckpointResponse, "vaxguard.
     }
     if (message.rootHash.length !== 0) {
       obj.rootHash = base64FromBytes(message.rootHash);
+    }
+    if (message.halted !== false) {
+      obj.halted = message.halted;
+    }
+    if (message.haltReason !== "") {
+      obj.haltReason = message.haltReason;
     }
     return obj;
   },
@@ -3997,7 +4057,10 @@ export const GetMyAccessHistoryResponse: MessageFns<
  */
 export type AuditServiceService = typeof AuditServiceService;
 export const AuditServiceService = {
-  /** The latest signed checkpoint and the key that verifies it. */
+  /**
+   * The checkpoint the log publishes as current (cosigned by its witnesses, when it has
+   * any) and the key that verifies the log's signature; whether the log has halted.
+   */
   getCheckpoint: {
     path: "/vaxguard.audit.v1.AuditService/GetCheckpoint" as const,
     requestStream: false as const,
@@ -4044,7 +4107,9 @@ export const AuditServiceService = {
   },
   /**
    * Recomputes entries [from, to) from storage, checks them against the signed
-   * checkpoints and names the first entry that does not match.
+   * checkpoints (the one the log kept outside its database first: a stored log smaller
+   * than it is reported before anything else) and names the first entry that does not
+   * match; a mismatch also raises a CRITICAL LOG_TAMPERED alert.
    */
   verifyLog: {
     path: "/vaxguard.audit.v1.AuditService/VerifyLog" as const,
@@ -4126,7 +4191,10 @@ export const AuditServiceService = {
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
-  /** The latest signed checkpoint and the key that verifies it. */
+  /**
+   * The checkpoint the log publishes as current (cosigned by its witnesses, when it has
+   * any) and the key that verifies the log's signature; whether the log has halted.
+   */
   getCheckpoint: handleUnaryCall<GetCheckpointRequest, GetCheckpointResponse>;
   /** Entries [start, end) of the log, a page at a time. */
   getEntries: handleUnaryCall<GetEntriesRequest, GetEntriesResponse>;
@@ -4136,7 +4204,9 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
   getConsistencyProof: handleUnaryCall<GetConsistencyProofRequest, GetConsistencyProofResponse>;
   /**
    * Recomputes entries [from, to) from storage, checks them against the signed
-   * checkpoints and names the first entry that does not match.
+   * checkpoints (the one the log kept outside its database first: a stored log smaller
+   * than it is reported before anything else) and names the first entry that does not
+   * match; a mismatch also raises a CRITICAL LOG_TAMPERED alert.
    */
   verifyLog: handleUnaryCall<VerifyLogRequest, VerifyLogResponse>;
   /** The alerts the anomaly rules raised, newest first, a page at a time (auditors). */
@@ -4164,7 +4234,10 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
 }
 
 export interface AuditServiceClient extends Client {
-  /** The latest signed checkpoint and the key that verifies it. */
+  /**
+   * The checkpoint the log publishes as current (cosigned by its witnesses, when it has
+   * any) and the key that verifies the log's signature; whether the log has halted.
+   */
   getCheckpoint(
     request: GetCheckpointRequest,
     callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
@@ -4230,7 +4303,9 @@ export interface AuditServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Recomputes entries [from, to) from storage, checks them against the signed
-   * checkpoints and names the first entry that does not match.
+   * checkpoints (the one the log kept outside its database first: a stored log smaller
+   * than it is reported before anything else) and names the first entry that does not
+   * match; a mismatch also raises a CRITICAL LOG_TAMPERED alert.
    */
   verifyLog(
     request: VerifyLogRequest,

@@ -1,3 +1,4 @@
 export * from './config';
 export * from './runtime';
 export * from './main';
+export * from './periodic';

@@ -18,6 +18,7 @@ import {
 } from '@vaxguard/grpc-kit';
 import { createLogger, type Logger, type LogSink } from '@vaxguard/logging';
 import { otpV1 } from '@vaxguard/proto';
+import { startPeriodic, type PeriodicTask } from './periodic';
 import {
   JwksCache,
   RevocationSet,
@@ -170,9 +171,9 @@ export class ServiceRuntime {
         listeners,
         () => closers.forEach((close) => close()),
       );
-      const prune = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS);
-      prune.unref();
-      runtime.onStop(async () => clearInterval(prune));
+      runtime.every('revocation-prune', REVOCATION_PRUNE_INTERVAL_MS, async () => {
+        revocations.prune();
+      });
       return runtime;
     } catch (error) {
       await Promise.all(listeners.map((listener) => listener.stop().catch(() => undefined)));
@@ -196,6 +197,16 @@ export class ServiceRuntime {
   /** Registers work to stop at shutdown, before the relay, producer and pool close. */
   onStop(stop: () => Promise<void>): void {
     this.stoppers.push(stop);
+  }
+
+  /**
+   * Runs `task` every `intervalMs` until shutdown, which waits for a run in progress
+   * (`startPeriodic`); failures are logged under `name` and retried next interval.
+   */
+  every(name: string, intervalMs: number, task: () => Promise<void>): PeriodicTask {
+    const periodic = startPeriodic(task, intervalMs, this.logger.child({ component: name }));
+    this.onStop(() => periodic.stop());
+    return periodic;
   }
 
   async start(): Promise<number> {

@@ -4,7 +4,6 @@ import { otpV1 } from '@vaxguard/proto';
 import { runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { DevSmsSink } from './adapters/dev-sms-sink';
 import { otpHandlers } from './adapters/grpc-handlers';
-import { startPeriodic } from './adapters/periodic';
 import { PgOtpStore } from './adapters/pg-otp-store';
 import { Sealer } from '@vaxguard/sealing';
 import { SIGNING_KEY_SEAL_CONTEXT, SigningKeys } from './adapters/signing-keys';
@@ -91,15 +90,10 @@ export async function createOtpApp(
       otpV1.OtpServiceService,
       otpHandlers(service, signingKeys),
     );
-    const maintenance = startPeriodic(
-      async () => {
-        await signingKeys.maintain();
-        await store.prune(clock());
-      },
-      config.signingKeyRefreshMs,
-      runtime.logger.child({ component: 'otp-maintenance' }),
-    );
-    runtime.onStop(() => maintenance.stop());
+    runtime.every('otp-maintenance', config.signingKeyRefreshMs, async () => {
+      await signingKeys.maintain();
+      await store.prune(clock());
+    });
     return { runtime, service, keys: signingKeys, store };
   } catch (error) {
     await runtime.stop();

@@ -6,8 +6,9 @@ import { centresMigration } from './adapters/pg-centre-directory';
  * The vaccination-record service's schema: doses with every version kept, certificates
  * (ids and rids only: a card is signed when asked for, never stored), the issuer keys
  * with their private halves sealed under the key-encryption key, each key's revocation
- * list, the staff quota's counts, and the names of vaccination centres as identity
- * announced them. No person's name, mobile or identity number is stored.
+ * list, the holds on beneficiaries' certificates, the staff quota's counts, and the
+ * names of vaccination centres as identity announced them. No person's name, mobile or
+ * identity number is stored.
  */
 export const vaccinationRecordMigrations: readonly Migration[] = [
   ...eventsMigrations,
@@ -75,4 +76,30 @@ export const vaccinationRecordMigrations: readonly Migration[] = [
     `,
   },
   centresMigration,
+  {
+    id: 'vaccination-record/0003_certificate_holds',
+    sql: `
+      -- A beneficiary's certificate held after a revocation for a fraudulent or mistaken
+      -- record: no card is signed for them while a hold has no lifted_at. Every hold is
+      -- kept, with who placed it, who lifted it and how (ADMIN, CORRECTION), and why.
+      CREATE TABLE certificate_holds (
+        hold_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        beneficiary_ref text NOT NULL,
+        certificate_id text NOT NULL REFERENCES certificates,
+        cause text NOT NULL CHECK (cause IN ('FRAUDULENT', 'MISTAKEN_RECORD')),
+        reason text NOT NULL,
+        placed_by text NOT NULL,
+        placed_at timestamptz NOT NULL,
+        lifted_at timestamptz,
+        lifted_by text,
+        lifted_how text CHECK (lifted_how IN ('ADMIN', 'CORRECTION')),
+        lift_reason text,
+        lift_dose_id text,
+        CHECK ((lifted_at IS NULL) = (lifted_how IS NULL))
+      );
+      -- One hold in place per beneficiary.
+      CREATE UNIQUE INDEX certificate_holds_active ON certificate_holds (beneficiary_ref)
+        WHERE lifted_at IS NULL;
+    `,
+  },
 ];

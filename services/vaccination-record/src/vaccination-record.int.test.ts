@@ -14,12 +14,14 @@ import {
   eventually,
   freePort,
   madeUpAadhaar,
+  outcomeOf,
   refusalOf,
   startPlatform,
   testClient,
   type Platform,
 } from '@vaxguard/testing';
 import { SERVICE_SCOPES } from '@vaxguard/tokens';
+import { PgRecordStore } from './adapters/pg-record-store';
 import { createVaccinationRecordApp, type VaccinationRecordApp } from './app';
 import { readConfig } from './config';
 import { addDays, indianDateOf } from './domain/schedule-rules';
@@ -38,12 +40,14 @@ const QUOTA = 3;
  */
 describe('vaccination-record service (real tokens and grants, PostgreSQL and Kafka)', () => {
   const logs = new MemoryLogSink();
-  const clients = Array.from({ length: 24 }, (_, i) => testClient(`app-${i}`));
+  const clients = Array.from({ length: 64 }, (_, i) => testClient(`app-${i}`));
   const recordSvc = testClient('svc-vaccination-record');
   let platform: Platform;
   /** The service's database, for the operator task that rotates its issuer key. */
   let recordDbUrl = '';
   let app: VaccinationRecordApp;
+  /** The service's environment, for a second instance on the same database. */
+  let environment: Record<string, string> = {};
   /** A loopback issuer, as in development: its keys are served at iss + /.well-known/. */
   let issuer = '';
   let collector: EventCollector;
@@ -161,6 +165,8 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
   }
   const VACCINATOR = identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR;
   const CENTRE_ADMIN = identityStaffV1.StaffRole.STAFF_ROLE_CENTRE_ADMIN;
+  const { REVOCATION_CAUSE_LEAKED, REVOCATION_CAUSE_FRAUDULENT, REVOCATION_CAUSE_MISTAKEN_RECORD } =
+    vaccinationRecordV1.RevocationCause;
 
   /** The vaccinator asks the citizen's mobile for consent and confirms the code read to them. */
   async function consentFor(staff: Awaited<ReturnType<typeof staffAt>>, mobile: string) {
@@ -207,7 +213,7 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     recordDbUrl = await platform.postgres.createDatabase();
     const issuerPort = await freePort();
     issuer = `http://127.0.0.1:${issuerPort}/vaccination-record`;
-    const config = readConfig({
+    environment = {
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: '0',
       DATABASE_URL: recordDbUrl,
@@ -222,7 +228,8 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
       ISSUER_HTTP_PORT: String(issuerPort),
       ISSUER_KEY_ENCRYPTION_KEY: key(37),
       STAFF_BENEFICIARIES_PER_HOUR: String(QUOTA),
-    });
+    };
+    const config = readConfig(environment);
     app = await createVaccinationRecordApp(config, {
       logSink: logs,
       clock: () => new Date(Date.now() + clockOffsetMs),
@@ -673,5 +680,349 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
       status: 'invalid',
       reason: 'UNKNOWN_KEY',
     });
+  });
+
+  // ---- Revocation causes and holds (issue 22, item 4) ---------------------------------
+
+  /** A citizen with one dose, its recording centre, and their certificate as first fetched. */
+  async function certified() {
+    const owner = await citizen();
+    const centreId = await centre();
+    const vaccinator = await staffAt(centreId, VACCINATOR);
+    const grant = await consentFor(vaccinator, owner.mobile);
+    const { dose } = await vaccinator.client.records.call(
+      'recordDose',
+      doseRequest(owner.ref, grant.token),
+      vaccinator.client.as(vaccinator.token),
+    );
+    const getCertificate = () =>
+      owner.client.records.call(
+        'getCertificate',
+        { beneficiaryRef: owner.ref },
+        owner.client.as(owner.token),
+      );
+    return {
+      owner,
+      centreId,
+      doseId: dose?.doseId ?? '',
+      getCertificate,
+      first: await getCertificate(),
+    };
+  }
+
+  const ONLINE_STATUS = {
+    [vaccinationRecordV1.VerificationStatus.VERIFICATION_STATUS_VALID]: 'valid',
+    [vaccinationRecordV1.VerificationStatus.VERIFICATION_STATUS_REVOKED]: 'revoked',
+    [vaccinationRecordV1.VerificationStatus.VERIFICATION_STATUS_INVALID]: 'invalid',
+  } as Record<number, string>;
+
+  /**
+   * What the offline verifier (with the keys and every key's revocation list as published
+   * now, as a partner app refreshes them) and VerifyCertificate each say of a card.
+   */
+  async function verdicts(card: { readonly qr: string }) {
+    const { console: c } = await adminSession();
+    const { jwksJson } = await c.records.call('getIssuerKeys', {}, c.as());
+    const jwks = JSON.parse(jwksJson) as { keys: { kid: string }[] };
+    const revocations: Record<string, unknown> = {};
+    for (const { kid } of jwks.keys) {
+      const { revocationListJson } = await c.records.call('getRevocationList', { kid }, c.as());
+      revocations[kid] = JSON.parse(revocationListJson) as unknown;
+    }
+    const offline = createOfflineVerifier({ issuers: [{ iss: issuer, jwks, revocations }] }).verify(
+      card.qr,
+    ).status;
+    const online = await c.records.call('verifyCertificate', { qrOrJws: card.qr }, c.as());
+    return { offline, online: ONLINE_STATUS[online.status] };
+  }
+  const VALID = { offline: 'valid', online: 'valid' };
+  const REVOKED = { offline: 'revoked', online: 'revoked' };
+
+  /** The platform admin's call, with their session. */
+  async function asAdmin<T>(call: (c: TestClient, token: string) => Promise<T>): Promise<T> {
+    const { console: c, token } = await adminSession();
+    return call(c, token);
+  }
+  const revoke = (certificateId: string, cause: vaccinationRecordV1.RevocationCause) =>
+    asAdmin((c, token) =>
+      c.records.call(
+        'revokeCertificate',
+        { certificateId, reason: 'reported by the helpdesk', cause },
+        c.as(token),
+      ),
+    );
+  const liftHold = (certificateId: string) =>
+    asAdmin((c, token) =>
+      c.records.call(
+        'liftCertificateHold',
+        { certificateId, reason: 'record checked with the centre' },
+        c.as(token),
+      ),
+    );
+
+  it('a leaked card is replaced: the next GetCertificate issues a new card with a fresh rid, valid in both verifiers, the old one revoked in both', async () => {
+    const { first, getCertificate } = await certified();
+    expect(await verdicts(first)).toEqual(VALID);
+    const revoked = await revoke(first.certificateId, REVOCATION_CAUSE_LEAKED);
+    expect(revoked).toMatchObject({ kid: first.kid, certificateHeld: false });
+    expect(await verdicts(first)).toEqual(REVOKED);
+    const fresh = await getCertificate();
+    expect(fresh.certificateId).not.toBe(first.certificateId);
+    expect(await verdicts(fresh)).toEqual(VALID);
+    expect(await verdicts(first)).toEqual(REVOKED);
+    // A fresh rid: the new card's is not the revoked one's.
+    const ridOf = (jws: string) =>
+      (
+        JSON.parse(
+          inflateRawSync(Buffer.from(jws.split('.')[1] ?? '', 'base64url')).toString('utf8'),
+        ) as { vc: { rid: string } }
+      ).vc.rid;
+    expect(ridOf(fresh.jws)).not.toBe(ridOf(first.jws));
+    const again = await refusalOf(revoke(first.certificateId, REVOCATION_CAUSE_LEAKED));
+    expect([again.code, again.reason]).toEqual([status.FAILED_PRECONDITION, 'ALREADY_REVOKED']);
+  });
+
+  it('a fraudulent record holds the certificate: no new card, both verifiers say revoked, a correction does not lift it, a platform admin does, logged', async () => {
+    const { owner, centreId, doseId, first, getCertificate } = await certified();
+    const held = await revoke(first.certificateId, REVOCATION_CAUSE_FRAUDULENT);
+    expect(held).toMatchObject({ kid: first.kid, certificateHeld: true });
+    const refused = await refusalOf(getCertificate());
+    expect([refused.code, refused.reason]).toEqual([
+      status.FAILED_PRECONDITION,
+      'CERTIFICATE_HELD',
+    ]);
+    // The refusal names the rule, never the cause.
+    expect(refused.message).toContain('held');
+    expect(refused.message.toLowerCase()).not.toContain('fraud');
+    expect(await verdicts(first)).toEqual(REVOKED);
+    // Someone else's citizen learns nothing of the hold: identity refuses them first.
+    const stranger = await citizen();
+    const notYours = await refusalOf(
+      stranger.client.records.call(
+        'getCertificate',
+        { beneficiaryRef: owner.ref },
+        stranger.client.as(stranger.token),
+      ),
+    );
+    expect([notYours.code, notYours.reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'BENEFICIARY_ACCESS_DENIED',
+    ]);
+    // Idempotent: the same revocation again changes nothing and says the same.
+    expect(await revoke(first.certificateId, REVOCATION_CAUSE_FRAUDULENT)).toEqual(held);
+    // The recording centre's admin corrects the dose: a fraud hold stays.
+    const centreAdmin = await staffAt(centreId, CENTRE_ADMIN);
+    const corrected = await centreAdmin.client.records.call(
+      'correctDose',
+      { doseId, vaccineCode: '', batchNumber: 'BB21046', administeredOn: '', reason: 'batch' },
+      centreAdmin.client.as(centreAdmin.token),
+    );
+    expect([corrected.certificateHoldLifted, corrected.reissuedCertificateId]).toEqual([false, '']);
+    const stillHeld = await refusalOf(getCertificate());
+    expect(stillHeld.reason).toBe('CERTIFICATE_HELD');
+    // Only a platform admin lifts it; the centre admin is refused.
+    const notAdmin = await refusalOf(
+      centreAdmin.client.records.call(
+        'liftCertificateHold',
+        { certificateId: first.certificateId, reason: 'lifting my own' },
+        centreAdmin.client.as(centreAdmin.token),
+      ),
+    );
+    expect([notAdmin.code, notAdmin.reason]).toEqual([
+      status.PERMISSION_DENIED,
+      'ROLE_NOT_ALLOWED',
+    ]);
+    expect(await liftHold(first.certificateId)).toEqual({ lifted: true });
+    expect(await liftHold(first.certificateId)).toEqual({ lifted: false });
+    const fresh = await getCertificate();
+    expect(fresh.certificateId).not.toBe(first.certificateId);
+    expect(await verdicts(fresh)).toEqual(VALID);
+    expect(await verdicts(first)).toEqual(REVOKED);
+    // The hold and its lift are events naming the platform admin, for the audit log.
+    const { console: c } = await adminSession();
+    const adminId = (event: { actor?: { principalId: string; clientId: string } }) =>
+      event.actor?.clientId === c.clientId;
+    const [placed] = await collector.waitFor(
+      (event) => event.type === EVENTS.certificateHeld.name && event.subject?.ref === owner.ref,
+    );
+    expect(adminId(placed!)).toBe(true);
+    expect(readPayload(placed!, EVENTS.certificateHeld)).toEqual({
+      certificateId: first.certificateId,
+      cause: REVOCATION_CAUSE_FRAUDULENT,
+    });
+    const lifts = await collector.waitFor(
+      (event) =>
+        event.type === EVENTS.certificateHoldLifted.name && event.subject?.ref === owner.ref,
+    );
+    expect(lifts).toHaveLength(1);
+    expect(adminId(lifts[0]!)).toBe(true);
+    expect(readPayload(lifts[0]!, EVENTS.certificateHoldLifted)).toMatchObject({
+      certificateId: first.certificateId,
+      liftedBy: 'ADMIN',
+    });
+    const [revokedEvent] = await collector.waitFor(
+      (event) => event.type === EVENTS.certificateRevoked.name && event.subject?.ref === owner.ref,
+    );
+    expect(readPayload(revokedEvent!, EVENTS.certificateRevoked)).toMatchObject({
+      certificateId: first.certificateId,
+      revocationCause: REVOCATION_CAUSE_FRAUDULENT,
+    });
+  });
+
+  it('a mistaken record is held, by another instance too (PostgreSQL), until a dose is corrected; the new card is valid in both verifiers', async () => {
+    const { owner, centreId, doseId, first, getCertificate } = await certified();
+    expect(await revoke(first.certificateId, REVOCATION_CAUSE_MISTAKEN_RECORD)).toMatchObject({
+      certificateHeld: true,
+    });
+    // A second instance, started after the hold on the same database, holds it as well.
+    const issuerPort = await freePort();
+    const second = await createVaccinationRecordApp(
+      readConfig({
+        ...environment,
+        ISSUER_URL: `http://127.0.0.1:${issuerPort}/vaccination-record`,
+        ISSUER_HTTP_PORT: String(issuerPort),
+      }),
+      { logSink: logs },
+    );
+    try {
+      await second.runtime.start();
+      const viaSecond = createServiceClient(vaccinationRecordV1.VaccinationRecordServiceService, {
+        clientId: owner.client.clientId,
+        secret: clients.find((client) => client.clientId === owner.client.clientId)?.secret ?? '',
+        deadlineMs: 10_000,
+        address: `127.0.0.1:${second.runtime.port}`,
+      });
+      try {
+        const refused = await refusalOf(
+          viaSecond.call(
+            'getCertificate',
+            { beneficiaryRef: owner.ref },
+            owner.client.as(owner.token),
+          ),
+        );
+        expect([refused.code, refused.reason]).toEqual([
+          status.FAILED_PRECONDITION,
+          'CERTIFICATE_HELD',
+        ]);
+      } finally {
+        viaSecond.close();
+      }
+    } finally {
+      await second.runtime.stop();
+    }
+    expect(await verdicts(first)).toEqual(REVOKED);
+    const centreAdmin = await staffAt(centreId, CENTRE_ADMIN);
+    const corrected = await centreAdmin.client.records.call(
+      'correctDose',
+      { doseId, vaccineCode: '', batchNumber: 'BB21047', administeredOn: '', reason: 'batch' },
+      centreAdmin.client.as(centreAdmin.token),
+    );
+    expect(corrected.certificateHoldLifted).toBe(true);
+    const fresh = await getCertificate();
+    expect(fresh.certificateId).not.toBe(first.certificateId);
+    expect(await verdicts(fresh)).toEqual(VALID);
+    expect(await verdicts(first)).toEqual(REVOKED);
+    // Nothing left for an admin to lift.
+    expect(await liftHold(first.certificateId)).toEqual({ lifted: false });
+    const [lift] = await collector.waitFor(
+      (event) =>
+        event.type === EVENTS.certificateHoldLifted.name && event.subject?.ref === owner.ref,
+    );
+    expect(lift?.actor?.principalId).toBe(centreAdmin.staffId);
+    expect(readPayload(lift!, EVENTS.certificateHoldLifted)).toEqual({
+      certificateId: first.certificateId,
+      cause: REVOCATION_CAUSE_MISTAKEN_RECORD,
+      liftedBy: 'CORRECTION',
+      doseId,
+    });
+  });
+
+  it('a hold revokes the card reissued after a leak; cards asked for as it is placed are refused or revoked with it', async () => {
+    const { first, getCertificate } = await certified();
+    await revoke(first.certificateId, REVOCATION_CAUSE_LEAKED);
+    const reissued = await getCertificate();
+    expect(await verdicts(reissued)).toEqual(VALID);
+    // Fraud found later, by the first (revoked) card's id: the live card is revoked too.
+    // Certificates asked for as the hold is placed are either refused or revoked with it.
+    const asked = Array.from({ length: 8 }, () => getCertificate());
+    const [held, refusals, cards] = await Promise.all([
+      revoke(first.certificateId, REVOCATION_CAUSE_FRAUDULENT),
+      Promise.all(asked.map(outcomeOf)),
+      Promise.allSettled(asked),
+    ]);
+    expect(held.certificateHeld).toBe(true);
+    expect(await verdicts(reissued)).toEqual(REVOKED);
+    for (const [i, card] of cards.entries()) {
+      if (card.status === 'fulfilled') expect(await verdicts(card.value)).toEqual(REVOKED);
+      else expect(refusals[i]?.reason).toBe('CERTIFICATE_HELD');
+    }
+    expect((await refusalOf(getCertificate())).reason).toBe('CERTIFICATE_HELD');
+  });
+
+  it('a hold waits for a GetCertificate in progress: both take the beneficiary’s lock', async () => {
+    const { owner, first } = await certified();
+    // A transaction holding the lock GetCertificate signs under, as the store takes it.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const signing = new PgRecordStore(app.runtime.pool).transaction(
+      async () => {
+        entered();
+        await released;
+      },
+      { beneficiary: owner.ref },
+    );
+    await inside;
+    let settled = false;
+    const held = revoke(first.certificateId, REVOCATION_CAUSE_FRAUDULENT).finally(() => {
+      settled = true;
+    });
+    try {
+      await eventually(
+        async () => {
+          const { rows } = await app.runtime.pool.query<{ waiting: number }>(
+            "SELECT count(*)::int AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+          );
+          expect(rows[0]?.waiting).toBe(1);
+        },
+        { timeoutMs: 10_000 },
+      );
+      expect(settled).toBe(false);
+    } finally {
+      release();
+      await signing;
+    }
+    expect((await held).certificateHeld).toBe(true);
+  });
+
+  it('only a platform admin revokes or lifts, and a revocation names its cause', async () => {
+    const { centreId, first } = await certified();
+    const centreAdmin = await staffAt(centreId, CENTRE_ADMIN);
+    for (const [method, request] of [
+      [
+        'revokeCertificate',
+        { certificateId: first.certificateId, reason: 'not mine', cause: REVOCATION_CAUSE_LEAKED },
+      ],
+      ['liftCertificateHold', { certificateId: first.certificateId, reason: 'not mine' }],
+    ] as const) {
+      const refused = await refusalOf(
+        centreAdmin.client.records.call(method, request, centreAdmin.client.as(centreAdmin.token)),
+      );
+      expect([method, refused.code, refused.reason]).toEqual([
+        method,
+        status.PERMISSION_DENIED,
+        'ROLE_NOT_ALLOWED',
+      ]);
+    }
+    for (const cause of [vaccinationRecordV1.RevocationCause.REVOCATION_CAUSE_UNSPECIFIED, 99]) {
+      const refused = await refusalOf(revoke(first.certificateId, cause));
+      expect([refused.code, refused.reason]).toEqual([
+        status.INVALID_ARGUMENT,
+        'INVALID_REVOCATION_CAUSE',
+      ]);
+    }
+    // Nothing was revoked by the refused calls.
+    expect(await verdicts(first)).toEqual(VALID);
   });
 });

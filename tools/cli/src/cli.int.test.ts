@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callAs, madeUpMobile, OperatorClient } from '@vaxguard/dev-operator';
 import { readAllDevSms } from '@vaxguard/dev-sms';
 import { createServiceClient } from '@vaxguard/grpc-kit';
-import { otpV1 } from '@vaxguard/proto';
+import { otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import { eventually, leaks, refusalOf, startPlatform, type Platform } from '@vaxguard/testing';
 import { generateSignerKey, parseCheckpoint, parseSignerKey, signCheckpoint } from '@vaxguard/tlog';
 import { vaxguard, type CliRun } from './test-support';
@@ -340,7 +340,11 @@ describe('vaxguard certificate', () => {
     );
     await operator.records.call(
       'revokeCertificate',
-      { certificateId: certificate.certificateId, reason: 'cli test' },
+      {
+        certificateId: certificate.certificateId,
+        reason: 'cli test',
+        cause: vaccinationRecordV1.RevocationCause.REVOCATION_CAUSE_LEAKED,
+      },
       callAs(admin),
     );
     const revoked = await cli(['certificate', 'verify', 'card.shc']);

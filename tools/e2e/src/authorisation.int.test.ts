@@ -64,6 +64,7 @@ const TOKEN_AUDIENCES: Readonly<Record<string, readonly Audience[]>> = {
   'VaccinationRecordService/FindBeneficiaryForVaccination': [STAFF],
   'VaccinationRecordService/GetCertificate': [CITIZEN, CONSENT],
   'VaccinationRecordService/RevokeCertificate': [STAFF],
+  'VaccinationRecordService/LiftCertificateHold': [STAFF],
   'AuditService/GetEntries': [STAFF],
   'AuditService/VerifyLog': [STAFF],
   'AuditService/ListAlerts': [STAFF],

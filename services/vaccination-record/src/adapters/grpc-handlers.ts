@@ -9,6 +9,7 @@ import type {
   StaffSession,
   StoredDose,
 } from '../domain/record-service';
+import { REVOCATION_CAUSE } from './revocation-cause';
 
 export const VACCINATION_RECORD_SERVICE_NAME =
   'vaxguard.vaccination_record.v1.VaccinationRecordService';
@@ -21,6 +22,7 @@ export const VACCINATION_RECORD_METHOD_POLICIES: MethodPolicies = {
   [path('CorrectDose')]: STAFF_SESSION,
   [path('FindBeneficiaryForVaccination')]: STAFF_SESSION,
   [path('RevokeCertificate')]: STAFF_SESSION,
+  [path('LiftCertificateHold')]: STAFF_SESSION,
   [path('GetCertificate')]: { token: [AUDIENCE.citizen, AUDIENCE.consent] },
 };
 
@@ -116,12 +118,16 @@ export function vaccinationRecordHandlers(
     },
 
     async correctDose(request, { principal, method }) {
-      const { dose, reissuedCertificateId } = await records.correctDose(
+      const { dose, reissuedCertificateId, holdLifted } = await records.correctDose(
         staffOf(principal),
         request,
         method,
       );
-      return { dose: doseToProto(dose), reissuedCertificateId: reissuedCertificateId ?? '' };
+      return {
+        dose: doseToProto(dose),
+        reissuedCertificateId: reissuedCertificateId ?? '',
+        certificateHoldLifted: holdLifted,
+      };
     },
 
     async findBeneficiaryForVaccination(request, { principal, method }) {
@@ -163,12 +169,20 @@ export function vaccinationRecordHandlers(
     },
 
     async revokeCertificate(request, { principal, method }) {
-      const { kid, crlVersion } = await records.revokeCertificate(
+      const { kid, crlVersion, held } = await records.revokeCertificate(
         staffOf(principal),
-        request,
+        {
+          certificateId: request.certificateId,
+          reason: request.reason,
+          cause: REVOCATION_CAUSE.fromProto(request.cause),
+        },
         method,
       );
-      return { kid, crlVersion: String(crlVersion) };
+      return { kid, crlVersion: String(crlVersion), certificateHeld: held };
+    },
+
+    async liftCertificateHold(request, { principal, method }) {
+      return records.liftCertificateHold(staffOf(principal), request, method);
     },
 
     async getRevocationList(request) {

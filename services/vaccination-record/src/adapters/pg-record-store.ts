@@ -7,9 +7,12 @@ import {
 } from '@vaxguard/db';
 import { outboxInsert } from '@vaxguard/events';
 import type { DoseSeries } from '../domain/model';
+import type { HoldCause } from '../domain/record-rules';
 import type {
+  CertificateHold,
   CertificateRecord,
   DoseCorrection,
+  HoldLift,
   RecordEvent,
   DoseReads,
   RecordStore,
@@ -312,7 +315,7 @@ class PgUnitOfWork implements RecordUnitOfWork {
 
   async findCertificate(certificateId: string): Promise<CertificateRecord | undefined> {
     const { rows } = await this.tx.query<CertificateRow>(
-      `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE certificate_id = $1 FOR UPDATE`,
+      `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE certificate_id = $1`,
       [certificateId],
     );
     return rows[0] ? certificateOf(rows[0]) : undefined;
@@ -333,6 +336,71 @@ class PgUnitOfWork implements RecordUnitOfWork {
       [certificate.kid],
     );
     return rows[0]?.crl_version ?? 0;
+  }
+
+  async crlVersion(kid: string): Promise<number> {
+    const { rows } = await this.tx.query<{ crl_version: number }>(
+      'SELECT crl_version FROM issuer_keys WHERE kid = $1',
+      [kid],
+    );
+    return rows[0]?.crl_version ?? 0;
+  }
+
+  async activeHold(beneficiaryRef: string): Promise<CertificateHold | undefined> {
+    const { rows } = await this.tx.query<{
+      certificate_id: string;
+      cause: HoldCause;
+      placed_by: string;
+      placed_at: Date;
+    }>(
+      `SELECT certificate_id, cause, placed_by, placed_at FROM certificate_holds
+       WHERE beneficiary_ref = $1 AND lifted_at IS NULL`,
+      [beneficiaryRef],
+    );
+    const row = rows[0];
+    return row
+      ? {
+          beneficiaryRef,
+          certificateId: row.certificate_id,
+          cause: row.cause,
+          placedBy: row.placed_by,
+          placedAt: row.placed_at,
+        }
+      : undefined;
+  }
+
+  placeHold(hold: CertificateHold, reason: string): Promise<void> {
+    return this.write({
+      text: `INSERT INTO certificate_holds (beneficiary_ref, certificate_id, cause, reason, placed_by, placed_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (beneficiary_ref) WHERE lifted_at IS NULL DO UPDATE SET
+         certificate_id = excluded.certificate_id, cause = excluded.cause, reason = excluded.reason,
+         placed_by = excluded.placed_by, placed_at = excluded.placed_at`,
+      values: [
+        hold.beneficiaryRef,
+        hold.certificateId,
+        hold.cause,
+        reason,
+        hold.placedBy,
+        hold.placedAt,
+      ],
+    });
+  }
+
+  liftHold(beneficiaryRef: string, lift: HoldLift): Promise<void> {
+    return this.write({
+      text: `UPDATE certificate_holds SET lifted_at = $2, lifted_by = $3, lifted_how = $4,
+         lift_reason = $5, lift_dose_id = $6
+       WHERE beneficiary_ref = $1 AND lifted_at IS NULL`,
+      values: [
+        beneficiaryRef,
+        lift.at,
+        lift.staffId,
+        lift.liftedBy,
+        lift.reason,
+        lift.doseId ?? null,
+      ],
+    });
   }
 
   async quotaUsage(staffId: string, windowStart: Date, beneficiaryRef: string) {

@@ -7,6 +7,7 @@ import {
   type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
 import type { EventActor, RecordEvent } from '../domain/record-service';
+import { REVOCATION_CAUSE } from './revocation-cause';
 
 /** Who acted: a staff member, a citizen by mobile blind index, or a partner client. */
 function actorOf(actor: EventActor): Actor {
@@ -90,6 +91,28 @@ export function toOutgoingEvent(event: RecordEvent): OutgoingEvent {
           kid: event.certificate.kid,
           crlVersion: String(event.crlVersion),
           cause: event.cause,
+          revocationCause:
+            event.revocationCause === undefined
+              ? 0
+              : REVOCATION_CAUSE.toProto(event.revocationCause),
+        },
+      });
+    case 'certificate.held':
+      return buildEvent(EVENTS.certificateHeld, {
+        ...base,
+        payload: {
+          certificateId: event.hold.certificateId,
+          cause: REVOCATION_CAUSE.toProto(event.hold.cause),
+        },
+      });
+    case 'certificate.hold_lifted':
+      return buildEvent(EVENTS.certificateHoldLifted, {
+        ...base,
+        payload: {
+          certificateId: event.hold.certificateId,
+          cause: REVOCATION_CAUSE.toProto(event.hold.cause),
+          liftedBy: event.lift.liftedBy,
+          doseId: event.lift.doseId ?? '',
         },
       });
     case 'record.accessed':

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   centreDisplayName,
+  checkNotHeld,
   checkStaffGrant,
   checkStaffQuota,
   newCertificateId,
   parseCertificateId,
   parseClientRequestId,
+  parseRevocationCause,
+  holdsCertificate,
   quotaWindowStart,
   type ConsentGrant,
 } from './record-rules';
@@ -83,5 +86,27 @@ describe('the name a certificate prints for a centre', () => {
     expect(centreDisplayName(' PHC Kothrud, Pune ')).toBe('PHC Kothrud, Pune');
     expect(centreDisplayName(undefined)).toBe('Vaccination centre');
     expect(centreDisplayName('  ')).toBe('Vaccination centre');
+  });
+});
+
+describe('revocation causes and holds', () => {
+  it('holds the certificate for a fraudulent or mistaken record, not for a leaked card', () => {
+    expect(holdsCertificate('LEAKED')).toBe(false);
+    expect(holdsCertificate('FRAUDULENT')).toBe(true);
+    expect(holdsCertificate('MISTAKEN_RECORD')).toBe(true);
+  });
+
+  it('refuses a revocation without a cause', () => {
+    expect(() => parseRevocationCause(undefined)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', reason: 'INVALID_REVOCATION_CAUSE' }),
+    );
+    expect(parseRevocationCause('LEAKED')).toBe('LEAKED');
+  });
+
+  it('refuses a card to a held beneficiary with the rule, not the cause', () => {
+    expect(() => checkNotHeld(false)).not.toThrow();
+    expect(() => checkNotHeld(true)).toThrow(
+      expect.objectContaining({ code: 'FAILED_PRECONDITION', reason: 'CERTIFICATE_HELD' }),
+    );
   });
 });

@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { invalidArgument, permissionDenied, resourceExhausted } from '@vaxguard/errors';
+import {
+  failedPrecondition,
+  invalidArgument,
+  permissionDenied,
+  resourceExhausted,
+} from '@vaxguard/errors';
 
 /**
  * The access rules of the vaccination record, each a named constant or a small pure
@@ -55,6 +60,65 @@ export const UNNAMED_CENTRE = 'Vaccination centre';
 export function centreDisplayName(name: string | undefined): string {
   const trimmed = name?.trim();
   return trimmed ? trimmed : UNNAMED_CENTRE;
+}
+
+// ---- Revocation causes and holds ------------------------------------------------------
+
+/**
+ * Why a platform admin revokes a certificate. A leaked card (a photographed QR) is
+ * replaced: the person is entitled to a card, just not that one. A fraudulent or mistaken
+ * record must not be re-signed the moment the citizen asks again, so the beneficiary's
+ * certificate is held.
+ */
+export type RevocationCause = 'LEAKED' | 'FRAUDULENT' | 'MISTAKEN_RECORD';
+/** The causes that hold the beneficiary's certificate. */
+export type HoldCause = Exclude<RevocationCause, 'LEAKED'>;
+
+export const REVOCATION_CAUSES: readonly RevocationCause[] = [
+  'LEAKED',
+  'FRAUDULENT',
+  'MISTAKEN_RECORD',
+];
+
+/** Whether a revocation for this cause holds the beneficiary's certificate. */
+export function holdsCertificate(cause: RevocationCause): cause is HoldCause {
+  return cause !== 'LEAKED';
+}
+
+/**
+ * Which holds a correction of one of the beneficiary's doses lifts. A mistaken record is
+ * what CorrectDose exists to fix. A fraudulent one is not: the centre admin who corrects
+ * is of the centre that recorded the dose, the very centre a fraud would come from, and
+ * changing a batch number would otherwise buy a fresh card; only a platform admin lifts
+ * it (LiftCertificateHold).
+ */
+export const HOLD_LIFTED_BY_CORRECTION: Readonly<Record<HoldCause, boolean>> = {
+  FRAUDULENT: false,
+  MISTAKEN_RECORD: true,
+};
+
+/** A cause the request gave, or undefined when it gave none (or one this service does not know). */
+export function parseRevocationCause(cause: RevocationCause | undefined): RevocationCause {
+  if (cause === undefined) {
+    throw invalidArgument(`cause must be one of ${REVOCATION_CAUSES.join(', ')}`, {
+      reason: 'INVALID_REVOCATION_CAUSE',
+    });
+  }
+  return cause;
+}
+
+/**
+ * A held beneficiary gets no card. The refusal names the rule, not the cause: a partner
+ * reading the certificate with consent learns that it is held, not that someone judged
+ * the record fraudulent.
+ */
+export function checkNotHeld(held: boolean): void {
+  if (held) {
+    throw failedPrecondition(
+      'this beneficiary’s certificate is held after a revocation: no new card until a dose is corrected or a platform admin lifts the hold',
+      { reason: 'CERTIFICATE_HELD' },
+    );
+  }
 }
 
 // ---- Requests -----------------------------------------------------------------------
@@ -179,6 +243,7 @@ export const ROLE_FOR = {
   findForVaccination: ['VACCINATOR', 'CENTRE_ADMIN'],
   correctDose: ['CENTRE_ADMIN'],
   revokeCertificate: ['PLATFORM_ADMIN'],
+  liftCertificateHold: ['PLATFORM_ADMIN'],
 } as const satisfies Record<string, readonly StaffRole[]>;
 
 export function checkRole(role: StaffRole, allowed: readonly StaffRole[], action: string): void {

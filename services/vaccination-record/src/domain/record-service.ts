@@ -26,19 +26,25 @@ import { sameDoseRequest } from './model';
 import {
   centreDisplayName,
   checkGrantCovers,
+  checkNotHeld,
   checkRole,
   checkStaffGrant,
   checkStaffQuota,
+  HOLD_LIFTED_BY_CORRECTION,
+  holdsCertificate,
   newCertificateId,
   newDoseId,
   parseCertificateId,
   parseClientRequestId,
   parseDoseId,
   parseReason,
+  parseRevocationCause,
   PARTNER_CERTIFICATE_SCOPE,
   quotaWindowStart,
   ROLE_FOR,
   type ConsentGrant,
+  type HoldCause,
+  type RevocationCause,
   type StaffRole,
 } from './record-rules';
 import { checkDose, indianDateOf, nextDoseDue, type NextDose } from './schedule-rules';
@@ -112,6 +118,17 @@ export type RecordEvent =
       readonly certificate: CertificateRecord;
       readonly crlVersion: number;
       readonly cause: 'REISSUED' | 'ADMIN';
+      /** The admin's cause; undefined for a certificate replaced after a correction. */
+      readonly revocationCause: RevocationCause | undefined;
+    })
+  | (EventBase & {
+      readonly type: 'certificate.held';
+      readonly hold: CertificateHold;
+    })
+  | (EventBase & {
+      readonly type: 'certificate.hold_lifted';
+      readonly hold: CertificateHold;
+      readonly lift: HoldLift;
     })
   | (EventBase & {
       readonly type: 'record.accessed';
@@ -149,6 +166,28 @@ export interface CertificateRecord {
   readonly rid: string;
   readonly issuedAt: Date;
   readonly revokedAt: Date | undefined;
+}
+
+/** A beneficiary's certificate held after a revocation for a holding cause. */
+export interface CertificateHold {
+  readonly beneficiaryRef: string;
+  /** The certificate whose revocation placed (or last changed) the hold. */
+  readonly certificateId: string;
+  readonly cause: HoldCause;
+  /** The platform admin who placed it. */
+  readonly placedBy: string;
+  readonly placedAt: Date;
+}
+
+/** How a hold ended: a platform admin lifted it, or a correction of a dose did. */
+export interface HoldLift {
+  readonly liftedBy: 'ADMIN' | 'CORRECTION';
+  /** The staff member: the platform admin, or the centre admin who corrected. */
+  readonly staffId: string;
+  readonly at: Date;
+  readonly reason: string;
+  /** The corrected dose, when a correction lifted it. */
+  readonly doseId: string | undefined;
 }
 
 /** What RecordDose reads before it decides, under its locks. */
@@ -199,9 +238,18 @@ export interface RecordUnitOfWork {
   saveCorrection(dose: StoredDose, correction: DoseCorrection): Promise<void>;
   liveCertificate(beneficiaryRef: string): Promise<CertificateRecord | undefined>;
   insertCertificate(certificate: CertificateRecord): Promise<void>;
+  /** Read without a lock: take the beneficiary's lock, then read it again to decide. */
   findCertificate(certificateId: string): Promise<CertificateRecord | undefined>;
   /** Marks it revoked and adds its rid to its key's list; returns the list's new counter. */
   revokeCertificate(certificate: CertificateRecord, at: Date, reason: string): Promise<number>;
+  /** The counter of a key's revocation list. */
+  crlVersion(kid: string): Promise<number>;
+  /** The beneficiary's hold in place, if any. Read under the beneficiary's lock. */
+  activeHold(beneficiaryRef: string): Promise<CertificateHold | undefined>;
+  /** Places the hold, or, with one in place, gives it this cause, certificate and reason. */
+  placeHold(hold: CertificateHold, reason: string): Promise<void>;
+  /** Ends the beneficiary's hold in place; the hold and how it ended are kept. */
+  liftHold(beneficiaryRef: string, lift: HoldLift): Promise<void>;
   /**
    * Takes the staff member's quota lock for the window: whether the beneficiary is
    * counted already, and how many distinct ones are.
@@ -643,7 +691,11 @@ export class RecordService {
       readonly reason: string;
     },
     method: string,
-  ): Promise<{ dose: StoredDose; reissuedCertificateId: string | undefined }> {
+  ): Promise<{
+    dose: StoredDose;
+    reissuedCertificateId: string | undefined;
+    holdLifted: boolean;
+  }> {
     const actor = staffActor(session);
     const purpose = 'CORRECTION';
     const doseId = parseDoseId(request.doseId);
@@ -699,8 +751,20 @@ export class RecordService {
         changedFields,
       });
       await publishAccess(uow, actor, now, beneficiaryRef, method, purpose, undefined);
+      const hold = await uow.activeHold(beneficiaryRef);
+      const holdLifted = hold !== undefined && HOLD_LIFTED_BY_CORRECTION[hold.cause];
+      if (hold && holdLifted) {
+        await liftHold(uow, actor, hold, {
+          liftedBy: 'CORRECTION',
+          staffId: session.staffId,
+          at: now,
+          reason,
+          doseId,
+        });
+      }
+      // A hold revoked the live certificate: there is none to replace while one was in place.
       const live = await uow.liveCertificate(beneficiaryRef);
-      if (!live) return { dose, reissuedCertificateId: undefined } as const;
+      if (!live) return { dose, reissuedCertificateId: undefined, holdLifted } as const;
       const crlVersion = await uow.revokeCertificate(live, now, reason);
       await uow.publish({
         type: 'certificate.revoked',
@@ -710,6 +774,7 @@ export class RecordService {
         certificate: live,
         crlVersion,
         cause: 'REISSUED',
+        revocationCause: undefined,
       });
       const replacement = await this.newCertificate(
         uow,
@@ -718,7 +783,7 @@ export class RecordService {
         actor,
         live.certificateId,
       );
-      return { dose, reissuedCertificateId: replacement.certificateId } as const;
+      return { dose, reissuedCertificateId: replacement.certificateId, holdLifted } as const;
     });
     if ('refused' in outcome) {
       return this.deny(
@@ -817,6 +882,10 @@ export class RecordService {
     const now = this.options.clock();
     const { certificate, doses } = await this.options.store.transaction(
       async (uow) => {
+        // Under the beneficiary's lock, which a revocation placing a hold takes too: a
+        // card is signed either before the hold (and its rid is then revoked with it) or
+        // not at all.
+        checkNotHeld((await uow.activeHold(beneficiaryRef)) !== undefined);
         const doses = await uow.dosesOf(beneficiaryRef);
         if (doses.length === 0) {
           throw failedPrecondition('a certificate needs at least one recorded dose', {
@@ -885,40 +954,128 @@ export class RecordService {
     };
   }
 
-  /** A platform admin revokes a certificate: its rid joins its key's revocation list. */
+  /**
+   * A platform admin revokes a certificate for a cause: its rid joins its key's revocation
+   * list. A leaked card is replaced at the next GetCertificate; a fraudulent or mistaken
+   * record holds the beneficiary's certificate (their live one, if another, revoked too)
+   * until a correction or an admin lifts it. Under the beneficiary's lock, the one
+   * GetCertificate signs under, so no card is issued as the hold is placed.
+   */
   async revokeCertificate(
     session: StaffSession,
-    request: { readonly certificateId: string; readonly reason: string },
+    request: {
+      readonly certificateId: string;
+      readonly reason: string;
+      readonly cause: RevocationCause | undefined;
+    },
     method: string,
-  ): Promise<{ kid: string; crlVersion: number }> {
+  ): Promise<{ kid: string; crlVersion: number; held: boolean }> {
     const actor = staffActor(session);
     const certificateId = parseCertificateId(request.certificateId);
     const reason = parseReason(request.reason);
+    const cause = parseRevocationCause(request.cause);
     await this.guard(
       () => checkRole(session.role, ROLE_FOR.revokeCertificate, 'revoke certificates'),
       { actor, beneficiaryRef: '', method, purpose: 'CERTIFICATE' },
     );
     const now = this.options.clock();
     return this.options.store.transaction(async (uow) => {
-      const certificate = await uow.findCertificate(certificateId);
-      if (!certificate) throw notFound('no certificate has this id', { reason: 'NO_CERTIFICATE' });
-      if (certificate.revokedAt) {
-        throw failedPrecondition('this certificate is revoked already', {
-          reason: 'ALREADY_REVOKED',
+      const certificate = await this.lockedCertificate(uow, certificateId);
+      const beneficiaryRef = certificate.beneficiaryRef;
+      const revoke = async (revoked: CertificateRecord) => {
+        const crlVersion = await uow.revokeCertificate(revoked, now, reason);
+        await uow.publish({
+          type: 'certificate.revoked',
+          actor,
+          occurredAt: now,
+          beneficiaryRef,
+          certificate: revoked,
+          crlVersion,
+          cause: 'ADMIN',
+          revocationCause: cause,
+        });
+        return crlVersion;
+      };
+      if (!holdsCertificate(cause)) {
+        if (certificate.revokedAt) {
+          throw failedPrecondition('this certificate is revoked already', {
+            reason: 'ALREADY_REVOKED',
+          });
+        }
+        return { kid: certificate.kid, crlVersion: await revoke(certificate), held: false };
+      }
+      const crlVersion = certificate.revokedAt
+        ? await uow.crlVersion(certificate.kid)
+        : await revoke(certificate);
+      // A certificate revoked earlier may have been replaced: the hold takes the live one too.
+      const live = await uow.liveCertificate(beneficiaryRef);
+      if (live) await revoke(live);
+      const hold: CertificateHold = {
+        beneficiaryRef,
+        certificateId,
+        cause,
+        placedBy: session.staffId,
+        placedAt: now,
+      };
+      const inPlace = await uow.activeHold(beneficiaryRef);
+      if (inPlace?.cause !== cause) {
+        await uow.placeHold(hold, reason);
+        await uow.publish({
+          type: 'certificate.held',
+          actor,
+          occurredAt: now,
+          beneficiaryRef,
+          hold,
         });
       }
-      const crlVersion = await uow.revokeCertificate(certificate, now, reason);
-      await uow.publish({
-        type: 'certificate.revoked',
-        actor,
-        occurredAt: now,
-        beneficiaryRef: certificate.beneficiaryRef,
-        certificate,
-        crlVersion,
-        cause: 'ADMIN',
-      });
-      return { kid: certificate.kid, crlVersion };
+      return { kid: certificate.kid, crlVersion, held: true };
     });
+  }
+
+  /**
+   * A platform admin lifts the hold on the beneficiary of a certificate; their next
+   * GetCertificate issues a new card. With no hold in place nothing changes.
+   */
+  async liftCertificateHold(
+    session: StaffSession,
+    request: { readonly certificateId: string; readonly reason: string },
+    method: string,
+  ): Promise<{ lifted: boolean }> {
+    const actor = staffActor(session);
+    const certificateId = parseCertificateId(request.certificateId);
+    const reason = parseReason(request.reason);
+    await this.guard(
+      () => checkRole(session.role, ROLE_FOR.liftCertificateHold, 'lift certificate holds'),
+      { actor, beneficiaryRef: '', method, purpose: 'CERTIFICATE' },
+    );
+    const now = this.options.clock();
+    return this.options.store.transaction(async (uow) => {
+      const { beneficiaryRef } = await this.lockedCertificate(uow, certificateId);
+      const hold = await uow.activeHold(beneficiaryRef);
+      if (!hold) return { lifted: false };
+      await liftHold(uow, actor, hold, {
+        liftedBy: 'ADMIN',
+        staffId: session.staffId,
+        at: now,
+        reason,
+        doseId: undefined,
+      });
+      return { lifted: true };
+    });
+  }
+
+  /**
+   * The certificate, read again once its beneficiary's lock is held (the lock comes
+   * before any row lock, in the order every other transaction of a beneficiary takes).
+   */
+  private async lockedCertificate(
+    uow: RecordUnitOfWork,
+    certificateId: string,
+  ): Promise<CertificateRecord> {
+    const found = await uow.findCertificate(certificateId);
+    if (!found) throw notFound('no certificate has this id', { reason: 'NO_CERTIFICATE' });
+    await uow.lockBeneficiary(found.beneficiaryRef);
+    return (await uow.findCertificate(certificateId)) ?? found;
   }
 
   /** The published keys, each with its revocation list's counter. */
@@ -988,6 +1145,24 @@ function publishAccess(
     method,
     purpose,
     grantId,
+  });
+}
+
+/** Ends the beneficiary's hold and publishes who lifted it and how. */
+async function liftHold(
+  uow: RecordUnitOfWork,
+  actor: EventActor,
+  hold: CertificateHold,
+  lift: HoldLift,
+): Promise<void> {
+  await uow.liftHold(hold.beneficiaryRef, lift);
+  await uow.publish({
+    type: 'certificate.hold_lifted',
+    actor,
+    occurredAt: lift.at,
+    beneficiaryRef: hold.beneficiaryRef,
+    hold,
+    lift,
   });
 }
 

@@ -1,65 +1,147 @@
-// Checks the audit log as an outside auditor (a witness) would, trusting nothing but the
-// log's public verifier key: the latest checkpoint's signature, and a consistency proof
-// from the checkpoint verified last time (libs/dev-operator's witness, which npm start
-// and `npx vaxguard audit verify` run too).
+// Checks the audit log as an outside auditor would, trusting nothing but the log's public
+// verifier key (and the witnesses' keys given) and its own state from last time
+// (libs/dev-operator's verifier, which npm start and `npx vaxguard audit verify` run too):
+//
+//   1. the latest checkpoint's signature (and each --witness-key's cosignature);
+//   2. a log smaller than the checkpoint verified last time: "the log shrank from N to M
+//      entries", reported before the log is asked for any proof;
+//   3. the consistency proof from that checkpoint (failing, or not given: a fork);
+//   4. the entries new since then (every one with --full, or on a first round) read as an
+//      auditor, each leaf hash and the root recomputed here; when they do not give the
+//      signed root, the first bad entry is named: missing, out of place (its bytes are
+//      another index's entry) or changed;
+//   5. the state kept (the signed checkpoint, and <state>.leaves the leaf hash of each
+//      entry it covers) only when all of that held.
 //
 //   npx tsx --tsconfig tools/tsconfig.json tools/audit/verify-log.ts \
-//     [--address 127.0.0.1:50054] [--verifier-key <vkey> | --verifier-key-file <file>] \
-//     [--state <file>] [--client-id <id> --client-secret-file <file>]
+//     [--platform .vaxguard/dev/platform.json] [--address 127.0.0.1:50054] \
+//     [--verifier-key <vkey> | --verifier-key-file <file>] [--witness-key <vkey>]... \
+//     [--state <file>] [--full] [--client-id <id> --client-secret-file <file>] \
+//     [--auditor-session-file <file> | --auditor <username> --auditor-password-file <file>]
 //
-// Under `npm start` every option has a default: the address, the key file and the
-// demo client written to .vaxguard/dev. Exits 0 when the log checks out, 1 otherwise.
-import { readFileSync } from 'node:fs';
+// Under `npm start` every option has a default, from the platform description it wrote:
+// the address, the log's key, the demo client, and the platform admin as the auditor
+// (signed in with its password and the STAFF_LOGIN code from the dev SMS inbox).
+//
+// Exit codes: 0 the log verified; 4 it was tampered with (a bad signature or missing
+// cosignature, a shrink, a fork, a bad entry: the finding is printed); 3 it could not be
+// checked (unreachable, refused, no credentials, a damaged state); 2 a usage error.
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { witnessAuditLog } from '@vaxguard/dev-operator';
+import {
+  AUDIT_VERIFY_EXIT,
+  describeVerdict,
+  exitCodeOf,
+  witnessCheckpoint,
+  type AuditorCredentials,
+  type WitnessOptions,
+} from '@vaxguard/dev-operator';
+import { readPlatformDescription, type PlatformDescription } from '@vaxguard/dev-platform';
 
-// The witness itself is shared with npm start and the command line (npx vaxguard audit verify).
+// The verifier itself is shared with npm start and the command line.
 export { witnessAuditLog, type WitnessOptions } from '@vaxguard/dev-operator';
 
 const DEV = resolve(import.meta.dirname, '../../.vaxguard/dev');
+const USAGE_EXIT = 2;
 
-function devSecret(name: 'demoClientSecret'): string {
-  const secrets = JSON.parse(readFileSync(resolve(DEV, 'secrets.json'), 'utf8')) as Record<
-    string,
-    string
-  >;
-  const value = secrets[name];
-  if (!value) throw new Error(`${name} is not in .vaxguard/dev/secrets.json: run npm start`);
-  return value;
-}
+class UsageError extends Error {}
 
-async function main(): Promise<void> {
+const read = (file: string) => readFileSync(file, 'utf8').trim();
+
+function options(argv: readonly string[]): WitnessOptions {
   const { values } = parseArgs({
+    args: [...argv],
     options: {
-      address: { type: 'string', default: '127.0.0.1:50054' },
+      platform: { type: 'string', default: resolve(DEV, 'platform.json') },
+      address: { type: 'string' },
       'verifier-key': { type: 'string' },
-      'verifier-key-file': { type: 'string', default: resolve(DEV, 'audit-log.vkey') },
+      'verifier-key-file': { type: 'string' },
+      'witness-key': { type: 'string', multiple: true, default: [] },
       state: { type: 'string', default: resolve(DEV, 'audit-log.witnessed') },
-      'client-id': { type: 'string', default: 'demo-portal' },
+      full: { type: 'boolean', default: false },
+      'client-id': { type: 'string' },
       'client-secret-file': { type: 'string' },
+      'auditor-session-file': { type: 'string' },
+      auditor: { type: 'string' },
+      'auditor-password-file': { type: 'string' },
     },
   });
-  const verifierKey =
-    values['verifier-key'] ?? readFileSync(values['verifier-key-file'], 'utf8').trim();
-  const clientSecret = values['client-secret-file']
-    ? readFileSync(values['client-secret-file'], 'utf8').trim()
-    : devSecret('demoClientSecret');
-  const lines = await witnessAuditLog({
-    address: values.address,
+  const platform: PlatformDescription | undefined = existsSync(values.platform)
+    ? readPlatformDescription(values.platform)
+    : undefined;
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) {
+      throw new UsageError(`${what}, or a platform description (--platform; npm start writes one)`);
+    }
+    return value;
+  };
+  const address = need(values.address ?? platform?.services.audit, '--address');
+  const verifierKey = need(
+    values['verifier-key'] ??
+      (values['verifier-key-file'] ? read(values['verifier-key-file']) : undefined) ??
+      platform?.auditLog.verifierKey,
+    '--verifier-key or --verifier-key-file',
+  );
+  const clientId = need(values['client-id'] ?? platform?.client.id, '--client-id');
+  const clientSecret = need(
+    values['client-secret-file'] ? read(values['client-secret-file']) : platform?.client.secret,
+    '--client-secret-file',
+  );
+  if ((values.auditor === undefined) !== (values['auditor-password-file'] === undefined)) {
+    throw new UsageError('--auditor and --auditor-password-file go together');
+  }
+  let auditor: AuditorCredentials;
+  if (values['auditor-session-file']) {
+    auditor = { session: read(values['auditor-session-file']) };
+  } else {
+    const signIn = need(platform, '--auditor-session-file');
+    auditor = {
+      username: values.auditor ?? signIn.admin.username,
+      password: values['auditor-password-file']
+        ? read(values['auditor-password-file'])
+        : signIn.admin.password,
+      identityAddress: signIn.services.identity,
+      otpAddress: signIn.services.otp,
+      smsInbox: signIn.smsInbox,
+    };
+  }
+  return {
+    address,
     verifierKey,
+    witnessKeys: values['witness-key'],
     stateFile: values.state,
-    clientId: values['client-id'],
+    clientId,
     clientSecret,
-  });
-  process.stdout.write(`${lines.join('\n')}\n`);
+    auditor,
+    full: values.full,
+  };
+}
+
+/** Runs one round; prints what it found; returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let witness: WitnessOptions;
+  try {
+    witness = options(argv);
+  } catch (error) {
+    process.stderr.write(`verify-log: ${error instanceof Error ? error.message : String(error)}\n`);
+    return USAGE_EXIT;
+  }
+  try {
+    const verdict = await witnessCheckpoint(witness);
+    const lines = describeVerdict(verdict, witness.stateFile);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return exitCodeOf(verdict);
+  } catch (error) {
+    process.stderr.write(
+      `could not check the audit log: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    return AUDIT_VERIFY_EXIT.couldNotCheck;
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((error: unknown) => {
-    process.stderr.write(
-      `audit log check failed: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    process.exit(1);
-  });
+  process.exitCode = await main(process.argv.slice(2));
+  // An open gRPC channel's timers must not keep a finished check alive.
+  setTimeout(() => process.exit(), 100).unref();
 }

@@ -671,7 +671,9 @@ async function main(): Promise<void> {
   const witnessState = resolve(DEV_STATE, 'audit-log.witnessed');
   // Containers start empty: the log of an earlier start is gone, and with it what the
   // witness saw (local processes keep their data, and the witness its state).
-  if (infra.mode === 'containers') rmSync(witnessState, { force: true });
+  if (infra.mode === 'containers') {
+    for (const file of [witnessState, `${witnessState}.leaves`]) rmSync(file, { force: true });
+  }
   const witnessed =
     statusOf.audit === 'SERVING'
       ? await witnessAuditLog({
@@ -680,6 +682,14 @@ async function main(): Promise<void> {
           stateFile: witnessState,
           clientId: DEMO_CLIENT,
           clientSecret: secrets.demoClientSecret,
+          // The entries are read as an auditor: the platform admin.
+          auditor: {
+            username: DEV_ADMIN,
+            password: secrets.adminPassword,
+            identityAddress: addresses.identity,
+            otpAddress: addresses.otp,
+            smsInbox: platform.smsSink,
+          },
         }).catch((error: unknown) => [
           `audit log check failed: ${error instanceof Error ? error.message : String(error)}`,
         ])

@@ -1,3 +1,4 @@
+export * from './audit-log-verifier';
 export * from './audit-witness';
 export * from './demo-data';
 export * from './issuer-trust';

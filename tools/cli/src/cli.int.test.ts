@@ -354,7 +354,7 @@ describe('vaxguard certificate', () => {
 });
 
 describe('vaxguard audit', () => {
-  it('verifies the checkpoint, then its consistency with the last one; a forged state fails (1)', async () => {
+  it('verifies the checkpoint, then its consistency with the last one; a state of another log cannot be checked against (3)', async () => {
     const state = join(workDir, 'witnessed');
     const first = await cli(['--json', 'audit', 'verify', '--state', state]);
     expect(first.exitCode, first.stderr).toBe(0);
@@ -376,8 +376,10 @@ describe('vaxguard audit', () => {
     const kept = parseCheckpoint(readFileSync(state, 'utf8').split('\n\n')[0] + '\n');
     writeFileSync(state, signCheckpoint(kept, [impostor]));
     const failed = await cli(['audit', 'verify', '--state', state]);
-    expect(failed.exitCode).toBe(1);
-    expect(failed.stderr).toMatch(/^vaxguard: audit log check failed: /);
+    expect(failed.exitCode).toBe(3);
+    expect(failed.stderr).toMatch(
+      /^vaxguard: could not check the audit log: the saved checkpoint does not verify with the log's key/,
+    );
   });
 
   it('proves an entry is in the log and that the log only grew, verified locally', async () => {

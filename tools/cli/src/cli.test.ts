@@ -47,8 +47,19 @@ describe('vaxguard --help', () => {
       expect(stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     }
     expect(stdout).toContain(
-      'Exit codes: 0 ok, 1 a check failed or the platform refused, 2 a usage error, 3 the platform is unreachable',
+      'Exit codes: 0 ok, 1 a check failed or the platform refused, 2 a usage error, 3 the platform is unreachable, 4 the audit log failed verification',
     );
+  });
+
+  it('audit verify --help gives its exit codes: 0 verified, 4 tampered, 3 not checked', async () => {
+    const { exitCode, stdout } = await vaxguard(['audit', 'verify', '--help']);
+    expect(exitCode).toBe(0);
+    expect(stdout).toMatch(
+      /Exit codes: 0 the log verified .*; 4 the log was tampered with: .*; 3 the log could not be checked/,
+    );
+    for (const option of ['--state <file>', '--witness-key <key>', '--full', '--as <username>']) {
+      expect(stdout).toContain(option);
+    }
   });
 
   it.each([
@@ -119,6 +130,11 @@ describe('usage errors exit 2 with a message', () => {
     [['audit', 'proofs', '--to', '4'], /--to goes with --from/],
     [['audit', 'proofs', '--from', '9', '--to', '4'], /--to must be at least --from/],
     [['audit', 'tail', '--count', '0'], /a whole number of at least 1/],
+    [['audit', 'verify', '--password-file', 'p'], /--password-file goes with --as/],
+    [
+      ['audit', 'verify', '--as', 'auditor.national'],
+      /--as auditor.national needs --password-file/,
+    ],
     [['alerts', 'tail', '--as', 'auditor.national'], /--as auditor.national needs --password-file/],
     [['alerts', 'tail', '--password-file', 'p'], /--password-file goes with --as/],
     [['alerts', 'tail', '--last', '99'], /a whole number from 0 to 50/],
@@ -213,6 +229,13 @@ describe('a platform that does not answer', () => {
       'issuer keys',
     ]);
     expect(stdout).not.toContain('u:p@');
+  });
+
+  it('audit verify with a key it cannot use exits 3, the log not checked', async () => {
+    const { exitCode, stdout, stderr } = await run('audit', 'verify', '--state', join(dir, 'w'));
+    expect(exitCode).toBe(3);
+    expect(stderr).toMatch(/^vaxguard: could not check the audit log: the verifier key of the log/);
+    expect(stdout).toBe('');
   });
 
   it("certificate verify with the platform's keys exits 3", async () => {

@@ -1,6 +1,7 @@
 // The `vaxguard` program: global options, the commands registered from commands.ts, and
 // the one place a run's outcome becomes an exit code (0 ok, 1 a check failed, 2 a usage
-// error, 3 the platform unreachable) and a failure a message on stderr.
+// error, 3 the platform unreachable, 4 the audit log tampered with) and a failure a
+// message on stderr.
 import { Command, CommanderError, Option } from 'commander';
 import { COMMANDS } from './commands';
 import { CommandContext, DEFAULT_PLATFORM_FILE, type CliIo, type GlobalOptions } from './context';
@@ -54,7 +55,7 @@ export function createProgram(
     .addHelpText(
       'after',
       `
-Exit codes: 0 ok, 1 a check failed or the platform refused, 2 a usage error, 3 the platform is unreachable.
+Exit codes: 0 ok, 1 a check failed or the platform refused, 2 a usage error, 3 the platform is unreachable, 4 the audit log failed verification (audit verify: see its help).
 Nothing printed holds a raw mobile, identity number, OTP or token unless a command is asked for it.`,
     );
   const kit: CommandKit = {

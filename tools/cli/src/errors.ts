@@ -1,12 +1,22 @@
 // The command line's one error model: every failure leaves as a CliError carrying its
 // exit code, turned from whatever was caught at one boundary (toCliError), the original
 // kept as `cause`. Messages name the problem and what to do about it.
-import { AuditLogCheckError } from '@vaxguard/dev-operator';
+import { AUDIT_VERIFY_EXIT, AuditLogCheckError } from '@vaxguard/dev-operator';
 import { isVaxGuardError } from '@vaxguard/errors';
 import { TlogError } from '@vaxguard/tlog';
 
-/** 0 ok, 1 a check (or the operation) failed, 2 a usage error, 3 the platform is unreachable. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+/**
+ * 0 ok, 1 a check (or the operation) failed, 2 a usage error, 3 the platform is
+ * unreachable (for audit verify: the log could not be checked), 4 the audit log failed
+ * verification (audit verify only: AUDIT_VERIFY_EXIT).
+ */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  unreachable: AUDIT_VERIFY_EXIT.couldNotCheck,
+  tampered: AUDIT_VERIFY_EXIT.tampered,
+} as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export class CliError extends Error {

@@ -5,16 +5,20 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
+  AUDIT_VERIFY_EXIT,
   callAs,
-  describeWitnessReport,
+  describeVerdict,
+  grpcAuditLogSource,
   parseLogEntry,
-  witnessCheckpoint,
+  readVerifiedState,
+  verifyAuditLog,
+  writeVerifiedState,
 } from '@vaxguard/dev-operator';
 import type { auditV1 } from '@vaxguard/proto';
 import { auditCheckpoint, leafHash, type Checkpoint } from '@vaxguard/tlog';
 import type { CliCommand } from '../cli';
 import type { CommandContext, StaffCredentials } from '../context';
-import { CheckFailedError, UsageError } from '../errors';
+import { CheckFailedError, CliError, EXIT, toCliError, UsageError } from '../errors';
 import { seconds, wholeNumber } from '../parse';
 import { pause, staffCredentials, withStaffOptions, type StaffOptions } from '../staff';
 
@@ -24,18 +28,69 @@ function verifierKeyOf(context: CommandContext, options: { verifierKey?: string 
   return options.verifierKey ?? context.platform().auditLog.verifierKey;
 }
 
-async function verify(context: CommandContext, options: { state?: string; verifierKey?: string }) {
-  const platform = context.platform();
-  const report = await witnessCheckpoint({
-    address: platform.services.audit,
-    verifierKey: verifierKeyOf(context, options),
-    stateFile: options.state
-      ? context.path(options.state)
-      : resolve(context.platformDir, 'audit-log.witnessed'),
-    clientId: platform.client.id,
-    clientSecret: platform.client.secret,
+interface VerifyOptions extends StaffOptions {
+  readonly state?: string;
+  readonly verifierKey?: string;
+  readonly witnessKey: string[];
+  readonly full?: boolean;
+}
+
+/**
+ * One round of the outside verifier (libs/dev-operator): exits 0 when the log verified,
+ * 4 when it failed a check (the finding printed, the state kept as it was), 3 when it
+ * could not be checked.
+ */
+async function verify(context: CommandContext, options: VerifyOptions) {
+  const stateFile = options.state
+    ? context.path(options.state)
+    : resolve(context.platformDir, 'audit-log.witnessed');
+  let verdict;
+  try {
+    const credentials = await staffCredentials(context, options);
+    const previous = readVerifiedState(stateFile);
+    verdict = await verifyAuditLog({
+      // The entries are read as the auditor, signed in only when the round gets to them.
+      source: grpcAuditLogSource(context.operator().audit, (use) =>
+        context.asStaff(credentials, use),
+      ),
+      verifierKey: verifierKeyOf(context, options),
+      witnessKeys: options.witnessKey,
+      ...(previous ? { previous } : {}),
+      ...(options.full ? { full: true } : {}),
+    });
+  } catch (error) {
+    throw couldNotCheck(error);
+  }
+  const lines = describeVerdict(verdict, context.shown(stateFile));
+  if (verdict.outcome === 'tampered') {
+    context.result(lines, { ok: false, outcome: verdict.outcome, tampering: verdict.tampering });
+    return EXIT.tampered;
+  }
+  writeVerifiedState(stateFile, verdict.state);
+  const { checkpoint } = verdict;
+  context.result(lines, {
+    ok: true,
+    outcome: verdict.outcome,
+    origin: checkpoint.origin,
+    size: checkpoint.size,
+    rootHash: base64(checkpoint.rootHash),
+    ...(verdict.previousSize !== undefined ? { previousSize: verdict.previousSize } : {}),
+    entriesChecked: verdict.entriesChecked,
+    cosignedBy: verdict.cosignedBy,
+    stateFile,
   });
-  context.result(describeWitnessReport(report), { ok: true, ...report });
+  return EXIT.ok;
+}
+
+/** Anything that stopped the check says nothing of the log: exit 3 (a usage error stays 2). */
+function couldNotCheck(error: unknown): CliError {
+  const failure = toCliError(error);
+  if (failure instanceof UsageError) return failure;
+  return new CliError(
+    `could not check the audit log: ${failure.message}`,
+    AUDIT_VERIFY_EXIT.couldNotCheck,
+    { cause: error },
+  );
 }
 
 /** The fields of an entry an operator reads (it is RFC 8785 JSON of the event). */
@@ -252,21 +307,35 @@ export const auditCommand: CliCommand = {
     const audit = program
       .command('audit')
       .description('the audit log, checked from outside with nothing but its public key');
-    audit
-      .command('verify')
-      .description(
-        "the latest checkpoint's signature, and its consistency with the checkpoint verified last time (kept in a state file)",
-      )
-      .option(
-        '--state <file>',
-        'the last verified checkpoint (default: audit-log.witnessed beside the platform description, as npm start keeps it)',
-      )
-      .option('--verifier-key <key>', "the log's verifier key (default: the platform's)")
-      .addHelpText(
-        'after',
-        '\nExits 1 when the signature or the consistency proof fails, or the log shrank.',
-      )
-      .action(kit.action(verify));
+    withStaffOptions(
+      audit
+        .command('verify')
+        .description(
+          "the audit log checked from outside: the latest checkpoint's signature (and witnesses' cosignatures), no shrink and a consistency proof from the checkpoint verified last time, then every entry new since then downloaded (as an auditor) and hashed here into the signed root; the first bad entry is named",
+        )
+        .option(
+          '--state <file>',
+          'the last verified checkpoint, and <file>.leaves the leaf hashes of its entries (default: audit-log.witnessed beside the platform description, as npm start keeps it)',
+        )
+        .option('--verifier-key <key>', "the log's verifier key (default: the platform's)")
+        .option(
+          '--witness-key <key>',
+          'a witness whose cosignature the checkpoint must carry (repeatable; default: none)',
+          (key: string, keys: string[]) => [...keys, key],
+          [],
+        )
+        .option(
+          '--full',
+          'download and check every entry again, not only those new since the state',
+        )
+        .addHelpText(
+          'after',
+          `
+Exit codes: ${AUDIT_VERIFY_EXIT.verified} the log verified (the state moved forward); ${AUDIT_VERIFY_EXIT.tampered} the log was tampered with: a bad signature or missing cosignature, a shrink (reported before any proof is asked), a fork, or a bad entry, named (missing, out of place, changed); ${AUDIT_VERIFY_EXIT.couldNotCheck} the log could not be checked (unreachable, refused, no credentials, a damaged state); 2 a usage error.
+Without --full an entry changed after an earlier round verified it is caught only by a --full round.`,
+        ),
+      'auditor',
+    ).action(kit.action(verify));
     withStaffOptions(
       audit
         .command('proofs')

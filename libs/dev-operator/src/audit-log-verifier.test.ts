@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { VaxGuardError, unavailable } from '@vaxguard/errors';
 import {
   appendLeaves,
+  createCosignatureSigner,
   EMPTY_FRONTIER,
   generateSignerKey,
   leafHash,
@@ -331,12 +332,19 @@ describe('verifyAuditLog', () => {
 
   it('requires the cosignature of each witness key given, and names who cosigned', async () => {
     const log = new FakeLog(8);
-    const witness = generateSignerKey('witness.example');
-    const other = generateSignerKey('witness.other');
-    log.cosigners = [parseSignerKey(witness.signerKey)];
+    const witness = createCosignatureSigner('witness.example');
+    const other = createCosignatureSigner('witness.other');
+    log.cosigners = [witness];
     log.sign();
     const verdict = await round(log, undefined, { witnessKeys: [witness.verifierKey] });
     expect(verdict).toMatchObject({ outcome: 'verified', cosignedBy: ['witness.example'] });
+    expect(await round(log, undefined, { witnessKeys: [other.verifierKey] })).toMatchObject({
+      outcome: 'tampered',
+      tampering: {
+        kind: 'BAD_SIGNATURE',
+        description: containing('no valid cosignature of witness.other'),
+      },
+    });
     expect(
       await round(log, undefined, { witnessKeys: [witness.verifierKey, other.verifierKey] }),
     ).toMatchObject({

@@ -20,10 +20,13 @@ import { isVaxGuardError, type ErrorCode } from '@vaxguard/errors';
 import {
   leafHash,
   openCheckpoint,
+  parseCosignatureVerifierKey,
   parseVerifierKey,
   rootOf,
   TlogError,
+  UnverifiedNoteError,
   verifyConsistency,
+  verifyCosignatures,
   verifyInclusion,
   type Checkpoint,
   type NoteVerifier,
@@ -61,7 +64,11 @@ export interface AuditLogVerification {
   readonly source: AuditLogSource;
   /** The log's verifier key, `<name>+<key id>+<base64 key>`: the trust anchor. */
   readonly verifierKey: string;
-  /** Witnesses whose cosignature the checkpoint must carry; none asked when left out. */
+  /**
+   * Witnesses whose cosignature (c2sp.org/tlog-cosignature, cosignature/v1) the
+   * checkpoint must carry, by their verifier keys as litewitness prints them; none asked
+   * when left out.
+   */
   readonly witnessKeys?: readonly string[];
   /** What the last round verified; none on a first round. */
   readonly previous?: VerifiedState;
@@ -165,8 +172,10 @@ const base64 = (hash: Uint8Array): string => Buffer.from(hash).toString('base64'
 /** One round of the outside verifier; see the file's header. */
 export async function verifyAuditLog(request: AuditLogVerification): Promise<AuditLogVerdict> {
   const { source } = request;
-  const verifier = trustAnchor(request.verifierKey, 'the log');
-  const witnesses = (request.witnessKeys ?? []).map((key) => trustAnchor(key, 'a witness'));
+  const verifier = trustAnchor(request.verifierKey, 'the log', parseVerifierKey);
+  const witnesses = (request.witnessKeys ?? []).map((key) =>
+    trustAnchor(key, 'a witness', parseCosignatureVerifierKey),
+  );
   const held = request.previous ? openState(request.previous, verifier) : undefined;
 
   // 1. Nothing of an unsigned checkpoint is believed, its size neither.
@@ -242,9 +251,13 @@ export async function verifyAuditLog(request: AuditLogVerification): Promise<Aud
   return badEntry(await byProofs(source, checkpoint, saved?.length ?? 0, leaves), sizes);
 }
 
-function trustAnchor(key: string, whose: string): NoteVerifier {
+function trustAnchor(
+  key: string,
+  whose: string,
+  parse: (key: string) => NoteVerifier,
+): NoteVerifier {
   try {
-    return parseVerifierKey(key);
+    return parse(key);
   } catch (error) {
     throw new AuditLogUnverifiableError(
       `the verifier key of ${whose} is not usable: ${error instanceof Error ? error.message : String(error)}`,
@@ -286,23 +299,31 @@ function openSigned(
   verifier: NoteVerifier,
   witnesses: readonly NoteVerifier[],
 ): Checkpoint {
-  const { checkpoint, verifiedBy } = openCheckpoint(note, [verifier, ...witnesses], verifier.name);
-  const signed = (key: NoteVerifier) =>
-    verifiedBy.some((by) => by.name === key.name && by.keyId === key.keyId);
-  if (!signed(verifier)) throw new UnsignedByLogError('the log did not sign this checkpoint');
-  const missing = witnesses.filter((witness) => !signed(witness));
+  // Cosignature lines are unknown keys to the log's, and the log's line to the witnesses'.
+  const { checkpoint } = openCheckpoint(note, [verifier], verifier.name);
+  if (witnesses.length === 0) return checkpoint;
+  let cosigned: readonly { name: string; keyId: number }[];
+  try {
+    cosigned = verifyCosignatures(note, witnesses);
+  } catch (error) {
+    if (!(error instanceof UnverifiedNoteError)) throw error;
+    cosigned = [];
+  }
+  const missing = witnesses.filter(
+    (witness) => !cosigned.some((by) => by.name === witness.name && by.keyId === witness.keyId),
+  );
   if (missing.length > 0) {
-    throw new UnsignedByLogError(
+    throw new MissingCosignatureError(
       `no valid cosignature of ${missing.map((witness) => witness.name).join(', ')}`,
     );
   }
   return checkpoint;
 }
 
-/** A signature asked for and not there; a TlogError so it reads as a bad signature. */
-class UnsignedByLogError extends TlogError {
-  override readonly name = 'UnsignedByLogError';
-  readonly reason = 'AUDIT_VERIFY_SIGNATURE_MISSING';
+/** A witness's cosignature asked for and not there; a TlogError, so a bad signature. */
+class MissingCosignatureError extends TlogError {
+  override readonly name = 'MissingCosignatureError';
+  readonly reason = 'AUDIT_VERIFY_COSIGNATURE_MISSING';
 }
 
 /** Whether the log proves its tree extends the one held (a log that cannot prove it: no). */

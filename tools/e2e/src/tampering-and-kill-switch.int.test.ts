@@ -1,17 +1,27 @@
 // Scenarios 7 and 8 against the whole platform: the kill switch (a global API lock and a
 // partner lock, how fast every service obeys, and their record in the transparency log),
-// then tampering with the audit log's tables in PostgreSQL, caught by VerifyLog and by an
-// outside witness holding nothing but the log's public key. The kill switch runs first:
-// the tampering damages the log for good.
+// then tampering with the audit log's tables in PostgreSQL, caught by VerifyLog and by the
+// outside verifier (libs/dev-operator's, what tools/audit/verify-log.ts and `vaxguard
+// audit verify` run) holding nothing but the log's public key and its own state. The kill
+// switch runs first: the tampering damages the log for good.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
-import { parseLogEntry, type ParsedLogEntry } from '@vaxguard/dev-operator';
-import { isVaxGuardError } from '@vaxguard/errors';
+import {
+  AUDIT_VERIFY_EXIT,
+  exitCodeOf,
+  grpcAuditLogSource,
+  parseLogEntry,
+  verifyAuditLog,
+  type AuditLogSource,
+  type AuditLogVerdict,
+  type ParsedLogEntry,
+  type VerifiedState,
+} from '@vaxguard/dev-operator';
 import { EVENTS, type EventDefinition } from '@vaxguard/event-catalogue';
 import { auditV1, identityStaffV1 } from '@vaxguard/proto';
 import { eventually, outcomeOf, type AllPlatformClients, type Refusal } from '@vaxguard/testing';
-import { auditCheckpoint, leafHash, rootOf, TlogError, type Checkpoint } from '@vaxguard/tlog';
+import { rootOf } from '@vaxguard/tlog';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callAs, startWorld, type World } from './world';
@@ -109,105 +119,38 @@ async function expectObeyedWithinASecond(
 /** An entry of the log with its payload decoded by its event's codec. */
 type DecodedEntry<T> = Omit<ParsedLogEntry, 'payload'> & { readonly payload: T };
 
-/** A verdict of the outside witness; it moves its checkpoint forward only on `ok`. */
-type WitnessVerdict =
-  | { readonly ok: true; readonly checkpoint: Checkpoint }
-  | {
-      readonly ok: false;
-      readonly problem: 'bad signature' | 'shrank' | 'no consistency proof' | 'not a prefix';
-      readonly detail: string;
-    };
-
 /**
- * A witness outside the platform: it trusts nothing but the log's published verifier
- * key, and keeps the last checkpoint it verified (the note, as it was signed). Each
- * round takes the log's latest checkpoint and asks for the proof that it extends the
- * one held (what tools/audit/verify-log.ts does, with libs/tlog alone).
+ * The outside verifier of the audit log (libs/dev-operator), its state kept between
+ * rounds in memory instead of a file: it trusts nothing but the log's published verifier
+ * key and what it verified itself, and moves its state forward only on a verified round.
  */
-class OutsideWitness {
-  private last: { readonly checkpoint: Checkpoint; readonly note: string } | undefined;
+class OutsideVerifier {
+  private state: VerifiedState | undefined;
+  private size: number | undefined;
 
   constructor(
-    private readonly audit: AllPlatformClients['audit'],
+    private readonly source: AuditLogSource,
     private readonly verifierKey: string,
   ) {}
 
-  async round(): Promise<WitnessVerdict> {
-    const latest = await this.audit.call('getCheckpoint', {}, callAs());
-    let signed: Checkpoint;
-    try {
-      signed = auditCheckpoint({
-        verifierKey: this.verifierKey,
-        signedCheckpoint: latest.signedCheckpoint,
-      });
-    } catch (error) {
-      if (!(error instanceof TlogError)) throw error;
-      return { ok: false, problem: 'bad signature', detail: error.message };
+  /** One round; `full` downloads every entry again, not only those new since the state. */
+  async round(full = false): Promise<AuditLogVerdict> {
+    const verdict = await verifyAuditLog({
+      source: this.source,
+      verifierKey: this.verifierKey,
+      ...(this.state ? { previous: this.state } : {}),
+      full,
+    });
+    if (verdict.outcome === 'verified') {
+      this.state = verdict.state;
+      this.size = verdict.checkpoint.size;
     }
-    const held = this.last;
-    if (held) {
-      if (signed.size < held.checkpoint.size) {
-        return {
-          ok: false,
-          problem: 'shrank',
-          detail: `from ${held.checkpoint.size} to ${signed.size} entries`,
-        };
-      }
-      let proof: auditV1.GetConsistencyProofResponse;
-      try {
-        proof = await this.audit.call(
-          'getConsistencyProof',
-          { oldSize: String(held.checkpoint.size), newSize: String(signed.size) },
-          callAs(),
-        );
-      } catch (error) {
-        if (!isVaxGuardError(error)) throw error;
-        return {
-          ok: false,
-          problem: 'no consistency proof',
-          detail: `${held.checkpoint.size} -> ${signed.size}: ${error.code} ${error.reason ?? ''} ${error.message}`,
-        };
-      }
-      try {
-        auditCheckpoint({
-          verifierKey: this.verifierKey,
-          signedCheckpoint: latest.signedCheckpoint,
-          consistency: { previous: held.checkpoint, proof: proof.hashes },
-        });
-      } catch (error) {
-        if (!(error instanceof TlogError)) throw error;
-        return { ok: false, problem: 'not a prefix', detail: error.message };
-      }
-    }
-    this.last = { checkpoint: signed, note: latest.signedCheckpoint };
-    return { ok: true, checkpoint: signed };
+    return verdict;
   }
 
-  /** The size of the last checkpoint this witness verified. */
+  /** The size of the last checkpoint this verifier verified. */
   get heldSize(): number | undefined {
-    return this.last?.checkpoint.size;
-  }
-
-  /** Whether these bytes are the entry at `index` of the tree the witness holds. */
-  async includes(index: number, entry: Uint8Array): Promise<boolean> {
-    const held = this.last;
-    if (!held) throw new Error('the witness holds no checkpoint yet');
-    const proof = await this.audit.call(
-      'getInclusionProof',
-      { index: String(index), treeSize: String(held.checkpoint.size) },
-      callAs(),
-    );
-    try {
-      auditCheckpoint({
-        verifierKey: this.verifierKey,
-        signedCheckpoint: held.note,
-        inclusion: { leafHash: leafHash(entry), index, proof: proof.hashes },
-      });
-      return true;
-    } catch (error) {
-      if (!(error instanceof TlogError)) throw error;
-      return false;
-    }
+    return this.size;
   }
 }
 
@@ -376,13 +319,14 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
     expect(partnerLockedEntry?.index).toBeLessThan(partnerUnlocked?.index ?? -1);
   });
 
-  it('7. tampering: an entry rewritten, two entries swapped and the newest entries cut off are each named by VerifyLog; the cut is caught by an outside witness holding an earlier checkpoint', async () => {
+  it('7. tampering: an entry rewritten, two entries swapped and the newest entries cut off are each named by VerifyLog and by the outside verifier (exit code 4); after the cut it never accepts the log again, whatever the log signs', async () => {
     const auditor = await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR);
     const asAuditor = callAs(auditor.session);
     const verifyLog = () =>
       world.clients.audit.call('verifyLog', { from: '0', to: '0' }, asAuditor);
-    const witness = new OutsideWitness(
-      world.clients.audit,
+    // The verifier reads entries as an auditor; checkpoints and proofs as the client.
+    const witness = new OutsideVerifier(
+      grpcAuditLogSource(world.clients.audit, (use) => use(auditor.session)),
       world.platform.description.auditLog.verifierKey,
     );
     const db = new pg.Client({ connectionString: world.platform.databases.audit });
@@ -394,7 +338,7 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
         const token = await world.citizen(mobile);
         return [await world.register(token, mobile), await world.register(token, mobile)];
       };
-      expect(await witness.round()).toMatchObject({ ok: true });
+      expect(await witness.round()).toMatchObject({ outcome: 'verified' });
       const refs = await activity();
       const registrations = await Promise.all(
         refs.map(async (ref) =>
@@ -420,14 +364,13 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
         (typeof registrations)[number],
         (typeof registrations)[number],
       ];
-      // The witness's next checkpoint covers both, and extends the one it held.
+      // The verifier's next checkpoint covers both, and extends the one it held.
       await eventually(async () => {
         const verdict = await witness.round();
-        expect(verdict).toMatchObject({ ok: true });
+        expect(verdict).toMatchObject({ outcome: 'verified' });
         expect(witness.heldSize).toBeGreaterThan(second.index);
       });
       expect(await verifyLog()).toMatchObject({ ok: true });
-      expect(await witness.includes(first.index, first.bytes)).toBe(true);
 
       // (a) One entry's bytes rewritten: the registration made to name another beneficiary.
       const forged = Buffer.from(first.bytes.toString('utf8').replaceAll(first.ref, second.ref));
@@ -445,14 +388,22 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
             index: String(first.index),
           },
         });
-        // What an auditor reads now is not what the witness's checkpoint holds.
+        // What an auditor reads now is not what the verifier verified: it names the entry.
         const { entries } = await world.clients.audit.call(
           'getEntries',
           { start: String(first.index), end: String(first.index + 1), pageSize: 1, pageToken: '' },
           asAuditor,
         );
         expect(Buffer.from(entries[0]?.entry ?? []).equals(forged)).toBe(true);
-        expect(await witness.includes(first.index, forged)).toBe(false);
+        const found = await witness.round(true);
+        expect(found).toMatchObject({
+          outcome: 'tampered',
+          tampering: {
+            kind: 'BAD_ENTRY',
+            entry: { index: first.index, problem: 'changed', namedBy: 'saved state' },
+          },
+        });
+        expect(exitCodeOf(found)).toBe(AUDIT_VERIFY_EXIT.tampered);
       } finally {
         await db.query('UPDATE audit_log_entries SET entry = $2 WHERE entry_index = $1', [
           first.index,
@@ -471,12 +422,22 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
             index: String(first.index),
           },
         });
+        const found = await witness.round(true);
+        expect(found).toMatchObject({
+          outcome: 'tampered',
+          tampering: {
+            kind: 'BAD_ENTRY',
+            entry: { index: first.index, problem: 'out-of-place', belongsAt: second.index },
+          },
+        });
+        expect(exitCodeOf(found)).toBe(AUDIT_VERIFY_EXIT.tampered);
       } finally {
         await swapEntries(db, first.index, second.index);
       }
       expect(await verifyLog()).toMatchObject({ ok: true });
+      expect(await witness.round(true)).toMatchObject({ outcome: 'verified' });
 
-      // (c) The newest entries cut off. More activity, then the witness verifies a
+      // (c) The newest entries cut off. More activity, then the verifier verifies a
       // checkpoint of the whole log once it is quiet: it holds every entry the cut removes.
       await activity();
       await eventually(
@@ -485,7 +446,7 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
             'SELECT tree_size FROM audit_log_head',
           );
           const verdict = await witness.round();
-          expect(verdict).toMatchObject({ ok: true });
+          expect(verdict).toMatchObject({ outcome: 'verified' });
           expect(witness.heldSize).toBe(Number(rows[0]?.tree_size));
         },
         { timeoutMs: 30_000, intervalMs: 1_000 },
@@ -520,23 +481,27 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
         console.log(
           `log cut at ${cut} (witness holds ${witnessed}, log serves the checkpoint of ${served.treeSize}): VerifyLog ${JSON.stringify(report.firstMismatch)}`,
         );
-        expect(report).toMatchObject({
-          ok: false,
-          firstMismatch: {
-            kind: auditV1.MismatchKind.MISMATCH_KIND_ENTRY_MISSING,
-            index: String(cut),
-          },
-        });
-        const verdict = await witness.round();
-        console.log(`witness after the cut: ${JSON.stringify(verdict)}`);
-        expect(verdict).toMatchObject({ ok: false, problem: 'no consistency proof' });
+        // The kind is VerifyLog's (ENTRY_MISSING, or what the audit service's own rollback
+        // check reports once C2's work lands); the entry named is the first one cut.
+        expect(report).toMatchObject({ ok: false, firstMismatch: { index: String(cut) } });
+        // The log still serves the checkpoint the verifier holds: a round that downloads
+        // every entry again finds them gone and names the first (a log serving a smaller
+        // checkpoint is a shrink, reported before any proof is asked).
+        const verdict = await witness.round(true);
+        console.log(`verifier after the cut: ${JSON.stringify(findingOf(verdict))}`);
+        expectCutNamed(verdict, witnessed, cut);
+        if (Number(served.treeSize) === witnessed) {
+          expect(verdict).toMatchObject({
+            tampering: { kind: 'BAD_ENTRY', entry: { index: cut, problem: 'missing' } },
+          });
+        }
       } finally {
         await db.query('ROLLBACK');
       }
 
       // The log goes on from the cut. Whether or not it signs a checkpoint of its new
       // tree past the one it served (a log signing its own rollback: issue 22 #3), the
-      // witness holding the earlier checkpoint must not accept what it serves.
+      // verifier holding the earlier checkpoint must not accept what it serves.
       const servedAtCut = Number(
         (await world.clients.audit.call('getCheckpoint', {}, callAs())).treeSize,
       );
@@ -552,10 +517,23 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
           ? `after the cut at ${cut}, the log signed a checkpoint of ${latest} entries over its new tree (it had signed ${servedAtCut} before): it signs its own rollback`
           : `after the cut at ${cut}, the log signed no checkpoint past ${servedAtCut}`,
       );
-      const verdict = await witness.round();
-      console.log(`witness after the log went on: ${JSON.stringify(verdict)}`);
-      expect(verdict.ok).toBe(false);
+      const verdict = await witness.round(true);
+      console.log(`verifier after the log went on: ${JSON.stringify(findingOf(verdict))}`);
+      expectCutNamed(verdict, witnessed, cut);
       expect(witness.heldSize).toBe(witnessed);
+      if (latest > witnessed) {
+        // The log signed its own rollback: a tree past the one held that does not extend
+        // it. A fork, and the first entry that is not the one verified there is named.
+        expect(verdict).toMatchObject({
+          tampering: {
+            kind: 'FORK',
+            previousSize: witnessed,
+            entry: { index: cut, problem: 'changed', namedBy: 'saved state' },
+          },
+        });
+      }
+      // C2: the log refusing to sign its rollback and the witnesses refusing to cosign the
+      // fork are asserted here once the audit service's cosigning lands.
       const report = await verifyLog();
       console.log(`VerifyLog after the log went on: ${JSON.stringify(report.firstMismatch)}`);
       expect(report.ok).toBe(false);
@@ -564,6 +542,25 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
     }
   });
 });
+
+/** A verdict's finding, for the test's log. */
+function findingOf(verdict: AuditLogVerdict): unknown {
+  return verdict.outcome === 'tampered' ? verdict.tampering : { verified: verdict.checkpoint.size };
+}
+
+/**
+ * What any verifier round after the cut must say, whatever the log serves: tampered
+ * (exit 4), and either the shrink from the size it held or the entry at the cut named.
+ */
+function expectCutNamed(verdict: AuditLogVerdict, held: number, cut: number): void {
+  expect(exitCodeOf(verdict)).toBe(AUDIT_VERIFY_EXIT.tampered);
+  if (verdict.outcome !== 'tampered') return;
+  if (verdict.tampering.kind === 'SHRANK') {
+    expect(verdict.tampering.description).toMatch(new RegExp(`^the log shrank from ${held} to `));
+  } else {
+    expect(verdict.tampering.entry?.index).toBe(cut);
+  }
+}
 
 /**
  * Swaps two entries' contents, every column but the index, in one transaction. Event

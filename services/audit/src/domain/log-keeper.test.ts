@@ -153,14 +153,22 @@ describe('the log keeper', () => {
     await truncate(log.store, 12);
     const signedBefore = log.store.checkpoints.length;
 
-    // Entries still arrive and are kept, past the old size even (a fork grows).
-    await log.append(14);
+    // Entries still arrive and are kept; VerifyLog names the first entry gone, where the
+    // halt saw the stored tree end, not where it ends now.
+    await log.append(3);
+    expect((await log.reader.verify(AUDITOR, 0, 0)).firstMismatch).toMatchObject({
+      kind: 'LOG_SHRUNK',
+      index: 12,
+      checkpointSize: 20,
+    });
+    // Past the old size even (a fork grows).
+    await log.append(11);
     log.advance(60_000);
     expect(await log.writer.checkpoint(log.store)).toBeUndefined();
     expect(log.store.current.size).toBe(26);
     expect(log.store.checkpoints).toHaveLength(signedBefore);
     expect(log.keeper.halt).toMatchObject({ cause: 'SHRUNK', keptSize: 20, treeSize: 12 });
-    expect(log.alarm.rules()).toEqual(['LOG_ROLLBACK/CRITICAL']);
+    expect(log.alarm.rules()).toEqual(['LOG_ROLLBACK/CRITICAL', 'LOG_TAMPERED/CRITICAL']);
     // The last published checkpoint stays what it was.
     expect(log.reader.latestCheckpoint()).toMatchObject({
       checkpoint: { size: 20 },

@@ -176,7 +176,7 @@ export class LogReader {
 
   private async check(from: number, to: number): Promise<VerifyReport> {
     const { store } = this.options;
-    const { signed: kept, cosigned } = this.options.kept.state;
+    const { signed: kept, cosigned, halt } = this.options.kept.state;
     const [head, latest] = await Promise.all([store.head(), store.latestCheckpoint()]);
     const logEnd = Math.max(head.size, latest?.size ?? 0, kept?.size ?? 0);
     const end = to === 0 ? logEnd : to;
@@ -187,11 +187,17 @@ export class LogReader {
       ...(firstMismatch ? { firstMismatch } : {}),
     });
     if (kept && head.size < kept.size) {
+      // Entries appended since the log halted are no part of its history either: the
+      // halt saw where the stored tree ended.
+      const shrunkTo = Math.min(
+        head.size,
+        halt?.keptSize === kept.size ? halt.treeSize : head.size,
+      );
       return report(0, {
         kind: 'LOG_SHRUNK',
-        index: head.size,
+        index: shrunkTo,
         checkpointSize: kept.size,
-        description: `the stored log has ${head.size} entries, fewer than the ${kept.size} of the checkpoint the log signed and kept: entries from ${head.size} are gone`,
+        description: `the stored log has ${head.size} entries, fewer than the ${kept.size} of the checkpoint the log signed and kept: entries from ${shrunkTo} are gone`,
       });
     }
     checkEntryRange(from, end, logEnd);

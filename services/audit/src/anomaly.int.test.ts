@@ -825,6 +825,140 @@ describe('anomaly rules, automatic suspension and queries of the log (real OTP, 
     expect(staff.code).toBe(status.UNAUTHENTICATED);
   });
 
+  /** A partner registered by the platform admin, once every service accepts it. */
+  async function registeredPartner(clientId: string) {
+    const { clientSecret } = await clients.identity.call(
+      'registerPartner',
+      {
+        clientId,
+        displayName: 'Pump Test',
+        scopes: ['beneficiary:demographics'],
+        quotaPerMinute: 100,
+      },
+      as(sessions.admin),
+    );
+    raw.add(clientSecret);
+    const partner = connect({ clientId, secret: clientSecret });
+    await eventually(() => partner.otp.call('getSigningKeys', {}, as()), { timeoutMs: 30_000 });
+    // Identity knows it once a request naming no one is refused for that, not for who asks
+    // (checked before any quota counts it, and no event).
+    await eventually(
+      async () => {
+        const refusal = await refusalOf(
+          partner.identity.call(
+            'requestConsent',
+            { target: { $case: 'mobile', value: '1' } },
+            as(),
+          ),
+        );
+        if (status[refusal.code] !== 'INVALID_ARGUMENT') throw new Error(refusal.message);
+      },
+      { timeoutMs: 30_000 },
+    );
+    return partner;
+  }
+
+  const askConsent = (partner: ReturnType<typeof connect>, mobile: string) =>
+    partner.identity.call('requestConsent', { target: { $case: 'mobile', value: mobile } }, as());
+
+  it('raises a MEDIUM alert naming a partner that asks consent of more than 5 mobiles with nothing registered in 10 minutes, answered as registered ones are, and leaves it working', async () => {
+    const partner = await registeredPartner('unregistered-pump');
+    try {
+      const household = await citizenWithBeneficiaries(1);
+      const registered = await askConsent(partner, household.mobile);
+      const strangers = Array.from({ length: 6 }, () => freshMobile());
+      const answers: identityV1.RequestConsentResponse[] = [];
+      for (const mobile of strangers) answers.push(await askConsent(partner, mobile));
+      // The same answer as for a registered mobile: a real transaction, a code sent.
+      for (const answer of answers) {
+        expect(Object.keys(answer).sort()).toEqual(Object.keys(registered).sort());
+        expect(answer.txnId).toMatch(/^[0-9a-f-]{36}$/);
+      }
+      const [record] = await eventually(async () => {
+        const found = (await alertsAbout('unregistered-pump')).filter(
+          (r) => r.alert?.rule === 'PARTNER_CONSENT_TO_UNREGISTERED',
+        );
+        if (found.length === 0) throw new Error('no alert yet');
+        return found;
+      });
+      expect(record?.alert).toMatchObject({
+        severity: auditV1.Severity.SEVERITY_MEDIUM,
+        principalKind: auditV1.AlertPrincipalKind.ALERT_PRINCIPAL_KIND_PARTNER_CLIENT,
+        principalId: 'unregistered-pump',
+        response: auditV1.AutomaticResponse.AUTOMATIC_RESPONSE_NONE,
+        window: { name: '10m', observed: 6, threshold: 5 },
+      });
+      expect(leaks(JSON.stringify(record), raw, codes)).toEqual([]);
+      // Not locked: its next request is answered.
+      await askConsent(partner, household.mobile);
+    } finally {
+      for (const client of Object.values(partner)) client.close();
+    }
+  });
+
+  it('the partner surge rule counts each consent request once, refused ones included, and fires on the first past its threshold (600 in 10 minutes)', async () => {
+    const partner = await registeredPartner('surge-pump');
+    try {
+      // The client kit waits out a refusal's retry hint and asks again when the hint is
+      // shorter than the call's deadline (15 s): the burst starts early in a minute, so
+      // every hint (the time to the minute's end) is longer and each request is one call.
+      if (Date.now() % 60_000 > 15_000) {
+        await new Promise((resolve) => setTimeout(resolve, 60_000 - (Date.now() % 60_000) + 50));
+      }
+      // 600 requests, 100 at a time (within the client's deadline on a shared machine).
+      const outcomes = [];
+      for (let wave = 0; wave < 6; wave++) {
+        outcomes.push(
+          ...(await Promise.all(
+            Array.from({ length: 100 }, () => outcomeOf(askConsent(partner, freshMobile()))),
+          )),
+        );
+      }
+      const refusals = outcomes.flatMap((outcome) => (outcome ? [outcome] : []));
+      // Identity's consent SMS quota (20 a minute) refused most of them before any code.
+      expect(refusals.length).toBeGreaterThan(500);
+      expect([
+        ...new Set(refusals.map((r) => `${status[r.code]} ${r.reason ?? r.message}`)),
+      ]).toEqual(['RESOURCE_EXHAUSTED CONSENT_SMS_QUOTA']);
+      // Once the rules have counted all 600 requests (and the codes that 20 of them sent),
+      // the partner is at its threshold and no surge is raised.
+      await eventually(
+        async () => {
+          const { rows } = await auditDb.query<{ n: string }>(
+            `SELECT coalesce(sum(count), 0) AS n FROM anomaly_counts
+              WHERE window_key = $1 AND bucket_ms = 60000`,
+            ['PARTNER_RATE_SURGE|PARTNER_CLIENT:surge-pump'],
+          );
+          if (Number(rows[0]?.n) < 600) throw new Error(`${rows[0]?.n} of 600 counted`);
+          return rows;
+        },
+        { timeoutMs: 60_000 },
+      );
+      const sentCodes = await loggedEvents(
+        EVENTS.otpRequested.name,
+        (event) => event.actor.principalId === 'surge-pump',
+      );
+      expect(sentCodes.length).toBeGreaterThan(0);
+      const surges = async () =>
+        (await alertsAbout('surge-pump')).filter((r) => r.alert?.rule === 'PARTNER_RATE_SURGE');
+      expect(await surges()).toEqual([]);
+      // The 601st is one too many.
+      await outcomeOf(askConsent(partner, freshMobile()));
+      const [surge] = await eventually(async () => {
+        const found = await surges();
+        if (found.length === 0) throw new Error('no surge alert yet');
+        return found;
+      });
+      expect(surge?.alert).toMatchObject({
+        severity: auditV1.Severity.SEVERITY_HIGH,
+        response: auditV1.AutomaticResponse.AUTOMATIC_RESPONSE_LOCK_PARTNER,
+        window: { name: '10m', observed: 601, threshold: 600 },
+      });
+    } finally {
+      for (const client of Object.values(partner)) client.close();
+    }
+  });
+
   it("shows a citizen a partner application's read by the partner's name", async () => {
     const { clientId, clientSecret } = await clients.identity.call(
       'registerPartner',

@@ -73,6 +73,7 @@ describe('audit configuration', () => {
       AUDIT_ANOMALY_SECRET_CODE_FAILURES_PER_HOUR: '8',
       AUDIT_ANOMALY_SECRET_CODE_LOCKS_PER_HOUR: '2',
       AUDIT_ANOMALY_STAFF_LOGIN_FAILED_USERNAMES_PER_10M: '12',
+      AUDIT_ANOMALY_PARTNER_UNREGISTERED_CONSENTS_PER_10M: '50',
     });
     expect(config.identityAddress).toBe('identity:50051');
     expect(config.anomalies).toMatchObject({
@@ -83,6 +84,7 @@ describe('audit configuration', () => {
       secretCodeFailuresPerHour: 8,
       secretCodeLocksPerHour: 2,
       staffLoginFailedUsernamesPer10m: 12,
+      partnerUnregisteredConsentsPer10m: 50,
       workingHours: { startMinute: 9 * 60 + 30, endMinute: 18 * 60 },
     });
     // A daily limit under the hourly one would let a drip go unseen.

@@ -67,6 +67,9 @@ function auditConfigSchema() {
     otpQuotaRefusalsPerMinute: threshold('AUDIT_ANOMALY_OTP_QUOTA_REFUSALS_PER_MINUTE'),
     partnerSurgeFactor: env.optional(env.custom('AUDIT_ANOMALY_PARTNER_SURGE_FACTOR', parseFactor)),
     partnerSurgeMinimum: threshold('AUDIT_ANOMALY_PARTNER_SURGE_MINIMUM'),
+    partnerUnregisteredConsentsPer10m: threshold(
+      'AUDIT_ANOMALY_PARTNER_UNREGISTERED_CONSENTS_PER_10M',
+    ),
     deniedReadsPer10m: threshold('AUDIT_ANOMALY_DENIED_READS_PER_10M'),
     offHoursReadsPerHour: threshold('AUDIT_ANOMALY_OFF_HOURS_READS_PER_HOUR'),
     secretCodeFailuresPerHour: threshold('AUDIT_ANOMALY_SECRET_CODE_FAILURES_PER_HOUR'),
@@ -142,6 +145,7 @@ const ANOMALY_KEYS = [
   'otpQuotaRefusalsPerMinute',
   'partnerSurgeFactor',
   'partnerSurgeMinimum',
+  'partnerUnregisteredConsentsPer10m',
   'deniedReadsPer10m',
   'offHoursReadsPerHour',
   'secretCodeFailuresPerHour',

@@ -161,6 +161,45 @@ describe('observationOf', () => {
     expect(observed(consent)).toMatchObject({
       kind: 'CONSENT_REQUESTED',
       subject: { kind: 'MOBILE', mobileIndex: 'mobile-index' },
+      toNobodyRegistered: false,
+    });
+    // A code sent to a mobile with no beneficiaries, an unknown reference: nobody registered.
+    // A refused request looked nobody up, whatever its count says.
+    const consentWith = (payload: { txnId: string; beneficiaryCount: number; refusal: string }) =>
+      observed(
+        buildEvent(EVENTS.consentRequested, {
+          actor: staff,
+          subject: mobile,
+          payload,
+          occurredAt: at,
+        }),
+      );
+    expect(consentWith({ txnId: 'txn', beneficiaryCount: 0, refusal: '' })).toMatchObject({
+      toNobodyRegistered: true,
+    });
+    expect(consentWith({ txnId: '', beneficiaryCount: 0, refusal: '' })).toMatchObject({
+      toNobodyRegistered: true,
+    });
+    expect(
+      consentWith({ txnId: '', beneficiaryCount: 0, refusal: 'CONSENT_SMS_QUOTA' }),
+    ).toMatchObject({ toNobodyRegistered: false });
+    // A consent code is told apart from other codes (identity's event counts its request).
+    const otpRequested = (purpose: otpV1.OtpPurpose) =>
+      observed(
+        buildEvent(EVENTS.otpRequested, {
+          actor: staff,
+          subject: mobile,
+          payload: { txnId: 'txn', purpose, sendNumber: 1, expiresAt: at },
+          occurredAt: at,
+        }),
+      );
+    expect(otpRequested(otpV1.OtpPurpose.OTP_PURPOSE_CONSENT)).toMatchObject({
+      kind: 'OTP_REQUESTED',
+      forConsent: true,
+    });
+    expect(otpRequested(otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN)).toMatchObject({
+      kind: 'OTP_REQUESTED',
+      forConsent: false,
     });
     const otpFailed = buildEvent(EVENTS.otpFailed, {
       actor: { kind: ActorKind.ACTOR_KIND_CITIZEN, principalId: 'mobile-index', clientId: 'app' },

@@ -137,7 +137,11 @@ export function observationOf(event: DecodedEvent): Observation | undefined {
   }
   if (isEvent(event, EVENTS.consentRequested)) {
     const subject = mobileOf(event) ?? beneficiaryOf(event);
-    return subject ? { ...base, kind: 'CONSENT_REQUESTED', subject } : undefined;
+    if (!subject) return undefined;
+    // Identity publishes a request that named nobody registered as one that would open
+    // no beneficiary, with no refusal (a refused request looked nobody up).
+    const toNobodyRegistered = !event.payload.refusal && event.payload.beneficiaryCount === 0;
+    return { ...base, kind: 'CONSENT_REQUESTED', subject, toNobodyRegistered };
   }
   if (isEvent(event, EVENTS.otpClientQuotaRefused)) {
     const subject = mobileOf(event);
@@ -155,11 +159,15 @@ export function observationOf(event: DecodedEvent): Observation | undefined {
       quotaPerMinute: event.payload.quotaPerMinute,
     };
   }
-  if (isEvent(event, EVENTS.otpRequested) || isEvent(event, EVENTS.otpFailed)) {
+  if (isEvent(event, EVENTS.otpRequested)) {
     const subject = mobileOf(event);
     if (!subject) return undefined;
-    const kind = isEvent(event, EVENTS.otpRequested) ? 'OTP_REQUESTED' : 'OTP_FAILED';
-    return { ...base, kind, subject };
+    const forConsent = event.payload.purpose === otpV1.OtpPurpose.OTP_PURPOSE_CONSENT;
+    return { ...base, kind: 'OTP_REQUESTED', subject, forConsent };
+  }
+  if (isEvent(event, EVENTS.otpFailed)) {
+    const subject = mobileOf(event);
+    return subject ? { ...base, kind: 'OTP_FAILED', subject } : undefined;
   }
   if (isEvent(event, EVENTS.secretCodeFailed) || isEvent(event, EVENTS.secretCodeLocked)) {
     const subject = beneficiaryOf(event);

@@ -14,8 +14,9 @@
  * - `READ_GRANTED`: a beneficiary record was read (`access.granted`, `record.accessed`).
  * - `READ_DENIED`: a read was refused (`access.denied`, `record.access_denied`).
  * - `CANARY_READ`: a canary beneficiary was read or asked for (`access.canary`).
- * - `CONSENT_REQUESTED`: a grantee asked a person for consent (`consent.requested`).
- * - `OTP_REQUESTED`: a code was sent (`otp.requested`).
+ * - `CONSENT_REQUESTED`: a grantee asked a person for consent (`consent.requested`),
+ *   refused or not; whether it named nobody registered.
+ * - `OTP_REQUESTED`: a code was sent (`otp.requested`); whether it was a consent code.
  * - `OTP_QUOTA_REFUSED`: a send was refused for its client's quota (`otp.client_quota_refused`).
  * - `OTP_FAILED`: a confirmation was refused (`otp.failed`).
  * - `SECRET_CODE_FAILED`: a wrong secret code was given for a beneficiary (`secret_code.failed`).
@@ -105,8 +106,22 @@ export type Observation =
       readonly subject: BeneficiarySubject | undefined;
     })
   | (ObservationBase & { readonly kind: 'CANARY_READ'; readonly subject: BeneficiarySubject })
-  | (ObservationBase & { readonly kind: 'CONSENT_REQUESTED'; readonly subject: ObservedSubject })
-  | (ObservationBase & { readonly kind: 'OTP_REQUESTED'; readonly subject: MobileSubject })
+  | (ObservationBase & {
+      readonly kind: 'CONSENT_REQUESTED';
+      readonly subject: ObservedSubject;
+      /**
+       * The request named nobody registered: a mobile with no beneficiaries (a code went
+       * to it all the same, so the grantee cannot tell) or an unknown reference. Never
+       * true of a refused request, which looked nobody up.
+       */
+      readonly toNobodyRegistered: boolean;
+    })
+  | (ObservationBase & {
+      readonly kind: 'OTP_REQUESTED';
+      readonly subject: MobileSubject;
+      /** A CONSENT code, sent for a consent request identity publishes as its own event. */
+      readonly forConsent: boolean;
+    })
   | (ObservationBase & {
       readonly kind: 'OTP_QUOTA_REFUSED';
       readonly subject: MobileSubject;
@@ -135,6 +150,7 @@ export const ANOMALY_RULES = [
   'OTP_FAILURE_BURST',
   'OTP_REQUEST_FLOOD',
   'PARTNER_RATE_SURGE',
+  'PARTNER_CONSENT_TO_UNREGISTERED',
   'DENIED_READS_SPIKE',
   'OFF_HOURS_READS',
   'SECRET_CODE_LOCKED',

@@ -120,12 +120,18 @@ describe('staff reading many distinct beneficiaries', () => {
 });
 
 describe('consent requests for many people', () => {
-  const consentRequest = (who: ObservedActor, when: Date, mobileIndex = unique('mob')) =>
+  const consentRequest = (
+    who: ObservedActor,
+    when: Date,
+    mobileIndex = unique('mob'),
+    toNobodyRegistered = false,
+  ) =>
     ({
       kind: 'CONSENT_REQUESTED',
       actor: who,
       subject: { kind: 'MOBILE', mobileIndex },
       occurredAt: when,
+      toNobodyRegistered,
     }) as const;
 
   it('raises HIGH when one staff member asks more distinct mobiles than the threshold', async () => {
@@ -149,6 +155,42 @@ describe('consent requests for many people', () => {
     const h = harness({ consentRequestsPerHour: 3 });
     const partner = actor('PARTNER_CLIENT');
     for (let i = 0; i < 10; i++) await h.observe(consentRequest(partner, at(i * MINUTE)));
+    expect(h.raised).toEqual([]);
+  });
+
+  it('raises MEDIUM naming a partner that asks consent of more than 5 people with nothing registered in 10 minutes, without locking it', async () => {
+    const h = harness();
+    const partner = actor('PARTNER_CLIENT');
+    const unregistered = (when: Date, mobile = unique('mob')) =>
+      consentRequest(partner, when, mobile, true);
+    // Registered people, however many, and the same unregistered mobile asked again.
+    for (let i = 0; i < 30; i++) await h.observe(consentRequest(partner, at(i * 1_000)));
+    const typo = unique('mob');
+    for (let i = 0; i < 4; i++) await h.observe(unregistered(at(i * MINUTE), typo));
+    for (let i = 0; i < 4; i++) await h.observe(unregistered(at(5 * MINUTE + i * 1_000)));
+    expect(h.raised).toEqual([]);
+    expect(await h.observe(unregistered(at(9 * MINUTE)))).toMatchObject([
+      {
+        rule: 'PARTNER_CONSENT_TO_UNREGISTERED',
+        severity: 'MEDIUM',
+        principal: { kind: 'PARTNER_CLIENT', id: partner.principalId },
+        window: { name: '10m', observed: 6, threshold: 5 },
+        response: 'NONE',
+      },
+    ]);
+  });
+
+  it('forgets unregistered mobiles after 10 minutes, and leaves staff to their own rule', async () => {
+    const h = harness({ consentRequestsPerHour: 100 });
+    const partner = actor('PARTNER_CLIENT');
+    for (let i = 0; i < 5; i++) {
+      await h.observe(consentRequest(partner, at(i * MINUTE), unique('mob'), true));
+    }
+    await h.observe(consentRequest(partner, at(15 * MINUTE), unique('mob'), true));
+    const staff = actor('STAFF');
+    for (let i = 0; i < 20; i++) {
+      await h.observe(consentRequest(staff, at(i * 1_000), unique('mob'), true));
+    }
     expect(h.raised).toEqual([]);
   });
 });
@@ -270,6 +312,7 @@ describe('OTP request floods per client (SMS pumping)', () => {
       actor: client,
       subject: { kind: 'MOBILE', mobileIndex: unique('mob') },
       occurredAt: when,
+      forConsent: false,
     }) as const;
 
   it('suspends a client refused for its quota more often in a minute than its quota allows codes', async () => {
@@ -345,6 +388,31 @@ describe('a partner far above its usual rate', () => {
     expect(h.raised).toEqual([]);
     expect(await h.observe(call(partner, now))).toMatchObject([
       { rule: 'PARTNER_RATE_SURGE', window: { observed: 51, threshold: 50, usual: 5 } },
+    ]);
+  });
+
+  it('fires on the first call past its threshold, counting a consent request once (not again for its code) and every refusal', async () => {
+    const h = harness({ ...thresholds, ...quietDenials, otpQuotaRefusalsPerMinute: 1_000 });
+    const partner = actor('PARTNER_CLIENT');
+    const mobile = () => ({ kind: 'MOBILE', mobileIndex: unique('mob') }) as const;
+    const base = (when: Date) => ({ actor: partner, subject: mobile(), occurredAt: when });
+    const consentRequest = (when: Date) =>
+      ({ ...base(when), kind: 'CONSENT_REQUESTED', toNobodyRegistered: false }) as const;
+    const consentCode = (when: Date) =>
+      ({ ...base(when), kind: 'OTP_REQUESTED', forConsent: true }) as const;
+    const quotaRefusal = (when: Date) =>
+      ({ ...base(when), kind: 'OTP_QUOTA_REFUSED', quotaPerMinute: 5 }) as const;
+    // 10 consent requests that each sent a code, 10 refused by identity's consent quota
+    // (no code), 10 citizen sign-ins refused by the OTP quota: 30 calls, 40 events.
+    for (let i = 0; i < 10; i++) {
+      await h.observe(consentRequest(at(i * 1_000)));
+      await h.observe(consentCode(at(i * 1_000 + 10)));
+      await h.observe(consentRequest(at(i * 1_000 + 20)));
+      await h.observe(quotaRefusal(at(i * 1_000 + 30)));
+    }
+    expect(h.raised).toEqual([]);
+    expect(await h.observe(quotaRefusal(at(20_000)))).toMatchObject([
+      { rule: 'PARTNER_RATE_SURGE', window: { observed: 31, threshold: 30 } },
     ]);
   });
 

@@ -74,6 +74,15 @@ export const STAFF_LOGIN_SPRAY_WINDOW = {
   durationMs: 10 * MINUTE_MS,
 } as const satisfies DistinctWindow;
 
+/**
+ * Distinct people a partner asked consent of who had nothing registered (a mobile with
+ * no beneficiaries, an unknown reference).
+ */
+export const PARTNER_UNREGISTERED_CONSENT_WINDOW = {
+  name: '10m',
+  durationMs: 10 * MINUTE_MS,
+} as const satisfies DistinctWindow;
+
 /** Refused reads per principal. */
 export const DENIED_READS_WINDOW = {
   name: '10m',
@@ -85,7 +94,9 @@ export const DENIED_READS_WINDOW = {
  * A partner's rate: everything it did in the last 10 minutes against what it usually
  * does in 10 minutes, its average over the last 24 hours (a whole daily cycle, so a
  * partner busy every morning is not "unusual" every morning; the 10 minutes themselves
- * are left out so a surge does not raise its own baseline).
+ * are left out so a surge does not raise its own baseline). Each call counts once, the
+ * refused ones too (a quota's refusal, a denied read): a consent request is counted by
+ * identity's event, not again by the OTP service's event for the code it sent.
  */
 export const PARTNER_RATE_WINDOWS = [
   { name: '10m', durationMs: 10 * MINUTE_MS, bucketMs: MINUTE_MS },
@@ -163,8 +174,21 @@ export const DEFAULT_SECRET_CODE_LOCKS_PER_HOUR = 1;
 export const DEFAULT_STAFF_LOGIN_FAILED_USERNAMES_PER_10M = 20;
 /** Far above usual: 10 times its 24-hour average, well above a daily peak (2 to 3 times). */
 export const DEFAULT_PARTNER_SURGE_FACTOR = 10;
-/** ...and at least this many in 10 minutes (one a second), so a quiet partner may burst. */
+/**
+ * ...and at least this many in 10 minutes (one a second), so a quiet partner may burst:
+ * a partner may make 600 calls in 10 minutes, and the 601st raises the alert.
+ */
 export const DEFAULT_PARTNER_SURGE_MINIMUM = 600;
+/**
+ * SMS pumping through consent: a partner asks consent of one of its own users at a time,
+ * who gives their own mobile, nearly always one registered for vaccination. A consent
+ * request for a mobile with nothing registered still sends that mobile a code (the
+ * partner must not learn who is registered), to someone who asked for nothing: a few in
+ * 10 minutes is a typo or a curious user, more than 5 distinct ones is a list of numbers.
+ * Identity's consent SMS quota (20 a minute, 1,000 a day unless the partner's entry says
+ * otherwise) already bounds the SMS sent; this tells the auditors which partner is doing it.
+ */
+export const DEFAULT_PARTNER_UNREGISTERED_CONSENTS_PER_10M = 5;
 /** Honest callers are refused now and then (an expired grant); harvesters all the time. */
 export const DEFAULT_DENIED_READS_PER_10M = 20;
 /** Nobody vaccinates at night; a few reads (an emergency, a late session) are allowed. */
@@ -185,6 +209,8 @@ export interface AnomalyConfigInput {
   readonly otpQuotaRefusalsPerMinute?: number;
   readonly partnerSurgeFactor?: number;
   readonly partnerSurgeMinimum?: number;
+  /** Distinct people with nothing registered one partner asked consent of, in 10 minutes. */
+  readonly partnerUnregisteredConsentsPer10m?: number;
   readonly deniedReadsPer10m?: number;
   readonly offHoursReadsPerHour?: number;
   /** Distinct beneficiaries one staff member gave a wrong secret code for, in an hour. */
@@ -271,6 +297,10 @@ export function compileAnomalyConfig(input: AnomalyConfigInput = {}): AnomalyCon
     partnerSurgeMinimum: count(
       'partnerSurgeMinimum',
       input.partnerSurgeMinimum ?? DEFAULT_PARTNER_SURGE_MINIMUM,
+    ),
+    partnerUnregisteredConsentsPer10m: count(
+      'partnerUnregisteredConsentsPer10m',
+      input.partnerUnregisteredConsentsPer10m ?? DEFAULT_PARTNER_UNREGISTERED_CONSENTS_PER_10M,
     ),
     deniedReadsPer10m: count(
       'deniedReadsPer10m',
@@ -371,6 +401,11 @@ export const RULE_SEVERITY: Readonly<Record<AnomalyRuleName, Severity>> = {
   OTP_REQUEST_FLOOD: 'HIGH',
   // The bot of 2023 worked through a whitelisted partner API.
   PARTNER_RATE_SURGE: 'HIGH',
+  // Not HIGH: a partner's requests are its users' (one user typing strangers' numbers into
+  // the partner's app would otherwise lock the app for everyone), and identity's consent
+  // SMS quota already caps what is sent. Auditors ask the partner; a pump that ignores
+  // the quota's refusals is locked by the surge rule, which counts them.
+  PARTNER_CONSENT_TO_UNREGISTERED: 'MEDIUM',
   DENIED_READS_SPIKE: 'HIGH',
   OFF_HOURS_READS: 'HIGH',
   // One locked code: identity already refuses the right code, so nothing more is at risk
@@ -572,12 +607,43 @@ async function secretCodeGuessing(
   ];
 }
 
+/**
+ * A partner asking consent of people with nothing registered: distinct mobiles (or
+ * references) per partner in 10 minutes. Staff ask the person in front of them, who may
+ * not be registered yet; their requests are judged by the consent request rule.
+ */
+async function partnerConsentToUnregistered(
+  observation: Extract<Observation, { kind: 'CONSENT_REQUESTED' }>,
+  store: WindowStore,
+  config: AnomalyConfig,
+): Promise<Finding[]> {
+  if (observation.actor.kind !== 'PARTNER_CLIENT' || !observation.toNobodyRegistered) return [];
+  const principal = principalOf(observation.actor);
+  const subject = observation.subject;
+  const window = PARTNER_UNREGISTERED_CONSENT_WINDOW;
+  const counts = await store.addDistinct(
+    stateKey('PARTNER_CONSENT_TO_UNREGISTERED', principal),
+    subject.kind === 'MOBILE' ? `mobile:${subject.mobileIndex}` : `ben:${subject.beneficiaryRef}`,
+    observation.occurredAt,
+    [window],
+  );
+  return over(
+    'PARTNER_CONSENT_TO_UNREGISTERED',
+    principal,
+    window,
+    counts[window.name],
+    config.partnerUnregisteredConsentsPer10m,
+  );
+}
+
 async function partnerRate(
   observation: Observation,
   store: WindowStore,
   config: AnomalyConfig,
 ): Promise<Finding[]> {
   if (observation.actor.kind !== 'PARTNER_CLIENT') return [];
+  // A consent code is one consent request, which identity's own event counts already.
+  if (observation.kind === 'OTP_REQUESTED' && observation.forConsent) return [];
   const principal = principalOf(observation.actor);
   const counts = await store.increment(
     stateKey('PARTNER_RATE_SURGE', principal),
@@ -632,19 +698,23 @@ async function findingsOf(
     case 'CONSENT_REQUESTED':
       return [
         ...(await consentRequests(observation, store, config)),
+        ...(await partnerConsentToUnregistered(observation, store, config)),
         ...(await partnerRate(observation, store, config)),
       ];
     case 'OTP_REQUESTED':
       return partnerRate(observation, store, config);
     case 'OTP_QUOTA_REFUSED':
-      return counted(
-        'OTP_REQUEST_FLOOD',
-        otpClientOf(observation.actor),
-        OTP_QUOTA_REFUSAL_WINDOW,
-        otpFloodThreshold(observation.quotaPerMinute, config),
-        at,
-        store,
-      );
+      return [
+        ...(await counted(
+          'OTP_REQUEST_FLOOD',
+          otpClientOf(observation.actor),
+          OTP_QUOTA_REFUSAL_WINDOW,
+          otpFloodThreshold(observation.quotaPerMinute, config),
+          at,
+          store,
+        )),
+        ...(await partnerRate(observation, store, config)),
+      ];
     case 'OTP_FAILED':
       return counted(
         'OTP_FAILURE_BURST',

@@ -92,9 +92,12 @@ export async function createAuditApp(
     });
     if (config.acceptRollback) await acceptRollback(keeper, store, config.acceptRollback, logger);
     if (keeper.halt) {
+      const head = await store.head();
       logger.error('the audit log is halted: no checkpoint is signed or published', {
         cause: keeper.halt.cause,
         detail: keeper.halt.description,
+        // What an operator who accepts the stored tree as it is sets (README: clearing a halt).
+        storedTree: `${head.size}:${Buffer.from(head.rootHash).toString('base64')}`,
       });
     }
     const writer = new LogWriter({

@@ -21,15 +21,17 @@ const partner: ConsentRequester = {
   clientId: 'umang',
 };
 
+/** A store, a code sender that records what it sends, and the services, on a clock tests set. */
 function setup() {
   const store = new InMemoryBeneficiaryStore();
   const sent: Parameters<ConsentCodeSender['send']>[0][] = [];
+  let clock = now;
   const codes: ConsentCodeSender = {
     send: async (request) => {
       sent.push(request);
       return {
         txnId: `00000000-0000-4000-8000-00000000000${sent.length}`,
-        expiresAt: new Date(now.getTime() + 180_000),
+        expiresAt: new Date(clock.getTime() + 180_000),
       };
     },
   };
@@ -44,7 +46,7 @@ function setup() {
   const consents = new ConsentService({
     store,
     codes,
-    clock: () => now,
+    clock: () => clock,
     indexMobile: (mobile) => indexOf(mobile),
     newTxnId: () => '11111111-1111-4111-8111-111111111111',
     codeLifetimeMs: 180_000,
@@ -61,7 +63,10 @@ function setup() {
         photoIdNumber,
       },
     );
-  return { store, sent, consents, register };
+  const setClock = (at: Date) => {
+    clock = at;
+  };
+  return { store, sent, consents, register, setClock };
 }
 
 describe('ConsentService', () => {
@@ -120,21 +125,7 @@ describe('ConsentService', () => {
   });
 
   it("caps a staff member's requests a minute before any code is sent; the one over is refused and still an event", async () => {
-    const { store, sent } = setup();
-    let clock = now;
-    const consents = new ConsentService({
-      store,
-      codes: {
-        send: async (request) => {
-          sent.push(request);
-          return { txnId: `txn-${sent.length}`, expiresAt: new Date(clock.getTime() + 180_000) };
-        },
-      },
-      clock: () => clock,
-      indexMobile: (mobile) => indexOf(mobile),
-      newTxnId: () => '11111111-1111-4111-8111-111111111111',
-      codeLifetimeMs: 180_000,
-    });
+    const { store, sent, consents, setClock } = setup();
     const vaccinator: ConsentRequester = {
       kind: 'grantee',
       granteeKind: 'STAFF',
@@ -162,27 +153,13 @@ describe('ConsentService', () => {
     await consents.request(other, { mobile: MOBILE });
     await consents.request(partner, { mobile: MOBILE });
     // The next minute, the first may ask again.
-    clock = new Date(now.getTime() + 60_000);
+    setClock(new Date(now.getTime() + 60_000));
     await consents.request(vaccinator, { mobile: MOBILE });
     expect(sent).toHaveLength(STAFF_CONSENT_REQUESTS_PER_MINUTE + 3);
   });
 
   it("caps a partner's consent SMS a minute before anyone is looked up; the one over is refused with the time to wait, and still an event", async () => {
-    const { store, sent } = setup();
-    let clock = now;
-    const consents = new ConsentService({
-      store,
-      codes: {
-        send: async (request) => {
-          sent.push(request);
-          return { txnId: `txn-${sent.length}`, expiresAt: new Date(clock.getTime() + 180_000) };
-        },
-      },
-      clock: () => clock,
-      indexMobile: (mobile) => indexOf(mobile),
-      newTxnId: () => '11111111-1111-4111-8111-111111111111',
-      codeLifetimeMs: 180_000,
-    });
+    const { store, sent, consents, setClock } = setup();
     const refusalOf = (requester: ConsentRequester, target: { mobile: string }) =>
       consents.request(requester, target).then(
         () => undefined,
@@ -192,7 +169,7 @@ describe('ConsentService', () => {
     for (let i = 0; i < DEFAULT_PARTNER_CONSENT_SMS_PER_MINUTE; i++) {
       await consents.request(partner, { mobile: `98765${String(10_000 + i)}` });
     }
-    clock = new Date(now.getTime() + 45_000);
+    setClock(new Date(now.getTime() + 45_000));
     // A registered mobile and an unregistered one are refused alike.
     expect(await refusalOf(partner, { mobile: MOBILE })).toEqual([
       'RESOURCE_EXHAUSTED',
@@ -219,28 +196,14 @@ describe('ConsentService', () => {
         mobile: MOBILE,
       },
     );
-    clock = new Date(now.getTime() + 60_000);
+    setClock(new Date(now.getTime() + 60_000));
     await consents.request(partner, { mobile: MOBILE });
     expect(sent).toHaveLength(DEFAULT_PARTNER_CONSENT_SMS_PER_MINUTE + 2);
   });
 
   it("holds a partner to its own registry entry's quotas, a day's counted in IST; refusals by the minute do not spend the day", async () => {
-    const { store, sent } = setup();
+    const { store, sent, consents, setClock } = setup();
     store.setConsentSmsQuota('umang', { consentSmsPerMinute: 2, consentSmsPerDay: 3 });
-    let clock = now;
-    const consents = new ConsentService({
-      store,
-      codes: {
-        send: async (request) => {
-          sent.push(request);
-          return { txnId: `txn-${sent.length}`, expiresAt: new Date(clock.getTime() + 180_000) };
-        },
-      },
-      clock: () => clock,
-      indexMobile: (mobile) => indexOf(mobile),
-      newTxnId: () => '11111111-1111-4111-8111-111111111111',
-      codeLifetimeMs: 180_000,
-    });
     const outcome = () =>
       consents.request(partner, { mobile: EMPTY_MOBILE }).then(
         () => 'sent',
@@ -251,14 +214,15 @@ describe('ConsentService', () => {
       'sent',
       ['CONSENT_SMS_QUOTA', 60_000],
     ]);
-    clock = new Date(now.getTime() + 60_000);
+    const nextMinute = new Date(now.getTime() + 60_000);
+    setClock(nextMinute);
     // 10:01 UTC is 15:31 IST: the day ends at 18:30 UTC.
-    const toMidnightIst = Date.parse('2026-11-22T18:30:00Z') - clock.getTime();
+    const toMidnightIst = Date.parse('2026-11-22T18:30:00Z') - nextMinute.getTime();
     expect([await outcome(), await outcome()]).toEqual([
       'sent',
       ['CONSENT_SMS_QUOTA', toMidnightIst],
     ]);
-    clock = new Date('2026-11-22T18:30:00Z');
+    setClock(new Date('2026-11-22T18:30:00Z'));
     expect(await outcome()).toBe('sent');
     expect(sent).toHaveLength(4);
   });

@@ -6,8 +6,9 @@ import { centresMigration } from './adapters/pg-centre-directory';
  * The vaccination-record service's schema: doses with every version kept, certificates
  * (ids and rids only: a card is signed when asked for, never stored), the issuer keys
  * with their private halves sealed under the key-encryption key, each key's revocation
- * list, the holds on beneficiaries' certificates, the staff quota's counts, and the
- * names of vaccination centres as identity announced them. No person's name, mobile or
+ * list, the holds on beneficiaries' certificates, the staff quota's counts, the
+ * names of vaccination centres as identity announced them, and the year of birth of the
+ * beneficiaries a dose may be recorded for, as identity gave it. No person's name, mobile or
  * identity number is stored.
  */
 export const vaccinationRecordMigrations: readonly Migration[] = [
@@ -100,6 +101,19 @@ export const vaccinationRecordMigrations: readonly Migration[] = [
       -- One hold in place per beneficiary.
       CREATE UNIQUE INDEX certificate_holds_active ON certificate_holds (beneficiary_ref)
         WHERE lifted_at IS NULL;
+    `,
+  },
+  {
+    id: 'vaccination-record/0004_beneficiary_facts',
+    sql: `
+      -- What identity said of a beneficiary that a dose needs (it exists; its year of
+      -- birth, which doses already keep), and when: RecordDose reads it here instead of
+      -- asking identity, and asks again once it is older than BENEFICIARY_FACTS_MAX_AGE_MS.
+      CREATE TABLE beneficiary_facts (
+        beneficiary_ref text PRIMARY KEY CHECK (beneficiary_ref ~ '^bnf_[0-9a-z]{26}$'),
+        birth_year integer NOT NULL,
+        learned_at timestamptz NOT NULL
+      );
     `,
   },
 ];

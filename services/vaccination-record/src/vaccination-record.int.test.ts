@@ -605,6 +605,116 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     expect(refusal.retryAfterMs).toBeGreaterThan(0);
   });
 
+  it('records a dose without asking identity once the vaccinator has looked the beneficiary up, and asks identity once for one never looked up', async () => {
+    const family = await citizen(2);
+    const stranger = await citizen();
+    const vaccinator = await staffAt(await centre(), VACCINATOR);
+    const as = vaccinator.client.as(vaccinator.token);
+    const grant = await consentFor(vaccinator, family.mobile);
+    const found = await vaccinator.client.records.call(
+      'findBeneficiaryForVaccination',
+      { consentGrant: grant.token },
+      as,
+    );
+    expect(found.beneficiaries.map((b) => b.beneficiaryRef).sort()).toEqual(
+      [...family.refs].sort(),
+    );
+    // Identity answers nothing while it is stopped: a call to it would hang to its deadline.
+    const identity = platform.identity?.child;
+    if (!identity) throw new Error('the platform runs no identity');
+    identity.kill('SIGSTOP');
+    let recorded: vaccinationRecordV1.RecordDoseResponse[];
+    try {
+      recorded = await Promise.all(
+        family.refs.map((ref) =>
+          vaccinator.client.records.call('recordDose', doseRequest(ref, grant.token), as),
+        ),
+      );
+    } finally {
+      identity.kill('SIGCONT');
+    }
+    expect(recorded.map((r) => [r.dose?.beneficiaryRef, r.dose?.doseNumber])).toEqual(
+      family.refs.map((ref) => [ref, 1]),
+    );
+    // Never looked up here: identity is asked (the grant relayed), and its answer kept.
+    const strangerGrant = await consentFor(vaccinator, stranger.mobile);
+    const first = await vaccinator.client.records.call(
+      'recordDose',
+      doseRequest(stranger.ref, strangerGrant.token),
+      as,
+    );
+    expect(first.dose?.beneficiaryRef).toBe(stranger.ref);
+    identity.kill('SIGSTOP');
+    try {
+      const second = await vaccinator.client.records.call(
+        'recordDose',
+        doseRequest(stranger.ref, strangerGrant.token, {
+          doseNumber: 2,
+          administeredOn: today(),
+        }),
+        as,
+      );
+      expect(second.dose?.doseNumber).toBe(2);
+    } finally {
+      identity.kill('SIGCONT');
+    }
+  });
+
+  it('a vaccinator suspended while recording doses is refused within a second', async () => {
+    const owner = await citizen();
+    const vaccinator = await staffAt(await centre(), VACCINATOR);
+    const as = vaccinator.client.as(vaccinator.token);
+    const grant = await consentFor(vaccinator, owner.mobile);
+    const request = doseRequest(owner.ref, grant.token);
+    await vaccinator.client.records.call('recordDose', request, as);
+    // The vaccinator keeps recording (the same request: its retries are answered in full,
+    // through the grant and the database) while a platform admin suspends them.
+    const calls: { startedAt: number; outcome: string }[] = [];
+    let stop = false;
+    const recording = (async () => {
+      while (!stop) {
+        const startedAt = Date.now();
+        const outcome = await outcomeOf(vaccinator.client.records.call('recordDose', request, as));
+        calls.push({
+          startedAt,
+          outcome: outcome ? `${outcome.code} ${outcome.reason ?? ''}` : 'recorded',
+        });
+      }
+    })();
+    const { console: c, token } = await adminSession();
+    const principal = {
+      kind: identityV1.PrincipalKind.PRINCIPAL_KIND_STAFF,
+      id: vaccinator.staffId,
+    };
+    await eventually(() => {
+      if (calls.length < 5) throw new Error('not recording yet');
+    });
+    const suspendedAt = Date.now();
+    await c.identity.call(
+      'suspendPrincipal',
+      { principal, reason: 'vaccinator recording doses for no one present' },
+      c.as(token),
+    );
+    try {
+      await eventually(() => {
+        if (!calls.some((call) => call.startedAt > suspendedAt + 1_500)) {
+          throw new Error('still recording');
+        }
+      });
+    } finally {
+      stop = true;
+      await recording;
+      await c.identity.call('reinstatePrincipal', { principal, reason: 'reviewed' }, c.as(token));
+    }
+    const refused = `${status.PERMISSION_DENIED} PRINCIPAL_SUSPENDED`;
+    expect(
+      calls.filter((call) => call.startedAt < suspendedAt).map((call) => call.outcome),
+    ).toEqual(calls.filter((call) => call.startedAt < suspendedAt).map(() => 'recorded'));
+    const late = calls.filter((call) => call.startedAt >= suspendedAt + 1_000);
+    expect(late.length).toBeGreaterThan(0);
+    expect(new Set(late.map((call) => call.outcome))).toEqual(new Set([refused]));
+  });
+
   it('rotates the issuer key with overlap: new certificates are signed with the new key, earlier ones keep theirs and verify while it is published', async () => {
     const vaccinator = await staffAt(await centre(), VACCINATOR);
     /** A citizen with one dose, and a function fetching their certificate. */

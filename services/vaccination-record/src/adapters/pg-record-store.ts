@@ -13,6 +13,7 @@ import type {
   CertificateRecord,
   DoseCorrection,
   HoldLift,
+  KnownBeneficiary,
   RecordEvent,
   DoseReads,
   RecordStore,
@@ -113,7 +114,9 @@ const DOSE_READS = `SELECT
   EXISTS (SELECT 1 FROM staff_quota
           WHERE staff_id = $2 AND window_start = $3 AND beneficiary_ref = $4) AS counted,
   (SELECT coalesce(json_agg(${DOSE_JSON} ORDER BY d.dose_number), '[]'::json)
-   FROM doses d WHERE d.beneficiary_ref = $4) AS history`;
+   FROM doses d WHERE d.beneficiary_ref = $4) AS history,
+  (SELECT json_build_object('birth_year', birth_year, 'learned_at', learned_at)
+   FROM beneficiary_facts WHERE beneficiary_ref = $4) AS known`;
 
 interface DoseReadsRow {
   earlier: {
@@ -123,6 +126,7 @@ interface DoseReadsRow {
   distinct_count: number;
   counted: boolean;
   history: DoseJson[];
+  known: { birth_year: number; learned_at: string } | null;
 }
 
 /** The dose as its request first came: version 0's fields over the current dose. */
@@ -207,6 +211,15 @@ class PgUnitOfWork implements RecordUnitOfWork {
         : {}),
       quota: { alreadyCounted: row.counted, distinct: row.distinct_count },
       history: row.history.map(doseOfJson),
+      ...(row.known
+        ? {
+            known: {
+              beneficiaryRef: query.beneficiaryRef,
+              birthYear: row.known.birth_year,
+              learnedAt: new Date(row.known.learned_at),
+            },
+          }
+        : {}),
     };
   }
 
@@ -220,6 +233,16 @@ class PgUnitOfWork implements RecordUnitOfWork {
       [beneficiaryRef],
     );
     return rows.map(doseOf);
+  }
+
+  rememberBeneficiary(known: KnownBeneficiary): Promise<void> {
+    return this.write({
+      text: `INSERT INTO beneficiary_facts (beneficiary_ref, birth_year, learned_at)
+       VALUES ($1, $2, $3)
+       ON CONFLICT (beneficiary_ref) DO UPDATE
+         SET birth_year = excluded.birth_year, learned_at = excluded.learned_at`,
+      values: [known.beneficiaryRef, known.birthYear, known.learnedAt],
+    });
   }
 
   async insertDose(dose: StoredDose): Promise<void> {

@@ -47,6 +47,24 @@ export function checkStaffQuota(
   );
 }
 
+// ---- What a dose needs from identity -------------------------------------------------
+
+/**
+ * How long the facts identity gave of a beneficiary (that it exists, its year of birth)
+ * are used without asking again. RecordDose reads them from this service's own copy,
+ * filled when a vaccinator looks the beneficiary up (FindForVaccination) or, for one not
+ * seen yet, by asking identity once; past this age identity is asked again, so a copy
+ * never outlives a change at identity by more than an hour. A consent grant lives five
+ * minutes: a lookup and the doses it leads to fall well inside.
+ */
+export const BENEFICIARY_FACTS_MAX_AGE_MS = 3_600_000;
+
+/** Whether facts learned at `learnedAt` may still decide a dose at `now`. */
+export function beneficiaryFactsFresh(learnedAt: Date, now: Date): boolean {
+  const age = now.getTime() - learnedAt.getTime();
+  return age >= 0 && age < BENEFICIARY_FACTS_MAX_AGE_MS;
+}
+
 // ---- Certificates -------------------------------------------------------------------
 
 /**

@@ -24,6 +24,7 @@ import { parseBeneficiaryRef } from '@vaxguard/pii';
 import type { DoseRequest, RecordedDose } from './model';
 import { sameDoseRequest } from './model';
 import {
+  beneficiaryFactsFresh,
   centreDisplayName,
   checkGrantCovers,
   checkNotHeld,
@@ -198,6 +199,19 @@ export interface DoseReads {
   readonly quota: { readonly alreadyCounted: boolean; readonly distinct: number };
   /** The beneficiary's doses, in dose-number order. */
   readonly history: readonly StoredDose[];
+  /** What identity last told this service of the beneficiary, if it has. */
+  readonly known?: KnownBeneficiary;
+}
+
+/**
+ * The facts of a beneficiary a dose needs, as identity gave them and when: kept in this
+ * service's database so that RecordDose asks identity nothing when they are fresh
+ * (BENEFICIARY_FACTS_MAX_AGE_MS).
+ */
+export interface KnownBeneficiary {
+  readonly beneficiaryRef: string;
+  readonly birthYear: number;
+  readonly learnedAt: Date;
 }
 
 /**
@@ -231,6 +245,8 @@ export interface RecordUnitOfWork {
    */
   lockBeneficiary(beneficiaryRef: string): Promise<void>;
   dosesOf(beneficiaryRef: string): Promise<StoredDose[]>;
+  /** Keeps (or refreshes) what identity said of a beneficiary, for later doses. */
+  rememberBeneficiary(known: KnownBeneficiary): Promise<void>;
   insertDose(dose: StoredDose): Promise<void>;
   /** The dose, locked until the transaction ends. */
   findDose(doseId: string): Promise<StoredDose | undefined>;
@@ -276,7 +292,10 @@ export interface BeneficiaryFacts {
   readonly maskedPhotoId?: string;
 }
 
-/** Identity's GetBeneficiary with a user's token relayed: undefined when identity refuses. */
+/**
+ * Identity's GetBeneficiary with a user's token relayed: undefined when identity refuses.
+ * RecordDose asks it only for a beneficiary this service has no fresh facts of.
+ */
 export interface BeneficiaryDirectory {
   get(beneficiaryRef: string, token: string): Promise<BeneficiaryFacts | undefined>;
 }
@@ -546,13 +565,6 @@ export class RecordService {
       method,
       purpose,
     );
-    const facts = await this.beneficiary(beneficiaryRef, grant.token, { actor, method, purpose });
-    const birthYear = facts.yearOfBirth;
-    if (birthYear === undefined) {
-      throw failedPrecondition('identity shows no year of birth for this beneficiary', {
-        reason: 'NO_YEAR_OF_BIRTH',
-      });
-    }
     const asked: DoseRequest = {
       clientRequestId,
       beneficiaryRef,
@@ -571,57 +583,96 @@ export class RecordService {
       quotaOf: session.staffId,
       beneficiary: beneficiaryRef,
     };
-    const outcome = await this.options.store.transaction(async (uow) => {
-      const seen = await uow.doseReads({
-        clientRequestId,
-        staffId: session.staffId,
-        windowStart: quotaWindowStart(now),
-        beneficiaryRef,
-      });
-      const earlier = seen.earlier;
-      if (earlier) {
-        if (!sameDoseRequest(earlier.original, asked)) {
-          throw alreadyExistsDifferent();
+    // The beneficiary's facts come from this service's own copy, read with the rest; only
+    // when it has none fresh is identity asked (outside the transaction, holding no lock),
+    // what it says kept, and the transaction run again with it.
+    const record = (learned: KnownBeneficiary | undefined) =>
+      this.options.store.transaction(async (uow) => {
+        const seen = await uow.doseReads({
+          clientRequestId,
+          staffId: session.staffId,
+          windowStart: quotaWindowStart(now),
+          beneficiaryRef,
+        });
+        const earlier = seen.earlier;
+        if (earlier) {
+          if (!sameDoseRequest(earlier.original, asked)) {
+            throw alreadyExistsDifferent();
+          }
+          await publishAccess(uow, actor, now, beneficiaryRef, method, purpose, grant.grantId);
+          return { ok: true, dose: earlier.current, replayed: true } as const;
         }
-        await publishAccess(uow, actor, now, beneficiaryRef, method, purpose, grant.grantId);
-        return { ok: true, dose: earlier.current, replayed: true } as const;
+        const known =
+          learned ??
+          (seen.known && beneficiaryFactsFresh(seen.known.learnedAt, now) ? seen.known : undefined);
+        if (!known) return { ok: false, unknown: true } as const;
+        if (learned) await uow.rememberBeneficiary(learned);
+        return this.recordNew(uow, session, asked, seen, known.birthYear, grant, method, now);
+      }, locks);
+    let outcome = await record(undefined);
+    if (!outcome.ok && 'unknown' in outcome) {
+      const facts = await this.beneficiary(beneficiaryRef, grant.token, { actor, method, purpose });
+      if (facts.yearOfBirth === undefined) {
+        throw failedPrecondition('identity shows no year of birth for this beneficiary', {
+          reason: 'NO_YEAR_OF_BIRTH',
+        });
       }
-      const refused = await this.admitOne(
-        uow,
-        session,
-        beneficiaryRef,
-        seen.quota,
-        method,
-        purpose,
-        now,
-      );
-      if (refused) return { ok: false, refused } as const;
-      const checked = checkDose(seen.history, asked, { today: indianDateOf(now), birthYear });
-      const dose: StoredDose = {
-        ...checked,
-        doseId: newDoseId(),
-        beneficiaryRef,
-        centreId: session.centreId,
-        vaccinatorRef: session.staffId,
-        clientRequestId,
-        recordedAt: now,
-        version: 0,
-        birthYear,
-      };
-      await uow.insertDose(dose);
-      await uow.publish({
-        type: 'dose.recorded',
-        actor,
-        occurredAt: now,
-        beneficiaryRef,
-        dose,
-        grantId: grant.grantId,
-      });
-      await publishAccess(uow, actor, now, beneficiaryRef, method, purpose, grant.grantId);
-      return { ok: true, dose, replayed: false } as const;
-    }, locks);
-    if (!outcome.ok) throw outcome.refused;
+      outcome = await record({ beneficiaryRef, birthYear: facts.yearOfBirth, learnedAt: now });
+    }
+    if (!outcome.ok) {
+      if ('refused' in outcome) throw outcome.refused;
+      throw new Error('identity’s facts of the beneficiary were not used');
+    }
     return { dose: outcome.dose, replayed: outcome.replayed };
+  }
+
+  /** A new dose, under the locks of its request, staff quota and beneficiary. */
+  private async recordNew(
+    uow: RecordUnitOfWork,
+    session: StaffSession,
+    asked: DoseRequest,
+    seen: DoseReads,
+    birthYear: number,
+    grant: ConsentGrant,
+    method: string,
+    now: Date,
+  ) {
+    const actor = staffActor(session);
+    const purpose = 'RECORD_DOSE';
+    const { beneficiaryRef, clientRequestId } = asked;
+    const refused = await this.admitOne(
+      uow,
+      session,
+      beneficiaryRef,
+      seen.quota,
+      method,
+      purpose,
+      now,
+    );
+    if (refused) return { ok: false, refused } as const;
+    const checked = checkDose(seen.history, asked, { today: indianDateOf(now), birthYear });
+    const dose: StoredDose = {
+      ...checked,
+      doseId: newDoseId(),
+      beneficiaryRef,
+      centreId: session.centreId,
+      vaccinatorRef: session.staffId,
+      clientRequestId,
+      recordedAt: now,
+      version: 0,
+      birthYear,
+    };
+    await uow.insertDose(dose);
+    await uow.publish({
+      type: 'dose.recorded',
+      actor,
+      occurredAt: now,
+      beneficiaryRef,
+      dose,
+      grantId: grant.grantId,
+    });
+    await publishAccess(uow, actor, now, beneficiaryRef, method, purpose, grant.grantId);
+    return { ok: true, dose, replayed: false } as const;
   }
 
   /**
@@ -663,6 +714,14 @@ export class RecordService {
           grant.grantId,
         );
         const birthYear = beneficiary.yearOfBirth;
+        if (birthYear !== undefined) {
+          // What a dose for them will need, so that RecordDose need not ask identity.
+          await uow.rememberBeneficiary({
+            beneficiaryRef: beneficiary.beneficiaryRef,
+            birthYear,
+            learnedAt: now,
+          });
+        }
         results.push({
           beneficiary,
           doses,

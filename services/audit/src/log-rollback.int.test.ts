@@ -61,6 +61,8 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
   let witness: RunningWitness;
   let audit: AuditApp;
   let auditConfig: ReturnType<typeof readConfig>;
+  let auditEnvironment: Record<string, string> = {};
+  const environment = () => auditEnvironment;
   let auditDb: pg.Pool;
   let producer: Producer;
   let auditClient: ReturnType<typeof connectAudit>;
@@ -211,7 +213,7 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
     });
     witness = await startWitness(witnessOptions);
     const auditUrl = await platform.postgres.createDatabase();
-    auditConfig = readConfig({
+    auditEnvironment = {
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: '0',
       DATABASE_URL: auditUrl,
@@ -228,7 +230,8 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
       AUDIT_WITNESSES: `${witness.name}|${witness.url}|${witness.verifierKey}`,
       // The five minutes of the issue, shortened: a test does not wait them out.
       AUDIT_NOT_COSIGNED_ALERT_AFTER: '2s',
-    });
+    };
+    auditConfig = readConfig(environment());
     await startAudit();
     auditDb = new pg.Pool({ connectionString: auditUrl, max: 2 });
     producer = new Kafka({
@@ -401,8 +404,10 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
   });
 
   it('appends on while the witness is down, alerts once when nothing was cosigned for the window, and cosigns again when it is back', async () => {
-    const before = Number((await getCheckpoint()).treeSize);
     await witness.stop();
+    // A round that had the witness's answer before it stopped is saved by then.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const before = Number((await getCheckpoint()).treeSize);
     try {
       const indexes = await indexesOf(await produce(15));
       // Signed by the log, not published: the witness has not cosigned.
@@ -518,6 +523,37 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
     });
     expect(halted.haltReason).toMatch(/^WITNESS_(REFUSED|AHEAD): /);
     expect(halted.treeSize).toBe(String(early.cosigned.size));
+    expect(await alertsOf('LOG_ROLLBACK')).toHaveLength(rollbacks + 1);
+  });
+
+  it('clears a halt only for the stored tree the operator names, and the witness still holds the log to what it cosigned', async () => {
+    const rollbacks = (await alertsOf('LOG_ROLLBACK')).length;
+    await stopAudit();
+    const head = await storedHead();
+    const named = (size: number) => `${size}:${head.root.toString('base64')}`;
+    // A value naming another tree is refused at start-up: it could accept a later tampering.
+    const otherwise = readConfig({ ...environment(), AUDIT_ACCEPT_ROLLBACK: named(head.size + 1) });
+    await expect(createAuditApp(otherwise, { logSink: logs })).rejects.toThrow(
+      /AUDIT_ACCEPT_ROLLBACK names a tree of/,
+    );
+    const before = keptState().halt as { at: string };
+    expect(before).toBeDefined();
+    auditConfig = readConfig({ ...environment(), AUDIT_ACCEPT_ROLLBACK: named(head.size) });
+    await startAudit();
+    // The stored tree extends what this (rolled back) state file kept: restored, not replaced.
+    expect(logs.text()).toContain('the operator accepted the stored tree');
+    expect(logs.text()).toContain('"outcome":"RESTORED"');
+    // The log signs again, but its witness cosigned more of the old log than this one
+    // kept, or refuses the fork: it halts again, anew, rather than publish a rewritten
+    // history.
+    await indexesOf(await produce(20));
+    const halted = await eventually(async () => {
+      const checkpoint = await getCheckpoint();
+      const halt = keptState().halt as { at: string } | undefined;
+      if (!checkpoint.halted || halt?.at === before.at) throw new Error('not halted anew yet');
+      return checkpoint;
+    });
+    expect(halted.haltReason).toMatch(/^WITNESS_(REFUSED|AHEAD): /);
     expect(await alertsOf('LOG_ROLLBACK')).toHaveLength(rollbacks + 1);
   });
 

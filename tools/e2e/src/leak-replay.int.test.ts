@@ -8,9 +8,10 @@ import { status } from '@grpc/grpc-js';
 import { writePlatformDescription } from '@vaxguard/dev-platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newBeneficiaryRef } from '@vaxguard/pii';
-import { identityStaffV1, otpV1 } from '@vaxguard/proto';
+import { auditV1, identityStaffV1, otpV1 } from '@vaxguard/proto';
 import {
   callAs,
+  eventually,
   LEAK_REPLAY_SUSPENSION_GOAL_MS,
   outcomeOf,
   readLogEntry,
@@ -368,6 +369,80 @@ describe('the 2023 leak, replayed against the whole platform', () => {
     for (const refusal of refusals) {
       expect(refusal?.code).toBe(status.PERMISSION_DENIED);
     }
+  });
+
+  it('3b. consent SMS pumping: a partner asking strangers for consent gets its own small quota, and an alert names it', async () => {
+    const admin = callAs(world.adminSession);
+    const clientId = `e2e-consent-pump-${Date.now().toString(36)}`;
+    const { clientSecret } = await world.clients.identity.call(
+      'registerPartner',
+      {
+        clientId,
+        displayName: 'E2E consent pump',
+        scopes: ['beneficiary:demographics'],
+        // Its OTP quota is generous: what stops it is the consent SMS quota alone.
+        quotaPerMinute: 300,
+      },
+      admin,
+    );
+    const partner = world.connect({ clientId, secret: clientSecret });
+    await world.acceptedEverywhere(partner);
+    // One minute's quota: begin early in a minute, so the burst does not straddle two.
+    const second = new Date().getSeconds();
+    if (second > 40) await new Promise((done) => setTimeout(done, (61 - second) * 1_000));
+
+    // 40 strangers, ten at a time; the client kit waits out no hint past 3 s.
+    const outcomes: Awaited<ReturnType<typeof outcomeOf>>[] = [];
+    const strangers = Array.from({ length: 40 }, () => world.freshMobile());
+    for (let i = 0; i < strangers.length; i += 10) {
+      outcomes.push(
+        ...(await Promise.all(
+          strangers
+            .slice(i, i + 10)
+            .map((mobile) =>
+              outcomeOf(
+                partner.identity.call(
+                  'requestConsent',
+                  { target: { $case: 'mobile', value: mobile } },
+                  { ...callAs(), deadlineMs: 3_000 },
+                ),
+              ),
+            ),
+        )),
+      );
+    }
+    const sent = outcomes.filter((outcome) => outcome === undefined).length;
+    const refused = outcomes.filter((outcome) => outcome?.reason === 'CONSENT_SMS_QUOTA');
+    console.log(
+      `consent SMS pumping: ${sent} of 40 consent codes sent, ${refused.length} refused CONSENT_SMS_QUOTA`,
+    );
+    expect(sent).toBe(20);
+    expect(refused).toHaveLength(20);
+    for (const refusal of refused) {
+      expect(refusal?.code).toBe(status.RESOURCE_EXHAUSTED);
+      expect(refusal?.retryAfterMs).toBeGreaterThan(0);
+    }
+
+    // Strangers with nothing registered: an alert names the partner (and only the
+    // auditors learn it; the partner's answers were those of any mobile).
+    const alert = await eventually(
+      async () => {
+        const { alerts } = await world.clients.audit.call(
+          'listAlerts',
+          { pageSize: 100, pageToken: '', unacknowledgedOnly: false },
+          callAs(auditor.session),
+        );
+        const found = alerts.find(
+          (record) =>
+            record.alert?.rule === 'PARTNER_CONSENT_TO_UNREGISTERED' &&
+            record.alert.principalId === clientId,
+        );
+        if (!found) throw new Error('no alert names the partner yet');
+        return found;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(alert.alert?.severity).toBe(auditV1.Severity.SEVERITY_MEDIUM);
   });
 
   it('6. nothing readable at rest or in flight: no raw mobile, identity number, code or token in any database, topic or log', async () => {

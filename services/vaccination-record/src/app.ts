@@ -77,7 +77,7 @@ export async function createVaccinationRecordApp(
     });
     runtime.onStop(async () => centres.stop());
     const records = new RecordService({
-      store: new PgRecordStore(runtime.pool),
+      store: new PgRecordStore(runtime.pool, runtime.logger.child({ component: 'record-store' })),
       directory: identity,
       centres: new PgCentreDirectory(runtime.pool),
       grants: new ConsentGrantVerifier(runtime.verifier, runtime.accessRegistry),

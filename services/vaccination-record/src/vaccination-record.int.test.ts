@@ -715,6 +715,134 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     expect(new Set(late.map((call) => call.outcome))).toEqual(new Set([refused]));
   });
 
+  it('doses arriving together share a transaction, each answered alone: retries, a schedule violation among valid neighbours, the quota at its edge, two instances', async () => {
+    const batchesBefore = logs
+      .records()
+      .filter((line) => line['msg'] === 'doses committed together').length;
+    const centreId = await centre();
+    const team = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const vaccinator = await staffAt(centreId, VACCINATOR);
+        const owner = await citizen();
+        const grant = await consentFor(vaccinator, owner.mobile);
+        return { vaccinator, owner, grant };
+      }),
+    );
+    const requests = team.map((member, i) =>
+      // The last asks for a second dose before any first: a schedule violation.
+      doseRequest(member.owner.ref, member.grant.token, i === 5 ? { doseNumber: 2 } : {}),
+    );
+    const [first] = team;
+    if (!first) throw new Error('no team');
+    const call = (member: (typeof team)[number], request: ReturnType<typeof doseRequest>) =>
+      member.vaccinator.client.records.call(
+        'recordDose',
+        request,
+        member.vaccinator.client.as(member.vaccinator.token),
+      );
+    const [answers, refused, retried] = await Promise.all([
+      Promise.all(team.slice(0, 5).map((member, i) => call(member, requests[i]!))),
+      refusalOf(call(team[5]!, requests[5]!)),
+      // The first request twice more at once, as a client retrying would.
+      Promise.all([1, 2].map(() => call(first, requests[0]!))),
+    ]);
+    const recorded = answers.map((answer) => answer.dose);
+    expect(recorded.map((dose) => dose?.beneficiaryRef)).toEqual(
+      team.slice(0, 5).map((member) => member.owner.ref),
+    );
+    expect([refused.code, refused.reason]).toEqual([
+      status.FAILED_PRECONDITION,
+      'DOSE_OUT_OF_SEQUENCE',
+    ]);
+    // One dose for the request however often it came.
+    expect(retried.map((answer) => answer.dose?.doseId)).toEqual([
+      recorded[0]?.doseId,
+      recorded[0]?.doseId,
+    ]);
+    // The violation's neighbours were recorded beside it; its vaccinator records the
+    // first dose next.
+    const last = team[5]!;
+    const recovered = await outcomeOf(call(last, doseRequest(last.owner.ref, last.grant.token)));
+    expect(recovered).toBeUndefined();
+    expect(
+      logs.records().filter((line) => line['msg'] === 'doses committed together').length,
+    ).toBeGreaterThan(batchesBefore);
+
+    // The quota at its edge: one vaccinator, QUOTA + 1 beneficiaries at once.
+    const family = await citizen(QUOTA + 1);
+    const busy = await staffAt(centreId, VACCINATOR);
+    const familyGrant = await consentFor(busy, family.mobile);
+    const outcomes = await Promise.all(
+      family.refs.map((ref) =>
+        outcomeOf(
+          busy.client.records.call(
+            'recordDose',
+            doseRequest(ref, familyGrant.token),
+            busy.client.as(busy.token),
+          ),
+        ),
+      ),
+    );
+    expect(outcomes.filter((outcome) => outcome === undefined)).toHaveLength(QUOTA);
+    expect(outcomes.filter((outcome) => outcome !== undefined).map((o) => o?.reason)).toEqual([
+      'STAFF_QUOTA',
+    ]);
+
+    // Two instances on one database: the same requests through both record one dose each.
+    const issuerPort = await freePort();
+    const second = await createVaccinationRecordApp(
+      readConfig({
+        ...environment,
+        ISSUER_URL: `http://127.0.0.1:${issuerPort}/vaccination-record`,
+        ISSUER_HTTP_PORT: String(issuerPort),
+      }),
+      { logSink: logs },
+    );
+    try {
+      await second.runtime.start();
+      const pair = await Promise.all(
+        [0, 1].map(async () => {
+          const vaccinator = await staffAt(centreId, VACCINATOR);
+          const owner = await citizen();
+          const grant = await consentFor(vaccinator, owner.mobile);
+          const credential = clients.find(
+            (client) => client.clientId === vaccinator.client.clientId,
+          );
+          const viaSecond = createServiceClient(
+            vaccinationRecordV1.VaccinationRecordServiceService,
+            {
+              clientId: vaccinator.client.clientId,
+              secret: credential?.secret ?? '',
+              deadlineMs: 10_000,
+              address: `127.0.0.1:${second.runtime.port}`,
+            },
+          );
+          opened.push(viaSecond);
+          return { vaccinator, owner, grant, viaSecond };
+        }),
+      );
+      const doses = await Promise.all(
+        pair.flatMap(({ vaccinator, owner, grant, viaSecond }) => {
+          const request = doseRequest(owner.ref, grant.token);
+          const as = vaccinator.client.as(vaccinator.token);
+          return [
+            vaccinator.client.records.call('recordDose', request, as),
+            viaSecond.call('recordDose', request, as),
+            vaccinator.client.records.call('recordDose', request, as),
+            viaSecond.call('recordDose', request, as),
+          ];
+        }),
+      );
+      const ids = doses.map((answer) => answer.dose?.doseId ?? '');
+      expect(new Set(ids.slice(0, 4)).size).toBe(1);
+      expect(new Set(ids.slice(4)).size).toBe(1);
+      expect(ids[0]).not.toBe(ids[4]);
+      expect(doses.filter((answer) => !answer.replayed)).toHaveLength(2);
+    } finally {
+      await second.runtime.stop();
+    }
+  });
+
   it('rotates the issuer key with overlap: new certificates are signed with the new key, earlier ones keep theirs and verify while it is published', async () => {
     const vaccinator = await staffAt(await centre(), VACCINATOR);
     /** A citizen with one dose, and a function fetching their certificate. */

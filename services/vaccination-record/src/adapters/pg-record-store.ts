@@ -6,6 +6,7 @@ import {
   type Statement,
 } from '@vaxguard/db';
 import { outboxInsert } from '@vaxguard/events';
+import type { Logger } from '@vaxguard/logging';
 import type { DoseSeries } from '../domain/model';
 import type { HoldCause } from '../domain/record-rules';
 import type {
@@ -22,6 +23,7 @@ import type {
   TransactionLocks,
 } from '../domain/record-service';
 import type { VaccineCode } from '../domain/vaccines';
+import { DoseBatcher, type DoseReadsQuery, type HeldWrites } from './dose-batcher';
 import { toOutgoingEvent } from './record-events';
 
 interface DoseRow {
@@ -84,10 +86,11 @@ function certificateOf(row: CertificateRow): CertificateRecord {
 const CERTIFICATE_COLUMNS = 'certificate_id, beneficiary_ref, kid, rid, issued_at, revoked_at';
 
 // Advisory-lock namespaces: one beneficiary's doses, one request id, one staff member's quota.
+const LOCK_PREFIX = 'vaxguard/vaccination-record/';
 const LOCK = {
-  beneficiary: 'vaxguard/vaccination-record/beneficiary:',
-  request: 'vaxguard/vaccination-record/request:',
-  quota: 'vaxguard/vaccination-record/quota:',
+  beneficiary: `${LOCK_PREFIX}beneficiary:`,
+  request: `${LOCK_PREFIX}request:`,
+  quota: `${LOCK_PREFIX}quota:`,
 };
 
 /** A dose row as json_build_object gives it: the timestamp as text. */
@@ -102,21 +105,62 @@ const DOSE_JSON = `json_build_object(${DOSE_COLUMNS.split(',')
   .join(', ')})`;
 
 // RecordDose's reads in one statement, after its locks (so its snapshot is taken once
-// they are held): the earlier dose under the request id with its first version, the
-// quota, and the beneficiary's doses.
+// they are held), for one dose or for every dose of a batch: for each, the earlier dose
+// under the request id with its first version, the quota, the beneficiary's doses, and
+// what identity said of the beneficiary.
 const DOSE_READS = `SELECT
   (SELECT json_build_object('current', ${DOSE_JSON}, 'original',
           (SELECT json_build_object('vaccine_code', v.vaccine_code, 'batch_number', v.batch_number,
                                     'administered_on', v.administered_on)
            FROM dose_versions v WHERE v.dose_id = d.dose_id AND v.version = 0))
-   FROM doses d WHERE d.client_request_id = $1) AS earlier,
-  (SELECT count(*)::int FROM staff_quota WHERE staff_id = $2 AND window_start = $3) AS distinct_count,
-  EXISTS (SELECT 1 FROM staff_quota
-          WHERE staff_id = $2 AND window_start = $3 AND beneficiary_ref = $4) AS counted,
+   FROM doses d WHERE d.client_request_id = q.request_id) AS earlier,
+  (SELECT count(*)::int FROM staff_quota s
+   WHERE s.staff_id = q.staff_id AND s.window_start = q.window_start) AS distinct_count,
+  EXISTS (SELECT 1 FROM staff_quota s
+          WHERE s.staff_id = q.staff_id AND s.window_start = q.window_start
+            AND s.beneficiary_ref = q.beneficiary_ref) AS counted,
   (SELECT coalesce(json_agg(${DOSE_JSON} ORDER BY d.dose_number), '[]'::json)
-   FROM doses d WHERE d.beneficiary_ref = $4) AS history,
-  (SELECT json_build_object('birth_year', birth_year, 'learned_at', learned_at)
-   FROM beneficiary_facts WHERE beneficiary_ref = $4) AS known`;
+   FROM doses d WHERE d.beneficiary_ref = q.beneficiary_ref) AS history,
+  (SELECT json_build_object('birth_year', f.birth_year, 'learned_at', f.learned_at)
+   FROM beneficiary_facts f WHERE f.beneficiary_ref = q.beneficiary_ref) AS known
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) WITH ORDINALITY
+  AS q(request_id, staff_id, window_start, beneficiary_ref, n)
+ORDER BY q.n`;
+
+/** Every dose's reads of a batch (or a dose alone), in one round trip, in order. */
+async function readDoses(db: Queryable, queries: readonly DoseReadsQuery[]): Promise<DoseReads[]> {
+  const { rows } = await db.query<DoseReadsRow>({
+    name: 'vaccination-record-dose-reads',
+    text: DOSE_READS,
+    values: [
+      queries.map((query) => query.clientRequestId),
+      queries.map((query) => query.staffId),
+      queries.map((query) => query.windowStart),
+      queries.map((query) => query.beneficiaryRef),
+    ],
+  });
+  return rows.map((row, i) => dosesReadOf(row, queries[i] as DoseReadsQuery));
+}
+
+function dosesReadOf(row: DoseReadsRow, query: DoseReadsQuery): DoseReads {
+  const current = row.earlier ? doseOfJson(row.earlier.current) : undefined;
+  return {
+    ...(current && row.earlier
+      ? { earlier: { current, original: originalOf(current, row.earlier.original) } }
+      : {}),
+    quota: { alreadyCounted: row.counted, distinct: row.distinct_count },
+    history: row.history.map(doseOfJson),
+    ...(row.known
+      ? {
+          known: {
+            beneficiaryRef: query.beneficiaryRef,
+            birthYear: row.known.birth_year,
+            learnedAt: new Date(row.known.learned_at),
+          },
+        }
+      : {}),
+  };
+}
 
 interface DoseReadsRow {
   earlier: {
@@ -151,7 +195,21 @@ function originalOf(
  * database together, as one statement, before its next read or its commit.
  */
 export class PgRecordStore implements RecordStore {
-  constructor(private readonly pool: Pool) {}
+  private readonly batcher: DoseBatcher;
+
+  constructor(
+    private readonly pool: Pool,
+    logger?: Logger,
+  ) {
+    this.batcher = new DoseBatcher({
+      pool,
+      lockName: (key) => LOCK_PREFIX + key,
+      reads: readDoses,
+      unitOfWork: (client, writes, reads) => new PgUnitOfWork(client, writes, reads),
+      single: (work, locks) => this.transaction(work, locks),
+      ...(logger ? { logger } : {}),
+    });
+  }
 
   transaction<T>(
     work: (uow: RecordUnitOfWork) => Promise<T>,
@@ -167,18 +225,32 @@ export class PgRecordStore implements RecordStore {
       beforeCommit: (client) => writes.flush(client),
     });
   }
+
+  doseTransaction<T>(
+    work: (uow: RecordUnitOfWork) => Promise<T>,
+    locks: TransactionLocks,
+  ): Promise<T> {
+    return this.batcher.submit(work, locks);
+  }
 }
 
 class PgUnitOfWork implements RecordUnitOfWork {
+  /**
+   * @param writes where its inserts and updates wait: flushed before each read here, or,
+   *   for a dose of a batch, held for the batch to write with its neighbours'
+   * @param sharedReads for a dose of a batch: its reads, made with the batch's
+   */
   constructor(
     private readonly client: Queryable,
-    private readonly writes: DeferredWrites,
+    private readonly writes: DeferredWrites | HeldWrites,
+    private readonly sharedReads?: (query: DoseReadsQuery) => Promise<DoseReads>,
   ) {}
 
   /** For reads: the writes held so far go first, so the transaction sees its own. */
   private readonly tx: Queryable = {
     query: (async (...args: Parameters<Queryable['query']>) => {
-      await this.writes.flush(this.client);
+      if (this.sharedReads) throw new Error('a dose in a batch reads only through doseReads');
+      if (this.writes instanceof DeferredWrites) await this.writes.flush(this.client);
       return (this.client.query as (...a: unknown[]) => unknown)(...args);
     }) as Queryable['query'],
   };
@@ -192,35 +264,10 @@ class PgUnitOfWork implements RecordUnitOfWork {
     await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
   }
 
-  async doseReads(query: {
-    clientRequestId: string;
-    staffId: string;
-    windowStart: Date;
-    beneficiaryRef: string;
-  }): Promise<DoseReads> {
-    const { rows } = await this.tx.query<DoseReadsRow>({
-      name: 'vaccination-record-dose-reads',
-      text: DOSE_READS,
-      values: [query.clientRequestId, query.staffId, query.windowStart, query.beneficiaryRef],
-    });
-    const row = rows[0] as DoseReadsRow;
-    const current = row.earlier ? doseOfJson(row.earlier.current) : undefined;
-    return {
-      ...(current && row.earlier
-        ? { earlier: { current, original: originalOf(current, row.earlier.original) } }
-        : {}),
-      quota: { alreadyCounted: row.counted, distinct: row.distinct_count },
-      history: row.history.map(doseOfJson),
-      ...(row.known
-        ? {
-            known: {
-              beneficiaryRef: query.beneficiaryRef,
-              birthYear: row.known.birth_year,
-              learnedAt: new Date(row.known.learned_at),
-            },
-          }
-        : {}),
-    };
+  async doseReads(query: DoseReadsQuery): Promise<DoseReads> {
+    if (this.sharedReads) return this.sharedReads(query);
+    const [reads] = await readDoses(this.tx, [query]);
+    return reads as DoseReads;
   }
 
   lockBeneficiary(beneficiaryRef: string): Promise<void> {

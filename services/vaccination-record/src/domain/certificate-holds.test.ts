@@ -88,6 +88,10 @@ class MemoryStore implements RecordStore {
     };
     return work(uow as RecordUnitOfWork);
   }
+
+  doseTransaction<T>(work: (uow: RecordUnitOfWork) => Promise<T>): Promise<T> {
+    return this.transaction(work);
+  }
 }
 
 function serviceWith(store: MemoryStore): RecordService {

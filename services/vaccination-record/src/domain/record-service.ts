@@ -282,6 +282,16 @@ export interface RecordUnitOfWork {
 export interface RecordStore {
   /** Runs `work` in one transaction, holding `locks` from its start. */
   transaction<T>(work: (uow: RecordUnitOfWork) => Promise<T>, locks?: TransactionLocks): Promise<T>;
+  /**
+   * Runs RecordDose's `work` holding `locks`, maybe in one transaction with other doses
+   * that arrive at the same moment (group commit), never with one that shares a lock.
+   * `work` reads through `doseReads` alone, once, before it writes; its writes are its
+   * own: when it throws, they are dropped and its neighbours' are kept.
+   */
+  doseTransaction<T>(
+    work: (uow: RecordUnitOfWork) => Promise<T>,
+    locks: TransactionLocks,
+  ): Promise<T>;
 }
 
 /** What identity shows of a beneficiary to the viewer whose token was relayed. */
@@ -587,7 +597,7 @@ export class RecordService {
     // when it has none fresh is identity asked (outside the transaction, holding no lock),
     // what it says kept, and the transaction run again with it.
     const record = (learned: KnownBeneficiary | undefined) =>
-      this.options.store.transaction(async (uow) => {
+      this.options.store.doseTransaction(async (uow) => {
         const seen = await uow.doseReads({
           clientRequestId,
           staffId: session.staffId,

@@ -195,6 +195,25 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
     }
   }
 
+  /** Two entries swapped in place, in one transaction (through a free index: indexes are >= 0). */
+  async function swapEntries(first: number, second: number): Promise<void> {
+    const client = await auditDb.connect();
+    const move = (from: number, to: number) =>
+      client.query('UPDATE audit_log_entries SET entry_index = $2 WHERE entry_index = $1', [
+        from,
+        to,
+      ]);
+    try {
+      await client.query('BEGIN');
+      await move(first, 9_000_000_000);
+      await move(second, first);
+      await move(9_000_000_000, second);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  }
+
   /** A stored checkpoint of at most `size` entries, the largest. */
   async function storedCheckpointAtMost(size: number): Promise<number> {
     const { rows } = await auditDb.query<{ size: string }>(
@@ -331,44 +350,15 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
     const [first = 0, second = 0] = [indexes[1], indexes[4]];
     await publishedCovering(second + 1);
     const before = (await alertsOf('LOG_TAMPERED')).length;
-    const client = await auditDb.connect();
+    await swapEntries(first, second);
     try {
-      // The index is checked >= 0: swap through a free index past the end.
-      await client.query('BEGIN');
-      await client.query(
-        `UPDATE audit_log_entries SET entry_index = 9000000000 WHERE entry_index = $1`,
-        [first],
-      );
-      await client.query(`UPDATE audit_log_entries SET entry_index = $1 WHERE entry_index = $2`, [
-        first,
-        second,
-      ]);
-      await client.query(
-        `UPDATE audit_log_entries SET entry_index = $1 WHERE entry_index = 9000000000`,
-        [second],
-      );
-      await client.query('COMMIT');
       expect((await verifyLog()).firstMismatch).toMatchObject({
         kind: auditV1.MismatchKind.MISMATCH_KIND_LEAF_HASH,
         index: String(first),
       });
       expect((await alertsOf('LOG_TAMPERED')).length).toBe(before + 1);
     } finally {
-      await client.query('BEGIN');
-      await client.query(
-        `UPDATE audit_log_entries SET entry_index = 9000000000 WHERE entry_index = $1`,
-        [first],
-      );
-      await client.query(`UPDATE audit_log_entries SET entry_index = $1 WHERE entry_index = $2`, [
-        first,
-        second,
-      ]);
-      await client.query(
-        `UPDATE audit_log_entries SET entry_index = $1 WHERE entry_index = 9000000000`,
-        [second],
-      );
-      await client.query('COMMIT');
-      client.release();
+      await swapEntries(first, second);
     }
     expect((await verifyLog()).ok).toBe(true);
   });

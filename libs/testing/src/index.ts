@@ -12,3 +12,4 @@ export * from './service-process';
 export * from './service-scenarios';
 export * from './leak-replay';
 export * from './config-problems';
+export * from './audit-log-tampering';

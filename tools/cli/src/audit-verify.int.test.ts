@@ -18,8 +18,13 @@ import {
   OperatorClient,
   type Tampering,
 } from '@vaxguard/dev-operator';
-import { eventually, startPlatform, type Platform } from '@vaxguard/testing';
-import { rootOf } from '@vaxguard/tlog';
+import {
+  cutAuditLog,
+  eventually,
+  startPlatform,
+  swapAuditLogEntries,
+  type Platform,
+} from '@vaxguard/testing';
 import { vaxguard } from './test-support';
 import { WORKSPACE } from './workspace';
 
@@ -121,6 +126,8 @@ afterAll(async () => {
 
 describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
   it('verifies every entry on a first round, then only those new since, and --full all again', async () => {
+    // The sign-in before all is signed first, so the log holds entries to check.
+    await eventually(async () => expect(await quiet()).toBeGreaterThan(0));
     const size = await verified('rounds');
     await activity();
     const second = await eventually(async () => {
@@ -129,7 +136,12 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
       expect(run.report.size).toBeGreaterThan(size);
       return run.report;
     });
-    expect(second).toMatchObject({ ok: true, previousSize: size, entriesChecked: { from: size } });
+    // The new entries, and the newest verified before again (a log cut back loses it first).
+    expect(second).toMatchObject({
+      ok: true,
+      previousSize: size,
+      entriesChecked: { from: size - 1 },
+    });
     const full = await verify('rounds', '--full');
     expect(full.exitCode, full.stderr).toBe(AUDIT_VERIFY_EXIT.verified);
     expect(full.report.entriesChecked).toMatchObject({ from: 0 });
@@ -195,7 +207,7 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
     await verified('swap');
     const [a, b] = [2, 5];
     const [entryA, entryB] = [await entryAt(a), await entryAt(b)];
-    await swapEntries(a, b);
+    await swapAuditLogEntries(db, a, b);
     try {
       const first = await verify('swap-first');
       expect(first.exitCode, first.stderr).toBe(AUDIT_VERIFY_EXIT.tampered);
@@ -212,7 +224,7 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
         `entry ${a} is out of place (its bytes are entry ${b} of`,
       );
     } finally {
-      await swapEntries(a, b);
+      await swapAuditLogEntries(db, a, b);
     }
     expect([await entryAt(a), await entryAt(b)]).toEqual([entryA, entryB]);
     expect((await verify('swap', '--full')).exitCode).toBe(AUDIT_VERIFY_EXIT.verified);
@@ -258,7 +270,7 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
   });
 
   // Last: the truncation damages the log for good.
-  it('reports the log truncated with its head recomputed as a shrink before any proof (exit 4), and a log grown back past it as a fork naming the first entry replaced', async () => {
+  it('catches the log truncated with its head recomputed (exit 4): a shrink before any proof, or the first entry cut named while the log serves the checkpoint held; then never accepts it again: a fork naming the entry at the cut once the log signs past it', async () => {
     await activity();
     const held = await eventually(async () => {
       const signed = await quiet();
@@ -272,21 +284,7 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
     // head is locked so no append comes between.
     await db.query('BEGIN');
     try {
-      await db.query('SELECT tree_size FROM audit_log_head FOR UPDATE');
-      const { rows: leaves } = await db.query<{ hash: Buffer }>(
-        'SELECT hash FROM audit_log_nodes WHERE level = 0 AND node_index < $1 ORDER BY node_index',
-        [cut],
-      );
-      await db.query('DELETE FROM audit_log_entries WHERE entry_index >= $1', [cut]);
-      await db.query(
-        'DELETE FROM audit_log_nodes WHERE (node_index + 1) * (1::bigint << level::int) > $1',
-        [cut],
-      );
-      await db.query('DELETE FROM audit_checkpoints WHERE tree_size > $1', [cut]);
-      await db.query('UPDATE audit_log_head SET tree_size = $1, root_hash = $2', [
-        cut,
-        Buffer.from(rootOf(leaves.map((leaf) => leaf.hash))),
-      ]);
+      await cutAuditLog(db, cut, { dropCheckpoints: true });
       await db.query('COMMIT');
     } catch (error) {
       await db.query('ROLLBACK');
@@ -330,48 +328,11 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
         previousSize: held,
         entry: { index: cut, problem: 'changed', namedBy: 'saved state' },
       });
+    } else if (after.report.tampering?.kind !== 'SHRANK') {
+      // The log signed nothing past the checkpoint held (it refuses its rollback): the
+      // entry at the cut is named, gone or not the one verified there.
+      expect(after.report.tampering?.entry).toMatchObject({ index: cut, namedBy: 'saved state' });
     }
     expect(readFileSync(join(workDir, 'truncate'), 'utf8')).toBe(kept);
   });
 });
-
-/**
- * Swaps two entries' contents, every column but the index, in one transaction. Event
- * ids are unique: both rows get a throwaway id before each takes the other's.
- */
-async function swapEntries(a: number, b: number): Promise<void> {
-  const columns = [
-    'event_id',
-    'event_type',
-    'producer',
-    'actor_kind',
-    'actor_id',
-    'subject_kind',
-    'subject_ref',
-    'occurred_at',
-    'ingested_at',
-    'entry',
-  ];
-  await db.query('BEGIN');
-  try {
-    await db.query(
-      `CREATE TEMP TABLE swapped ON COMMIT DROP AS
-         SELECT * FROM audit_log_entries WHERE entry_index IN ($1, $2)`,
-      [a, b],
-    );
-    await db.query(
-      'UPDATE audit_log_entries SET event_id = gen_random_uuid() WHERE entry_index IN ($1, $2)',
-      [a, b],
-    );
-    await db.query(
-      `UPDATE audit_log_entries t SET ${columns.map((c) => `${c} = s.${c}`).join(', ')}
-         FROM swapped s
-        WHERE t.entry_index IN ($1, $2) AND s.entry_index = $1::bigint + $2::bigint - t.entry_index`,
-      [a, b],
-    );
-    await db.query('COMMIT');
-  } catch (error) {
-    await db.query('ROLLBACK');
-    throw error;
-  }
-}

@@ -20,8 +20,14 @@ import {
 } from '@vaxguard/dev-operator';
 import { EVENTS, type EventDefinition } from '@vaxguard/event-catalogue';
 import { auditV1, identityStaffV1 } from '@vaxguard/proto';
-import { eventually, outcomeOf, type AllPlatformClients, type Refusal } from '@vaxguard/testing';
-import { rootOf } from '@vaxguard/tlog';
+import {
+  cutAuditLog,
+  eventually,
+  outcomeOf,
+  swapAuditLogEntries,
+  type AllPlatformClients,
+  type Refusal,
+} from '@vaxguard/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callAs, startWorld, type World } from './world';
@@ -413,7 +419,7 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
       expect(await verifyLog()).toMatchObject({ ok: true });
 
       // (b) Two entries reordered: their contents swapped, every column but the index.
-      await swapEntries(db, first.index, second.index);
+      await swapAuditLogEntries(db, first.index, second.index);
       try {
         expect(await verifyLog()).toMatchObject({
           ok: false,
@@ -432,7 +438,7 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
         });
         expect(exitCodeOf(found)).toBe(AUDIT_VERIFY_EXIT.tampered);
       } finally {
-        await swapEntries(db, first.index, second.index);
+        await swapAuditLogEntries(db, first.index, second.index);
       }
       expect(await verifyLog()).toMatchObject({ ok: true });
       expect(await witness.round(true)).toMatchObject({ outcome: 'verified' });
@@ -460,20 +466,7 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
       // stays locked (appends wait) while the log is checked.
       await db.query('BEGIN');
       try {
-        await db.query('SELECT tree_size FROM audit_log_head FOR UPDATE');
-        const { rows: leaves } = await db.query<{ hash: Buffer }>(
-          'SELECT hash FROM audit_log_nodes WHERE level = 0 AND node_index < $1 ORDER BY node_index',
-          [cut],
-        );
-        await db.query('DELETE FROM audit_log_entries WHERE entry_index >= $1', [cut]);
-        await db.query(
-          'DELETE FROM audit_log_nodes WHERE (node_index + 1) * (1::bigint << level::int) > $1',
-          [cut],
-        );
-        await db.query('UPDATE audit_log_head SET tree_size = $1, root_hash = $2', [
-          cut,
-          Buffer.from(rootOf(leaves.map((leaf) => leaf.hash))),
-        ]);
+        await cutAuditLog(db, cut, { dropCheckpoints: false });
         await db.query('COMMIT; BEGIN; SELECT tree_size FROM audit_log_head FOR UPDATE');
 
         const served = await world.clients.audit.call('getCheckpoint', {}, callAs());
@@ -559,46 +552,5 @@ function expectCutNamed(verdict: AuditLogVerdict, held: number, cut: number): vo
     expect(verdict.tampering.description).toMatch(new RegExp(`^the log shrank from ${held} to `));
   } else {
     expect(verdict.tampering.entry?.index).toBe(cut);
-  }
-}
-
-/**
- * Swaps two entries' contents, every column but the index, in one transaction. Event
- * ids are unique: both rows get a throwaway id before each takes the other's.
- */
-async function swapEntries(db: pg.Client, a: number, b: number): Promise<void> {
-  const columns = [
-    'event_id',
-    'event_type',
-    'producer',
-    'actor_kind',
-    'actor_id',
-    'subject_kind',
-    'subject_ref',
-    'occurred_at',
-    'ingested_at',
-    'entry',
-  ];
-  await db.query('BEGIN');
-  try {
-    await db.query(
-      `CREATE TEMP TABLE swapped ON COMMIT DROP AS
-         SELECT * FROM audit_log_entries WHERE entry_index IN ($1, $2)`,
-      [a, b],
-    );
-    await db.query(
-      'UPDATE audit_log_entries SET event_id = gen_random_uuid() WHERE entry_index IN ($1, $2)',
-      [a, b],
-    );
-    await db.query(
-      `UPDATE audit_log_entries t SET ${columns.map((c) => `${c} = s.${c}`).join(', ')}
-         FROM swapped s
-        WHERE t.entry_index IN ($1, $2) AND s.entry_index = $1::bigint + $2::bigint - t.entry_index`,
-      [a, b],
-    );
-    await db.query('COMMIT');
-  } catch (error) {
-    await db.query('ROLLBACK');
-    throw error;
   }
 }

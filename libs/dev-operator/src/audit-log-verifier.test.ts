@@ -198,13 +198,14 @@ describe('verifyAuditLog', () => {
       outcome: 'verified',
       previousSize: 37,
       checkpoint: { size: 49 },
-      entriesChecked: { from: 37, to: 49 },
+      entriesChecked: { from: 36, to: 49 },
     });
-    expect(log.asked.entries).toEqual([[37, 49]]);
+    // The new entries, and the newest verified before again.
+    expect(log.asked.entries).toEqual([[36, 49]]);
     expect(describeVerdict(second)).toEqual([
       matching(/^checkpoint of audit.verifier-test: 49 entries, root .+, signature valid$/),
       'consistent with the checkpoint verified before (37 entries): nothing rewritten or removed',
-      '12 entries new since then (37 to 48) downloaded and hashed here: with those verified before they give the signed root',
+      'entries 36 to 48 downloaded and hashed here (the newest verified before, again, and 12 new): with those verified before they give the signed root',
     ]);
     // --full downloads them all again.
     log.asked.entries.length = 0;
@@ -273,6 +274,30 @@ describe('verifyAuditLog', () => {
     expect(await round(log)).toMatchObject({
       tampering: { kind: 'BAD_ENTRY', entry: { index: 42, problem: 'missing' } },
     });
+  });
+
+  it('names the first entry cut while the log still serves the checkpoint held: a round that sees the newest gone goes over all', async () => {
+    const log = new FakeLog(40);
+    const state = await verified(log);
+    log.deleteFrom(33);
+    log.asked.entries.length = 0;
+    expect(await round(log, state)).toMatchObject({
+      outcome: 'tampered',
+      tampering: {
+        kind: 'BAD_ENTRY',
+        entry: { index: 33, problem: 'missing', namedBy: 'saved state' },
+      },
+    });
+    expect(log.asked.entries).toEqual([
+      [39, 40],
+      [0, 40],
+    ]);
+    // An old entry changed is seen by a full round only: the others trust the saved leaves.
+    const other = new FakeLog(40);
+    const held = await verified(other);
+    other.edit(5, forged(5));
+    expect(await round(other, held)).toMatchObject({ outcome: 'verified' });
+    expect(await round(other, held, { full: true })).toMatchObject({ outcome: 'tampered' });
   });
 
   it('reports a shrink at once, before asking for any proof or entry', async () => {

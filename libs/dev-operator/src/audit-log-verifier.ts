@@ -7,7 +7,8 @@
 //      before the log is asked for any proof it might fail to give;
 //   3. the consistency proof from the saved checkpoint (a failure, or a log that cannot
 //      give one, is a FORK);
-//   4. the entries, downloaded (only those new since the saved state, unless `full`),
+//   4. the entries, downloaded (only those new since the saved state and the newest it
+//      holds, unless `full`; a round that finds anything wrong goes over all of them),
 //      each leaf hash and the root recomputed here and compared with the signed root.
 //      When they differ, the first bad entry is named: against the saved leaf hashes
 //      where they reach (which no rewrite of the log's tables can fool), beyond them by
@@ -138,6 +139,13 @@ export const AUDIT_VERIFY_EXIT = {
 } as const;
 
 /**
+ * How many of the newest entries verified before a round downloads again besides the new
+ * ones: a log cut back, or whose newest rows were deleted, loses the newest first, even
+ * while it still serves the checkpoint this verifier holds.
+ */
+export const RECHECKED_TAIL = 1;
+
+/**
  * How far past the first bad entry the log is asked where its bytes belong (one
  * inclusion proof each): enough for the entries of a busy day; a swap further apart is
  * still named, as changed.
@@ -220,25 +228,24 @@ export async function verifyAuditLog(request: AuditLogVerification): Promise<Aud
     });
   }
 
-  // 4. The entries: those the saved state does not vouch for, or all of them.
+  // 4. The entries: those the saved state does not vouch for (and the newest it does,
+  // again), or all of them. A round that only looked at new entries and found something
+  // wrong goes over all of them, to name the first bad one against the saved leaves.
   const saved = held?.leafHashes;
-  const from = saved && !request.full ? saved.length : 0;
+  const from = saved && !request.full ? Math.max(0, saved.length - RECHECKED_TAIL) : 0;
   const served = new Map(
     (await source.entries(from, checkpoint.size))
       .filter((entry) => entry.index >= from && entry.index < checkpoint.size)
       .map((entry) => [entry.index, entry.entry]),
   );
-  const leaves: (Uint8Array | undefined)[] = [...(from > 0 ? (saved ?? []) : [])];
+  const leaves: (Uint8Array | undefined)[] = (saved ?? []).slice(0, from);
   for (let index = from; index < checkpoint.size; index++) {
     const entry = served.get(index);
     leaves.push(entry === undefined ? undefined : leafHash(entry));
   }
-  if (saved && from === 0) {
-    const entry = firstDifference(leaves, saved);
-    if (entry) return badEntry(entry, sizes);
-  }
+  const differs = saved ? firstDifference(leaves, saved) : undefined;
   const complete = leaves.every((leaf) => leaf !== undefined);
-  if (complete && sameHash(rootOf(leaves), checkpoint.rootHash)) {
+  if (!differs && complete && sameHash(rootOf(leaves), checkpoint.rootHash)) {
     return {
       outcome: 'verified',
       checkpoint,
@@ -248,6 +255,8 @@ export async function verifyAuditLog(request: AuditLogVerification): Promise<Aud
       state: { signedCheckpoint: note, leafHashes: leaves },
     };
   }
+  if (from > 0) return verifyAuditLog({ ...request, full: true });
+  if (differs) return badEntry(differs, sizes);
   return badEntry(await byProofs(source, checkpoint, saved?.length ?? 0, leaves), sizes);
 }
 
@@ -481,8 +490,6 @@ export function describeVerdict(verdict: AuditLogVerdict, stateFile?: string): s
       : `first checkpoint seen${stateFile ? `: kept in ${stateFile} to check the next one against` : ''}`,
     entriesChecked.from === 0
       ? `all ${checked} entries downloaded and hashed here: they give the signed root`
-      : checked === 0
-        ? 'no entries new since then: those verified before give the signed root'
-        : `${checked} entries new since then (${entriesChecked.from} to ${entriesChecked.to - 1}) downloaded and hashed here: with those verified before they give the signed root`,
+      : `entries ${entriesChecked.from} to ${entriesChecked.to - 1} downloaded and hashed here (the newest verified before, again, and ${entriesChecked.to - (previousSize ?? entriesChecked.to)} new): with those verified before they give the signed root`,
   ];
 }

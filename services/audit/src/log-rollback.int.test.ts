@@ -423,6 +423,9 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
     }
     const [last = 0] = (await indexesOf(await produce(3))).slice(-1);
     expect(Number((await publishedCovering(last + 1)).treeSize)).toBeGreaterThan(before);
+    // Said once when the witness stopped answering and once when it answered again.
+    expect(logs.text().split('a witness did not cosign; the checkpoint waits')).toHaveLength(2);
+    expect(logs.text()).toContain('the witnesses cosign again');
   });
 
   it('refuses to sign or publish a truncated log with its head recomputed, and the fork it grows into; the witness refuses the fork', async () => {

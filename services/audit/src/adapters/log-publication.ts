@@ -62,13 +62,12 @@ export function startLogPublication(options: {
 
   async function once(): Promise<void> {
     const latest = await store.latestCheckpoint();
-    if (latest && (await keeper.keep(store, latest))) {
-      logger.info('checkpoint kept', { treeSize: latest.size });
-    }
+    if (latest) await keeper.keep(store, latest);
     if (!cosigner) return;
     const outcome = await cosigner.cosign(store);
-    if (outcome.kind === 'COSIGNED') {
-      logger.info('checkpoint cosigned', { treeSize: outcome.size });
+    // Said when it changes, not every round: a checkpoint a second is no news.
+    if (outcome.kind === 'COSIGNED' && lastOutcome === 'WAITING') {
+      logger.info('the witnesses cosign again', { treeSize: outcome.size });
     } else if (outcome.kind === 'WAITING' && lastOutcome !== 'WAITING') {
       for (const failure of outcome.failures) {
         logger.warn('a witness did not cosign; the checkpoint waits', {

@@ -1,3 +1,4 @@
+export * from './admission';
 export * from './auth';
 export * from './client';
 export * from './server';

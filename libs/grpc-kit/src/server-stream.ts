@@ -1,6 +1,7 @@
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import { VaxGuardError } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
+import type { Admission } from './admission';
 import type { Authenticator } from './auth';
 import { callContext, openCallScope } from './call-scope';
 import type { CallContext } from './call-context';
@@ -97,6 +98,8 @@ export interface ServerStreamOptions {
   readonly authenticate: Authenticator;
   /** Largest deadline a caller may ask for; longer or absent ones are cut to it. */
   readonly maxDurationMs: number;
+  /** The server's count of calls in flight; a stream beyond its bounds is refused at once. */
+  readonly admission?: Admission;
 }
 
 /**
@@ -115,6 +118,12 @@ export function serverStreamingCall<Req, Res>(
   const { logger } = options;
   return (call) => {
     const started = performance.now();
+    const admitted = options.admission?.admit(method) ?? { release: () => undefined };
+    if ('refusal' in admitted) {
+      logger.debug('call refused: at capacity', { method });
+      call.emit('error', toStatusError(admitted.refusal, logger, method));
+      return;
+    }
     const scope = openCallScope(call, options.maxDurationMs);
     let sent = 0;
     // Whether the call's status has gone out (or the caller left): nothing more is sent.
@@ -154,6 +163,7 @@ export function serverStreamingCall<Req, Res>(
     run().then(
       () => {
         scope.close();
+        admitted.release();
         const durationMs = Math.round(performance.now() - started);
         if (scope.refusal()) return;
         if (scope.deadlinePassed()) {
@@ -170,6 +180,7 @@ export function serverStreamingCall<Req, Res>(
       },
       (error: unknown) => {
         scope.close();
+        admitted.release();
         if (scope.refusal()) return;
         if (call.cancelled) {
           over = true;

@@ -205,3 +205,58 @@ describe('GrpcServer over a real socket', () => {
     expect(services).toContain('vaxguard.otp.v1.OtpService');
   });
 });
+
+describe('GrpcServer at capacity', () => {
+  const server = new GrpcServer({
+    logger,
+    authenticate: clientSecretAuthenticator([
+      { clientId: 'portal', secretSha256: hashClientSecret(SECRET), scopes: [] },
+    ]),
+    admission: { total: 100, perMethod: 2 },
+  });
+  let client: otpV1.OtpServiceClient;
+
+  beforeAll(async () => {
+    server.addService('vaxguard.otp.v1.OtpService', otpV1.OtpServiceService, handlers);
+    const address = `127.0.0.1:${await server.listen('127.0.0.1', 0)}`;
+    client = new otpV1.OtpServiceClient(address, credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client.close();
+    await server.shutdown(1_000);
+  });
+
+  const generate = (mobile: string, deadlineMs = 5_000) =>
+    unaryCall<otpV1.GenerateOtpResponse>((done) =>
+      client.generateOtp(
+        { mobile, purpose: 1, onBehalfOfClientId: '' },
+        clientMetadata('portal', SECRET),
+        { deadline: Date.now() + deadlineMs },
+        done,
+      ),
+    );
+
+  it('refuses a call beyond the method’s bound at once, RESOURCE_EXHAUSTED SERVER_BUSY with a hint, and takes calls again once the load is gone', async () => {
+    let longCallsOver = false;
+    const long = Promise.allSettled([generate('long', 1_000), generate('long', 1_000)]).then(
+      (outcomes) => {
+        longCallsOver = true;
+        return outcomes;
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const refused = await generate('ok').then(
+      () => undefined,
+      (error: ServiceError) => error,
+    );
+    expect(longCallsOver).toBe(false);
+    expect(refused?.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(readStatusDetails(refused ?? {})).toEqual({
+      reason: 'SERVER_BUSY',
+      retryAfterMs: 200,
+    });
+    const outcomes = await long;
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+    expect((await generate('ok')).txnId).toBe('for-portal');
+  });
+});

@@ -10,6 +10,7 @@ import {
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from '@vaxguard/logging';
 import { descriptorSetBase64 } from '@vaxguard/proto';
+import { Admission, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits } from './admission';
 import type { Authenticator } from './auth';
 import type { CallContext } from './call-context';
 import { callContext, openCallScope } from './call-scope';
@@ -53,6 +54,12 @@ export interface GrpcServerOptions {
    * export to a caller that reads slowly takes longer than any unary call, but not for ever.
    */
   readonly maxStreamDurationMs?: number;
+  /**
+   * How many calls are taken on at once, in all and per method (default
+   * DEFAULT_ADMISSION_LIMITS); beyond them a call is refused RESOURCE_EXHAUSTED
+   * SERVER_BUSY with a retry hint at once, before it is authenticated.
+   */
+  readonly admission?: AdmissionLimits;
 }
 
 /**
@@ -68,8 +75,10 @@ export class GrpcServer {
   private readonly serviceNames: string[] = [];
   private readonly maxCallDurationMs: number;
   private readonly maxStreamDurationMs: number;
+  private readonly admission: Admission;
 
   constructor(private readonly options: GrpcServerOptions) {
+    this.admission = new Admission(options.admission ?? DEFAULT_ADMISSION_LIMITS);
     this.maxCallDurationMs = options.maxCallDurationMs ?? 30_000;
     this.maxStreamDurationMs = options.maxStreamDurationMs ?? 10 * 60_000;
     this.health = new HealthImplementation({ '': 'NOT_SERVING' });
@@ -95,6 +104,7 @@ export class GrpcServer {
             logger: this.options.logger,
             authenticate: this.options.authenticate,
             maxDurationMs: this.maxStreamDurationMs,
+            admission: this.admission,
           })
         : this.wrapUnary(method.path, handler as UnaryHandler<unknown, unknown>);
     }
@@ -140,6 +150,12 @@ export class GrpcServer {
     const { logger } = this.options;
     return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
       const started = performance.now();
+      const admitted = this.admission.admit(method);
+      if ('refusal' in admitted) {
+        logger.debug('call refused: at capacity', { method });
+        callback(toStatusError(admitted.refusal, logger, method));
+        return;
+      }
       const scope = openCallScope(call, this.maxCallDurationMs);
 
       let answered = false;
@@ -165,10 +181,13 @@ export class GrpcServer {
       scope.onRefused((refusal) => finish(refusal));
       const run = async (): Promise<unknown> =>
         handler(call.request, await callContext(call, method, scope, this.options));
-      run().then(
-        (response) => finish(undefined, response),
-        (error: unknown) => finish(error),
-      );
+      // The place is held until the handler is done, even when a refusal answered first.
+      run()
+        .then(
+          (response) => finish(undefined, response),
+          (error: unknown) => finish(error),
+        )
+        .finally(() => admitted.release());
     };
   }
 }

@@ -1,5 +1,5 @@
 import { env, loadConfig, type ConfigOf, type Environment } from '@vaxguard/config';
-import { parseClientCredentials } from '@vaxguard/grpc-kit';
+import { DEFAULT_ADMISSION_LIMITS, parseClientCredentials } from '@vaxguard/grpc-kit';
 import type { LogLevel } from '@vaxguard/logging';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -14,6 +14,17 @@ export function runtimeConfigSchema(defaultPort: number) {
     kafkaBrokers: env.hostPorts('KAFKA_BROKERS'),
     logLevel: env.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, { default: 'info' }),
     shutdownGraceMs: env.duration('SHUTDOWN_GRACE', { default: 10_000 }),
+    /** Calls taken on at once, in all and per method; beyond, refused SERVER_BUSY at once. */
+    maxInFlight: env.integer('GRPC_MAX_IN_FLIGHT', {
+      default: DEFAULT_ADMISSION_LIMITS.total,
+      min: 1,
+      max: 100_000,
+    }),
+    maxInFlightPerMethod: env.integer('GRPC_MAX_IN_FLIGHT_PER_METHOD', {
+      default: DEFAULT_ADMISSION_LIMITS.perMethod,
+      min: 1,
+      max: 100_000,
+    }),
     /** `client-id:sha256-hex-of-secret[:scope+scope]`, comma-separated. */
     clientCredentials: env.custom('CLIENT_CREDENTIALS', parseClientCredentials),
   };

@@ -148,6 +148,7 @@ export class ServiceRuntime {
       });
       const server = new GrpcServer({
         logger,
+        admission: { total: config.maxInFlight, perMethod: config.maxInFlightPerMethod },
         authenticate: createAuthenticator({
           clients: clientSecretAuthenticator({
             find: (clientId) => configured.find(clientId) ?? accessRegistry.find(clientId),

@@ -13,3 +13,4 @@ export * from './service-scenarios';
 export * from './leak-replay';
 export * from './config-problems';
 export * from './audit-log-tampering';
+export * from './world';

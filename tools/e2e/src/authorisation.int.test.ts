@@ -19,9 +19,17 @@ import type { ServiceCallOptions, ServiceStreamOptions } from '@vaxguard/grpc-ki
 import { newBeneficiaryRef } from '@vaxguard/pii';
 import { auditV1, identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import { Sealer } from '@vaxguard/sealing';
-import { eventually, outcomeOf, type Refusal } from '@vaxguard/testing';
+import {
+  eventually,
+  outcomeOf,
+  type Refusal,
+  callAs,
+  everythingReadable,
+  findRawValues,
+  startWorld,
+  type World,
+} from '@vaxguard/testing';
 import { AUDIENCE, type Audience } from '@vaxguard/tokens';
-import { callAs, everythingReadable, findRawValues, startWorld, type World } from './world';
 
 /**
  * OTP's key-encryption key, chosen here and given to the OTP process, so that this test

@@ -18,8 +18,11 @@ import {
   refusalOf,
   replayLeak,
   type LeakReplayReport,
+  everythingReadable,
+  findRawValues,
+  startWorld,
+  type World,
 } from '@vaxguard/testing';
-import { everythingReadable, findRawValues, startWorld, type World } from './world';
 
 const SERVICES = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
 const WORKSPACE = fileURLToPath(new URL('../../../', import.meta.url));

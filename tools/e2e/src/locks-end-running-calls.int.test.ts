@@ -10,10 +10,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import { parseLogEntry } from '@vaxguard/dev-operator';
 import { EVENTS } from '@vaxguard/event-catalogue';
-import { identityV1 } from '@vaxguard/proto';
-import { eventually, outcomeOf, type AllPlatformClients, type Refusal } from '@vaxguard/testing';
+import { identityStaffV1, identityV1 } from '@vaxguard/proto';
+import {
+  eventually,
+  outcomeOf,
+  type AllPlatformClients,
+  type Refusal,
+  callAs,
+  startWorld,
+  type World,
+} from '@vaxguard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callAs, identityStaffV1, startWorld, type World } from './world';
 
 /** The promise: a lock ends what its principal has running within a second. */
 const LOCK_ENDS_CALLS_MS = 1_000;

@@ -27,10 +27,12 @@ import {
   swapAuditLogEntries,
   type AllPlatformClients,
   type Refusal,
+  callAs,
+  startWorld,
+  type World,
 } from '@vaxguard/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callAs, startWorld, type World } from './world';
 
 const SERVICES = ['otp', 'identity', 'vaccination-record', 'audit'] as const;
 type Service = (typeof SERVICES)[number];

@@ -1,20 +1,15 @@
-// The e2e suites' shared world: the whole platform as real processes (the four built
+// The e2e and fuzz suites' shared world: the whole platform as real processes (the four built
 // services configured as `npm start` configures them, real PostgreSQL and Kafka), one per
 // test file, with the helpers every scenario needs, and the record of every raw value a
 // run used so that the end of each file can look for them where they must never be.
 import { randomBytes } from 'node:crypto';
-import { identityStaffV1, identityV1, otpV1 } from '@vaxguard/proto';
-import {
-  callAs,
-  eventually,
-  EventCollector,
-  outcomeOf,
-  madeUpAadhaar,
-  startPlatform,
-  testClient,
-  type AllPlatformClients,
-  type Platform,
-} from '@vaxguard/testing';
+import { identityV1, otpV1, type identityStaffV1 } from '@vaxguard/proto';
+import { EventCollector } from './event-collector';
+import { eventually } from './eventually';
+import { madeUpAadhaar } from './made-up-aadhaar';
+import { callAs, startPlatform, type AllPlatformClients, type Platform } from './platform';
+import { testClient } from './service-scenarios';
+import { outcomeOf } from './refusals';
 
 /** Every topic a platform writes: the services' events and identity's access registry. */
 export const PLATFORM_TOPICS = [
@@ -342,5 +337,3 @@ export async function everythingReadable(world: World): Promise<Record<string, s
   }
   return places;
 }
-
-export { callAs, identityStaffV1 };

@@ -174,21 +174,13 @@ export async function createAuditApp(
       identity.close();
     });
     const windows = new PgAnomalyWindows(runtime.pool);
-    const pruner = setInterval(() => {
-      windows
-        .prune(clock(), ANOMALY_STATE_RETENTION_MS)
-        .catch((error: unknown) => logger.warn('anomaly window prune failed', { err: error }));
-    }, ANOMALY_PRUNE_INTERVAL_MS);
-    pruner.unref();
-    runtime.onStop(async () => clearInterval(pruner));
+    runtime.every('anomaly-window-prune', ANOMALY_PRUNE_INTERVAL_MS, async () => {
+      await windows.prune(clock(), ANOMALY_STATE_RETENTION_MS);
+    });
     // Entries that arrive after a checkpoint and then stop are signed within the interval.
-    const timer = setInterval(() => {
-      store
-        .inTransaction((tx) => writer.checkpoint(tx))
-        .catch((error: unknown) => logger.warn('checkpoint failed', { err: error }));
-    }, config.checkpointIntervalMs);
-    timer.unref();
-    runtime.onStop(async () => clearInterval(timer));
+    runtime.every('checkpoint', config.checkpointIntervalMs, async () => {
+      await store.inTransaction((tx) => writer.checkpoint(tx));
+    });
 
     runtime.server.addService(
       AUDIT_SERVICE_NAME,

@@ -76,6 +76,31 @@ export async function startEcho(): Promise<EchoServer> {
   return echoClient(server.address, [server], () => payload);
 }
 
+/** `distinct` requests of `signedBytes` random bytes each, signed in advance. */
+function signedRequests(options: { signedBytes?: number; distinct?: number }) {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const spki = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  const requests = Array.from({ length: options.distinct ?? 4_000 }, () => {
+    const body = randomBytes(options.signedBytes ?? 700);
+    return Buffer.concat([sign(null, body, privateKey), body]);
+  });
+  let next = 0;
+  return { spki, next: () => requests[next++ % requests.length]! };
+}
+
+/**
+ * The least a call handled by one service can cost: client → echo over gRPC, the echo
+ * checking an Ed25519 signature over the request first (as the one service a consent
+ * grant reaches must), nothing else. Requests as startRelayedEcho's.
+ */
+export async function startSignedEcho(
+  options: { signedBytes?: number; distinct?: number } = {},
+): Promise<EchoServer> {
+  const requests = signedRequests(options);
+  const echo = await spawnEcho(['--verify', requests.spki]);
+  return echoClient(echo.address, [echo], requests.next);
+}
+
 /**
  * The least a call relayed through two services can cost: client → hop → echo, each
  * process its own, and each service checking an Ed25519 signature over the request first
@@ -85,16 +110,10 @@ export async function startEcho(): Promise<EchoServer> {
 export async function startRelayedEcho(
   options: { signedBytes?: number; distinct?: number } = {},
 ): Promise<EchoServer> {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const spki = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-  const echo = await spawnEcho(['--verify', spki]);
-  const hop = await spawnEcho(['--verify', spki, '--upstream', echo.address]);
-  const requests = Array.from({ length: options.distinct ?? 4_000 }, () => {
-    const body = randomBytes(options.signedBytes ?? 700);
-    return Buffer.concat([sign(null, body, privateKey), body]);
-  });
-  let next = 0;
-  return echoClient(hop.address, [hop, echo], () => requests[next++ % requests.length]!);
+  const requests = signedRequests(options);
+  const echo = await spawnEcho(['--verify', requests.spki]);
+  const hop = await spawnEcho(['--verify', requests.spki, '--upstream', echo.address]);
+  return echoClient(hop.address, [hop, echo], requests.next);
 }
 
 /** Runs a benchmark's main; a failure ends the process with a one-line reason. */

@@ -1,9 +1,114 @@
 import type { Migration } from '@vaxguard/db';
 import { eventsMigrations } from '@vaxguard/events';
-import { alertsMigration } from './adapters/pg-alerts';
-import { anomalyWindowsMigration } from './adapters/pg-anomaly-windows';
-import { directoryMigration } from './adapters/pg-directory';
-import { queryIndexesMigration } from './adapters/pg-log-queries';
+
+/**
+ * Raised alerts (the domain's Alert as JSON, with columns to page and filter on) and the
+ * automatic responses still to carry out: a response row is written in the same
+ * transaction as its alert, and done once identity has answered.
+ */
+export const alertsMigration: Migration = {
+  id: 'audit/0002_anomaly_alerts',
+  sql: `
+CREATE TABLE anomaly_alerts (
+  position bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+  alert_id uuid PRIMARY KEY,
+  -- The rule's own idempotency key: the same offence in the same window is one alert.
+  dedup_key text NOT NULL UNIQUE,
+  alert jsonb NOT NULL,
+  acknowledged_at timestamptz,
+  acknowledged_by text,
+  response_outcome text CHECK (response_outcome IN ('DONE', 'REFUSED')),
+  response_at timestamptz
+);
+CREATE INDEX anomaly_alerts_unacknowledged ON anomaly_alerts (position)
+  WHERE acknowledged_at IS NULL;
+
+CREATE TABLE anomaly_responses (
+  alert_id uuid PRIMARY KEY REFERENCES anomaly_alerts (alert_id),
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL,
+  done_at timestamptz
+);
+CREATE INDEX anomaly_responses_due ON anomaly_responses (next_attempt_at)
+  WHERE done_at IS NULL;
+`,
+};
+
+/**
+ * The anomaly rules' windows in PostgreSQL: distinct members by when each was last seen,
+ * counts in fixed buckets (one series per bucket size), and alert claims. Keys and
+ * members are principal ids, beneficiary refs and mobile blind indexes: nothing here
+ * is a raw identifier.
+ */
+export const anomalyWindowsMigration: Migration = {
+  id: 'audit/anomaly_windows',
+  sql: `
+CREATE TABLE anomaly_members (
+  window_key text NOT NULL,
+  member text NOT NULL,
+  last_seen timestamptz NOT NULL,
+  PRIMARY KEY (window_key, member)
+);
+CREATE INDEX anomaly_members_by_key_last_seen ON anomaly_members (window_key, last_seen);
+CREATE INDEX anomaly_members_by_last_seen ON anomaly_members (last_seen);
+
+CREATE TABLE anomaly_counts (
+  window_key text NOT NULL,
+  bucket_ms integer NOT NULL CHECK (bucket_ms > 0),
+  bucket_start timestamptz NOT NULL,
+  count bigint NOT NULL CHECK (count > 0),
+  PRIMARY KEY (window_key, bucket_ms, bucket_start)
+);
+CREATE INDEX anomaly_counts_by_bucket_start ON anomaly_counts (bucket_start);
+
+CREATE TABLE anomaly_alert_claims (
+  claim_key text PRIMARY KEY,
+  claimed_at timestamptz NOT NULL,
+  held_until timestamptz NOT NULL
+);
+CREATE INDEX anomaly_alert_claims_by_held_until ON anomaly_alert_claims (held_until);
+`,
+};
+
+/**
+ * The log's directory of names: centres (name and place), staff members (role and
+ * centre, never a name) and partner applications (display name), as identity announced
+ * them in centre.created, staff.created and partner.registered. Filled as the log
+ * ingests those events, in the same transaction, so it holds exactly what the log holds;
+ * each row names the event it came from.
+ */
+export const directoryMigration: Migration = {
+  id: 'audit/0004_directory',
+  sql: `
+CREATE TABLE audit_directory_centres (
+  centre_id text PRIMARY KEY,
+  name text NOT NULL,
+  district text NOT NULL,
+  state text NOT NULL,
+  event_id uuid NOT NULL
+);
+CREATE TABLE audit_directory_staff (
+  staff_id text PRIMARY KEY,
+  role text NOT NULL,
+  centre_id text NOT NULL,
+  event_id uuid NOT NULL
+);
+CREATE TABLE audit_directory_partners (
+  client_id text PRIMARY KEY,
+  display_name text NOT NULL,
+  event_id uuid NOT NULL
+);
+`,
+};
+
+/** What auditors and citizens look entries up by: who acted, and whose data it was. */
+export const queryIndexesMigration: Migration = {
+  id: 'audit/0003_query_indexes',
+  sql: `
+CREATE INDEX audit_log_entries_by_actor ON audit_log_entries (actor_id, entry_index);
+CREATE INDEX audit_log_entries_by_subject ON audit_log_entries (subject_ref, entry_index);
+`,
+};
 
 /**
  * The audit service's schema: the shared outbox and processed-events tables, then the

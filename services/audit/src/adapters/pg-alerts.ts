@@ -1,44 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { withTransaction, type Migration, type Pool, type Queryable } from '@vaxguard/db';
+import { withTransaction, type Pool, type Queryable } from '@vaxguard/db';
 import { ActorKind, buildEvent, EVENTS, type Actor } from '@vaxguard/event-catalogue';
 import { enqueueEvent } from '@vaxguard/events';
 import type { AlertStore, ResponseOutcome, StoredAlert } from '../domain/alert-desk';
 import { needsResponse } from '../domain/alert-desk';
 import type { Alert } from '../domain/anomaly-model';
 import { alertMessageOf, subjectOfPrincipal } from './alert-messages';
-
-/**
- * Raised alerts (the domain's Alert as JSON, with columns to page and filter on) and the
- * automatic responses still to carry out: a response row is written in the same
- * transaction as its alert, and done once identity has answered.
- */
-export const alertsMigration: Migration = {
-  id: 'audit/0002_anomaly_alerts',
-  sql: `
-CREATE TABLE anomaly_alerts (
-  position bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
-  alert_id uuid PRIMARY KEY,
-  -- The rule's own idempotency key: the same offence in the same window is one alert.
-  dedup_key text NOT NULL UNIQUE,
-  alert jsonb NOT NULL,
-  acknowledged_at timestamptz,
-  acknowledged_by text,
-  response_outcome text CHECK (response_outcome IN ('DONE', 'REFUSED')),
-  response_at timestamptz
-);
-CREATE INDEX anomaly_alerts_unacknowledged ON anomaly_alerts (position)
-  WHERE acknowledged_at IS NULL;
-
-CREATE TABLE anomaly_responses (
-  alert_id uuid PRIMARY KEY REFERENCES anomaly_alerts (alert_id),
-  attempts integer NOT NULL DEFAULT 0,
-  next_attempt_at timestamptz NOT NULL,
-  done_at timestamptz
-);
-CREATE INDEX anomaly_responses_due ON anomaly_responses (next_attempt_at)
-  WHERE done_at IS NULL;
-`,
-};
 
 interface AlertRow {
   position: string;

@@ -8,7 +8,8 @@ import {
   compileAnomalyConfig,
   evaluate,
 } from '../domain/anomaly-rules';
-import { anomalyWindowsMigration, PgAnomalyWindows } from './pg-anomaly-windows';
+import { anomalyWindowsMigration } from '../migrations';
+import { PgAnomalyWindows } from './pg-anomaly-windows';
 
 const logger = createLogger({ service: 'anomaly-windows-test', sink: new MemoryLogSink() });
 const MINUTE = 60_000;

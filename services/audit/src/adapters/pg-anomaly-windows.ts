@@ -1,4 +1,4 @@
-import type { Migration, Queryable } from '@vaxguard/db';
+import type { Queryable } from '@vaxguard/db';
 import {
   bucketStart,
   countWindowStart,
@@ -7,42 +7,6 @@ import {
   type DistinctWindow,
   type WindowStore,
 } from '../domain/anomaly-model';
-
-/**
- * The anomaly rules' windows in PostgreSQL: distinct members by when each was last seen,
- * counts in fixed buckets (one series per bucket size), and alert claims. Keys and
- * members are principal ids, beneficiary refs and mobile blind indexes: nothing here
- * is a raw identifier.
- */
-export const anomalyWindowsMigration: Migration = {
-  id: 'audit/anomaly_windows',
-  sql: `
-CREATE TABLE anomaly_members (
-  window_key text NOT NULL,
-  member text NOT NULL,
-  last_seen timestamptz NOT NULL,
-  PRIMARY KEY (window_key, member)
-);
-CREATE INDEX anomaly_members_by_key_last_seen ON anomaly_members (window_key, last_seen);
-CREATE INDEX anomaly_members_by_last_seen ON anomaly_members (last_seen);
-
-CREATE TABLE anomaly_counts (
-  window_key text NOT NULL,
-  bucket_ms integer NOT NULL CHECK (bucket_ms > 0),
-  bucket_start timestamptz NOT NULL,
-  count bigint NOT NULL CHECK (count > 0),
-  PRIMARY KEY (window_key, bucket_ms, bucket_start)
-);
-CREATE INDEX anomaly_counts_by_bucket_start ON anomaly_counts (bucket_start);
-
-CREATE TABLE anomaly_alert_claims (
-  claim_key text PRIMARY KEY,
-  claimed_at timestamptz NOT NULL,
-  held_until timestamptz NOT NULL
-);
-CREATE INDEX anomaly_alert_claims_by_held_until ON anomaly_alert_claims (held_until);
-`,
-};
 
 // The class of the two-key advisory locks taken per window key (pg's two-int4 lock
 // space does not overlap the one-bigint space the migrator locks in).

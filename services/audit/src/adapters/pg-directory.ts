@@ -1,4 +1,4 @@
-import type { Migration, Queryable } from '@vaxguard/db';
+import type { Queryable } from '@vaxguard/db';
 import { EVENTS, isEvent, STAFF_ROLE, type DecodedEvent } from '@vaxguard/event-catalogue';
 import type {
   CentreEntry,
@@ -7,37 +7,6 @@ import type {
   DirectoryIds,
   StaffEntry,
 } from '../domain/access-history';
-
-/**
- * The log's directory of names: centres (name and place), staff members (role and
- * centre, never a name) and partner applications (display name), as identity announced
- * them in centre.created, staff.created and partner.registered. Filled as the log
- * ingests those events, in the same transaction, so it holds exactly what the log holds;
- * each row names the event it came from.
- */
-export const directoryMigration: Migration = {
-  id: 'audit/0004_directory',
-  sql: `
-CREATE TABLE audit_directory_centres (
-  centre_id text PRIMARY KEY,
-  name text NOT NULL,
-  district text NOT NULL,
-  state text NOT NULL,
-  event_id uuid NOT NULL
-);
-CREATE TABLE audit_directory_staff (
-  staff_id text PRIMARY KEY,
-  role text NOT NULL,
-  centre_id text NOT NULL,
-  event_id uuid NOT NULL
-);
-CREATE TABLE audit_directory_partners (
-  client_id text PRIMARY KEY,
-  display_name text NOT NULL,
-  event_id uuid NOT NULL
-);
-`,
-};
 
 /**
  * Adds what these events announce to the directory, in the log's batch transaction.

@@ -1,4 +1,4 @@
-import type { Migration, Queryable } from '@vaxguard/db';
+import type { Queryable } from '@vaxguard/db';
 import { ActorKind, buildEvent, EVENTS, SubjectKind, type Actor } from '@vaxguard/event-catalogue';
 import { enqueueEvent } from '@vaxguard/events';
 import type { RecordedAccess } from '../domain/access-history';
@@ -15,15 +15,6 @@ import { recordedAccessOf } from './access-history';
 import { entryOf, type EntryRow } from './pg-log-store';
 
 const ENTRY_COLUMNS = '*';
-
-/** What auditors and citizens look entries up by: who acted, and whose data it was. */
-export const queryIndexesMigration: Migration = {
-  id: 'audit/0003_query_indexes',
-  sql: `
-CREATE INDEX audit_log_entries_by_actor ON audit_log_entries (actor_id, entry_index);
-CREATE INDEX audit_log_entries_by_subject ON audit_log_entries (subject_ref, entry_index);
-`,
-};
 
 /** The events a citizen's access history is made of: reads and refused reads. */
 export const ACCESS_EVENT_TYPES: readonly string[] = [

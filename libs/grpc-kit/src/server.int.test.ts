@@ -110,6 +110,47 @@ describe('GrpcServer over a real socket', () => {
     throw new Error('the call succeeded');
   };
 
+  // Found by the fuzz suite (issue 18): grpc-js answers a request it cannot decode with
+  // INTERNAL; a client's broken frame is INVALID_ARGUMENT, and only once it is authenticated.
+  it('refuses a request cut short or with a wrong wire type INVALID_ARGUMENT MALFORMED_REQUEST', async () => {
+    const raw = new (makeGenericClientConstructor({}, 'Raw'))(
+      address,
+      credentials.createInsecure(),
+    ) as Client;
+    const send = (bytes: Buffer, metadata: Metadata) =>
+      unaryCall<Buffer | undefined>((done) =>
+        raw.makeUnaryRequest(
+          '/vaxguard.otp.v1.OtpService/GenerateOtp',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          bytes,
+          metadata,
+          { deadline: Date.now() + 5_000 },
+          done,
+        ),
+      );
+    try {
+      const whole = Buffer.from(
+        otpV1.GenerateOtpRequest.encode({
+          mobile: 'ok',
+          purpose: 1,
+          onBehalfOfClientId: '',
+        }).finish(),
+      );
+      for (const broken of [whole.subarray(0, 3), Buffer.from([0x0f]), Buffer.from([0x0a, 0x7f])]) {
+        const refused = await failure(send(broken, clientMetadata('portal', SECRET)));
+        expect(refused.code).toBe(status.INVALID_ARGUMENT);
+        expect(readStatusDetails(refused).reason).toBe('MALFORMED_REQUEST');
+        const stranger = await failure(send(broken, new Metadata()));
+        expect(stranger.code).toBe(status.UNAUTHENTICATED);
+      }
+      const answer = await send(whole, clientMetadata('portal', SECRET));
+      expect(otpV1.GenerateOtpResponse.decode(answer ?? Buffer.alloc(0)).txnId).toBe('for-portal');
+    } finally {
+      raw.close();
+    }
+  });
+
   it('passes the authenticated principal to the handler', async () => {
     expect((await generate('ok')).txnId).toBe('for-portal');
   });

@@ -2,12 +2,14 @@ import {
   Server,
   ServerCredentials,
   status,
+  type MethodDefinition,
   type sendUnaryData,
   type ServerUnaryCall,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import { invalidArgument } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import { descriptorSetBase64 } from '@vaxguard/proto';
 import { Admission, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits } from './admission';
@@ -19,6 +21,26 @@ import { serverStreamingCall, type ServerStreamHandler } from './server-stream';
 import { toStatusError } from './status';
 
 export type { CallContext } from './call-context';
+
+/**
+ * A request whose bytes are not a message of the method's type (cut short, a wrong wire
+ * type): grpc-js answers a deserializer that throws with INTERNAL, so the deserializer
+ * returns this instead and the call is refused INVALID_ARGUMENT, after authentication.
+ */
+const MALFORMED_REQUEST: unique symbol = Symbol('malformed request');
+
+type AnyHandler = (request: unknown, context: never) => unknown;
+
+function refuseMalformed(handler: AnyHandler): AnyHandler {
+  return (request, context) => {
+    if (request === MALFORMED_REQUEST) {
+      throw invalidArgument('the request is not a valid protobuf message of its type', {
+        reason: 'MALFORMED_REQUEST',
+      });
+    }
+    return handler(request, context);
+  };
+}
 
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 
@@ -94,8 +116,19 @@ export class GrpcServer {
   ): this {
     this.reflection.addService(serviceName);
     const implementation: UntypedServiceImplementation = {};
+    const tolerant: Record<string, MethodDefinition<unknown, unknown>> = {};
     for (const [name, method] of Object.entries(definition)) {
-      const handler: unknown = handlers[name as keyof D];
+      tolerant[name] = {
+        ...method,
+        requestDeserialize: (bytes: Buffer) => {
+          try {
+            return method.requestDeserialize(bytes) as unknown;
+          } catch {
+            return MALFORMED_REQUEST;
+          }
+        },
+      };
+      const handler: unknown = refuseMalformed(handlers[name as keyof D] as AnyHandler);
       if (method.requestStream) {
         throw new Error(`${method.path}: client-streaming methods are not supported`);
       }
@@ -108,7 +141,7 @@ export class GrpcServer {
           })
         : this.wrapUnary(method.path, handler as UnaryHandler<unknown, unknown>);
     }
-    this.server.addService(definition, implementation);
+    this.server.addService(tolerant, implementation);
     this.serviceNames.push(serviceName);
     this.health.setStatus(serviceName, 'NOT_SERVING');
     return this;

@@ -178,6 +178,26 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     return staff.client.confirm(txnId);
   }
 
+  /** Another instance of the service on the same database, started. */
+  async function secondInstance() {
+    const issuerPort = await freePort();
+    const second = await createVaccinationRecordApp(
+      readConfig({
+        ...environment,
+        ISSUER_URL: `http://127.0.0.1:${issuerPort}/vaccination-record`,
+        ISSUER_HTTP_PORT: String(issuerPort),
+      }),
+      { logSink: logs },
+    );
+    try {
+      await second.runtime.start();
+    } catch (error) {
+      await second.runtime.stop();
+      throw error;
+    }
+    return second;
+  }
+
   const today = () => indianDateOf(new Date());
   function doseRequest(
     ref: string,
@@ -789,17 +809,8 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     ]);
 
     // Two instances on one database: the same requests through both record one dose each.
-    const issuerPort = await freePort();
-    const second = await createVaccinationRecordApp(
-      readConfig({
-        ...environment,
-        ISSUER_URL: `http://127.0.0.1:${issuerPort}/vaccination-record`,
-        ISSUER_HTTP_PORT: String(issuerPort),
-      }),
-      { logSink: logs },
-    );
+    const second = await secondInstance();
     try {
-      await second.runtime.start();
       const pair = await Promise.all(
         [0, 1].map(async () => {
           const vaccinator = await staffAt(centreId, VACCINATOR);
@@ -1113,17 +1124,8 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
       certificateHeld: true,
     });
     // A second instance, started after the hold on the same database, holds it as well.
-    const issuerPort = await freePort();
-    const second = await createVaccinationRecordApp(
-      readConfig({
-        ...environment,
-        ISSUER_URL: `http://127.0.0.1:${issuerPort}/vaccination-record`,
-        ISSUER_HTTP_PORT: String(issuerPort),
-      }),
-      { logSink: logs },
-    );
+    const second = await secondInstance();
     try {
-      await second.runtime.start();
       const viaSecond = createServiceClient(vaccinationRecordV1.VaccinationRecordServiceService, {
         clientId: owner.client.clientId,
         secret: clients.find((client) => client.clientId === owner.client.clientId)?.secret ?? '',

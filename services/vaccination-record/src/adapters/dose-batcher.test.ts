@@ -73,6 +73,17 @@ function dose(n: number, violates = false) {
   };
 }
 
+/** Three doses at once, the second a schedule violation: the others are recorded. */
+async function threeWithAViolation(batcher: DoseBatcher) {
+  const outcomes = await Promise.allSettled([
+    batcher.submit(dose(1), locksOf(1)),
+    batcher.submit(dose(2, true), locksOf(2)),
+    batcher.submit(dose(3), locksOf(3)),
+  ]);
+  expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  return outcomes;
+}
+
 describe('DoseBatcher', () => {
   it('commits doses that arrive together in one transaction: locks with BEGIN, one read, one write, COMMIT', async () => {
     const { pool, sent } = fakePool();
@@ -102,16 +113,7 @@ describe('DoseBatcher', () => {
   it('answers a violation with its own error and keeps its neighbours, without its writes', async () => {
     const { pool, sent } = fakePool();
     const { batcher } = batcherOn(pool);
-    const outcomes = await Promise.allSettled([
-      batcher.submit(dose(1), locksOf(1)),
-      batcher.submit(dose(2, true), locksOf(2)),
-      batcher.submit(dose(3), locksOf(3)),
-    ]);
-    expect(outcomes.map((outcome) => outcome.status)).toEqual([
-      'fulfilled',
-      'rejected',
-      'fulfilled',
-    ]);
+    const outcomes = await threeWithAViolation(batcher);
     const rejected = outcomes[1] as PromiseRejectedResult;
     expect((rejected.reason as { reason?: string }).reason).toBe('DOSE_OUT_OF_SEQUENCE');
     const writes = sent.find((text) => text.startsWith('WITH')) ?? '';
@@ -134,16 +136,7 @@ describe('DoseBatcher', () => {
   it('runs each decided dose again alone when the batch fails as a whole', async () => {
     const { pool } = fakePool((text) => text === 'COMMIT');
     const { batcher, singles } = batcherOn(pool);
-    const outcomes = await Promise.allSettled([
-      batcher.submit(dose(1), locksOf(1)),
-      batcher.submit(dose(2, true), locksOf(2)),
-      batcher.submit(dose(3), locksOf(3)),
-    ]);
-    expect(outcomes.map((outcome) => outcome.status)).toEqual([
-      'fulfilled',
-      'rejected',
-      'fulfilled',
-    ]);
+    await threeWithAViolation(batcher);
     expect(singles.sort()).toEqual(['bnf-1', 'bnf-3']);
   });
 });

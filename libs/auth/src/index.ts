@@ -4,3 +4,4 @@
 export * from './authenticator';
 export * from './token-sources';
 export * from './access-registry';
+export * from './staff-session';

@@ -1,4 +1,4 @@
-import type { MethodPolicies } from '@vaxguard/auth';
+import { staffSessionOf, type MethodPolicies } from '@vaxguard/auth';
 import { isVaxGuardError, permissionDenied } from '@vaxguard/errors';
 import type { Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
 import { auditV1 } from '@vaxguard/proto';
@@ -57,9 +57,8 @@ function filterOf(
 }
 
 function staffReaderOf(principal: Principal): StaffReader | undefined {
-  const token = principal.token;
-  if (token?.audience !== AUDIENCE.staff || !token.staff) return undefined;
-  return { staffId: token.subject, role: token.staff.role };
+  const session = staffSessionOf(principal);
+  return session && { staffId: session.staffId, role: session.role };
 }
 
 const MISMATCH_KIND: Record<Mismatch['kind'], auditV1.MismatchKind> = {

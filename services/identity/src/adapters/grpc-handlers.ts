@@ -1,4 +1,9 @@
-import { apiLockScopeFromProto, type MethodPolicies } from '@vaxguard/auth';
+import {
+  apiLockScopeFromProto,
+  requireStaffSession,
+  staffSessionOf,
+  type MethodPolicies,
+} from '@vaxguard/auth';
 import { GENDER, PHOTO_ID_KIND, PRINCIPAL_KIND, STAFF_ROLE } from '@vaxguard/event-catalogue';
 import { permissionDenied, unauthenticated } from '@vaxguard/errors';
 import type { CallContext, Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
@@ -40,25 +45,14 @@ export const IDENTITY_METHOD_POLICIES: MethodPolicies = {
 
 /** The staff member a staff session names, or the calling service by its client. */
 function adminOf(principal: Principal): AdminActor {
-  const token = principal.token;
-  if (token?.audience === AUDIENCE.staff && token.staff) {
-    return {
-      kind: 'staff',
-      staffId: token.subject,
-      role: token.staff.role,
-      centreId: token.staff.centreId,
-      clientId: principal.clientId,
-    };
-  }
+  const session = staffSessionOf(principal);
+  if (session) return { kind: 'staff', ...session };
   return { kind: 'service', clientId: principal.clientId, scopes: principal.scopes };
 }
 
 function staffOf(principal: Principal): StaffActor {
-  const admin = adminOf(principal);
-  if (admin.kind !== 'staff') {
-    throw unauthenticated('this method needs a staff session', { reason: 'TOKEN_REQUIRED' });
-  }
-  return { staffId: admin.staffId, role: admin.role, clientId: admin.clientId };
+  const { staffId, role, clientId } = requireStaffSession(principal);
+  return { staffId, role, clientId };
 }
 
 /** Staff ask for consent as themselves; a client application without a token, as itself. */

@@ -1,14 +1,9 @@
-import type { AccessRegistry, MethodPolicies } from '@vaxguard/auth';
+import { requireStaffSession, type AccessRegistry, type MethodPolicies } from '@vaxguard/auth';
 import { unauthenticated } from '@vaxguard/errors';
-import type { CallContext, Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
+import type { CallContext, ServiceHandlers } from '@vaxguard/grpc-kit';
 import { vaccinationRecordV1 } from '@vaxguard/proto';
 import { AUDIENCE, TOKEN_HEADER } from '@vaxguard/tokens';
-import type {
-  CertificateReader,
-  RecordService,
-  StaffSession,
-  StoredDose,
-} from '../domain/record-service';
+import type { CertificateReader, RecordService, StoredDose } from '../domain/record-service';
 import { REVOCATION_CAUSE } from './revocation-cause';
 
 export const VACCINATION_RECORD_SERVICE_NAME =
@@ -25,19 +20,6 @@ export const VACCINATION_RECORD_METHOD_POLICIES: MethodPolicies = {
   [path('LiftCertificateHold')]: STAFF_SESSION,
   [path('GetCertificate')]: { token: [AUDIENCE.citizen, AUDIENCE.consent] },
 };
-
-function staffOf(principal: Principal): StaffSession {
-  const token = principal.token;
-  if (token?.audience !== AUDIENCE.staff || !token.staff) {
-    throw unauthenticated('this method needs a staff session', { reason: 'TOKEN_REQUIRED' });
-  }
-  return {
-    staffId: token.subject,
-    role: token.staff.role,
-    centreId: token.staff.centreId,
-    clientId: principal.clientId,
-  };
-}
 
 function certificateReaderOf(context: CallContext, registry: AccessRegistry): CertificateReader {
   const { principal } = context;
@@ -102,7 +84,7 @@ export function vaccinationRecordHandlers(
   return {
     async recordDose(request, { principal, method }) {
       const { dose, replayed } = await records.recordDose(
-        staffOf(principal),
+        requireStaffSession(principal),
         {
           beneficiaryRef: request.beneficiaryRef,
           vaccineCode: request.vaccineCode,
@@ -119,7 +101,7 @@ export function vaccinationRecordHandlers(
 
     async correctDose(request, { principal, method }) {
       const { dose, reissuedCertificateId, holdLifted } = await records.correctDose(
-        staffOf(principal),
+        requireStaffSession(principal),
         request,
         method,
       );
@@ -132,7 +114,7 @@ export function vaccinationRecordHandlers(
 
     async findBeneficiaryForVaccination(request, { principal, method }) {
       const found = await records.findForVaccination(
-        staffOf(principal),
+        requireStaffSession(principal),
         request.consentGrant,
         method,
       );
@@ -170,7 +152,7 @@ export function vaccinationRecordHandlers(
 
     async revokeCertificate(request, { principal, method }) {
       const { kid, crlVersion, held } = await records.revokeCertificate(
-        staffOf(principal),
+        requireStaffSession(principal),
         {
           certificateId: request.certificateId,
           reason: request.reason,
@@ -182,7 +164,7 @@ export function vaccinationRecordHandlers(
     },
 
     async liftCertificateHold(request, { principal, method }) {
-      return records.liftCertificateHold(staffOf(principal), request, method);
+      return records.liftCertificateHold(requireStaffSession(principal), request, method);
     },
 
     async getRevocationList(request) {

@@ -4,6 +4,7 @@ import {
   ACCESS_REGISTRY_TOPIC,
   ALL_EVENT_TOPICS,
   buildEvent,
+  eventActor,
   eventsTopic,
   SECURITY_ALERTS_TOPIC,
   type EventDefinition,
@@ -104,5 +105,22 @@ describe('the event catalogue', () => {
       ok: false,
       reason: 'NOT_AN_ENVELOPE',
     });
+  });
+});
+
+describe('eventActor', () => {
+  it('builds an actor of each kind, the client defaulting to the principal itself', () => {
+    expect(eventActor('STAFF', 'stf_1', 'portal')).toEqual({
+      kind: ActorKind.ACTOR_KIND_STAFF,
+      principalId: 'stf_1',
+      clientId: 'portal',
+    });
+    expect(eventActor('SERVICE', 'svc-audit')).toEqual({
+      kind: ActorKind.ACTOR_KIND_SERVICE,
+      principalId: 'svc-audit',
+      clientId: 'svc-audit',
+    });
+    expect(eventActor('CITIZEN', 'mobile-index', 'portal').kind).toBe(ActorKind.ACTOR_KIND_CITIZEN);
+    expect(eventActor('PARTNER_CLIENT', 'partner').kind).toBe(ActorKind.ACTOR_KIND_PARTNER_CLIENT);
   });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ACTOR_KIND, type ActorKindValue } from './enums';
 import {
   EventDecodeError,
   typeUrlOf,
@@ -103,6 +104,19 @@ export function defineEvent<N extends string, T>(
     typeUrl: typeUrlOf(payload),
     urgent: options.urgent ?? false,
   };
+}
+
+/**
+ * An event's actor: who acted, of which kind, and through which client application (for
+ * a client or service acting in its own name, its own id, the default). The one way
+ * every producer builds one.
+ */
+export function eventActor(
+  kind: ActorKindValue,
+  principalId: string,
+  clientId = principalId,
+): Actor {
+  return { kind: ACTOR_KIND.toProto(kind), principalId, clientId };
 }
 
 /** What a producer says about one occurrence of an event. */

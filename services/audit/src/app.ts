@@ -1,4 +1,4 @@
-import { ActorKind, ALL_EVENT_TOPICS, topicSpec } from '@vaxguard/event-catalogue';
+import { ALL_EVENT_TOPICS, eventActor, topicSpec } from '@vaxguard/event-catalogue';
 import { ensureTopics, type IdempotentConsumer } from '@vaxguard/events';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import type { Logger, LogSink } from '@vaxguard/logging';
@@ -75,11 +75,7 @@ export async function createAuditApp(
     const store = new PgLogStore(runtime.pool);
     const logger = runtime.logger.child({ component: 'audit-log' });
     // The audit service acts in its own name: the client it calls identity with.
-    const actor = {
-      kind: ActorKind.ACTOR_KIND_SERVICE,
-      principalId: config.serviceClientId,
-      clientId: config.serviceClientId,
-    };
+    const actor = eventActor('SERVICE', config.serviceClientId);
     const verifier = parseVerifierKey(config.logSigner.verifierKey);
     const keeper = await LogKeeper.open({
       store: new KeptStateFile(config.stateDir),

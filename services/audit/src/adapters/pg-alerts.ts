@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { withTransaction, type Pool, type Queryable } from '@vaxguard/db';
-import { ActorKind, buildEvent, EVENTS, type Actor } from '@vaxguard/event-catalogue';
+import { type Actor, buildEvent, eventActor, EVENTS } from '@vaxguard/event-catalogue';
 import { enqueueEvent } from '@vaxguard/events';
 import type { AlertStore, ResponseOutcome, StoredAlert } from '../domain/alert-desk';
 import { needsResponse } from '../domain/alert-desk';
@@ -127,7 +127,7 @@ export class PgAlertStore implements AlertStore {
       await enqueueEvent(
         tx,
         buildEvent(EVENTS.alertAcknowledged, {
-          actor: { kind: ActorKind.ACTOR_KIND_STAFF, principalId: by, clientId: '' },
+          actor: eventActor('STAFF', by, ''),
           subject: subjectOfPrincipal(stored.alert.principal),
           payload: { alertId, rule: stored.alert.rule, first: !found.acknowledged },
           occurredAt: at,

@@ -1,5 +1,5 @@
 import type { Queryable } from '@vaxguard/db';
-import { ActorKind, buildEvent, EVENTS, SubjectKind, type Actor } from '@vaxguard/event-catalogue';
+import { buildEvent, eventActor, EVENTS, SubjectKind } from '@vaxguard/event-catalogue';
 import { enqueueEvent } from '@vaxguard/events';
 import type { RecordedAccess } from '../domain/access-history';
 import { decodeEntry } from '../domain/entry-encoding';
@@ -112,11 +112,7 @@ export class PgLogQueries implements LogQueryStore, QueryRecorder {
    * (or alerts) it returned; never the entries.
    */
   async recordQuery(auditor: StaffReader, read: AuditorRead): Promise<void> {
-    const actor: Actor = {
-      kind: ActorKind.ACTOR_KIND_STAFF,
-      principalId: auditor.staffId,
-      clientId: '',
-    };
+    const actor = eventActor('STAFF', auditor.staffId, '');
     const filter = read.kind === 'ListAlerts' ? undefined : read.filter;
     await enqueueEvent(
       this.db,

@@ -1,31 +1,20 @@
 import {
-  ActorKind,
+  type Actor,
   buildEvent,
+  eventActor,
   EVENTS,
+  type OutgoingEvent,
   PHOTO_ID_KIND,
   SubjectKind,
-  type Actor,
-  type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
 import type { EventActor, IdentityEvent } from '../domain/beneficiary-service';
 
 /** Who acted: a citizen by their mobile's blind index, or the grantee of a consent. */
 function actorOf(viewer: EventActor): Actor {
   if (viewer.kind === 'citizen') {
-    return {
-      kind: ActorKind.ACTOR_KIND_CITIZEN,
-      principalId: viewer.mobileIndex,
-      clientId: viewer.clientId,
-    };
+    return eventActor('CITIZEN', viewer.mobileIndex, viewer.clientId);
   }
-  return {
-    kind:
-      viewer.granteeKind === 'STAFF'
-        ? ActorKind.ACTOR_KIND_STAFF
-        : ActorKind.ACTOR_KIND_PARTNER_CLIENT,
-    principalId: viewer.granteeId,
-    clientId: viewer.clientId,
-  };
+  return eventActor(viewer.granteeKind, viewer.granteeId, viewer.clientId);
 }
 
 /** A domain event as the catalogue's envelope: subject the beneficiary, or the mobile asked. */

@@ -1,13 +1,13 @@
 import { apiLockScopeToProto } from '@vaxguard/auth';
 import {
-  ActorKind,
+  type Actor,
   buildEvent,
+  eventActor,
   EVENTS,
+  type OutgoingEvent,
   PRINCIPAL_KIND,
   STAFF_ROLE,
   SubjectKind,
-  type Actor,
-  type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
 import { apiLockKey } from '@vaxguard/tokens';
 import { consentSmsQuotaOf } from '../domain/identity-rules';
@@ -20,8 +20,8 @@ import type {
 
 function actorOf(actor: AdminActor): Actor {
   return actor.kind === 'staff'
-    ? { kind: ActorKind.ACTOR_KIND_STAFF, principalId: actor.staffId, clientId: actor.clientId }
-    : { kind: ActorKind.ACTOR_KIND_SERVICE, principalId: actor.clientId, clientId: actor.clientId };
+    ? eventActor('STAFF', actor.staffId, actor.clientId)
+    : eventActor('SERVICE', actor.clientId);
 }
 
 /** The consent SMS quota in force for a partner: its own, or the defaults. */
@@ -52,11 +52,7 @@ function registryPartner(partner: PartnerRecord, base: { actor: Actor; occurredA
  * keyed index. Never the username or the password.
  */
 function staffLoginEvent(event: StaffLoginEvent): OutgoingEvent {
-  const actor: Actor = {
-    kind: ActorKind.ACTOR_KIND_PARTNER_CLIENT,
-    principalId: event.clientId,
-    clientId: event.clientId,
-  };
+  const actor = eventActor('PARTNER_CLIENT', event.clientId);
   const base = { actor, occurredAt: event.occurredAt };
   if (event.type === 'staff_login.locked') {
     return buildEvent(EVENTS.staffLoginLocked, {

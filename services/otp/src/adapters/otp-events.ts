@@ -1,12 +1,12 @@
 import {
-  ActorKind,
   buildEvent,
+  eventActor,
   EVENTS,
   GRANTEE_KIND,
   OTP_FAILURE_REASON,
   OTP_PURPOSE,
-  SubjectKind,
   type OutgoingEvent,
+  SubjectKind,
 } from '@vaxguard/event-catalogue';
 import type { otpV1 } from '@vaxguard/proto';
 import type { Consent, OtpEvent } from '../domain/model';
@@ -25,11 +25,7 @@ export function consentToProto(consent: Consent): otpV1.ConsentScope {
  */
 export function toOutgoingEvent(event: OtpEvent): OutgoingEvent {
   const base = {
-    actor: {
-      kind: ActorKind.ACTOR_KIND_PARTNER_CLIENT,
-      principalId: event.clientId,
-      clientId: event.clientId,
-    },
+    actor: eventActor('PARTNER_CLIENT', event.clientId),
     occurredAt: event.occurredAt,
   };
   const mobile = (ref: string) => ({ kind: SubjectKind.SUBJECT_KIND_MOBILE, ref });

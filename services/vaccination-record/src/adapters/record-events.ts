@@ -1,10 +1,10 @@
 import {
-  ActorKind,
-  buildEvent,
-  EVENTS,
-  SubjectKind,
   type Actor,
+  buildEvent,
+  eventActor,
+  EVENTS,
   type OutgoingEvent,
+  SubjectKind,
 } from '@vaxguard/event-catalogue';
 import type { EventActor, RecordEvent } from '../domain/record-service';
 import { REVOCATION_CAUSE } from './revocation-cause';
@@ -13,23 +13,11 @@ import { REVOCATION_CAUSE } from './revocation-cause';
 function actorOf(actor: EventActor): Actor {
   switch (actor.kind) {
     case 'staff':
-      return {
-        kind: ActorKind.ACTOR_KIND_STAFF,
-        principalId: actor.staffId,
-        clientId: actor.clientId,
-      };
+      return eventActor('STAFF', actor.staffId, actor.clientId);
     case 'citizen':
-      return {
-        kind: ActorKind.ACTOR_KIND_CITIZEN,
-        principalId: actor.mobileIndex,
-        clientId: actor.clientId,
-      };
+      return eventActor('CITIZEN', actor.mobileIndex, actor.clientId);
     case 'partner':
-      return {
-        kind: ActorKind.ACTOR_KIND_PARTNER_CLIENT,
-        principalId: actor.partnerId,
-        clientId: actor.clientId,
-      };
+      return eventActor('PARTNER_CLIENT', actor.partnerId, actor.clientId);
   }
 }
 

@@ -215,6 +215,16 @@ describe('LogQueries', () => {
     await expect(
       queries.export(auditor, { ...none, from: new Date(2), to: new Date(2) }, 0),
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'OUT_OF_RANGE' });
+    // Found by the fuzz suite (issue 18): a time too far out to be a Date was INTERNAL.
+    for (const far of [{ from: new Date(NaN) }, { to: new Date(NaN) }]) {
+      await expect(queries.export(auditor, { ...none, ...far }, 0)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        reason: 'OUT_OF_RANGE',
+      });
+      await expect(
+        queries.query(auditor, { ...none, ...far }, { pageSize: 0, pageToken: '' }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'OUT_OF_RANGE' });
+    }
     expect([store.recorded, store.reads]).toEqual([[], []]);
   });
 

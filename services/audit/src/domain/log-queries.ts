@@ -59,6 +59,10 @@ export function exportChunkSize(requested: number): number {
 }
 
 function checkRange(filter: EntryFilter): void {
+  // A Timestamp past year 275760 decodes to an invalid Date, which no query can hold.
+  if ([filter.from, filter.to].some((time) => time && Number.isNaN(time.getTime()))) {
+    throw invalidArgument('from and to must be valid times', { reason: 'OUT_OF_RANGE' });
+  }
   if (filter.from && filter.to && filter.from >= filter.to) {
     throw invalidArgument('from must be before to', { reason: 'OUT_OF_RANGE' });
   }

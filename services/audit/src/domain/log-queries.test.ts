@@ -216,6 +216,16 @@ describe('LogQueries', () => {
       queries.export(auditor, { ...none, from: new Date(2), to: new Date(2) }, 0),
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'OUT_OF_RANGE' });
     // Found by the fuzz suite (issue 18): a time too far out to be a Date was INTERNAL.
+    // A subject longer than the index holds stopped the log's ingestion; a NUL was INTERNAL.
+    for (const bad of [{ subjectRef: 'b'.repeat(3_000) }, { actorId: 'stf\u0000' }]) {
+      await expect(queries.export(auditor, { ...none, ...bad }, 0)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        reason: 'INVALID_FILTER',
+      });
+      await expect(
+        queries.query(auditor, { ...none, ...bad }, { pageSize: 0, pageToken: '' }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'INVALID_FILTER' });
+    }
     for (const far of [{ from: new Date(NaN) }, { to: new Date(NaN) }]) {
       await expect(queries.export(auditor, { ...none, ...far }, 0)).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',

@@ -7,7 +7,7 @@ import {
   type Directory,
   type RecordedAccess,
 } from './access-history';
-import { requireAuditor, sizeWithin } from './log-rules';
+import { isFilterValue, requireAuditor, sizeWithin } from './log-rules';
 import type { EntryFilter, LogEntry, QueryRecorder, StaffReader } from './model';
 
 /**
@@ -62,6 +62,11 @@ function checkRange(filter: EntryFilter): void {
   // A Timestamp past year 275760 decodes to an invalid Date, which no query can hold.
   if ([filter.from, filter.to].some((time) => time && Number.isNaN(time.getTime()))) {
     throw invalidArgument('from and to must be valid times', { reason: 'OUT_OF_RANGE' });
+  }
+  if (![filter.actorId, filter.subjectRef, filter.eventType].every(isFilterValue)) {
+    throw invalidArgument('a filter is too long or holds a NUL character', {
+      reason: 'INVALID_FILTER',
+    });
   }
   if (filter.from && filter.to && filter.from >= filter.to) {
     throw invalidArgument('from must be before to', { reason: 'OUT_OF_RANGE' });

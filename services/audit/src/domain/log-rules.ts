@@ -65,6 +65,18 @@ export function requireAuditor(reader: StaffReader | undefined): StaffReader {
 
 // ---- Paging and ranges ---------------------------------------------------------------
 
+/**
+ * The longest filter (actor id, subject ref, event type) a query may name: ids are far
+ * shorter, and the filters go into the audit.queried entry, whose subject is indexed
+ * (a PostgreSQL btree row holds at most 2704 bytes; one longer stops the log's ingestion).
+ */
+export const MAX_FILTER_LENGTH = 256;
+
+/** A filter value a query may name: not too long, and no NUL, which PostgreSQL text cannot hold. */
+export function isFilterValue(value: string): boolean {
+  return value.length <= MAX_FILTER_LENGTH && !value.includes('\u0000');
+}
+
 export const DEFAULT_ENTRIES_PAGE = 100;
 /** At most this many entries per GetEntries page (entries are a few hundred bytes). */
 export const MAX_ENTRIES_PAGE = 1_000;

@@ -90,6 +90,12 @@ export interface Platform extends AsyncDisposable {
   /** The dev SMS inbox OTP writes to. */
   readonly smsInbox: string;
   /**
+   * The audit log's signer key (a C2SP note signer key), for tests that play an audit
+   * service whose key was stolen: what it signs, a witness must still refuse to cosign
+   * when it does not extend what the witness saw.
+   */
+  readonly auditLogSignerKey: string;
+  /**
    * The witness that cosigns the audit log's checkpoints (a real litewitness), when the
    * platform runs audit. A test stops it to see the log go on without cosignatures.
    */
@@ -335,6 +341,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       operator: { clientId: OPERATOR_CLIENT, secret: secrets.demoClientSecret },
       admin,
       smsInbox: layout.smsSink,
+      auditLogSignerKey: secrets.auditLogSignerKey,
       get witness() {
         return witness;
       },

@@ -31,6 +31,13 @@ import {
   startWorld,
   type World,
 } from '@vaxguard/testing';
+import { parseSignerKey, signCheckpoint } from '@vaxguard/tlog';
+import {
+  addCheckpoint,
+  WitnessBadRequestError,
+  WitnessConflictError,
+  WitnessInconsistentError,
+} from '@vaxguard/witness';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -527,8 +534,72 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
           },
         });
       }
-      // C2: the log refusing to sign its rollback and the witnesses refusing to cosign the
-      // fork are asserted here once the audit service's cosigning lands.
+      // The log refused to sign its own rollback: it signed nothing past what it had
+      // served, it says it is halted and why, and a CRITICAL LOG_ROLLBACK alert is raised.
+      expect(latest).toBe(servedAtCut);
+      const halted = await world.clients.audit.call('getCheckpoint', {}, callAs());
+      console.log(`the log after the cut: halted=${halted.halted} (${halted.haltReason})`);
+      expect(halted.halted).toBe(true);
+      expect(halted.haltReason).not.toBe('');
+      const rollbackAlert = await eventually(
+        async () => {
+          const { alerts } = await world.clients.audit.call(
+            'listAlerts',
+            { pageSize: 100, pageToken: '', unacknowledgedOnly: false },
+            asAuditor,
+          );
+          const found = alerts.find((record) => record.alert?.rule === 'LOG_ROLLBACK');
+          if (!found) throw new Error('no LOG_ROLLBACK alert yet');
+          return found;
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      expect(rollbackAlert.alert?.severity).toBe(auditV1.Severity.SEVERITY_CRITICAL);
+
+      // An audit service whose key was stolen signs the forked tree anyway: the witness,
+      // which cosigned the tree of `servedAtCut` entries, refuses to cosign it.
+      const { rows: heads } = await db.query<{ tree_size: string; root_hash: Buffer }>(
+        'SELECT tree_size, root_hash FROM audit_log_head',
+      );
+      const fork = {
+        origin: world.platform.description.auditLog?.origin ?? '',
+        size: Number(heads[0]?.tree_size),
+        rootHash: new Uint8Array(heads[0]?.root_hash ?? []),
+      };
+      const forkNote = signCheckpoint(fork, [parseSignerKey(world.platform.auditLogSignerKey)]);
+      const witnessUrl = world.platform.witness?.url ?? '';
+      // The proof is the forked tree's own, from its stored nodes: all the thief has.
+      const proofFrom = async (oldSize: number) =>
+        fork.size > oldSize
+          ? (
+              await world.clients.audit.call(
+                'getConsistencyProof',
+                { oldSize: String(oldSize), newSize: String(fork.size) },
+                callAs(),
+              )
+            ).hashes
+          : [];
+      const submit = async (oldSize: number) =>
+        addCheckpoint(witnessUrl, {
+          oldSize,
+          consistencyProof: await proofFrom(oldSize),
+          checkpoint: forkNote,
+        }).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      let refusal = await submit(servedAtCut);
+      // The size the witness holds, if it is not the one served: asked again from there.
+      if (refusal instanceof WitnessConflictError) refusal = await submit(refusal.knownSize);
+      console.log(
+        `the witness asked to cosign the forked tree of ${fork.size} entries over the ${servedAtCut} it cosigned: ${String(refusal)}`,
+      );
+      // A fork is refused: 422 when the proof does not verify, 400 when the forked tree
+      // is smaller than the one the witness holds.
+      expect(
+        refusal instanceof WitnessInconsistentError || refusal instanceof WitnessBadRequestError,
+      ).toBe(true);
+
       const report = await verifyLog();
       console.log(`VerifyLog after the log went on: ${JSON.stringify(report.firstMismatch)}`);
       expect(report.ok).toBe(false);

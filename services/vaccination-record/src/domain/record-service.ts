@@ -1153,7 +1153,9 @@ export class RecordService {
   }
 
   async revocationList(kid: string): Promise<RevocationList> {
-    const list = (await this.options.keys.published()).revocationLists[kid];
+    const lists = (await this.options.keys.published()).revocationLists;
+    // Own keys only: `toString` is not a kid.
+    const list = Object.hasOwn(lists, kid) ? lists[kid] : undefined;
     if (!list) throw notFound('no issuer key has this kid', { reason: 'UNKNOWN_KID' });
     return list;
   }

@@ -7,6 +7,7 @@ import {
   startRevocationListener,
   type MethodPolicies,
 } from '@vaxguard/auth';
+import type { ServiceDefinition } from '@grpc/grpc-js';
 import { createPool, migrate, type Migration, type Pool } from '@vaxguard/db';
 import { eventsTopic, topicSpec, type Producer as EventProducer } from '@vaxguard/event-catalogue';
 import { createKafka, ensureTopics, OutboxRelay, type BroadcastListener } from '@vaxguard/events';
@@ -15,6 +16,7 @@ import {
   createServiceClient,
   GrpcServer,
   staticClientRegistry,
+  type ServiceClient,
 } from '@vaxguard/grpc-kit';
 import { createLogger, type Logger, type LogSink } from '@vaxguard/logging';
 import { otpV1 } from '@vaxguard/proto';
@@ -57,6 +59,7 @@ const REVOCATION_PRUNE_INTERVAL_MS = 60_000;
  */
 export class ServiceRuntime {
   private readonly stoppers: (() => Promise<void>)[] = [];
+  private readonly peers: { close(): void }[] = [];
   private stopping: Promise<void> | undefined;
   port = 0;
 
@@ -201,6 +204,29 @@ export class ServiceRuntime {
   }
 
   /**
+   * A client of another VaxGuard service at `address`, calling with this service's own
+   * credentials (its peer configuration), closed at shutdown after every worker has
+   * stopped. The one way a service builds its peers.
+   */
+  peer<D extends ServiceDefinition>(
+    definition: D,
+    address: string,
+    options: { readonly deadlineMs?: number } = {},
+  ): ServiceClient<D> {
+    const peer = this.options.peer;
+    if (!peer)
+      throw new Error(`${this.options.service}: a peer client needs the peer configuration`);
+    const client = createServiceClient(definition, {
+      address,
+      clientId: peer.serviceClientId,
+      secret: peer.serviceClientSecret,
+      ...options,
+    });
+    this.peers.push(client);
+    return client;
+  }
+
+  /**
    * Runs `task` every `intervalMs` until shutdown, which waits for a run in progress
    * (`startPeriodic`); failures are logged under `name` and retried next interval.
    */
@@ -252,6 +278,7 @@ export class ServiceRuntime {
     }
     await Promise.all(this.listeners.map((listener) => listener.stop()));
     this.closeClients();
+    for (const peer of this.peers) peer.close();
     await this.relay.stop();
     await this.producer.disconnect().catch(() => undefined);
     await this.pool.end();

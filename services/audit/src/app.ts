@@ -1,6 +1,5 @@
 import { ALL_EVENT_TOPICS, eventActor, topicSpec } from '@vaxguard/event-catalogue';
 import { ensureTopics, type IdempotentConsumer } from '@vaxguard/events';
-import { createServiceClient } from '@vaxguard/grpc-kit';
 import type { Logger, LogSink } from '@vaxguard/logging';
 import { auditV1, identityV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
@@ -152,11 +151,7 @@ export async function createAuditApp(
 
     // High-severity alerts stop their principal: identity is asked after the batch
     // that raised them commits, by a worker that keeps trying until identity answers.
-    const identity = createServiceClient(identityV1.IdentityServiceService, {
-      address: config.identityAddress,
-      clientId: config.serviceClientId,
-      secret: config.serviceClientSecret,
-    });
+    const identity = runtime.peer(identityV1.IdentityServiceService, config.identityAddress);
     const responder = new IdentityResponder({
       pool: runtime.pool,
       identity,
@@ -165,10 +160,7 @@ export async function createAuditApp(
       logger: runtime.logger.child({ component: 'automatic-response' }),
     });
     responder.start();
-    runtime.onStop(async () => {
-      await responder.stop();
-      identity.close();
-    });
+    runtime.onStop(() => responder.stop());
     const windows = new PgAnomalyWindows(runtime.pool);
     runtime.every('anomaly-window-prune', ANOMALY_PRUNE_INTERVAL_MS, async () => {
       await windows.prune(clock(), ANOMALY_STATE_RETENTION_MS);

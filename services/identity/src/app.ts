@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { LogSink } from '@vaxguard/logging';
 import { hashClientSecret } from '@vaxguard/grpc-kit';
 import { documentBlindIndex, mobileBlindIndex, type Mobile } from '@vaxguard/pii';
-import { identityV1 } from '@vaxguard/proto';
+import { identityV1, otpV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { ConfigKeyProvider } from './adapters/config-key-provider';
 import {
@@ -64,8 +64,7 @@ export async function createIdentityApp(
     const vault = new EnvelopeVault(ConfigKeyProvider.fromList(config.keyEncryptionKeys));
     const store = new PgBeneficiaryStore(runtime.pool, vault);
     const indexMobile = (mobile: Mobile) => mobileBlindIndex(config.mobileIndexKey, mobile);
-    const otp = new OtpPeer(peerConfigOf(config));
-    runtime.onStop(async () => otp.close());
+    const otp = new OtpPeer(runtime.peer(otpV1.OtpServiceService, config.otpAddress));
     const beneficiaries = new BeneficiaryService({
       store,
       clock,

@@ -1,6 +1,6 @@
 import { hkdfSync } from 'node:crypto';
 import type { LogSink } from '@vaxguard/logging';
-import { vaccinationRecordV1 } from '@vaxguard/proto';
+import { identityV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { Sealer } from '@vaxguard/sealing';
 import {
@@ -63,12 +63,11 @@ export async function createVaccinationRecordApp(
       clock,
     );
     await keys.ensureKey();
-    const identity = new IdentityPeer({
-      address: config.identityAddress,
-      clientId: config.serviceClientId,
-      secret: config.serviceClientSecret,
-    });
-    runtime.onStop(async () => identity.close());
+    const identity = new IdentityPeer(
+      runtime.peer(identityV1.IdentityServiceService, config.identityAddress, {
+        deadlineMs: 5_000,
+      }),
+    );
     // The centres' names for certificates, from identity's centre.created (see why there).
     const centres = await startCentreProjection({
       kafka: runtime.kafka,

@@ -1,8 +1,7 @@
 import { isVaxGuardError, unavailable } from '@vaxguard/errors';
 import { GRANTEE_KIND, STAFF_ROLE } from '@vaxguard/event-catalogue';
-import { createServiceClient, type ServiceClient } from '@vaxguard/grpc-kit';
+import type { ServiceClient } from '@vaxguard/grpc-kit';
 import { otpV1 } from '@vaxguard/proto';
-import type { PeerConfig } from '@vaxguard/runtime';
 import type { SecretCodeGrants } from '../domain/beneficiary-service';
 import type { ConsentCodeSender } from '../domain/consent-service';
 import type { StaffSignInCodes } from '../domain/principals';
@@ -17,15 +16,7 @@ import type { StaffSignInCodes } from '../domain/principals';
  * same error; a refusal of identity's own credentials is a platform fault.
  */
 export class OtpPeer implements ConsentCodeSender, StaffSignInCodes, SecretCodeGrants {
-  private readonly otp: ServiceClient<typeof otpV1.OtpServiceService>;
-
-  constructor(peer: PeerConfig) {
-    this.otp = createServiceClient(otpV1.OtpServiceService, {
-      address: peer.otpAddress,
-      clientId: peer.serviceClientId,
-      secret: peer.serviceClientSecret,
-    });
-  }
+  constructor(private readonly otp: ServiceClient<typeof otpV1.OtpServiceService>) {}
 
   /** A CONSENT code (ConsentCodeSender). */
   async send(
@@ -79,10 +70,6 @@ export class OtpPeer implements ConsentCodeSender, StaffSignInCodes, SecretCodeG
       )
       .catch(platformFault('consent grants cannot be issued right now'));
     return { token: response.token, expiresAt: response.claims?.expiresAt ?? new Date() };
-  }
-
-  close(): void {
-    this.otp.close();
   }
 }
 

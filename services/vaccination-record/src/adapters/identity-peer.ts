@@ -1,8 +1,8 @@
 import { Metadata } from '@grpc/grpc-js';
 import { checkTokenHolder, type AccessRegistry } from '@vaxguard/auth';
 import { isVaxGuardError, unauthenticated } from '@vaxguard/errors';
-import { createServiceClient, type ServiceClient } from '@vaxguard/grpc-kit';
-import { identityV1 } from '@vaxguard/proto';
+import type { ServiceClient } from '@vaxguard/grpc-kit';
+import { type identityV1 } from '@vaxguard/proto';
 import { AUDIENCE, TOKEN_HEADER, type TokenVerifier } from '@vaxguard/tokens';
 import type {
   BeneficiaryDirectory,
@@ -35,14 +35,7 @@ import type { ConsentGrant } from '../domain/record-rules';
  * service through the access registry, enforced on every call and on the grant.
  */
 export class IdentityPeer implements BeneficiaryDirectory {
-  private readonly client: ServiceClient<typeof identityV1.IdentityServiceService>;
-
-  constructor(options: { address: string; clientId: string; secret: string }) {
-    this.client = createServiceClient(identityV1.IdentityServiceService, {
-      ...options,
-      deadlineMs: 5_000,
-    });
-  }
+  constructor(private readonly client: ServiceClient<typeof identityV1.IdentityServiceService>) {}
 
   async get(beneficiaryRef: string, token: string): Promise<BeneficiaryFacts | undefined> {
     const metadata = new Metadata();
@@ -65,10 +58,6 @@ export class IdentityPeer implements BeneficiaryDirectory {
       if (isVaxGuardError(error) && error.code === 'PERMISSION_DENIED') return undefined;
       throw error;
     }
-  }
-
-  close(): void {
-    this.client.close();
   }
 }
 

@@ -112,7 +112,7 @@ describe('GrpcServer over a real socket', () => {
 
   // Found by the fuzz suite (issue 18): grpc-js answers a request it cannot decode with
   // INTERNAL; a client's broken frame is INVALID_ARGUMENT, and only once it is authenticated.
-  it('refuses a request cut short or with a wrong wire type INVALID_ARGUMENT MALFORMED_REQUEST', async () => {
+  it('refuses a request cut short or with a wrong wire type INVALID_ARGUMENT MALFORMED_REQUEST, and text with a NUL NUL_IN_TEXT', async () => {
     const raw = new (makeGenericClientConstructor({}, 'Raw'))(
       address,
       credentials.createInsecure(),
@@ -144,6 +144,18 @@ describe('GrpcServer over a real socket', () => {
         const stranger = await failure(send(broken, new Metadata()));
         expect(stranger.code).toBe(status.UNAUTHENTICATED);
       }
+      // A NUL in a text field, which PostgreSQL text cannot hold, was INTERNAL wherever it
+      // reached a query (an identity and an audit RPC, found by the fuzz suite).
+      const nul = Buffer.from(
+        otpV1.GenerateOtpRequest.encode({
+          mobile: 'ok\u0000',
+          purpose: 1,
+          onBehalfOfClientId: '',
+        }).finish(),
+      );
+      const refusedNul = await failure(send(nul, clientMetadata('portal', SECRET)));
+      expect(refusedNul.code).toBe(status.INVALID_ARGUMENT);
+      expect(readStatusDetails(refusedNul).reason).toBe('NUL_IN_TEXT');
       const answer = await send(whole, clientMetadata('portal', SECRET));
       expect(otpV1.GenerateOtpResponse.decode(answer ?? Buffer.alloc(0)).txnId).toBe('for-portal');
     } finally {

@@ -9,7 +9,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
-import { invalidArgument } from '@vaxguard/errors';
+import { invalidArgument, type VaxGuardError } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import { descriptorSetBase64 } from '@vaxguard/proto';
 import { Admission, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits } from './admission';
@@ -23,21 +23,46 @@ import { toStatusError } from './status';
 export type { CallContext } from './call-context';
 
 /**
- * A request whose bytes are not a message of the method's type (cut short, a wrong wire
- * type): grpc-js answers a deserializer that throws with INTERNAL, so the deserializer
- * returns this instead and the call is refused INVALID_ARGUMENT, after authentication.
+ * A request refused before its handler runs, after authentication: bytes that are not a
+ * message of the method's type (cut short, a wrong wire type), which grpc-js would answer
+ * INTERNAL had the deserializer thrown, or text holding a NUL, which no VaxGuard field
+ * means and PostgreSQL text cannot hold (it would fail as INTERNAL wherever it reached SQL).
  */
-const MALFORMED_REQUEST: unique symbol = Symbol('malformed request');
+class RefusedRequest {
+  constructor(readonly refusal: VaxGuardError) {}
+}
+
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (typeof value !== 'object' || value === null) return false;
+  if (value instanceof Uint8Array || value instanceof Date) return false;
+  return Object.values(value).some(holdsNul);
+}
+
+function tolerantDeserializer(deserialize: (bytes: Buffer) => unknown) {
+  return (bytes: Buffer): unknown => {
+    let request: unknown;
+    try {
+      request = deserialize(bytes);
+    } catch {
+      return new RefusedRequest(
+        invalidArgument('the request is not a valid protobuf message of its type', {
+          reason: 'MALFORMED_REQUEST',
+        }),
+      );
+    }
+    if (!holdsNul(request)) return request;
+    return new RefusedRequest(
+      invalidArgument('a text field holds a NUL character', { reason: 'NUL_IN_TEXT' }),
+    );
+  };
+}
 
 type AnyHandler = (request: unknown, context: never) => unknown;
 
 function refuseMalformed(handler: AnyHandler): AnyHandler {
   return (request, context) => {
-    if (request === MALFORMED_REQUEST) {
-      throw invalidArgument('the request is not a valid protobuf message of its type', {
-        reason: 'MALFORMED_REQUEST',
-      });
-    }
+    if (request instanceof RefusedRequest) throw request.refusal;
     return handler(request, context);
   };
 }
@@ -120,13 +145,7 @@ export class GrpcServer {
     for (const [name, method] of Object.entries(definition)) {
       tolerant[name] = {
         ...method,
-        requestDeserialize: (bytes: Buffer) => {
-          try {
-            return method.requestDeserialize(bytes) as unknown;
-          } catch {
-            return MALFORMED_REQUEST;
-          }
-        },
+        requestDeserialize: tolerantDeserializer(method.requestDeserialize),
       };
       const handler: unknown = refuseMalformed(handlers[name as keyof D] as AnyHandler);
       if (method.requestStream) {

@@ -14,12 +14,15 @@ import { PgCentreDirectory, startCentreProjection } from './adapters/pg-centre-d
 import { ISSUER_KEY_CONTEXT, PgIssuerKeyring } from './adapters/pg-issuer-keyring';
 import { PgRecordStore } from './adapters/pg-record-store';
 import type { Config } from './config';
-import { RecordService } from './domain/record-service';
+import { AccessDecisions } from './domain/access-decisions';
+import { CertificateService } from './domain/certificate-service';
+import { DoseService } from './domain/dose-service';
 import { vaccinationRecordMigrations } from './migrations';
 
 export interface VaccinationRecordApp {
   readonly runtime: ServiceRuntime;
-  readonly records: RecordService;
+  readonly doses: DoseService;
+  readonly certificates: CertificateService;
   readonly keys: PgIssuerKeyring;
   /** Where the issuer's keys are served over HTTP, when ISSUER_HTTP_PORT is set. */
   readonly issuerHttpPort: number | undefined;
@@ -75,28 +78,38 @@ export async function createVaccinationRecordApp(
       logger: runtime.logger.child({ component: 'centre-names' }),
     });
     runtime.onStop(async () => centres.stop());
-    const records = new RecordService({
-      store: new PgRecordStore(runtime.pool, runtime.logger.child({ component: 'record-store' })),
+    const store = new PgRecordStore(
+      runtime.pool,
+      runtime.logger.child({ component: 'record-store' }),
+    );
+    const access = new AccessDecisions({
+      store,
       directory: identity,
-      centres: new PgCentreDirectory(runtime.pool),
       grants: new ConsentGrantVerifier(runtime.verifier, runtime.accessRegistry),
+      clock,
+      staffBeneficiariesPerHour: config.staffBeneficiariesPerHour,
+    });
+    const certificates = new CertificateService({
+      store,
+      access,
+      centres: new PgCentreDirectory(runtime.pool),
       keys,
       clock,
       issuer: config.issuerUrl,
       ridSecret: Buffer.from(
         hkdfSync('sha256', config.issuerKeyEncryptionKey, Buffer.alloc(0), RID_SECRET_CONTEXT, 32),
       ),
-      staffBeneficiariesPerHour: config.staffBeneficiariesPerHour,
     });
+    const doses = new DoseService({ store, access, certificates, clock });
     runtime.server.addService(
       VACCINATION_RECORD_SERVICE_NAME,
       vaccinationRecordV1.VaccinationRecordServiceService,
-      vaccinationRecordHandlers(records, runtime.accessRegistry, config.issuerUrl),
+      vaccinationRecordHandlers({ doses, certificates }, runtime.accessRegistry, config.issuerUrl),
     );
     let issuerHttpPort: number | undefined;
     if (config.issuerHttpPort !== undefined) {
       const http = await startIssuerHttp({
-        records,
+        records: certificates,
         issuer: config.issuerUrl,
         port: config.issuerHttpPort,
         logger: runtime.logger.child({ component: 'issuer-http' }),
@@ -105,7 +118,7 @@ export async function createVaccinationRecordApp(
       issuerHttpPort = http.port;
       runtime.logger.info('issuer keys served over http', { port: http.port });
     }
-    return { runtime, records, keys, issuerHttpPort };
+    return { runtime, doses, certificates, keys, issuerHttpPort };
   } catch (error) {
     await runtime.stop();
     throw error;

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from '@vaxguard/db';
 import { failedPrecondition } from '@vaxguard/errors';
 import { describe, expect, it } from 'vitest';
-import type { DoseReads, RecordUnitOfWork, TransactionLocks } from '../domain/record-service';
+import type { DoseReads, RecordUnitOfWork, TransactionLocks } from '../domain/model';
 import { DoseBatcher, type DoseReadsQuery } from './dose-batcher';
 
 const READS: DoseReads = { quota: { alreadyCounted: false, distinct: 0 }, history: [] };

@@ -6,7 +6,7 @@ import {
   type Statement,
 } from '@vaxguard/db';
 import type { Logger } from '@vaxguard/logging';
-import type { DoseReads, RecordUnitOfWork, TransactionLocks } from '../domain/record-service';
+import type { DoseReads, RecordUnitOfWork, TransactionLocks } from '../domain/model';
 
 /**
  * How long the first dose of a batch waits for others to join it. At the national peak

@@ -3,7 +3,16 @@ import { unauthenticated } from '@vaxguard/errors';
 import type { CallContext, ServiceHandlers } from '@vaxguard/grpc-kit';
 import { vaccinationRecordV1 } from '@vaxguard/proto';
 import { AUDIENCE, TOKEN_HEADER } from '@vaxguard/tokens';
-import type { CertificateReader, RecordService, StoredDose } from '../domain/record-service';
+import { certificateReaderActor } from '../domain/access-decisions';
+import type { CertificateService } from '../domain/certificate-service';
+import type { DoseService } from '../domain/dose-service';
+import type {
+  AccessContext,
+  AccessPurpose,
+  CertificateReader,
+  StaffAccess,
+  StoredDose,
+} from '../domain/model';
 import { REVOCATION_CAUSE } from './revocation-cause';
 
 export const VACCINATION_RECORD_SERVICE_NAME =
@@ -54,6 +63,11 @@ function certificateReaderOf(context: CallContext, registry: AccessRegistry): Ce
   });
 }
 
+/** A staff member's access through this call: their session, the purpose, the method. */
+function staffAccess({ principal, method }: CallContext, purpose: AccessPurpose): StaffAccess {
+  return { actor: { kind: 'staff', ...requireStaffSession(principal) }, purpose, method };
+}
+
 function doseToProto(dose: StoredDose): vaccinationRecordV1.Dose {
   return {
     doseId: dose.doseId,
@@ -77,33 +91,31 @@ const VERIFICATION_STATUS = {
 
 /** The gRPC face of the vaccination-record service: proto in, domain call, proto out. */
 export function vaccinationRecordHandlers(
-  records: RecordService,
+  {
+    doses,
+    certificates,
+  }: { readonly doses: DoseService; readonly certificates: CertificateService },
   registry: AccessRegistry,
   issuer: string,
 ): ServiceHandlers<typeof vaccinationRecordV1.VaccinationRecordServiceService> {
   return {
-    async recordDose(request, { principal, method }) {
-      const { dose, replayed } = await records.recordDose(
-        requireStaffSession(principal),
-        {
-          beneficiaryRef: request.beneficiaryRef,
-          vaccineCode: request.vaccineCode,
-          doseNumber: request.doseNumber,
-          batchNumber: request.batchNumber,
-          administeredOn: request.administeredOn,
-          clientRequestId: request.clientRequestId,
-          consentGrant: request.consentGrant,
-        },
-        method,
-      );
+    async recordDose(request, context) {
+      const { dose, replayed } = await doses.recordDose(staffAccess(context, 'RECORD_DOSE'), {
+        beneficiaryRef: request.beneficiaryRef,
+        vaccineCode: request.vaccineCode,
+        doseNumber: request.doseNumber,
+        batchNumber: request.batchNumber,
+        administeredOn: request.administeredOn,
+        clientRequestId: request.clientRequestId,
+        consentGrant: request.consentGrant,
+      });
       return { dose: doseToProto(dose), replayed };
     },
 
-    async correctDose(request, { principal, method }) {
-      const { dose, reissuedCertificateId, holdLifted } = await records.correctDose(
-        requireStaffSession(principal),
+    async correctDose(request, context) {
+      const { dose, reissuedCertificateId, holdLifted } = await doses.correctDose(
+        staffAccess(context, 'CORRECTION'),
         request,
-        method,
       );
       return {
         dose: doseToProto(dose),
@@ -112,11 +124,10 @@ export function vaccinationRecordHandlers(
       };
     },
 
-    async findBeneficiaryForVaccination(request, { principal, method }) {
-      const found = await records.findForVaccination(
-        requireStaffSession(principal),
+    async findBeneficiaryForVaccination(request, context) {
+      const found = await doses.findForVaccination(
+        staffAccess(context, 'VACCINATION'),
         request.consentGrant,
-        method,
       );
       return {
         beneficiaries: found.map(({ beneficiary, doses, nextDose }) => ({
@@ -139,41 +150,42 @@ export function vaccinationRecordHandlers(
     },
 
     async getCertificate(request, context) {
-      return records.getCertificate(
-        certificateReaderOf(context, registry),
-        request.beneficiaryRef,
-        context.method,
-      );
+      const reader = certificateReaderOf(context, registry);
+      const access: AccessContext = {
+        actor: certificateReaderActor(reader),
+        purpose: 'CERTIFICATE',
+        method: context.method,
+      };
+      return certificates.getCertificate(access, reader, request.beneficiaryRef);
     },
 
     async getIssuerKeys() {
-      return { issuer, jwksJson: JSON.stringify(await records.issuerKeys()) };
+      return { issuer, jwksJson: JSON.stringify(await certificates.issuerKeys()) };
     },
 
-    async revokeCertificate(request, { principal, method }) {
-      const { kid, crlVersion, held } = await records.revokeCertificate(
-        requireStaffSession(principal),
+    async revokeCertificate(request, context) {
+      const { kid, crlVersion, held } = await certificates.revokeCertificate(
+        staffAccess(context, 'CERTIFICATE'),
         {
           certificateId: request.certificateId,
           reason: request.reason,
           cause: REVOCATION_CAUSE.fromProto(request.cause),
         },
-        method,
       );
       return { kid, crlVersion: String(crlVersion), certificateHeld: held };
     },
 
-    async liftCertificateHold(request, { principal, method }) {
-      return records.liftCertificateHold(requireStaffSession(principal), request, method);
+    async liftCertificateHold(request, context) {
+      return certificates.liftCertificateHold(staffAccess(context, 'CERTIFICATE'), request);
     },
 
     async getRevocationList(request) {
-      const list = await records.revocationList(request.kid);
+      const list = await certificates.revocationList(request.kid);
       return { revocationListJson: JSON.stringify(list), crlVersion: String(list.ctr) };
     },
 
     async verifyCertificate(request) {
-      const result = await records.verify(request.qrOrJws);
+      const result = await certificates.verify(request.qrOrJws);
       return {
         status: VERIFICATION_STATUS[result.status],
         invalidReason: result.status === 'invalid' ? result.reason : '',

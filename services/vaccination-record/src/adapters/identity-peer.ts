@@ -4,11 +4,7 @@ import { isVaxGuardError, unauthenticated } from '@vaxguard/errors';
 import type { ServiceClient } from '@vaxguard/grpc-kit';
 import { type identityV1 } from '@vaxguard/proto';
 import { AUDIENCE, TOKEN_HEADER, type TokenVerifier } from '@vaxguard/tokens';
-import type {
-  BeneficiaryDirectory,
-  BeneficiaryFacts,
-  GrantVerifier,
-} from '../domain/record-service';
+import type { BeneficiaryDirectory, BeneficiaryFacts, GrantVerifier } from '../domain/model';
 import type { ConsentGrant } from '../domain/record-rules';
 
 /**

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '@vaxguard/logging';
-import type { RecordService } from '../domain/record-service';
+import type { CertificateService } from '../domain/certificate-service';
 
 /**
  * The issuer's keys and revocation lists over plain HTTP on localhost, at the paths
@@ -10,7 +10,7 @@ import type { RecordService } from '../domain/record-service';
  * Read-only, public data, GET only.
  */
 export async function startIssuerHttp(options: {
-  readonly records: Pick<RecordService, 'issuerKeys' | 'revocationList'>;
+  readonly records: Pick<CertificateService, 'issuerKeys' | 'revocationList'>;
   readonly issuer: string;
   readonly port: number;
   readonly logger: Logger;

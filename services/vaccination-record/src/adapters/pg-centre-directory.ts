@@ -3,7 +3,7 @@ import type { Migration, Pool, Queryable } from '@vaxguard/db';
 import { EVENTS, isEvent, topicSpec } from '@vaxguard/event-catalogue';
 import { ensureTopics, IdempotentConsumer, type ConsumedEvent } from '@vaxguard/events';
 import type { Logger } from '@vaxguard/logging';
-import type { CentreDirectory } from '../domain/record-service';
+import type { CentreDirectory } from '../domain/model';
 
 /*
  * Why this service keeps its own copy of the centres' names: a certificate names the

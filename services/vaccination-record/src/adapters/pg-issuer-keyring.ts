@@ -11,7 +11,7 @@ import {
 } from '@vaxguard/health-cards';
 import { withTransaction, type Pool } from '@vaxguard/db';
 import type { Sealer } from '@vaxguard/sealing';
-import type { IssuerKeyring } from '../domain/record-service';
+import type { IssuerKeyring } from '../domain/model';
 
 // New keys are made one at a time across instances.
 const KEY_LOCK = 'vaxguard/vaccination-record/issuer-keys';

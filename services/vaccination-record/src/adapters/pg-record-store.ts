@@ -7,7 +7,6 @@ import {
 } from '@vaxguard/db';
 import { outboxInsert } from '@vaxguard/events';
 import type { Logger } from '@vaxguard/logging';
-import type { DoseSeries } from '../domain/model';
 import type { HoldCause } from '../domain/record-rules';
 import type {
   CertificateHold,
@@ -17,11 +16,12 @@ import type {
   KnownBeneficiary,
   RecordEvent,
   DoseReads,
+  DoseSeries,
   RecordStore,
   RecordUnitOfWork,
   StoredDose,
   TransactionLocks,
-} from '../domain/record-service';
+} from '../domain/model';
 import type { VaccineCode } from '../domain/vaccines';
 import { DoseBatcher, type DoseReadsQuery, type HeldWrites } from './dose-batcher';
 import { toOutgoingEvent } from './record-events';

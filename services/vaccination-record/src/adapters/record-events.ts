@@ -6,7 +6,7 @@ import {
   type OutgoingEvent,
   SubjectKind,
 } from '@vaxguard/event-catalogue';
-import type { EventActor, RecordEvent } from '../domain/record-service';
+import type { EventActor, RecordEvent } from '../domain/model';
 import { REVOCATION_CAUSE } from './revocation-cause';
 
 /** Who acted: a staff member, a citizen by mobile blind index, or a partner client. */

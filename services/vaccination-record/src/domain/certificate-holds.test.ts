@@ -6,9 +6,11 @@ import type {
   RecordEvent,
   RecordStore,
   RecordUnitOfWork,
+  StaffAccess,
   StaffSession,
-} from './record-service';
-import { RecordService } from './record-service';
+} from './model';
+import { AccessDecisions } from './access-decisions';
+import { CertificateService } from './certificate-service';
 import type { RevocationCause } from './record-rules';
 
 const admin: StaffSession = {
@@ -94,32 +96,42 @@ class MemoryStore implements RecordStore {
   }
 }
 
-function serviceWith(store: MemoryStore): RecordService {
+function serviceWith(store: MemoryStore): CertificateService {
   const unused = {} as never;
-  return new RecordService({
+  const clock = () => new Date('2024-03-01T10:00:00Z');
+  return new CertificateService({
     store,
-    directory: unused,
+    access: new AccessDecisions({
+      store,
+      directory: unused,
+      grants: unused,
+      clock,
+      staffBeneficiariesPerHour: 60,
+    }),
     centres: unused,
-    grants: unused,
     keys: unused,
-    clock: () => new Date('2024-03-01T10:00:00Z'),
+    clock,
     issuer: 'https://example.test',
     ridSecret: Buffer.alloc(32),
-    staffBeneficiariesPerHour: 60,
   });
 }
+const access = (session: StaffSession, method: string): StaffAccess => ({
+  actor: { kind: 'staff', ...session },
+  purpose: 'CERTIFICATE',
+  method,
+});
 
 const revoke = (
-  service: RecordService,
+  service: CertificateService,
   n: number,
   cause: RevocationCause | undefined,
   session = admin,
 ) =>
-  service.revokeCertificate(
-    session,
-    { certificateId: certificateId(n), reason: 'reported by the helpdesk', cause },
-    'RevokeCertificate',
-  );
+  service.revokeCertificate(access(session, 'RevokeCertificate'), {
+    certificateId: certificateId(n),
+    reason: 'reported by the helpdesk',
+    cause,
+  });
 const typesOf = (store: MemoryStore) => store.events.map((event) => event.type);
 
 describe('revoking a certificate for a cause', () => {
@@ -205,12 +217,11 @@ describe('revoking a certificate for a cause', () => {
 });
 
 describe('lifting a hold', () => {
-  const lift = (service: RecordService, session = admin) =>
-    service.liftCertificateHold(
-      session,
-      { certificateId: certificateId(1), reason: 'checked with the centre' },
-      'LiftCertificateHold',
-    );
+  const lift = (service: CertificateService, session = admin) =>
+    service.liftCertificateHold(access(session, 'LiftCertificateHold'), {
+      certificateId: certificateId(1),
+      reason: 'checked with the centre',
+    });
 
   it('a platform admin lifts it once, published; with none in place nothing changes', async () => {
     const store = new MemoryStore();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type DoseRequest, sameDoseRequest } from './model';
+import { type DoseRequest } from './model';
+import { sameDoseRequest } from './schedule-rules';
 
 const request: DoseRequest = {
   clientRequestId: 'req-1',

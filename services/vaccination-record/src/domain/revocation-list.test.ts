@@ -1,16 +1,15 @@
 import { createRevocationList } from '@vaxguard/health-cards';
 import { describe, expect, it } from 'vitest';
-import { RecordService } from './record-service';
+import { CertificateService } from './certificate-service';
 
 const KID = 'kid-of-the-issuer-key';
 
-function serviceWithOneKey(): RecordService {
+function serviceWithOneKey(): CertificateService {
   const unused = {} as never;
-  return new RecordService({
+  return new CertificateService({
     store: unused,
-    directory: unused,
+    access: unused,
     centres: unused,
-    grants: unused,
     keys: {
       published: async () => ({
         jwks: { keys: [] },
@@ -20,7 +19,6 @@ function serviceWithOneKey(): RecordService {
     clock: () => new Date('2024-03-01T10:00:00Z'),
     issuer: 'https://example.test',
     ridSecret: Buffer.alloc(32),
-    staffBeneficiariesPerHour: 60,
   });
 }
 

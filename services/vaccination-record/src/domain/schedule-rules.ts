@@ -1,6 +1,7 @@
 import { failedPrecondition, invalidArgument } from '@vaxguard/errors';
 import {
   type CheckedDose,
+  type DoseRequest,
   type DoseSeries,
   type IndianDate,
   type ProposedDose,
@@ -306,6 +307,28 @@ const BATCH_NUMBER_FORMAT = new RegExp(
 /** A batch number as it is compared and stored: NFKC, trimmed, uppercase; not checked. */
 export function canonicalBatchNumber(batchNumber: string): string {
   return batchNumber.normalize('NFKC').trim().toUpperCase();
+}
+
+/** The fields of a request that say what it asks for: everything but its id. */
+type DoseRequestPayload = Omit<DoseRequest, 'clientRequestId'>;
+
+/**
+ * Whether two requests under one `clientRequestId` ask for the same thing, so the second
+ * is a retry of the first and gets the first one's record; if not, the second is refused.
+ * Batch numbers are compared in their canonical form (a retry typed `ab12` and stored as
+ * `AB12` is the same request); every other field must be identical. Works on a stored
+ * request or on the dose it recorded, which carries the same fields.
+ */
+export function sameDoseRequest(a: DoseRequestPayload, b: DoseRequestPayload): boolean {
+  return (
+    a.beneficiaryRef === b.beneficiaryRef &&
+    a.vaccineCode === b.vaccineCode &&
+    a.doseNumber === b.doseNumber &&
+    a.administeredOn === b.administeredOn &&
+    canonicalBatchNumber(a.batchNumber) === canonicalBatchNumber(b.batchNumber) &&
+    a.centreId === b.centreId &&
+    a.vaccinatorRef === b.vaccinatorRef
+  );
 }
 
 /**

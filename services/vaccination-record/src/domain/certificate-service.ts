@@ -148,17 +148,7 @@ export class CertificateService {
     // A hold revoked the live certificate: there is none to replace while one was in place.
     const live = await uow.liveCertificate(beneficiaryRef);
     if (!live) return { reissuedCertificateId: undefined, holdLifted };
-    const crlVersion = await uow.revokeCertificate(live, now, reason);
-    await uow.publish({
-      type: 'certificate.revoked',
-      actor,
-      occurredAt: now,
-      beneficiaryRef,
-      certificate: live,
-      crlVersion,
-      cause: 'REISSUED',
-      revocationCause: undefined,
-    });
+    await revokeCertificate(uow, actor, live, { at: now, reason, cause: 'REISSUED' });
     const replacement = await this.newCertificate(
       uow,
       beneficiaryRef,
@@ -289,20 +279,13 @@ export class CertificateService {
     return this.options.store.transaction(async (uow) => {
       const certificate = await lockedCertificate(uow, certificateId);
       const beneficiaryRef = certificate.beneficiaryRef;
-      const revoke = async (revoked: CertificateRecord) => {
-        const crlVersion = await uow.revokeCertificate(revoked, now, reason);
-        await uow.publish({
-          type: 'certificate.revoked',
-          actor,
-          occurredAt: now,
-          beneficiaryRef,
-          certificate: revoked,
-          crlVersion,
+      const revoke = (revoked: CertificateRecord) =>
+        revokeCertificate(uow, actor, revoked, {
+          at: now,
+          reason,
           cause: 'ADMIN',
           revocationCause: cause,
         });
-        return crlVersion;
-      };
       if (!holdsCertificate(cause)) {
         if (certificate.revokedAt) {
           throw failedPrecondition('this certificate is revoked already', {
@@ -431,6 +414,35 @@ async function lockedCertificate(
   if (!found) throw notFound('no certificate has this id', { reason: 'NO_CERTIFICATE' });
   await uow.lockBeneficiary(found.beneficiaryRef);
   return (await uow.findCertificate(certificateId)) ?? found;
+}
+
+/**
+ * Revokes the certificate (its rid joins its key's list) and publishes why: replaced
+ * after a correction, or revoked by an admin for a cause. Returns the list's new counter.
+ */
+async function revokeCertificate(
+  uow: RecordUnitOfWork,
+  actor: EventActor,
+  certificate: CertificateRecord,
+  revocation: {
+    readonly at: Date;
+    readonly reason: string;
+    readonly cause: 'REISSUED' | 'ADMIN';
+    readonly revocationCause?: RevocationCause;
+  },
+): Promise<number> {
+  const crlVersion = await uow.revokeCertificate(certificate, revocation.at, revocation.reason);
+  await uow.publish({
+    type: 'certificate.revoked',
+    actor,
+    occurredAt: revocation.at,
+    beneficiaryRef: certificate.beneficiaryRef,
+    certificate,
+    crlVersion,
+    cause: revocation.cause,
+    revocationCause: revocation.revocationCause,
+  });
+  return crlVersion;
 }
 
 /** Ends the beneficiary's hold and publishes who lifted it and how. */

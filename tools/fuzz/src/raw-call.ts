@@ -8,6 +8,8 @@ import type { ClientCredentials, FuzzRequest } from './requests';
 /** What a service answered: its status name, and the text a leak scan reads. */
 export interface Answer {
   readonly status: string;
+  /** A refusal's ErrorInfo reason, when it has one. */
+  readonly reason?: string;
   /** The response bytes (latin1) or the status message with its details. */
   readonly text: string;
 }
@@ -50,10 +52,14 @@ export function createRawCaller(options: {
     return metadata;
   };
   // The message and the reason a caller reads (the details' binary is not text to scan).
-  const refused = (error: ServiceError): Answer => ({
-    status: status[error.code] ?? String(error.code),
-    text: `${error.details}\n${readStatusDetails(error).reason ?? ''}`,
-  });
+  const refused = (error: ServiceError): Answer => {
+    const { reason } = readStatusDetails(error);
+    return {
+      status: status[error.code] ?? String(error.code),
+      ...(reason === undefined ? {} : { reason }),
+      text: `${error.details}\n${reason ?? ''}`,
+    };
+  };
   return {
     call(address, request, token) {
       const client = clientFor(address);

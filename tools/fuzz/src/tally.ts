@@ -1,9 +1,12 @@
 /** Counts of answers per status per RPC, and the table `fuzz:full` prints. */
 export class Tally {
   private readonly counts = new Map<string, Map<string, number>>();
+  private readonly reasons = new Map<string, number>();
   total = 0;
 
-  add(rpc: string, status: string): void {
+  add(rpc: string, status: string, reason?: string): void {
+    const refusal = `${status} ${reason ?? '(no reason)'}`;
+    if (status !== 'OK') this.reasons.set(refusal, (this.reasons.get(refusal) ?? 0) + 1);
     const byStatus = this.counts.get(rpc) ?? new Map<string, number>();
     byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     this.counts.set(rpc, byStatus);
@@ -13,6 +16,14 @@ export class Tally {
   /** The RPCs that received at least one request, sorted. */
   rpcs(): string[] {
     return [...this.counts.keys()].sort();
+  }
+
+  /** The refusals' statuses and reasons over all RPCs, most frequent first. */
+  refusals(): string {
+    return [...this.reasons.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([refusal, count]) => `${String(count).padStart(7)}  ${refusal}`)
+      .join('\n');
   }
 
   /** One row per RPC, one column per status seen, and a total column. */

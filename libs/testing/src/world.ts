@@ -73,7 +73,11 @@ export interface World {
 
 let mobiles = 0;
 
-const randomLetters = (count: number) =>
+/**
+ * Random lowercase letters: a name or reason a test makes unique with these never holds
+ * a run of digits that the services' personal-data checks would take for a number.
+ */
+export const randomLetters = (count: number) =>
   Array.from(randomBytes(count), (byte) => String.fromCharCode(97 + (byte % 26))).join('');
 let aadhaars = 0;
 

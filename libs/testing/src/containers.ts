@@ -12,8 +12,28 @@ export function testLabels(): Record<string, string> {
   return { [TEST_LABEL]: 'true', [OWNER_LABEL]: String(process.pid) };
 }
 
-/** A TCP port free on loopback right now. */
-export function freePort(): Promise<number> {
+/**
+ * Ports for the processes a test starts are taken below Linux's ephemeral range (32768
+ * up), where the kernel never hands one out on its own, in a block of this test worker's
+ * own (VITEST_POOL_ID), at random within it, and never twice in a process: test files
+ * that start platforms side by side do not pick the same port between one's check and
+ * its service's bind.
+ */
+const PORT_BASE = 20_000;
+const PORT_BLOCK = 1_000;
+const PORT_BLOCKS = 12;
+const handedOut = new Set<number>();
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -27,6 +47,19 @@ export function freePort(): Promise<number> {
       );
     });
   });
+}
+
+/** A TCP port free on loopback right now, for a process this test starts. */
+export async function freePort(): Promise<number> {
+  const worker = Number(process.env['VITEST_POOL_ID'] ?? 0) || 0;
+  const start = PORT_BASE + (worker % PORT_BLOCKS) * PORT_BLOCK;
+  for (let tries = 0; tries < 100; tries++) {
+    const port = start + Math.floor(Math.random() * PORT_BLOCK);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canBind(port)) return port;
+  }
+  return kernelPort();
 }
 
 export function log(message: string): void {

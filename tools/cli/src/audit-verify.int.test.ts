@@ -211,10 +211,15 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
     try {
       const first = await verify('swap-first');
       expect(first.exitCode, first.stderr).toBe(AUDIT_VERIFY_EXIT.tampered);
+      // With no saved state the entry is named by proofs; where its bytes belong is found
+      // only when the log answers an inclusion proof for that place, which it may not yet
+      // for an entry past the checkpoint it has cosigned (CI once saw 'changed' here). The
+      // round below, from saved state, always says where.
       expect(first.report.tampering).toMatchObject({
         kind: 'BAD_ENTRY',
-        entry: { index: a, problem: 'out-of-place', belongsAt: b, namedBy: 'proofs' },
+        entry: { index: a, namedBy: 'proofs' },
       });
+      expect(['out-of-place', 'changed']).toContain(first.report.tampering?.entry?.problem);
       const full = await verify('swap', '--full');
       expect(full.exitCode, full.stderr).toBe(AUDIT_VERIFY_EXIT.tampered);
       expect(full.report.tampering).toMatchObject({

@@ -204,8 +204,11 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
   });
 
   it('names the first of two swapped entries as out of place, saying where it belongs (exit 4)', async () => {
-    await verified('swap');
-    const [a, b] = [2, 5];
+    // Both entries inside the tree the saved state verified (the log may hold fewer
+    // than six entries there): otherwise one is outside it and rightly just 'changed'.
+    const size = await verified('swap');
+    expect(size).toBeGreaterThan(3);
+    const [a, b] = [1, Math.min(5, size - 1)];
     const [entryA, entryB] = [await entryAt(a), await entryAt(b)];
     await swapAuditLogEntries(db, a, b);
     try {

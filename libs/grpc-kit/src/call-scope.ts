@@ -36,8 +36,6 @@ export interface CallScope {
    * token), if one did: the signal was aborted with it, and the caller gets its status.
    */
   refusal(): VaxGuardError | undefined;
-  /** Ends the running call with this refusal (aborts the signal with it). */
-  refuse(error: VaxGuardError): void;
   /** Calls `listener` once if the call is refused while it runs. */
   onRefused(listener: (error: VaxGuardError) => void): void;
   /**
@@ -88,7 +86,6 @@ export function openCallScope(call: ScopedCall, maxDurationMs: number): CallScop
     signal: controller.signal,
     deadlinePassed: () => deadlinePassed,
     refusal: () => refusal,
-    refuse,
     onRefused: (listener) => {
       if (refusal) listener(refusal);
       else refusedListeners.push(listener);

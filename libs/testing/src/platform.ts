@@ -24,6 +24,7 @@ import {
   serviceClientId,
   serviceEnvironment,
   type PlatformLayout,
+  type PlatformSecrets,
 } from './platform-environment';
 import { startPostgres, type PostgresFixture } from './postgres';
 import { spawnService, type ServiceProcess } from './service-process';
@@ -53,6 +54,21 @@ export interface PlatformOptions {
   readonly env?: Partial<Record<PlatformService, Record<string, string>>>;
   /** The services' LOG_LEVEL (default `warn`; a test that scans logs for leaks wants `info`). */
   readonly logLevel?: string;
+  /**
+   * Another platform's secrets (its `secrets`), for a platform that takes over that one's
+   * data (a restore): its keys, admin and clients. Default: fresh ones.
+   */
+  readonly secrets?: PlatformSecrets;
+  /**
+   * Another platform's running witness, which this one's audit log submits to instead of
+   * a witness of its own; it is neither restarted nor stopped with this platform.
+   */
+  readonly witness?: RunningWitness;
+  /**
+   * Runs once the databases exist (empty) and the description is written, before any
+   * service starts (and migrates its database): where a test restores a backup.
+   */
+  readonly beforeServices?: (descriptionFile: string) => Promise<void>;
 }
 
 /** The OTP and identity clients of one client application. */
@@ -89,6 +105,8 @@ export interface Platform extends AsyncDisposable {
   readonly admin: { readonly username: string; readonly password: string; readonly mobile: string };
   /** The dev SMS inbox OTP writes to. */
   readonly smsInbox: string;
+  /** Every secret the services were started with: a second platform given them shares its keys. */
+  readonly secrets: PlatformSecrets;
   /**
    * The audit log's signer key (a C2SP note signer key), for tests that play an audit
    * service whose key was stolen: what it signs, a witness must still refuse to cosign
@@ -181,10 +199,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     releases.push(() => rm(dir, { recursive: true, force: true }));
     // Without a mobile of the test's own, the admin gets a made-up one (identity
     // refuses to bootstrap an admin it cannot send a sign-in code to).
-    const secrets = completeSecrets(AUDIT_LOG_ORIGIN, {
-      adminPassword: 'bootstrap admin passphrase',
-      ...(options.adminMobile ? { adminMobile: options.adminMobile } : {}),
-    });
+    const secrets =
+      options.secrets ??
+      completeSecrets(AUDIT_LOG_ORIGIN, {
+        adminPassword: 'bootstrap admin passphrase',
+        ...(options.adminMobile ? { adminMobile: options.adminMobile } : {}),
+      });
     const admin = {
       username: 'root.admin',
       password: secrets.adminPassword,
@@ -212,8 +232,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       logs: [auditLog],
       binDir: witnessBinDir(process.env['VAXGUARD_CACHE_DIR']),
     };
-    let witness: RunningWitness | undefined;
-    if (wanted.includes('audit')) {
+    let witness: RunningWitness | undefined = options.witness;
+    if (wanted.includes('audit') && !witness) {
       witness = await startWitness(witnessOptions);
       // The witness of the moment: restartWitness replaces it.
       releases.push(async () => witness?.stop());
@@ -265,14 +285,6 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     releases.push(async () => {
       await Promise.all(Object.values(processes).map((process) => process.stop()));
     });
-    // OTP first: the others verify tokens with its keys and hear revocations on its
-    // topic, which it creates; then identity, which the other two call.
-    const otp = await launch('otp');
-    const identity = wanted.includes('identity') ? await launch('identity') : undefined;
-    await Promise.all(
-      wanted.filter((s) => s === 'vaccination-record' || s === 'audit').map(launch),
-    );
-
     const description: PlatformDescription = {
       services: addresses,
       postgres: { adminUrl: postgres.adminUrl, databases },
@@ -291,6 +303,14 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     };
     const descriptionFile = join(dir, 'platform.json');
     writePlatformDescription(descriptionFile, description);
+    await options.beforeServices?.(descriptionFile);
+    // OTP first: the others verify tokens with its keys and hear revocations on its
+    // topic, which it creates; then identity, which the other two call.
+    const otp = await launch('otp');
+    const identity = wanted.includes('identity') ? await launch('identity') : undefined;
+    await Promise.all(
+      wanted.filter((s) => s === 'vaccination-record' || s === 'audit').map(launch),
+    );
 
     const smsCode = async (txnId: string): Promise<string> => {
       const sms = await eventually(async () => {
@@ -341,12 +361,14 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       operator: { clientId: OPERATOR_CLIENT, secret: secrets.demoClientSecret },
       admin,
       smsInbox: layout.smsSink,
+      secrets,
       auditLogSignerKey: secrets.auditLogSignerKey,
       get witness() {
         return witness;
       },
       async restartWitness() {
         if (!witness) throw new Error('the platform runs no audit, so no witness');
+        if (witness === options.witness) throw new Error("the witness is another platform's");
         await witness.stop();
         witness = await startWitness({ ...witnessOptions, port: witness.port });
         return witness;

@@ -9,6 +9,9 @@
 #   witness litewitness and witnessctl (filippo.io/torchwood, pinned), a real C2SP
 #           tlog-witness, built with Go into $CACHE_DIR/bin; the platform's audit log
 #           has its checkpoints cosigned by one (libs/witness starts it)
+#   pgclient pg_dump and pg_restore, 15 or newer (the server is PostgreSQL 15; a newer
+#           pg_dump dumps an older server), from Debian's postgresql-client (installed
+#           when run as root), for `vaxguard backup` and `vaxguard restore`
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -105,11 +108,42 @@ ensure_go_tools() {
   exec 6>&-
 }
 
+# pg_client_current: pg_dump and pg_restore are on PATH, of major version 15 or newer.
+pg_client_current() {
+  local tool major
+  for tool in pg_dump pg_restore; do
+    command -v "$tool" >/dev/null || return 1
+    # `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`
+    major=$("$tool" --version 2>/dev/null | awk '{print $3}' | cut -d. -f1)
+    [[ $major =~ ^[0-9]+$ ]] && ((major >= 15)) || return 1
+  done
+}
+
+ensure_pgclient() {
+  pg_client_current && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    say "pg_dump and pg_restore (15 or newer) are missing and this user cannot install them; install Debian's postgresql-client"
+    return 1
+  fi
+  mkdir -p "$CACHE_DIR/locks"
+  # Own fd, and a second look under the lock: concurrent runs install it once.
+  exec 7>"$CACHE_DIR/locks/pgclient.lock"
+  flock 7
+  if ! pg_client_current; then
+    say "installing postgresql-client from Debian"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
+  fi
+  exec 7>&-
+  pg_client_current || { say "postgresql-client did not give pg_dump and pg_restore 15 or newer"; return 1; }
+}
+
 for need in "$@"; do
   case $need in
     deps) ensure_deps ;;
     docker) ensure_docker ;;
     grpcurl) ensure_go_tools grpcurl "$GRPCURL_VERSION" github.com/fullstorydev/grpcurl cmd/grpcurl ;;
+    pgclient) ensure_pgclient ;;
     witness) ensure_go_tools witness "$TORCHWOOD_VERSION" filippo.io/torchwood cmd/litewitness cmd/witnessctl ;;
     *) say "unknown prerequisite: $need"; exit 2 ;;
   esac

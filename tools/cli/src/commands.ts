@@ -3,6 +3,7 @@
 import type { CliCommand } from './cli';
 import { alertsCommand } from './commands/alerts';
 import { auditCommand } from './commands/audit';
+import { backupCommands } from './commands/backup';
 import { certificateCommand } from './commands/certificate';
 import { keysCommand } from './commands/keys';
 import { lockCommands } from './commands/lock';
@@ -20,5 +21,6 @@ export const COMMANDS: readonly CliCommand[] = [
   alertsCommand,
   lockCommands,
   keysCommand,
+  backupCommands,
   replayLeakCommand,
 ];

@@ -1,0 +1,77 @@
+// One scenario run, the same for every fault: fresh staff, the load started and seen
+// working, the fault injected (its window noted), the load kept on after it, stopped,
+// and the platform checked against the ledger.
+//
+//   const result = await runScenario(world, {
+//     scenario: 'Kafka stopped 60 s',
+//     inject: async () => {
+//       await world.platform.kafka.pause();
+//       await sleep(CHAOS_FORM.outageMs);
+//       await world.platform.kafka.resume();
+//     },
+//   });
+//   results.push(result);
+//   expect(result.problems).toEqual([]);
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { World } from '@vaxguard/testing';
+import { prepareActors, startLoad, type LoadOptions } from './load';
+import { verifyRun, type RunResult, type VerifyOptions } from './verify';
+
+/**
+ * The short form (npm test: outages of seconds) or the full form (`npx nx run
+ * chaos:full`, CHAOS_FULL=1: the issue's 60-second outages), and how long the load runs
+ * around the fault.
+ */
+export const CHAOS_FULL = process.env['CHAOS_FULL'] === '1';
+export const CHAOS_FORM = CHAOS_FULL
+  ? {
+      /** A fault that lasts: Kafka stopped, PostgreSQL paused. */
+      outageMs: 60_000,
+      /** Acknowledged calls the load must have made before the fault. */
+      warmupCalls: 100,
+      /** How long the load goes on after the fault ended. */
+      afterMs: 30_000,
+      callsPerSecond: 30,
+    }
+  : { outageMs: 4_000, warmupCalls: 20, afterMs: 8_000, callsPerSecond: 25 };
+
+export interface ScenarioOptions {
+  /** The scenario's name in the table. */
+  readonly scenario: string;
+  /** Injects the fault and resolves once it is over (the platform's part is then recovery). */
+  readonly inject: () => Promise<void>;
+  /** How long the load goes on after the fault (default CHAOS_FORM.afterMs). */
+  readonly afterMs?: number;
+  readonly load?: LoadOptions;
+  readonly verify?: Pick<VerifyOptions, 'settleMs' | 'databases'>;
+}
+
+/** Runs one scenario on a world; see the file's header. Problems are in the result. */
+export async function runScenario(world: World, options: ScenarioOptions): Promise<RunResult> {
+  const actors = await prepareActors(world);
+  const load = startLoad(world, actors, {
+    callsPerSecond: CHAOS_FORM.callsPerSecond,
+    ...options.load,
+  });
+  let start = Date.now();
+  let end = start;
+  try {
+    await load.acknowledgedMore(CHAOS_FORM.warmupCalls);
+    start = Date.now();
+    await options.inject();
+    end = Date.now();
+    // The load goes on at least this long after the fault, so each kind of call gets its
+    // chance to succeed again (the first success is the recovery).
+    await sleep(options.afterMs ?? CHAOS_FORM.afterMs);
+  } finally {
+    await load.stop();
+  }
+  return verifyRun({
+    world,
+    actors,
+    ledger: load.ledger,
+    fault: { start, end },
+    scenario: options.scenario,
+    ...options.verify,
+  });
+}

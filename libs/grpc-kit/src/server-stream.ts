@@ -118,7 +118,10 @@ export function serverStreamingCall<Req, Res>(
   const { logger } = options;
   return (call) => {
     const started = performance.now();
-    const admitted = options.admission?.admit(method) ?? { release: () => undefined };
+    // A stream's length is the caller's reading, not a queue: held to the ceilings only.
+    const admitted = options.admission?.admit(method, { measured: false }) ?? {
+      release: () => undefined,
+    };
     if ('refusal' in admitted) {
       logger.debug('call refused: at capacity', { method });
       call.emit('error', toStatusError(admitted.refusal, logger, method));

@@ -40,6 +40,7 @@ const handlers: ServiceHandlers<typeof otpV1.OtpServiceService> = {
         });
       });
     }
+    if (request.mobile === 'brief') await new Promise((resolve) => setTimeout(resolve, 300));
     if (request.mobile === 'slow') {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       if (context.signal.aborted) throw invalidArgument('too late');
@@ -311,5 +312,79 @@ describe('GrpcServer at capacity', () => {
     const outcomes = await long;
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
     expect((await generate('ok')).txnId).toBe('for-portal');
+  });
+});
+
+const repeat = (what: string, times: number): string[] => Array.from({ length: times }, () => what);
+
+describe('GrpcServer with adaptive admission', () => {
+  // Three places to start with: a flood of a method finds them taken.
+  const server = new GrpcServer({
+    logger,
+    authenticate: clientSecretAuthenticator([
+      { clientId: 'portal', secretSha256: hashClientSecret(SECRET), scopes: [] },
+    ]),
+    admission: {
+      total: 100,
+      perMethod: 50,
+      adaptive: { targetLatencyMs: 50, minLimit: 3, initialLimit: 3 },
+    },
+  });
+  let client: otpV1.OtpServiceClient;
+
+  beforeAll(async () => {
+    server.addService('vaxguard.otp.v1.OtpService', otpV1.OtpServiceService, handlers);
+    const address = `127.0.0.1:${await server.listen('127.0.0.1', 0)}`;
+    client = new otpV1.OtpServiceClient(address, credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client.close();
+    await server.shutdown(1_000);
+  });
+
+  it('serves the calls within the method’s limit and refuses the rest of a flood at once, RESOURCE_EXHAUSTED SERVER_BUSY with the retry hint', async () => {
+    const answered: string[] = [];
+    const flood = Array.from({ length: 12 }, () =>
+      unaryCall<otpV1.GenerateOtpResponse>((done) =>
+        client.generateOtp(
+          { mobile: 'brief', purpose: 1, onBehalfOfClientId: '' },
+          clientMetadata('portal', SECRET),
+          { deadline: Date.now() + 10_000 },
+          done,
+        ),
+      ).then(
+        (response) => {
+          answered.push('served');
+          return response;
+        },
+        (error: ServiceError) => {
+          answered.push('refused');
+          return error;
+        },
+      ),
+    );
+    const outcomes = await Promise.all(flood);
+    const refusals = outcomes.filter((outcome): outcome is ServiceError => 'code' in outcome);
+    expect(outcomes.length - refusals.length).toBe(3);
+    expect(new Set(refusals.map((refusal) => refusal.code))).toEqual(
+      new Set([status.RESOURCE_EXHAUSTED]),
+    );
+    expect(new Set(refusals.map((refusal) => JSON.stringify(readStatusDetails(refusal))))).toEqual(
+      new Set([JSON.stringify({ reason: 'SERVER_BUSY', retryAfterMs: 200 })]),
+    );
+    // Refused without waiting for the calls admitted: every refusal came before any answer.
+    expect(answered).toEqual([...repeat('refused', 9), ...repeat('served', 3)]);
+    // The places are free again once the calls are over.
+    expect(
+      (
+        await unaryCall<otpV1.GenerateOtpResponse>((done) =>
+          client.generateOtp(
+            { mobile: 'ok', purpose: 1, onBehalfOfClientId: '' },
+            clientMetadata('portal', SECRET),
+            done,
+          ),
+        )
+      ).txnId,
+    ).toBe('for-portal');
   });
 });

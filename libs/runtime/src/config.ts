@@ -1,5 +1,10 @@
 import { env, loadConfig, type ConfigOf, type Environment } from '@vaxguard/config';
-import { DEFAULT_ADMISSION_LIMITS, parseClientCredentials } from '@vaxguard/grpc-kit';
+import {
+  DEFAULT_ADAPTIVE_LIMIT,
+  DEFAULT_ADMISSION_LIMITS,
+  parseClientCredentials,
+  type AdmissionLimits,
+} from '@vaxguard/grpc-kit';
 import type { LogLevel } from '@vaxguard/logging';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -22,6 +27,24 @@ export function runtimeConfigSchema(defaultPort: number) {
     }),
     maxInFlightPerMethod: env.integer('GRPC_MAX_IN_FLIGHT_PER_METHOD', {
       default: DEFAULT_ADMISSION_LIMITS.perMethod,
+      min: 1,
+      max: 100_000,
+    }),
+    /**
+     * Each unary method's concurrency limit adapts to hold its calls' latency near a
+     * target (grpc-kit's admission.ts says how), between a floor and the ceilings above.
+     */
+    admissionAdaptive: env.boolean('GRPC_ADMISSION_ADAPTIVE', { default: true }),
+    admissionTargetLatencyMs: env.duration('GRPC_ADMISSION_TARGET_LATENCY', {
+      default: DEFAULT_ADAPTIVE_LIMIT.targetLatencyMs,
+    }),
+    admissionMinLimit: env.integer('GRPC_ADMISSION_MIN_LIMIT', {
+      default: DEFAULT_ADAPTIVE_LIMIT.minLimit,
+      min: 1,
+      max: 100_000,
+    }),
+    admissionInitialLimit: env.integer('GRPC_ADMISSION_INITIAL_LIMIT', {
+      default: DEFAULT_ADAPTIVE_LIMIT.initialLimit,
       min: 1,
       max: 100_000,
     }),
@@ -63,6 +86,27 @@ export function runtimeConfigOf(config: RuntimeConfig): RuntimeConfig {
 /** The peer part of a service configuration, likewise. */
 export function peerConfigOf(config: PeerConfig): PeerConfig {
   return pick(config, PEER_KEYS) as PeerConfig;
+}
+
+/**
+ * The gRPC server's admission limits: the fixed ceilings, and each unary method's
+ * adaptive limit unless GRPC_ADMISSION_ADAPTIVE=false. The server refuses to start on
+ * limits that do not fit together (a floor above the initial limit).
+ */
+export function admissionLimitsOf(config: RuntimeConfig): AdmissionLimits {
+  return {
+    total: config.maxInFlight,
+    perMethod: config.maxInFlightPerMethod,
+    ...(config.admissionAdaptive
+      ? {
+          adaptive: {
+            targetLatencyMs: config.admissionTargetLatencyMs,
+            minLimit: config.admissionMinLimit,
+            initialLimit: config.admissionInitialLimit,
+          },
+        }
+      : {}),
+  };
 }
 
 /** What `nx run <service>:migrate` needs: the database, and how much to log. */

@@ -28,7 +28,7 @@ import {
   TokenVerifier,
   type FetchKeys,
 } from '@vaxguard/tokens';
-import { runtimeConfigOf, type PeerConfig, type RuntimeConfig } from './config';
+import { admissionLimitsOf, runtimeConfigOf, type PeerConfig, type RuntimeConfig } from './config';
 
 export interface RuntimeOptions {
   /** Service name: `identity`, `otp`, `vaccination-record` or `audit`. */
@@ -151,7 +151,7 @@ export class ServiceRuntime {
       });
       const server = new GrpcServer({
         logger,
-        admission: { total: config.maxInFlight, perMethod: config.maxInFlightPerMethod },
+        admission: admissionLimitsOf(config),
         authenticate: createAuthenticator({
           clients: clientSecretAuthenticator({
             find: (clientId) => configured.find(clientId) ?? accessRegistry.find(clientId),

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '@vaxguard/config';
+import { Admission, DEFAULT_ADMISSION_LIMITS } from '@vaxguard/grpc-kit';
+import { admissionLimitsOf, runtimeConfigSchema } from './config';
+
+const REQUIRED = {
+  DATABASE_URL: 'postgres://vaxguard:vaxguard@127.0.0.1:5432/vaxguard',
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  CLIENT_CREDENTIALS: `portal:${'a'.repeat(64)}`,
+};
+
+const limitsFrom = (environment: Record<string, string>) =>
+  admissionLimitsOf(loadConfig({ ...REQUIRED, ...environment }, runtimeConfigSchema(0)));
+
+describe('admission limits from the environment', () => {
+  it('are the defaults when nothing is set', () => {
+    expect(limitsFrom({})).toEqual(DEFAULT_ADMISSION_LIMITS);
+  });
+
+  it('take the adaptive target, floor and start, or leave the ceilings alone', () => {
+    expect(
+      limitsFrom({
+        GRPC_ADMISSION_TARGET_LATENCY: '20ms',
+        GRPC_ADMISSION_MIN_LIMIT: '4',
+        GRPC_ADMISSION_INITIAL_LIMIT: '16',
+        GRPC_MAX_IN_FLIGHT_PER_METHOD: '100',
+      }),
+    ).toMatchObject({
+      perMethod: 100,
+      adaptive: { targetLatencyMs: 20, minLimit: 4, initialLimit: 16 },
+    });
+    expect(limitsFrom({ GRPC_ADMISSION_ADAPTIVE: 'false' })).not.toHaveProperty('adaptive');
+  });
+
+  it('refuse what is not a limit, naming the variable, and what does not fit together at start', () => {
+    expect(() => limitsFrom({ GRPC_ADMISSION_TARGET_LATENCY: '50' })).toThrow(ConfigError);
+    expect(() => limitsFrom({ GRPC_ADMISSION_MIN_LIMIT: '0' })).toThrow(/GRPC_ADMISSION_MIN_LIMIT/);
+    expect(
+      () =>
+        new Admission(
+          limitsFrom({ GRPC_ADMISSION_MIN_LIMIT: '32', GRPC_ADMISSION_INITIAL_LIMIT: '16' }),
+        ),
+    ).toThrow(/minLimit \(32\) must not exceed initialLimit \(16\)/);
+    expect(() => new Admission(limitsFrom({ GRPC_ADMISSION_TARGET_LATENCY: '0ms' }))).toThrow(
+      /targetLatencyMs/,
+    );
+  });
+});

@@ -1,9 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import { ALL_EVENT_TOPICS, eventActor, topicSpec } from '@vaxguard/event-catalogue';
 import { ensureTopics, type IdempotentConsumer } from '@vaxguard/events';
 import type { Logger, LogSink } from '@vaxguard/logging';
 import { auditV1, identityV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
-import { parseVerifierKey } from '@vaxguard/tlog';
+import { parseCosignatureVerifierKey, parseVerifierKey } from '@vaxguard/tlog';
 import { AnomalyDetector, startAnomalyDetection } from './adapters/anomaly-detection';
 import { AUDIT_METHOD_POLICIES, AUDIT_SERVICE_NAME, auditHandlers } from './adapters/grpc-handlers';
 import { IdentityResponder } from './adapters/identity-responder';
@@ -20,7 +21,7 @@ import type { Config } from './config';
 import { AlertDesk } from './domain/alert-desk';
 import { ANOMALY_STATE_RETENTION_MS } from './domain/anomaly-rules';
 import { Cosigner } from './domain/cosigner';
-import { LogKeeper } from './domain/log-keeper';
+import { LogKeeper, type WitnessConfig } from './domain/log-keeper';
 import { LogQueries } from './domain/log-queries';
 import { LogReader } from './domain/log-reader';
 import { sameHash } from './domain/log-rules';
@@ -85,6 +86,9 @@ export async function createAuditApp(
       clock,
       publishes: config.witnesses.length > 0 ? 'COSIGNED' : 'SIGNED',
     });
+    if (config.restoredCheckpoint) {
+      await adoptRestoredCheckpoint(keeper, config.restoredCheckpoint, config.witnesses, logger);
+    }
     if (config.acceptRollback) await acceptRollback(keeper, store, config.acceptRollback, logger);
     if (keeper.halt) {
       const head = await store.head();
@@ -180,6 +184,50 @@ export async function createAuditApp(
     await runtime.stop();
     throw error;
   }
+}
+
+/**
+ * AUDIT_RESTORED_CHECKPOINT: the checkpoint a restored log's backup was taken at, read
+ * from its file and taken by the keeper when it holds no state yet. A file that cannot
+ * be read, or a note this log's key did not sign, stops the start.
+ */
+async function adoptRestoredCheckpoint(
+  keeper: LogKeeper,
+  file: string,
+  witnesses: readonly WitnessConfig[],
+  logger: Logger,
+): Promise<void> {
+  let note: string;
+  try {
+    note = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`AUDIT_RESTORED_CHECKPOINT: cannot read ${file}`, { cause: error });
+  }
+  let adopted: Awaited<ReturnType<LogKeeper['adoptRestored']>>;
+  try {
+    adopted = await keeper.adoptRestored(
+      note,
+      witnesses.map((witness) => ({
+        name: witness.name,
+        verifier: parseCosignatureVerifierKey(witness.verifierKey),
+      })),
+    );
+  } catch (error) {
+    throw new Error(
+      `AUDIT_RESTORED_CHECKPOINT: ${file} is not a checkpoint this log's key signed`,
+      { cause: error },
+    );
+  }
+  if (adopted.outcome === 'KEPT_STATE_EXISTS') {
+    logger.warn(
+      'AUDIT_RESTORED_CHECKPOINT is set but the log has kept state of its own: ignored; remove it',
+    );
+    return;
+  }
+  logger.warn('the restored log goes on from the checkpoint its backup was taken at', {
+    treeSize: adopted.size,
+    cosignedBy: adopted.cosignedBy,
+  });
 }
 
 /**

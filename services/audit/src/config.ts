@@ -55,6 +55,12 @@ function auditConfigSchema() {
      * the log is halted and the stored head is exactly that tree.
      */
     acceptRollback: env.optional(env.custom('AUDIT_ACCEPT_ROLLBACK', parseTreeHead)),
+    /**
+     * A restored log's first start: a file holding the checkpoint the log served when its
+     * backup began (`audit-checkpoint.note` in a `vaxguard backup` folder). Taken only
+     * while AUDIT_STATE_DIR holds no state, and only when the log's key signed it.
+     */
+    restoredCheckpoint: env.optional(env.string('AUDIT_RESTORED_CHECKPOINT')),
     /** Where identity is: the automatic response asks it to suspend principals. */
     identityAddress: env.custom('IDENTITY_GRPC_ADDRESS', parseAddress, {
       default: DEFAULT_IDENTITY_ADDRESS,

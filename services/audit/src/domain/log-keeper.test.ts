@@ -63,11 +63,22 @@ class FakeWitness implements Witness {
   }
 }
 
-async function aKeptLog(options: { witness?: FakeWitness; stateStore?: MemoryKeptState } = {}) {
-  const signer = parseSignerKey(generateSignerKey(ORIGIN).signerKey);
+async function aKeptLog(
+  options: {
+    witness?: FakeWitness;
+    stateStore?: MemoryKeptState;
+    /** The log's key (default: a new one). */
+    signerKey?: string;
+    /** Its database (default: an empty one). */
+    store?: MemoryLog;
+    /** AUDIT_RESTORED_CHECKPOINT: offered to the keeper as it opens, as the app does. */
+    restoredCheckpoint?: string;
+  } = {},
+) {
+  const signer = parseSignerKey(options.signerKey ?? generateSignerKey(ORIGIN).signerKey);
   let now = Date.UTC(2026, 11, 1, 6);
   const clock = () => new Date(now);
-  const store = new MemoryLog();
+  const store = options.store ?? new MemoryLog();
   const alarm = new RecordingAlarm();
   const stateStore = options.stateStore ?? new MemoryKeptState();
   const verifier = parseVerifierKey(signer.verifierKey);
@@ -82,6 +93,13 @@ async function aKeptLog(options: { witness?: FakeWitness; stateStore?: MemoryKep
       publishes: options.witness ? 'COSIGNED' : 'SIGNED',
     });
   const keeper = await open();
+  const adopted =
+    options.restoredCheckpoint === undefined
+      ? undefined
+      : await keeper.adoptRestored(
+          options.restoredCheckpoint,
+          options.witness ? [options.witness] : [],
+        );
   const policy = { everyEntries: 5, intervalMs: 60_000 };
   const writer = new LogWriter({ origin: ORIGIN, signer, policy, clock, guard: keeper });
   const reader = new LogReader({
@@ -115,6 +133,7 @@ async function aKeptLog(options: { witness?: FakeWitness; stateStore?: MemoryKep
     writer,
     reader,
     keeper,
+    adopted,
     alarm,
     stateStore,
     open,
@@ -135,6 +154,16 @@ async function truncate(store: MemoryLog, size: number): Promise<void> {
   }
   store.checkpoints.splice(store.checkpoints.findIndex((c) => c.size > size));
   store.current = { size, rootHash: await readRoot(store, size) };
+}
+
+/** A copy of a log's database as a backup holds it. */
+function backupOf(store: MemoryLog): MemoryLog {
+  const copy = new MemoryLog();
+  for (const [index, entry] of store.entriesByIndex) copy.entriesByIndex.set(index, entry);
+  for (const [key, hash] of store.nodes) copy.nodes.set(key, hash);
+  copy.checkpoints.push(...store.checkpoints);
+  copy.current = store.current;
+  return copy;
 }
 
 describe('the log keeper', () => {
@@ -338,5 +367,89 @@ describe('witness cosigning', () => {
     await behind.keeper.witnessesHold({ 'witness.test': 10 });
     await behind.append(5);
     expect(behind.keeper.halt?.cause).toBe('WITNESS_AHEAD');
+  });
+
+  it('a restored log with a fresh state goes on from the checkpoint its backup was taken at: published again, cosigned on from there', async () => {
+    const signerKey = generateSignerKey(ORIGIN).signerKey;
+    const witness = new FakeWitness();
+    const original = await aKeptLog({ witness, signerKey });
+    await original.append(10);
+    const atBackup = original.reader.latestCheckpoint().checkpoint;
+
+    const restored = await aKeptLog({
+      witness,
+      signerKey,
+      store: backupOf(original.store),
+      stateStore: new MemoryKeptState(),
+      restoredCheckpoint: atBackup.signedNote,
+    });
+    expect(restored.adopted).toEqual({
+      outcome: 'ADOPTED',
+      size: 10,
+      cosignedBy: ['witness.test'],
+    });
+    expect(restored.reader.latestCheckpoint().checkpoint.signedNote).toBe(atBackup.signedNote);
+    await restored.append(5);
+    expect(restored.keeper.halt).toBeUndefined();
+    expect(restored.reader.latestCheckpoint().checkpoint.size).toBe(15);
+    expect(witness.held?.size).toBe(15);
+    // Once the log keeps state of its own, a restored checkpoint is not taken again.
+    expect(await restored.keeper.adoptRestored(atBackup.signedNote, [witness])).toEqual({
+      outcome: 'KEPT_STATE_EXISTS',
+    });
+  });
+
+  it('a restored log halts (WITNESS_AHEAD, CRITICAL LOG_ROLLBACK) when its witness cosigned more after the backup, still serving the checkpoint of the backup', async () => {
+    const signerKey = generateSignerKey(ORIGIN).signerKey;
+    const witness = new FakeWitness();
+    const original = await aKeptLog({ witness, signerKey });
+    await original.append(10);
+    const atBackup = original.reader.latestCheckpoint().checkpoint;
+    const backup = backupOf(original.store);
+    await original.append(10);
+    expect(witness.held?.size).toBe(20);
+
+    const restored = await aKeptLog({
+      witness,
+      signerKey,
+      store: backup,
+      stateStore: new MemoryKeptState(),
+      restoredCheckpoint: atBackup.signedNote,
+    });
+    // Five more (a checkpoint of 15): fewer than the 20 the witness cosigned.
+    await restored.append(5);
+    expect(restored.keeper.halt?.cause).toBe('WITNESS_AHEAD');
+    expect(restored.keeper.halt?.description).toContain('cosigned a checkpoint of 20 entries');
+    expect(restored.alarm.rules()).toEqual(['LOG_ROLLBACK/CRITICAL']);
+    expect(witness.held?.size).toBe(20);
+    const served = restored.reader.latestCheckpoint();
+    expect(served.checkpoint.signedNote).toBe(atBackup.signedNote);
+    expect(served.halt?.cause).toBe('WITNESS_AHEAD');
+  });
+
+  it('refuses a restored checkpoint another key signed; one no witness cosigned is kept, not published', async () => {
+    const other = await aKeptLog({ witness: new FakeWitness() });
+    await other.append(5);
+    const foreign = other.reader.latestCheckpoint().checkpoint.signedNote;
+    await expect(
+      aKeptLog({ witness: new FakeWitness(), restoredCheckpoint: foreign }),
+    ).rejects.toThrow();
+
+    const signerKey = generateSignerKey(ORIGIN).signerKey;
+    const witness = new FakeWitness();
+    const original = await aKeptLog({ witness, signerKey });
+    witness.down = true;
+    await original.append(5);
+    const uncosigned = (await original.store.latestCheckpoint())?.signedNote ?? '';
+    const restored = await aKeptLog({
+      witness,
+      signerKey,
+      store: backupOf(original.store),
+      stateStore: new MemoryKeptState(),
+      restoredCheckpoint: uncosigned,
+    });
+    expect(restored.adopted).toEqual({ outcome: 'ADOPTED', size: 5, cosignedBy: [] });
+    expect(() => restored.reader.latestCheckpoint()).toThrow(/not published/);
+    expect(restored.keeper.state.signed?.size).toBe(5);
   });
 });

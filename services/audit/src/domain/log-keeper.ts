@@ -3,6 +3,7 @@ import {
   openCheckpoint,
   readConsistencyProof,
   verifyConsistency,
+  verifyCosignatures,
   type NodeHashReader,
   type NoteVerifier,
 } from '@vaxguard/tlog';
@@ -342,6 +343,53 @@ export class LogKeeper {
       },
     });
     return 'REPLACED';
+  }
+
+  /**
+   * A restored log's first start: the checkpoint it served when its backup began (its
+   * signed note, with its witnesses' cosignatures, from the backup's manifest) becomes
+   * what it checks every tree against, as if its kept state had been backed up with it.
+   * The log's own signature must verify (anything else throws); each witness whose
+   * cosignature verifies is recorded as holding that size, and the checkpoint is
+   * published again once every witness's does. Only an empty kept state takes it: a log
+   * that kept anything has its own, newer word, and a restored database that does not
+   * extend it halts as any rollback does. From there the witnesses decide: one that
+   * cosigned a larger tree after the backup answers with its size, and the log halts
+   * (WITNESS_AHEAD) rather than accept the rollback.
+   */
+  async adoptRestored(
+    signedNote: string,
+    witnesses: readonly { readonly name: string; readonly verifier: NoteVerifier }[],
+  ): Promise<
+    | { readonly outcome: 'ADOPTED'; readonly size: number; readonly cosignedBy: string[] }
+    | { readonly outcome: 'KEPT_STATE_EXISTS' }
+  > {
+    const { signed, cosigned, halt } = this.current;
+    if (signed || cosigned || halt) return { outcome: 'KEPT_STATE_EXISTS' };
+    const { size, rootHash } = openCheckpoint(
+      signedNote,
+      [this.options.verifier],
+      this.options.origin,
+    ).checkpoint;
+    const cosignedBy = witnesses
+      .filter((witness) => {
+        try {
+          return verifyCosignatures(signedNote, [witness.verifier]).length > 0;
+        } catch {
+          return false;
+        }
+      })
+      .map((witness) => witness.name);
+    const now = this.options.clock();
+    const checkpoint: KeptCheckpoint = { size, rootHash, signedNote, at: now };
+    const everyWitness = cosignedBy.length === witnesses.length;
+    await this.update({
+      signed: checkpoint,
+      cosigned: everyWitness ? checkpoint : undefined,
+      witnessSizes: Object.fromEntries(cosignedBy.map((name) => [name, size])),
+      pendingSince: everyWitness ? undefined : now,
+    });
+    return { outcome: 'ADOPTED', size, cosignedBy };
   }
 
   /** The not-cosigned alert, raised once per stall when one has lasted `afterMs`. */

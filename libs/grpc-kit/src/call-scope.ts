@@ -69,7 +69,15 @@ export function openCallScope(call: ScopedCall, maxDurationMs: number): CallScop
     },
     Math.max(0, remainingMs),
   );
-  call.on('cancelled', () => controller.abort(new Error('cancelled by caller')));
+  // Every reason this signal carries is a VaxGuardError, so work abandoned for it (a
+  // statement, a call to another service) ends with the reason itself.
+  call.on('cancelled', () =>
+    controller.abort(
+      new VaxGuardError('ABORTED', 'the caller cancelled the call; its work was abandoned', {
+        reason: 'CALLER_CANCELLED',
+      }),
+    ),
+  );
   let refusal: VaxGuardError | undefined;
   const refusedListeners: ((error: VaxGuardError) => void)[] = [];
   let recheck: NodeJS.Timeout | undefined;

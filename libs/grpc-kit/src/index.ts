@@ -14,3 +14,11 @@ export {
   type RetryPolicy,
 } from './retry';
 export * from './health-check';
+export {
+  currentCallBudget,
+  DEADLINE_PROPAGATION_MARGIN_MS,
+  outgoingDeadlineMs,
+  outsideAnyCall,
+  runOnBehalfOf,
+  type CallBudget,
+} from './call-context';

@@ -4,7 +4,7 @@ import type { Logger } from '@vaxguard/logging';
 import type { Admission } from './admission';
 import type { Authenticator } from './auth';
 import { callContext, openCallScope } from './call-scope';
-import type { CallContext } from './call-context';
+import { runOnBehalfOf, type CallContext } from './call-context';
 import { toStatusError } from './status';
 
 /**
@@ -157,10 +157,13 @@ export function serverStreamingCall<Req, Res>(
         once: (event, listener) => call.once(event, listener),
         removeListener: (event, listener) => call.removeListener(event, listener),
       };
-      await pumpMessages(
-        counted,
-        handler(call.request, { ...context, messagesSent: () => sent }),
-        scope.signal,
+      // The generator runs as it is pumped: its database work and calls serve this call.
+      await runOnBehalfOf(context, () =>
+        pumpMessages(
+          counted,
+          handler(call.request, { ...context, messagesSent: () => sent }),
+          scope.signal,
+        ),
       );
     };
     run().then(

@@ -14,7 +14,7 @@ import type { Logger } from '@vaxguard/logging';
 import { descriptorSetBase64 } from '@vaxguard/proto';
 import { Admission, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits } from './admission';
 import type { Authenticator } from './auth';
-import type { CallContext } from './call-context';
+import { runOnBehalfOf, type CallContext } from './call-context';
 import { callContext, openCallScope } from './call-scope';
 import { ServerReflection } from './reflection';
 import { serverStreamingCall, type ServerStreamHandler } from './server-stream';
@@ -228,11 +228,16 @@ export class GrpcServer {
 
       // A lock, a suspension or a revoked token that lands while a long call runs ends
       // it at once with the refusal's status: the answer is withheld from a principal no
-      // longer allowed it. The handler sees the aborted signal; a write it had already
-      // sent to the database may still commit, and is recorded as every write is.
+      // longer allowed it. The handler sees the aborted signal: its statement running is
+      // cancelled and its transaction rolled back (libs/db); one already committing
+      // stays, and is recorded as every write is.
       scope.onRefused((refusal) => finish(refusal));
-      const run = async (): Promise<unknown> =>
-        handler(call.request, await callContext(call, method, scope, this.options));
+      // The handler and all it starts serve this call: the database and the calls to other
+      // services take their deadline and cancellation from it (runOnBehalfOf).
+      const run = async (): Promise<unknown> => {
+        const context = await callContext(call, method, scope, this.options);
+        return runOnBehalfOf(context, () => handler(call.request, context));
+      };
       // The place is held until the handler is done, even when a refusal answered first.
       run()
         .then(

@@ -6,8 +6,9 @@ import {
   type ServiceDefinition,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { unavailable, type VaxGuardError } from '@vaxguard/errors';
+import { toVaxGuardError, unavailable, VaxGuardError } from '@vaxguard/errors';
 import { CLIENT_ID_HEADER } from './auth';
+import { currentCallBudget, outgoingDeadlineMs, type CallBudget } from './call-context';
 import { clientMetadata, defaultChannelOptions } from './client';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, retryPolicyProblems, type RetryPolicy } from './retry';
 import { fromStatusError } from './status';
@@ -33,7 +34,11 @@ export interface ServiceCallOptions {
   readonly idempotent: boolean;
   /** Extra metadata for this call, such as a user's token; never credentials. */
   readonly metadata?: Metadata;
-  /** This call's deadline, all attempts included, instead of the client's. */
+  /**
+   * This call's deadline, all attempts included, instead of the client's. Made on behalf
+   * of a call this service serves, it is cut to what that caller has left
+   * (`outgoingDeadlineMs`), and the caller's cancellation cancels it.
+   */
   readonly deadlineMs?: number;
 }
 
@@ -180,42 +185,70 @@ export function createServiceClient<D extends ServiceDefinition>(
   let closed = false;
   const wakeOnClose = new Set<() => void>();
 
+  /** One attempt, cancelled when the caller served aborts (its `signal`). */
   const attempt = (
     method: D[keyof D],
     request: unknown,
     metadata: Metadata,
     deadline: Date,
+    signal: AbortSignal | undefined,
   ): Promise<unknown> =>
     new Promise((resolve, reject) => {
-      client.makeUnaryRequest(
+      const cancel = () => call.cancel();
+      const call = client.makeUnaryRequest(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,
         request,
         metadata,
         { deadline },
-        (error: ServiceError | null, response?: unknown) =>
-          error ? reject(error) : resolve(response),
+        (error: ServiceError | null, response?: unknown) => {
+          signal?.removeEventListener('abort', cancel);
+          if (error) reject(error);
+          else resolve(response);
+        },
       );
+      signal?.addEventListener('abort', cancel, { once: true });
     });
 
-  /** Resolves after `ms`, or as soon as the client closes. */
-  const pause = (ms: number) =>
+  /** Resolves after `ms`, or as soon as the client closes or the caller served aborts. */
+  const pause = (ms: number, signal: AbortSignal | undefined) =>
     new Promise<void>((resolve) => {
       const wake = () => {
         clearTimeout(timer);
         wakeOnClose.delete(wake);
+        signal?.removeEventListener('abort', wake);
         resolve();
       };
       const timer = setTimeout(wake, ms);
       wakeOnClose.add(wake);
+      signal?.addEventListener('abort', wake, { once: true });
     });
 
-  const deadlineOf = (callOptions: ServiceStreamOptions): number => {
-    const deadlineMs = callOptions.deadlineMs ?? compiled.deadlineMs;
-    if (!isPositiveFinite(deadlineMs)) {
+  const ownDeadlineOf = (callOptions: ServiceStreamOptions): number => {
+    const ownMs = callOptions.deadlineMs ?? compiled.deadlineMs;
+    if (!isPositiveFinite(ownMs)) {
       throw new Error(
-        `service client: deadlineMs must be a positive, finite number (got ${deadlineMs})`,
+        `service client: deadlineMs must be a positive, finite number (got ${ownMs})`,
+      );
+    }
+    return ownMs;
+  };
+
+  /**
+   * A call's deadline in milliseconds from now: its own or the client's, cut to what the
+   * caller served (`budget`) has left. Refuses, without calling, for a caller that has gone
+   * or has too little time left for an answer to come back.
+   */
+  const deadlineOf = (ownMs: number, budget: CallBudget | undefined): number => {
+    if (!budget) return ownMs;
+    if (budget.signal.aborted) throw toVaxGuardError(budget.signal.reason);
+    const deadlineMs = outgoingDeadlineMs(budget.deadline, Date.now(), ownMs);
+    if (deadlineMs <= 0) {
+      throw new VaxGuardError(
+        'DEADLINE_EXCEEDED',
+        "too little of the call's deadline is left to call another service",
+        { reason: 'DEADLINE_TOO_SHORT' },
       );
     }
     return deadlineMs;
@@ -225,10 +258,11 @@ export function createServiceClient<D extends ServiceDefinition>(
     method: D[keyof D],
     request: unknown,
     metadata: Metadata,
-    deadlineMs: number,
+    ownDeadlineMs: number,
+    budget: CallBudget | undefined,
   ): AsyncGenerator<unknown> {
     if (closed) throw unavailable('the service client is closed');
-    const deadline = new Date(Date.now() + deadlineMs);
+    const deadline = new Date(Date.now() + deadlineOf(ownDeadlineMs, budget));
     const stream = client.makeServerStreamRequest(
       method.path,
       method.requestSerialize,
@@ -240,11 +274,15 @@ export function createServiceClient<D extends ServiceDefinition>(
     // grpc-js reports a cancelled stream as an 'error' even after the loop has left it:
     // heard here so it is never an unhandled event; the loop's own errors reach it below.
     stream.on('error', () => undefined);
+    const cancel = () => stream.cancel();
+    budget?.signal.addEventListener('abort', cancel, { once: true });
     try {
       for await (const message of stream) yield message;
     } catch (error) {
+      if (budget?.signal.aborted) throw toVaxGuardError(budget.signal.reason);
       throw fromStatusError(error);
     } finally {
+      budget?.signal.removeEventListener('abort', cancel);
       // Ends the call when the loop left early; nothing happens once it has ended.
       stream.cancel();
     }
@@ -256,18 +294,29 @@ export function createServiceClient<D extends ServiceDefinition>(
       if (!method || method.requestStream || method.responseStream) {
         throw new Error(`service client: ${name} is not a unary method of this service`);
       }
-      const deadlineMs = deadlineOf(callOptions);
+      // The call this one is made for, if any: its deadline bounds every attempt and
+      // wait, and its caller's cancellation ends them.
+      const budget = currentCallBudget();
+      const deadlineMs = deadlineOf(ownDeadlineOf(callOptions), budget);
       const metadata = callMetadata(compiled.credentials, callOptions.metadata);
       const deadline = Date.now() + deadlineMs;
+      const signal = budget?.signal;
       // Built only when a call fails: an error captures a stack, which every call would pay.
       let failure: VaxGuardError | undefined;
       for (let attemptNumber = 1; !closed; attemptNumber++) {
         try {
-          const response = await attempt(method, request, metadata.clone(), new Date(deadline));
+          const response = await attempt(
+            method,
+            request,
+            metadata.clone(),
+            new Date(deadline),
+            signal,
+          );
           return response as ResponseOf<D[typeof name]>;
         } catch (error) {
           failure = fromStatusError(error);
         }
+        if (signal?.aborted) throw toVaxGuardError(signal.reason);
         const delay = retryDelayMs(
           failure,
           attemptNumber,
@@ -276,7 +325,8 @@ export function createServiceClient<D extends ServiceDefinition>(
           compiled.random,
         );
         if (delay === undefined) break;
-        await pause(delay);
+        await pause(delay, signal);
+        if (signal?.aborted) throw toVaxGuardError(signal.reason);
       }
       throw failure ?? unavailable('the service client is closed');
     },
@@ -285,9 +335,11 @@ export function createServiceClient<D extends ServiceDefinition>(
       if (!method || method.requestStream || !method.responseStream) {
         throw new Error(`service client: ${name} is not a server-streaming method of this service`);
       }
-      const deadlineMs = deadlineOf(streamOptions);
+      const ownDeadlineMs = ownDeadlineOf(streamOptions);
       const metadata = callMetadata(compiled.credentials, streamOptions.metadata);
-      return streamMessages(method, request, metadata, deadlineMs) as AsyncIterable<
+      // The call it is opened for, if any: the one whose handler asked for the stream.
+      const budget = currentCallBudget();
+      return streamMessages(method, request, metadata, ownDeadlineMs, budget) as AsyncIterable<
         ResponseOf<D[typeof name]>
       >;
     },

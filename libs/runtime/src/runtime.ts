@@ -14,7 +14,9 @@ import { createKafka, ensureTopics, OutboxRelay, type BroadcastListener } from '
 import {
   clientSecretAuthenticator,
   createServiceClient,
+  currentCallBudget,
   GrpcServer,
+  outsideAnyCall,
   staticClientRegistry,
   type ServiceClient,
 } from '@vaxguard/grpc-kit';
@@ -96,6 +98,8 @@ export class ServiceRuntime {
       applicationName: options.service,
       max: config.databasePoolSize,
       logger,
+      // Work done for a call ends by its deadline and is abandoned when its caller goes.
+      callBudget: currentCallBudget,
     });
     const closers: (() => void)[] = [];
     const listeners: BroadcastListener[] = [];
@@ -206,7 +210,8 @@ export class ServiceRuntime {
   /**
    * A client of another VaxGuard service at `address`, calling with this service's own
    * credentials (its peer configuration), closed at shutdown after every worker has
-   * stopped. The one way a service builds its peers.
+   * stopped. The one way a service builds its peers. A call made while serving a call
+   * takes its deadline (less DEADLINE_PROPAGATION_MARGIN_MS) and cancellation from it.
    */
   peer<D extends ServiceDefinition>(
     definition: D,
@@ -297,5 +302,8 @@ function tokenKeysOf(options: RuntimeOptions, closers: (() => void)[]): FetchKey
     secret: peer.serviceClientSecret,
   });
   closers.push(() => otp.close());
-  return otpServiceKeys(otp);
+  // One fetch serves every call waiting for the keys (JwksCache): no one caller's
+  // deadline or departure may cut it short.
+  const fetchKeys = otpServiceKeys(otp);
+  return () => outsideAnyCall(fetchKeys);
 }

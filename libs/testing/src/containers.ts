@@ -77,6 +77,36 @@ export async function dockerStart(container: StartedTestContainer): Promise<void
   await client.container.getById(container.getId()).start();
 }
 
+/**
+ * Resolves at the first line matching `pattern` that the container logs after
+ * `sinceSeconds` (Unix time): a server's "ready" line after it was started again.
+ */
+export async function waitForLog(
+  container: StartedTestContainer,
+  pattern: RegExp,
+  sinceSeconds: number,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const stream = await container.logs({ since: sinceSeconds });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stream.destroy();
+      reject(new Error(`container did not log ${String(pattern)} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    stream.on('data', (chunk: Buffer | string) => {
+      if (pattern.test(chunk.toString())) {
+        clearTimeout(timer);
+        stream.destroy();
+        resolve();
+      }
+    });
+    stream.on('error', (error: Error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

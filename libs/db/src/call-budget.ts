@@ -80,7 +80,7 @@ interface BackendKey {
  */
 export function requestCancel(client: pg.ClientBase): void {
   const { host, port, processID, secretKey } = client as unknown as BackendKey;
-  if (processID === null || secretKey === null) return;
+  if (typeof processID !== 'number' || typeof secretKey !== 'number') return;
   const request = Buffer.alloc(16);
   request.writeInt32BE(16, 0);
   request.writeInt32BE(80877102, 4); // the CancelRequest code

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from '@vaxguard/db';
-import { failedPrecondition } from '@vaxguard/errors';
+import { failedPrecondition, VaxGuardError } from '@vaxguard/errors';
+import { runOnBehalfOf } from '@vaxguard/grpc-kit';
 import { describe, expect, it } from 'vitest';
 import type { DoseReads, RecordUnitOfWork, TransactionLocks } from '../domain/model';
 import { DoseBatcher, type DoseReadsQuery } from './dose-batcher';
@@ -138,5 +139,94 @@ describe('DoseBatcher', () => {
     const { batcher, singles } = batcherOn(pool);
     await threeWithAViolation(batcher);
     expect(singles.sort()).toEqual(['bnf-1', 'bnf-3']);
+  });
+
+  describe('a dose whose caller has gone (issue 18)', () => {
+    /** A RecordDose call of its own: its deadline far off, its caller able to leave. */
+    function caller() {
+      const controller = new AbortController();
+      return {
+        submit: <T>(batcher: DoseBatcher, work: (uow: RecordUnitOfWork) => Promise<T>, n: number) =>
+          runOnBehalfOf(
+            { deadline: new Date(Date.now() + 60_000), signal: controller.signal },
+            () => batcher.submit(work, locksOf(n)),
+          ),
+        leave: () =>
+          controller.abort(
+            new VaxGuardError('ABORTED', 'the caller cancelled the call', {
+              reason: 'CALLER_CANCELLED',
+            }),
+          ),
+      };
+    }
+
+    it('is dropped from its batch before it is decided, its neighbours written', async () => {
+      const { pool, sent } = fakePool();
+      const { batcher, reads } = batcherOn(pool);
+      const callers = [caller(), caller(), caller()];
+      const answers = Promise.allSettled(
+        callers.map((call, i) => call.submit(batcher, dose(i + 1), i + 1)),
+      );
+      callers[1]!.leave();
+      const outcomes = await answers;
+      expect(outcomes.map((outcome) => outcome.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+      ]);
+      expect(((outcomes[1] as PromiseRejectedResult).reason as VaxGuardError).reason).toBe(
+        'CALLER_CANCELLED',
+      );
+      expect(reads.flat().map((query) => query.beneficiaryRef)).toEqual(['bnf-1', 'bnf-3']);
+      expect(sent.join('\n')).not.toContain('bnf-2');
+      // The batch's statements end by its callers' deadline.
+      expect(sent[0]).toMatch(/SET LOCAL statement_timeout = \d+/);
+    });
+
+    it('leaves its writes out when the caller goes while the batch decides, and is not run again alone', async () => {
+      const { pool, sent } = fakePool();
+      const { batcher, singles } = batcherOn(pool);
+      const callers = [caller(), caller(), caller()];
+      const leavesMidway = async (uow: RecordUnitOfWork) => {
+        const answer = await dose(2)(uow);
+        callers[1]!.leave();
+        return answer;
+      };
+      const outcomes = await Promise.allSettled([
+        callers[0]!.submit(batcher, dose(1), 1),
+        callers[1]!.submit(batcher, leavesMidway, 2),
+        callers[2]!.submit(batcher, dose(3), 3),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+      ]);
+      const writes = sent.find((text) => text.startsWith('WITH')) ?? '';
+      expect(writes).toContain('bnf-1');
+      expect(writes).toContain('bnf-3');
+      expect(writes).not.toContain('bnf-2');
+      expect(sent.at(-1)).toBe('COMMIT');
+      expect(singles).toEqual([]);
+    });
+
+    it('writes nothing when every caller of a batch has gone', async () => {
+      const { pool, sent } = fakePool();
+      const { batcher, singles } = batcherOn(pool);
+      const callers = [caller(), caller()];
+      const leaveAll = async (uow: RecordUnitOfWork, n: number) => {
+        const answer = await dose(n)(uow);
+        for (const call of callers) call.leave();
+        return answer;
+      };
+      const outcomes = await Promise.allSettled([
+        callers[0]!.submit(batcher, (uow) => leaveAll(uow, 1), 1),
+        callers[1]!.submit(batcher, dose(2), 2),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+      expect(sent).not.toContain('COMMIT');
+      expect(sent.join('\n')).not.toMatch(/INSERT/);
+      expect(singles).toEqual([]);
+    });
   });
 });

@@ -5,6 +5,13 @@ import {
   type PoolClient,
   type Statement,
 } from '@vaxguard/db';
+import { toVaxGuardError } from '@vaxguard/errors';
+import {
+  currentCallBudget,
+  outsideAnyCall,
+  runOnBehalfOf,
+  type CallBudget,
+} from '@vaxguard/grpc-kit';
 import type { Logger } from '@vaxguard/logging';
 import type { DoseReads, RecordUnitOfWork, TransactionLocks } from '../domain/model';
 
@@ -50,6 +57,8 @@ type Work = (uow: RecordUnitOfWork) => Promise<unknown>;
 interface Waiting {
   readonly work: Work;
   readonly locks: TransactionLocks;
+  /** The RecordDose call the dose is for, if it came from one. */
+  readonly caller: CallBudget | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -68,6 +77,41 @@ function lockKeysOf(locks: TransactionLocks): string[] {
   ];
 }
 
+/** Whether the caller of a dose has gone (cancelled, past its deadline, refused). */
+function callerGone(dose: Waiting): boolean {
+  return dose.caller?.signal.aborted ?? false;
+}
+
+/** Runs `work` for the dose's own call (its deadline, its cancellation), or for none. */
+function asCaller<T>(dose: Waiting, work: () => T): T {
+  return dose.caller ? runOnBehalfOf(dose.caller, work) : outsideAnyCall(work);
+}
+
+/**
+ * What a batch's transaction is bounded by: the latest deadline of its doses' calls, and
+ * a signal that aborts when every one of their callers has gone; undefined when a dose
+ * came from no call. One caller leaving does not end its neighbours' work.
+ */
+function batchBudget(batch: readonly Waiting[]): CallBudget | undefined {
+  const callers = batch.map((dose) => dose.caller);
+  if (!callers.every((caller): caller is CallBudget => caller !== undefined)) return undefined;
+  const deadlines = callers.map((caller) => caller.deadline?.getTime());
+  const latest = deadlines.every((ms): ms is number => ms !== undefined)
+    ? new Date(Math.max(...deadlines))
+    : undefined;
+  const everyoneGone = new AbortController();
+  let remaining = callers.length;
+  for (const caller of callers) {
+    const gone = () => {
+      remaining--;
+      if (remaining === 0) everyoneGone.abort(caller.signal.reason);
+    };
+    if (caller.signal.aborted) gone();
+    else caller.signal.addEventListener('abort', gone, { once: true });
+  }
+  return { deadline: latest, signal: everyoneGone.signal };
+}
+
 /**
  * Group commit for RecordDose (issue 17): the doses that arrive within
  * DOSE_BATCH_WINDOW_MS (or DOSE_BATCH_MAX of them) share one PostgreSQL transaction:
@@ -84,6 +128,16 @@ function lockKeysOf(locks: TransactionLocks): string[] {
  * so batches and single transactions, on any instance, never wait on each other in a
  * ring. When a batch fails as a whole (a connection lost, a write refused), each dose
  * that had been decided runs again in a transaction of its own.
+ *
+ * A dose whose caller has gone (cancelled, past its deadline, refused) is abandoned
+ * (issue 18): not put in a batch, its writes left out if it goes before they are sent
+ * (just before COMMIT), not run again alone; its call ends with the signal's reason.
+ * Once its writes are sent it stays: the dose is committed with its batch although its
+ * caller may have seen DEADLINE_EXCEEDED. A caller that gave up does not know either
+ * way and asks again under the same request id, and the idempotent RecordDose answers
+ * it with the dose recorded, or records it then. A dose's own work (its decision, a call
+ * to identity) runs for its own call; the batch's transaction for the latest deadline of
+ * its doses, and it is cancelled only when all of their callers have gone.
  */
 export class DoseBatcher {
   private waiting: Waiting[] = [];
@@ -104,8 +158,15 @@ export class DoseBatcher {
 
   /** Runs `work` (which reads once, through doseReads, before it writes) in some batch. */
   submit<T>(work: (uow: RecordUnitOfWork) => Promise<T>, locks: TransactionLocks): Promise<T> {
+    const caller = currentCallBudget();
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ work, locks, resolve: resolve as (value: unknown) => void, reject });
+      this.waiting.push({
+        work,
+        locks,
+        caller,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       if (this.waiting.length >= DOSE_BATCH_MAX) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), DOSE_BATCH_WINDOW_MS);
     });
@@ -118,6 +179,10 @@ export class DoseBatcher {
     const later: Waiting[] = [];
     const taken = new Set<string>();
     for (const dose of this.waiting) {
+      if (callerGone(dose)) {
+        this.abandon(dose);
+        continue;
+      }
       const keys = lockKeysOf(dose.locks);
       if (batch.length < DOSE_BATCH_MAX && keys.every((key) => !taken.has(key))) {
         batch.push(dose);
@@ -127,14 +192,33 @@ export class DoseBatcher {
       }
     }
     this.waiting = later;
-    if (later.length > 0) this.timer = setTimeout(() => this.flush(), 0);
-    void this.run(batch);
+    // The batch serves several calls: none of them is the one it runs for.
+    outsideAnyCall(() => {
+      if (later.length > 0) this.timer = setTimeout(() => this.flush(), 0);
+      if (batch.length > 0) void this.run(batch);
+    });
+  }
+
+  /** Ends a dose whose caller has gone with the reason it went, writing nothing. */
+  private abandon(dose: Waiting): void {
+    dose.reject(toVaxGuardError(dose.caller?.signal.reason));
+  }
+
+  /** A dose in a transaction of its own, for its own call, unless its caller has gone. */
+  private alone(dose: Waiting): void {
+    if (callerGone(dose)) {
+      this.abandon(dose);
+      return;
+    }
+    asCaller(dose, () => this.options.single(dose.work, dose.locks)).then(
+      dose.resolve,
+      dose.reject,
+    );
   }
 
   private async run(batch: readonly Waiting[]): Promise<void> {
     if (batch.length === 1) {
-      const [dose] = batch as [Waiting];
-      this.options.single(dose.work, dose.locks).then(dose.resolve, dose.reject);
+      this.alone(batch[0] as Waiting);
       return;
     }
     let settled: Settled[] = [];
@@ -149,11 +233,19 @@ export class DoseBatcher {
           // The decided doses' writes as one statement, not prepared: its text differs
           // with every batch's mix, and a connection keeps each prepared text for good.
           beforeCommit: async (client) => {
+            // A dose whose caller went while it was decided is left out, unwritten.
+            settled = settled.map((outcome, i) => {
+              const dose = batch[i] as Waiting;
+              return outcome.ok && callerGone(dose)
+                ? { ok: false, error: toVaxGuardError(dose.caller?.signal.reason) }
+                : outcome;
+            });
             const writes = settled.flatMap((outcome) => (outcome.ok ? outcome.writes : []));
             if (writes.length === 0) return;
             const { text, values } = combineWrites(writes);
             await client.query(text, values as unknown[]);
           },
+          callBudget: batchBudget(batch) ?? null,
         },
       );
     } catch (error) {
@@ -164,7 +256,7 @@ export class DoseBatcher {
       batch.forEach((dose, i) => {
         const outcome = settled[i];
         if (outcome && !outcome.ok) dose.reject(outcome.error);
-        else this.options.single(dose.work, dose.locks).then(dose.resolve, dose.reject);
+        else this.alone(dose);
       });
       return;
     }
@@ -233,7 +325,7 @@ export class DoseBatcher {
           });
         });
         try {
-          const value = await dose.work(uow);
+          const value = await asCaller(dose, () => dose.work(uow));
           return { ok: true, value, writes };
         } catch (error) {
           return { ok: false, error };

@@ -14,3 +14,4 @@ export * from './leak-replay';
 export * from './config-problems';
 export * from './audit-log-tampering';
 export * from './world';
+export * from './fault-proxy';

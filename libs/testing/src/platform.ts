@@ -18,7 +18,8 @@ import { parseSignerKey } from '@vaxguard/tlog';
 import { startWitness, witnessBinDir, type RunningWitness } from '@vaxguard/witness';
 import { freePort } from './containers';
 import { eventually } from './eventually';
-import { startKafka, type KafkaFixture } from './kafka';
+import { startFaultProxy, type FaultProxy } from './fault-proxy';
+import { startKafka, type KafkaFixture, type KafkaListener } from './kafka';
 import {
   completeSecrets,
   serviceClientId,
@@ -54,6 +55,14 @@ export interface PlatformOptions {
   readonly env?: Partial<Record<PlatformService, Record<string, string>>>;
   /** The services' LOG_LEVEL (default `warn`; a test that scans logs for leaks wants `info`). */
   readonly logLevel?: string;
+  /**
+   * Services that reach PostgreSQL or Kafka through a fault proxy the platform owns
+   * (`platform.proxies`), for a test that cuts that one service's network to it.
+   */
+  readonly faultProxies?: {
+    readonly postgres?: readonly PlatformService[];
+    readonly kafka?: readonly PlatformService[];
+  };
   /**
    * Another platform's secrets (its `secrets`), for a platform that takes over that one's
    * data (a restore): its keys, admin and clients. Default: fresh ones.
@@ -93,8 +102,17 @@ export interface Platform extends AsyncDisposable {
   readonly processes: Readonly<Partial<Record<PlatformService, ServiceProcess>>>;
   /** A running service's gRPC address; throws for one `services` did not name. */
   address(service: PlatformService): string;
-  /** Each running service's database URL. */
+  /** Each running service's database URL (straight to PostgreSQL, never through a proxy). */
   readonly databases: Readonly<Partial<Record<PlatformService, string>>>;
+  /**
+   * The fault proxies between a service and PostgreSQL or Kafka, for the services
+   * `faultProxies` named: every connection that service (and its other instances)
+   * makes to it goes through the proxy, and no other service's does.
+   */
+  readonly proxies: {
+    readonly postgres: Readonly<Partial<Record<PlatformService, FaultProxy>>>;
+    readonly kafka: Readonly<Partial<Record<PlatformService, FaultProxy>>>;
+  };
   /** The key OTP indexes mobiles with, which identity must share. */
   readonly mobileIndexKey: string;
   /** Identity's own principal at OTP (consent and staff sign-in transactions, grants). */
@@ -145,6 +163,13 @@ export interface Platform extends AsyncDisposable {
    * the same environment; resolves when it is SERVING again.
    */
   restart(service: PlatformService, signal?: NodeJS.Signals): Promise<ServiceProcess>;
+  /**
+   * Another instance of a running service, as a second pod would be: its own process
+   * and gRPC port, the same environment (database, Kafka and consumer groups, keys,
+   * proxies). A second vaccination-record serves no issuer HTTP (the first does, at the
+   * issuer's URL). Stopped with the platform, or by the test (`stop('SIGKILL')`).
+   */
+  startInstance(service: PlatformService): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -191,9 +216,22 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       if (!wanted.includes('identity'))
         throw new Error('vaccination-record and audit need identity');
     }
+    // A Kafka client connects again where the broker advertises, so a proxy in front of
+    // the bootstrap address alone would be bypassed: each proxied service gets a listener
+    // of its own, advertised at its proxy's port.
+    const kafkaListeners: (KafkaListener & { service: PlatformService })[] = [];
+    for (const service of wanted.filter((s) => options.faultProxies?.kafka?.includes(s))) {
+      kafkaListeners.push({
+        service,
+        name: `PROXIED_${service.toUpperCase().replace(/-/g, '_')}`,
+        advertisedPort: await freePort(),
+      });
+    }
     const [postgres, kafka] = await Promise.all([
       startPostgres().then((fixture) => (releases.push(() => fixture.stop()), fixture)),
-      startKafka().then((fixture) => (releases.push(() => fixture.stop()), fixture)),
+      startKafka({ listeners: kafkaListeners }).then(
+        (fixture) => (releases.push(() => fixture.stop()), fixture),
+      ),
     ]);
     const dir = await mkdtemp(join(tmpdir(), 'vaxguard-platform-'));
     releases.push(() => rm(dir, { recursive: true, force: true }));
@@ -220,6 +258,40 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const addresses = Object.fromEntries(
       Object.entries(ports).map(([service, port]) => [service, `127.0.0.1:${port}`]),
     ) as Record<PlatformService, string>;
+    const proxies = {
+      postgres: {} as Partial<Record<PlatformService, FaultProxy>>,
+      kafka: {} as Partial<Record<PlatformService, FaultProxy>>,
+    };
+    // Stopped after the services (releases run in reverse).
+    releases.push(async () => {
+      for (const proxy of [...Object.values(proxies.postgres), ...Object.values(proxies.kafka)])
+        await proxy.stop();
+    });
+    // Where a proxied service's own environment says PostgreSQL or Kafka is.
+    const reachedAt: Partial<Record<PlatformService, Record<string, string>>> = {};
+    for (const service of wanted.filter((s) => options.faultProxies?.postgres?.includes(s))) {
+      const direct = new URL(databases[service]);
+      const proxy = await startFaultProxy({
+        target: direct.host,
+        name: `PostgreSQL for ${service}`,
+      });
+      proxies.postgres[service] = proxy;
+      const proxied = new URL(direct);
+      proxied.host = proxy.address;
+      reachedAt[service] = { ...reachedAt[service], DATABASE_URL: proxied.toString() };
+    }
+    for (const listener of kafkaListeners) {
+      const proxy = await startFaultProxy({
+        target: kafka.listenerAddress(listener.name),
+        port: listener.advertisedPort,
+        name: `Kafka for ${listener.service}`,
+      });
+      proxies.kafka[listener.service] = proxy;
+      reachedAt[listener.service] = {
+        ...reachedAt[listener.service],
+        KAFKA_BROKERS: proxy.address,
+      };
+    }
     const issuerPort = await freePort();
     // The audit log's witness, before the services: audit submits its first checkpoint
     // as it starts. Its key and database live in the platform's folder.
@@ -269,7 +341,11 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const environments = Object.fromEntries(
       wanted.map((service) => [
         service,
-        { ...serviceEnvironment(service, layout), ...options.env?.[service] },
+        {
+          ...serviceEnvironment(service, layout),
+          ...reachedAt[service],
+          ...options.env?.[service],
+        },
       ]),
     ) as Partial<Record<PlatformService, Record<string, string>>>;
     const launch = async (service: PlatformService): Promise<ServiceProcess> => {
@@ -281,9 +357,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       processes[service] = started;
       return started;
     };
+    const instances: ServiceProcess[] = [];
     // Stopped in reverse: the services before Kafka and PostgreSQL.
     releases.push(async () => {
-      await Promise.all(Object.values(processes).map((process) => process.stop()));
+      await Promise.all(
+        [...Object.values(processes), ...instances].map((process) => process.stop()),
+      );
     });
     const description: PlatformDescription = {
       services: addresses,
@@ -352,6 +431,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       identity,
       processes,
       databases,
+      proxies,
       mobileIndexKey: secrets.mobileIndexKey,
       identityPrincipal: {
         clientId: svcIdentity,
@@ -413,6 +493,21 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         if (!running) throw new Error(`the platform runs no ${service}`);
         await running.stop(signal);
         return launch(service);
+      },
+      async startInstance(service) {
+        const environment = environments[service];
+        if (!environment) throw new Error(`the platform runs no ${service}`);
+        // One issuer URL, served by the first instance: a loopback issuer's URL must name
+        // the port its keys are served on.
+        const env = { ...environment };
+        delete env['ISSUER_HTTP_PORT'];
+        const instance = await spawnService({
+          entry: `services/${service}/dist/main.js`,
+          env,
+          port: await freePort(),
+        });
+        instances.push(instance);
+        return instance;
       },
       stop,
       [Symbol.asyncDispose]: stop,

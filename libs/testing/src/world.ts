@@ -89,6 +89,8 @@ export async function startWorld(
   options: {
     configuredClients?: readonly string[];
     env?: Parameters<typeof startPlatform>[0]['env'];
+    /** Services whose network to PostgreSQL or Kafka the test cuts (`platform.proxies`). */
+    faultProxies?: Parameters<typeof startPlatform>[0]['faultProxies'];
   } = {},
 ): Promise<World> {
   const raw = {
@@ -122,6 +124,7 @@ export async function startWorld(
     logLevel: 'info',
     clients: credentials,
     ...(options.env ? { env: options.env } : {}),
+    ...(options.faultProxies ? { faultProxies: options.faultProxies } : {}),
   });
   try {
     const clients = platform.connectAll(platform.operator, { deadlineMs: 15_000 });

@@ -81,6 +81,25 @@ describe('toStatusError and fromStatusError', () => {
     expect(logs.text()).toContain('relation \\"otp_txn\\" does not exist');
   });
 
+  it('turns a lost database connection into UNAVAILABLE a caller may retry, the cause in the log only', () => {
+    // What node-postgres throws when the database's connection is refused or cut under
+    // a call (found by the chaos suite: such calls were INTERNAL).
+    for (const lost of [
+      Object.assign(new Error('connect ECONNREFUSED 172.17.0.4:5432'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+      new Error('Connection terminated unexpectedly'),
+      Object.assign(new Error('terminating connection due to administrator command'), {
+        code: '57P01',
+      }),
+    ]) {
+      const wire = toStatusError(lost, logger, '/m');
+      const received = fromStatusError({ ...wire, message: wire.details });
+      expect([received.code, received.reason]).toEqual(['UNAVAILABLE', 'DEPENDENCY_UNAVAILABLE']);
+      expect(wire.details).not.toContain(lost.message);
+      expect(logs.text()).toContain(JSON.stringify(lost.message).slice(1, -1));
+    }
+  });
+
   it('reads a peer’s INTERNAL, and codes VaxGuard does not use, without passing their text on', () => {
     const parseFailure = peerStatus(
       status.INTERNAL,

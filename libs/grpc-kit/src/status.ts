@@ -1,6 +1,8 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import {
+  dependencyUnavailable,
   INTERNAL_ERROR_MESSAGE,
+  isConnectionLost,
   isVaxGuardError,
   toVaxGuardError,
   VaxGuardError,
@@ -33,11 +35,17 @@ export type StatusError = Partial<ServiceError> & { code: status; details: strin
 
 /**
  * The one place where a thrown value becomes a gRPC status. A VaxGuardError keeps its
- * code and message, with its reason and retry delay in the standard status details;
- * an INTERNAL VaxGuardError and anything else become INTERNAL with a generic message,
- * and only the log sees what happened.
+ * code and message, with its reason and retry delay in the standard status details; a
+ * connection to the database (or anything else) that could not be opened or was lost
+ * becomes UNAVAILABLE DEPENDENCY_UNAVAILABLE, which the caller may retry; an INTERNAL
+ * VaxGuardError and anything else become INTERNAL with a generic message. Only the log
+ * sees what happened.
  */
 export function toStatusError(error: unknown, logger: Logger, method: string): StatusError {
+  if (!isVaxGuardError(error) && isConnectionLost(error)) {
+    logger.warn('a call failed on a lost connection', { method, err: error });
+    return toStatusError(dependencyUnavailable(error), logger, method);
+  }
   if (isVaxGuardError(error) && error.code !== 'INTERNAL') {
     const details: googleRpc.Status['details'] = [];
     if (error.reason) {

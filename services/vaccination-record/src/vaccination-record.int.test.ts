@@ -1265,4 +1265,59 @@ describe('vaccination-record service (real tokens and grants, PostgreSQL and Kaf
     // Nothing was revoked by the refused calls.
     expect(await verdicts(first)).toEqual(VALID);
   });
+
+  it('a RecordDose whose deadline passes while it waits for the beneficiary’s lock is abandoned: nothing left waiting, nothing recorded (issue 18)', async () => {
+    const owner = await citizen();
+    const vaccinator = await staffAt(await centre(), VACCINATOR);
+    const grant = await consentFor(vaccinator, owner.mobile);
+    // A transaction holding the beneficiary's lock, as the store takes it.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const holding = new PgRecordStore(app.runtime.pool).transaction(
+      async () => {
+        entered();
+        await released;
+      },
+      { beneficiary: owner.ref },
+    );
+    await inside;
+    const request = doseRequest(owner.ref, grant.token);
+    try {
+      const refused = await refusalOf(
+        vaccinator.client.records.call('recordDose', request, {
+          ...vaccinator.client.as(vaccinator.token),
+          deadlineMs: 1_500,
+        }),
+      );
+      expect(refused.code).toBe(status.DEADLINE_EXCEEDED);
+      // The service stopped waiting too: nothing waits for the lock while it is still held.
+      await eventually(
+        async () => {
+          const { rows } = await app.runtime.pool.query<{ waiting: number }>(
+            "SELECT count(*)::int AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+          );
+          expect(rows[0]?.waiting).toBe(0);
+        },
+        { timeoutMs: 5_000 },
+      );
+    } finally {
+      release();
+      await holding;
+    }
+    // Nothing was written for the caller that left once the lock was free...
+    const { rows } = await app.runtime.pool.query(
+      'SELECT dose_id FROM doses WHERE client_request_id = $1',
+      [request.clientRequestId],
+    );
+    expect(rows).toEqual([]);
+    // ...and asked again under the same request id, the dose is recorded then, once.
+    const again = await vaccinator.client.records.call(
+      'recordDose',
+      request,
+      vaccinator.client.as(vaccinator.token),
+    );
+    expect(again.replayed).toBe(false);
+  });
 });

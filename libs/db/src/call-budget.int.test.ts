@@ -141,6 +141,22 @@ describe('work done for a call (real PostgreSQL)', () => {
     expect(locks.rows[0]!.n).toBe(0);
   });
 
+  it('bounds the wait for an advisory lock taken with BEGIN by the same deadline', async () => {
+    await holder.query("SELECT pg_advisory_lock(hashtextextended('beneficiary:b1', 0))");
+    try {
+      using blocked = call(400, { abortAtDeadline: false });
+      const failure = await failureOf(
+        blocked.run(() =>
+          withTransaction(pool, async () => 'locked', { advisoryLocks: ['beneficiary:b1'] }),
+        ),
+      );
+      expect([failure.code, failure.reason]).toEqual(['DEADLINE_EXCEEDED', 'STATEMENT_TIMEOUT']);
+      await expectNothingLeftBehind();
+    } finally {
+      await holder.query("SELECT pg_advisory_unlock(hashtextextended('beneficiary:b1', 0))");
+    }
+  });
+
   it('cancels the running statement of a call whose caller cancels, and rolls its transaction back', async () => {
     using cancelled = call(60_000);
     const work = cancelled.run(() =>

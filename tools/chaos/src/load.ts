@@ -17,11 +17,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ServiceDefinition } from '@grpc/grpc-js';
 import { createServiceClient, type ServiceClient } from '@vaxguard/grpc-kit';
 import { isVaxGuardError } from '@vaxguard/errors';
 import { auditV1, identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import { callAs, startWorld, type World } from '@vaxguard/testing';
 import { Ledger, type AcknowledgedIds, type CallKind, type Outcome } from './ledger';
+import { spreadOver } from './spread';
 
 /**
  * What the platform must allow for a steady load by one client application and one
@@ -86,8 +88,13 @@ export interface LoadOptions {
    * gives up (default 60 s); no journey starts a new call after stop() otherwise.
    */
   readonly drainMs?: number;
-  /** The services' addresses, where they are not the platform's own (a proxy, say). */
-  readonly addresses?: Partial<Record<'otp' | 'identity' | 'vaccination-record' | 'audit', string>>;
+  /**
+   * The services' addresses, where they are not the platform's own (a proxy, say); several
+   * for a service that runs as several instances: calls are spread over them (spread.ts).
+   */
+  readonly addresses?: Partial<
+    Record<'otp' | 'identity' | 'vaccination-record' | 'audit', string | readonly string[]>
+  >;
 }
 
 /** Codes a client retries: the service could not answer now, and said so. */
@@ -219,19 +226,19 @@ function singleAttemptClients(world: World, options: LoadOptions): Clients {
     deadlineMs: options.deadlineMs ?? 4_000,
     retry: { maxAttempts: 1 },
   };
-  const at = (service: 'otp' | 'identity' | 'vaccination-record' | 'audit') =>
-    options.addresses?.[service] ?? platform.address(service);
+  const clientOf = <D extends ServiceDefinition>(
+    definition: D,
+    service: 'otp' | 'identity' | 'vaccination-record' | 'audit',
+  ): ServiceClient<D> => {
+    const where = options.addresses?.[service] ?? platform.address(service);
+    const open = (address: string) => createServiceClient(definition, { ...base, address });
+    return typeof where === 'string' ? open(where) : spreadOver(where, open);
+  };
   return {
-    otp: createServiceClient(otpV1.OtpServiceService, { ...base, address: at('otp') }),
-    identity: createServiceClient(identityV1.IdentityServiceService, {
-      ...base,
-      address: at('identity'),
-    }),
-    records: createServiceClient(vaccinationRecordV1.VaccinationRecordServiceService, {
-      ...base,
-      address: at('vaccination-record'),
-    }),
-    audit: createServiceClient(auditV1.AuditServiceService, { ...base, address: at('audit') }),
+    otp: clientOf(otpV1.OtpServiceService, 'otp'),
+    identity: clientOf(identityV1.IdentityServiceService, 'identity'),
+    records: clientOf(vaccinationRecordV1.VaccinationRecordServiceService, 'vaccination-record'),
+    audit: clientOf(auditV1.AuditServiceService, 'audit'),
   };
 }
 

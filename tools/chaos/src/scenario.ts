@@ -35,11 +35,21 @@ export const CHAOS_FORM = CHAOS_FULL
     }
   : { outageMs: 4_000, warmupCalls: 20, afterMs: 8_000, callsPerSecond: 25 };
 
+/** Where a scenario that injects several faults in turn notes each one's window. */
+export interface FaultLog {
+  /** Runs one fault (resolving when it is over) and notes its window under `label`. */
+  fault(label: string, inject: () => Promise<void>): Promise<void>;
+}
+
 export interface ScenarioOptions {
   /** The scenario's name in the table. */
   readonly scenario: string;
-  /** Injects the fault and resolves once it is over (the platform's part is then recovery). */
-  readonly inject: () => Promise<void>;
+  /**
+   * Injects the fault and resolves once it is over (the platform's part is then
+   * recovery). A scenario of several faults in turn runs each through `faults.fault`,
+   * and gets each one's recovery; the whole run is then the fault window.
+   */
+  readonly inject: (faults: FaultLog) => Promise<void>;
   /** How long the load goes on after the fault (default CHAOS_FORM.afterMs). */
   readonly afterMs?: number;
   readonly load?: LoadOptions;
@@ -55,23 +65,44 @@ export async function runScenario(world: World, options: ScenarioOptions): Promi
   });
   let start = Date.now();
   let end = start;
+  const windows: { label: string; start: number; end: number }[] = [];
+  const faults: FaultLog = {
+    async fault(label, inject) {
+      const faultStart = Date.now();
+      await inject();
+      windows.push({ label, start: faultStart, end: Date.now() });
+    },
+  };
+  const began = Date.now();
+  let stopping = began;
   try {
     await load.acknowledgedMore(CHAOS_FORM.warmupCalls);
     start = Date.now();
-    await options.inject();
+    await options.inject(faults);
     end = Date.now();
     // The load goes on at least this long after the fault, so each kind of call gets its
     // chance to succeed again (the first success is the recovery).
     await sleep(options.afterMs ?? CHAOS_FORM.afterMs);
   } finally {
+    stopping = Date.now();
     await load.stop();
   }
-  return verifyRun({
+  const verifying = Date.now();
+  const result = await verifyRun({
     world,
     actors,
     ledger: load.ledger,
     fault: { start, end },
+    ...(windows.length > 0 ? { faults: windows } : {}),
     scenario: options.scenario,
     ...options.verify,
   });
+  const seconds = (ms: number) => `${(ms / 1_000).toFixed(1)} s`;
+  return {
+    ...result,
+    notes: [
+      ...result.notes,
+      `time: warm-up ${seconds(start - began)}, fault ${seconds(end - start)}, after ${seconds(stopping - end)}, drain ${seconds(verifying - stopping)}, checks ${seconds(Date.now() - verifying)}`,
+    ],
+  };
 }

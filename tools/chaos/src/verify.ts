@@ -46,6 +46,8 @@ export interface VerifyOptions {
   readonly actors: ChaosActors;
   readonly ledger: Ledger;
   readonly fault: FaultWindow;
+  /** The faults within `fault` one by one, when there were several (each one's recovery is noted). */
+  readonly faults?: readonly (FaultWindow & { readonly label: string })[];
   /** The scenario's name in the table. */
   readonly scenario: string;
   /** How long the audit log may take to take in the last events (default 180 s). */
@@ -71,8 +73,13 @@ export interface RunResult {
   readonly duplicated: number;
   /** Fault end to the first success of each kind of call, ms (undefined: none after it). */
   readonly recoveryMs: Readonly<Partial<Record<CallKind, number>>>;
-  /** The slowest kind's recovery, ms. */
+  /**
+   * The slowest kind's recovery, ms: after the one fault, or the slowest of the faults
+   * when there were several.
+   */
   readonly recoveryMaxMs: number | undefined;
+  /** Each fault's recovery (its slowest kind), when there were several. */
+  readonly faultRecoveries?: readonly { readonly label: string; readonly ms: number | undefined }[];
   /** Everything that broke a rule, one sentence each (must be empty). */
   readonly problems: readonly string[];
   /** Things worth reading that break no rule. */
@@ -361,7 +368,7 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
     const served = new Map<number, ServedEntry>();
     const source = recordingSource(grpcAuditLogSource(audit, asAuditor), served);
     const verifierKey = world.platform.description.auditLog.verifierKey;
-    const expectations = expectedEntries(ledger);
+    const expectations = logExpectations(ledger);
     const settleUntil = Date.now() + (options.settleMs ?? 180_000);
     let logEntries: Entry[] = [];
     let missing: string[] = [];
@@ -420,7 +427,27 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
       problems.push(`no ${kind} call succeeded after the fault ended`);
     }
   }
-  const times = Object.values(recoveryMs);
+  const slowest = (times: Partial<Record<CallKind, number>>) => {
+    const values = Object.values(times);
+    return values.length > 0 ? Math.max(...values) : undefined;
+  };
+  const faultRecoveries = options.faults?.map((window) => ({
+    label: window.label,
+    ms: slowest(recoveryTimes(ledger, window)),
+  }));
+  const perFault = (faultRecoveries ?? [])
+    .map((recovery) => recovery.ms)
+    .filter((ms): ms is number => ms !== undefined);
+  const recoveryMaxMs = faultRecoveries
+    ? perFault.length > 0
+      ? Math.max(...perFault)
+      : undefined
+    : slowest(recoveryMs);
+  for (const recovery of faultRecoveries ?? []) {
+    notes.push(
+      `after ${recovery.label}: every kind of call succeeded again in ${recovery.ms ?? '-'} ms`,
+    );
+  }
   return {
     scenario: options.scenario,
     calls: entries.length,
@@ -430,7 +457,8 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
     lost,
     duplicated,
     recoveryMs,
-    recoveryMaxMs: times.length > 0 ? Math.max(...times) : undefined,
+    recoveryMaxMs,
+    ...(faultRecoveries ? { faultRecoveries } : {}),
     problems,
     notes,
   };
@@ -440,7 +468,7 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
  * What the log must hold for the ledger: per business id, at least the acknowledged
  * calls' entries (exactly one each) and at most one per call that may have happened.
  */
-function expectedEntries(ledger: Ledger) {
+export function logExpectations(ledger: Ledger) {
   interface Expectation {
     readonly label: string;
     readonly type: string;

@@ -12,7 +12,7 @@ import {
   parseManifest,
   type BackupManifest,
 } from './backup-manifest';
-import { vaxguard } from './test-support';
+import { unreachablePlatform, vaxguard } from './test-support';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -42,6 +42,7 @@ function backupFolder(): { dir: string; manifest: BackupManifest } {
       ...file('access-registry.jsonl', '{"partition":0}\n'),
     },
     auditLog: {
+      ...file('audit-checkpoint.note', 'audit.test\n12\ncm9vdA==\n\n— audit.test AAAA\n'),
       origin: 'audit.test',
       verifierKey: 'audit.test+00000000+AAAA',
       size: 12,
@@ -148,26 +149,11 @@ describe('a backup folder checked against its manifest', () => {
 
 describe('vaxguard backup and restore, before they reach a platform', () => {
   const { dir: platformDir } = backupFolder();
-  /** A description whose services are nowhere: these runs must stop before reaching them. */
-  const platformFile = join(platformDir, 'platform.json');
-  writeFileSync(
-    platformFile,
-    JSON.stringify({
-      services: {
-        identity: '127.0.0.1:2',
-        otp: '127.0.0.1:2',
-        'vaccination-record': '127.0.0.1:2',
-        audit: '127.0.0.1:2',
-      },
-      postgres: { adminUrl: 'postgres://u:p@127.0.0.1:2/vaxguard', databases: {} },
-      kafkaBrokers: '127.0.0.1:2',
-      client: { id: 'operator', secret: 'secret' },
-      admin: { username: 'root.admin', password: 'password' },
-      smsInbox: join(platformDir, 'sms.jsonl'),
-      issuer: { url: 'https://vaxguard.test/issuer', keysUrl: 'http://127.0.0.1:2/jwks.json' },
-      auditLog: { origin: 'audit.other', verifierKey: 'audit.other+00000000+AAAA' },
-    }),
-  );
+  /** A description whose services are nowhere, of another audit log: runs stop before them. */
+  const platformFile = unreachablePlatform(platformDir, {
+    origin: 'audit.other',
+    verifierKey: 'audit.other+00000000+AAAA',
+  });
   const run = (...argv: string[]) => vaxguard(['--platform', platformFile, ...argv]);
 
   it('backup refuses a folder that holds anything (exit 2)', async () => {

@@ -11,6 +11,11 @@ export const BACKUP_FORMAT = 'vaxguard-backup/1';
 export const MANIFEST_FILE = 'manifest.json';
 /** The access registry topic's records, one JSON object a line. */
 export const REGISTRY_FILE = 'access-registry.jsonl';
+/**
+ * The checkpoint the audit log served when the backup began, as its signed note: the
+ * restored audit service's AUDIT_RESTORED_CHECKPOINT.
+ */
+export const AUDIT_CHECKPOINT_FILE = 'audit-checkpoint.note';
 
 /**
  * The order the databases are dumped in: each service after every service that consumes
@@ -56,6 +61,10 @@ export interface TopicEntry {
 
 /** The audit log as the audit service served it when the backup began. */
 export interface AuditLogAtBackup {
+  /** AUDIT_CHECKPOINT_FILE: the signed note alone. */
+  readonly file: string;
+  readonly sha256: string;
+  readonly bytes: number;
   readonly origin: string;
   readonly verifierKey: string;
   readonly size: number;
@@ -85,7 +94,7 @@ export class BackupProblem extends Error {
 }
 
 /** File names a manifest may name: plain names in the backup folder, never a path. */
-const FILE_NAME = /^[a-z][a-z0-9-]*\.(dump|jsonl)$/;
+const FILE_NAME = /^[a-z][a-z0-9-]*\.(dump|jsonl|note)$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -114,7 +123,7 @@ const isService = (value: unknown): value is PlatformServiceName =>
 
 function fileFields(object: Record<string, unknown>, where: string) {
   return {
-    file: field(object, 'file', where, isFileName, 'a plain file name (.dump or .jsonl)'),
+    file: field(object, 'file', where, isFileName, 'a plain file name (.dump, .jsonl or .note)'),
     sha256: field(object, 'sha256', where, isSha256, 'a SHA-256 in hex'),
     bytes: field(object, 'bytes', where, isCount, 'a size in bytes'),
   };
@@ -173,6 +182,7 @@ export function parseManifest(text: string): BackupManifest {
       ...fileFields(registry, `${where}.accessRegistry`),
     },
     auditLog: {
+      ...fileFields(audit, `${where}.auditLog`),
       origin: field(audit, 'origin', `${where}.auditLog`, isString, 'an origin'),
       verifierKey: field(audit, 'verifierKey', `${where}.auditLog`, isString, 'a verifier key'),
       size: field(audit, 'size', `${where}.auditLog`, isCount, 'a tree size'),
@@ -207,7 +217,7 @@ export async function fileDigest(path: string): Promise<{ sha256: string; bytes:
  */
 export async function mismatchedFiles(manifest: BackupManifest, dir: string): Promise<string[]> {
   const problems: string[] = [];
-  for (const entry of [...manifest.databases, manifest.accessRegistry]) {
+  for (const entry of [...manifest.databases, manifest.accessRegistry, manifest.auditLog]) {
     const path = join(dir, entry.file);
     if (!existsSync(path) || !statSync(path).isFile()) {
       problems.push(`${entry.file} is missing`);

@@ -3,29 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from './commands';
-import { vaxguard } from './test-support';
+import { unreachablePlatform, vaxguard } from './test-support';
 
 const dir = mkdtempSync(join(tmpdir(), 'vaxguard-cli-'));
 /** A description whose services are nowhere: nothing here may reach them. */
-const platformFile = join(dir, 'platform.json');
-writeFileSync(
-  platformFile,
-  JSON.stringify({
-    services: {
-      identity: '127.0.0.1:2',
-      otp: '127.0.0.1:2',
-      'vaccination-record': '127.0.0.1:2',
-      audit: '127.0.0.1:2',
-    },
-    postgres: { adminUrl: 'postgres://u:p@127.0.0.1:2/vaxguard', databases: {} },
-    kafkaBrokers: '127.0.0.1:2',
-    client: { id: 'operator', secret: 'secret' },
-    admin: { username: 'root.admin', password: 'password' },
-    smsInbox: join(dir, 'sms.jsonl'),
-    issuer: { url: 'https://vaxguard.test/issuer', keysUrl: 'http://127.0.0.1:2/jwks.json' },
-    auditLog: { origin: 'audit.test', verifierKey: 'audit.test+00000000+AAAA' },
-  }),
-);
+const platformFile = unreachablePlatform(dir);
 const run = (...argv: string[]) => vaxguard(['--platform', platformFile, ...argv]);
 const REF = 'bnf_0123456789abcdefghjkmnpqrs';
 

@@ -18,6 +18,7 @@ import { ACCESS_REGISTRY_TOPIC } from '@vaxguard/event-catalogue';
 import { checkHealth } from '@vaxguard/grpc-kit';
 import { auditCheckpoint } from '@vaxguard/tlog';
 import {
+  AUDIT_CHECKPOINT_FILE,
   BACKUP_FORMAT,
   BackupProblem,
   DUMP_ORDER,
@@ -44,7 +45,7 @@ import {
 } from '../pg-tools';
 import { copyRegistryTopic, registryRecordCount, restoreRegistryTopic } from '../registry-topic';
 
-const HOLDS = `A backup holds every service's database (pg_dump custom format, each dumped from one snapshot, consumers before producers), the access registry topic (partners, suspensions, API locks), and ${MANIFEST_FILE}: each file's SHA-256 and the audit log's latest signed checkpoint when the backup began.`;
+const HOLDS = `A backup holds every service's database (pg_dump custom format, each dumped from one snapshot, consumers before producers), the access registry topic (partners, suspensions, API locks), the audit log's checkpoint when the backup began (${AUDIT_CHECKPOINT_FILE}, the signed note with its witnesses' cosignatures), and ${MANIFEST_FILE}: each file's SHA-256 and size.`;
 
 const KEEP_APART = `Not in a backup, to keep apart (safely: they are secrets or the log's own word):\n${NOT_IN_BACKUP.map((line) => `  - ${line}`).join('\n')}`;
 
@@ -64,6 +65,7 @@ async function backup(context: CommandContext, _options: object, dirArgument: st
     verifierKey: platform.auditLog.verifierKey,
     signedCheckpoint: served.signedCheckpoint,
   });
+  writeFileSync(join(dir, AUDIT_CHECKPOINT_FILE), served.signedCheckpoint, { mode: 0o600 });
   if (served.halted) {
     context.note(
       `the audit log is halted (${served.haltReason}): the backup goes on, and the restored log will have the same tree`,
@@ -115,6 +117,8 @@ async function backup(context: CommandContext, _options: object, dirArgument: st
       ...(await fileDigest(join(dir, REGISTRY_FILE))),
     },
     auditLog: {
+      file: AUDIT_CHECKPOINT_FILE,
+      ...(await fileDigest(join(dir, AUDIT_CHECKPOINT_FILE))),
       origin: checkpoint.origin,
       verifierKey: platform.auditLog.verifierKey,
       size: checkpoint.size,
@@ -261,7 +265,7 @@ async function restore(context: CommandContext, options: RestoreOptions, dirArgu
       ),
       `  ${'access registry'.padEnd(19)} ${registry} records`,
       `the audit log ${auditLog.origin} was at ${auditLog.size} entries (root ${auditLog.rootHash}) when the backup began: the restored log extends that checkpoint.`,
-      'Start the services now. If a witness cosigned a larger log after this backup, the audit service halts (a CRITICAL LOG_ROLLBACK alert, WITNESS_AHEAD) instead of accepting the rollback: see README, "Backup and restore".',
+      `Start the services now, the audit service with AUDIT_RESTORED_CHECKPOINT=${join(dir, AUDIT_CHECKPOINT_FILE)} and an empty AUDIT_STATE_DIR: it goes on from that checkpoint. If a witness cosigned a larger log after this backup, the audit service halts (a CRITICAL LOG_ROLLBACK alert, WITNESS_AHEAD) instead of accepting the rollback: see README, "Backup and restore".`,
     ],
     {
       ok: true,
@@ -269,7 +273,12 @@ async function restore(context: CommandContext, options: RestoreOptions, dirArgu
       backupStartedAt: manifest.startedAt,
       databases: restored,
       accessRegistryRecords: registry,
-      auditLog: { origin: auditLog.origin, size: auditLog.size, rootHash: auditLog.rootHash },
+      auditLog: {
+        origin: auditLog.origin,
+        size: auditLog.size,
+        rootHash: auditLog.rootHash,
+        restoredCheckpoint: join(dir, auditLog.file),
+      },
     },
   );
 }
@@ -301,7 +310,7 @@ export const backupCommands: CliCommand = {
         'after',
         `
 Every file is checked against ${MANIFEST_FILE} (SHA-256 and size) before anything is written: a changed or missing file is refused (exit 1). The target platform (--platform) must be started with the backed-up platform's secrets, its services stopped, its databases and access registry empty (or --force). Each database is restored with pg_restore in one transaction; the events still in its outbox are published again once its service starts (consumers apply each event once), so none published but not consumed before the backup is lost with the old topics.
-After the services start, \`vaxguard audit verify --state <a state saved before the backup>\` verifies the restored log against the checkpoints signed before it. A witness that cosigned a larger log after the backup makes the audit service halt with a CRITICAL LOG_ROLLBACK alert (WITNESS_AHEAD): the rollback is reported, not accepted.`,
+Start the audit service with AUDIT_RESTORED_CHECKPOINT=<dir>/${AUDIT_CHECKPOINT_FILE} and an empty AUDIT_STATE_DIR: it goes on from the checkpoint it served when the backup began. After the services start, \`vaxguard audit verify --state <a state saved before the backup>\` verifies the restored log against the checkpoints signed before it. A witness that cosigned a larger log after the backup makes the audit service halt with a CRITICAL LOG_ROLLBACK alert (WITNESS_AHEAD): the rollback is reported, not accepted.`,
       )
       .action(kit.action(restore));
   },

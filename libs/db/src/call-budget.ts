@@ -104,6 +104,8 @@ export async function cancellableOnAbort<T>(
   statements: () => Promise<T>,
   state: { cancelSent: boolean },
 ): Promise<T> {
+  // A signal already aborted never fires again: such a caller has its work refused here.
+  if (budget.signal.aborted) throw toVaxGuardError(budget.signal.reason);
   const cancel = () => {
     state.cancelSent = true;
     requestCancel(client);

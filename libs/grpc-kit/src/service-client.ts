@@ -304,6 +304,8 @@ export function createServiceClient<D extends ServiceDefinition>(
       // Built only when a call fails: an error captures a stack, which every call would pay.
       let failure: VaxGuardError | undefined;
       for (let attemptNumber = 1; !closed; attemptNumber++) {
+        // A signal already aborted never fires again: nothing is sent for a caller gone.
+        if (signal?.aborted) throw toVaxGuardError(signal.reason);
         try {
           const response = await attempt(
             method,
@@ -326,7 +328,6 @@ export function createServiceClient<D extends ServiceDefinition>(
         );
         if (delay === undefined) break;
         await pause(delay, signal);
-        if (signal?.aborted) throw toVaxGuardError(signal.reason);
       }
       throw failure ?? unavailable('the service client is closed');
     },

@@ -311,6 +311,11 @@ describe('vaxguard backup and restore', () => {
     expect(outbox['beneficiaries']?.rows).toBeGreaterThanOrEqual(4);
     expect(outbox['beneficiaries']?.events).toBe(outbox['beneficiaries']?.rows);
 
+    // A platform whose services run is never restored over, forced or not.
+    const overRunning = await cli(second, 'restore', '--force', backupDir);
+    expect(overRunning.exitCode).toBe(1);
+    expect(overRunning.stderr).toContain('are running on this platform; stop its services');
+
     // The data from before the backup, read back through the restored services.
     const operator2 = operatorOf(second.description);
     const doses = await dosesOf(operator2, before, 0);

@@ -157,6 +157,40 @@ describe('work done for a call (real PostgreSQL)', () => {
     }
   });
 
+  it('ends a transaction its process leaves idle past the deadline: PostgreSQL releases its locks', async () => {
+    // The signal never aborts: as if the process stalled, only PostgreSQL acts.
+    using stalled = call(400, { abortAtDeadline: false });
+    const order: string[] = [];
+    let resume!: () => void;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const work = stalled.run(() =>
+      withTransaction(pool, async (tx) => {
+        await tx.query("UPDATE doses SET note = 'stalled' WHERE id = 1");
+        holding();
+        await resumed;
+        order.push('stalled work resumed');
+        await tx.query('SELECT 1');
+      }),
+    );
+    const failed = work.then(
+      () => 'committed',
+      () => 'failed',
+    );
+    // Another session waits for the row the stalled transaction holds, and gets it
+    // while that transaction's process is still stalled.
+    await held;
+    await holder.query("SET lock_timeout = '10s'");
+    await holder.query("UPDATE doses SET note = 'another session' WHERE id = 1");
+    await holder.query('RESET lock_timeout');
+    order.push('row taken by another session');
+    resume();
+    expect(await failed).toBe('failed');
+    expect(order).toEqual(['row taken by another session', 'stalled work resumed']);
+    await expectNothingLeftBehind();
+  });
+
   it('cancels the running statement of a call whose caller cancels, and rolls its transaction back', async () => {
     using cancelled = call(60_000);
     const work = cancelled.run(() =>

@@ -27,8 +27,10 @@ describe('statementTimeoutMs', () => {
     expect(statementTimeoutMs(at(-250), NOW)).toBeLessThanOrEqual(0);
   });
 
-  it('is set for the transaction only, in whole milliseconds', () => {
-    expect(statementTimeoutSetting(1_234)).toBe('SET LOCAL statement_timeout = 1234');
+  it('is set for the transaction only, in whole milliseconds, for its statements and its idle waits', () => {
+    expect(statementTimeoutSetting(1_234)).toBe(
+      'SET LOCAL statement_timeout = 1234; SET LOCAL idle_in_transaction_session_timeout = 1234',
+    );
   });
 });
 

@@ -32,9 +32,15 @@ export function statementTimeoutMs(deadline: Date | undefined, nowMs: number): n
   return Math.min(CALL_STATEMENT_TIMEOUT_CEILING_MS, Math.ceil(deadline.getTime() - nowMs));
 }
 
-/** Set with BEGIN, in the same round trip: the transaction's statements end by the deadline. */
+/**
+ * Set with BEGIN, in the same round trip: each of the transaction's statements, and each
+ * wait of the transaction for this process between them, ends by the deadline. A
+ * transaction left idle past it (a process stalled while it holds locks) is ended by
+ * PostgreSQL itself, its locks released, whatever became of the process.
+ */
 export function statementTimeoutSetting(timeoutMs: number): string {
-  return `SET LOCAL statement_timeout = ${Math.trunc(timeoutMs)}`;
+  const ms = Math.trunc(timeoutMs);
+  return `SET LOCAL statement_timeout = ${ms}; SET LOCAL idle_in_transaction_session_timeout = ${ms}`;
 }
 
 /** The call's deadline passed before its database work could begin. */

@@ -100,6 +100,24 @@ describe('toStatusError and fromStatusError', () => {
     }
   });
 
+  it("turns a peer's ABORTED CALLER_CANCELLED into UNAVAILABLE, and leaves other ABORTED refusals alone", () => {
+    // Found by the chaos suite: vaccination-record passed identity's CALLER_CANCELLED on to
+    // a citizen's GetCertificate, as if the citizen had cancelled; a client retries nothing
+    // for ABORTED.
+    const abandoned = fromStatusError(
+      peerStatus(status.ABORTED, 'the caller cancelled the call; its work was abandoned', [
+        errorInfo('vaxguard.in', 'CALLER_CANCELLED'),
+      ]),
+    );
+    expect([abandoned.code, abandoned.reason]).toEqual(['UNAVAILABLE', 'DEPENDENCY_UNAVAILABLE']);
+    const conflict = fromStatusError(
+      peerStatus(status.ABORTED, 'the record changed meanwhile', [
+        errorInfo('vaxguard.in', 'CONCURRENT_UPDATE'),
+      ]),
+    );
+    expect([conflict.code, conflict.reason]).toEqual(['ABORTED', 'CONCURRENT_UPDATE']);
+  });
+
   it('reads a peer’s INTERNAL, and codes VaxGuard does not use, without passing their text on', () => {
     const parseFailure = peerStatus(
       status.INTERNAL,

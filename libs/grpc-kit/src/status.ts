@@ -128,12 +128,17 @@ const ERROR_CODES_BY_STATUS: ReadonlyMap<number, ErrorCode> = new Map(
   Object.entries(GRPC_CODES).map(([name, code]) => [code, name as ErrorCode]),
 );
 
+/** The reason a VaxGuard server gives for work it abandoned when its call was cancelled. */
+const PEER_CALLER_CANCELLED = 'CALLER_CANCELLED';
+
 /**
  * The inverse of `toStatusError`, on the calling side: a status from a VaxGuard server
  * becomes the same VaxGuardError (code, message, reason, retry delay), the status kept as
  * `cause` for the log. INTERNAL always carries the generic message. Codes VaxGuard does
  * not use mean the call broke, not a refusal: CANCELLED (cut off on the way) becomes
- * UNAVAILABLE; UNKNOWN, UNIMPLEMENTED (a peer without the method) and DATA_LOSS become
+ * UNAVAILABLE, and so does a peer's ABORTED CALLER_CANCELLED (the peer's rendering of a
+ * cancellation), as UNAVAILABLE DEPENDENCY_UNAVAILABLE: passed on as it is, it would tell
+ * this service's caller, who cancelled nothing, that it had; UNKNOWN, UNIMPLEMENTED (a peer without the method) and DATA_LOSS become
  * INTERNAL; so does a failure that is not a status at all.
  */
 export function fromStatusError(error: unknown): VaxGuardError {
@@ -148,6 +153,11 @@ export function fromStatusError(error: unknown): VaxGuardError {
       : new VaxGuardError('INTERNAL', INTERNAL_ERROR_MESSAGE, { cause: error });
   }
   const { reason, retryAfterMs } = readStatusDetails(failure);
+  // The peer gave up this call's work because it heard its caller go (its CANCELLED):
+  // for this service's own caller, still there, a system it needs did not answer.
+  if (known === 'ABORTED' && reason === PEER_CALLER_CANCELLED) {
+    return dependencyUnavailable(error);
+  }
   return new VaxGuardError(known, failure.details || 'the call failed', {
     ...(reason === undefined ? {} : { reason }),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),

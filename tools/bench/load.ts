@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { readStatusDetails } from '@vaxguard/grpc-kit';
@@ -139,6 +140,10 @@ export interface OpenLoopResult {
   /** How late the generator sent calls (ms after they were due): its own lag. */
   readonly sendLagP99Ms: number;
   readonly maxInFlight: number;
+  /** Calls answered OK in each second of the phase, by when they were answered. */
+  readonly okBySecond: readonly number[];
+  /** The generator's own event-loop delay over the phase (ms): how long it was held up. */
+  readonly eventLoopDelayMs: { readonly p99: number; readonly max: number };
 }
 
 /**
@@ -168,6 +173,9 @@ export async function runOpenLoop(options: {
     list.push(latency);
     latencies.set(outcome, list);
   };
+  const okBySecond = Array.from({ length: Math.ceil(options.seconds) + 1 }, () => 0);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const begin = performance.now();
   for (let index = 0; index < total;) {
     const now = performance.now();
@@ -183,6 +191,8 @@ export async function runOpenLoop(options: {
       const done = options.call(index).then(
         () => {
           record('OK', performance.now() - due);
+          const second = Math.floor((performance.now() - begin) / 1000);
+          if (second < okBySecond.length) okBySecond[second] = (okBySecond[second] ?? 0) + 1;
           fromSent.admitted.push(performance.now() - sentAt);
         },
         (error: unknown) => {
@@ -205,6 +215,7 @@ export async function runOpenLoop(options: {
     await sleep(Math.max(0, next - performance.now()));
   }
   const seconds = (performance.now() - begin) / 1000;
+  loopDelay.disable();
   await Promise.all(pending);
   for (const list of latencies.values()) list.sort((a, b) => a - b);
   overloadRefusals.sort((a, b) => a - b);
@@ -220,5 +231,7 @@ export async function runOpenLoop(options: {
     fromSent,
     sendLagP99Ms: quantile(lags, 0.99),
     maxInFlight,
+    okBySecond,
+    eventLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
   };
 }

@@ -116,7 +116,8 @@ function overloadLines(open: OpenLoopResult, closedPerSecond: number, rate: numb
     `  refused (RESOURCE_EXHAUSTED SERVER_BUSY): p50 ${ms(quantile(refused, 0.5))}, p99 ${ms(refusedP99)}  — goal p99 < ${REFUSED_P99_GOAL_MS} ms: ${verdict(refused.length > 0 && refusedP99 < REFUSED_P99_GOAL_MS)}`,
     `  goodput ${goodput.toFixed(0)} doses/s = ${(goodput / closedPerSecond).toFixed(3)} x the closed-loop maximum  — goal ≥ ${GOODPUT_GOAL}: ${verdict(goodput / closedPerSecond >= GOODPUT_GOAL)}`,
     `  counted from when sent instead of when due: admitted p50 ${ms(quantile(open.fromSent.admitted, 0.5))}, p99 ${ms(quantile(open.fromSent.admitted, 0.99))}; refused p50 ${ms(quantile(open.fromSent.overloadRefusals, 0.5))}, p99 ${ms(quantile(open.fromSent.overloadRefusals, 0.99))}`,
-    `  generator: sent p99 ${ms(open.sendLagP99Ms)} late, at most ${open.maxInFlight} calls in flight`,
+    `  generator: sent p99 ${ms(open.sendLagP99Ms)} late, at most ${open.maxInFlight} calls in flight, its event loop held up p99 ${ms(open.eventLoopDelayMs.p99)}, at most ${ms(open.eventLoopDelayMs.max)}`,
+    `  doses recorded each second: ${open.okBySecond.join(' ')}`,
   ];
 }
 

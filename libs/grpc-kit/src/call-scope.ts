@@ -69,19 +69,23 @@ export function openCallScope(call: ScopedCall, maxDurationMs: number): CallScop
     },
     Math.max(0, remainingMs),
   );
-  // Every reason this signal carries is a VaxGuardError, so work abandoned for it (a
-  // statement, a call to another service) ends with the reason itself.
-  call.on('cancelled', () =>
-    controller.abort(
-      new VaxGuardError('ABORTED', 'the caller cancelled the call; its work was abandoned', {
-        reason: 'CALLER_CANCELLED',
-      }),
-    ),
-  );
   let refusal: VaxGuardError | undefined;
   const refusedListeners: ((error: VaxGuardError) => void)[] = [];
   let recheck: NodeJS.Timeout | undefined;
   let closed = false;
+  // Every reason this signal carries is a VaxGuardError, so work abandoned for it (a
+  // statement, a call to another service) ends with the reason itself. grpc-js also
+  // emits 'cancelled' when the stream closes after the answer went out: a call that is
+  // over (closed) was not cancelled, and work it started that others share (a batch of
+  // several calls' rows) must not be cut short by its ending.
+  call.on('cancelled', () => {
+    if (closed) return;
+    controller.abort(
+      new VaxGuardError('ABORTED', 'the caller cancelled the call; its work was abandoned', {
+        reason: 'CALLER_CANCELLED',
+      }),
+    );
+  });
   const refuse = (error: VaxGuardError): void => {
     if (closed || controller.signal.aborted) return;
     refusal = error;

@@ -37,12 +37,31 @@ export function outboxInsert(event: OutgoingEvent): { text: string; values: unkn
 }
 
 /**
+ * How a batch shared by several calls runs for none of them (grpc-kit's outsideAnyCall
+ * and currentCallBudget): a service that serves calls passes it, so that one caller's
+ * deadline or departure never fails its neighbours' rows, and each caller stops waiting
+ * when it goes.
+ */
+export interface SharedWork {
+  /** Runs `work`, and all it starts, on behalf of no call. */
+  outsideAnyCall<T>(work: () => T): T;
+  /** The signal of the call the current work serves, if it serves one. */
+  currentSignal(): AbortSignal | undefined;
+}
+
+/**
  * Writes events that belong to no transaction (a read's access event, say) with as few
  * statements as the load allows: a call made while no insert is running is inserted at
  * once; calls made while one runs wait for it and then go in together, as one
  * statement. Each caller's promise settles when its own row is committed, so an answer
  * that waits for it still leaves only after its event is durable; under load, many
  * callers share one round trip instead of each paying one.
+ *
+ * The insert serves every caller in it, so with `shared` it runs on behalf of none (a
+ * batch started by one call would otherwise carry that call's deadline and
+ * cancellation, and its rows would fail with that caller's reason, also after that call
+ * was answered); a caller that goes (its signal aborts) is answered with its reason at
+ * once, its row written or not with the batch.
  */
 export class OutboxBatcher {
   private waiting: { event: OutgoingEvent; settle: (error?: Error) => void }[] = [];
@@ -52,20 +71,35 @@ export class OutboxBatcher {
     private readonly db: Queryable,
     /** The most rows one statement carries; more wait for the next. */
     private readonly maxBatch = 256,
+    private readonly shared?: SharedWork,
   ) {}
 
   enqueue(event: OutgoingEvent): Promise<void> {
+    const signal = this.shared?.currentSignal();
     return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(goneReason(signal));
+        return;
+      }
+      const gone = () => reject(goneReason(signal));
+      signal?.addEventListener('abort', gone, { once: true });
       this.waiting.push({
         event,
-        settle: (error) => (error === undefined ? resolve() : reject(error)),
+        settle: (error) => {
+          signal?.removeEventListener('abort', gone);
+          if (error === undefined) resolve();
+          else reject(error);
+        },
       });
-      if (!this.running) void this.drain();
+      if (!this.running) {
+        this.running = true;
+        const drain = () => this.drain();
+        void (this.shared ? this.shared.outsideAnyCall(drain) : drain());
+      }
     });
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
     while (this.waiting.length > 0) {
       const batch = this.waiting.splice(0, this.maxBatch);
       try {
@@ -82,6 +116,12 @@ export class OutboxBatcher {
     }
     this.running = false;
   }
+}
+
+/** Why a caller went (its signal's reason), as an Error. */
+function goneReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : new Error('the caller has gone');
 }
 
 /** Inserts `events` into the outbox in one statement (one row each, in order). */

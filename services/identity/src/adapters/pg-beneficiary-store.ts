@@ -1,5 +1,6 @@
 import { withTransaction, type Pool, type Queryable } from '@vaxguard/db';
 import { enqueueEvent, OutboxBatcher } from '@vaxguard/events';
+import { currentCallBudget, outsideAnyCall } from '@vaxguard/grpc-kit';
 import type { OutgoingEvent } from '@vaxguard/event-catalogue';
 import { parseMobile, type Mobile } from '@vaxguard/pii';
 import type {
@@ -40,14 +41,18 @@ export const sealedPhotoIdContext = (ref: string) => `beneficiary/${ref}/photo-i
  * before they reach SQL; what is stored in clear is their blind index and their mask.
  */
 export class PgBeneficiaryStore implements BeneficiaryStore {
-  // Reads' access events, outside any transaction: concurrent reads share an insert.
+  // Reads' access events, outside any transaction: concurrent reads share an insert, run
+  // on behalf of none of them (one read's deadline or ending must not fail the others').
   private readonly accessEvents: OutboxBatcher;
 
   constructor(
     private readonly pool: Pool,
     private readonly vault: Vault,
   ) {
-    this.accessEvents = new OutboxBatcher(pool);
+    this.accessEvents = new OutboxBatcher(pool, undefined, {
+      outsideAnyCall,
+      currentSignal: () => currentCallBudget()?.signal,
+    });
   }
 
   transaction<T>(work: (uow: BeneficiaryUnitOfWork) => Promise<T>): Promise<T> {

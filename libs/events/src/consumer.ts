@@ -84,6 +84,16 @@ const DEFAULT_TRANSACTION_RETRIES = 3;
  * keep events longer should keep the ids as long.
  */
 const DEFAULT_PROCESSED_RETENTION_MS = 7 * 24 * 3_600_000;
+/**
+ * How long the group waits for a member that stopped heartbeating before it gives that
+ * member's partitions to the others, and how often a member heartbeats. An instance
+ * killed outright (SIGKILL, a lost node) never says it leaves: with kafkajs' 30 s its
+ * partitions went unread for 30 s, and an instance started meanwhile could not join the
+ * group (nor report SERVING) until then, as the chaos suite measured (issue 18). 10 s is
+ * above the broker's minimum (6 s) and leaves a batch nine heartbeats' room.
+ */
+export const CONSUMER_SESSION_TIMEOUT_MS = 10_000;
+export const CONSUMER_HEARTBEAT_INTERVAL_MS = 1_000;
 const DEFAULT_PRUNE_INTERVAL_MS = 10 * 60_000;
 const DEFAULT_PRUNE_BATCH_SIZE = 1_000;
 
@@ -161,6 +171,8 @@ export class IdempotentConsumer {
     const logger = options.logger.child({ consumer: options.groupId });
     const consumer = options.kafka.consumer({
       groupId: options.groupId,
+      sessionTimeout: CONSUMER_SESSION_TIMEOUT_MS,
+      heartbeatInterval: CONSUMER_HEARTBEAT_INTERVAL_MS,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
     const pruner = new ProcessedEventsPruner({

@@ -12,6 +12,8 @@
 //   });
 //   results.push(result);
 //   expect(result.problems).toEqual([]);
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { World } from '@vaxguard/testing';
 import { prepareActors, startLoad, type LoadOptions } from './load';
@@ -98,6 +100,18 @@ export async function runScenario(world: World, options: ScenarioOptions): Promi
     ...options.verify,
   });
   const seconds = (ms: number) => `${(ms / 1_000).toFixed(1)} s`;
+  // CHAOS_LEDGER_DIR keeps each run's ledger, for reading what a problem was about.
+  const ledgerDir = process.env['CHAOS_LEDGER_DIR'];
+  if (ledgerDir) {
+    const file = join(ledgerDir, `${options.scenario.replace(/[^A-Za-z0-9]+/g, '-')}.json`);
+    await writeFile(
+      file,
+      JSON.stringify({ fault: { start, end }, faults: windows, entries: load.ledger.entries }),
+    );
+    for (const [service, process] of Object.entries(world.platform.processes)) {
+      if (process) await writeFile(file.replace(/\.json$/, `.${service}.log`), process.output());
+    }
+  }
   return {
     ...result,
     notes: [

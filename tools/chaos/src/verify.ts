@@ -369,9 +369,11 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
     const source = recordingSource(grpcAuditLogSource(audit, asAuditor), served);
     const verifierKey = world.platform.description.auditLog.verifierKey;
     const expectations = logExpectations(ledger);
-    const settleUntil = Date.now() + (options.settleMs ?? 180_000);
+    const settleFrom = Date.now();
+    const settleUntil = settleFrom + (options.settleMs ?? 180_000);
     let logEntries: Entry[] = [];
     let missing: string[] = [];
+    let lastMissing: string[] = [];
     for (;;) {
       served.clear();
       const verdict = await verifyAuditLog({ source, verifierKey, full: true });
@@ -391,7 +393,16 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
           }),
         );
       missing = expectations.missingFrom(logEntries);
-      if (missing.length === 0 || Date.now() > settleUntil) break;
+      if (missing.length === 0 || Date.now() > settleUntil) {
+        const waited = Date.now() - settleFrom;
+        if (missing.length === 0 && waited > 5_000) {
+          notes.push(
+            `the audit log held every acknowledged action ${(waited / 1_000).toFixed(1)} s after the checks began (last missing: ${lastMissing.slice(0, 3).join('; ')})`,
+          );
+        }
+        break;
+      }
+      lastMissing = missing;
       await new Promise((resolve) => setTimeout(resolve, 2_000));
     }
     const report = await audit.call(

@@ -1,5 +1,5 @@
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
-import { dockerStart, dockerStop, freePort, log, testLabels } from './containers';
+import { dockerStart, dockerStop, freePort, log, testLabels, waitForLog } from './containers';
 import { ensureImage } from './images';
 
 /**
@@ -167,29 +167,4 @@ function listenerOverrides(
     '--override',
     `listener.security.protocol.map=${protocols.join(',')}`,
   ];
-}
-
-async function waitForLog(
-  container: StartedTestContainer,
-  pattern: RegExp,
-  sinceSeconds: number,
-): Promise<void> {
-  const stream = await container.logs({ since: sinceSeconds });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stream.destroy();
-      reject(new Error(`container did not log ${String(pattern)} within 120 s`));
-    }, 120_000);
-    stream.on('data', (chunk: Buffer | string) => {
-      if (pattern.test(chunk.toString())) {
-        clearTimeout(timer);
-        stream.destroy();
-        resolve();
-      }
-    });
-    stream.on('error', (error: Error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
 }

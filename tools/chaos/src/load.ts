@@ -22,7 +22,7 @@ import { createServiceClient, type ServiceClient } from '@vaxguard/grpc-kit';
 import { isVaxGuardError } from '@vaxguard/errors';
 import { auditV1, identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import { callAs, startWorld, type World } from '@vaxguard/testing';
-import { Ledger, type AcknowledgedIds, type CallKind, type Outcome } from './ledger';
+import { CALL_KINDS, Ledger, type AcknowledgedIds, type CallKind, type Outcome } from './ledger';
 import { spreadOver } from './spread';
 
 /**
@@ -111,6 +111,11 @@ export interface RunningLoad {
   readonly journeysStarted: number;
   /** Resolves once `count` more calls have been acknowledged (a scenario waits for traffic). */
   acknowledgedMore(count: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once a call of every kind started at or after `since` (ms since the epoch)
+   * has been acknowledged, or `timeoutMs` passed (then with the kinds still waiting).
+   */
+  everyKindAcknowledgedSince(since: number, timeoutMs: number): Promise<CallKind[]>;
   /** Stops starting journeys, lets the calls in flight finish (within drainMs), closes. */
   stop(): Promise<Ledger>;
 }
@@ -514,6 +519,20 @@ export function startLoad(
           );
         }
         await sleep(100);
+      }
+    },
+    async everyKindAcknowledgedSince(since, timeoutMs) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const seen = new Set(
+          ledger
+            .acknowledged()
+            .filter((entry) => entry.startedAt >= since)
+            .map((entry) => entry.kind),
+        );
+        const waiting = CALL_KINDS.filter((kind) => !seen.has(kind));
+        if (waiting.length === 0 || Date.now() > until) return waiting;
+        await sleep(250);
       }
     },
     async stop() {

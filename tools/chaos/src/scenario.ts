@@ -31,11 +31,19 @@ export const CHAOS_FORM = CHAOS_FULL
       outageMs: 60_000,
       /** Acknowledged calls the load must have made before the fault. */
       warmupCalls: 100,
-      /** How long the load goes on after the fault ended. */
+      /** How long the load goes on once every kind of call succeeded again after the fault. */
       afterMs: 30_000,
+      /** The longest the load waits for every kind of call to succeed again. */
+      recoveryWaitMs: 180_000,
       callsPerSecond: 30,
     }
-  : { outageMs: 4_000, warmupCalls: 20, afterMs: 8_000, callsPerSecond: 25 };
+  : {
+      outageMs: 4_000,
+      warmupCalls: 20,
+      afterMs: 2_000,
+      recoveryWaitMs: 60_000,
+      callsPerSecond: 25,
+    };
 
 /** Where a scenario that injects several faults in turn notes each one's window. */
 export interface FaultLog {
@@ -52,7 +60,7 @@ export interface ScenarioOptions {
    * and gets each one's recovery; the whole run is then the fault window.
    */
   readonly inject: (faults: FaultLog) => Promise<void>;
-  /** How long the load goes on after the fault (default CHAOS_FORM.afterMs). */
+  /** How long the load goes on once it recovered from the fault (default CHAOS_FORM.afterMs). */
   readonly afterMs?: number;
   readonly load?: LoadOptions;
   readonly verify?: Pick<VerifyOptions, 'settleMs' | 'databases'>;
@@ -82,8 +90,9 @@ export async function runScenario(world: World, options: ScenarioOptions): Promi
     start = Date.now();
     await options.inject(faults);
     end = Date.now();
-    // The load goes on at least this long after the fault, so each kind of call gets its
-    // chance to succeed again (the first success is the recovery).
+    // The load goes on until each kind of call succeeded again (the first success is the
+    // recovery; one that does not come is a problem the checks name), then a while more.
+    await load.everyKindAcknowledgedSince(end, CHAOS_FORM.recoveryWaitMs);
     await sleep(options.afterMs ?? CHAOS_FORM.afterMs);
   } finally {
     stopping = Date.now();

@@ -79,7 +79,12 @@ export interface RunResult {
    */
   readonly recoveryMaxMs: number | undefined;
   /** Each fault's recovery (its slowest kind), when there were several. */
-  readonly faultRecoveries?: readonly { readonly label: string; readonly ms: number | undefined }[];
+  readonly faultRecoveries?: readonly {
+    readonly label: string;
+    readonly ms: number | undefined;
+    /** The kind of call that succeeded again last. */
+    readonly slowestKind?: CallKind;
+  }[];
   /** Everything that broke a rule, one sentence each (must be empty). */
   readonly problems: readonly string[];
   /** Things worth reading that break no rule. */
@@ -442,10 +447,13 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
     const values = Object.values(times);
     return values.length > 0 ? Math.max(...values) : undefined;
   };
-  const faultRecoveries = options.faults?.map((window) => ({
-    label: window.label,
-    ms: slowest(recoveryTimes(ledger, window)),
-  }));
+  const faultRecoveries = options.faults?.map((window) => {
+    const times = recoveryTimes(ledger, window);
+    const last = CALL_KINDS.filter((kind) => times[kind] !== undefined).sort(
+      (a, b) => (times[b] ?? 0) - (times[a] ?? 0),
+    )[0];
+    return { label: window.label, ms: slowest(times), ...(last ? { slowestKind: last } : {}) };
+  });
   const perFault = (faultRecoveries ?? [])
     .map((recovery) => recovery.ms)
     .filter((ms): ms is number => ms !== undefined);
@@ -456,7 +464,7 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
     : slowest(recoveryMs);
   for (const recovery of faultRecoveries ?? []) {
     notes.push(
-      `after ${recovery.label}: every kind of call succeeded again in ${recovery.ms ?? '-'} ms`,
+      `after ${recovery.label}: every kind of call succeeded again in ${recovery.ms ?? '-'} ms${recovery.slowestKind ? ` (${recovery.slowestKind} last)` : ''}`,
     );
   }
   return {

@@ -461,11 +461,16 @@ export async function startDosePlatform(options: DosePlatformOptions): Promise<D
       [Symbol.asyncDispose]: close,
     };
   } catch (error) {
-    for (const [name, output] of Object.entries(serviceLogs)) {
-      process.stderr.write(`--- ${name} (last lines) ---\n${output().slice(-3_000)}\n`);
-    }
+    printServiceLogs(serviceLogs);
     await close();
     throw error;
+  }
+}
+
+/** The last lines each service logged, on stderr: what a failed benchmark shows. */
+export function printServiceLogs(serviceLogs: Record<string, () => string>): void {
+  for (const [name, output] of Object.entries(serviceLogs)) {
+    process.stderr.write(`--- ${name} (last lines) ---\n${output().slice(-3_000)}\n`);
   }
 }
 

@@ -10,7 +10,13 @@
 // The generator runs in this process, on the same cores: its CPU share and how late it
 // sent calls are printed beside the figures. Prints figures, asserts nothing.
 import { status } from '@grpc/grpc-js';
-import { addDaysTo, indianToday, refusalLines, startDosePlatform } from './dose-platform';
+import {
+  addDaysTo,
+  indianToday,
+  printServiceLogs,
+  refusalLines,
+  startDosePlatform,
+} from './dose-platform';
 import { benchCpuShare, cpuMeter } from './cpu';
 import { benchLimits, runBenchmark } from './harness';
 import {
@@ -21,7 +27,6 @@ import {
   runOpenLoop,
   type OpenLoopResult,
 } from './load';
-import type { PreparedDose } from './dose-platform';
 
 const LIMITS = benchLimits();
 /** The issue's figures. */
@@ -193,9 +198,7 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   } catch (error) {
-    for (const [name, output] of Object.entries(serviceLogs)) {
-      process.stderr.write(`--- ${name} (last lines) ---\n${output().slice(-3_000)}\n`);
-    }
+    printServiceLogs(serviceLogs);
     throw error;
   }
 }

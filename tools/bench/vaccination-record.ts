@@ -18,6 +18,7 @@ import { eventually } from '@vaxguard/testing';
 import { cpuMeter } from './cpu';
 import {
   BENEFICIARIES_PER_MOBILE,
+  printServiceLogs,
   refusalLines,
   startDosePlatform,
   type PreparedDose,
@@ -231,9 +232,7 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   } catch (error) {
-    for (const [name, output] of Object.entries(serviceLogs)) {
-      process.stderr.write(`--- ${name} (last lines) ---\n${output().slice(-3_000)}\n`);
-    }
+    printServiceLogs(serviceLogs);
     throw error;
   }
 }

@@ -16,6 +16,7 @@ import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import { otpV1 } from '@vaxguard/proto';
 import { clientSecretAuthenticator, hashClientSecret } from './auth';
 import { clientMetadata, unaryCall } from './client';
+import type { AdmissionLimits } from './admission';
 import { GrpcServer, type ServiceHandlers } from './server';
 import { readStatusDetails } from './status';
 
@@ -260,13 +261,17 @@ describe('GrpcServer over a real socket', () => {
   });
 });
 
-describe('GrpcServer at capacity', () => {
+/**
+ * A server with these admission limits for the tests of the describe block it is called
+ * in, and GenerateOtp to it as the portal.
+ */
+function portalServer(admission: AdmissionLimits) {
   const server = new GrpcServer({
     logger,
     authenticate: clientSecretAuthenticator([
       { clientId: 'portal', secretSha256: hashClientSecret(SECRET), scopes: [] },
     ]),
-    admission: { total: 100, perMethod: 2 },
+    admission,
   });
   let client: otpV1.OtpServiceClient;
 
@@ -280,7 +285,7 @@ describe('GrpcServer at capacity', () => {
     await server.shutdown(1_000);
   });
 
-  const generate = (mobile: string, deadlineMs = 5_000) =>
+  return (mobile: string, deadlineMs = 5_000) =>
     unaryCall<otpV1.GenerateOtpResponse>((done) =>
       client.generateOtp(
         { mobile, purpose: 1, onBehalfOfClientId: '' },
@@ -289,6 +294,10 @@ describe('GrpcServer at capacity', () => {
         done,
       ),
     );
+}
+
+describe('GrpcServer at capacity', () => {
+  const generate = portalServer({ total: 100, perMethod: 2 });
 
   it('refuses a call beyond the method’s bound at once, RESOURCE_EXHAUSTED SERVER_BUSY with a hint, and takes calls again once the load is gone', async () => {
     let longCallsOver = false;
@@ -319,40 +328,16 @@ const repeat = (what: string, times: number): string[] => Array.from({ length: t
 
 describe('GrpcServer with adaptive admission', () => {
   // Three places to start with: a flood of a method finds them taken.
-  const server = new GrpcServer({
-    logger,
-    authenticate: clientSecretAuthenticator([
-      { clientId: 'portal', secretSha256: hashClientSecret(SECRET), scopes: [] },
-    ]),
-    admission: {
-      total: 100,
-      perMethod: 50,
-      adaptive: { targetLatencyMs: 50, minLimit: 3, initialLimit: 3 },
-    },
-  });
-  let client: otpV1.OtpServiceClient;
-
-  beforeAll(async () => {
-    server.addService('vaxguard.otp.v1.OtpService', otpV1.OtpServiceService, handlers);
-    const address = `127.0.0.1:${await server.listen('127.0.0.1', 0)}`;
-    client = new otpV1.OtpServiceClient(address, credentials.createInsecure());
-  });
-  afterAll(async () => {
-    client.close();
-    await server.shutdown(1_000);
+  const generate = portalServer({
+    total: 100,
+    perMethod: 50,
+    adaptive: { targetLatencyMs: 50, minLimit: 3, initialLimit: 3 },
   });
 
   it('serves the calls within the method’s limit and refuses the rest of a flood at once, RESOURCE_EXHAUSTED SERVER_BUSY with the retry hint', async () => {
     const answered: string[] = [];
     const flood = Array.from({ length: 12 }, () =>
-      unaryCall<otpV1.GenerateOtpResponse>((done) =>
-        client.generateOtp(
-          { mobile: 'brief', purpose: 1, onBehalfOfClientId: '' },
-          clientMetadata('portal', SECRET),
-          { deadline: Date.now() + 10_000 },
-          done,
-        ),
-      ).then(
+      generate('brief', 10_000).then(
         (response) => {
           answered.push('served');
           return response;
@@ -375,16 +360,6 @@ describe('GrpcServer with adaptive admission', () => {
     // Refused without waiting for the calls admitted: every refusal came before any answer.
     expect(answered).toEqual([...repeat('refused', 9), ...repeat('served', 3)]);
     // The places are free again once the calls are over.
-    expect(
-      (
-        await unaryCall<otpV1.GenerateOtpResponse>((done) =>
-          client.generateOtp(
-            { mobile: 'ok', purpose: 1, onBehalfOfClientId: '' },
-            clientMetadata('portal', SECRET),
-            done,
-          ),
-        )
-      ).txnId,
-    ).toBe('for-portal');
+    expect((await generate('ok')).txnId).toBe('for-portal');
   });
 });

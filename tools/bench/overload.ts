@@ -16,6 +16,7 @@ import {
   printServiceLogs,
   refusalLines,
   startDosePlatform,
+  type PreparedDose,
 } from './dose-platform';
 import { benchCpuShare, cpuMeter } from './cpu';
 import { benchLimits, runBenchmark } from './harness';

@@ -2,7 +2,7 @@ import { type ParsedLogEntry } from '@vaxguard/dev-operator';
 import { EVENTS, type EventDefinition } from '@vaxguard/event-catalogue';
 import { describe, expect, it } from 'vitest';
 import { Ledger, type CallKind, type Outcome } from './ledger';
-import { logExpectations, recoveryTimes, refusalProblem } from './verify';
+import { faultRecovery, logExpectations, recoveryTimes, refusalProblem } from './verify';
 
 const REF = 'bnf_aaaaaaaaaaaaaaaaaaaaaaaaaa';
 
@@ -99,6 +99,34 @@ describe('recoveryTimes', () => {
     attempt(ledger, 'register', 'c', ok, { startedAt: 1_300, endedAt: 1_700 });
     attempt(ledger, 'consent', 'd', ok, { startedAt: 1_050, endedAt: 1_090 });
     expect(recoveryTimes(ledger, { start: 0, end: 1_000 })).toEqual({ register: 700, consent: 90 });
+  });
+});
+
+describe('faultRecovery', () => {
+  const ok = { acknowledged: true, ids: {} } as const;
+  it('waits for the kinds the fault made fail, not for those it never touched', () => {
+    const ledger = new Ledger();
+    attempt(ledger, 'record-dose', 'a', refused('DEADLINE_EXCEEDED'), {
+      startedAt: 100,
+      endedAt: 4_100,
+    });
+    attempt(ledger, 'record-dose', 'a', ok, { startedAt: 5_000, endedAt: 5_300, attempt: 2 });
+    // consent comes round only later (the next fault's business): not waited for.
+    attempt(ledger, 'consent', 'b', ok, { startedAt: 15_000, endedAt: 15_100 });
+    expect(faultRecovery(ledger, { start: 0, end: 4_500 })).toEqual({
+      ms: 800,
+      slowestKind: 'record-dose',
+    });
+  });
+
+  it('names a kind that never succeeded again, and is 0 for a fault that made nothing fail', () => {
+    const ledger = new Ledger();
+    attempt(ledger, 'certificate', 'c', refused('UNAVAILABLE'), { startedAt: 100, endedAt: 200 });
+    expect(faultRecovery(ledger, { start: 0, end: 1_000 })).toEqual({
+      ms: undefined,
+      slowestKind: 'certificate',
+    });
+    expect(faultRecovery(new Ledger(), { start: 0, end: 1_000 })).toEqual({ ms: 0 });
   });
 });
 

@@ -174,6 +174,33 @@ export function recoveryTimes(
   return times;
 }
 
+/**
+ * One fault of several is recovered from when every kind of call it made fail (refused
+ * while it lasted) has succeeded again, counted from its end; a kind it never touched
+ * may simply not come round before the next fault (a journey's calls follow one
+ * another). `ms` is undefined while a kind it made fail has not succeeded again
+ * (`slowestKind` names it), and 0 when it made nothing fail.
+ */
+export function faultRecovery(
+  ledger: Ledger,
+  window: FaultWindow,
+): { ms: number | undefined; slowestKind?: CallKind } {
+  const touched = new Set(
+    ledger
+      .refused()
+      .filter((entry) => entry.endedAt >= window.start && entry.startedAt <= window.end)
+      .map((entry) => entry.kind),
+  );
+  const times = recoveryTimes(ledger, window);
+  const kinds = CALL_KINDS.filter((kind) => touched.has(kind));
+  const last = [...kinds].sort((a, b) => (times[b] ?? Infinity) - (times[a] ?? Infinity))[0];
+  const recovered = kinds.every((kind) => times[kind] !== undefined);
+  return {
+    ms: recovered ? Math.max(0, ...kinds.map((kind) => times[kind] ?? 0)) : undefined,
+    ...(last ? { slowestKind: last } : {}),
+  };
+}
+
 /** Runs every check; never throws for a broken rule (it is a problem in the result). */
 export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
   const { world, actors, ledger, fault } = options;
@@ -447,13 +474,15 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
     const values = Object.values(times);
     return values.length > 0 ? Math.max(...values) : undefined;
   };
-  const faultRecoveries = options.faults?.map((window) => {
-    const times = recoveryTimes(ledger, window);
-    const last = CALL_KINDS.filter((kind) => times[kind] !== undefined).sort(
-      (a, b) => (times[b] ?? 0) - (times[a] ?? 0),
-    )[0];
-    return { label: window.label, ms: slowest(times), ...(last ? { slowestKind: last } : {}) };
-  });
+  const faultRecoveries = options.faults?.map((window) => ({
+    label: window.label,
+    ...faultRecovery(ledger, window),
+  }));
+  for (const recovery of faultRecoveries ?? []) {
+    if (recovery.ms === undefined) {
+      problems.push(`after ${recovery.label}: ${recovery.slowestKind} never succeeded again`);
+    }
+  }
   const perFault = (faultRecoveries ?? [])
     .map((recovery) => recovery.ms)
     .filter((ms): ms is number => ms !== undefined);
@@ -464,7 +493,9 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
     : slowest(recoveryMs);
   for (const recovery of faultRecoveries ?? []) {
     notes.push(
-      `after ${recovery.label}: every kind of call succeeded again in ${recovery.ms ?? '-'} ms${recovery.slowestKind ? ` (${recovery.slowestKind} last)` : ''}`,
+      recovery.slowestKind
+        ? `after ${recovery.label}: every kind of call it made fail succeeded again in ${recovery.ms ?? '-'} ms (${recovery.slowestKind} last)`
+        : `after ${recovery.label}: no call was refused`,
     );
   }
   return {

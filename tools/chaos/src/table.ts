@@ -11,13 +11,18 @@ const COLUMNS = [
   ['lost', 6],
   ['dup', 5],
   ['recovery', 10],
+  ['log', 8],
 ] as const;
 
 function seconds(ms: number | undefined): string {
   return ms === undefined ? '-' : `${(ms / 1_000).toFixed(1)} s`;
 }
 
-/** The table's lines: a header, a row per result, then each run's recovery per call kind and refusals. */
+/**
+ * The table's lines: a header, a row per result (`recovery`: fault end to every kind of
+ * call succeeding again; `log`: fault end to the audit log holding every acknowledged
+ * action, an upper bound), then each run's recovery per call kind, refusals and notes.
+ */
 export function formatTable(results: readonly RunResult[]): string[] {
   const cell = (text: string, width: number, left: boolean) =>
     left ? text.slice(0, width).padEnd(width) : text.padStart(width);
@@ -32,6 +37,7 @@ export function formatTable(results: readonly RunResult[]): string[] {
       String(result.lost),
       String(result.duplicated),
       seconds(result.recoveryMaxMs),
+      seconds(result.logCompleteMs),
     ];
     lines.push(COLUMNS.map(([, width], i) => cell(values[i] ?? '', width, i === 0)).join(' '));
   }

@@ -78,6 +78,12 @@ export interface RunResult {
    * when there were several.
    */
   readonly recoveryMaxMs: number | undefined;
+  /**
+   * From the fault's end until the audit log was seen holding every acknowledged action
+   * (an upper bound: the log is first read once the load has stopped, then every 2 s);
+   * undefined when it never did.
+   */
+  readonly logCompleteMs: number | undefined;
   /** Each fault's recovery (its slowest kind), when there were several. */
   readonly faultRecoveries?: readonly {
     readonly label: string;
@@ -208,6 +214,7 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
   const notes: string[] = [];
   let lost = 0;
   let duplicated = 0;
+  let logCompleteMs: number | undefined;
   const entries = ledger.entries;
   const acked = (kind: CallKind) => ledger.acknowledged(kind);
 
@@ -407,6 +414,7 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
     let missing: string[] = [];
     let lastMissing: string[] = [];
     for (;;) {
+      const reading = Date.now();
       served.clear();
       const verdict = await verifyAuditLog({ source, verifierKey, full: true });
       if (verdict.outcome !== 'verified') {
@@ -427,6 +435,7 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
       missing = expectations.missingFrom(logEntries);
       if (missing.length === 0 || Date.now() > settleUntil) {
         const waited = Date.now() - settleFrom;
+        if (missing.length === 0) logCompleteMs = reading - fault.end;
         if (missing.length === 0 && waited > 5_000) {
           notes.push(
             `the audit log held every acknowledged action ${(waited / 1_000).toFixed(1)} s after the checks began (last missing: ${lastMissing.slice(0, 3).join('; ')})`,
@@ -508,6 +517,7 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
     duplicated,
     recoveryMs,
     recoveryMaxMs,
+    logCompleteMs,
     ...(faultRecoveries ? { faultRecoveries } : {}),
     problems,
     notes,

@@ -19,10 +19,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { World } from '@vaxguard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChaosWorld } from './load';
+import pg from 'pg';
+import type { Ledger } from './ledger';
+import { prepareActors, startChaosWorld, startLoad } from './load';
 import { CHAOS_FORM, CHAOS_FULL, runScenario } from './scenario';
 import { printTable } from './table';
-import type { RunResult } from './verify';
+import { verifyRun, type RunResult } from './verify';
 
 const SERVICES = ['otp', 'identity', 'vaccination-record', 'audit'] as const;
 /** The load between one service's restart and the next one's kill. */
@@ -161,6 +163,61 @@ describe('chaos: Kafka, PostgreSQL and the services themselves fail under load',
         SERVICES.map(() => true),
       );
       expectHeld(result);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "5. the checks are not blind: a dose deleted behind the platform's back is lost, one recorded twice for a beneficiary is duplicated",
+    async () => {
+      const actors = await prepareActors(world);
+      const load = startLoad(world, actors, { callsPerSecond: CHAOS_FORM.callsPerSecond });
+      let ledger: Ledger;
+      try {
+        await load.acknowledgedMore(CHAOS_FORM.warmupCalls);
+        await load.everyKindAcknowledgedSince(Date.now(), CHAOS_FORM.recoveryWaitMs);
+      } finally {
+        ledger = await load.stop();
+      }
+      const [gone, doubled] = ledger.acknowledged('record-dose');
+      const goneDose = gone?.outcome.ids.doseId ?? '';
+      const doubledDose = doubled?.outcome.ids.doseId ?? '';
+      expect(goneDose).not.toBe('');
+      expect(doubledDose).not.toBe('');
+      const records = new pg.Client({
+        connectionString: world.platform.databases['vaccination-record'],
+      });
+      await records.connect();
+      try {
+        await records.query('DELETE FROM dose_versions WHERE dose_id = $1', [goneDose]);
+        await records.query('DELETE FROM doses WHERE dose_id = $1', [goneDose]);
+        await records.query(
+          `INSERT INTO doses (dose_id, beneficiary_ref, client_request_id, vaccine_code, dose_number, series,
+             batch_number, administered_on, centre_id, vaccinator_id, birth_year, recorded_at, version)
+           SELECT dose_id || 'x', beneficiary_ref, client_request_id || '-again', vaccine_code, dose_number,
+             series, batch_number, administered_on, centre_id, vaccinator_id, birth_year, recorded_at, version
+           FROM doses WHERE dose_id = $1`,
+          [doubledDose],
+        );
+      } finally {
+        await records.end();
+      }
+      const result = await verifyRun({
+        world,
+        actors,
+        ledger,
+        fault: { start: Date.now(), end: Date.now() },
+        scenario: 'checks: a dose deleted, one doubled',
+        settleMs: 30_000,
+      });
+      expect(result.lost).toBeGreaterThanOrEqual(1);
+      expect(result.duplicated).toBeGreaterThanOrEqual(1);
+      expect(result.problems).toEqual(
+        expect.arrayContaining([
+          expect.stringContaining(`dose ${goneDose}`),
+          expect.stringMatching(/^beneficiary bnf_\w+ has 2 doses/),
+        ]),
+      );
     },
     TIMEOUT_MS,
   );

@@ -57,8 +57,9 @@ export interface AdaptiveLimitOptions {
 }
 
 /**
- * A method's limit starts at 64 and adapts to hold its calls' p90 at 50 ms (p99 under
- * 100 ms is the overload goal of issue 18), never below 8.
+ * A method's adaptive limit, where a service turns it on: it starts at 64 and adapts to
+ * hold its calls' p90 at 50 ms (p99 under 100 ms is the overload goal of issue 18),
+ * never below 8.
  */
 export const DEFAULT_ADAPTIVE_LIMIT: AdaptiveLimitOptions = {
   targetLatencyMs: 50,
@@ -67,14 +68,12 @@ export const DEFAULT_ADAPTIVE_LIMIT: AdaptiveLimitOptions = {
 };
 
 /**
- * The ceilings are far above what a 2-core instance serves, so only a flood of what is
- * not measured (a stream) meets them; the adaptive limit holds the rest.
+ * The fixed ceilings alone, far above what a 2-core instance serves, so only a flood
+ * meets them. The adaptive limit is a service's choice (GRPC_ADMISSION_ADAPTIVE, on by
+ * default in vaccination-record): with it a flood of cheap calls that a service means to
+ * answer itself (a quota's refusal, say) meets SERVER_BUSY first.
  */
-export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
-  total: 1_024,
-  perMethod: 512,
-  adaptive: DEFAULT_ADAPTIVE_LIMIT,
-};
+export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = { total: 1_024, perMethod: 512 };
 
 /** The retry hint of an overload refusal: long enough for the in-flight work to drain. */
 export const OVERLOAD_RETRY_AFTER_MS = 200;

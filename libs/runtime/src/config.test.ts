@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@vaxguard/config';
-import { Admission, DEFAULT_ADMISSION_LIMITS } from '@vaxguard/grpc-kit';
+import { Admission, DEFAULT_ADAPTIVE_LIMIT, DEFAULT_ADMISSION_LIMITS } from '@vaxguard/grpc-kit';
 import { admissionLimitsOf, runtimeConfigSchema } from './config';
 
 const REQUIRED = {
@@ -13,13 +13,23 @@ const limitsFrom = (environment: Record<string, string>) =>
   admissionLimitsOf(loadConfig({ ...REQUIRED, ...environment }, runtimeConfigSchema(0)));
 
 describe('admission limits from the environment', () => {
-  it('are the defaults when nothing is set', () => {
+  it('are the fixed ceilings when nothing is set, with the adaptive limit where the service turns it on', () => {
     expect(limitsFrom({})).toEqual(DEFAULT_ADMISSION_LIMITS);
+    expect(limitsFrom({})).not.toHaveProperty('adaptive');
+    const adaptiveByDefault = loadConfig(
+      REQUIRED,
+      runtimeConfigSchema(0, { adaptiveAdmission: true }),
+    );
+    expect(admissionLimitsOf(adaptiveByDefault)).toEqual({
+      ...DEFAULT_ADMISSION_LIMITS,
+      adaptive: DEFAULT_ADAPTIVE_LIMIT,
+    });
   });
 
   it('take the adaptive target, floor and start, or leave the ceilings alone', () => {
     expect(
       limitsFrom({
+        GRPC_ADMISSION_ADAPTIVE: 'true',
         GRPC_ADMISSION_TARGET_LATENCY: '20ms',
         GRPC_ADMISSION_MIN_LIMIT: '4',
         GRPC_ADMISSION_INITIAL_LIMIT: '16',
@@ -38,11 +48,18 @@ describe('admission limits from the environment', () => {
     expect(
       () =>
         new Admission(
-          limitsFrom({ GRPC_ADMISSION_MIN_LIMIT: '32', GRPC_ADMISSION_INITIAL_LIMIT: '16' }),
+          limitsFrom({
+            GRPC_ADMISSION_ADAPTIVE: 'true',
+            GRPC_ADMISSION_MIN_LIMIT: '32',
+            GRPC_ADMISSION_INITIAL_LIMIT: '16',
+          }),
         ),
     ).toThrow(/minLimit \(32\) must not exceed initialLimit \(16\)/);
-    expect(() => new Admission(limitsFrom({ GRPC_ADMISSION_TARGET_LATENCY: '0ms' }))).toThrow(
-      /targetLatencyMs/,
-    );
+    expect(
+      () =>
+        new Admission(
+          limitsFrom({ GRPC_ADMISSION_ADAPTIVE: 'yes', GRPC_ADMISSION_TARGET_LATENCY: '0ms' }),
+        ),
+    ).toThrow(/targetLatencyMs/);
   });
 });

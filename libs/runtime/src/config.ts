@@ -9,8 +9,14 @@ import type { LogLevel } from '@vaxguard/logging';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-/** The variables every service reads, with the same names in each. */
-export function runtimeConfigSchema(defaultPort: number) {
+/**
+ * The variables every service reads, with the same names in each. `adaptiveAdmission`:
+ * whether GRPC_ADMISSION_ADAPTIVE is on when unset (the service's own default).
+ */
+export function runtimeConfigSchema(
+  defaultPort: number,
+  defaults: { readonly adaptiveAdmission?: boolean } = {},
+) {
   return {
     grpcHost: env.string('GRPC_HOST', { default: '0.0.0.0' }),
     grpcPort: env.port('GRPC_PORT', { default: defaultPort }),
@@ -34,7 +40,9 @@ export function runtimeConfigSchema(defaultPort: number) {
      * Each unary method's concurrency limit adapts to hold its calls' latency near a
      * target (grpc-kit's admission.ts says how), between a floor and the ceilings above.
      */
-    admissionAdaptive: env.boolean('GRPC_ADMISSION_ADAPTIVE', { default: true }),
+    admissionAdaptive: env.boolean('GRPC_ADMISSION_ADAPTIVE', {
+      default: defaults.adaptiveAdmission ?? false,
+    }),
     admissionTargetLatencyMs: env.duration('GRPC_ADMISSION_TARGET_LATENCY', {
       default: DEFAULT_ADAPTIVE_LIMIT.targetLatencyMs,
     }),

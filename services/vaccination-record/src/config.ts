@@ -29,7 +29,9 @@ function parseAddress(raw: string): string {
 /** The vaccination-record service's configuration, read once from the environment; every problem reported together. */
 export function readConfig(environment: Environment = process.env) {
   const config = loadConfig(environment, {
-    ...runtimeConfigSchema(DEFAULT_PORT),
+    // RecordDose is the path a national peak floods: its admission adapts to latency
+    // (grpc-kit admission.ts) and refuses at once what it cannot serve within the target.
+    ...runtimeConfigSchema(DEFAULT_PORT, { adaptiveAdmission: true }),
     ...peerConfigSchema(),
     /** The identity service: beneficiaries are read there, with the user's token relayed. */
     identityAddress: env.custom('IDENTITY_GRPC_ADDRESS', parseAddress),

@@ -281,23 +281,7 @@ export function startLoad(
       await pacer.turn();
       const seq = ledger.takeSeq();
       const startedAt = Date.now();
-      try {
-        const answer = await send(deadlineMs);
-        ledger.record({
-          seq,
-          kind,
-          key,
-          attempt,
-          journey,
-          startedAt,
-          endedAt: Date.now(),
-          deadlineMs,
-          outcome: { acknowledged: true, ids: idsOf(answer) },
-        });
-        acknowledgedCount++;
-        return answer;
-      } catch (error) {
-        const outcome = refusalOutcome(error);
+      const record = (outcome: Outcome) =>
         ledger.record({
           seq,
           kind,
@@ -309,6 +293,14 @@ export function startLoad(
           deadlineMs,
           outcome,
         });
+      try {
+        const answer = await send(deadlineMs);
+        record({ acknowledged: true, ids: idsOf(answer) });
+        acknowledgedCount++;
+        return answer;
+      } catch (error) {
+        const outcome = refusalOutcome(error);
+        record(outcome);
         if (!retry || outcome.acknowledged || !RETRYABLE_CODES.has(outcome.code)) return undefined;
         if (Date.now() >= giveUpAt) return undefined;
         const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1));

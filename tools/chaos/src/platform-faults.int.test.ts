@@ -80,65 +80,58 @@ describe('chaos: Kafka, PostgreSQL and the services themselves fail under load',
     await world?.stop();
   });
 
+  /**
+   * One fault that every service lives through: the scenario run, the result kept for
+   * the table, no process exited or replaced, and the result held to every check.
+   */
+  async function livedThrough(scenario: string, inject: () => Promise<void>): Promise<void> {
+    const before = processIds();
+    const result = await runScenario(world, { scenario, inject });
+    results.push(result);
+    expect(exited()).toEqual([]);
+    expect(processIds()).toEqual(before);
+    expectHeld(result);
+  }
+
+  /** An outage of CHAOS_FORM.outageMs between `stop` and `start`, which always runs. */
+  const outage = (stop: () => Promise<void>, start: () => Promise<void>) => async () => {
+    await stop();
+    try {
+      await sleep(CHAOS_FORM.outageMs);
+    } finally {
+      await start();
+    }
+  };
+
   it(
     `1. Kafka stopped for ${CHAOS_FORM.outageMs / 1_000} s under load, then started: no service crashes, nothing acknowledged lost or doubled, every refusal retryable, recovery measured`,
-    async () => {
-      const before = processIds();
-      const result = await runScenario(world, {
-        scenario: `Kafka stopped ${CHAOS_FORM.outageMs / 1_000} s`,
-        inject: async () => {
-          await world.platform.kafka.pause();
-          try {
-            await sleep(CHAOS_FORM.outageMs);
-          } finally {
-            await world.platform.kafka.resume();
-          }
-        },
-      });
-      results.push(result);
-      expect(exited()).toEqual([]);
-      expect(processIds()).toEqual(before);
-      expectHeld(result);
-    },
+    () =>
+      livedThrough(
+        `Kafka stopped ${CHAOS_FORM.outageMs / 1_000} s`,
+        outage(
+          () => world.platform.kafka.pause(),
+          () => world.platform.kafka.resume(),
+        ),
+      ),
     TIMEOUT_MS,
   );
 
   it(
     '2. PostgreSQL restarted under load: no service crashes, nothing acknowledged lost or doubled, every refusal retryable, recovery measured',
-    async () => {
-      const before = processIds();
-      const result = await runScenario(world, {
-        scenario: 'PostgreSQL container restarted',
-        inject: () => world.platform.postgres.restart(),
-      });
-      results.push(result);
-      expect(exited()).toEqual([]);
-      expect(processIds()).toEqual(before);
-      expectHeld(result);
-    },
+    () => livedThrough('PostgreSQL container restarted', () => world.platform.postgres.restart()),
     TIMEOUT_MS,
   );
 
   it(
     `3. PostgreSQL paused ${CHAOS_FORM.outageMs / 1_000} s under load (connections hang): no service crashes, nothing acknowledged lost or doubled, every refusal retryable, recovery measured`,
-    async () => {
-      const before = processIds();
-      const result = await runScenario(world, {
-        scenario: `PostgreSQL paused ${CHAOS_FORM.outageMs / 1_000} s`,
-        inject: async () => {
-          await world.platform.postgres.pause();
-          try {
-            await sleep(CHAOS_FORM.outageMs);
-          } finally {
-            await world.platform.postgres.unpause();
-          }
-        },
-      });
-      results.push(result);
-      expect(exited()).toEqual([]);
-      expect(processIds()).toEqual(before);
-      expectHeld(result);
-    },
+    () =>
+      livedThrough(
+        `PostgreSQL paused ${CHAOS_FORM.outageMs / 1_000} s`,
+        outage(
+          () => world.platform.postgres.pause(),
+          () => world.platform.postgres.unpause(),
+        ),
+      ),
     TIMEOUT_MS,
   );
 

@@ -608,14 +608,18 @@ export function logExpectations(ledger: Ledger) {
   );
   const acknowledgedDoseIds = new Set(ids('record-dose', (e) => e.outcome.ids.doseId));
 
+  /** How many of the log's entries of the expectation's type name each key. */
+  const countsOf = (expectation: Expectation, entries: readonly Entry[]) =>
+    countBy(
+      entries.filter((entry) => entry.type === expectation.type),
+      (entry) => expectation.keyOf(entry) ?? '',
+    );
+
   return {
     missingFrom(entries: readonly Entry[]): string[] {
       const missing: string[] = [];
       for (const expectation of expectations) {
-        const counts = countBy(
-          entries.filter((entry) => entry.type === expectation.type),
-          (entry) => expectation.keyOf(entry) ?? '',
-        );
+        const counts = countsOf(expectation, entries);
         for (const key of expectation.must) {
           if (!counts.get(key)) missing.push(`${expectation.label} ${key} (${expectation.type})`);
         }
@@ -635,10 +639,7 @@ export function logExpectations(ledger: Ledger) {
     extraIn(entries: readonly Entry[]): string[] {
       const extra: string[] = [];
       for (const expectation of expectations) {
-        const counts = countBy(
-          entries.filter((entry) => entry.type === expectation.type),
-          (entry) => expectation.keyOf(entry) ?? '',
-        );
+        const counts = countsOf(expectation, entries);
         for (const key of expectation.may) {
           const count = counts.get(key) ?? 0;
           if (count > 1)

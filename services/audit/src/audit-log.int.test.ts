@@ -685,6 +685,23 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     await pause(300);
     expect(reads.count() - before).toBe(afterCancel);
     expect(afterCancel).toBeLessThan(total / chunkSize / 4);
+    // Its end is in the log all the same, written after the call (and its signal) ended:
+    // what the auditor took, and that the auditor cancelled.
+    const ends = await eventually(async () => {
+      const { rows } = await auditDb.query<{ entry: Buffer }>(
+        'SELECT entry FROM audit_log_entries WHERE event_type = $1 ORDER BY entry_index',
+        [EVENTS.auditQueried.name],
+      );
+      const found = rows
+        .map((row) =>
+          EVENTS.auditQueried.payload.decode(decodeEntry(row.entry).event.payload.value),
+        )
+        .filter((payload) => payload.actorId === actor && payload.ended === 'CANCELLED');
+      if (found.length === 0) throw new Error('the cancelled export’s end is not in the log yet');
+      return found;
+    });
+    expect(ends).toHaveLength(1);
+    expect(ends[0]!.entriesReturned).toBeGreaterThanOrEqual(chunkSize);
   });
 
   it('goes on after a restart from the stored tree, consistent with what it signed before', async () => {

@@ -1,6 +1,6 @@
 import { staffSessionOf, type MethodPolicies } from '@vaxguard/auth';
 import { isVaxGuardError, permissionDenied } from '@vaxguard/errors';
-import type { Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
+import { outsideAnyCall, type Principal, type ServiceHandlers } from '@vaxguard/grpc-kit';
 import { auditV1 } from '@vaxguard/proto';
 import { AUDIENCE } from '@vaxguard/tokens';
 import type { AlertDesk } from '../domain/alert-desk';
@@ -116,7 +116,9 @@ export function auditHandlers(
       } finally {
         if (context.signal.aborted) ended = endingOf(context.signal.reason, 'CANCELLED');
         const sent = sizes.slice(0, context.messagesSent()).reduce((sum, n) => sum + n, 0);
-        await queries.exportEnded(reader, filter, { sent, ended });
+        // On behalf of no call: the call is over (a lock or its caller ended it, and its
+        // signal with it), and the record of how it ended must not go with it.
+        await outsideAnyCall(() => queries.exportEnded(reader, filter, { sent, ended }));
       }
     },
 
@@ -227,6 +229,12 @@ export function auditHandlers(
 }
 
 /** How a stream ended, for its record: the refusal's reason or code, else `otherwise`. */
+/**
+ * How an export ended, as LogQueried.ended names it: CANCELLED when its caller went
+ * (the call scope's CALLER_CANCELLED), else the reason (or code) of what ended it.
+ */
 function endingOf(cause: unknown, otherwise: string): string {
-  return isVaxGuardError(cause) ? (cause.reason ?? cause.code) : otherwise;
+  if (!isVaxGuardError(cause)) return otherwise;
+  if (cause.reason === 'CALLER_CANCELLED') return 'CANCELLED';
+  return cause.reason ?? cause.code;
 }

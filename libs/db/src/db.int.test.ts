@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import { startPostgres, type PostgresFixture } from '@vaxguard/testing';
 import { migrate, MigrationError } from './migrate';
-import { createPool, withTransaction, type Pool } from './pool';
+import { createPool, TCP_KEEPALIVE, withTransaction, type Pool } from './pool';
 import { DeferredWrites } from './statements';
 
 const logger = createLogger({ service: 'db-test', sink: new MemoryLogSink() });
@@ -45,6 +45,21 @@ describe('PostgreSQL access (real server)', () => {
       { id: 'test/0002_seed', sql: 'INSERT INTO accounts VALUES (3, 5)' },
     ];
     await expect(migrate(pool, edited, logger)).rejects.toBeInstanceOf(MigrationError);
+  });
+
+  it('asks PostgreSQL to probe each session with TCP keepalives, so a vanished client ends', async () => {
+    // A session of a process that vanished (a partition, a host gone) would otherwise
+    // hold its locks for the kernel's two hours.
+    const { rows } = await pool.query<Record<string, string>>(
+      `SELECT current_setting('tcp_keepalives_idle') AS idle,
+              current_setting('tcp_keepalives_interval') AS interval,
+              current_setting('tcp_keepalives_count') AS count`,
+    );
+    expect(rows[0]).toEqual({
+      idle: String(TCP_KEEPALIVE.idleSeconds),
+      interval: String(TCP_KEEPALIVE.intervalSeconds),
+      count: String(TCP_KEEPALIVE.count),
+    });
   });
 
   it('commits a transaction as a whole or not at all', async () => {

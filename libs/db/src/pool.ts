@@ -108,6 +108,12 @@ function callBudgetOf(pool: pg.Pool): CallBudget | undefined {
   return pool instanceof CallAwarePool ? pool.callBudget() : undefined;
 }
 
+/**
+ * TCP keepalives on every database connection, at both ends: silent for `idleSeconds`,
+ * then a probe every `intervalSeconds`, dead after `count` unanswered (10 + 5 × 3 = 25 s).
+ */
+export const TCP_KEEPALIVE = { idleSeconds: 10, intervalSeconds: 5, count: 3 } as const;
+
 export function createPool(options: PoolOptions): pg.Pool {
   const config: pg.PoolConfig = {
     connectionString: options.connectionString,
@@ -115,6 +121,17 @@ export function createPool(options: PoolOptions): pg.Pool {
     max: options.max ?? 10,
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
+    // Both ends notice a peer that vanished without a word (a partition, a host gone):
+    // this process through its socket's keepalives, PostgreSQL through the session's own,
+    // so a dead instance's session, and any lock it held (the outbox relay's leadership),
+    // ends in about half a minute instead of the kernel's two hours.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: TCP_KEEPALIVE.idleSeconds * 1000,
+    options: [
+      `-c tcp_keepalives_idle=${TCP_KEEPALIVE.idleSeconds}`,
+      `-c tcp_keepalives_interval=${TCP_KEEPALIVE.intervalSeconds}`,
+      `-c tcp_keepalives_count=${TCP_KEEPALIVE.count}`,
+    ].join(' '),
   };
   const pool = options.callBudget
     ? new CallAwarePool(config, options.callBudget)

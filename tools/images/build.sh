@@ -13,7 +13,9 @@ set -euo pipefail
 DEBIAN_SUITE=bookworm
 DEBIAN_MIRROR=http://deb.debian.org/debian
 DEBIAN_SECURITY_MIRROR=http://deb.debian.org/debian-security
-PG_PACKAGES="postgresql-15"
+# partman: audit entries partitioned by index (issue 23); auto-failover and its
+# pg_autoctl: the primary and standby pair with its monitor (issue 23).
+PG_PACKAGES="postgresql-15 postgresql-15-partman postgresql-15-auto-failover pg-auto-failover-cli"
 KAFKA_PACKAGES="openjdk-17-jre-headless"
 
 # --- base rootfs (shared by both images, cached as a tarball) --------------

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isVaxGuardError, unavailable, VaxGuardError } from '@vaxguard/errors';
+import { unavailable, VaxGuardError } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import { otpV1 } from '@vaxguard/proto';
 import { clientSecretAuthenticator, hashClientSecret } from './auth';
 import { runOnBehalfOf, type CallContext } from './call-context';
 import { GrpcServer, type ServiceHandlers } from './server';
 import { createServiceClient, type ServiceClient } from './service-client';
+import { refusal } from './test-support';
 
 const SECRET = 'svc-front-secret-0123456789abcdef';
 const logger = createLogger({ service: 'deadline-test', sink: new MemoryLogSink() });
@@ -42,16 +43,6 @@ function serverOf(handlers: ServiceHandlers<Otp>): GrpcServer {
       { clientId: 'svc-front', secretSha256: hashClientSecret(SECRET), scopes: [] },
     ]),
   }).addService('vaxguard.otp.v1.OtpService', otpV1.OtpServiceService, handlers);
-}
-
-async function refusal(promise: Promise<unknown>): Promise<VaxGuardError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isVaxGuardError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {

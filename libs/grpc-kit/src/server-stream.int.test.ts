@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invalidArgument, isVaxGuardError, permissionDenied } from '@vaxguard/errors';
+import { invalidArgument, permissionDenied } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import { auditV1 } from '@vaxguard/proto';
 import { clientSecretAuthenticator, hashClientSecret, type Authenticator } from './auth';
 import { GrpcServer, type ServiceHandlers } from './server';
 import { createServiceClient } from './service-client';
+import { streamRefusal } from './test-support';
 
 const SECRET = 'auditor-console-secret-0123456789';
 const EXPORT = '/vaxguard.audit.v1.AuditService/ExportEntries';
@@ -87,16 +88,6 @@ const request = (actorId: string, subjectRef: string): auditV1.ExportEntriesRequ
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function refusalOf(messages: AsyncIterable<unknown>, received: unknown[] = []) {
-  try {
-    for await (const message of messages) received.push(message);
-  } catch (error) {
-    if (isVaxGuardError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
-
 describe('server-streaming calls through the kit, over a real socket', () => {
   const server = new GrpcServer({ logger, authenticate });
   let address = '';
@@ -176,17 +167,21 @@ describe('server-streaming calls through the kit, over a real socket', () => {
     const locked = connect('locked');
     const audit = connect();
     try {
-      const lock = await refusalOf(locked.stream('exportEntries', request('count:3', 'locked')));
+      const lock = await streamRefusal(
+        locked.stream('exportEntries', request('count:3', 'locked')),
+      );
       expect([lock.code, lock.reason]).toEqual(['PERMISSION_DENIED', 'API_LOCKED']);
       expect(exports.has('locked')).toBe(false);
-      const refused = await refusalOf(audit.stream('exportEntries', request('refuse', 'refused')));
+      const refused = await streamRefusal(
+        audit.stream('exportEntries', request('refuse', 'refused')),
+      );
       expect([refused.code, refused.message, refused.reason]).toEqual([
         'PERMISSION_DENIED',
         'only auditors read the audit log',
         'NOT_AUDITOR',
       ]);
       const received: unknown[] = [];
-      const midway = await refusalOf(
+      const midway = await streamRefusal(
         audit.stream('exportEntries', request('fail-after:3', 'midway')),
         received,
       );
@@ -200,7 +195,9 @@ describe('server-streaming calls through the kit, over a real socket', () => {
         clientId: 'console',
         secret: 'a-wrong-secret-of-enough-length',
       });
-      const anonymous = await refusalOf(stranger.stream('exportEntries', request('count:1', 'x')));
+      const anonymous = await streamRefusal(
+        stranger.stream('exportEntries', request('count:1', 'x')),
+      );
       stranger.close();
       expect(anonymous.code).toBe('UNAUTHENTICATED');
     } finally {
@@ -213,7 +210,7 @@ describe('server-streaming calls through the kit, over a real socket', () => {
     const audit = connect();
     try {
       const started = performance.now();
-      const late = await refusalOf(
+      const late = await streamRefusal(
         audit.stream('exportEntries', request('slow', 'deadline'), { deadlineMs: 400 }),
       );
       expect(late.code).toBe('DEADLINE_EXCEEDED');

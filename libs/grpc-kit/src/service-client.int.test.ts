@@ -1,18 +1,13 @@
 import { createServer } from 'node:net';
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  invalidArgument,
-  isVaxGuardError,
-  resourceExhausted,
-  unavailable,
-  type VaxGuardError,
-} from '@vaxguard/errors';
+import { invalidArgument, isVaxGuardError, resourceExhausted, unavailable } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import { otpV1 } from '@vaxguard/proto';
 import { clientSecretAuthenticator, header, hashClientSecret } from './auth';
 import { GrpcServer, type ServiceHandlers } from './server';
 import { createServiceClient, type ServiceClientOptions } from './service-client';
+import { refusal } from './test-support';
 
 const SECRET = 'svc-identity-secret-0123456789';
 const USER_TOKEN_HEADER = 'x-vaxguard-token';
@@ -65,16 +60,6 @@ function otpServer(): GrpcServer {
     ]),
   });
   return server.addService('vaxguard.otp.v1.OtpService', otpV1.OtpServiceService, handlers);
-}
-
-async function refusal(promise: Promise<unknown>): Promise<VaxGuardError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isVaxGuardError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
 }
 
 /** A loopback port nothing listens on (free a moment ago). */

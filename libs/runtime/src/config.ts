@@ -9,6 +9,10 @@ import type { LogLevel } from '@vaxguard/logging';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
+/** A number of calls (a ceiling or a limit on calls at once): 1 to 100,000. */
+const callCount = (name: string, defaultCount: number) =>
+  env.integer(name, { default: defaultCount, min: 1, max: 100_000 });
+
 /**
  * The variables every service reads, with the same names in each. `adaptiveAdmission`:
  * whether GRPC_ADMISSION_ADAPTIVE is on when unset (the service's own default).
@@ -26,16 +30,11 @@ export function runtimeConfigSchema(
     logLevel: env.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, { default: 'info' }),
     shutdownGraceMs: env.duration('SHUTDOWN_GRACE', { default: 10_000 }),
     /** Calls taken on at once, in all and per method; beyond, refused SERVER_BUSY at once. */
-    maxInFlight: env.integer('GRPC_MAX_IN_FLIGHT', {
-      default: DEFAULT_ADMISSION_LIMITS.total,
-      min: 1,
-      max: 100_000,
-    }),
-    maxInFlightPerMethod: env.integer('GRPC_MAX_IN_FLIGHT_PER_METHOD', {
-      default: DEFAULT_ADMISSION_LIMITS.perMethod,
-      min: 1,
-      max: 100_000,
-    }),
+    maxInFlight: callCount('GRPC_MAX_IN_FLIGHT', DEFAULT_ADMISSION_LIMITS.total),
+    maxInFlightPerMethod: callCount(
+      'GRPC_MAX_IN_FLIGHT_PER_METHOD',
+      DEFAULT_ADMISSION_LIMITS.perMethod,
+    ),
     /**
      * Each unary method's concurrency limit adapts to hold its calls' latency near a
      * target (grpc-kit's admission.ts says how), between a floor and the ceilings above.
@@ -46,16 +45,11 @@ export function runtimeConfigSchema(
     admissionTargetLatencyMs: env.duration('GRPC_ADMISSION_TARGET_LATENCY', {
       default: DEFAULT_ADAPTIVE_LIMIT.targetLatencyMs,
     }),
-    admissionMinLimit: env.integer('GRPC_ADMISSION_MIN_LIMIT', {
-      default: DEFAULT_ADAPTIVE_LIMIT.minLimit,
-      min: 1,
-      max: 100_000,
-    }),
-    admissionInitialLimit: env.integer('GRPC_ADMISSION_INITIAL_LIMIT', {
-      default: DEFAULT_ADAPTIVE_LIMIT.initialLimit,
-      min: 1,
-      max: 100_000,
-    }),
+    admissionMinLimit: callCount('GRPC_ADMISSION_MIN_LIMIT', DEFAULT_ADAPTIVE_LIMIT.minLimit),
+    admissionInitialLimit: callCount(
+      'GRPC_ADMISSION_INITIAL_LIMIT',
+      DEFAULT_ADAPTIVE_LIMIT.initialLimit,
+    ),
     /** `client-id:sha256-hex-of-secret[:scope+scope]`, comma-separated. */
     clientCredentials: env.custom('CLIENT_CREDENTIALS', parseClientCredentials),
   };

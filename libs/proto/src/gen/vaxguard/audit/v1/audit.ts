@@ -390,9 +390,32 @@ export interface VerifyLogRequest {
   from: string;
   /**
    * One past the last index to check; 0 means the whole log (at least as far as the
-   * last signed checkpoint).
+   * last signed checkpoint), as it stands at the first page.
    */
   to: string;
+  /**
+   * At most this many entries in this call; 0 (and anything larger) means the
+   * service's largest page, 10,000 entries.
+   */
+  pageSize: number;
+  /**
+   * From the previous response, to go on where it stopped (from and to are then taken
+   * from it); empty for the first page. The token is a position only: the log trusts
+   * nothing in it, and starts each page from its stored tree as it does at any `from`,
+   * so a token forged to skip entries only leaves them out of its own caller's report.
+   */
+  pageToken: string;
+}
+
+/**
+ * How far a page verified: its entries from `from` up to tree_size, hashed by the log,
+ * with the stored tree before `from` (which the previous pages verified) give
+ * root_hash, the root of the checkpoint of tree_size the log signed (or kept outside
+ * its database). GetConsistencyProof(tree_size, tree_size) serves that checkpoint.
+ */
+export interface VerifiedMark {
+  treeSize: string;
+  rootHash: Buffer;
 }
 
 export interface Mismatch {
@@ -408,12 +431,34 @@ export interface Mismatch {
 }
 
 export interface VerifyLogResponse {
+  /**
+   * The range is done (this is its last page) and nothing mismatched. A page with more
+   * to go is not ok, and has no mismatch: a caller that does not page never takes the
+   * first page of a large log for the whole.
+   */
   ok: boolean;
+  /** Where this page started (the request's from, or the token's position). */
   from: string;
+  /** The range's end. */
   to: string;
+  /** The checkpoints whose root this page's entries gave. */
   checkpointsChecked: number;
-  /** Present when ok is false. */
-  firstMismatch?: Mismatch | undefined;
+  /** Present when a mismatch ended the range. */
+  firstMismatch?:
+    | Mismatch
+    | undefined;
+  /**
+   * The largest checkpoint this page matched; unset when none fell in it (or the first
+   * did not match). A page that does not reach the range's end stops at a checkpoint
+   * when one falls within its size, so the next starts where a signed root was matched.
+   */
+  verifiedUpTo?:
+    | VerifiedMark
+    | undefined;
+  /** Where this page stopped: the next starts here. */
+  checkedTo: string;
+  /** Empty on the last page, and when a mismatch ended the range. */
+  nextPageToken: string;
 }
 
 /** The window a rule counted in, and what it found there. */
@@ -1568,7 +1613,7 @@ export const GetConsistencyProofResponse: MessageFns<
 };
 
 function createBaseVerifyLogRequest(): VerifyLogRequest {
-  return { from: "0", to: "0" };
+  return { from: "0", to: "0", pageSize: 0, pageToken: "" };
 }
 
 export const VerifyLogRequest: MessageFns<VerifyLogRequest, "vaxguard.audit.v1.VerifyLogRequest"> = {
@@ -1580,6 +1625,12 @@ export const VerifyLogRequest: MessageFns<VerifyLogRequest, "vaxguard.audit.v1.V
     }
     if (message.to !== "0") {
       writer.uint32(16).uint64(message.to);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
     }
     return writer;
   },
@@ -1613,6 +1664,22 @@ export const VerifyLogRequest: MessageFns<VerifyLogRequest, "vaxguard.audit.v1.V
             message.to = reader.uint64().toString();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1629,6 +1696,16 @@ export const VerifyLogRequest: MessageFns<VerifyLogRequest, "vaxguard.audit.v1.V
     return {
       from: isSet(object.from) ? globalThis.String(object.from) : "0",
       to: isSet(object.to) ? globalThis.String(object.to) : "0",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -1639,6 +1716,97 @@ export const VerifyLogRequest: MessageFns<VerifyLogRequest, "vaxguard.audit.v1.V
     }
     if (message.to !== "0") {
       obj.to = message.to;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+};
+
+function createBaseVerifiedMark(): VerifiedMark {
+  return { treeSize: "0", rootHash: Buffer.alloc(0) };
+}
+
+export const VerifiedMark: MessageFns<VerifiedMark, "vaxguard.audit.v1.VerifiedMark"> = {
+  $type: "vaxguard.audit.v1.VerifiedMark" as const,
+
+  encode(message: VerifiedMark, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.treeSize !== "0") {
+      writer.uint32(8).uint64(message.treeSize);
+    }
+    if (message.rootHash.length !== 0) {
+      writer.uint32(18).bytes(message.rootHash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifiedMark {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifiedMark();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.treeSize = reader.uint64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rootHash = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifiedMark {
+    return {
+      treeSize: isSet(object.treeSize)
+        ? globalThis.String(object.treeSize)
+        : isSet(object.tree_size)
+        ? globalThis.String(object.tree_size)
+        : "0",
+      rootHash: isSet(object.rootHash)
+        ? Buffer.from(bytesFromBase64(object.rootHash))
+        : isSet(object.root_hash)
+        ? Buffer.from(bytesFromBase64(object.root_hash))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: VerifiedMark): unknown {
+    const obj: any = {};
+    if (message.treeSize !== "0") {
+      obj.treeSize = message.treeSize;
+    }
+    if (message.rootHash.length !== 0) {
+      obj.rootHash = base64FromBytes(message.rootHash);
     }
     return obj;
   },
@@ -1756,7 +1924,16 @@ export const Mismatch: MessageFns<Mismatch, "vaxguard.audit.v1.Mismatch"> = {
 };
 
 function createBaseVerifyLogResponse(): VerifyLogResponse {
-  return { ok: false, from: "0", to: "0", checkpointsChecked: 0, firstMismatch: undefined };
+  return {
+    ok: false,
+    from: "0",
+    to: "0",
+    checkpointsChecked: 0,
+    firstMismatch: undefined,
+    verifiedUpTo: undefined,
+    checkedTo: "0",
+    nextPageToken: "",
+  };
 }
 
 export const VerifyLogResponse: MessageFns<VerifyLogResponse, "vaxguard.audit.v1.VerifyLogResponse"> = {
@@ -1777,6 +1954,15 @@ export const VerifyLogResponse: MessageFns<VerifyLogResponse, "vaxguard.audit.v1
     }
     if (message.firstMismatch !== undefined) {
       Mismatch.encode(message.firstMismatch, writer.uint32(42).fork()).join();
+    }
+    if (message.verifiedUpTo !== undefined) {
+      VerifiedMark.encode(message.verifiedUpTo, writer.uint32(50).fork()).join();
+    }
+    if (message.checkedTo !== "0") {
+      writer.uint32(56).uint64(message.checkedTo);
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(66).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1834,6 +2020,30 @@ export const VerifyLogResponse: MessageFns<VerifyLogResponse, "vaxguard.audit.v1
             message.firstMismatch = Mismatch.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.verifiedUpTo = VerifiedMark.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.checkedTo = reader.uint64().toString();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1861,6 +2071,21 @@ export const VerifyLogResponse: MessageFns<VerifyLogResponse, "vaxguard.audit.v1
         : isSet(object.first_mismatch)
         ? Mismatch.fromJSON(object.first_mismatch)
         : undefined,
+      verifiedUpTo: isSet(object.verifiedUpTo)
+        ? VerifiedMark.fromJSON(object.verifiedUpTo)
+        : isSet(object.verified_up_to)
+        ? VerifiedMark.fromJSON(object.verified_up_to)
+        : undefined,
+      checkedTo: isSet(object.checkedTo)
+        ? globalThis.String(object.checkedTo)
+        : isSet(object.checked_to)
+        ? globalThis.String(object.checked_to)
+        : "0",
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -1880,6 +2105,15 @@ export const VerifyLogResponse: MessageFns<VerifyLogResponse, "vaxguard.audit.v1
     }
     if (message.firstMismatch !== undefined) {
       obj.firstMismatch = Mismatch.toJSON(message.firstMismatch);
+    }
+    if (message.verifiedUpTo !== undefined) {
+      obj.verifiedUpTo = VerifiedMark.toJSON(message.verifiedUpTo);
+    }
+    if (message.checkedTo !== "0") {
+      obj.checkedTo = message.checkedTo;
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -4109,7 +4343,10 @@ export const AuditServiceService = {
    * Recomputes entries [from, to) from storage, checks them against the signed
    * checkpoints (the one the log kept outside its database first: a stored log smaller
    * than it is reported before anything else) and names the first entry that does not
-   * match; a mismatch also raises a CRITICAL LOG_TAMPERED alert.
+   * match; a mismatch also raises a CRITICAL LOG_TAMPERED alert. A page at a time: one
+   * call checks at most 10,000 entries and the checkpoints among them, answers how far
+   * it verified (verified_up_to) and a token for the rest; ok is true only on the last
+   * page of a range that held.
    */
   verifyLog: {
     path: "/vaxguard.audit.v1.AuditService/VerifyLog" as const,
@@ -4206,7 +4443,10 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
    * Recomputes entries [from, to) from storage, checks them against the signed
    * checkpoints (the one the log kept outside its database first: a stored log smaller
    * than it is reported before anything else) and names the first entry that does not
-   * match; a mismatch also raises a CRITICAL LOG_TAMPERED alert.
+   * match; a mismatch also raises a CRITICAL LOG_TAMPERED alert. A page at a time: one
+   * call checks at most 10,000 entries and the checkpoints among them, answers how far
+   * it verified (verified_up_to) and a token for the rest; ok is true only on the last
+   * page of a range that held.
    */
   verifyLog: handleUnaryCall<VerifyLogRequest, VerifyLogResponse>;
   /** The alerts the anomaly rules raised, newest first, a page at a time (auditors). */
@@ -4305,7 +4545,10 @@ export interface AuditServiceClient extends Client {
    * Recomputes entries [from, to) from storage, checks them against the signed
    * checkpoints (the one the log kept outside its database first: a stored log smaller
    * than it is reported before anything else) and names the first entry that does not
-   * match; a mismatch also raises a CRITICAL LOG_TAMPERED alert.
+   * match; a mismatch also raises a CRITICAL LOG_TAMPERED alert. A page at a time: one
+   * call checks at most 10,000 entries and the checkpoints among them, answers how far
+   * it verified (verified_up_to) and a token for the rest; ok is true only on the last
+   * page of a range that held.
    */
   verifyLog(
     request: VerifyLogRequest,

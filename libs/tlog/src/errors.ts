@@ -70,3 +70,9 @@ export class ProofVerificationError extends TlogError {
   override readonly name = 'ProofVerificationError';
   readonly reason = 'TLOG_PROOF_FAILED';
 }
+
+/** A tile path or an entry bundle that breaks the c2sp.org/tlog-tiles format. */
+export class MalformedTileError extends TlogError {
+  override readonly name = 'MalformedTileError';
+  readonly reason = 'TLOG_MALFORMED_TILE';
+}

@@ -6,6 +6,7 @@ export { frontierNodes, nodeCoverage, rangeNodes, type NodeId } from './tree-nod
 export * from './appender';
 export * from './proof-nodes';
 export * from './node-reader';
+export * from './tiles';
 export * from './verify';
 export {
   COSIGNATURE_V1,

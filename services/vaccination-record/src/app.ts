@@ -35,7 +35,8 @@ export interface VaccinationRecordAppOverrides {
 }
 
 // Uses of the one key-encryption key, each its own derived key.
-const RID_SECRET_CONTEXT = 'vaxguard/vaccination-record/rid-secret';
+// Exported: the scale benchmark seeds certificates with the rids this service derives.
+export const RID_SECRET_CONTEXT = 'vaxguard/vaccination-record/rid-secret';
 
 /**
  * The vaccination-record service's composition root: the shared runtime (client

@@ -2,7 +2,7 @@ export * from './admission';
 export * from './auth';
 export * from './client';
 export * from './server';
-export type { ServerStreamHandler, StreamContext } from './server-stream';
+export type { ServerStreamHandler, StreamContext, StreamEnd } from './server-stream';
 export { ACCESS_RECHECK_MS } from './call-scope';
 export * from './status';
 export * from './service-client';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { invalidArgument, permissionDenied } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
 import type { Authenticator } from './auth';
-import type { CallContext } from './call-context';
+import { currentCallBudget, type CallContext } from './call-context';
 import { pumpMessages, serverStreamingCall, type StreamContext } from './server-stream';
 import { readStatusDetails, type StatusError } from './status';
 
@@ -304,6 +304,60 @@ describe('serverStreamingCall', () => {
     })(call.asCall());
     await ended(call);
     expect(counts).toEqual([0, 1, 2, 3]);
+  });
+
+  it('runs end work once, on behalf of no call, however the stream ended, before its status', async () => {
+    /** A handler that registers end work, then yields what `body` yields. */
+    const endSeen: { ended: string; messagesSent: number; inCall: boolean; status: number }[] = [];
+    const handlerInCall: boolean[] = [];
+    const recording = (call: FakeCall, body: () => AsyncGenerator<number>) =>
+      async function* (_request: unknown, context: StreamContext) {
+        context.onEnd(async (end) => {
+          await settle(5);
+          endSeen.push({
+            ...end,
+            inCall: currentCallBudget() !== undefined,
+            status: call.errors.length + (call.writableEnded ? 10 : 0),
+          });
+        });
+        handlerInCall.push(currentCallBudget() !== undefined);
+        yield* body();
+      };
+    const completed = new FakeCall({});
+    serve(
+      recording(completed, async function* () {
+        yield* [1, 2];
+      }),
+    )(completed.asCall());
+    await ended(completed);
+    const refused = new FakeCall({});
+    serve(
+      recording(refused, async function* () {
+        yield 1;
+        throw invalidArgument('from must be before to', { reason: 'OUT_OF_RANGE' });
+      }),
+    )(refused.asCall());
+    const cancelled = new FakeCall({});
+    cancelled.block();
+    serve(recording(cancelled, counted(10_000).messages))(cancelled.asCall());
+    await settle();
+    cancelled.cancel();
+    const late = new FakeCall({});
+    late.block();
+    serve(recording(late, counted(10_000).messages), 100)(late.asCall());
+    await settle(300);
+    expect(endSeen).toEqual(
+      expect.arrayContaining([
+        // Each before its final status went out (no error, not ended yet).
+        { ended: 'COMPLETED', messagesSent: 2, inCall: false, status: 0 },
+        { ended: 'OUT_OF_RANGE', messagesSent: 1, inCall: false, status: 0 },
+        { ended: 'CANCELLED', messagesSent: 2, inCall: false, status: 0 },
+        { ended: 'DEADLINE_EXCEEDED', messagesSent: 2, inCall: false, status: 0 },
+      ]),
+    );
+    expect(endSeen).toHaveLength(4);
+    expect(handlerInCall).toEqual([true, true, true, true]);
+    expect(refused.errors.map((e) => readStatusDetails(e).reason)).toEqual(['OUT_OF_RANGE']);
   });
 
   it('ends a stream still running at the server’s longest deadline with DEADLINE_EXCEEDED', async () => {

@@ -1,10 +1,10 @@
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
-import { VaxGuardError } from '@vaxguard/errors';
+import { isVaxGuardError, VaxGuardError } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
 import type { Admission } from './admission';
 import type { Authenticator } from './auth';
 import { callContext, openCallScope } from './call-scope';
-import { runOnBehalfOf, type CallContext } from './call-context';
+import { outsideAnyCall, runOnBehalfOf, type CallContext } from './call-context';
 import { toStatusError } from './status';
 
 /**
@@ -25,6 +25,33 @@ export interface StreamContext extends CallContext {
    * stream ends early, the first this-many messages yielded are the ones that went out.
    */
   messagesSent(): number;
+  /**
+   * Registers work to run once the stream is over, however it ended (completed,
+   * cancelled, cut by its deadline, a refusal or a failure): on behalf of no call, since
+   * the call and its signal are gone, so the work is not cut short with them (a record
+   * of how the stream ended, say). The kit awaits it before the final status when one
+   * is still to be sent; a failure is logged, never the caller's.
+   */
+  onEnd(listener: (end: StreamEnd) => Promise<void> | void): void;
+}
+
+/** How a server stream ended, as `StreamContext.onEnd` listeners are told. */
+export interface StreamEnd {
+  /** How many of the handler's messages went out to the transport. */
+  readonly messagesSent: number;
+  /**
+   * "COMPLETED", "CANCELLED" (the caller left), "DEADLINE_EXCEEDED", or the reason (else
+   * the status code) of the refusal or error that ended it; "INTERNAL" for a failure
+   * that is not a VaxGuardError.
+   */
+  readonly ended: string;
+}
+
+/** The `ended` of a stream that an error (a refusal, a failure) ended. */
+function endingOf(error: unknown): string {
+  if (!isVaxGuardError(error)) return 'INTERNAL';
+  if (error.reason === 'CALLER_CANCELLED') return 'CANCELLED';
+  return error.reason ?? error.code;
 }
 
 /** What pumping needs of a call's writable side. */
@@ -147,6 +174,16 @@ export function serverStreamingCall<Req, Res>(
     // at once with the refusal's own status; the handler is told by the aborted signal
     // and winds down (a generator's `finally` runs) without sending anything more.
     scope.onRefused((error) => refuse(error, 'call ended by a refusal'));
+    const endListeners: ((end: StreamEnd) => Promise<void> | void)[] = [];
+    const ended = async (how: string): Promise<void> => {
+      for (const listener of endListeners) {
+        try {
+          await outsideAnyCall(() => listener({ messagesSent: sent, ended: how }));
+        } catch (error) {
+          logger.error('stream end work failed', { method, error: String(error) });
+        }
+      }
+    };
     const run = async (): Promise<void> => {
       const context = await callContext(call, method, scope, options);
       const counted: WritableSide<Res> = {
@@ -161,39 +198,52 @@ export function serverStreamingCall<Req, Res>(
       await runOnBehalfOf(context, () =>
         pumpMessages(
           counted,
-          handler(call.request, { ...context, messagesSent: () => sent }),
+          handler(call.request, {
+            ...context,
+            messagesSent: () => sent,
+            onEnd: (listener) => endListeners.push(listener),
+          }),
           scope.signal,
         ),
       );
     };
     run().then(
-      () => {
+      async () => {
         scope.close();
         admitted.release();
         const durationMs = Math.round(performance.now() - started);
-        if (scope.refusal()) return;
-        if (scope.deadlinePassed()) {
+        const refusal = scope.refusal();
+        if (refusal) {
+          await ended(endingOf(refusal));
+        } else if (scope.deadlinePassed()) {
+          await ended('DEADLINE_EXCEEDED');
           refuse(new VaxGuardError('DEADLINE_EXCEEDED', 'the stream reached its deadline'));
         } else if (scope.signal.aborted) {
           // The caller went away: there is nobody to send a status to.
           over = true;
           logger.info('call cancelled', { method, messages: sent, durationMs });
+          await ended('CANCELLED');
         } else {
+          await ended('COMPLETED');
           over = true;
           logger.debug('call ok', { method, messages: sent, durationMs });
           call.end();
         }
       },
-      (error: unknown) => {
+      async (error: unknown) => {
         scope.close();
         admitted.release();
-        if (scope.refusal()) return;
-        if (call.cancelled) {
+        const refusal = scope.refusal();
+        if (refusal) {
+          await ended(endingOf(refusal));
+        } else if (call.cancelled) {
           over = true;
           logger.info('call cancelled', { method, messages: sent });
-          return;
+          await ended('CANCELLED');
+        } else {
+          await ended(endingOf(error));
+          refuse(error);
         }
-        refuse(error);
       },
     );
   };

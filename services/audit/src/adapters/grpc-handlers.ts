@@ -1,6 +1,6 @@
 import { staffSessionOf, type MethodPolicies } from '@vaxguard/auth';
-import { isVaxGuardError, permissionDenied } from '@vaxguard/errors';
-import { outsideAnyCall, type Principal, type ServiceHandlers } from '@vaxguard/grpc-kit';
+import { permissionDenied } from '@vaxguard/errors';
+import type { Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
 import { auditV1 } from '@vaxguard/proto';
 import { AUDIENCE } from '@vaxguard/tokens';
 import type { AlertDesk } from '../domain/alert-desk';
@@ -98,27 +98,20 @@ export function auditHandlers(
 
     // Chunks are read from the log only as the kit pulls them, that is as the caller
     // takes them; a cancelled export, or one cut by a lock or suspension, returns this
-    // generator, and with it the reads. Its end is recorded with what it had sent.
+    // generator, and with it the reads. Its end is recorded with what it had sent, once
+    // the call is over (the kit runs it on behalf of no call, so it is not cut short).
     async *exportEntries(request, context) {
       const reader = staffReaderOf(context.principal);
       const filter = filterOf(request);
       const chunks = await queries.export(reader, filter, request.chunkSize);
       const sizes: number[] = [];
-      let ended = 'COMPLETED';
-      try {
-        for await (const entries of chunks) {
-          sizes.push(entries.length);
-          yield { entries: entries.map(entryMessageOf) };
-        }
-      } catch (error) {
-        ended = endingOf(error, 'INTERNAL');
-        throw error;
-      } finally {
-        if (context.signal.aborted) ended = endingOf(context.signal.reason, 'CANCELLED');
-        const sent = sizes.slice(0, context.messagesSent()).reduce((sum, n) => sum + n, 0);
-        // On behalf of no call: the call is over (a lock or its caller ended it, and its
-        // signal with it), and the record of how it ended must not go with it.
-        await outsideAnyCall(() => queries.exportEnded(reader, filter, { sent, ended }));
+      context.onEnd(({ messagesSent, ended }) => {
+        const sent = sizes.slice(0, messagesSent).reduce((sum, n) => sum + n, 0);
+        return queries.exportEnded(reader, filter, { sent, ended });
+      });
+      for await (const entries of chunks) {
+        sizes.push(entries.length);
+        yield { entries: entries.map(entryMessageOf) };
       }
     },
 
@@ -226,15 +219,4 @@ export function auditHandlers(
       };
     },
   };
-}
-
-/** How a stream ended, for its record: the refusal's reason or code, else `otherwise`. */
-/**
- * How an export ended, as LogQueried.ended names it: CANCELLED when its caller went
- * (the call scope's CALLER_CANCELLED), else the reason (or code) of what ended it.
- */
-function endingOf(cause: unknown, otherwise: string): string {
-  if (!isVaxGuardError(cause)) return otherwise;
-  if (cause.reason === 'CALLER_CANCELLED') return 'CANCELLED';
-  return cause.reason ?? cause.code;
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { ACTOR_KIND, type ActorKindValue } from './enums';
 import {
   EventDecodeError,
@@ -8,6 +7,7 @@ import {
   type PayloadCodec,
   type SubjectRef,
 } from './envelope';
+import { EventIdGenerator } from './event-id';
 
 /** The services that publish events; each owns one topic. */
 export const PRODUCERS = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
@@ -143,12 +143,18 @@ export interface OutgoingEvent {
   readonly urgent: boolean;
 }
 
-/** Builds the envelope of one event of a declared type. */
+/**
+ * The process's event ids: UUIDv7, strictly increasing in the process (event-id.ts). One
+ * generator for the process, as its counter must see every id made in the same millisecond.
+ */
+const eventIds = new EventIdGenerator();
+
+/** Builds the envelope of one event of a declared type; its id is a UUIDv7. */
 export function buildEvent<T>(
   definition: EventDefinition<string, T>,
   input: EventInput<T>,
 ): OutgoingEvent {
-  const eventId = randomUUID();
+  const eventId = eventIds.next();
   return {
     topic: definition.topic,
     urgent: definition.urgent,

@@ -2,3 +2,4 @@ export * from './catalogue';
 export * from './define';
 export * from './enums';
 export * from './envelope';
+export * from './event-id';

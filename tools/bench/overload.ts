@@ -40,14 +40,19 @@ const GOODPUT_GOAL = 0.9;
  * What RecordDose is expected to serve closed-loop, only to size the beneficiaries
  * registered beforehand (BENCH_OVERLOAD_EXPECTED_RATE); the rate driven is measured.
  */
-const EXPECTED_PER_SECOND = Number(process.env['BENCH_OVERLOAD_EXPECTED_RATE'] ?? 700);
+const EXPECTED_PER_SECOND = Number(process.env['BENCH_OVERLOAD_EXPECTED_RATE'] ?? 1_000);
+/**
+ * Doses prepared for the open loop, as a share of the closed-loop rate over its seconds:
+ * no more than the closed-loop maximum can be admitted, with room for a faster run.
+ */
+const OPEN_LOOP_SUPPLY = 1.5;
 const WARM_UP_CALLS = 200;
 /** Doses 1 and 2 of the primary series and the precaution dose. */
 const DOSES_PER_BENEFICIARY = 3;
 const DOSES =
   WARM_UP_CALLS +
   Math.min(LIMITS.maxCalls, EXPECTED_PER_SECOND * LIMITS.maxSeconds) +
-  Math.ceil(EXPECTED_PER_SECOND * 1.2 * OVERLOAD_SECONDS);
+  Math.ceil(EXPECTED_PER_SECOND * OPEN_LOOP_SUPPLY * OVERLOAD_SECONDS);
 const BENEFICIARIES = Math.ceil(DOSES / DOSES_PER_BENEFICIARY);
 /** Each call's deadline: far beyond any admitted latency the goal allows. */
 const CALL_DEADLINE_MS = 10_000;

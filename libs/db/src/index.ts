@@ -6,3 +6,4 @@ export {
   statementTimeoutMs,
   type CallBudget,
 } from './call-budget';
+export * from './batched-delete';

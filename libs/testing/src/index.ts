@@ -15,3 +15,4 @@ export * from './config-problems';
 export * from './audit-log-tampering';
 export * from './world';
 export * from './fault-proxy';
+export * from './retention';

@@ -49,7 +49,7 @@ export async function swapAuditLogEntries(db: pg.ClientBase, a: number, b: numbe
 
 /**
  * Cuts the log back to its first `cut` entries, as restoring an older backup would: the
- * entries from `cut` on deleted with their tree nodes (leaves and interior), the head
+ * entries from `cut` on deleted, the tree's tiles cut to the tree of `cut` leaves, the head
  * recomputed over the leaves left, and with `dropCheckpoints` the signed checkpoints
  * that cover more. Run inside the caller's transaction: it locks the head first, so no
  * append comes between, and the caller decides when to commit.
@@ -60,20 +60,37 @@ export async function cutAuditLog(
   { dropCheckpoints }: { dropCheckpoints: boolean },
 ): Promise<void> {
   await db.query('SELECT tree_size FROM audit_log_head FOR UPDATE');
-  const { rows: leaves } = await db.query<{ hash: Buffer }>(
-    'SELECT hash FROM audit_log_nodes WHERE level = 0 AND node_index < $1 ORDER BY node_index',
-    [cut],
-  );
   await db.query('DELETE FROM audit_log_entries WHERE entry_index >= $1', [cut]);
-  await db.query(
-    'DELETE FROM audit_log_nodes WHERE (node_index + 1) * (1::bigint << level::int) > $1',
-    [cut],
+  await cutAuditLogTiles(db, cut);
+  const { rows: tiles } = await db.query<{ hashes: Buffer }>(
+    'SELECT hashes FROM audit_log_tiles WHERE level = 0 ORDER BY tile_index',
+  );
+  const hashes = Buffer.concat(tiles.map((tile) => tile.hashes));
+  const leaves = Array.from({ length: hashes.length / 32 }, (_, i) =>
+    hashes.subarray(32 * i, 32 * (i + 1)),
   );
   if (dropCheckpoints) {
     await db.query('DELETE FROM audit_checkpoints WHERE tree_size > $1', [cut]);
   }
   await db.query('UPDATE audit_log_head SET tree_size = $1, root_hash = $2', [
     cut,
-    Buffer.from(rootOf(leaves.map((leaf) => leaf.hash))),
+    Buffer.from(rootOf(leaves)),
   ]);
+}
+
+/**
+ * Cuts the tree's tiles (audit_log_tiles) back to the tree of `size` leaves: tile level
+ * l holds floor(size / 256^l) hashes, so tiles past them go and the last is shortened.
+ * The caller holds the head locked.
+ */
+export async function cutAuditLogTiles(db: pg.ClientBase, size: number): Promise<void> {
+  const kept = '($1::bigint / (1::bigint << (8 * level)::int))';
+  await db.query(`DELETE FROM audit_log_tiles WHERE tile_index * 256 >= ${kept}`, [size]);
+  await db.query(
+    `UPDATE audit_log_tiles
+        SET width = ${kept} - tile_index * 256,
+            hashes = substring(hashes FROM 1 FOR 32 * (${kept} - tile_index * 256)::int)
+      WHERE (tile_index + 1) * 256 > ${kept}`,
+    [size],
+  );
 }

@@ -16,7 +16,14 @@ import {
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
 import { auditV1, identityStaffV1 } from '@vaxguard/proto';
-import { callAs, eventually, startPlatform, testClient, type Platform } from '@vaxguard/testing';
+import {
+  callAs,
+  cutAuditLogTiles,
+  eventually,
+  startPlatform,
+  testClient,
+  type Platform,
+} from '@vaxguard/testing';
 import {
   auditCheckpoint,
   generateSignerKey,
@@ -165,7 +172,7 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
 
   /**
    * What the attacker of the issue did, with write access to the database and no key:
-   * the entries from `size` on, their tree nodes and later checkpoints deleted, and the
+   * the entries from `size` on, their tree tiles cut and later checkpoints deleted, and the
    * head recomputed (the root of the stored checkpoint of that size), in one transaction
    * that holds the head as the service's appends do.
    */
@@ -175,10 +182,7 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
       await client.query('BEGIN');
       await client.query('SELECT 1 FROM audit_log_head FOR UPDATE');
       await client.query('DELETE FROM audit_log_entries WHERE entry_index >= $1', [size]);
-      await client.query(
-        'DELETE FROM audit_log_nodes WHERE (node_index + 1) * (1::bigint << level::int) > $1',
-        [size],
-      );
+      await cutAuditLogTiles(client, size);
       await client.query('DELETE FROM audit_checkpoints WHERE tree_size > $1', [size]);
       const { rowCount } = await client.query(
         `UPDATE audit_log_head SET tree_size = $1,

@@ -111,11 +111,59 @@ CREATE INDEX audit_log_entries_by_subject ON audit_log_entries (subject_ref, ent
 };
 
 /**
+ * The tree's node hashes as C2SP tlog-tiles (issue 23): one row per tile of 256 hashes
+ * of tree level 8·level, instead of a row per perfect subtree (two per entry). The
+ * levels between are rebuilt from a tile when read (@vaxguard/tlog tileNodeReader).
+ * The rightmost tile of each level grows in place; every other is full and never
+ * changes. An existing log's nodes of levels 0, 8, 16, … become its tiles, each
+ * checked to start at its tile's first hash and to leave no gap, and the node table
+ * goes. Hashes are random bytes: stored out of line without trying to compress them.
+ */
+export const tilesMigration: Migration = {
+  id: 'audit/0005_log_tiles',
+  sql: `
+CREATE TABLE audit_log_tiles (
+  level smallint NOT NULL CHECK (level BETWEEN 0 AND 63),
+  tile_index bigint NOT NULL CHECK (tile_index >= 0),
+  width smallint NOT NULL CHECK (width BETWEEN 1 AND 256),
+  hashes bytea NOT NULL,
+  PRIMARY KEY (level, tile_index),
+  CHECK (length(hashes) = 32 * width)
+);
+ALTER TABLE audit_log_tiles ALTER COLUMN hashes SET STORAGE EXTERNAL;
+
+DO $$
+DECLARE
+  broken record;
+BEGIN
+  SELECT level, node_index / 256 AS tile_index INTO broken
+    FROM audit_log_nodes
+   WHERE level % 8 = 0
+   GROUP BY level, node_index / 256
+  HAVING min(node_index % 256) <> 0 OR max(node_index % 256) + 1 <> count(*)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'audit_log_nodes has a gap in tile %/% of tree level %: not converted',
+      broken.level / 8, broken.tile_index, broken.level;
+  END IF;
+END $$;
+
+INSERT INTO audit_log_tiles (level, tile_index, width, hashes)
+SELECT level / 8, node_index / 256, count(*), string_agg(hash, ''::bytea ORDER BY node_index)
+  FROM audit_log_nodes
+ WHERE level % 8 = 0
+ GROUP BY level / 8, node_index / 256;
+
+DROP TABLE audit_log_nodes;
+`,
+};
+
+/**
  * The audit service's schema: the shared outbox and processed-events tables, then the
  * transparency log. An entry's bytes are what its leaf hash is taken of; its columns
  * (type, actor, subject, times) are there for queries and are checked against the
- * bytes by VerifyLog. Node hashes are stored for every perfect subtree, keyed by
- * (level, index), so a proof is one read of at most 2·log2(n) rows. Then the anomaly
+ * bytes by VerifyLog. Node hashes were stored for every perfect subtree, keyed by
+ * (level, index); since 0005 they are tiles (tilesMigration). Then the anomaly
  * rules' windows, the alerts with their queued automatic responses, the indexes
  * that auditors' and citizens' queries look entries up by, and the directory of the
  * centre and partner names a citizen's access history shows.
@@ -167,4 +215,5 @@ export const auditMigrations: readonly Migration[] = [
   alertsMigration,
   queryIndexesMigration,
   directoryMigration,
+  tilesMigration,
 ];

@@ -8,6 +8,7 @@ import type {
   LogTransactions,
   StoredCheckpoint,
 } from '../domain/model';
+import { PgTileStore } from './pg-tile-store';
 
 export interface EntryRow {
   entry_index: string;
@@ -59,22 +60,6 @@ export function entryOf(row: EntryRow): LogEntry {
   };
 }
 
-/** Reads the hashes of the given nodes, in the order asked, in one query. */
-async function readNodeHashes(db: Queryable, ids: readonly NodeId[]): Promise<Uint8Array[]> {
-  const { rows } = await db.query<{ level: number; node_index: string; hash: Buffer }>(
-    `SELECT n.level, n.node_index, n.hash
-       FROM unnest($1::smallint[], $2::bigint[]) AS wanted(level, node_index)
-       JOIN audit_log_nodes n USING (level, node_index)`,
-    [ids.map((id) => id.level), ids.map((id) => id.index)],
-  );
-  const found = new Map(rows.map((row) => [`${row.level}/${row.node_index}`, row.hash]));
-  return ids.map((id) => {
-    const hash = found.get(`${id.level}/${id.index}`);
-    if (!hash) throw new Error(`tree node ${id.level}/${id.index} is not stored`);
-    return hash;
-  });
-}
-
 async function latestCheckpoint(db: Queryable): Promise<StoredCheckpoint | undefined> {
   const { rows } = await db.query<CheckpointRow>(
     `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1`,
@@ -84,7 +69,11 @@ async function latestCheckpoint(db: Queryable): Promise<StoredCheckpoint | undef
 
 /** One append or checkpoint transaction, on a client inside BEGIN. */
 export class PgLogTransaction implements LogTransaction {
-  constructor(private readonly tx: PoolClient) {}
+  private readonly tiles: PgTileStore;
+
+  constructor(private readonly tx: PoolClient) {
+    this.tiles = new PgTileStore(tx);
+  }
 
   async lockHead(): Promise<LogHead> {
     const { rows } = await this.tx.query<{ tree_size: string; root_hash: Buffer }>(
@@ -120,11 +109,7 @@ export class PgLogTransaction implements LogTransaction {
         column((e) => Buffer.from(e.entry)),
       ],
     );
-    await this.tx.query(
-      `INSERT INTO audit_log_nodes (level, node_index, hash)
-       SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])`,
-      [nodes.map((n) => n.level), nodes.map((n) => n.index), nodes.map((n) => Buffer.from(n.hash))],
-    );
+    await this.tiles.append(nodes);
     await this.tx.query('UPDATE audit_log_head SET tree_size = $1, root_hash = $2', [
       head.size,
       Buffer.from(head.rootHash),
@@ -147,14 +132,18 @@ export class PgLogTransaction implements LogTransaction {
     );
   }
 
-  readNodeHashes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
-    return readNodeHashes(this.tx, ids);
+  readNodeHashes(ids: readonly NodeId[]): Promise<readonly Uint8Array[]> {
+    return this.tiles.nodeReader().readNodeHashes(ids);
   }
 }
 
 /** The transparency log in PostgreSQL: reads on the pool, writes in transactions. */
 export class PgLogStore implements LogStore, LogTransactions {
-  constructor(private readonly pool: Pool) {}
+  private readonly tiles: PgTileStore;
+
+  constructor(private readonly pool: Pool) {
+    this.tiles = new PgTileStore(pool);
+  }
 
   inTransaction<T>(work: (tx: LogTransaction) => Promise<T>): Promise<T> {
     return withTransaction(this.pool, (client) => work(new PgLogTransaction(client)));
@@ -199,16 +188,16 @@ export class PgLogStore implements LogStore, LogTransactions {
     return rows.map(entryOf);
   }
 
-  async leafHashes(start: number, end: number): Promise<Map<number, Uint8Array>> {
-    const { rows } = await this.pool.query<{ node_index: string; hash: Buffer }>(
-      `SELECT node_index, hash FROM audit_log_nodes
-        WHERE level = 0 AND node_index >= $1 AND node_index < $2`,
-      [start, end],
-    );
-    return new Map(rows.map((row) => [Number(row.node_index), row.hash]));
+  leafHashes(start: number, end: number): Promise<Map<number, Uint8Array>> {
+    return this.tiles.leafHashes(start, end);
   }
 
-  readNodeHashes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
-    return readNodeHashes(this.pool, ids);
+  readNodeHashes(ids: readonly NodeId[]): Promise<readonly Uint8Array[]> {
+    return this.tiles.nodeReader().readNodeHashes(ids);
+  }
+
+  /** The tree's tiles, as stored (the tiles served over HTTP read them). */
+  tileStore(): PgTileStore {
+    return this.tiles;
   }
 }

@@ -47,4 +47,26 @@ describe('startPeriodic', () => {
     await sleep(30);
     expect(runs).toBe(1);
   });
+
+  it('aborts the signal of the run when the stop begins, so a long run ends between two steps', async () => {
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let steps = 0;
+    const task = startPeriodic(
+      async (signal) => {
+        started();
+        // A pass of many steps that would outlast any shutdown unless it looks.
+        while (!signal.aborted && steps < 1_000_000) {
+          steps++;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      },
+      1,
+      createLogger({ service: 'runtime-test', sink: new MemoryLogSink() }),
+    );
+    await running;
+    await task.stop();
+    expect(steps).toBeGreaterThan(0);
+    expect(steps).toBeLessThan(1_000_000);
+  });
 });

@@ -232,10 +232,15 @@ export class ServiceRuntime {
   }
 
   /**
-   * Runs `task` every `intervalMs` until shutdown, which waits for a run in progress
-   * (`startPeriodic`); failures are logged under `name` and retried next interval.
+   * Runs `task` every `intervalMs` until shutdown, which aborts the task's signal and
+   * waits for a run in progress (`startPeriodic`); failures are logged under `name` and
+   * retried next interval.
    */
-  every(name: string, intervalMs: number, task: () => Promise<void>): PeriodicTask {
+  every(
+    name: string,
+    intervalMs: number,
+    task: (signal: AbortSignal) => Promise<void>,
+  ): PeriodicTask {
     const periodic = startPeriodic(task, intervalMs, this.logger.child({ component: name }));
     this.onStop(() => periodic.stop());
     return periodic;

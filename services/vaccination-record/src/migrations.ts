@@ -116,4 +116,23 @@ export const vaccinationRecordMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 'vaccination-record/0005_revocation_positions',
+    sql: `
+      -- Each revoked rid carries the version of its key's list that first listed it (the
+      -- key's crl_version, bumped in the same transaction before the rid is inserted):
+      -- an instance holding a list at version v reads only the rids after v, by this
+      -- index, instead of aggregating the whole list again. The rids already revoked
+      -- take the versions 2, 3, ... in the order the list gave them (revoked_at, rid);
+      -- their key's counter, moved once per revocation, is at least as high.
+      ALTER TABLE revoked_rids ADD COLUMN crl_version integer;
+      UPDATE revoked_rids r SET crl_version = numbered.version
+        FROM (SELECT kid, rid,
+                     1 + row_number() OVER (PARTITION BY kid ORDER BY revoked_at, rid) AS version
+                FROM revoked_rids) numbered
+       WHERE numbered.kid = r.kid AND numbered.rid = r.rid;
+      ALTER TABLE revoked_rids ALTER COLUMN crl_version SET NOT NULL;
+      CREATE UNIQUE INDEX revoked_rids_by_version ON revoked_rids (kid, crl_version);
+    `,
+  },
 ];

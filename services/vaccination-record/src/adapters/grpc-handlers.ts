@@ -160,7 +160,7 @@ export function vaccinationRecordHandlers(
     },
 
     async getIssuerKeys() {
-      return { issuer, jwksJson: JSON.stringify(await certificates.issuerKeys()) };
+      return { issuer, jwksJson: (await certificates.issuerKeysDocument()).text() };
     },
 
     async revokeCertificate(request, context) {
@@ -180,8 +180,8 @@ export function vaccinationRecordHandlers(
     },
 
     async getRevocationList(request) {
-      const list = await certificates.revocationList(request.kid);
-      return { revocationListJson: JSON.stringify(list), crlVersion: String(list.ctr) };
+      const list = await certificates.revocationListDocument(request.kid);
+      return { revocationListJson: list.text(), crlVersion: String(list.ctr) };
     },
 
     async verifyCertificate(request) {

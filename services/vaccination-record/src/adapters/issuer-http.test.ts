@@ -36,6 +36,17 @@ function card(issuer: string, rid: string): string {
   });
 }
 
+/** A document served whole, in two pieces, with an ETag of the test's own. */
+function documentOf(value: unknown) {
+  const text = JSON.stringify(value);
+  const half = Math.floor(text.length / 2);
+  return {
+    etag: `"${text.length}"`,
+    chunks: [Buffer.from(text.slice(0, half)), Buffer.from(text.slice(half))],
+    text: () => text,
+  };
+}
+
 /** The `iss` a verifier reads from the card itself. */
 function issOf(jws: string): string {
   const payload = inflateRawSync(Buffer.from(jws.split('.')[1] ?? '', 'base64url'));
@@ -56,10 +67,11 @@ describe('the issuer keys over HTTP', () => {
       servers.push(
         await startIssuerHttp({
           records: {
-            issuerKeys: async () => jwksOf([key], { [key.kid]: 1 }),
-            revocationList: async (kid) => {
+            issuerKeysDocument: async () => documentOf(jwksOf([key], { [key.kid]: 1 })),
+            revocationListDocument: async (kid) => {
               if (kid !== key.kid) throw notFound('no issuer key has this kid');
-              return createRevocationList(kid, [{ rid: REVOKED_RID }]);
+              const list = createRevocationList(kid, [{ rid: REVOKED_RID }]);
+              return { ...documentOf(list), kid, ctr: list.ctr, list: () => list };
             },
           },
           issuer,
@@ -86,4 +98,41 @@ describe('the issuer keys over HTTP', () => {
       expect((await fetch(`${iss}/.well-known/crl/${'A'.repeat(43)}.json`)).status).toBe(404);
     },
   );
+});
+
+describe('the issuer documents over HTTP, revalidated', () => {
+  it('answer with a strong ETag, and 304 without a body to an If-None-Match naming it', async () => {
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}/issuer`;
+    const jwks = documentOf(jwksOf([key], { [key.kid]: 1 }));
+    const server = await startIssuerHttp({
+      records: {
+        issuerKeysDocument: async () => jwks,
+        revocationListDocument: async () => {
+          throw notFound('no issuer key has this kid');
+        },
+      },
+      issuer,
+      port,
+      logger: createLogger({ service: 'issuer-http-test', sink: new MemoryLogSink() }),
+    });
+    try {
+      const url = `${issuer}/.well-known/jwks.json`;
+      const fresh = await fetch(url);
+      expect([fresh.status, fresh.headers.get('etag'), await fresh.text()]).toEqual([
+        200,
+        jwks.etag,
+        jwks.text(),
+      ]);
+      for (const held of [jwks.etag, `W/${jwks.etag}`, `"other", ${jwks.etag}`, '*']) {
+        const revalidated = await fetch(url, { headers: { 'if-none-match': held } });
+        expect([revalidated.status, await revalidated.text()]).toEqual([304, '']);
+        expect(revalidated.headers.get('etag')).toBe(jwks.etag);
+      }
+      const stale = await fetch(url, { headers: { 'if-none-match': '"older"' } });
+      expect([stale.status, await stale.text()]).toEqual([200, jwks.text()]);
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -1,17 +1,13 @@
 import {
-  addRevocations,
-  createRevocationList,
   exportIssuerKey,
   generateIssuerKey,
   importIssuerKey,
-  jwksOf,
   type IssuerKey,
   type IssuerPublicJwk,
-  type RevocationList,
 } from '@vaxguard/health-cards';
 import { withTransaction, type Pool } from '@vaxguard/db';
 import type { Sealer } from '@vaxguard/sealing';
-import type { IssuerKeyring } from '../domain/model';
+import type { IssuerKeyring, KeyPublication } from '../domain/model';
 
 // New keys are made one at a time across instances.
 const KEY_LOCK = 'vaxguard/vaccination-record/issuer-keys';
@@ -20,7 +16,7 @@ const sealedKeyContext = (kid: string) => `issuer-key/${kid}`;
 /**
  * The SMART Health Card issuer keys in PostgreSQL: the private JWK sealed under the
  * key-encryption key (bound to its kid), the public half and the revocation list's
- * counter in clear. The newest key signs; older ones stay published so the cards they
+ * counter in clear, and each list read from the version a reader holds. The newest key signs; older ones stay published so the cards they
  * signed keep verifying (rotation with overlap).
  */
 /** The sealer context of the issuer's private keys (HKDF info under the service's KEK). */
@@ -29,7 +25,6 @@ export const ISSUER_KEY_CONTEXT = 'vaxguard/vaccination-record/issuer-keys';
 export class PgIssuerKeyring implements IssuerKeyring {
   // Keys never change once made; opened ones are kept.
   private readonly opened = new Map<string, IssuerKey>();
-  private lastPublished: { state: string; published: Published } | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -96,63 +91,38 @@ export class PgIssuerKeyring implements IssuerKeyring {
   }
 
   /**
-   * The JWKS and every key's revocation list. Each revocation bumps its key's counter in
-   * the transaction that records it, so the keys and their counters name the whole state:
-   * while they are unchanged, the lists built last time are served again and only the
-   * small `issuer_keys` table is read, not every revoked rid.
+   * Every key and the rids its list gained after the version the caller holds, in one
+   * statement (one snapshot). A revocation bumps its key's crl_version first, holding
+   * that row's lock to its commit, and its rid carries the version it got
+   * (vaccination-record/0005): a key's versions commit in order, so the rids up to the
+   * counter read are all there. Each list's new rids come by index
+   * (revoked_rids_by_version), never by aggregating the whole list again.
    */
-  async published(): Promise<Published> {
-    const { rows } = await this.pool.query<{ kid: string; crl_version: number }>(
-      'SELECT kid, crl_version FROM issuer_keys',
-    );
-    const cached = this.lastPublished;
-    if (cached && cached.state === stateOf(rows)) return cached.published;
-    const built = await this.buildPublished();
-    this.lastPublished = built;
-    return built.published;
-  }
-
-  private async buildPublished(): Promise<{ state: string; published: Published }> {
+  async publishedSince(known: ReadonlyMap<string, number>): Promise<readonly KeyPublication[]> {
     const { rows } = await this.pool.query<{
       kid: string;
-      public_jwk: IssuerPublicJwk;
+      public_jwk: IssuerPublicJwk | null;
       crl_version: number;
-      rids: string[] | null;
+      added: string[] | null;
     }>(
-      `SELECT k.kid, k.public_jwk, k.crl_version,
-              array_agg(r.rid ORDER BY r.revoked_at, r.rid) FILTER (WHERE r.rid IS NOT NULL) AS rids
-       FROM issuer_keys k LEFT JOIN revoked_rids r ON r.kid = k.kid
-       GROUP BY k.kid ORDER BY min(k.created_at) DESC`,
+      `SELECT k.kid, CASE WHEN held.version IS NULL THEN k.public_jwk END AS public_jwk,
+              k.crl_version, added.rids AS added
+         FROM issuer_keys k
+         LEFT JOIN unnest($1::text[], $2::integer[]) AS held (kid, version) ON held.kid = k.kid
+         LEFT JOIN LATERAL (
+           SELECT array_agg(r.rid ORDER BY r.crl_version) AS rids
+             FROM revoked_rids r
+            WHERE r.kid = k.kid AND r.crl_version > coalesce(held.version, 0)
+              AND k.crl_version > coalesce(held.version, 0)
+         ) added ON true
+        ORDER BY k.created_at DESC, k.kid`,
+      [[...known.keys()], [...known.values()]],
     );
-    const crlVersions: Record<string, number> = {};
-    const revocationLists: Record<string, RevocationList> = {};
-    for (const row of rows) {
-      crlVersions[row.kid] = row.crl_version;
-      const rids = (row.rids ?? []).map((rid) => ({ rid }));
-      const list = addRevocations(createRevocationList(row.kid), rids);
-      // The stored counter is the published one: it counts every update, not distinct rids.
-      revocationLists[row.kid] = { ...list, ctr: row.crl_version };
-    }
-    return {
-      // The state these lists were read at, from the same statement's rows.
-      state: stateOf(rows),
-      published: {
-        jwks: jwksOf(
-          rows.map((row) => row.public_jwk),
-          crlVersions,
-        ),
-        revocationLists,
-      },
-    };
+    return rows.map((row) => ({
+      kid: row.kid,
+      publicJwk: row.public_jwk ?? undefined,
+      crlVersion: row.crl_version,
+      added: row.added ?? [],
+    }));
   }
-}
-
-type Published = Awaited<ReturnType<IssuerKeyring['published']>>;
-
-/** The keys and their revocation counters, in one string: equal strings, equal lists. */
-function stateOf(rows: readonly { kid: string; crl_version: number }[]): string {
-  return rows
-    .map((row) => `${row.kid}:${row.crl_version}`)
-    .sort()
-    .join(',');
 }

@@ -396,14 +396,19 @@ class PgUnitOfWork implements RecordUnitOfWork {
       `UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE certificate_id = $1`,
       [certificate.certificateId, at, reason],
     );
-    await this.tx.query(
-      `INSERT INTO revoked_rids (kid, rid, revoked_at) VALUES ($1, $2, $3)
-       ON CONFLICT DO NOTHING`,
-      [certificate.kid, certificate.rid, at],
-    );
+    // The key's counter first: its row lock, held to the commit, puts one key's
+    // revocations in version order, and the rid carries the version that listed it, so
+    // readers append by version (PgIssuerKeyring.publishedSince).
     const { rows } = await this.tx.query<{ crl_version: number }>(
-      `UPDATE issuer_keys SET crl_version = crl_version + 1 WHERE kid = $1 RETURNING crl_version`,
-      [certificate.kid],
+      `WITH bumped AS (
+         UPDATE issuer_keys SET crl_version = crl_version + 1 WHERE kid = $1
+         RETURNING crl_version),
+       listed AS (
+         INSERT INTO revoked_rids (kid, rid, revoked_at, crl_version)
+         SELECT $1, $2, $3, crl_version FROM bumped
+         ON CONFLICT DO NOTHING)
+       SELECT crl_version FROM bumped`,
+      [certificate.kid, certificate.rid, at],
     );
     return rows[0]?.crl_version ?? 0;
   }

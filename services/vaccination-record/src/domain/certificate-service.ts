@@ -38,6 +38,12 @@ import {
   ROLE_FOR,
   type RevocationCause,
 } from './record-rules';
+import {
+  IssuerPublication,
+  type PublishedIssuer,
+  type ServedDocument,
+  type ServedRevocationList,
+} from './revocation-list';
 import { healthCardVaccineCoding, isCovid19Vaccine, isVaccineCode, VACCINES } from './vaccines';
 
 export interface CertificateServiceOptions {
@@ -84,9 +90,13 @@ export class CertificateService {
    * one imports every key and reads every list, about twice a verification's cost.
    */
   private onlineVerifier:
-    { readonly published: string; readonly verifier: OfflineVerifier } | undefined;
+    { readonly published: PublishedIssuer; readonly verifier: OfflineVerifier } | undefined;
+  /** The keys and lists as published, kept and brought up to date by position. */
+  readonly publication: IssuerPublication;
 
-  constructor(private readonly options: CertificateServiceOptions) {}
+  constructor(private readonly options: CertificateServiceOptions) {
+    this.publication = new IssuerPublication(options.keys);
+  }
 
   private async newCertificate(
     uow: RecordUnitOfWork,
@@ -356,13 +366,21 @@ export class CertificateService {
 
   /** The published keys, each with its revocation list's counter. */
   async issuerKeys(): Promise<Jwks> {
-    return (await this.options.keys.published()).jwks;
+    return (await this.publication.current()).jwks;
+  }
+
+  /** The JWKS document as served, with its ETag. */
+  async issuerKeysDocument(): Promise<ServedDocument> {
+    return (await this.publication.current()).jwksDocument;
   }
 
   async revocationList(kid: string): Promise<RevocationList> {
-    const lists = (await this.options.keys.published()).revocationLists;
-    // Own keys only: `toString` is not a kid.
-    const list = Object.hasOwn(lists, kid) ? lists[kid] : undefined;
+    return (await this.revocationListDocument(kid)).list();
+  }
+
+  /** A key's revocation list as served, with its ETag; NOT_FOUND UNKNOWN_KID for no key. */
+  async revocationListDocument(kid: string): Promise<ServedRevocationList> {
+    const list = (await this.publication.current()).lists.get(kid);
     if (!list) throw notFound('no issuer key has this kid', { reason: 'UNKNOWN_KID' });
     return list;
   }
@@ -373,16 +391,18 @@ export class CertificateService {
    * doses), revoked, or invalid and why.
    */
   async verify(input: string): Promise<Verification> {
-    const { jwks, revocationLists } = await this.options.keys.published();
-    // Keys are never edited, and every revocation moves its list's counter: the kids
-    // and counters say whether what is published changed since the verifier was built.
-    const published = JSON.stringify([
-      jwks.keys.map((key) => key.kid),
-      Object.entries(revocationLists).map(([kid, list]) => [kid, list.ctr]),
-    ]);
+    const published = await this.publication.current();
+    // A new version of the keys and lists is a new object: the verifier is built again
+    // only when what is published changed.
     if (this.onlineVerifier?.published !== published) {
       const verifier = createOfflineVerifier({
-        issuers: [{ iss: this.options.issuer, jwks, revocations: revocationLists }],
+        issuers: [
+          {
+            iss: this.options.issuer,
+            jwks: published.jwks,
+            revocations: published.revocationLists(),
+          },
+        ],
         now: this.options.clock,
       });
       this.onlineVerifier = { published, verifier };

@@ -1,12 +1,4 @@
-import {
-  addRevocations,
-  createRevocationList,
-  generateIssuerKey,
-  jwksOf,
-  type IssuerKey,
-  type Jwks,
-  type RevocationList,
-} from '@vaxguard/health-cards';
+import { generateIssuerKey, type IssuerKey } from '@vaxguard/health-cards';
 import { permissionDenied } from '@vaxguard/errors';
 import { AccessDecisions } from './access-decisions';
 import { CertificateService } from './certificate-service';
@@ -21,6 +13,7 @@ import type {
   GrantVerifier,
   HoldLift,
   IssuerKeyring,
+  KeyPublication,
   KnownBeneficiary,
   RecordEvent,
   RecordStore,
@@ -283,16 +276,19 @@ export class FakeKeyring implements IssuerKeyring {
     return kid === this.key.kid ? this.key : undefined;
   }
 
-  async published(): Promise<{
-    readonly jwks: Jwks;
-    readonly revocationLists: Readonly<Record<string, RevocationList>>;
-  }> {
+  async publishedSince(known: ReadonlyMap<string, number>): Promise<readonly KeyPublication[]> {
     const { kid } = this.key;
-    const list = addRevocations(
-      createRevocationList(kid),
-      this.store.revokedRids(kid).map((rid) => ({ rid })),
-    );
-    return { jwks: jwksOf([this.key], { [kid]: list.ctr }), revocationLists: { [kid]: list } };
+    // The store's nth rid (from 0) was listed at version n + 2: the list starts at 1.
+    const rids = this.store.revokedRids(kid);
+    const held = known.get(kid);
+    return [
+      {
+        kid,
+        publicJwk: held === undefined ? this.key.publicJwk : undefined,
+        crlVersion: rids.length + 1,
+        added: rids.slice(Math.max(0, (held ?? 1) - 1)),
+      },
+    ];
   }
 }
 

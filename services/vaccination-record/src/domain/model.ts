@@ -1,4 +1,4 @@
-import type { IssuerKey, Jwks, RevocationList } from '@vaxguard/health-cards';
+import type { IssuerKey, IssuerPublicJwk } from '@vaxguard/health-cards';
 import type { ConsentGrant, HoldCause, RevocationCause, StaffRole } from './record-rules';
 import type { VaccineCode } from './vaccines';
 
@@ -350,12 +350,27 @@ export interface GrantVerifier {
 }
 
 /** The issuer's keys: the current one signs; all published ones verify. */
-export interface IssuerKeyring {
+export interface IssuerKeyring extends IssuerPublicationSource {
   current(): Promise<IssuerKey>;
   byKid(kid: string): Promise<IssuerKey | undefined>;
-  /** The JWKS with each key's crlVersion, and every key's revocation list. */
-  published(): Promise<{
-    readonly jwks: Jwks;
-    readonly revocationLists: Readonly<Record<string, RevocationList>>;
-  }>;
+}
+
+/** One key as published, and what its revocation list gained since a version known. */
+export interface KeyPublication {
+  readonly kid: string;
+  /** Its public half; given only for a key the reader did not name (keys never change). */
+  readonly publicJwk: IssuerPublicJwk | undefined;
+  /** Its list's counter (from 1), moved by every revocation of the key. */
+  readonly crlVersion: number;
+  /** The rids its list gained after the version the reader named, in list order. */
+  readonly added: readonly string[];
+}
+
+/** Where the issuer's keys and revocation lists are read from, by position. */
+export interface IssuerPublicationSource {
+  /**
+   * Every key, newest first, as of one moment, each with the rids listed after the
+   * version `known` gives for it (all of them for a key it does not name).
+   */
+  publishedSince(known: ReadonlyMap<string, number>): Promise<readonly KeyPublication[]>;
 }

@@ -6,3 +6,4 @@ export * from './made-up-aadhaar';
 export * from './operator-client';
 export * from './guided-tour';
 export * from './log-entry';
+export * from './verify-log-pages';

@@ -14,6 +14,7 @@ import {
   SubjectKind,
   type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
+import { verifyLogPages } from '@vaxguard/dev-operator';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
 import { auditV1, identityStaffV1 } from '@vaxguard/proto';
@@ -145,8 +146,9 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     });
   }
 
+  // The whole log, a page at a time (VerifyLog answers at most 10^4 entries per call).
   const verifyLog = () =>
-    clients.audit.call('verifyLog', { from: '0', to: '0' }, as(sessions.auditor));
+    verifyLogPages((request) => clients.audit.call('verifyLog', request, as(sessions.auditor)));
 
   const exportRequest = (
     filter: Partial<auditV1.ExportEntriesRequest>,
@@ -473,7 +475,11 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
               { start: '0', end: '1', pageSize: 1, pageToken: '' },
               as(token),
             )
-          : clients.audit.call('verifyLog', { from: '0', to: '0' }, as(token));
+          : clients.audit.call(
+              'verifyLog',
+              { from: '0', to: '0', pageSize: 0, pageToken: '' },
+              as(token),
+            );
       const anonymous = await refusalOf(call());
       expect([anonymous.code, anonymous.reason]).toEqual([
         status.UNAUTHENTICATED,

@@ -13,6 +13,7 @@ import {
   SubjectKind,
   type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
+import { verifyLogPages } from '@vaxguard/dev-operator';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
 import { auditV1, identityStaffV1 } from '@vaxguard/proto';
@@ -144,7 +145,8 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
     });
   }
 
-  const verifyLog = () => auditClient.call('verifyLog', { from: '0', to: '0' }, callAs(auditor));
+  const verifyLog = () =>
+    verifyLogPages((request) => auditClient.call('verifyLog', request, callAs(auditor)));
 
   /** The log's own alerts of `rule` that ListAlerts shows an auditor. */
   async function alertsOf(rule: string) {

@@ -23,6 +23,7 @@ import {
   grpcAuditLogSource,
   parseLogEntry,
   verifyAuditLog,
+  verifyLogPages,
   type AuditLogSource,
   type ParsedLogEntry,
   type ServedEntry,
@@ -446,10 +447,8 @@ export async function verifyRun(options: VerifyOptions): Promise<RunResult> {
       lastMissing = missing;
       await new Promise((resolve) => setTimeout(resolve, 2_000));
     }
-    const report = await audit.call(
-      'verifyLog',
-      { from: '0', to: '0' },
-      callAs(actors.auditor.session, true),
+    const report = await verifyLogPages((request) =>
+      audit.call('verifyLog', request, callAs(actors.auditor.session, true)),
     );
     if (!report.ok) problems.push('VerifyLog does not verify the log');
     lost += missing.length;

@@ -13,6 +13,7 @@ import {
   grpcAuditLogSource,
   parseLogEntry,
   verifyAuditLog,
+  verifyLogPages,
   type AuditLogSource,
   type AuditLogVerdict,
   type ParsedLogEntry,
@@ -340,7 +341,7 @@ describe('e2e: the kill switch, and tampering with the audit log', () => {
     const auditor = await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR);
     const asAuditor = callAs(auditor.session);
     const verifyLog = () =>
-      world.clients.audit.call('verifyLog', { from: '0', to: '0' }, asAuditor);
+      verifyLogPages((request) => world.clients.audit.call('verifyLog', request, asAuditor));
     // The verifier reads entries as an auditor; checkpoints and proofs as the client.
     const witness = new OutsideVerifier(
       grpcAuditLogSource(world.clients.audit, (use) => use(auditor.session)),

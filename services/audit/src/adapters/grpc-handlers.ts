@@ -199,13 +199,21 @@ export function auditHandlers(
         staffReaderOf(principal),
         parsePosition(request.from, 'from'),
         parsePosition(request.to, 'to'),
+        { pageSize: request.pageSize, pageToken: request.pageToken },
       );
       const mismatch = report.firstMismatch;
+      const mark = report.verifiedUpTo;
       return {
-        ok: mismatch === undefined,
+        // Only the last page of a range that held is ok (see VerifyLogResponse.ok).
+        ok: mismatch === undefined && report.nextPageToken === '',
         from: String(report.from),
         to: String(report.to),
         checkpointsChecked: report.checkpointsChecked,
+        checkedTo: String(report.checkedTo),
+        nextPageToken: report.nextPageToken,
+        ...(mark
+          ? { verifiedUpTo: { treeSize: String(mark.treeSize), rootHash: toBuffer(mark.rootHash) } }
+          : {}),
         ...(mismatch
           ? {
               firstMismatch: {

@@ -20,6 +20,7 @@ import {
   requireAuditor,
   sameHash,
   VERIFY_PAGE,
+  verifyLogPageSize,
 } from './log-rules';
 import type { Halt, KeptState } from './log-keeper';
 import type { LogEntry, LogStore, StaffReader, StoredCheckpoint } from './model';
@@ -59,11 +60,40 @@ export interface Mismatch {
   readonly description: string;
 }
 
+/**
+ * How far a VerifyLog page verified: the entries from the page's start up to
+ * `treeSize`, hashed here, with the stored tree before the start (which earlier pages
+ * verified the same way) give `rootHash`, the root of the checkpoint of that size,
+ * signed with the log's key (or kept outside the database).
+ */
+export interface VerifiedMark {
+  readonly treeSize: number;
+  readonly rootHash: Uint8Array;
+}
+
+/**
+ * One page of VerifyLog: entries [from, checkedTo) of the range [from, to) checked.
+ * A page that does not reach the range's end stops at a checkpoint when one falls in
+ * it, so that the next one starts where a signed root was compared.
+ */
 export interface VerifyReport {
   readonly from: number;
   readonly to: number;
+  /** Where this page stopped: the next one starts here. */
+  readonly checkedTo: number;
   readonly checkpointsChecked: number;
+  /** The largest checkpoint whose root this page's entries gave; none when no checkpoint fell in it. */
+  readonly verifiedUpTo?: VerifiedMark;
+  /** To go on with the rest of the range; empty when it is done or a mismatch ended it. */
+  readonly nextPageToken: string;
   readonly firstMismatch?: Mismatch;
+}
+
+/** Which page of a VerifyLog range: the first (no token), or the one a token goes on with. */
+export interface VerifyPageRequest {
+  /** At most this many entries; 0 means MAX_VERIFY_LOG_PAGE. */
+  readonly pageSize: number;
+  readonly pageToken: string;
 }
 
 export interface EntriesPage {
@@ -165,25 +195,54 @@ export class LogReader {
    * first failure is reported, naming the entry. `to` 0 checks to the end of the log:
    * its head or its last kept or stored checkpoint, whichever is larger, so entries
    * deleted from the end are still missed.
+   *
+   * One call checks one page of at most MAX_VERIFY_LOG_PAGE entries, reading its
+   * checkpoints and entries in index order, and answers how far it verified and a
+   * token to go on. The token is only a position (the next index and the range's end),
+   * nothing the log trusts: a page starts from the stored tree at its first index, as
+   * a request's `from` does, and the first checkpoint after it shows a tampered prefix
+   * (a root that does not match). A forged token can only make its own caller's report
+   * cover less, which asking for a smaller range does anyway; it cannot make the log
+   * say it verified an entry it did not read, nor raise an alert for a mismatch that
+   * is not in storage.
    */
-  async verify(reader: StaffReader | undefined, from: number, to: number): Promise<VerifyReport> {
+  async verify(
+    reader: StaffReader | undefined,
+    from: number,
+    to: number,
+    page: VerifyPageRequest = { pageSize: 0, pageToken: '' },
+  ): Promise<VerifyReport> {
     requireAuditor(reader);
-    const report = await this.check(from, to);
+    const report = await this.check(from, to, page);
     const mismatch = report.firstMismatch;
     if (mismatch) await this.options.kept.tampered(mismatch);
     return report;
   }
 
-  private async check(from: number, to: number): Promise<VerifyReport> {
+  private async check(from: number, to: number, page: VerifyPageRequest): Promise<VerifyReport> {
     const { store } = this.options;
     const { signed: kept, cosigned, halt } = this.options.kept.state;
     const [head, latest] = await Promise.all([store.head(), store.latestCheckpoint()]);
     const logEnd = Math.max(head.size, latest?.size ?? 0, kept?.size ?? 0);
-    const end = to === 0 ? logEnd : to;
-    const report = (checked: number, firstMismatch?: Mismatch): VerifyReport => ({
-      from,
+    // The range's end is fixed by its first page: a log that grows meanwhile still ends.
+    const range = page.pageToken
+      ? decodePageToken(page.pageToken)
+      : { next: from, end: to === 0 ? logEnd : to };
+    const start = range.next;
+    const { end } = range;
+    const report = (
+      progress: { checkedTo: number; checked: number; mark?: VerifiedMark },
+      firstMismatch?: Mismatch,
+    ): VerifyReport => ({
+      from: start,
       to: end,
-      checkpointsChecked: checked,
+      checkedTo: progress.checkedTo,
+      checkpointsChecked: progress.checked,
+      ...(progress.mark ? { verifiedUpTo: progress.mark } : {}),
+      nextPageToken:
+        !firstMismatch && progress.checkedTo < end
+          ? encodePageToken({ next: progress.checkedTo, end })
+          : '',
       ...(firstMismatch ? { firstMismatch } : {}),
     });
     if (kept && head.size < kept.size) {
@@ -193,61 +252,71 @@ export class LogReader {
         head.size,
         halt?.keptSize === kept.size ? halt.treeSize : head.size,
       );
-      return report(0, {
-        kind: 'LOG_SHRUNK',
-        index: shrunkTo,
-        checkpointSize: kept.size,
-        description: `the stored log has ${head.size} entries, fewer than the ${kept.size} of the checkpoint the log signed and kept: entries from ${shrunkTo} are gone`,
-      });
+      return report(
+        { checkedTo: start, checked: 0 },
+        {
+          kind: 'LOG_SHRUNK',
+          index: shrunkTo,
+          checkpointSize: kept.size,
+          description: `the stored log has ${head.size} entries, fewer than the ${kept.size} of the checkpoint the log signed and kept: entries from ${shrunkTo} are gone`,
+        },
+      );
     }
-    checkEntryRange(from, end, logEnd);
-    const checkpoints = withKept(await store.checkpointsBetween(from, end), [kept, cosigned], {
-      from,
-      end,
+    checkEntryRange(start, end, logEnd);
+    const window = Math.min(end, start + verifyLogPageSize(page.pageSize));
+    const inWindow = withKept(await store.checkpointsBetween(start, window), [kept, cosigned], {
+      from: start,
+      end: window,
     });
+    // A page short of the range's end stops at its last checkpoint, when it has one.
+    const stop = window < end ? (inWindow.at(-1)?.size ?? window) : end;
+    const checkpoints = inWindow.filter(({ size }) => size <= stop);
+    let before = start;
     for (const checkpoint of checkpoints) {
-      const mismatch = checkpoint.kept ? undefined : this.checkSignature(checkpoint, from);
-      if (mismatch) return report(0, mismatch);
+      const mismatch = checkpoint.kept ? undefined : this.checkSignature(checkpoint, before);
+      if (mismatch) return report({ checkedTo: start, checked: 0 }, mismatch);
+      before = checkpoint.size;
     }
-    // The tree before `from` is taken from the stored nodes: a tampered prefix shows as
-    // a root that no longer matches the first checkpoint in the range.
-    let frontier = from === 0 ? EMPTY_FRONTIER : await readFrontier(store, from);
+    // The tree before `start` is taken from the stored nodes: a tampered prefix shows as
+    // a root that no longer matches the first checkpoint in the page.
+    let frontier = start === 0 ? EMPTY_FRONTIER : await readFrontier(store, start);
     let checked = 0;
-    let lastMatched = from;
-    for (let start = from; start < end;) {
+    let mark: VerifiedMark | undefined;
+    for (let at = start; at < stop;) {
       const next = checkpoints[checked];
-      // Pages end at checkpoints, where the root is compared.
-      const stop = Math.min(end, start + VERIFY_PAGE, next?.size ?? end);
+      // Reads end at checkpoints, where the root is compared.
+      const readTo = Math.min(stop, at + VERIFY_PAGE, next?.size ?? stop);
       const [entries, leaves] = await Promise.all([
-        store.entries(start, stop),
-        store.leafHashes(start, stop),
+        store.entries(at, readTo),
+        store.leafHashes(at, readTo),
       ]);
+      const progress = () => ({ checkedTo: at, checked, ...(mark ? { mark } : {}) });
       const computed: Uint8Array[] = [];
-      for (let index = start; index < stop; index++) {
-        const entry = entries[index - start];
+      for (let index = at; index < readTo; index++) {
+        const entry = entries[index - at];
         const mismatch = checkEntry(index, entry, leaves.get(index));
-        if (mismatch) return report(checked, mismatch);
+        if (mismatch) return report(progress(), mismatch);
         computed.push(leafHash((entry as LogEntry).entry));
       }
       const appended = appendLeaves(frontier, computed);
       const nodeMismatch = await this.checkNodes(appended.nodes);
-      if (nodeMismatch) return report(checked, nodeMismatch);
+      if (nodeMismatch) return report(progress(), nodeMismatch);
       frontier = appended.frontier;
-      if (next && next.size === stop) {
+      if (next && next.size === readTo) {
         if (!sameHash(appended.root, next.rootHash)) {
-          return report(checked, {
+          return report(progress(), {
             kind: 'CHECKPOINT_ROOT',
-            index: lastMatched,
+            index: mark?.treeSize ?? start,
             checkpointSize: next.size,
             description: `the entries before ${next.size} do not give the root signed in the checkpoint of size ${next.size}`,
           });
         }
         checked++;
-        lastMatched = next.size;
+        mark = { treeSize: next.size, rootHash: next.rootHash };
       }
-      start = stop;
+      at = readTo;
     }
-    return report(checked);
+    return report({ checkedTo: stop, checked, ...(mark ? { mark } : {}) });
   }
 
   /** The published checkpoint when it is of that size (with its cosignatures), else the stored one. */
@@ -287,7 +356,8 @@ export class LogReader {
     };
   }
 
-  private checkSignature(checkpoint: CheckedCheckpoint, from: number): Mismatch | undefined {
+  /** `after`: the checkpoint (or page start) before it, where a mismatch is named. */
+  private checkSignature(checkpoint: CheckedCheckpoint, after: number): Mismatch | undefined {
     try {
       const opened = openCheckpoint(
         checkpoint.signedNote,
@@ -302,7 +372,7 @@ export class LogReader {
     }
     return {
       kind: 'CHECKPOINT_SIGNATURE',
-      index: from,
+      index: after,
       checkpointSize: checkpoint.size,
       description: `the stored checkpoint of size ${checkpoint.size} is not signed by the log's key for that tree`,
     };

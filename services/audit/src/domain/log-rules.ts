@@ -1,4 +1,9 @@
-import { invalidArgument, outOfRange, permissionDenied } from '@vaxguard/errors';
+import {
+  failedPrecondition,
+  invalidArgument,
+  outOfRange,
+  permissionDenied,
+} from '@vaxguard/errors';
 import type { StaffReader } from './model';
 
 /**
@@ -83,6 +88,19 @@ export const MAX_ENTRIES_PAGE = 1_000;
 /** VerifyLog reads the log this many entries at a time. */
 export const VERIFY_PAGE = 5_000;
 
+/**
+ * One VerifyLog call verifies at most this many entries (and the checkpoints that fall
+ * among them), then answers how far it got and a page token to go on: its time and
+ * memory stay those of one page however large the log (10^4 entries: a few MB read,
+ * ten signatures at the default checkpoint policy, well inside a call's deadline).
+ */
+export const MAX_VERIFY_LOG_PAGE = 10_000;
+
+/** A requested VerifyLog page: 0 means the largest; none is above it. */
+export function verifyLogPageSize(requested: number): number {
+  return sizeWithin(requested, { byDefault: MAX_VERIFY_LOG_PAGE, max: MAX_VERIFY_LOG_PAGE });
+}
+
 /** A requested page (or chunk) size: 0 means the default, and none is above the largest. */
 export function sizeWithin(
   requested: number,
@@ -163,4 +181,87 @@ export function checkEntryRange(start: number, end: number, size: number): void 
 /** Whether two hashes are the same bytes. */
 export function sameHash(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+// ---- Storage for size: partitions, time filters, duplicates ----------------------------
+
+/**
+ * Entries are stored in partitions of this many consecutive indexes (pg_partman, native
+ * range partitioning on entry_index): at the national rate (about 3,500 entries a
+ * second) one a few minutes, a few hundred MB, small enough to detach and archive
+ * whole, few enough that a query's plan names a handful. Fixed when the table is made.
+ */
+export const ENTRIES_PER_PARTITION = 1_000_000;
+
+/**
+ * Partitions kept made ahead of the newest entry. An append past the last partition is
+ * refused (there is no default partition, so no entry is ever stored outside its
+ * range): 4 × 10^6 entries is about 20 minutes of national peak traffic, against a
+ * maintenance run every minute.
+ */
+export const PARTITIONS_AHEAD = 4;
+
+/** How often the service runs pg_partman's maintenance (making partitions ahead). */
+export const PARTITION_MAINTENANCE_INTERVAL_MS = 60_000;
+
+/**
+ * How a time filter maps to a range of entries. `from`/`to` filter on occurred_at, the
+ * producer's clock, which is not monotonic in entry order; ingestion is. Every entry
+ * below a checkpoint's size was ingested by that checkpoint's time (the single writer
+ * signs it after appending them), and an event is ingested after it occurred, give or
+ * take the clocks' skew. So entries that occurred at or after `from` all lie at or
+ * above the size of the last checkpoint signed before `from - TIME_FILTER_SLACK_MS`:
+ * the query reads from there (one index probe of the checkpoints) and filters on
+ * occurred_at exactly inside the range. The slack covers a producer's clock running
+ * ahead of audit's by up to two minutes (NTP keeps servers within a second); it costs
+ * reading two minutes of extra entries before `from`. `to` gives no upper bound: an
+ * event may be ingested long after it occurred (Kafka or audit down), so the range
+ * runs to the end of the log and the page limit ends the read.
+ */
+export const TIME_FILTER_SLACK_MS = 2 * 60_000;
+
+/** The latest ingestion time from which entries that occurred at `from` or later can start. */
+export function ingestedNoEarlierThan(from: Date): Date {
+  return new Date(from.getTime() - TIME_FILTER_SLACK_MS);
+}
+
+/**
+ * How long the log's consumer remembers an applied event id (its processed_events
+ * rows): a redelivery within this window is recognised and skipped. It is the only
+ * guard of "one entry per event": entries are partitioned by index, so no index can
+ * hold every event id (a unique index must contain the partition key). 7 days: Kafka's
+ * default offset and topic retention, beyond which nothing is redelivered by default.
+ */
+export const DEDUP_WINDOW_MS = 7 * 24 * 3_600_000;
+
+/**
+ * The margin between the oldest event the log appends and its dedup window: the skew of
+ * a producer's clock behind audit's that the rule tolerates.
+ */
+export const EVENT_AGE_MARGIN_MS = 3_600_000;
+
+/** Events made longer ago than this are refused (see tooOldToAppend). */
+export const MAX_EVENT_AGE_MS = DEDUP_WINDOW_MS - EVENT_AGE_MARGIN_MS;
+
+/**
+ * Whether an event made at `madeAt` (its UUIDv7 id's time; an older event's occurred_at)
+ * is too old to append at `now`: its id may already have left the dedup window, so a
+ * first delivery cannot be told from a redelivery. Such an event is refused, logged
+ * with its id and counted, never appended (a second entry for the same event would be
+ * worse than none: the first delivery was appended when it came within the window).
+ */
+export function tooOldToAppend(madeAt: Date, now: Date): boolean {
+  return now.getTime() - madeAt.getTime() > MAX_EVENT_AGE_MS;
+}
+
+/**
+ * Entries below `firstHeld` were archived: their partitions were detached from the log
+ * (README: archiving old entries). Their tree nodes stay, so checkpoints, inclusion and
+ * consistency proofs still hold; their bytes are read from the archive, not the service.
+ */
+export function entriesArchived(start: number, firstHeld: number): Error {
+  return failedPrecondition(
+    `entries below ${firstHeld} are archived (their partitions were detached); entry ${start} is not served`,
+    { reason: 'ENTRIES_ARCHIVED' },
+  );
 }

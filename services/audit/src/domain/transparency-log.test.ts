@@ -11,7 +11,8 @@ import {
 import { encodeEntry } from './entry-encoding';
 import { aRecord, MemoryKeptState, MemoryLog, RecordingAlarm } from './fakes';
 import { LogKeeper } from './log-keeper';
-import { LogReader } from './log-reader';
+import { LogReader, type VerifyReport } from './log-reader';
+import { encodePageToken } from './log-rules';
 import { LogWriter } from './log-writer';
 import type { LogEntry } from './model';
 
@@ -211,8 +212,130 @@ describe('the transparency log', () => {
     it('passes an untouched log, checking every signed checkpoint in the range', async () => {
       const { reader } = await grownLog(20);
       const report = await reader.verify(AUDITOR, 0, 0);
-      expect(report).toEqual({ from: 0, to: 20, checkpointsChecked: 4 });
+      expect(report).toMatchObject({
+        from: 0,
+        to: 20,
+        checkedTo: 20,
+        checkpointsChecked: 4,
+        verifiedUpTo: { treeSize: 18 },
+        nextPageToken: '',
+      });
+      expect(report.firstMismatch).toBeUndefined();
       expect((await reader.verify(AUDITOR, 7, 16)).firstMismatch).toBeUndefined();
+    });
+
+    /** Every page of [from, to) of `pageSize`, as a caller pages them, until one ends it. */
+    async function pagesOf(
+      reader: LogReader,
+      range: { from: number; to: number; pageSize: number },
+    ): Promise<VerifyReport[]> {
+      const pages: VerifyReport[] = [];
+      let pageToken = '';
+      do {
+        const page = await reader.verify(AUDITOR, range.from, range.to, {
+          pageSize: range.pageSize,
+          pageToken,
+        });
+        pages.push(page);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      return pages;
+    }
+
+    it('verifies a log a page at a time, each page ending at a checkpoint and starting where the one before stopped', async () => {
+      const { reader } = await grownLog(20);
+      // Signed at 3, 8, 13 and 18; pages of at most 6 entries.
+      const pages = await pagesOf(reader, { from: 0, to: 0, pageSize: 6 });
+      expect(pages.map(({ from, checkedTo }) => [from, checkedTo])).toEqual([
+        [0, 3],
+        [3, 8],
+        [8, 13],
+        [13, 18],
+        [18, 20],
+      ]);
+      expect(pages.map((page) => page.verifiedUpTo?.treeSize)).toEqual([3, 8, 13, 18, undefined]);
+      expect(pages.every((page) => page.to === 20 && !page.firstMismatch)).toBe(true);
+      expect(pages.reduce((sum, page) => sum + page.checkpointsChecked, 0)).toBe(4);
+    });
+
+    it('reads no more than a page of entries and checkpoints per call, and goes on past a stretch with no checkpoint', async () => {
+      // One checkpoint for 30 entries: pages of 4 end where their size does.
+      const log = await aLog({ everyEntries: 25, intervalMs: 60_000 });
+      await log.writer.append(
+        log.store,
+        Array.from({ length: 30 }, () => aRecord()),
+      );
+      const spans: number[] = [];
+      const entries = log.store.entries.bind(log.store);
+      const checkpointsBetween = log.store.checkpointsBetween.bind(log.store);
+      log.store.entries = (start, end) => {
+        spans.push(end - start);
+        return entries(start, end);
+      };
+      log.store.checkpointsBetween = (from, to) => {
+        spans.push(to - from);
+        return checkpointsBetween(from, to);
+      };
+      const pages = await pagesOf(log.reader, { from: 0, to: 0, pageSize: 4 });
+      expect(pages.map(({ checkedTo }) => checkedTo)).toEqual([4, 8, 12, 16, 20, 24, 28, 30]);
+      expect(pages.flatMap((page) => page.verifiedUpTo?.treeSize ?? [])).toEqual([30]);
+      expect(pages.at(-1)?.firstMismatch).toBeUndefined();
+      expect(Math.max(...spans)).toBe(4);
+    });
+
+    it('names an entry tampered with in the third page, the mark stopping before it', async () => {
+      const { store, reader } = await grownLog(20);
+      const entry = store.entriesByIndex.get(11) as LogEntry;
+      store.entriesByIndex.set(11, {
+        ...entry,
+        entry: Buffer.from(Buffer.from(entry.entry).toString().replace('stf_', 'stx_')),
+      });
+      const pages = await pagesOf(reader, { from: 0, to: 0, pageSize: 6 });
+      expect(pages).toHaveLength(3);
+      const third = pages[2] as VerifyReport;
+      expect(third.firstMismatch).toMatchObject({ kind: 'LEAF_HASH', index: 11 });
+      expect(third.nextPageToken).toBe('');
+      // The last mark any page gave is the checkpoint of 8, before the entry.
+      expect(pages.flatMap((page) => page.verifiedUpTo?.treeSize ?? [])).toEqual([3, 8]);
+    });
+
+    it('takes nothing on trust from a page token: it is a position, checked like a range', async () => {
+      const { store, reader } = await grownLog(20);
+      // A token forged to start past a changed entry says where it started: the report
+      // covers from there, never the entry skipped.
+      const forged = encodePageToken({ next: 12, end: 20 });
+      const entry = store.entriesByIndex.get(11) as LogEntry;
+      store.entriesByIndex.set(11, { ...entry, entry: Buffer.from('forged') });
+      const skipped = await reader.verify(AUDITOR, 0, 0, { pageSize: 0, pageToken: forged });
+      expect(skipped).toMatchObject({ from: 12, to: 20, checkedTo: 20 });
+      // The stored tree the page starts from is checked by the next signed root: a node
+      // rewritten under the token's position is named, whatever the token says.
+      store.entriesByIndex.set(11, entry);
+      store.nodes.set('2/2', new Uint8Array(32));
+      expect(
+        (await reader.verify(AUDITOR, 0, 0, { pageSize: 0, pageToken: forged })).firstMismatch,
+      ).toMatchObject({ kind: 'CHECKPOINT_ROOT', index: 12, checkpointSize: 13 });
+      // Tokens this service never gave, or past the log's end, are refused.
+      await expect(
+        reader.verify(AUDITOR, 0, 0, { pageSize: 0, pageToken: 'not-a-token' }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_PAGE_TOKEN' });
+      await expect(
+        reader.verify(AUDITOR, 0, 0, {
+          pageSize: 0,
+          pageToken: encodePageToken({ next: 0, end: 21 }),
+        }),
+      ).rejects.toMatchObject({ code: 'OUT_OF_RANGE' });
+    });
+
+    it('verifies the newest entries alone, from the stored tree before them', async () => {
+      const { reader } = await grownLog(20);
+      const pages = await pagesOf(reader, { from: 20 - 9, to: 0, pageSize: 4 });
+      expect(pages.map(({ from, checkedTo }) => [from, checkedTo])).toEqual([
+        [11, 13],
+        [13, 17],
+        [17, 20],
+      ]);
+      expect(pages.at(-1)?.firstMismatch).toBeUndefined();
     });
 
     it('names an entry whose bytes were changed, one deleted, and one whose columns were changed', async () => {

@@ -16,6 +16,7 @@ import { PgDirectory } from './adapters/pg-directory';
 import { PgLogQueries } from './adapters/pg-log-queries';
 import { PgAnomalyWindows } from './adapters/pg-anomaly-windows';
 import { PgLogStore } from './adapters/pg-log-store';
+import { runPartitionMaintenance } from './adapters/pg-partitions';
 import { httpWitness } from './adapters/witnesses';
 import type { Config } from './config';
 import { AlertDesk } from './domain/alert-desk';
@@ -24,7 +25,7 @@ import { Cosigner } from './domain/cosigner';
 import { LogKeeper, type WitnessConfig } from './domain/log-keeper';
 import { LogQueries } from './domain/log-queries';
 import { LogReader } from './domain/log-reader';
-import { sameHash } from './domain/log-rules';
+import { PARTITION_MAINTENANCE_INTERVAL_MS, sameHash } from './domain/log-rules';
 import { LogWriter } from './domain/log-writer';
 import { auditMigrations } from './migrations';
 
@@ -168,6 +169,11 @@ export async function createAuditApp(
     const windows = new PgAnomalyWindows(runtime.pool);
     runtime.every('anomaly-window-prune', ANOMALY_PRUNE_INTERVAL_MS, async () => {
       await windows.prune(clock(), ANOMALY_STATE_RETENTION_MS);
+    });
+    // pg_partman makes the entries' partitions ahead of the newest (log-rules
+    // PARTITIONS_AHEAD): an append past them would be refused.
+    runtime.every('partition-maintenance', PARTITION_MAINTENANCE_INTERVAL_MS, async () => {
+      await runPartitionMaintenance(runtime.pool);
     });
     // Entries that arrive after a checkpoint and then stop are signed within the interval.
     runtime.every('checkpoint', config.checkpointIntervalMs, async () => {

@@ -1,5 +1,6 @@
 import type { Migration } from '@vaxguard/db';
 import { eventsMigrations } from '@vaxguard/events';
+import { ENTRIES_PER_PARTITION, PARTITIONS_AHEAD } from './domain/log-rules';
 
 /**
  * Raised alerts (the domain's Alert as JSON, with columns to page and filter on) and the
@@ -159,6 +160,71 @@ DROP TABLE audit_log_nodes;
 };
 
 /**
+ * Entries partitioned by index with pg_partman (issue 23), so that old partitions can be
+ * detached and archived and no index grows past what fits in memory. An existing log is
+ * converted in place: the table is renamed, the partitioned parent made with the same
+ * columns, partman given it (native range partitions of ENTRIES_PER_PARTITION indexes,
+ * PARTITIONS_AHEAD made ahead), a partition made for every range the old rows cover,
+ * the rows moved in index order and the old table dropped. partman's default partition
+ * is dropped: an append past the partitions made ahead is refused, never stored outside
+ * its range (the service runs partman's maintenance every minute, and once here).
+ *
+ * Indexes: the primary key (entry_index), actor and subject as before, and the event
+ * type (event_type, entry_index), each read in index order from a lower bound. There is
+ * no UNIQUE(event_id) any more (a unique index must include the partition key): the
+ * consumer's processed_events is the guard of one entry per event, with events older
+ * than its window refused (log-rules DEDUP_WINDOW_MS). Checkpoints get an index on
+ * their time: a time filter starts at the last checkpoint signed before it
+ * (TIME_FILTER_SLACK_MS). The vaxguard role that runs migrations owns the database and
+ * may create the extension (tools/images/postgres: the initdb superuser).
+ */
+export const partitionedEntriesMigration: Migration = {
+  id: 'audit/0006_entries_partitioned',
+  sql: `
+CREATE SCHEMA IF NOT EXISTS partman;
+CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA partman;
+
+ALTER TABLE audit_log_entries RENAME TO audit_log_entries_unpartitioned;
+ALTER INDEX audit_log_entries_pkey RENAME TO audit_log_entries_unpartitioned_pkey;
+ALTER INDEX audit_log_entries_event_id_key RENAME TO audit_log_entries_unpartitioned_event_id;
+ALTER INDEX audit_log_entries_by_actor RENAME TO audit_log_entries_unpartitioned_by_actor;
+ALTER INDEX audit_log_entries_by_subject RENAME TO audit_log_entries_unpartitioned_by_subject;
+
+CREATE TABLE audit_log_entries (
+  entry_index bigint NOT NULL CHECK (entry_index >= 0),
+  event_id uuid NOT NULL,
+  event_type text NOT NULL,
+  producer text NOT NULL,
+  actor_kind text NOT NULL,
+  actor_id text NOT NULL,
+  subject_kind text NOT NULL,
+  subject_ref text NOT NULL,
+  occurred_at timestamptz NOT NULL,
+  ingested_at timestamptz NOT NULL,
+  entry bytea NOT NULL,
+  PRIMARY KEY (entry_index)
+) PARTITION BY RANGE (entry_index);
+CREATE INDEX audit_log_entries_by_actor ON audit_log_entries (actor_id, entry_index);
+CREATE INDEX audit_log_entries_by_subject ON audit_log_entries (subject_ref, entry_index);
+CREATE INDEX audit_log_entries_by_type ON audit_log_entries (event_type, entry_index);
+
+SELECT partman.create_parent('public.audit_log_entries', 'entry_index', 'native',
+  '${ENTRIES_PER_PARTITION}', p_premake := ${PARTITIONS_AHEAD}, p_start_partition := '0',
+  p_jobmon := false);
+DROP TABLE audit_log_entries_default;
+SELECT partman.create_partition_id('public.audit_log_entries', ARRAY(
+  SELECT generate_series(0, coalesce(max(entry_index), 0), ${ENTRIES_PER_PARTITION})
+    FROM audit_log_entries_unpartitioned));
+INSERT INTO audit_log_entries
+  SELECT * FROM audit_log_entries_unpartitioned ORDER BY entry_index;
+DROP TABLE audit_log_entries_unpartitioned;
+SELECT partman.run_maintenance('public.audit_log_entries', p_jobmon := false);
+
+CREATE INDEX audit_checkpoints_by_time ON audit_checkpoints (created_at);
+`,
+};
+
+/**
  * The audit service's schema: the shared outbox and processed-events tables, then the
  * transparency log. An entry's bytes are what its leaf hash is taken of; its columns
  * (type, actor, subject, times) are there for queries and are checked against the
@@ -216,4 +282,5 @@ export const auditMigrations: readonly Migration[] = [
   queryIndexesMigration,
   directoryMigration,
   tilesMigration,
+  partitionedEntriesMigration,
 ];

@@ -1,9 +1,10 @@
 import type { Kafka } from 'kafkajs';
 import type { Pool } from '@vaxguard/db';
-import { ALL_EVENT_TOPICS, type DecodedEvent } from '@vaxguard/event-catalogue';
+import { ALL_EVENT_TOPICS, eventIdTime, type DecodedEvent } from '@vaxguard/event-catalogue';
 import { IdempotentConsumer, type ConsumedEvent, type EventContext } from '@vaxguard/events';
 import type { Logger } from '@vaxguard/logging';
 import { eventsV1 } from '@vaxguard/proto';
+import { DEDUP_WINDOW_MS, MAX_EVENT_AGE_MS, tooOldToAppend } from '../domain/log-rules';
 import type { LogWriter } from '../domain/log-writer';
 import type { AuditRecord, Clock } from '../domain/model';
 import { recordDirectory } from './pg-directory';
@@ -50,10 +51,26 @@ export function auditRecordOf(
 }
 
 /**
+ * When an event was made, for the dedup window: its UUIDv7 id's time, which the id
+ * itself carries (and so cannot differ between deliveries); for an event made before
+ * ids were UUIDv7, its occurred_at.
+ */
+export function madeAtOf(event: DecodedEvent): Date {
+  const { envelope } = event;
+  return eventIdTime(envelope.eventId) ?? envelope.occurredAt ?? new Date(0);
+}
+
+/**
  * Reads every event topic of the platform in one consumer group and appends each event
  * once: a Kafka batch is one PostgreSQL transaction that records the event ids, stores
  * the entries and tree nodes, signs a checkpoint when one is due, and adds the names
  * identity announced (centres, staff roles, partners) to the log's directory.
+ *
+ * "Once" rests on the consumer's processed_events alone, kept DEDUP_WINDOW_MS (entries
+ * are partitioned by index: no unique index holds every event id). An event made longer
+ * ago than MAX_EVENT_AGE_MS is refused (log-rules tooOldToAppend): logged with its id
+ * (with where it was read), never appended, since its first delivery may have
+ * been appended and forgotten.
  */
 export function startLogIngestion(options: {
   readonly kafka: Kafka;
@@ -68,17 +85,31 @@ export function startLogIngestion(options: {
     groupId: AUDIT_LOG_CONSUMER_GROUP,
     topics: ALL_EVENT_TOPICS,
     logger: options.logger,
+    processedRetentionMs: DEDUP_WINDOW_MS,
     // One batch is encoded and hashed while another holds the log's head.
     partitionsConsumedConcurrently: 2,
     handleBatch: async (events: readonly ConsumedEvent[], tx) => {
       const ingestedAt = options.clock();
+      const fresh = events.filter(({ event, context }) => {
+        const madeAt = madeAtOf(event);
+        if (!tooOldToAppend(madeAt, ingestedAt)) return true;
+        options.logger.warn('event older than the dedup window refused, not appended', {
+          eventId: event.envelope.eventId,
+          eventType: event.envelope.type,
+          producer: event.envelope.producer,
+          madeAt: madeAt.toISOString(),
+          maxAgeMs: MAX_EVENT_AGE_MS,
+          ...context,
+        });
+        return false;
+      });
       await options.writer.append(
         new PgLogTransaction(tx),
-        events.map(({ event, context }) => auditRecordOf(event, context, ingestedAt)),
+        fresh.map(({ event, context }) => auditRecordOf(event, context, ingestedAt)),
       );
       await recordDirectory(
         tx,
-        events.map(({ event }) => event),
+        fresh.map(({ event }) => event),
       );
     },
   });

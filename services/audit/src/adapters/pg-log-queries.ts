@@ -3,6 +3,7 @@ import { buildEvent, eventActor, EVENTS, SubjectKind } from '@vaxguard/event-cat
 import { enqueueEvent } from '@vaxguard/events';
 import type { RecordedAccess } from '../domain/access-history';
 import { decodeEntry } from '../domain/entry-encoding';
+import { ingestedNoEarlierThan } from '../domain/log-rules';
 import type { LogQueryStore } from '../domain/log-queries';
 import type {
   AuditorRead,
@@ -31,34 +32,54 @@ export class PgLogQueries implements LogQueryStore, QueryRecorder {
     private readonly clock: () => Date,
   ) {}
 
+  /**
+   * One keyset read in index order, each filter a condition only when given, so the
+   * plan reads the index that serves it: (actor_id, entry_index), (subject_ref,
+   * entry_index) or (event_type, entry_index), else the primary key. A `from` first
+   * finds where its entries can start (startIndexFor), so "the last hour" reads the
+   * last hour's entries, not the log from entry 0.
+   */
   async query(
     filter: EntryFilter,
     after: number,
     limit: number,
     end?: number,
   ): Promise<LogEntry[]> {
+    const start = filter.from ? await this.startIndexFor(filter.from) : 0;
+    const params: unknown[] = [Math.max(after, start - 1)];
+    const where = ['entry_index > $1'];
+    const condition = (sql: (param: string) => string, value: unknown): void => {
+      params.push(value);
+      where.push(sql(`$${params.length}`));
+    };
+    if (end !== undefined) condition((p) => `entry_index < ${p}`, end);
+    if (filter.actorId) condition((p) => `actor_id = ${p}`, filter.actorId);
+    if (filter.subjectRef) condition((p) => `subject_ref = ${p}`, filter.subjectRef);
+    if (filter.eventType) condition((p) => `event_type = ${p}`, filter.eventType);
+    if (filter.from) condition((p) => `occurred_at >= ${p}`, filter.from);
+    if (filter.to) condition((p) => `occurred_at < ${p}`, filter.to);
+    params.push(limit);
     const { rows } = await this.db.query<EntryRow>(
       `SELECT ${ENTRY_COLUMNS} FROM audit_log_entries
-       WHERE entry_index > $1
-         AND ($8::bigint IS NULL OR entry_index < $8)
-         AND ($2 = '' OR actor_id = $2)
-         AND ($3 = '' OR subject_ref = $3)
-         AND ($4 = '' OR event_type = $4)
-         AND ($5::timestamptz IS NULL OR occurred_at >= $5)
-         AND ($6::timestamptz IS NULL OR occurred_at < $6)
-       ORDER BY entry_index LIMIT $7`,
-      [
-        after,
-        filter.actorId,
-        filter.subjectRef,
-        filter.eventType,
-        filter.from ?? null,
-        filter.to ?? null,
-        limit,
-        end ?? null,
-      ],
+        WHERE ${where.join(' AND ')}
+        ORDER BY entry_index LIMIT $${params.length}`,
+      params,
     );
     return rows.map(entryOf);
+  }
+
+  /**
+   * The first index an entry that occurred at `from` or later can have: the size of the
+   * last checkpoint signed before `from` less the slack (log-rules TIME_FILTER_SLACK_MS),
+   * found by one probe of the checkpoints' time index; 0 when none was signed before.
+   */
+  async startIndexFor(from: Date): Promise<number> {
+    const { rows } = await this.db.query<{ tree_size: string }>(
+      `SELECT tree_size FROM audit_checkpoints WHERE created_at <= $1
+        ORDER BY created_at DESC LIMIT 1`,
+      [ingestedNoEarlierThan(from)],
+    );
+    return Number(rows[0]?.tree_size ?? 0);
   }
 
   async logSize(): Promise<number> {

@@ -8,6 +8,8 @@ import type {
   LogTransactions,
   StoredCheckpoint,
 } from '../domain/model';
+import { entriesArchived } from '../domain/log-rules';
+import { firstAttachedIndex } from './pg-partitions';
 import { PgTileStore } from './pg-tile-store';
 
 export interface EntryRow {
@@ -179,12 +181,21 @@ export class PgLogStore implements LogStore, LogTransactions {
     return rows.map(checkpointOf);
   }
 
+  /**
+   * Entries [start, end) as stored. A range that starts below the partitions still
+   * attached is refused as archived (ENTRIES_ARCHIVED); rows missing anywhere else are
+   * left out, for VerifyLog to find.
+   */
   async entries(start: number, end: number): Promise<LogEntry[]> {
     const { rows } = await this.pool.query<EntryRow>(
       `SELECT * FROM audit_log_entries
         WHERE entry_index >= $1 AND entry_index < $2 ORDER BY entry_index`,
       [start, end],
     );
+    if (rows.length < end - start) {
+      const firstHeld = await firstAttachedIndex(this.pool);
+      if (firstHeld !== undefined && start < firstHeld) throw entriesArchived(start, firstHeld);
+    }
     return rows.map(entryOf);
   }
 

@@ -7,9 +7,19 @@ import {
   TILE_WIDTH,
   type NodeHashReader,
   type StoredNode,
+  type TileAppend,
   type TileId,
   type TileStore,
 } from '@vaxguard/tlog';
+
+const columns = (writes: readonly TileAppend[]) => [
+  writes.map((w) => w.level),
+  writes.map((w) => w.index),
+];
+const hashesOf = (writes: readonly TileAppend[]) => [
+  writes.map((w) => w.hashes.length),
+  writes.map((w) => Buffer.concat(w.hashes)),
+];
 
 /**
  * The log's tree in PostgreSQL as C2SP tlog-tiles (audit_log_tiles, tilesMigration):
@@ -28,24 +38,34 @@ export class PgTileStore implements TileStore {
    */
   async append(nodes: readonly StoredNode[]): Promise<void> {
     const writes = tileAppends(nodes);
-    if (writes.length === 0) return;
-    // `width` is what the tile's width becomes: a new row must start at hash 0 (the
-    // table's CHECK that length = 32·width refuses any other), an existing one must
-    // end at `start` (the WHERE below; rowCount shows a refused write).
-    const { rowCount } = await this.db.query(
-      `INSERT INTO audit_log_tiles AS t (level, tile_index, width, hashes)
-       SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::smallint[], $4::bytea[])
-       ON CONFLICT (level, tile_index) DO UPDATE
-         SET hashes = t.hashes || EXCLUDED.hashes, width = EXCLUDED.width
-       WHERE t.width * ${HASH_SIZE} + length(EXCLUDED.hashes) = EXCLUDED.width * ${HASH_SIZE}`,
-      [
-        writes.map((w) => w.level),
-        writes.map((w) => w.index),
-        writes.map((w) => w.start + w.hashes.length),
-        writes.map((w) => Buffer.concat(w.hashes)),
-      ],
-    );
-    if (rowCount !== writes.length) {
+    const extended = writes.filter((w) => w.start > 0);
+    const started = writes.filter((w) => w.start === 0);
+    // A tile's new hashes go at its end: an existing tile must end at `start` exactly,
+    // a new one starts at hash 0 and must not exist yet. Anything else (a gap, hashes
+    // already there) is refused, seen in the row counts.
+    let updated = 0;
+    if (extended.length > 0) {
+      const result = await this.db.query(
+        `UPDATE audit_log_tiles t
+            SET hashes = t.hashes || w.hashes, width = t.width + w.added
+           FROM unnest($1::smallint[], $2::bigint[], $3::smallint[], $4::smallint[], $5::bytea[])
+             AS w(level, tile_index, start, added, hashes)
+          WHERE t.level = w.level AND t.tile_index = w.tile_index AND t.width = w.start`,
+        [...columns(extended), extended.map((w) => w.start), ...hashesOf(extended)],
+      );
+      updated = result.rowCount ?? 0;
+    }
+    let inserted = 0;
+    if (started.length > 0) {
+      const result = await this.db.query(
+        `INSERT INTO audit_log_tiles (level, tile_index, width, hashes)
+         SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::smallint[], $4::bytea[])
+         ON CONFLICT (level, tile_index) DO NOTHING`,
+        [...columns(started), ...hashesOf(started)],
+      );
+      inserted = result.rowCount ?? 0;
+    }
+    if (updated !== extended.length || inserted !== started.length) {
       throw new Error(
         `the stored tiles do not end where the appended hashes begin (${writes.map(tileKey).join(', ')})`,
       );

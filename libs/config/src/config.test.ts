@@ -68,6 +68,18 @@ describe('loadConfig', () => {
     expect((caught as Error).message).not.toContain(secret);
   });
 
+  it("takes a URL naming a primary and its standby (libpq's several hosts) and checks each host", () => {
+    const pair = 'postgres://u:p@10.0.0.3:5432,10.0.0.4:5432/db?target_session_attrs=read-write';
+    const base = { SVC_DATABASE_URL: pair, KAFKA_BROKERS: 'k:9092', SVC_HASH_KEY: key };
+    expect(loadConfig(base, schema).databaseUrl).toBe(pair);
+    expect(() =>
+      loadConfig(
+        { ...base, SVC_DATABASE_URL: 'postgres://u:p@10.0.0.3:5432,bad host:x/db' },
+        schema,
+      ),
+    ).toThrow(/SVC_DATABASE_URL: must be a URL such as/);
+  });
+
   it('reports missing required variables', () => {
     expect(() => loadConfig({}, schema)).toThrow(
       /SVC_DATABASE_URL: is required[\s\S]*KAFKA_BROKERS: is required[\s\S]*SVC_HASH_KEY: is required/,

@@ -120,17 +120,24 @@ export const env = {
       return raw as T;
     }),
 
-  /** A PostgreSQL connection URL. */
+  /**
+   * A PostgreSQL connection URL; libpq's form with several hosts (a primary and its
+   * standby: postgres://user:password@h1:5432,h2:5432/database) is checked host by host.
+   */
   postgresUrl: (variable: string, options: FieldOptions<string> = {}) =>
     field(variable, options, (raw) => {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        throw new Error('must be a URL such as postgres://user:password@host:5432/database');
+      const [, before = '', hosts = '', after = ''] =
+        /^([a-z]+:\/\/(?:[^@/?#]*@)?)([^/?#]*)(.*)$/is.exec(raw) ?? [];
+      for (const host of hosts.split(',')) {
+        let url: URL;
+        try {
+          url = new URL(`${before}${host}${after}`);
+        } catch {
+          throw new Error('must be a URL such as postgres://user:password@host:5432/database');
+        }
+        if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+          throw new Error('must be a postgres:// URL');
       }
-      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
-        throw new Error('must be a postgres:// URL');
       return raw;
     }),
 

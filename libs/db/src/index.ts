@@ -1,4 +1,10 @@
 export * from './pool';
+export {
+  parseDatabaseUrl,
+  HOST_CONNECT_TIMEOUT_MS,
+  type DatabaseHost,
+  type DatabaseTarget,
+} from './primary-hosts';
 export * from './migrate';
 export * from './statements';
 export {

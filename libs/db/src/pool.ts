@@ -10,6 +10,12 @@ import {
   statementTimeoutSetting,
   type CallBudget,
 } from './call-budget';
+import {
+  followPrimary,
+  HostSelector,
+  multiHostTarget,
+  primaryFollowingClient,
+} from './primary-hosts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -17,6 +23,11 @@ export type PoolClient = pg.PoolClient;
 export type Queryable = Pick<pg.Pool, 'query'>;
 
 export interface PoolOptions {
+  /**
+   * A postgres:// URL; with several hosts (`postgres://u:p@h1:5432,h2:5432/db?
+   * target_session_attrs=read-write`, libpq's form) the pool connects to the one that
+   * takes writes and follows it when a failover moves it (primary-hosts.ts).
+   */
   readonly connectionString: string;
   readonly applicationName: string;
   readonly max?: number;
@@ -133,9 +144,13 @@ export function createPool(options: PoolOptions): pg.Pool {
       `-c tcp_keepalives_count=${TCP_KEEPALIVE.count}`,
     ].join(' '),
   };
+  const target = multiHostTarget(options.connectionString);
+  const selector = target ? new HostSelector(target.hosts) : undefined;
+  if (target && selector) config.Client = primaryFollowingClient(target, selector);
   const pool = options.callBudget
     ? new CallAwarePool(config, options.callBudget)
     : new pg.Pool(config);
+  if (selector) followPrimary(pool, selector);
   // An idle client losing its connection must not crash the process; the pool
   // replaces it on the next checkout. (pg-pool hangs the whole client on the error, its
   // backend's cancel key included: not for the log.)

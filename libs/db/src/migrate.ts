@@ -38,7 +38,9 @@ export async function migrate(
       id text PRIMARY KEY,
       checksum text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
-    )`);
+    );
+    COMMENT ON TABLE schema_migrations IS
+      'retention: a row per live thing, each migration applied; it grows only with the code.'`);
     const { rows } = await lock.query<{ id: string; checksum: string }>(
       'SELECT id, checksum FROM schema_migrations',
     );

@@ -5,6 +5,11 @@ import type { DecodedEvent, EventDefinition } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
 import { CountingDecoder, type DecodingStats } from './decoding';
 import { ProcessedEventsPruner } from './pruning';
+import {
+  PROCESSED_EVENTS_PRUNE_BATCH_SIZE,
+  PROCESSED_EVENTS_PRUNE_INTERVAL_MS,
+  PROCESSED_EVENTS_RETENTION_MS,
+} from './retention-rules';
 
 export interface EventContext {
   readonly topic: string;
@@ -74,17 +79,6 @@ export interface IdempotentBatchConsumerOptions extends Omit<IdempotentConsumerO
 const DEFAULT_MAX_BATCH_SIZE = 5_000;
 const DEFAULT_TRANSACTION_RETRIES = 3;
 /**
- * Ordinary redeliveries come within minutes of the first delivery: the relay resending
- * after a crash between send and mark, a rebalance or a crash before the offset commit.
- * Older messages come back only when a group has been away longer than Kafka keeps its
- * committed offsets (offsets.retention.minutes, 7 days by default) and re-reads its
- * topics from the beginning, as far back as their retention (log.retention.hours, also
- * 7 days by default, a little more as whole segments are deleted). 7 days covers the
- * first by far and the second as far as Kafka's defaults go; a deployment whose topics
- * keep events longer should keep the ids as long.
- */
-const DEFAULT_PROCESSED_RETENTION_MS = 7 * 24 * 3_600_000;
-/**
  * How long the group waits for a member that stopped heartbeating before it gives that
  * member's partitions to the others, and how often a member heartbeats. An instance
  * killed outright (SIGKILL, a lost node) never says it leaves: with kafkajs' 30 s its
@@ -94,8 +88,6 @@ const DEFAULT_PROCESSED_RETENTION_MS = 7 * 24 * 3_600_000;
  */
 export const CONSUMER_SESSION_TIMEOUT_MS = 10_000;
 export const CONSUMER_HEARTBEAT_INTERVAL_MS = 1_000;
-const DEFAULT_PRUNE_INTERVAL_MS = 10 * 60_000;
-const DEFAULT_PRUNE_BATCH_SIZE = 1_000;
 
 interface CompiledConsumerOptions {
   readonly transactionRetries: number;
@@ -107,9 +99,9 @@ interface CompiledConsumerOptions {
 function compileOptions(options: IdempotentConsumerOptions | IdempotentBatchConsumerOptions) {
   const compiled: CompiledConsumerOptions = {
     transactionRetries: options.transactionRetries ?? DEFAULT_TRANSACTION_RETRIES,
-    processedRetentionMs: options.processedRetentionMs ?? DEFAULT_PROCESSED_RETENTION_MS,
-    pruneIntervalMs: options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS,
-    pruneBatchSize: options.pruneBatchSize ?? DEFAULT_PRUNE_BATCH_SIZE,
+    processedRetentionMs: options.processedRetentionMs ?? PROCESSED_EVENTS_RETENTION_MS,
+    pruneIntervalMs: options.pruneIntervalMs ?? PROCESSED_EVENTS_PRUNE_INTERVAL_MS,
+    pruneBatchSize: options.pruneBatchSize ?? PROCESSED_EVENTS_PRUNE_BATCH_SIZE,
   };
   const atLeast = (name: keyof CompiledConsumerOptions, min: number): void => {
     const value = compiled[name];

@@ -3,3 +3,4 @@ export * from './consumer';
 export * from './kafka';
 export * from './migrations';
 export * from './outbox';
+export * from './retention-rules';

@@ -65,4 +65,12 @@ export const eventsMigrations: readonly Migration[] = [
       CREATE INDEX processed_events_by_age ON processed_events (consumer, processed_at);
     `,
   },
+  {
+    id: 'events/0005_retention',
+    sql: `
+      -- Each table's retention rule, where a reader of the schema finds it (issue 23).
+      COMMENT ON TABLE outbox IS 'retention: rows deleted after N. A sent row is deleted OUTBOX_SENT_RETENTION_MS (1 hour) after it was sent, oldest first, OUTBOX_CLEANUP_BATCH_SIZE a statement, by the partial index outbox_sent_at (OutboxRelay.cleanup; libs/events retention-rules.ts). An unsent row is kept until it is sent.';
+      COMMENT ON TABLE processed_events IS 'retention: rows deleted after N. A consumer''s event id is deleted PROCESSED_EVENTS_RETENTION_MS (7 days, Kafka''s default topic and offset retention) after it was applied, PROCESSED_EVENTS_PRUNE_BATCH_SIZE a statement, by processed_events_by_age (ProcessedEventsPruner; libs/events retention-rules.ts).';
+    `,
+  },
 ];

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Queryable } from '@vaxguard/db';
 import { encodeEnvelope, type OutgoingEvent } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
+import { OUTBOX_CLEANUP_BATCH_SIZE, OUTBOX_SENT_RETENTION_MS } from './retention-rules';
 
 /**
  * Writes an event (built through the event catalogue) into the outbox inside the
@@ -160,7 +161,7 @@ export interface OutboxRelayOptions {
   readonly pollIntervalMs?: number;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
-  /** How long sent rows are kept before being deleted. */
+  /** How long sent rows are kept before being deleted (default OUTBOX_SENT_RETENTION_MS). */
   readonly retentionMs?: number;
   /**
    * Sent rows deleted per statement (default 1,000). A pass deletes one batch; while
@@ -210,8 +211,8 @@ export class OutboxRelay {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
     this.initialBackoffMs = options.initialBackoffMs ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
-    this.retentionMs = options.retentionMs ?? 24 * 3_600_000;
-    this.cleanupBatchSize = options.cleanupBatchSize ?? 1_000;
+    this.retentionMs = options.retentionMs ?? OUTBOX_SENT_RETENTION_MS;
+    this.cleanupBatchSize = options.cleanupBatchSize ?? OUTBOX_CLEANUP_BATCH_SIZE;
   }
 
   start(): void {

@@ -90,9 +90,9 @@ export async function createOtpApp(
       otpV1.OtpServiceService,
       otpHandlers(service, signingKeys),
     );
-    runtime.every('otp-maintenance', config.signingKeyRefreshMs, async () => {
+    runtime.every('otp-maintenance', config.signingKeyRefreshMs, async (signal) => {
       await signingKeys.maintain();
-      await store.prune(clock());
+      await store.prune(clock(), () => signal.aborted);
     });
     return { runtime, service, keys: signingKeys, store };
   } catch (error) {

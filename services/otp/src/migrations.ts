@@ -194,4 +194,30 @@ export const otpMigrations: readonly Migration[] = [
         CHECK ((purpose = 'STAFF_LOGIN') = (staff IS NOT NULL)) NOT VALID;
     `,
   },
+  {
+    id: 'otp/0006_retention',
+    sql: `
+      -- Every table's retention rule (issue 23: nothing grows without bound), each served
+      -- by an index; PgOtpStore.prune applies them, a batch per statement, from the
+      -- otp-maintenance task. Constants: otp-rules.ts.
+
+      -- A failure streak used to stay forever: a guard row is now forgotten at
+      -- forget_after (a day after its last failure, or when its lock ends).
+      ALTER TABLE otp_mobile_guards ADD COLUMN forget_after timestamptz;
+      UPDATE otp_mobile_guards
+         SET forget_after = greatest(now() + interval '24 hours', locked_until);
+      ALTER TABLE otp_mobile_guards ALTER COLUMN forget_after SET NOT NULL;
+      CREATE INDEX otp_mobile_guards_forget_after ON otp_mobile_guards (forget_after);
+      -- The buckets' key starts with the client: without this, pruning read every row.
+      CREATE INDEX otp_client_send_buckets_by_start ON otp_client_send_buckets (bucket_start);
+      CREATE INDEX signing_keys_retired ON signing_keys (retire_after) WHERE retire_after IS NOT NULL;
+
+      COMMENT ON TABLE otp_transactions IS 'retention: rows deleted after N. A transaction is deleted TRANSACTION_RETENTION_MS (24 hours, the longest send window, at least TXN_MAX_LIFETIME_MS) after it was created, by otp_transactions_created_at.';
+      COMMENT ON TABLE otp_sends IS 'retention: rows deleted after N. A send is deleted SEND_RETENTION_MS (24 hours, the longest of MOBILE_SEND_QUOTAS) after it was sent, by otp_sends_sent_at.';
+      COMMENT ON TABLE otp_mobile_guards IS 'retention: rows deleted after N. A mobile''s guard is deleted at forget_after: MOBILE_FAILURE_STREAK_RETENTION_MS (24 hours, at least the lockout) after its last failure, or when its lock ends; by otp_mobile_guards_forget_after.';
+      COMMENT ON TABLE otp_client_send_buckets IS 'retention: rows deleted after N. A bucket is deleted CLIENT_SEND_BUCKET_RETENTION_MS (the client quota window, 1 minute) after it started, by otp_client_send_buckets_by_start.';
+      COMMENT ON TABLE issued_tokens IS 'retention: rows deleted after N. A token record is deleted ISSUED_TOKEN_RETENTION_MS (24 hours) after the token expired, by issued_tokens_expires_at.';
+      COMMENT ON TABLE signing_keys IS 'retention: a row per live thing. The active key and the rotated ones, each deleted once retired (retire_after passed, by signing_keys_retired) and no issued_tokens row names it any more.';
+    `,
+  },
 ];

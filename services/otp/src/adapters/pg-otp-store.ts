@@ -1,4 +1,10 @@
-import { withTransaction, type Pool, type Queryable } from '@vaxguard/db';
+import {
+  deleteInBatches,
+  withTransaction,
+  type BatchedDelete,
+  type Pool,
+  type Queryable,
+} from '@vaxguard/db';
 import { enqueueEvent } from '@vaxguard/events';
 import type { Mobile } from '@vaxguard/pii';
 import {
@@ -17,9 +23,11 @@ import {
   type SendRecord,
 } from '../domain/model';
 import {
-  CLIENT_QUOTA_WINDOW_MS,
-  MOBILE_SEND_QUOTAS,
-  TXN_MAX_LIFETIME_MS,
+  CLIENT_SEND_BUCKET_RETENTION_MS,
+  ISSUED_TOKEN_RETENTION_MS,
+  PRUNE_BATCH_SIZE,
+  SEND_RETENTION_MS,
+  TRANSACTION_RETENTION_MS,
 } from '../domain/otp-rules';
 import { toOutgoingEvent } from './otp-events';
 import type { Sealer } from '@vaxguard/sealing';
@@ -83,35 +91,54 @@ export class PgOtpStore implements OtpStore {
     }
   }
 
-  /** Deletes what no rule needs any more; returns how many rows went. */
-  async prune(now: Date): Promise<number> {
-    const longestWindowMs = Math.max(...MOBILE_SEND_QUOTAS.map((quota) => quota.windowMs));
-    const sendsBefore = new Date(now.getTime() - longestWindowMs);
-    // Transactions are kept a day so a late confirm gets a precise refusal, not NOT_FOUND.
-    const txnsBefore = new Date(now.getTime() - Math.max(longestWindowMs, TXN_MAX_LIFETIME_MS));
+  /**
+   * Deletes what no rule needs any more (each table's rule: migration otp/0006_retention),
+   * in statements of at most PRUNE_BATCH_SIZE rows, each by an index; returns how many
+   * rows went. `stopped` ends it between two statements (shutdown).
+   */
+  async prune(now: Date, stopped?: () => boolean): Promise<number> {
+    const rules = otpRetentionRules(now);
     let deleted = 0;
-    for (const [sql, params] of [
-      ['DELETE FROM otp_sends WHERE sent_at < $1', [sendsBefore]],
-      ['DELETE FROM otp_transactions WHERE created_at < $1', [txnsBefore]],
-      [
-        `DELETE FROM otp_mobile_guards
-          WHERE consecutive_failures = 0 AND (locked_until IS NULL OR locked_until < $1)`,
-        [now],
-      ],
-      [
-        'DELETE FROM otp_client_send_buckets WHERE bucket_start < $1',
-        [new Date(now.getTime() - CLIENT_QUOTA_WINDOW_MS)],
-      ],
-      [
-        'DELETE FROM issued_tokens WHERE expires_at < $1',
-        [new Date(now.getTime() - longestWindowMs)],
-      ],
-    ] as const) {
-      const result = await this.pool.query(sql, [...params]);
-      deleted += result.rowCount ?? 0;
+    for (const rule of rules) {
+      deleted += await deleteInBatches(this.pool, {
+        ...rule,
+        batchSize: PRUNE_BATCH_SIZE,
+        ...(stopped ? { stopped } : {}),
+      });
     }
     return deleted;
   }
+}
+
+/** What each table keeps (migration otp/0006_retention): the rows past it, as of `now`. */
+export function otpRetentionRules(now: Date): readonly BatchedDelete[] {
+  const ago = (ms: number) => new Date(now.getTime() - ms);
+  return [
+    { table: 'otp_sends', where: 'sent_at < $1', params: [ago(SEND_RETENTION_MS)] },
+    {
+      table: 'otp_transactions',
+      where: 'created_at < $1',
+      params: [ago(TRANSACTION_RETENTION_MS)],
+    },
+    { table: 'otp_mobile_guards', where: 'forget_after < $1', params: [now] },
+    {
+      table: 'otp_client_send_buckets',
+      where: 'bucket_start < $1',
+      params: [ago(CLIENT_SEND_BUCKET_RETENTION_MS)],
+    },
+    {
+      table: 'issued_tokens',
+      where: 'expires_at < $1',
+      params: [ago(ISSUED_TOKEN_RETENTION_MS)],
+    },
+    // A rotated key once retired and once no token record names it (theirs went above).
+    {
+      table: 'signing_keys',
+      where: `retire_after < $1
+              AND NOT EXISTS (SELECT 1 FROM issued_tokens t WHERE t.key_id = signing_keys.kid)`,
+      params: [now],
+    },
+  ];
 }
 
 class PgUnitOfWork implements OtpUnitOfWork {
@@ -181,21 +208,26 @@ class PgUnitOfWork implements OtpUnitOfWork {
     };
   }
 
-  async recordFailure(mobileIndex: string): Promise<number> {
+  async recordFailure(mobileIndex: string, forgetAfter: Date): Promise<number> {
+    // A lock in force outlives the streak's own expiry: the row stays until both end.
     const { rows } = await this.tx.query<{ consecutive_failures: number }>(
-      `INSERT INTO otp_mobile_guards (mobile_index, consecutive_failures) VALUES ($1, 1)
+      `INSERT INTO otp_mobile_guards (mobile_index, consecutive_failures, forget_after)
+       VALUES ($1, 1, $2)
        ON CONFLICT (mobile_index)
-       DO UPDATE SET consecutive_failures = otp_mobile_guards.consecutive_failures + 1
+       DO UPDATE SET consecutive_failures = otp_mobile_guards.consecutive_failures + 1,
+                     forget_after = greatest($2, otp_mobile_guards.locked_until)
        RETURNING consecutive_failures`,
-      [mobileIndex],
+      [mobileIndex, forgetAfter],
     );
     return rows[0]?.consecutive_failures ?? 1;
   }
 
   async lockMobile(mobileIndex: string, until: Date): Promise<void> {
     await this.tx.query(
-      `INSERT INTO otp_mobile_guards (mobile_index, consecutive_failures, locked_until) VALUES ($1, 0, $2)
-       ON CONFLICT (mobile_index) DO UPDATE SET consecutive_failures = 0, locked_until = $2`,
+      `INSERT INTO otp_mobile_guards (mobile_index, consecutive_failures, locked_until, forget_after)
+       VALUES ($1, 0, $2, $2)
+       ON CONFLICT (mobile_index)
+       DO UPDATE SET consecutive_failures = 0, locked_until = $2, forget_after = $2`,
       [mobileIndex, until],
     );
   }

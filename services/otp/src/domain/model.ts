@@ -179,8 +179,11 @@ export interface OtpUnitOfWork {
    */
   recordSend(send: SendRecord, clientQuota: ClientQuotaCheck): Promise<void>;
   mobileGuard(mobileIndex: string): Promise<MobileGuard>;
-  /** Counts one more consecutive failure; returns the new count. */
-  recordFailure(mobileIndex: string): Promise<number>;
+  /**
+   * Counts one more consecutive failure; returns the new count. A streak with no failure
+   * after `forgetAfter` (`failureStreakForgottenAt`) may be forgotten by the pruner.
+   */
+  recordFailure(mobileIndex: string, forgetAfter: Date): Promise<number>;
   /** Locks the mobile until `until` and starts the failure count afresh. */
   lockMobile(mobileIndex: string, until: Date): Promise<void>;
   clearFailures(mobileIndex: string): Promise<void>;

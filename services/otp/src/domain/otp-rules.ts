@@ -96,6 +96,37 @@ export const DEFAULT_SIGNING_KEY_ROTATION_MS = 24 * 3_600_000;
  */
 export const KEY_RETIREMENT_MARGIN_MS = 5 * 60_000;
 
+// ---- Retention (issue 23: nothing grows without bound; migration otp/0006_retention) ----
+
+/** Sends are kept while a per-mobile window reads them: the longest window (24 hours). */
+export const SEND_RETENTION_MS = Math.max(...MOBILE_SEND_QUOTAS.map((quota) => quota.windowMs));
+/**
+ * Transactions are kept as long as the sends, at least their lifetime: a late confirm
+ * gets a precise refusal, not NOT_FOUND.
+ */
+export const TRANSACTION_RETENTION_MS = Math.max(SEND_RETENTION_MS, TXN_MAX_LIFETIME_MS);
+/** A client's send buckets are kept while its quota window reads them. */
+export const CLIENT_SEND_BUCKET_RETENTION_MS = CLIENT_QUOTA_WINDOW_MS;
+/** An issued token's record is kept this long after it expired. */
+export const ISSUED_TOKEN_RETENTION_MS = SEND_RETENTION_MS;
+/**
+ * A mobile's failure streak with no wrong code for a day is forgotten (its guard row
+ * deleted). This gives a guesser nothing: reaching MOBILE_LOCKOUT_FAILURES already
+ * costs only a lockout of MOBILE_LOCKOUT_MS (an hour), after which the count starts
+ * afresh, so waiting a day to start afresh is slower than being locked out. Without it
+ * every mobile that ever mistyped a code kept a row forever. Never shorter than the
+ * lockout configured.
+ */
+export const MOBILE_FAILURE_STREAK_RETENTION_MS = 24 * 3_600_000;
+
+/** When a streak whose last failure was at `at` may be forgotten. */
+export function failureStreakForgottenAt(at: Date, lockoutMs: number): Date {
+  return new Date(at.getTime() + Math.max(MOBILE_FAILURE_STREAK_RETENTION_MS, lockoutMs));
+}
+
+/** Rows deleted per statement by the pruner, so no statement holds many locks. */
+export const PRUNE_BATCH_SIZE = 1_000;
+
 export interface SendQuota {
   /** Also the `reason` of the RESOURCE_EXHAUSTED refusal. */
   readonly name: string;

@@ -31,6 +31,7 @@ import {
   CLIENT_QUOTA_WINDOW_MS,
   codeExpiresAt,
   codeMatches,
+  failureStreakForgottenAt,
   generateCode,
   hashCode,
   isLocked,
@@ -283,7 +284,10 @@ export class OtpService {
         if (!codeMatches(this.options.codeHashKey, txnId, code, txn.codeHash)) {
           const counted: OtpTransaction = { ...txn, failedAttempts: txn.failedAttempts + 1 };
           await uow.updateTransaction(counted);
-          const consecutiveFailures = await uow.recordFailure(txn.mobileIndex);
+          const consecutiveFailures = await uow.recordFailure(
+            txn.mobileIndex,
+            failureStreakForgottenAt(now, this.lockoutMs),
+          );
           const left = attemptsLeft(counted.failedAttempts);
           await failed('WRONG_CODE', counted.failedAttempts, consecutiveFailures);
           if (reachesLockout(consecutiveFailures, this.lockoutFailures)) {

@@ -5,6 +5,7 @@
 //	tlog-interop verify < request.json    exit 0 if every check passes, 1 otherwise
 //	tlog-interop sign NAME < text         sign text with a new Go key, print JSON
 //	tlog-interop sign-with SKEY < text    sign text with a given signer key, print the note
+//	tlog-interop tiles < request.json     fetch a tlog-tiles log over HTTP and verify it (tiles.go)
 package main
 
 import (
@@ -54,7 +55,7 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: tlog-interop verify | sign NAME | sign-with SKEY")
+		return errors.New("usage: tlog-interop verify | tiles | sign NAME | sign-with SKEY")
 	}
 	input, err := io.ReadAll(stdin)
 	if err != nil {
@@ -63,6 +64,13 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	switch {
 	case args[0] == "verify" && len(args) == 1:
 		summary, err := verify(input)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, summary)
+		return err
+	case args[0] == "tiles" && len(args) == 1:
+		summary, err := verifyTiles(input)
 		if err != nil {
 			return err
 		}

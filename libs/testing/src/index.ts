@@ -16,3 +16,4 @@ export * from './audit-log-tampering';
 export * from './world';
 export * from './fault-proxy';
 export * from './retention';
+export * from './go-tools';

@@ -17,6 +17,7 @@ import { PgLogQueries } from './adapters/pg-log-queries';
 import { PgAnomalyWindows } from './adapters/pg-anomaly-windows';
 import { PgLogStore } from './adapters/pg-log-store';
 import { runPartitionMaintenance } from './adapters/pg-partitions';
+import { startTileHttp } from './adapters/tile-http';
 import { httpWitness } from './adapters/witnesses';
 import type { Config } from './config';
 import { AlertDesk } from './domain/alert-desk';
@@ -37,6 +38,8 @@ export interface AuditApp {
   readonly alerts: AlertDesk;
   /** The log's consumer: its counts of applied, duplicate and undecodable events. */
   readonly ingestion: IdempotentConsumer;
+  /** Where the log is served as tiles over HTTP, when AUDIT_TILES_HTTP_PORT is set. */
+  readonly tilesHttpPort: number | undefined;
 }
 
 /** The anomaly rules' windows are pruned this often. */
@@ -180,12 +183,27 @@ export async function createAuditApp(
       await store.inTransaction((tx) => writer.checkpoint(tx));
     });
 
+    let tilesHttpPort: number | undefined;
+    if (config.tilesHttpPort !== undefined) {
+      const http = await startTileHttp({
+        checkpoint: () => keeper.published(),
+        head: () => store.head(),
+        tiles: store.tileStore(),
+        entries: (start, end) => store.entries(start, end),
+        port: config.tilesHttpPort,
+        logger: runtime.logger.child({ component: 'tile-http' }),
+      });
+      runtime.onStop(() => http.close());
+      tilesHttpPort = http.port;
+      runtime.logger.info('the log is served as tiles over http', { port: http.port });
+    }
+
     runtime.server.addService(
       AUDIT_SERVICE_NAME,
       auditV1.AuditServiceService,
       auditHandlers(reader, alerts, queries),
     );
-    return { runtime, reader, keeper, alerts, ingestion: consumer };
+    return { runtime, reader, keeper, alerts, ingestion: consumer, tilesHttpPort };
   } catch (error) {
     await runtime.stop();
     throw error;

@@ -61,6 +61,11 @@ function auditConfigSchema() {
      * while AUDIT_STATE_DIR holds no state, and only when the log's key signed it.
      */
     restoredCheckpoint: env.optional(env.string('AUDIT_RESTORED_CHECKPOINT')),
+    /**
+     * When set, the log is served as c2sp.org/tlog-tiles over HTTP on 127.0.0.1 here:
+     * /checkpoint, /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>].
+     */
+    tilesHttpPort: env.optional(env.port('AUDIT_TILES_HTTP_PORT')),
     /** Where identity is: the automatic response asks it to suspend principals. */
     identityAddress: env.custom('IDENTITY_GRPC_ADDRESS', parseAddress, {
       default: DEFAULT_IDENTITY_ADDRESS,

@@ -9,6 +9,8 @@
 #   witness litewitness and witnessctl (filippo.io/torchwood, pinned), a real C2SP
 #           tlog-witness, built with Go into $CACHE_DIR/bin; the platform's audit log
 #           has its checkpoints cosigned by one (libs/witness starts it)
+#   helm    helm (helm.sh/helm/v4, pinned), built with `go install` into $CACHE_DIR/bin;
+#           the chart in deploy/ is linted and rendered offline with it (tools/k8s-check)
 #   pgclient pg_dump and pg_restore, 15 or newer (the server is PostgreSQL 15; a newer
 #           pg_dump dumps an older server), from Debian's postgresql-client (installed
 #           when run as root), for `vaxguard backup` and `vaxguard restore`
@@ -19,6 +21,7 @@ CACHE_DIR=${VAXGUARD_CACHE_DIR:-$HOME/.cache/vaxguard}
 GRPCURL_VERSION=v1.9.4
 # v0.6.1 builds with Go 1.26; later releases need Go 1.27.
 TORCHWOOD_VERSION=v0.6.1
+HELM_VERSION=v4.3.2
 
 say() { printf '[prereqs] %s\n' "$*" >&2; }
 
@@ -143,6 +146,7 @@ for need in "$@"; do
     deps) ensure_deps ;;
     docker) ensure_docker ;;
     grpcurl) ensure_go_tools grpcurl "$GRPCURL_VERSION" github.com/fullstorydev/grpcurl cmd/grpcurl ;;
+    helm) ensure_go_tools helm "$HELM_VERSION" helm.sh/helm/v4 cmd/helm ;;
     pgclient) ensure_pgclient ;;
     witness) ensure_go_tools witness "$TORCHWOOD_VERSION" filippo.io/torchwood cmd/litewitness cmd/witnessctl ;;
     *) say "unknown prerequisite: $need"; exit 2 ;;

@@ -265,4 +265,5 @@ main() {
   printf '%s\n' "$ref"
 }
 
-main "$@"
+# Sourced (service.sh builds the platform's images on these helpers), it only defines.
+[[ ${BASH_SOURCE[0]} != "$0" ]] || main "$@"

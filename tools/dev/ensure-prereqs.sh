@@ -11,6 +11,10 @@
 #           has its checkpoints cosigned by one (libs/witness starts it)
 #   helm    helm (helm.sh/helm/v4, pinned), built with `go install` into $CACHE_DIR/bin;
 #           the chart in deploy/ is linted and rendered offline with it (tools/k8s-check)
+#   smsc    the test SMS centre: tools/smsc/Smsc.java on jSMPP (org.jsmpp:jsmpp, pinned,
+#           a maintained Java SMPP 3.4 implementation) from Maven Central, compiled with
+#           javac into $CACHE_DIR/smsc; the OTP service's SMPP sender tests bind to it as
+#           to an operator's SMS centre (needs a JDK 17 and Maven, as the machine has)
 #   pgclient pg_dump and pg_restore, 15 or newer (the server is PostgreSQL 15; a newer
 #           pg_dump dumps an older server), from Debian's postgresql-client (installed
 #           when run as root), for `vaxguard backup` and `vaxguard restore`
@@ -22,6 +26,10 @@ GRPCURL_VERSION=v1.9.4
 # v0.6.1 builds with Go 1.26; later releases need Go 1.27.
 TORCHWOOD_VERSION=v0.6.1
 HELM_VERSION=v4.3.2
+
+JSMPP_VERSION=3.0.1
+# jSMPP 3.0.1 logs through this SLF4J API; the no-op binding keeps its lines out of tests.
+SLF4J_VERSION=1.7.36
 
 say() { printf '[prereqs] %s\n' "$*" >&2; }
 
@@ -141,6 +149,51 @@ ensure_pgclient() {
   pg_client_current || { say "postgresql-client did not give pg_dump and pg_restore 15 or newer"; return 1; }
 }
 
+# smsc_current: the compiled test SMS centre is of this source and these versions.
+smsc_current() {
+  [[ -f $CACHE_DIR/smsc/classes/Smsc.class ]] &&
+    [[ $(cat "$CACHE_DIR/smsc/.source" 2>/dev/null) == "$(smsc_source_id)" ]]
+}
+
+# What the build is of: the source's SHA-256 (which the tests compare) and the versions.
+smsc_source_id() {
+  echo "$(sha256sum tools/smsc/Smsc.java | cut -d' ' -f1) jsmpp-$JSMPP_VERSION slf4j-$SLF4J_VERSION"
+}
+
+ensure_smsc() {
+  smsc_current && return 0
+  local tool
+  for tool in java javac mvn; do
+    command -v "$tool" >/dev/null || { say "the test SMS centre needs $tool (a JDK 17 and Maven)"; return 1; }
+  done
+  mkdir -p "$CACHE_DIR/locks" "$CACHE_DIR"
+  # Own fd, and a second look under the lock: concurrent runs build it once.
+  exec 9>"$CACHE_DIR/locks/smsc.lock"
+  flock 9
+  if ! smsc_current; then
+    say "building the test SMS centre (jSMPP $JSMPP_VERSION) into $CACHE_DIR/smsc (Maven, about a minute)"
+    local scratch artifact
+    scratch=$(mktemp -d "$CACHE_DIR/.smsc.XXXXXX")
+    for artifact in "org.jsmpp:jsmpp:$JSMPP_VERSION" "org.slf4j:slf4j-api:$SLF4J_VERSION" \
+      "org.slf4j:slf4j-nop:$SLF4J_VERSION"; do
+      if ! mvn -q -B dependency:copy "-Dartifact=$artifact" "-DoutputDirectory=$scratch/lib" >&2; then
+        rm -rf "$scratch"
+        say "Maven could not fetch $artifact"
+        return 1
+      fi
+    done
+    if ! javac -d "$scratch/classes" -cp "$scratch/lib/*" tools/smsc/Smsc.java; then
+      rm -rf "$scratch"
+      say "javac failed on tools/smsc/Smsc.java"
+      return 1
+    fi
+    smsc_source_id >"$scratch/.source"
+    rm -rf "$CACHE_DIR/smsc"
+    mv "$scratch" "$CACHE_DIR/smsc"
+  fi
+  exec 9>&-
+}
+
 for need in "$@"; do
   case $need in
     deps) ensure_deps ;;
@@ -148,6 +201,7 @@ for need in "$@"; do
     grpcurl) ensure_go_tools grpcurl "$GRPCURL_VERSION" github.com/fullstorydev/grpcurl cmd/grpcurl ;;
     helm) ensure_go_tools helm "$HELM_VERSION" helm.sh/helm/v4 cmd/helm ;;
     pgclient) ensure_pgclient ;;
+    smsc) ensure_smsc ;;
     witness) ensure_go_tools witness "$TORCHWOOD_VERSION" filippo.io/torchwood cmd/litewitness cmd/witnessctl ;;
     *) say "unknown prerequisite: $need"; exit 2 ;;
   esac

@@ -5,6 +5,8 @@ import { runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { DevSmsSink } from './adapters/dev-sms-sink';
 import { otpHandlers } from './adapters/grpc-handlers';
 import { PgOtpStore } from './adapters/pg-otp-store';
+import { PgSmsDeliveries } from './adapters/pg-sms-deliveries';
+import { SmppSmsSender } from './adapters/smpp-sms-sender';
 import { Sealer } from '@vaxguard/sealing';
 import { SIGNING_KEY_SEAL_CONTEXT, SigningKeys } from './adapters/signing-keys';
 import type { Config } from './config';
@@ -27,11 +29,30 @@ export interface OtpAppOverrides {
   readonly logSink?: LogSink;
 }
 
-function createDelivery(config: Config): OtpDelivery {
+/** The SMS port the configuration chose; an SMPP sender connects now and stops with the runtime. */
+function createDelivery(
+  config: Config,
+  runtime: ServiceRuntime,
+  deliveries: PgSmsDeliveries,
+  clock: Clock,
+): OtpDelivery {
   switch (config.smsDelivery) {
     case 'dev-sink':
-      // readConfig guarantees the sink is named when the dev sink is chosen.
+      // readConfig guarantees the sink is named when the dev sink is chosen...
       return new DevSmsSink(config.devSmsSink ?? '');
+    case 'smpp': {
+      // ... and every SMPP setting when SMPP is chosen.
+      if (!config.smpp) throw new Error('OTP_SMS_DELIVERY=smpp without its settings');
+      const sender = new SmppSmsSender({
+        ...config.smpp,
+        records: deliveries,
+        logger: runtime.logger.child({ component: 'smpp' }),
+        clock,
+      });
+      sender.start();
+      runtime.onStop(() => sender.stop());
+      return sender;
+    }
   }
 }
 
@@ -63,6 +84,7 @@ export async function createOtpApp(
       runtime.pool,
       new Sealer(config.keyEncryptionKey, 'vaxguard/otp/txn-mobile/v1'),
     );
+    const deliveries = new PgSmsDeliveries(runtime.pool);
     keys = new SigningKeys({
       pool: runtime.pool,
       sealer: new Sealer(config.keyEncryptionKey, SIGNING_KEY_SEAL_CONTEXT),
@@ -74,7 +96,7 @@ export async function createOtpApp(
     await signingKeys.maintain();
     const service = new OtpService({
       store,
-      delivery: createDelivery(config),
+      delivery: createDelivery(config, runtime, deliveries, clock),
       signer: signingKeys,
       clock,
       codeHashKey: config.otpHashKey,
@@ -93,6 +115,10 @@ export async function createOtpApp(
     runtime.every('otp-maintenance', config.signingKeyRefreshMs, async (signal) => {
       await signingKeys.maintain();
       await store.prune(clock(), () => signal.aborted);
+    });
+    // Delivery records go after DELIVERY_RECORD_RETENTION_MS, on the same beat.
+    runtime.every('otp-sms-deliveries-prune', config.signingKeyRefreshMs, async (signal) => {
+      await deliveries.prune(clock(), () => signal.aborted);
     });
     return { runtime, service, keys: signingKeys, store };
   } catch (error) {

@@ -54,12 +54,85 @@ describe('otp configuration', () => {
     expect(found.join('\n')).not.toContain(short);
   });
 
-  it('accepts only the development SMS sink for now, and needs its file', () => {
+  it('accepts the development SMS sink or SMPP, and the sink needs its file', () => {
     expect(problems({ ...valid, OTP_SMS_DELIVERY: 'twilio' })).toEqual([
-      'OTP_SMS_DELIVERY: must be one of dev-sink',
+      'OTP_SMS_DELIVERY: must be one of dev-sink, smpp',
     ]);
     expect(problems({ ...valid, OTP_DEV_SMS_SINK: '' })).toEqual([
       'OTP_DEV_SMS_SINK: is required when OTP_SMS_DELIVERY=dev-sink',
+    ]);
+  });
+
+  const smpp = {
+    ...valid,
+    OTP_SMS_DELIVERY: 'smpp',
+    OTP_DEV_SMS_SINK: '',
+    OTP_SMPP_HOST: 'smsc.operator.example',
+    OTP_SMPP_PORT: '2775',
+    OTP_SMPP_SYSTEM_ID: 'vaxguard',
+    OTP_SMPP_PASSWORD: 's3cr3t!',
+    OTP_SMPP_SENDER_ID: 'VAXGRD',
+    OTP_SMPP_DLT_PE_ID: '1101234567890123456',
+    OTP_SMPP_DLT_TEMPLATE_ID: '1107161234567890123',
+  };
+
+  it('reads the SMS centre when SMPP is chosen, with the documented defaults', () => {
+    expect(readConfig(smpp).smpp).toEqual({
+      host: 'smsc.operator.example',
+      port: 2775,
+      systemId: 'vaxguard',
+      password: 's3cr3t!',
+      systemType: '',
+      senderId: 'VAXGRD',
+      principalEntityId: '1101234567890123456',
+      contentTemplateId: '1107161234567890123',
+      messageText:
+        '{code} is your VaxGuard verification code. It is valid for 3 minutes. Do not share it with anyone.',
+      window: 10,
+      maxSubmitsPerSecond: 50,
+      enquireLinkMs: 30_000,
+      submitTimeoutMs: 5_000,
+    });
+    expect(readConfig(valid).smpp).toBeUndefined();
+  });
+
+  it('needs every SMPP setting when SMPP is chosen, each named', () => {
+    expect(problems({ ...valid, OTP_SMS_DELIVERY: 'smpp' })).toEqual([
+      'OTP_SMPP_HOST: is required when OTP_SMS_DELIVERY=smpp',
+      'OTP_SMPP_PORT: is required when OTP_SMS_DELIVERY=smpp',
+      'OTP_SMPP_SYSTEM_ID: is required when OTP_SMS_DELIVERY=smpp',
+      'OTP_SMPP_PASSWORD: is required when OTP_SMS_DELIVERY=smpp',
+      'OTP_SMPP_SENDER_ID: is required when OTP_SMS_DELIVERY=smpp',
+      'OTP_SMPP_DLT_PE_ID: is required when OTP_SMS_DELIVERY=smpp',
+      'OTP_SMPP_DLT_TEMPLATE_ID: is required when OTP_SMS_DELIVERY=smpp',
+    ]);
+  });
+
+  it('refuses SMPP values the protocol or DLT would refuse, never echoing the password', () => {
+    const found = problems({
+      ...smpp,
+      OTP_SMPP_PORT: '0',
+      OTP_SMPP_SYSTEM_ID: 'a-system-id-far-too-long',
+      OTP_SMPP_PASSWORD: 'longer-than-8',
+      OTP_SMPP_SENDER_ID: 'VAX GRD',
+      OTP_SMPP_DLT_PE_ID: 'PE-1',
+      OTP_SMPP_DLT_TEMPLATE_ID: '',
+      OTP_SMPP_MESSAGE_TEXT: 'Your code is ready',
+      OTP_SMPP_WINDOW: '0',
+    });
+    expect(found).toEqual([
+      'OTP_SMPP_PORT: must be at least 1',
+      'OTP_SMPP_SYSTEM_ID: must be at most 15 printable ASCII characters',
+      'OTP_SMPP_PASSWORD: must be 1 to 8 printable ASCII characters',
+      'OTP_SMPP_SENDER_ID: must be 3 to 11 letters or digits',
+      'OTP_SMPP_DLT_PE_ID: must be the digits of a DLT entity id',
+      'OTP_SMPP_DLT_TEMPLATE_ID: is required when OTP_SMS_DELIVERY=smpp',
+      'OTP_SMPP_MESSAGE_TEXT: must hold {code} where the code goes',
+      'OTP_SMPP_WINDOW: must be at least 1',
+    ]);
+    expect(found.join('\n')).not.toContain('longer-than-8');
+    expect(problems({ ...smpp, OTP_SMPP_MESSAGE_TEXT: `{code} ${'x'.repeat(160)}` })).toEqual([
+      'OTP_SMPP_MESSAGE_TEXT: must fit one SMS (160 characters with the code)',
     ]);
   });
 

@@ -220,4 +220,25 @@ export const otpMigrations: readonly Migration[] = [
       COMMENT ON TABLE signing_keys IS 'retention: a row per live thing. The active key and the rotated ones, each deleted once retired (retire_after passed, by signing_keys_retired) and no issued_tokens row names it any more.';
     `,
   },
+  {
+    id: 'otp/0007_sms_delivery_records',
+    sql: `
+      -- A code the SMS centre took (SMPP): its message id, the transaction it was sent
+      -- for, and the delivery receipt once the centre reports one. Either half may land
+      -- first (a receipt can overtake the record of its submit), so both upsert. No
+      -- number and no code.
+      CREATE TABLE otp_sms_deliveries (
+        message_id text PRIMARY KEY,
+        txn_id uuid,
+        submitted_at timestamptz,
+        receipt_state text,
+        receipt_error text,
+        receipt_at timestamptz,
+        recorded_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX otp_sms_deliveries_txn ON otp_sms_deliveries (txn_id);
+      CREATE INDEX otp_sms_deliveries_recorded_at ON otp_sms_deliveries (recorded_at);
+      COMMENT ON TABLE otp_sms_deliveries IS 'retention: rows deleted after N. A delivery record is deleted DELIVERY_RECORD_RETENTION_MS (24 hours, as long as its transaction) after it was first recorded, by otp_sms_deliveries_recorded_at.';
+    `,
+  },
 ];

@@ -1,5 +1,6 @@
 // In-memory stand-ins for the OTP domain's ports, for unit tests.
 import {
+  type DeliveryRefused,
   ClientQuotaFull,
   type ClientQuotaCheck,
   type IssuedToken,
@@ -126,11 +127,18 @@ export class InMemoryOtpStore implements OtpStore {
 export class FakeDelivery implements OtpDelivery {
   readonly messages: OtpMessage[] = [];
   failNext = false;
+  /** The gateway's refusal of the next message, if any. */
+  refuseNext: DeliveryRefused | undefined;
 
   async deliver(message: OtpMessage): Promise<void> {
     if (this.failNext) {
       this.failNext = false;
       throw new Error('gateway down');
+    }
+    const refusal = this.refuseNext;
+    if (refusal) {
+      this.refuseNext = undefined;
+      throw refusal;
     }
     this.messages.push(message);
   }

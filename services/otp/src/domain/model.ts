@@ -219,9 +219,32 @@ export interface OtpMessage {
   readonly expiresAt: Date;
 }
 
-/** The SMS delivery port: a development sink now, a real gateway later. */
+/**
+ * The SMS delivery port: the development sink or an operator's SMS centre (SMPP).
+ * `deliver` resolves once the gateway has taken the code, or once it may have: a
+ * request that went out and was never answered is not sent again (SMS submission has
+ * no idempotency, so a second attempt could put two messages on the phone); the user's
+ * resend covers a code that never arrives. It rejects with `DeliveryRefused` when the
+ * gateway did not take the code, and with anything else when it could not be reached.
+ */
 export interface OtpDelivery {
   deliver(message: OtpMessage): Promise<void>;
+}
+
+/**
+ * Why a gateway refused a code: `forGood` when sending it again cannot help (the centre
+ * does not deliver to that number), otherwise a refusal that may pass later (throttled
+ * past the time allowed, the centre out of reach). `rule` names the gateway's answer
+ * for the logs (an SMPP status name), never the number or the code.
+ */
+export class DeliveryRefused extends Error {
+  override readonly name = 'DeliveryRefused';
+  constructor(
+    readonly forGood: boolean,
+    readonly rule: string,
+  ) {
+    super(`the SMS gateway refused the message (${rule})`);
+  }
 }
 
 /** Signs token claims with the active key. */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AUDIENCE } from '@vaxguard/tokens';
 import {
+  DEFAULT_OTP_SMS_TEXT,
+  otpSmsText,
   attemptsLeft,
   CLIENT_QUOTA_BUCKET_MS,
   CLIENT_QUOTA_WINDOW_MS,
@@ -205,5 +207,16 @@ describe('token rules', () => {
     // A token signed at the very moment of rotation lives LONGEST_TOKEN_TTL_MS.
     expect(retires.getTime()).toBeGreaterThan(t0.getTime() + LONGEST_TOKEN_TTL_MS);
     expect(retires).toEqual(at(LONGEST_TOKEN_TTL_MS + KEY_RETIREMENT_MARGIN_MS));
+  });
+});
+
+describe('OTP message text', () => {
+  it('puts the code where the template says, and the default names the expiry and fits one SMS', () => {
+    expect(otpSmsText('Code {code}. Again: {code}', '012345')).toBe('Code 012345. Again: 012345');
+    const text = otpSmsText(DEFAULT_OTP_SMS_TEXT, '012345');
+    expect(text).toBe(
+      '012345 is your VaxGuard verification code. It is valid for 3 minutes. Do not share it with anyone.',
+    );
+    expect(text.length).toBeLessThanOrEqual(160);
   });
 });

@@ -62,6 +62,29 @@ export const DEFAULT_CLIENT_QUOTA_PER_MINUTE = 30;
  */
 export const CLIENT_QUOTA_BUCKET_MS = 1_000;
 
+/**
+ * The text of an OTP message: `{code}` stands for the code. Indian operators deliver a
+ * commercial SMS only when its text matches the content template registered on the DLT
+ * platform (TRAI's TCCCPR 2018), under that template's id, so an installation sets the
+ * text it registered (OTP_SMPP_MESSAGE_TEXT); this is the default.
+ */
+export const DEFAULT_OTP_SMS_TEXT = `{code} is your VaxGuard verification code. It is valid for ${OTP_EXPIRY_MS / 60_000} minutes. Do not share it with anyone.`;
+/** Where the code goes in an OTP message's text. */
+export const OTP_SMS_CODE_PLACEHOLDER = '{code}';
+
+/** An OTP message's text with its code in place. */
+export function otpSmsText(template: string, code: string): string {
+  return template.replaceAll(OTP_SMS_CODE_PLACEHOLDER, code);
+}
+
+/**
+ * What is recorded of each code the SMS centre took (its message id, the transaction,
+ * and the delivery receipt when it comes) is kept a day, as long as the transaction it
+ * belongs to, then deleted: it holds no number and no code, and a failed delivery is
+ * looked into the same day. A receipt later than that is not recorded.
+ */
+export const DELIVERY_RECORD_RETENTION_MS = 24 * 3_600_000;
+
 /** NIST: at most 100 consecutive failed attempts per account (here: per mobile). */
 export const MOBILE_LOCKOUT_FAILURES = 100;
 /** How long a mobile stays locked once it reached the failure limit. */

@@ -3,7 +3,7 @@ import { isVaxGuardError, type VaxGuardError } from '@vaxguard/errors';
 import { mobileBlindIndex, type Mobile } from '@vaxguard/pii';
 import { AUDIENCE } from '@vaxguard/tokens';
 import { FakeDelivery, FakeSigner, InMemoryOtpStore, ManualClock } from './fakes';
-import type { Consent, OtpEvent } from './model';
+import { DeliveryRefused, type Consent, type OtpEvent } from './model';
 import { MAX_CONFIRM_ATTEMPTS, MOBILE_LOCKOUT_MS, RESEND_COOLDOWN_MS } from './otp-rules';
 import { OtpService, type OtpServiceOptions } from './otp-service';
 
@@ -711,5 +711,25 @@ describe('SMS delivery port', () => {
     );
     expect([error.code, error.reason]).toEqual(['UNAVAILABLE', 'OTP_DELIVERY_FAILED']);
     expect(store.sends).toHaveLength(1);
+  });
+
+  it('a destination the SMS centre refuses for good is INVALID_ARGUMENT, not an outage to retry', async () => {
+    const { service, delivery, store } = setup();
+    delivery.refuseNext = new DeliveryRefused(true, 'ESME_RINVDSTADR');
+    const error = await refusal(
+      service.generate(portal, { mobile: MOBILE, purpose: 'CITIZEN_LOGIN' }),
+    );
+    expect([error.code, error.reason]).toEqual(['INVALID_ARGUMENT', 'OTP_DESTINATION_REFUSED']);
+    expect(error.message).not.toContain(MOBILE.slice(-4));
+    expect(store.sends).toHaveLength(1);
+  });
+
+  it('a refusal that may pass later (throttled past the time allowed) is UNAVAILABLE', async () => {
+    const { service, delivery } = setup();
+    delivery.refuseNext = new DeliveryRefused(false, 'ESME_RTHROTTLED');
+    const error = await refusal(
+      service.generate(portal, { mobile: MOBILE, purpose: 'CITIZEN_LOGIN' }),
+    );
+    expect([error.code, error.reason]).toEqual(['UNAVAILABLE', 'OTP_DELIVERY_FAILED']);
   });
 });

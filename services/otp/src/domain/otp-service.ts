@@ -13,6 +13,7 @@ import { isBeneficiaryRef, parseMobile, type Mobile } from '@vaxguard/pii';
 import { SERVICE_SCOPES, type TokenClaims } from '@vaxguard/tokens';
 import {
   ClientQuotaFull,
+  DeliveryRefused,
   type Caller,
   type Clock,
   type Consent,
@@ -555,8 +556,18 @@ export class OtpService {
         expiresAt: txn.expiresAt,
       });
     } catch (error) {
-      // The send was counted (so gateway trouble cannot be used to bypass quotas);
-      // the caller may resend after the cooldown.
+      // The send was counted either way (so gateway trouble cannot be used to bypass
+      // quotas). A number the centre will never deliver to is an answer, not an outage.
+      if (error instanceof DeliveryRefused && error.forGood) {
+        throw invalidArgument(
+          'the SMS centre does not deliver to this mobile number; no code was sent',
+          {
+            reason: 'OTP_DESTINATION_REFUSED',
+            cause: error,
+          },
+        );
+      }
+      // Nothing was sent: the caller may try again after the cooldown.
       throw unavailable('the code could not be sent right now; try ResendOtp after the cooldown', {
         reason: 'OTP_DELIVERY_FAILED',
         cause: error,

@@ -6,20 +6,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildGoTool } from '@vaxguard/testing';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CHART_DIR = join(REPO_ROOT, 'deploy', 'vaxguard');
-const TOOL_DIR = join(REPO_ROOT, 'tools', 'k8s-check');
-const CACHE_DIR = join(homedir(), '.cache', 'vaxguard');
-const HELM = join(CACHE_DIR, 'bin', 'helm');
-// Go writes only under the project's own cache (as tools/tlog-interop's build does).
-const GO_HOME = join(CACHE_DIR, 'go');
-const GO_ENV = [
-  `GOPATH=${GO_HOME}`,
-  `GOMODCACHE=${join(GO_HOME, 'mod')}`,
-  `GOCACHE=${join(GO_HOME, 'build')}`,
-  'GOFLAGS=-mod=mod -buildvcs=false',
-];
+const HELM = join(homedir(), '.cache', 'vaxguard', 'bin', 'helm');
 
 export interface Outcome {
   readonly ok: boolean;
@@ -35,36 +26,25 @@ export interface KubeObject {
   readonly object: Record<string, unknown>;
 }
 
-export interface ChartTools extends Disposable {
+export interface ChartTools extends AsyncDisposable {
   /** Runs helm with its own empty home (no repositories, no plugins, nothing kept). */
   helm(args: readonly string[]): Outcome;
   /** `helm template` of a chart folder with one value set (a file of deploy/vaxguard). */
   render(valuesFile: string, options?: { chartDir?: string; set?: readonly string[] }): Outcome;
   /** k8s-check on a manifest: refused objects and, when all decoded, the objects. */
-  decodeStrictly(manifest: string): Outcome & { objects: readonly KubeObject[] };
+  decodeStrictly(manifest: string): Promise<Outcome & { objects: readonly KubeObject[] }>;
 }
 
-/** Builds the Go check into a temporary folder and finds helm; dispose removes the folder. */
+/** Builds the Go check and finds helm; disposing removes the binary and helm's home. */
 export function chartTools(): ChartTools {
   if (!existsSync(HELM)) {
     throw new Error(`${HELM} not found: run 'bash tools/dev/ensure-prereqs.sh helm'`);
   }
-  const workDir = mkdtempSync(join(tmpdir(), 'k8s-check-'));
-  const checker = join(workDir, 'k8s-check');
-  // `env` adds the Go variables to the inherited environment.
-  const build = spawnSync('env', [...GO_ENV, 'go', 'build', '-o', checker, '.'], {
-    cwd: TOOL_DIR,
-    encoding: 'utf8',
-    timeout: 600_000,
-  });
-  if (build.status !== 0) {
-    rmSync(workDir, { recursive: true, force: true });
-    throw new Error(`go build in tools/k8s-check failed: ${build.error?.message ?? build.stderr}`);
-  }
+  const checker = buildGoTool('tools/k8s-check');
+  const workDir = mkdtempSync(join(tmpdir(), 'vaxguard-helm-'));
   const helmHome = join(workDir, 'helm');
-  const run = (command: string, args: readonly string[], input?: string): Outcome => {
-    const result = spawnSync(command, args, {
-      input,
+  const helm = (args: readonly string[]): Outcome => {
+    const result = spawnSync(HELM, args, {
       encoding: 'utf8',
       timeout: 60_000,
       maxBuffer: 64 * 1024 * 1024,
@@ -81,7 +61,6 @@ export function chartTools(): ChartTools {
       stderr: result.error ? result.error.message : result.stderr,
     };
   };
-  const helm = (args: readonly string[]) => run(HELM, args);
   return {
     helm,
     render: (valuesFile, options = {}) =>
@@ -95,11 +74,15 @@ export function chartTools(): ChartTools {
         join(CHART_DIR, valuesFile),
         ...(options.set ?? []).flatMap((assignment) => ['--set', assignment]),
       ]),
-    decodeStrictly: (manifest) => {
-      const outcome = run(checker, ['-json'], manifest);
+    decodeStrictly: async (manifest) => {
+      const outcome = await checker.run(['-json'], manifest);
+      // `null` when nothing decoded.
       const objects = outcome.stdout.trim() ? (JSON.parse(outcome.stdout) as KubeObject[]) : [];
       return { ...outcome, objects: objects ?? [] };
     },
-    [Symbol.dispose]: () => rmSync(workDir, { recursive: true, force: true }),
+    async [Symbol.asyncDispose]() {
+      rmSync(workDir, { recursive: true, force: true });
+      await checker[Symbol.asyncDispose]();
+    },
   };
 }

@@ -321,9 +321,12 @@ export class SmppSmsSender implements OtpDelivery {
       session.send(pdu.response());
       session.close();
     });
-    session.on('error', (error: Error) =>
-      logger.debug('SMS centre connection error', { err: error.message }),
-    );
+    // A socket error closes the socket; a PDU the library cannot read leaves it open but
+    // deaf (it stops reading), so either way the session is ended and bound again.
+    session.on('error', (error: Error) => {
+      logger.debug('SMS centre connection error', { err: error.message });
+      session.destroy();
+    });
     session.on('close', () => this.onClosed(session));
   }
 

@@ -12,12 +12,14 @@ export interface TableSize {
 
 /**
  * Every table of the database with its exact row count and its bytes (for a partitioned
- * table, its partitions', which are not listed again). Tables under `minBytes` are left out.
+ * table, its partitions', which are not listed again; pg_partition_tree gives no row for
+ * a table that is not partitioned). Tables under `minBytes` are left out.
  */
 export async function tableSizes(db: pg.Pool, minBytes = 1 << 16): Promise<TableSize[]> {
   const { rows } = await db.query<{ table: string; bytes: string }>(
     `SELECT c.relname AS table,
-            (SELECT sum(pg_total_relation_size(t.relid)) FROM pg_partition_tree(c.oid) t)::bigint AS bytes
+            coalesce((SELECT sum(pg_total_relation_size(t.relid)) FROM pg_partition_tree(c.oid) t),
+                     pg_total_relation_size(c.oid))::bigint AS bytes
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
         AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,

@@ -12,11 +12,13 @@ import { ConsentGrantVerifier, IdentityPeer } from './adapters/identity-peer';
 import { startIssuerHttp } from './adapters/issuer-http';
 import { PgCentreDirectory, startCentreProjection } from './adapters/pg-centre-directory';
 import { ISSUER_KEY_CONTEXT, PgIssuerKeyring } from './adapters/pg-issuer-keyring';
+import { pruneRecords } from './adapters/pg-record-retention';
 import { PgRecordStore } from './adapters/pg-record-store';
 import type { Config } from './config';
 import { AccessDecisions } from './domain/access-decisions';
 import { CertificateService } from './domain/certificate-service';
 import { DoseService } from './domain/dose-service';
+import { RETENTION_PRUNE_INTERVAL_MS } from './domain/record-rules';
 import { vaccinationRecordMigrations } from './migrations';
 
 export interface VaccinationRecordApp {
@@ -102,6 +104,9 @@ export async function createVaccinationRecordApp(
       ),
     });
     const doses = new DoseService({ store, access, certificates, clock });
+    runtime.every('record-retention', RETENTION_PRUNE_INTERVAL_MS, async (signal) => {
+      await pruneRecords(runtime.pool, clock(), () => signal.aborted);
+    });
     runtime.server.addService(
       VACCINATION_RECORD_SERVICE_NAME,
       vaccinationRecordV1.VaccinationRecordServiceService,

@@ -135,4 +135,24 @@ export const vaccinationRecordMigrations: readonly Migration[] = [
       CREATE UNIQUE INDEX revoked_rids_by_version ON revoked_rids (kid, crl_version);
     `,
   },
+  {
+    id: 'vaccination-record/0006_retention',
+    sql: `
+      -- Every table's retention rule (issue 23: nothing grows without bound). The two
+      -- that only grew get an index for their rule; pg-record-retention.ts applies them,
+      -- a batch per statement, every RETENTION_PRUNE_INTERVAL_MS. Rules: record-rules.ts.
+      CREATE INDEX staff_quota_by_window ON staff_quota (window_start);
+      CREATE INDEX beneficiary_facts_by_learned_at ON beneficiary_facts (learned_at);
+
+      COMMENT ON TABLE staff_quota IS 'retention: rows deleted after N. A row counts a beneficiary in a staff member''s hour (STAFF_QUOTA_WINDOW_MS); it is deleted once the hour is over (staffQuotaKeptFrom), by staff_quota_by_window.';
+      COMMENT ON TABLE beneficiary_facts IS 'retention: rows deleted after N. Facts learned more than BENEFICIARY_FACTS_MAX_AGE_MS (1 hour) ago are never used again and are deleted (beneficiaryFactsKeptFrom), by beneficiary_facts_by_learned_at.';
+      COMMENT ON TABLE doses IS 'retention: grows with the country''s data by design. Every dose is kept: the record of a vaccination. Beyond one primary: sharded by beneficiary ref (issue 23, docs/scaling.md).';
+      COMMENT ON TABLE dose_versions IS 'retention: grows with the country''s data by design. Every version of every dose is kept (a correction keeps both). Sharded with its dose (issue 23, docs/scaling.md).';
+      COMMENT ON TABLE certificates IS 'retention: grows with the country''s data by design. Every certificate issued is kept, revoked ones included (what a rid was revoked for). Sharded by beneficiary ref (issue 23, docs/scaling.md).';
+      COMMENT ON TABLE certificate_holds IS 'retention: grows with the country''s data by design. Every hold is kept with who placed and lifted it; at most one in place per beneficiary. Sharded by beneficiary ref (issue 23, docs/scaling.md).';
+      COMMENT ON TABLE revoked_rids IS 'retention: grows with the country''s data by design. A revocation stays listed while a card its key signed can be presented; it goes with its key, never alone. Served incrementally by revoked_rids_by_version.';
+      COMMENT ON TABLE issuer_keys IS 'retention: a row per live thing. A row per issuer key: the current one signs, the older ones verify the cards they signed (a rotation adds one).';
+      COMMENT ON TABLE centres IS 'retention: a row per live thing. A row per vaccination centre identity announced.';
+    `,
+  },
 ];

@@ -65,6 +65,29 @@ export function beneficiaryFactsFresh(learnedAt: Date, now: Date): boolean {
   return age >= 0 && age < BENEFICIARY_FACTS_MAX_AGE_MS;
 }
 
+// ---- Retention (issue 23: nothing grows without bound; migration 0006_retention) -------
+
+/**
+ * The staff quota's rows of a window are read only while it is the current one: once the
+ * hour turned they are deleted (before this, a row per staff read stayed forever).
+ */
+export function staffQuotaKeptFrom(now: Date): Date {
+  return quotaWindowStart(now);
+}
+
+/**
+ * Facts learned BENEFICIARY_FACTS_MAX_AGE_MS ago are never used again (identity is
+ * asked afresh): they are deleted, so the copy holds the beneficiaries seen in the last
+ * hour, not every one ever seen.
+ */
+export function beneficiaryFactsKeptFrom(now: Date): Date {
+  return new Date(now.getTime() - BENEFICIARY_FACTS_MAX_AGE_MS);
+}
+
+/** How often the retention rules run, and the rows one statement deletes at most. */
+export const RETENTION_PRUNE_INTERVAL_MS = 10 * 60_000;
+export const RETENTION_PRUNE_BATCH_SIZE = 1_000;
+
 // ---- Certificates -------------------------------------------------------------------
 
 /**

@@ -12,6 +12,7 @@ import { KeptStateFile } from './adapters/kept-state-file';
 import { PgLogAlarm, startLogPublication } from './adapters/log-publication';
 import { startLogIngestion } from './adapters/log-ingestion';
 import { PgAlertStore } from './adapters/pg-alerts';
+import { PgAccessHistory } from './adapters/pg-access-history';
 import { PgDirectory } from './adapters/pg-directory';
 import { PgLogQueries } from './adapters/pg-log-queries';
 import { PgAnomalyWindows } from './adapters/pg-anomaly-windows';
@@ -122,7 +123,12 @@ export async function createAuditApp(
     });
     const logQueries = new PgLogQueries(runtime.pool, clock);
     const alerts = new AlertDesk(new PgAlertStore(runtime.pool), logQueries, clock);
-    const queries = new LogQueries(logQueries, logQueries, new PgDirectory(runtime.pool));
+    const queries = new LogQueries(
+      logQueries,
+      logQueries,
+      new PgDirectory(runtime.pool),
+      new PgAccessHistory(runtime.pool),
+    );
     // The first checkpoint (of the empty tree, on a new log) is signed and kept before
     // any call; with witnesses, it is published once they cosign it.
     await store.inTransaction((tx) => writer.checkpoint(tx));

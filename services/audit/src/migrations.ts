@@ -1,4 +1,5 @@
 import type { Migration } from '@vaxguard/db';
+import { EVENTS } from '@vaxguard/event-catalogue';
 import { eventsMigrations } from '@vaxguard/events';
 import { ENTRIES_PER_PARTITION, PARTITIONS_AHEAD } from './domain/log-rules';
 
@@ -225,6 +226,42 @@ CREATE INDEX audit_checkpoints_by_time ON audit_checkpoints (created_at);
 };
 
 /**
+ * Which beneficiaries are registered on which mobile, kept at ingestion in the batch
+ * transaction beside the directory (pg-access-history.ts), so that a citizen's access
+ * history reads its few rows instead of walking the citizen's own actions, which only
+ * grow (issue 23). Filled here from the registrations already in the log, as
+ * GetMyAccessHistory found them: appended with a citizen token (the actor is the
+ * mobile's blind index) and naming that mobile in their payload, a BeneficiaryRegistered
+ * whose field 1 (mobile_index, a string under 128 bytes) protobuf encoders write first.
+ */
+export const citizenBeneficiariesMigration: Migration = {
+  id: 'audit/0007_citizen_beneficiaries',
+  sql: `
+CREATE TABLE audit_citizen_beneficiaries (
+  mobile_index text NOT NULL,
+  beneficiary_ref text NOT NULL,
+  event_id uuid NOT NULL,
+  PRIMARY KEY (mobile_index, beneficiary_ref)
+);
+INSERT INTO audit_citizen_beneficiaries (mobile_index, beneficiary_ref, event_id)
+SELECT DISTINCT ON (actor_id, subject_ref) actor_id, subject_ref, event_id
+  FROM (
+    SELECT entry_index, actor_id, subject_ref, event_id,
+           convert_from(entry, 'UTF8')::jsonb -> 'payload' AS payload
+      FROM audit_log_entries
+     WHERE event_type = '${EVENTS.beneficiaryRegistered.name}' AND subject_ref <> ''
+       AND octet_length(actor_id) BETWEEN 1 AND 127
+  ) AS registration
+ WHERE payload ->> 'typeUrl' = '${EVENTS.beneficiaryRegistered.typeUrl}'
+   AND position(
+         '\\x0a'::bytea || set_byte('\\x00'::bytea, 0, octet_length(actor_id))
+           || convert_to(actor_id, 'UTF8')
+         IN decode(payload ->> 'value', 'base64')) = 1
+ ORDER BY actor_id, subject_ref, entry_index;
+`,
+};
+
+/**
  * The audit service's schema: the shared outbox and processed-events tables, then the
  * transparency log. An entry's bytes are what its leaf hash is taken of; its columns
  * (type, actor, subject, times) are there for queries and are checked against the
@@ -283,4 +320,5 @@ export const auditMigrations: readonly Migration[] = [
   directoryMigration,
   tilesMigration,
   partitionedEntriesMigration,
+  citizenBeneficiariesMigration,
 ];

@@ -7,11 +7,13 @@ import type {
   DirectoryIds,
   StaffEntry,
 } from '../domain/access-history';
+import { recordCitizenBeneficiaries } from './pg-access-history';
 
 /**
- * Adds what these events announce to the directory, in the log's batch transaction.
- * Idempotent: an id already known keeps its first announcement (identity never renames
- * one), so a redelivered or replayed event changes nothing.
+ * Adds what these events announce to the directory, in the log's batch transaction,
+ * and the beneficiaries citizens registered on their mobiles (for their access
+ * history). Idempotent: an id already known keeps its first announcement (identity
+ * never renames one), so a redelivered or replayed event changes nothing.
  */
 export async function recordDirectory(
   tx: Queryable,
@@ -46,6 +48,7 @@ export async function recordDirectory(
       );
     }
   }
+  await recordCitizenBeneficiaries(tx, events);
 }
 
 export class PgDirectory implements Directory {

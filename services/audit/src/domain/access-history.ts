@@ -5,6 +5,25 @@
  * identity announced (centres, staff members' roles and centres, partners).
  */
 
+/**
+ * What a citizen's access history reads, each read bounded: the beneficiaries
+ * registered on the mobile, kept beside the log when their registration is appended
+ * (not looked up among the citizen's own actions, which only grow), and their accesses.
+ */
+export interface AccessHistoryStore {
+  /** The beneficiaries registered on the mobile, the first registered first, at most `limit`. */
+  beneficiariesOf(mobileIndex: string, limit: number): Promise<string[]>;
+  /**
+   * Reads and refused reads of these beneficiaries below index `before`, newest first,
+   * at most `limit`; reading no more than `limit` entries of each.
+   */
+  accessesOf(
+    refs: readonly string[],
+    before: number | undefined,
+    limit: number,
+  ): Promise<{ readonly index: number; readonly access: RecordedAccess }[]>;
+}
+
 /** One read, or refused read, of a beneficiary's record, as its event recorded it: ids only. */
 export interface RecordedAccess {
   readonly beneficiaryRef: string;

@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import type { Directory, DirectoryEntries, DirectoryIds, RecordedAccess } from './access-history';
+import type {
+  AccessHistoryStore,
+  Directory,
+  DirectoryEntries,
+  DirectoryIds,
+  RecordedAccess,
+} from './access-history';
 import {
   DEFAULT_EXPORT_CHUNK,
   LogQueries,
   MAX_EXPORT_CHUNK,
   type LogQueryStore,
 } from './log-queries';
+import { MAX_ACCESS_HISTORY_PAGE, MAX_CITIZEN_BENEFICIARIES_READ } from './log-rules';
 import type { AuditorRead, EntryFilter, LogEntry, QueryRecorder, StaffReader } from './model';
 
 const auditor = { staffId: 'stf_auditor', role: 'AUDITOR' };
@@ -50,11 +57,16 @@ function accessOf(logEntry: LogEntry): RecordedAccess {
   };
 }
 
-class MemoryQueries implements LogQueryStore, QueryRecorder, Directory {
+class MemoryQueries implements LogQueryStore, QueryRecorder, Directory, AccessHistoryStore {
   readonly recorded: { auditor: StaffReader; read: AuditorRead }[] = [];
   /** Each read of the log: the position it went on after. */
   readonly reads: number[] = [];
   readonly lookedUp: DirectoryIds[] = [];
+  /** Each read of a citizen's beneficiaries and accesses: its limit. */
+  readonly limits: { beneficiaries: number[]; accesses: number[] } = {
+    beneficiaries: [],
+    accesses: [],
+  };
   constructor(
     readonly entries: LogEntry[],
     readonly registered: Record<string, string[]>,
@@ -78,10 +90,12 @@ class MemoryQueries implements LogQueryStore, QueryRecorder, Directory {
   async logSize() {
     return (this.entries.at(-1)?.index ?? -1) + 1;
   }
-  async beneficiariesOf(mobileIndex: string) {
-    return this.registered[mobileIndex] ?? [];
+  async beneficiariesOf(mobileIndex: string, limit: number) {
+    this.limits.beneficiaries.push(limit);
+    return (this.registered[mobileIndex] ?? []).slice(0, limit);
   }
   async accessesOf(refs: readonly string[], before: number | undefined, limit: number) {
+    this.limits.accesses.push(limit);
     return this.entries
       .filter(
         (e) => refs.includes(e.columns.subjectRef) && (before === undefined || e.index < before),
@@ -113,7 +127,7 @@ describe('LogQueries', () => {
 
   it('pages a query with tokens bound to its filters, and records every page asked for', async () => {
     const store = new MemoryQueries(entries, {});
-    const queries = new LogQueries(store, store, store);
+    const queries = new LogQueries(store, store, store, store);
     const filter = { ...none, actorId: 'stf_odd' };
     const first = await queries.query(auditor, filter, { pageSize: 2, pageToken: '' });
     expect(first.entries.map((e) => e.index)).toEqual([1, 3]);
@@ -152,7 +166,7 @@ describe('LogQueries', () => {
       entry(i, i % 3 ? 'stf_other' : 'stf_third', `bnf_${i}`),
     );
     const store = new MemoryQueries(many, {});
-    const queries = new LogQueries(store, store, store);
+    const queries = new LogQueries(store, store, store, store);
     const filter = { ...none, actorId: 'stf_third' };
     const chunks = await queries.export(auditor, filter, 3);
     // Recorded as soon as it is asked for; nothing read yet.
@@ -180,7 +194,7 @@ describe('LogQueries', () => {
       Array.from({ length: 100 }, (_, i) => entry(i, 'stf_a', `bnf_${i}`)),
       {},
     );
-    const queries = new LogQueries(store, store, store);
+    const queries = new LogQueries(store, store, store, store);
     const iterator = (await queries.export(auditor, none, 10))[Symbol.asyncIterator]();
     await iterator.next();
     await iterator.next();
@@ -195,7 +209,7 @@ describe('LogQueries', () => {
       [0, 1, 2].map((i) => entry(i, 'stf_a', `bnf_${i}`)),
       {},
     );
-    const queries = new LogQueries(store, store, store);
+    const queries = new LogQueries(store, store, store, store);
     const chunks = await queries.export(auditor, none, 2);
     // Appended after the export began (its own audit.queried event, for one).
     store.entries.push(entry(3, 'stf_a', 'bnf_3'), entry(4, 'stf_a', 'bnf_4'));
@@ -205,7 +219,7 @@ describe('LogQueries', () => {
 
   it('refuses an export to anyone but auditors, and a reversed range, before recording or reading', async () => {
     const store = new MemoryQueries([entry(0, 'stf_a', 'bnf_0')], {});
-    const queries = new LogQueries(store, store, store);
+    const queries = new LogQueries(store, store, store, store);
     await expect(
       queries.export({ staffId: 'stf_v', role: 'VACCINATOR' }, none, 0),
     ).rejects.toMatchObject({ code: 'PERMISSION_DENIED', reason: 'NOT_AUDITOR' });
@@ -243,7 +257,7 @@ describe('LogQueries', () => {
       Array.from({ length: MAX_EXPORT_CHUNK + 1 }, (_, i) => entry(i, 'stf_a', `bnf_${i}`)),
       {},
     );
-    const queries = new LogQueries(store, store, store);
+    const queries = new LogQueries(store, store, store, store);
     const byDefault = await collect(await queries.export(auditor, none, 0));
     expect(byDefault[0]).toHaveLength(DEFAULT_EXPORT_CHUNK);
     const huge = await collect(await queries.export(auditor, none, 1_000_000));
@@ -252,7 +266,7 @@ describe('LogQueries', () => {
 
   it('gives a citizen the accesses to their own beneficiaries only, newest first', async () => {
     const store = new MemoryQueries(entries, { mine: ['bnf_2', 'bnf_4'], nobody: [] });
-    const queries = new LogQueries(store, store, store);
+    const queries = new LogQueries(store, store, store, store);
     const first = await queries.accessHistory(
       { mobileIndex: 'mine' },
       { pageSize: 1, pageToken: '' },
@@ -277,6 +291,47 @@ describe('LogQueries', () => {
     expect(theirs.accesses).toEqual([]);
   });
 
+  it('bounds every page of an access history: its size, the beneficiaries read, and a token only its citizen may go on with', async () => {
+    const many = Array.from({ length: 250 }, (_, i) => entry(i, 'stf_v', 'bnf_1'));
+    const store = new MemoryQueries(many, { mine: ['bnf_1'], other: ['bnf_9'] });
+    const queries = new LogQueries(store, store, store, store);
+    const pages: number[][] = [];
+    let pageToken = '';
+    do {
+      const page = await queries.accessHistory(
+        { mobileIndex: 'mine' },
+        { pageSize: 1_000_000, pageToken },
+      );
+      pages.push(page.accesses.map((access) => access.occurredAt?.getTime() ?? 0));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(pages.map((page) => page.length)).toEqual([100, 100, 50]);
+    expect(store.limits.accesses.every((limit) => limit === MAX_ACCESS_HISTORY_PAGE)).toBe(true);
+    expect(store.limits.beneficiaries).toEqual([
+      MAX_CITIZEN_BENEFICIARIES_READ,
+      MAX_CITIZEN_BENEFICIARIES_READ,
+      MAX_CITIZEN_BENEFICIARIES_READ,
+    ]);
+    const first = await queries.accessHistory(
+      { mobileIndex: 'mine' },
+      { pageSize: 10, pageToken: '' },
+    );
+    for (const [citizen, token] of [
+      ['other', first.nextPageToken],
+      ['mine', 'not-a-token'],
+      ['mine', Buffer.from(JSON.stringify({ p: 1.5, f: 'x' })).toString('base64url')],
+    ] as const) {
+      await expect(
+        queries.accessHistory({ mobileIndex: citizen }, { pageSize: 10, pageToken: token }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        reason: 'BAD_PAGE_TOKEN',
+        message:
+          "a GetMyAccessHistory page token is the next_page_token of the same citizen's previous page; this one is not",
+      });
+    }
+  });
+
   it("names the reader's role and centre from the directory, never the staff id", async () => {
     const store = new MemoryQueries(
       [entry(1, 'stf_v', 'bnf_1')],
@@ -287,7 +342,7 @@ describe('LogQueries', () => {
         partners: new Map(),
       },
     );
-    const queries = new LogQueries(store, store, store);
+    const queries = new LogQueries(store, store, store, store);
     const { accesses } = await queries.accessHistory(
       { mobileIndex: 'mine' },
       { pageSize: 0, pageToken: '' },

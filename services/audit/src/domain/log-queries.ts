@@ -3,11 +3,17 @@ import { invalidArgument } from '@vaxguard/errors';
 import {
   describeAccess,
   directoryIdsOf,
+  type AccessHistoryStore,
   type AccessView,
   type Directory,
-  type RecordedAccess,
 } from './access-history';
-import { isFilterValue, requireAuditor, sizeWithin } from './log-rules';
+import {
+  accessHistoryPageSize,
+  isFilterValue,
+  MAX_CITIZEN_BENEFICIARIES_READ,
+  requireAuditor,
+  sizeWithin,
+} from './log-rules';
 import type { EntryFilter, LogEntry, QueryRecorder, StaffReader } from './model';
 
 /**
@@ -29,14 +35,6 @@ export interface LogQueryStore {
   query(filter: EntryFilter, after: number, limit: number, end?: number): Promise<LogEntry[]>;
   /** How many entries the log holds (every index below it is stored). */
   logSize(): Promise<number>;
-  /** The beneficiaries registered on the mobile, as the log's registrations say. */
-  beneficiariesOf(mobileIndex: string): Promise<string[]>;
-  /** Reads and refused reads of these beneficiaries below index `before`, newest first. */
-  accessesOf(
-    refs: readonly string[],
-    before: number | undefined,
-    limit: number,
-  ): Promise<{ readonly index: number; readonly access: RecordedAccess }[]>;
 }
 
 export const DEFAULT_QUERY_PAGE = 100;
@@ -89,7 +87,11 @@ function encodeToken(position: number, digest: string): string {
   return Buffer.from(JSON.stringify({ p: position, f: digest })).toString('base64url');
 }
 
-function decodeToken(token: string, digest: string): number {
+function decodeToken(
+  token: string,
+  digest: string,
+  refusal = 'the page token is not one this service gave for this query',
+): number {
   try {
     const { p, f } = JSON.parse(Buffer.from(token, 'base64url').toString()) as {
       p: unknown;
@@ -99,9 +101,7 @@ function decodeToken(token: string, digest: string): number {
   } catch {
     // falls through to the refusal
   }
-  throw invalidArgument('the page token is not one this service gave for this query', {
-    reason: 'BAD_PAGE_TOKEN',
-  });
+  throw invalidArgument(refusal, { reason: 'BAD_PAGE_TOKEN' });
 }
 
 export class LogQueries {
@@ -109,6 +109,7 @@ export class LogQueries {
     private readonly store: LogQueryStore,
     private readonly recorder: QueryRecorder,
     private readonly directory: Directory,
+    private readonly accessStore: AccessHistoryStore,
   ) {}
 
   async query(
@@ -189,7 +190,9 @@ export class LogQueries {
 
   /**
    * The accesses to the citizen's own beneficiaries, newest first, each by role and
-   * by the name of the centre or partner that made it; nothing about anyone else.
+   * by the name of the centre or partner that made it; nothing about anyone else. A
+   * page costs the same however long the history: the beneficiaries are one bounded
+   * read, and each is read from the token's position down, a page's worth at most.
    */
   async accessHistory(
     citizen: CitizenReader,
@@ -199,11 +202,20 @@ export class LogQueries {
       .update(citizen.mobileIndex)
       .digest('base64url')
       .slice(0, 16);
-    const before = page.pageToken ? decodeToken(page.pageToken, digest) : undefined;
-    const refs = await this.store.beneficiariesOf(citizen.mobileIndex);
+    const before = page.pageToken
+      ? decodeToken(
+          page.pageToken,
+          digest,
+          "a GetMyAccessHistory page token is the next_page_token of the same citizen's previous page; this one is not",
+        )
+      : undefined;
+    const refs = await this.accessStore.beneficiariesOf(
+      citizen.mobileIndex,
+      MAX_CITIZEN_BENEFICIARIES_READ,
+    );
     if (refs.length === 0) return { accesses: [], nextPageToken: '' };
-    const limit = queryPageSize(page.pageSize);
-    const found = await this.store.accessesOf(refs, before, limit);
+    const limit = accessHistoryPageSize(page.pageSize);
+    const found = await this.accessStore.accessesOf(refs, before, limit);
     const last = found.at(-1);
     if (!last) return { accesses: [], nextPageToken: '' };
     const accesses = found.map(({ access }) => access);

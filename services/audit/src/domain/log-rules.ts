@@ -101,6 +101,31 @@ export function verifyLogPageSize(requested: number): number {
   return sizeWithin(requested, { byDefault: MAX_VERIFY_LOG_PAGE, max: MAX_VERIFY_LOG_PAGE });
 }
 
+// ---- A citizen's access history -----------------------------------------------------
+
+/**
+ * GetMyAccessHistory gives at most this many accesses a page (0 asks for this many).
+ * A page reads at most this many accesses of each of the citizen's beneficiaries
+ * (newest first, from the page token's position), so its cost is bounded by
+ * MAX_ACCESS_HISTORY_PAGE × MAX_CITIZEN_BENEFICIARIES_READ entries however long the
+ * history or the log (in practice a page and one more per beneficiary: the walks are
+ * merged and pulled only as far as the page needs).
+ */
+export const MAX_ACCESS_HISTORY_PAGE = 100;
+
+/**
+ * The most beneficiaries of one mobile an access history reads. Identity registers at most 4 on a mobile (MAX_BENEFICIARIES_PER_MOBILE);
+ * this leaves room for that rule to grow and bounds each page's reads if it ever did.
+ */
+export const MAX_CITIZEN_BENEFICIARIES_READ = 16;
+
+export function accessHistoryPageSize(requested: number): number {
+  return sizeWithin(requested, {
+    byDefault: MAX_ACCESS_HISTORY_PAGE,
+    max: MAX_ACCESS_HISTORY_PAGE,
+  });
+}
+
 /** A requested page (or chunk) size: 0 means the default, and none is above the largest. */
 export function sizeWithin(
   requested: number,

@@ -40,14 +40,16 @@ export interface AuditSeederOptions {
   /** Beneficiary `n`'s mobile index, as identity stores it (its registration names it). */
   readonly mobileIndex: (n: number) => string;
   readonly centreId: string;
-  /** The most entries this run seeds: they are dated at the national rate, ending now. */
-  readonly largestSize: number;
 }
 
 export class AuditSeeder {
   private readonly writer: LogWriter;
   private readonly store: PgLogStore;
-  private readonly firstAt: number;
+  // Entry k of a step is dated stepEndsAt - (stepEnd - k) spacings (never before the
+  // entry before it); the writer's clock reads the time of the newest entry appended, so
+  // checkpoints are dated as the service would have dated them.
+  private step = { end: 0, endsAt: 0 };
+  private lastAt = 0;
 
   constructor(private readonly options: AuditSeederOptions) {
     const config = readConfig(options.environment);
@@ -59,13 +61,19 @@ export class AuditSeeder {
         everyEntries: config.checkpointEveryEntries,
         intervalMs: config.checkpointIntervalMs,
       },
-      clock: () => new Date(),
+      clock: () => new Date(this.lastAt),
       // The service is stopped while its log is seeded; it checks, when it starts again,
       // that the tree it finds extends the checkpoint it kept, as after any restart.
       guard: { maySign: async () => true, halt: undefined },
     });
-    // The seeded entries end a minute before the run started, at the national rate.
-    this.firstAt = Date.now() - 60_000 - options.largestSize * ENTRY_SPACING_MS;
+  }
+
+  /**
+   * Starts a step that takes the log to `end` entries: they are dated at the national
+   * rate, the last a second before now (or after the log's newest entry, if later).
+   */
+  beginStep(end: number): void {
+    this.step = { end, endsAt: Date.now() - 1_000 };
   }
 
   /** The log's size now. */
@@ -92,7 +100,11 @@ export class AuditSeeder {
   private record(k: number): AuditRecord {
     const n = Math.floor(k / AUDIT_ENTRIES_PER_BENEFICIARY);
     const ref = this.options.population.ref(n);
-    const ingestedAt = new Date(this.firstAt + k * ENTRY_SPACING_MS);
+    this.lastAt = Math.max(
+      this.lastAt + ENTRY_SPACING_MS,
+      this.step.endsAt - (this.step.end - k) * ENTRY_SPACING_MS,
+    );
+    const ingestedAt = new Date(this.lastAt);
     const occurredAt = new Date(ingestedAt.getTime() - 50);
     const subject = { kind: SubjectKind.SUBJECT_KIND_BENEFICIARY, ref };
     const staff = {

@@ -152,14 +152,12 @@ async function main(): Promise<void> {
       vaccinatorId: cast.vaccinators[0]!.id,
       kid,
     });
-    const largest = Math.max(...SIZES, FULL_AUDIT_ENTRIES ?? 0);
     const audit = new AuditSeeder({
       population,
       environment: env.audit,
       pool: pools.audit,
       mobileIndex: (n) => identity.mobileIndex(n),
       centreId: cast.centreId,
-      largestSize: largest,
     });
     say(`staff, centre and issuer key ready (kid ${kid})`);
 
@@ -269,6 +267,7 @@ async function main(): Promise<void> {
       // The services whose state the seeder changes behind them are stopped, and started
       // again on it (audit's writer holds the tree's frontier; the issuer caches its lists).
       await stop('vaccination-record', 'audit');
+      audit.beginStep(step.entries);
       const stepStarted = performance.now();
       let lastSaid = performance.now();
       while (beneficiaries < step.beneficiaries || entries < step.entries) {

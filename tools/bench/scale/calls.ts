@@ -74,7 +74,8 @@ export async function timeCalls(options: {
   const results = new Map<string, LoadResult>();
   const time = async (name: string, call: (index: number) => Promise<unknown>, max = limits) => {
     // A few calls first, so connections and prepared statements are warm.
-    await runLoad({ ...max, maxCalls: Math.min(max.maxCalls, WARM_UP_CALLS), call });
+    const warmUp = Math.min(WARM_UP_CALLS, Math.max(1, Math.floor(max.maxCalls / 4)));
+    await runLoad({ ...max, maxCalls: warmUp, call });
     const result = await runLoad({ ...max, call });
     if (result.errors > 0 && result.calls === 0) {
       // Run it once more, unguarded, so the refusal itself is what is reported.

@@ -43,6 +43,7 @@ import {
 import { KEPT_STATE_FILE } from './adapters/kept-state-file';
 import { createAuditApp, type AuditApp } from './app';
 import { readConfig } from './config';
+import { ENTRIES_PER_PARTITION } from './domain/log-rules';
 
 const LOG_NAME = 'audit.rollback-test.vaxguard';
 
@@ -201,8 +202,12 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
     }
   }
 
-  /** Two entries swapped in place, in one transaction (through a free index: indexes are >= 0). */
+  /**
+   * Two entries swapped in place, in one transaction, through a free index: the last of
+   * the first partition (entries are partitioned by index; this log is far smaller).
+   */
   async function swapEntries(first: number, second: number): Promise<void> {
+    const free = ENTRIES_PER_PARTITION - 1;
     const client = await auditDb.connect();
     const move = (from: number, to: number) =>
       client.query('UPDATE audit_log_entries SET entry_index = $2 WHERE entry_index = $1', [
@@ -211,9 +216,9 @@ describe('audit log rollback and tampering (real PostgreSQL, Kafka, litewitness)
       ]);
     try {
       await client.query('BEGIN');
-      await move(first, 9_000_000_000);
+      await move(first, free);
       await move(second, first);
-      await move(9_000_000_000, second);
+      await move(free, second);
       await client.query('COMMIT');
     } finally {
       client.release();

@@ -52,12 +52,12 @@ export class PgLogQueries implements LogQueryStore, QueryRecorder {
       params.push(value);
       where.push(sql(`$${params.length}`));
     };
-    if (end !== undefined) condition((p) => `entry_index < ${p}`, end);
     if (filter.actorId) condition((p) => `actor_id = ${p}`, filter.actorId);
     if (filter.subjectRef) condition((p) => `subject_ref = ${p}`, filter.subjectRef);
     if (filter.eventType) condition((p) => `event_type = ${p}`, filter.eventType);
     if (filter.from) condition((p) => `occurred_at >= ${p}`, filter.from);
     if (filter.to) condition((p) => `occurred_at < ${p}`, filter.to);
+    if (end !== undefined) condition((p) => `entry_index < ${p}`, end);
     params.push(limit);
     const { rows } = await this.db.query<EntryRow>(
       `SELECT ${ENTRY_COLUMNS} FROM audit_log_entries

@@ -2,12 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { otpV1 } from '@vaxguard/proto';
 import { otpServiceKeys } from '@vaxguard/auth';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import {
   checkHealth,
+  eventually,
   leaks,
   outcomeOf,
   spawnService,
@@ -20,6 +22,7 @@ import {
 } from '@vaxguard/testing';
 import { AUDIENCE, JwksCache, RevocationSet, TOKEN_ISSUER, TokenVerifier } from '@vaxguard/tokens';
 import { readAllDevSms, readDevSms } from '@vaxguard/dev-sms';
+import { startTestSmsc, testSmscDir } from './test-smsc';
 import { otpTestClient, type OtpTestClient } from './test-support';
 
 const CITIZEN = otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN;
@@ -196,5 +199,63 @@ describe('OTP service processes: two instances, one database', () => {
       expect(output).toContain('"msg":"service stopped"');
       expect(leaks(output, [...mobilesUsed, ...mobiles], codes)).toEqual([]);
     }
+  });
+
+  it('OTP_SMS_DELIVERY=smpp: the built service sends a code to an SMS centre, records its receipt, and the code confirms', async () => {
+    await using smsc = await startTestSmsc(
+      testSmscDir(process.env['VAXGUARD_CACHE_DIR']),
+      'vaxguard',
+      'pw-12345',
+    );
+    const database = await postgres.createDatabase();
+    await using service = await spawnService({
+      entry: 'services/otp/dist/main.js',
+      env: {
+        DATABASE_URL: database,
+        KAFKA_BROKERS: kafka.brokers.join(','),
+        CLIENT_CREDENTIALS: portal.credential,
+        LOG_LEVEL: 'debug',
+        OTP_HASH_KEY: Buffer.alloc(32, 31).toString('base64'),
+        MOBILE_INDEX_KEY: Buffer.alloc(32, 32).toString('base64'),
+        OTP_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 33).toString('base64'),
+        OTP_SMS_DELIVERY: 'smpp',
+        OTP_SMPP_HOST: '127.0.0.1',
+        OTP_SMPP_PORT: String(smsc.port),
+        OTP_SMPP_SYSTEM_ID: 'vaxguard',
+        OTP_SMPP_PASSWORD: 'pw-12345',
+        OTP_SMPP_SENDER_ID: 'VAXGRD',
+        OTP_SMPP_DLT_PE_ID: '1101234567890123456',
+        OTP_SMPP_DLT_TEMPLATE_ID: '1107161234567890123',
+        OTP_SMPP_MESSAGE_TEXT: 'VaxGuard code {code}. Valid 3 minutes.',
+      },
+    });
+    const mobile = '9123455500';
+    mobilesUsed.add(mobile);
+    const caller = otpTestClient(service.address, portal.clientId, portal.secret);
+    clients.push(caller);
+    const { txnId } = await caller.generate({ mobile, purpose: CITIZEN });
+
+    const submit = await smsc.waitFor((event) => event['destAddr'] === `91${mobile}`);
+    expect(submit).toMatchObject({ status: 'ESME_ROK', sourceAddr: 'VAXGRD' });
+    const code = /^VaxGuard code (\d{6})\. Valid 3 minutes\.$/.exec(String(submit['text']))?.[1];
+    expect(code).toBeDefined();
+    const { token } = await caller.confirm(txnId, code ?? '');
+    expect(token).not.toBe('');
+    const db = new pg.Client({ connectionString: database });
+    await db.connect();
+    try {
+      await eventually(async () => {
+        const { rows } = await db.query(
+          'SELECT message_id, receipt_state FROM otp_sms_deliveries WHERE txn_id = $1',
+          [txnId],
+        );
+        expect(rows).toEqual([{ message_id: submit['messageId'], receipt_state: 'DELIVRD' }]);
+      });
+    } finally {
+      await db.end();
+    }
+    expect(await service.stop('SIGTERM')).toBe(0);
+    expect(service.output()).toContain('"msg":"bound to the SMS centre"');
+    expect(leaks(service.output(), [mobile, `91${mobile}`], [code ?? ''])).toEqual([]);
   });
 });

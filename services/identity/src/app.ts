@@ -11,6 +11,7 @@ import {
   identityHandlers,
 } from './adapters/grpc-handlers';
 import { OtpPeer } from './adapters/otp-peer';
+import { pruneIdentity } from './adapters/pg-identity-retention';
 import { PgPrincipalStore } from './adapters/pg-principal-store';
 import { PgBeneficiaryStore } from './adapters/pg-beneficiary-store';
 import { EnvelopeVault } from './adapters/vault';
@@ -24,6 +25,7 @@ import {
 } from './domain/identity-rules';
 import { PrincipalService } from './domain/principals';
 import { hashStaffPassword, verifyStaffPassword } from './domain/staff-passwords';
+import { RETENTION_PRUNE_INTERVAL_MS } from './domain/identity-rules';
 import { identityMigrations } from './migrations';
 
 export interface IdentityApp {
@@ -105,6 +107,9 @@ export async function createIdentityApp(
         runtime.clientScopes(clientId),
       ),
     );
+    runtime.every('identity-retention', RETENTION_PRUNE_INTERVAL_MS, async (signal) => {
+      await pruneIdentity(runtime.pool, clock(), () => signal.aborted);
+    });
     return { runtime, beneficiaries, consents, principals };
   } catch (error) {
     await runtime.stop();

@@ -129,4 +129,24 @@ export const identityMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Every table's retention rule (issue 23: nothing grows without bound). The two that
+    // only grew get an index for their rule; pg-identity-retention.ts applies them, a
+    // batch per statement, every RETENTION_PRUNE_INTERVAL_MS. Rules: identity-rules.ts.
+    id: 'identity/0006_retention',
+    sql: `
+      CREATE INDEX client_sign_in_failures_by_window ON client_sign_in_failures (window_start);
+      CREATE INDEX partner_consent_sms_by_day ON partner_consent_sms (day_start);
+
+      COMMENT ON TABLE client_sign_in_failures IS 'retention: rows deleted after N. A failed username is counted for its minute (STAFF_LOGIN_FAILURE_WINDOW_MS) and deleted once the minute is over (clientSignInFailuresKeptFrom), by client_sign_in_failures_by_window.';
+      COMMENT ON TABLE partner_consent_sms IS 'retention: rows deleted after N. A row per client asking consent as a partner, bounded by the registry; deleted a day after its IST day ended (consentSmsCountsKeptFrom, CONSENT_SMS_DAY_MS), by partner_consent_sms_by_day.';
+      COMMENT ON TABLE staff_consent_requests IS 'retention: a row per live thing. A row per staff member, its count reset each STAFF_CONSENT_WINDOW_MS in place.';
+      COMMENT ON TABLE beneficiaries IS 'retention: grows with the country''s data by design. A row per registered beneficiary (1.1 billion nationally). Beyond one primary: hashed by beneficiary ref (issue 23, docs/scaling.md).';
+      COMMENT ON TABLE centres IS 'retention: a row per live thing. A row per vaccination centre.';
+      COMMENT ON TABLE staff IS 'retention: a row per live thing. A row per staff member.';
+      COMMENT ON TABLE partners IS 'retention: a row per live thing. A row per registered partner client.';
+      COMMENT ON TABLE principal_suspensions IS 'retention: a row per live thing. A row per suspension in force, deleted when it is lifted.';
+      COMMENT ON TABLE api_locks IS 'retention: a row per live thing. A row per API lock in force, deleted when it is lifted.';
+    `,
+  },
 ];

@@ -322,6 +322,15 @@ export function staffLoginFailureWindowStart(at: Date): Date {
   return new Date(at.getTime() - (at.getTime() % STAFF_LOGIN_FAILURE_WINDOW_MS));
 }
 
+/**
+ * A client's failed usernames are read only in the window they were counted in: those of
+ * earlier windows are deleted (issue 23; migration identity/0006_retention). A client's
+ * next failure also deletes its own; this catches the clients that never fail again.
+ */
+export function clientSignInFailuresKeptFrom(now: Date): Date {
+  return staffLoginFailureWindowStart(now);
+}
+
 /** Whether a client that failed at this many distinct usernames this window is refused. */
 export function isClientSignInThrottled(failedUsernames: number): boolean {
   return failedUsernames >= STAFF_LOGIN_FAILED_USERNAMES_PER_CLIENT_PER_MINUTE;
@@ -430,6 +439,21 @@ export function consentSmsDayStart(at: Date): Date {
   const ist = at.getTime() + IST_OFFSET_MS;
   return new Date(ist - (ist % CONSENT_SMS_DAY_MS) - IST_OFFSET_MS);
 }
+
+/**
+ * A client's consent SMS counts say nothing once their day is over (the next request
+ * starts both counts afresh): a row whose day ended a whole day ago is deleted (issue
+ * 23; migration identity/0006_retention), so the table holds the clients that asked
+ * lately, not every client that ever asked. The day of grace keeps the pruner far from
+ * a row a request is counting in.
+ */
+export function consentSmsCountsKeptFrom(now: Date): Date {
+  return new Date(consentSmsDayStart(now).getTime() - CONSENT_SMS_DAY_MS);
+}
+
+/** How often identity's retention rules run, and the rows one statement deletes at most. */
+export const RETENTION_PRUNE_INTERVAL_MS = 10 * 60_000;
+export const RETENTION_PRUNE_BATCH_SIZE = 1_000;
 
 /** A partner's consent requests counted so far in the current minute and day. */
 export interface ConsentSmsCounts {

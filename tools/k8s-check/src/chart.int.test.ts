@@ -62,12 +62,22 @@ const layout: PlatformLayout = {
   issuer: { url: 'https://vaxguard.example.in/issuer', httpPort: 8443 },
   logLevel: 'info',
 };
+/** Secrets of an installation the development platform does not have: its SMS centre's. */
+const INSTALLATION_SECRETS: Partial<Record<PlatformServiceName, Record<string, string>>> = {
+  otp: { OTP_SMPP_PASSWORD: 'bind-pw1' },
+};
+/** A service's variables as the harness's platform (and the installation) would set them. */
+const testEnvironment = (service: PlatformServiceName): Record<string, string> => ({
+  ...serviceEnvironment(service, layout),
+  ...INSTALLATION_SECRETS[service],
+});
 /** Every secret value of that platform: a variable whose value holds one is a secret. */
 const SECRET_VALUES = [
   ...Object.values(secrets).flatMap((value) =>
     typeof value === 'string' ? [value] : Object.values(value as Record<string, string>),
   ),
   ...Object.values(layout.databases),
+  ...Object.values(INSTALLATION_SECRETS).flatMap((values) => Object.values(values ?? {})),
 ];
 
 interface SecretReference {
@@ -156,7 +166,7 @@ function podEnvironment(
   rendered: RenderedEnvironment,
   { withOptional }: { withOptional: boolean },
 ): Record<string, string> {
-  const harness = serviceEnvironment(service, layout);
+  const harness = testEnvironment(service);
   const environment = { ...rendered.plain };
   for (const [variable, ref] of Object.entries(rendered.secretRefs)) {
     if (ref.optional && !withOptional) continue;
@@ -176,7 +186,7 @@ interface Peer {
 interface PolicySpec {
   policyTypes: string[];
   ingress?: { from?: Peer[] }[];
-  egress?: { to?: Peer[] }[];
+  egress?: { to?: Peer[]; ports?: { port: number }[] }[];
 }
 
 /** The components a policy's rules name by pod label (in the release's own namespace). */
@@ -291,7 +301,7 @@ describe.each(VALUE_SETS)('the chart with %s', (valuesFile) => {
 
   it.each(PLATFORM_SERVICES)('%s: every secret comes from its Secret, by reference', (service) => {
     const rendered = renderedEnvironment(objects, service);
-    const harness = serviceEnvironment(service, layout);
+    const harness = testEnvironment(service);
     const secretVariables = Object.keys(harness).filter((variable) =>
       SECRET_VALUES.some((secret) => (harness[variable] ?? '').includes(secret)),
     );
@@ -343,6 +353,21 @@ describe.each(VALUE_SETS)('the chart with %s', (valuesFile) => {
       if (component === 'witness') expect(outsidePeers).toBe(callers.length);
       else expect(outsidePeers).toBeGreaterThan(callers.length);
     }
+  });
+
+  it('only the OTP service reaches the SMS centre, at the port it binds to', () => {
+    const smppPort = Number(renderedEnvironment(objects, 'otp').plain['OTP_SMPP_PORT']);
+    expect(smppPort).toBeGreaterThan(0);
+    const reachesSmppPort = (component: string) =>
+      (
+        find<{ spec: PolicySpec }>(objects, 'NetworkPolicy', `${RELEASE}-${component}`).spec
+          .egress ?? []
+      ).some(
+        (rule) =>
+          rule.ports?.some((port) => port.port === smppPort) &&
+          rule.to?.every((peer) => peer.ipBlock !== undefined),
+      );
+    expect(PLATFORM_SERVICES.filter(reachesSmppPort)).toEqual(['otp']);
   });
 });
 

@@ -200,10 +200,54 @@ build_kafka() {
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# ensure_image <name> <ref> <inputs hash> <build function> [args...]: unless <ref>
+# exists, builds it: the base rootfs unpacked into a fresh temp dir, the build function
+# run on it (`<function> <rootfs> [args...]`, setting IMPORT_CHANGES), then imported.
+ensure_image() {
+  local target=$1 ref=$2 hash=$3 build=$4 rootfs started c changes
+  shift 4
+  if ! image_exists "$ref"; then
+    mkdir -p "$CACHE_DIR/locks"
+    # Concurrent callers for the same image wait here, then find it built.
+    exec 9>"$CACHE_DIR/locks/image-$target.lock"
+    flock 9
+    if ! image_exists "$ref"; then
+      # An unreachable daemon also makes `image inspect` fail; don't spend a
+      # minute building before finding out.
+      docker info >/dev/null 2>&1 || die "docker daemon not reachable"
+      command -v debootstrap >/dev/null || die "debootstrap not installed"
+      started=$SECONDS
+      log "building $ref"
+      sweep_stale_rootfs
+      base_tarball
+      new_rootfs
+      rootfs=$NEW_ROOTFS
+      tar -C "$rootfs" --numeric-owner -xpf "$BASE_TARBALL"
+      IMPORT_CHANGES=()
+      "$build" "$rootfs" "$@"
+      changes=()
+      for c in "${IMPORT_CHANGES[@]}" \
+        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        'ENV LANG=C.UTF-8' \
+        "LABEL vaxguard.image=$target vaxguard.inputs=$hash"; do
+        changes+=(--change "$c")
+      done
+      log "importing rootfs into docker"
+      # Device nodes etc. come from the container runtime, not the image.
+      tar -C "$rootfs" --numeric-owner \
+        --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . |
+        docker import "${changes[@]}" - "$ref" >/dev/null
+      remove_rootfs "$rootfs"
+      log "built $ref in $((SECONDS - started))s"
+    fi
+    exec 9>&-
+  fi
+}
+
 # All top-level work happens in main, called on the last line: bash reads
 # scripts lazily, so this makes editing build.sh safe while a build runs.
 main() {
-  local target=${1:-} version packages files hash ref rootfs started c changes
+  local target=${1:-} version packages files hash ref
   case $target in
     postgres | kafka) ;;
     *) die "usage: $0 <postgres|kafka>" ;;
@@ -225,43 +269,7 @@ main() {
     "$IMAGES_DIR/build.sh" "$IMAGES_DIR/lib.sh" "${files[@]}")
   ref="vaxguard/$target:$version-$hash"
 
-  if ! image_exists "$ref"; then
-    mkdir -p "$CACHE_DIR/locks"
-    # Concurrent callers for the same image wait here, then find it built.
-    exec 9>"$CACHE_DIR/locks/image-$target.lock"
-    flock 9
-    if ! image_exists "$ref"; then
-      # An unreachable daemon also makes `image inspect` fail; don't spend a
-      # minute building before finding out.
-      docker info >/dev/null 2>&1 || die "docker daemon not reachable"
-      command -v debootstrap >/dev/null || die "debootstrap not installed"
-      started=$SECONDS
-      log "building $ref"
-      sweep_stale_rootfs
-      base_tarball
-      new_rootfs
-      rootfs=$NEW_ROOTFS
-      tar -C "$rootfs" --numeric-owner -xpf "$BASE_TARBALL"
-      IMPORT_CHANGES=()
-      "build_$target" "$rootfs"
-      changes=()
-      for c in "${IMPORT_CHANGES[@]}" \
-        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        'ENV LANG=C.UTF-8' \
-        "LABEL vaxguard.image=$target vaxguard.inputs=$hash"; do
-        changes+=(--change "$c")
-      done
-      log "importing rootfs into docker"
-      # Device nodes etc. come from the container runtime, not the image.
-      tar -C "$rootfs" --numeric-owner \
-        --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . |
-        docker import "${changes[@]}" - "$ref" >/dev/null
-      remove_rootfs "$rootfs"
-      log "built $ref in $((SECONDS - started))s"
-    fi
-    exec 9>&-
-  fi
-
+  ensure_image "$target" "$ref" "$hash" "build_$target"
   printf '%s\n' "$ref"
 }
 

@@ -87,7 +87,7 @@ build_witness_image() {
 }
 
 service_main() {
-  local target=${1:-} version inputs hash ref rootfs started c changes
+  local target=${1:-} version inputs hash ref
   local files=("$IMAGES_DIR/build.sh" "$IMAGES_DIR/lib.sh" "$IMAGES_DIR/service.sh")
   version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$REPO_ROOT/package.json")
   if [[ " $SERVICES " == *" $target "* ]]; then
@@ -106,41 +106,10 @@ service_main() {
   hash=$(inputs_hash "$inputs $DEBIAN_SUITE" "${files[@]}")
   ref="vaxguard/$target:$version-$hash"
 
-  if ! image_exists "$ref"; then
-    mkdir -p "$CACHE_DIR/locks"
-    exec 9>"$CACHE_DIR/locks/image-$target.lock"
-    flock 9
-    if ! image_exists "$ref"; then
-      docker info >/dev/null 2>&1 || die "docker daemon not reachable"
-      command -v debootstrap >/dev/null || die "debootstrap not installed"
-      started=$SECONDS
-      log "building $ref"
-      sweep_stale_rootfs
-      base_tarball
-      new_rootfs
-      rootfs=$NEW_ROOTFS
-      tar -C "$rootfs" --numeric-owner -xpf "$BASE_TARBALL"
-      IMPORT_CHANGES=()
-      if [[ $target == witness ]]; then
-        build_witness_image "$rootfs"
-      else
-        build_service_image "$rootfs" "$target"
-      fi
-      changes=()
-      for c in "${IMPORT_CHANGES[@]}" \
-        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        'ENV LANG=C.UTF-8' \
-        "LABEL vaxguard.image=$target vaxguard.inputs=$hash"; do
-        changes+=(--change "$c")
-      done
-      log "importing rootfs into docker"
-      tar -C "$rootfs" --numeric-owner \
-        --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . |
-        docker import "${changes[@]}" - "$ref" >/dev/null
-      remove_rootfs "$rootfs"
-      log "built $ref in $((SECONDS - started))s"
-    fi
-    exec 9>&-
+  if [[ $target == witness ]]; then
+    ensure_image "$target" "$ref" "$hash" build_witness_image
+  else
+    ensure_image "$target" "$ref" "$hash" build_service_image "$target"
   fi
   # The chart's default tag (its appVersion) names the newest build.
   docker tag "$ref" "vaxguard/$target:$version"

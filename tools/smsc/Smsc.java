@@ -260,48 +260,53 @@ public final class Smsc implements ServerMessageReceiverListener {
   @Override
   public SubmitMultiResult onAcceptSubmitMulti(SubmitMulti submitMulti, SMPPServerSession source)
       throws ProcessRequestException {
-    throw new ProcessRequestException("not supported", SMPPConstant.STAT_ESME_RINVCMDID);
+    throw notSupported();
   }
 
   @Override
   public QuerySmResult onAcceptQuerySm(QuerySm querySm, SMPPServerSession source)
       throws ProcessRequestException {
-    throw new ProcessRequestException("not supported", SMPPConstant.STAT_ESME_RINVCMDID);
+    throw notSupported();
   }
 
   @Override
   public void onAcceptReplaceSm(ReplaceSm replaceSm, SMPPServerSession source)
       throws ProcessRequestException {
-    throw new ProcessRequestException("not supported", SMPPConstant.STAT_ESME_RINVCMDID);
+    throw notSupported();
   }
 
   @Override
   public void onAcceptCancelSm(CancelSm cancelSm, SMPPServerSession source)
       throws ProcessRequestException {
-    throw new ProcessRequestException("not supported", SMPPConstant.STAT_ESME_RINVCMDID);
+    throw notSupported();
   }
 
   @Override
   public BroadcastSmResult onAcceptBroadcastSm(BroadcastSm broadcastSm, SMPPServerSession source)
       throws ProcessRequestException {
-    throw new ProcessRequestException("not supported", SMPPConstant.STAT_ESME_RINVCMDID);
+    throw notSupported();
   }
 
   @Override
   public void onAcceptCancelBroadcastSm(CancelBroadcastSm cancel, SMPPServerSession source)
       throws ProcessRequestException {
-    throw new ProcessRequestException("not supported", SMPPConstant.STAT_ESME_RINVCMDID);
+    throw notSupported();
   }
 
   @Override
   public QueryBroadcastSmResult onAcceptQueryBroadcastSm(QueryBroadcastSm query, SMPPServerSession source)
       throws ProcessRequestException {
-    throw new ProcessRequestException("not supported", SMPPConstant.STAT_ESME_RINVCMDID);
+    throw notSupported();
   }
 
   @Override
   public DataSmResult onAcceptDataSm(DataSm dataSm, Session source) throws ProcessRequestException {
-    throw new ProcessRequestException("not supported", SMPPConstant.STAT_ESME_RINVCMDID);
+    throw notSupported();
+  }
+
+  /** The answer to every operation a test centre has no use for: ESME_RINVCMDID. */
+  private static ProcessRequestException notSupported() {
+    return new ProcessRequestException("not supported", SMPPConstant.STAT_ESME_RINVCMDID);
   }
 
   /** One JSON object a line; values are strings, numbers or a map of strings. */

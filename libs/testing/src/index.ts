@@ -7,6 +7,7 @@ export * from './made-up-aadhaar';
 export * from './platform';
 export * from './platform-environment';
 export * from './postgres';
+export * from './postgres-pair';
 export * from './refusals';
 export * from './service-process';
 export * from './service-scenarios';

@@ -28,6 +28,7 @@ import {
   type PlatformSecrets,
 } from './platform-environment';
 import { startPostgres, type PostgresFixture } from './postgres';
+import { startPostgresPair, type PostgresPairFixture } from './postgres-pair';
 import { spawnService, type ServiceProcess } from './service-process';
 
 const WORKSPACE = fileURLToPath(new URL('../../../', import.meta.url));
@@ -78,6 +79,11 @@ export interface PlatformOptions {
    * service starts (and migrates its database): where a test restores a backup.
    */
   readonly beforeServices?: (descriptionFile: string) => Promise<void>;
+  /**
+   * `pair`: PostgreSQL as a primary and a standby with automatic failover
+   * (postgres-pair.ts), every service's DATABASE_URL naming both; default `single`.
+   */
+  readonly postgres?: 'single' | 'pair';
 }
 
 /** The OTP and identity clients of one client application. */
@@ -94,6 +100,8 @@ export interface AllPlatformClients extends PlatformClients {
 
 export interface Platform extends AsyncDisposable {
   readonly postgres: PostgresFixture;
+  /** The same fixture when the platform runs on the pair (`postgres: 'pair'`), else undefined. */
+  readonly postgresPair: PostgresPairFixture | undefined;
   readonly kafka: KafkaFixture;
   /** The OTP process; identity's when `services` names it. */
   readonly otp: ServiceProcess;
@@ -228,7 +236,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       });
     }
     const [postgres, kafka] = await Promise.all([
-      startPostgres().then((fixture) => (releases.push(() => fixture.stop()), fixture)),
+      (options.postgres === 'pair' ? startPostgresPair() : startPostgres()).then(
+        (fixture) => (releases.push(() => fixture.stop()), fixture),
+      ),
       startKafka({ listeners: kafkaListeners }).then(
         (fixture) => (releases.push(() => fixture.stop()), fixture),
       ),
@@ -426,6 +436,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
 
     return {
       postgres,
+      postgresPair: options.postgres === 'pair' ? (postgres as PostgresPairFixture) : undefined,
       kafka,
       otp,
       identity,

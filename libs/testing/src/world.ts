@@ -91,6 +91,8 @@ export async function startWorld(
     env?: Parameters<typeof startPlatform>[0]['env'];
     /** Services whose network to PostgreSQL or Kafka the test cuts (`platform.proxies`). */
     faultProxies?: Parameters<typeof startPlatform>[0]['faultProxies'];
+    /** `pair`: PostgreSQL as a primary and a standby with automatic failover (default `single`). */
+    postgres?: Parameters<typeof startPlatform>[0]['postgres'];
   } = {},
 ): Promise<World> {
   const raw = {
@@ -125,6 +127,7 @@ export async function startWorld(
     clients: credentials,
     ...(options.env ? { env: options.env } : {}),
     ...(options.faultProxies ? { faultProxies: options.faultProxies } : {}),
+    ...(options.postgres ? { postgres: options.postgres } : {}),
   });
   try {
     const clients = platform.connectAll(platform.operator, { deadlineMs: 15_000 });

@@ -321,4 +321,26 @@ export const auditMigrations: readonly Migration[] = [
   tilesMigration,
   partitionedEntriesMigration,
   citizenBeneficiariesMigration,
+  {
+    // Every table's retention rule (issue 23: nothing grows without bound), where a
+    // reader of the schema finds it. The anomaly windows' rules are applied by
+    // PgAnomalyWindows.prune (anomalyRetentionRules, by the indexes of
+    // audit/anomaly_windows); the log's tables grow by design and are partitioned.
+    id: 'audit/0008_retention',
+    sql: `
+      COMMENT ON TABLE anomaly_members IS 'retention: rows deleted after N. A member last seen ANOMALY_STATE_RETENTION_MS (the longest window, 24 hours) ago is deleted, by anomaly_members_by_last_seen.';
+      COMMENT ON TABLE anomaly_counts IS 'retention: rows deleted after N. A bucket started ANOMALY_STATE_RETENTION_MS (24 hours) ago is deleted, by anomaly_counts_by_bucket_start.';
+      COMMENT ON TABLE anomaly_alert_claims IS 'retention: rows deleted after N. A claim is deleted once held_until passed, by anomaly_alert_claims_by_held_until.';
+      COMMENT ON TABLE anomaly_alerts IS 'retention: grows with the country''s data by design. Alerts are auditors'' evidence, kept as the log is; each rule raises at most one per offence and window (its dedup_key), so they grow with offences, not with traffic.';
+      COMMENT ON TABLE anomaly_responses IS 'retention: grows with the country''s data by design. One row per alert that asked identity for an automatic response, kept with its alert.';
+      COMMENT ON TABLE audit_directory_centres IS 'retention: a row per live thing. A row per centre identity announced.';
+      COMMENT ON TABLE audit_directory_staff IS 'retention: a row per live thing. A row per staff member identity announced.';
+      COMMENT ON TABLE audit_directory_partners IS 'retention: a row per live thing. A row per partner identity registered.';
+      COMMENT ON TABLE audit_citizen_beneficiaries IS 'retention: grows with the country''s data by design. A row per beneficiary registered on a mobile, as the log holds their registrations.';
+      COMMENT ON TABLE audit_log_entries IS 'retention: time partitions dropped. The log is append-forever and grows with the country''s data by design; its entries are partitioned by index (ENTRIES_PER_PARTITION, pg_partman) so old partitions can be detached and archived, and one log per period is issue 23''s sharding plan (docs/scaling.md).';
+      COMMENT ON TABLE audit_log_tiles IS 'retention: grows with the country''s data by design. The tree''s hashes as C2SP tlog-tiles, about 2 hashes per entry: what every proof reads, kept as long as the log.';
+      COMMENT ON TABLE audit_checkpoints IS 'retention: grows with the country''s data by design. A signed checkpoint per checkpoint interval, what witnesses and auditors hold the log to.';
+      COMMENT ON TABLE audit_log_head IS 'retention: a row per live thing. One row: the size and root of the stored tree.';
+    `,
+  },
 ];

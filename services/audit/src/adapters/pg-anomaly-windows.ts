@@ -1,4 +1,4 @@
-import type { Queryable } from '@vaxguard/db';
+import { deleteInBatches, type BatchedDelete, type Queryable } from '@vaxguard/db';
 import {
   bucketStart,
   countWindowStart,
@@ -106,35 +106,30 @@ export class PgAnomalyWindows implements WindowStore {
    * than `retentionMs` before `now` (`ANOMALY_STATE_RETENTION_MS`, the longest window),
    * and lapsed claims. Returns how many rows went; run it periodically.
    */
-  async prune(now: Date, retentionMs: number): Promise<number> {
-    const before = new Date(now.getTime() - retentionMs);
-    const statements: readonly [string, Date][] = [
-      [
-        `DELETE FROM anomaly_members WHERE ctid = ANY (ARRAY(
-           SELECT ctid FROM anomaly_members WHERE last_seen < $1 LIMIT ${PRUNE_BATCH}))`,
-        before,
-      ],
-      [
-        `DELETE FROM anomaly_counts WHERE ctid = ANY (ARRAY(
-           SELECT ctid FROM anomaly_counts WHERE bucket_start < $1 LIMIT ${PRUNE_BATCH}))`,
-        before,
-      ],
-      [
-        `DELETE FROM anomaly_alert_claims WHERE ctid = ANY (ARRAY(
-           SELECT ctid FROM anomaly_alert_claims WHERE held_until < $1 LIMIT ${PRUNE_BATCH}))`,
-        now,
-      ],
-    ];
+  async prune(now: Date, retentionMs: number, stopped?: () => boolean): Promise<number> {
     let deleted = 0;
-    for (const [sql, cutoff] of statements) {
-      for (;;) {
-        const { rowCount } = await this.db.query(sql, [cutoff]);
-        deleted += rowCount ?? 0;
-        if ((rowCount ?? 0) < PRUNE_BATCH) break;
-      }
+    for (const rule of anomalyRetentionRules(now, retentionMs)) {
+      deleted += await deleteInBatches(this.db, {
+        ...rule,
+        batchSize: PRUNE_BATCH,
+        ...(stopped ? { stopped } : {}),
+      });
     }
     return deleted;
   }
+}
+
+/**
+ * The anomaly windows' rows no window reads any more as of `now` (migration
+ * audit/0008_retention states each table's rule), each served by an index.
+ */
+export function anomalyRetentionRules(now: Date, retentionMs: number): readonly BatchedDelete[] {
+  const before = new Date(now.getTime() - retentionMs);
+  return [
+    { table: 'anomaly_members', where: 'last_seen < $1', params: [before] },
+    { table: 'anomaly_counts', where: 'bucket_start < $1', params: [before] },
+    { table: 'anomaly_alert_claims', where: 'held_until < $1', params: [now] },
+  ];
 }
 
 function countsByName<N extends string>(

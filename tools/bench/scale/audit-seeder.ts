@@ -1,11 +1,12 @@
 // The audit log in bulk, through the audit service's own code: events built from the
 // catalogue, encoded and decoded as Kafka carries them, made into records as ingestion
-// makes them (auditRecordOf), and appended by the service's LogWriter to its PgLogStore,
+// makes them (auditRecordOf), appended by the service's LogWriter to its store with
+// what ingestion records beside them (recordDirectory: the citizens' beneficiaries),
 // whatever that store keeps (entries, tree nodes or tiles, checkpoints signed with the
 // log's key every AUDIT_CHECKPOINT_EVERY_ENTRIES): a real Merkle tree, which the service,
 // started again on it, extends, proves and verifies as its own.
 import { randomUUID } from 'node:crypto';
-import type { Pool } from '@vaxguard/db';
+import { withTransaction, type Pool } from '@vaxguard/db';
 import {
   ActorKind,
   buildEvent,
@@ -13,11 +14,13 @@ import {
   encodeEnvelope,
   EVENTS,
   SubjectKind,
+  type DecodedEvent,
   type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
 import { identityV1 } from '@vaxguard/proto';
 import { auditRecordOf } from '../../../services/audit/src/adapters/log-ingestion';
-import { PgLogStore } from '../../../services/audit/src/adapters/pg-log-store';
+import { recordDirectory } from '../../../services/audit/src/adapters/pg-directory';
+import { PgLogStore, PgLogTransaction } from '../../../services/audit/src/adapters/pg-log-store';
 import { runPartitionMaintenance } from '../../../services/audit/src/adapters/pg-partitions';
 import { readConfig } from '../../../services/audit/src/config';
 import { ENTRIES_PER_PARTITION } from '../../../services/audit/src/domain/log-rules';
@@ -91,13 +94,24 @@ export class AuditSeeder {
     ) {
       await runPartitionMaintenance(this.options.pool);
     }
-    const records: AuditRecord[] = [];
-    for (let k = from; k < to; k++) records.push(this.record(k));
-    await this.store.inTransaction((tx) => this.writer.append(tx, records));
+    const seeded: { record: AuditRecord; event: DecodedEvent }[] = [];
+    for (let k = from; k < to; k++) seeded.push(this.record(k));
+    // As the log's ingestion does for a Kafka batch: the entries, then what they announce
+    // (the directory, the beneficiaries on each citizen's mobile), in one transaction.
+    await withTransaction(this.options.pool, async (client) => {
+      await this.writer.append(
+        new PgLogTransaction(client),
+        seeded.map(({ record }) => record),
+      );
+      await recordDirectory(
+        client,
+        seeded.map(({ event }) => event),
+      );
+    });
   }
 
   /** Entry `k`: beneficiary k / 4's registration, a consent request, a read, a dose's. */
-  private record(k: number): AuditRecord {
+  private record(k: number): { record: AuditRecord; event: DecodedEvent } {
     const n = Math.floor(k / AUDIT_ENTRIES_PER_BENEFICIARY);
     const ref = this.options.population.ref(n);
     this.lastAt = Math.max(
@@ -165,10 +179,13 @@ export class AuditSeeder {
     }
     const decoded = decodeEvent(encodeEnvelope(event.envelope));
     if (!decoded.ok) throw new Error(`a seeded ${event.envelope.type} event does not decode`);
-    return auditRecordOf(
-      decoded.event,
-      { topic: event.topic, partition: 0, offset: String(k) },
-      ingestedAt,
-    );
+    return {
+      record: auditRecordOf(
+        decoded.event,
+        { topic: event.topic, partition: 0, offset: String(k) },
+        ingestedAt,
+      ),
+      event: decoded.event,
+    };
   }
 }

@@ -14,7 +14,7 @@ import {
   SubjectKind,
   type OutgoingEvent,
 } from '@vaxguard/event-catalogue';
-import { verifyLogPages } from '@vaxguard/dev-operator';
+import { verifyLogPages, VerifyLogPagingError } from '@vaxguard/dev-operator';
 import { createServiceClient } from '@vaxguard/grpc-kit';
 import { MemoryLogSink } from '@vaxguard/logging';
 import { auditV1, identityStaffV1 } from '@vaxguard/proto';
@@ -438,6 +438,80 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
       await restore(rows);
     }
     expect((await verifyLog()).ok).toBe(true);
+  });
+
+  it('verifies a range a page at a time; names an entry changed in the third page, the mark before it; takes a forged token for a position only', async () => {
+    const events = readEvents(30);
+    await produce(events);
+    const indexes = await indexesOf(events);
+    const from = indexes[0] ?? 0;
+    const to = (indexes.at(-1) ?? 0) + 1;
+    await checkpointCovering(to - 1);
+    const ask = (request: auditV1.VerifyLogRequest) =>
+      clients.audit.call('verifyLog', request, as(sessions.auditor));
+    const pages: auditV1.VerifyLogResponse[] = [];
+    const whole = await verifyLogPages(ask, {
+      from,
+      to,
+      pageSize: 8,
+      onPage: (page) => pages.push(page),
+    });
+    expect(whole).toMatchObject({ ok: true, from: String(from), to: String(to) });
+    expect(pages.length).toBeGreaterThanOrEqual(4);
+    expect(pages.at(-1)?.checkedTo).toBe(String(to));
+    expect(pages.slice(0, -1).every((page) => !page.ok && !page.firstMismatch)).toBe(true);
+
+    const third = pages[2] as auditV1.VerifyLogResponse;
+    const target = Number(third.checkedTo) - 1;
+    const { rows } = await auditDb.query<{ entry: Buffer }>(
+      'SELECT entry FROM audit_log_entries WHERE entry_index = $1',
+      [target],
+    );
+    const original = rows[0]?.entry ?? Buffer.alloc(0);
+    try {
+      await auditDb.query(
+        `UPDATE audit_log_entries SET entry = convert_to(replace(convert_from(entry, 'UTF8'), 'stf_', 'stx_'), 'UTF8')
+          WHERE entry_index = $1`,
+        [target],
+      );
+      const tampered = await verifyLogPages(ask, { from, to, pageSize: 8 });
+      expect(tampered).toMatchObject({
+        ok: false,
+        pages: 3,
+        firstMismatch: {
+          kind: auditV1.MismatchKind.MISMATCH_KIND_LEAF_HASH,
+          index: String(target),
+        },
+      });
+      expect(Number(tampered.verifiedUpTo?.treeSize ?? from)).toBeLessThanOrEqual(target);
+
+      // A token forged to go on past the changed entry: the answer says where it began,
+      // after it, and verifies from there; a chain of pages with a gap is refused.
+      const forged = Buffer.from(JSON.stringify({ n: target + 1, e: to })).toString('base64url');
+      const skipped = await ask({ from: '0', to: '0', pageSize: 8, pageToken: forged });
+      expect(skipped.from).toBe(String(target + 1));
+      expect(skipped.firstMismatch).toBeUndefined();
+      let first = true;
+      await expect(
+        verifyLogPages(
+          async (request) => {
+            const page = await ask(first ? request : { ...request, pageToken: forged });
+            first = false;
+            return page;
+          },
+          { from, to, pageSize: Number(third.from) - from },
+        ),
+      ).rejects.toThrow(VerifyLogPagingError);
+      expect(
+        await refusalOf(ask({ from: '0', to: '0', pageSize: 8, pageToken: 'made-up' })),
+      ).toMatchObject({ code: status.INVALID_ARGUMENT, reason: 'BAD_PAGE_TOKEN' });
+    } finally {
+      await auditDb.query('UPDATE audit_log_entries SET entry = $2 WHERE entry_index = $1', [
+        target,
+        original,
+      ]);
+    }
+    expect((await verifyLogPages(ask, { from, to, pageSize: 8 })).ok).toBe(true);
   });
 
   it('detects the newest entries deleted, against the last signed checkpoint', async () => {

@@ -63,6 +63,24 @@ async function verify(state: string, ...extra: string[]) {
   };
 }
 
+/** `vaxguard --json audit check ...extra`: the audit service's VerifyLog, paged. */
+async function check(...extra: string[]) {
+  const run = await vaxguard(
+    ['--platform', platform.descriptionFile, '--json', 'audit', 'check', ...extra],
+    { cwd: workDir },
+  );
+  return {
+    exitCode: run.exitCode,
+    stderr: run.stderr,
+    report: (run.stdout ? JSON.parse(run.stdout) : {}) as {
+      ok: boolean;
+      pages: number;
+      verifiedUpTo?: { treeSize: number };
+      mismatch?: { kind: string; index: number };
+    },
+  };
+}
+
 /** A first round that verified; the size it verified. */
 async function verified(state: string, ...extra: string[]): Promise<number> {
   const { exitCode, stderr, report } = await verify(state, ...extra);
@@ -145,6 +163,13 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
     const full = await verify('rounds', '--full');
     expect(full.exitCode, full.stderr).toBe(AUDIT_VERIFY_EXIT.verified);
     expect(full.report.entriesChecked).toMatchObject({ from: 0 });
+
+    // The audit service's own VerifyLog, paged until done, each page's progress shown.
+    const paged = await check('--page-size', '3');
+    expect(paged.exitCode, paged.stderr).toBe(AUDIT_VERIFY_EXIT.verified);
+    expect(paged.report.ok).toBe(true);
+    expect(paged.report.pages).toBeGreaterThan(1);
+    expect(paged.stderr).toContain('page 2: entries 3 to ');
   });
 
   it('names an old entry UPDATEd as changed (exit 4), by the saved leaves with --full and by the proofs on a first round; the state stays', async () => {
@@ -167,6 +192,12 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
       });
       expect(full.report.tampering?.description).toContain(`entry ${index} was changed`);
       expect(readFileSync(join(workDir, 'update'), 'utf8')).toBe(kept);
+
+      // The audit service names it too, its mark (how far it verified) before it.
+      const paged = await check('--page-size', '3');
+      expect(paged.exitCode, paged.stderr).toBe(AUDIT_VERIFY_EXIT.tampered);
+      expect(paged.report).toMatchObject({ ok: false, mismatch: { kind: 'LEAF_HASH', index } });
+      expect(paged.report.verifiedUpTo?.treeSize ?? 0).toBeLessThanOrEqual(index);
 
       const first = await verify('update-first');
       expect(first.exitCode, first.stderr).toBe(AUDIT_VERIFY_EXIT.tampered);

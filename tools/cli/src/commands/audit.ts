@@ -2,6 +2,7 @@
 // nothing but its public verifier key (libs/tlog): the witness round npm start runs,
 // inclusion and consistency proofs verified locally, and the entries as they arrive,
 // each batch covered by a signed checkpoint consistent with the one before.
+// `vaxguard audit check`: the audit service's own VerifyLog over a range, page by page.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -12,9 +13,10 @@ import {
   parseLogEntry,
   readVerifiedState,
   verifyAuditLog,
+  verifyLogPages,
   writeVerifiedState,
 } from '@vaxguard/dev-operator';
-import type { auditV1 } from '@vaxguard/proto';
+import { auditV1 } from '@vaxguard/proto';
 import { auditCheckpoint, leafHash, type Checkpoint } from '@vaxguard/tlog';
 import type { CliCommand } from '../cli';
 import type { CommandContext, StaffCredentials } from '../context';
@@ -80,6 +82,95 @@ async function verify(context: CommandContext, options: VerifyOptions) {
     stateFile,
   });
   return EXIT.ok;
+}
+
+interface CheckOptions extends StaffOptions {
+  readonly from?: number;
+  readonly to?: number;
+  readonly newest?: number;
+  readonly pageSize?: number;
+}
+
+/**
+ * The audit service's VerifyLog over [from, to), a page at a time (it verifies at most
+ * 10^4 entries a call), each page's progress on stderr: exits 0 when the range
+ * verified, 4 when the service named a mismatch, 3 when it could not be checked.
+ */
+async function check(context: CommandContext, options: CheckOptions) {
+  if (options.newest !== undefined && options.from !== undefined) {
+    throw new UsageError('--newest and --from name the start twice: give one');
+  }
+  if (options.from !== undefined && options.to !== undefined && options.to < options.from) {
+    throw new UsageError('--to must be at least --from');
+  }
+  const audit = context.operator().audit;
+  let report;
+  try {
+    const credentials = await staffCredentials(context, options);
+    let from = options.from ?? 0;
+    if (options.newest !== undefined) {
+      const latest = await audit.call('getCheckpoint', {}, { idempotent: true });
+      from = Math.max(0, Number(latest.treeSize) - options.newest);
+    }
+    report = await verifyLogPages(
+      (request) =>
+        context.asStaff(credentials, (token) =>
+          audit.call('verifyLog', request, callAs(token, true)),
+        ),
+      {
+        from,
+        to: options.to ?? 0,
+        pageSize: options.pageSize ?? 0,
+        onPage: (page, pages) =>
+          context.note(
+            `page ${pages}: entries ${page.from} to ${Number(page.checkedTo) - 1} of ${from} to ${Number(page.to) - 1} checked${page.verifiedUpTo ? `, verified up to the checkpoint of ${page.verifiedUpTo.treeSize}` : ''}`,
+          ),
+      },
+    );
+  } catch (error) {
+    throw couldNotCheck(error);
+  }
+  const mark = report.verifiedUpTo && {
+    treeSize: Number(report.verifiedUpTo.treeSize),
+    rootHash: base64(report.verifiedUpTo.rootHash),
+  };
+  const summary = {
+    from: Number(report.from),
+    to: Number(report.to),
+    pages: report.pages,
+    checkpointsChecked: report.checkpointsChecked,
+    ...(mark ? { verifiedUpTo: mark } : {}),
+  };
+  const mismatch = report.firstMismatch;
+  if (mismatch) {
+    const kind = auditV1.mismatchKindToJSON(mismatch.kind).replace('MISMATCH_KIND_', '');
+    context.result(
+      [
+        `the audit log does not verify: ${kind} at entry ${mismatch.index}: ${mismatch.description}`,
+        mark
+          ? `verified before it: up to the checkpoint of ${mark.treeSize} (root ${mark.rootHash})`
+          : 'no checkpoint was verified before it',
+      ],
+      {
+        ok: false,
+        ...summary,
+        mismatch: {
+          kind,
+          index: Number(mismatch.index),
+          checkpointSize: Number(mismatch.checkpointSize),
+          description: mismatch.description,
+        },
+      },
+    );
+    return AUDIT_VERIFY_EXIT.tampered;
+  }
+  context.result(
+    [
+      `entries ${summary.from} to ${summary.to - 1} verified by the audit service in ${summary.pages} page${summary.pages === 1 ? '' : 's'}: ${summary.checkpointsChecked} signed checkpoints matched${mark ? `, the last of ${mark.treeSize} entries (root ${mark.rootHash})` : ''}`,
+    ],
+    { ok: true, ...summary },
+  );
+  return AUDIT_VERIFY_EXIT.verified;
 }
 
 /** Anything that stopped the check says nothing of the log: exit 3 (a usage error stays 2). */
@@ -336,6 +427,27 @@ Without --full an entry changed after an earlier round verified it is caught onl
         ),
       'auditor',
     ).action(kit.action(verify));
+    withStaffOptions(
+      audit
+        .command('check')
+        .description(
+          "the audit service's own VerifyLog over a range, a page at a time (each page's progress on stderr): its entries recomputed from storage against the signed checkpoints and the one it kept outside its database; the first mismatch is named",
+        )
+        .option('--from <index>', 'the first entry to check (default: 0)', wholeNumber(0))
+        .option('--to <index>', 'one past the last (default: the end of the log)', wholeNumber(1))
+        .option('--newest <n>', 'only the newest n entries (instead of --from)', wholeNumber(1))
+        .option(
+          '--page-size <n>',
+          "entries per call (default and most: the service's page, 10,000)",
+          wholeNumber(1),
+        )
+        .addHelpText(
+          'after',
+          `
+Exit codes: ${AUDIT_VERIFY_EXIT.verified} the range verified; ${AUDIT_VERIFY_EXIT.tampered} the service named a mismatch (and raised a LOG_TAMPERED alert); ${AUDIT_VERIFY_EXIT.couldNotCheck} it could not be checked; 2 a usage error. It trusts the audit service; audit verify trusts only the log's public key.`,
+        ),
+      'auditor',
+    ).action(kit.action(check));
     withStaffOptions(
       audit
         .command('proofs')

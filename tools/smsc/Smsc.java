@@ -13,6 +13,7 @@
 //    "tlvs":{"1400":"...","1401":"..."}}
 //   {"event":"receipt","messageId":"..."}                   (a delivery receipt sent)
 //   {"event":"dropped","seq":N}                              (the line cut, no answer)
+//   {"event":"enquire_link"}                                 (a keep-alive answered)
 //   {"event":"closed"}                                       (a session ended)
 // and reads commands, one a line, on stdin, each applying to the submits that follow:
 //   throttle N          answer the next N submits ESME_RTHROTTLED
@@ -46,6 +47,7 @@ import org.jsmpp.bean.DataCodings;
 import org.jsmpp.bean.DataSm;
 import org.jsmpp.bean.DeliveryReceipt;
 import org.jsmpp.bean.ESMClass;
+import org.jsmpp.bean.EnquireLink;
 import org.jsmpp.bean.GSMSpecificFeature;
 import org.jsmpp.bean.MessageMode;
 import org.jsmpp.bean.MessageType;
@@ -297,6 +299,11 @@ public final class Smsc implements ServerMessageReceiverListener {
   public QueryBroadcastSmResult onAcceptQueryBroadcastSm(QueryBroadcastSm query, SMPPServerSession source)
       throws ProcessRequestException {
     throw notSupported();
+  }
+
+  @Override
+  public void onAcceptEnquireLink(EnquireLink enquireLink, Session source) {
+    emit(Map.of("event", "enquire_link"));
   }
 
   @Override

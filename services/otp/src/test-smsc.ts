@@ -41,6 +41,10 @@ export interface TestSmsc extends AsyncDisposable {
   /** Everything it reported so far, in order. */
   readonly events: readonly SmscEvent[];
   submits(): SmscSubmit[];
+  /** Freezes the process (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void;
+  /** Thaws it (SIGCONT): what waited is answered. */
+  resume(): void;
   /** Sends a command and waits for its acknowledgement. */
   command(line: string): Promise<void>;
   /** The first event (already seen or to come) after `from` that matches. */
@@ -114,6 +118,7 @@ export async function startTestSmsc(
 
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT');
     child.stdin.end();
     const killer = setTimeout(() => child.kill('SIGKILL'), 2_000);
     await exited;
@@ -139,6 +144,8 @@ export async function startTestSmsc(
       await waitFor((event) => event.event === 'ok' && event['command'] === name, from);
     },
     waitFor: (match, from) => waitFor(match, from),
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
     stop,
     [Symbol.asyncDispose]: stop,
   };

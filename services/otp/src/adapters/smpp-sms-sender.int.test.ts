@@ -238,6 +238,33 @@ describe('SMPP sender against a jSMPP SMS centre', () => {
     expect(new Set(texts).size).toBe(texts.length);
   });
 
+  it('keeps the session with enquire_link; a centre that stops answering is left, and bound again once it answers', async () => {
+    const sender = await boundSender({ enquireLinkMs: 300 });
+    const from = smsc.events.length;
+    await smsc.waitFor((event) => event.event === 'enquire_link', from);
+    const bindsBefore = smsc.events.filter((event) => event.event === 'bound').length;
+
+    // Frozen: the connection stays open and nothing answers, neither enquire_link nor a
+    // new bind (the kernel still accepts the connection).
+    smsc.pause();
+    try {
+      await eventually(() => expect(sender.state().bound).toBe(false));
+    } finally {
+      smsc.resume();
+    }
+    expect(logs.records().map((record) => record['msg'])).toContain(
+      'SMS centre did not answer enquire_link; reconnecting',
+    );
+    await eventually(() => expect(sender.state().bound).toBe(true));
+    expect(smsc.events.filter((event) => event.event === 'bound').length).toBeGreaterThan(
+      bindsBefore,
+    );
+    const mobile = freshMobile();
+    await otpServiceOver(sender).generate(portal, { mobile, purpose: 'CITIZEN_LOGIN' });
+    expect(submitsOf(mobile).map((submit) => submit.status)).toEqual(['ESME_ROK']);
+    await sender.stop();
+  });
+
   it('leaks no mobile number and no code into any log line of the run', () => {
     expect(mobiles.length).toBeGreaterThan(0);
     expect(logs.lines.length).toBeGreaterThan(0);

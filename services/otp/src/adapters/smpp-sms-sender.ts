@@ -117,6 +117,7 @@ export class SmppSmsSender implements OtpDelivery {
   private stopped = false;
   private reconnectAttempts = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private bindTimer: NodeJS.Timeout | undefined;
   private enquireTimer: NodeJS.Timeout | undefined;
   private enquirePending = false;
   private inFlight = 0;
@@ -199,6 +200,7 @@ export class SmppSmsSender implements OtpDelivery {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.bindTimer);
     clearInterval(this.enquireTimer);
     this.wake();
     const session = this.session;
@@ -295,6 +297,13 @@ export class SmppSmsSender implements OtpDelivery {
     const { host, port, logger } = this.options;
     const session = smpp.connect({ host, port });
     this.session = session;
+    // A connection that hangs, or a bind never answered, is given up after an interval.
+    clearTimeout(this.bindTimer);
+    this.bindTimer = setTimeout(() => {
+      if (this.session !== session || this.bound) return;
+      logger.warn('SMS centre did not answer the bind in time; reconnecting');
+      session.destroy();
+    }, this.options.enquireLinkMs);
     session.on('connect', () => {
       session.bind_transceiver(
         {
@@ -332,6 +341,7 @@ export class SmppSmsSender implements OtpDelivery {
 
   private onBound(session: Session): void {
     if (this.session !== session) return;
+    clearTimeout(this.bindTimer);
     this.bound = true;
     this.reconnectAttempts = 0;
     this.enquirePending = false;
@@ -363,6 +373,7 @@ export class SmppSmsSender implements OtpDelivery {
     const wasBound = this.bound;
     this.session = undefined;
     this.bound = false;
+    clearTimeout(this.bindTimer);
     clearInterval(this.enquireTimer);
     const unanswered = this.awaitingResponse.size;
     for (const lost of [...this.awaitingResponse]) lost('connection lost before the response');

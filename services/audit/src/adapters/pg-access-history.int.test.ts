@@ -15,9 +15,9 @@ import { LogQueries } from '../domain/log-queries';
 import { MAX_ACCESS_HISTORY_PAGE } from '../domain/log-rules';
 import { auditMigrations } from '../migrations';
 import { auditRecordOf } from './log-ingestion';
-import { accessesStatement, PgAccessHistory } from './pg-access-history';
+import { ACCESS_EVENT_TYPES, accessesStatement, PgAccessHistory } from './pg-access-history';
 import { PgDirectory, recordDirectory } from './pg-directory';
-import { ACCESS_EVENT_TYPES, PgLogQueries } from './pg-log-queries';
+import { PgLogQueries } from './pg-log-queries';
 
 const logger = createLogger({ service: 'access-history-test', sink: new MemoryLogSink() });
 const T0 = Date.UTC(2026, 11, 1, 7);

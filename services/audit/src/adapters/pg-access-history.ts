@@ -2,8 +2,15 @@ import type { Queryable } from '@vaxguard/db';
 import { EVENTS, isEvent, type DecodedEvent } from '@vaxguard/event-catalogue';
 import type { AccessHistoryStore, RecordedAccess } from '../domain/access-history';
 import { recordedAccessOf } from './access-history';
-import { ACCESS_EVENT_TYPES } from './pg-log-queries';
 import { entryOf, type EntryRow } from './pg-log-store';
+
+/** The events a citizen's access history is made of: reads and refused reads. */
+export const ACCESS_EVENT_TYPES: readonly string[] = [
+  EVENTS.accessGranted.name,
+  EVENTS.accessDenied.name,
+  EVENTS.recordAccessed.name,
+  EVENTS.recordAccessDenied.name,
+];
 
 /**
  * The beneficiary registered on a citizen's mobile, when the event says so: a citizen

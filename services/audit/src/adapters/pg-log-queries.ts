@@ -1,8 +1,6 @@
 import type { Queryable } from '@vaxguard/db';
 import { buildEvent, eventActor, EVENTS, SubjectKind } from '@vaxguard/event-catalogue';
 import { enqueueEvent } from '@vaxguard/events';
-import type { RecordedAccess } from '../domain/access-history';
-import { decodeEntry } from '../domain/entry-encoding';
 import { ingestedNoEarlierThan } from '../domain/log-rules';
 import type { LogQueryStore } from '../domain/log-queries';
 import type {
@@ -12,18 +10,9 @@ import type {
   QueryRecorder,
   StaffReader,
 } from '../domain/model';
-import { recordedAccessOf } from './access-history';
 import { entryOf, type EntryRow } from './pg-log-store';
 
 const ENTRY_COLUMNS = '*';
-
-/** The events a citizen's access history is made of: reads and refused reads. */
-export const ACCESS_EVENT_TYPES: readonly string[] = [
-  EVENTS.accessGranted.name,
-  EVENTS.accessDenied.name,
-  EVENTS.recordAccessed.name,
-  EVENTS.recordAccessDenied.name,
-];
 
 /** The log's entries looked up by column; queries are recorded through the outbox. */
 export class PgLogQueries implements LogQueryStore, QueryRecorder {
@@ -87,45 +76,6 @@ export class PgLogQueries implements LogQueryStore, QueryRecorder {
       'SELECT tree_size FROM audit_log_head',
     );
     return Number(rows[0]?.tree_size ?? 0);
-  }
-
-  /**
-   * A citizen registers their beneficiaries themselves (a citizen token), so the
-   * registrations are found by their actor; each is kept only if its payload names
-   * the same mobile.
-   */
-  async beneficiariesOf(mobileIndex: string): Promise<string[]> {
-    const { rows } = await this.db.query<EntryRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM audit_log_entries
-       WHERE actor_id = $1 AND event_type = $2 ORDER BY entry_index`,
-      [mobileIndex, EVENTS.beneficiaryRegistered.name],
-    );
-    const refs = new Set<string>();
-    for (const row of rows) {
-      const { event } = decodeEntry(row.entry);
-      if (event.payload.typeUrl !== EVENTS.beneficiaryRegistered.typeUrl) continue;
-      const payload = EVENTS.beneficiaryRegistered.payload.decode(event.payload.value);
-      if (payload.mobileIndex === mobileIndex && event.subject.ref) refs.add(event.subject.ref);
-    }
-    return [...refs];
-  }
-
-  async accessesOf(
-    refs: readonly string[],
-    before: number | undefined,
-    limit: number,
-  ): Promise<{ index: number; access: RecordedAccess }[]> {
-    const { rows } = await this.db.query<EntryRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM audit_log_entries
-       WHERE subject_ref = ANY($1::text[]) AND event_type = ANY($2::text[])
-         AND ($3::bigint IS NULL OR entry_index < $3)
-       ORDER BY entry_index DESC LIMIT $4`,
-      [refs, ACCESS_EVENT_TYPES, before ?? null, limit],
-    );
-    return rows.map(entryOf).map((entry) => ({
-      index: entry.index,
-      access: recordedAccessOf(entry),
-    }));
   }
 
   /**

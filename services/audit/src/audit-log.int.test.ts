@@ -146,6 +146,20 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     });
   }
 
+  /** Rewrites an entry's bytes in PostgreSQL (`from` replaced by `to`); its bytes before. */
+  async function rewriteEntry(index: number, from: string, to: string): Promise<Buffer> {
+    const { rows } = await auditDb.query<{ entry: Buffer }>(
+      'SELECT entry FROM audit_log_entries WHERE entry_index = $1',
+      [index],
+    );
+    await auditDb.query(
+      `UPDATE audit_log_entries SET entry = convert_to(replace(convert_from(entry, 'UTF8'), $2, $3), 'UTF8')
+        WHERE entry_index = $1`,
+      [index, from, to],
+    );
+    return rows[0]?.entry ?? Buffer.alloc(0);
+  }
+
   // The whole log, a page at a time (VerifyLog answers at most 10^4 entries per call).
   const verifyLog = () =>
     verifyLogPages((request) => clients.audit.call('verifyLog', request, as(sessions.auditor)));
@@ -380,17 +394,8 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
     const [, target = 0] = await indexesOf(events);
     await checkpointCovering(target);
     expect((await verifyLog()).ok).toBe(true);
-    const { rows } = await auditDb.query<{ entry: Buffer }>(
-      'SELECT entry FROM audit_log_entries WHERE entry_index = $1',
-      [target],
-    );
-    const original = rows[0]?.entry ?? Buffer.alloc(0);
+    const original = await rewriteEntry(target, actor, 'stf_innocent');
     try {
-      await auditDb.query(
-        `UPDATE audit_log_entries SET entry = convert_to(replace(convert_from(entry, 'UTF8'), $2, 'stf_innocent'), 'UTF8')
-          WHERE entry_index = $1`,
-        [target, actor],
-      );
       const report = await verifyLog();
       expect(report.ok).toBe(false);
       expect(report.firstMismatch).toMatchObject({
@@ -463,17 +468,8 @@ describe('audit log (real PostgreSQL, Kafka, OTP and identity)', () => {
 
     const third = pages[2] as auditV1.VerifyLogResponse;
     const target = Number(third.checkedTo) - 1;
-    const { rows } = await auditDb.query<{ entry: Buffer }>(
-      'SELECT entry FROM audit_log_entries WHERE entry_index = $1',
-      [target],
-    );
-    const original = rows[0]?.entry ?? Buffer.alloc(0);
+    const original = await rewriteEntry(target, 'stf_', 'stx_');
     try {
-      await auditDb.query(
-        `UPDATE audit_log_entries SET entry = convert_to(replace(convert_from(entry, 'UTF8'), 'stf_', 'stx_'), 'UTF8')
-          WHERE entry_index = $1`,
-        [target],
-      );
       const tampered = await verifyLogPages(ask, { from, to, pageSize: 8 });
       expect(tampered).toMatchObject({
         ok: false,

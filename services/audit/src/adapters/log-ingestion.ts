@@ -53,11 +53,11 @@ export function auditRecordOf(
 /**
  * When an event was made, for the dedup window: its UUIDv7 id's time, which the id
  * itself carries (and so cannot differ between deliveries); for an event made before
- * ids were UUIDv7, its occurred_at.
+ * ids were UUIDv7, its occurred_at; undefined when it carries neither (not judged).
  */
-export function madeAtOf(event: DecodedEvent): Date {
+export function madeAtOf(event: DecodedEvent): Date | undefined {
   const { envelope } = event;
-  return eventIdTime(envelope.eventId) ?? envelope.occurredAt ?? new Date(0);
+  return eventIdTime(envelope.eventId) ?? envelope.occurredAt;
 }
 
 /**
@@ -92,7 +92,7 @@ export function startLogIngestion(options: {
       const ingestedAt = options.clock();
       const fresh = events.filter(({ event, context }) => {
         const madeAt = madeAtOf(event);
-        if (!tooOldToAppend(madeAt, ingestedAt)) return true;
+        if (!madeAt || !tooOldToAppend(madeAt, ingestedAt)) return true;
         options.logger.warn('event older than the dedup window refused, not appended', {
           eventId: event.envelope.eventId,
           eventType: event.envelope.type,

@@ -160,7 +160,8 @@ class KeyListState {
         if (last.length < before.length) break;
         this.pieces.splice(-2, 2, Buffer.concat([before, last]));
       }
-      this.rids.push(...added);
+      // One by one: a spread of a first read of millions overflows the stack.
+      for (const rid of added) this.rids.push(rid);
     }
     this.ctr = ctr;
     this.served = this.snapshot();

@@ -3,7 +3,7 @@
 # libs/witness does on a developer's machine. The key (an OpenSSH ed25519 private key,
 # mounted from a Secret) goes into an ssh-agent of its own, the logs it cosigns are
 # registered in its database (those already there are left as they are), and litewitness
-# serves on all interfaces, as PID 1.
+# serves on all interfaces.
 #   WITNESS_NAME      its name in its cosignatures
 #   WITNESS_PORT      the port it listens on
 #   WITNESS_LOGS      `origin|vkey` of each log it cosigns, comma-separated
@@ -37,5 +37,15 @@ for entry in $(echo "$WITNESS_LOGS" | tr ',' ' '); do
   esac
 done
 
-exec litewitness -name="$WITNESS_NAME" -db="$WITNESS_DB" -ssh-agent="$socket" \
-  -key="$fingerprint" -listen="0.0.0.0:$WITNESS_PORT"
+# litewitness shuts down cleanly on SIGINT only; an orchestrator stops a container with
+# SIGTERM (and `docker import` cannot set STOPSIGNAL), so this shell turns one into the other.
+litewitness -name="$WITNESS_NAME" -db="$WITNESS_DB" -ssh-agent="$socket" \
+  -key="$fingerprint" -listen="0.0.0.0:$WITNESS_PORT" &
+witness=$!
+trap 'kill -INT "$witness" 2>/dev/null' TERM INT
+# A trapped signal ends `wait` early: wait again until litewitness itself has exited.
+wait "$witness" && status=0 || status=$?
+while kill -0 "$witness" 2>/dev/null; do
+  wait "$witness" && status=0 || status=$?
+done
+exit "$status"

@@ -2,6 +2,7 @@ export * from './pool';
 export {
   parseDatabaseUrl,
   HOST_CONNECT_TIMEOUT_MS,
+  connectSession,
   type DatabaseHost,
   type DatabaseTarget,
 } from './primary-hosts';

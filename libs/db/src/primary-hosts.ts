@@ -268,3 +268,36 @@ export function followPrimary(pool: pg.Pool, selector: HostSelector): void {
     return undefined;
   }) as pg.Pool['connect'];
 }
+
+/**
+ * A connection of its own, outside any pool (a session that holds a lock or LISTENs),
+ * connected: to the URL's server, or where the URL names several, to the first in turn
+ * that takes writes (as a pool's checkout; none: UNAVAILABLE DEPENDENCY_UNAVAILABLE).
+ * Errors of a connection that failed to open are not emitted; the caller listens for
+ * those of the one it gets.
+ */
+export async function connectSession(
+  config: pg.ClientConfig & { readonly connectionString: string },
+): Promise<pg.Client> {
+  const target = multiHostTarget(config.connectionString);
+  const Client = target
+    ? primaryFollowingClient(target, new HostSelector(target.hosts))
+    : pg.Client;
+  let lastError: unknown;
+  for (let tries = 0; tries < (target?.hosts.length ?? 1); tries++) {
+    const client = new Client(config);
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    try {
+      await client.connect();
+      client.off('error', ignore);
+      return client;
+    } catch (error) {
+      await client.end().catch(ignore);
+      if (!target) throw error;
+      if (!(error instanceof NotWritableError) && !isConnectionLost(error)) throw error;
+      lastError = error;
+    }
+  }
+  throw dependencyUnavailable(lastError);
+}

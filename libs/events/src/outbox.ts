@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs';
-import pg from 'pg';
-import type { Queryable } from '@vaxguard/db';
+import type pg from 'pg';
+import { connectSession, type Queryable } from '@vaxguard/db';
 import { encodeEnvelope, type OutgoingEvent } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
 import { OUTBOX_CLEANUP_BATCH_SIZE, OUTBOX_SENT_RETENTION_MS } from './retention-rules';
@@ -304,7 +304,8 @@ export class OutboxRelay {
 
   private async ensureLeadership(): Promise<boolean> {
     if (this.session) return true;
-    const session = new pg.Client({
+    // Where the URL names a primary and its standby, on the one that takes writes.
+    const session = await connectSession({
       connectionString: this.options.connectionString,
       application_name: 'outbox-relay',
     });
@@ -314,7 +315,6 @@ export class OutboxRelay {
     });
     session.on('notification', () => this.nudge());
     try {
-      await session.connect();
       const { rows } = await session.query<{ leader: boolean }>(
         'SELECT pg_try_advisory_lock($1) AS leader',
         [RELAY_LOCK],

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, migrate, withTransaction, type Pool, type Queryable } from '@vaxguard/db';
+import {
+  createPool,
+  migrate,
+  withTransaction,
+  type Migration,
+  type Pool,
+  type Queryable,
+} from '@vaxguard/db';
 import {
   buildEvent,
   eventActor,
@@ -13,7 +20,7 @@ import { startPostgres, type PostgresFixture } from '@vaxguard/testing';
 import { encodeEntry } from '../domain/entry-encoding';
 import { LogQueries } from '../domain/log-queries';
 import { MAX_ACCESS_HISTORY_PAGE } from '../domain/log-rules';
-import { auditMigrations } from '../migrations';
+import { auditMigrations, citizenBeneficiariesMigration } from '../migrations';
 import { auditRecordOf } from './log-ingestion';
 import { ACCESS_EVENT_TYPES, accessesStatement, PgAccessHistory } from './pg-access-history';
 import { PgDirectory, recordDirectory } from './pg-directory';
@@ -30,15 +37,16 @@ afterAll(async () => {
   await postgres?.stop();
 });
 
-/** A database of the test's own, migrated up to (not including) the last `held` migrations. */
-async function database(held = 0): Promise<{ pool: Pool } & AsyncDisposable> {
+/** A database of the test's own, migrated (up to `until`, not including it, when given). */
+async function database(until?: Migration): Promise<{ pool: Pool } & AsyncDisposable> {
   const pool = createPool({
     connectionString: await postgres.createDatabase(),
     applicationName: 'audit-access-history',
     logger,
   });
   try {
-    await migrate(pool, auditMigrations.slice(0, auditMigrations.length - held), logger);
+    const end = until ? auditMigrations.indexOf(until) : auditMigrations.length;
+    await migrate(pool, auditMigrations.slice(0, end), logger);
   } catch (error) {
     await pool.end();
     throw error;
@@ -181,7 +189,7 @@ describe("a citizen's access history in PostgreSQL", () => {
     ];
     // Registrations appended before the table existed are found by the migration.
     {
-      await using db = await database(1);
+      await using db = await database(citizenBeneficiariesMigration);
       await appendEntries(db.pool, 0, events);
       await migrate(db.pool, auditMigrations, logger);
       expect(await citizenBeneficiaries(db.pool)).toEqual([

@@ -20,7 +20,7 @@ import { readConfig as readIdentityConfig } from '../../../services/identity/src
 import { readConfig as readOtpConfig } from '../../../services/otp/src/config';
 import { readConfig as readRecordConfig } from '../../../services/vaccination-record/src/config';
 /* eslint-enable @nx/enforce-module-boundaries */
-import { CHART_DIR, chartTools, type ChartTools, type KubeObject } from './chart';
+import { CHART_DIR, chartTools, REPO_ROOT, type ChartTools, type KubeObject } from './chart';
 
 const VALUE_SETS = ['values-small.yaml', 'values-national.yaml'] as const;
 const RELEASE = 'vaxguard';
@@ -353,6 +353,23 @@ describe.each(VALUE_SETS)('the chart with %s', (valuesFile) => {
       if (component === 'witness') expect(outsidePeers).toBe(callers.length);
       else expect(outsidePeers).toBeGreaterThan(callers.length);
     }
+  });
+
+  it("witness: sets exactly the variables its image's entrypoint requires", () => {
+    const entrypoint = readFileSync(
+      join(REPO_ROOT, 'tools', 'images', 'witness', 'entrypoint.sh'),
+      'utf8',
+    );
+    const required = [...entrypoint.matchAll(/\$\{(WITNESS_[A-Z_]+):\?\}/g)].map(
+      ([, name]) => name,
+    );
+    expect(required.length).toBeGreaterThan(0);
+    const { data } = find<{ data: Record<string, string> }>(
+      objects,
+      'ConfigMap',
+      `${RELEASE}-witness`,
+    );
+    expect(Object.keys(data).sort()).toEqual(required.sort());
   });
 
   it('only the OTP service reaches the SMS centre, at the port it binds to', () => {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import type { Logger } from '@vaxguard/logging';
+import { listenOnLoopback, type LoopbackHttp } from '@vaxguard/runtime';
 import {
   entryBundle,
   HASH_SIZE,
@@ -57,9 +58,7 @@ const refusal = (status: number, message: string): Answer => ({
  * path is read strictly (parseTilePath): anything else is 400, a tile or width beyond
  * the stored tree 404.
  */
-export async function startTileHttp(
-  options: TileHttpOptions,
-): Promise<{ readonly port: number; close(): Promise<void> }> {
+export async function startTileHttp(options: TileHttpOptions): Promise<LoopbackHttp> {
   const server: Server = createServer((request, response) => {
     answer(request, options).then(
       (result) => send(request, response, result),
@@ -69,17 +68,7 @@ export async function startTileHttp(
       },
     );
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : options.port);
-    });
-  });
-  return {
-    port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return listenOnLoopback(server, options.port);
 }
 
 async function answer(request: IncomingMessage, options: TileHttpOptions): Promise<Answer> {

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '@vaxguard/logging';
+import { listenOnLoopback, type LoopbackHttp } from '@vaxguard/runtime';
 import type { CertificateService } from '../domain/certificate-service';
 
 /**
@@ -15,7 +16,7 @@ export async function startIssuerHttp(options: {
   readonly issuer: string;
   readonly port: number;
   readonly logger: Logger;
-}): Promise<{ readonly port: number; close(): Promise<void> }> {
+}): Promise<LoopbackHttp> {
   const base = new URL(options.issuer).pathname.replace(/\/$/, '');
   const jwksPath = `${base}/.well-known/jwks.json`;
   const crlPath = new RegExp(
@@ -66,17 +67,7 @@ export async function startIssuerHttp(options: {
       },
     );
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : options.port);
-    });
-  });
-  return {
-    port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return listenOnLoopback(server, options.port);
 }
 
 /**

@@ -169,7 +169,7 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
     expect(paged.exitCode, paged.stderr).toBe(AUDIT_VERIFY_EXIT.verified);
     expect(paged.report.ok).toBe(true);
     expect(paged.report.pages).toBeGreaterThan(1);
-    expect(paged.stderr).toContain('page 2: entries 3 to ');
+    expect(paged.stderr).toMatch(/^page 2: entries \d+ to \d+ of 0 to \d+ checked/m);
   });
 
   it('names an old entry UPDATEd as changed (exit 4), by the saved leaves with --full and by the proofs on a first round; the state stays', async () => {

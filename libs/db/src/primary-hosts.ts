@@ -113,6 +113,20 @@ export class NotWritableError extends Error {
   }
 }
 
+/** A connection to the host could not be opened (refused, unreachable, timed out). */
+export class HostUnreachableError extends Error {
+  constructor(host: DatabaseHost, cause: unknown) {
+    super(`the database server at ${hostText(host)} could not be reached`, { cause });
+    this.name = 'HostUnreachableError';
+  }
+}
+
+/** Whether a new connection's failure is its host's: the next host may serve. */
+const hostFailed = (error: unknown) =>
+  error instanceof NotWritableError ||
+  error instanceof HostUnreachableError ||
+  isConnectionLost(error);
+
 /** PostgreSQL's read_only_sql_transaction: a write on a server that no longer takes writes. */
 const READ_ONLY_SQL_TRANSACTION = '25006';
 
@@ -184,7 +198,11 @@ export function primaryFollowingClient(
       } catch (error) {
         live.delete(this);
         selector.passOver(this.server);
-        throw error;
+        // The server's own refusal (a password, a database) is the caller's to see; any
+        // other failure (refused, unreachable, this connection's own timeout) is the host's.
+        throw error instanceof pg.DatabaseError
+          ? error
+          : new HostUnreachableError(this.server, error);
       }
       if (target.targetSessionAttrs !== 'read-write') return;
       let writable = false;
@@ -250,7 +268,7 @@ export function followPrimary(pool: pg.Pool, selector: HostSelector): void {
       try {
         return await connectOnce.call(pool);
       } catch (error) {
-        if (!(error instanceof NotWritableError) && !isConnectionLost(error)) throw error;
+        if (!hostFailed(error)) throw error;
         lastError = error;
       }
     }
@@ -294,8 +312,7 @@ export async function connectSession(
       return client;
     } catch (error) {
       await client.end().catch(ignore);
-      if (!target) throw error;
-      if (!(error instanceof NotWritableError) && !isConnectionLost(error)) throw error;
+      if (!target || !hostFailed(error)) throw error;
       lastError = error;
     }
   }

@@ -23,7 +23,7 @@ import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
+import { connectSession } from '@vaxguard/db';
 import { guidedTour } from '@vaxguard/dev-operator';
 import { writePlatformDescription } from '@vaxguard/dev-platform';
 import {
@@ -32,6 +32,8 @@ import {
   eventually,
   hashStaffPasswordWithIdentity,
   serviceEnvironment,
+  startPostgresPair,
+  type PostgresPairFixture,
   type PlatformLayout,
   type PlatformSecrets,
 } from '@vaxguard/testing';
@@ -43,6 +45,14 @@ import { DEV_LOGS, DEV_STATE, envFileOf, ROOT, shown, writeEnvFile } from './dev
 
 const env = process.env;
 const PG_PORT = Number(env['VAXGUARD_DEV_PG_PORT'] ?? 55432);
+/**
+ * VAXGUARD_DEV_POSTGRES=pair: PostgreSQL as a primary and a standby with automatic
+ * failover (pg_auto_failover's monitor and two nodes, containers only) instead of one
+ * server; the nodes on PG_PORT and the next port, the monitor on the one after.
+ */
+const PG_MODE = env['VAXGUARD_DEV_POSTGRES'] ?? 'single';
+const PG_PAIR_PORTS = { nodes: [PG_PORT, PG_PORT + 1] as [number, number], monitor: PG_PORT + 2 };
+const PG_PAIR_PREFIX = 'vaxguard-dev-pg';
 const KAFKA_PORT = Number(env['VAXGUARD_DEV_KAFKA_PORT'] ?? 59092);
 const FIRST_SERVICE_PORT = Number(env['VAXGUARD_DEV_GRPC_PORT'] ?? 50051);
 const SERVICES = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
@@ -73,6 +83,7 @@ const containers: string[] = [];
 const tasks = new Set<ChildProcess>();
 const logFiles: WriteStream[] = [];
 let witness: RunningWitness | undefined;
+let postgresPair: PostgresPairFixture | undefined;
 
 function style(code: string, text: string): string {
   return COLOUR ? `\x1b[${code}m${text}\x1b[0m` : text;
@@ -324,8 +335,18 @@ async function startInfrastructure(): Promise<{ adminUrl: string; brokers: strin
     );
     const pgImage = await containerImage('postgres');
     const kafkaImage = await containerImage('kafka');
+    if (PG_MODE === 'pair') ready.push(startPair());
     for (const [name, ref, pattern, args] of [
-      ['postgres', pgImage, /ready to accept connections/, ['-p', `127.0.0.1:${PG_PORT}:5432`]],
+      ...(PG_MODE === 'pair'
+        ? []
+        : ([
+            [
+              'postgres',
+              pgImage,
+              /ready to accept connections/,
+              ['-p', `127.0.0.1:${PG_PORT}:5432`],
+            ],
+          ] as const)),
       [
         'kafka',
         kafkaImage,
@@ -345,6 +366,9 @@ async function startInfrastructure(): Promise<{ adminUrl: string; brokers: strin
       ready.push(startInfrastructureProcess(name, 'docker', ['logs', '-f', container], pattern));
     }
   } else {
+    if (PG_MODE === 'pair') {
+      throw new Error('VAXGUARD_DEV_POSTGRES=pair runs the pair in containers: it needs Docker');
+    }
     mode = 'local processes';
     say('starting PostgreSQL and Kafka (local processes)');
     for (const [name, port, pattern] of [
@@ -366,11 +390,11 @@ async function startInfrastructure(): Promise<{ adminUrl: string; brokers: strin
   }
   await Promise.all(ready);
   // Logged once, after the role and database exist; connecting confirms it through the port.
-  const adminUrl = `postgres://vaxguard:vaxguard@127.0.0.1:${PG_PORT}/vaxguard`;
+  const adminUrl =
+    postgresPair?.adminUrl ?? `postgres://vaxguard:vaxguard@127.0.0.1:${PG_PORT}/vaxguard`;
   await eventually(
     async () => {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
+      const client = await connectSession({ connectionString: adminUrl });
       await client.end();
     },
     { timeoutMs: 120_000, intervalMs: 500 },
@@ -378,6 +402,30 @@ async function startInfrastructure(): Promise<{ adminUrl: string; brokers: strin
   const brokers = `127.0.0.1:${KAFKA_PORT}`;
   await groupCoordinatorReady(brokers);
   return { adminUrl, brokers, mode };
+}
+
+/**
+ * The pair with its monitor (libs/testing's fixture, on fixed loopback ports), replacing
+ * the containers of an earlier run.
+ */
+async function startPair(): Promise<void> {
+  for (const node of ['monitor', 'a', 'b']) {
+    spawnSync('docker', ['rm', '-f', `${PG_PAIR_PREFIX}-${node}`], { stdio: 'ignore' });
+  }
+  postgresPair = await startPostgresPair({
+    namePrefix: PG_PAIR_PREFIX,
+    ports: PG_PAIR_PORTS,
+    labels: { 'vaxguard.dev': 'true' },
+  });
+  // Each node's log to its file; a node that dies (a failover) stops nothing else.
+  for (const node of ['monitor', 'a', 'b']) {
+    const follower = spawn('docker', ['logs', '-f', `${PG_PAIR_PREFIX}-${node}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    toLogFile(follower, logFile(`postgres-${node}`));
+    tasks.add(follower);
+    follower.once('exit', () => tasks.delete(follower));
+  }
 }
 
 /**
@@ -404,8 +452,7 @@ async function groupCoordinatorReady(brokers: string): Promise<void> {
 }
 
 async function createDatabases(adminUrl: string): Promise<Record<Service, string>> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
+  const client = await connectSession({ connectionString: adminUrl });
   const urls = {} as Record<Service, string>;
   try {
     for (const service of SERVICES) {
@@ -414,7 +461,7 @@ async function createDatabases(adminUrl: string): Promise<Record<Service, string
         name,
       ]);
       if (rowCount === 0) await client.query(`CREATE DATABASE ${name}`);
-      urls[service] = adminUrl.replace(/\/vaxguard$/, `/${name}`);
+      urls[service] = adminUrl.replace(/\/vaxguard(\?|$)/, `/${name}$1`);
     }
   } finally {
     await client.end();
@@ -517,6 +564,9 @@ function killEverything(): void {
     if (running(child)) child.kill('SIGKILL');
   }
   for (const name of containers) spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+  for (const node of postgresPair ? ['monitor', 'a', 'b'] : []) {
+    spawnSync('docker', ['rm', '-f', `${PG_PAIR_PREFIX}-${node}`], { stdio: 'ignore' });
+  }
   for (const pid of witness ? [witness.pid, witness.agentPid] : []) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -551,6 +601,7 @@ async function stopAll(code: number): Promise<never> {
   await stop([...services.values()]);
   await witness?.stop();
   for (const name of containers) spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+  await postgresPair?.stop();
   await stop(infrastructure.map(({ child }) => child));
   await Promise.all(logFiles.map((file) => new Promise((done) => file.end(done))));
   say(logFiles.length > 0 ? `stopped; logs in ${shown(DEV_LOGS)}/` : 'stopped');
@@ -568,8 +619,17 @@ async function main(): Promise<void> {
   const addresses = Object.fromEntries(
     SERVICES.map((service, index) => [service, `127.0.0.1:${FIRST_SERVICE_PORT + index}`]),
   ) as Record<Service, string>;
+  if (PG_MODE !== 'single' && PG_MODE !== 'pair') {
+    throw new Error(`VAXGUARD_DEV_POSTGRES=${PG_MODE}: single (the default) or pair`);
+  }
   const ports: [string, number][] = [
     ['PostgreSQL (VAXGUARD_DEV_PG_PORT)', PG_PORT],
+    ...(PG_MODE === 'pair'
+      ? ([
+          ['the PostgreSQL standby (VAXGUARD_DEV_PG_PORT + 1)', PG_PAIR_PORTS.nodes[1]],
+          ['the pg_auto_failover monitor (VAXGUARD_DEV_PG_PORT + 2)', PG_PAIR_PORTS.monitor],
+        ] as [string, number][])
+      : []),
     ['Kafka (VAXGUARD_DEV_KAFKA_PORT)', KAFKA_PORT],
     ['the certificate issuer (VAXGUARD_DEV_ISSUER_PORT)', ISSUER_HTTP_PORT],
     ['the audit log witness (VAXGUARD_DEV_WITNESS_PORT)', WITNESS_PORT],
@@ -706,7 +766,14 @@ async function main(): Promise<void> {
       '',
       style('1', allServing ? 'VaxGuard is running' : 'VaxGuard is running, not all of it'),
       ...rows,
-      `  ${'postgresql'.padEnd(20)} postgres://vaxguard:vaxguard@127.0.0.1:${PG_PORT}/  (databases vaxguard_<service>)`,
+      ...(postgresPair
+        ? [
+            `  ${'postgresql'.padEnd(20)} postgres://vaxguard:vaxguard@${postgresPair.nodes.map((node) => node.address).join(',')}/  (databases vaxguard_<service>; target_session_attrs=read-write)`,
+            `  ${''.padEnd(20)} primary and standby, synchronous, automatic failover: nodes ${postgresPair.nodes.map((node) => `${node.name} ${node.address}`).join(', ')}; pg_auto_failover monitor postgres://autoctl_node@${postgresPair.monitorAddress}/pg_auto_failover (docker exec ${PG_PAIR_PREFIX}-monitor … pg_autoctl show state)`,
+          ]
+        : [
+            `  ${'postgresql'.padEnd(20)} postgres://vaxguard:vaxguard@127.0.0.1:${PG_PORT}/  (databases vaxguard_<service>)`,
+          ]),
       `  ${'kafka'.padEnd(20)} 127.0.0.1:${KAFKA_PORT}  (topics vaxguard.<service>.events)`,
       `  ${'issuer keys'.padEnd(20)} ${issuerKeysUrl}  (SMART Health Cards, issuer ${ISSUER_URL})`,
       `  ${'witness'.padEnd(20)} ${witness.url}  (litewitness ${witness.name}, cosigns the audit log; state in ${shown(WITNESS_STATE)}, log in ${shown(DEV_LOGS)}/witness.log)`,

@@ -42,3 +42,21 @@ export async function deleteInBatches(db: Queryable, batch: BatchedDelete): Prom
   }
   return deleted;
 }
+
+/**
+ * Applies a service's retention rules one after another (deleteInBatches each), all with
+ * one batch size; `stopped` ends the pass between two statements. Returns how many rows
+ * went.
+ */
+export async function applyRetentionRules(
+  db: Queryable,
+  rules: readonly BatchedDelete[],
+  options: { readonly batchSize?: number; readonly stopped?: () => boolean } = {},
+): Promise<number> {
+  let deleted = 0;
+  for (const rule of rules) {
+    if (options.stopped?.()) break;
+    deleted += await deleteInBatches(db, { ...rule, ...options });
+  }
+  return deleted;
+}

@@ -80,3 +80,20 @@ interface PlanNode {
   readonly 'Index Cond'?: string;
   readonly Plans?: readonly PlanNode[];
 }
+
+/** The rules no index serves (retentionPlan), each with its plan: empty when all are. */
+export async function rulesNotServedByIndex(
+  databaseUrl: string,
+  rules: readonly {
+    readonly table: string;
+    readonly where: string;
+    readonly params?: readonly unknown[];
+  }[],
+): Promise<{ readonly table: string; readonly plan: string }[]> {
+  const unserved: { table: string; plan: string }[] = [];
+  for (const rule of rules) {
+    const { plan, servedByIndex } = await retentionPlan(databaseUrl, rule);
+    if (!servedByIndex) unserved.push({ table: rule.table, plan });
+  }
+  return unserved;
+}

@@ -1,4 +1,4 @@
-import { deleteInBatches, type BatchedDelete, type Queryable } from '@vaxguard/db';
+import { applyRetentionRules, type BatchedDelete, type Queryable } from '@vaxguard/db';
 import {
   bucketStart,
   countWindowStart,
@@ -107,15 +107,10 @@ export class PgAnomalyWindows implements WindowStore {
    * and lapsed claims. Returns how many rows went; run it periodically.
    */
   async prune(now: Date, retentionMs: number, stopped?: () => boolean): Promise<number> {
-    let deleted = 0;
-    for (const rule of anomalyRetentionRules(now, retentionMs)) {
-      deleted += await deleteInBatches(this.db, {
-        ...rule,
-        batchSize: PRUNE_BATCH,
-        ...(stopped ? { stopped } : {}),
-      });
-    }
-    return deleted;
+    return applyRetentionRules(this.db, anomalyRetentionRules(now, retentionMs), {
+      batchSize: PRUNE_BATCH,
+      ...(stopped ? { stopped } : {}),
+    });
   }
 }
 

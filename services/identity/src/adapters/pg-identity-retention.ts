@@ -1,4 +1,4 @@
-import { deleteInBatches, type BatchedDelete, type Queryable } from '@vaxguard/db';
+import { applyRetentionRules, type BatchedDelete, type Queryable } from '@vaxguard/db';
 import {
   clientSignInFailuresKeptFrom,
   consentSmsCountsKeptFrom,
@@ -33,13 +33,8 @@ export async function pruneIdentity(
   now: Date,
   stopped?: () => boolean,
 ): Promise<number> {
-  let deleted = 0;
-  for (const rule of identityRetentionRules(now)) {
-    deleted += await deleteInBatches(db, {
-      ...rule,
-      batchSize: RETENTION_PRUNE_BATCH_SIZE,
-      ...(stopped ? { stopped } : {}),
-    });
-  }
-  return deleted;
+  return applyRetentionRules(db, identityRetentionRules(now), {
+    batchSize: RETENTION_PRUNE_BATCH_SIZE,
+    ...(stopped ? { stopped } : {}),
+  });
 }

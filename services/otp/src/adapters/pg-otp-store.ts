@@ -1,5 +1,5 @@
 import {
-  deleteInBatches,
+  applyRetentionRules,
   withTransaction,
   type BatchedDelete,
   type Pool,
@@ -97,16 +97,10 @@ export class PgOtpStore implements OtpStore {
    * rows went. `stopped` ends it between two statements (shutdown).
    */
   async prune(now: Date, stopped?: () => boolean): Promise<number> {
-    const rules = otpRetentionRules(now);
-    let deleted = 0;
-    for (const rule of rules) {
-      deleted += await deleteInBatches(this.pool, {
-        ...rule,
-        batchSize: PRUNE_BATCH_SIZE,
-        ...(stopped ? { stopped } : {}),
-      });
-    }
-    return deleted;
+    return applyRetentionRules(this.pool, otpRetentionRules(now), {
+      batchSize: PRUNE_BATCH_SIZE,
+      ...(stopped ? { stopped } : {}),
+    });
   }
 }
 

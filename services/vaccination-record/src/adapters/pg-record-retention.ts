@@ -1,4 +1,4 @@
-import { deleteInBatches, type BatchedDelete, type Queryable } from '@vaxguard/db';
+import { applyRetentionRules, type BatchedDelete, type Queryable } from '@vaxguard/db';
 import {
   beneficiaryFactsKeptFrom,
   RETENTION_PRUNE_BATCH_SIZE,
@@ -29,13 +29,8 @@ export async function pruneRecords(
   now: Date,
   stopped?: () => boolean,
 ): Promise<number> {
-  let deleted = 0;
-  for (const rule of recordRetentionRules(now)) {
-    deleted += await deleteInBatches(db, {
-      ...rule,
-      batchSize: RETENTION_PRUNE_BATCH_SIZE,
-      ...(stopped ? { stopped } : {}),
-    });
-  }
-  return deleted;
+  return applyRetentionRules(db, recordRetentionRules(now), {
+    batchSize: RETENTION_PRUNE_BATCH_SIZE,
+    ...(stopped ? { stopped } : {}),
+  });
 }

@@ -45,12 +45,23 @@ const WARM_UP_CALLS = 10;
 
 export async function setUpCast(world: World, issuerUrl: string, kid: string): Promise<Cast> {
   const centreId = await world.centre();
+  return { centreId, ...(await signedInStaff(world, centreId)), kid, issuerUrl };
+}
+
+/**
+ * Vaccinators and an auditor, created and signed in now: a size's calls outlast no staff
+ * session (they end after identity's session lifetime; seeding a size takes longer).
+ */
+export async function signedInStaff(
+  world: World,
+  centreId: string,
+): Promise<Pick<Cast, 'vaccinators' | 'auditorSession'>> {
   const vaccinators = [];
   for (let i = 0; i < VACCINATORS; i++) {
     vaccinators.push(await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR, centreId));
   }
   const auditor = await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR);
-  return { centreId, vaccinators, auditorSession: auditor.session, kid, issuerUrl };
+  return { vaccinators, auditorSession: auditor.session };
 }
 
 const indianToday = () => new Date(Date.now() + 5.5 * 3_600_000).toISOString().slice(0, 10);

@@ -21,7 +21,7 @@ import {
 import { runBenchmark } from '../harness';
 import { type LoadResult } from '../load';
 import { AuditSeeder } from './audit-seeder';
-import { setUpCast, timeCalls } from './calls';
+import { setUpCast, signedInStaff, timeCalls } from './calls';
 import { copyRows } from './copy';
 import { IdentitySeeder } from './identity-seeder';
 import { Population } from './population';
@@ -325,7 +325,7 @@ async function main(): Promise<void> {
       const calls = await timeCalls({
         world,
         population,
-        cast,
+        cast: { ...cast, ...(await signedInStaff(world, cast.centreId)) },
         beneficiaries,
         entries,
         limits: LIMITS,

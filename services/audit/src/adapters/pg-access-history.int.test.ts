@@ -272,6 +272,9 @@ describe("a citizen's access history in PostgreSQL", () => {
       at: i,
     })).reverse();
     expect(pages.flat()).toEqual(expected);
+    // One beneficiary alone (most citizens): the same statement with one walk.
+    const ofB = await new PgAccessHistory(pool).accessesOf(['bnf_b'], undefined, 5);
+    expect(ofB.map(({ access }) => access.beneficiaryRef)).toEqual(Array(5).fill('bnf_b'));
 
     // Each page's statement reads at most a page of each beneficiary's entries (and the
     // few other events of theirs it passes), not the citizen's 20,000 actions nor every

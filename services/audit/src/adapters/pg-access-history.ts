@@ -99,12 +99,12 @@ export function accessesStatement(refs: number): string {
   const types = `$${refs + 1}::text[]`;
   const before = `coalesce($${refs + 2}::bigint, 9223372036854775807)`;
   const limit = `$${refs + 3}`;
-  const branches = Array.from(
-    { length: refs },
-    (_, i) =>
-      `(SELECT * FROM audit_log_entries
-         WHERE subject_ref = $${i + 1} AND event_type = ANY (${types}) AND entry_index < ${before}
-         ORDER BY entry_index DESC LIMIT ${limit})`,
-  );
-  return `${branches.join('\n  UNION ALL ')}\n  ORDER BY entry_index DESC LIMIT ${limit}`;
+  const walk = (ref: number) =>
+    `SELECT * FROM audit_log_entries
+       WHERE subject_ref = $${ref + 1} AND event_type = ANY (${types}) AND entry_index < ${before}
+       ORDER BY entry_index DESC LIMIT ${limit}`;
+  // One walk is the answer; several are merged (one ORDER BY each, in parentheses).
+  if (refs === 1) return walk(0);
+  const walks = Array.from({ length: refs }, (_, ref) => `(${walk(ref)})`);
+  return `${walks.join('\n  UNION ALL ')}\n  ORDER BY entry_index DESC LIMIT ${limit}`;
 }

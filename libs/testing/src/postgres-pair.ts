@@ -10,7 +10,7 @@
 //   await using pair = await startPostgresPair();
 //   const url = await pair.createDatabase();
 //   const killed = await pair.killPrimary();      // docker kill: SIGKILL, no goodbye
-//   const promoted = await pair.waitForPrimary({ not: killed });
+//   const promoted = await pair.waitForPrimary({ not: killed.node });
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -55,9 +55,10 @@ export interface PostgresPairFixture extends PostgresFixture {
   primary(): Promise<PairNode | undefined>;
   /**
    * Kills the primary's container with SIGKILL (docker kill): its server, its keeper and
-   * every connection gone at once, nothing flushed. Returns the node killed.
+   * every connection gone at once, nothing flushed. Returns the node killed and when the
+   * kill was sent (ms since the epoch).
    */
-  killPrimary(): Promise<PairNode>;
+  killPrimary(): Promise<{ readonly node: PairNode; readonly at: number }>;
   /** Resolves with the node that takes writes, other than `not`, once there is one. */
   waitForPrimary(options?: { not?: PairNode; timeoutMs?: number }): Promise<PairNode>;
   /** A database's URL on one node alone (what a checker that reads it directly wants). */
@@ -301,9 +302,10 @@ export async function startPostgresPair(
         const container = node && byName.get(node.name);
         if (!node || !container) throw new Error('no node of the PostgreSQL pair takes writes');
         const client = await getContainerRuntimeClient();
+        const at = Date.now();
         await client.container.getById(container.getId()).kill({ signal: 'SIGKILL' });
         log(`PostgreSQL pair: primary ${node.name} (${node.address}) killed with SIGKILL`);
-        return node;
+        return { node, at };
       },
       async waitForPrimary({ not, timeoutMs = 120_000 } = {}) {
         const until = Date.now() + timeoutMs;

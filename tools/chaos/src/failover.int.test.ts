@@ -63,11 +63,11 @@ describe('chaos: PostgreSQL loses its primary under load (primary and standby, a
         // The fault is the kill; the table's recovery runs from it to every kind of call
         // succeeding again, the standby's promotion included.
         inject: async () => {
-          at.kill = Date.now();
-          const node = await pair.killPrimary();
+          const kill = await pair.killPrimary();
+          at.kill = kill.at;
           at.killed = Date.now();
-          killed = node;
-          promotion = pair.waitForPrimary({ not: node }).then((next) => {
+          killed = kill.node;
+          promotion = pair.waitForPrimary({ not: kill.node }).then((next) => {
             promoted = next;
             at.promoted = Date.now();
           });

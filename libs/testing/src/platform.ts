@@ -12,7 +12,7 @@ import {
   type PlatformServiceName,
 } from '@vaxguard/dev-platform';
 import { readDevSms } from '@vaxguard/dev-sms';
-import { createServiceClient, type ServiceClient } from '@vaxguard/grpc-kit';
+import { createServiceClient, type RetryPolicy, type ServiceClient } from '@vaxguard/grpc-kit';
 import { auditV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import { parseSignerKey } from '@vaxguard/tlog';
 import { startWitness, witnessBinDir, type RunningWitness } from '@vaxguard/witness';
@@ -155,7 +155,12 @@ export interface Platform extends AsyncDisposable {
   /** Clients of OTP and identity as a client application, closed when the platform is. */
   connect(
     client: { clientId: string; secret: string },
-    options?: { deadlineMs?: number; identityAddress?: string },
+    options?: {
+      deadlineMs?: number;
+      identityAddress?: string;
+      /** The kit's retry policy (its default otherwise); `{ maxAttempts: 1 }`: none. */
+      retry?: Partial<RetryPolicy>;
+    },
   ): PlatformClients;
   /** Clients of all four services (the platform must run them all). */
   connectAll(
@@ -420,6 +425,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         clientId: client.clientId,
         secret: client.secret,
         deadlineMs: connectOptions.deadlineMs ?? 10_000,
+        ...(connectOptions.retry ? { retry: connectOptions.retry } : {}),
       };
       const clients = {
         otp: createServiceClient(otpV1.OtpServiceService, { ...kitOptions, address: otp.address }),

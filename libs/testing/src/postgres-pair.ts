@@ -27,6 +27,8 @@ import { log, testLabels } from './containers';
 import { ensureImage } from './images';
 import type { PostgresFixture } from './postgres';
 
+/** How long a new database waits for the standby to have it (a standby gone: that long, then on). */
+const STANDBY_REPLAY_WAIT_MS = 30_000;
 const USER = 'vaxguard';
 const PASSWORD = 'vaxguard';
 const DATABASE = 'vaxguard';
@@ -249,6 +251,23 @@ export async function startPostgresPair(
         await admin.end();
       }
       created.push(name);
+      // The standby has the database only once it has replayed the commit (synchronous
+      // replication waits for its flush, not its replay): until then a client that tries
+      // the standby first is refused "database does not exist" there (seen in CI).
+      for (const other of nodes.filter((each) => each !== node)) {
+        const until = Date.now() + STANDBY_REPLAY_WAIT_MS;
+        while (Date.now() < until) {
+          const probe = new pg.Client({ connectionString: nodeUrl(other, name) });
+          probe.on('error', () => undefined);
+          const replayed = await probe.connect().then(
+            () => true,
+            () => false,
+          );
+          await probe.end().catch(() => undefined);
+          if (replayed) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
       return urlFor(name);
     };
     const url = await createDatabase();

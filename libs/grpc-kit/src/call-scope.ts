@@ -3,6 +3,7 @@ import { toVaxGuardError, VaxGuardError, type ErrorCode } from '@vaxguard/errors
 import type { Logger } from '@vaxguard/logging';
 import type { Authenticator } from './auth';
 import type { CallContext } from './call-context';
+import { CALLER_CANCELLED } from './status';
 
 /** What a call's scope needs of a grpc-js server call, unary or streaming. */
 export interface ScopedCall {
@@ -82,7 +83,7 @@ export function openCallScope(call: ScopedCall, maxDurationMs: number): CallScop
     if (closed) return;
     controller.abort(
       new VaxGuardError('ABORTED', 'the caller cancelled the call; its work was abandoned', {
-        reason: 'CALLER_CANCELLED',
+        reason: CALLER_CANCELLED,
       }),
     );
   });

@@ -5,7 +5,7 @@ import type { Admission } from './admission';
 import type { Authenticator } from './auth';
 import { callContext, openCallScope } from './call-scope';
 import { outsideAnyCall, runOnBehalfOf, type CallContext } from './call-context';
-import { toStatusError } from './status';
+import { CALLER_CANCELLED, toStatusError } from './status';
 
 /**
  * A server-streaming handler: the messages to send, as an async iterable that the kit
@@ -50,7 +50,7 @@ export interface StreamEnd {
 /** The `ended` of a stream that an error (a refusal, a failure) ended. */
 function endingOf(error: unknown): string {
   if (!isVaxGuardError(error)) return 'INTERNAL';
-  if (error.reason === 'CALLER_CANCELLED') return 'CANCELLED';
+  if (error.reason === CALLER_CANCELLED) return 'CANCELLED';
   return error.reason ?? error.code;
 }
 

@@ -129,7 +129,7 @@ const ERROR_CODES_BY_STATUS: ReadonlyMap<number, ErrorCode> = new Map(
 );
 
 /** The reason a VaxGuard server gives for work it abandoned when its call was cancelled. */
-const PEER_CALLER_CANCELLED = 'CALLER_CANCELLED';
+export const CALLER_CANCELLED = 'CALLER_CANCELLED';
 
 /**
  * The inverse of `toStatusError`, on the calling side: a status from a VaxGuard server
@@ -155,7 +155,7 @@ export function fromStatusError(error: unknown): VaxGuardError {
   const { reason, retryAfterMs } = readStatusDetails(failure);
   // The peer gave up this call's work because it heard its caller go (its CANCELLED):
   // for this service's own caller, still there, a system it needs did not answer.
-  if (known === 'ABORTED' && reason === PEER_CALLER_CANCELLED) {
+  if (known === 'ABORTED' && reason === CALLER_CANCELLED) {
     return dependencyUnavailable(error);
   }
   return new VaxGuardError(known, failure.details || 'the call failed', {

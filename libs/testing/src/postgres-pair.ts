@@ -12,7 +12,6 @@
 //   const killed = await pair.killPrimary();      // docker kill: SIGKILL, no goodbye
 //   const promoted = await pair.waitForPrimary({ not: killed.node });
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
@@ -25,7 +24,7 @@ import {
 } from 'testcontainers';
 import { log, testLabels } from './containers';
 import { ensureImage } from './images';
-import type { PostgresFixture } from './postgres';
+import { opens, type PostgresFixture } from './postgres';
 
 /** How long a new database waits for the standby to have it (a standby gone: that long, then on). */
 const STANDBY_REPLAY_WAIT_MS = 30_000;
@@ -220,7 +219,9 @@ export async function startPostgresPair(
       const published = options.ports ? `127.0.0.1:${container.getMappedPort(5432)}` : undefined;
       if (published) return published;
       const ip = container.getIpAddress(network?.getName() ?? '');
-      return (await opens(ip)) ? `${ip}:5432` : `127.0.0.1:${container.getMappedPort(5432)}`;
+      return (await opens(ip, 5432, 1_000))
+        ? `${ip}:5432`
+        : `127.0.0.1:${container.getMappedPort(5432)}`;
     };
     const nodes: PairNode[] = [
       { name: 'a', address: await reach(first) },
@@ -384,15 +385,3 @@ async function settled(monitor: StartedTestContainer, expected: string, timeoutM
 }
 
 /** Whether this host reaches a container's PostgreSQL on its network address (a Linux engine). */
-function opens(ip: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: ip, port: 5432, timeout: 1_000 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('timeout', () => done(false));
-    socket.once('error', () => done(false));
-  });
-}

@@ -82,7 +82,7 @@ async function dropDatabases(adminUrl: string, names: readonly string[]): Promis
 }
 
 /** Whether a TCP connection to `host:port` opens within `timeoutMs`. */
-function opens(host: string, port: number, timeoutMs: number): Promise<boolean> {
+export function opens(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port, timeout: timeoutMs });
     const done = (ok: boolean): void => {

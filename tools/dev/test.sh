@@ -11,7 +11,10 @@ export NX_DAEMON=${NX_DAEMON:-false}
 export NX_NO_CLOUD=true
 export TESTCONTAINERS_RYUK_DISABLED=true
 started=$(date +%s)
-npx nx run-many -t proto-check breaking format-check typecheck lint test integration --outputStyle=stream
+# Two tasks at a time: integration suites spend much of their time waiting on brokers,
+# timers and processes, so two projects' suites (each one file at a time, each file
+# its own platform, ports from blocks each process claims) share the two cores.
+npx nx run-many -t proto-check breaking format-check typecheck lint test integration --parallel=2 --outputStyle=stream
 status=$?
 echo "npm test: $(( $(date +%s) - started )) s, exit $status"
 # The totals close the output, alone on the last line: `N passed, N failed, N skipped`.

@@ -14,15 +14,41 @@ export function testLabels(): Record<string, string> {
 
 /**
  * Ports for the processes a test starts are taken below Linux's ephemeral range (32768
- * up), where the kernel never hands one out on its own, in a block of this test worker's
- * own (VITEST_POOL_ID), at random within it, and never twice in a process: test files
- * that start platforms side by side do not pick the same port between one's check and
- * its service's bind.
+ * up), where the kernel never hands one out on its own, in a block of this process's
+ * own, at random within it, and never twice in a process: test files that start
+ * platforms side by side (vitest workers, or Nx running two projects' suites at once) do
+ * not pick the same port between one's check and its service's bind. A process claims
+ * its block by listening on the block's claim port (just below the blocks) for as long
+ * as it lives, so the kernel keeps claims exclusive and frees them when it exits.
  */
 const PORT_BASE = 20_000;
 const PORT_BLOCK = 1_000;
 const PORT_BLOCKS = 12;
 const handedOut = new Set<number>();
+let claimedBlock: Promise<number> | undefined;
+
+function claimPort(block: number): number {
+  return PORT_BASE - PORT_BLOCKS + block;
+}
+
+/** This process's block: the first free one from its vitest worker's (all taken: shared). */
+async function claimPortBlock(): Promise<number> {
+  const preferred = (Number(process.env['VITEST_POOL_ID'] ?? 0) || 0) % PORT_BLOCKS;
+  for (let i = 0; i < PORT_BLOCKS; i++) {
+    const block = (preferred + i) % PORT_BLOCKS;
+    if (await holdOpen(claimPort(block))) return block;
+  }
+  return preferred;
+}
+
+function holdOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+}
 
 function canBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -51,8 +77,8 @@ function kernelPort(): Promise<number> {
 
 /** A TCP port free on loopback right now, for a process this test starts. */
 export async function freePort(): Promise<number> {
-  const worker = Number(process.env['VITEST_POOL_ID'] ?? 0) || 0;
-  const start = PORT_BASE + (worker % PORT_BLOCKS) * PORT_BLOCK;
+  claimedBlock ??= claimPortBlock();
+  const start = PORT_BASE + (await claimedBlock) * PORT_BLOCK;
   for (let tries = 0; tries < 100; tries++) {
     const port = start + Math.floor(Math.random() * PORT_BLOCK);
     if (handedOut.has(port)) continue;

@@ -1,66 +1,9 @@
-import { CheckpointOriginError, MalformedCheckpointError } from './errors';
-import { HASH_SIZE } from './hashing';
-import { decodeBase64Strict, type NoteSigner, type NoteVerifier } from './note-keys';
-import { isValidNoteText, openNote, signNote, type NoteSignature } from './signed-note';
+import { type Checkpoint, parseCheckpoint, formatCheckpoint } from './checkpoint-text';
+import { CheckpointOriginError } from './errors';
+import { type NoteSigner, type NoteVerifier } from './note-keys';
+import { openNote, signNote, type NoteSignature } from './signed-note';
 
-/** A log's signed statement of its size and root hash (c2sp.org/tlog-checkpoint). */
-export interface Checkpoint {
-  /** Names the log; by convention also the name of the key that signs it. */
-  readonly origin: string;
-  readonly size: number;
-  readonly rootHash: Uint8Array;
-  /** Opaque extra lines; C2SP advises against them, as monitors cannot audit them. */
-  readonly extensions?: readonly string[];
-}
-
-const SIZE_PATTERN = /^(?:0|[1-9][0-9]*)$/;
-
-/** The checkpoint note text: origin, decimal size, base64 root, extension lines, each ending in \n. */
-export function formatCheckpoint(checkpoint: Checkpoint): string {
-  const { origin, size, rootHash, extensions = [] } = checkpoint;
-  if (!Number.isSafeInteger(size) || size < 0) {
-    throw new MalformedCheckpointError(
-      `tree size must be a non-negative safe integer, got ${size}`,
-    );
-  }
-  if (rootHash.length !== HASH_SIZE) {
-    throw new MalformedCheckpointError(`root hash must be ${HASH_SIZE} bytes`);
-  }
-  const lines = [origin, String(size), Buffer.from(rootHash).toString('base64'), ...extensions];
-  const text = lines.map((line) => `${line}\n`).join('');
-  if (lines.some((line) => line === '' || line.includes('\n')) || !isValidNoteText(text)) {
-    throw new MalformedCheckpointError('checkpoint lines must be non-empty single lines of text');
-  }
-  return text;
-}
-
-/** Reads a checkpoint note text, refusing anything but the exact C2SP form. */
-export function parseCheckpoint(text: string): Checkpoint {
-  if (!isValidNoteText(text)) {
-    throw new MalformedCheckpointError('a checkpoint is text lines, each ending in a newline');
-  }
-  const lines = text.slice(0, -1).split('\n');
-  const [origin, sizeLine, rootLine, ...extensions] = lines;
-  if (origin === undefined || sizeLine === undefined || rootLine === undefined) {
-    throw new MalformedCheckpointError('a checkpoint has origin, size and root hash lines');
-  }
-  if (lines.some((line) => line === '')) {
-    throw new MalformedCheckpointError('checkpoint lines are never empty');
-  }
-  const size = Number(sizeLine);
-  if (!SIZE_PATTERN.test(sizeLine) || !Number.isSafeInteger(size)) {
-    throw new MalformedCheckpointError(
-      `tree size ${JSON.stringify(sizeLine)} is not a decimal size`,
-    );
-  }
-  const rootHash = decodeBase64Strict(rootLine);
-  if (rootHash?.length !== HASH_SIZE) {
-    throw new MalformedCheckpointError('the root hash line is not a base64 SHA-256 hash');
-  }
-  return extensions.length === 0
-    ? { origin, size, rootHash }
-    : { origin, size, rootHash, extensions };
-}
+export { formatCheckpoint, parseCheckpoint, type Checkpoint } from './checkpoint-text';
 
 /** Signs a checkpoint: the signed note an auditor fetches. */
 export function signCheckpoint(checkpoint: Checkpoint, signers: readonly NoteSigner[]): string {

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { HashLengthError, TreeRangeError } from './errors';
+import { bytesEqual } from './encoding';
 
-/** Every hash in the log is SHA-256 (RFC 6962 §2.1). */
-export const HASH_SIZE = 32;
+export { HASH_SIZE, assertHash, assertTreeSize } from './proof-paths';
 
 // Domain separation between leaves and interior nodes (RFC 6962 §2.1), which is what
 // stops a second preimage built from an interior node passing as a leaf.
@@ -46,23 +45,9 @@ export function largestPowerOfTwoBelow(n: number): number {
   return k;
 }
 
-/** Throws unless n is a whole number a tree can have as a size or an index. */
-export function assertTreeSize(n: number, what: string): void {
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new TreeRangeError(`${what} must be a non-negative safe integer, got ${n}`);
-  }
-}
-
-/** Throws unless the hash is a SHA-256 hash. */
-export function assertHash(hash: Uint8Array, what: string): void {
-  if (hash.length !== HASH_SIZE) {
-    throw new HashLengthError(`${what} must be ${HASH_SIZE} bytes, got ${hash.length}`);
-  }
-}
-
 /** Byte equality of two hashes; hashes are public, so no timing-safe compare is needed. */
 export function hashesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  return bytesEqual(a, b);
 }
 
 function sha256(...parts: Uint8Array[]): Uint8Array {

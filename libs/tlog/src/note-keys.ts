@@ -7,14 +7,22 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
+import { encodeBase64, hex8 } from './encoding';
 import { NoteKeyError } from './errors';
+import {
+  ED25519,
+  ED25519_KEY_SIZE,
+  ED25519_SIGNATURE_SIZE,
+  isValidKeyName,
+  keyIdPreimage,
+  parseVerifierKeyParts,
+} from './note-text';
 
-/** The c2sp.org/signed-note signature type of Ed25519 keys. */
-const ED25519 = 0x01;
+export { decodeBase64Strict, hex8, isWellFormed } from './encoding';
+export { isValidKeyName } from './note-text';
+
 /** The signature type of c2sp.org/tlog-cosignature's cosignature/v1 (Ed25519 too). */
 export const COSIGNATURE_V1 = 0x04;
-const ED25519_KEY_SIZE = 32;
-const ED25519_SIGNATURE_SIZE = 64;
 // DER wrappers that turn a raw Ed25519 seed or public key into what node:crypto reads.
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -37,14 +45,6 @@ export interface NoteSigner {
   sign(text: Uint8Array): Uint8Array;
 }
 
-/**
- * Key names are non-empty, with no Unicode space and no plus (c2sp.org/signed-note);
- * golang.org/x/mod/sumdb/note checks the same with unicode.IsSpace, the White_Space set.
- */
-export function isValidKeyName(name: string): boolean {
-  return name !== '' && isWellFormed(name) && !/[\p{White_Space}+]/u.test(name);
-}
-
 /** SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)[:4], big-endian: the Ed25519 key ID. */
 export function ed25519KeyId(name: string, publicKey: Uint8Array): number {
   return keyIdOf(name, ED25519, publicKey);
@@ -52,13 +52,10 @@ export function ed25519KeyId(name: string, publicKey: Uint8Array): number {
 
 /** SHA-256(name ‖ "\n" ‖ signature type ‖ public key)[:4], big-endian (c2sp.org/signed-note). */
 export function keyIdOf(name: string, signatureType: number, publicKey: Uint8Array): number {
-  const digest = createHash('sha256')
-    .update(name)
-    .update('\n')
-    .update(Uint8Array.of(signatureType))
-    .update(publicKey)
-    .digest();
-  return digest.readUInt32BE(0);
+  return createHash('sha256')
+    .update(keyIdPreimage(name, signatureType, publicKey))
+    .digest()
+    .readUInt32BE(0);
 }
 
 /** Encodes the verifier key `<name>+<8 hex key ID>+<base64(0x01 ‖ public key)>`. */
@@ -76,7 +73,7 @@ export function formatTypedVerifierKey(
   if (publicKey.length !== ED25519_KEY_SIZE) {
     throw new NoteKeyError(`an Ed25519 public key is 32 bytes, got ${publicKey.length}`);
   }
-  const key = Buffer.concat([Uint8Array.of(signatureType), publicKey]).toString('base64');
+  const key = encodeBase64(Uint8Array.of(signatureType, ...publicKey));
   return `${name}+${hex8(keyIdOf(name, signatureType, publicKey))}+${key}`;
 }
 
@@ -99,9 +96,8 @@ export function parseTypedVerifierKey(
   verifierKey: string,
   signatureType: number,
 ): { name: string; keyId: number; publicKey: KeyObject } {
-  const [name, keyIdHex, keyBase64] = splitKey(verifierKey);
-  const publicKey = parseKeyParts(name, keyIdHex, keyBase64, 'verifier', signatureType);
-  if (keyIdOf(name, signatureType, publicKey) !== parseKeyId(keyIdHex)) {
+  const { name, keyId, publicKey } = parseVerifierKeyParts(verifierKey, signatureType);
+  if (keyIdOf(name, signatureType, publicKey) !== keyId) {
     throw new NoteKeyError(`the key ID of ${name} does not match its key`);
   }
   const keyObject = createPublicKey({
@@ -109,7 +105,7 @@ export function parseTypedVerifierKey(
     format: 'der',
     type: 'spki',
   });
-  return { name, keyId: parseKeyId(keyIdHex), publicKey: keyObject };
+  return { name, keyId, publicKey: keyObject };
 }
 
 /** Reads a signer key `PRIVATE+KEY+<name>+<8 hex key ID>+<base64(0x01 ‖ seed)>`. */
@@ -118,8 +114,12 @@ export function parseSignerKey(signerKey: string): NoteSigner {
   if (!signerKey.startsWith(PRIVATE_KEY_PREFIX)) {
     throw new NoteKeyError('a signer key starts with PRIVATE+KEY+');
   }
-  const [name, keyIdHex, keyBase64] = splitKey(signerKey.slice(PRIVATE_KEY_PREFIX.length));
-  const seed = parseKeyParts(name, keyIdHex, keyBase64, 'signer', ED25519);
+  const parts = parseVerifierKeyParts(
+    signerKey.slice(PRIVATE_KEY_PREFIX.length),
+    ED25519,
+    'signer',
+  );
+  const { name, publicKey: seed } = parts;
   const privateKey = createPrivateKey({
     key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
     format: 'der',
@@ -127,7 +127,7 @@ export function parseSignerKey(signerKey: string): NoteSigner {
   });
   const publicKey = rawPublicKey(privateKey);
   const keyId = ed25519KeyId(name, publicKey);
-  if (keyId !== parseKeyId(keyIdHex)) {
+  if (keyId !== parts.keyId) {
     throw new NoteKeyError(`the key ID of ${name} does not match its key`);
   }
   return {
@@ -151,62 +151,7 @@ export function generateSignerKey(name: string): { signerKey: string; verifierKe
   };
 }
 
-/** name+keyID+key, cut at the first two pluses only: base64 has pluses of its own. */
-function splitKey(key: string): [string, string, string] {
-  const first = key.indexOf('+');
-  const second = key.indexOf('+', first + 1);
-  if (first < 0 || second < 0) throw new NoteKeyError('a key is <name>+<key ID>+<key>');
-  return [key.slice(0, first), key.slice(first + 1, second), key.slice(second + 1)];
-}
-
-function parseKeyParts(
-  name: string,
-  keyIdHex: string,
-  keyBase64: string,
-  kind: 'verifier' | 'signer',
-  signatureType: number,
-): Uint8Array {
-  if (!isValidKeyName(name)) throw new NoteKeyError(`invalid key name in ${kind} key`);
-  if (!/^[0-9a-fA-F]{8}$/.test(keyIdHex)) {
-    throw new NoteKeyError(`the key ID of a ${kind} key is 8 hex digits`);
-  }
-  const raw = decodeBase64Strict(keyBase64);
-  if (raw === undefined || raw.length === 0) {
-    throw new NoteKeyError(`the key of a ${kind} key is not base64`);
-  }
-  if (raw[0] !== signatureType) {
-    throw new NoteKeyError(`signature type ${raw[0]} in ${kind} key, expected ${signatureType}`);
-  }
-  if (raw.length !== 1 + ED25519_KEY_SIZE) {
-    throw new NoteKeyError(`an Ed25519 ${kind} key holds 32 bytes, got ${raw.length - 1}`);
-  }
-  return raw.subarray(1);
-}
-
-function parseKeyId(keyIdHex: string): number {
-  return Number.parseInt(keyIdHex, 16);
-}
-
 export function rawPublicKey(privateKey: KeyObject): Uint8Array {
   const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   return new Uint8Array(der.subarray(SPKI_ED25519_PREFIX.length));
-}
-
-export function hex8(keyId: number): string {
-  return keyId.toString(16).padStart(8, '0');
-}
-
-/** Standard base64 with padding, refusing anything Buffer would silently skip or fix. */
-export function decodeBase64Strict(text: string): Uint8Array | undefined {
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
-    return undefined;
-  }
-  const bytes = Buffer.from(text, 'base64');
-  // Non-zero bits after the last byte would give two spellings of one value.
-  return bytes.toString('base64') === text ? new Uint8Array(bytes) : undefined;
-}
-
-/** True unless the string holds a lone UTF-16 surrogate, which has no UTF-8 form. */
-export function isWellFormed(text: string): boolean {
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }

@@ -1,0 +1,3 @@
+export * from './spans';
+export * from './traceparent';
+export * from './tracing';

@@ -49,7 +49,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.test.ts'],
+    // Browser-test fixtures and suites (services/web) are test code too.
+    files: ['**/*.test.ts', '**/test-support/**/*.ts', '**/*.browser.ts'],
     rules: { '@nx/enforce-module-boundaries': ['error', boundaries(true)] },
   },
   {
@@ -89,7 +90,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/config.ts', 'libs/testing/src/**', 'tools/**', '**/*.test.ts', 'vitest.config.ts'],
+    files: [
+      '**/config.ts',
+      'libs/testing/src/**',
+      'tools/**',
+      '**/*.test.ts',
+      '**/test-support/**/*.ts',
+      'vitest.config.ts',
+    ],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

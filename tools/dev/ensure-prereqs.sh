@@ -15,6 +15,9 @@
 #           a maintained Java SMPP 3.4 implementation) from Maven Central, compiled with
 #           javac into $CACHE_DIR/smsc; the OTP service's SMPP sender tests bind to it as
 #           to an operator's SMS centre (needs a JDK 17 and Maven, as the machine has)
+#   chromium Debian's chromium (about 100 MB) and a Devanagari font (fonts-lohit-deva), for
+#           the web service's browser tests (Playwright drives it; it downloads no browser
+#           here) and for Hindi pages drawn as letters, not boxes; installed when run as root
 #   pgclient pg_dump and pg_restore, 15 or newer (the server is PostgreSQL 15; a newer
 #           pg_dump dumps an older server), from Debian's postgresql-client (installed
 #           when run as root), for `vaxguard backup` and `vaxguard restore`
@@ -149,6 +152,31 @@ ensure_pgclient() {
   pg_client_current || { say "postgresql-client did not give pg_dump and pg_restore 15 or newer"; return 1; }
 }
 
+chromium_current() {
+  [[ -x /usr/bin/chromium ]] && dpkg-query -W -f='${Status}' fonts-lohit-deva 2>/dev/null | grep -q 'ok installed'
+}
+
+ensure_chromium() {
+  chromium_current && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    say "chromium and fonts-lohit-deva are missing and this user cannot install them; install them from Debian"
+    return 1
+  fi
+  mkdir -p "$CACHE_DIR/locks"
+  # Own fd, and a second look under the lock: concurrent runs install it once.
+  exec 4>"$CACHE_DIR/locks/chromium.lock"
+  flock 4
+  if ! chromium_current; then
+    say "installing chromium and fonts-lohit-deva from Debian (about 100 MB, once)"
+    # Another step may hold dpkg's lock (prometheus, pgclient): wait for it, not fail.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      --no-install-recommends chromium fonts-lohit-deva >/dev/null
+  fi
+  exec 4>&-
+  chromium_current || { say "the chromium package gave no /usr/bin/chromium (or no fonts-lohit-deva)"; return 1; }
+}
+
 # smsc_current: the compiled test SMS centre is of this source and these versions.
 smsc_current() {
   [[ -f $CACHE_DIR/smsc/classes/Smsc.class ]] &&
@@ -197,6 +225,7 @@ ensure_smsc() {
 for need in "$@"; do
   case $need in
     deps) ensure_deps ;;
+    chromium) ensure_chromium ;;
     docker) ensure_docker ;;
     grpcurl) ensure_go_tools grpcurl "$GRPCURL_VERSION" github.com/fullstorydev/grpcurl cmd/grpcurl ;;
     helm) ensure_go_tools helm "$HELM_VERSION" helm.sh/helm/v4 cmd/helm ;;

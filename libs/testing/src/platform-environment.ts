@@ -30,6 +30,10 @@ export interface PlatformSecrets {
   adminMobile: string;
   /** Each service's own client secret, by client id (`svc-<service>`). */
   serviceClientSecrets: Record<string, string>;
+  /** The web tier's client secret (WEB_CLIENT_ID at every service). */
+  webClientSecret: string;
+  /** Signs the web tier's CSRF cookies. */
+  webCookieKey: string;
 }
 
 const key = () => randomBytes(32).toString('base64');
@@ -65,8 +69,16 @@ export function completeSecrets(
     adminPassword: existing.adminPassword ?? `admin-${clientSecret()}`,
     adminMobile: existing.adminMobile ?? `9${String(randomInt(0, 1e9)).padStart(9, '0')}`,
     serviceClientSecrets,
+    webClientSecret: existing.webClientSecret ?? clientSecret(),
+    webCookieKey: existing.webCookieKey ?? key(),
   };
 }
+
+/**
+ * The web tier (services/web) calls the four services as this client, with no scope of
+ * its own: what it reads, it reads with the signed-in person's token.
+ */
+export const WEB_CLIENT_ID = 'web';
 
 /** What a service's client may do at another service, beyond calling it. */
 export function serviceScopesAt(
@@ -118,6 +130,7 @@ export function clientCredentials(callee: PlatformServiceName, layout: PlatformL
   return [
     ...(layout.extraClients?.[callee] ?? []),
     `${layout.operatorClientId}:${sha256(secrets.demoClientSecret)}:${OPERATOR_PARTNER_SCOPES.join('+')}`,
+    `${WEB_CLIENT_ID}:${sha256(secrets.webClientSecret)}`,
     ...(layout.running ?? PLATFORM_SERVICES).map((caller) => {
       const id = serviceClientId(caller);
       const scopes = serviceScopesAt(callee, caller);
@@ -184,4 +197,33 @@ export function serviceEnvironment(
         AUDIT_WITNESSES: layout.auditWitnesses ?? 'none',
       };
   }
+}
+
+/** Where the web tier serves and what it calls: the addresses of the four services. */
+export interface WebLayout {
+  readonly addresses: Readonly<Record<PlatformServiceName, string>>;
+  readonly secrets: PlatformSecrets;
+  /** The loopback addresses it listens on, comma-separated (WEB_HTTP_HOSTS). */
+  readonly hosts: string;
+  readonly port: number;
+  readonly logLevel: string;
+  /** The development SMS inbox, named on the sign-in page (development platforms only). */
+  readonly smsInbox?: string;
+}
+
+/** The web service's whole environment (services/web/src/config.ts reads it). */
+export function webEnvironment(layout: WebLayout): Record<string, string> {
+  return {
+    WEB_HTTP_HOSTS: layout.hosts,
+    WEB_HTTP_PORT: String(layout.port),
+    LOG_LEVEL: layout.logLevel,
+    OTP_GRPC_ADDRESS: layout.addresses.otp,
+    IDENTITY_GRPC_ADDRESS: layout.addresses.identity,
+    VACCINATION_RECORD_GRPC_ADDRESS: layout.addresses['vaccination-record'],
+    AUDIT_GRPC_ADDRESS: layout.addresses.audit,
+    SERVICE_CLIENT_ID: WEB_CLIENT_ID,
+    SERVICE_CLIENT_SECRET: layout.secrets.webClientSecret,
+    WEB_COOKIE_KEY: layout.secrets.webCookieKey,
+    ...(layout.smsInbox ? { WEB_DEV_SMS_INBOX: layout.smsInbox } : {}),
+  };
 }

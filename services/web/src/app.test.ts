@@ -1,0 +1,279 @@
+// The web app in process (fastify's inject), the platform faked: the CSRF wiring, the
+// security headers, the session cookie and the rule that no URL carries personal data.
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unauthenticated } from '@vaxguard/errors';
+import { MemoryLogSink } from '@vaxguard/logging';
+import { createWebApp, type WebApp } from './app';
+import { CITIZEN_PATHS } from './citizen/routes';
+import { readConfig } from './config';
+import type { PlatformClients } from './http/platform-clients';
+
+const MOBILE = '9876501234';
+const REF = 'bnf_abcdefghijklmnopqrstuvwxyz';
+
+/** The platform as the web tier sees it: a citizen with one beneficiary. */
+function fakePlatform(): PlatformClients {
+  const calls: Record<string, (request: never) => unknown> = {
+    generateOtp: () => ({ txnId: '00000000-0000-4000-8000-000000000001' }),
+    confirmOtp: (request: { otp: string }) => {
+      if (request.otp !== '123456')
+        throw unauthenticated('wrong code', { reason: 'OTP_WRONG_CODE' });
+      return {
+        token: 'citizen-token',
+        claims: { tokenId: 'tid', expiresAt: new Date(Date.now() + 600_000) },
+      };
+    },
+    listMyBeneficiaries: () => ({
+      beneficiaries: [
+        {
+          beneficiaryRef: REF,
+          name: 'Asha Verma',
+          gender: 1,
+          yearOfBirth: 1980,
+          photoIdKind: 1,
+          maskedPhotoId: 'XXXX XXXX 1234',
+          maskedMobile: 'XXXXXX1234',
+        },
+      ],
+    }),
+    getMyAccessHistory: () => ({ accesses: [], nextPageToken: '' }),
+    revokeToken: () => ({}),
+  };
+  const client = {
+    call: async (method: string, request: never) => {
+      const answer = calls[method];
+      if (!answer) throw new Error(`unexpected call ${method}`);
+      return answer(request);
+    },
+    stream: () => {
+      throw new Error('no streams');
+    },
+    close: () => undefined,
+  };
+  return { otp: client, identity: client, records: client, audit: client, close() {} } as never;
+}
+
+let app: WebApp;
+const logs = new MemoryLogSink();
+
+function startApp(signInLimit: number) {
+  const config = readConfig({
+    WEB_COOKIE_KEY: randomBytes(32).toString('base64'),
+    OTP_GRPC_ADDRESS: '127.0.0.1:1',
+    IDENTITY_GRPC_ADDRESS: '127.0.0.1:2',
+    VACCINATION_RECORD_GRPC_ADDRESS: '127.0.0.1:3',
+    AUDIT_GRPC_ADDRESS: '127.0.0.1:4',
+    SERVICE_CLIENT_ID: 'web',
+    SERVICE_CLIENT_SECRET: 'a-long-enough-secret',
+    LOG_LEVEL: 'debug',
+    WEB_SIGN_IN_LIMIT: String(signInLimit),
+  });
+  return createWebApp(config, {
+    platform: fakePlatform(),
+    logSink: logs,
+    staticDir: fileURLToPath(new URL('../public/', import.meta.url)),
+  });
+}
+
+beforeAll(async () => {
+  // These tests sign in many times from one address; the limit has its own test.
+  app = await startApp(1_000);
+  await app.http.ready();
+});
+
+afterAll(async () => {
+  await app?.stop();
+});
+
+const UA = { 'user-agent': 'unit-test' };
+
+/** Cookies a response set, as a Cookie header value, merged over `jar`. */
+function cookieJar(
+  jar: Record<string, string>,
+  response: { cookies: { name: string; value: string }[] },
+) {
+  const next = { ...jar };
+  for (const cookie of response.cookies) next[cookie.name] = cookie.value;
+  return next;
+}
+const cookieHeader = (jar: Record<string, string>) =>
+  Object.entries(jar)
+    .map(([name, value]) => `${name}=${value}`)
+    .join('; ');
+const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+
+/** GETs a page with the jar, returning its CSRF token and the jar with what it set. */
+async function getForm(path: string, jar: Record<string, string> = {}) {
+  const response = await app.http.inject({
+    method: 'GET',
+    url: path,
+    headers: { ...UA, cookie: cookieHeader(jar) },
+  });
+  return { response, csrf: csrfOf(response.body), jar: cookieJar(jar, response) };
+}
+
+async function post(
+  path: string,
+  form: Record<string, string>,
+  jar: Record<string, string>,
+  headers = {},
+) {
+  const response = await app.http.inject({
+    method: 'POST',
+    url: path,
+    headers: {
+      ...UA,
+      cookie: cookieHeader(jar),
+      'content-type': 'application/x-www-form-urlencoded',
+      ...headers,
+    },
+    payload: new URLSearchParams(form).toString(),
+  });
+  return { response, jar: cookieJar(jar, response) };
+}
+
+/** Signs in with the fake platform's code: the jar of a signed-in browser. */
+async function signedIn() {
+  const start = await getForm('/');
+  const sent = await post('/sign-in', { mobile: MOBILE, _csrf: start.csrf }, start.jar);
+  const code = await getForm(CITIZEN_PATHS.code, sent.jar);
+  const confirmed = await post(CITIZEN_PATHS.code, { otp: '123456', _csrf: code.csrf }, code.jar);
+  expect(confirmed.response.headers.location).toBe('/me');
+  return { jar: confirmed.jar, before: code.jar };
+}
+
+describe('every page', () => {
+  it('carries a strict CSP with no inline script or style, and the other protective headers', async () => {
+    const { response } = await getForm('/');
+    const csp = String(response.headers['content-security-policy']);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.body).not.toMatch(/<script(?![^>]*\ssrc=)/);
+    expect(response.body).not.toMatch(/\sstyle="/);
+  });
+});
+
+describe('forms', () => {
+  it('are refused without the CSRF token, with another session’s token, or from another origin', async () => {
+    const start = await getForm('/');
+    expect(start.csrf).not.toBe('');
+    const none = await post('/sign-in', { mobile: MOBILE }, start.jar);
+    expect(none.response.statusCode).toBe(403);
+    const forged = await post('/sign-in', { mobile: MOBILE, _csrf: 'forged' }, start.jar);
+    expect(forged.response.statusCode).toBe(403);
+    const crossOrigin = await post('/sign-in', { mobile: MOBILE, _csrf: start.csrf }, start.jar, {
+      origin: 'http://evil.example',
+    });
+    expect(crossOrigin.response.statusCode).toBe(403);
+    const crossSite = await post('/sign-in', { mobile: MOBILE, _csrf: start.csrf }, start.jar, {
+      'sec-fetch-site': 'cross-site',
+    });
+    expect(crossSite.response.statusCode).toBe(403);
+    const good = await post('/sign-in', { mobile: MOBILE, _csrf: start.csrf }, start.jar, {
+      origin: 'http://localhost:80',
+      host: 'localhost:80',
+      'sec-fetch-site': 'same-origin',
+    });
+    expect(good.response.statusCode).toBe(303);
+  });
+
+  it('take a token only in the session it was made for: a token of before the sign-in fails after it', async () => {
+    const { jar, before } = await signedIn();
+    const stale = await getForm(CITIZEN_PATHS.code, before);
+    // The session rotated at sign-in: the old id opens nothing, and its tokens are worth nothing now.
+    const signOut = await post(CITIZEN_PATHS.signOut, { _csrf: stale.csrf }, jar);
+    expect(signOut.response.statusCode).toBe(403);
+    const page = await getForm('/me', jar);
+    expect(page.response.body).toContain('Asha Verma');
+  });
+});
+
+describe('the session cookie', () => {
+  it('is HttpOnly and SameSite=Strict, renewed at sign-in, bound to the client, and gone at sign-out', async () => {
+    const start = await getForm('/');
+    const sent = await post('/sign-in', { mobile: MOBILE, _csrf: start.csrf }, start.jar);
+    const set = sent.response.cookies.find((c) => c.name === 'vaxguard-session');
+    expect(set).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    const { jar } = await signedIn();
+    const elsewhere = await app.http.inject({
+      method: 'GET',
+      url: '/me',
+      headers: { ...UA, cookie: cookieHeader(jar) },
+      remoteAddress: '127.0.0.9',
+    });
+    expect(elsewhere.statusCode).toBe(303);
+    expect(logs.text()).toContain('session cookie presented by another client');
+    const me = await getForm('/me', jar);
+    expect(me.response.statusCode).toBe(200);
+    const out = await post(CITIZEN_PATHS.signOut, { _csrf: me.csrf }, jar);
+    expect(out.response.headers.location).toBe('/');
+    const after = await getForm('/me', jar);
+    expect(after.response.statusCode).toBe(303);
+  });
+});
+
+describe('sign-in codes', () => {
+  it('are limited per client address: past the limit the page says how long to wait', async () => {
+    const limited = await startApp(2);
+    try {
+      const ask = async () => {
+        const page = await limited.http.inject({ method: 'GET', url: '/', headers: UA });
+        const jar = cookieJar({}, page);
+        return limited.http.inject({
+          method: 'POST',
+          url: '/sign-in',
+          headers: {
+            ...UA,
+            cookie: cookieHeader(jar),
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          payload: new URLSearchParams({ mobile: MOBILE, _csrf: csrfOf(page.body) }).toString(),
+        });
+      };
+      expect((await ask()).statusCode).toBe(303);
+      expect((await ask()).statusCode).toBe(303);
+      const third = await ask();
+      expect(third.statusCode).toBe(429);
+      expect(third.body).toContain('Please try again in 15 minutes');
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe('URLs', () => {
+  it('hold no personal data: fixed paths, redirects to fixed paths, forms that post the mobile in the body', async () => {
+    const paths = app.http
+      .printRoutes({ commonPrefix: false })
+      .split('\n')
+      .map((line) => line.replace(/^[\s│├└─]+/, '').replace(/ \(.*\)$/, ''))
+      .filter(Boolean);
+    // The citizen's pages take no parameter at all; the language switch takes a language code.
+    const citizenPaths: readonly string[] = Object.values(CITIZEN_PATHS);
+    expect(citizenPaths.filter((path) => path.includes(':'))).toEqual([]);
+    expect(paths).toEqual(expect.arrayContaining(['language/:lang']));
+    const start = await getForm('/');
+    expect(start.response.body).toMatch(/<form method="post" action="\/sign-in"/);
+    expect(start.response.body).not.toMatch(/method="get"/i);
+    const sent = await post('/sign-in', { mobile: MOBILE, _csrf: start.csrf }, start.jar);
+    expect(sent.response.headers.location).toBe(CITIZEN_PATHS.code);
+    const { jar } = await signedIn();
+    const me = await getForm('/me', jar);
+    // A beneficiary is named by its place in the list, never by its reference.
+    expect(me.response.body).not.toContain(REF);
+    expect(me.response.body).toContain('name="beneficiary" value="0"');
+    expect(me.response.body).not.toContain(MOBILE);
+    // The language switch comes back to a local path only.
+    const back = await app.http.inject({ method: 'GET', url: '/language/hi?back=//evil.example' });
+    expect(back.headers.location).toBe('/');
+    const local = await app.http.inject({ method: 'GET', url: '/language/hi?back=/me/history' });
+    expect(local.headers.location).toBe('/me/history');
+    expect(logs.text()).not.toContain(MOBILE);
+  });
+});

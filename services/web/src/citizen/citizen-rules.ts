@@ -1,0 +1,28 @@
+// What the citizen's page shows and accepts, as named rules.
+
+/** The access history's first page: the newest reads and attempts. */
+export const HISTORY_PAGE_SIZE = 50;
+/** A citizen has at most 4 beneficiaries (identity's rule); a form names one by position. */
+export const MAX_BENEFICIARY_POSITION = 3;
+/** A sign-in code: exactly 6 digits (the OTP service's rule). */
+export const OTP_FORMAT = /^\d{6}$/;
+
+/** The downloads a certificate offers. */
+export const CERTIFICATE_FORMATS = ['svg', 'qr', 'card'] as const;
+export type CertificateFormat = (typeof CERTIFICATE_FORMATS)[number];
+
+export function isCertificateFormat(value: unknown): value is CertificateFormat {
+  return typeof value === 'string' && (CERTIFICATE_FORMATS as readonly string[]).includes(value);
+}
+
+/** A beneficiary's position in the list the session holds, from a form field. */
+export function beneficiaryPosition(value: unknown, listed: number): number | undefined {
+  if (typeof value !== 'string' || !/^\d$/.test(value)) return undefined;
+  const position = Number(value);
+  return position <= MAX_BENEFICIARY_POSITION && position < listed ? position : undefined;
+}
+
+/** Minutes to wait, rounded up, for a "try again in N minutes" message. */
+export function minutesToWait(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 60_000));
+}

@@ -6,6 +6,7 @@ import {
   type sendUnaryData,
   type ServerUnaryCall,
   type ServiceDefinition,
+  type UntypedHandleCall,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
@@ -21,6 +22,7 @@ import { serverStreamingCall, type ServerStreamHandler } from './server-stream';
 import { toStatusError } from './status';
 
 export type { CallContext } from './call-context';
+import { withServerSpan } from './tracing';
 
 /**
  * A request refused before its handler runs, after authentication: bytes that are not a
@@ -166,6 +168,7 @@ export class GrpcServer {
     return this;
   }
 
+      implementation[name] = withServerSpan(method, implementation[name] as UntypedHandleCall);
   /** Binds and starts serving; returns the port actually bound (useful with port 0). */
   async listen(host: string, port: number): Promise<number> {
     const bound = await new Promise<number>((resolve, reject) => {

@@ -13,6 +13,7 @@ import { clientMetadata, defaultChannelOptions } from './client';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, retryPolicyProblems, type RetryPolicy } from './retry';
 import { fromStatusError } from './status';
 
+import { withClientSpans } from './tracing';
 export interface ServiceClientOptions {
   /** `host:port` of the service. */
   readonly address: string;
@@ -288,7 +289,7 @@ export function createServiceClient<D extends ServiceDefinition>(
     }
   }
 
-  return {
+  return withClientSpans(definition, {
     async call(name, request, callOptions) {
       const method = Object.hasOwn(definition, name) ? definition[name] : undefined;
       if (!method || method.requestStream || method.responseStream) {
@@ -349,5 +350,5 @@ export function createServiceClient<D extends ServiceDefinition>(
       for (const wake of [...wakeOnClose]) wake();
       client.close();
     },
-  };
+  });
 }

@@ -1,8 +1,10 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { context as traceContext } from '@opentelemetry/api';
 import type pg from 'pg';
 import { withTransaction } from '@vaxguard/db';
 import type { DecodedEvent, EventDefinition } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
+import { startProcessSpan, TRACEPARENT_HEADER, type MessageSpan } from '@vaxguard/tracing';
 import { CountingDecoder, type DecodingStats } from './decoding';
 import { ProcessedEventsPruner } from './pruning';
 import {
@@ -199,9 +201,20 @@ export class IdempotentConsumer {
           const event = self.read(topic, partition, message);
           if (!event) return;
           const context = { topic, partition, offset: message.offset };
-          const first = await self.inTransaction(options.pool, context, (tx) =>
-            applyOnce(options, event, context, tx),
-          );
+          const span = processSpan(options.groupId, event, context, message);
+          let first: boolean;
+          try {
+            // The handler's log lines and the events it writes belong to the event's trace.
+            first = await traceContext.with(span.context, () =>
+              self.inTransaction(options.pool, context, (tx) =>
+                applyOnce(options, event, context, tx),
+              ),
+            );
+          } catch (error) {
+            span.end(error);
+            throw error;
+          }
+          span.end();
           if (first) self.applied++;
           else self.duplicates++;
         },
@@ -242,15 +255,27 @@ export class IdempotentConsumer {
             for (const message of chunk) {
               const event = self.read(topic, partition, message);
               if (event) {
-                consumed.push({ event, context: { topic, partition, offset: message.offset } });
+                const context = { topic, partition, offset: message.offset };
+                consumed.push({ event, context });
+                spans.push(processSpan(options.groupId, event, context, message));
               }
+            // One span per traced event, each in its own writer's trace, all ended when
+            // the batch's transaction is.
+            const spans: MessageSpan[] = [];
             }
             const first = consumed[0];
-            const applied = first
-              ? await self.inTransaction(options.pool, first.context, (tx) =>
-                  applyBatchOnce(options, consumed, tx),
-                )
-              : 0;
+            let applied: number;
+            try {
+              applied = first
+                ? await self.inTransaction(options.pool, first.context, (tx) =>
+                    applyBatchOnce(options, consumed, tx),
+                  )
+                : 0;
+            } catch (error) {
+              for (const span of spans) span.end(error);
+              throw error;
+            }
+            for (const span of spans) span.end();
             self.applied += applied;
             self.duplicates += consumed.length - applied;
             const last = chunk.at(-1);
@@ -315,6 +340,30 @@ async function applyOnce(
   tx: pg.PoolClient,
 ): Promise<boolean> {
   const { rowCount } = await tx.query(
+/** A message's `traceparent` header, as kafkajs hands headers over (bytes or text). */
+function traceparentOf(message: KafkaMessage): string | undefined {
+  const value = message.headers?.[TRACEPARENT_HEADER];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}
+
+/** The span of one event's consumption, in the trace the message carries (if any). */
+function processSpan(
+  groupId: string,
+  event: DecodedEvent,
+  context: EventContext,
+  message: KafkaMessage,
+): MessageSpan {
+  return startProcessSpan(traceparentOf(message), {
+    topic: context.topic,
+    partition: context.partition,
+    offset: context.offset,
+    consumerGroup: groupId,
+    eventType: event.envelope.type,
+    eventId: event.envelope.eventId,
+  });
+}
+
     `INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
      ON CONFLICT DO NOTHING`,
     [options.groupId, event.envelope.eventId],

@@ -73,4 +73,14 @@ export const eventsMigrations: readonly Migration[] = [
       COMMENT ON TABLE processed_events IS 'retention: rows deleted after N. A consumer''s event id is deleted PROCESSED_EVENTS_RETENTION_MS (7 days, Kafka''s default topic and offset retention) after it was applied, PROCESSED_EVENTS_PRUNE_BATCH_SIZE a statement, by processed_events_by_age (ProcessedEventsPruner; libs/events retention-rules.ts).';
     `,
   },
+  {
+    id: 'events/0006_outbox_traceparent',
+    sql: `
+      -- The W3C traceparent of the span that wrote the row (issue 19): the relay publishes
+      -- the event with it in a Kafka header, so its consumers join the writer's trace.
+      -- Null when the writer was not traced (tracing off). Nullable without a default:
+      -- adding it rewrites no row.
+      ALTER TABLE outbox ADD COLUMN traceparent text;
+    `,
+  },
 ];

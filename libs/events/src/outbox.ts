@@ -3,28 +3,38 @@ import type pg from 'pg';
 import { connectSession, type Queryable } from '@vaxguard/db';
 import { encodeEnvelope, type OutgoingEvent } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
+import { currentTraceparent, startPublishSpan, TRACEPARENT_HEADER } from '@vaxguard/tracing';
 import { OUTBOX_CLEANUP_BATCH_SIZE, OUTBOX_SENT_RETENTION_MS } from './retention-rules';
 
 /**
  * Writes an event (built through the event catalogue) into the outbox inside the
  * caller's transaction, so that the event exists if and only if the change it
  * describes was committed. Keyed by the subject, so the events of one subject stay in
- * order on one partition.
+ * order on one partition. The row keeps the trace of the span it was written in
+ * (`traceparent`), which the relay sends on in the Kafka message's headers.
  */
-export async function enqueueEvent(tx: Queryable, event: OutgoingEvent): Promise<void> {
+export async function enqueueEvent(
+  tx: Queryable,
+  event: OutgoingEvent,
+  traceparent: string | undefined = currentTraceparent(),
+): Promise<void> {
   // A named statement: each connection parses and plans it once, not on every event.
-  await tx.query({ name: 'vaxguard-outbox-insert', ...outboxInsert(event) });
+  await tx.query({ name: 'vaxguard-outbox-insert', ...outboxInsert(event, traceparent) });
 }
 
 /**
  * The statement enqueueEvent runs, for a caller that sends it with other writes
  * (`combineWrites` from @vaxguard/db) inside its transaction.
  */
-export function outboxInsert(event: OutgoingEvent): { text: string; values: unknown[] } {
+export function outboxInsert(
+  event: OutgoingEvent,
+  traceparent: string | undefined = currentTraceparent(),
+): { text: string; values: unknown[] } {
   const { envelope } = event;
   return {
-    text: `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at, urgent)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    text: `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at, urgent,
+                        traceparent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
     values: [
       envelope.eventId,
       envelope.type,
@@ -33,6 +43,7 @@ export function outboxInsert(event: OutgoingEvent): { text: string; values: unkn
       encodeEnvelope(envelope),
       envelope.occurredAt ?? new Date(),
       event.urgent,
+      traceparent ?? null,
     ],
   };
 }
@@ -65,7 +76,12 @@ export interface SharedWork {
  * once, its row written or not with the batch.
  */
 export class OutboxBatcher {
-  private waiting: { event: OutgoingEvent; settle: (error?: Error) => void }[] = [];
+  private waiting: {
+    event: OutgoingEvent;
+    /** The caller's trace, taken when it enqueued: the batch runs in no caller's span. */
+    traceparent: string | undefined;
+    settle: (error?: Error) => void;
+  }[] = [];
   private running = false;
 
   constructor(
@@ -86,6 +102,7 @@ export class OutboxBatcher {
       signal?.addEventListener('abort', gone, { once: true });
       this.waiting.push({
         event,
+        traceparent: currentTraceparent(),
         settle: (error) => {
           signal?.removeEventListener('abort', gone);
           if (error === undefined) resolve();
@@ -107,6 +124,7 @@ export class OutboxBatcher {
         await insertEvents(
           this.db,
           batch.map((item) => item.event),
+          batch.map((item) => item.traceparent),
         );
         for (const item of batch) item.settle();
       } catch (error) {
@@ -125,23 +143,31 @@ function goneReason(signal: AbortSignal | undefined): Error {
   return reason instanceof Error ? reason : new Error('the caller has gone');
 }
 
-/** Inserts `events` into the outbox in one statement (one row each, in order). */
-export async function insertEvents(db: Queryable, events: readonly OutgoingEvent[]): Promise<void> {
+/**
+ * Inserts `events` into the outbox in one statement (one row each, in order), each with
+ * its trace (`traceparents`, by position; the current span's by default).
+ */
+export async function insertEvents(
+  db: Queryable,
+  events: readonly OutgoingEvent[],
+  traceparents: readonly (string | undefined)[] = events.map(() => currentTraceparent()),
+): Promise<void> {
   if (events.length === 0) return;
-  if (events.length === 1) return enqueueEvent(db, events[0] as OutgoingEvent);
+  if (events.length === 1) return enqueueEvent(db, events[0] as OutgoingEvent, traceparents[0]);
   // The rows enqueueEvent would insert one at a time, turned into one array per column.
-  const rows = events.map((event) => outboxInsert(event).values);
+  const rows = events.map((event, index) => outboxInsert(event, traceparents[index]).values);
   const columns = (rows[0] as unknown[]).map((_, column) => rows.map((row) => row[column]));
   // One statement whatever the count, so it is parsed and planned once per connection;
   // WITH ORDINALITY keeps the rows' ids in the callers' order.
   await db.query({
     name: 'vaxguard-outbox-insert-many',
-    text: `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at, urgent)
-     SELECT event_id, event_type, topic, message_key, envelope, created_at, urgent
+    text: `INSERT INTO outbox (event_id, event_type, topic, message_key, envelope, created_at, urgent,
+                        traceparent)
+     SELECT event_id, event_type, topic, message_key, envelope, created_at, urgent, traceparent
      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[],
-                 $6::timestamptz[], $7::boolean[])
+                 $6::timestamptz[], $7::boolean[], $8::text[])
        WITH ORDINALITY AS e(event_id, event_type, topic, message_key, envelope, created_at,
-                            urgent, n)
+                            urgent, traceparent, n)
      ORDER BY n`,
     values: columns,
   });
@@ -181,6 +207,7 @@ interface OutboxRow {
   event_id: string;
   event_type: string;
   envelope: Buffer;
+  traceparent: string | null;
 }
 
 /**
@@ -245,7 +272,7 @@ export class OutboxRelay {
   /** Publishes one batch of pending rows; returns how many were sent. */
   async publishBatch(): Promise<number> {
     const { rows } = await this.options.pool.query<OutboxRow>(
-      `SELECT id, topic, message_key, event_id, event_type, envelope
+      `SELECT id, topic, message_key, event_id, event_type, envelope, traceparent
          FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1`,
       [this.batchSize],
     );
@@ -254,21 +281,37 @@ export class OutboxRelay {
       string,
       { key: string; value: Buffer; headers: Record<string, string> }[]
     >();
-    for (const row of rows) {
+    // A row written inside a trace is published inside it: a producer span, child of the
+    // writer's, which the message's header carries on to its consumers.
+    const spans = rows.map((row) =>
+      startPublishSpan(row.traceparent ?? undefined, {
+        topic: row.topic,
+        eventType: row.event_type,
+        eventId: row.event_id,
+      }),
+    );
+    rows.forEach((row, index) => {
       const messages = byTopic.get(row.topic) ?? [];
+      const traceparent = spans[index]?.traceparent;
       messages.push({
         key: row.message_key,
         value: row.envelope,
-        headers: { 'event-id': row.event_id, 'event-type': row.event_type },
+        headers: {
+          'event-id': row.event_id,
+          'event-type': row.event_type,
+          ...(traceparent === undefined ? {} : { [TRACEPARENT_HEADER]: traceparent }),
+        },
       });
       byTopic.set(row.topic, messages);
-    }
+    });
     const ids = rows.map((row) => row.id);
     try {
       await this.options.producer.sendBatch({
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
+      for (const span of spans) span.end();
     } catch (error) {
+      for (const span of spans) span.end(error);
       await this.options.pool.query(
         'UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1)',
         [ids],

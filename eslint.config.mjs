@@ -77,6 +77,8 @@ export default tseslint.config(
                 '@vaxguard/events',
                 '@vaxguard/db',
                 '@vaxguard/runtime',
+                '@vaxguard/metrics',
+                'prom-client',
                 '@vaxguard/auth',
                 '@vaxguard/proto',
                 '@vaxguard/event-catalogue',

@@ -4,3 +4,5 @@ export * from './kafka';
 export * from './migrations';
 export * from './outbox';
 export * from './retention-rules';
+export * from './consumer-lag';
+export * from './outbox-metrics';

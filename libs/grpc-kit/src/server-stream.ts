@@ -5,6 +5,7 @@ import type { Admission } from './admission';
 import type { Authenticator } from './auth';
 import { callContext, openCallScope } from './call-scope';
 import { outsideAnyCall, runOnBehalfOf, type CallContext } from './call-context';
+import type { ServerMetrics } from './server-metrics';
 import { CALLER_CANCELLED, toStatusError } from './status';
 
 /**
@@ -127,6 +128,8 @@ export interface ServerStreamOptions {
   readonly maxDurationMs: number;
   /** The server's count of calls in flight; a stream beyond its bounds is refused at once. */
   readonly admission?: Admission;
+  /** The server's RPC metrics, if it keeps them. */
+  readonly metrics?: ServerMetrics;
 }
 
 /**
@@ -151,9 +154,11 @@ export function serverStreamingCall<Req, Res>(
     };
     if ('refusal' in admitted) {
       logger.debug('call refused: at capacity', { method });
+      options.metrics?.refusedByAdmission(method, 'server_stream');
       call.emit('error', toStatusError(admitted.refusal, logger, method));
       return;
     }
+    const measured = options.metrics?.started(method, 'server_stream');
     const scope = openCallScope(call, options.maxDurationMs);
     let sent = 0;
     // Whether the call's status has gone out (or the caller left): nothing more is sent.
@@ -168,6 +173,7 @@ export function serverStreamingCall<Req, Res>(
         messages: sent,
         durationMs: Math.round(performance.now() - started),
       });
+      measured?.(mapped.code, error);
       call.emit('error', mapped);
     };
     // A lock, a suspension or a revoked token that lands while the stream runs ends it
@@ -221,11 +227,13 @@ export function serverStreamingCall<Req, Res>(
         } else if (scope.signal.aborted) {
           // The caller went away: there is nobody to send a status to.
           over = true;
+          measured?.(status.CANCELLED);
           logger.info('call cancelled', { method, messages: sent, durationMs });
           await ended('CANCELLED');
         } else {
           await ended('COMPLETED');
           over = true;
+          measured?.(status.OK);
           logger.debug('call ok', { method, messages: sent, durationMs });
           call.end();
         }
@@ -238,6 +246,7 @@ export function serverStreamingCall<Req, Res>(
           await ended(endingOf(refusal));
         } else if (call.cancelled) {
           over = true;
+          measured?.(status.CANCELLED);
           logger.info('call cancelled', { method, messages: sent });
           await ended('CANCELLED');
         } else {

@@ -63,3 +63,21 @@ describe('admission limits from the environment', () => {
     ).toThrow(/targetLatencyMs/);
   });
 });
+
+describe('where metrics are served', () => {
+  const read = (environment: Record<string, string>) =>
+    loadConfig({ ...REQUIRED, ...environment }, runtimeConfigSchema(0));
+
+  it('nowhere, and every HTTP listener on loopback, unless configured', () => {
+    expect(read({})).toMatchObject({ metricsPort: undefined, httpBindHost: '127.0.0.1' });
+    expect(read({ METRICS_PORT: '9464', HTTP_BIND_HOST: '0.0.0.0' })).toMatchObject({
+      metricsPort: 9464,
+      httpBindHost: '0.0.0.0',
+    });
+  });
+
+  it('refuses a port that is not one, naming the variable', () => {
+    expect(() => read({ METRICS_PORT: 'metrics' })).toThrow(/METRICS_PORT/);
+    expect(() => read({ METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
+  });
+});

@@ -54,6 +54,18 @@ export function runtimeConfigSchema(
     clientCredentials: env.custom('CLIENT_CREDENTIALS', parseClientCredentials),
   };
 }
+    /**
+     * Where spans are exported over OTLP/gRPC (`http://host:4317`: Jaeger, an OpenTelemetry
+     * collector); unset, tracing is off and no tracing SDK is loaded.
+     */
+    otlpEndpoint: env.optional(env.custom('OTEL_EXPORTER_OTLP_ENDPOINT', parseOtlpEndpoint)),
+    /** Where Prometheus scrapes `/metrics` (HTTP); unset: metrics are kept but not served. */
+    metricsPort: env.optional(env.port('METRICS_PORT')),
+    /**
+     * The address every HTTP listener of the service binds (metrics, audit's tiles, the
+     * issuer's keys): loopback unless a deployment opens it (0.0.0.0 in a pod).
+     */
+    httpBindHost: env.string('HTTP_BIND_HOST', { default: '127.0.0.1' }),
 
 /**
  * What a service needs to call other services: where the OTP service is (its signing

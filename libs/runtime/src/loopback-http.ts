@@ -1,20 +1,25 @@
 import type { Server } from 'node:http';
 
-/** An HTTP server listening on 127.0.0.1: its port (the one picked when 0 was asked) and its close. */
+/** An HTTP server listening: its port (the one picked when 0 was asked) and its close. */
 export interface LoopbackHttp {
   readonly port: number;
   close(): Promise<void>;
 }
 
 /**
- * Starts `server` on 127.0.0.1 at `port` (0: any free port), for the read-only HTTP a
- * service serves beside its gRPC (issuer keys, the audit log's tiles). Rejects when the
- * port cannot be taken.
+ * Starts `server` at `port` (0: any free port) on `host`, 127.0.0.1 unless the
+ * service's HTTP_BIND_HOST says otherwise, for the read-only HTTP a service serves
+ * beside its gRPC (metrics, issuer keys, the audit log's tiles). Rejects when the port
+ * cannot be taken.
  */
-export async function listenOnLoopback(server: Server, port: number): Promise<LoopbackHttp> {
+export async function listenOnLoopback(
+  server: Server,
+  port: number,
+  host = '127.0.0.1',
+): Promise<LoopbackHttp> {
   const bound = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);
     });

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import {
   AccessRegistry,
@@ -10,7 +11,14 @@ import {
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { createPool, migrate, type Migration, type Pool } from '@vaxguard/db';
 import { eventsTopic, topicSpec, type Producer as EventProducer } from '@vaxguard/event-catalogue';
-import { createKafka, ensureTopics, OutboxRelay, type BroadcastListener } from '@vaxguard/events';
+import {
+  ConsumerLagMonitor,
+  createKafka,
+  ensureTopics,
+  OutboxMetrics,
+  OutboxRelay,
+  type BroadcastListener,
+} from '@vaxguard/events';
 import {
   clientSecretAuthenticator,
   createServiceClient,
@@ -21,8 +29,15 @@ import {
   type ServiceClient,
 } from '@vaxguard/grpc-kit';
 import { createLogger, type Logger, type LogSink } from '@vaxguard/logging';
+import {
+  createMetricsRegistry,
+  METRICS_SAMPLE_INTERVAL_MS,
+  metricsRequestListener,
+  type Registry,
+} from '@vaxguard/metrics';
 import { otpV1 } from '@vaxguard/proto';
 import { startPeriodic, type PeriodicTask } from './periodic';
+import { listenOnLoopback } from './loopback-http';
 import {
   JwksCache,
   RevocationSet,
@@ -67,6 +82,9 @@ export class ServiceRuntime {
 
   private constructor(
     readonly options: RuntimeOptions,
+  /** Where `/metrics` is served once started (METRICS_PORT; the port bound for 0). */
+  metricsPort: number | undefined;
+  private closeMetricsHttp: (() => Promise<void>) | undefined;
     readonly logger: Logger,
     readonly pool: Pool,
     readonly kafka: Kafka,
@@ -82,6 +100,13 @@ export class ServiceRuntime {
   ) {}
 
   /**
+    /**
+     * The process's one metrics registry (libs/metrics): the gRPC server's, the outbox's
+     * and the consumers' series are in it; a service adds its own.
+     */
+    readonly metrics: Registry,
+    /** Where a consumer's group lag is watched (IdempotentConsumer's `lag` option). */
+    readonly consumerLag: ConsumerLagMonitor,
    * Connects to PostgreSQL and Kafka, migrates the schema and reads the revocations
    * that can still matter; serves nothing yet.
    */
@@ -108,6 +133,7 @@ export class ServiceRuntime {
       const kafka = createKafka({
         clientId: options.service,
         brokers: config.kafkaBrokers,
+    const metrics = createMetricsRegistry(options.service);
         logger,
       });
       await ensureTopics(kafka, [topicSpec(eventsTopic(options.service))]);
@@ -161,6 +187,7 @@ export class ServiceRuntime {
             find: (clientId) => configured.find(clientId) ?? accessRegistry.find(clientId),
           }),
           verifier,
+        metrics,
           registry: accessRegistry,
           ...(options.methods ? { methods: options.methods } : {}),
         }),
@@ -183,7 +210,12 @@ export class ServiceRuntime {
         revocations.prune();
       });
       return runtime;
+        metrics,
+        new ConsumerLagMonitor(kafka, metrics),
     } catch (error) {
+      runtime.sampleMetrics(new OutboxMetrics(pool, metrics));
+      runtime.sampleMetrics(runtime.consumerLag);
+      runtime.tracing = tracing;
       await Promise.all(listeners.map((listener) => listener.stop().catch(() => undefined)));
       closers.forEach((close) => close());
       await pool.end().catch(() => undefined);
@@ -237,6 +269,14 @@ export class ServiceRuntime {
    * retried next interval.
    */
   every(
+  /**
+   * Samples gauges read by a query (`sample`) every METRICS_SAMPLE_INTERVAL_MS until
+   * shutdown, off the calls' path: the outbox's, the consumers' lag, a service's own.
+   */
+  sampleMetrics(sampler: { sample(): Promise<void> }): void {
+    this.every('metrics-sample', METRICS_SAMPLE_INTERVAL_MS, () => sampler.sample());
+  }
+
     name: string,
     intervalMs: number,
     task: (signal: AbortSignal) => Promise<void>,
@@ -257,6 +297,16 @@ export class ServiceRuntime {
   /**
    * Stops in reverse order of dependence: no new calls, in-flight calls drained, workers
    * stopped, the outbox flushed to Kafka, then producer and pool closed.
+    const { metricsPort, httpBindHost } = this.options.config;
+    if (metricsPort !== undefined) {
+      const onError = (error: unknown) =>
+        this.logger.warn('metrics collection failed', { err: error });
+      const server = createServer(metricsRequestListener(this.metrics, onError));
+      const http = await listenOnLoopback(server, metricsPort, httpBindHost);
+      this.metricsPort = http.port;
+      this.closeMetricsHttp = () => http.close();
+      this.logger.info('metrics served', { host: httpBindHost, port: http.port, path: '/metrics' });
+    }
    */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
@@ -297,7 +347,10 @@ export class ServiceRuntime {
 }
 
 /** The OTP service's signing keys: given (in the OTP service), or fetched over gRPC. */
+    await this.consumerLag.stop();
 function tokenKeysOf(options: RuntimeOptions, closers: (() => void)[]): FetchKeys {
+    // Scraped to the end, so the drain shows in the metrics.
+    await this.closeMetricsHttp?.();
   if (options.tokenKeys) return options.tokenKeys;
   const peer = options.peer;
   if (!peer) throw new Error(`${options.service}: the runtime needs peer or tokenKeys`);

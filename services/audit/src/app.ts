@@ -9,6 +9,7 @@ import { AnomalyDetector, startAnomalyDetection } from './adapters/anomaly-detec
 import { AUDIT_METHOD_POLICIES, AUDIT_SERVICE_NAME, auditHandlers } from './adapters/grpc-handlers';
 import { IdentityResponder } from './adapters/identity-responder';
 import { KeptStateFile } from './adapters/kept-state-file';
+import { LogMetrics } from './adapters/log-metrics';
 import { PgLogAlarm, startLogPublication } from './adapters/log-publication';
 import { startLogIngestion } from './adapters/log-ingestion';
 import { PgAlertStore } from './adapters/pg-alerts';
@@ -158,6 +159,7 @@ export async function createAuditApp(
     const anomalies = await startAnomalyDetection({
       kafka: runtime.kafka,
       pool: runtime.pool,
+      lag: runtime.consumerLag,
       detector: new AnomalyDetector({ config: config.anomalies, actor, clock }),
       logger: runtime.logger.child({ component: 'anomaly-rules' }),
     });
@@ -165,6 +167,7 @@ export async function createAuditApp(
 
     // High-severity alerts stop their principal: identity is asked after the batch
     // that raised them commits, by a worker that keeps trying until identity answers.
+      lag: runtime.consumerLag,
     const identity = runtime.peer(identityV1.IdentityServiceService, config.identityAddress);
     const responder = new IdentityResponder({
       pool: runtime.pool,
@@ -190,6 +193,7 @@ export async function createAuditApp(
     });
 
     let tilesHttpPort: number | undefined;
+    runtime.sampleMetrics(new LogMetrics(runtime.pool, runtime.metrics));
     if (config.tilesHttpPort !== undefined) {
       const http = await startTileHttp({
         checkpoint: () => keeper.published(),
@@ -202,6 +206,7 @@ export async function createAuditApp(
       runtime.onStop(() => http.close());
       tilesHttpPort = http.port;
       runtime.logger.info('the log is served as tiles over http', { port: http.port });
+        host: config.httpBindHost,
     }
 
     runtime.server.addService(

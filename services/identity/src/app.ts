@@ -4,6 +4,7 @@ import { hashClientSecret } from '@vaxguard/grpc-kit';
 import { documentBlindIndex, mobileBlindIndex, type Mobile } from '@vaxguard/pii';
 import { identityV1, otpV1 } from '@vaxguard/proto';
 import { peerConfigOf, runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
+import { AccessControlMetrics } from './adapters/access-control-metrics';
 import { ConfigKeyProvider } from './adapters/config-key-provider';
 import {
   IDENTITY_METHOD_POLICIES,
@@ -107,6 +108,7 @@ export async function createIdentityApp(
         runtime.clientScopes(clientId),
       ),
     );
+    runtime.sampleMetrics(new AccessControlMetrics(runtime.pool, runtime.metrics));
     runtime.every('identity-retention', RETENTION_PRUNE_INTERVAL_MS, async (signal) => {
       await pruneIdentity(runtime.pool, clock(), () => signal.aborted);
     });

@@ -4,6 +4,7 @@ import { otpV1 } from '@vaxguard/proto';
 import { runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { DevSmsSink } from './adapters/dev-sms-sink';
 import { otpHandlers } from './adapters/grpc-handlers';
+import { OtpMetrics } from './adapters/otp-metrics';
 import { PgOtpStore } from './adapters/pg-otp-store';
 import { PgSmsDeliveries } from './adapters/pg-sms-deliveries';
 import { SmppSmsSender } from './adapters/smpp-sms-sender';
@@ -80,9 +81,11 @@ export async function createOtpApp(
     ...(overrides.logSink ? { logSink: overrides.logSink } : {}),
   });
   try {
+    const metrics = new OtpMetrics(runtime.metrics);
     const store = new PgOtpStore(
       runtime.pool,
       new Sealer(config.keyEncryptionKey, 'vaxguard/otp/txn-mobile/v1'),
+      (events) => metrics.committed(events),
     );
     const deliveries = new PgSmsDeliveries(runtime.pool);
     keys = new SigningKeys({

@@ -79,6 +79,7 @@ export async function createVaccinationRecordApp(
       kafka: runtime.kafka,
       pool: runtime.pool,
       logger: runtime.logger.child({ component: 'centre-names' }),
+      lag: runtime.consumerLag,
     });
     runtime.onStop(async () => centres.stop());
     const store = new PgRecordStore(
@@ -118,6 +119,7 @@ export async function createVaccinationRecordApp(
         records: certificates,
         issuer: config.issuerUrl,
         port: config.issuerHttpPort,
+        host: config.httpBindHost,
         logger: runtime.logger.child({ component: 'issuer-http' }),
       });
       runtime.onStop(() => http.close());

@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Pool, PoolClient } from '@vaxguard/db';
 import { EVENTS, type Actor, type DecodedEvent } from '@vaxguard/event-catalogue';
-import { IdempotentConsumer } from '@vaxguard/events';
+import { IdempotentConsumer, type ConsumerLagMonitor } from '@vaxguard/events';
 import type { Logger } from '@vaxguard/logging';
 import type { AnomalyConfig } from '../domain/anomaly-rules';
 import { evaluate, isStale } from '../domain/anomaly-rules';
@@ -72,11 +72,14 @@ export function startAnomalyDetection(options: {
   readonly pool: Pool;
   readonly detector: AnomalyDetector;
   readonly logger: Logger;
+  /** Where the group's lag is watched (the runtime's consumerLag). */
+  readonly lag?: ConsumerLagMonitor;
 }): Promise<IdempotentConsumer> {
   return IdempotentConsumer.startBatched({
     kafka: options.kafka,
     pool: options.pool,
     groupId: ANOMALY_CONSUMER_GROUP,
+    ...(options.lag ? { lag: options.lag } : {}),
     topics: OBSERVED_TOPICS,
     logger: options.logger,
     partitionsConsumedConcurrently: 1,

@@ -1,7 +1,12 @@
 import type { Kafka } from 'kafkajs';
 import type { Pool } from '@vaxguard/db';
 import { ALL_EVENT_TOPICS, eventIdTime, type DecodedEvent } from '@vaxguard/event-catalogue';
-import { IdempotentConsumer, type ConsumedEvent, type EventContext } from '@vaxguard/events';
+import {
+  IdempotentConsumer,
+  type ConsumedEvent,
+  type ConsumerLagMonitor,
+  type EventContext,
+} from '@vaxguard/events';
 import type { Logger } from '@vaxguard/logging';
 import { eventsV1 } from '@vaxguard/proto';
 import { DEDUP_WINDOW_MS, MAX_EVENT_AGE_MS, tooOldToAppend } from '../domain/log-rules';
@@ -78,11 +83,14 @@ export function startLogIngestion(options: {
   readonly writer: LogWriter;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Where the group's lag is watched (the runtime's consumerLag). */
+  readonly lag?: ConsumerLagMonitor;
 }): Promise<IdempotentConsumer> {
   return IdempotentConsumer.startBatched({
     kafka: options.kafka,
     pool: options.pool,
     groupId: AUDIT_LOG_CONSUMER_GROUP,
+    ...(options.lag ? { lag: options.lag } : {}),
     topics: ALL_EVENT_TOPICS,
     logger: options.logger,
     processedRetentionMs: DEDUP_WINDOW_MS,

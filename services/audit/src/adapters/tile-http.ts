@@ -32,6 +32,8 @@ export interface TileHttpOptions {
   readonly tiles: TileStore;
   readonly entries: (start: number, end: number) => Promise<readonly LogEntry[]>;
   readonly port: number;
+  /** HTTP_BIND_HOST (default 127.0.0.1). */
+  readonly host?: string;
   readonly logger: Logger;
 }
 
@@ -68,7 +70,7 @@ export async function startTileHttp(options: TileHttpOptions): Promise<LoopbackH
       },
     );
   });
-  return listenOnLoopback(server, options.port);
+  return listenOnLoopback(server, options.port, options.host);
 }
 
 async function answer(request: IncomingMessage, options: TileHttpOptions): Promise<Answer> {

@@ -75,17 +75,23 @@ export class PgOtpStore implements OtpStore {
   constructor(
     private readonly pool: Pool,
     private readonly mobileSealer: Sealer,
+    /** Told the events of each transaction once it has committed (the service's metrics). */
+    private readonly onCommitted: (events: readonly OtpEvent[]) => void = () => undefined,
   ) {}
 
   async transaction<T>(work: (uow: OtpUnitOfWork) => Promise<T>): Promise<T> {
     try {
+      // The attempt that committed is the last one made.
+      let uow: PgUnitOfWork | undefined;
       // Deadlocks cannot arise from the lock order used (a mobile's, then at commit a
       // client's), but a retry costs nothing.
-      return await withTransaction(
+      const result = await withTransaction(
         this.pool,
-        (client) => work(new PgUnitOfWork(client, this.mobileSealer)),
+        (client) => work((uow = new PgUnitOfWork(client, this.mobileSealer))),
         { retries: 2 },
       );
+      this.onCommitted(uow?.published ?? []);
+      return result;
     } catch (error) {
       throw clientQuotaFull(error) ?? error;
     }
@@ -136,6 +142,9 @@ export function otpRetentionRules(now: Date): readonly BatchedDelete[] {
 }
 
 class PgUnitOfWork implements OtpUnitOfWork {
+  /** The events this transaction wrote to the outbox, in order. */
+  readonly published: OtpEvent[] = [];
+
   constructor(
     private readonly tx: Queryable,
     private readonly mobileSealer: Sealer,
@@ -334,6 +343,7 @@ class PgUnitOfWork implements OtpUnitOfWork {
   }
 
   async publish(event: OtpEvent): Promise<void> {
+    this.published.push(event);
     await enqueueEvent(this.tx, toOutgoingEvent(event));
   }
 }

@@ -15,6 +15,8 @@ export async function startIssuerHttp(options: {
   readonly records: Pick<CertificateService, 'issuerKeysDocument' | 'revocationListDocument'>;
   readonly issuer: string;
   readonly port: number;
+  /** HTTP_BIND_HOST (default 127.0.0.1). */
+  readonly host?: string;
   readonly logger: Logger;
 }): Promise<LoopbackHttp> {
   const base = new URL(options.issuer).pathname.replace(/\/$/, '');
@@ -67,7 +69,7 @@ export async function startIssuerHttp(options: {
       },
     );
   });
-  return listenOnLoopback(server, options.port);
+  return listenOnLoopback(server, options.port, options.host);
 }
 
 /**

@@ -1,7 +1,12 @@
 import type { Kafka } from 'kafkajs';
 import type { Migration, Pool, Queryable } from '@vaxguard/db';
 import { EVENTS, isEvent, topicSpec } from '@vaxguard/event-catalogue';
-import { ensureTopics, IdempotentConsumer, type ConsumedEvent } from '@vaxguard/events';
+import {
+  ensureTopics,
+  IdempotentConsumer,
+  type ConsumedEvent,
+  type ConsumerLagMonitor,
+} from '@vaxguard/events';
 import type { Logger } from '@vaxguard/logging';
 import type { CentreDirectory } from '../domain/model';
 
@@ -40,12 +45,15 @@ export async function startCentreProjection(options: {
   readonly kafka: Kafka;
   readonly pool: Pool;
   readonly logger: Logger;
+  /** Where the group's lag is watched (the runtime's consumerLag). */
+  readonly lag?: ConsumerLagMonitor;
 }): Promise<IdempotentConsumer> {
   await ensureTopics(options.kafka, [topicSpec(EVENTS.centreCreated.topic)]);
   return IdempotentConsumer.startBatched({
     kafka: options.kafka,
     pool: options.pool,
     groupId: CENTRES_CONSUMER_GROUP,
+    ...(options.lag ? { lag: options.lag } : {}),
     topics: [EVENTS.centreCreated.topic],
     events: [EVENTS.centreCreated],
     logger: options.logger,

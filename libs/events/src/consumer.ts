@@ -5,7 +5,6 @@ import { withTransaction } from '@vaxguard/db';
 import type { DecodedEvent, EventDefinition } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
 import { startProcessSpan, TRACEPARENT_HEADER, type MessageSpan } from '@vaxguard/tracing';
-import type { ConsumerLagMonitor } from './consumer-lag';
 import { CountingDecoder, type DecodingStats } from './decoding';
 import { ProcessedEventsPruner } from './pruning';
 import {
@@ -54,8 +53,6 @@ export interface IdempotentConsumerOptions {
   readonly pruneIntervalMs?: number;
   /** Expired event ids deleted per statement (default 1,000). */
   readonly pruneBatchSize?: number;
-  /** Where the group's lag is watched (the service runtime's `consumerLag`), if anywhere. */
-  readonly lag?: ConsumerLagMonitor;
 }
 
 /** One event of a batch, with where it was read. */
@@ -143,7 +140,6 @@ export class IdempotentConsumer {
   private applied = 0;
   private duplicates = 0;
   private retried = 0;
-  private unwatchLag: (() => void) | undefined;
 
   private constructor(
     private readonly consumer: Consumer,
@@ -228,7 +224,6 @@ export class IdempotentConsumer {
       throw error;
     }
     self.pruner.start();
-    self.unwatchLag = options.lag?.watch(options.groupId, options.topics);
     return self;
   }
 
@@ -257,6 +252,9 @@ export class IdempotentConsumer {
             if (!payload.isRunning() || payload.isStale()) return;
             const chunk = batch.messages.slice(start, start + maxBatchSize);
             const consumed: ConsumedEvent[] = [];
+            // One span per traced event, each in its own writer's trace, all ended when
+            // the batch's transaction is.
+            const spans: MessageSpan[] = [];
             for (const message of chunk) {
               const event = self.read(topic, partition, message);
               if (event) {
@@ -264,9 +262,6 @@ export class IdempotentConsumer {
                 consumed.push({ event, context });
                 spans.push(processSpan(options.groupId, event, context, message));
               }
-            // One span per traced event, each in its own writer's trace, all ended when
-            // the batch's transaction is.
-            const spans: MessageSpan[] = [];
             }
             const first = consumed[0];
             let applied: number;
@@ -294,7 +289,6 @@ export class IdempotentConsumer {
       throw error;
     }
     self.pruner.start();
-    self.unwatchLag = options.lag?.watch(options.groupId, options.topics);
     return self;
   }
 
@@ -308,7 +302,6 @@ export class IdempotentConsumer {
   }
 
   async stop(): Promise<void> {
-    this.unwatchLag?.();
     await Promise.all([this.pruner.stop(), this.consumer.disconnect()]);
     this.logger.info('consumer stopped', { ...this.stats });
   }
@@ -340,13 +333,6 @@ export class IdempotentConsumer {
   }
 }
 
-async function applyOnce(
-  options: IdempotentConsumerOptions,
-  event: DecodedEvent,
-  context: EventContext,
-  tx: pg.PoolClient,
-): Promise<boolean> {
-  const { rowCount } = await tx.query(
 /** A message's `traceparent` header, as kafkajs hands headers over (bytes or text). */
 function traceparentOf(message: KafkaMessage): string | undefined {
   const value = message.headers?.[TRACEPARENT_HEADER];
@@ -371,6 +357,13 @@ function processSpan(
   });
 }
 
+async function applyOnce(
+  options: IdempotentConsumerOptions,
+  event: DecodedEvent,
+  context: EventContext,
+  tx: pg.PoolClient,
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
     `INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
      ON CONFLICT DO NOTHING`,
     [options.groupId, event.envelope.eventId],

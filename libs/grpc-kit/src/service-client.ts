@@ -12,8 +12,8 @@ import { currentCallBudget, outgoingDeadlineMs, type CallBudget } from './call-c
 import { clientMetadata, defaultChannelOptions } from './client';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, retryPolicyProblems, type RetryPolicy } from './retry';
 import { fromStatusError } from './status';
-
 import { withClientSpans } from './tracing';
+
 export interface ServiceClientOptions {
   /** `host:port` of the service. */
   readonly address: string;

@@ -31,7 +31,8 @@ export const auditorEn = {
   'audit.filter.eventType': 'Event type',
   'audit.filter.anyType': 'Any type',
   'audit.filter.actorId': 'Actor id',
-  'audit.filter.actorHint': 'A staff id, a client id, or a mobile’s blind index. Never a phone number.',
+  'audit.filter.actorHint':
+    'A staff id, a client id, or a mobile’s blind index. Never a phone number.',
   'audit.filter.subjectRef': 'Subject reference',
   'audit.filter.subjectHint': 'Such as a beneficiary reference (bnf_…) or a staff id.',
   'audit.filter.from': 'From (UTC)',
@@ -151,7 +152,8 @@ export const auditorEn = {
   'audit.kill.scope': 'What',
   'audit.kill.everything': 'Every call to every service',
   'audit.kill.service': 'One service (full name, such as vaxguard.otp.v1.OtpService)',
-  'audit.kill.method': 'One method (full path, such as /vaxguard.identity.v1.IdentityService/GetBeneficiary)',
+  'audit.kill.method':
+    'One method (full path, such as /vaxguard.identity.v1.IdentityService/GetBeneficiary)',
   'audit.kill.client': 'One client application (its client id)',
   'audit.kill.target': 'Service, method or client id',
   'audit.kill.reason': 'Reason (3–200 characters, no personal data)',
@@ -347,8 +349,7 @@ export const auditorHi: Readonly<Record<AuditorMessageKey, string>> = {
   'kill.error.action': 'बंद करना या खोलना चुनें।',
   'kill.error.scope': 'चुनें कि क्या बंद करना या खोलना है।',
   'kill.error.service': 'सेवा का पूरा नाम दें, जैसे vaxguard.otp.v1.OtpService।',
-  'kill.error.method':
-    'मेथड का पूरा पथ दें, जैसे /vaxguard.identity.v1.IdentityService/GetBeneficiary।',
+  'kill.error.method': 'मेथड का पूरा पथ दें, जैसे /vaxguard.identity.v1.IdentityService/GetBeneficiary।',
   'kill.error.client': 'क्लाइंट आईडी में 3–64 छोटे अक्षर, अंक या . _ - होते हैं।',
   'kill.error.reason': '3 से 200 अक्षरों का कारण दें।',
 };

@@ -1,5 +1,6 @@
 // The English catalogue: every key the site uses. hi.ts must have the same keys (its type
 // says so, and i18n.test.ts checks it at run time too). `{name}` is filled by t().
+import { auditorEn } from '../auditor/messages';
 
 export const en = {
   'site.name': 'VaxGuard',
@@ -105,6 +106,8 @@ export const en = {
   'error.tooMany': 'Too many attempts. Please try again in {minutes} minutes.',
   'error.unavailable': 'The service is busy or unavailable. Please try again in a moment.',
   'error.back': 'Back to the start',
+  // The auditor's console's messages (services/web/src/auditor/messages.ts).
+  ...auditorEn,
 } as const;
 
 export type MessageKey = keyof typeof en;

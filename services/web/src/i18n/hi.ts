@@ -1,3 +1,4 @@
+import { auditorHi } from '../auditor/messages';
 import type { MessageKey } from './en';
 
 // The Hindi catalogue: the same keys as en.ts (the type requires every one).
@@ -105,4 +106,6 @@ export const hi: Readonly<Record<MessageKey, string>> = {
   'error.tooMany': 'बहुत अधिक प्रयास। कृपया {minutes} मिनट बाद फिर से कोशिश करें।',
   'error.unavailable': 'सेवा व्यस्त या अनुपलब्ध है। कृपया थोड़ी देर में फिर से कोशिश करें।',
   'error.back': 'शुरुआत पर वापस जाएँ',
+  // The auditor's console's messages (services/web/src/auditor/messages.ts).
+  ...auditorHi,
 };

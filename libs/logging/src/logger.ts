@@ -1,4 +1,5 @@
 import { redactText, redactValue } from '@vaxguard/pii';
+import { currentTraceId } from '@vaxguard/tracing';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -28,7 +29,9 @@ export interface LoggerOptions {
 /**
  * A JSON-lines logger that scrubs every line: values under sensitive keys are blanked
  * and phone numbers, identity numbers, OTPs and tokens are replaced wherever they
- * appear, including inside error messages and stacks.
+ * appear, including inside error messages and stacks. A line written while a traced
+ * span is active carries its trace's id (`trace_id`), so a trace's lines are found from
+ * the trace and the other way round.
  */
 export function createLogger(options: LoggerOptions): Logger {
   const threshold = LEVELS[options.level ?? 'info'];
@@ -39,11 +42,14 @@ export function createLogger(options: LoggerOptions): Logger {
     const log = (level: LogLevel, message: string, fields?: LogFields): void => {
       if (LEVELS[level] < threshold) return;
       const record = redactValue({ ...bindings, ...fields }) as LogFields;
+      // Random hex made by the tracer, never a person's data: it needs no scrubbing.
+      const traceId = currentTraceId();
       const line = {
         time: clock().toISOString(),
         level,
         service: options.service,
         msg: redactText(message),
+        ...(traceId === undefined ? {} : { trace_id: traceId }),
         ...record,
       };
       sink.write(`${JSON.stringify(line)}\n`);

@@ -6,6 +6,7 @@ import {
   type AdmissionLimits,
 } from '@vaxguard/grpc-kit';
 import type { LogLevel } from '@vaxguard/logging';
+import { parseOtlpEndpoint } from '@vaxguard/tracing';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -52,8 +53,6 @@ export function runtimeConfigSchema(
     ),
     /** `client-id:sha256-hex-of-secret[:scope+scope]`, comma-separated. */
     clientCredentials: env.custom('CLIENT_CREDENTIALS', parseClientCredentials),
-  };
-}
     /**
      * Where spans are exported over OTLP/gRPC (`http://host:4317`: Jaeger, an OpenTelemetry
      * collector); unset, tracing is off and no tracing SDK is loaded.
@@ -66,6 +65,8 @@ export function runtimeConfigSchema(
      * issuer's keys): loopback unless a deployment opens it (0.0.0.0 in a pod).
      */
     httpBindHost: env.string('HTTP_BIND_HOST', { default: '127.0.0.1' }),
+  };
+}
 
 /**
  * What a service needs to call other services: where the OTP service is (its signing

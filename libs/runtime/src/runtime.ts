@@ -46,6 +46,7 @@ import {
   type FetchKeys,
 } from '@vaxguard/tokens';
 import { admissionLimitsOf, runtimeConfigOf, type PeerConfig, type RuntimeConfig } from './config';
+import { startTracing, TRACING_OFF, type Tracing } from '@vaxguard/tracing';
 
 export interface RuntimeOptions {
   /** Service name: `identity`, `otp`, `vaccination-record` or `audit`. */
@@ -78,13 +79,15 @@ export class ServiceRuntime {
   private readonly stoppers: (() => Promise<void>)[] = [];
   private readonly peers: { close(): void }[] = [];
   private stopping: Promise<void> | undefined;
+  /** Spans exported to OTEL_EXPORTER_OTLP_ENDPOINT, or off; flushed last at shutdown. */
+  private tracing: Tracing = TRACING_OFF;
   port = 0;
-
-  private constructor(
-    readonly options: RuntimeOptions,
   /** Where `/metrics` is served once started (METRICS_PORT; the port bound for 0). */
   metricsPort: number | undefined;
   private closeMetricsHttp: (() => Promise<void>) | undefined;
+
+  private constructor(
+    readonly options: RuntimeOptions,
     readonly logger: Logger,
     readonly pool: Pool,
     readonly kafka: Kafka,
@@ -97,9 +100,6 @@ export class ServiceRuntime {
     readonly accessRegistry: AccessRegistry,
     private readonly listeners: readonly BroadcastListener[],
     private readonly closeClients: () => void,
-  ) {}
-
-  /**
     /**
      * The process's one metrics registry (libs/metrics): the gRPC server's, the outbox's
      * and the consumers' series are in it; a service adds its own.
@@ -107,12 +107,17 @@ export class ServiceRuntime {
     readonly metrics: Registry,
     /** Where a consumer's group lag is watched (IdempotentConsumer's `lag` option). */
     readonly consumerLag: ConsumerLagMonitor,
+  ) {}
+
+  /**
    * Connects to PostgreSQL and Kafka, migrates the schema and reads the revocations
    * that can still matter; serves nothing yet.
    */
   static async create(options: RuntimeOptions): Promise<ServiceRuntime> {
     const config = runtimeConfigOf(options.config);
     const clock = options.clock ?? (() => new Date());
+    // First, so that everything the service does from here on can be traced.
+    const tracing = await startTracing({ service: options.service, endpoint: config.otlpEndpoint });
     const logger = createLogger({
       service: options.service,
       level: config.logLevel,
@@ -128,12 +133,12 @@ export class ServiceRuntime {
     });
     const closers: (() => void)[] = [];
     const listeners: BroadcastListener[] = [];
+    const metrics = createMetricsRegistry(options.service);
     try {
       await migrate(pool, options.migrations, logger);
       const kafka = createKafka({
         clientId: options.service,
         brokers: config.kafkaBrokers,
-    const metrics = createMetricsRegistry(options.service);
         logger,
       });
       await ensureTopics(kafka, [topicSpec(eventsTopic(options.service))]);
@@ -182,12 +187,12 @@ export class ServiceRuntime {
       const server = new GrpcServer({
         logger,
         admission: admissionLimitsOf(config),
+        metrics,
         authenticate: createAuthenticator({
           clients: clientSecretAuthenticator({
             find: (clientId) => configured.find(clientId) ?? accessRegistry.find(clientId),
           }),
           verifier,
-        metrics,
           registry: accessRegistry,
           ...(options.methods ? { methods: options.methods } : {}),
         }),
@@ -205,20 +210,21 @@ export class ServiceRuntime {
         accessRegistry,
         listeners,
         () => closers.forEach((close) => close()),
+        metrics,
+        new ConsumerLagMonitor(kafka, metrics),
       );
+      runtime.sampleMetrics(new OutboxMetrics(pool, metrics));
+      runtime.sampleMetrics(runtime.consumerLag);
+      runtime.tracing = tracing;
       runtime.every('revocation-prune', REVOCATION_PRUNE_INTERVAL_MS, async () => {
         revocations.prune();
       });
       return runtime;
-        metrics,
-        new ConsumerLagMonitor(kafka, metrics),
     } catch (error) {
-      runtime.sampleMetrics(new OutboxMetrics(pool, metrics));
-      runtime.sampleMetrics(runtime.consumerLag);
-      runtime.tracing = tracing;
       await Promise.all(listeners.map((listener) => listener.stop().catch(() => undefined)));
       closers.forEach((close) => close());
       await pool.end().catch(() => undefined);
+      await tracing.shutdown().catch(() => undefined);
       throw error;
     }
   }
@@ -264,12 +270,6 @@ export class ServiceRuntime {
   }
 
   /**
-   * Runs `task` every `intervalMs` until shutdown, which aborts the task's signal and
-   * waits for a run in progress (`startPeriodic`); failures are logged under `name` and
-   * retried next interval.
-   */
-  every(
-  /**
    * Samples gauges read by a query (`sample`) every METRICS_SAMPLE_INTERVAL_MS until
    * shutdown, off the calls' path: the outbox's, the consumers' lag, a service's own.
    */
@@ -277,6 +277,12 @@ export class ServiceRuntime {
     this.every('metrics-sample', METRICS_SAMPLE_INTERVAL_MS, () => sampler.sample());
   }
 
+  /**
+   * Runs `task` every `intervalMs` until shutdown, which aborts the task's signal and
+   * waits for a run in progress (`startPeriodic`); failures are logged under `name` and
+   * retried next interval.
+   */
+  every(
     name: string,
     intervalMs: number,
     task: (signal: AbortSignal) => Promise<void>,
@@ -291,12 +297,6 @@ export class ServiceRuntime {
     this.relay.start();
     this.port = await this.server.listen(grpcHost, grpcPort);
     this.logger.info('service started', { host: grpcHost, port: this.port });
-    return this.port;
-  }
-
-  /**
-   * Stops in reverse order of dependence: no new calls, in-flight calls drained, workers
-   * stopped, the outbox flushed to Kafka, then producer and pool closed.
     const { metricsPort, httpBindHost } = this.options.config;
     if (metricsPort !== undefined) {
       const onError = (error: unknown) =>
@@ -307,6 +307,12 @@ export class ServiceRuntime {
       this.closeMetricsHttp = () => http.close();
       this.logger.info('metrics served', { host: httpBindHost, port: http.port, path: '/metrics' });
     }
+    return this.port;
+  }
+
+  /**
+   * Stops in reverse order of dependence: no new calls, in-flight calls drained, workers
+   * stopped, the outbox flushed to Kafka, then producer and pool closed.
    */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
@@ -341,16 +347,22 @@ export class ServiceRuntime {
     for (const peer of this.peers) peer.close();
     await this.relay.stop();
     await this.producer.disconnect().catch(() => undefined);
+    await this.consumerLag.stop();
     await this.pool.end();
+    // Scraped to the end, so the drain shows in the metrics.
+    await this.closeMetricsHttp?.();
     this.logger.info('service stopped');
+    // Last: the spans of the drained calls and of the outbox's flush go out too.
+    await this.tracing
+      .shutdown()
+      .catch((error: unknown) =>
+        this.logger.warn('trace export at shutdown failed', { err: error }),
+      );
   }
 }
 
 /** The OTP service's signing keys: given (in the OTP service), or fetched over gRPC. */
-    await this.consumerLag.stop();
 function tokenKeysOf(options: RuntimeOptions, closers: (() => void)[]): FetchKeys {
-    // Scraped to the end, so the drain shows in the metrics.
-    await this.closeMetricsHttp?.();
   if (options.tokenKeys) return options.tokenKeys;
   const peer = options.peer;
   if (!peer) throw new Error(`${options.service}: the runtime needs peer or tokenKeys`);

@@ -5,6 +5,7 @@ import { withTransaction } from '@vaxguard/db';
 import type { DecodedEvent, EventDefinition } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
 import { startProcessSpan, TRACEPARENT_HEADER, type MessageSpan } from '@vaxguard/tracing';
+import type { ConsumerLagMonitor } from './consumer-lag';
 import { CountingDecoder, type DecodingStats } from './decoding';
 import { ProcessedEventsPruner } from './pruning';
 import {
@@ -53,6 +54,8 @@ export interface IdempotentConsumerOptions {
   readonly pruneIntervalMs?: number;
   /** Expired event ids deleted per statement (default 1,000). */
   readonly pruneBatchSize?: number;
+  /** Where the group's lag is watched (the service runtime's `consumerLag`), if anywhere. */
+  readonly lag?: ConsumerLagMonitor;
 }
 
 /** One event of a batch, with where it was read. */
@@ -140,6 +143,7 @@ export class IdempotentConsumer {
   private applied = 0;
   private duplicates = 0;
   private retried = 0;
+  private unwatchLag: (() => void) | undefined;
 
   private constructor(
     private readonly consumer: Consumer,
@@ -224,6 +228,7 @@ export class IdempotentConsumer {
       throw error;
     }
     self.pruner.start();
+    self.unwatchLag = options.lag?.watch(options.groupId, options.topics);
     return self;
   }
 
@@ -289,6 +294,7 @@ export class IdempotentConsumer {
       throw error;
     }
     self.pruner.start();
+    self.unwatchLag = options.lag?.watch(options.groupId, options.topics);
     return self;
   }
 
@@ -302,6 +308,7 @@ export class IdempotentConsumer {
   }
 
   async stop(): Promise<void> {
+    this.unwatchLag?.();
     await Promise.all([this.pruner.stop(), this.consumer.disconnect()]);
     this.logger.info('consumer stopped', { ...this.stats });
   }

@@ -12,12 +12,14 @@ import {
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import { invalidArgument, type VaxGuardError } from '@vaxguard/errors';
 import type { Logger } from '@vaxguard/logging';
+import type { Registry } from '@vaxguard/metrics';
 import { descriptorSetBase64 } from '@vaxguard/proto';
 import { Admission, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits } from './admission';
 import type { Authenticator } from './auth';
 import { runOnBehalfOf, type CallContext } from './call-context';
 import { callContext, openCallScope } from './call-scope';
 import { ServerReflection } from './reflection';
+import { ServerMetrics } from './server-metrics';
 import { serverStreamingCall, type ServerStreamHandler } from './server-stream';
 import { toStatusError } from './status';
 import { withServerSpan } from './tracing';
@@ -109,6 +111,8 @@ export interface GrpcServerOptions {
    * SERVER_BUSY with a retry hint at once, before it is authenticated.
    */
   readonly admission?: AdmissionLimits;
+  /** Where the calls' metrics go (server-metrics.ts); none are kept without it. */
+  readonly metrics?: Registry;
 }
 
 /**
@@ -125,9 +129,11 @@ export class GrpcServer {
   private readonly maxCallDurationMs: number;
   private readonly maxStreamDurationMs: number;
   private readonly admission: Admission;
+  private readonly metrics: ServerMetrics | undefined;
 
   constructor(private readonly options: GrpcServerOptions) {
     this.admission = new Admission(options.admission ?? DEFAULT_ADMISSION_LIMITS);
+    this.metrics = options.metrics ? new ServerMetrics(options.metrics) : undefined;
     this.maxCallDurationMs = options.maxCallDurationMs ?? 30_000;
     this.maxStreamDurationMs = options.maxStreamDurationMs ?? 10 * 60_000;
     this.health = new HealthImplementation({ '': 'NOT_SERVING' });
@@ -159,6 +165,7 @@ export class GrpcServer {
             authenticate: this.options.authenticate,
             maxDurationMs: this.maxStreamDurationMs,
             admission: this.admission,
+            ...(this.metrics ? { metrics: this.metrics } : {}),
           })
         : this.wrapUnary(method.path, handler as UnaryHandler<unknown, unknown>);
       implementation[name] = withServerSpan(method, implementation[name] as UntypedHandleCall);
@@ -208,9 +215,11 @@ export class GrpcServer {
       const admitted = this.admission.admit(method);
       if ('refusal' in admitted) {
         logger.debug('call refused: at capacity', { method });
+        this.metrics?.refusedByAdmission(method, 'unary');
         callback(toStatusError(admitted.refusal, logger, method));
         return;
       }
+      const measured = this.metrics?.started(method, 'unary');
       const scope = openCallScope(call, this.maxCallDurationMs);
 
       let answered = false;
@@ -221,11 +230,13 @@ export class GrpcServer {
         const durationMs = Math.round(performance.now() - started);
         if (error === undefined) {
           logger.debug('call ok', { method, durationMs });
+          measured?.(status.OK);
           callback(null, response);
           return;
         }
         const mapped = toStatusError(error, logger, method);
         logger.info('call refused', { method, code: status[mapped.code], durationMs });
+        measured?.(mapped.code, error);
         callback(mapped);
       };
 

@@ -6,7 +6,6 @@ import {
   type AdmissionLimits,
 } from '@vaxguard/grpc-kit';
 import type { LogLevel } from '@vaxguard/logging';
-import { parseOtlpEndpoint } from '@vaxguard/tracing';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -53,11 +52,6 @@ export function runtimeConfigSchema(
     ),
     /** `client-id:sha256-hex-of-secret[:scope+scope]`, comma-separated. */
     clientCredentials: env.custom('CLIENT_CREDENTIALS', parseClientCredentials),
-    /**
-     * Where spans are exported over OTLP/gRPC (`http://host:4317`: Jaeger, an OpenTelemetry
-     * collector); unset, tracing is off and no tracing SDK is loaded.
-     */
-    otlpEndpoint: env.optional(env.custom('OTEL_EXPORTER_OTLP_ENDPOINT', parseOtlpEndpoint)),
     /** Where Prometheus scrapes `/metrics` (HTTP); unset: metrics are kept but not served. */
     metricsPort: env.optional(env.port('METRICS_PORT')),
     /**

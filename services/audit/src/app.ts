@@ -154,20 +154,20 @@ export async function createAuditApp(
       writer,
       clock,
       logger,
+      lag: runtime.consumerLag,
     });
     runtime.onStop(async () => consumer.stop());
     const anomalies = await startAnomalyDetection({
       kafka: runtime.kafka,
       pool: runtime.pool,
-      lag: runtime.consumerLag,
       detector: new AnomalyDetector({ config: config.anomalies, actor, clock }),
       logger: runtime.logger.child({ component: 'anomaly-rules' }),
+      lag: runtime.consumerLag,
     });
     runtime.onStop(async () => anomalies.stop());
 
     // High-severity alerts stop their principal: identity is asked after the batch
     // that raised them commits, by a worker that keeps trying until identity answers.
-      lag: runtime.consumerLag,
     const identity = runtime.peer(identityV1.IdentityServiceService, config.identityAddress);
     const responder = new IdentityResponder({
       pool: runtime.pool,
@@ -188,12 +188,12 @@ export async function createAuditApp(
       await runPartitionMaintenance(runtime.pool);
     });
     // Entries that arrive after a checkpoint and then stop are signed within the interval.
+    runtime.sampleMetrics(new LogMetrics(runtime.pool, runtime.metrics));
     runtime.every('checkpoint', config.checkpointIntervalMs, async () => {
       await store.inTransaction((tx) => writer.checkpoint(tx));
     });
 
     let tilesHttpPort: number | undefined;
-    runtime.sampleMetrics(new LogMetrics(runtime.pool, runtime.metrics));
     if (config.tilesHttpPort !== undefined) {
       const http = await startTileHttp({
         checkpoint: () => keeper.published(),
@@ -201,12 +201,12 @@ export async function createAuditApp(
         tiles: store.tileStore(),
         entries: (start, end) => store.entries(start, end),
         port: config.tilesHttpPort,
+        host: config.httpBindHost,
         logger: runtime.logger.child({ component: 'tile-http' }),
       });
       runtime.onStop(() => http.close());
       tilesHttpPort = http.port;
       runtime.logger.info('the log is served as tiles over http', { port: http.port });
-        host: config.httpBindHost,
     }
 
     runtime.server.addService(

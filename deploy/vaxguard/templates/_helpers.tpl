@@ -75,6 +75,9 @@ GRPC_HOST: "0.0.0.0"
 GRPC_PORT: {{ $svc.port | quote }}
 KAFKA_BROKERS: {{ required "kafka.brokers is required" $root.Values.kafka.brokers | quote }}
 LOG_LEVEL: {{ $root.Values.logLevel | quote }}
+{{- with $root.Values.tracing.otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
 {{- if $svc.calls }}
 SERVICE_CLIENT_ID: {{ printf "svc-%s" .component | quote }}
 {{- range $callee := $svc.calls }}

@@ -7,6 +7,7 @@
 // secrets go to .vaxguard/dev/demo-principals.json (mode 0600). The seeding itself is
 // libs/dev-operator's, which `npx vaxguard seed` runs too.
 import { writeFileSync } from 'node:fs';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import {
   callAs,
   fetchIssuerTrust,
@@ -42,6 +43,8 @@ export interface DemoResult {
   readonly lines: string[];
   /** The vaccinated beneficiary and its printable certificate, when the demo got that far. */
   readonly vaccinated?: { readonly ref: string; readonly svg: string };
+  /** The trace of the first dose recorded, when npm start traces its demo (Jaeger runs). */
+  readonly doseTraceId?: string;
 }
 
 /**
@@ -53,23 +56,36 @@ async function vaccinate(
   client: OperatorClient,
   options: DemoOptions,
   input: { session: string; grant: string; ref: string; citizenToken: string },
-): Promise<{ lines: string[]; svg: string }> {
+): Promise<{ lines: string[]; svg: string; traceId: string | undefined }> {
+  let traceId: string | undefined;
   const doses = [
     { doseNumber: 1, administeredOn: '2021-03-01', batchNumber: '4121Z005' },
     { doseNumber: 2, administeredOn: '2021-06-01', batchNumber: '4121Z040' },
   ];
   for (const dose of doses) {
-    await client.records.call(
-      'recordDose',
-      {
-        beneficiaryRef: input.ref,
-        vaccineCode: 'COVISHIELD',
-        ...dose,
-        clientRequestId: `demo-${input.ref.slice(4, 20)}-${dose.doseNumber}`,
-        consentGrant: input.grant,
-      },
-      callAs(input.session),
-    );
+    // Each dose a trace of its own, when this process traces (tracing off: no span, no
+    // id); the first one's is what the guided tour names.
+    const recorded = await trace
+      .getTracer('vaxguard-demo')
+      .startActiveSpan(`demo: record dose ${dose.doseNumber}`, async (span) => {
+        try {
+          await client.records.call(
+            'recordDose',
+            {
+              beneficiaryRef: input.ref,
+              vaccineCode: 'COVISHIELD',
+              ...dose,
+              clientRequestId: `demo-${input.ref.slice(4, 20)}-${dose.doseNumber}`,
+              consentGrant: input.grant,
+            },
+            callAs(input.session),
+          );
+          return span.spanContext();
+        } finally {
+          span.end();
+        }
+      });
+    if (isSpanContextValid(recorded)) traceId ??= recorded.traceId;
   }
   const certificate = await client.records.call(
     'getCertificate',
@@ -85,6 +101,7 @@ async function vaccinate(
   }).verify(certificate.qr);
   return {
     svg: file,
+    traceId,
     lines: [
       `demo: RecordDose x2 (COVISHIELD, 2021-03-01 and 2021-06-01) by the vaccinator with the grant -> ${input.ref}`,
       `demo: GetCertificate(citizen token) -> SMART Health Card ${certificate.certificateId.slice(0, 12)}..., printable SVG at ${file}`,
@@ -149,6 +166,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     // Made-up, but a mobile all the same: kept in a file (0600), never printed.
     writeFileSync(options.citizenMobileFile, `${household?.mobile ?? ''}\n`, { mode: 0o600 });
     let vaccinated: DemoResult['vaccinated'];
+    let doseTraceId: string | undefined;
     if (seeded) {
       const vaccinator = seeded.staff[0];
       if (vaccinator) {
@@ -170,6 +188,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         });
         lines.push(...done.lines);
         vaccinated = { ref, svg: done.svg };
+        doseTraceId = done.traceId;
       }
     }
     const seen = await client.consentedRead(household?.mobile ?? '', ref);
@@ -178,7 +197,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       `sign in as staff: IdentityService/StartStaffLogin(username, password), then OtpService/ConfirmOtp(txn, code from the dev SMS inbox);`,
       `      usernames and passwords in ${options.principalsFile}, the admin's in secrets.json; partner secrets there too`,
     );
-    return vaccinated ? { lines, vaccinated } : { lines };
+    return {
+      lines,
+      ...(vaccinated ? { vaccinated } : {}),
+      ...(doseTraceId ? { doseTraceId } : {}),
+    };
   } catch (error) {
     return {
       lines: [...lines, `demo: failed: ${error instanceof Error ? error.message : String(error)}`],

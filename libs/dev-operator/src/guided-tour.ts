@@ -11,6 +11,11 @@ export interface GuidedTourOptions {
   readonly citizenMobileFile: string;
   /** The beneficiary the demo vaccinated and its printable certificate, when it got there. */
   readonly vaccinated?: { readonly ref: string; readonly svg: string };
+  /**
+   * Where one of the demo's calls can be seen whole, as a trace in Jaeger's UI (its
+   * `/trace/<id>` page), when npm start runs Jaeger and the demo recorded a dose.
+   */
+  readonly traceUrl?: string;
 }
 
 /** What a reader copies: `npx vaxguard ...` with a placeholder in angle brackets at most. */
@@ -39,5 +44,11 @@ export function guidedTour(options: GuidedTourOptions): string[] {
     `  ${next + 1}. The alert in the log, and the log checked as an outside witness would (its public key only):`,
     '       npx vaxguard alerts tail          (Ctrl-C to stop)',
     '       npx vaxguard audit verify',
+    ...(options.traceUrl
+      ? [
+          `  ${next + 2}. One dose recorded, seen whole: the demo's call, vaccination-record, identity, the event on`,
+          `     Kafka and its entry in audit's log, one trace in Jaeger: ${options.traceUrl}`,
+        ]
+      : []),
   ];
 }

@@ -326,9 +326,9 @@ export function LogPage(props: LogPageProps) {
       {entries.length === 0 ? (
         <p>{t(page, 'audit.log.none')}</p>
       ) : (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-labelledby="log-caption">
           <table class="log">
-            <caption>
+            <caption id="log-caption">
               {t(page, 'audit.log.caption', {
                 first: entries[0]?.index ?? 0,
                 last: entries[entries.length - 1]?.index ?? 0,
@@ -595,9 +595,9 @@ export function AlertsPage(props: AlertsPageProps) {
       {alerts.length === 0 ? (
         <p>{t(page, 'audit.alerts.none')}</p>
       ) : (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-labelledby="alerts-caption">
           <table class="alerts">
-            <caption>{t(page, 'audit.alerts.caption')}</caption>
+            <caption id="alerts-caption">{t(page, 'audit.alerts.caption')}</caption>
             <thead>
               <tr>
                 <th scope="col">{t(page, 'audit.alerts.raised')}</th>
@@ -656,9 +656,9 @@ export function AlertsPage(props: AlertsPageProps) {
       {suspensions.length === 0 ? (
         <p>{t(page, 'audit.suspensions.none')}</p>
       ) : (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-labelledby="suspensions-caption">
           <table class="suspensions">
-            <caption>{t(page, 'audit.suspensions.caption')}</caption>
+            <caption id="suspensions-caption">{t(page, 'audit.suspensions.caption')}</caption>
             <thead>
               <tr>
                 <th scope="col">{t(page, 'audit.log.when')}</th>

@@ -55,9 +55,11 @@ function storage(): Storage | undefined {
 /** The key the auditor pinned, else the one the log publishes (said which on the page). */
 function trustedKey(box: HTMLElement, served: string): { key: string; note: string } {
   const pinned = storage()?.getItem(PINNED_KEY_STORAGE) ?? undefined;
+  // `<name>+<key ID>`: the key's public name, what an auditor compares with the log's.
+  const name = (key: string) => key.split('+').slice(0, 2).join('+');
   return pinned
-    ? { key: pinned, note: message(box, 'key-pinned') }
-    : { key: served, note: message(box, 'key-served') };
+    ? { key: pinned, note: `${message(box, 'key-pinned')} ${name(pinned)}` }
+    : { key: served, note: `${message(box, 'key-served')} (${name(served)})` };
 }
 
 async function fetchJson<T>(url: string): Promise<T> {

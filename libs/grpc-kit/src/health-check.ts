@@ -5,6 +5,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
+import { grpcTarget } from './address';
 import { unaryCall } from './client';
 
 const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
@@ -24,14 +25,18 @@ const SERVING_STATUS: Record<number, string> = {
 /**
  * Asks a server's grpc.health.v1 for a service's status (`''`: the whole server), by
  * its name (`SERVING`, `NOT_SERVING`...). Rejects with the grpc-js error when the server
- * does not answer within `timeoutMs`.
+ * does not answer within `timeoutMs`. An address that names several instances asks the
+ * first that answers: ask each (`serviceInstances`) to know them all.
  */
 export async function checkHealth(
   address: string,
   service = '',
   timeoutMs = 2_000,
 ): Promise<string> {
-  const client = new HealthClient(address, credentials.createInsecure()) as unknown as Client & {
+  const client = new HealthClient(
+    grpcTarget(address),
+    credentials.createInsecure(),
+  ) as unknown as Client & {
     check: HealthCheck;
   };
   try {

@@ -17,7 +17,7 @@ describe('createServiceClient', () => {
         retry: { maxAttempts: 0 },
       }),
     ).toThrow(
-      'service client: address must be host:port (got "nowhere"); clientId and secret are required; ' +
+      'service client: address must be host:port, a comma-separated list of ip:port (one per instance), or dns:///name:port (got "nowhere"); clientId and secret are required; ' +
         'deadlineMs must be a positive, finite number of milliseconds (got Infinity); ' +
         'retry.maxAttempts must be a whole number of at least 1 (got 0)',
     );

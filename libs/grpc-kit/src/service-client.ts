@@ -7,6 +7,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { toVaxGuardError, unavailable, VaxGuardError } from '@vaxguard/errors';
+import { BALANCED_CHANNEL_OPTIONS, grpcTarget, serviceAddressProblem } from './address';
 import { CLIENT_ID_HEADER } from './auth';
 import { currentCallBudget, outgoingDeadlineMs, type CallBudget } from './call-context';
 import { clientMetadata, defaultChannelOptions } from './client';
@@ -15,7 +16,10 @@ import { fromStatusError } from './status';
 import { withClientSpans } from './tracing';
 
 export interface ServiceClientOptions {
-  /** `host:port` of the service. */
+  /**
+   * Where the service is: `host:port`, every instance as `ip:port,ip:port`, or
+   * `dns:///name:port` (address.ts); calls are spread over the instances (round_robin).
+   */
   readonly address: string;
   /** The calling service's own client credentials. */
   readonly clientId: string;
@@ -94,7 +98,14 @@ const CREDENTIAL_HEADERS = [CLIENT_ID_HEADER, 'authorization'];
  * grpc-js reconnects to a peer that went away with a growing backoff, by default up to
  * two minutes; a peer that comes back is reached again within this bound instead.
  */
-const CHANNEL_OPTIONS = { ...defaultChannelOptions, 'grpc.max_reconnect_backoff_ms': 5_000 };
+const CHANNEL_OPTIONS = {
+  ...defaultChannelOptions,
+  'grpc.max_reconnect_backoff_ms': 5_000,
+  // Calls spread over every instance (round_robin). A call in flight on an instance that
+  // dies ends UNAVAILABLE, which `retryDelayMs` retries (on another instance) only for an
+  // idempotent call; one that never left is retried by grpc-js whatever its idempotency.
+  ...BALANCED_CHANNEL_OPTIONS,
+};
 
 function isPositiveFinite(value: number): boolean {
   return Number.isFinite(value) && value > 0;
@@ -113,9 +124,8 @@ function compile(options: ServiceClientOptions): CompiledOptions {
   const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const problems: string[] = [];
-  if (!/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(options.address)) {
-    problems.push(`address must be host:port (got "${options.address}")`);
-  }
+  const addressProblem = serviceAddressProblem(options.address);
+  if (addressProblem) problems.push(addressProblem);
   if (!options.clientId || !options.secret) problems.push('clientId and secret are required');
   if (!isPositiveFinite(deadlineMs)) {
     problems.push(
@@ -179,7 +189,7 @@ export function createServiceClient<D extends ServiceDefinition>(
   const compiled = compile(options);
   const Constructor = makeGenericClientConstructor(definition, 'VaxGuardServiceClient');
   const client: Client = new Constructor(
-    compiled.address,
+    grpcTarget(compiled.address),
     credentials.createInsecure(),
     CHANNEL_OPTIONS,
   );

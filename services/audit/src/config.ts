@@ -1,5 +1,6 @@
 import { ConfigError, env, loadConfig, type Environment } from '@vaxguard/config';
 import {
+  peerAddress,
   peerConfigSchema,
   readMigrateConfig as readMigrate,
   runtimeConfigSchema,
@@ -67,7 +68,7 @@ function auditConfigSchema() {
      */
     tilesHttpPort: env.optional(env.port('AUDIT_TILES_HTTP_PORT')),
     /** Where identity is: the automatic response asks it to suspend principals. */
-    identityAddress: env.custom('IDENTITY_GRPC_ADDRESS', parseAddress, {
+    identityAddress: peerAddress('IDENTITY_GRPC_ADDRESS', {
       default: DEFAULT_IDENTITY_ADDRESS,
     }),
     // The anomaly rules' thresholds; unset means the rules' own defaults.
@@ -94,11 +95,6 @@ function auditConfigSchema() {
 
 /** Identity's default port on this host, as `npm start` runs it. */
 const DEFAULT_IDENTITY_ADDRESS = '127.0.0.1:50051';
-
-function parseAddress(raw: string): string {
-  if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(raw)) throw new Error('must be host:port');
-  return raw;
-}
 
 /** `none`, or `name|url|vkey` entries separated by commas. */
 function parseWitnesses(raw: string): readonly WitnessConfig[] {

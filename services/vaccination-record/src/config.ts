@@ -1,6 +1,7 @@
 import { ConfigError, env, loadConfig, type Environment } from '@vaxguard/config';
 import { isLoopbackIssuerUrl, isValidIssuerUrl, ISSUER_URL_RULE } from '@vaxguard/health-cards';
 import {
+  peerAddress,
   peerConfigSchema,
   readMigrateConfig as readMigrate,
   runtimeConfigSchema,
@@ -21,11 +22,6 @@ function parseIssuerUrl(raw: string): string {
   return raw;
 }
 
-function parseAddress(raw: string): string {
-  if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(raw)) throw new Error('must be host:port');
-  return raw;
-}
-
 /** The vaccination-record service's configuration, read once from the environment; every problem reported together. */
 export function readConfig(environment: Environment = process.env) {
   const config = loadConfig(environment, {
@@ -34,7 +30,7 @@ export function readConfig(environment: Environment = process.env) {
     ...runtimeConfigSchema(DEFAULT_PORT, { adaptiveAdmission: true }),
     ...peerConfigSchema(),
     /** The identity service: beneficiaries are read there, with the user's token relayed. */
-    identityAddress: env.custom('IDENTITY_GRPC_ADDRESS', parseAddress),
+    identityAddress: peerAddress('IDENTITY_GRPC_ADDRESS'),
     /** The `iss` of the certificates; its `/.well-known/jwks.json` lists the keys. */
     issuerUrl: env.custom('ISSUER_URL', parseIssuerUrl),
     /** When set, the keys and revocation lists are served over HTTP on 127.0.0.1 here. */

@@ -1,10 +1,10 @@
-// `vaxguard status`: is every part of the platform there? Each service's
-// grpc.health.v1, PostgreSQL and Kafka reachable, the issuer's keys served.
+// `vaxguard status`: is every part of the platform there? Each service's (each
+// instance's) grpc.health.v1, PostgreSQL and Kafka reachable, the issuer's keys served.
 import type { Command } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { PLATFORM_SERVICES } from '@vaxguard/dev-platform';
-import { checkHealth } from '@vaxguard/grpc-kit';
+import { checkHealth, serviceInstances } from '@vaxguard/grpc-kit';
 import type { CliCommand } from '../cli';
 import type { CommandContext } from '../context';
 import { EXIT } from '../errors';
@@ -118,9 +118,13 @@ async function status(context: CommandContext, options: { timeout: number }) {
   const platform = context.platform();
   const timeoutMs = options.timeout * 1000;
   const components = await Promise.all([
-    ...PLATFORM_SERVICES.map((service) =>
-      serviceHealth(service, platform.services[service], timeoutMs),
-    ),
+    // A service that runs as several instances: each one checked on its own.
+    ...PLATFORM_SERVICES.flatMap((service) => {
+      const instances = serviceInstances(platform.services[service]);
+      return instances.map((address, i) =>
+        serviceHealth(instances.length > 1 ? `${service} #${i + 1}` : service, address, timeoutMs),
+      );
+    }),
     postgres(platform.postgres.adminUrl, timeoutMs),
     kafka(platform.kafkaBrokers, timeoutMs),
     issuerKeys(platform.issuer.keysUrl, timeoutMs),

@@ -3,10 +3,10 @@ import {
   DEFAULT_ADAPTIVE_LIMIT,
   DEFAULT_ADMISSION_LIMITS,
   parseClientCredentials,
-  parseServiceAddress,
   type AdmissionLimits,
 } from '@vaxguard/grpc-kit';
 import type { LogLevel } from '@vaxguard/logging';
+import { parseOtlpEndpoint } from '@vaxguard/tracing';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -53,6 +53,11 @@ export function runtimeConfigSchema(
     ),
     /** `client-id:sha256-hex-of-secret[:scope+scope]`, comma-separated. */
     clientCredentials: env.custom('CLIENT_CREDENTIALS', parseClientCredentials),
+    /**
+     * Where spans are exported over OTLP/gRPC (`http://host:4317`: Jaeger, an OpenTelemetry
+     * collector); unset, tracing is off and no tracing SDK is loaded.
+     */
+    otlpEndpoint: env.optional(env.custom('OTEL_EXPORTER_OTLP_ENDPOINT', parseOtlpEndpoint)),
     /** Where Prometheus scrapes `/metrics` (HTTP); unset: metrics are kept but not served. */
     metricsPort: env.optional(env.port('METRICS_PORT')),
     /**
@@ -64,19 +69,12 @@ export function runtimeConfigSchema(
 }
 
 /**
- * Where another service is (its `*_GRPC_ADDRESS`): one `host:port`, every instance as
- * `ip:port,ip:port`, or `dns:///name:port`; the peer client balances over them.
- */
-export const peerAddress = (variable: string, options: { readonly default?: string } = {}) =>
-  env.custom(variable, parseServiceAddress, options);
-
-/**
  * What a service needs to call other services: where the OTP service is (its signing
  * keys verify tokens) and the service's own client credentials.
  */
 export function peerConfigSchema() {
   return {
-    otpAddress: peerAddress('OTP_GRPC_ADDRESS'),
+    otpAddress: env.custom('OTP_GRPC_ADDRESS', parseAddress),
     serviceClientId: env.custom('SERVICE_CLIENT_ID', parseClientId),
     serviceClientSecret: env.custom('SERVICE_CLIENT_SECRET', parseSecret),
   };
@@ -132,6 +130,11 @@ export function readMigrateConfig(environment: Environment) {
     databaseUrl: env.postgresUrl('DATABASE_URL'),
     logLevel: env.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, { default: 'info' }),
   });
+}
+
+function parseAddress(raw: string): string {
+  if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(raw)) throw new Error('must be host:port');
+  return raw;
 }
 
 function parseClientId(raw: string): string {

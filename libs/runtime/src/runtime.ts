@@ -46,6 +46,7 @@ import {
   type FetchKeys,
 } from '@vaxguard/tokens';
 import { admissionLimitsOf, runtimeConfigOf, type PeerConfig, type RuntimeConfig } from './config';
+import { startTracing, TRACING_OFF, type Tracing } from '@vaxguard/tracing';
 
 export interface RuntimeOptions {
   /** Service name: `identity`, `otp`, `vaccination-record` or `audit`. */
@@ -78,6 +79,8 @@ export class ServiceRuntime {
   private readonly stoppers: (() => Promise<void>)[] = [];
   private readonly peers: { close(): void }[] = [];
   private stopping: Promise<void> | undefined;
+  /** Spans exported to OTEL_EXPORTER_OTLP_ENDPOINT, or off; flushed last at shutdown. */
+  private tracing: Tracing = TRACING_OFF;
   port = 0;
   /** Where `/metrics` is served once started (METRICS_PORT; the port bound for 0). */
   metricsPort: number | undefined;
@@ -113,6 +116,8 @@ export class ServiceRuntime {
   static async create(options: RuntimeOptions): Promise<ServiceRuntime> {
     const config = runtimeConfigOf(options.config);
     const clock = options.clock ?? (() => new Date());
+    // First, so that everything the service does from here on can be traced.
+    const tracing = await startTracing({ service: options.service, endpoint: config.otlpEndpoint });
     const logger = createLogger({
       service: options.service,
       level: config.logLevel,
@@ -210,6 +215,7 @@ export class ServiceRuntime {
       );
       runtime.sampleMetrics(new OutboxMetrics(pool, metrics));
       runtime.sampleMetrics(runtime.consumerLag);
+      runtime.tracing = tracing;
       runtime.every('revocation-prune', REVOCATION_PRUNE_INTERVAL_MS, async () => {
         revocations.prune();
       });
@@ -218,6 +224,7 @@ export class ServiceRuntime {
       await Promise.all(listeners.map((listener) => listener.stop().catch(() => undefined)));
       closers.forEach((close) => close());
       await pool.end().catch(() => undefined);
+      await tracing.shutdown().catch(() => undefined);
       throw error;
     }
   }
@@ -345,6 +352,12 @@ export class ServiceRuntime {
     // Scraped to the end, so the drain shows in the metrics.
     await this.closeMetricsHttp?.();
     this.logger.info('service stopped');
+    // Last: the spans of the drained calls and of the outbox's flush go out too.
+    await this.tracing
+      .shutdown()
+      .catch((error: unknown) =>
+        this.logger.warn('trace export at shutdown failed', { err: error }),
+      );
   }
 }
 

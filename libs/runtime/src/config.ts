@@ -3,6 +3,7 @@ import {
   DEFAULT_ADAPTIVE_LIMIT,
   DEFAULT_ADMISSION_LIMITS,
   parseClientCredentials,
+  parseServiceAddress,
   type AdmissionLimits,
 } from '@vaxguard/grpc-kit';
 import type { LogLevel } from '@vaxguard/logging';
@@ -69,12 +70,19 @@ export function runtimeConfigSchema(
 }
 
 /**
+ * Where another service is (its `*_GRPC_ADDRESS`): one `host:port`, every instance as
+ * `ip:port,ip:port`, or `dns:///name:port`; the peer client balances over them.
+ */
+export const peerAddress = (variable: string, options: { readonly default?: string } = {}) =>
+  env.custom(variable, parseServiceAddress, options);
+
+/**
  * What a service needs to call other services: where the OTP service is (its signing
  * keys verify tokens) and the service's own client credentials.
  */
 export function peerConfigSchema() {
   return {
-    otpAddress: env.custom('OTP_GRPC_ADDRESS', parseAddress),
+    otpAddress: peerAddress('OTP_GRPC_ADDRESS'),
     serviceClientId: env.custom('SERVICE_CLIENT_ID', parseClientId),
     serviceClientSecret: env.custom('SERVICE_CLIENT_SECRET', parseSecret),
   };
@@ -130,11 +138,6 @@ export function readMigrateConfig(environment: Environment) {
     databaseUrl: env.postgresUrl('DATABASE_URL'),
     logLevel: env.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, { default: 'info' }),
   });
-}
-
-function parseAddress(raw: string): string {
-  if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(raw)) throw new Error('must be host:port');
-  return raw;
 }
 
 function parseClientId(raw: string): string {

@@ -83,6 +83,42 @@ describe('the event catalogue', () => {
     },
   );
 
+  it('keys every event type by its subject, so one subject’s events share a partition; the registry by its record', () => {
+    // One beneficiary (or mobile, staff member, partner: the rule does not look at the
+    // kind) as the subject of every event type: every event about it has the same key.
+    const subject = { kind: SubjectKind.SUBJECT_KIND_BENEFICIARY, ref: 'subject-ref-1' };
+    const actor = eventActor('SERVICE', 'svc-test');
+    const build = (definition: EventDefinition, key?: string) =>
+      buildEvent(definition, {
+        actor,
+        subject,
+        payload: samplePayload(definition),
+        occurredAt: new Date(),
+        ...(key === undefined ? {} : { key }),
+      });
+    for (const definition of DEFINITIONS) {
+      if (definition.topic === ACCESS_REGISTRY_TOPIC) {
+        expect([definition.name, build(definition, 'principal:STAFF:s-1').key]).toEqual([
+          definition.name,
+          'principal:STAFF:s-1',
+        ]);
+      } else {
+        expect([definition.name, build(definition).key]).toEqual([definition.name, subject.ref]);
+        expect(() => build(definition, 'another-key')).toThrow(
+          `${definition.name} is keyed by its subject: only the access registry's records take a key of their own`,
+        );
+      }
+    }
+    // Nobody's data: keyed by the event's own id, spread over the partitions.
+    const unowned = buildEvent(EVENTS.auditQueried, {
+      actor,
+      subject: { kind: SubjectKind.SUBJECT_KIND_SYSTEM, ref: '' },
+      payload: samplePayload(EVENTS.auditQueried) as never,
+      occurredAt: new Date(),
+    });
+    expect(unowned.key).toBe(unowned.envelope.eventId);
+  });
+
   it('refuses a payload of another message under a declared name, an unknown name and garbage', () => {
     const [first, second] = DEFINITIONS.filter(
       (definition, i, all) =>

@@ -119,17 +119,46 @@ export function eventActor(
   return { kind: ACTOR_KIND.toProto(kind), principalId, clientId };
 }
 
+/**
+ * The partition key rule (issue 19: topics have several partitions, services several
+ * instances). Kafka keeps order only within a partition, and a key always maps to one
+ * partition, so an event's key is its subject's ref: every event about one beneficiary
+ * (registered, accessed, dose recorded, certificate issued), one mobile's blind index
+ * (its OTPs), one staff member or one partner (sign-in failures, suspensions, locks)
+ * lands on one partition, in the order the outbox relay publishes it, and is consumed in
+ * that order by whichever instance of a consumer group holds that partition. Only the
+ * access registry's state records have a key of their own (`EventInput.key`): the record's
+ * identity (`partner:<id>`, `principal:<kind>:<id>`, the lock's key), which compaction
+ * keeps the last record of, again one key per principal. An event with no subject ref
+ * (nobody's data) is keyed by its own id: no order to keep.
+ */
+export function partitionKeyOf(
+  definition: Pick<EventDefinition, 'name' | 'topic'>,
+  input: Pick<EventInput<unknown>, 'subject' | 'key'>,
+  eventId: string,
+): string {
+  if (input.key !== undefined) {
+    if (definition.topic !== ACCESS_REGISTRY_TOPIC) {
+      throw new Error(
+        `${definition.name} is keyed by its subject: only the access registry's records take a key of their own`,
+      );
+    }
+    return input.key;
+  }
+  return input.subject.ref || eventId;
+}
+
 /** What a producer says about one occurrence of an event. */
 export interface EventInput<T> {
   readonly actor: Actor;
-  /** Whose data it concerns: also the Kafka key, so one subject's events stay in order. */
+  /** Whose data it concerns: also the Kafka key (`partitionKeyOf`), so one subject's events stay in order. */
   readonly subject: SubjectRef;
   readonly payload: T;
   readonly occurredAt: Date;
   readonly correlationId?: string;
   /**
-   * The Kafka key, when it is not the subject's ref: a state record's key, which
-   * compaction keeps the last record of.
+   * The Kafka key of an access registry record, which compaction keeps the last record
+   * of; refused on any other event (`partitionKeyOf`).
    */
   readonly key?: string;
 }
@@ -158,7 +187,7 @@ export function buildEvent<T>(
   return {
     topic: definition.topic,
     urgent: definition.urgent,
-    key: input.key ?? (input.subject.ref || eventId),
+    key: partitionKeyOf(definition, input, eventId),
     envelope: {
       eventId,
       type: definition.name,

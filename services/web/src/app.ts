@@ -60,15 +60,16 @@ export interface WebAppOverrides {
 
 /**
  * Whether a POST came from a page of another origin, as the browser says: Sec-Fetch-Site
- * (anything but same-origin, or none for a typed URL), or an Origin that is not this
- * host. A request with neither (an old browser, curl) is left to the CSRF token.
+ * when it sends one (anything but same-origin, or none for a typed URL), else an Origin
+ * that is not this host's. A request with neither (an old browser, curl) is left to the
+ * CSRF token alone.
  */
 export function isCrossSite(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   protocol: string,
 ): boolean {
   const site = headers['sec-fetch-site'];
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return true;
+  if (typeof site === 'string') return site !== 'same-origin' && site !== 'none';
   const origin = headers['origin'];
   if (typeof origin !== 'string') return false;
   try {
@@ -177,6 +178,9 @@ export async function createWebApp(
   await http.register(fastifyHelmet, {
     contentSecurityPolicy: CONTENT_SECURITY_POLICY,
     strictTransportSecurity: secure,
+    // Not helmet's no-referrer: under it a browser sends `Origin: null` with its own
+    // forms, and the origin check above could not tell them from a sandboxed page's.
+    referrerPolicy: { policy: 'same-origin' },
     crossOriginEmbedderPolicy: false,
   });
   await http.register(fastifyCsrf, {

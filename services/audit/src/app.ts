@@ -17,6 +17,7 @@ import { PgAccessHistory } from './adapters/pg-access-history';
 import { PgDirectory } from './adapters/pg-directory';
 import { PgLogQueries } from './adapters/pg-log-queries';
 import { PgAnomalyWindows } from './adapters/pg-anomaly-windows';
+import { PgInstanceLock, LOG_LOCKS } from './adapters/pg-instance-lock';
 import { PgLogStore } from './adapters/pg-log-store';
 import { runPartitionMaintenance } from './adapters/pg-partitions';
 import { startTileHttp } from './adapters/tile-http';
@@ -91,6 +92,8 @@ export async function createAuditApp(
       actor: config.serviceClientId,
       clock,
       publishes: config.witnesses.length > 0 ? 'COSIGNED' : 'SIGNED',
+      // Instances share AUDIT_STATE_DIR: each change is made to what the others saved.
+      stateLock: new PgInstanceLock(runtime.pool, LOG_LOCKS.keptState),
     });
     if (config.restoredCheckpoint) {
       await adoptRestoredCheckpoint(keeper, config.restoredCheckpoint, config.witnesses, logger);
@@ -143,6 +146,8 @@ export async function createAuditApp(
       intervalMs: config.checkpointIntervalMs,
       notCosignedAlertAfterMs: config.notCosignedAlertAfterMs,
       logger,
+      // One instance publishes at a time: a witness must see one log, never two writers.
+      turn: new PgInstanceLock(runtime.pool, LOG_LOCKS.publication),
     });
     runtime.onStop(async () => publication.stop());
     await publication.round();

@@ -3,7 +3,7 @@ import type { Actor } from '@vaxguard/event-catalogue';
 import type { Logger } from '@vaxguard/logging';
 import type { Alert } from '../domain/anomaly-model';
 import type { Cosigner, CosignOutcome } from '../domain/cosigner';
-import type { LogAlarm, LogKeeper } from '../domain/log-keeper';
+import type { InstanceLock, LogAlarm, LogKeeper } from '../domain/log-keeper';
 import type { Clock, LogStore } from '../domain/model';
 import { raiseAlert } from './pg-alerts';
 
@@ -40,7 +40,8 @@ export interface LogPublication {
 }
 
 /**
- * Publication, outside any append transaction, one round at a time: the newest
+ * Publication, outside any append transaction, one round at a time (across instances
+ * too, with `turn`): the newest
  * checkpoint signed in the database is kept (checked and saved outside it), then sent
  * to the witnesses (when there are any), and a stall of cosigning past
  * `notCosignedAlertAfterMs` raises its alert. A witness that does not answer holds up
@@ -53,6 +54,12 @@ export function startLogPublication(options: {
   readonly intervalMs: number;
   readonly notCosignedAlertAfterMs: number;
   readonly logger: Logger;
+  /**
+   * With several instances: one round at a time across all of them. The instance that
+   * gets the turn takes the kept state as the last round left it and publishes; the
+   * others only take the state (so what they serve follows). Absent: a lone instance.
+   */
+  readonly turn?: InstanceLock;
 }): LogPublication {
   const { store, keeper, cosigner, logger } = options;
   let lastOutcome: CosignOutcome['kind'] | undefined;
@@ -80,8 +87,18 @@ export function startLogPublication(options: {
     await keeper.checkCosigningStall(options.notCosignedAlertAfterMs);
   }
 
+  const turn = options.turn;
+  const exclusiveOnce = async (): Promise<void> => {
+    if (!turn) return once();
+    const ran = await turn.tryRun(async () => {
+      await keeper.refresh();
+      await once();
+    });
+    if (!ran) await keeper.refresh();
+  };
+
   const round = (): Promise<void> => {
-    running = running.then(once).catch((error: unknown) => {
+    running = running.then(exclusiveOnce).catch((error: unknown) => {
       logger.warn('checkpoint publication round failed', { err: error });
     });
     return running;

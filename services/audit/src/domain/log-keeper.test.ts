@@ -13,7 +13,7 @@ import {
 } from '@vaxguard/tlog';
 import { Cosigner, WitnessConflict, WitnessRefusedFork, type Witness } from './cosigner';
 import { aRecord, MemoryKeptState, MemoryLog, RecordingAlarm } from './fakes';
-import { LogKeeper } from './log-keeper';
+import { LogKeeper, type InstanceLock } from './log-keeper';
 import { LogReader } from './log-reader';
 import { LogWriter } from './log-writer';
 import type { LogEntry } from './model';
@@ -451,5 +451,61 @@ describe('witness cosigning', () => {
     expect(restored.adopted).toEqual({ outcome: 'ADOPTED', size: 5, cosignedBy: [] });
     expect(() => restored.reader.latestCheckpoint()).toThrow(/not published/);
     expect(restored.keeper.state.signed?.size).toBe(5);
+  });
+});
+
+describe('instances sharing the kept state', () => {
+  /** One holder at a time, as the advisory lock gives across processes. */
+  function memoryLock(): InstanceLock {
+    let tail: Promise<unknown> = Promise.resolve();
+    let held = false;
+    return {
+      run<T>(work: () => Promise<T>): Promise<T> {
+        const run = tail.then(async () => {
+          held = true;
+          try {
+            return await work();
+          } finally {
+            held = false;
+          }
+        });
+        tail = run.catch(() => undefined);
+        return run;
+      },
+      async tryRun(work) {
+        if (held) return false;
+        await this.run(work);
+        return true;
+      },
+    };
+  }
+
+  it('makes each change to what the other instance saved, and follows it on refresh', async () => {
+    const shared = new MemoryKeptState();
+    const stateLock = memoryLock();
+    const open = () =>
+      LogKeeper.open({
+        store: shared,
+        alarm: new RecordingAlarm(),
+        origin: ORIGIN,
+        verifier: parseVerifierKey(generateSignerKey(ORIGIN).verifierKey),
+        actor: 'svc-audit',
+        publishes: 'COSIGNED',
+        clock: () => new Date(Date.UTC(2026, 11, 1, 6)),
+        stateLock,
+      });
+    const first = await open();
+    const second = await open();
+    await first.witnessesHold({ 'witness.a': 5 });
+    await first.haltWith('FORKED', 'a test fork', 9);
+    // The second instance opened before either change: its own change keeps both.
+    await second.witnessesHold({ 'witness.b': 7 });
+    expect(shared.state?.halt?.cause).toBe('FORKED');
+    expect(shared.state?.witnessSizes).toEqual({ 'witness.a': 5, 'witness.b': 7 });
+    expect(second.halt?.cause).toBe('FORKED');
+    // The first learns of the second's change when it refreshes.
+    expect(first.state.witnessSizes).toEqual({ 'witness.a': 5 });
+    await first.refresh();
+    expect(first.state.witnessSizes).toEqual({ 'witness.a': 5, 'witness.b': 7 });
   });
 });

@@ -89,6 +89,24 @@ export interface KeptStateStore {
   save(state: KeptState): Promise<void>;
 }
 
+/**
+ * Turns between the instances of the audit service (issue 19: it runs as several). The
+ * tree itself needs none: each append and checkpoint holds the stored head's row lock.
+ * What lives outside the database does: the kept state (one file every instance reads,
+ * AUDIT_STATE_DIR) and the witnesses' view of the log, which two instances submitting at
+ * once would fork in the witnesses' eyes (one's older checkpoint after the other's newer
+ * one reads as a rollback: WITNESS_AHEAD). The adapter is a PostgreSQL advisory lock
+ * (pg-instance-lock.ts) rather than a lease: the database that holds the tree arbitrates,
+ * a holder that dies loses it with its connection at once, and there is no expiry to
+ * tune against pauses or clocks.
+ */
+export interface InstanceLock {
+  /** Waits for the lock, runs `work`, releases it. */
+  run<T>(work: () => Promise<T>): Promise<T>;
+  /** Runs `work` only if no other instance holds the lock now; false when it did not run. */
+  tryRun(work: () => Promise<void>): Promise<boolean>;
+}
+
 /** Raises the log's own alerts (through the alert desk's store) and says so in the log. */
 export interface LogAlarm {
   raise(alert: Alert, detail: string): Promise<void>;
@@ -176,6 +194,12 @@ export interface LogKeeperOptions {
    */
   readonly publishes: 'COSIGNED' | 'SIGNED';
   readonly clock: Clock;
+  /**
+   * When several instances share the kept state: each change reads the state the others
+   * left (`store.load`) and saves under this lock, so none is lost. Absent: this
+   * instance is the only writer, and its memory is the state.
+   */
+  readonly stateLock?: InstanceLock;
 }
 
 /**
@@ -205,6 +229,19 @@ export class LogKeeper {
 
   get halt(): Halt | undefined {
     return this.current.halt;
+  }
+
+  /**
+   * Takes the kept state as another instance left it (a no-op for a lone instance):
+   * before a publication round, and on instances that follow the one publishing.
+   */
+  refresh(): Promise<void> {
+    if (!this.options.stateLock) return Promise.resolve();
+    const run = this.saving.then(async () => {
+      this.current = (await this.options.store.load()) ?? this.current;
+    });
+    this.saving = run.catch(() => undefined);
+    return run;
   }
 
   /** The checkpoint published as current; none before the first is kept (or cosigned). */
@@ -460,14 +497,18 @@ export class LogKeeper {
   private update(
     change: Partial<KeptState> | ((state: KeptState) => Partial<KeptState> | undefined),
   ): Promise<boolean> {
-    const run = this.saving.then(async () => {
+    const apply = async () => {
+      // Shared with other instances: the change applies to what they saved.
+      if (this.options.stateLock) this.current = (await this.options.store.load()) ?? this.current;
       const partial = typeof change === 'function' ? change(this.current) : change;
       if (!partial) return false;
       const next = { ...this.current, ...partial };
       await this.options.store.save(next);
       this.current = next;
       return true;
-    });
+    };
+    const lock = this.options.stateLock;
+    const run = this.saving.then(() => (lock ? lock.run(apply) : apply()));
     this.saving = run.catch(() => undefined);
     return run;
   }

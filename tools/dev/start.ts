@@ -32,6 +32,7 @@ import {
   eventually,
   hashStaffPasswordWithIdentity,
   serviceEnvironment,
+  webEnvironment,
   startPostgresPair,
   type PostgresPairFixture,
   type PlatformLayout,
@@ -58,6 +59,9 @@ const FIRST_SERVICE_PORT = Number(env['VAXGUARD_DEV_GRPC_PORT'] ?? 50051);
 const SERVICES = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
 type Service = (typeof SERVICES)[number];
 const DEMO_CLIENT = 'demo-portal';
+// The web pages (services/web): the citizen's page and the auditor's console.
+const WEB_PORT = Number(env['VAXGUARD_DEV_WEB_PORT'] ?? 8080);
+const WEB_URL = `http://127.0.0.1:${WEB_PORT}`;
 const DEV_ADMIN = 'platform.admin';
 
 // The audit log's origin: its checkpoints' first line and its signer key's name.
@@ -77,7 +81,7 @@ const PLATFORM_FILE = resolve(DEV_STATE, 'platform.json');
 const CITIZEN_MOBILE_FILE = resolve(DEV_STATE, 'demo-citizen.mobile');
 
 /** What this command started, so Ctrl-C stops exactly that (services first). */
-const services = new Map<Service, ChildProcess>();
+const services = new Map<Service | 'web', ChildProcess>();
 const infrastructure: { name: string; child: ChildProcess }[] = [];
 const containers: string[] = [];
 const tasks = new Set<ChildProcess>();
@@ -144,7 +148,7 @@ const NOT_ON_THE_CONSOLE = new Set(['time', 'timestamp', 'level', 'service', 'ms
  * comes on standard error (a configuration error, a crash) is shown as it is.
  */
 function consoleLine(
-  service: Service,
+  service: Service | 'web',
   line: string,
   stream: 'stdout' | 'stderr',
 ): string | undefined {
@@ -225,7 +229,7 @@ async function build(): Promise<void> {
   const started = Date.now();
   const result = await runTask(
     resolve(ROOT, 'node_modules/.bin/nx'),
-    ['run-many', '-t', 'build', '-p', ...SERVICES, '--outputStyle=static'],
+    ['run-many', '-t', 'build', '-p', ...SERVICES, 'web', '--outputStyle=static'],
     'build',
     { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' },
   );
@@ -469,7 +473,7 @@ async function createDatabases(adminUrl: string): Promise<Record<Service, string
   return urls;
 }
 
-function restartHint(service: Service): string {
+function restartHint(service: Service | 'web'): string {
   return `restart it with: npx nx run ${service}:serve (log: ${shown(DEV_LOGS)}/${service}.log)`;
 }
 
@@ -477,7 +481,7 @@ function restartHint(service: Service): string {
  * Starts a service in its own process group, its full log to its file and its
  * warnings and errors to the console. When it exits, the rest keep running.
  */
-function startService(service: Service, environment: Record<string, string>): void {
+function startService(service: Service | 'web', environment: Record<string, string>): void {
   const child = spawn(
     process.execPath,
     ['--enable-source-maps', `services/${service}/dist/main.js`],
@@ -503,6 +507,21 @@ function startService(service: Service, environment: Record<string, string>): vo
     );
   });
   services.set(service, child);
+}
+
+/** `SERVING` once the web service answers its /healthz, else what it is. */
+async function webHealth(url: string): Promise<string> {
+  const child = services.get('web') as ChildProcess;
+  const deadline = Date.now() + 60_000;
+  while (running(child) && Date.now() < deadline && !stopping) {
+    const ok = await fetch(`${url}/healthz`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (ok) return 'SERVING';
+    await new Promise((done) => setTimeout(done, 300));
+  }
+  return running(child) ? 'no answer' : `exited (${child.signalCode ?? `code ${child.exitCode}`})`;
 }
 
 function running(child: ChildProcess): boolean {
@@ -633,6 +652,7 @@ async function main(): Promise<void> {
     ['Kafka (VAXGUARD_DEV_KAFKA_PORT)', KAFKA_PORT],
     ['the certificate issuer (VAXGUARD_DEV_ISSUER_PORT)', ISSUER_HTTP_PORT],
     ['the audit log witness (VAXGUARD_DEV_WITNESS_PORT)', WITNESS_PORT],
+    ['the web pages (VAXGUARD_DEV_WEB_PORT)', WEB_PORT],
     ...SERVICES.map((service, index): [string, number] => [
       `${service} (VAXGUARD_DEV_GRPC_PORT)`,
       FIRST_SERVICE_PORT + index,
@@ -707,6 +727,24 @@ async function main(): Promise<void> {
     if (stopping) return;
   }
 
+  // The web pages, calling the four services through their public APIs as the client `web`.
+  const webEnv = webEnvironment({
+    addresses,
+    secrets,
+    hosts: '127.0.0.1',
+    port: WEB_PORT,
+    logLevel: platform.logLevel,
+    smsInbox: shown(platform.smsSink),
+  });
+  writeEnvFile(
+    envFileOf('web'),
+    webEnv,
+    "web's environment, written by npm start; read by npx nx run web:serve",
+  );
+  startService('web', webEnv);
+  const webStatus = await webHealth(WEB_URL);
+  if (stopping) return;
+
   const demo =
     statusOf.otp === 'SERVING'
       ? await runDemo({
@@ -774,6 +812,7 @@ async function main(): Promise<void> {
         : [
             `  ${'postgresql'.padEnd(20)} postgres://vaxguard:vaxguard@127.0.0.1:${PG_PORT}/  (databases vaxguard_<service>)`,
           ]),
+      `  ${'web'.padEnd(20)} ${WEB_URL}/   ${webStatus}: the citizen's page; sign in with the demo citizen's mobile (${shown(CITIZEN_MOBILE_FILE)}), the code is in the dev SMS inbox (${shown(platform.smsSink)})${webStatus === 'SERVING' ? '' : `; ${restartHint('web')}`}`,
       `  ${'kafka'.padEnd(20)} 127.0.0.1:${KAFKA_PORT}  (topics vaxguard.<service>.events)`,
       `  ${'issuer keys'.padEnd(20)} ${issuerKeysUrl}  (SMART Health Cards, issuer ${ISSUER_URL})`,
       `  ${'witness'.padEnd(20)} ${witness.url}  (litewitness ${witness.name}, cosigns the audit log; state in ${shown(WITNESS_STATE)}, log in ${shown(DEV_LOGS)}/witness.log)`,

@@ -11,6 +11,10 @@
 #           has its checkpoints cosigned by one (libs/witness starts it)
 #   helm    helm (helm.sh/helm/v4, pinned), built with `go install` into $CACHE_DIR/bin;
 #           the chart in deploy/ is linted and rendered offline with it (tools/k8s-check)
+#   jaeger  Jaeger v2 (github.com/jaegertracing/jaeger cmd/jaeger, pinned), built with Go
+#           into $CACHE_DIR/bin/jaeger (about 3 minutes, once): the trace store and UI
+#           `npm start` runs and the tracing test reads traces back from (libs/testing's
+#           jaeger.ts); the services export their spans to it over OTLP
 #   smsc    the test SMS centre: tools/smsc/Smsc.java on jSMPP (org.jsmpp:jsmpp, pinned,
 #           a maintained Java SMPP 3.4 implementation) from Maven Central, compiled with
 #           javac into $CACHE_DIR/smsc; the OTP service's SMPP sender tests bind to it as
@@ -33,6 +37,7 @@ HELM_VERSION=v4.3.2
 JSMPP_VERSION=3.0.1
 # jSMPP 3.0.1 logs through this SLF4J API; the no-op binding keeps its lines out of tests.
 SLF4J_VERSION=1.7.36
+JAEGER_VERSION=v1.75.0
 
 say() { printf '[prereqs] %s\n' "$*" >&2; }
 
@@ -126,6 +131,41 @@ ensure_go_tools() {
 pg_client_current() {
   local tool major
   for tool in pg_dump pg_restore; do
+# ensure_jaeger: Jaeger's cmd/jaeger into $CACHE_DIR/bin. Its module is built as a tool
+# of a scratch module (`go get -tool`, then `go build`), as TOOLS.md found it builds here.
+ensure_jaeger() {
+  go_tools_current jaeger "$JAEGER_VERSION" jaeger && return 0
+  mkdir -p "$CACHE_DIR/bin" "$CACHE_DIR/locks"
+  # Own fd, and a second look under the lock: concurrent runs build it once.
+  exec 8>"$CACHE_DIR/locks/jaeger.lock"
+  flock 8
+  if ! go_tools_current jaeger "$JAEGER_VERSION" jaeger; then
+    local go scratch gohome=$CACHE_DIR/go
+    go=$(command -v go || echo /usr/local/go/bin/go)
+    if [[ ! -x $go ]]; then
+      say "jaeger is built with Go, which is neither on PATH nor in /usr/local/go/bin; install Go (https://go.dev/dl/)"
+      return 1
+    fi
+    say "building jaeger (github.com/jaegertracing/jaeger $JAEGER_VERSION) into $CACHE_DIR/bin (go build, about 3 minutes, once)"
+    scratch=$(mktemp -d "$CACHE_DIR/bin/.jaeger.XXXXXX")
+    if ! (
+      cd "$scratch" &&
+        export GOPATH=$gohome GOMODCACHE=$gohome/mod GOCACHE=$gohome/build GOFLAGS=-mod=mod &&
+        "$go" mod init vaxguard.local/jaeger-build >/dev/null 2>&1 &&
+        "$go" get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" &&
+        "$go" build -o jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+    ); then
+      rm -rf "$scratch"
+      say "building jaeger $JAEGER_VERSION failed"
+      return 1
+    fi
+    mv -f "$scratch/jaeger" "$CACHE_DIR/bin/jaeger"
+    rm -rf "$scratch"
+    echo "$JAEGER_VERSION" >"$CACHE_DIR/bin/.jaeger-version"
+  fi
+  exec 8>&-
+}
+
     command -v "$tool" >/dev/null || return 1
     # `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`
     major=$("$tool" --version 2>/dev/null | awk '{print $3}' | cut -d. -f1)
@@ -235,3 +275,4 @@ for need in "$@"; do
     *) say "unknown prerequisite: $need"; exit 2 ;;
   esac
 done
+    jaeger) ensure_jaeger ;;

@@ -18,3 +18,4 @@ export * from './world';
 export * from './fault-proxy';
 export * from './retention';
 export * from './go-tools';
+export * from './jaeger';

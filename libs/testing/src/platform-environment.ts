@@ -119,6 +119,8 @@ export interface PlatformLayout {
   readonly running?: readonly PlatformServiceName[];
   /** CLIENT_CREDENTIALS entries a service accepts besides the operator and the services. */
   readonly extraClients?: Partial<Record<PlatformServiceName, readonly string[]>>;
+  /** Where every service exports its spans (OTEL_EXPORTER_OTLP_ENDPOINT); unset: tracing off. */
+  readonly otlpEndpoint?: string;
 }
 
 /**
@@ -160,6 +162,7 @@ export function serviceEnvironment(
     OTP_GRPC_ADDRESS: layout.addresses.otp,
     SERVICE_CLIENT_ID: serviceClientId(service),
     SERVICE_CLIENT_SECRET: secrets.serviceClientSecrets[serviceClientId(service)] as string,
+    ...(layout.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: layout.otlpEndpoint } : {}),
   };
   switch (service) {
     case 'otp':

@@ -22,6 +22,7 @@ import {
 import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { connectSession } from '@vaxguard/db';
 import { guidedTour } from '@vaxguard/dev-operator';
@@ -31,6 +32,7 @@ import {
   completeSecrets,
   eventually,
   hashStaffPasswordWithIdentity,
+  instancePort,
   serviceEnvironment,
   webEnvironment,
   startPostgresPair,
@@ -80,8 +82,30 @@ const COLOUR = process.stdout.isTTY === true;
 const PLATFORM_FILE = resolve(DEV_STATE, 'platform.json');
 const CITIZEN_MOBILE_FILE = resolve(DEV_STATE, 'demo-citizen.mobile');
 
-/** What this command started, so Ctrl-C stops exactly that (services first). */
-const services = new Map<Service | 'web', ChildProcess>();
+/**
+ * `--instances N` (default 1): N instances of every service, instance k at its first
+ * instance's ports + k × INSTANCE_PORT_STRIDE (libs/testing's platform layout), each
+ * service's peers given the list of every instance (clients balance, round_robin).
+ */
+function instancesOption(): number {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { instances: { type: 'string', default: '1' } },
+    strict: true,
+  });
+  const count = Number(values.instances);
+  if (!Number.isInteger(count) || count < 1 || count > 9) {
+    throw new Error(`--instances must be a whole number from 1 to 9 (got ${values.instances})`);
+  }
+  return count;
+}
+
+/** An instance's name in logs and on the console: `otp` for the first, `otp#2` for the second. */
+const instanceLabel = (service: Service | 'web', instance: number) =>
+  instance === 0 ? service : `${service}#${instance + 1}`;
+
+/** What this command started, so Ctrl-C stops exactly that (services first), by instance label. */
+const services = new Map<string, ChildProcess>();
 const infrastructure: { name: string; child: ChildProcess }[] = [];
 const containers: string[] = [];
 const tasks = new Set<ChildProcess>();
@@ -148,7 +172,7 @@ const NOT_ON_THE_CONSOLE = new Set(['time', 'timestamp', 'level', 'service', 'ms
  * comes on standard error (a configuration error, a crash) is shown as it is.
  */
 function consoleLine(
-  service: Service | 'web',
+  service: string,
   line: string,
   stream: 'stdout' | 'stderr',
 ): string | undefined {
@@ -481,7 +505,12 @@ function restartHint(service: Service | 'web'): string {
  * Starts a service in its own process group, its full log to its file and its
  * warnings and errors to the console. When it exits, the rest keep running.
  */
-function startService(service: Service | 'web', environment: Record<string, string>): void {
+function startService(
+  service: Service | 'web',
+  environment: Record<string, string>,
+  instance = 0,
+): void {
+  const label = instanceLabel(service, instance);
   const child = spawn(
     process.execPath,
     ['--enable-source-maps', `services/${service}/dist/main.js`],
@@ -492,21 +521,21 @@ function startService(service: Service | 'web', environment: Record<string, stri
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  const file = logFile(service);
+  const file = logFile(label.replace('#', '-'));
   toLogFile(child, file);
   for (const stream of ['stdout', 'stderr'] as const) {
     eachLine(child[stream], (line) => {
-      const shownLine = consoleLine(service, line, stream);
+      const shownLine = consoleLine(label, line, stream);
       if (shownLine !== undefined) process.stdout.write(`${shownLine}\n`);
     });
   }
   child.once('exit', (code, signal) => {
     if (stopping) return;
     say(
-      `${service} exited (${signal ?? `code ${code}`}); the rest keep running; ${restartHint(service)}`,
+      `${label} exited (${signal ?? `code ${code}`}); the rest keep running${instance === 0 ? `; ${restartHint(service)}` : ''}`,
     );
   });
-  services.set(service, child);
+  services.set(label, child);
 }
 
 /** `SERVING` once the web service answers its /healthz, else what it is. */
@@ -529,8 +558,8 @@ function running(child: ChildProcess): boolean {
 }
 
 /** `SERVING` once the service says so, or why not (it exited, or never answered). */
-async function health(service: Service, address: string): Promise<string> {
-  const child = services.get(service) as ChildProcess;
+async function health(label: string, address: string): Promise<string> {
+  const child = services.get(label) as ChildProcess;
   const deadline = Date.now() + 120_000;
   let status = 'no answer';
   while (running(child) && Date.now() < deadline && !stopping) {
@@ -635,8 +664,19 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
+  const instances = instancesOption();
+  // Each instance's own address, and each service's: every instance's, comma-separated.
+  const instanceAddresses = Object.fromEntries(
+    SERVICES.map((service, index) => [
+      service,
+      Array.from(
+        { length: instances },
+        (_, k) => `127.0.0.1:${instancePort(FIRST_SERVICE_PORT + index, k)}`,
+      ),
+    ]),
+  ) as Record<Service, string[]>;
   const addresses = Object.fromEntries(
-    SERVICES.map((service, index) => [service, `127.0.0.1:${FIRST_SERVICE_PORT + index}`]),
+    SERVICES.map((service) => [service, instanceAddresses[service].join(',')]),
   ) as Record<Service, string>;
   if (PG_MODE !== 'single' && PG_MODE !== 'pair') {
     throw new Error(`VAXGUARD_DEV_POSTGRES=${PG_MODE}: single (the default) or pair`);
@@ -653,10 +693,12 @@ async function main(): Promise<void> {
     ['the certificate issuer (VAXGUARD_DEV_ISSUER_PORT)', ISSUER_HTTP_PORT],
     ['the audit log witness (VAXGUARD_DEV_WITNESS_PORT)', WITNESS_PORT],
     ['the web pages (VAXGUARD_DEV_WEB_PORT)', WEB_PORT],
-    ...SERVICES.map((service, index): [string, number] => [
-      `${service} (VAXGUARD_DEV_GRPC_PORT)`,
-      FIRST_SERVICE_PORT + index,
-    ]),
+    ...SERVICES.flatMap((service, index) =>
+      Array.from({ length: instances }, (_, k): [string, number] => [
+        `${instanceLabel(service, k)} (VAXGUARD_DEV_GRPC_PORT)`,
+        instancePort(FIRST_SERVICE_PORT + index, k),
+      ]),
+    ),
   ];
   for (const [what, port] of ports) {
     if (await portInUse(port)) {
@@ -707,22 +749,36 @@ async function main(): Promise<void> {
     witnesses: [{ name: witness.name, url: witness.url, verifierKey: witness.verifierKey }],
   });
 
-  say(`starting ${SERVICES.join(', ')}`);
+  say(`starting ${SERVICES.join(', ')}${instances > 1 ? `, ${instances} instances of each` : ''}`);
   // The OTP service first: the others verify tokens with its keys and hear revocations
-  // on its topic, which it creates; started together, they race to create it.
-  const statusOf = {} as Record<Service, string>;
-  for (const group of [['otp'], SERVICES.filter((service) => service !== 'otp')] as const) {
-    for (const service of group) {
-      const environment = serviceEnvironment(service, platform);
-      writeEnvFile(
-        envFileOf(service),
-        environment,
-        `${service}'s environment, written by npm start; read by npx nx run ${service}:serve`,
-      );
-      startService(service, environment);
+  // on its topic, which it creates; started together, they race to create it. Later
+  // instances once the first of every service serves.
+  const statusOf = {} as Record<string, string>;
+  type Instance = readonly [Service, number];
+  const groups: Instance[][] = [
+    [['otp', 0]],
+    SERVICES.filter((service) => service !== 'otp').map((service): Instance => [service, 0]),
+    SERVICES.flatMap((service) =>
+      Array.from({ length: instances - 1 }, (_, k): Instance => [service, k + 1]),
+    ),
+  ];
+  for (const group of groups.filter((instancesOfGroup) => instancesOfGroup.length > 0)) {
+    for (const [service, instance] of group) {
+      const environment = serviceEnvironment(service, platform, instance);
+      if (instance === 0) {
+        writeEnvFile(
+          envFileOf(service),
+          environment,
+          `${service}'s environment, written by npm start; read by npx nx run ${service}:serve`,
+        );
+      }
+      startService(service, environment, instance);
     }
     await Promise.all(
-      group.map(async (service) => (statusOf[service] = await health(service, addresses[service]))),
+      group.map(async ([service, instance]) => {
+        const label = instanceLabel(service, instance);
+        statusOf[label] = await health(label, instanceAddresses[service][instance] as string);
+      }),
     );
     if (stopping) return;
   }
@@ -793,17 +849,25 @@ async function main(): Promise<void> {
         ])
       : ['audit: skipped, the audit service is not serving'];
 
-  const rows = SERVICES.map((service) => {
-    const status = statusOf[service];
-    const row = `  ${service.padEnd(20)} grpc://${addresses[service]}   health: ${status}`;
-    return status === 'SERVING' ? row : `${row}; ${restartHint(service)}`;
-  });
-  const allServing = SERVICES.every((service) => statusOf[service] === 'SERVING');
+  const rows = SERVICES.flatMap((service) =>
+    instanceAddresses[service].map((address, instance) => {
+      const label = instanceLabel(service, instance);
+      const status = statusOf[label];
+      const row = `  ${label.padEnd(20)} grpc://${address}   health: ${status}`;
+      return status === 'SERVING' || instance > 0 ? row : `${row}; ${restartHint(service)}`;
+    }),
+  );
+  const allServing = Object.values(statusOf).every((status) => status === 'SERVING');
   process.stdout.write(
     [
       '',
       style('1', allServing ? 'VaxGuard is running' : 'VaxGuard is running, not all of it'),
       ...rows,
+      ...(instances > 1
+        ? [
+            `  ${''.padEnd(20)} ${instances} instances of each (--instances): every caller balances over them (round_robin over the list of addresses); logs in ${shown(DEV_LOGS)}/<service>-<n>.log; the issuer's keys are served by the first vaccination-record`,
+          ]
+        : []),
       ...(postgresPair
         ? [
             `  ${'postgresql'.padEnd(20)} postgres://vaxguard:vaxguard@${postgresPair.nodes.map((node) => node.address).join(',')}/  (databases vaxguard_<service>; target_session_attrs=read-write)`,

@@ -9,7 +9,11 @@ export const PLATFORM_SERVICES = ['identity', 'otp', 'vaccination-record', 'audi
 export type PlatformServiceName = (typeof PLATFORM_SERVICES)[number];
 
 export interface PlatformDescription {
-  /** Each service's gRPC address, `host:port`. */
+  /**
+   * Each service's gRPC address, `host:port`; for a service that runs as several
+   * instances (`npm start -- --instances 2`), every instance's, comma-separated, which the
+   * CLI's clients balance over (round_robin) and `vaxguard status` checks one by one.
+   */
   readonly services: Readonly<Record<PlatformServiceName, string>>;
   /** PostgreSQL's administrative URL, and each service's own database. */
   readonly postgres: {

@@ -4,6 +4,7 @@
 // developer's platform with other ports and secrets.
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { PLATFORM_SERVICES, type PlatformServiceName } from '@vaxguard/dev-platform';
+import { serviceInstances } from '@vaxguard/grpc-kit';
 import { generateSignerKey } from '@vaxguard/tlog';
 import { SERVICE_SCOPES } from '@vaxguard/tokens';
 
@@ -101,6 +102,7 @@ export function serviceScopesAt(
 
 /** Where everything a service talks to is, and the values only one start knows. */
 export interface PlatformLayout {
+  /** Each service's gRPC address: every instance's, comma-separated, when it runs as several. */
   readonly addresses: Readonly<Record<PlatformServiceName, string>>;
   readonly databases: Readonly<Record<PlatformServiceName, string>>;
   readonly brokers: string;
@@ -143,15 +145,29 @@ export function clientCredentials(callee: PlatformServiceName, layout: PlatformL
 }
 
 /**
+ * Where instance `instance` (0 the first) of a service listens when it runs as several
+ * (issue 19): `npm start -- --instances N` puts instance k of every service at its first
+ * instance's port + k × INSTANCE_PORT_STRIDE (gRPC, and any per-instance HTTP port).
+ */
+export const INSTANCE_PORT_STRIDE = 10;
+export const instancePort = (firstPort: number, instance: number): number =>
+  firstPort + INSTANCE_PORT_STRIDE * instance;
+
+/**
  * A service's whole environment: the variables every service reads and only its own
- * secrets. GRPC_HOST and GRPC_PORT come from its address.
+ * secrets. `layout.addresses` names every instance of each service (`ip:port,ip:port`):
+ * the peers' addresses are those lists (clients balance over them, round_robin), and
+ * GRPC_HOST and GRPC_PORT are those of instance `instance` (default the first).
  */
 export function serviceEnvironment(
   service: PlatformServiceName,
   layout: PlatformLayout,
+  instance = 0,
 ): Record<string, string> {
   const { secrets } = layout;
-  const [host, port] = layout.addresses[service].split(':') as [string, string];
+  const own = serviceInstances(layout.addresses[service])[instance];
+  if (!own) throw new Error(`${service} has no instance ${instance} in the layout`);
+  const [host, port] = own.split(':') as [string, string];
   const common = {
     GRPC_HOST: host,
     GRPC_PORT: port,
@@ -188,7 +204,9 @@ export function serviceEnvironment(
         ...common,
         IDENTITY_GRPC_ADDRESS: layout.addresses.identity,
         ISSUER_URL: layout.issuer.url,
-        ISSUER_HTTP_PORT: String(layout.issuer.httpPort),
+        // One issuer URL, served by the first instance: a loopback issuer's URL must name
+        // the port its keys are served on.
+        ...(instance === 0 ? { ISSUER_HTTP_PORT: String(layout.issuer.httpPort) } : {}),
         ISSUER_KEY_ENCRYPTION_KEY: secrets.issuerKeyEncryptionKey,
       };
     case 'audit':

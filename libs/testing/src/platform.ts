@@ -84,6 +84,12 @@ export interface PlatformOptions {
    * (postgres-pair.ts), every service's DATABASE_URL naming both; default `single`.
    */
   readonly postgres?: 'single' | 'pair';
+  /**
+   * How many instances of each service run (default 1), each its own process and port on
+   * one database, Kafka's consumer groups and keys (issue 19): every service's peers, the
+   * platform's clients and `address()` name them all (`ip:port,ip:port`, round_robin).
+   */
+  readonly instances?: number;
 }
 
 /** The OTP and identity clients of one client application. */
@@ -108,8 +114,16 @@ export interface Platform extends AsyncDisposable {
   readonly identity: ServiceProcess | undefined;
   /** Each running service's process. */
   readonly processes: Readonly<Partial<Record<PlatformService, ServiceProcess>>>;
-  /** A running service's gRPC address; throws for one `services` did not name. */
+  /**
+   * A running service's gRPC address; throws for one `services` did not name. With
+   * `instances` above 1, every instance's, comma-separated (clients balance over them).
+   */
   address(service: PlatformService): string;
+  /**
+   * Every running instance of a service: the first (`processes`), those `instances` asked
+   * for, then those `startInstance` added.
+   */
+  instancesOf(service: PlatformService): ServiceProcess[];
   /** Each running service's database URL (straight to PostgreSQL, never through a proxy). */
   readonly databases: Readonly<Partial<Record<PlatformService, string>>>;
   /**
@@ -263,15 +277,25 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       password: secrets.adminPassword,
       mobile: secrets.adminMobile,
     };
+    const instanceCount = options.instances ?? 1;
+    if (!Number.isInteger(instanceCount) || instanceCount < 1) {
+      throw new Error(`instances must be a whole number of at least 1 (got ${instanceCount})`);
+    }
     const ports = {} as Record<PlatformService, number>;
+    const instancePorts = {} as Record<PlatformService, number[]>;
     const databases = {} as Record<PlatformService, string>;
     for (const service of ['otp', 'identity', 'vaccination-record', 'audit'] as const) {
-      ports[service] = await freePort();
+      instancePorts[service] = [];
+      for (let i = 0; i < instanceCount; i++) instancePorts[service].push(await freePort());
+      ports[service] = instancePorts[service][0] as number;
       // Only the running services get a database; the others' URLs are never read.
       databases[service] = wanted.includes(service) ? await postgres.createDatabase() : '';
     }
     const addresses = Object.fromEntries(
-      Object.entries(ports).map(([service, port]) => [service, `127.0.0.1:${port}`]),
+      Object.entries(instancePorts).map(([service, list]) => [
+        service,
+        list.map((port) => `127.0.0.1:${port}`).join(','),
+      ]),
     ) as Record<PlatformService, string>;
     const proxies = {
       postgres: {} as Partial<Record<PlatformService, FaultProxy>>,
@@ -373,6 +397,23 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       return started;
     };
     const instances: ServiceProcess[] = [];
+    // Each service's instances after the first: those `instances` asked for, then any
+    // startInstance added.
+    const laterInstances: Partial<Record<PlatformService, ServiceProcess[]>> = {};
+    const launchLater = async (service: PlatformService, instance: number) => {
+      const started = await spawnService({
+        entry: `services/${service}/dist/main.js`,
+        env: {
+          ...serviceEnvironment(service, layout, instance),
+          ...reachedAt[service],
+          ...options.env?.[service],
+        },
+        port: instancePorts[service][instance],
+      });
+      instances.push(started);
+      (laterInstances[service] ??= []).push(started);
+      return started;
+    };
     // Stopped in reverse: the services before Kafka and PostgreSQL.
     releases.push(async () => {
       await Promise.all(
@@ -405,6 +446,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     await Promise.all(
       wanted.filter((s) => s === 'vaccination-record' || s === 'audit').map(launch),
     );
+    // The other instances once the first of each serves (the topics and schemas exist).
+    await Promise.all(
+      wanted.flatMap((service) =>
+        Array.from({ length: instanceCount - 1 }, (_, i) => launchLater(service, i + 1)),
+      ),
+    );
 
     const smsCode = async (txnId: string): Promise<string> => {
       const sms = await eventually(async () => {
@@ -419,7 +466,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       return addresses[service];
     };
     const connect: Platform['connect'] = (client, connectOptions = {}) => {
-      const identityAddress = connectOptions.identityAddress ?? identity?.address;
+      const identityAddress =
+        connectOptions.identityAddress ?? (identity ? addresses.identity : undefined);
       if (!identityAddress) throw new Error('no identity address: pass identityAddress');
       const kitOptions = {
         clientId: client.clientId,
@@ -428,7 +476,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         ...(connectOptions.retry ? { retry: connectOptions.retry } : {}),
       };
       const clients = {
-        otp: createServiceClient(otpV1.OtpServiceService, { ...kitOptions, address: otp.address }),
+        otp: createServiceClient(otpV1.OtpServiceService, {
+          ...kitOptions,
+          address: addresses.otp,
+        }),
         identity: createServiceClient(identityV1.IdentityServiceService, {
           ...kitOptions,
           address: identityAddress,
@@ -473,6 +524,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       description,
       descriptionFile,
       address,
+      instancesOf(service) {
+        const first = processes[service];
+        return first ? [first, ...(laterInstances[service] ?? [])] : [];
+      },
       connect,
       connectAll(client, connectOptions = {}) {
         const kitOptions = {
@@ -524,6 +579,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
           port: await freePort(),
         });
         instances.push(instance);
+        (laterInstances[service] ??= []).push(instance);
         return instance;
       },
       stop,

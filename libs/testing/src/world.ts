@@ -93,6 +93,8 @@ export async function startWorld(
     faultProxies?: Parameters<typeof startPlatform>[0]['faultProxies'];
     /** `pair`: PostgreSQL as a primary and a standby with automatic failover (default `single`). */
     postgres?: Parameters<typeof startPlatform>[0]['postgres'];
+    /** Instances of each service (default 1): the world's clients balance over them. */
+    instances?: number;
   } = {},
 ): Promise<World> {
   const raw = {
@@ -128,6 +130,7 @@ export async function startWorld(
     ...(options.env ? { env: options.env } : {}),
     ...(options.faultProxies ? { faultProxies: options.faultProxies } : {}),
     ...(options.postgres ? { postgres: options.postgres } : {}),
+    ...(options.instances ? { instances: options.instances } : {}),
   });
   try {
     const clients = platform.connectAll(platform.operator, { deadlineMs: 15_000 });

@@ -12,8 +12,8 @@ export interface GuidedTourOptions {
   /** The beneficiary the demo vaccinated and its printable certificate, when it got there. */
   readonly vaccinated?: { readonly ref: string; readonly svg: string };
   /**
-   * Where one of the demo's calls can be seen whole, as a trace in Jaeger's UI (its
-   * `/trace/<id>` page), when npm start runs Jaeger and the demo recorded a dose.
+   * Where one of the demo's calls can be read whole, as a trace from Jaeger's query API
+   * (`/api/traces/<id>`), when npm start runs Jaeger and the demo recorded a dose.
    */
   readonly traceUrl?: string;
 }
@@ -47,7 +47,7 @@ export function guidedTour(options: GuidedTourOptions): string[] {
     ...(options.traceUrl
       ? [
           `  ${next + 2}. One dose recorded, seen whole: the demo's call, vaccination-record, identity, the event on`,
-          `     Kafka and its entry in audit's log, one trace in Jaeger: ${options.traceUrl}`,
+          `     Kafka and its entry in audit's log, one trace in Jaeger (its spans as JSON): ${options.traceUrl}`,
         ]
       : []),
   ];

@@ -21,7 +21,7 @@ describe("npm start's guided tour", () => {
       stateDir: state,
       citizenMobileFile: join(dir, 'mobile'),
       vaccinated: { ref: REF, svg: join(state, `certificate-${REF}.svg`) },
-      traceUrl: 'http://127.0.0.1:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736',
+      traceUrl: 'http://127.0.0.1:16686/api/traces/4bf92f3577b34da6a3ce929d0e0e4736',
     }),
     guidedTour({ stateDir: state, citizenMobileFile: join(dir, 'mobile') }),
   ];

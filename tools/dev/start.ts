@@ -33,13 +33,17 @@ import {
   eventually,
   hashStaffPasswordWithIdentity,
   instancePort,
+  jaegerBinary,
   serviceEnvironment,
+  startJaeger,
   webEnvironment,
   startPostgresPair,
   type PostgresPairFixture,
   type PlatformLayout,
   type PlatformSecrets,
+  type RunningJaeger,
 } from '@vaxguard/testing';
+import { startTracing } from '@vaxguard/tracing';
 import { parseSignerKey } from '@vaxguard/tlog';
 import { startWitness, witnessBinDir, type RunningWitness } from '@vaxguard/witness';
 import { witnessAuditLog } from '../audit/verify-log';
@@ -72,6 +76,16 @@ const ISSUER_HTTP_PORT = Number(env['VAXGUARD_DEV_ISSUER_PORT'] ?? 58080);
 // The witness that cosigns the audit log's checkpoints (litewitness, c2sp.org/tlog-witness).
 const WITNESS_PORT = Number(env['VAXGUARD_DEV_WITNESS_PORT'] ?? 57380);
 const WITNESS_STATE = resolve(DEV_STATE, 'witness');
+// Jaeger, where every service sends its spans (OTLP/gRPC) and traces are read: its query
+// API on the UI's usual port, OTLP on the next ones (not 4317/4318, which a developer's
+// own collector may hold), its query gRPC API just below.
+const JAEGER_PORT = Number(env['VAXGUARD_DEV_JAEGER_PORT'] ?? 16686);
+const JAEGER_PORTS = {
+  query: JAEGER_PORT,
+  queryGrpc: JAEGER_PORT - 1,
+  otlpGrpc: JAEGER_PORT + 1,
+  otlpHttp: JAEGER_PORT + 2,
+};
 // The certificate issuer (a card's `iss`) is where its keys are served, so any SMART
 // Health Card verifier on this machine, the official validator included, finds them at
 // iss + /.well-known/jwks.json. Production issuers are https; loopback http is the one
@@ -111,6 +125,7 @@ const containers: string[] = [];
 const tasks = new Set<ChildProcess>();
 const logFiles: WriteStream[] = [];
 let witness: RunningWitness | undefined;
+let jaeger: RunningJaeger | undefined;
 let postgresPair: PostgresPairFixture | undefined;
 
 function style(code: string, text: string): string {
@@ -606,6 +621,25 @@ async function startAuditWitness(mode: string, secrets: PlatformSecrets): Promis
   }
 }
 
+/** Jaeger on its fixed ports, its configuration and log in .vaxguard/dev; traces in memory. */
+async function startDevJaeger(): Promise<RunningJaeger> {
+  mkdirSync(DEV_LOGS, { recursive: true });
+  const logFile = resolve(DEV_LOGS, 'jaeger.log');
+  try {
+    return await startJaeger({
+      dir: resolve(DEV_STATE, 'jaeger'),
+      ports: JAEGER_PORTS,
+      binary: jaegerBinary(env['VAXGUARD_CACHE_DIR']),
+      logFile,
+    });
+  } catch (error) {
+    throw new Error(
+      `Jaeger did not start (${shown(logFile)}): ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+}
+
 let stopping = false;
 function killEverything(): void {
   for (const child of [...services.values(), ...infrastructure.map((i) => i.child), ...tasks]) {
@@ -615,6 +649,7 @@ function killEverything(): void {
   for (const node of postgresPair ? ['monitor', 'a', 'b'] : []) {
     spawnSync('docker', ['rm', '-f', `${PG_PAIR_PREFIX}-${node}`], { stdio: 'ignore' });
   }
+  if (jaeger && running(jaeger.child)) jaeger.child.kill('SIGKILL');
   for (const pid of witness ? [witness.pid, witness.agentPid] : []) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -648,6 +683,7 @@ async function stopAll(code: number): Promise<never> {
   const exited = [...services].filter(([, child]) => !running(child)).map(([name]) => name);
   await stop([...services.values()]);
   await witness?.stop();
+  await jaeger?.stop();
   for (const name of containers) spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
   await postgresPair?.stop();
   await stop(infrastructure.map(({ child }) => child));
@@ -692,6 +728,10 @@ async function main(): Promise<void> {
     ['Kafka (VAXGUARD_DEV_KAFKA_PORT)', KAFKA_PORT],
     ['the certificate issuer (VAXGUARD_DEV_ISSUER_PORT)', ISSUER_HTTP_PORT],
     ['the audit log witness (VAXGUARD_DEV_WITNESS_PORT)', WITNESS_PORT],
+    ...Object.entries(JAEGER_PORTS).map(([use, port]): [string, number] => [
+      `Jaeger's ${use} (VAXGUARD_DEV_JAEGER_PORT)`,
+      port,
+    ]),
     ['the web pages (VAXGUARD_DEV_WEB_PORT)', WEB_PORT],
     ...SERVICES.flatMap((service, index) =>
       Array.from({ length: instances }, (_, k): [string, number] => [
@@ -717,6 +757,8 @@ async function main(): Promise<void> {
   if (infra.mode === 'containers') rmSync(auditStateDir, { recursive: true, force: true });
   witness = await startAuditWitness(infra.mode, secrets);
   if (stopping) return;
+  jaeger = await startDevJaeger();
+  if (stopping) return;
   const platform: PlatformLayout = {
     addresses,
     databases: await createDatabases(infra.adminUrl),
@@ -732,6 +774,7 @@ async function main(): Promise<void> {
     },
     issuer: { url: ISSUER_URL, httpPort: ISSUER_HTTP_PORT },
     logLevel: env['LOG_LEVEL'] ?? 'info',
+    otlpEndpoint: jaeger.otlpEndpoint,
   };
   // Where everything is, for the vaxguard command line (npx vaxguard --help).
   writePlatformDescription(PLATFORM_FILE, {
@@ -801,6 +844,11 @@ async function main(): Promise<void> {
   const webStatus = await webHealth(WEB_URL);
   if (stopping) return;
 
+  // The demo's calls are traced as any client's would be: the tour names one of its traces.
+  const demoTracing = await startTracing({
+    service: 'npm-start-demo',
+    endpoint: jaeger.otlpEndpoint,
+  });
   const demo =
     statusOf.otp === 'SERVING'
       ? await runDemo({
@@ -818,6 +866,7 @@ async function main(): Promise<void> {
           citizenMobileFile: CITIZEN_MOBILE_FILE,
         })
       : { lines: ['demo: skipped, the OTP service is not serving'] };
+  await demoTracing.shutdown();
 
   // The log's public key, as an outside auditor would hold it, and a first witness round.
   const verifierKeyFile = resolve(DEV_STATE, 'audit-log.vkey');
@@ -881,6 +930,7 @@ async function main(): Promise<void> {
       `  ${'issuer keys'.padEnd(20)} ${issuerKeysUrl}  (SMART Health Cards, issuer ${ISSUER_URL})`,
       `  ${'witness'.padEnd(20)} ${witness.url}  (litewitness ${witness.name}, cosigns the audit log; state in ${shown(WITNESS_STATE)}, log in ${shown(DEV_LOGS)}/witness.log)`,
       `  ${''.padEnd(20)} its key: ${witness.verifierKey}`,
+      `  ${'jaeger'.padEnd(20)} ${jaeger.uiUrl}  (every call's trace, read at /api/traces/<trace id>; the services export to OTLP ${jaeger.otlpEndpoint}; traces kept in memory, log in ${shown(DEV_LOGS)}/jaeger.log)`,
       `  infrastructure:      ${infra.mode}`,
       '',
       `  demo client:         ${DEMO_CLIENT} (secret in ${shown(DEV_STATE)}/secrets.json)`,
@@ -895,6 +945,7 @@ async function main(): Promise<void> {
         stateDir: shown(DEV_STATE),
         citizenMobileFile: shown(CITIZEN_MOBILE_FILE),
         ...(demo.vaccinated ? { vaccinated: demo.vaccinated } : {}),
+        ...(demo.doseTraceId ? { traceUrl: `${jaeger.uiUrl}/api/traces/${demo.doseTraceId}` } : {}),
       }).map((line, index) => (index === 0 ? style('1', line) : line)),
       '',
       `  logs:                ${shown(DEV_LOGS)}/ (postgres, kafka, build, one per service)`,

@@ -1,6 +1,7 @@
 // The auditor's console in a real browser (issue 20), run from ../browser.int.test.ts so
 // that it shares that file's platform, web process and Chromium. Each test makes its own
 // staff and data through the platform's APIs, and drives the console as a person would.
+import { readFile } from 'node:fs/promises';
 import AxeBuilder from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +141,23 @@ export function auditorConsoleTests(getFixture: () => BrowserFixture): void {
       expect(await row.innerText()).toContain(subjectOf(reader));
       // Nothing of the filter is in any URL: it was posted and is held by the session.
       expect(page.url()).toBe(`${webUrl}/audit`);
+      // The export of this filter: one NDJSON line, whose bytes are the entry's canonical JSON.
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.click('a[href="/audit/export"]'),
+      ]);
+      expect(download.suggestedFilename()).toMatch(/^vaxguard-audit-[\dT-]+Z\.ndjson$/);
+      const exported = (await readFile(await download.path(), 'utf8'))
+        .trim()
+        .split('\n')
+        .map(
+          (line) => JSON.parse(line) as { leafInput: string; entry: { subject: { ref: string } } },
+        );
+      expect(exported).toHaveLength(1);
+      expect(exported[0]?.entry.subject.ref).toBe(ref);
+      expect(Buffer.from(exported[0]?.leafInput ?? '', 'base64').toString()).toBe(
+        JSON.stringify(exported[0]?.entry),
+      );
 
       await row.locator('a').click();
       await page.waitForURL(/\/audit\/entries\/\d+$/);
@@ -293,14 +311,21 @@ export function auditorConsoleTests(getFixture: () => BrowserFixture): void {
       await page.click('form[action="/audit/sign-in/code"] button[type="submit"]');
       await page.waitForURL(`${webUrl}/audit`);
       problems.push(...(await seriousViolations(page)));
-      await page.goto(`${webUrl}/audit/entries/0`);
-      await proofOutcome(page);
+      // The signed-in pages, each in its own tab, scanned side by side.
+      const scans = ['/audit/entries/0', '/audit/consistency', '/audit/alerts?all=1'].map(
+        async (path) => {
+          const tab = await context.newPage();
+          await tab.goto(`${webUrl}${path}`);
+          if (path.startsWith('/audit/entries/')) await proofOutcome(tab);
+          const found = await seriousViolations(tab);
+          await tab.close();
+          return found;
+        },
+      );
+      for (const found of await Promise.all(scans)) problems.push(...found);
+      await page.goto(`${webUrl}/audit/kill-switch`);
       problems.push(...(await seriousViolations(page)));
-      for (const path of ['/audit/consistency', '/audit/alerts?all=1', '/audit/kill-switch']) {
-        await page.goto(`${webUrl}${path}`);
-        problems.push(...(await seriousViolations(page)));
-      }
-      // The kill switch's confirmation step (reviewed, not applied).
+      // The kill switch's confirmation step.
       await page.check('#scope-client');
       await page.fill('#target', `nobody-${randomLetters(6)}`);
       await page.fill('#reason', 'accessibility review only');
@@ -308,6 +333,12 @@ export function auditorConsoleTests(getFixture: () => BrowserFixture): void {
       expect(await page.locator('form[action="/audit/kill-switch/confirm"]').count()).toBe(1);
       problems.push(...(await seriousViolations(page)));
       expect(problems).toEqual([]);
+      // Confirmed, identity applies it (a client nobody uses): the page says it is in force.
+      await page.click('form[action="/audit/kill-switch/confirm"] button[type="submit"]');
+      await page.waitForURL(`${webUrl}/audit/kill-switch?done=1`);
+      expect(await page.locator('main [role="status"]').innerText()).toContain(
+        'the change is in force',
+      );
       await context.close();
     });
   });

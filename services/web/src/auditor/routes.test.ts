@@ -72,8 +72,14 @@ function fakePlatform(): PlatformClients {
       if (!answer) throw permissionDenied(`unexpected call ${method}`);
       return answer(request);
     },
-    stream: () => {
-      throw new Error('no streams');
+    // ExportEntries: two chunks, or a refusal before the first for an actor named 'refused'.
+    stream: (method: string, request: { actorId: string }) => {
+      (asked[method] ??= []).push(request);
+      return (async function* () {
+        if (request.actorId === 'refused') throw permissionDenied('not an auditor');
+        yield { entries: [{ index: '1', entry: entryBytes(1), eventId: 'e1' }] };
+        yield { entries: [{ index: '2', entry: entryBytes(2), eventId: 'e2' }] };
+      })();
     },
     close: () => undefined,
   };
@@ -300,6 +306,46 @@ describe('an entry’s proof', () => {
     expect(page.response.body).toContain('data-proof-check="inclusion"');
     expect(page.response.body).toContain('src="/static/proof-check.js"');
     expect(page.response.body).not.toMatch(/<script(?![^>]*\ssrc=)/);
+  });
+});
+
+describe('the export', () => {
+  it('streams the filtered entries as an NDJSON download, each line with its canonical bytes', async () => {
+    const { jar } = await signedIn();
+    const exported = await get(AUDIT_PATHS.export, jar);
+    expect(exported.response.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
+    expect(exported.response.headers['content-disposition']).toMatch(
+      /^attachment; filename="vaxguard-audit-[\dT-]+Z\.ndjson"$/,
+    );
+    const lines = exported.response.body
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown);
+    expect(lines).toEqual([
+      {
+        index: 1,
+        leafInput: entryBytes(1).toString('base64'),
+        entry: JSON.parse(entryBytes(1).toString()) as unknown,
+      },
+      {
+        index: 2,
+        leafInput: entryBytes(2).toString('base64'),
+        entry: JSON.parse(entryBytes(2).toString()) as unknown,
+      },
+    ]);
+    expect(asked.exportEntries).toEqual([
+      expect.objectContaining({ chunkSize: 500, eventType: '' }),
+    ]);
+  });
+
+  it('shows a refusal before the first entry as a page, not a broken file', async () => {
+    const { jar } = await signedIn();
+    const page = await get(AUDIT_PATHS.log, jar);
+    await post(AUDIT_PATHS.filter, { _csrf: page.csrf, action: 'apply', actorId: 'refused' }, jar);
+    const refused = await get(AUDIT_PATHS.export, jar);
+    expect(refused.response.statusCode).toBe(403);
+    expect(refused.response.headers['content-type']).toContain('text/html');
+    expect(refused.response.body).toContain('PERMISSION_DENIED');
   });
 });
 

@@ -22,6 +22,13 @@
 #   chromium Debian's chromium (about 100 MB) and a Devanagari font (fonts-lohit-deva), for
 #           the web service's browser tests (Playwright drives it; it downloads no browser
 #           here) and for Hindi pages drawn as letters, not boxes; installed when run as root
+#   prometheus prometheus and promtool 2.42 from Debian's `prometheus` package (installed
+#           when run as root, without its recommends); only the binaries are used (npm
+#           start and the metrics tests run their own server), never the package's daemon:
+#           it is kept from starting while installing and disabled after
+#   chromium Debian's chromium (about 100 MB) and a Devanagari font (fonts-lohit-deva), for
+#           the web service's browser tests (Playwright drives it; it downloads no browser
+#           here) and for Hindi pages drawn as letters, not boxes; installed when run as root
 #   pgclient pg_dump and pg_restore, 15 or newer (the server is PostgreSQL 15; a newer
 #           pg_dump dumps an older server), from Debian's postgresql-client (installed
 #           when run as root), for `vaxguard backup` and `vaxguard restore`
@@ -217,6 +224,43 @@ ensure_chromium() {
   chromium_current || { say "the chromium package gave no /usr/bin/chromium (or no fonts-lohit-deva)"; return 1; }
 }
 
+prometheus_current() { [[ -x /usr/bin/prometheus && -x /usr/bin/promtool ]]; }
+
+ensure_prometheus() {
+  prometheus_current && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    say "prometheus and promtool are missing and this user cannot install them; install Debian's prometheus package"
+    return 1
+  fi
+  mkdir -p "$CACHE_DIR/locks"
+  # Own fd, and a second look under the lock: concurrent runs install it once.
+  exec 5>"$CACHE_DIR/locks/prometheus.lock"
+  flock 5
+  if ! prometheus_current; then
+    say "installing prometheus (its binaries) from Debian"
+    # The package's postinst starts its daemon through invoke-rc.d, which asks
+    # policy-rc.d: a machine without one gets one saying no for the install.
+    local own_policy=''
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      own_policy=1
+    fi
+    local status=0
+    apt-get update -qq || status=$?
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+      >/dev/null || status=$?
+    [[ -n $own_policy ]] && rm -f /usr/sbin/policy-rc.d
+    ((status == 0)) || { say "apt-get install prometheus failed"; return 1; }
+    # Where systemd runs, the unit stays off: the binaries are all we use.
+    if [[ -d /run/systemd/system ]]; then
+      systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+  fi
+  exec 5>&-
+  prometheus_current || { say "the prometheus package gave no /usr/bin/prometheus and promtool"; return 1; }
+}
+
 # smsc_current: the compiled test SMS centre is of this source and these versions.
 smsc_current() {
   [[ -f $CACHE_DIR/smsc/classes/Smsc.class ]] &&
@@ -270,6 +314,7 @@ for need in "$@"; do
     grpcurl) ensure_go_tools grpcurl "$GRPCURL_VERSION" github.com/fullstorydev/grpcurl cmd/grpcurl ;;
     helm) ensure_go_tools helm "$HELM_VERSION" helm.sh/helm/v4 cmd/helm ;;
     pgclient) ensure_pgclient ;;
+    prometheus) ensure_prometheus ;;
     smsc) ensure_smsc ;;
     witness) ensure_go_tools witness "$TORCHWOOD_VERSION" filippo.io/torchwood cmd/litewitness cmd/witnessctl ;;
     *) say "unknown prerequisite: $need"; exit 2 ;;

@@ -37,7 +37,10 @@ import {
   serviceEnvironment,
   startJaeger,
   webEnvironment,
+  prometheusConfig,
   startPostgresPair,
+  startPrometheus,
+  ALERT_RULES_FILE,
   type PostgresPairFixture,
   type PlatformLayout,
   type PlatformSecrets,
@@ -76,6 +79,11 @@ const ISSUER_HTTP_PORT = Number(env['VAXGUARD_DEV_ISSUER_PORT'] ?? 58080);
 // The witness that cosigns the audit log's checkpoints (litewitness, c2sp.org/tlog-witness).
 const WITNESS_PORT = Number(env['VAXGUARD_DEV_WITNESS_PORT'] ?? 57380);
 const WITNESS_STATE = resolve(DEV_STATE, 'witness');
+// Each service serves /metrics at this port + its index; Prometheus scrapes them all,
+// its data kept across starts.
+const FIRST_METRICS_PORT = Number(env['VAXGUARD_DEV_METRICS_PORT'] ?? 59101);
+const PROMETHEUS_PORT = Number(env['VAXGUARD_DEV_PROMETHEUS_PORT'] ?? 59090);
+const PROMETHEUS_STATE = resolve(DEV_STATE, 'prometheus');
 // Jaeger, where every service sends its spans (OTLP/gRPC) and traces are read: its query
 // API on the UI's usual port, OTLP on the next ones (not 4317/4318, which a developer's
 // own collector may hold), its query gRPC API just below.
@@ -640,6 +648,44 @@ async function startDevJaeger(): Promise<RunningJaeger> {
   }
 }
 
+const PROMETHEUS_URL = `http://127.0.0.1:${PROMETHEUS_PORT}`;
+
+/**
+ * Prometheus (Debian's, ensure-prereqs' prometheus step) scraping every instance of
+ * every service each 15 s with the repository's alerting rules, its data in
+ * .vaxguard/dev/prometheus; stopped with the rest. A Prometheus that does not start is
+ * reported and the platform runs on without it.
+ */
+async function startDevPrometheus(jobs: Record<Service, string[]>): Promise<string> {
+  mkdirSync(DEV_LOGS, { recursive: true });
+  try {
+    const prometheus = await startPrometheus({
+      dir: PROMETHEUS_STATE,
+      config: prometheusConfig({ jobs, ruleFiles: [ALERT_RULES_FILE] }),
+      port: PROMETHEUS_PORT,
+      logFile: resolve(DEV_LOGS, 'prometheus.log'),
+      retention: '7d',
+      detached: true,
+    });
+    infrastructure.push({ name: 'prometheus', child: prometheus.child });
+    return 'running';
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    say(`Prometheus did not start (${shown(DEV_LOGS)}/prometheus.log): ${reason}`);
+    return `not running: ${reason}`;
+  }
+}
+
+/** The printout's lines for the metrics: each service's endpoint, and Prometheus. */
+function metricsRows(prometheus: string, urls: Record<Service, string>): string[] {
+  return [
+    `  ${'prometheus'.padEnd(20)} ${PROMETHEUS_URL}  (${prometheus}; scrapes every service each 15 s; alerts at ${PROMETHEUS_URL}/alerts, rules in deploy/prometheus/rules.yml; data in ${shown(PROMETHEUS_STATE)})`,
+    ...SERVICES.map(
+      (service) => `  ${`${service} metrics`.padEnd(20)} ${urls[service].split(',').join(' ')}`,
+    ),
+  ];
+}
+
 let stopping = false;
 function killEverything(): void {
   for (const child of [...services.values(), ...infrastructure.map((i) => i.child), ...tasks]) {
@@ -714,6 +760,16 @@ async function main(): Promise<void> {
   const addresses = Object.fromEntries(
     SERVICES.map((service) => [service, instanceAddresses[service].join(',')]),
   ) as Record<Service, string>;
+  // Where each service serves /metrics: Prometheus's targets, by service (its job).
+  const metricsTargets = Object.fromEntries(
+    SERVICES.map((service, index) => [service, [`127.0.0.1:${FIRST_METRICS_PORT + index}`]]),
+  ) as Record<Service, string[]>;
+  const metricsUrls = Object.fromEntries(
+    SERVICES.map((service) => [
+      service,
+      metricsTargets[service].map((target) => `http://${target}/metrics`).join(','),
+    ]),
+  ) as Record<Service, string>;
   if (PG_MODE !== 'single' && PG_MODE !== 'pair') {
     throw new Error(`VAXGUARD_DEV_POSTGRES=${PG_MODE}: single (the default) or pair`);
   }
@@ -728,6 +784,11 @@ async function main(): Promise<void> {
     ['Kafka (VAXGUARD_DEV_KAFKA_PORT)', KAFKA_PORT],
     ['the certificate issuer (VAXGUARD_DEV_ISSUER_PORT)', ISSUER_HTTP_PORT],
     ['the audit log witness (VAXGUARD_DEV_WITNESS_PORT)', WITNESS_PORT],
+    ['Prometheus (VAXGUARD_DEV_PROMETHEUS_PORT)', PROMETHEUS_PORT],
+    ...SERVICES.map((service, index): [string, number] => [
+      `${service}'s metrics (VAXGUARD_DEV_METRICS_PORT)`,
+      FIRST_METRICS_PORT + index,
+    ]),
     ...Object.entries(JAEGER_PORTS).map(([use, port]): [string, number] => [
       `Jaeger's ${use} (VAXGUARD_DEV_JAEGER_PORT)`,
       port,
@@ -774,6 +835,9 @@ async function main(): Promise<void> {
     },
     issuer: { url: ISSUER_URL, httpPort: ISSUER_HTTP_PORT },
     logLevel: env['LOG_LEVEL'] ?? 'info',
+    metricsPorts: Object.fromEntries(
+      SERVICES.map((service, index) => [service, FIRST_METRICS_PORT + index]),
+    ),
     otlpEndpoint: jaeger.otlpEndpoint,
   };
   // Where everything is, for the vaxguard command line (npx vaxguard --help).
@@ -790,6 +854,7 @@ async function main(): Promise<void> {
       verifierKey: parseSignerKey(secrets.auditLogSignerKey).verifierKey,
     },
     witnesses: [{ name: witness.name, url: witness.url, verifierKey: witness.verifierKey }],
+    metrics: { prometheus: PROMETHEUS_URL, services: metricsUrls },
   });
 
   say(`starting ${SERVICES.join(', ')}${instances > 1 ? `, ${instances} instances of each` : ''}`);
@@ -849,6 +914,9 @@ async function main(): Promise<void> {
     service: 'npm-start-demo',
     endpoint: jaeger.otlpEndpoint,
   });
+  const prometheus = await startDevPrometheus(metricsTargets);
+  if (stopping) return;
+
   const demo =
     statusOf.otp === 'SERVING'
       ? await runDemo({
@@ -931,6 +999,7 @@ async function main(): Promise<void> {
       `  ${'witness'.padEnd(20)} ${witness.url}  (litewitness ${witness.name}, cosigns the audit log; state in ${shown(WITNESS_STATE)}, log in ${shown(DEV_LOGS)}/witness.log)`,
       `  ${''.padEnd(20)} its key: ${witness.verifierKey}`,
       `  ${'jaeger'.padEnd(20)} ${jaeger.uiUrl}  (every call's trace, read at /api/traces/<trace id>; the services export to OTLP ${jaeger.otlpEndpoint}; traces kept in memory, log in ${shown(DEV_LOGS)}/jaeger.log)`,
+      ...metricsRows(prometheus, metricsUrls),
       `  infrastructure:      ${infra.mode}`,
       '',
       `  demo client:         ${DEMO_CLIENT} (secret in ${shown(DEV_STATE)}/secrets.json)`,

@@ -3,7 +3,7 @@
 # tests of every project through Nx, closing with one total line.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-bash tools/dev/ensure-prereqs.sh deps docker grpcurl witness pgclient helm smsc chromium jaeger || exit 1
+bash tools/dev/ensure-prereqs.sh deps docker grpcurl witness pgclient helm smsc chromium jaeger prometheus || exit 1
 
 counts=$(mktemp)
 export VAXGUARD_TEST_COUNTS=$counts

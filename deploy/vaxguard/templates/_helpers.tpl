@@ -75,6 +75,8 @@ GRPC_HOST: "0.0.0.0"
 GRPC_PORT: {{ $svc.port | quote }}
 KAFKA_BROKERS: {{ required "kafka.brokers is required" $root.Values.kafka.brokers | quote }}
 LOG_LEVEL: {{ $root.Values.logLevel | quote }}
+METRICS_PORT: {{ $root.Values.metrics.port | quote }}
+HTTP_BIND_HOST: "0.0.0.0"
 {{- with $root.Values.tracing.otlpEndpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}

@@ -37,6 +37,14 @@ export interface PlatformDescription {
    * one's name, add-checkpoint URL prefix and cosignature/v1 verifier key.
    */
   readonly witnesses: readonly WitnessDescription[];
+  /**
+   * Where metrics are: Prometheus's UI and API, and each service's `/metrics` URL (every
+   * instance's, comma-separated). Absent where no Prometheus runs (the test platforms).
+   */
+  readonly metrics?: {
+    readonly prometheus: string;
+    readonly services: Readonly<Record<PlatformServiceName, string>>;
+  };
 }
 
 export interface WitnessDescription {

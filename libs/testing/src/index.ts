@@ -19,3 +19,5 @@ export * from './fault-proxy';
 export * from './retention';
 export * from './go-tools';
 export * from './jaeger';
+export * from './metrics-scrape';
+export * from './prometheus';

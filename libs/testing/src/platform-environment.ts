@@ -123,6 +123,11 @@ export interface PlatformLayout {
   readonly extraClients?: Partial<Record<PlatformServiceName, readonly string[]>>;
   /** Where every service exports its spans (OTEL_EXPORTER_OTLP_ENDPOINT); unset: tracing off. */
   readonly otlpEndpoint?: string;
+  /**
+   * Where each service serves Prometheus metrics (METRICS_PORT; 0: any free port, each
+   * process its own); a service not named serves none.
+   */
+  readonly metricsPorts?: Partial<Record<PlatformServiceName, number>>;
 }
 
 /**
@@ -153,6 +158,15 @@ export const INSTANCE_PORT_STRIDE = 10;
 export const instancePort = (firstPort: number, instance: number): number =>
   firstPort + INSTANCE_PORT_STRIDE * instance;
 
+/** METRICS_PORT of a service, when the layout gives it one. */
+function metricsPortOf(
+  layout: PlatformLayout,
+  service: PlatformServiceName,
+): { METRICS_PORT?: string } {
+  const port = layout.metricsPorts?.[service];
+  return port === undefined ? {} : { METRICS_PORT: String(port) };
+}
+
 /**
  * A service's whole environment: the variables every service reads and only its own
  * secrets. `layout.addresses` names every instance of each service (`ip:port,ip:port`):
@@ -179,6 +193,7 @@ export function serviceEnvironment(
     SERVICE_CLIENT_ID: serviceClientId(service),
     SERVICE_CLIENT_SECRET: secrets.serviceClientSecrets[serviceClientId(service)] as string,
     ...(layout.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: layout.otlpEndpoint } : {}),
+    ...metricsPortOf(layout, service),
   };
   switch (service) {
     case 'otp':

@@ -370,6 +370,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       issuer: { url: `http://127.0.0.1:${issuerPort}/issuer`, httpPort: issuerPort },
       logLevel: options.logLevel ?? 'warn',
       running: wanted,
+      // Every process serves metrics on a free port of its own (spawnService resolves 0).
+      metricsPorts: Object.fromEntries(wanted.map((service) => [service, 0])),
       extraClients: {
         otp: [...(options.clients ?? []), ...(options.otpClients ?? [])],
         identity: [...(options.clients ?? []), ...(options.identityClients ?? [])],

@@ -12,6 +12,8 @@ export { checkHealth };
 
 export interface ServiceProcess extends AsyncDisposable {
   readonly address: string;
+  /** Where it serves Prometheus metrics, `http://127.0.0.1:<port>/metrics`, if it does. */
+  readonly metricsUrl: string | undefined;
   readonly child: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
@@ -32,6 +34,9 @@ export async function spawnService(options: {
 }): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
   const address = `127.0.0.1:${port}`;
+  // METRICS_PORT=0 (any port) is resolved here, so the test knows where to scrape.
+  const metricsPort =
+    options.env['METRICS_PORT'] === '0' ? String(await freePort()) : options.env['METRICS_PORT'];
   let output = '';
   const child = spawn(process.execPath, ['--enable-source-maps', options.entry], {
     cwd: WORKSPACE,
@@ -40,6 +45,7 @@ export async function spawnService(options: {
       ...options.env,
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: String(port),
+      ...(metricsPort === undefined ? {} : { METRICS_PORT: metricsPort }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -69,6 +75,7 @@ export async function spawnService(options: {
   }
   return {
     address,
+    metricsUrl: metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`,
     child,
     output: () => output,
     stop,

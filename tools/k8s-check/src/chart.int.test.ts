@@ -274,11 +274,14 @@ describe.each(VALUE_SETS)('the chart with %s', (valuesFile) => {
   });
 
   it.each(PLATFORM_SERVICES)(
-    '%s: probes on grpc.health.v1 at its gRPC port, readiness for its own service',
+    '%s: probes on grpc.health.v1 at its gRPC port, readiness for its own service; serves metrics',
     (service) => {
       const container = containerOf(objects, service);
-      const port = Number(renderedEnvironment(objects, service).plain['GRPC_PORT']);
-      expect(container.ports.map((p) => p.containerPort)).toEqual([port]);
+      const { plain } = renderedEnvironment(objects, service);
+      const port = Number(plain['GRPC_PORT']);
+      const metricsPort = Number(plain['METRICS_PORT']);
+      expect(container.ports.map((p) => p.containerPort)).toEqual([port, metricsPort]);
+      expect(plain['HTTP_BIND_HOST']).toBe('0.0.0.0');
       expect(container.readinessProbe.grpc).toEqual({ port, service: servedName(service) });
       // No service name: the whole server's status (the decoded type writes it as null).
       expect(container.livenessProbe.grpc?.port).toBe(port);

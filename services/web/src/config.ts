@@ -1,16 +1,16 @@
 import { ConfigError, env, loadConfig, type ConfigOf, type Environment } from '@vaxguard/config';
+import { parseServiceAddress } from '@vaxguard/grpc-kit';
 import type { LogLevel } from '@vaxguard/logging';
 import { SESSION_IDLE_MS, SIGN_IN_REQUESTS } from './session/session-rules';
 
 export const DEFAULT_HTTP_PORT = 8080;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-/** `host:port` of a VaxGuard service, or of each of its instances, comma-separated. */
-function address(raw: string): string {
-  if (!raw.split(',').every((one) => /^[A-Za-z0-9.-]+:\d{1,5}$/.test(one.trim())))
-    throw new Error('must be host:port (or host:port,host:port for several instances)');
-  return raw;
-}
+/**
+ * Where a VaxGuard service is: `host:port`, each of its instances (`ip:port,ip:port`) or
+ * `dns:///name:port`, checked as every service checks its peers' (grpc-kit's address.ts).
+ */
+const address = parseServiceAddress;
 
 /**
  * The loopback addresses the site listens on, comma-separated. Only loopback: the web

@@ -11,6 +11,8 @@ import { readConfig } from './config';
 import type { PlatformClients } from './http/platform-clients';
 
 const MOBILE = '9876501234';
+/** The page tokens the fake audit service was asked for. */
+const historyTokens: string[] = [];
 const REF = 'bnf_abcdefghijklmnopqrstuvwxyz';
 
 /** The platform as the web tier sees it: a citizen with one beneficiary. */
@@ -38,7 +40,24 @@ function fakePlatform(): PlatformClients {
         },
       ],
     }),
-    getMyAccessHistory: () => ({ accesses: [], nextPageToken: '' }),
+    getMyAccessHistory: (request: { pageToken: string }) => {
+      historyTokens.push(request.pageToken);
+      const access = {
+        beneficiaryRef: REF,
+        occurredAt: new Date('2026-12-01T10:00:00Z'),
+        granted: request.pageToken === '',
+        role: 'VACCINATOR',
+        centreOrPartner: 'centre-1',
+        purpose: 'VACCINATION',
+        refusal: request.pageToken === '' ? '' : 'NO_CONSENT',
+        centreName: 'Andheri PHC',
+        partnerName: '',
+      };
+      return {
+        accesses: [access],
+        nextPageToken: request.pageToken === '' ? 'opaque-token-2' : '',
+      };
+    },
     revokeToken: () => ({}),
   };
   const client = {
@@ -244,6 +263,26 @@ describe('sign-in codes', () => {
     } finally {
       await limited.stop();
     }
+  });
+});
+
+describe('the access history', () => {
+  it('names who read by role and centre, and pages by number while the session holds the tokens', async () => {
+    const { jar } = await signedIn();
+    historyTokens.length = 0;
+    const first = await getForm('/me/history', jar);
+    expect(first.response.body).toContain('Vaccinator, Andheri PHC');
+    expect(first.response.body).toContain('Asha Verma');
+    expect(first.response.body).not.toContain(REF);
+    expect(first.response.body).toContain('href="/me/history?page=2"');
+    expect(first.response.body).not.toContain('opaque-token-2');
+    const second = await getForm('/me/history?page=2', jar);
+    expect(second.response.body).toContain('Refused: no consent');
+    expect(second.response.body).not.toContain('page=3');
+    // A page the session has not reached, or no number at all, is the first.
+    await getForm('/me/history?page=9', jar);
+    await getForm('/me/history?page=x', jar);
+    expect(historyTokens).toEqual(['', 'opaque-token-2', '', '']);
   });
 });
 

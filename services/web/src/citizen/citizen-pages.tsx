@@ -168,11 +168,14 @@ export function HistoryPage({
   page,
   accesses,
   names,
+  nextPage,
 }: {
   readonly page: PageContext;
   readonly accesses: readonly auditV1.RecordAccess[];
   /** Each listed beneficiary's name by reference; the table names people, not references. */
   readonly names: ReadonlyMap<string, string>;
+  /** The next page's number, when there are older entries. */
+  readonly nextPage?: number | undefined;
 }) {
   const { t } = page;
   const when = new Intl.DateTimeFormat(page.lang === 'hi' ? 'hi-IN' : 'en-IN', {
@@ -220,6 +223,11 @@ export function HistoryPage({
             </tbody>
           </table>
         </div>
+      )}
+      {nextPage !== undefined && (
+        <p>
+          <a href={`/me/history?page=${nextPage}`}>{t('history.more')}</a>
+        </p>
       )}
     </CitizenLayout>
   );

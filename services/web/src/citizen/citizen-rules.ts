@@ -2,6 +2,16 @@
 
 /** The access history's first page: the newest reads and attempts. */
 export const HISTORY_PAGE_SIZE = 50;
+/** The access history pages a session may walk through (50 entries each). */
+export const MAX_HISTORY_PAGES = 100;
+
+/** A history page number from the address (`?page=N`): 1 to MAX_HISTORY_PAGES, else 1. */
+export function historyPage(value: unknown): number {
+  if (typeof value !== 'string' || !/^\d{1,3}$/.test(value)) return 1;
+  const page = Number(value);
+  return page >= 1 && page <= MAX_HISTORY_PAGES ? page : 1;
+}
+
 /** A citizen has at most 4 beneficiaries (identity's rule); a form names one by position. */
 export const MAX_BENEFICIARY_POSITION = 3;
 /** A sign-in code: exactly 6 digits (the OTP service's rule). */

@@ -32,6 +32,7 @@ import {
 } from './citizen-pages';
 import {
   beneficiaryPosition,
+  historyPage,
   HISTORY_PAGE_SIZE,
   isCertificateFormat,
   minutesToWait,
@@ -225,6 +226,7 @@ export function registerCitizenRoutes(http: FastifyInstance, deps: WebDeps): voi
         tokenId: claims?.tokenId ?? '',
         expiresAt: claims?.expiresAt ?? new Date(Date.now() + 60_000),
         beneficiaryRefs: [],
+        historyPageTokens: [''],
       };
       return seeOther(reply, CITIZEN_PATHS.beneficiaries);
     } catch (error) {
@@ -310,22 +312,31 @@ export function registerCitizenRoutes(http: FastifyInstance, deps: WebDeps): voi
     }
   });
 
-  http.get(CITIZEN_PATHS.history, async (request, reply) => {
+  http.get<{ Querystring: { page?: string } }>(CITIZEN_PATHS.history, async (request, reply) => {
     const citizen = citizenOf(request);
     if (!citizen) return seeOther(reply, CITIZEN_PATHS.home);
+    // A page this session has reached the token of; any other number is the first page.
+    const asked = historyPage(request.query.page);
+    const page = citizen.historyPageTokens[asked - 1] === undefined ? 1 : asked;
     try {
       const [history, listed] = await Promise.all([
         platform.audit.call(
           'getMyAccessHistory',
-          { pageSize: HISTORY_PAGE_SIZE, pageToken: '' },
+          { pageSize: HISTORY_PAGE_SIZE, pageToken: citizen.historyPageTokens[page - 1] ?? '' },
           asUser(citizen.token, true),
         ),
         platform.identity.call('listMyBeneficiaries', {}, asUser(citizen.token, true)),
       ]);
       const names = new Map(listed.beneficiaries.map((b) => [b.beneficiaryRef, b.name]));
+      if (history.nextPageToken) citizen.historyPageTokens[page] = history.nextPageToken;
       return sendPage(
         reply,
-        h(HistoryPage, { page: pageContext(request, reply), accesses: history.accesses, names }),
+        h(HistoryPage, {
+          page: pageContext(request, reply),
+          accesses: history.accesses,
+          names,
+          nextPage: history.nextPageToken ? page + 1 : undefined,
+        }),
       );
     } catch (error) {
       return failed(request, reply, error);

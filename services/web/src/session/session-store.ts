@@ -31,6 +31,11 @@ export interface CitizenState {
   readonly expiresAt: Date;
   /** The beneficiary references last listed, so forms name a position, not a reference. */
   beneficiaryRefs: readonly string[];
+  /**
+   * The access history's page tokens as the platform gave them: entry n opens page n + 1
+   * (the first, ''), so the page's address carries a page number, never a token.
+   */
+  historyPageTokens: string[];
 }
 
 export interface Session {

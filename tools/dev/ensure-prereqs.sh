@@ -313,6 +313,7 @@ for need in "$@"; do
     docker) ensure_docker ;;
     grpcurl) ensure_go_tools grpcurl "$GRPCURL_VERSION" github.com/fullstorydev/grpcurl cmd/grpcurl ;;
     helm) ensure_go_tools helm "$HELM_VERSION" helm.sh/helm/v4 cmd/helm ;;
+    jaeger) ensure_jaeger ;;
     pgclient) ensure_pgclient ;;
     prometheus) ensure_prometheus ;;
     smsc) ensure_smsc ;;
@@ -320,4 +321,3 @@ for need in "$@"; do
     *) say "unknown prerequisite: $need"; exit 2 ;;
   esac
 done
-    jaeger) ensure_jaeger ;;

@@ -79,8 +79,8 @@ const ISSUER_HTTP_PORT = Number(env['VAXGUARD_DEV_ISSUER_PORT'] ?? 58080);
 // The witness that cosigns the audit log's checkpoints (litewitness, c2sp.org/tlog-witness).
 const WITNESS_PORT = Number(env['VAXGUARD_DEV_WITNESS_PORT'] ?? 57380);
 const WITNESS_STATE = resolve(DEV_STATE, 'witness');
-// Each service serves /metrics at this port + its index; Prometheus scrapes them all,
-// its data kept across starts.
+// Each service's first instance serves /metrics at this port + its index (instance k:
+// + k × the layout's stride); Prometheus scrapes them all, its data kept across starts.
 const FIRST_METRICS_PORT = Number(env['VAXGUARD_DEV_METRICS_PORT'] ?? 59101);
 const PROMETHEUS_PORT = Number(env['VAXGUARD_DEV_PROMETHEUS_PORT'] ?? 59090);
 const PROMETHEUS_STATE = resolve(DEV_STATE, 'prometheus');
@@ -760,9 +760,15 @@ async function main(): Promise<void> {
   const addresses = Object.fromEntries(
     SERVICES.map((service) => [service, instanceAddresses[service].join(',')]),
   ) as Record<Service, string>;
-  // Where each service serves /metrics: Prometheus's targets, by service (its job).
+  // Where each instance serves /metrics: Prometheus's targets, by service (its job).
   const metricsTargets = Object.fromEntries(
-    SERVICES.map((service, index) => [service, [`127.0.0.1:${FIRST_METRICS_PORT + index}`]]),
+    SERVICES.map((service, index) => [
+      service,
+      Array.from(
+        { length: instances },
+        (_, k) => `127.0.0.1:${instancePort(FIRST_METRICS_PORT + index, k)}`,
+      ),
+    ]),
   ) as Record<Service, string[]>;
   const metricsUrls = Object.fromEntries(
     SERVICES.map((service) => [
@@ -785,10 +791,12 @@ async function main(): Promise<void> {
     ['the certificate issuer (VAXGUARD_DEV_ISSUER_PORT)', ISSUER_HTTP_PORT],
     ['the audit log witness (VAXGUARD_DEV_WITNESS_PORT)', WITNESS_PORT],
     ['Prometheus (VAXGUARD_DEV_PROMETHEUS_PORT)', PROMETHEUS_PORT],
-    ...SERVICES.map((service, index): [string, number] => [
-      `${service}'s metrics (VAXGUARD_DEV_METRICS_PORT)`,
-      FIRST_METRICS_PORT + index,
-    ]),
+    ...SERVICES.flatMap((service, index) =>
+      Array.from({ length: instances }, (_, k): [string, number] => [
+        `${instanceLabel(service, k)}'s metrics (VAXGUARD_DEV_METRICS_PORT)`,
+        instancePort(FIRST_METRICS_PORT + index, k),
+      ]),
+    ),
     ...Object.entries(JAEGER_PORTS).map(([use, port]): [string, number] => [
       `Jaeger's ${use} (VAXGUARD_DEV_JAEGER_PORT)`,
       port,

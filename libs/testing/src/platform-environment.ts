@@ -124,8 +124,9 @@ export interface PlatformLayout {
   /** Where every service exports its spans (OTEL_EXPORTER_OTLP_ENDPOINT); unset: tracing off. */
   readonly otlpEndpoint?: string;
   /**
-   * Where each service serves Prometheus metrics (METRICS_PORT; 0: any free port, each
-   * process its own); a service not named serves none.
+   * Where each service's first instance serves Prometheus metrics (METRICS_PORT;
+   * instance k at `instancePort(port, k)`; 0: any free port, each instance its own); a
+   * service not named serves none.
    */
   readonly metricsPorts?: Partial<Record<PlatformServiceName, number>>;
 }
@@ -158,13 +159,15 @@ export const INSTANCE_PORT_STRIDE = 10;
 export const instancePort = (firstPort: number, instance: number): number =>
   firstPort + INSTANCE_PORT_STRIDE * instance;
 
-/** METRICS_PORT of a service, when the layout gives it one. */
+/** METRICS_PORT of a service's instance, when the layout gives the service one (0: any, each). */
 function metricsPortOf(
   layout: PlatformLayout,
   service: PlatformServiceName,
+  instance: number,
 ): { METRICS_PORT?: string } {
-  const port = layout.metricsPorts?.[service];
-  return port === undefined ? {} : { METRICS_PORT: String(port) };
+  const first = layout.metricsPorts?.[service];
+  if (first === undefined) return {};
+  return { METRICS_PORT: String(first === 0 ? 0 : instancePort(first, instance)) };
 }
 
 /**
@@ -193,7 +196,7 @@ export function serviceEnvironment(
     SERVICE_CLIENT_ID: serviceClientId(service),
     SERVICE_CLIENT_SECRET: secrets.serviceClientSecrets[serviceClientId(service)] as string,
     ...(layout.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: layout.otlpEndpoint } : {}),
-    ...metricsPortOf(layout, service),
+    ...metricsPortOf(layout, service, instance),
   };
   switch (service) {
     case 'otp':

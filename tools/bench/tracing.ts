@@ -24,12 +24,32 @@ import {
 } from '@vaxguard/testing';
 import { MAX_TOKEN_LIFETIME_MS, SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
 import { benchLimits, runBenchmark } from './harness';
-import { formatResult, runLoad } from './load';
+import { formatResult, runLoad, type LoadResult } from './load';
 
 const LIMITS = benchLimits();
+/** Turns of each side: a phase's time (BENCH_SECONDS) split in this many, per side. */
+const ROUNDS = 4;
+
+/** Turns of one side as one result: calls and time summed, latencies the turns' mean. */
+function combined(results: readonly LoadResult[]): LoadResult {
+  const sum = (pick: (result: LoadResult) => number) =>
+    results.reduce((total, result) => total + pick(result), 0);
+  const seconds = sum((result) => result.seconds);
+  const calls = sum((result) => result.calls);
+  return {
+    calls,
+    errors: sum((result) => result.errors),
+    refused: sum((result) => result.refused),
+    seconds,
+    perSecond: calls / seconds,
+    p50Ms: sum((result) => result.p50Ms) / results.length,
+    p99Ms: sum((result) => result.p99Ms) / results.length,
+  };
+}
 // A phase must end before the citizen token it uses expires; leave a margin.
 const TOKEN_MARGIN_MS = 30_000;
-const MOBILE = '9700000002';
+/** One citizen per identity process: each signs in once (OTP's per-mobile quota is small). */
+const MOBILES = { off: '9700000002', on: '9700000003' };
 
 function key(): string {
   return randomBytes(32).toString('base64');
@@ -92,11 +112,11 @@ async function main(): Promise<void> {
 
     const otpClient = new otpV1.OtpServiceClient(otp.address, credentials.createInsecure());
     /** A fresh citizen sign-in: the token's metadata and how long a phase using it may last. */
-    const signIn = async (): Promise<{ metadata: Metadata; maxSeconds: number }> => {
+    const signIn = async (mobile: string): Promise<{ metadata: Metadata; maxSeconds: number }> => {
       const { txnId } = await unaryCall<otpV1.GenerateOtpResponse>((done) =>
         otpClient.generateOtp(
           {
-            mobile: MOBILE,
+            mobile,
             purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
             consent: undefined,
             onBehalfOfClientId: '',
@@ -125,13 +145,13 @@ async function main(): Promise<void> {
     };
 
     /** GetBeneficiary of one beneficiary registered at `address`, as a load phase's call. */
-    const reader = async (address: string) => {
+    const reader = async (address: string, mobile: string) => {
       const client = new identityV1.IdentityServiceClient(address, credentials.createInsecure());
-      const registration = await signIn();
+      const registration = await signIn(mobile);
       const { beneficiary } = await unaryCall<identityV1.RegisterBeneficiaryResponse>((done) =>
         client.registerBeneficiary(
           {
-            mobile: MOBILE,
+            mobile,
             name: 'Asha Devi',
             gender: identityV1.Gender.GENDER_FEMALE,
             yearOfBirth: 1961,
@@ -145,30 +165,39 @@ async function main(): Promise<void> {
       const beneficiaryRef = beneficiary?.beneficiaryRef ?? '';
       return {
         client,
-        phase: async (maxCalls = LIMITS.maxCalls) => {
-          const reads = await signIn();
-          return runLoad({
+        phase: async (maxCalls = LIMITS.maxCalls, seconds = registration.maxSeconds) =>
+          runLoad({
             ...LIMITS,
             maxCalls,
-            maxSeconds: reads.maxSeconds,
+            maxSeconds: Math.min(seconds, registration.maxSeconds),
             call: () =>
-              unaryCall((done) => client.getBeneficiary({ beneficiaryRef }, reads.metadata, done)),
-          });
-        },
+              unaryCall((done) =>
+                client.getBeneficiary({ beneficiaryRef }, registration.metadata, done),
+              ),
+          }),
       };
     };
-    const off = await reader(untraced.address);
-    const on = await reader(traced.address);
+    const off = await reader(untraced.address, MOBILES.off);
+    const on = await reader(traced.address, MOBILES.on);
     // Warm both processes' code paths, connections and the token keys before measuring.
-    await off.phase(200);
-    await on.phase(200);
-    // Off, on, off again: a machine that got busier or quieter meanwhile shows as two
-    // different off figures, and the ratio is taken against their mean.
-    const tracingOff = await off.phase();
-    const tracingOn = await on.phase();
-    const tracingOffAgain = await off.phase();
-    const offPerSecond = (tracingOff.perSecond + tracingOffAgain.perSecond) / 2;
-    const offP50 = (tracingOff.p50Ms + tracingOffAgain.p50Ms) / 2;
+    await off.phase(1_000);
+    await on.phase(1_000);
+    // Off and on in turns, ROUNDS times, each turn a third of a phase: a machine that gets
+    // busier or quieter meanwhile (others share it) weighs on both alike, and each side's
+    // figure sums its turns.
+    const turns: { off: LoadResult[]; on: LoadResult[] } = { off: [], on: [] };
+    const turn = async (side: 'off' | 'on') =>
+      turns[side].push(
+        await (side === 'off' ? off : on).phase(LIMITS.maxCalls, LIMITS.maxSeconds / ROUNDS),
+      );
+    for (let round = 0; round < ROUNDS; round++) {
+      // Who goes first alternates, so neither side always follows the other's load.
+      for (const side of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+        await turn(side);
+      }
+    }
+    const tracingOff = combined(turns.off);
+    const tracingOn = combined(turns.on);
     off.client.close();
     on.client.close();
     otpClient.close();
@@ -178,10 +207,9 @@ async function main(): Promise<void> {
         '',
         formatResult('GetBeneficiary, tracing off', tracingOff),
         formatResult('GetBeneficiary, tracing on (Jaeger)', tracingOn, tracingOff),
-        formatResult('GetBeneficiary, tracing off again', tracingOffAgain, tracingOff),
         '',
-        `Tracing on / off (the mean of both off phases): ${(tracingOn.perSecond / offPerSecond).toFixed(3)} x the calls`,
-        `per second, p50 ${(tracingOn.p50Ms / offP50).toFixed(2)} x. Goal (issue 19): off costs nothing beyond the`,
+        `Tracing on / off: ${(tracingOn.perSecond / tracingOff.perSecond).toFixed(3)} x the calls per second, p50`,
+        `${(tracingOn.p50Ms / tracingOff.p50Ms).toFixed(2)} x (${ROUNDS} turns each). Goal (issue 19): off costs nothing beyond the`,
         'no-op API; on, a few percent. With tracing on, every call is a server span exported to',
         'Jaeger in batches, and each access event carries its traceparent through the outbox.',
         '',

@@ -8,6 +8,8 @@ import { type LockRequest, type LogFilter, MAX_KEPT_PAGE_TOKENS, NO_FILTER } fro
 export interface StaffSignedIn {
   /** The staff session (OTP STAFF_LOGIN); sent to the platform, never to the browser. */
   readonly token: string;
+  /** The token's id, to revoke it at sign-out. */
+  readonly tokenId: string;
   readonly staffId: string;
   readonly role: StaffRole;
   readonly expiresAt: Date;

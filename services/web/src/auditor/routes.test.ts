@@ -64,6 +64,7 @@ function fakePlatform(): PlatformClients {
     getInclusionProof: () => ({ hashes: [Buffer.alloc(32, 1)] }),
     listAlerts: () => ({ alerts: [], nextPageToken: '' }),
     setApiLock: () => ({}),
+    revokeToken: () => ({}),
   };
   const client = {
     call: async (method: string, request: never) => {
@@ -199,6 +200,7 @@ describe('signing in to the console', () => {
     const log = await get(AUDIT_PATHS.log, jar);
     expect(log.response.headers.location).toBe(AUDIT_PATHS.signIn);
     expect(asked.queryEntries).toBeUndefined();
+    expect(asked.revokeToken).toEqual([{ tokenId: 'tid' }]);
   });
 
   it('sends anyone not signed in to the sign-in page, and refuses the JSON endpoints', async () => {
@@ -213,6 +215,17 @@ describe('signing in to the console', () => {
     }
     expect((await get(AUDIT_PATHS.proof(3))).response.statusCode).toBe(401);
     expect((await get(`${AUDIT_PATHS.consistencyProof}?from=3`)).response.statusCode).toBe(401);
+  });
+});
+
+describe('signing out', () => {
+  it('revokes the staff token and forgets the console', async () => {
+    const { jar } = await signedIn();
+    const page = await get(AUDIT_PATHS.log, jar);
+    const out = await post(AUDIT_PATHS.signOut, { _csrf: page.csrf }, jar);
+    expect(out.response.body).toContain('You have signed out of the auditor console.');
+    expect(asked.revokeToken).toEqual([{ tokenId: 'tid' }]);
+    expect((await get(AUDIT_PATHS.log, jar)).response.headers.location).toBe(AUDIT_PATHS.signIn);
   });
 });
 

@@ -76,6 +76,13 @@ const EXPORT_DEADLINE_MS = 5 * 60_000;
 /** Pages of suspension events read to list the latest ones. */
 const SUSPENSION_PAGES = 4;
 
+/** What a page says besides its content: a notice, an error, and the status it is sent with. */
+interface PageMessages {
+  readonly notice?: AuditorMessageKey;
+  readonly error?: string;
+  readonly status?: number;
+}
+
 /** A staff role from the token's claims (`STAFF_ROLE_AUDITOR` → `AUDITOR`). */
 export function staffRoleOf(role: identityStaffV1.StaffRole | undefined): StaffRole | undefined {
   const name = role === undefined ? undefined : identityStaffV1.StaffRole[role];
@@ -213,8 +220,9 @@ export function registerAuditorRoutes(http: FastifyInstance, deps: WebDeps): voi
     const staff = confirmed.claims?.staff;
     const role = staffRoleOf(staff?.role);
     if (!staff || !role || !CONSOLE_ROLES.includes(role)) {
-      // The token is dropped unused: this console is no place for it.
+      // The token is revoked unused: this console is no place for it.
       logger.warn('console sign-in refused: not an auditor', { role: role ?? 'none' });
+      await revoke(confirmed.claims?.tokenId ?? '');
       return sendPage(
         reply,
         h(AuditSignInPage, { page, error: tr(page, 'audit.error.notAuditor') }),
@@ -225,6 +233,7 @@ export function registerAuditorRoutes(http: FastifyInstance, deps: WebDeps): voi
     const state = auditorState(rotated);
     state.staff = {
       token: confirmed.token,
+      tokenId: confirmed.claims?.tokenId ?? '',
       staffId: staff.staffId,
       role,
       expiresAt: confirmed.claims?.expiresAt ?? new Date(Date.now()),
@@ -234,7 +243,17 @@ export function registerAuditorRoutes(http: FastifyInstance, deps: WebDeps): voi
     return seeOther(reply, AUDIT_PATHS.log);
   });
 
+  /** Revokes a staff token at every service, not merely forgets it here. */
+  async function revoke(tokenId: string): Promise<void> {
+    if (tokenId === '') return;
+    await platform.otp
+      .call('revokeToken', { tokenId }, { idempotent: true })
+      .catch((error: unknown) => logger.warn('staff token not revoked', { err: error }));
+  }
+
   http.post(AUDIT_PATHS.signOut, async (request, reply) => {
+    const staff = signedInStaff(request.webSession, Date.now());
+    if (staff) await revoke(staff.tokenId);
     if (request.webSession) forgetAuditor(request.webSession);
     const page = pageContext(request, reply);
     return sendPage(reply, h(AuditSignInPage, { page, info: tr(page, 'audit.signedOut') }));
@@ -562,7 +581,7 @@ export function registerAuditorRoutes(http: FastifyInstance, deps: WebDeps): voi
     request: FastifyRequest,
     reply: FastifyReply,
     staff: StaffSignedIn,
-    extra: { notice?: AuditorMessageKey; error?: string; status?: number } = {},
+    extra: PageMessages = {},
   ) {
     const showAll = (request.query as Form)?.all === '1';
     const [alerts, suspensions] = await Promise.all([
@@ -587,8 +606,8 @@ export function registerAuditorRoutes(http: FastifyInstance, deps: WebDeps): voi
         showAll,
         nextPageToken: alerts.nextPageToken,
         suspensions: suspensions.map(suspensionRow),
-        ...(extra.notice ? { notice: extra.notice } : {}),
-        ...(extra.error ? { error: extra.error } : {}),
+        notice: extra.notice,
+        error: extra.error,
       }),
       extra.status ?? 200,
     );
@@ -661,12 +680,7 @@ export function registerAuditorRoutes(http: FastifyInstance, deps: WebDeps): voi
     request: FastifyRequest,
     reply: FastifyReply,
     staff: StaffSignedIn,
-    extra: {
-      problems?: readonly LockProblem[];
-      notice?: AuditorMessageKey;
-      error?: string;
-      status?: number;
-    } = {},
+    extra: PageMessages & { problems?: readonly LockProblem[] } = {},
   ) {
     const recent = await latestEvents(staff, [EVENTS.apiLocked.name, EVENTS.apiUnlocked.name], 1);
     return sendPage(
@@ -676,8 +690,8 @@ export function registerAuditorRoutes(http: FastifyInstance, deps: WebDeps): voi
         canKill: true,
         problems: extra.problems ?? [],
         recent,
-        ...(extra.notice ? { notice: extra.notice } : {}),
-        ...(extra.error ? { error: extra.error } : {}),
+        notice: extra.notice,
+        error: extra.error,
       }),
       extra.status ?? 200,
     );

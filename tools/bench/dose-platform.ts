@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, type Metadata } from '@grpc/grpc-js';
 import { readAllDevSms } from '@vaxguard/dev-sms';
-import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
+import {
+  BALANCED_CHANNEL_OPTIONS,
+  clientMetadata,
+  grpcTarget,
+  unaryCall,
+} from '@vaxguard/grpc-kit';
 import { identityStaffV1, identityV1, otpV1, vaccinationRecordV1 } from '@vaxguard/proto';
 import {
   eventually,
@@ -92,6 +97,11 @@ export interface DosePlatformOptions {
   };
   /** Another build of vaccination-record to run (default: the tree's). */
   readonly recordsEntry?: string;
+  /**
+   * Instances of each service (default 1), each its own process on one database; every
+   * caller (the bench's clients, each service's peers) balances over them (round_robin).
+   */
+  readonly instances?: number;
   /** Told each step as it is done. */
   readonly say: (line: string) => void;
 }
@@ -172,12 +182,27 @@ export async function startDosePlatform(options: DosePlatformOptions): Promise<D
       KAFKA_BROKERS: kafka.brokers.join(','),
       LOG_LEVEL: 'warn',
     };
-    const spawned = async (entry: string, env: Record<string, string>) => {
-      const service = await spawnService({ entry, env });
-      releases.push(() => service.stop());
-      return service;
+    const instanceCount = options.instances ?? 1;
+    const processes: Record<string, number | undefined> = {};
+    /** A service's instances (the first alone, then the others at once), and their address list. */
+    const spawned = async (name: string, entry: string, env: Record<string, string>) => {
+      const start = async (k: number) => {
+        const service = await spawnService({ entry, env });
+        releases.push(() => service.stop());
+        const label = k === 0 ? name : `${name}#${k + 1}`;
+        processes[label] = service.child.pid;
+        serviceLogs[label] = () => service.output();
+        return service;
+      };
+      const first = await start(0);
+      const others = await Promise.all(
+        Array.from({ length: instanceCount - 1 }, (_, k) => start(k + 1)),
+      );
+      return Object.assign(first, {
+        all: [first, ...others].map((service) => service.address).join(','),
+      });
     };
-    const otp = await spawned('services/otp/dist/main.js', {
+    const otp = await spawned('otp', 'services/otp/dist/main.js', {
       ...common,
       DATABASE_URL: otpDb,
       CLIENT_CREDENTIALS: `${apps},${recordSvc.credential},${identitySvc.credential}:${SERVICE_SCOPES.onBehalf}+${SERVICE_SCOPES.issueConsent}`,
@@ -190,13 +215,13 @@ export async function startDosePlatform(options: DosePlatformOptions): Promise<D
       OTP_CLIENT_QUOTA_PER_MINUTE: '1000000',
       ...options.env?.otp,
     });
-    const identity = await spawned('services/identity/dist/main.js', {
+    const identity = await spawned('identity', 'services/identity/dist/main.js', {
       ...common,
       DATABASE_URL: identityDb,
       // vaccination-record relays the vaccinator's grant to read the beneficiary.
       CLIENT_CREDENTIALS: `${apps},${recordSvc.credential}:${SERVICE_SCOPES.relayTokens}+beneficiary:demographics`,
       PLATFORM_ADMIN_BOOTSTRAP: `${admin.username}:${admin.mobile}:${await hashStaffPasswordWithIdentity(admin.password)}`,
-      OTP_GRPC_ADDRESS: otp.address,
+      OTP_GRPC_ADDRESS: otp.all,
       SERVICE_CLIENT_ID: identitySvc.clientId,
       SERVICE_CLIENT_SECRET: identitySvc.secret,
       MOBILE_INDEX_KEY: mobileIndexKey,
@@ -206,13 +231,14 @@ export async function startDosePlatform(options: DosePlatformOptions): Promise<D
       ...options.env?.identity,
     });
     const records = await spawned(
+      'vaccination-record',
       options.recordsEntry ?? 'services/vaccination-record/dist/main.js',
       {
         ...common,
         DATABASE_URL: recordDb,
         CLIENT_CREDENTIALS: apps,
-        OTP_GRPC_ADDRESS: otp.address,
-        IDENTITY_GRPC_ADDRESS: identity.address,
+        OTP_GRPC_ADDRESS: otp.all,
+        IDENTITY_GRPC_ADDRESS: identity.all,
         SERVICE_CLIENT_ID: recordSvc.clientId,
         SERVICE_CLIENT_SECRET: recordSvc.secret,
         ISSUER_URL: 'https://vaxguard.example/vaccination-record',
@@ -222,17 +248,23 @@ export async function startDosePlatform(options: DosePlatformOptions): Promise<D
         ...options.env?.records,
       },
     );
-    serviceLogs['otp'] = () => otp.output();
-    serviceLogs['identity'] = () => identity.output();
-    serviceLogs['vaccination-record'] = () => records.output();
-    say('services up');
+    say(instanceCount > 1 ? `services up, ${instanceCount} instances of each` : 'services up');
 
     const insecure = credentials.createInsecure();
-    const otpClient = new otpV1.OtpServiceClient(otp.address, insecure);
-    const identityClient = new identityV1.IdentityServiceClient(identity.address, insecure);
-    const recordClient = new vaccinationRecordV1.VaccinationRecordServiceClient(
-      records.address,
+    const otpClient = new otpV1.OtpServiceClient(
+      grpcTarget(otp.all),
       insecure,
+      BALANCED_CHANNEL_OPTIONS,
+    );
+    const identityClient = new identityV1.IdentityServiceClient(
+      grpcTarget(identity.all),
+      insecure,
+      BALANCED_CHANNEL_OPTIONS,
+    );
+    const recordClient = new vaccinationRecordV1.VaccinationRecordServiceClient(
+      grpcTarget(records.all),
+      insecure,
+      BALANCED_CHANNEL_OPTIONS,
     );
     releases.push(async () => {
       otpClient.close();
@@ -446,11 +478,7 @@ export async function startDosePlatform(options: DosePlatformOptions): Promise<D
       records,
       identity,
       otp,
-      processes: {
-        'vaccination-record': records.child.pid,
-        identity: identity.child.pid,
-        otp: otp.child.pid,
-      },
+      processes,
       serviceLogs,
       prepared,
       vaccinators: vaccinatorCount,

@@ -173,6 +173,10 @@ describe('the citizen’s page in a browser', () => {
     const leaked = urls.filter((url) => secrets.some((secret) => url.includes(secret)));
     expect(leaked).toEqual([]);
     expect(urls.length).toBeGreaterThan(5);
+    // Nor did the web service's log (at info) hold any of them.
+    const log = fixture.web.output();
+    expect(log).toContain('service started');
+    expect(secrets.filter((secret) => log.includes(secret))).toEqual([]);
   });
 
   it('a session cookie taken into another browser on another address opens nothing', async () => {

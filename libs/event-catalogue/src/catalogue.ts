@@ -45,6 +45,11 @@ export const EVENTS = {
   otpLocked: defineEvent('otp.locked', 'otp', otpEventsV1.OtpLocked),
   /** A token was revoked before its expiry; every service must refuse it. Subject: the token id. */
   tokenRevoked: defineEvent('token.revoked', 'otp', otpEventsV1.TokenRevoked, { urgent: true }),
+  /**
+   * A citizen withdrew a consent grant naming their mobile (its token.revoked goes with
+   * it). Subject: the mobile's blind index. Actor: the citizen.
+   */
+  consentWithdrawn: defineEvent('consent.withdrawn', 'otp', otpEventsV1.ConsentWithdrawn),
 
   /** A beneficiary was registered. Subject: the beneficiary. */
   beneficiaryRegistered: defineEvent(

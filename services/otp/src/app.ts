@@ -3,7 +3,7 @@ import { mobileBlindIndex } from '@vaxguard/pii';
 import { otpV1 } from '@vaxguard/proto';
 import { runtimeConfigOf, ServiceRuntime } from '@vaxguard/runtime';
 import { DevSmsSink } from './adapters/dev-sms-sink';
-import { otpHandlers } from './adapters/grpc-handlers';
+import { OTP_METHOD_POLICIES, OTP_SERVICE_NAME, otpHandlers } from './adapters/grpc-handlers';
 import { OtpMetrics } from './adapters/otp-metrics';
 import { PgOtpStore } from './adapters/pg-otp-store';
 import { PgSmsDeliveries } from './adapters/pg-sms-deliveries';
@@ -15,7 +15,7 @@ import type { Clock, OtpDelivery } from './domain/model';
 import { OtpService } from './domain/otp-service';
 import { otpMigrations } from './migrations';
 
-export const OTP_SERVICE_NAME = 'vaxguard.otp.v1.OtpService';
+export { OTP_SERVICE_NAME };
 
 export interface OtpApp {
   readonly runtime: ServiceRuntime;
@@ -77,6 +77,7 @@ export async function createOtpApp(
     config: runtimeConfigOf(config),
     migrations: otpMigrations,
     tokenKeys: async () => (keys ? keys.publishedKeys() : []),
+    methods: OTP_METHOD_POLICIES,
     clock,
     ...(overrides.logSink ? { logSink: overrides.logSink } : {}),
   });

@@ -241,4 +241,21 @@ export const otpMigrations: readonly Migration[] = [
       COMMENT ON TABLE otp_sms_deliveries IS 'retention: rows deleted after N. A delivery record is deleted DELIVERY_RECORD_RETENTION_MS (24 hours, as long as its transaction) after it was first recorded, by otp_sms_deliveries_recorded_at.';
     `,
   },
+  {
+    id: 'otp/0008_consent_grant_subjects',
+    sql: `
+      -- A consent grant (CONSENT or SECRET_CODE) records whose mobile it names (the blind
+      -- index, its token's subject) and what it opens, so the citizen can list the grants
+      -- in force and withdraw one (ListMyConsents, WithdrawConsent). Other tokens leave
+      -- both empty. No mobile number: the index only.
+      ALTER TABLE issued_tokens
+        ADD COLUMN grant_mobile_index text,
+        ADD COLUMN consent jsonb;
+      ALTER TABLE issued_tokens ADD CONSTRAINT issued_tokens_grant_check
+        CHECK ((grant_mobile_index IS NULL) = (consent IS NULL));
+      CREATE INDEX issued_tokens_grants_in_force ON issued_tokens (grant_mobile_index, expires_at)
+        WHERE grant_mobile_index IS NOT NULL AND revoked_at IS NULL;
+      COMMENT ON TABLE issued_tokens IS 'retention: rows deleted after N. A token record, with a consent grant''s mobile index and consent, is deleted ISSUED_TOKEN_RETENTION_MS (24 hours) after the token expired, by issued_tokens_expires_at.';
+    `,
+  },
 ];

@@ -467,6 +467,65 @@ describe('OTP service (real PostgreSQL and Kafka, controllable clock)', () => {
     expect(collector.events.filter((event) => event.subject?.ref === tokenId)).toHaveLength(1);
   });
 
+  it("a citizen lists the consent grants naming their mobile and withdraws one: refused at once wherever tokens are verified; another citizen's grant is NOT_FOUND", async () => {
+    const vaccinatorApp = newClient();
+    const web = newClient();
+    const staffConsent = {
+      beneficiaryRef: '',
+      beneficiaryRefs: [REF],
+      grantee: { kind: otpV1.GranteeKind.GRANTEE_KIND_STAFF, id: 'stf-withdraw-1' },
+    };
+    const grant = await login(vaccinatorApp, otpV1.OtpPurpose.OTP_PURPOSE_CONSENT, {
+      consent: staffConsent,
+    });
+    const citizen = await login(web, CITIZEN, { mobile: grant.mobile });
+    const stranger = await login(web);
+
+    const listed = await web.listMyConsents(citizen.token);
+    expect(listed.grants).toEqual([
+      {
+        grantId: grant.claims?.tokenId,
+        consent: staffConsent,
+        clientId: vaccinatorApp.clientId,
+        purpose: otpV1.OtpPurpose.OTP_PURPOSE_CONSENT,
+        issuedAt: grant.claims?.issuedAt,
+        expiresAt: grant.claims?.expiresAt,
+      },
+    ]);
+    expect((await web.listMyConsents(stranger.token)).grants).toEqual([]);
+
+    const grantId = grant.claims?.tokenId ?? '';
+    const theirs = await refusalOf(web.withdrawConsent(grantId, stranger.token));
+    expect([theirs.code, theirs.reason]).toEqual([status.NOT_FOUND, 'CONSENT_NOT_FOUND']);
+    const noToken = await refusalOf(web.withdrawConsent(grantId));
+    expect([noToken.code, noToken.reason]).toEqual([status.UNAUTHENTICATED, 'TOKEN_REQUIRED']);
+    // The grant itself is no citizen's token, nor is a citizen token another client's.
+    const byGrant = await refusalOf(vaccinatorApp.withdrawConsent(grantId, grant.token));
+    expect(byGrant.code).toBe(status.UNAUTHENTICATED);
+    const relayed = await refusalOf(vaccinatorApp.withdrawConsent(grantId, citizen.token));
+    expect([relayed.code, relayed.reason]).toEqual([status.UNAUTHENTICATED, 'TOKEN_CLIENT']);
+    await expect(verifier.verify(grant.token, AUDIENCE.consent)).resolves.toBeDefined();
+
+    await web.withdrawConsent(grantId, citizen.token);
+    await eventually(async () =>
+      expect(await verifyRefusal(grant.token, AUDIENCE.consent)).toBe('TOKEN_REVOKED'),
+    );
+    expect((await web.listMyConsents(citizen.token)).grants).toEqual([]);
+    const [withdrawn] = await collector.waitFor(
+      (event) =>
+        event.type === EVENTS.consentWithdrawn.name && event.actor?.clientId === web.clientId,
+    );
+    expect(withdrawn?.actor?.kind).toBe(ActorKind.ACTOR_KIND_CITIZEN);
+    expect(withdrawn?.subject).toEqual({
+      kind: SubjectKind.SUBJECT_KIND_MOBILE,
+      ref: grant.claims?.subject,
+    });
+    expect(readPayload(withdrawn!, EVENTS.consentWithdrawn)).toMatchObject({
+      tokenId: grantId,
+      consent: staffConsent,
+    });
+  });
+
   it('rotates signing keys with overlap: the old key verifies until its last token expires', async () => {
     const portal = newClient();
     // Step to just before the active key is due, and take a token signed by it.

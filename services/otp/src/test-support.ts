@@ -3,6 +3,7 @@
 import { credentials, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
 import { otpV1 } from '@vaxguard/proto';
+import { TOKEN_HEADER } from '@vaxguard/tokens';
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
 
@@ -14,7 +15,15 @@ export interface OtpTestClient {
   confirm(txnId: string, otp: string): Promise<otpV1.ConfirmOtpResponse>;
   signingKeys(): Promise<otpV1.GetSigningKeysResponse>;
   revoke(tokenId: string): Promise<otpV1.RevokeTokenResponse>;
+  /** As the citizen whose token is given (none: the client's own call). */
+  listMyConsents(token?: string): Promise<otpV1.ListMyConsentsResponse>;
+  withdrawConsent(grantId: string, token?: string): Promise<otpV1.WithdrawConsentResponse>;
   close(): void;
+}
+
+function withToken(metadata: Metadata, token: string | undefined): Metadata {
+  if (token) metadata.set(TOKEN_HEADER, token);
+  return metadata;
 }
 
 /** An OtpService client that authenticates as `clientId` with `secret`. */
@@ -43,6 +52,9 @@ export function otpTestClient(address: string, clientId: string, secret: string)
     confirm: (txnId, otp) => call((md, cb) => raw.confirmOtp({ txnId, otp }, md, cb)),
     signingKeys: () => call((md, cb) => raw.getSigningKeys({}, md, cb)),
     revoke: (tokenId) => call((md, cb) => raw.revokeToken({ tokenId }, md, cb)),
+    listMyConsents: (token) => call((md, cb) => raw.listMyConsents({}, withToken(md, token), cb)),
+    withdrawConsent: (grantId, token) =>
+      call((md, cb) => raw.withdrawConsent({ grantId }, withToken(md, token), cb)),
     close: () => raw.close(),
   };
 }

@@ -50,6 +50,9 @@ const CONSENT = AUDIENCE.consent;
  * accepts, as the protos and the README document them.
  */
 const TOKEN_AUDIENCES: Readonly<Record<string, readonly Audience[]>> = {
+  // A citizen's own consent grants: listed and withdrawn with their sign-in token.
+  'OtpService/ListMyConsents': [CITIZEN],
+  'OtpService/WithdrawConsent': [CITIZEN],
   'IdentityService/RegisterBeneficiary': [CITIZEN],
   'IdentityService/ListMyBeneficiaries': [CITIZEN],
   'IdentityService/GetBeneficiary': [CITIZEN, CONSENT],
@@ -88,7 +91,7 @@ const TOKEN_AUDIENCES: Readonly<Record<string, readonly Audience[]>> = {
  * so a token sent to one of these is ignored.
  */
 const PUBLIC_METHODS: readonly string[] = [
-  // OTP takes no token on any method: it is where tokens come from.
+  // OTP takes no token on these: it is where tokens come from.
   'OtpService/GenerateOtp',
   'OtpService/ResendOtp',
   'OtpService/ConfirmOtp',

@@ -29,6 +29,8 @@ export const IGNORED_EVENTS = {
   [EVENTS.otpLocked.name]:
     'follows the failures that caused it, which the OTP failure rule counts per mobile already',
   [EVENTS.tokenRevoked.name]: 'a response (an operator or a suspension), not behaviour to judge',
+  [EVENTS.consentWithdrawn.name]:
+    'a citizen closing access to their own records: it ends access, it gains none',
   [EVENTS.beneficiaryRegistered.name]:
     'registration is by the citizen on their own mobile, which the OTP rules watch',
   [EVENTS.principalSuspended.name]: 'the outcome of an alert, not behaviour to judge',

@@ -1,9 +1,11 @@
 import { GRANTEE_KIND, OTP_PURPOSE, STAFF_ROLE } from '@vaxguard/event-catalogue';
-import { invalidArgument } from '@vaxguard/errors';
-import type { ServiceHandlers } from '@vaxguard/grpc-kit';
+import type { MethodPolicies } from '@vaxguard/auth';
+import { invalidArgument, permissionDenied } from '@vaxguard/errors';
+import type { Principal, ServiceHandlers } from '@vaxguard/grpc-kit';
 import type { otpV1 } from '@vaxguard/proto';
+import { AUDIENCE } from '@vaxguard/tokens';
 import { transactionOwner } from '../domain/callers';
-import type { Consent, OtpPurpose, StaffSignIn } from '../domain/model';
+import type { Citizen, Consent, OtpPurpose, StaffSignIn } from '../domain/model';
 import type { ConfirmedOtp } from '../domain/otp-service';
 import type { OtpService } from '../domain/otp-service';
 import { consentToProto } from './otp-events';
@@ -77,6 +79,24 @@ function claimsToProto({ token, claims }: ConfirmedOtp): otpV1.ConfirmOtpRespons
   };
 }
 
+export const OTP_SERVICE_NAME = 'vaxguard.otp.v1.OtpService';
+const path = (method: string) => `/${OTP_SERVICE_NAME}/${method}`;
+
+/** The methods that ask for a VaxGuard token beyond the client's credentials: a citizen's own consents. */
+export const OTP_METHOD_POLICIES: MethodPolicies = {
+  [path('ListMyConsents')]: { token: [AUDIENCE.citizen] },
+  [path('WithdrawConsent')]: { token: [AUDIENCE.citizen] },
+};
+
+/** The citizen a citizen token names, by the mobile's blind index (its subject). */
+function citizenOf(principal: Principal): Citizen {
+  const token = principal.token;
+  if (token?.audience !== AUDIENCE.citizen || !token.subject) {
+    throw permissionDenied('a citizen token is needed', { reason: 'NOT_CITIZEN' });
+  }
+  return { mobileIndex: token.subject, clientId: principal.clientId };
+}
+
 /** The gRPC face of the OTP service: proto in, domain call, proto out. */
 export function otpHandlers(
   service: OtpService,
@@ -123,6 +143,25 @@ export function otpHandlers(
 
     async revokeToken(request, { principal }) {
       await service.revoke(principal, request.tokenId);
+      return {};
+    },
+
+    async listMyConsents(_request, { principal }) {
+      const grants = await service.listMyConsents(citizenOf(principal));
+      return {
+        grants: grants.map((grant) => ({
+          grantId: grant.grantId,
+          consent: consentToProto(grant.consent),
+          clientId: grant.clientId,
+          purpose: OTP_PURPOSE.toProto(grant.purpose),
+          issuedAt: grant.issuedAt,
+          expiresAt: grant.expiresAt,
+        })),
+      };
+    },
+
+    async withdrawConsent(request, { principal }) {
+      await service.withdrawConsent(citizenOf(principal), request.grantId);
       return {};
     },
   };

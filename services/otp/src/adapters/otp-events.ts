@@ -20,8 +20,8 @@ export function consentToProto(consent: Consent): otpV1.ConsentScope {
 }
 
 /**
- * A domain event as the catalogue's envelope: actor the calling client, subject the
- * mobile's blind index (or the token id of a revocation).
+ * A domain event as the catalogue's envelope: actor the calling client (the citizen for a
+ * withdrawn consent), subject the mobile's blind index (or the token id of a revocation).
  */
 export function toOutgoingEvent(event: OtpEvent): OutgoingEvent {
   const base = {
@@ -79,6 +79,18 @@ export function toOutgoingEvent(event: OtpEvent): OutgoingEvent {
         ...base,
         subject: mobile(event.mobileIndex),
         payload: { consecutiveFailures: event.consecutiveFailures, lockedUntil: event.lockedUntil },
+      });
+    case 'consent.withdrawn':
+      return buildEvent(EVENTS.consentWithdrawn, {
+        // The citizen withdrew it: named by the mobile's blind index, as other services name citizens.
+        actor: eventActor('CITIZEN', event.mobileIndex, event.clientId),
+        occurredAt: event.occurredAt,
+        subject: mobile(event.mobileIndex),
+        payload: {
+          tokenId: event.tokenId,
+          consent: consentToProto(event.consent),
+          expiresAt: event.expiresAt,
+        },
       });
     case 'token.revoked':
       return buildEvent(EVENTS.tokenRevoked, {

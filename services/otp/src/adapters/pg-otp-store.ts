@@ -11,6 +11,7 @@ import {
   ClientQuotaFull,
   type ClientQuotaCheck,
   type Consent,
+  type ConsentGrant,
   type StaffSignIn,
   type IssuedToken,
   type MobileGuard,
@@ -57,6 +58,8 @@ interface TokenRow {
   issued_at: Date;
   expires_at: Date;
   revoked_at: Date | null;
+  grant_mobile_index: string | null;
+  consent: Consent | null;
 }
 
 // Lock keys live in their own namespace so they never collide with other advisory locks.
@@ -311,9 +314,19 @@ class PgUnitOfWork implements OtpUnitOfWork {
 
   async recordIssuedToken(token: IssuedToken): Promise<void> {
     await this.tx.query(
-      `INSERT INTO issued_tokens (token_id, client_id, purpose, key_id, issued_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [token.tokenId, token.clientId, token.purpose, token.keyId, token.issuedAt, token.expiresAt],
+      `INSERT INTO issued_tokens (token_id, client_id, purpose, key_id, issued_at, expires_at,
+         grant_mobile_index, consent)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        token.tokenId,
+        token.clientId,
+        token.purpose,
+        token.keyId,
+        token.issuedAt,
+        token.expiresAt,
+        token.grant?.mobileIndex ?? null,
+        token.grant ? JSON.stringify(token.grant.consent) : null,
+      ],
     );
   }
 
@@ -332,6 +345,9 @@ class PgUnitOfWork implements OtpUnitOfWork {
       issuedAt: row.issued_at,
       expiresAt: row.expires_at,
       revokedAt: row.revoked_at ?? undefined,
+      ...(row.grant_mobile_index && row.consent
+        ? { grant: { mobileIndex: row.grant_mobile_index, consent: row.consent } }
+        : {}),
     };
   }
 
@@ -340,6 +356,24 @@ class PgUnitOfWork implements OtpUnitOfWork {
       tokenId,
       at,
     ]);
+  }
+
+  async grantsInForce(mobileIndex: string, now: Date): Promise<readonly ConsentGrant[]> {
+    // The same rule as grantInForce (otp-rules.ts), by issued_tokens_grants_in_force.
+    const { rows } = await this.tx.query<TokenRow & { consent: Consent }>(
+      `SELECT * FROM issued_tokens
+        WHERE grant_mobile_index = $1 AND revoked_at IS NULL AND expires_at > $2
+        ORDER BY issued_at DESC, token_id`,
+      [mobileIndex, now],
+    );
+    return rows.map((row) => ({
+      grantId: row.token_id,
+      clientId: row.client_id,
+      purpose: row.purpose,
+      consent: row.consent,
+      issuedAt: row.issued_at,
+      expiresAt: row.expires_at,
+    }));
   }
 
   async publish(event: OtpEvent): Promise<void> {

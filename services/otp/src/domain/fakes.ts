@@ -14,6 +14,7 @@ import {
   type SendRecord,
   type TokenSigner,
 } from './model';
+import { grantInForce } from './otp-rules';
 
 interface State {
   transactions: Map<string, OtpTransaction>;
@@ -118,6 +119,18 @@ export class InMemoryOtpStore implements OtpStore {
         const token = s.tokens.get(tokenId);
         if (token) s.tokens.set(tokenId, { ...token, revokedAt: at });
       },
+      grantsInForce: async (mobileIndex, now) =>
+        [...s.tokens.values()]
+          .filter((token) => token.grant?.mobileIndex === mobileIndex && grantInForce(token, now))
+          .sort((a, b) => b.issuedAt.getTime() - a.issuedAt.getTime())
+          .map((token) => ({
+            grantId: token.tokenId,
+            clientId: token.clientId,
+            purpose: token.purpose,
+            consent: token.grant!.consent,
+            issuedAt: token.issuedAt,
+            expiresAt: token.expiresAt,
+          })),
       publish: async (event) => void s.events.push(event),
     };
   }

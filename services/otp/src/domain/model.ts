@@ -60,6 +60,32 @@ export interface IssuedToken {
   readonly issuedAt: Date;
   readonly expiresAt: Date;
   readonly revokedAt: Date | undefined;
+  /** Set for consent grants: whose mobile they name and what they open, so the citizen can list and withdraw them. */
+  readonly grant?: GrantSubject | undefined;
+}
+
+/** What a consent grant names: the mobile's blind index (the token's subject) and its consent. */
+export interface GrantSubject {
+  readonly mobileIndex: string;
+  readonly consent: Consent;
+}
+
+/** A consent grant in force, as the citizen whose mobile it names sees it. */
+export interface ConsentGrant {
+  readonly grantId: string;
+  /** The client application holding the grant. */
+  readonly clientId: string;
+  readonly purpose: OtpPurpose;
+  readonly consent: Consent;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+}
+
+/** A signed-in citizen, as their token names them. */
+export interface Citizen {
+  readonly mobileIndex: string;
+  /** The client application the citizen called through. */
+  readonly clientId: string;
 }
 
 export type OtpFailureReason =
@@ -111,6 +137,14 @@ export type OtpEvent =
       readonly mobileIndex: string;
       readonly consecutiveFailures: number;
       readonly lockedUntil: Date;
+    })
+  | (EventBase & {
+      /** The citizen withdrew a grant naming their mobile; its token.revoked goes with it. */
+      readonly type: 'consent.withdrawn';
+      readonly mobileIndex: string;
+      readonly tokenId: string;
+      readonly consent: Consent;
+      readonly expiresAt: Date;
     })
   | (EventBase & {
       readonly type: 'token.revoked';
@@ -196,6 +230,8 @@ export interface OtpUnitOfWork {
   recordIssuedToken(token: IssuedToken): Promise<void>;
   findIssuedTokenForUpdate(tokenId: string): Promise<IssuedToken | undefined>;
   markTokenRevoked(tokenId: string, at: Date): Promise<void>;
+  /** The grants naming this mobile that are neither revoked nor expired at `now`, newest first. */
+  grantsInForce(mobileIndex: string, now: Date): Promise<readonly ConsentGrant[]>;
 
   /** Writes an event to the outbox of this transaction. */
   publish(event: OtpEvent): Promise<void>;

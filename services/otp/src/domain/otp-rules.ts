@@ -109,6 +109,14 @@ export const TOKEN_POLICY: Readonly<
   // A vaccinator's grant from the beneficiary's secret code: as long as an OTP grant.
   SECRET_CODE: { audience: AUDIENCE.consent, ttlMs: 5 * 60_000, scopes: ['beneficiary:access'] },
 };
+/** A consent grant is in force until it is withdrawn (revoked) or expires. */
+export function grantInForce(
+  token: { readonly revokedAt: Date | undefined; readonly expiresAt: Date },
+  now: Date,
+): boolean {
+  return token.revokedAt === undefined && now < token.expiresAt;
+}
+
 export const LONGEST_TOKEN_TTL_MS = Math.max(...Object.values(TOKEN_POLICY).map((p) => p.ttlMs));
 
 /** A new signing key is made once the active one is this old (configurable). */

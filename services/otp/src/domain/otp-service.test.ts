@@ -702,6 +702,136 @@ describe('RevokeToken', () => {
   });
 });
 
+describe("a citizen's consents: ListMyConsents and WithdrawConsent", () => {
+  const OTHER_MOBILE = '9876500001';
+  const citizen = { mobileIndex: INDEX, clientId: 'web' };
+  const stranger = {
+    mobileIndex: mobileBlindIndex(indexKey, OTHER_MOBILE as Mobile),
+    clientId: 'web',
+  };
+  const consentTo = (staffId: string): Consent => ({
+    beneficiaryRefs: [REF, OTHER_REF],
+    grantee: { kind: 'STAFF', id: staffId },
+  });
+  const identity = { clientId: 'svc-identity', scopes: ['token:issue-consent'] };
+
+  /** A grant by OTP for the vaccinator's app, naming `mobile`. */
+  async function otpGrant(env: ReturnType<typeof setup>, mobile: string, staffId: string) {
+    const { txnId } = await env.service.generate(portal, {
+      mobile,
+      purpose: 'CONSENT',
+      consent: consentTo(staffId),
+    });
+    return (await env.service.confirm(portal, txnId, env.delivery.lastCode(txnId))).claims;
+  }
+
+  it('lists the grants in force naming the mobile, newest first, by OTP and by secret code', async () => {
+    const env = setup();
+    const first = await otpGrant(env, MOBILE, 'stf-1');
+    env.clock.advance(MINUTE);
+    const { claims: second } = await env.service.issueSecretCodeGrant(identity, {
+      onBehalfOfClientId: 'vaccinator-app',
+      mobileIndex: INDEX,
+      consent: { beneficiaryRefs: [REF], grantee: { kind: 'STAFF', id: 'stf-2' } },
+    });
+    await otpGrant(env, OTHER_MOBILE, 'stf-3');
+    // A citizen's own sign-in is no grant.
+    const { txnId } = await env.service.generate(portal, {
+      mobile: MOBILE,
+      purpose: 'CITIZEN_LOGIN',
+    });
+    await env.service.confirm(portal, txnId, env.delivery.lastCode(txnId));
+
+    expect(await env.service.listMyConsents(citizen)).toEqual([
+      {
+        grantId: second.tokenId,
+        clientId: 'vaccinator-app',
+        purpose: 'SECRET_CODE',
+        consent: { beneficiaryRefs: [REF], grantee: { kind: 'STAFF', id: 'stf-2' } },
+        issuedAt: second.issuedAt,
+        expiresAt: second.expiresAt,
+      },
+      {
+        grantId: first.tokenId,
+        clientId: 'cowin-portal',
+        purpose: 'CONSENT',
+        consent: consentTo('stf-1'),
+        issuedAt: first.issuedAt,
+        expiresAt: first.expiresAt,
+      },
+    ]);
+    // The first expires 5 minutes after it was issued, not a millisecond later.
+    env.clock.advance(4 * MINUTE);
+    expect((await env.service.listMyConsents(citizen)).map((g) => g.grantId)).toEqual([
+      second.tokenId,
+    ]);
+  });
+
+  it('withdraws a grant: revoked for every service, recorded as withdrawn, gone from the list; again changes nothing', async () => {
+    const env = setup();
+    const grant = await otpGrant(env, MOBILE, 'stf-1');
+    await env.service.withdrawConsent(citizen, grant.tokenId);
+    expect(env.store.token(grant.tokenId)?.revokedAt).toEqual(env.clock.now());
+    const withdrawn = env.store.events.filter(
+      (e) => e.type === 'token.revoked' || e.type === 'consent.withdrawn',
+    );
+    expect(withdrawn).toEqual([
+      {
+        type: 'token.revoked',
+        clientId: 'web',
+        occurredAt: env.clock.now(),
+        tokenId: grant.tokenId,
+        expiresAt: grant.expiresAt,
+      },
+      {
+        type: 'consent.withdrawn',
+        clientId: 'web',
+        occurredAt: env.clock.now(),
+        mobileIndex: INDEX,
+        tokenId: grant.tokenId,
+        consent: consentTo('stf-1'),
+        expiresAt: grant.expiresAt,
+      },
+    ]);
+    expect(await env.service.listMyConsents(citizen)).toEqual([]);
+
+    const eventsBefore = env.store.events.length;
+    await env.service.withdrawConsent(citizen, grant.tokenId);
+    const expired = await otpGrant(env, MOBILE, 'stf-2');
+    env.clock.advance(5 * MINUTE);
+    await env.service.withdrawConsent(citizen, expired.tokenId);
+    expect(types(env.store.events.slice(eventsBefore))).toEqual(['otp.requested', 'otp.confirmed']);
+  });
+
+  it("refuses another mobile's grant exactly as an unknown one, and a token that is no grant", async () => {
+    const env = setup();
+    const grant = await otpGrant(env, MOBILE, 'stf-1');
+    const theirs = await refusal(env.service.withdrawConsent(stranger, grant.tokenId));
+    const unknown = await refusal(
+      env.service.withdrawConsent(citizen, '00000000-0000-4000-8000-000000000000'),
+    );
+    for (const error of [theirs, unknown]) {
+      expect([error.code, error.reason, error.message]).toEqual([
+        'NOT_FOUND',
+        'CONSENT_NOT_FOUND',
+        'no such consent grant',
+      ]);
+    }
+    const { txnId } = await env.service.generate(portal, {
+      mobile: MOBILE,
+      purpose: 'CITIZEN_LOGIN',
+    });
+    const signIn = (await env.service.confirm(portal, txnId, env.delivery.lastCode(txnId))).claims;
+    expect((await refusal(env.service.withdrawConsent(citizen, signIn.tokenId))).reason).toBe(
+      'CONSENT_NOT_FOUND',
+    );
+    const malformed = await refusal(env.service.withdrawConsent(citizen, 'nope'));
+    expect([malformed.code, malformed.reason]).toEqual(['INVALID_ARGUMENT', 'INVALID_GRANT_ID']);
+    expect(env.store.token(grant.tokenId)?.revokedAt).toBeUndefined();
+    expect(await env.service.listMyConsents(stranger)).toEqual([]);
+  });
+});
+
 describe('SMS delivery port', () => {
   it('reports a gateway failure as UNAVAILABLE; the send still counts against the quotas', async () => {
     const { service, delivery, store } = setup();

@@ -15,8 +15,10 @@ import {
   ClientQuotaFull,
   DeliveryRefused,
   type Caller,
+  type Citizen,
   type Clock,
   type Consent,
+  type ConsentGrant,
   type OtpDelivery,
   type OtpFailureReason,
   type OtpPurpose,
@@ -34,6 +36,7 @@ import {
   codeMatches,
   failureStreakForgottenAt,
   generateCode,
+  grantInForce,
   hashCode,
   isLocked,
   isWellFormedCode,
@@ -338,6 +341,7 @@ export class OtpService {
           issuedAt: now,
           expiresAt: unsigned.expiresAt,
           revokedAt: undefined,
+          ...(txn.consent ? { grant: { mobileIndex: txn.mobileIndex, consent: txn.consent } } : {}),
         });
         await uow.publish({
           type: 'otp.confirmed',
@@ -412,9 +416,56 @@ export class OtpService {
         issuedAt: now,
         expiresAt: unsigned.expiresAt,
         revokedAt: undefined,
+        grant: { mobileIndex: input.mobileIndex, consent },
       }),
     );
     return { token, claims: { ...unsigned, keyId } };
+  }
+
+  /** The consent grants in force that name the citizen's mobile, newest first. */
+  async listMyConsents(citizen: Citizen): Promise<readonly ConsentGrant[]> {
+    const now = this.options.clock();
+    return this.options.store.transaction((uow) => uow.grantsInForce(citizen.mobileIndex, now));
+  }
+
+  /**
+   * Withdraws a consent grant naming the citizen's mobile: its token is revoked as
+   * `revoke` revokes one (the token.revoked event every service honours), and the
+   * withdrawal is recorded. Another mobile's grant is refused as an unknown one is, so
+   * grant ids cannot be probed; a grant already ended (withdrawn or expired) is left as it is.
+   */
+  async withdrawConsent(citizen: Citizen, grantId: string): Promise<void> {
+    if (!UUID.test(grantId))
+      throw invalidArgument('grant_id must be a UUID', { reason: 'INVALID_GRANT_ID' });
+    settle(
+      await this.options.store.transaction(async (uow): Promise<Outcome<void>> => {
+        const token = await uow.findIssuedTokenForUpdate(grantId);
+        const grant = token?.grant;
+        if (!token || !grant || grant.mobileIndex !== citizen.mobileIndex) {
+          return refuse(notFound('no such consent grant', { reason: 'CONSENT_NOT_FOUND' }));
+        }
+        const now = this.options.clock();
+        if (!grantInForce(token, now)) return ok(undefined);
+        await uow.markTokenRevoked(grantId, now);
+        await uow.publish({
+          type: 'token.revoked',
+          clientId: citizen.clientId,
+          occurredAt: now,
+          tokenId: grantId,
+          expiresAt: token.expiresAt,
+        });
+        await uow.publish({
+          type: 'consent.withdrawn',
+          clientId: citizen.clientId,
+          occurredAt: now,
+          mobileIndex: citizen.mobileIndex,
+          tokenId: grantId,
+          consent: grant.consent,
+          expiresAt: token.expiresAt,
+        });
+        return ok(undefined);
+      }),
+    );
   }
 
   async revoke(caller: Caller, tokenId: string): Promise<void> {

@@ -123,6 +123,18 @@ export interface TokenRevoked {
   expiresAt?: Date | undefined;
 }
 
+/**
+ * type "consent.withdrawn": the citizen whose mobile a consent grant names withdrew it
+ * before it expired (a token.revoked for the grant goes with it). Subject: the mobile's
+ * blind index; actor: the citizen.
+ */
+export interface ConsentWithdrawn {
+  tokenId: string;
+  /** What the grant allowed: its beneficiaries and grantee. */
+  consent?: ConsentScope | undefined;
+  expiresAt?: Date | undefined;
+}
+
 function createBaseOtpRequested(): OtpRequested {
   return { txnId: "", purpose: 0, sendNumber: 0, expiresAt: undefined };
 }
@@ -753,6 +765,106 @@ export const TokenRevoked: MessageFns<TokenRevoked, "vaxguard.otp.v1.TokenRevoke
     const obj: any = {};
     if (message.tokenId !== "") {
       obj.tokenId = message.tokenId;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    return obj;
+  },
+};
+
+function createBaseConsentWithdrawn(): ConsentWithdrawn {
+  return { tokenId: "", consent: undefined, expiresAt: undefined };
+}
+
+export const ConsentWithdrawn: MessageFns<ConsentWithdrawn, "vaxguard.otp.v1.ConsentWithdrawn"> = {
+  $type: "vaxguard.otp.v1.ConsentWithdrawn" as const,
+
+  encode(message: ConsentWithdrawn, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== "") {
+      writer.uint32(10).string(message.tokenId);
+    }
+    if (message.consent !== undefined) {
+      ConsentScope.encode(message.consent, writer.uint32(18).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsentWithdrawn {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsentWithdrawn();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokenId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consent = ConsentScope.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsentWithdrawn {
+    return {
+      tokenId: isSet(object.tokenId)
+        ? globalThis.String(object.tokenId)
+        : isSet(object.token_id)
+        ? globalThis.String(object.token_id)
+        : "",
+      consent: isSet(object.consent) ? ConsentScope.fromJSON(object.consent) : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ConsentWithdrawn): unknown {
+    const obj: any = {};
+    if (message.tokenId !== "") {
+      obj.tokenId = message.tokenId;
+    }
+    if (message.consent !== undefined) {
+      obj.consent = ConsentScope.toJSON(message.consent);
     }
     if (message.expiresAt !== undefined) {
       obj.expiresAt = message.expiresAt.toISOString();

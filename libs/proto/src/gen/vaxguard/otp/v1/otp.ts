@@ -267,6 +267,36 @@ export interface RevokeTokenRequest {
 export interface RevokeTokenResponse {
 }
 
+export interface ListMyConsentsRequest {
+}
+
+/** A consent grant in force, as its citizen sees it. */
+export interface ConsentGrant {
+  /** The grant's token id: what WithdrawConsent takes. */
+  grantId: string;
+  /** Who the grant opens the records to, and the beneficiaries it opens. */
+  consent?:
+    | ConsentScope
+    | undefined;
+  /** The client application that holds the grant (the vaccinator's app, or the partner). */
+  clientId: string;
+  /** OTP_PURPOSE_CONSENT (given with an OTP) or OTP_PURPOSE_SECRET_CODE. */
+  purpose: OtpPurpose;
+  issuedAt?: Date | undefined;
+  expiresAt?: Date | undefined;
+}
+
+export interface ListMyConsentsResponse {
+  grants: ConsentGrant[];
+}
+
+export interface WithdrawConsentRequest {
+  grantId: string;
+}
+
+export interface WithdrawConsentResponse {
+}
+
 function createBaseGrantee(): Grantee {
   return { kind: 0, id: "" };
 }
@@ -1884,6 +1914,379 @@ export const RevokeTokenResponse: MessageFns<RevokeTokenResponse, "vaxguard.otp.
   },
 };
 
+function createBaseListMyConsentsRequest(): ListMyConsentsRequest {
+  return {};
+}
+
+export const ListMyConsentsRequest: MessageFns<ListMyConsentsRequest, "vaxguard.otp.v1.ListMyConsentsRequest"> = {
+  $type: "vaxguard.otp.v1.ListMyConsentsRequest" as const,
+
+  encode(_: ListMyConsentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMyConsentsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMyConsentsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListMyConsentsRequest {
+    return {};
+  },
+
+  toJSON(_: ListMyConsentsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseConsentGrant(): ConsentGrant {
+  return { grantId: "", consent: undefined, clientId: "", purpose: 0, issuedAt: undefined, expiresAt: undefined };
+}
+
+export const ConsentGrant: MessageFns<ConsentGrant, "vaxguard.otp.v1.ConsentGrant"> = {
+  $type: "vaxguard.otp.v1.ConsentGrant" as const,
+
+  encode(message: ConsentGrant, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.grantId !== "") {
+      writer.uint32(10).string(message.grantId);
+    }
+    if (message.consent !== undefined) {
+      ConsentScope.encode(message.consent, writer.uint32(18).fork()).join();
+    }
+    if (message.clientId !== "") {
+      writer.uint32(26).string(message.clientId);
+    }
+    if (message.purpose !== 0) {
+      writer.uint32(32).int32(message.purpose);
+    }
+    if (message.issuedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.issuedAt), writer.uint32(42).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsentGrant {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsentGrant();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.grantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consent = ConsentScope.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.purpose = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.issuedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsentGrant {
+    return {
+      grantId: isSet(object.grantId)
+        ? globalThis.String(object.grantId)
+        : isSet(object.grant_id)
+        ? globalThis.String(object.grant_id)
+        : "",
+      consent: isSet(object.consent) ? ConsentScope.fromJSON(object.consent) : undefined,
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      purpose: isSet(object.purpose) ? otpPurposeFromJSON(object.purpose) : 0,
+      issuedAt: isSet(object.issuedAt)
+        ? fromJsonTimestamp(object.issuedAt)
+        : isSet(object.issued_at)
+        ? fromJsonTimestamp(object.issued_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ConsentGrant): unknown {
+    const obj: any = {};
+    if (message.grantId !== "") {
+      obj.grantId = message.grantId;
+    }
+    if (message.consent !== undefined) {
+      obj.consent = ConsentScope.toJSON(message.consent);
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.purpose !== 0) {
+      obj.purpose = otpPurposeToJSON(message.purpose);
+    }
+    if (message.issuedAt !== undefined) {
+      obj.issuedAt = message.issuedAt.toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    return obj;
+  },
+};
+
+function createBaseListMyConsentsResponse(): ListMyConsentsResponse {
+  return { grants: [] };
+}
+
+export const ListMyConsentsResponse: MessageFns<ListMyConsentsResponse, "vaxguard.otp.v1.ListMyConsentsResponse"> = {
+  $type: "vaxguard.otp.v1.ListMyConsentsResponse" as const,
+
+  encode(message: ListMyConsentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.grants) {
+      ConsentGrant.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMyConsentsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMyConsentsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.grants.push(ConsentGrant.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMyConsentsResponse {
+    return {
+      grants: globalThis.Array.isArray(object?.grants) ? object.grants.map((e: any) => ConsentGrant.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListMyConsentsResponse): unknown {
+    const obj: any = {};
+    if (message.grants?.length) {
+      obj.grants = message.grants.map((e) => ConsentGrant.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseWithdrawConsentRequest(): WithdrawConsentRequest {
+  return { grantId: "" };
+}
+
+export const WithdrawConsentRequest: MessageFns<WithdrawConsentRequest, "vaxguard.otp.v1.WithdrawConsentRequest"> = {
+  $type: "vaxguard.otp.v1.WithdrawConsentRequest" as const,
+
+  encode(message: WithdrawConsentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.grantId !== "") {
+      writer.uint32(10).string(message.grantId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WithdrawConsentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWithdrawConsentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.grantId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WithdrawConsentRequest {
+    return {
+      grantId: isSet(object.grantId)
+        ? globalThis.String(object.grantId)
+        : isSet(object.grant_id)
+        ? globalThis.String(object.grant_id)
+        : "",
+    };
+  },
+
+  toJSON(message: WithdrawConsentRequest): unknown {
+    const obj: any = {};
+    if (message.grantId !== "") {
+      obj.grantId = message.grantId;
+    }
+    return obj;
+  },
+};
+
+function createBaseWithdrawConsentResponse(): WithdrawConsentResponse {
+  return {};
+}
+
+export const WithdrawConsentResponse: MessageFns<WithdrawConsentResponse, "vaxguard.otp.v1.WithdrawConsentResponse"> = {
+  $type: "vaxguard.otp.v1.WithdrawConsentResponse" as const,
+
+  encode(_: WithdrawConsentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WithdrawConsentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWithdrawConsentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): WithdrawConsentResponse {
+    return {};
+  },
+
+  toJSON(_: WithdrawConsentResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
 /**
  * The OTP gate: no personal data moves without a fresh proof of possession of the
  * mobile phone. The flow follows CoWIN's public API (mobile -> txn_id; txn_id + OTP
@@ -1960,6 +2363,38 @@ export const OtpServiceService = {
       Buffer.from(IssueSecretCodeGrantResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): IssueSecretCodeGrantResponse => IssueSecretCodeGrantResponse.decode(value),
   },
+  /**
+   * The consent grants in force that name the signed-in citizen's mobile (a citizen
+   * token in x-vaxguard-token): neither expired nor withdrawn, newest first.
+   */
+  listMyConsents: {
+    path: "/vaxguard.otp.v1.OtpService/ListMyConsents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMyConsentsRequest): Buffer =>
+      Buffer.from(ListMyConsentsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMyConsentsRequest => ListMyConsentsRequest.decode(value),
+    responseSerialize: (value: ListMyConsentsResponse): Buffer =>
+      Buffer.from(ListMyConsentsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMyConsentsResponse => ListMyConsentsResponse.decode(value),
+  },
+  /**
+   * Withdraws one of those grants: the token is revoked as RevokeToken revokes it, so
+   * every service refuses it from the moment the token.revoked event reaches it. A grant
+   * of another mobile is NOT_FOUND, as an unknown one is. Withdrawing a grant that has
+   * already ended (withdrawn or expired) changes nothing.
+   */
+  withdrawConsent: {
+    path: "/vaxguard.otp.v1.OtpService/WithdrawConsent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WithdrawConsentRequest): Buffer =>
+      Buffer.from(WithdrawConsentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WithdrawConsentRequest => WithdrawConsentRequest.decode(value),
+    responseSerialize: (value: WithdrawConsentResponse): Buffer =>
+      Buffer.from(WithdrawConsentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WithdrawConsentResponse => WithdrawConsentResponse.decode(value),
+  },
 } as const;
 
 export interface OtpServiceServer extends UntypedServiceImplementation {
@@ -1979,6 +2414,18 @@ export interface OtpServiceServer extends UntypedServiceImplementation {
    * token:issue-consent); the grant opens one beneficiary to one staff member.
    */
   issueSecretCodeGrant: handleUnaryCall<IssueSecretCodeGrantRequest, IssueSecretCodeGrantResponse>;
+  /**
+   * The consent grants in force that name the signed-in citizen's mobile (a citizen
+   * token in x-vaxguard-token): neither expired nor withdrawn, newest first.
+   */
+  listMyConsents: handleUnaryCall<ListMyConsentsRequest, ListMyConsentsResponse>;
+  /**
+   * Withdraws one of those grants: the token is revoked as RevokeToken revokes it, so
+   * every service refuses it from the moment the token.revoked event reaches it. A grant
+   * of another mobile is NOT_FOUND, as an unknown one is. Withdrawing a grant that has
+   * already ended (withdrawn or expired) changes nothing.
+   */
+  withdrawConsent: handleUnaryCall<WithdrawConsentRequest, WithdrawConsentResponse>;
 }
 
 export interface OtpServiceClient extends Client {
@@ -2081,6 +2528,46 @@ export interface OtpServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: IssueSecretCodeGrantResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The consent grants in force that name the signed-in citizen's mobile (a citizen
+   * token in x-vaxguard-token): neither expired nor withdrawn, newest first.
+   */
+  listMyConsents(
+    request: ListMyConsentsRequest,
+    callback: (error: ServiceError | null, response: ListMyConsentsResponse) => void,
+  ): ClientUnaryCall;
+  listMyConsents(
+    request: ListMyConsentsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMyConsentsResponse) => void,
+  ): ClientUnaryCall;
+  listMyConsents(
+    request: ListMyConsentsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMyConsentsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Withdraws one of those grants: the token is revoked as RevokeToken revokes it, so
+   * every service refuses it from the moment the token.revoked event reaches it. A grant
+   * of another mobile is NOT_FOUND, as an unknown one is. Withdrawing a grant that has
+   * already ended (withdrawn or expired) changes nothing.
+   */
+  withdrawConsent(
+    request: WithdrawConsentRequest,
+    callback: (error: ServiceError | null, response: WithdrawConsentResponse) => void,
+  ): ClientUnaryCall;
+  withdrawConsent(
+    request: WithdrawConsentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WithdrawConsentResponse) => void,
+  ): ClientUnaryCall;
+  withdrawConsent(
+    request: WithdrawConsentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WithdrawConsentResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unauthenticated } from '@vaxguard/errors';
+import { notFound, unauthenticated } from '@vaxguard/errors';
 import { MemoryLogSink } from '@vaxguard/logging';
 import { createWebApp, type WebApp } from './app';
 import { CITIZEN_PATHS } from './citizen/routes';
@@ -14,6 +14,20 @@ const MOBILE = '9876501234';
 /** The page tokens the fake audit service was asked for. */
 const historyTokens: string[] = [];
 const REF = 'bnf_abcdefghijklmnopqrstuvwxyz';
+
+const GRANT_ID = '00000000-0000-4000-8000-00000000c0de';
+/** A vaccinator's grant naming the citizen's beneficiary, and the grants withdrawn so far. */
+const consentGrants = [
+  {
+    grantId: GRANT_ID,
+    consent: { beneficiaryRefs: [REF], grantee: { kind: 1, id: 'stf-1' } },
+    clientId: 'vaccinator-app',
+    purpose: 2,
+    issuedAt: new Date('2026-12-01T10:00:00Z'),
+    expiresAt: new Date('2026-12-01T10:05:00Z'),
+  },
+];
+const withdrawnGrants: string[] = [];
 
 /** The platform as the web tier sees it: a citizen with one beneficiary. */
 function fakePlatform(): PlatformClients {
@@ -59,6 +73,15 @@ function fakePlatform(): PlatformClients {
       };
     },
     revokeToken: () => ({}),
+    listMyConsents: () => ({
+      grants: consentGrants.filter((grant) => !withdrawnGrants.includes(grant.grantId)),
+    }),
+    withdrawConsent: (request: { grantId: string }) => {
+      if (!consentGrants.some((grant) => grant.grantId === request.grantId))
+        throw notFound('no such consent grant', { reason: 'CONSENT_NOT_FOUND' });
+      withdrawnGrants.push(request.grantId);
+      return {};
+    },
   };
   const client = {
     call: async (method: string, request: never) => {
@@ -283,6 +306,39 @@ describe('the access history', () => {
     await getForm('/me/history?page=9', jar);
     await getForm('/me/history?page=x', jar);
     expect(historyTokens).toEqual(['', 'opaque-token-2', '', '']);
+  });
+});
+
+describe('consent', () => {
+  it('lists the consents in force by who and for whom, and withdraws one with the CSRF token', async () => {
+    const { jar } = await signedIn();
+    const listed = await getForm(CITIZEN_PATHS.consent, jar);
+    expect(listed.response.body).toContain('A vaccinator at the centre');
+    expect(listed.response.body).toContain('Asha Verma');
+    expect(listed.response.body).not.toContain(REF);
+    expect(listed.response.body).not.toContain('stf-1');
+    expect(listed.response.body).toContain(`name="grant" value="${GRANT_ID}"`);
+
+    const unknown = await post(
+      CITIZEN_PATHS.consentWithdraw,
+      { grant: '00000000-0000-4000-8000-000000000bad', _csrf: listed.csrf },
+      listed.jar,
+    );
+    expect(unknown.response.statusCode).toBe(404);
+    expect(unknown.response.body).toContain('That consent had already ended.');
+    const forged = await post(CITIZEN_PATHS.consentWithdraw, { grant: GRANT_ID }, listed.jar);
+    expect(forged.response.statusCode).toBe(403);
+    expect(withdrawnGrants).toEqual([]);
+
+    const withdrawn = await post(
+      CITIZEN_PATHS.consentWithdraw,
+      { grant: GRANT_ID, _csrf: listed.csrf },
+      listed.jar,
+    );
+    expect(withdrawn.response.statusCode).toBe(200);
+    expect(withdrawn.response.body).toContain('The consent is withdrawn');
+    expect(withdrawn.response.body).toContain('No consent you gave is in force now.');
+    expect(withdrawnGrants).toEqual([GRANT_ID]);
   });
 });
 

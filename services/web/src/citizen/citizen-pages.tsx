@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import type { auditV1, identityV1 } from '@vaxguard/proto';
-import { identityV1 as identity } from '@vaxguard/proto';
+import type { auditV1, identityV1, otpV1 } from '@vaxguard/proto';
+import { identityV1 as identity, otpV1 as otp } from '@vaxguard/proto';
 import type { PageContext } from '../http/web-context';
 import { CsrfField, Layout, Notice, type NavLink } from '../pages/layout';
 
@@ -178,11 +178,7 @@ export function HistoryPage({
   readonly nextPage?: number | undefined;
 }) {
   const { t } = page;
-  const when = new Intl.DateTimeFormat(page.lang === 'hi' ? 'hi-IN' : 'en-IN', {
-    dateStyle: 'medium',
-    timeStyle: 'short',
-    timeZone: 'Asia/Kolkata',
-  });
+  const when = timeFormat(page);
   return (
     <CitizenLayout page={page} title={t('history.title')}>
       <p>{t('history.intro')}</p>
@@ -243,10 +239,68 @@ export function whoRead(page: PageContext, access: auditV1.RecordAccess): string
   return where ? `${role}, ${where}` : role;
 }
 
-export function ConsentPage({ page }: { readonly page: PageContext }) {
+export function ConsentPage({
+  page,
+  grants,
+  names,
+  message,
+}: {
+  readonly page: PageContext;
+  /** The consent grants in force naming this mobile (OTP's ListMyConsents), newest first. */
+  readonly grants: readonly otpV1.ConsentGrant[];
+  /** Each listed beneficiary's name by reference. */
+  readonly names: ReadonlyMap<string, string>;
+  readonly message?: Message | undefined;
+}) {
   const { t } = page;
+  const when = timeFormat(page);
   return (
     <CitizenLayout page={page} title={t('consent.title')}>
+      <MessageBox message={message} />
+      <h2>{t('consent.inForceTitle')}</h2>
+      {grants.length === 0 ? (
+        <p>{t('consent.none')}</p>
+      ) : (
+        <div class="table-scroll" tabindex={0} role="region" aria-label={t('consent.caption')}>
+          <table>
+            <caption>{t('consent.caption')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('consent.who')}</th>
+                <th scope="col">{t('consent.beneficiaries')}</th>
+                <th scope="col">{t('consent.how')}</th>
+                <th scope="col">{t('consent.until')}</th>
+                <th scope="col">{t('consent.action')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {grants.map((grant) => (
+                <tr key={grant.grantId}>
+                  <td>{granteeOf(page, grant)}</td>
+                  <td>
+                    {(grant.consent?.beneficiaryRefs ?? [])
+                      .map((ref) => names.get(ref) ?? t('consent.unlisted'))
+                      .join(', ')}
+                  </td>
+                  <td>
+                    {grant.purpose === otp.OtpPurpose.OTP_PURPOSE_SECRET_CODE
+                      ? t('consent.viaSecretCode')
+                      : t('consent.viaOtp')}
+                  </td>
+                  <td>{grant.expiresAt ? when.format(grant.expiresAt) : ''}</td>
+                  <td>
+                    <form method="post" action="/me/consent/withdraw">
+                      <CsrfField page={page} />
+                      <input type="hidden" name="grant" value={grant.grantId} />
+                      <button type="submit">{t('consent.withdrawButton')}</button>
+                    </form>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
       <p>{t('consent.intro')}</p>
       <h2>{t('consent.secretCodeTitle')}</h2>
       <p>{t('consent.secretCode')}</p>
@@ -256,4 +310,21 @@ export function ConsentPage({ page }: { readonly page: PageContext }) {
       <p>{t('consent.withdraw')}</p>
     </CitizenLayout>
   );
+}
+
+/** Who a grant opens the records to: a vaccinator (no staff member's details), or the partner by its id. */
+function granteeOf(page: PageContext, grant: otpV1.ConsentGrant): string {
+  const grantee = grant.consent?.grantee;
+  if (grantee?.kind === otp.GranteeKind.GRANTEE_KIND_PARTNER_CLIENT)
+    return `${page.t('role.PARTNER_CLIENT')}, ${grantee.id}`;
+  return page.t('consent.granteeStaff');
+}
+
+/** Dates and times as the citizen reads them: India's time zone, in the page's language. */
+function timeFormat(page: PageContext): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat(page.lang === 'hi' ? 'hi-IN' : 'en-IN', {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+    timeZone: 'Asia/Kolkata',
+  });
 }

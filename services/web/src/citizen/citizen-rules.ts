@@ -14,6 +14,8 @@ export function historyPage(value: unknown): number {
 
 /** A citizen has at most 4 beneficiaries (identity's rule); a form names one by position. */
 export const MAX_BENEFICIARY_POSITION = 3;
+/** A consent grant's id, as a withdraw form sends it back: a UUID (the OTP service's token id). */
+export const GRANT_ID_FORMAT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A sign-in code: exactly 6 digits (the OTP service's rule). */
 export const OTP_FORMAT = /^\d{6}$/;
 

@@ -35,6 +35,7 @@ import {
   historyPage,
   HISTORY_PAGE_SIZE,
   isCertificateFormat,
+  GRANT_ID_FORMAT,
   minutesToWait,
   OTP_FORMAT,
   type CertificateFormat,
@@ -48,6 +49,7 @@ export const CITIZEN_PATHS = {
   beneficiaries: '/me',
   history: '/me/history',
   consent: '/me/consent',
+  consentWithdraw: '/me/consent/withdraw',
   certificate: '/certificate',
   signOut: SIGN_OUT_ACTION,
 } as const;
@@ -343,9 +345,75 @@ export function registerCitizenRoutes(http: FastifyInstance, deps: WebDeps): voi
     }
   });
 
+  /** The consent page: the grants in force naming this mobile, with a message after a withdrawal. */
+  const consentPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    citizen: CitizenState,
+    message?: { kind: 'error' | 'info'; key: MessageKey },
+    status = 200,
+  ) => {
+    const [consents, listed] = await Promise.all([
+      platform.otp.call('listMyConsents', {}, asUser(citizen.token, true)),
+      platform.identity.call('listMyBeneficiaries', {}, asUser(citizen.token, true)),
+    ]);
+    const page = pageContext(request, reply);
+    return sendPage(
+      reply,
+      h(ConsentPage, {
+        page,
+        grants: consents.grants,
+        names: new Map(listed.beneficiaries.map((b) => [b.beneficiaryRef, b.name])),
+        message: message && { kind: message.kind, text: page.t(message.key) },
+      }),
+      status,
+    );
+  };
+
   http.get(CITIZEN_PATHS.consent, async (request, reply) => {
-    if (!citizenOf(request)) return seeOther(reply, CITIZEN_PATHS.home);
-    return sendPage(reply, h(ConsentPage, { page: pageContext(request, reply) }));
+    const citizen = citizenOf(request);
+    if (!citizen) return seeOther(reply, CITIZEN_PATHS.home);
+    try {
+      return await consentPage(request, reply, citizen);
+    } catch (error) {
+      return failed(request, reply, error);
+    }
+  });
+
+  http.post(CITIZEN_PATHS.consentWithdraw, async (request, reply) => {
+    const citizen = citizenOf(request);
+    if (!citizen) return seeOther(reply, CITIZEN_PATHS.home);
+    const grantId = text(request.body, 'grant');
+    try {
+      if (!GRANT_ID_FORMAT.test(grantId)) {
+        return await consentPage(
+          request,
+          reply,
+          citizen,
+          { kind: 'error', key: 'consent.ended' },
+          400,
+        );
+      }
+      try {
+        // Withdrawing twice changes nothing, so a retry is safe.
+        await platform.otp.call('withdrawConsent', { grantId }, asUser(citizen.token, true));
+      } catch (error) {
+        // Another mobile's grant is refused as an unknown one: either way, nothing to withdraw here.
+        if (isVaxGuardError(error) && error.reason === 'CONSENT_NOT_FOUND') {
+          return await consentPage(
+            request,
+            reply,
+            citizen,
+            { kind: 'error', key: 'consent.ended' },
+            404,
+          );
+        }
+        throw error;
+      }
+      return await consentPage(request, reply, citizen, { kind: 'info', key: 'consent.withdrawn' });
+    } catch (error) {
+      return failed(request, reply, error);
+    }
   });
 
   http.post(CITIZEN_PATHS.signOut, async (request, reply) => {

@@ -81,6 +81,21 @@ export const en = {
   'refusal.CONSENT_EXPIRED': 'consent expired',
   'refusal.PRINCIPAL_SUSPENDED': 'access suspended',
 
+  'consent.inForceTitle': 'Consents in force',
+  'consent.none': 'No consent you gave is in force now.',
+  'consent.caption': 'Consents you gave that are still in force',
+  'consent.who': 'Given to',
+  'consent.beneficiaries': 'Beneficiaries',
+  'consent.how': 'How',
+  'consent.until': 'Ends',
+  'consent.action': 'Withdraw',
+  'consent.granteeStaff': 'A vaccinator at the centre',
+  'consent.unlisted': 'a beneficiary no longer listed',
+  'consent.viaOtp': 'Code sent to your mobile',
+  'consent.viaSecretCode': 'Secret code',
+  'consent.withdrawButton': 'Withdraw consent',
+  'consent.withdrawn': 'The consent is withdrawn: it cannot be used any more.',
+  'consent.ended': 'That consent had already ended.',
   'consent.title': 'Consent',
   'consent.intro':
     'Nobody can read your records without your consent. You give it at the centre, to the vaccinator in front of you, in one of two ways.',
@@ -92,7 +107,7 @@ export const en = {
     'The vaccinator asks for your consent; a code is sent to this mobile. Tell them the code only if you are in front of them. It opens your beneficiaries to that vaccinator for 5 minutes.',
   'consent.withdrawTitle': 'Withdrawing consent',
   'consent.withdraw':
-    'A consent lasts 5 minutes and then ends by itself. Every use of it appears under “Who looked at my records”; if you see a read you did not allow, report it to the helpline.',
+    'A consent lasts 5 minutes and then ends by itself; you can end it sooner with “Withdraw consent” above. Every use of it appears under “Who looked at my records”; if you see a read you did not allow, report it to the helpline.',
 
   'error.title': 'Something went wrong',
   'error.generic': 'Something went wrong on our side. Please try again in a moment.',

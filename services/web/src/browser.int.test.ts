@@ -179,6 +179,46 @@ describe('the citizen’s page in a browser', () => {
     expect(secrets.filter((secret) => log.includes(secret))).toEqual([]);
   });
 
+  it('shows the consent given to a vaccinator and withdraws it: the vaccinator’s next use of the grant is refused', async () => {
+    const { world } = fixture;
+    const citizen = await citizenWithBeneficiary(world);
+    const centreId = await world.centre(`Centre ${randomLetters(8)}`);
+    const vaccinator = await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR, centreId);
+    const { txnId } = await world.clients.identity.call(
+      'requestConsent',
+      { target: { $case: 'beneficiaryRef', value: citizen.ref } },
+      callAs(vaccinator.session),
+    );
+    const grant = await world.confirm(txnId);
+    const findWithGrant = () =>
+      world.clients.records.call(
+        'findBeneficiaryForVaccination',
+        { consentGrant: grant },
+        callAs(vaccinator.session),
+      );
+    await findWithGrant();
+
+    const page = await signIn(await fixture.newContext(), fixture.webUrl, citizen.mobile);
+    await page.goto(`${fixture.webUrl}/me/consent`);
+    const rows = page.locator('tbody tr');
+    expect(await rows.count()).toBe(1);
+    const row = await rows.innerText();
+    expect(row).toContain('A vaccinator at the centre');
+    expect(row).toContain(citizen.name);
+    expect(await seriousAccessibilityViolations(page)).toEqual([]);
+    await Promise.all([
+      page.waitForURL(`${fixture.webUrl}/me/consent/withdraw`),
+      page.click('form[action="/me/consent/withdraw"] button[type="submit"]'),
+    ]);
+    const after = await page.locator('main').innerText();
+    expect(after).toContain('The consent is withdrawn');
+    expect(after).toContain('No consent you gave is in force now.');
+    // Refused as soon as the revocation reaches vaccination-record (Kafka, urgent).
+    await eventually(() =>
+      expect(findWithGrant()).rejects.toMatchObject({ reason: 'TOKEN_REVOKED' }),
+    );
+  });
+
   it('a session cookie taken into another browser on another address opens nothing', async () => {
     const citizen = await citizenWithBeneficiary(fixture.world);
     const victim = await fixture.newContext();

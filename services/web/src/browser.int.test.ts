@@ -39,6 +39,22 @@ async function citizenWithBeneficiary(world: World, name = `Asha ${randomLetters
   return { mobile, token, ref, name };
 }
 
+/** A vaccinator at a new centre holding the beneficiary's consent grant (by OTP, the code from the SMS inbox). */
+async function consentedVaccinator(
+  world: World,
+  beneficiaryRef: string,
+  centreName = `Centre ${randomLetters(8)}`,
+) {
+  const centreId = await world.centre(centreName);
+  const vaccinator = await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR, centreId);
+  const { txnId } = await world.clients.identity.call(
+    'requestConsent',
+    { target: { $case: 'beneficiaryRef', value: beneficiaryRef } },
+    callAs(vaccinator.session),
+  );
+  return { vaccinator, grant: await world.confirm(txnId) };
+}
+
 /** Signs in on the site as the citizen would: the mobile, then the code their phone got. */
 async function signIn(context: BrowserContext, baseUrl: string, mobile: string): Promise<Page> {
   const page = await context.newPage();
@@ -60,14 +76,7 @@ describe('the citizen’s page in a browser', () => {
     // A vaccinator at a named centre reads the record with the citizen's consent and
     // records a dose; then tries a read without consent, which is refused.
     const centreName = `Centre ${randomLetters(8)}`;
-    const centreId = await world.centre(centreName);
-    const vaccinator = await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR, centreId);
-    const { txnId } = await world.clients.identity.call(
-      'requestConsent',
-      { target: { $case: 'beneficiaryRef', value: citizen.ref } },
-      callAs(vaccinator.session),
-    );
-    const grant = await world.confirm(txnId);
+    const { vaccinator, grant } = await consentedVaccinator(world, citizen.ref, centreName);
     await world.clients.records.call(
       'findBeneficiaryForVaccination',
       { consentGrant: grant },
@@ -182,14 +191,7 @@ describe('the citizen’s page in a browser', () => {
   it('shows the consent given to a vaccinator and withdraws it: the vaccinator’s next use of the grant is refused', async () => {
     const { world } = fixture;
     const citizen = await citizenWithBeneficiary(world);
-    const centreId = await world.centre(`Centre ${randomLetters(8)}`);
-    const vaccinator = await world.staff(identityStaffV1.StaffRole.STAFF_ROLE_VACCINATOR, centreId);
-    const { txnId } = await world.clients.identity.call(
-      'requestConsent',
-      { target: { $case: 'beneficiaryRef', value: citizen.ref } },
-      callAs(vaccinator.session),
-    );
-    const grant = await world.confirm(txnId);
+    const { vaccinator, grant } = await consentedVaccinator(world, citizen.ref);
     const findWithGrant = () =>
       world.clients.records.call(
         'findBeneficiaryForVaccination',

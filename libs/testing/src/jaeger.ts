@@ -2,12 +2,12 @@
 // ~/.cache/vaxguard/bin) keeping traces in memory: the services export their spans to it
 // over OTLP/gRPC; `npm start` runs one and the tracing test reads traces back from its
 // query API.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './containers';
-import { eventually } from './eventually';
+import { startHttpServerProcess } from './http-server-process';
 
 /** Where ensure-prereqs.sh puts the binary (`VAXGUARD_CACHE_DIR`/bin, as for the witness). */
 export function jaegerBinary(cacheDir = join(homedir(), '.cache', 'vaxguard')): string {
@@ -139,51 +139,20 @@ export async function startJaeger(options: {
   const configFile = join(options.dir, 'jaeger.json');
   writeFileSync(configFile, jaegerConfig(ports));
   const uiUrl = `http://127.0.0.1:${ports.query}`;
-  const child = spawn(options.binary ?? jaegerBinary(), ['--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: options.detached ?? false,
+  const server = await startHttpServerProcess({
+    name: 'jaeger',
+    command: options.binary ?? jaegerBinary(),
+    args: ['--config', configFile],
+    readyUrl: `${uiUrl}/api/services`,
+    logFile: options.logFile,
+    detached: options.detached,
   });
-  let output = '';
-  if (options.logFile) {
-    const file = createWriteStream(options.logFile, { flags: 'a' });
-    child.stdout.pipe(file, { end: false });
-    child.stderr.pipe(file, { end: false });
-    child.once('exit', () => file.end());
-  } else {
-    for (const stream of [child.stdout, child.stderr]) {
-      stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    }
-  }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.once('error', (error) => (output += `\n${error.message}`));
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const stop = async (): Promise<void> => {
-    if (running()) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(killer);
-    }
-  };
-  try {
-    await eventually(
-      async () => {
-        if (!running()) throw new Error(`jaeger exited:\n${output}`);
-        const response = await fetch(`${uiUrl}/api/services`);
-        if (response.status !== 200) throw new Error(`not ready: HTTP ${response.status}`);
-      },
-      { timeoutMs: 30_000, intervalMs: 200 },
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
   return {
     otlpEndpoint: `http://127.0.0.1:${ports.otlpGrpc}`,
     uiUrl,
     ports,
-    child,
-    output: () => output,
+    child: server.child,
+    output: server.output,
     async trace(traceId) {
       const response = await fetch(`${uiUrl}/api/traces/${traceId}`);
       if (response.status === 404) return [];
@@ -201,7 +170,7 @@ export async function startJaeger(options: {
         })),
       );
     },
-    stop,
-    [Symbol.asyncDispose]: stop,
+    stop: server.stop,
+    [Symbol.asyncDispose]: server.stop,
   };
 }

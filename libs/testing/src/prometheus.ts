@@ -1,12 +1,12 @@
 // A real Prometheus server (Debian's `prometheus` package, installed by
 // tools/dev/ensure-prereqs.sh prometheus) scraping the platform's services with the
 // repository's alerting rules: started by `npm start` and by the metrics tests.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './containers';
-import { eventually } from './eventually';
+import { startHttpServerProcess } from './http-server-process';
 
 const WORKSPACE = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -97,62 +97,30 @@ export async function startPrometheus(options: {
   writeFileSync(configFile, options.config);
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    PROMETHEUS_BIN,
-    [
+  const server = await startHttpServerProcess({
+    name: 'prometheus',
+    command: PROMETHEUS_BIN,
+    args: [
       `--config.file=${configFile}`,
       `--storage.tsdb.path=${join(options.dir, 'data')}`,
       `--storage.tsdb.retention.time=${options.retention ?? '1d'}`,
       `--web.listen-address=127.0.0.1:${port}`,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false },
-  );
-  let output = '';
-  if (options.logFile) {
-    const file = createWriteStream(options.logFile, { flags: 'a' });
-    child.stdout.pipe(file, { end: false });
-    child.stderr.pipe(file, { end: false });
-    child.once('exit', () => file.end());
-  } else {
-    for (const stream of [child.stdout, child.stderr]) {
-      stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    }
-  }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.once('error', (error) => (output += `\n${error.message}`));
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const stop = async (): Promise<void> => {
-    if (running()) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(killer);
-    }
-  };
+    readyUrl: `${url}/-/ready`,
+    logFile: options.logFile,
+    detached: options.detached,
+  });
   const api = async <T>(path: string): Promise<T> => {
     const response = await fetch(`${url}${path}`);
     const body = (await response.json()) as { status: string; data: T; error?: string };
     if (body.status !== 'success') throw new Error(`${path}: ${body.error ?? body.status}`);
     return body.data;
   };
-  try {
-    await eventually(
-      async () => {
-        if (!running()) throw new Error(`prometheus exited:\n${output}`);
-        const response = await fetch(`${url}/-/ready`);
-        if (response.status !== 200) throw new Error(`not ready: HTTP ${response.status}`);
-      },
-      { timeoutMs: 30_000, intervalMs: 200 },
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
   return {
     url,
     port,
-    child,
-    output: () => output,
+    child: server.child,
+    output: server.output,
     async alerts() {
       const data = await api<{ alerts: PrometheusAlert[] }>('/api/v1/alerts');
       return data.alerts;
@@ -163,7 +131,7 @@ export async function startPrometheus(options: {
       }>(`/api/v1/query?query=${encodeURIComponent(expr)}`);
       return data.result.map(({ metric, value }) => ({ labels: metric, value: Number(value[1]) }));
     },
-    stop,
-    [Symbol.asyncDispose]: stop,
+    stop: server.stop,
+    [Symbol.asyncDispose]: server.stop,
   };
 }

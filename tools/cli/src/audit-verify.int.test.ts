@@ -339,11 +339,11 @@ describe('vaxguard audit verify, the log tampered with in PostgreSQL', () => {
       expect(Number(shrank?.[1])).toBe(held);
       expect(Number(shrank?.[2])).toBeLessThanOrEqual(cut);
     } else {
-      // A log serving the checkpoint it kept outside its database: the entries are gone.
-      expect(tampering).toMatchObject({
-        kind: 'BAD_ENTRY',
-        entry: { index: cut, problem: 'missing' },
-      });
+      // A log serving the checkpoint it kept outside its database: the entries are gone,
+      // or, when the log has appended again since the cut (its own events go on arriving:
+      // a query's audit.queried among them), the entry now at the cut is another one.
+      expect(tampering).toMatchObject({ kind: 'BAD_ENTRY', entry: { index: cut } });
+      expect(['missing', 'changed']).toContain(tampering.entry?.problem);
     }
     expect(readFileSync(join(workDir, 'truncate'), 'utf8')).toBe(kept);
 

@@ -37,6 +37,8 @@ function instance(name: string, served: string[]): GrpcServer {
     issueSecretCodeGrant: async () => ({ token: '', claims: undefined }),
     getSigningKeys: async () => ({ keys: [] }),
     revokeToken: async () => ({}),
+    listMyConsents: async () => ({ grants: [] }),
+    withdrawConsent: async () => ({}),
   });
 }
 

@@ -28,6 +28,8 @@ const unused = {
   issueSecretCodeGrant: async () => ({ token: '', claims: undefined }),
   getSigningKeys: async () => ({ keys: [] }),
   revokeToken: async () => ({}),
+  listMyConsents: async () => ({ grants: [] }),
+  withdrawConsent: async () => ({}),
 };
 const answer = {
   txnId: 'txn',

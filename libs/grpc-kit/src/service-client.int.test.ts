@@ -50,6 +50,8 @@ const handlers: ServiceHandlers<typeof otpV1.OtpServiceService> = {
   issueSecretCodeGrant: async () => ({ token: '', claims: undefined }),
   getSigningKeys: async () => ({ keys: [] }),
   revokeToken: async () => ({}),
+  listMyConsents: async () => ({ grants: [] }),
+  withdrawConsent: async () => ({}),
 };
 
 function otpServer(): GrpcServer {

@@ -62,6 +62,8 @@ describe('createServiceClient', () => {
       | 'getSigningKeys'
       | 'revokeToken'
       | 'issueSecretCodeGrant'
+      | 'listMyConsents'
+      | 'withdrawConsent'
     >();
     // The generated client class gives the same typed client as its definition.
     const otp = createServiceClient(otpV1.OtpServiceClient, options);

@@ -2,8 +2,12 @@
 // grpc-js echo (the baseline) served from its own process, as a service would be.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { unaryCall } from '@vaxguard/grpc-kit';
-import { freePort } from '@vaxguard/testing';
+import type { Metadata } from '@grpc/grpc-js';
+import { readDevSms } from '@vaxguard/dev-sms';
+import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
+import { otpV1 } from '@vaxguard/proto';
+import { eventually, freePort } from '@vaxguard/testing';
+import { MAX_TOKEN_LIFETIME_MS, TOKEN_HEADER } from '@vaxguard/tokens';
 import { connectEcho } from './echo-server';
 
 /** Closed-loop load settings, the same for every benchmark and every phase. */
@@ -19,6 +23,49 @@ export function benchLimits(env: NodeJS.ProcessEnv = process.env): BenchLimits {
     maxSeconds: Number(env['BENCH_SECONDS'] ?? 10),
     maxCalls: Number(env['BENCH_MAX_CALLS'] ?? 20_000),
   };
+}
+
+/** A phase must end before the citizen token it uses expires: this margin is left. */
+const TOKEN_MARGIN_MS = 30_000;
+
+/**
+ * A citizen signed in through OTP for real (GenerateOtp, the code from the development
+ * SMS file, ConfirmOtp): the metadata a call made with their token carries, and how long
+ * a load phase using it may last (`maxSeconds`, or less before the token expires).
+ */
+export async function signInCitizen(options: {
+  readonly otp: otpV1.OtpServiceClient;
+  readonly app: { readonly clientId: string; readonly secret: string };
+  readonly smsSink: string;
+  readonly mobile: string;
+  readonly maxSeconds: number;
+}): Promise<{ metadata: Metadata; maxSeconds: number }> {
+  const { otp, app } = options;
+  const { txnId } = await unaryCall<otpV1.GenerateOtpResponse>((done) =>
+    otp.generateOtp(
+      {
+        mobile: options.mobile,
+        purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
+        consent: undefined,
+        onBehalfOfClientId: '',
+      },
+      clientMetadata(app.clientId, app.secret),
+      done,
+    ),
+  );
+  const sms = await eventually(async () => {
+    const found = await readDevSms(options.smsSink, txnId);
+    if (!found) throw new Error('no SMS yet');
+    return found;
+  });
+  const { token, claims } = await unaryCall<otpV1.ConfirmOtpResponse>((done) =>
+    otp.confirmOtp({ txnId, otp: sms.code }, clientMetadata(app.clientId, app.secret), done),
+  );
+  const metadata = clientMetadata(app.clientId, app.secret);
+  metadata.set(TOKEN_HEADER, token);
+  const expiresAt = claims?.expiresAt?.getTime() ?? Date.now() + MAX_TOKEN_LIFETIME_MS;
+  const left = (expiresAt - Date.now() - TOKEN_MARGIN_MS) / 1000;
+  return { metadata, maxSeconds: Math.min(options.maxSeconds, left) };
 }
 
 export interface EchoServer extends AsyncDisposable {

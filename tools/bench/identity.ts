@@ -9,21 +9,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, type Metadata } from '@grpc/grpc-js';
-import { readDevSms } from '@vaxguard/dev-sms';
-import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
+import { credentials } from '@grpc/grpc-js';
+import { unaryCall } from '@vaxguard/grpc-kit';
 import { identityV1, otpV1 } from '@vaxguard/proto';
-import { eventually, spawnService, startKafka, startPostgres, testClient } from '@vaxguard/testing';
-import { MAX_TOKEN_LIFETIME_MS, SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
-import { benchLimits, runBenchmark, startEcho } from './harness';
+import { spawnService, startKafka, startPostgres, testClient } from '@vaxguard/testing';
+import { SERVICE_SCOPES } from '@vaxguard/tokens';
+import { benchLimits, runBenchmark, signInCitizen, startEcho } from './harness';
 import { formatResult, runLoad } from './load';
 
 const LIMITS = benchLimits();
 // Node options for the identity process alone, to profile it (e.g. a `--require` of a
 // preload that starts the inspector's profiler; Node 20 refuses --cpu-prof here).
 const IDENTITY_NODE_OPTIONS = process.env['BENCH_IDENTITY_NODE_OPTIONS'];
-// A phase must end before the citizen token it uses expires; leave a margin.
-const TOKEN_MARGIN_MS = 30_000;
 const MOBILE = '9700000001';
 const AADHAAR = '234123412346';
 
@@ -87,42 +84,15 @@ async function main(): Promise<void> {
       identity.address,
       credentials.createInsecure(),
     );
-    const metadata = (token: string): Metadata => {
-      const md = clientMetadata(app.clientId, app.secret);
-      md.set(TOKEN_HEADER, token);
-      return md;
-    };
-
     /** A fresh citizen sign-in: the token and how long a phase using it may last. */
-    const signIn = async (): Promise<{ metadata: Metadata; maxSeconds: number }> => {
-      const { txnId } = await unaryCall<otpV1.GenerateOtpResponse>((done) =>
-        otpClient.generateOtp(
-          {
-            mobile: MOBILE,
-            purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
-            consent: undefined,
-            onBehalfOfClientId: '',
-          },
-          clientMetadata(app.clientId, app.secret),
-          done,
-        ),
-      );
-      const sms = await eventually(async () => {
-        const found = await readDevSms(sink, txnId);
-        if (!found) throw new Error('no SMS yet');
-        return found;
+    const signIn = () =>
+      signInCitizen({
+        otp: otpClient,
+        app,
+        smsSink: sink,
+        mobile: MOBILE,
+        maxSeconds: LIMITS.maxSeconds,
       });
-      const { token, claims } = await unaryCall<otpV1.ConfirmOtpResponse>((done) =>
-        otpClient.confirmOtp(
-          { txnId, otp: sms.code },
-          clientMetadata(app.clientId, app.secret),
-          done,
-        ),
-      );
-      const expiresAt = claims?.expiresAt?.getTime() ?? Date.now() + MAX_TOKEN_LIFETIME_MS;
-      const left = (expiresAt - Date.now() - TOKEN_MARGIN_MS) / 1000;
-      return { metadata: metadata(token), maxSeconds: Math.min(LIMITS.maxSeconds, left) };
-    };
 
     const registration = await signIn();
     const { beneficiary } = await unaryCall<identityV1.RegisterBeneficiaryResponse>((done) =>

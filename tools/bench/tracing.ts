@@ -9,12 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, type Metadata } from '@grpc/grpc-js';
-import { readDevSms } from '@vaxguard/dev-sms';
-import { clientMetadata, unaryCall } from '@vaxguard/grpc-kit';
+import { credentials } from '@grpc/grpc-js';
+import { unaryCall } from '@vaxguard/grpc-kit';
 import { identityV1, otpV1 } from '@vaxguard/proto';
 import {
-  eventually,
   jaegerBinary,
   spawnService,
   startJaeger,
@@ -22,8 +20,8 @@ import {
   startPostgres,
   testClient,
 } from '@vaxguard/testing';
-import { MAX_TOKEN_LIFETIME_MS, SERVICE_SCOPES, TOKEN_HEADER } from '@vaxguard/tokens';
-import { benchLimits, runBenchmark } from './harness';
+import { SERVICE_SCOPES } from '@vaxguard/tokens';
+import { benchLimits, runBenchmark, signInCitizen } from './harness';
 import { formatResult, runLoad, type LoadResult } from './load';
 
 const LIMITS = benchLimits();
@@ -46,8 +44,7 @@ function combined(results: readonly LoadResult[]): LoadResult {
     p99Ms: sum((result) => result.p99Ms) / results.length,
   };
 }
-// A phase must end before the citizen token it uses expires; leave a margin.
-const TOKEN_MARGIN_MS = 30_000;
+
 /** One citizen per identity process: each signs in once (OTP's per-mobile quota is small). */
 const MOBILES = { off: '9700000002', on: '9700000003' };
 
@@ -112,37 +109,8 @@ async function main(): Promise<void> {
 
     const otpClient = new otpV1.OtpServiceClient(otp.address, credentials.createInsecure());
     /** A fresh citizen sign-in: the token's metadata and how long a phase using it may last. */
-    const signIn = async (mobile: string): Promise<{ metadata: Metadata; maxSeconds: number }> => {
-      const { txnId } = await unaryCall<otpV1.GenerateOtpResponse>((done) =>
-        otpClient.generateOtp(
-          {
-            mobile,
-            purpose: otpV1.OtpPurpose.OTP_PURPOSE_CITIZEN_LOGIN,
-            consent: undefined,
-            onBehalfOfClientId: '',
-          },
-          clientMetadata(app.clientId, app.secret),
-          done,
-        ),
-      );
-      const sms = await eventually(async () => {
-        const found = await readDevSms(sink, txnId);
-        if (!found) throw new Error('no SMS yet');
-        return found;
-      });
-      const { token, claims } = await unaryCall<otpV1.ConfirmOtpResponse>((done) =>
-        otpClient.confirmOtp(
-          { txnId, otp: sms.code },
-          clientMetadata(app.clientId, app.secret),
-          done,
-        ),
-      );
-      const metadata = clientMetadata(app.clientId, app.secret);
-      metadata.set(TOKEN_HEADER, token);
-      const expiresAt = claims?.expiresAt?.getTime() ?? Date.now() + MAX_TOKEN_LIFETIME_MS;
-      const left = (expiresAt - Date.now() - TOKEN_MARGIN_MS) / 1000;
-      return { metadata, maxSeconds: Math.min(LIMITS.maxSeconds, left) };
-    };
+    const signIn = (mobile: string) =>
+      signInCitizen({ otp: otpClient, app, smsSink: sink, mobile, maxSeconds: LIMITS.maxSeconds });
 
     /** GetBeneficiary of one beneficiary registered at `address`, as a load phase's call. */
     const reader = async (address: string, mobile: string) => {

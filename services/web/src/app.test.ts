@@ -1,14 +1,19 @@
 // The web app in process (fastify's inject), the platform faked: the CSRF wiring, the
 // security headers, the session cookie and the rule that no URL carries personal data.
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notFound, unauthenticated } from '@vaxguard/errors';
 import { MemoryLogSink } from '@vaxguard/logging';
-import { createWebApp, type WebApp } from './app';
+import type { WebApp } from './app';
 import { CITIZEN_PATHS } from './citizen/routes';
-import { readConfig } from './config';
 import type { PlatformClients } from './http/platform-clients';
+import {
+  cookieHeader,
+  fakePlatformClients,
+  injectedBrowser,
+  startInjectedApp,
+  UA,
+  type FakeMethods,
+} from './test-support/injected-app';
 
 const MOBILE = '9876501234';
 /** The page tokens the fake audit service was asked for. */
@@ -31,7 +36,7 @@ const withdrawnGrants: string[] = [];
 
 /** The platform as the web tier sees it: a citizen with one beneficiary. */
 function fakePlatform(): PlatformClients {
-  const calls: Record<string, (request: never) => unknown> = {
+  const methods: FakeMethods = {
     generateOtp: () => ({ txnId: '00000000-0000-4000-8000-000000000001' }),
     confirmOtp: (request: { otp: string }) => {
       if (request.otp !== '123456')
@@ -83,98 +88,29 @@ function fakePlatform(): PlatformClients {
       return {};
     },
   };
-  const client = {
-    call: async (method: string, request: never) => {
-      const answer = calls[method];
-      if (!answer) throw new Error(`unexpected call ${method}`);
-      return answer(request);
-    },
-    stream: () => {
-      throw new Error('no streams');
-    },
-    close: () => undefined,
-  };
-  return { otp: client, identity: client, records: client, audit: client, close() {} } as never;
+  return fakePlatformClients({
+    methods,
+    unexpected: (method) => new Error(`unexpected call ${method}`),
+  });
 }
 
 let app: WebApp;
 const logs = new MemoryLogSink();
 
 function startApp(signInLimit: number) {
-  const config = readConfig({
-    WEB_COOKIE_KEY: randomBytes(32).toString('base64'),
-    OTP_GRPC_ADDRESS: '127.0.0.1:1',
-    IDENTITY_GRPC_ADDRESS: '127.0.0.1:2',
-    VACCINATION_RECORD_GRPC_ADDRESS: '127.0.0.1:3',
-    AUDIT_GRPC_ADDRESS: '127.0.0.1:4',
-    SERVICE_CLIENT_ID: 'web',
-    SERVICE_CLIENT_SECRET: 'a-long-enough-secret',
-    LOG_LEVEL: 'debug',
-    WEB_SIGN_IN_LIMIT: String(signInLimit),
-  });
-  return createWebApp(config, {
-    platform: fakePlatform(),
-    logSink: logs,
-    staticDir: fileURLToPath(new URL('../public/', import.meta.url)),
-  });
+  return startInjectedApp({ platform: fakePlatform(), logSink: logs, signInLimit });
 }
 
 beforeAll(async () => {
   // These tests sign in many times from one address; the limit has its own test.
   app = await startApp(1_000);
-  await app.http.ready();
 });
 
 afterAll(async () => {
   await app?.stop();
 });
 
-const UA = { 'user-agent': 'unit-test' };
-
-/** Cookies a response set, as a Cookie header value, merged over `jar`. */
-function cookieJar(
-  jar: Record<string, string>,
-  response: { cookies: { name: string; value: string }[] },
-) {
-  const next = { ...jar };
-  for (const cookie of response.cookies) next[cookie.name] = cookie.value;
-  return next;
-}
-const cookieHeader = (jar: Record<string, string>) =>
-  Object.entries(jar)
-    .map(([name, value]) => `${name}=${value}`)
-    .join('; ');
-const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-
-/** GETs a page with the jar, returning its CSRF token and the jar with what it set. */
-async function getForm(path: string, jar: Record<string, string> = {}) {
-  const response = await app.http.inject({
-    method: 'GET',
-    url: path,
-    headers: { ...UA, cookie: cookieHeader(jar) },
-  });
-  return { response, csrf: csrfOf(response.body), jar: cookieJar(jar, response) };
-}
-
-async function post(
-  path: string,
-  form: Record<string, string>,
-  jar: Record<string, string>,
-  headers = {},
-) {
-  const response = await app.http.inject({
-    method: 'POST',
-    url: path,
-    headers: {
-      ...UA,
-      cookie: cookieHeader(jar),
-      'content-type': 'application/x-www-form-urlencoded',
-      ...headers,
-    },
-    payload: new URLSearchParams(form).toString(),
-  });
-  return { response, jar: cookieJar(jar, response) };
-}
+const { get: getForm, post } = injectedBrowser(() => app);
 
 /** Signs in with the fake platform's code: the jar of a signed-in browser. */
 async function signedIn() {
@@ -264,19 +200,11 @@ describe('sign-in codes', () => {
   it('are limited per client address: past the limit the page says how long to wait', async () => {
     const limited = await startApp(2);
     try {
+      const browser = injectedBrowser(() => limited);
       const ask = async () => {
-        const page = await limited.http.inject({ method: 'GET', url: '/', headers: UA });
-        const jar = cookieJar({}, page);
-        return limited.http.inject({
-          method: 'POST',
-          url: '/sign-in',
-          headers: {
-            ...UA,
-            cookie: cookieHeader(jar),
-            'content-type': 'application/x-www-form-urlencoded',
-          },
-          payload: new URLSearchParams({ mobile: MOBILE, _csrf: csrfOf(page.body) }).toString(),
-        });
+        const page = await browser.get('/');
+        return (await browser.post('/sign-in', { mobile: MOBILE, _csrf: page.csrf }, page.jar))
+          .response;
       };
       expect((await ask()).statusCode).toBe(303);
       expect((await ask()).statusCode).toBe(303);

@@ -1,15 +1,19 @@
 // The console's routes in process (fastify's inject), the platform faked: who may sign
 // in, what the log filter takes and how it refuses (by field, never repeating what was
 // typed, nothing of it in a URL or the log), and the kill switch's confirmation step.
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { permissionDenied, unauthenticated } from '@vaxguard/errors';
 import { MemoryLogSink } from '@vaxguard/logging';
 import { identityStaffV1 } from '@vaxguard/proto';
-import { createWebApp, type WebApp } from '../app';
-import { readConfig } from '../config';
+import type { WebApp } from '../app';
 import type { PlatformClients } from '../http/platform-clients';
+import {
+  csrfOf,
+  fakePlatformClients,
+  injectedBrowser,
+  startInjectedApp,
+  type FakeMethods,
+} from '../test-support/injected-app';
 import { AUDIT_PATHS } from './auditor-pages';
 
 const STAFF_ID = '1b4e28ba-2fa1-4d2b-883f-0016d3cca427';
@@ -30,7 +34,7 @@ const asked: Record<string, unknown[]> = {};
 let role = identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR;
 
 function fakePlatform(): PlatformClients {
-  const calls: Record<string, (request: never) => unknown> = {
+  const methods: FakeMethods = {
     startStaffLogin: (request: { password: string }) => {
       if (request.password !== 'right passphrase') {
         throw unauthenticated('wrong username or password', { reason: 'BAD_LOGIN' });
@@ -66,49 +70,26 @@ function fakePlatform(): PlatformClients {
     setApiLock: () => ({}),
     revokeToken: () => ({}),
   };
-  const client = {
-    call: async (method: string, request: never) => {
-      (asked[method] ??= []).push(request);
-      const answer = calls[method];
-      if (!answer) throw permissionDenied(`unexpected call ${method}`);
-      return answer(request);
-    },
+  return fakePlatformClients({
+    methods,
+    unexpected: (method) => permissionDenied(`unexpected call ${method}`),
+    onCall: (method, request) => (asked[method] ??= []).push(request),
     // ExportEntries: two chunks, or a refusal before the first for an actor named 'refused'.
-    stream: (method: string, request: { actorId: string }) => {
-      (asked[method] ??= []).push(request);
-      return (async function* () {
+    stream: (_method, request: { actorId: string }) =>
+      (async function* () {
         if (request.actorId === 'refused') throw permissionDenied('not an auditor');
         yield { entries: [{ index: '1', entry: entryBytes(1), eventId: 'e1' }] };
         yield { entries: [{ index: '2', entry: entryBytes(2), eventId: 'e2' }] };
-      })();
-    },
-    close: () => undefined,
-  };
-  return { otp: client, identity: client, records: client, audit: client, close() {} } as never;
+      })(),
+  });
 }
 
 let app: WebApp;
 const logs = new MemoryLogSink();
 
 beforeAll(async () => {
-  const config = readConfig({
-    WEB_COOKIE_KEY: randomBytes(32).toString('base64'),
-    OTP_GRPC_ADDRESS: '127.0.0.1:1',
-    IDENTITY_GRPC_ADDRESS: '127.0.0.1:2',
-    VACCINATION_RECORD_GRPC_ADDRESS: '127.0.0.1:3',
-    AUDIT_GRPC_ADDRESS: '127.0.0.1:4',
-    SERVICE_CLIENT_ID: 'web',
-    SERVICE_CLIENT_SECRET: 'a-long-enough-secret',
-    // Each test signs in afresh, from the one address inject uses.
-    WEB_SIGN_IN_LIMIT: '1000',
-    LOG_LEVEL: 'debug',
-  });
-  app = await createWebApp(config, {
-    platform: fakePlatform(),
-    logSink: logs,
-    staticDir: fileURLToPath(new URL('../../public/', import.meta.url)),
-  });
-  await app.http.ready();
+  // Each test signs in afresh, from the one address inject uses.
+  app = await startInjectedApp({ platform: fakePlatform(), logSink: logs, signInLimit: 1_000 });
 });
 
 afterAll(async () => {
@@ -120,40 +101,7 @@ beforeEach(() => {
   role = identityStaffV1.StaffRole.STAFF_ROLE_AUDITOR;
 });
 
-const UA = { 'user-agent': 'unit-test' };
-type Jar = Record<string, string>;
-const withCookies = (jar: Jar, response: { cookies: { name: string; value: string }[] }) => ({
-  ...jar,
-  ...Object.fromEntries(response.cookies.map((cookie) => [cookie.name, cookie.value])),
-});
-const cookieHeader = (jar: Jar) =>
-  Object.entries(jar)
-    .map(([name, value]) => `${name}=${value}`)
-    .join('; ');
-const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-
-async function get(url: string, jar: Jar = {}) {
-  const response = await app.http.inject({
-    method: 'GET',
-    url,
-    headers: { ...UA, cookie: cookieHeader(jar) },
-  });
-  return { response, csrf: csrfOf(response.body), jar: withCookies(jar, response) };
-}
-
-async function post(url: string, form: Record<string, string>, jar: Jar) {
-  const response = await app.http.inject({
-    method: 'POST',
-    url,
-    headers: {
-      ...UA,
-      cookie: cookieHeader(jar),
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    payload: new URLSearchParams(form).toString(),
-  });
-  return { response, jar: withCookies(jar, response) };
-}
+const { get, post } = injectedBrowser(() => app);
 
 /** Signs in on the console with the fake platform: the jar of a signed-in browser. */
 async function signedIn(password = 'right passphrase') {

@@ -54,7 +54,11 @@ import { runDemo } from './demo';
 import { DEV_LOGS, DEV_STATE, envFileOf, ROOT, shown, writeEnvFile } from './dev-env';
 
 const env = process.env;
-const PG_PORT = Number(env['VAXGUARD_DEV_PG_PORT'] ?? 55432);
+// The default ports sit below Linux's ephemeral range (32768-60999), where any outgoing
+// connection may already hold one (an instance's metrics port once did), and below the
+// tests' port blocks (libs/testing, 19988-31999): the gRPC services keep 50051-50054,
+// the port every gRPC tool expects.
+const PG_PORT = Number(env['VAXGUARD_DEV_PG_PORT'] ?? 15432);
 /**
  * VAXGUARD_DEV_POSTGRES=pair: PostgreSQL as a primary and a standby with automatic
  * failover (pg_auto_failover's monitor and two nodes, containers only) instead of one
@@ -63,7 +67,7 @@ const PG_PORT = Number(env['VAXGUARD_DEV_PG_PORT'] ?? 55432);
 const PG_MODE = env['VAXGUARD_DEV_POSTGRES'] ?? 'single';
 const PG_PAIR_PORTS = { nodes: [PG_PORT, PG_PORT + 1] as [number, number], monitor: PG_PORT + 2 };
 const PG_PAIR_PREFIX = 'vaxguard-dev-pg';
-const KAFKA_PORT = Number(env['VAXGUARD_DEV_KAFKA_PORT'] ?? 59092);
+const KAFKA_PORT = Number(env['VAXGUARD_DEV_KAFKA_PORT'] ?? 19092);
 const FIRST_SERVICE_PORT = Number(env['VAXGUARD_DEV_GRPC_PORT'] ?? 50051);
 const SERVICES = ['identity', 'otp', 'vaccination-record', 'audit'] as const;
 type Service = (typeof SERVICES)[number];
@@ -75,14 +79,14 @@ const DEV_ADMIN = 'platform.admin';
 
 // The audit log's origin: its checkpoints' first line and its signer key's name.
 const AUDIT_LOG_ORIGIN = 'audit.vaxguard.dev';
-const ISSUER_HTTP_PORT = Number(env['VAXGUARD_DEV_ISSUER_PORT'] ?? 58080);
+const ISSUER_HTTP_PORT = Number(env['VAXGUARD_DEV_ISSUER_PORT'] ?? 18080);
 // The witness that cosigns the audit log's checkpoints (litewitness, c2sp.org/tlog-witness).
-const WITNESS_PORT = Number(env['VAXGUARD_DEV_WITNESS_PORT'] ?? 57380);
+const WITNESS_PORT = Number(env['VAXGUARD_DEV_WITNESS_PORT'] ?? 17380);
 const WITNESS_STATE = resolve(DEV_STATE, 'witness');
 // Each service's first instance serves /metrics at this port + its index (instance k:
 // + k × the layout's stride); Prometheus scrapes them all, its data kept across starts.
-const FIRST_METRICS_PORT = Number(env['VAXGUARD_DEV_METRICS_PORT'] ?? 59101);
-const PROMETHEUS_PORT = Number(env['VAXGUARD_DEV_PROMETHEUS_PORT'] ?? 59090);
+const FIRST_METRICS_PORT = Number(env['VAXGUARD_DEV_METRICS_PORT'] ?? 19101);
+const PROMETHEUS_PORT = Number(env['VAXGUARD_DEV_PROMETHEUS_PORT'] ?? 19090);
 const PROMETHEUS_STATE = resolve(DEV_STATE, 'prometheus');
 // Jaeger, where every service sends its spans (OTLP/gRPC) and traces are read: its query
 // API on the UI's usual port, OTLP on the next ones (not 4317/4318, which a developer's

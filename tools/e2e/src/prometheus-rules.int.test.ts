@@ -55,7 +55,7 @@ describe('the alerting rules', () => {
         config,
         prometheusConfig({
           jobs: Object.fromEntries(
-            PLATFORM_SERVICES.map((service, index) => [service, [`127.0.0.1:${59101 + index}`]]),
+            PLATFORM_SERVICES.map((service, index) => [service, [`127.0.0.1:${19101 + index}`]]),
           ),
           ruleFiles: [ALERT_RULES_FILE],
         }),

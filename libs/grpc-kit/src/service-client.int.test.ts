@@ -3,6 +3,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invalidArgument, isVaxGuardError, resourceExhausted, unavailable } from '@vaxguard/errors';
 import { createLogger, MemoryLogSink } from '@vaxguard/logging';
+import { Registry } from '@vaxguard/metrics';
 import { otpV1 } from '@vaxguard/proto';
 import { clientSecretAuthenticator, header, hashClientSecret } from './auth';
 import { GrpcServer, type ServiceHandlers } from './server';
@@ -118,6 +119,29 @@ describe('service client kit against a real server', () => {
     await otp.call('generateOtp', generateRequest('ok:1'), { idempotent: false });
     expect(seen.at(-1)).toEqual({ clientId: 'svc-identity', userToken: undefined });
     otp.close();
+  });
+
+  it('counts each call once in its metrics, by method and final status, retries included', async () => {
+    const metrics = new Registry();
+    const otp = createServiceClient(otpV1.OtpServiceService, clientOptions({ metrics }));
+    await otp.call('generateOtp', generateRequest('ok:metrics'), { idempotent: false });
+    // Retried twice through UNAVAILABLE, answered OK: one call, one OK.
+    await otp.call('generateOtp', generateRequest('down:2:metrics'), { idempotent: true });
+    await refusal(otp.call('generateOtp', generateRequest('bad'), { idempotent: false }));
+    otp.close();
+    const labels =
+      'grpc_service="vaxguard.otp.v1.OtpService",grpc_method="GenerateOtp",grpc_type="unary"';
+    const text = await metrics.metrics();
+    expect(text).toContain(`grpc_client_started_total{${labels}} 3`);
+    expect(text).toContain(`grpc_client_handled_total{${labels},grpc_code="OK"} 2`);
+    expect(text).toContain(`grpc_client_handled_total{${labels},grpc_code="INVALID_ARGUMENT"} 1`);
+    expect(text).toContain(`grpc_client_handling_seconds_count{${labels}} 3`);
+    expect(text).not.toMatch(/ok:metrics|down:2:metrics/);
+    // A second client of the same process adds to the same series.
+    const again = createServiceClient(otpV1.OtpServiceService, clientOptions({ metrics }));
+    await again.call('generateOtp', generateRequest('ok:metrics-2'), { idempotent: false });
+    again.close();
+    expect(await metrics.metrics()).toContain(`grpc_client_started_total{${labels}} 4`);
   });
 
   it('retries an idempotent call through UNAVAILABLE, and never a non-idempotent one', async () => {

@@ -7,12 +7,14 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { toVaxGuardError, unavailable, VaxGuardError } from '@vaxguard/errors';
+import type { Registry } from '@vaxguard/metrics';
 import { BALANCED_CHANNEL_OPTIONS, grpcTarget, serviceAddressProblem } from './address';
 import { CLIENT_ID_HEADER } from './auth';
 import { currentCallBudget, outgoingDeadlineMs, type CallBudget } from './call-context';
 import { clientMetadata, defaultChannelOptions } from './client';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, retryPolicyProblems, type RetryPolicy } from './retry';
 import { fromStatusError } from './status';
+import { ClientMetrics, withClientMetrics } from './client-metrics';
 import { withClientSpans } from './tracing';
 
 export interface ServiceClientOptions {
@@ -29,6 +31,8 @@ export interface ServiceClientOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** The jitter's source of randomness, for tests (default `Math.random`). */
   readonly random?: () => number;
+  /** Where the calls' client-side metrics go (client-metrics.ts); none are kept without it. */
+  readonly metrics?: Registry;
 }
 
 export interface ServiceCallOptions {
@@ -299,7 +303,7 @@ export function createServiceClient<D extends ServiceDefinition>(
     }
   }
 
-  return withClientSpans(definition, {
+  const serviceClient: ServiceClient<D> = {
     async call(name, request, callOptions) {
       const method = Object.hasOwn(definition, name) ? definition[name] : undefined;
       if (!method || method.requestStream || method.responseStream) {
@@ -360,5 +364,9 @@ export function createServiceClient<D extends ServiceDefinition>(
       for (const wake of [...wakeOnClose]) wake();
       client.close();
     },
-  });
+  };
+  const measured = options.metrics
+    ? withClientMetrics(definition, serviceClient, ClientMetrics.of(options.metrics))
+    : serviceClient;
+  return withClientSpans(definition, measured);
 }

@@ -31,6 +31,14 @@ const ERROR_DOMAIN = 'vaxguard.in';
 const RETRY_INFO_URL = 'type.googleapis.com/google.rpc.RetryInfo';
 const ERROR_INFO_URL = 'type.googleapis.com/google.rpc.ErrorInfo';
 
+/** A status code from a gRPC status error's number or a VaxGuardError's code name. */
+export function statusCodeOf(error: unknown): status {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'number') return code;
+  const numbered = typeof code === 'string' ? (status as Record<string, unknown>)[code] : undefined;
+  return typeof numbered === 'number' ? numbered : status.UNKNOWN;
+}
+
 export type StatusError = Partial<ServiceError> & { code: status; details: string };
 
 /**

@@ -7,6 +7,7 @@ import {
 } from '@grpc/grpc-js';
 import { context } from '@opentelemetry/api';
 import { startRpcClientSpan, startRpcServerSpan, TRACEPARENT_HEADER } from '@vaxguard/tracing';
+import { statusCodeOf } from './status';
 
 /** The caller's `traceparent`, when its metadata carries one. */
 export function incomingTraceparent(metadata: Metadata): string | undefined {
@@ -72,14 +73,6 @@ export function withServerSpan(
   return method.responseStream
     ? tracedServerStream(method.path, implementation as handleServerStreamingCall<unknown, unknown>)
     : tracedUnary(method.path, implementation as handleUnaryCall<unknown, unknown>);
-}
-
-/** A status code from a gRPC status error's number or a VaxGuardError's code name. */
-function statusCodeOf(error: unknown): number {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'number') return code;
-  const numbered = typeof code === 'string' ? (status as Record<string, unknown>)[code] : undefined;
-  return typeof numbered === 'number' ? numbered : status.UNKNOWN;
 }
 
 type UnaryCall = (

@@ -180,7 +180,7 @@ export class ServiceRuntime {
       // A service's own credentials come from its configuration, partners from identity.
       const configured = staticClientRegistry(config.clientCredentials);
       const verifier = new TokenVerifier({
-        issuers: { [TOKEN_ISSUER]: new JwksCache(tokenKeysOf(options, closers), { clock }) },
+        issuers: { [TOKEN_ISSUER]: new JwksCache(tokenKeysOf(options, metrics, closers), { clock }) },
         revocations,
         clock,
       });
@@ -263,6 +263,7 @@ export class ServiceRuntime {
       address,
       clientId: peer.serviceClientId,
       secret: peer.serviceClientSecret,
+      metrics: this.metrics,
       ...options,
     });
     this.peers.push(client);
@@ -362,7 +363,11 @@ export class ServiceRuntime {
 }
 
 /** The OTP service's signing keys: given (in the OTP service), or fetched over gRPC. */
-function tokenKeysOf(options: RuntimeOptions, closers: (() => void)[]): FetchKeys {
+function tokenKeysOf(
+  options: RuntimeOptions,
+  metrics: Registry,
+  closers: (() => void)[],
+): FetchKeys {
   if (options.tokenKeys) return options.tokenKeys;
   const peer = options.peer;
   if (!peer) throw new Error(`${options.service}: the runtime needs peer or tokenKeys`);
@@ -370,6 +375,7 @@ function tokenKeysOf(options: RuntimeOptions, closers: (() => void)[]): FetchKey
     address: peer.otpAddress,
     clientId: peer.serviceClientId,
     secret: peer.serviceClientSecret,
+    metrics,
   });
   closers.push(() => otp.close());
   // One fetch serves every call waiting for the keys (JwksCache): no one caller's

@@ -94,7 +94,7 @@ describe('e2e: metrics and alerts', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("each service's scrape parses strictly and holds its RPC, outbox and process series", async () => {
+  it("each service's scrape parses strictly and holds its RPC (served and made), outbox and process series", async () => {
     for (const service of PLATFORM_SERVICES) {
       const scrape = await eventually(async () => {
         const scraped = await scrapeMetrics(metricsUrl(service));
@@ -113,6 +113,17 @@ describe('e2e: metrics and alerts', () => {
       expect(scrape.types.get('grpc_server_handled_total')).toBe('counter');
       expect(scrape.types.get('grpc_server_handling_seconds')).toBe('histogram');
     }
+    // Its calls to its peers too: identity fetched OTP's signing keys to check the
+    // citizen's token.
+    const identity = await scrapeMetrics(metricsUrl('identity'));
+    expect(
+      sum(identity, 'grpc_client_handled_total', {
+        grpc_service: GRPC_SERVICE.otp,
+        grpc_method: 'GetSigningKeys',
+        grpc_code: 'OK',
+      }),
+    ).toBeGreaterThan(0);
+    expect(identity.types.get('grpc_client_handling_seconds')).toBe('histogram');
   });
 
   it('counts OTPs sent and confirmed, and a quota refusal by its reason and code', async () => {

@@ -134,10 +134,6 @@ ensure_go_tools() {
   exec 6>&-
 }
 
-# pg_client_current: pg_dump and pg_restore are on PATH, of major version 15 or newer.
-pg_client_current() {
-  local tool major
-  for tool in pg_dump pg_restore; do
 # ensure_jaeger: Jaeger's cmd/jaeger into $CACHE_DIR/bin. Its module is built as a tool
 # of a scratch module (`go get -tool`, then `go build`), as TOOLS.md found it builds here.
 ensure_jaeger() {
@@ -173,6 +169,10 @@ ensure_jaeger() {
   exec 8>&-
 }
 
+# pg_client_current: pg_dump and pg_restore are on PATH, of major version 15 or newer.
+pg_client_current() {
+  local tool major
+  for tool in pg_dump pg_restore; do
     command -v "$tool" >/dev/null || return 1
     # `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`
     major=$("$tool" --version 2>/dev/null | awk '{print $3}' | cut -d. -f1)

@@ -1,5 +1,10 @@
 // The web app in process (fastify's inject), the platform faked: the CSRF wiring, the
 // security headers, the session cookie and the rule that no URL carries personal data.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notFound, unauthenticated } from '@vaxguard/errors';
 import { MemoryLogSink } from '@vaxguard/logging';
@@ -8,6 +13,7 @@ import { CITIZEN_PATHS } from './citizen/routes';
 import type { PlatformClients } from './http/platform-clients';
 import {
   cookieHeader,
+  csrfOf,
   fakePlatformClients,
   injectedBrowser,
   startInjectedApp,
@@ -193,6 +199,127 @@ describe('the session cookie', () => {
     expect(out.response.headers.location).toBe('/');
     const after = await getForm('/me', jar);
     expect(after.response.statusCode).toBe(303);
+  });
+});
+
+/** A self-signed certificate for 127.0.0.1 (openssl), in a folder of its own. */
+function selfSignedCertificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (made.status !== 0) throw new Error(`openssl could not make a certificate: ${made.stderr}`);
+  return { cert, key };
+}
+
+/** One HTTPS request to 127.0.0.1 trusting only `ca`: its status, headers and body. */
+function overTls(
+  port: number,
+  ca: Buffer,
+  options: { method: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<{
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        ca,
+        method: options.method,
+        path: options.path,
+        headers: options.headers,
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+        );
+      },
+    );
+    request.on('error', reject);
+    request.end(options.body);
+  });
+}
+
+describe('over TLS', () => {
+  it('serves HTTPS only, with HSTS, and its cookies are __Host- names, Secure, HttpOnly and SameSite=Strict', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vaxguard-web-tls-'));
+    const { cert, key } = selfSignedCertificate(dir);
+    const tlsApp = await startInjectedApp({
+      platform: fakePlatform(),
+      logSink: logs,
+      signInLimit: 1_000,
+      env: { WEB_TLS_CERT_FILE: cert, WEB_TLS_KEY_FILE: key, WEB_HTTP_PORT: '0' },
+    });
+    try {
+      const port = await tlsApp.start();
+      const ca = readFileSync(cert);
+      const page = await overTls(port, ca, { method: 'GET', path: '/', headers: UA });
+      expect(page.status).toBe(200);
+      expect(String(page.headers['strict-transport-security'])).toMatch(/max-age=\d+/);
+      const setCookies = (headers: Record<string, string | string[] | undefined>) =>
+        [headers['set-cookie'] ?? []].flat();
+      const csrfCookie = setCookies(page.headers).find((c) =>
+        c.startsWith('__Host-vaxguard-csrf='),
+      );
+      expect(csrfCookie).toMatch(/; Secure/);
+      expect(csrfCookie).toMatch(/; HttpOnly/);
+      const jar = Object.fromEntries(
+        setCookies(page.headers).map(
+          (c) => (c.split(';')[0] ?? '').split('=', 2) as [string, string],
+        ),
+      );
+      const sent = await overTls(port, ca, {
+        method: 'POST',
+        path: '/sign-in',
+        headers: {
+          ...UA,
+          cookie: cookieHeader(jar),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ mobile: MOBILE, _csrf: csrfOf(page.body) }).toString(),
+      });
+      expect(sent.status).toBe(303);
+      const session = setCookies(sent.headers).find((c) =>
+        c.startsWith('__Host-vaxguard-session='),
+      );
+      expect(session).toBeDefined();
+      for (const attribute of ['; Path=/', '; HttpOnly', '; Secure', '; SameSite=Strict']) {
+        expect(session).toContain(attribute);
+      }
+      expect(session).not.toMatch(/; Domain=/i);
+      // Plain HTTP on the same port is not served.
+      await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+    } finally {
+      await tlsApp.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

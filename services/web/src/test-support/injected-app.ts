@@ -38,11 +38,16 @@ export function fakePlatformClients(options: {
   return { otp: client, identity: client, records: client, audit: client, close() {} } as never;
 }
 
-/** The app over `platform`, ready for inject; `signInLimit` sign-ins an address may make. */
+/**
+ * The app over `platform`, ready for inject (not listening until its start()); an address
+ * may ask for `signInLimit` sign-in codes.
+ */
 export async function startInjectedApp(options: {
   readonly platform: PlatformClients;
   readonly logSink: LogSink;
   readonly signInLimit: number;
+  /** More configuration (WEB_TLS_CERT_FILE, ...). */
+  readonly env?: Readonly<Record<string, string>>;
 }): Promise<WebApp> {
   const config = readConfig({
     WEB_COOKIE_KEY: randomBytes(32).toString('base64'),
@@ -54,6 +59,7 @@ export async function startInjectedApp(options: {
     SERVICE_CLIENT_SECRET: 'a-long-enough-secret',
     LOG_LEVEL: 'debug',
     WEB_SIGN_IN_LIMIT: String(options.signInLimit),
+    ...options.env,
   });
   const app = await createWebApp(config, {
     platform: options.platform,

@@ -97,11 +97,11 @@ export function AuditSignInPage({
       <p>{t(page, 'audit.signIn.intro')}</p>
       <form method="post" action={AUDIT_PATHS.signIn}>
         <CsrfField page={page} />
-        <p>
+        <p class="field">
           <label for="username">{t(page, 'audit.signIn.username')}</label>
           <input id="username" name="username" autocomplete="username" required maxLength={64} />
         </p>
-        <p>
+        <p class="field">
           <label for="password">{t(page, 'audit.signIn.password')}</label>
           <input
             id="password"
@@ -131,7 +131,7 @@ export function AuditCodePage({
       <p>{t(page, 'audit.code.intro')}</p>
       <form method="post" action={AUDIT_PATHS.code}>
         <CsrfField page={page} />
-        <p>
+        <p class="field">
           <label for="otp">{t(page, 'audit.code.label')}</label>
           <input
             id="otp"
@@ -744,12 +744,12 @@ export function KillSwitchPage(props: KillSwitchPageProps) {
               <label for={`scope-${scope}`}>{t(page, `audit.kill.${scope}`)}</label>
             </p>
           ))}
-          <p>
+          <p class="field">
             <label for="target">{t(page, 'audit.kill.target')}</label>
             <input id="target" name="target" maxLength={200} autocomplete="off" />
           </p>
         </fieldset>
-        <p>
+        <p class="field">
           <label for="reason">{t(page, 'audit.kill.reason')}</label>
           <input
             id="reason"

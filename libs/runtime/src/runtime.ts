@@ -180,7 +180,9 @@ export class ServiceRuntime {
       // A service's own credentials come from its configuration, partners from identity.
       const configured = staticClientRegistry(config.clientCredentials);
       const verifier = new TokenVerifier({
-        issuers: { [TOKEN_ISSUER]: new JwksCache(tokenKeysOf(options, metrics, closers), { clock }) },
+        issuers: {
+          [TOKEN_ISSUER]: new JwksCache(tokenKeysOf(options, metrics, closers), { clock }),
+        },
         revocations,
         clock,
       });

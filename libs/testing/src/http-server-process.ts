@@ -25,10 +25,13 @@ export async function startHttpServerProcess(options: {
   readonly logFile?: string;
   /** Passed to spawn: `npm start` runs it in its own process group. */
   readonly detached?: boolean;
+  /** Set in its environment, over this process's. */
+  readonly env?: Readonly<Record<string, string>>;
 }): Promise<HttpServerProcess> {
   const child = spawn(options.command, options.args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
+    env: { ...process.env, ...options.env },
   });
   let output = '';
   if (options.logFile) {

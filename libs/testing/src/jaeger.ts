@@ -146,6 +146,10 @@ export async function startJaeger(options: {
     readyUrl: `${uiUrl}/api/services`,
     logFile: options.logFile,
     detached: options.detached,
+    // Jaeger's own tracer (its query service's spans) would export to localhost:4317,
+    // where nothing listens, and warn of it every few seconds: sampled off, as Jaeger's
+    // documentation says to disable it.
+    env: { OTEL_TRACES_SAMPLER: 'always_off' },
   });
   return {
     otlpEndpoint: `http://127.0.0.1:${ports.otlpGrpc}`,

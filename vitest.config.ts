@@ -22,6 +22,9 @@ export default defineConfig({
           name: 'unit',
           include: ['{libs,services,tools}/**/src/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
+          // A timeout catches a hang, not slowness: the CPU-heavy tests (every consistency
+          // proof up to 70 leaves, the property tests) share two cores with another suite.
+          testTimeout: 30_000,
         },
       },
       {
